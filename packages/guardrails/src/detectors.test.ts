@@ -246,9 +246,46 @@ describe('applyGuardrails', () => {
     expect(strict.withheld?.detector).toBe('size');
   });
 
-  it('skips binary payloads, and applies a guardrail naming tools to those tools only', () => {
-    const image = { content: [{ type: 'image', data: '4111111111111111', mimeType: 'image/png' }] };
-    expect(applyGuardrails(image, compileGuardrails([rule('block', [{ kind: 'pii' }])]), options).findings).toEqual([]);
+  it('skips binary payloads at MCP content positions only', () => {
+    const card = '4111111111111111';
+    const blocking = compileGuardrails([rule('block', [{ kind: 'pii' }])]);
+    const mcp = { ...options, mcpContent: true };
+    const image = { content: [{ type: 'image', data: card, mimeType: 'image/png' }] };
+    expect(applyGuardrails(image, blocking, mcp).findings).toEqual([]);
+    const embedded = { content: [{ type: 'resource', resource: { uri: 'file:///a', blob: card } }] };
+    expect(applyGuardrails(embedded, blocking, mcp).findings).toEqual([]);
+    expect(applyGuardrails({ contents: [{ uri: 'file:///a', blob: card }] }, blocking, mcp).findings).toEqual([]);
+    const prompt = { messages: [{ role: 'user', content: { type: 'audio', data: card, mimeType: 'audio/wav' } }] };
+    expect(applyGuardrails(prompt, blocking, mcp).findings).toEqual([]);
+    // The same shapes anywhere else (structured content, arguments, any value without `mcpContent`) are scanned.
+    const lookalikes = {
+      structuredContent: { logo: { type: 'image', data: card }, file: { uri: 'file:///a', blob: card } },
+    };
+    const redacted = applyGuardrails(lookalikes, compileGuardrails([rule('redact', [{ kind: 'pii' }])]), mcp);
+    expect(redacted.value).toEqual({
+      structuredContent: {
+        logo: { type: 'image', data: '[redacted:pii:card]' },
+        file: { uri: 'file:///a', blob: '[redacted:pii:card]' },
+      },
+    });
+    expect(applyGuardrails(image, blocking, options).withheld?.path).toBe('$.content[0].data');
+  });
+
+  it('scans numbers as their decimal text: a card number sent as a JSON number', () => {
+    const args = { note: 'refund', card: 4111111111111111, amount: 12.5, at: 1732712345678, ok: true };
+    const blocked = applyGuardrails(args, compileGuardrails([rule('block', [{ kind: 'pii' }])]), options);
+    expect(blocked.withheld).toEqual({ guardrail: 'g-block', detector: 'pii:card', path: '$.card', action: 'block' });
+    const redacted = applyGuardrails(
+      { items: [1, 4111111111111111, 'x'] },
+      compileGuardrails([rule('redact', [{ kind: 'pii' }])]),
+      options,
+    );
+    expect(redacted.value).toEqual({ items: [1, '[redacted:pii:card]', 'x'] });
+    const plain = { amount: 12.5, at: 1732712345678, count: 3 };
+    expect(applyGuardrails(plain, compileGuardrails([rule('redact', [{ kind: 'pii' }])]), options).value).toBe(plain);
+  });
+
+  it('applies a guardrail naming tools to those tools only', () => {
     const all = compileGuardrails([
       rule('flag', [{ kind: 'pii' }]),
       rule('block', [{ kind: 'pii' }], { tools: ['a'] }),

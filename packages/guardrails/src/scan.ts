@@ -78,13 +78,31 @@ function pathOf(at: Place, masked: ReadonlyMap<number, string>): string {
   return childPath(up, (at.keySite !== undefined && masked.get(at.keySite)) || at.step);
 }
 
-/** Binary payloads (an image's or audio's `data`, a resource's `blob`) are not text: never scanned. */
-function binary(key: string, parent: Record<string, unknown>): boolean {
-  return (
-    (key === 'data' && (parent.type === 'image' || parent.type === 'audio')) ||
-    (key === 'blob' && typeof parent.uri === 'string')
-  );
+const isRoot = (at: Place | undefined): boolean => at !== undefined && at.up === undefined;
+
+/** Whether `at` is an MCP content block: a result's `content[i]`, or a prompt message's `messages[i].content`. */
+function blockPosition(at: Place): boolean {
+  const up = at.up;
+  if (!up) return false;
+  if (typeof at.step === 'number') return up.step === 'content' && isRoot(up.up);
+  return at.step === 'content' && typeof up.step === 'number' && up.up?.step === 'messages' && isRoot(up.up.up);
 }
+
+/**
+ * Binary payloads are not text, and are never scanned, only where MCP puts them (`mcp`): the `data` of an image or
+ * audio content block, the `blob` of a block's embedded resource or of a read resource's `contents[i]`. An object of
+ * that shape anywhere else (arguments, structured content, a capture) is scanned as any other.
+ */
+function binary(key: string, parent: Record<string, unknown>, at: Place, mcp: boolean): boolean {
+  if (!mcp) return false;
+  if (key === 'data') return (parent.type === 'image' || parent.type === 'audio') && blockPosition(at);
+  if (key !== 'blob' || typeof parent.uri !== 'string' || !at.up) return false;
+  if (at.step === 'resource') return blockPosition(at.up);
+  return typeof at.step === 'number' && at.up.step === 'contents' && isRoot(at.up.up);
+}
+
+/** A number is scanned as its decimal text (a card number sent as a JSON number); a non-finite one is no text. */
+const scannedNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 /** An object's keys in order, and the sites of those that are scanned (a binary payload's key is not). */
 interface KeyGroup {
@@ -92,15 +110,23 @@ interface KeyGroup {
   sites: Map<number, string>;
 }
 
-/** Every string of `value` and every key of its objects (each key before its value), in a fixed order. */
-function collect(value: unknown, at: Place, key: string | undefined, out: { sites: Site[]; groups: KeyGroup[] }) {
+/** What `collect` gathers: the strings, numbers and keys, the keys of each object; `mcp`: see `binary`. */
+interface Collected {
+  sites: Site[];
+  groups: KeyGroup[];
+  mcp: boolean;
+}
+
+/** Every string and number of `value` and every key of its objects (each key before its value), in a fixed order. */
+function collect(value: unknown, at: Place, key: string | undefined, out: Collected) {
   if (typeof value === 'string') out.sites.push({ at, key, text: value, isKey: false });
+  else if (scannedNumber(value)) out.sites.push({ at, key, text: String(value), isKey: false });
   else if (Array.isArray(value)) value.forEach((v, i) => collect(v, { up: at, step: i }, key, out));
   else if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>;
     const group: KeyGroup = { keys: Object.keys(record), sites: new Map() };
     for (const k of group.keys) {
-      if (binary(k, record)) continue;
+      if (binary(k, record, at, out.mcp)) continue;
       const keySite = out.sites.length;
       const place = { up: at, step: k, keySite };
       out.sites.push({ at: place, key: undefined, text: k, isKey: true });
@@ -111,19 +137,23 @@ function collect(value: unknown, at: Place, key: string | undefined, out: { site
   }
 }
 
+/** Where `rebuilt` is: the replacements, the next site's index, and whether binary payloads were skipped. */
+interface Rebuild {
+  replaced: Map<number, string>;
+  i: number;
+  mcp: boolean;
+}
+
 /**
- * `value` with the strings and keys of `replaced` (by their site index in `collect`'s order) replaced, copied only
- * where changed (a renamed key keeps its place among the others).
+ * `value` with the strings, numbers and keys of `replaced` (by their site index in `collect`'s order) replaced (a
+ * number by the string of its redaction), copied only where changed (a renamed key keeps its place among the others).
  */
-function rebuilt(value: unknown, replaced: Map<number, string>, counter: { i: number }): unknown {
-  if (typeof value === 'string') {
-    const r = replaced.get(counter.i++);
-    return r ?? value;
-  }
+function rebuilt(value: unknown, at: Place, r: Rebuild): unknown {
+  if (typeof value === 'string' || scannedNumber(value)) return r.replaced.get(r.i++) ?? value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     value.forEach((item: unknown, i) => {
-      const next = rebuilt(item, replaced, counter);
+      const next = rebuilt(item, { up: at, step: i }, r);
       if (next !== item) (copy ??= value.slice())[i] = next;
     });
     return copy ?? value;
@@ -133,12 +163,12 @@ function rebuilt(value: unknown, replaced: Map<number, string>, counter: { i: nu
   const entries: [string, unknown][] = [];
   let changed = false;
   for (const k of Object.keys(record)) {
-    if (binary(k, record)) {
+    if (binary(k, record, at, r.mcp)) {
       entries.push([k, record[k]]);
       continue;
     }
-    const name = replaced.get(counter.i++) ?? k;
-    const next = rebuilt(record[k], replaced, counter);
+    const name = r.replaced.get(r.i++) ?? k;
+    const next = rebuilt(record[k], { up: at, step: k }, r);
     if (name !== k || next !== record[k]) changed = true;
     entries.push([name, next]);
   }
@@ -171,18 +201,17 @@ export interface GuardrailOutcome {
 export interface ScanOptions extends ScanContext {
   /** Bytes (UTF-8) of text above which a guardrail without its own `maxBytes` blocks the value unscanned. */
   maxScanBytes: number;
+  /**
+   * The value is an MCP answer (a tool result, a read resource, a prompt): the binary payloads at its content
+   * positions are not scanned. Absent: every string and number is (arguments, captures).
+   */
+  mcpContent?: boolean;
 }
 
 const outcomeOf = (rule: GuardrailRule): GuardrailFinding['action'] =>
   rule.enforce ? rule.action : (`would_${rule.action}` as const);
 
 const NO_MATCHES: readonly Match[] = [];
-
-/** What `collect` gathered: the strings and keys, and the keys of each object. */
-interface Collected {
-  sites: Site[];
-  groups: KeyGroup[];
-}
 
 /**
  * The matches of each guardrail (by its index) in the keys (by site index): scanned before the strings, so that a key
@@ -243,11 +272,13 @@ function keyNames(groups: readonly KeyGroup[], keyMatches: readonly Map<number, 
 }
 
 /**
- * Applies guardrails to a JSON value: every string and every object key is scanned once by each guardrail's
- * detectors (linear in the text); a value with more text than a guardrail's limit is blocked by it, whatever its
- * action (never passed unscanned). An enforced `block` withholds the whole value, an enforced `redact` replaces each
- * match (a key is renamed to its redaction), `flag` and log-only guardrails change nothing: all are listed in the
- * findings, whose paths name a key something was found in by its redaction (a finding in a key ends with `~`).
+ * Applies guardrails to a JSON value: every string, every number (as its decimal text; a redacted one becomes the
+ * string of its redaction) and every object key is scanned once by each guardrail's detectors (linear in the text;
+ * binary payloads at MCP content positions excepted, with `mcpContent`); a value with more text than a guardrail's
+ * limit is blocked by it, whatever its action (never passed unscanned). An enforced `block` withholds the whole value,
+ * an enforced `redact` replaces each match (a key is renamed to its redaction), `flag` and log-only guardrails change
+ * nothing: all are listed in the findings, whose paths name a key something was found in by its redaction (a finding
+ * in a key ends with `~`).
  */
 export function applyGuardrails(
   value: unknown,
@@ -257,8 +288,10 @@ export function applyGuardrails(
   const findings: GuardrailFinding[] = [];
   const counts = { more: 0 };
   if (guardrails.length === 0) return { value, findings, more: 0 };
-  const collected: Collected = { sites: [], groups: [] };
-  collect(value, { up: undefined, step: '$' }, undefined, collected);
+  const root: Place = { up: undefined, step: '$' };
+  const mcp = options.mcpContent === true;
+  const collected: Collected = { sites: [], groups: [], mcp };
+  collect(value, root, undefined, collected);
   const { sites } = collected;
   let bytes = 0;
   for (const s of sites) bytes += Buffer.byteLength(s.text);
@@ -303,7 +336,7 @@ export function applyGuardrails(
   const replaced = new Map(
     [...redactions].map(([i, spans]) => [i, sites[i]!.isKey ? masked.get(i)! : redactSpans(sites[i]!.text, spans)]),
   );
-  return { value: rebuilt(value, replaced, { i: 0 }), findings, more: counts.more };
+  return { value: rebuilt(value, root, { replaced, i: 0, mcp }), findings, more: counts.more };
 }
 
 /** Notes a finding once (per guardrail, detector and path): at most 100 listed, the rest counted in `more`. */

@@ -164,6 +164,23 @@ describe('guardrails on arguments, at the edge', () => {
     expect(result._meta).toBeUndefined();
   });
 
+  it('a card number sent as a JSON number, or as the `data` of an image-shaped object, is found all the same', async () => {
+    const f = fakes();
+    const l = loaded([rule('block')]);
+    const asNumber = toolResultValue(await callTool(f.deps, call(l, { level: 'info', card: 4111111111111111 })));
+    expect(asNumber.content).toEqual([
+      {
+        type: 'text',
+        text: 'A guardrail withheld this call: pii:card found at $.card in its arguments; nothing was sent.',
+      },
+    ]);
+    const shaped = { level: 'info', attachment: { type: 'image', data: CARD, mimeType: 'image/png' } };
+    const asImage = toolResultValue(await callTool(f.deps, call(l, shaped)));
+    expect(asImage.isError).toBe(true);
+    expect(f.jobs).toEqual([]);
+    expect(f.records.map((r) => r.guardrails?.[0]?.path)).toEqual(['$.card', '$.attachment.data']);
+  });
+
   it("SMART execute_tool: its target's arguments are scanned", async () => {
     const f = fakes();
     const l = loaded([rule('block')], 'SMART');

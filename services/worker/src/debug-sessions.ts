@@ -63,7 +63,8 @@ export class DebugSessions {
    * One exchange, redacted (hidden headers, secret values anywhere) and size-capped: also for each HTTP
    * attempt of a workflow call. Redacted before it is capped: a cut through a secret would leave its
    * first part, which no longer matches. `scrub`: what else each text goes through before its cap (the call's
-   * guardrails, `debugScrubber`: a cut through a value they find would leave a part they no longer find).
+   * guardrails, `debugScrubber`: a cut through a value they find would leave a part they no longer find); a text it
+   * rewrote is redacted once more (a JSON body it wrote back decoded spells a credential it hid in escapes in clear).
    */
   exchange(
     request: UpstreamRequest,
@@ -71,7 +72,12 @@ export class DebugSessions {
     secretValues: (string | undefined)[],
     scrub: (text: string) => string = (text) => text,
   ): DebugExchange {
-    const redact = (text: string) => scrub(redactText(text, secretValues));
+    // Redacted again after the guardrails' scrub when it rewrote the text (a JSON body written back decoded).
+    const redact = (text: string) => {
+      const redacted = redactText(text, secretValues);
+      const scrubbed = scrub(redacted);
+      return scrubbed === redacted ? redacted : redactText(scrubbed, secretValues);
+    };
     const cap = (text: string) =>
       Buffer.byteLength(text) > this.maxBodyBytes
         ? { text: Buffer.from(text).subarray(0, this.maxBodyBytes).toString('utf8'), truncated: true }

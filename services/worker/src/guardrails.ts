@@ -26,7 +26,7 @@ export interface Guarded {
 const GUARDRAILS_META = 'toolplane/guardrails';
 
 /** The guardrails that apply to a job's result (a request that is no tool call: those of the whole server). */
-function jobGuardrails(
+export function jobGuardrails(
   deps: GuardrailDeps,
   job: ToolInvokeJob,
 ): readonly CompiledGuardrail[] | Promise<readonly CompiledGuardrail[]> {
@@ -37,10 +37,12 @@ function jobGuardrails(
 }
 
 /**
- * A tool result through its server's guardrails, before it leaves the worker: its text and structured content are
- * scanned (with the call's own credentials, `secretValues`, for the `secrets` detector), then redacted, withheld
- * (a tool error naming the detector and the path, nothing of the result) or returned as is; what enforced guardrails
- * did is listed in `_meta["toolplane/guardrails"]`. No guardrail: the result as it is, nothing scanned.
+ * A tool result through its server's guardrails, before it leaves the worker: what leaves is scanned (its structured
+ * content, its content blocks, a text block that is JSON as its decoded value, and its `_meta`; with the call's own
+ * credentials, `secretValues`, for the `secrets` detector), then redacted (a JSON text block written again from the
+ * value scanned), withheld (a tool error naming the detector and the path, nothing of the result) or returned as is;
+ * what enforced guardrails did is listed in `_meta["toolplane/guardrails"]`. No guardrail: the result as it is,
+ * nothing scanned.
  */
 export function guardResult(
   deps: GuardrailDeps,
@@ -54,6 +56,53 @@ export function guardResult(
     : applyToResult(deps, job, { result, secretValues }, guardrails);
 }
 
+type Block = ToolResultPayload['content'][number];
+
+/** A text block's JSON value (a text that starts as an object or an array and parses), else undefined. */
+function jsonOfText(block: Block): { value: unknown } | undefined {
+  const text = block.type === 'text' ? block.text : undefined;
+  if (typeof text !== 'string' || !/^\s*[[{]/.test(text)) return undefined;
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is scanned of a result: its blocks (a JSON text as its value: escapes decoded), structured content, `_meta`. */
+interface ResultView {
+  content: Block[];
+  structuredContent?: unknown;
+  _meta?: unknown;
+}
+
+function viewOf(result: ToolResultPayload): { view: ResultView; decoded: (unknown | typeof PLAIN)[] } {
+  const decoded = result.content.map((block) => jsonOfText(block)?.value ?? PLAIN);
+  const content = result.content.map((block, i) => (decoded[i] === PLAIN ? block : { ...block, text: decoded[i] }));
+  return {
+    view: {
+      content: content as Block[],
+      ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
+      ...(result._meta !== undefined ? { _meta: result._meta } : {}),
+    },
+    decoded,
+  };
+}
+
+/** A text block that is no JSON text (scanned as text). */
+const PLAIN = Symbol('plain');
+
+/** The blocks as scanned: a JSON text block the guardrails changed written again from its value, the others as sent. */
+function blocksOf(result: ToolResultPayload, scanned: ResultView, decoded: readonly unknown[]): Block[] {
+  return scanned.content.map((block, i) => {
+    const original = result.content[i]!;
+    if (decoded[i] === PLAIN) return block;
+    if (block === original) return original;
+    const text = (block as { text?: unknown }).text;
+    return { ...block, text: text === decoded[i] ? original.text : JSON.stringify(text) } as Block;
+  });
+}
+
 /** A result through the guardrails found for it (none: the result as it is, nothing scanned). */
 function applyToResult(
   deps: GuardrailDeps,
@@ -62,13 +111,11 @@ function applyToResult(
   guardrails: readonly CompiledGuardrail[],
 ): Guarded {
   if (guardrails.length === 0) return { result, record: {}, withheld: false, guardrails };
-  const view = {
-    content: result.content,
-    ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
-  };
+  const { view, decoded } = viewOf(result);
   const out = applyGuardrails(view, guardrails, {
     maxScanBytes: deps.maxScanBytes,
     ownSecrets: patternFor(secretValues),
+    mcpContent: true,
   });
   if (out.findings.length > 0)
     deps.log.info(
@@ -86,9 +133,19 @@ function applyToResult(
     };
   }
   const enforced = out.findings.filter((f) => !f.action.startsWith('would_'));
-  const scanned = out.value as typeof view;
-  const guarded: ToolResultPayload = { ...result, ...scanned };
-  if (enforced.length > 0) guarded._meta = { ...result._meta, [GUARDRAILS_META]: enforced };
+  const scanned = out.value as ResultView;
+  const guarded: ToolResultPayload =
+    scanned === view
+      ? { ...result }
+      : {
+          ...result,
+          content: blocksOf(result, scanned, decoded),
+          ...(scanned.structuredContent !== undefined
+            ? { structuredContent: scanned.structuredContent as ToolResultPayload['structuredContent'] }
+            : {}),
+          ...(scanned._meta !== undefined ? { _meta: scanned._meta as ToolResultPayload['_meta'] } : {}),
+        };
+  if (enforced.length > 0) guarded._meta = { ...guarded._meta, [GUARDRAILS_META]: enforced };
   const record = out.findings.length > 0 ? { guardrails: out.findings } : {};
   return { result: guarded, record, withheld: false, guardrails };
 }
@@ -114,6 +171,7 @@ export async function guardValue(
   const out = applyGuardrails(value, guardrails, {
     maxScanBytes: deps.maxScanBytes,
     ownSecrets: patternFor(secretValues),
+    mcpContent: true,
   });
   if (out.findings.length > 0)
     deps.log.info(

@@ -41,7 +41,6 @@ import {
   MESSAGING_SYSTEM_BULLMQ,
   noopSpan,
   recordQueueWait,
-  recordResultShaped,
   recordRateLimited,
   recordToolCall,
   SpanKind,
@@ -50,17 +49,9 @@ import {
   withSpan,
   type Span,
 } from '@toolplane/telemetry';
-import { shapeResult, type ResultShape } from './result-shapes.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
-import {
-  debugScrubber,
-  guardDebug,
-  guardResult,
-  guardValue,
-  jobDebugScrubber,
-  type Guarded,
-  type GuardrailDeps,
-} from './guardrails.ts';
+import { guardValue, jobDebugScrubber, jobGuardrails, type GuardrailDeps } from './guardrails.ts';
+import { relayedEvents, resultChain, type RunOutcome } from './result-chain.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
@@ -82,17 +73,6 @@ const guardDeps = (deps: ProcessorDeps): GuardrailDeps => {
   }
   return made;
 };
-
-/**
- * A result through the guardrails of its server and tool (guardrails.ts); without a promise when the catalog's
- * guardrails are in the plan cache, as they are once the job's plan was read (the hot path awaits nothing for them).
- */
-const guard = (
-  deps: ProcessorDeps,
-  job: ToolInvokeJob,
-  result: ToolResultPayload,
-  secretValues: Iterable<string | undefined>,
-): Guarded | Promise<Guarded> => guardResult(guardDeps(deps), job, result, secretValues);
 
 /** A job that ran nothing gives its quota charge back; a failure to is logged (the units stay charged). */
 async function giveBack(deps: ProcessorDeps, job: ToolInvokeJob): Promise<void> {
@@ -202,6 +182,8 @@ type RecordExtra = {
   tree?: ExecutionTreeNode[] | undefined;
   /** The edge gives the call's charge back (it expired in the queue, an `input_required` round): no `costUnits`. */
   uncharged?: true;
+  /** What the tool's shape cut (bytes before and after). */
+  shape?: ExecutionRecord['shape'];
 };
 type McpPlan = Extract<ExecutionPlan, { kind: 'mcp' }>;
 
@@ -313,27 +295,23 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       record,
     };
     const plan = entry.plan;
-    if (entry.shape) records.hold();
     const ran =
       plan.kind === 'mcp'
         ? await runMcpTool(deps, call, plan)
         : plan.kind === 'workflow'
           ? await runWorkflow(deps, call, plan)
           : await runHttpTool(deps, call, plan, keyHeader);
-    if (!entry.shape) return job.cache ? await cached(deps, job, ran, records.clean) : ran;
-    const out = shaped(ran, job.tool, entry.shape);
-    records.release(out.report);
-    return job.cache ? await cached(deps, job, out.ran, records.clean) : out.ran;
+    // Refused before it ran (a rate limit): answered and recorded already. Otherwise: the one result chain.
+    const done = 'v' in ran ? ran : answer(job, await resultChain(guardDeps(deps), call, ran, entry.shape));
+    return job.cache ? await cached(deps, job, done, records.clean) : done;
   } catch (err) {
-    records.release();
     return failed(deps, job, err, record);
   }
 }
 
 /**
- * A job's execution record, sent as soon as it is made; a shaped tool's waits for its shape's bytes (`hold`, then
- * `release`). `clean`: the record is a success nothing was found in by any guardrail, the only result of a cacheable
- * call that may be stored (ADR 0067).
+ * A job's execution record, sent as soon as it is made. `clean`: the record is a success nothing was found in by any
+ * guardrail, the only result of a cacheable call that may be stored (ADR 0067).
  */
 function recorder(
   deps: ProcessorDeps,
@@ -346,12 +324,7 @@ function recorder(
   }: { job: ToolInvokeJob; span: Span; started: number; now: () => number; steps: ExecutionStep[] },
 ) {
   const traceIds = currentTraceIds();
-  let held: { rec?: ExecutionRecord } | undefined;
   let clean = false;
-  const send = (rec: ExecutionRecord) => {
-    observeOutcome(span, rec);
-    deps.records.add(rec);
-  };
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
@@ -359,36 +332,15 @@ function recorder(
     if (tree) rec.tree = tree; // workflow calls only
     if (uncharged) delete rec.costUnits;
     clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
-    if (held && !held.rec) held.rec = rec;
-    else send(rec);
+    observeOutcome(span, rec);
+    deps.records.add(rec);
   };
   return {
     record,
     get clean() {
       return clean;
     },
-    hold() {
-      held = {};
-    },
-    release(shape?: ExecutionRecord['shape']) {
-      const rec = held?.rec;
-      held = undefined;
-      if (rec) send(shape ? { ...rec, shape } : rec);
-    },
   };
-}
-
-/** A result shaped for models (the tool's `shape`, `result-shapes.ts`): its bytes before and after counted. */
-function shaped(
-  ran: ToolInvokeResult,
-  tool: string,
-  shape: ResultShape,
-): { ran: ToolInvokeResult; report?: { bytesBefore: number; bytesAfter: number } } {
-  if (!ran.ok) return { ran };
-  const { result, report } = shapeResult(ran.result, shape);
-  if (!report) return { ran: { ...ran, result } };
-  recordResultShaped(tool, report.bytesBefore, report.bytesAfter);
-  return { ran: { ...ran, result }, report: { bytesBefore: report.bytesBefore, bytesAfter: report.bytesAfter } };
 }
 
 /**
@@ -485,11 +437,23 @@ async function runRequest(deps: ProcessorDeps, run: Omit<McpRequestRun, 'fallbac
   );
 }
 
-/** A tool of an external MCP server: proxied with the configured headers (credentials). */
-async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan): Promise<ToolInvokeResult> {
+/**
+ * A tool of an external MCP server: proxied with the configured headers (credentials); its progress and log
+ * notifications relayed through the call's guardrails and redaction (`relayedEvents`), its result to the chain.
+ */
+async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan): Promise<RunOutcome> {
   const { job, cancel, emit, now } = call;
   const headers = await mcpHeaders(deps.secrets, job, plan, call.fallback);
+  const secretValues = Object.values(headers);
   const relay = relayOf(deps.relayReplies, job, emit, cancel);
+  const relayed: NonNullable<RunOutcome['relayed']> = [];
+  const relayedEvent = emit
+    ? relayedEvents(guardDeps(deps), await jobGuardrails(guardDeps(deps), job), secretValues, relayed)
+    : undefined;
+  const pass = (event: Parameters<NonNullable<typeof relayedEvent>>[0]) => {
+    const out = relayedEvent?.(event);
+    if (out) emit?.(out);
+  };
   await call.markSent();
   const sentAt = now();
   let result: ToolResultPayload;
@@ -502,8 +466,8 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
       arguments: job.arguments,
       timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining),
       cancel,
-      ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
-      ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
+      ...(emit && job.progress ? { onProgress: (p) => pass({ kind: 'progress', ...p }) } : {}),
+      ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => pass({ kind: 'log', ...m }) } : {}),
       ...(job.multiRound ? { multiRound: job.multiRound } : {}),
       ...(relay ? { relay } : {}),
     });
@@ -525,8 +489,6 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
           : `The external MCP server "${plan.server}" could not be reached: ${why}`,
     );
   }
-  const guarded = await guard(deps, job, result, Object.values(headers));
-  result = redactSecrets(guarded.result, Object.values(headers));
   call.steps.push({
     kind: 'mcp',
     name: plan.remoteTool,
@@ -537,19 +499,24 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
     durationMs: now() - sentAt,
     attempt: 1,
   });
-  call.record(result.isError ? 'tool_error' : 'success', {
+  return {
+    result,
+    secretValues,
+    ok: !result.isError,
     ...(result.isError
-      ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` }
-      : result.resultType === 'input_required'
-        ? { uncharged: true }
-        : {}),
-    ...guarded.record,
-  });
-  return answer(job, result);
+      ? { failure: { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } }
+      : {}),
+    ...(result.resultType === 'input_required' ? { uncharged: true as const } : {}),
+    ...(relayed.length > 0 ? { relayed } : {}),
+  };
 }
 
 /** A Flower / Arazzo workflow: every HTTP attempt becomes a step of the record. */
-async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): Promise<ToolInvokeResult> {
+async function runWorkflow(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: WorkflowPlan,
+): Promise<RunOutcome | ToolInvokeResult> {
   const { job, emit } = call;
   const onStepEnd =
     emit && job.progress
@@ -618,15 +585,14 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
   });
   if (run instanceof RateLimitedError) return rateLimited(call, run.refusal);
   call.steps.push(...run.steps);
-  const guarded = await guard(deps, job, run.result, []);
-  const debug = session && { sessionId: session.sessionId, steps: run.debugSteps ?? [] };
-  call.record(run.ok && !guarded.withheld ? 'success' : 'tool_error', {
-    ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
-    ...guarded.record,
-    ...(debug ? { debug: guardDebug(debug, guarded) } : {}),
+  return {
+    result: run.result,
+    secretValues: run.secretValues(),
+    ok: run.ok,
+    ...(run.ok ? {} : { failure: { errorCode: run.errorCode!, message: run.message! } }),
     tree: run.tree,
-  });
-  return answer(job, guarded.result);
+    ...(session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {}),
+  };
 }
 
 /**
@@ -647,34 +613,32 @@ async function runHttpTool(
   call: Invocation,
   plan: HttpOperationPlan,
   keyHeader: string | undefined,
-): Promise<ToolInvokeResult> {
+): Promise<RunOutcome | ToolInvokeResult> {
   const { job, now } = call;
   // A user's calls spend that user's budget (their own account upstream).
   const allowed = await deps.rateLimits.take(plan.rateLimits, job.principal.userId);
   if (!allowed.ok) return rateLimited(call, allowed);
   const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
   const { request, outcome, secretValues } = await exchangeHttp(deps, call, { plan, keyHeader, limits });
-  // Guardrails before the secrets' redaction: the call's own credentials echoed back are theirs to find too.
-  const guarded = await guard(deps, job, toToolResult(outcome, limits, plan.output), secretValues);
-  const result = redactSecrets(guarded.result, secretValues);
+  const result = toToolResult(outcome, limits, plan.output);
   const session = await deps.debug.active(job.serverId);
-  const scrub = session ? debugScrubber(guarded.guardrails) : undefined;
-  const debug = session && {
-    sessionId: session.sessionId,
-    ...deps.debug.exchange(request, outcome, secretValues, scrub),
-  };
-  call.record(result.isError ? 'tool_error' : 'success', {
-    ...(result.isError
-      ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
-      : {}),
-    ...guarded.record,
-    ...(debug ? { debug: guardDebug(debug, guarded) } : {}),
-  });
+  const scrub = session ? await jobDebugScrubber(guardDeps(deps), job) : undefined;
   deps.log.debug(
     { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - call.started },
     'invocation done',
   );
-  return answer(job, result);
+  // The guardrails (the call's own credentials echoed back are theirs to find too), then the redaction: the chain.
+  return {
+    result,
+    secretValues,
+    ok: !result.isError,
+    ...(result.isError
+      ? { failure: { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` } }
+      : {}),
+    ...(session
+      ? { debug: { sessionId: session.sessionId, ...deps.debug.exchange(request, outcome, secretValues, scrub) } }
+      : {}),
+  };
 }
 
 /** An HTTP tool's request: its plan, the idempotency key's header (none: no key is added) and the limits it runs in. */

@@ -81,6 +81,45 @@ describe('redactSecrets', () => {
     expect(redactText(`${url} ${basic}`, [secret, ...forms])).toBe('http://h/p/[redacted] Basic [redacted]');
   });
 
+  it('finds what an upstream echoes HTML-escaped, as numeric entities, upper-cased, double percent-encoded, nested three levels of JSON (issue #73, 11)', () => {
+    const key = "sk_live_Ab1<Cd>&'x";
+    const entities = (radix: 10 | 16) =>
+      [...key].map((c) => `&#${radix === 16 ? 'x' : ''}${c.codePointAt(0)!.toString(radix)};`).join('');
+    const html = key.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&#39;');
+    const three = JSON.stringify(JSON.stringify(JSON.stringify({ key })));
+    for (const echoed of [
+      `<p>Invalid API key: <code>${html}</code></p>`,
+      `<p>Invalid API key: ${entities(10)}</p>`,
+      `<p>Invalid API key: ${entities(16)}</p>`,
+      `<p>Invalid API key: ${entities(16).toUpperCase().replace(/&#X/g, '&#x')}</p>`,
+      `INVALID KEY ${key.toUpperCase()}`,
+      `invalid key ${key.toLowerCase()}`,
+      `/login?next=${encodeURIComponent(`/x?k=${encodeURIComponent(key)}`)}`,
+      `{"error":${three}}`,
+    ]) {
+      const out = redactText(echoed, [key]);
+      expect(out).toContain('[redacted]');
+      expect(out.toLowerCase()).not.toMatch(/ab1|&#115;|&#x73;|%2573k/);
+    }
+  });
+
+  it('decodes a JSON text whose escapes spell a secret no form lists, and a secret of digits sent back as a number', () => {
+    const token = 'tok-9f8e7d6c';
+    const spelled = [...token].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+    const body = `{"echo":"${spelled}","card":"fine"}`;
+    expect(redactText(body, [token])).toBe('{"echo":"[redacted]","card":"fine"}');
+    const nested = JSON.stringify({ inner: body });
+    expect(redactText(nested, [token])).toBe(JSON.stringify({ inner: '{"echo":"[redacted]","card":"fine"}' }));
+    const result = redactSecrets(
+      { content: [{ type: 'text', text: body }], structuredContent: { pin: 73918264, other: 5 } },
+      [token, '73918264'],
+    );
+    expect(result).toEqual({
+      content: [{ type: 'text', text: '{"echo":"[redacted]","card":"fine"}' }],
+      structuredContent: { pin: '[redacted]', other: 5 },
+    });
+  });
+
   it('leaves values shorter than 4 characters alone', () => {
     expect(redactText('abc %61bc', ['abc'])).toBe('abc %61bc');
   });

@@ -82,21 +82,71 @@ function base64Forms(value: string): string[] {
 }
 
 /**
+ * The HTML forms of a value, as an upstream's error page quotes it: the five special characters as named entities
+ * (`&#39;` or `&#x27;` for the apostrophe), every character as a decimal or a hexadecimal numeric entity, and every
+ * character but letters and digits as one (the hex digits' and the `x`'s case: the pattern ignores case).
+ */
+function htmlForms(value: string): string[] {
+  const named = (apostrophe: string) =>
+    value
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, apostrophe);
+  const chars = [...value];
+  const decimal = (c: string) => `&#${c.codePointAt(0)};`;
+  const hex = (c: string) => `&#x${c.codePointAt(0)!.toString(16)};`;
+  const special = (entity: (c: string) => string) => chars.map((c) => (/[A-Za-z0-9]/.test(c) ? c : entity(c))).join('');
+  return [
+    named('&#39;'),
+    named('&#x27;'),
+    chars.map(decimal).join(''),
+    chars.map(hex).join(''),
+    special(decimal),
+    special(hex),
+  ];
+}
+
+/** A value inside JSON strings nested one and two levels deep, and, with `three`, three (a JSON body echoed twice). */
+function nestedJsonForms(form: string, three: boolean): string[] {
+  const forms: string[] = [];
+  for (const one of jsonForms(form)) {
+    const two = JSON.stringify(one).slice(1, -1);
+    forms.push(one, two);
+    if (three) forms.push(JSON.stringify(two).slice(1, -1));
+  }
+  return forms;
+}
+
+/** A value percent-encoded twice (a URL quoted in a query parameter: `%` as `%25`), by the two encoders of values. */
+function doublePercentForms(value: string): string[] {
+  try {
+    const once = encodeURIComponent(value);
+    const form = new URLSearchParams([['', value]]).toString().slice(1);
+    return [encodeURIComponent(once), encodeURIComponent(form)];
+  } catch {
+    return []; // a lone surrogate: never sent as such
+  }
+}
+
+/**
  * Every form of a secret value the worker may have put on the wire, and the way an upstream echoes
- * it back: as is, each percent-encoding in use, inside a JSON string (once, and twice for a JSON body
- * echoed inside JSON), base64 / base64url. An `Authorization` value (`Basic …`, `Bearer …`: the exact
- * value the worker sent) also gives its credentials part alone.
+ * it back: as is, each percent-encoding in use (and the value encoded twice), inside a JSON string
+ * (twice for a JSON body echoed inside JSON; the value as is up to three levels), base64 / base64url,
+ * HTML-escaped (named and numeric entities). The pattern ignores case: upper- or lower-cased echoes and the case
+ * of hex escapes are found too. An `Authorization` value (`Basic …`, `Bearer …`: the exact value the
+ * worker sent) also gives its credentials part alone.
  */
 function secretForms(value: string): string[] {
   const forms = new Set<string>();
   const add = (v: string) => {
     for (const f of [v, ...percentForms(v)]) {
       forms.add(f);
-      for (const j of jsonForms(f)) {
-        forms.add(j);
-        forms.add(JSON.stringify(j).slice(1, -1));
-      }
+      // Three levels of JSON for the value as is (each level doubles the escapes: the forms stay bounded).
+      for (const j of nestedJsonForms(f, f === v)) forms.add(j);
     }
+    for (const f of [...doublePercentForms(v), ...htmlForms(v)]) forms.add(f);
     for (const b of base64Forms(v)) forms.add(b);
   };
   add(value);
@@ -106,23 +156,15 @@ function secretForms(value: string): string[] {
   return [...forms].filter((f) => f.length >= MIN_SECRET_LENGTH || f === value);
 }
 
-/** A form as it is, and with the hex digits of its `%XX` and `\uXXXX` escapes in upper and in lower case. */
-function hexCases(form: string): string[] {
-  const escape = /%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}/g;
-  const upper = form.replace(escape, (e) => (e[0] === '%' ? e.toUpperCase() : `\\u${e.slice(2).toUpperCase()}`));
-  const lower = form.replace(escape, (e) => e.toLowerCase());
-  return [form, upper, lower];
-}
-
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-/** The needles of each value used recently (its forms, both hex cases): values repeat from call to call. */
+/** The needles of each value used recently (its forms): values repeat from call to call. */
 const needleCache = new LRUCache<string, string[]>({ max: 5000 });
 
 function needlesOf(value: string): string[] {
   let needles = needleCache.get(value);
   if (!needles) {
-    needles = [...new Set(secretForms(value).flatMap(hexCases))];
+    needles = secretForms(value);
     needleCache.set(value, needles);
   }
   return needles;
@@ -131,7 +173,10 @@ function needlesOf(value: string): string[] {
 /** One compiled pattern per set of secret values (the calls of one API share theirs). */
 const patterns = new LRUCache<string, RegExp>({ max: 1000 });
 
-/** One pattern of every form of the given secret values (literal alternatives, global), or none. */
+/**
+ * One pattern of every form of the given secret values (literal alternatives, global, ignoring case: an echo
+ * upper-cased, a hex escape in either case), or none.
+ */
 export function patternFor(secretValues: Iterable<string | undefined>): RegExp | undefined {
   const values = new Set<string>();
   for (const v of secretValues) if (v && v.length >= MIN_SECRET_LENGTH) values.add(v);
@@ -142,16 +187,40 @@ export function patternFor(secretValues: Iterable<string | undefined>): RegExp |
     // Literal alternatives only (no backtracking between them), the longest first: a longer form wins
     // over one it contains, a longer value over one inside it.
     const needles = [...new Set([...values].flatMap(needlesOf))].sort((a, b) => b.length - a.length);
-    pattern = new RegExp(needles.map(escapeRegExp).join('|'), 'g');
+    pattern = new RegExp(needles.map(escapeRegExp).join('|'), 'gi');
     patterns.set(key, pattern);
   }
   return pattern;
 }
 
-/** `text` with every form of the given secret values replaced by `[redacted]`. */
+/**
+ * `text` with every form of the given secret values replaced by `[redacted]`; a JSON text with escapes is also
+ * decoded and redacted as JSON, then written again (compact) when something was (`scrubbedText`).
+ */
 export function redactText(text: string, secretValues: Iterable<string | undefined>): string {
   const pattern = patternFor(secretValues);
-  return pattern ? text.replace(pattern, REDACTED) : text;
+  return pattern ? scrubbedText(text, pattern, 0) : text;
+}
+
+/** How deep JSON texts inside JSON texts are decoded (a JSON body echoed inside JSON, twice). */
+const MAX_JSON_DEPTH = 3;
+
+/**
+ * `text` with `pattern` replaced; and, when it is a JSON text with escapes (`\u0073`: a spelling no form lists, as an
+ * upstream may write any character), decoded (up to three levels of JSON inside JSON), its strings, numbers and keys
+ * redacted, and written again, compact, when something was: nothing written after it decodes a secret it hid.
+ */
+function scrubbedText(text: string, pattern: RegExp, depth: number): string {
+  const plain = text.replace(pattern, REDACTED);
+  if (depth >= MAX_JSON_DEPTH || !plain.includes('\\') || !/^\s*[[{"]/.test(plain)) return plain;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plain);
+  } catch {
+    return plain; // not JSON (or cut): as text only
+  }
+  const clean = scrubbed(parsed, pattern, depth + 1);
+  return clean === parsed ? plain : JSON.stringify(clean);
 }
 
 /**
@@ -165,20 +234,26 @@ export function redactSecrets(
 ): ToolResultPayload {
   const pattern = patternFor(secretValues);
   if (!pattern) return result;
-  return scrubbed(result, pattern) as ToolResultPayload;
+  return scrubbed(result, pattern, 0) as ToolResultPayload;
 }
 
 /**
- * `value` with `pattern` replaced in every string and object key, copied only where something was replaced: a
- * result without a secret (nearly all) comes back as it is, with no copy of an API answer's whole tree.
+ * `value` with `pattern` replaced in every string (a JSON text with escapes decoded too, `scrubbedText`), number (its
+ * decimal text: a secret of digits sent back as a JSON number) and object key, copied only where something was
+ * replaced: a result without a secret (nearly all) comes back as it is, with no copy of an API answer's whole tree.
  */
-function scrubbed(value: unknown, pattern: RegExp): unknown {
-  if (typeof value === 'string') return value.replace(pattern, REDACTED);
+function scrubbed(value: unknown, pattern: RegExp, depth: number): unknown {
+  if (typeof value === 'string') return scrubbedText(value, pattern, depth);
+  if (typeof value === 'number') {
+    const text = String(value);
+    const clean = text.replace(pattern, REDACTED);
+    return clean === text ? value : clean;
+  }
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      const clean = scrubbed(item, pattern);
+      const clean = scrubbed(item, pattern, depth);
       if (clean !== item) (copy ??= value.slice())[i] = clean;
     }
     return copy ?? value;
@@ -191,12 +266,18 @@ function scrubbed(value: unknown, pattern: RegExp): unknown {
     const key = keys[i]!;
     const item = record[key];
     const cleanKey = key.replace(pattern, REDACTED);
-    const clean = scrubbed(item, pattern);
+    const clean = scrubbed(item, pattern, depth);
     if (!entries && (cleanKey !== key || clean !== item)) entries = keys.slice(0, i).map((k) => [k, record[k]]);
     entries?.push([cleanKey, clean]);
   }
   // `fromEntries` defines every key as an own property (a `__proto__` key stays a key).
   return entries ? Object.fromEntries(entries) : value;
+}
+
+/** Any JSON value (a debug capture, a relayed notification) with every form of the secret values redacted, as above. */
+export function redactValue<T>(value: T, secretValues: Iterable<string | undefined>): T {
+  const pattern = patternFor(secretValues);
+  return pattern ? (scrubbed(value, pattern, 0) as T) : value;
 }
 
 /**

@@ -5,8 +5,9 @@ import { shapeJson } from '@toolplane/workflow';
 /**
  * Results shaped for models (the server's `config.resultShapes`, ADR 0052): what a tool answers is cut to what an
  * agent needs before it reaches the model's context: a JMESPath projection of the result's JSON (e.g. keep `id`,
- * `title` and `status` of each ticket) and an item cap on its arrays. Applied to successful results only, after every
- * other step of the call (secrets redacted); an error, or an answer that is not JSON, passes unchanged. The result
+ * `title` and `status` of each ticket) and an item cap on its arrays. Applied to successful results only, first in the
+ * result chain (`result-chain.ts`: the guardrails and the redaction scan what the shape made); an error, or an answer
+ * that is not JSON, passes unchanged. The result
  * says what was cut in `_meta["toolplane/shape"]` (bytes before and after, items left out), never in its content.
  */
 

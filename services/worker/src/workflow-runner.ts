@@ -117,6 +117,11 @@ export interface WorkflowCallOutcome {
   message?: string;
   /** With `captureExchange`: one capture per HTTP attempt, in order. */
   debugSteps?: DebugStep[];
+  /**
+   * Every value redacted from the result (secrets, their forms as sent, per-caller values), to redact again after its
+   * shape: a function, so that the outcome itself never holds them as data.
+   */
+  secretValues: () => string[];
 }
 
 const utf8 = new TextDecoder();
@@ -543,7 +548,8 @@ export async function runWorkflowTool(
   const redactAll = (text: string): string =>
     redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
   const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactAll(s.url) }));
-  const outcome: WorkflowCallOutcome = { result, steps, tree: traceToTree(run.trace, redactAll), ok: run.ok };
+  const tree = traceToTree(run.trace, redactAll);
+  const outcome: WorkflowCallOutcome = { result, steps, tree, ok: run.ok, secretValues: () => sensitive };
   if (recorder && call.captureExchange) outcome.debugSteps = recorder.captures(call.captureExchange, sensitive);
   if (!run.ok) {
     outcome.errorCode = `workflow.${run.error!.code}`;

@@ -13,7 +13,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * search tool whose upstream answers GitHub's full issue search gets its projection and item cap applied by the worker;
  * the tool loses its output schema in `tools/list`; the agent reads what was cut in `_meta`; a SMART server's own
  * shapes apply to what `execute_tool` runs; a preview on a pasted sample gives what the worker returned, bytes
- * included; an expression JMESPath cannot compile is refused when saved.
+ * included; an expression JMESPath cannot compile is refused when saved; the guardrails scan what the shape made (a
+ * projection joining two halves into a card number).
  */
 
 let stack: Stack;
@@ -21,6 +22,9 @@ let api: ManagementClient;
 let upstream: Server;
 let serverId: string;
 let upstreamUrl: string;
+let connectorId: string;
+/** A Visa test number the upstream answers in two harmless halves (`q=split`). */
+const card = '4111111111111111';
 const clients: Client[] = [];
 
 const openApiDocument = {
@@ -47,14 +51,17 @@ const openApiDocument = {
 };
 
 beforeAll(async () => {
-  upstream = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(githubIssueSearch(30)));
+  upstream = createServer((req, res) => {
+    const halves = { total_count: 1, items: [], left: card.slice(0, 8), right: card.slice(8) };
+    const body = req.url?.includes('q=split') ? halves : githubIssueSearch(30);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   upstreamUrl = url;
   ({ stack, api } = await startTestStack('result-shapes', { logLevel: 'warn' }));
   const connector = await unwrap(api.POST('/connectors', { body: openApiDocument as never }));
+  connectorId = connector.id;
   const instance = await unwrap(
     api.POST('/connector_instances', {
       body: { createServer: false, connector_id: connector.id, name: 'issues', base_url: url, credentials: {} },
@@ -207,5 +214,38 @@ describe('results shaped for models', () => {
       '/config/resultShapes/search_issues/maxItems',
       '/config/resultShapes/search_issues/projection',
     ]);
+  });
+
+  it('the guardrails scan what the shape made: a projection joining two halves into a card number (#73, 8)', async () => {
+    // A workspace-wide guardrail, before the server: its first catalog carries it (no propagation to wait for).
+    const guardrail = await unwrap(
+      api.POST('/guardrails', {
+        body: { name: 'redact-cards', detectors: [{ kind: 'pii', types: ['card'] }], action: 'redact' } as never,
+      }),
+    );
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connectorId,
+          name: 'joined',
+          base_url: upstreamUrl,
+          credentials: {},
+        },
+      }),
+    );
+    const config = { resultShapes: { search_issues: { projection: "{number: join('', [left, right])}" } } };
+    const joined = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'joined', mode: 'NORMAL', connectorInstanceId: instance.id, config } }),
+    );
+    const client = await mcpClient(joined.id);
+    const r = await client.callTool({ name: 'search_issues', arguments: { q: 'split' } });
+    expect(r.structuredContent).toEqual({ number: '[redacted:pii:card]' });
+    expect(JSON.stringify(r)).not.toContain(card);
+    expect((r._meta as Record<string, unknown>)['toolplane/guardrails']).toEqual([
+      { guardrail: 'redact-cards', detector: 'pii:card', path: '$.content[0].text.number', action: 'redact' },
+      { guardrail: 'redact-cards', detector: 'pii:card', path: '$.structuredContent.number', action: 'redact' },
+    ]);
+    await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: guardrail.id } } }));
   });
 });

@@ -21,9 +21,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * upstream answers with an AWS key, a card number, an IBAN, an e-mail and an injection phrase in a JSON body; one
  * guardrail per action (redact keeps the structure, block withholds everything, flag returns it with `_meta`), one in
  * log-only mode (no change, recorded as would_*, listed by the records' `guardrail_action` filter), the same through
- * SMART `execute_tool`, a task, a workflow and an attached server's resources and prompts, bad guardrails refused with
- * every problem listed. Guardrails on arguments,
- * applied by the edge before the enqueue: a call that would send a card number to the API (`create_ticket`, as to a
+ * SMART `execute_tool`, a task, a workflow and an attached server's resources, prompts and progress notifications, bad
+ * guardrails refused with every problem listed. Guardrails on arguments, applied by the edge before the enqueue: a call that would send a card number to the API (`create_ticket`, as to a
  * logging API) blocked (the upstream receives nothing), redacted (it receives the redacted text) or let through in
  * log-only mode. `toolplane guardrails`. None of the planted values in execution records, debug session events (a
  * session open while the redact, block, flag and log-only calls ran), spans, audit events or the services' logs; the
@@ -235,12 +234,14 @@ describe('guardrails on a tool result', () => {
       { name: 'block-cards', detectors: [{ kind: 'pii', types: ['card'] }], action: 'block' },
       (x) => x.isError === true,
     );
-    expect(r.content[0]!.text).toBe('A guardrail withheld this result: pii:card found at $.content[0].text');
+    expect(r.content[0]!.text).toBe(
+      'A guardrail withheld this result: pii:card found at $.content[0].text.customer.card',
+    );
     expect(r.structuredContent).toBeUndefined();
     const text = JSON.stringify(r);
     for (const v of Object.values(planted)) expect(text).not.toContain(v);
     expect(await latestFindings('block-cards')).toEqual([
-      { guardrail: 'block-cards', detector: 'pii:card', path: '$.content[0].text', action: 'block' },
+      { guardrail: 'block-cards', detector: 'pii:card', path: '$.content[0].text.customer.card', action: 'block' },
     ]);
     const sealedResult = await getTicket('T-sealed');
     expect(sealedResult.isError).toBe(true);
@@ -361,7 +362,9 @@ flows:
       await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: g.id } } }));
     // The fixture answers a read with the contact's text, and a prompt with its arguments: both carry planted values.
     const attached = await startStreamableMcpServer({
-      tools: [],
+      tools: [{ name: 'charge', description: 'Charge a card', inputSchema: { type: 'object' } }],
+      // What it relays during a call goes through the guardrails too (issue #73, item 10).
+      notifyOnCall: { progressMessage: `charging ${planted.card} for ${planted.email}` },
       features: {
         resources: [{ uri: 'crm://contacts/1', name: 'contact', text: `Jane Doe <${planted.email}>, ${planted.iban}` }],
         prompts: [{ name: 'refund', description: 'A refund', arguments: [{ name: 'card' }] }],
@@ -393,6 +396,10 @@ flows:
     const prompt = await mcp.getPrompt({ name, arguments: { card: planted.card } });
     expect(JSON.stringify(prompt)).toContain('[redacted:pii:card]');
     expect(JSON.stringify(prompt)).not.toContain(planted.card);
+    const charge = (await mcp.listTools()).tools.find((t) => t.name.endsWith('charge'))!.name;
+    const progress: { message?: string }[] = [];
+    await mcp.callTool({ name: charge, arguments: {} }, { onprogress: (p) => void progress.push(p) });
+    expect(progress.map((p) => p.message)).toEqual(['charging [redacted:pii:card] for [redacted:pii:email]']);
     // A block withholds the whole answer: a JSON-RPC error naming the detector and the path, none of the answer.
     for (const g of (await unwrap(api.GET('/guardrails'))).data)
       await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: g.id } } }));

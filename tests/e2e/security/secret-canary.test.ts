@@ -8,6 +8,7 @@ import { createManagementClient, unwrap, type ManagementClient } from '@toolplan
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { dumpPostgres, dumpRedis, recordingFetch } from '../../helpers/output-search.ts';
 
 // A secret with a unique random value is used by a connector call and by a Flower flow (as a server
@@ -67,7 +68,11 @@ beforeAll(async () => {
     req.on('end', () => {
       const key = String(req.headers['x-api-key'] ?? '');
       res.writeHead(200, { 'content-type': 'application/json', 'x-echo-key': key });
-      res.end(JSON.stringify({ youSent: { headers: req.headers, body }, key }));
+      // Asked so, the key spelled with JSON escapes only (a form no list of spellings has), beside an e-mail.
+      const spelled = [...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+      if (body.includes('spell-escaped'))
+        res.end(`{"message":"spell-escaped","key":"${spelled}","contact":"someone@example.com"}`);
+      else res.end(JSON.stringify({ youSent: { headers: req.headers, body }, key }));
     });
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
@@ -124,6 +129,7 @@ async function callTool(url: string, name: string, args: Record<string, unknown>
 describe('secrets never leave the data plane', () => {
   let toolResults = '';
   let flowResults = '';
+  let echoServer: { id: string; url: string };
 
   it('uses the secret upstream, and the echoed value never reaches the agent', async () => {
     const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(echoUrl))));
@@ -146,6 +152,7 @@ describe('secrets never leave the data plane', () => {
     await unwrap(api.GET('/mcp_manager/{id}', byId(server.id)));
     await unwrap(api.GET('/mcp_manager/{id}/config', byId(server.id)));
     await unwrap(api.GET('/api_keys'));
+    echoServer = server;
     toolResults = await callTool(server.url, 'echo', { message: 'hello' });
     // The upstream did receive the real value and echoed it: the result shows it was redacted.
     expect(toolResults).toContain('[redacted]');
@@ -228,6 +235,37 @@ describe('secrets never leave the data plane', () => {
     expect(workspaceResult).not.toContain('isError":true');
     expect(workspaceResult).toContain('from-workspace-secret');
     expect(workspaceResult.toLowerCase()).toContain('[redacted]');
+  });
+
+  it('an echo spelled in \\u escapes: redacted in the text as decoded, and in a capture a guardrail rewrote (#73, 5, 6)', async () => {
+    const byId = { params: { path: { id: echoServer.id } } };
+    const flag = { name: 'flag-emails', serverId: echoServer.id, detectors: [{ kind: 'pii' }], action: 'flag' };
+    await unwrap(api.POST('/guardrails', { body: flag as never }));
+    await unwrap(api.POST('/mcp_manager/{id}/debug_sessions', { ...byId, body: { duration_minutes: 30 } }));
+    type Result = { content: { text: string }[]; _meta?: Record<string, unknown> };
+    const result = await waitFor('a result the e-mail guardrail flagged', async () => {
+      const text = await callTool(echoServer.url, 'echo', { message: 'spell-escaped' });
+      const r = JSON.parse(text) as Result;
+      return r._meta?.['toolplane/guardrails'] ? ((toolResults += text), r) : undefined;
+    });
+    // What a model reads once it decodes the text: the key redacted, the flagged e-mail as it came.
+    expect(JSON.parse(result.content[0]!.text)).toEqual({
+      message: 'spell-escaped',
+      key: '[redacted]',
+      contact: 'someone@example.com',
+    });
+    // The call's debug capture: the guardrails wrote the body back decoded, and it was redacted again.
+    const captured = await waitFor('the captured call', async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { limit: 50 } } }));
+      for (const r of page.data.filter((x) => x.tool === 'echo')) {
+        const full = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: r.id } } }));
+        if (JSON.stringify(full.debug ?? null).includes('spell-escaped')) return JSON.stringify(full.debug);
+      }
+      return undefined;
+    });
+    expect(captured).toContain('[redacted]');
+    expect(leaksIn(captured)).toBe(false);
+    expect(leaksIn(JSON.stringify(JSON.parse(captured)))).toBe(false);
   });
 
   it('leaves no trace in tool results, REST responses, logs, spans, Redis or PostgreSQL', async () => {
