@@ -6,8 +6,12 @@ import { binary, cli, infoFields, spawnRedis, waitUntil, type RedisProcess } fro
 import { freePort } from './redis-server.ts';
 import { scaled } from './time-scale.ts';
 
-/** How long a node may be unreachable before its replica takes over (Redis's default is 15 s; tests want seconds). */
-const nodeTimeoutMs = 1_000;
+/**
+ * How long a node may be unreachable before its replica takes over (Redis's default is 15 s; tests want seconds):
+ * 1 s on an idle machine, scaled, so a node starved of CPU for a moment on a loaded one is not failed over (its slots
+ * then unserved: CLUSTERDOWN) when no test asked for it.
+ */
+const nodeTimeoutMs = () => scaled(1_000);
 
 export interface ClusterFailover {
   /** The master killed (`redis://127.0.0.1:<port>`). */
@@ -90,7 +94,7 @@ async function startNodes(root: string, argsOf: Map<number, string[]>): Promise<
         '--cluster-config-file',
         'nodes.conf',
         '--cluster-node-timeout',
-        String(nodeTimeoutMs),
+        String(nodeTimeoutMs()),
       ],
       ...['--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
     ];
