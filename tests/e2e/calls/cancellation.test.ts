@@ -5,7 +5,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // A caller that goes away (cancels or disconnects) stops the upstream call in the worker.
 let stack: Stack;
@@ -62,13 +62,13 @@ afterAll(async () => {
 });
 
 const upstreamStarted = () =>
-  waitFor('the upstream request to start', () => events.includes('started') || undefined, 15_000);
+  waitFor('the upstream request to start', () => events.includes('started') || undefined, scaled(15_000));
 /** Waits until the upstream request ended, aborted or (after five seconds) completed. */
 const upstreamEnded = () =>
   waitFor(
     'the upstream request to end',
     () => events.includes('aborted') || events.includes('completed') || undefined,
-    15_000,
+    scaled(15_000),
   );
 
 describe('cancellation', () => {
