@@ -12,7 +12,8 @@ const swc = [
 ];
 
 export default {
-  testEnvironment: 'node',
+  // Node's environment, with every test's and hook's timeout multiplied by the run's time scale (a loaded machine).
+  testEnvironment: '<rootDir>/tests/setup/environment.js',
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   testEnvironmentOptions: { customExportConditions: ['@toolplane/source', 'node', 'node-addons'] },

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { timeScale } from '../packages/embedded/src/time-scale.ts';
 import { contractReport } from '../tests/contract/api-contract.ts';
 import globalSetup from '../tests/setup/global-setup.js';
 import globalTeardown from '../tests/setup/global-teardown.js';
@@ -19,10 +20,17 @@ import globalTeardown from '../tests/setup/global-teardown.js';
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const jestBin = join(root, 'node_modules/jest/bin/jest.js');
 const nodeArgs = ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', jestBin];
+/**
+ * How much slower than an idle machine this run may be (packages/embedded/src/time-scale.ts): fixed once here, from
+ * TEST_TIME_SCALE or CI=true and the load when the run starts, and given to every jest process, whose test and hook
+ * timeouts (tests/setup/environment.js) and waits (tests/helpers/wait.ts, the embedded servers) it multiplies.
+ */
+process.env.TEST_TIME_SCALE = String(timeScale());
+const scale = Number(process.env.TEST_TIME_SCALE);
 /** How long a jest process may take to exit after writing its results before it counts as hung. */
-const exitGraceMs = Number(process.env.TEST_EXIT_GRACE_MS ?? 15_000);
-/** One file (or the unit group) may not take longer than this. */
-const fileTimeoutMs = 15 * 60_000;
+const exitGraceMs = Number(process.env.TEST_EXIT_GRACE_MS ?? 15_000 * scale);
+/** One file (or the unit group) may not take longer than this (a hang guard: 15 minutes on an idle machine). */
+const fileTimeoutMs = 15 * 60_000 * scale;
 const parallel = 2;
 
 /** Jest options that take a value as the next argument (the rest of the arguments are path patterns). */
@@ -177,6 +185,7 @@ async function main(): Promise<number> {
   const size = (f: string) => readFileSync(join(root, f)).length;
   jobs.sort((a, b) => size(b.file) - size(a.file));
   if (jobs.some((j) => j.form)) process.env.TEST_REDIS_FORMS = otherForms.join(',');
+  console.log(`time scale ${scale} (TEST_TIME_SCALE; CI=${process.env.CI ?? ''}): test timeouts and waits × ${scale}`);
   await globalSetup();
   const outDir = mkdtempSync(join(tmpdir(), 'toolplane-jest-'));
   const contractDir = mkdtempSync(join(tmpdir(), 'toolplane-contract-'));

@@ -10,6 +10,7 @@ import { freePort } from '@toolplane/embedded';
 import { startTestStack, tempDir } from '../helpers/stack.ts';
 import { startConformanceFixture, type ConformanceFixture } from './fixture-server.ts';
 import { startLegacyFixture, type LegacyFixture } from './legacy-fixture.ts';
+import { scaled } from '../helpers/wait.ts';
 
 // The official MCP conformance suite (server scenarios of 2025-11-25 and 2026-07-28, pending ones included)
 // against Toolplane's conformance profile: a public (unauthenticated) server on the real edge whose
@@ -269,13 +270,13 @@ describe('cancelling a proxied call', () => {
       { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_cancellable', arguments: {} } },
       session,
     ).then((r) => r.text());
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + scaled(5_000);
     while (!fixture.events.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(
       (await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } }, session))
         .status,
     ).toBe(202);
-    while (!fixture.events.includes('aborted') && Date.now() < deadline + 3000)
+    while (!fixture.events.includes('aborted') && Date.now() < deadline + scaled(3_000))
       await new Promise((r) => setTimeout(r, 20));
     expect(fixture.events).toEqual(['started', 'aborted']);
     await call;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startStack, type Stack, type StackOptions } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient } from '@toolplane/client';
 import pg from 'pg';
+import { scaled } from '@toolplane/embedded';
 import { createRedisClient, RedisEnv, type RedisClient } from '@toolplane/redis';
 import { startContractProxy } from '../contract/api-contract.ts';
 
@@ -100,6 +101,8 @@ export async function startTestStack(
     dataDir: tempDir(label),
     redisPrefix: uniquePrefix(label),
     databaseUrl: databaseUrl ?? (await freshDatabase(label)),
+    // A loaded machine drains a stopped service's calls more slowly: SIGKILL only after the scaled grace.
+    stopGraceMs: scaled(10_000),
     ...rest,
     // `redis`: a Redis of another form (a cluster, Sentinel) instead of a URL; TEST_REDIS_FORM's for the shared one.
     ...(rest.redis || rest.redisUrl ? {} : form ? { redis: form.redis } : { redisUrl: testServices().redisUrl }),

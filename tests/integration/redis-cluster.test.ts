@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   freePort,
+  scaled,
   startRedisCluster,
   startRedisSentinel,
   startRedisServer,
@@ -18,6 +19,7 @@ import {
   type RedisClient,
   type RedisConnection,
 } from '@toolplane/redis';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
   checkQueueLayout,
@@ -125,6 +127,39 @@ async function throughFailover<T extends ClusterFailover | SentinelFailover>(
 }
 
 describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', () => {
+  it('gets the cluster with every node serving all 16384 slots, each naming the same masters, node timeout scaled', async () => {
+    // What a client that asks any node for the slot map finds; the node timeout is 1 s scaled (a loaded machine must
+    // not fail over a node that was only starved of CPU for a moment).
+    const views = await Promise.all(
+      cluster.ports.map(async (port) => {
+        const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+        try {
+          await node.connect();
+          const info = String(await node.call('CLUSTER', 'INFO'));
+          const [, timeout] = (await node.config('GET', 'cluster-node-timeout')) as [string, string];
+          const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+          return {
+            state: /cluster_state:(\w+)/.exec(info)?.[1],
+            slotsOk: Number(/cluster_slots_ok:(\d+)/.exec(info)?.[1]),
+            nodeTimeoutMs: Number(timeout),
+            map: slots.map(([from, to, [, master]]) => `${from}-${to}@${master}`).sort(),
+            covered: slots.reduce((n, [from, to]) => n + to - from + 1, 0),
+          };
+        } finally {
+          node.disconnect();
+        }
+      }),
+    );
+    for (const view of views)
+      expect(view).toEqual({
+        state: 'ok',
+        slotsOk: 16_384,
+        nodeTimeoutMs: scaled(1_000),
+        map: views[0]!.map,
+        covered: 16_384,
+      });
+  });
+
   it('connects through the seeds and runs commands in every slot; a hash tag keeps a MULTI in one slot', async () => {
     const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
     expect(client.isCluster).toBe(true);

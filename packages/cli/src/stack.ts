@@ -69,6 +69,8 @@ export interface StackOptions {
    * edge's and then each worker's on the ports after it (`Stack.metricsUrls`); 0: each on a free port. Off when unset.
    */
   metricsPort?: number;
+  /** How long a stopped service may take to exit after SIGTERM before it is killed (SIGKILL). Default 10 s. */
+  stopGraceMs?: number;
 }
 
 export interface Stack {
@@ -90,23 +92,40 @@ export interface Stack {
   addWorker(): Promise<ServiceProcess>;
   /** Starts the control plane again after `stopProcess` (same port and database). */
   startControlPlane(): Promise<ServiceProcess>;
-  /** Stops one service process gracefully (SIGTERM; SIGKILL after 10 s) and forgets it. */
+  /** Stops one service process gracefully (SIGTERM; SIGKILL after `stopGraceMs`, 10 s by default) and forgets it. */
   stopProcess(p: ServiceProcess): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** How often a readiness wait that is still going says so on stderr (with the service's output so far). */
+const readyNoteEveryMs = 30_000;
+
+/**
+ * Resolves once `url` answers 2xx; rejects at once if the process exits first. No deadline: on a loaded machine a
+ * service may take minutes to start, and only its exit says it never will (a wait that must end is bounded by its
+ * caller: a test's own timeout). Every `readyNoteEveryMs` without an answer, one line on stderr says who is still
+ * starting, so a run that does hang shows where.
+ */
+async function waitForHttp(url: string, proc: ServiceProcess): Promise<void> {
+  const started = Date.now();
+  let noteAt = started + readyNoteEveryMs;
   for (;;) {
-    if (proc.child.exitCode !== null)
-      throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+      throw new Error(`${proc.name} exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output()}`);
     try {
       const res = await fetch(url);
+      await res.body?.cancel();
       if (res.ok) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${proc.name} did not become ready at ${url}:\n${proc.output()}`);
+    if (Date.now() > noteAt) {
+      noteAt = Date.now() + readyNoteEveryMs;
+      const s = Math.round((Date.now() - started) / 1000);
+      process.stderr.write(
+        `${proc.name} not ready at ${url} after ${s} s, still waiting; its output:\n${proc.output().slice(-2000)}\n`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -290,7 +309,7 @@ async function startControlPlaneOf(l: Launch, metricsEnv: Record<string, string>
   );
   cp.url = `http://127.0.0.1:${l.cpPort}`;
   l.processes.push(cp);
-  await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
+  await waitForHttp(`${cp.url}/readyz`, cp);
   return cp;
 }
 
@@ -399,11 +418,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       addWorker,
       startControlPlane,
       async stopProcess(p: ServiceProcess) {
-        await stopProcess(p);
+        await stopProcess(p, opts.stopGraceMs);
         processes.splice(processes.indexOf(p), 1);
       },
       async stop() {
-        await Promise.all(processes.map((p) => stopProcess(p)));
+        await Promise.all(processes.map((p) => stopProcess(p, opts.stopGraceMs)));
         const failures: unknown[] = [];
         for (const c of cleanups.reverse()) await c().catch((err: unknown) => failures.push(err));
         if (failures.length > 0) throw new AggregateError(failures, 'some embedded services did not stop cleanly');

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort } from './redis-server.ts';
+import { scaled } from './time-scale.ts';
 
 /**
  * moto_server, a real AWS API emulator (Secrets Manager among others), for the tests of the AWS
@@ -53,7 +54,8 @@ export async function startMotoServer(opts: { port?: number; timeoutMs?: number 
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const timeoutMs = opts.timeoutMs ?? scaled(30_000);
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) {
       process.removeListener('exit', onExit);
@@ -68,7 +70,7 @@ export async function startMotoServer(opts: { port?: number; timeoutMs?: number 
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`moto_server did not start within ${opts.timeoutMs ?? 30_000} ms: ${output}`);
+      throw new Error(`moto_server did not start within ${timeoutMs} ms: ${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

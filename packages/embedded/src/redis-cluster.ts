@@ -4,9 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binary, cli, infoFields, spawnRedis, waitUntil, type RedisProcess } from './redis-processes.ts';
 import { freePort } from './redis-server.ts';
+import { scaled } from './time-scale.ts';
 
-/** How long a node may be unreachable before its replica takes over (Redis's default is 15 s; tests want seconds). */
-const nodeTimeoutMs = 1_000;
+/**
+ * How long a node may be unreachable before its replica takes over (Redis's default is 15 s; tests want seconds):
+ * 1 s on an idle machine, scaled, so a node starved of CPU for a moment on a loaded one is not failed over (its slots
+ * then unserved: CLUSTERDOWN) when no test asked for it.
+ */
+const nodeTimeoutMs = () => scaled(1_000);
 
 export interface ClusterFailover {
   /** The master killed (`redis://127.0.0.1:<port>`). */
@@ -47,7 +52,7 @@ function createCluster(ports: number[]): Promise<string> {
     execFile(
       binary('redis-cli'),
       ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'],
-      { timeout: 30_000, encoding: 'utf8' },
+      { timeout: scaled(30_000), encoding: 'utf8' },
       (err, stdout, stderr) =>
         err ? reject(new Error(`redis-cli --cluster create: ${stdout}${stderr}`)) : resolve(stdout),
     );
@@ -89,7 +94,7 @@ async function startNodes(root: string, argsOf: Map<number, string[]>): Promise<
         '--cluster-config-file',
         'nodes.conf',
         '--cluster-node-timeout',
-        String(nodeTimeoutMs),
+        String(nodeTimeoutMs()),
       ],
       ...['--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
     ];
@@ -123,6 +128,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     const ports = nodes.map((n) => n.port);
     await createCluster(ports);
     for (const port of ports) await waitUntil(`cluster_state:ok on ${port}`, () => clusterOk(port, ports.length));
+    await everySlotServed(ports);
     for (const port of ports)
       if ((await role(port)) === 'slave')
         await waitUntil(
@@ -150,20 +156,59 @@ function alive(nodes: RedisProcess[]): RedisProcess[] {
   return nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
 }
 
-async function masterOf(nodes: RedisProcess[], key: string): Promise<number> {
-  const port = alive(nodes)[0]!.port;
-  const slot = Number(await cli(port, 'CLUSTER', 'KEYSLOT', key));
+/** Each master's slot ranges as the node on `port` sees them (masters it flags as failing left out). */
+async function slotOwners(port: number): Promise<{ port: number; ranges: [number, number][] }[]> {
+  const owners: { port: number; ranges: [number, number][] }[] = [];
   // Each CLUSTER NODES line: id, address, flags, master id, ping, pong, epoch, link state, then slot ranges.
   for (const line of (await cli(port, 'CLUSTER', 'NODES')).split('\n')) {
     const fields = line.split(' ');
     if (!fields[2]?.includes('master') || fields[2].includes('fail')) continue;
-    for (const range of fields.slice(8)) {
-      const [from, to = from] = range.split('-').map(Number);
-      if (from !== undefined && to !== undefined && slot >= from && slot <= to)
-        return Number(/:(\d+)@/.exec(fields[1]!)?.[1]);
-    }
+    const ranges = fields
+      .slice(8)
+      .filter((r) => !r.startsWith('['))
+      .map((r): [number, number] => {
+        const [from = NaN, to = from] = r.split('-').map(Number);
+        return [from, to];
+      });
+    owners.push({ port: Number(/:(\d+)@/.exec(fields[1]!)?.[1]), ranges });
   }
-  throw new Error(`no master serves slot ${slot} (key ${key})`);
+  return owners;
+}
+
+/** The slot map the node on `port` serves, as one comparable line (empty unless all 16384 slots have a master). */
+async function slotMap(port: number): Promise<string> {
+  const owners = await slotOwners(port);
+  const covered = owners.flatMap((o) => o.ranges).reduce((n, [from, to]) => n + to - from + 1, 0);
+  if (covered !== 16_384) return '';
+  return owners
+    .filter((o) => o.ranges.length > 0)
+    .map((o) => `${o.port}:${o.ranges.map((r) => r.join('-')).join(',')}`)
+    .sort()
+    .join(' ');
+}
+
+/**
+ * Resolves once every node on `ports` reports `cluster_state:ok` with all 16384 slots served and all of them name
+ * the same master for every slot: a client that asks any node for the slot map (CLUSTER SLOTS) then finds every slot
+ * served, whichever node it asked first.
+ */
+async function everySlotServed(ports: number[]): Promise<void> {
+  await waitUntil(`every slot served, the same map on nodes ${ports.join(', ')}`, async () => {
+    for (const port of ports) if (!(await clusterOk(port, 0))) return false;
+    const maps = await Promise.all(ports.map((port) => slotMap(port)));
+    return maps[0] !== '' && maps.every((m) => m === maps[0]);
+  });
+}
+
+async function masterOf(nodes: RedisProcess[], key: string): Promise<number> {
+  const port = alive(nodes)[0]!.port;
+  const slot = Number(await cli(port, 'CLUSTER', 'KEYSLOT', key));
+  // A node that just rejoined, or gossip after a failover, may not name the slot's master yet: asked until it does.
+  return waitUntil(`a master serving slot ${slot} (key ${key})`, async () => {
+    for (const owner of await slotOwners(alive(nodes)[0]!.port))
+      if (owner.ranges.some(([from, to]) => slot >= from && slot <= to)) return owner.port;
+    return undefined;
+  });
 }
 
 async function rejoin(nodes: RedisProcess[], port: number, args: string[] | undefined): Promise<void> {
@@ -175,6 +220,7 @@ async function rejoin(nodes: RedisProcess[], port: number, args: string[] | unde
     if ((await role(port).catch(() => undefined)) !== 'slave') return false;
     return infoFields(await cli(port, 'INFO', 'replication')).master_link_status === 'up';
   });
+  await everySlotServed(alive(nodes).map((n) => n.port));
 }
 
 async function failover(nodes: RedisProcess[], port: number): Promise<ClusterFailover> {
@@ -189,6 +235,7 @@ async function failover(nodes: RedisProcess[], port: number): Promise<ClusterFai
   const promotedAfterMs = Date.now() - killedAt;
   const survivors = alive(nodes).map((n) => n.port);
   for (const p of survivors) await waitUntil(`cluster_state:ok on ${p} after the failover`, () => clusterOk(p, 0));
+  await everySlotServed(survivors);
   return {
     killed: `redis://127.0.0.1:${port}`,
     promoted: `redis://127.0.0.1:${replica.port}`,

@@ -1,4 +1,5 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { scaled } from './time-scale.ts';
 
 /**
  * What the cluster and Sentinel harnesses share: the Redis binaries, processes that never outlive the process
@@ -59,7 +60,7 @@ export function cli(port: number, ...args: string[]): Promise<string> {
     execFile(
       binary('redis-cli'),
       ['-h', '127.0.0.1', '-p', String(port), ...args],
-      { timeout: 5_000, encoding: 'utf8' },
+      { timeout: scaled(5_000), encoding: 'utf8' },
       (err, stdout, stderr) => {
         // redis-cli prints an error reply on stdout (exit 0 or 1 by version) and a connection failure on stderr.
         const out = stdout.trim();
@@ -86,14 +87,16 @@ export function infoFields(text: string): Record<string, string> {
 }
 
 /**
- * Resolves with the first truthy value `probe` gives, asking again every `everyMs` (a probe that throws counts as
- * not yet); rejects after `timeoutMs` naming `what` and the last observation.
+ * Resolves with the first truthy value `probe` gives, asking again every 50 ms (a probe that throws counts as not
+ * yet); rejects after `timeoutMs` (on an idle machine; multiplied by `timeScale()`) naming `what` and the last
+ * observation.
  */
 export async function waitUntil<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
+  idleTimeoutMs = 30_000,
 ): Promise<T> {
+  const timeoutMs = scaled(idleTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let last: string;

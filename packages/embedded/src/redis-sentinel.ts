@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, infoFields, spawnRedis, waitUntil, type RedisProcess } from './redis-processes.ts';
 import { freePort } from './redis-server.ts';
+import { scaled } from './time-scale.ts';
 
 const masterName = 'toolplane';
 
@@ -57,8 +58,9 @@ function startSentinel(root: string, i: number, port: number, masterPort: number
       `dir ${dir}`,
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
       // A master unreachable for 1 s is down (the default, 30 s, is for networks, not tests); one failover per 5 s.
-      `sentinel down-after-milliseconds ${masterName} 1000`,
-      `sentinel failover-timeout ${masterName} 5000`,
+      // Both scaled: a master starved of CPU for a moment on a loaded machine is not failed over unasked.
+      `sentinel down-after-milliseconds ${masterName} ${scaled(1_000)}`,
+      `sentinel failover-timeout ${masterName} ${scaled(5_000)}`,
       'loglevel warning',
       '',
     ].join('\n'),

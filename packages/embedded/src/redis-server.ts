@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scaled } from './time-scale.ts';
 
 /** Ports handed out by `freePort` in any process of this machine, one file each (`<port>`), for `reservedForMs`. */
 const reservations = join(tmpdir(), 'toolplane-ports');
@@ -119,7 +120,7 @@ export async function startRedisServer(
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + scaled(10_000);
     const tryConnect = () => {
       if (child.exitCode !== null) return reject(new Error(`redis-server exited: ${output}`));
       const sock = connect(port, '127.0.0.1');

@@ -7,7 +7,7 @@ import { type ManagementClient, unwrap } from '@toolplane/client';
 import { postMcp } from '../../helpers/mcp.ts';
 import { quotaMeta, type ToolResult } from '../../helpers/quotas.ts';
 import { stackRedis, startTestStack, yamlBody } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // A caller that goes away (cancels or disconnects) stops the upstream call in the worker; a quota on calls in flight
 // keeps its slot until the worker's request is over (ADR 0048), however the caller went away.
@@ -81,13 +81,13 @@ afterAll(async () => {
 });
 
 const upstreamStarted = () =>
-  waitFor('the upstream request to start', () => events.includes('started') || undefined, 15_000);
+  waitFor('the upstream request to start', () => events.includes('started') || undefined, scaled(15_000));
 /** Waits until the upstream request ended, aborted or (after five seconds) completed. */
 const upstreamEnded = () =>
   waitFor(
     'the upstream request to end',
     () => events.includes('aborted') || events.includes('completed') || undefined,
-    15_000,
+    scaled(15_000),
   );
 
 describe('cancellation', () => {
@@ -233,7 +233,7 @@ describe('a quota on calls in flight', () => {
             waitFor(
               'the task to end',
               async () => ((await taskStatus(taskId)) === 'working' ? undefined : true),
-              15_000,
+              scaled(15_000),
             ),
           );
           const reached = Promise.race([started, ended.then(() => false)]);
@@ -244,7 +244,7 @@ describe('a quota on calls in flight', () => {
           return { reached, cancel };
         });
       }
-      await waitFor('every upstream request over', () => load.open === 0 || undefined, 30_000);
+      await waitFor('every upstream request over', () => load.open === 0 || undefined, scaled(30_000));
       expect(load.maxOpen).toBe(1);
       // A worker slow to stop its call (stopped here) keeps the slot: the next call is refused meanwhile, never
       // queued behind a request still open at the upstream.
@@ -272,7 +272,7 @@ describe('a quota on calls in flight', () => {
         redis.disconnect();
       }
       expect(quotaMeta(next ?? { content: [] })?.quota).toBe('one-at-a-time');
-      await waitFor('every upstream request over', () => load.open === 0 || undefined, 30_000);
+      await waitFor('every upstream request over', () => load.open === 0 || undefined, scaled(30_000));
       expect(load.maxOpen).toBe(1);
     } finally {
       await client.close();

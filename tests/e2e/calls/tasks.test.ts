@@ -14,7 +14,7 @@ import { onOrderRequest, registerOrdersServer } from '../../fixtures/orders-api.
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
 import { legacyTaskSession, modernTaskSession } from '../../helpers/task-sessions.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // Durable tasks (MCP Tasks extension, ADR 0040) on the real stack: two edges, one worker, and a Redis of this file's
 // own (restarted empty by the last test). Clients are the SDK's Tasks client (@modelcontextprotocol/ext-tasks):
@@ -431,7 +431,7 @@ describe('durable tasks', () => {
         const t = await session.task(execution.handle!.taskId).snapshot();
         return t.status === 'failed' && t;
       },
-      60_000,
+      scaled(60_000),
     );
     expect(task.statusMessage).toMatch(/state was lost/);
     expect(upstream.count('g1')).toBe(1);

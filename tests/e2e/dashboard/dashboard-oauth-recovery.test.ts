@@ -7,7 +7,7 @@ import type { Stack } from '@toolplane/cli';
 import type { Browser, Page } from 'playwright-core';
 import { audit, buildDashboard, dashboardEnv, launchChromium, newDashboardPage } from '../../helpers/browser.ts';
 import { startTestStack } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 
 const clientId = 'toolplane-dashboard';
@@ -61,7 +61,11 @@ describe('the sign-in page while the OAuth issuer cannot be discovered', () => {
     await page.evaluate(() => ((window as unknown as { keptAcrossRetries: boolean }).keptAcrossRetries = true));
     // The page asks again by itself: the control plane tries the issuer again (after its 10 s error cache).
     const before = discoveries();
-    await waitFor('the page to make the control plane ask the issuer again', () => discoveries() > before, 60_000);
+    await waitFor(
+      'the page to make the control plane ask the issuer again',
+      () => discoveries() > before,
+      scaled(60_000),
+    );
     expect(await page.getByRole('heading', { name: 'Your organisation’s account' }).count()).toBe(0);
     as.discoveryDown = false;
     await page.getByRole('heading', { level: 2, name: 'Your organisation’s account' }).waitFor({ timeout: 90_000 });

@@ -6,6 +6,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { createManagementClient } from '@toolplane/client';
 import { startTestStack } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
+import { scaled } from '../../helpers/wait.ts';
 
 /**
  * Hostile traffic cannot grow the edge without bound: 30,000 requests to random server ids with no,
@@ -170,7 +171,7 @@ describe('edge memory under hostile traffic', () => {
       example.mcpUrl,
       { jsonrpc: '2.0', id: 1, method: 'tools/list' },
       { 'x-api-key': stack.bootstrapKey },
-      10_000,
+      scaled(10_000),
     );
     expect(res.status).toBe(200);
   }, 180_000);

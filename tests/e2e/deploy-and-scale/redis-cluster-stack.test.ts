@@ -29,7 +29,7 @@ import {
   type ToolResult,
 } from '../../helpers/quotas.ts';
 import { startTestStack } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // The whole platform on a Redis Cluster (3 masters, a replica each; the tool-call queue in six shards) and on Sentinel
 // (master, replica, 3 sentinels), configured with REDIS_CLUSTER_NODES / REDIS_SENTINELS (ADR 0043): real tool calls
@@ -62,9 +62,10 @@ async function setUp(label: string, redis: Record<string, string>, shards = '1',
     redis,
     edges,
     logLevel: 'warn',
-    // A call whose reply a failover lost ends within seconds as a retryable error, not after 30 s.
+    // A call whose reply a failover lost ends within seconds (scaled: a loaded machine) as a retryable error, not
+    // after 30 s.
     serviceEnv: {
-      edge: { TOOL_CALL_TIMEOUT_MS: '8000', REDIS_QUEUE_SHARDS: shards, EDGE_ID: EDGE_ID },
+      edge: { TOOL_CALL_TIMEOUT_MS: String(scaled(8_000)), REDIS_QUEUE_SHARDS: shards, EDGE_ID: EDGE_ID },
       worker: { REDIS_QUEUE_SHARDS: shards },
     },
   });
@@ -98,7 +99,7 @@ async function personOn(s: Setup, edgeUrl: string, person: string): Promise<Clie
 
 async function createTicket(client: Client, title: string): Promise<Outcome> {
   const startedAt = Date.now();
-  const ok = await client.callTool({ name: 'create_ticket', arguments: { title } }, { timeout: 15_000 }).then(
+  const ok = await client.callTool({ name: 'create_ticket', arguments: { title } }, { timeout: scaled(15_000) }).then(
     (r) => r.isError !== true,
     () => false,
   );
@@ -138,7 +139,7 @@ async function throughFailover(s: Setup, label: string, kill: () => Promise<{ ki
     },
   );
   const outcomes: Outcome[] = [];
-  const deadline = Date.now() + 45_000;
+  const deadline = Date.now() + scaled(45_000);
   for (let n = 0; ; n++) {
     if (killFailed) throw killFailed as Error;
     if (Date.now() > deadline) {

@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type PostgresHandle } from '@toolplane/embedded'
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, tempDir, withoutRateLimits } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
+import { scaled } from '../../helpers/wait.ts';
 
 /**
  * PostgreSQL is only on the control plane's side: while it is down, MCP calls go on (edge and
@@ -46,7 +47,7 @@ async function callTool(id: number): Promise<{ status: number; succeeded: boolea
     example.mcpUrl,
     { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search_tickets', arguments: { status: 'open' } } },
     { 'x-api-key': stack.bootstrapKey },
-    20_000,
+    scaled(20_000),
   );
   const body = (await res.json()) as { result?: { isError?: boolean } };
   return { status: res.status, succeeded: body.result !== undefined && body.result.isError !== true };
@@ -56,11 +57,11 @@ const rest = (path: string, init: RequestInit = {}) =>
   fetch(`${stack.controlPlaneUrl}/api/v1${path}`, {
     ...init,
     headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', ...init.headers },
-    signal: AbortSignal.timeout(20_000),
+    signal: AbortSignal.timeout(scaled(20_000)),
   });
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;

@@ -5,6 +5,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, withoutRateLimits } from '../../helpers/stack.ts';
 import { Gate } from '../../helpers/gate.ts';
+import { scaled } from '../../helpers/wait.ts';
 
 // 1,000 tool calls are in flight at once while the worker processes are replaced one by one with
 // SIGTERM (a Kubernetes rolling update): each stopping worker takes no new job, finishes the ones it
@@ -20,7 +21,7 @@ const REPLACEMENTS = 3;
 
 /** Waits for a condition the test causes; fails (with the state) instead of hanging. */
 async function until(what: string, condition: () => boolean | Promise<boolean>, state: () => unknown): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + scaled(60_000);
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting until ${what}: ${JSON.stringify(state())}`);
     await new Promise((r) => setTimeout(r, 20));

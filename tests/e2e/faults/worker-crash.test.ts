@@ -6,6 +6,7 @@ import { type ManagementClient, unwrap } from '@toolplane/client';
 import { onOrderRequest, registerOrdersServer } from '../../fixtures/orders-api.ts';
 import { chargedSince, type QuotaCounter } from '../../helpers/quotas.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { scaled } from '../../helpers/wait.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
 // of CALLS calls wait in the queue; a replacement worker takes over. The platform's promise: nothing
@@ -99,7 +100,7 @@ async function until(
   what: string,
   condition: () => boolean | Promise<boolean>,
   state: () => unknown,
-  timeoutMs = 120_000,
+  timeoutMs = scaled(120_000),
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -509,7 +510,7 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     // The edge answers at the deadline: "outcome unknown", naming the invocation.
     const ids = new Set<string>();
     for (const a of all) {
-      expect(a.ms).toBeLessThan(SHORT_TIMEOUT_MS + 5_000);
+      expect(a.ms).toBeLessThan(SHORT_TIMEOUT_MS + scaled(2_500));
       if (!inFlight.has(a.ref)) continue;
       expect(a.isError).toBe(true);
       const m = /no answer within the call timeout .* the outcome of invocation ([0-9a-f-]{36}) is unknown/i.exec(

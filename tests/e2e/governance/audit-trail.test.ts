@@ -10,7 +10,7 @@ import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import pg from 'pg';
 import { AuditChainVerifier, type BrokenLink } from '@toolplane/client/audit-chain';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // The audit trail (ADR 0037). Every operation of docs/openapi.json that declares `x-audit` is called once, and its
 // one event is found by the answer's `x-request-id`; refusals are recorded; a change and its event commit together or
@@ -625,7 +625,7 @@ async function dryRunProblems(operationId: string, fixture: Fixture, dryRun: boo
       if (after !== before) problems.push(`${what}: the declared dry run changed the workspace`);
       const { rows } = await db.query('SELECT id FROM audit_events WHERE request_id = $1', [r.requestId]);
       if (rows.length > 0) problems.push(`${what}: the declared dry run wrote an event`);
-    } else if ((await eventsOf(r.requestId, api, 5_000).catch(() => [])).length !== 1)
+    } else if ((await eventsOf(r.requestId, api, scaled(5_000)).catch(() => [])).length !== 1)
       problems.push(`${what}: it is no declared dry run, and it wrote no event`);
   }
   if (dryRun && !sent.some((r) => r.status < 300))

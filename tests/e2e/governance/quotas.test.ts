@@ -22,7 +22,7 @@ import {
 import { executionRecords } from '../../helpers/records.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { sourceCli } from '../../helpers/cli.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 /**
  * Quotas and budgets (ADR 0048) on a real stack with two edges sharing one Redis: a quota allows exactly
@@ -63,12 +63,12 @@ const onlyQuota = (body: Record<string, unknown>) => onlyQuotaOf(api, body);
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'quota-upstream-key' });
-  // Calls wait at most 3 s for a worker: the test of a job that expired in the queue stops the worker for that long.
-  // Metrics on: the alerts test reads the first edge's quota metrics.
+  // Calls wait at most 3 s (scaled: a loaded machine) for a worker: the test of a job that expired in the queue stops
+  // the worker for that long. Metrics on: the alerts test reads the first edge's quota metrics.
   ({ stack, api } = await startTestStack('quotas', {
     edges: 2,
     metricsPort: 0,
-    serviceEnv: { edge: { TOOL_CALL_TIMEOUT_MS: '3000' } },
+    serviceEnv: { edge: { TOOL_CALL_TIMEOUT_MS: String(scaled(3_000)) } },
   }));
   example = await registerTicketExample(api, upstream.url, 'quota-upstream-key');
   await peopleMayCall(api, example.serverId, ['alice', 'bob']);

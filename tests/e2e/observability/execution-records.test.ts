@@ -8,7 +8,7 @@ import { redisKeys } from '../../../packages/contracts/src/index.ts';
 import { ExecutionRecordSink } from '../../../packages/queue/src/index.ts';
 import { startTestStack, withoutRateLimits } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -168,7 +168,7 @@ describe('execution records', () => {
         if (total < done) throw new Error(`${total} so far`);
         return true;
       },
-      45_000,
+      scaled(45_000),
     );
     expect(await count()).toBe(done);
   }, 90_000);

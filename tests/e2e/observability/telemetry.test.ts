@@ -6,7 +6,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // One trace per tool call across edge → Redis → worker → upstream (and the control plane
 // storing its record), received by an OTLP/HTTP endpoint of this test, with W3C context reaching the
@@ -151,7 +151,7 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 async function waitForTrace(
   traceId: string,
   expected: [service: string, name: string][],
-  timeoutMs = 20_000,
+  timeoutMs = scaled(20_000),
 ): Promise<ReceivedSpan[]> {
   return waitFor(
     `trace ${traceId} with ${JSON.stringify(expected)}`,

@@ -4,6 +4,7 @@ import { createManagementClient } from '@toolplane/client';
 import { runFuzz } from '../../helpers/fuzz-generator.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
+import { scaled } from '../../helpers/wait.ts';
 
 /**
  * Seeded fuzzing of the edge's MCP endpoints and the control plane's REST API (generator shared
@@ -66,7 +67,7 @@ describe('seeded fuzzing', () => {
       `${stack.edgeUrl}/mcp/${example.serverId}`,
       { jsonrpc: '2.0', id: 1, method: 'tools/list' },
       { 'x-api-key': stack.bootstrapKey },
-      10_000,
+      scaled(10_000),
     );
     expect(list.status).toBeLessThan(500);
   }, 120_000);

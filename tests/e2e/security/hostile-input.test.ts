@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack } from '../../helpers/stack.ts';
+import { scaled } from '../../helpers/wait.ts';
 
 /**
  * Hostile and malformed input answers 4xx (problem+json on REST, a JSON-RPC error on MCP), never
@@ -41,7 +42,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const signal = () => AbortSignal.timeout(20_000);
+const signal = () => AbortSignal.timeout(scaled(20_000));
 
 /** A YAML document whose aliases expand to 9^10 strings (a "billion laughs" bomb). */
 function aliasBomb(prefix = ''): string {
@@ -509,7 +510,7 @@ describe('large imports', () => {
         body: 'not: a descriptor\n',
         signal: signal(),
       });
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + scaled(20_000);
     let limited: Response | undefined;
     while (!limited && Date.now() < deadline) {
       if (heldRefused) hold();
