@@ -29,6 +29,17 @@ export function mayIn(access: Access | null, area: Area, what: 'read' | 'write')
   return what === 'read' ? level !== 'none' : level === 'write';
 }
 
+/**
+ * Whether the caller may change the fields of a server that govern its calls (public, code mode, confirmations,
+ * approvals, result shapes, the cache): only those who may change access policies (ADR 0073). Others see them locked.
+ */
+export function useGoverns(): boolean {
+  return useMay('policies', 'write');
+}
+
+/** Why a governing control is locked, for its `title`. */
+export const lockedGoverning = 'Only someone who may change access policies changes this (ADR 0073)';
+
 /** Whether the caller may change what is in `area`, else in the area around (true outside any area). */
 export function useMayChange(area?: Area): boolean {
   const access = useContext(PowersContext);

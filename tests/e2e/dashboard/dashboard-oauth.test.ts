@@ -458,6 +458,34 @@ describe('people’s roles', () => {
     await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
   });
 
+  it("shows an operator a server's governing fields locked, as they are (ADR 0073); a forced change is refused", async () => {
+    as.user = { sub: 'otto', claims: { toolplane_workspace: rolesWorkspace.id, teams: ['ops'] } };
+    try {
+      await page.goto(`/servers/${rolesWorkspace.serverId}/edit`);
+      await clickSignInWithIssuer();
+      const isPublic = page.locator('#server-public');
+      await isPublic.waitFor();
+      // The operator may edit the server (its name, its tools) but not who may call it without a policy.
+      expect(await isPublic.isDisabled()).toBe(true);
+      expect(await page.locator('#server-per-request-auth').isDisabled()).toBe(false);
+      await page.getByText('only someone who may change access policies changes this', { exact: false }).waitFor();
+      const forced = await page.evaluate(async (id) => {
+        const stored = JSON.parse(sessionStorage.getItem('toolplane.credential') ?? '{}') as { token?: string };
+        const res = await fetch(`/api/v1/mcp_manager/${id}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${stored.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ isPublic: true }),
+        });
+        return res.status;
+      }, rolesWorkspace.serverId);
+      expect(forced).toBe(403);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
+    } finally {
+      as.user = { sub: 'alice', claims: { toolplane_workspace: workspaceA } };
+    }
+  });
+
   it('shows an auditor the trail and usage only', async () => {
     as.user = {
       sub: 'aldo',

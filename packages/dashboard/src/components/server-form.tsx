@@ -1,4 +1,5 @@
 import { useState, type ReactNode } from 'react';
+import { lockedGoverning, useGoverns } from '../powers.tsx';
 
 type Mode = 'NORMAL' | 'SMART';
 
@@ -125,15 +126,25 @@ export function Check({
   checked,
   onChecked,
   children,
+  locked = false,
 }: {
   id: string;
   checked: boolean;
   onChecked: (v: boolean) => void;
   children: ReactNode;
+  /** Shown as it is, not changeable: a governing field for a caller who may not change access policies. */
+  locked?: boolean;
 }) {
   return (
     <div className="check">
-      <input id={id} type="checkbox" checked={checked} onChange={(e) => onChecked(e.target.checked)} />
+      <input
+        id={id}
+        type="checkbox"
+        checked={checked}
+        disabled={locked}
+        title={locked ? lockedGoverning : undefined}
+        onChange={(e) => onChecked(e.target.checked)}
+      />
       <label htmlFor={id}>{children}</label>
     </div>
   );
@@ -151,24 +162,27 @@ export function AccessChoice({
     'isPublic' | 'setIsPublic' | 'perRequestAuth' | 'setPerRequestAuth' | 'mode' | 'codeMode' | 'setCodeMode'
   >;
 }) {
+  const locked = !useGoverns();
   return (
     <>
-      <Check id="server-public" checked={f.isPublic} onChecked={f.setIsPublic}>
+      <Check id="server-public" checked={f.isPublic} onChecked={f.setIsPublic} locked={locked}>
         Public (callable without an API key)
       </Check>
       <Check id="server-per-request-auth" checked={f.perRequestAuth} onChecked={f.setPerRequestAuth}>
         Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
         instead of the stored one for that call)
       </Check>
-      {f.mode === 'NORMAL' && <CodeModeChoice checked={f.codeMode} onChecked={f.setCodeMode} />}
+      {f.mode === 'NORMAL' && <CodeModeChoice checked={f.codeMode} onChecked={f.setCodeMode} locked={locked} />}
+      {locked && <p className="hint">Public access and code mode are locked: {lockedGoverning}.</p>}
     </>
   );
 }
 
 /** Code mode on a NORMAL server (a SMART server always has it): `run_code` listed beside the tools. */
-function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (v: boolean) => void }) {
+function CodeModeChoice(props: { checked: boolean; onChecked: (v: boolean) => void; locked: boolean }) {
+  const { checked, onChecked, locked } = props;
   return (
-    <Check id="server-code-mode" checked={checked} onChecked={onChecked}>
+    <Check id="server-code-mode" checked={checked} onChecked={onChecked} locked={locked}>
       Code mode (also list run_code: an agent&apos;s program calls the tools, each call checked as a direct one)
     </Check>
   );

@@ -3,6 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
 import { Empty, Json, Show, useLoad, type Loaded } from '../ui.tsx';
 import { toggledSet } from './form.tsx';
+import { lockedGoverning, useGoverns } from '../powers.tsx';
 
 /** A tool to choose, with its input schema when it is known. */
 export interface ToolInfo {
@@ -37,7 +38,8 @@ export const suggestedConfirmations = (tools: readonly ToolInfo[]) =>
 
 /**
  * "Ask a person first" for one tool: calls of it wait for a person's "accept" in the MCP client (elicitation); marked
- * "suggested" where the rule suggests it. Disabled (and unchecked) while the tool is not exposed.
+ * "suggested" where the rule suggests it. Disabled (and unchecked) while the tool is not exposed; locked (as it is)
+ * for a caller who may not change access policies (`useGoverns`).
  */
 export function ConfirmCheck(props: {
   id: string;
@@ -49,13 +51,15 @@ export function ConfirmCheck(props: {
   onChange: (checked: boolean) => void;
 }) {
   const { id, tool: t } = props;
+  const locked = !useGoverns();
   return (
     <div className="check confirm">
       <input
         type="checkbox"
         id={id}
         checked={props.checked && !props.disabled}
-        disabled={props.disabled}
+        disabled={props.disabled || locked}
+        title={locked ? lockedGoverning : undefined}
         aria-describedby={props.describedBy}
         onChange={(e) => props.onChange(e.target.checked)}
       />

@@ -21,6 +21,7 @@ import {
 } from '../components/tool-picker.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Empty, ErrorBox, Loading, useLoad, type Loaded } from '../ui.tsx';
+import { useGoverns } from '../powers.tsx';
 
 type Instances = Loaded<Schemas['ConnectorInstance'][]>;
 
@@ -48,9 +49,11 @@ function InstanceChoice({
   const tools = useInstanceTools(client, instanceId);
   const list = tools?.state === 'done' ? tools.data : undefined;
   const { onConfirm } = confirm;
+  // Suggested confirmations are a governing choice (ADR 0073): a caller who may not change policies starts with none.
+  const governs = useGoverns();
   useEffect(() => {
-    if (list) onConfirm(suggestedConfirmations(list));
-  }, [list, onConfirm]);
+    if (list) onConfirm(governs ? suggestedConfirmations(list) : new Set());
+  }, [list, onConfirm, governs]);
   return (
     <>
       <label htmlFor="server-instance">Connector instance</label>
