@@ -109,6 +109,11 @@ export function json(description: string, schema: z.ZodType): ResponseConfig {
   return { description, content: { 'application/json': { schema } } };
 }
 
+/** A JSON answer listing items: `{ data: [item, …] }`. */
+export function jsonList(description: string, item: z.ZodType): ResponseConfig {
+  return json(description, z.object({ data: z.array(item) }).strict());
+}
+
 /** A JSON request body. */
 export function jsonBody(schema: z.ZodType, description?: string) {
   return { required: true, ...(description ? { description } : {}), content: { 'application/json': { schema } } };
