@@ -109,9 +109,10 @@ export function json(description: string, schema: z.ZodType): ResponseConfig {
   return { description, content: { 'application/json': { schema } } };
 }
 
-/** A JSON answer listing items: `{ data: [item, …] }`. */
-export function jsonList(description: string, item: z.ZodType): ResponseConfig {
-  return json(description, z.object({ data: z.array(item) }).strict());
+/** A JSON answer listing items: `{ data: [item, …] }` (a component of its own when given an `id`). */
+export function jsonList(description: string, item: z.ZodType, id?: string): ResponseConfig {
+  const list = z.object({ data: z.array(item) }).strict();
+  return json(description, id ? list.meta({ id }) : list);
 }
 
 /** A JSON request body. */

@@ -10,7 +10,7 @@ import type { ControlPlaneDeps } from '../deps.ts';
 type Deps = Pick<ControlPlaneDeps, 'db' | 'redis' | 'prefix'>;
 
 /** Who holds `name` in the workspace, compared ignoring case (`exceptId`: not that person). */
-export function nameHolder({ db }: Deps, workspaceId: string, name: string, exceptId?: string) {
+function nameHolder({ db }: Deps, workspaceId: string, name: string, exceptId?: string) {
   return db.externalUser.findFirst({
     where: { workspaceId, name: { equals: name, mode: 'insensitive' }, ...(exceptId ? { id: { not: exceptId } } : {}) },
     select: { id: true, name: true, active: true },
@@ -18,7 +18,7 @@ export function nameHolder({ db }: Deps, workspaceId: string, name: string, exce
 }
 
 /** A new person's row. */
-export interface NewPerson {
+interface NewPerson {
   workspaceId: string;
   name: string;
   attributes?: object;
@@ -57,7 +57,7 @@ export async function setPersonAttributes(deps: Deps, person: ExternalUser, attr
 }
 
 /** What changed of a person: the name, the identity provider's id, active or not, the SCIM attributes. */
-export interface PersonChange {
+interface PersonChange {
   name: string;
   externalId: string | null;
   active: boolean;

@@ -1,11 +1,10 @@
 import { humanName } from '@toolplane/contracts';
 import type { ExternalUser } from '../../generated/prisma/client.ts';
-import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import { endPersonConnections, endPersonRequests } from '../external-users/ending.ts';
 import { changePerson, createPerson, deletePerson } from '../external-users/people.ts';
-import { page, scimEvent, type ScimContext } from './context.ts';
-import { invalidValue, notFound, ScimError } from './errors.ts';
+import { listResponse, scimById, scimEvent, type ScimContext } from './context.ts';
+import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
 import {
@@ -13,8 +12,6 @@ import {
   checkSchemas,
   enterpriseSchema,
   filterable,
-  listSchema,
-  maxResults,
   storedUserAttributes,
   userAttributes,
   userSchema,
@@ -47,12 +44,9 @@ function scimUser(ctx: ScimContext, row: UserRow) {
   };
 }
 
-async function userById(ctx: ScimContext, id: string): Promise<UserRow> {
-  const row = isUuid(id)
-    ? await ctx.deps.db.externalUser.findFirst({ where: { id, workspaceId: ctx.workspaceId }, include: withGroups })
-    : null;
-  if (!row) throw notFound('User', id);
-  return row;
+function userById(ctx: ScimContext, id: string): Promise<UserRow> {
+  const where = { id, workspaceId: ctx.workspaceId };
+  return scimById('User', id, () => ctx.deps.db.externalUser.findFirst({ where, include: withGroups }));
 }
 
 interface UserInput {
@@ -104,16 +98,10 @@ export async function listUsers(ctx: ScimContext, query: Record<string, unknown>
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     include: withGroups,
   });
-  const all = rows.map((r) => scimUser(ctx, r)).filter((u) => !filter || filter.matches(u));
-  const { start, count } = page(query, maxResults);
-  const resources = all.slice(start - 1, start - 1 + count);
-  return {
-    schemas: [listSchema],
-    totalResults: all.length,
-    startIndex: start,
-    itemsPerPage: resources.length,
-    Resources: resources,
-  };
+  return listResponse(
+    rows.map((r) => scimUser(ctx, r)).filter((u) => !filter || filter.matches(u)),
+    query,
+  );
 }
 
 export async function getUser(ctx: ScimContext, id: string) {
