@@ -4,46 +4,32 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
-import { DataPlaneTaskClient, duplicateConnection, ExecutionRecordStream } from '@toolplane/queue';
+import { DataPlaneTaskClient, duplicateConnection } from '@toolplane/queue';
 import { checkRedisForm, createRedisClient, redisConnectionOf, type RedisClient } from '@toolplane/redis';
 import { AwsSecretsWriter, LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import type express from 'express';
 import pg from 'pg';
 import { bootstrap } from './bootstrap.ts';
-import { AuditEventInput, redisKeys } from '@toolplane/contracts';
+import { redisKeys } from '@toolplane/contracts';
+import { auditEventExport } from './db/audit-telemetry.ts';
 import { applyAuditRetention, AuditTrail } from './db/audit-trail.ts';
 import { auditedDb } from './db/audited-db.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import { largeImportLimit } from './http/limits.ts';
-import { republishAccess } from './resources/access-policies/publish.ts';
-import { alertWebhooksFor, type AlertWebhooks } from './documents/alert-webhooks.ts';
 import { changeWebhooksFor } from './documents/change-webhooks.ts';
 import { workerFetcher } from './documents/fetch.ts';
 import { ApiCatalog, apiCatalogSource } from './documents/api-catalog.ts';
-import { republishApiKeys } from './resources/api-keys/keys.ts';
-import { republishUsers } from './resources/external-users/republish.ts';
 import { PeopleConnections } from './catalog/people-connections.ts';
-import { republishServerIdentity } from './resources/servers/identity.ts';
 import { DebugEventHub } from './publication/debug-events.ts';
-import { publishDebugSession } from './resources/debug-sessions/sessions.ts';
-import { auditEventExport } from './resources/audit-events/export.ts';
-import { applyRetention } from './resources/execution-records/retention.ts';
-import { announceStoredRecords, storeExecutionRecords } from './resources/execution-records/store.ts';
-import { startExternalToolsRefresher } from './resources/external-mcp-servers/refresh.ts';
 import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { RuntimePublisher } from './publication/publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './publication/runtime-state.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
-import { approvalChange } from './resources/approvals/ingest.ts';
-import { approvalNotifierFor, type ApprovalNotifier } from './resources/approvals/notify.ts';
-import { applyApprovalsRetention } from './resources/approvals/retention.ts';
-import { AuditExportDeliverer } from './resources/audit-exporters/deliverer.ts';
+import type { Background } from './resources/background.ts';
+import { backgroundsFor } from './resources/backgrounds.ts';
 import { httpApp, managementTokenVerifier } from './http-app.ts';
-
-/** How often the catalog reconciler compares Redis with PostgreSQL. */
-const CATALOG_RECONCILE_MS = 30_000;
 
 /** What a test or an embedding may supply instead of what the environment configures. */
 export interface ControlPlaneOverrides {
@@ -133,79 +119,15 @@ function buildDeps(
   };
 }
 
-/** Execution records from the workers' stream into PostgreSQL, announced after the commit to every replica. */
-function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.Pool): ExecutionRecordStream {
-  return new ExecutionRecordStream({
-    redis,
-    prefix,
-    consumer: `control-plane-${randomBytes(6).toString('hex')}`,
-    // Announced after the commit: every replica's debug-session event streams then read them.
-    store: async (batch) => {
-      await storeExecutionRecords(ingestPool, batch);
-      await announceStoredRecords(redis, prefix, batch);
-    },
-    onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
-    // PostgreSQL's data exceptions and integrity violations (SQLSTATE classes 22 and 23) are about a record itself:
-    // such a record is set aside so that it cannot hold up the others; every other failure is retried.
-    isPermanent: (err) => /^2[23]/.test(String((err as { code?: unknown } | null)?.code ?? '')),
-    onDropped: (record, err) =>
-      log.error(
-        { err, invocationId: record.invocationId, serverId: record.serverId, tool: record.tool },
-        'an execution record the database refuses was dropped',
-      ),
-  });
-}
-
-/**
- * Audit events the edges decided (refused calls, people's confirmations, quota alerts, approval requests), appended to
- * their workspace's chain; a quota alert, once stored, goes to the quota's webhook, a new approval request to its
- * rule's webhooks (neither waited for).
- */
-function auditEventStream(
-  { redis, prefix, log, trail }: ControlPlaneDeps,
-  webhooks: { alerts: AlertWebhooks; approvals: ApprovalNotifier },
-): ExecutionRecordStream<AuditEventInput> {
-  return new ExecutionRecordStream<AuditEventInput>({
-    redis,
-    prefix,
-    consumer: `control-plane-${randomBytes(6).toString('hex')}`,
-    stream: {
-      key: redisKeys(prefix).auditEvents,
-      parse: (raw) => {
-        const parsed = AuditEventInput.safeParse(raw);
-        return parsed.success ? parsed.data : undefined;
-      },
-    },
-    // One by one, in order; an event stored already (delivered again) is skipped by its id.
-    store: async (events) => {
-      // An edge's approval event makes or moves its request's row in the same transaction (ADR 0049).
-      for (const event of events) {
-        const approval = approvalChange(event);
-        const stored = await trail.appendAlone(event, approval?.change);
-        if (stored) webhooks.alerts.notify(stored);
-        const request = approval?.created();
-        if (request) webhooks.approvals.notify(request);
-      }
-    },
-    onError: (err) => log.error({ err }, 'audit events could not be stored; retrying'),
-  });
-}
-
 /**
  * Everything edges and workers read from Redis, from PostgreSQL (the truth): at start, and again whenever the keeper
- * sees that Redis lost it. Policies first: a catalog must never be served without its workspace's policies (edges fail
- * closed without them, see services/edge/src/access.ts).
+ * sees that Redis lost it; each resource's part in the registry's order (resources/backgrounds.ts: policies before
+ * catalogs).
  */
-async function publishRuntimeState(deps: ControlPlaneDeps, records: ExecutionRecordStream): Promise<void> {
-  const { db, redis, prefix, publisher, catalog, secrets, log } = deps;
-  await records.ensureGroup();
-  const workspaces = await republishAccess(db, publisher);
-  const published = { catalogs: await catalog.republishAll(), keys: await republishApiKeys(db, publisher) };
-  const users = await republishUsers(db, redis, prefix, secrets);
-  await republishServerIdentity(db, redis, prefix);
-  for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
-    await publishDebugSession(redis, prefix, s);
-  log.info({ workspaces, ...published, users }, 'runtime state published');
+async function publishRuntimeState(log: Logger, backgrounds: Background[]): Promise<void> {
+  const published: Record<string, number> = {};
+  for (const b of backgrounds) Object.assign(published, await b.republish?.());
+  log.info(published, 'runtime state published');
 }
 
 /** The keeper of what Redis must hold, and the edges' reports of state found missing. */
@@ -216,12 +138,12 @@ interface RuntimeState {
   keeping: boolean;
 }
 
-function runtimeState(deps: ControlPlaneDeps, records: ExecutionRecordStream): RuntimeState {
+function runtimeState(deps: ControlPlaneDeps, backgrounds: Background[]): RuntimeState {
   const { redis, prefix, log, env } = deps;
   const state: RuntimeState = {
     keeper: new RuntimeStateKeeper({
       store: redisStateStore(redis, prefix),
-      publish: () => publishRuntimeState(deps, records),
+      publish: () => publishRuntimeState(log, backgrounds),
       log,
       intervalMs: env.RUNTIME_STATE_CHECK_MS,
     }),
@@ -246,39 +168,34 @@ function runtimeState(deps: ControlPlaneDeps, records: ExecutionRecordStream): R
 interface Running {
   server?: Server;
   retentionTimer?: NodeJS.Timeout;
-  refresher?: ReturnType<typeof startExternalToolsRefresher>;
-  reconciler?: ReturnType<CatalogService['startReconciler']>;
-  auditExport?: AuditExportDeliverer;
 }
 
 interface Parts {
   deps: ControlPlaneDeps;
   ingestPool: pg.Pool;
-  records: ExecutionRecordStream;
-  auditEvents: ExecutionRecordStream<AuditEventInput>;
-  alertWebhooks: AlertWebhooks;
-  approvalNotifier: ApprovalNotifier;
+  /** Each resource's background (resources/backgrounds.ts), in the registry's order. */
+  backgrounds: Background[];
   state: RuntimeState;
   http: express.Express;
   running: Running;
 }
 
-/** Records, audit events and ended approval requests older than the retention settings go, now and every 10 minutes. */
-function startRetention({ deps, ingestPool, running }: Parts): void {
+/**
+ * What is older than the retention settings goes, now and every 10 minutes: the audit trail's events, and what each
+ * resource declares (records, debug captures, ended approval requests).
+ */
+function startRetention({ deps, ingestPool, backgrounds, running }: Parts): void {
   const { env, log } = deps;
-  const retention = () =>
-    Promise.all([
-      applyRetention(ingestPool, {
-        now: new Date(),
-        recordsDays: env.RECORDS_RETENTION_DAYS,
-        debugHours: env.DEBUG_RETENTION_HOURS,
-      }),
-      applyAuditRetention(ingestPool, new Date(), env.AUDIT_RETENTION_DAYS),
-      applyApprovalsRetention(ingestPool, new Date(), env.APPROVALS_RETENTION_DAYS),
+  const retention = () => {
+    const now = new Date();
+    return Promise.all([
+      applyAuditRetention(ingestPool, now, env.AUDIT_RETENTION_DAYS).then((auditEvents) => ({ auditEvents })),
+      ...backgrounds.map((b) => b.retention?.(now)),
     ]).then(
-      ([deleted, auditEvents, approvals]) => log.debug({ deleted, auditEvents, approvals }, 'retention applied'),
+      (parts) => log.debug(Object.assign({}, ...parts) as Record<string, unknown>, 'retention applied'),
       (err: unknown) => log.error({ err }, 'retention failed'),
     );
+  };
   void retention();
   running.retentionTimer = setInterval(() => void retention(), 10 * 60_000);
   running.retentionTimer.unref();
@@ -298,38 +215,8 @@ async function listen({ deps, http, running }: Parts): Promise<Server> {
   return server;
 }
 
-/** The catalog reconciler, and the periodic re-listing of external MCP servers' tools. */
-function startBackground({ deps, running }: Parts): void {
-  const { env, db, catalog, tasks, log, redis, prefix } = deps;
-  // A catalog committed but not published (Redis failed after the commit) is published by this.
-  running.reconciler = catalog.startReconciler(CATALOG_RECONCILE_MS);
-  // External MCP servers' tool lists are re-listed periodically (docs/architecture.md, "External MCP servers").
-  if (env.EXTERNAL_TOOLS_REFRESH_SECONDS > 0)
-    running.refresher = startExternalToolsRefresher({
-      db,
-      catalog,
-      listExternal: externalListerFor(tasks),
-      changeWebhooks: deps.changeWebhooks,
-      log,
-      redis,
-      prefix,
-      intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000),
-    });
-  // The trail pushed to the workspaces' exporters, from PostgreSQL (ADR 0065).
-  running.auditExport = new AuditExportDeliverer({
-    db,
-    tasks,
-    log,
-    pollMs: env.AUDIT_EXPORT_POLL_MS,
-    batch: env.AUDIT_EXPORT_BATCH,
-    retryMaxMs: env.AUDIT_EXPORT_RETRY_MAX_MS,
-    maxAttempts: env.AUDIT_EXPORT_MAX_ATTEMPTS,
-  });
-  running.auditExport.start();
-}
-
 async function start(parts: Parts): Promise<Server> {
-  const { deps, records, auditEvents, state } = parts;
+  const { deps, backgrounds, state } = parts;
   const { env, log, db, publisher, tasks } = deps;
   // A wrong Redis form or nothing answering ends startup with a RedisConfigError (bounded), never a hang.
   await checkRedisForm(redisConnectionOf(env));
@@ -339,8 +226,7 @@ async function start(parts: Parts): Promise<Server> {
   }
   const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
   await tasks.start();
-  await records.start();
-  await auditEvents.start();
+  for (const b of backgrounds) await b.start?.();
   startRetention(parts);
   // Redis may be ephemeral: publish everything now, then keep checking (docs/failure-modes/redis.md).
   await state.keeper.restore('start');
@@ -349,12 +235,12 @@ async function start(parts: Parts): Promise<Server> {
   state.keeping = true;
   log.info({ workspaceId }, 'bootstrap done');
   const server = await listen(parts);
-  startBackground(parts);
+  for (const b of backgrounds) b.serve?.();
   return server;
 }
 
 async function stop(parts: Parts): Promise<void> {
-  const { deps, ingestPool, records, auditEvents, alertWebhooks, approvalNotifier, state, running } = parts;
+  const { deps, ingestPool, backgrounds, state, running } = parts;
   const { server } = running;
   const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   deps.debugEvents.close(); // open event streams would keep the server from closing
@@ -363,13 +249,7 @@ async function stop(parts: Parts): Promise<void> {
   state.keeping = false;
   state.keeper.stop();
   state.reports.disconnect();
-  await running.refresher?.stop();
-  await running.reconciler?.stop();
-  await running.auditExport?.stop();
-  await records.stop();
-  await auditEvents.stop();
-  alertWebhooks.stop();
-  approvalNotifier.stop();
+  for (const b of [...backgrounds].reverse()) await b.stop?.();
   deps.changeWebhooks.stop();
   await ingestPool.end();
   await deps.tasks.close();
@@ -385,23 +265,10 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => state.keeper.markStale());
   const deps = buildDeps({ env, log, secrets, db, trail, redis, publisher });
-  const records = recordStream(deps, ingestPool);
-  const alertWebhooks = alertWebhooksFor(deps);
-  const approvalNotifier = approvalNotifierFor(deps);
-  const auditEvents = auditEventStream(deps, { alerts: alertWebhooks, approvals: approvalNotifier });
-  const state = runtimeState(deps, records);
+  const backgrounds = backgroundsFor({ deps, ingestPool });
+  const state = runtimeState(deps, backgrounds);
   const http = httpApp(deps, managementTokenVerifier(env, db));
-  const parts: Parts = {
-    deps,
-    ingestPool,
-    records,
-    auditEvents,
-    alertWebhooks,
-    approvalNotifier,
-    state,
-    http,
-    running: {},
-  };
+  const parts: Parts = { deps, ingestPool, backgrounds, state, http, running: {} };
   return {
     http,
     db,

@@ -109,6 +109,12 @@ export function json(description: string, schema: z.ZodType): ResponseConfig {
   return { description, content: { 'application/json': { schema } } };
 }
 
+/** A JSON answer listing items: `{ data: [item, …] }` (a component of its own when given an `id`). */
+export function jsonList(description: string, item: z.ZodType, id?: string): ResponseConfig {
+  const list = z.object({ data: z.array(item) }).strict();
+  return json(description, id ? list.meta({ id }) : list);
+}
+
 /** A JSON request body. */
 export function jsonBody(schema: z.ZodType, description?: string) {
   return { required: true, ...(description ? { description } : {}), content: { 'application/json': { schema } } };

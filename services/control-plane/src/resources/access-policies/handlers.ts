@@ -7,20 +7,15 @@ import type { Input } from '../operation.ts';
 import { publishWorkspaceAccess } from './publish.ts';
 import { policyApproval } from './approval.ts';
 import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
-import { validate } from './validation.ts';
+import { validate, type PolicyState } from './validation.ts';
+import { given, oldestFirst } from '../rows.ts';
 
-type PolicyRow = {
+type PolicyRow = PolicyState & {
   id: string;
   workspaceId: string;
   name: string;
   description: string | null;
   principals: unknown;
-  servers: string[];
-  tools: string[];
-  condition: string | null;
-  onFalse: string;
-  approval: unknown;
-  enforce: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -105,10 +100,7 @@ export async function createAccessPolicy(
 
 /** `GET /access_policies`: the workspace's policies, oldest first. */
 export async function listAccessPolicies({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.accessPolicy.findMany({
-    where: { workspaceId: caller.workspaceId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
+  const rows = await db.accessPolicy.findMany(oldestFirst(caller.workspaceId));
   return { data: rows.map(present) };
 }
 
@@ -137,12 +129,7 @@ export async function updateAccessPolicy(
   const updated = await db.accessPolicy.update({
     where: { id: row.id },
     data: {
-      ...(body.name !== undefined ? { name: body.name } : {}),
-      ...(body.description !== undefined ? { description: body.description } : {}),
-      ...(body.principals !== undefined ? { principals: body.principals } : {}),
-      ...(body.servers !== undefined ? { servers: body.servers } : {}),
-      ...(body.tools !== undefined ? { tools: body.tools } : {}),
-      ...(body.condition !== undefined ? { condition: body.condition } : {}),
+      ...given(body, 'name', 'description', 'principals', 'servers', 'tools', 'condition'),
       ...outcomeData(body),
       ...(body.enforce !== undefined ? { enforce: body.enforce } : {}),
     },

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import { explainAccessDecision } from './explain.ts';
 import * as handlers from './handlers.ts';
@@ -40,10 +39,7 @@ export const accessPoliciesOperations: Operation[] = [
       operationId: 'listAccessPolicies',
       tags,
       summary: 'List the workspace’s access policies',
-      responses: {
-        200: json('Every policy, oldest first.', z.object({ data: z.array(AccessPolicy) }).strict()),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('Every policy, oldest first.', AccessPolicy), ...problems(403) },
     },
     handler: handlers.listAccessPolicies,
   }),

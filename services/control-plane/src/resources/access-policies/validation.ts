@@ -21,7 +21,7 @@ interface Validation<T> {
 }
 
 /** A policy as stored, as far as its validation reads it. */
-interface PolicyState {
+export interface PolicyState {
   servers: string[];
   tools: string[];
   condition: string | null;

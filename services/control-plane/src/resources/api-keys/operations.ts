@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { ApiKey, CreatedApiKey } from './openapi.ts';
@@ -36,10 +35,7 @@ export const apiKeysOperations: Operation[] = [
       operationId: 'listApiKeys',
       tags,
       summary: 'List the workspace’s API keys',
-      responses: {
-        200: json('Every key, oldest first.', z.object({ data: z.array(ApiKey) }).strict()),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('Every key, oldest first.', ApiKey), ...problems(403) },
     },
     handler: handlers.listApiKeys,
   }),

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, problems } from '../../openapi/registry.ts';
+import { json, jsonList, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { createApprovalLink } from './links.ts';
@@ -35,16 +34,7 @@ export const approvalsOperations: Operation[] = [
       tags,
       summary: 'List approval requests',
       description: 'Newest first; `state` filters. Arguments are shown with secret values masked.',
-      responses: {
-        200: json(
-          'The requests.',
-          z
-            .object({ data: z.array(Approval) })
-            .strict()
-            .meta({ id: 'ApprovalList' }),
-        ),
-        ...problems(403, 422),
-      },
+      responses: { 200: jsonList('The requests.', Approval, 'ApprovalList'), ...problems(403, 422) },
     },
     query: ListApprovalsQuery,
     handler: handlers.listApprovals,

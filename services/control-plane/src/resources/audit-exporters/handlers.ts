@@ -7,6 +7,7 @@ import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { CreateAuditExporterBody, ExporterTarget, UpdateAuditExporterBody } from './schemas.ts';
+import { given, oldestFirst } from '../rows.ts';
 
 type Row = NonNullable<Awaited<ReturnType<Db['auditExporter']['findFirst']>>>;
 
@@ -122,10 +123,7 @@ export async function createAuditExporter(
 
 /** `GET /audit_exporters`: the workspace's exporters, oldest first. */
 export async function listAuditExporters({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.auditExporter.findMany({
-    where: { workspaceId: caller.workspaceId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
+  const rows = await db.auditExporter.findMany(oldestFirst(caller.workspaceId));
   return { data: rows.map(present) };
 }
 
@@ -159,8 +157,7 @@ export async function updateAuditExporter(
     const result = await tx.auditExporter.update({
       where: { id: row.id },
       data: {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+        ...given(body, 'name', 'enabled'),
         ...(target ? { kind: target.type, target: stored(target), secretName } : {}),
       },
     });

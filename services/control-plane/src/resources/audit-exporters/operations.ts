@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { AuditExporterParams, CreateAuditExporterBody, UpdateAuditExporterBody } from './schemas.ts';
@@ -124,13 +124,7 @@ export const auditExportersOperations: Operation[] = [
       tags,
       summary: 'List the workspace’s audit exporters',
       responses: {
-        200: json(
-          'The exporters, oldest first.',
-          z
-            .object({ data: z.array(AuditExporter) })
-            .strict()
-            .meta({ id: 'AuditExporterList' }),
-        ),
+        200: jsonList('The exporters, oldest first.', AuditExporter, 'AuditExporterList'),
         ...problems(403),
       },
     },

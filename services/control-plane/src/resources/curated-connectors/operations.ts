@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
+import { json, jsonList, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
 import { Connector, ConnectorUpdatePreview } from '../connectors/openapi.ts';
 import { UpdateConnectorQuery } from '../connectors/schemas.ts';
 import { operation, type Operation } from '../operation.ts';
@@ -28,10 +28,7 @@ export const curatedConnectorsOperations: Operation[] = [
       description:
         'Connectors for the APIs agents use most (GitHub, Slack, Gmail, …; ADR 0035): a few tools each, written for ' +
         'a model, checked against each provider’s own OpenAPI document.',
-      responses: {
-        200: json('Every curated connector, by slug.', z.object({ data: z.array(CuratedConnector) }).strict()),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('Every curated connector, by slug.', CuratedConnector), ...problems(403) },
     },
     handler: handlers.listCuratedConnectors,
   }),

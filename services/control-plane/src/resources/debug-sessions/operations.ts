@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
+import { json, jsonList, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, rawOperation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { DebugSession } from './openapi.ts';
@@ -46,10 +46,7 @@ export const debugSessionsOperations: Operation[] = [
       operationId: 'listDebugSessions',
       tags,
       summary: 'List an MCP server’s debug sessions',
-      responses: {
-        200: json('Every session of the server, newest first.', z.object({ data: z.array(DebugSession) }).strict()),
-        ...problems(403, 404),
-      },
+      responses: { 200: jsonList('Every session of the server, newest first.', DebugSession), ...problems(403, 404) },
     },
     params: pathParams('id'),
     handler: handlers.listDebugSessions,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, noContent, problems, Problem } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, problems, Problem } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import {
@@ -127,10 +127,7 @@ export const deploymentsOperations: Operation[] = [
       tags,
       summary: 'List the server’s workflow deployments',
       responses: {
-        200: json(
-          'The latest 100 deployments, newest first.',
-          z.object({ data: z.array(WorkflowDeployment) }).strict(),
-        ),
+        200: jsonList('The latest 100 deployments, newest first.', WorkflowDeployment),
         ...problems(403, 404),
       },
     },

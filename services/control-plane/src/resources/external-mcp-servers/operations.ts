@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import {
@@ -30,10 +29,7 @@ export const externalMcpServersOperations: Operation[] = [
       operationId: 'listExternalMcpServers',
       tags,
       summary: 'List the external MCP servers registered on the workspace',
-      responses: {
-        200: json('Every registered server, by name.', z.object({ data: z.array(ExternalMcpServer) }).strict()),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('Every registered server, by name.', ExternalMcpServer), ...problems(403) },
     },
     handler: handlers.listExternalMcpServers,
   }),
@@ -126,10 +122,7 @@ export const externalMcpServersOperations: Operation[] = [
         '"keep_pinned"`) or withheld (`"withhold"`). `fields` lists each pinned field that differs (name, title, ' +
         'description, schemas, annotations; for a resource its URI, name, description, MIME type and `_meta`; for a ' +
         'prompt its arguments), before and after. Oldest first.',
-      responses: {
-        200: json('The held changes.', z.object({ data: z.array(ExternalMcpServerChange) }).strict()),
-        ...problems(403, 404),
-      },
+      responses: { 200: jsonList('The held changes.', ExternalMcpServerChange), ...problems(403, 404) },
     },
     params: ExternalServerParams,
     handler: review.listExternalMcpServerChanges,

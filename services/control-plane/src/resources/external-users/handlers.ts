@@ -7,6 +7,7 @@ import { isUuid } from '../../db/ids.ts';
 import { credentialIssues } from '../connector-instances/credentials.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { endPersonConnections } from './ending.ts';
+import { createPerson, deletePerson, setPersonAttributes } from './people.ts';
 import { Reply, type Input } from '../operation.ts';
 import type { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
 
@@ -50,32 +51,19 @@ function takenMessage(name: string, taken: { name: string; active: boolean }): s
 
 /** `POST /external_users`: a user of the workspace's app, its name and attributes published for the edge. */
 export async function createExternalUser(
-  { db, redis, prefix }: ControlPlaneDeps,
+  deps: ControlPlaneDeps,
   { body: { name, attributes }, caller: { workspaceId } }: Input<CreateUserBody>,
 ) {
-  const keys = redisKeys(prefix);
-  // Names compare ignoring case, as SCIM's userName does (RFC 7643 `caseExact: false`): one lookup finds one person.
-  const taken = await db.externalUser.findFirst({
-    where: { workspaceId, name: { equals: name, mode: 'insensitive' } },
-    select: { name: true, active: true },
-  });
-  if (taken) throw new UserError('resource.conflict', takenMessage(name, taken), { status: 409 });
-  const user = await db.$transaction(async (tx) => {
-    const created = await tx.externalUser.create({ data: { workspaceId, name, attributes: attributes ?? {} } });
-    await redis.hset(keys.userAttributes(workspaceId), created.id, JSON.stringify(attributes ?? {}));
-    await redis.hset(keys.users(workspaceId), name, created.id);
-    return created;
-  });
+  const refuse = (taken: { name: string; active: boolean }) =>
+    new UserError('resource.conflict', takenMessage(name, taken), { status: 409 });
+  const user = await createPerson(deps, { workspaceId, name, attributes: attributes ?? {} }, refuse);
   return { id: user.id, name: user.name, attributes: user.attributes, createdAt: user.createdAt };
 }
 
 /** `PATCH /external_users/{name}`: replaces the user's attributes. */
 export async function updateExternalUser(deps: ControlPlaneDeps, input: Input<UpdateUserBody>) {
-  const { db, redis, prefix } = deps;
   const user = await userByName(deps, input);
-  const { attributes } = input.body;
-  const updated = await db.externalUser.update({ where: { id: user.id }, data: { attributes } });
-  await redis.hset(redisKeys(prefix).userAttributes(user.workspaceId), user.id, JSON.stringify(attributes));
+  const updated = await setPersonAttributes(deps, user, input.body.attributes);
   return { id: updated.id, name: updated.name, attributes: updated.attributes, createdAt: updated.createdAt };
 }
 
@@ -102,16 +90,10 @@ export async function listExternalUsers({ db }: ControlPlaneDeps, { caller }: In
  * under their name, the user and what the edge knows of them.
  */
 export async function deleteExternalUser(deps: ControlPlaneDeps, input: Input): Promise<void> {
-  const { db, redis, prefix } = deps;
-  const keys = redisKeys(prefix);
   const user = await userByName(deps, input);
   // Outside the request's audit scope: the user's own delete below carries its event.
   await auditScopes.exit(() => endPersonConnections(deps, user));
-  await db.$transaction(async (tx) => {
-    await tx.externalUser.delete({ where: { id: user.id } });
-    await redis.hdel(keys.users(user.workspaceId), user.name);
-  });
-  await redis.hdel(keys.userAttributes(user.workspaceId), user.id);
+  await deletePerson(deps, user);
 }
 
 /** `GET /external_users/{name}/connections`: pushed credentials (key names) and own accounts (their status). */

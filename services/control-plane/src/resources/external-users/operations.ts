@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import {
@@ -46,10 +45,7 @@ export const externalUsersOperations: Operation[] = [
       operationId: 'listExternalUsers',
       tags,
       summary: 'List the workspace’s external users',
-      responses: {
-        200: json('Every user, oldest first.', z.object({ data: z.array(ListedExternalUser) }).strict()),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('Every user, oldest first.', ListedExternalUser), ...problems(403) },
     },
     handler: handlers.listExternalUsers,
   }),
@@ -87,10 +83,7 @@ export const externalUsersOperations: Operation[] = [
       operationId: 'listUserConnections',
       tags,
       summary: 'List an external user’s connector connections',
-      responses: {
-        200: json('Every connection, oldest first.', z.object({ data: z.array(UserConnection) }).strict()),
-        ...problems(403, 404),
-      },
+      responses: { 200: jsonList('Every connection, oldest first.', UserConnection), ...problems(403, 404) },
     },
     params: pathParams('name'),
     handler: handlers.listUserConnections,
@@ -140,10 +133,7 @@ export const externalUsersOperations: Operation[] = [
       operationId: 'listUserSecrets',
       tags,
       summary: 'List an external user’s own workflow secrets (names only)',
-      responses: {
-        200: json('Every secret of the user.', z.object({ data: z.array(UserSecretListing) }).strict()),
-        ...problems(403, 404),
-      },
+      responses: { 200: jsonList('Every secret of the user.', UserSecretListing), ...problems(403, 404) },
     },
     params: pathParams('name'),
     handler: handlers.listUserSecrets,

@@ -6,6 +6,7 @@ import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { exposedTools } from '../quotas/handlers.ts';
 import type { CreateGuardrailBody, UpdateGuardrailBody } from './schemas.ts';
+import { given, oldestFirst } from '../rows.ts';
 
 type GuardrailRow = NonNullable<Awaited<ReturnType<Db['guardrail']['findFirst']>>>;
 
@@ -103,10 +104,7 @@ export async function createGuardrail({ db, catalog }: ControlPlaneDeps, { body,
 
 /** `GET /guardrails`: the workspace's guardrails, oldest first (the order the worker applies them in). */
 export async function listGuardrails({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.guardrail.findMany({
-    where: { workspaceId: caller.workspaceId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
+  const rows = await db.guardrail.findMany(oldestFirst(caller.workspaceId));
   return { data: rows.map(present) };
 }
 
@@ -133,12 +131,7 @@ export async function updateGuardrail(
       where: { id: row.id },
       data: {
         ...scope,
-        ...(body.description !== undefined ? { description: body.description } : {}),
-        ...(body.detectors !== undefined ? { detectors: body.detectors } : {}),
-        ...(body.action !== undefined ? { action: body.action } : {}),
-        ...(body.enforce !== undefined ? { enforce: body.enforce } : {}),
-        ...(body.maxBytes !== undefined ? { maxBytes: body.maxBytes } : {}),
-        ...(body.on !== undefined ? { on: body.on } : {}),
+        ...given(body, 'description', 'detectors', 'action', 'enforce', 'maxBytes', 'on'),
       },
     }),
   }));

@@ -1,6 +1,6 @@
 import { guardrailActions, guardrailTargets } from '@toolplane/contracts';
 import { z } from 'zod';
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreateGuardrailBody, Detector, GuardrailParams, UpdateGuardrailBody } from './schemas.ts';
@@ -59,12 +59,10 @@ export const guardrailsOperations: Operation[] = [
       tags,
       summary: 'List the workspace’s guardrails',
       responses: {
-        200: json(
+        200: jsonList(
           'The guardrails, oldest first (the order the worker applies them in).',
-          z
-            .object({ data: z.array(Guardrail) })
-            .strict()
-            .meta({ id: 'GuardrailList' }),
+          Guardrail,
+          'GuardrailList',
         ),
         ...problems(403),
       },

@@ -6,6 +6,7 @@ import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { windowProblem, type CreateQuotaBody, type UpdateQuotaBody } from './schemas.ts';
+import { given, oldestFirst } from '../rows.ts';
 
 type QuotaRow = NonNullable<Awaited<ReturnType<Db['quota']['findFirst']>>>;
 
@@ -130,10 +131,7 @@ export async function createQuota({ db, publisher }: ControlPlaneDeps, { body, c
 
 /** `GET /quotas`: the workspace's quotas, oldest first. */
 export async function listQuotas({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.quota.findMany({
-    where: { workspaceId: caller.workspaceId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
+  const rows = await db.quota.findMany(oldestFirst(caller.workspaceId));
   return { data: rows.map(present) };
 }
 
@@ -162,16 +160,10 @@ export async function updateQuota(
   const updated = await db.quota.update({
     where: { id: row.id },
     data: {
-      ...(body.name !== undefined ? { name: body.name } : {}),
-      ...(body.description !== undefined ? { description: body.description } : {}),
-      ...(body.match !== undefined ? { match: body.match } : {}),
+      ...given(body, 'name', 'description', 'match'),
       counts,
       window,
-      ...(body.limit !== undefined ? { limit: body.limit } : {}),
-      ...(body.timeZone !== undefined ? { timeZone: body.timeZone } : {}),
-      ...(body.per !== undefined ? { per: body.per } : {}),
-      ...(body.enforce !== undefined ? { enforce: body.enforce } : {}),
-      ...(body.alertWebhookUrl !== undefined ? { alertWebhookUrl: body.alertWebhookUrl } : {}),
+      ...given(body, 'limit', 'timeZone', 'per', 'enforce', 'alertWebhookUrl'),
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);

@@ -1,6 +1,6 @@
 import { QuotaMatch, quotaCounts, quotaPer, quotaWindows } from '@toolplane/contracts';
 import { z } from 'zod';
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreateQuotaBody, QuotaParams, UpdateQuotaBody } from './schemas.ts';
@@ -58,16 +58,7 @@ export const quotasOperations: Operation[] = [
       operationId: 'listQuotas',
       tags,
       summary: 'List the workspace’s quotas',
-      responses: {
-        200: json(
-          'The quotas, oldest first.',
-          z
-            .object({ data: z.array(Quota) })
-            .strict()
-            .meta({ id: 'QuotaList' }),
-        ),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('The quotas, oldest first.', Quota, 'QuotaList'), ...problems(403) },
     },
     handler: handlers.listQuotas,
   }),

@@ -2,11 +2,11 @@ import { humanName } from '@toolplane/contracts';
 import type { ScimGroup } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
-import { page, scimEvent, type ScimContext } from './context.ts';
-import { invalidValue, notFound, ScimError } from './errors.ts';
+import { listResponse, scimById, scimEvent, type ScimContext } from './context.ts';
+import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
-import { canonical, checkSchemas, filterable, groupAttributes, groupSchema, listSchema, maxResults } from './schema.ts';
+import { canonical, checkSchemas, filterable, groupAttributes, groupSchema } from './schema.ts';
 
 const withMembers = { members: { select: { user: { select: { id: true, name: true } } } } } as const;
 type GroupRow = ScimGroup & { members: { user: { id: string; name: string } }[] };
@@ -42,12 +42,9 @@ function excludedOf(query: Record<string, unknown>): Set<string> {
   return new Set(raw.split(',').map((a) => a.trim().toLowerCase()));
 }
 
-async function groupById(ctx: ScimContext, id: string): Promise<GroupRow> {
-  const row = isUuid(id)
-    ? await ctx.deps.db.scimGroup.findFirst({ where: { id, workspaceId: ctx.workspaceId }, include: withMembers })
-    : null;
-  if (!row) throw notFound('Group', id);
-  return row;
+function groupById(ctx: ScimContext, id: string): Promise<GroupRow> {
+  const where = { id, workspaceId: ctx.workspaceId };
+  return scimById('Group', id, () => ctx.deps.db.scimGroup.findFirst({ where, include: withMembers }));
 }
 
 interface GroupInput {
@@ -111,15 +108,7 @@ export async function listGroups(ctx: ScimContext, query: Record<string, unknown
   });
   const excluded = excludedOf(query);
   const all = rows.filter((r) => !filter || filter.matches(scimGroup(ctx, r)));
-  const { start, count } = page(query, maxResults);
-  const resources = all.slice(start - 1, start - 1 + count).map((r) => scimGroup(ctx, r, excluded));
-  return {
-    schemas: [listSchema],
-    totalResults: all.length,
-    startIndex: start,
-    itemsPerPage: resources.length,
-    Resources: resources,
-  };
+  return listResponse(all, query, (r) => scimGroup(ctx, r, excluded));
 }
 
 export async function getGroup(ctx: ScimContext, id: string, query: Record<string, unknown>) {

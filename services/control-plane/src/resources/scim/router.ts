@@ -5,7 +5,7 @@ import { hashApiKey } from '../../http/auth.ts';
 import { unauthenticatedLimit } from '../../http/limits.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { scimBasePath } from '../scim-token/handlers.ts';
-import type { ScimContext } from './context.ts';
+import { listResponse, type ScimContext } from './context.ts';
 import { ScimError, scimErrorHandler } from './errors.ts';
 import * as groups from './groups.ts';
 import { resourceTypes, schemas, serviceProviderConfig } from './schema.ts';
@@ -51,6 +51,25 @@ function answer(handler: Handler, created = false) {
 const id = (req: Request) => String(req.params.id);
 const query = (req: Request) => req.query as Record<string, unknown>;
 
+/** Every SCIM endpoint: method, path, what answers, and whether it creates (201 with `Location`). */
+const endpoints: ['get' | 'post' | 'put' | 'patch' | 'delete', string, Handler, boolean?][] = [
+  ['get', '/ServiceProviderConfig', async (ctx) => serviceProviderConfig(ctx.base)],
+  ['get', '/ResourceTypes', async (ctx) => listResponse(resourceTypes(ctx.base))],
+  ['get', '/Schemas', async (ctx) => listResponse(schemas(ctx.base))],
+  ['get', '/Users', (ctx, req) => users.listUsers(ctx, query(req))],
+  ['post', '/Users', (ctx, req) => users.createUser(ctx, req.body), true],
+  ['get', '/Users/:id', (ctx, req) => users.getUser(ctx, id(req))],
+  ['put', '/Users/:id', (ctx, req) => users.replaceUser(ctx, id(req), req.body)],
+  ['patch', '/Users/:id', (ctx, req) => users.patchUser(ctx, id(req), req.body)],
+  ['delete', '/Users/:id', (ctx, req) => users.deleteUser(ctx, id(req))],
+  ['get', '/Groups', (ctx, req) => groups.listGroups(ctx, query(req))],
+  ['post', '/Groups', (ctx, req) => groups.createGroup(ctx, req.body), true],
+  ['get', '/Groups/:id', (ctx, req) => groups.getGroup(ctx, id(req), query(req))],
+  ['put', '/Groups/:id', (ctx, req) => groups.replaceGroup(ctx, id(req), req.body)],
+  ['patch', '/Groups/:id', (ctx, req) => groups.patchGroup(ctx, id(req), req.body)],
+  ['delete', '/Groups/:id', (ctx, req) => groups.deleteGroup(ctx, id(req))],
+];
+
 /**
  * SCIM 2.0 (RFC 7643/7644) at `/scim/v2`, outside the management API (ADR 0062): the identity provider of the
  * workspace whose token it sends creates, updates, deactivates and deletes people (external users) and groups;
@@ -61,79 +80,10 @@ export function scimRouter(deps: ControlPlaneDeps): express.Router {
   r.use(unauthenticatedLimit(deps.env.UNAUTH_RATE_LIMIT, deps.env.UNAUTH_RATE_WINDOW_SECONDS));
   r.use(authenticate(deps));
   r.use(express.json({ type: ['application/scim+json', 'application/json'], limit: deps.env.MAX_BODY_BYTES }));
-  r.get(
-    '/ServiceProviderConfig',
-    answer(async (ctx) => serviceProviderConfig(ctx.base)),
-  );
-  r.get(
-    '/ResourceTypes',
-    answer(async (ctx) => listOf(resourceTypes(ctx.base))),
-  );
-  r.get(
-    '/Schemas',
-    answer(async (ctx) => listOf(schemas(ctx.base))),
-  );
-  r.get(
-    '/Users',
-    answer((ctx, req) => users.listUsers(ctx, query(req))),
-  );
-  r.post(
-    '/Users',
-    answer((ctx, req) => users.createUser(ctx, req.body), true),
-  );
-  r.get(
-    '/Users/:id',
-    answer((ctx, req) => users.getUser(ctx, id(req))),
-  );
-  r.put(
-    '/Users/:id',
-    answer((ctx, req) => users.replaceUser(ctx, id(req), req.body)),
-  );
-  r.patch(
-    '/Users/:id',
-    answer((ctx, req) => users.patchUser(ctx, id(req), req.body)),
-  );
-  r.delete(
-    '/Users/:id',
-    answer((ctx, req) => users.deleteUser(ctx, id(req))),
-  );
-  r.get(
-    '/Groups',
-    answer((ctx, req) => groups.listGroups(ctx, query(req))),
-  );
-  r.post(
-    '/Groups',
-    answer((ctx, req) => groups.createGroup(ctx, req.body), true),
-  );
-  r.get(
-    '/Groups/:id',
-    answer((ctx, req) => groups.getGroup(ctx, id(req), query(req))),
-  );
-  r.put(
-    '/Groups/:id',
-    answer((ctx, req) => groups.replaceGroup(ctx, id(req), req.body)),
-  );
-  r.patch(
-    '/Groups/:id',
-    answer((ctx, req) => groups.patchGroup(ctx, id(req), req.body)),
-  );
-  r.delete(
-    '/Groups/:id',
-    answer((ctx, req) => groups.deleteGroup(ctx, id(req))),
-  );
+  for (const [method, path, handler, created] of endpoints) r[method](path, answer(handler, created));
   r.use((req) => {
     throw new ScimError(404, `no SCIM endpoint ${req.method} ${req.path}`);
   });
   r.use(scimErrorHandler(deps.log));
   return r;
-}
-
-function listOf(resources: unknown[]) {
-  return {
-    schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
-    totalResults: resources.length,
-    startIndex: 1,
-    itemsPerPage: resources.length,
-    Resources: resources,
-  };
 }

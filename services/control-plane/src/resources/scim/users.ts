@@ -1,10 +1,10 @@
-import { humanName, redisKeys } from '@toolplane/contracts';
+import { humanName } from '@toolplane/contracts';
 import type { ExternalUser } from '../../generated/prisma/client.ts';
-import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import { endPersonConnections, endPersonRequests } from '../external-users/ending.ts';
-import { page, scimEvent, type ScimContext } from './context.ts';
-import { invalidValue, notFound, ScimError } from './errors.ts';
+import { changePerson, createPerson, deletePerson } from '../external-users/people.ts';
+import { listResponse, scimById, scimEvent, type ScimContext } from './context.ts';
+import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
 import {
@@ -12,8 +12,6 @@ import {
   checkSchemas,
   enterpriseSchema,
   filterable,
-  listSchema,
-  maxResults,
   storedUserAttributes,
   userAttributes,
   userSchema,
@@ -46,12 +44,9 @@ function scimUser(ctx: ScimContext, row: UserRow) {
   };
 }
 
-async function userById(ctx: ScimContext, id: string): Promise<UserRow> {
-  const row = isUuid(id)
-    ? await ctx.deps.db.externalUser.findFirst({ where: { id, workspaceId: ctx.workspaceId }, include: withGroups })
-    : null;
-  if (!row) throw notFound('User', id);
-  return row;
+function userById(ctx: ScimContext, id: string): Promise<UserRow> {
+  const where = { id, workspaceId: ctx.workspaceId };
+  return scimById('User', id, () => ctx.deps.db.externalUser.findFirst({ where, include: withGroups }));
 }
 
 interface UserInput {
@@ -84,16 +79,8 @@ function userInput(body: unknown): UserInput {
 }
 
 /** `userName` is unique in the workspace, ignoring case (RFC 7643: `uniqueness: server`, `caseExact: false`). */
-async function assertUniqueName(ctx: ScimContext, userName: string, exceptId?: string): Promise<void> {
-  const taken = await ctx.deps.db.externalUser.findFirst({
-    where: {
-      workspaceId: ctx.workspaceId,
-      name: { equals: userName, mode: 'insensitive' },
-      ...(exceptId ? { id: { not: exceptId } } : {}),
-    },
-    select: { id: true },
-  });
-  if (taken) throw new ScimError(409, `a User with userName "${userName}" exists already`, 'uniqueness');
+function nameTaken(userName: string): ScimError {
+  return new ScimError(409, `a User with userName "${userName}" exists already`, 'uniqueness');
 }
 
 /** `GET /Users`: filtered (RFC 7644 §3.4.2.2) and paged; `userName eq` and `externalId eq` narrow the lookup. */
@@ -111,16 +98,10 @@ export async function listUsers(ctx: ScimContext, query: Record<string, unknown>
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     include: withGroups,
   });
-  const all = rows.map((r) => scimUser(ctx, r)).filter((u) => !filter || filter.matches(u));
-  const { start, count } = page(query, maxResults);
-  const resources = all.slice(start - 1, start - 1 + count);
-  return {
-    schemas: [listSchema],
-    totalResults: all.length,
-    startIndex: start,
-    itemsPerPage: resources.length,
-    Resources: resources,
-  };
+  return listResponse(
+    rows.map((r) => scimUser(ctx, r)).filter((u) => !filter || filter.matches(u)),
+    query,
+  );
 }
 
 export async function getUser(ctx: ScimContext, id: string) {
@@ -129,22 +110,11 @@ export async function getUser(ctx: ScimContext, id: string) {
 
 /** `POST /Users`: a new external user (409 `uniqueness` for a userName taken), published for the edge when active. */
 export async function createUser(ctx: ScimContext, body: unknown) {
-  const { db, redis, prefix } = ctx.deps;
-  const keys = redisKeys(prefix);
   const input = userInput(body);
-  await assertUniqueName(ctx, input.userName);
-  const row = await db.externalUser.create({
-    data: {
-      workspaceId: ctx.workspaceId,
-      name: input.userName,
-      externalId: input.externalId,
-      active: input.active,
-      scim: input.scim as object,
-    },
-    include: withGroups,
-  });
-  await redis.hset(keys.userAttributes(ctx.workspaceId), row.id, JSON.stringify(row.attributes));
-  if (row.active) await redis.hset(keys.users(ctx.workspaceId), row.name, row.id);
+  const { externalId, active, scim } = input;
+  const person = { workspaceId: ctx.workspaceId, name: input.userName, externalId, active, scim };
+  const created = await createPerson(ctx.deps, person, () => nameTaken(input.userName));
+  const row = { ...created, groups: [] };
   await scimEvent(ctx, 'scim.user.create', { type: 'external_user', id: row.id }, eventDetails(row));
   return scimUser(ctx, row);
 }
@@ -160,25 +130,18 @@ function eventDetails(row: { name: string; externalId: string | null; active: bo
  * changes membership in effect.
  */
 async function applyUser(ctx: ScimContext, row: UserRow, input: UserInput) {
-  const { db, redis, prefix } = ctx.deps;
-  const keys = redisKeys(prefix);
-  if (input.userName !== row.name) await assertUniqueName(ctx, input.userName, row.id);
-  const updated = await db.externalUser.update({
-    where: { id: row.id },
-    data: { name: input.userName, externalId: input.externalId, active: input.active, scim: input.scim as object },
-    include: withGroups,
-  });
-  const renamed = updated.name !== row.name;
-  const deactivated = row.active && !updated.active;
-  if (row.active && (deactivated || renamed)) await redis.hdel(keys.users(ctx.workspaceId), row.name);
-  if (updated.active) await redis.hset(keys.users(ctx.workspaceId), updated.name, updated.id);
-  if (deactivated) {
+  const { userName: name, externalId, active, scim } = input;
+  const change = { name, externalId, active, scim };
+  const { updated: person, ...changed } = await changePerson(ctx.deps, row, change, () => nameTaken(name));
+  // Memberships do not change with the person.
+  const updated = { ...person, groups: row.groups };
+  if (changed.deactivated) {
     await endPersonConnections(ctx.deps, updated);
     await endPersonRequests(ctx.deps, { ...updated, name: row.name }, ctx.source);
   }
-  if ((renamed || row.active !== updated.active) && updated.groups.length > 0)
-    await publishWorkspaceAccess(db, ctx.deps.publisher, ctx.workspaceId);
-  const action = deactivated ? 'deactivate' : !row.active && updated.active ? 'reactivate' : 'update';
+  if ((changed.renamed || row.active !== updated.active) && updated.groups.length > 0)
+    await publishWorkspaceAccess(ctx.deps.db, ctx.deps.publisher, ctx.workspaceId);
+  const action = changed.deactivated ? 'deactivate' : changed.reactivated ? 'reactivate' : 'update';
   await scimEvent(ctx, `scim.user.${action}`, { type: 'external_user', id: row.id }, eventDetails(updated));
   return scimUser(ctx, updated);
 }
@@ -201,14 +164,10 @@ export async function patchUser(ctx: ScimContext, id: string, body: unknown) {
  * expire, then the person, their memberships and what the edge knows of them go.
  */
 export async function deleteUser(ctx: ScimContext, id: string): Promise<void> {
-  const { db, redis, prefix } = ctx.deps;
-  const keys = redisKeys(prefix);
   const row = await userById(ctx, id);
   await endPersonConnections(ctx.deps, row);
   await endPersonRequests(ctx.deps, row, ctx.source);
-  await db.externalUser.delete({ where: { id: row.id } });
-  await redis.hdel(keys.users(ctx.workspaceId), row.name);
-  await redis.hdel(keys.userAttributes(ctx.workspaceId), row.id);
-  if (row.groups.length > 0) await publishWorkspaceAccess(db, ctx.deps.publisher, ctx.workspaceId);
+  await deletePerson(ctx.deps, row);
+  if (row.groups.length > 0) await publishWorkspaceAccess(ctx.deps.db, ctx.deps.publisher, ctx.workspaceId);
   await scimEvent(ctx, 'scim.user.delete', { type: 'external_user', id: row.id }, eventDetails(row));
 }

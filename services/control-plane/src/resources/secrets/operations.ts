@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
+import { json, jsonList, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { serverParams, ServerSecret, WorkspaceSecret } from './openapi.ts';
@@ -54,10 +54,7 @@ function collectionOperations(s: SecretsScope): Operation[] {
         operationId: `list${s.noun}s`,
         tags,
         summary: s.listSummary,
-        responses: {
-          200: json(s.listDescription, z.object({ data: z.array(s.schema) }).strict()),
-          ...problems(403, ...s.scopeNotFound),
-        },
+        responses: { 200: jsonList(s.listDescription, s.schema), ...problems(403, ...s.scopeNotFound) },
         ...access,
       },
       ...collection,

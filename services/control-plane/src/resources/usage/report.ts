@@ -23,13 +23,22 @@ function range(q: UsageQuery, now: number): { from: string; to: string } {
   return { from, to };
 }
 
-/** Each dimension's columns in the statement (the rollup's, and the names of servers and keys beside their ids). */
-const columns: Record<UsageDimension, string[]> = {
-  day: ["to_char(u.day, 'YYYY-MM-DD')"],
-  server: ['u.server_id::text', 's.name'],
-  tool: ['u.tool'],
-  api_key: ['u.key_id', 'k.name'],
-  person: ['u.person'],
+/**
+ * Each dimension's columns in the statement, each with the name it is answered under (the rollup's, and the names of
+ * servers and keys beside their ids).
+ */
+const columns: Record<UsageDimension, [column: string, alias: string][]> = {
+  day: [["to_char(u.day, 'YYYY-MM-DD')", 'day']],
+  server: [
+    ['u.server_id::text', 'server_id'],
+    ['s.name', 'server_name'],
+  ],
+  tool: [['u.tool', 'tool']],
+  api_key: [
+    ['u.key_id', 'key_id'],
+    ['k.name', 'key_name'],
+  ],
+  person: [['u.person', 'person']],
 };
 
 type Row = {
@@ -43,14 +52,6 @@ type Row = {
   person?: string;
   calls: number;
   cost_units: number;
-};
-
-const aliases: Record<UsageDimension, string[]> = {
-  day: ['day'],
-  server: ['server_id', 'server_name'],
-  tool: ['tool'],
-  api_key: ['key_id', 'key_name'],
-  person: ['person'],
 };
 
 /** One row as answered: the grouped fields only (`''` in the rollup, no key or no person, is null). */
@@ -82,8 +83,8 @@ export async function usageReport(db: Db, workspaceId: string, q: UsageQuery, no
   if (q.api_key) where += ` AND u.key_id = $${params.push(q.api_key)}`;
   if (q.person) where += ` AND u.person = $${params.push(q.person)}`;
   const chosen = usageDimensions.filter((d) => groupBy.includes(d));
-  const selected = chosen.flatMap((d) => columns[d].map((c, i) => `${c} AS ${aliases[d][i]}`));
-  const grouped = chosen.flatMap((d) => columns[d]);
+  const selected = chosen.flatMap((d) => columns[d].map(([c, alias]) => `${c} AS ${alias}`));
+  const grouped = chosen.flatMap((d) => columns[d].map(([c]) => c));
   // The totals row (every column null) first, then the groups in column order.
   const rows = await db.$queryRawUnsafe<Row[]>(
     `SELECT grouping(${grouped.join(', ')}) <> 0 AS total,

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, problems } from '../../openapi/registry.ts';
+import { json, jsonList, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { ApplyResult, Managed, Plan, WorkspaceFiles } from './openapi.ts';
@@ -34,7 +33,7 @@ export const workspaceFilesOperations: Operation[] = [
       operationId: 'listManagedResources',
       tags,
       summary: 'List the resources a directory of workspace files manages (set by apply)',
-      responses: { 200: json('By kind, then name.', z.object({ data: z.array(Managed) }).strict()), ...problems(403) },
+      responses: { 200: jsonList('By kind, then name.', Managed), ...problems(403) },
     },
     handler: handlers.listManagedResources,
   }),

@@ -234,36 +234,36 @@ function roleMappingStep(c: Change, s: Spec): Step | undefined {
   return run(roleMappingsOperations, 'putRoleMapping', { body: s });
 }
 
+/** The operation that deletes a resource of each kind by its id (the other kinds: `deleteStep`). */
+const deletions: Partial<Record<Kind, [table: Parameters<typeof operationOf>[0], operationId: string]>> = {
+  external_mcp_server: [externalMcpServersOperations, 'deleteExternalMcpServer'],
+  connector: [connectorsOperations, 'deleteConnector'],
+  connector_instance: [connectorInstancesOperations, 'deleteConnectorInstance'],
+  server: [serversOperations, 'deleteServer'],
+  api_key: [apiKeysOperations, 'revokeApiKey'],
+  access_policy: [accessPoliciesOperations, 'deleteAccessPolicy'],
+  quota: [quotasOperations, 'deleteQuota'],
+  guardrail: [guardrailsOperations, 'deleteGuardrail'],
+};
+
 /** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
 function deleteStep(c: Change, ctx: StepContext): Step | undefined {
   const id = c.live!.id;
   switch (c.kind) {
     case 'secret':
       return secretStep(c, ctx);
-    case 'external_mcp_server':
-      return run(externalMcpServersOperations, 'deleteExternalMcpServer', { params: { id } });
-    case 'connector':
-      return run(connectorsOperations, 'deleteConnector', { params: { id } });
-    case 'connector_instance':
-      return run(connectorInstancesOperations, 'deleteConnectorInstance', { params: { id } });
-    case 'server':
-      return run(serversOperations, 'deleteServer', { params: { id } });
     case 'workflow_deployment':
       return run(deploymentsOperations, 'withdrawDeployment', {
         params: { id: idOf(ctx, 'server', c.name), deploymentId: id },
       });
     case 'external_user':
       return run(externalUsersOperations, 'deleteExternalUser', { params: { name: c.name } });
-    case 'api_key':
-      return run(apiKeysOperations, 'revokeApiKey', { params: { id } });
-    case 'access_policy':
-      return run(accessPoliciesOperations, 'deleteAccessPolicy', { params: { id } });
-    case 'quota':
-      return run(quotasOperations, 'deleteQuota', { params: { id } });
-    case 'guardrail':
-      return run(guardrailsOperations, 'deleteGuardrail', { params: { id } });
     case 'role_mapping':
       return run(roleMappingsOperations, 'deleteRoleMapping');
+    default: {
+      const deletion = deletions[c.kind];
+      return deletion && run(...deletion, { params: { id } });
+    }
   }
 }
 

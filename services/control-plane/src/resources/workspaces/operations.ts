@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, problems } from '../../openapi/registry.ts';
+import { json, jsonList, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreatedWorkspace, CurrentWorkspace, Workspace } from './openapi.ts';
@@ -20,10 +19,7 @@ export const workspacesOperations: Operation[] = [
       operationId: 'listWorkspaces',
       tags,
       summary: 'List workspaces: the organization’s with the `admin` scope, else the key’s own',
-      responses: {
-        200: json('The workspaces, oldest first.', z.object({ data: z.array(Workspace) }).strict()),
-        ...problems(403),
-      },
+      responses: { 200: jsonList('The workspaces, oldest first.', Workspace), ...problems(403) },
     },
     handler: handlers.listWorkspaces,
   }),

@@ -1,0 +1,99 @@
+import { redisKeys } from '@toolplane/contracts';
+import type { ExternalUser } from '../../generated/prisma/client.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+
+/**
+ * People's rows (external users), one writer for the API (`/external_users`) and SCIM (`/scim/v2/Users`): the row and
+ * what the edge knows of them (the name → id hash of active people, their attributes) change together. Names are
+ * unique in a workspace ignoring case (SCIM's userName, RFC 7643 `caseExact: false`).
+ */
+type Deps = Pick<ControlPlaneDeps, 'db' | 'redis' | 'prefix'>;
+
+/** Who holds `name` in the workspace, compared ignoring case (`exceptId`: not that person). */
+function nameHolder({ db }: Deps, workspaceId: string, name: string, exceptId?: string) {
+  return db.externalUser.findFirst({
+    where: { workspaceId, name: { equals: name, mode: 'insensitive' }, ...(exceptId ? { id: { not: exceptId } } : {}) },
+    select: { id: true, name: true, active: true },
+  });
+}
+
+/** A new person's row. */
+interface NewPerson {
+  workspaceId: string;
+  name: string;
+  attributes?: object;
+  externalId?: string | null;
+  active?: boolean;
+  scim?: object;
+}
+
+/** A new person, published for the edge (by name while active); `refuse` makes the error for a name taken. */
+export async function createPerson(
+  deps: Deps,
+  person: NewPerson,
+  refuse: (holder: { name: string; active: boolean }) => Error,
+): Promise<ExternalUser> {
+  const { db, redis, prefix } = deps;
+  const keys = redisKeys(prefix);
+  const holder = await nameHolder(deps, person.workspaceId, person.name);
+  if (holder) throw refuse(holder);
+  return db.$transaction(async (tx) => {
+    const row = await tx.externalUser.create({ data: { ...person, attributes: person.attributes ?? {} } });
+    await redis.hset(keys.userAttributes(row.workspaceId), row.id, JSON.stringify(row.attributes ?? {}));
+    if (row.active) await redis.hset(keys.users(row.workspaceId), row.name, row.id);
+    return row;
+  });
+}
+
+/** A person's attributes replaced (what the edge hands to tools as `x-user` attributes follows). */
+export async function setPersonAttributes(deps: Deps, person: ExternalUser, attributes: object): Promise<ExternalUser> {
+  const updated = await deps.db.externalUser.update({ where: { id: person.id }, data: { attributes } });
+  await deps.redis.hset(
+    redisKeys(deps.prefix).userAttributes(person.workspaceId),
+    person.id,
+    JSON.stringify(attributes),
+  );
+  return updated;
+}
+
+/** What changed of a person: the name, the identity provider's id, active or not, the SCIM attributes. */
+interface PersonChange {
+  name: string;
+  externalId: string | null;
+  active: boolean;
+  scim: object;
+}
+
+/**
+ * A person changed; what the edge knows follows: a renamed person under the new name, an inactive one not at all, so
+ * their calls stop. `refuse` makes the error for a new name taken. Answers the row and whether it was renamed,
+ * deactivated or reactivated (the caller ends a deactivated person's connections and requests).
+ */
+export async function changePerson(
+  deps: Deps,
+  row: ExternalUser,
+  change: PersonChange,
+  refuse: (holder: { name: string; active: boolean }) => Error,
+) {
+  const keys = redisKeys(deps.prefix).users(row.workspaceId);
+  if (change.name !== row.name) {
+    const holder = await nameHolder(deps, row.workspaceId, change.name, row.id);
+    if (holder) throw refuse(holder);
+  }
+  const updated = await deps.db.externalUser.update({ where: { id: row.id }, data: change });
+  const renamed = updated.name !== row.name;
+  const deactivated = row.active && !updated.active;
+  if (row.active && (deactivated || renamed)) await deps.redis.hdel(keys, row.name);
+  if (updated.active) await deps.redis.hset(keys, updated.name, updated.id);
+  return { updated, renamed, deactivated, reactivated: !row.active && updated.active };
+}
+
+/** A person's row deleted, with what the edge knows of them (their connections are ended first, by the caller). */
+export async function deletePerson(deps: Deps, person: { id: string; workspaceId: string; name: string }) {
+  const keys = redisKeys(deps.prefix);
+  await deps.db.$transaction(async (tx) => {
+    await tx.externalUser.delete({ where: { id: person.id } });
+    await deps.redis.hdel(keys.users(person.workspaceId), person.name);
+  });
+  await deps.redis.hdel(keys.userAttributes(person.workspaceId), person.id);
+}
