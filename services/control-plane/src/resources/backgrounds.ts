@@ -8,30 +8,7 @@ import { debugSessionsBackground } from './debug-sessions/background.ts';
 import { executionRecordsBackground } from './execution-records/background.ts';
 import { externalMcpServersBackground } from './external-mcp-servers/background.ts';
 import { externalUsersBackground } from './external-users/background.ts';
-import { republishServerIdentity } from './servers/identity.ts';
-
-/** How often the catalog reconciler compares Redis with PostgreSQL. */
-const CATALOG_RECONCILE_MS = 30_000;
-
-/**
- * Servers: their catalogs (the catalog service) and identities republished, and the reconciler that publishes a
- * catalog committed but not published (Redis failed after the commit). Declared here rather than in
- * `servers/background.ts` while that folder is another change's (issue #74).
- */
-const serversBackground: ResourceBackground = ({ deps }) => {
-  let reconciler: { stop(): Promise<void> } | undefined;
-  return {
-    async republish() {
-      const catalogs = await deps.catalog.republishAll();
-      await republishServerIdentity(deps.db, deps.redis, deps.prefix);
-      return { catalogs };
-    },
-    serve() {
-      reconciler = deps.catalog.startReconciler(CATALOG_RECONCILE_MS);
-    },
-    stop: () => reconciler?.stop(),
-  };
-};
+import { serversBackground } from './servers/background.ts';
 
 /**
  * Every resource's background (background.ts), in the order `app.ts` starts and republishes them (and stops them in
