@@ -5,7 +5,8 @@ import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type Ap
 import { errorResult, rejectCall } from './call-checks.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
-import { approvalEvent, argumentsDigest, maskArguments, principalBinding } from './confirmation.ts';
+import { argumentsDigest, maskArguments, principalBinding } from './confirmation.ts';
+import { approvalEvent } from './call-audit.ts';
 
 /**
  * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools`, or one

@@ -2,7 +2,7 @@ import { toolResultValue, type GuardrailFinding, type ToolOutcome, type ToolResu
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
-import { guardrailArgumentsEvent } from './confirmation.ts';
+import { guardrailArgumentsEvent } from './call-audit.ts';
 import { budgetCaller } from './shadow-decisions.ts';
 
 /**

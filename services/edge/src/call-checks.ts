@@ -16,16 +16,15 @@ import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './c
 import { conditionCheck } from './policy-approvals.ts';
 import { quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from './quotas.ts';
 import { budgetCaller } from './shadow-decisions.ts';
+import { confirmationPrompt, type Confirmation } from './confirmation.ts';
 import {
   accessWouldRefuseEvent,
   conditionRefusalEvent,
   quotaAlertEvent,
   quotaEvent,
   confirmationEvent,
-  confirmationPrompt,
-  type Confirmation,
   type ConfirmationOutcome,
-} from './confirmation.ts';
+} from './call-audit.ts';
 
 /**
  * Every check a `tools/call` passes before anything is enqueued, in one place and in this order: its arguments

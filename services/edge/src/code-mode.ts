@@ -22,7 +22,8 @@ import {
   type SandboxResult,
 } from './code-sandbox.ts';
 import { programCaller, ProgramSlots, type ProgramsRefusal } from './code-slots.ts';
-import { argumentsDigest, principalBinding, programEvent, type ProgramCall } from './confirmation.ts';
+import { argumentsDigest, principalBinding } from './confirmation.ts';
+import { programEvent, type ProgramCall } from './call-audit.ts';
 
 /** The most of a failed program's error its record keeps. */
 const RECORD_MESSAGE_MAX = 500;

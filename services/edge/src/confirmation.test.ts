@@ -5,20 +5,18 @@ import { ConfirmStates } from './confirm-state.ts';
 import {
   argumentsDigest,
   askResult,
-  auditActor,
   callNeedsConfirmation,
   CONFIRM_INPUT_KEY,
-  confirmationEvent,
   confirmedResult,
   confirmationPrompt,
   credentialLikeName,
   maskArguments,
   MASKED,
   principalBinding,
-  printable,
   upstreamInputResponses,
   upstreamRequestState,
 } from './confirmation.ts';
+import { auditActor, confirmationEvent, printable } from './call-audit.ts';
 
 const SECRET = 'sk-live-5f1c9a';
 
