@@ -9,7 +9,9 @@ import type { PlanCache } from './catalog-cache.ts';
 import type { DebugSessions } from './debug-sessions.ts';
 import type { ExecutionLeases } from './execution-lease.ts';
 import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
-import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
+import { createToolInvocationProcessor } from './processor.ts';
+import { RunningInvocations } from './invocation.ts';
+import { createAbandonedJobHandler } from './abandoned-jobs.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
