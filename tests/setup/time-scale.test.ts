@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { timeScale } from '@toolplane/embedded';
 
-// The suite on a busy machine (issue #73, item 18): every bounded wait and jest timeout is multiplied by one factor.
+// The suite on a busy machine: every bounded wait and jest timeout is multiplied by one factor.
 
 describe('the time scale', () => {
   it('is TEST_TIME_SCALE when given, else 3 under CI=true and 2 elsewhere, raised by the load per core', () => {

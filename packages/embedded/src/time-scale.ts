@@ -4,7 +4,8 @@ import { availableParallelism, loadavg } from 'node:os';
  * How much slower than an idle machine the test suite should expect this one to be: the factor every bounded wait of
  * the tests and their harnesses is multiplied by (a deadline that fails a broken run, never one a slow run may miss).
  * `TEST_TIME_SCALE` when set (scripts/run-tests.ts sets it once for a run, from the rule below, and prints it; a
- * process that finds it unset sets it the first time it asks); otherwise 3 under `CI=true` (CI runners are noisy), 2 elsewhere, raised to the machine's load per core when that is
+ * process that finds it unset sets it the first time it asks); otherwise 3 under `CI=true` (CI runners are noisy), 2
+ * elsewhere, raised to the machine's load per core when that is
  * higher (capped at 6). Waits for a process to be ready have no deadline at all: they end when it answers or exits.
  */
 export function timeScale(env: Record<string, string | undefined> = process.env): number {

@@ -15,7 +15,8 @@ import { runScript } from './quota-refunds.ts';
  * ARGV: new id, now (ms), its expiry (ms), key ttl (ms), the task to hold the call ('' for none), the cap on the
  * caller's undecided requests for the tool (0: none). Before a new request is made, the pending set drops its members
  * past their expiry or no longer pending (each member is a binding's key, in the same slot); as many as the cap left
- * refuse it (`{capped, n}`), else the new one joins the set. A pending or granted request past its expiry becomes `expired` (told once, `{expired, id, 1}` from here,
+ * refuse it (`{capped, n}`), else the new one joins the set. A pending or granted request past its expiry becomes
+ * `expired` (told once, `{expired, id, 1}` from here,
  * `{expired, id, 0}` when the control plane found it so); a granted one is spent (`executed`), unless a task holds it
  * (`held`: its parked job spends it); a denial holds until the request's expiry. Otherwise (no request, one spent,
  * expiry told, a denial past its time) a new request is made. A task's call makes the request's holder, or joins a

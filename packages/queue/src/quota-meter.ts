@@ -176,7 +176,9 @@ function perValue(rule: QuotaRule, c: QuotaCaller): string {
   }
 }
 
-const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
 
 /** Checks and charges quotas in Redis, shared by every edge and worker. */
 export class QuotaMeter {

@@ -92,7 +92,7 @@ describe('QuotaMeter', () => {
     expect(results.map((r) => r.refused === undefined)).toEqual([true, true, false, true, true, false]);
   });
 
-  it('never counts a person named "-" with the calls acting as no person (issue #73)', async () => {
+  it('never counts a person named "-" with the calls acting as no person', async () => {
     const rules = [rule({ id: 'per', limit: 1, per: 'person' })];
     const workspaceId = `ws-${randomUUID()}`;
     const dash: CallQuotas = { workspaceId, rules, caller: { person: '-' } };

@@ -81,7 +81,7 @@ describe('redactSecrets', () => {
     expect(redactText(`${url} ${basic}`, [secret, ...forms])).toBe('http://h/p/[redacted] Basic [redacted]');
   });
 
-  it('finds what an upstream echoes HTML-escaped, as numeric entities, upper-cased, double percent-encoded, nested three levels of JSON (issue #73, 11)', () => {
+  it('finds what an upstream echoes HTML-escaped, as numeric entities, upper-cased, double percent-encoded, nested three levels of JSON', () => {
     const key = "sk_live_Ab1<Cd>&'x";
     const entities = (radix: 10 | 16) =>
       [...key].map((c) => `&#${radix === 16 ? 'x' : ''}${c.codePointAt(0)!.toString(radix)};`).join('');

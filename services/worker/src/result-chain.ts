@@ -13,7 +13,7 @@ import { patternFor, redactSecrets, redactValue } from './redact.ts';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
 
 /**
- * The one chain a tool's result goes through at the end of the worker's processing (issue #73), in this order:
+ * The one chain a tool's result goes through at the end of the worker's processing, in this order:
  * the tool's shape (ADR 0052: a projection may join harmless parts into a card number or a key), then the guardrails
  * and the redaction of the call's credentials on what leaves (structured content, content blocks with a JSON text
  * scanned as its decoded value and written again from it, `_meta`), then the execution record and the debug capture,

@@ -161,7 +161,8 @@ async function httpCredentials(
       }
       throw new UserError(
         'secret.not_found',
-        `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`,
+        `User "${job.principal.username}" has no connection for this tool's API. Connect one with ` +
+          'PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.',
       );
     }
   }

@@ -20,22 +20,26 @@ import { exchangeHttp, rateLimited } from './tool-http.ts';
 
 /** A workflow tool: its plan for the caller (a person's own secrets), its steps, and steps that call tools. */
 
+/** Each step's end as a progress notification, when the caller asked for progress. */
+function stepProgress(call: Invocation) {
+  const { job, emit } = call;
+  if (!emit || !job.progress) return undefined;
+  return (s: { stepId: string; status: 'ok' | 'error'; completed: number }) =>
+    emit({
+      kind: 'progress',
+      progress: s.completed,
+      message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)`,
+    });
+}
+
 /** A Flower / Arazzo workflow: every HTTP attempt becomes a step of the record. */
 export async function runWorkflow(
   deps: ProcessorDeps,
   call: Invocation,
   plan: WorkflowPlan,
 ): Promise<RunOutcome | ToolInvokeResult> {
-  const { job, emit } = call;
-  const onStepEnd =
-    emit && job.progress
-      ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) =>
-          emit({
-            kind: 'progress',
-            progress: s.completed,
-            message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)`,
-          })
-      : undefined;
+  const { job } = call;
+  const onStepEnd = stepProgress(call);
   // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one
   // (unless `fallbackToShared`). A shared one is the server's, else the workspace's.
   const workflowPlan = job.principal.userId

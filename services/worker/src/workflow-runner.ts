@@ -455,6 +455,11 @@ function toolDependency(
   return (request) => (inAction ? inAction(() => callTool(request, run)) : callTool(request, run));
 }
 
+/** A text with every sensitive value (and the forms it took on the wire) redacted. */
+function redactText(text: string, sensitive: readonly string[]): string {
+  return redactSecrets({ content: [{ type: 'text', text }] }, [...sensitive]).content[0]!.text as string;
+}
+
 /**
  * The engine's `secret` dependency: `$secrets.NAME` from the plan's own name (the server's secret), else the
  * workspace's of that name; every value read is kept for redaction.
@@ -481,8 +486,7 @@ export async function runWorkflowTool(
   deps: WorkflowRunnerDeps,
 ): Promise<WorkflowCallOutcome> {
   const secretValues: string[] = [];
-  const redact = (s: string): string =>
-    redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
+  const redact = (s: string): string => redactText(s, secretValues);
   const perCaller = [...Object.values(call.config ?? {}), ...(call.currentUserToken ? [call.currentUserToken] : [])];
   const spans = tracingEnabled() ? workflowSpans() : undefined;
   const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
@@ -534,19 +538,16 @@ export async function runWorkflowTool(
     run = await runWorkflow(plan.ir as unknown as WorkflowDocumentIR, plan.workflowId, call.arguments, deps2);
   } catch (err) {
     const sensitive = [...secretValues, ...perCaller];
-    const redactAll = (text: string): string =>
-      redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
     throw new WorkflowStopped(
       err,
-      traceToSteps(started).map((s) => ({ ...s, url: redactAll(s.url) })),
+      traceToSteps(started).map((s) => ({ ...s, url: redactText(s.url, sensitive) })),
     );
   } finally {
     spans?.close();
   }
   const sensitive = [...secretValues, ...perCaller];
   const result = redactSecrets(toWorkflowResult(plan.workflowId, run), sensitive);
-  const redactAll = (text: string): string =>
-    redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
+  const redactAll = (text: string): string => redactText(text, sensitive);
   const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactAll(s.url) }));
   const tree = traceToTree(run.trace, redactAll);
   const outcome: WorkflowCallOutcome = { result, steps, tree, ok: run.ok, secretValues: () => sensitive };

@@ -340,7 +340,7 @@ describe('pinned definitions of a registered server, held for review', () => {
     });
   });
 
-  it('a changed _meta (an MCP App pointer, an instruction) or icons is held like a description (issue #73)', async () => {
+  it('a changed _meta (an MCP App pointer, an instruction) or icons is held like a description', async () => {
     await unwrap(
       api.PATCH('/external_mcp_servers/{id}', { params: { path: { id: entryId } }, body: { onChange: 'keep_pinned' } }),
     );

@@ -382,7 +382,7 @@ function announced(text: string): string[] {
   return body.requests!.map((r) => r.id);
 }
 
-describe('a burst of requests (issue #73)', () => {
+describe('a burst of requests', () => {
   it('is capped at 20 waiting per caller and tool, and announced in a few batched posts, not one post each', async () => {
     const client = await mcpClient('burst');
     const started = Date.now();

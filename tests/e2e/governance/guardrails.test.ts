@@ -22,7 +22,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * guardrail per action (redact keeps the structure, block withholds everything, flag returns it with `_meta`), one in
  * log-only mode (no change, recorded as would_*, listed by the records' `guardrail_action` filter), the same through
  * SMART `execute_tool`, a task, a workflow and an attached server's resources, prompts and progress notifications, bad
- * guardrails refused with every problem listed. Guardrails on arguments, applied by the edge before the enqueue: a call that would send a card number to the API (`create_ticket`, as to a
+ * guardrails refused with every problem listed. Guardrails on arguments, applied by the edge before the enqueue: a
+ * call that would send a card number to the API (`create_ticket`, as to a
  * logging API) blocked (the upstream receives nothing), redacted (it receives the redacted text) or let through in
  * log-only mode. `toolplane guardrails`. None of the planted values in execution records, debug session events (a
  * session open while the redact, block, flag and log-only calls ran), spans, audit events or the services' logs; the
@@ -363,7 +364,7 @@ flows:
     // The fixture answers a read with the contact's text, and a prompt with its arguments: both carry planted values.
     const attached = await startStreamableMcpServer({
       tools: [{ name: 'charge', description: 'Charge a card', inputSchema: { type: 'object' } }],
-      // What it relays during a call goes through the guardrails too (issue #73, item 10).
+      // What it relays during a call goes through the guardrails too.
       notifyOnCall: { progressMessage: `charging ${planted.card} for ${planted.email}` },
       features: {
         resources: [{ uri: 'crm://contacts/1', name: 'contact', text: `Jane Doe <${planted.email}>, ${planted.iban}` }],

@@ -23,7 +23,7 @@ import {
   UpdateExternalServerBody,
 } from '../../../services/control-plane/src/resources/external-mcp-servers/schemas.ts';
 
-// A rule is only as strong as the right to change it (issue #73, ADR 0073, docs/governance.md "Who may loosen a
+// A rule is only as strong as the right to change it (ADR 0073, docs/governance.md "Who may loosen a
 // rule"): every field of a server, a connector instance and a connector's document is changed by every role and every
 // kind of API key; a field that can loosen a rule (`governing`) changes only for a caller who may change access
 // policies, one that moves where a credential goes (`origin`) only for a caller who may write secrets. The request
@@ -254,7 +254,7 @@ describe('who may change what a rule rests on', () => {
     expect(Object.keys(instanceFields).sort()).toEqual(
       [...new Set([...fieldsOf(CreateInstanceBody), ...fieldsOf(UpdateInstanceBody)])].sort(),
     );
-    // Exposure, confirmation, approvals, result shapes and cache settings (config), code mode: issue #73.
+    // Exposure, confirmation, approvals, result shapes and cache settings (config), code mode: they can loosen a rule.
     for (const f of ['isPublic', 'confirmTools', 'approvalTools', 'approvalRule', 'config', 'codeMode'] as const)
       expect(serverFields[f]).toBe('governing');
     expect(instanceFields.base_url).toBe('origin');

@@ -52,7 +52,7 @@ describe('pins', () => {
     expect(reconcile(accepted, again, now).held.map((h) => h.name)).toEqual(['get_weather']);
   });
 
-  it("pins a tool's _meta and icons: a swapped MCP App pointer or an added instruction is held (issue #73)", () => {
+  it("pins a tool's _meta and icons: a swapped MCP App pointer or an added instruction is held", () => {
     const app = {
       ...weather,
       _meta: { ui: { resourceUri: 'ui://weather/app.html' } },

@@ -17,7 +17,8 @@ import {
  * The webhooks of an approval rule (`approvalRule.notify`, ADR 0049): each request the control plane made a row of is
  * POSTed to each of them by a worker (`webhook.post`: the outbound guard, https only; the control plane makes no
  * request itself), as quota alerts are; at most one post per webhook per `intervalMs` (the requests made meanwhile go
- * in one batch, when it is up: a burst of requests is a few posts, not one each). Each attempt is bounded; a failed one is tried again after 1 and 5 s; the last
+ * in one batch, when it is up: a burst of requests is a few posts, not one each). Each attempt is bounded; a failed
+ * one is tried again after 1 and 5 s; the last
  * failure is logged (the URL's origin only: its path often holds the webhook's token) and counted
  * (`toolplane.approval.notifications`). Nothing waits for a delivery: the request is stored first, whatever becomes of
  * its announcement, and one under way when the control plane stops is dropped.
