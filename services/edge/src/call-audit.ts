@@ -64,22 +64,50 @@ function auditSource(call: AuditedCall): AuditSource {
   };
 }
 
-function toolEvent(call: AuditedCall, tool: string, fields: Pick<AuditEventInput, 'action' | 'outcome' | 'details'>) {
+/**
+ * What every audit event of one call says of it, read once (`callEvents`): the builders below take this, never the
+ * call, so that any source of decisions about a call (a stage, a program, an event) builds the same events.
+ */
+export interface CallEventBase {
+  readonly workspaceId: string;
+  readonly serverId: string;
+  readonly serverName: string;
+  readonly tool: string;
+  readonly actor: AuditActor;
+  readonly source: AuditSource;
+  /** A call a `run_code` program made: the program's invocation, named in the event's details. */
+  readonly parentInvocationId?: string | undefined;
+}
+
+/** The audit facts of a call of `tool`. */
+export function callEvents(call: AuditedCall, tool: string): CallEventBase {
   const { catalog } = call.loaded;
+  return {
+    workspaceId: catalog.workspaceId,
+    serverId: catalog.serverId,
+    serverName: catalog.name,
+    tool,
+    actor: auditActor(call.principal, call.keyName),
+    source: auditSource(call),
+    parentInvocationId: call.parentInvocationId,
+  };
+}
+
+function toolEvent(base: CallEventBase, fields: Pick<AuditEventInput, 'action' | 'outcome' | 'details'>) {
   const event: AuditEventInput = {
     id: randomUUID(),
     at: new Date().toISOString(),
-    workspaceId: catalog.workspaceId,
-    actor: auditActor(call.principal, call.keyName),
+    workspaceId: base.workspaceId,
+    actor: base.actor,
     action: fields.action,
-    resource: { type: 'tool', id: `${catalog.serverId}/${tool}` },
+    resource: { type: 'tool', id: `${base.serverId}/${base.tool}` },
     outcome: fields.outcome,
     status: null,
-    source: auditSource(call),
+    source: base.source,
     changes: null,
     // A `run_code` program's call names the program (its record's id): the trail links it as the records do.
-    details: call.parentInvocationId
-      ? { ...fields.details, parentInvocationId: call.parentInvocationId }
+    details: base.parentInvocationId
+      ? { ...fields.details, parentInvocationId: base.parentInvocationId }
       : fields.details,
   };
   return event;
@@ -98,11 +126,10 @@ export interface ProgramCall {
  * in order, each with its own record's id: the trail names each inner call, linked to the program, as the records do.
  */
 export function programEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   program: { invocationId: string; calls: readonly ProgramCall[]; failed: boolean },
 ): AuditEventInput {
-  return toolEvent(call, tool, {
+  return toolEvent(base, {
     action: 'tool.program_run',
     outcome: program.failed ? 'failed' : 'success',
     // Not the program's error: it may quote what tools returned, and the trail is kept long and sent to SIEMs (the
@@ -116,19 +143,18 @@ export type ConfirmationOutcome = 'accepted' | 'declined' | 'cancelled' | 'refus
 
 /** The audit event of a confirmation's outcome: who decided, on which tool, with which (masked) arguments. */
 export function confirmationEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   decision: { outcome: ConfirmationOutcome; invalidState?: InvalidState | undefined },
   masked: Record<string, unknown>,
 ): AuditEventInput {
   const { outcome, invalidState } = decision;
   const reason = invalidState ? `state_${invalidState}` : 'no_elicitation';
-  return toolEvent(call, tool, {
+  return toolEvent(base, {
     action: 'tool.confirmation',
     outcome,
     details: {
-      server: call.loaded.catalog.name,
-      tool,
+      server: base.serverName,
+      tool: base.tool,
       arguments: masked,
       ...(outcome === 'refused' ? { reason } : {}),
     },
@@ -137,14 +163,13 @@ export function confirmationEvent(
 
 /** The audit event of a call an access policy's condition refused (no argument values). */
 export function conditionRefusalEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   policy: { id: string; name: string | null } | null,
 ): AuditEventInput {
-  return toolEvent(call, tool, {
+  return toolEvent(base, {
     action: 'tool.call_refused',
     outcome: 'refused',
-    details: { policy, server: call.loaded.catalog.name, tool },
+    details: { policy, server: base.serverName, tool: base.tool },
   });
 }
 
@@ -153,22 +178,17 @@ export function conditionRefusalEvent(
  * policy, what it would have done, and the part of its condition that was not true (the policy's text, never a
  * value of the call). The resource is the policy; the call is named by its invocation id (its execution record).
  */
-export function accessWouldRefuseEvent(
-  call: AuditedCall,
-  tool: string,
-  r: ShadowRefusal,
-  invocationId: string,
-): AuditEventInput {
+export function accessWouldRefuseEvent(base: CallEventBase, r: ShadowRefusal, invocationId: string): AuditEventInput {
   const { policy } = r;
-  const event = toolEvent(call, tool, {
+  const event = toolEvent(base, {
     action: 'access.would_refuse',
     outcome: 'success',
     details: {
       policy: { id: policy.id, name: policy.name ?? null },
       would: r.would,
       condition: { expression: policy.condition ?? null, failed: r.failed, error: r.error },
-      server: call.loaded.catalog.name,
-      tool,
+      server: base.serverName,
+      tool: base.tool,
       invocationId,
     },
   });
@@ -181,20 +201,19 @@ export function accessWouldRefuseEvent(
  * by its invocation id.
  */
 export function guardrailArgumentsEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   { guardrail, findings }: { guardrail: { id: string; name: string }; findings: readonly GuardrailFinding[] },
   invocationId: string,
 ): AuditEventInput {
-  const event = toolEvent(call, tool, {
+  const event = toolEvent(base, {
     action: `guardrail.${findings[0]!.action}`,
     outcome: 'success',
     details: {
       guardrail: { id: guardrail.id, name: guardrail.name },
       on: 'arguments',
       findings: findings.map((f) => ({ detector: f.detector, path: f.path })),
-      server: call.loaded.catalog.name,
-      tool,
+      server: base.serverName,
+      tool: base.tool,
       invocationId,
     },
   });
@@ -207,8 +226,7 @@ export function guardrailArgumentsEvent(
  * by its invocation id).
  */
 export function quotaEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   r: {
     rule: { id: string; name: string; limit: number; counts: string; enforce: boolean };
     used: number;
@@ -227,12 +245,12 @@ export function quotaEvent(
     quota,
     used: r.used,
     retryAfterSeconds: r.retryAfterSeconds,
-    server: call.loaded.catalog.name,
-    tool,
+    server: base.serverName,
+    tool: base.tool,
   };
   if (outcome.kind === 'refused')
-    return toolEvent(call, tool, { action: 'tool.quota_exceeded', outcome: 'refused', details });
-  const event = toolEvent(call, tool, {
+    return toolEvent(base, { action: 'tool.quota_exceeded', outcome: 'refused', details });
+  const event = toolEvent(base, {
     action: 'quota.would_refuse',
     outcome: 'success',
     details: { ...details, invocationId: outcome.invocationId },
@@ -246,8 +264,7 @@ export function quotaEvent(
  * quota per person (an API key's or subject's counter is named by its kind alone; the actor says who called).
  */
 export function quotaAlertEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   a: {
     rule: { id: string; name: string; limit: number; counts: string; enforce: boolean; per?: string | undefined };
     threshold: number;
@@ -257,7 +274,7 @@ export function quotaAlertEvent(
   person: string | undefined,
 ): AuditEventInput {
   const { rule } = a;
-  const event = toolEvent(call, tool, {
+  const event = toolEvent(base, {
     action: 'quota.alert',
     outcome: 'success',
     details: {
@@ -267,8 +284,8 @@ export function quotaAlertEvent(
       period: a.period,
       ...(rule.per ? { per: rule.per } : {}),
       ...(rule.per === 'person' && person !== undefined ? { person } : {}),
-      server: call.loaded.catalog.name,
-      tool,
+      server: base.serverName,
+      tool: base.tool,
     },
   });
   return { ...event, resource: { type: 'quota', id: rule.id } };
@@ -280,15 +297,14 @@ export function quotaAlertEvent(
  * `approval.expired` (a retry found it past its time). The resource is the request.
  */
 export function approvalEvent(
-  call: AuditedCall,
-  tool: string,
+  base: CallEventBase,
   approval: { id: string; action: 'requested' | 'executed' | 'expired' },
   details: Record<string, unknown> = {},
 ): AuditEventInput {
-  const event = toolEvent(call, tool, {
+  const event = toolEvent(base, {
     action: `approval.${approval.action}`,
     outcome: 'success',
-    details: { server: { id: call.loaded.catalog.serverId, name: call.loaded.catalog.name }, tool, ...details },
+    details: { server: { id: base.serverId, name: base.serverName }, tool: base.tool, ...details },
   });
   return { ...event, resource: { type: 'approval', id: approval.id } };
 }

@@ -1,5 +1,4 @@
 import type {
-  GuardrailFinding,
   OAuthConnectLinkJob,
   OAuthConnectLinkResult,
   AuditEventInput,
@@ -34,7 +33,7 @@ import type { UpstreamCredentialSealer } from './upstream-auth.ts';
 
 /**
  * One `tools/call` as the edge runs it: what it needs (`ToolCallDeps`), the call itself (`ToolCall`, made once by
- * `toolCall`), read by tool-calls.ts (the run) and call-checks.ts (every check before the enqueue).
+ * `toolCall`), read by tool-calls.ts (which tool) and the call pipeline (pipeline/: every stage, then the enqueue).
  */
 
 export interface ToolCallDeps {
@@ -151,12 +150,6 @@ export interface ToolCall {
   readonly task?: TaskBinding | undefined;
   /** The quotas that can apply to the caller here (ADR 0048): charged after every check, before the enqueue. */
   readonly quotas?: CallQuotas | undefined;
-  /**
-   * What guardrails found in the arguments (redacted, flagged, log-only; argument-guardrails.ts, each `on:
-   * "arguments"`): set only on the call the checks made of the caller's; carried by the job to the worker's record,
-   * the enforced ones listed in the result's `_meta`. Never a value.
-   */
-  readonly argumentFindings?: readonly GuardrailFinding[] | undefined;
   /** A call a `run_code` program made (code-mode.ts): the program's invocation, on the job and the records. */
   readonly parentInvocationId?: string | undefined;
   /** Its invocation id, given by the `run_code` program that made it (named in the program's audit event). */

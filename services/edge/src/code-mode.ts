@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import { bindActiveContext, currentTraceIds, recordToolCall } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { edgeRecordBase, errorResult, rejectCall } from './call-checks.ts';
+import { edgeRecordBase, errorResult, rejectCall } from './pipeline/refusal.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import {
@@ -23,7 +23,7 @@ import {
 } from './code-sandbox.ts';
 import { programCaller, ProgramSlots, type ProgramsRefusal } from './code-slots.ts';
 import { argumentsDigest, principalBinding } from './confirmation.ts';
-import { programEvent, type ProgramCall } from './call-audit.ts';
+import { callEvents, programEvent, type ProgramCall } from './call-audit.ts';
 
 /** The most of a failed program's error its record keeps. */
 const RECORD_MESSAGE_MAX = 500;
@@ -214,7 +214,7 @@ async function runProgram(
   const error = r.ok ? (result.isError ? textOf(result) : undefined) : r.error;
   recordProgram(deps, call, { invocationId: parentInvocationId, startedAt, error });
   deps.audit?.add(
-    programEvent(call, call.name, { invocationId: parentInvocationId, calls, failed: error !== undefined }),
+    programEvent(callEvents(call, call.name), { invocationId: parentInvocationId, calls, failed: error !== undefined }),
   );
   return result;
 }

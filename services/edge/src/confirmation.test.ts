@@ -16,7 +16,7 @@ import {
   upstreamInputResponses,
   upstreamRequestState,
 } from './confirmation.ts';
-import { auditActor, confirmationEvent, printable } from './call-audit.ts';
+import { auditActor, callEvents, confirmationEvent, printable } from './call-audit.ts';
 
 const SECRET = 'sk-live-5f1c9a';
 
@@ -259,13 +259,15 @@ describe('audit events of confirmations', () => {
     const loaded = catalog();
     const headers: Record<string, string> = { 'user-agent': 'agent/1.0' };
     const event = confirmationEvent(
-      {
-        principal: { workspaceId: loaded.catalog.workspaceId, keyId: 'k1' },
-        loaded,
-        requestId: 7,
-        source: { ip: '127.0.0.1', header: (n) => headers[n] },
-      },
-      'delete_order',
+      callEvents(
+        {
+          principal: { workspaceId: loaded.catalog.workspaceId, keyId: 'k1' },
+          loaded,
+          requestId: 7,
+          source: { ip: '127.0.0.1', header: (n) => headers[n] },
+        },
+        'delete_order',
+      ),
       { outcome: 'refused' },
       { id: '42', token: MASKED },
     );

@@ -1,44 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import {
   oauthConnectionView,
-  queueNames,
   runCodeTool,
   type Principal,
-  type ToolInvokeJob,
   type ToolOutcome,
   type ToolResultPayload,
 } from '@toolplane/contracts';
-import { AppError, toAppError } from '@toolplane/errors';
-import { inputRequired, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
-import {
-  attr,
-  endSpan,
-  MESSAGING_SYSTEM_BULLMQ,
-  noopSpan,
-  SpanKind,
-  startSpan,
-  traceparentOf,
-  type Span,
-  tracingEnabled,
-} from '@toolplane/telemetry';
+import { toAppError } from '@toolplane/errors';
 import { deniedToolCall } from './access.ts';
-import {
-  approvalExecuted,
-  approveCall,
-  giveBackApproval,
-  recordHeld,
-  releaseHeld,
-  type HeldRequest,
-} from './approvals.ts';
-import { withArgumentFindings } from './argument-guardrails.ts';
-import { chargeQuotas, checkCall, errorResult, GuardedCall, invalidArguments } from './call-checks.ts';
-import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
+import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { runCode } from './code-mode.ts';
-import { confirmedResult } from './confirmation.ts';
-import { policyApprovalRule } from './policy-approvals.ts';
-import { recordCachedCall, type ResultCacheSettings } from './result-cache.ts';
-import { jobCharge, type QuotaCharge } from './quotas.ts';
+import { errorResult, invalidArguments } from './pipeline/refusal.ts';
+import { runCall } from './pipeline/run.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 
 export type {
@@ -65,8 +38,8 @@ function throwUnknownTool(name: string): never {
 }
 
 /**
- * `tools/call` on the edge: validate the arguments against the tool's schema, enqueue one job with
- * references only, await the worker's result and map failures to `isError` results.
+ * `tools/call` on the edge: which tool the call names (a SMART meta tool, `run_code`, a tool the caller's access hides),
+ * then the call pipeline (pipeline/run.ts): every stage in order, one job with references only, its result.
  */
 export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<ToolOutcome> {
   const { loaded, name } = call;
@@ -79,7 +52,7 @@ export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<Tool
   if (!tool && name === runCodeTool.name && loaded.catalog.codeMode) return runCode(deps, call, runner(deps));
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
   if (!tool) return deniedToolCall(deps.records, call, name) ?? throwUnknownTool(name);
-  return runTool(deps, call, tool);
+  return runCall(deps, call, tool);
 }
 
 const unknownTool = (name: string) =>
@@ -106,7 +79,7 @@ async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool
       if (!target) return deniedToolCall(deps.records, call, String(input.name)) ?? unknownTool(String(input.name));
       const args = (input.arguments ?? {}) as Record<string, unknown>;
       // The target runs as a call of its own, made from the meta call (a new value; the meta call is not changed).
-      return runTool(deps, { ...call, name: target.def.name, arguments: args }, target);
+      return runCall(deps, { ...call, name: target.def.name, arguments: args }, target);
     }
     case 'run_code':
       return runCode(deps, call, runner(deps));
@@ -120,7 +93,7 @@ async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool
 }
 
 /** How a `run_code` program's inner calls run: as any call of the tool. */
-const runner = (deps: ToolCallDeps) => (call: ToolCall, tool: LoadedTool) => runTool(deps, call, tool);
+const runner = (deps: ToolCallDeps) => (call: ToolCall, tool: LoadedTool) => runCall(deps, call, tool);
 
 /** SMART connections without an external user: the calls run with the server's shared credentials. */
 function sharedConnectionsTool(call: ToolCall, which: string): ToolResultPayload {
@@ -293,286 +266,4 @@ async function accountLink(deps: ToolCallDeps, call: ToolCall, tool: string): Pr
     deps.log.warn({ tool, code: toAppError(err).code }, 'connect link not made for SMART connect');
     return undefined;
   }
-}
-
-/** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
-async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
-  const invocationId = sent.task?.invocationId ?? sent.invocationId ?? randomUUID();
-  // Every check of the call, once, before anything is enqueued (call-checks.ts); a promise only when a person is asked.
-  const checked = checkCall(deps, sent, tool, invocationId);
-  const refused = checked instanceof Promise ? await checked : checked;
-  // A guardrail redacted or flagged its arguments: that call runs, as the later steps see it.
-  let call = sent;
-  if (refused instanceof GuardedCall) call = refused.call;
-  else if (refused) return refused;
-  // Someone else approves each call of this tool, or each call an access policy requires it for (ADR 0049): the
-  // approval of exactly this call is spent, or it stops.
-  const rule = tool.approval ?? policyApprovalRule(call, tool);
-  const approved = rule ? await approveCall(deps, call, { tool, rule }, invocationId) : undefined;
-  if (approved && 'refused' in approved) return approved.refused;
-  if (approved && 'held' in approved) return holdCall(deps, call, tool, { invocationId, held: approved.held });
-  const spent = approved?.spent;
-  // Its results are cached (ADR 0067): not for a call someone approves, a task's, a multi-round retry, or one sent
-  // with the caller's own upstream credential (which the key does not name).
-  const ownCredential = tool.upstreamCredential && call.request.upstreamAuthorization !== undefined;
-  const cacheable = deps.resultCache && !rule && !call.task && !call.multiRound && !ownCredential;
-  const cache = tool.cache && cacheable ? tool.cache : undefined;
-  // A spent approval is executed once its job is in the queue; a job the queue could not take ran nothing: given back.
-  const settleApproval = spent
-    ? (added: boolean) => (added ? approvalExecuted(deps, call, tool.def.name, spent) : giveBackApproval(deps, spent))
-    : undefined;
-  if (!call.quotas) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval, cache });
-  // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
-  const charged = await chargeQuotas(deps, call, tool, invocationId);
-  if ('refused' in charged) {
-    if (spent) giveBackApproval(deps, spent);
-    return charged.refused;
-  }
-  const { charge } = charged;
-  if (!charge) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval, cache });
-  let outcome: ToolOutcome | undefined;
-  let added: boolean | undefined;
-  try {
-    const onQueued = (queued: boolean) => {
-      added = queued;
-      settleApproval?.(queued);
-    };
-    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onQueued, cache }));
-  } finally {
-    // Nothing ran when the job could not be added to the queue, or in an external server's `input_required` round:
-    // the units come back (a retry is charged). Any other outcome, unknown ones too, stays charged. Calls in flight
-    // end with the job: its worker releases them when it ends (however the caller went away); the edge only when no
-    // job was queued (not added, a cached answer).
-    const windowed = added === false || (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
-    deps
-      .quotas!.meter.release(charge, { windowed, inFlight: added !== true })
-      .catch((err: unknown) => deps.log.warn({ invocationId, err: String(err) }, 'a quota charge was not released'));
-  }
-}
-
-/** How a call that passed every check is enqueued: its id, its quota charge, who hears it was queued, its cache. */
-interface EnqueueOptions {
-  invocationId: string;
-  charge?: QuotaCharge;
-  onQueued?: (added: boolean) => void;
-  cache?: ResultCacheSettings | undefined;
-}
-
-/**
- * Enqueues the job of a call that passed every check (references only, sealed credentials) and awaits its result; a
- * cacheable tool's call is answered from the cache when it can be (charged as any call, recorded as cached).
- */
-async function enqueueTool(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  tool: LoadedTool,
-  { invocationId, charge, onQueued, cache }: EnqueueOptions,
-): Promise<ToolOutcome> {
-  const { signal, live } = call;
-  const done = (outcome: ToolOutcome) => (call.argumentFindings ? withArgumentFindings(call, outcome) : outcome);
-  let hint: ToolInvokeJob['cache'];
-  if (cache) {
-    const started = performance.now();
-    const found = await deps.resultCache!.lookUp(cacheFacts(call, tool, cache), cache);
-    if ('hit' in found) {
-      const { catalog } = call.loaded;
-      const facts = {
-        principal: call.principal,
-        serverId: catalog.serverId,
-        catalogVersion: catalog.version,
-        parentInvocationId: call.parentInvocationId,
-      };
-      recordCachedCall(
-        deps.records,
-        { ...facts, tool: tool.def.name, ...(tool.cost !== undefined ? { cost: tool.cost } : {}) },
-        invocationId,
-        performance.now() - started,
-      );
-      return done(tool.confirm ? await confirmedResult(call, found.hit, confirmSealing(deps)) : found.hit);
-    }
-    hint = found.hint;
-  }
-  const quotaCharge = charge && jobCharge(charge);
-  const job = await jobOf(deps, call, tool, { invocationId, quotaCharge, deadlineAt: Date.now() + deps.timeoutMs });
-  if (hint) job.cache = hint;
-  // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
-  // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
-  const producer = tracingEnabled() ? startProducerSpan(invocationId, tool.def.name) : noopSpan;
-  job.traceparent = traceparentOf(producer);
-  try {
-    const result = await deps.invocations.invoke(
-      job,
-      signal,
-      producer === noopSpan && !onQueued ? undefined : enqueued(producer, onQueued),
-      live?.onEvent,
-    );
-    if (result.ok)
-      return done(tool.confirm ? await confirmedResult(call, result.result, confirmSealing(deps)) : result.result);
-    if (result.error.connectUrl && call.urlElicitation)
-      return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
-    return errorResult(result.error.message);
-  } catch (err) {
-    return failedCall(deps, call, invocationId, err);
-  }
-}
-
-/** What names a call's cached result: the arguments as sent (after guardrails on arguments), the caller. */
-function cacheFacts(call: ToolCall, tool: LoadedTool, cache: ResultCacheSettings) {
-  const { catalog } = call.loaded;
-  return {
-    principal: call.principal,
-    serverId: catalog.serverId,
-    catalogVersion: catalog.version,
-    tool: tool.def.name,
-    arguments: call.arguments,
-    scope: cache.scope,
-  };
-}
-
-/** The job of a call that passed every check: references only, the caller's own upstream credential sealed. */
-async function jobOf(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  tool: LoadedTool,
-  facts: { invocationId: string; quotaCharge?: ToolInvokeJob['quotaCharge']; deadlineAt: number },
-): Promise<ToolInvokeJob> {
-  const { loaded, principal, arguments: input, live, request } = call;
-  const { invocationId, quotaCharge, deadlineAt } = facts;
-  // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
-  const upstream = request.upstreamAuthorization;
-  const upstreamAuthorization =
-    upstream !== undefined && tool.upstreamCredential
-      ? await deps.sealUpstreamCredential!(upstream, invocationId)
-      : undefined;
-  // Workflow tools only: Config-* headers, and the OAuth token when the server opted in (never logged).
-  const config = tool.workflow ? request.config : undefined;
-  const callerToken = tool.workflow?.callerToken ? request.accessToken : undefined;
-  return {
-    v: 1,
-    invocationId,
-    ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
-    serverId: loaded.catalog.serverId,
-    catalogVersion: loaded.catalog.version,
-    tool: tool.def.name,
-    arguments: input,
-    principal,
-    deadlineAt,
-    replyTo: deps.invocations.edgeId,
-    ...(live?.progress ? { progress: true } : {}),
-    ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
-    ...(config ? { config } : {}),
-    ...(callerToken ? { callerToken } : {}),
-    ...(tool.workflow?.hostedSteps && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
-    ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
-    ...(call.multiRound ? { multiRound: call.multiRound } : {}),
-    ...(call.relay ? { relay: call.relay } : {}),
-    serializedResult: true,
-    ...(call.task ? { task: { id: call.task.id } } : {}),
-    ...(quotaCharge ? { quotaCharge } : {}),
-    ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
-    ...(call.argumentFindings ? { argumentFindings: [...call.argumentFindings] } : {}),
-  };
-}
-
-/** A held job is due a little after its request's expiry, so that its worker finds the request expired. */
-const HOLD_SLACK_MS = 1000;
-
-/**
- * A task's call held for someone else's approval (ADR 0049): charged as any call (its units go back if it never runs),
- * then queued as a job delayed until the request's expiry, which the request's decision promotes; the job itself
- * spends the grant when it starts (the worker), so the call runs once even if no edge is left. The task says who must
- * approve meanwhile; its worker settles it. Nothing here waits for the reply.
- */
-async function holdCall(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  tool: LoadedTool,
-  { invocationId, held }: { invocationId: string; held: HeldRequest },
-): Promise<ToolOutcome> {
-  let charge: QuotaCharge | undefined;
-  if (call.quotas) {
-    const charged = await chargeQuotas(deps, call, tool, invocationId);
-    if ('refused' in charged) {
-      await releaseHeld(deps, held, invocationId);
-      return charged.refused;
-    }
-    charge = charged.charge;
-  }
-  const dueAt = held.expiresAt + HOLD_SLACK_MS;
-  try {
-    const quotaCharge = charge && jobCharge(charge, true);
-    const job = await jobOf(deps, call, tool, { invocationId, quotaCharge, deadlineAt: dueAt + deps.timeoutMs });
-    const approval = { key: held.key, id: held.id, timeoutMs: deps.timeoutMs };
-    const queuePrefix = await deps.invocations.hold({ ...job, approval }, dueAt - Date.now());
-    // Not written (Redis failing now): the job is still due at the expiry, and reads the decision then.
-    await recordHeld(deps, held, { invocationId, queuePrefix }).catch((err: unknown) =>
-      deps.log.warn({ approval: held.id, err: String(err) }, 'a held call is due at its expiry only'),
-    );
-  } catch (err) {
-    if (charge) await deps.quotas!.meter.release(charge, { windowed: true, inFlight: true }).catch(() => undefined);
-    await releaseHeld(deps, held, invocationId);
-    return failedCall(deps, call, invocationId, err);
-  }
-  // Calls in flight are not held while the approvers decide; the windowed units travel with the job.
-  if (charge) await deps.quotas!.meter.release(charge, { windowed: false, inFlight: true }).catch(() => undefined);
-  call.task?.onHeld?.(held.statusMessage, dueAt);
-  return errorResult(held.statusMessage);
-}
-
-/** When the job was added, or could not be: the producer span ends, and `onQueued` learns which. */
-function enqueued(producer: Span, onQueued: ((added: boolean) => void) | undefined) {
-  return (err?: unknown) => {
-    if (producer !== noopSpan) endSpan(producer, err);
-    onQueued?.(err === undefined);
-  };
-}
-
-/** A call that got no result (timed out, cancelled, Redis or the queue failing): its `isError` result. */
-function failedCall(deps: ToolCallDeps, call: ToolCall, invocationId: string, err: unknown): ToolResultPayload {
-  const e: AppError = toAppError(err);
-  deps.log.warn({ invocationId, tool: call.name, code: e.code }, 'tool call failed');
-  // No answer by the deadline: the call may have run (or still be running) upstream.
-  if (e.code === 'tool.timeout' && !call.signal?.aborted)
-    return errorResult(
-      `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} ` +
-        'is unknown; its request may have reached the API. Check the API before retrying.',
-    );
-  return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
-}
-
-/**
- * A person's connect link as MCP URL-mode elicitation, for a caller that declared it: the 2025-11-25
- * URL-elicitation-required error (-32042, `data.elicitations`), or on 2026-07-28 an `input_required` result whose
- * retry runs the call again (nothing is kept between the rounds). Undefined for other callers, or when the lookup
- * fails: they get the tool error carrying the link. The MCP layer sends either as it is (`protocolError`,
- * `resultType`).
- */
-async function connectElicitation(call: ToolCall, url: string): Promise<ToolResultPayload | undefined> {
-  const mode = await call.urlElicitation!().catch(() => undefined);
-  if (!mode) return undefined;
-  const message =
-    `"${call.name}" acts on ${call.principal.username ?? 'a person'}'s own account at its API: open this link to ` +
-    'connect it (it works once, for 10 minutes), then call the tool again.';
-  if (mode === 'input_required') {
-    const { inputRequests } = inputRequired({ inputRequests: { connect: inputRequired.elicitUrl({ url, message }) } });
-    return { content: [], resultType: 'input_required', ...(inputRequests ? { inputRequests } : {}) };
-  }
-  const e = new UrlElicitationRequiredError([{ mode: 'url', elicitationId: randomUUID(), url, message }], message);
-  return { content: [], protocolError: { code: e.code, message: e.message, data: e.data } };
-}
-
-function startProducerSpan(invocationId: string, tool: string) {
-  return startSpan(
-    `send ${queueNames.toolInvocations}`,
-    {
-      [attr.messagingSystem]: MESSAGING_SYSTEM_BULLMQ,
-      [attr.messagingOperationName]: 'send',
-      [attr.messagingOperationType]: 'send',
-      [attr.messagingDestinationName]: queueNames.toolInvocations,
-      [attr.messagingMessageId]: invocationId,
-      [attr.invocationId]: invocationId,
-      [attr.genAiToolName]: tool,
-    },
-    { kind: SpanKind.PRODUCER },
-  );
 }

@@ -1,9 +1,11 @@
-import { toolResultValue, type GuardrailFinding, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import { toolResultValue, type GuardrailFinding, type ToolOutcome } from '@toolplane/contracts';
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
-import type { ToolCall, ToolCallDeps } from './call-types.ts';
-import { guardrailArgumentsEvent } from './call-audit.ts';
-import { budgetCaller } from './shadow-decisions.ts';
+import type { ToolCall, ToolCallDeps } from '../call-types.ts';
+import { callEvents, guardrailArgumentsEvent } from '../call-audit.ts';
+import { budgetCaller } from '../shadow-decisions.ts';
+import { refuse } from './refusal.ts';
+import type { CallState, Stage, Verdict } from './stage.ts';
 
 /**
  * Guardrails on a call's arguments (ADR 0050, `on: ["arguments"]`): the detectors of the guardrails on results, run at
@@ -17,27 +19,25 @@ import { budgetCaller } from './shadow-decisions.ts';
 /** The key of a result's `_meta` listing what enforced guardrails did to the call's arguments. */
 const ARGUMENTS_META = 'toolplane/argumentGuardrails';
 
-/** What the guardrails made of a call: refused (its result), or the call to run (arguments redacted, or as sent). */
-export type GuardedArguments = { refused: ToolResultPayload } | { call: ToolCall };
-
-/** Rejects a call with its record (`rejectCall`, passed in to keep this module below the checks). */
-type Reject = (rejection: { errorCode: string; message: string; guardrails: GuardrailFinding[] }) => ToolResultPayload;
-
 /**
- * Scans a call's arguments with its tool's guardrails: the call as it goes on (a new value when enforced guardrails
- * redacted or flagged something: it carries their findings), or its refusal by an enforced `block`. Log-only and
- * enforced findings short of a block are audit events (`guardrail.<action>`, at most one per guardrail, caller, tool
- * and action a minute on this edge), and a log line.
+ * The stage (ADR 0050, `on: ["arguments"]`): scans a call's arguments with its tool's guardrails; an enforced `block`
+ * refuses it, else the call goes on (a new call value when enforced guardrails redacted or flagged something; the job
+ * carries every finding to the worker's record). Log-only and enforced findings short of a block are audit events
+ * (`guardrail.<action>`, at most one per guardrail, caller, tool and action a minute on this edge), and a log line.
+ * Only tools some guardrail on arguments applies to have this stage.
  */
-export function guardArguments(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  guardrails: readonly CompiledGuardrail[],
-  { invocationId, reject }: { invocationId: string; reject: Reject },
-): GuardedArguments {
+export const argumentGuardrailsStage: Stage = {
+  name: 'argument-guardrails',
+  appliesTo: (tool) => tool.argumentGuardrails !== undefined,
+  run: guardArguments,
+};
+
+function guardArguments(s: CallState): Verdict {
+  const { deps, call, invocationId } = s;
+  const guardrails = s.tool.argumentGuardrails!;
   // Arguments are bounded by the request's size: scanned whole unless a guardrail sets its own limit.
   const out = applyGuardrails(call.arguments, guardrails, { maxScanBytes: Number.POSITIVE_INFINITY });
-  if (out.findings.length === 0) return { call };
+  if (out.findings.length === 0) return undefined;
   const ids = new Map(guardrails.map(({ rule }) => [rule.name, rule.id]));
   const findings = out.findings.map((f) => {
     const id = ids.get(f.guardrail);
@@ -51,12 +51,13 @@ export function guardArguments(
   if (out.withheld) {
     const { detector, path } = out.withheld;
     const message = `A guardrail withheld this call: ${detector} found at ${path} in its arguments; nothing was sent.`;
-    return { refused: reject({ errorCode: 'guardrail.blocked', message, guardrails: findings }) };
+    return refuse(s, { errorCode: 'guardrail.blocked', message, guardrails: findings });
   }
   recordFindings(deps, call, { guardrails, findings: out.findings }, invocationId);
-  // The call goes on with every finding (its job carries them to the worker's record), redacted where enforced.
-  const args = out.value as Readonly<Record<string, unknown>>;
-  return { call: { ...call, arguments: args, argumentFindings: findings } };
+  s.call = { ...call, arguments: out.value as Readonly<Record<string, unknown>> };
+  s.job.argumentFindings = findings;
+  const enforced = findings.filter((f) => !f.action.startsWith('would_'));
+  return enforced.length > 0 ? { settle: { finish: (outcome) => withArgumentFindings(enforced, outcome) } } : undefined;
 }
 
 /** One audit event per guardrail and action found in a call that goes on, within the edge's budget. */
@@ -72,17 +73,18 @@ function recordFindings(
     const found = findings.filter((f) => f.guardrail === rule.name);
     if (found.length === 0) continue;
     if (deps.shadowEvents?.once(`guardrail ${rule.id} ${found[0]!.action} ${call.name} ${caller}`) ?? true)
-      deps.audit.add(guardrailArgumentsEvent(call, call.name, { guardrail: rule, findings: found }, invocationId));
+      deps.audit.add(
+        guardrailArgumentsEvent(callEvents(call, call.name), { guardrail: rule, findings: found }, invocationId),
+      );
   }
 }
 
 /**
- * The result of a call whose arguments enforced guardrails redacted or flagged (log-only findings are not shown): `_meta["toolplane/argumentGuardrails"]`
- * lists what they did (guardrail, detector, path, action), so the model knows what was sent.
+ * The result of a call whose arguments enforced guardrails redacted or flagged (log-only findings are not shown):
+ * `_meta["toolplane/argumentGuardrails"]` lists what they did (guardrail, detector, path, action), so the model knows
+ * what was sent.
  */
-export function withArgumentFindings(call: ToolCall, outcome: ToolOutcome): ToolOutcome {
-  const enforced = (call.argumentFindings ?? []).filter((f) => !f.action.startsWith('would_'));
-  if (enforced.length === 0) return outcome;
+function withArgumentFindings(enforced: readonly GuardrailFinding[], outcome: ToolOutcome): ToolOutcome {
   const value = toolResultValue(outcome);
   const listed = enforced.map(({ guardrail, detector, path, action }) => ({ guardrail, detector, path, action }));
   return { ...value, _meta: { ...value._meta, [ARGUMENTS_META]: listed } };

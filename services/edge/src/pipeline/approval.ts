@@ -2,11 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { approversText, type PolicyApprovalRule } from '@toolplane/access';
 import { approvalKey, approvalPendingKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
-import { errorResult, rejectCall } from './call-checks.ts';
-import type { ToolCall, ToolCallDeps } from './call-types.ts';
-import type { LoadedTool } from './catalogs.ts';
-import { argumentsDigest, maskArguments, principalBinding } from './confirmation.ts';
-import { approvalEvent } from './call-audit.ts';
+import { approvalEvent, callEvents } from '../call-audit.ts';
+import type { ToolCall, ToolCallDeps } from '../call-types.ts';
+import type { LoadedTool } from '../catalogs.ts';
+import { argumentsDigest, maskArguments, principalBinding } from '../confirmation.ts';
+import { policyApprovalRule } from '../policy-approvals.ts';
+import { failedCall, jobOf } from './enqueue.ts';
+import { errorResult, rejectCall } from './refusal.ts';
+import { settleAll, type CallState, type Settle, type Stage, type Verdict } from './stage.ts';
 
 /**
  * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools`, or one
@@ -15,6 +18,40 @@ import { approvalEvent } from './call-audit.ts';
  * server, tool, arguments digest, rule version): the first call makes it (`approval.requested`, a row in the control
  * plane), retries read it, and the retry after the grant spends it in the same script (single use) and runs.
  */
+
+/**
+ * The stage: a call its tool's rule or an access policy says someone else approves. The approval of exactly this call
+ * is spent when its job is queued (given back when no job runs), or the call is refused while there is none; a task's
+ * call is held instead (its job waits in the queue, `holdJob`). Every tool has it: access policies may require approval
+ * of any; a call no rule governs pays one lookup.
+ */
+export const approvalStage: Stage = {
+  name: 'approval',
+  appliesTo: () => true,
+  run(s) {
+    const rule = s.tool.approval ?? policyApprovalRule(s.call, s.tool);
+    if (!rule) return undefined;
+    s.governed = true;
+    return approve(s, rule);
+  },
+};
+
+async function approve(s: CallState, rule: ApprovalRule | PolicyApprovalRule): Promise<Verdict> {
+  const { deps, call, tool, invocationId } = s;
+  const approved = await approveCall(deps, call, { tool, rule }, invocationId);
+  if ('refused' in approved) return approved;
+  if ('held' in approved) {
+    const { held } = approved;
+    s.held = true;
+    s.terminal = (state, settles) => holdJob(state, settles, held);
+    return { settle: { queued: (added) => (added ? undefined : releaseHeld(deps, held, invocationId)) } };
+  }
+  const { spent } = approved;
+  const settle: Settle = {
+    queued: (added) => (added ? approvalExecuted(deps, call, tool.def.name, spent) : giveBackApproval(deps, spent)),
+  };
+  return { settle };
+}
 
 /** An approval spent on this call: given back if a later check refuses it, else recorded as executed. */
 export interface SpentApproval {
@@ -192,7 +229,7 @@ export async function approveCall(
     return { held: { key, id: ask.id, expiresAt: ask.parked.expiresAt, statusMessage } };
   }
   if (ask.kind === 'expired' && ask.found)
-    deps.audit?.add(approvalEvent(call, name, { id: ask.id, action: 'expired' }));
+    deps.audit?.add(approvalEvent(callEvents(call, name), { id: ask.id, action: 'expired' }));
   const state = ask.kind === 'created' ? 'pending' : ask.kind === 'held' ? 'granted' : ask.kind;
   const meta = {
     id: ask.id,
@@ -215,8 +252,7 @@ function requestedEvent(
   const p = call.principal;
   const serverId = call.loaded.catalog.serverId;
   return approvalEvent(
-    call,
-    tool.def.name,
+    callEvents(call, tool.def.name),
     { id: approval.id, action: 'requested' },
     {
       approval,
@@ -233,12 +269,12 @@ function requestedEvent(
 }
 
 /** The spent approval's call goes on: `approval.executed` (the control plane's row says so). */
-export function approvalExecuted(deps: ToolCallDeps, call: ToolCall, tool: string, spent: SpentApproval): void {
-  deps.audit?.add(approvalEvent(call, tool, { id: spent.id, action: 'executed' }));
+function approvalExecuted(deps: ToolCallDeps, call: ToolCall, tool: string, spent: SpentApproval): void {
+  deps.audit?.add(approvalEvent(callEvents(call, tool), { id: spent.id, action: 'executed' }));
 }
 
 /** The held call's job could not be queued (or a later check refused it): the request lets go of its task. */
-export async function releaseHeld(deps: ToolCallDeps, held: HeldRequest, taskInvocation: string): Promise<void> {
+async function releaseHeld(deps: ToolCallDeps, held: HeldRequest, taskInvocation: string): Promise<void> {
   if (!deps.approvals) return;
   await parkApproval(deps.approvals.redis, held.key, { id: held.id, taskId: taskInvocation, queuePrefix: '' }).catch(
     (err: unknown) => deps.log.warn({ approval: held.id, err: String(err) }, 'a held request kept its task'),
@@ -249,7 +285,7 @@ export async function releaseHeld(deps: ToolCallDeps, held: HeldRequest, taskInv
  * Where the held call's job waits, written on its request for the control plane to promote it when decided. A
  * request decided before that (an approver faster than this edge) is promoted here.
  */
-export async function recordHeld(
+async function recordHeld(
   deps: ToolCallDeps,
   held: HeldRequest,
   job: { invocationId: string; queuePrefix: string },
@@ -261,9 +297,38 @@ export async function recordHeld(
 }
 
 /** A later check refused the call: its approval is given back, to be spent by the next retry. */
-export function giveBackApproval(deps: ToolCallDeps, spent: SpentApproval): void {
+function giveBackApproval(deps: ToolCallDeps, spent: SpentApproval): void {
   if (!deps.approvals) return;
   restoreApproval(deps.approvals.redis, spent.key, spent.id).catch((err: unknown) =>
     deps.log.warn({ approval: spent.id, err: String(err) }, 'a spent approval was not given back'),
   );
+}
+
+/** A held job is due a little after its request's expiry, so that its worker finds the request expired. */
+const HOLD_SLACK_MS = 1000;
+
+/**
+ * A task's call held for someone else's approval (ADR 0049): charged as any call (its units go back if it never runs),
+ * then queued as a job delayed until the request's expiry, which the request's decision promotes; the job itself
+ * spends the grant when it starts (the worker), so the call runs once even if no edge is left. The task says who must
+ * approve meanwhile; its worker settles it. Nothing here waits for the reply.
+ */
+async function holdJob(s: CallState, settles: readonly Settle[], held: HeldRequest) {
+  const { deps, call, invocationId } = s;
+  const dueAt = held.expiresAt + HOLD_SLACK_MS;
+  try {
+    const job = await jobOf(s, dueAt + deps.timeoutMs);
+    const approval = { key: held.key, id: held.id, timeoutMs: deps.timeoutMs };
+    const queuePrefix = await deps.invocations.hold({ ...job, approval }, dueAt - Date.now());
+    // Not written (Redis failing now): the job is still due at the expiry, and reads the decision then.
+    await recordHeld(deps, held, { invocationId, queuePrefix }).catch((err: unknown) =>
+      deps.log.warn({ approval: held.id, err: String(err) }, 'a held call is due at its expiry only'),
+    );
+  } catch (err) {
+    await settleAll(settles, { added: false });
+    return failedCall(deps, call, invocationId, err);
+  }
+  await settleAll(settles, { added: true });
+  call.task?.onHeld?.(held.statusMessage, dueAt);
+  return errorResult(held.statusMessage);
 }

@@ -1,0 +1,72 @@
+import { recordDenied } from '@toolplane/telemetry';
+import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
+import { accessWouldRefuseEvent, callEvents, conditionRefusalEvent } from '../call-audit.ts';
+import { argumentsAsSent } from '../call-arguments.ts';
+import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
+import { conditionCheck } from '../policy-approvals.ts';
+import { budgetCaller } from '../shadow-decisions.ts';
+import { refuse } from './refusal.ts';
+import type { CallState, Stage } from './stage.ts';
+
+/**
+ * The conditions of the caller's grants (ADR 0046), on the arguments as they will be sent (after guardrails, with the
+ * defaults the worker fills in): a false one refuses the call (`access.condition`, an audit event), unless it requires
+ * approval instead (the approval stage then asks for it, policy-approvals.ts). Log-only policies: their would-be
+ * refusals are `access.would_refuse` audit events and the call goes on. Tools hidden from the caller never get here
+ * (access.ts refuses them by name). Only callers some applicable grant has a condition for pay for this stage.
+ */
+export const accessStage: Stage = {
+  name: 'access',
+  appliesTo: () => true,
+  run(s) {
+    const { call, tool, deps } = s;
+    const conditions = call.conditions;
+    if (!conditions) return undefined;
+    const { loaded } = call;
+    const sent = argumentsAsSent(loaded, tool, call.arguments);
+    const refused = conditionCheck(call, loaded, tool, sent);
+    if (refused) {
+      recordDenied('condition');
+      deps.audit?.add(
+        conditionRefusalEvent(callEvents(call, tool.def.name), refusingPolicy(conditions, loaded, tool, sent)),
+      );
+      return refuse(s, { errorCode: 'access.condition', message: refused });
+    }
+    if (conditions.rules.logOnly) recordShadowAccess(s, conditions, sent);
+    return undefined;
+  },
+};
+
+/**
+ * The would-be refusals of the caller's log-only policies on a call that goes on: audit events (`access.would_refuse`)
+ * within the edge's budget, every one counted.
+ */
+function recordShadowAccess(s: CallState, conditions: CallConditions, sent: Readonly<Record<string, unknown>>): void {
+  const { deps, call, tool, invocationId } = s;
+  const name = tool.def.name;
+  for (const r of shadowRefusals(conditions, call.loaded, tool, sent))
+    if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), name) ?? true)
+      deps.audit?.add(accessWouldRefuseEvent(callEvents(call, name), r, invocationId));
+}
+
+/**
+ * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit
+ * event; null when that clause has none. Only refused calls get here: a clause at a time is checked again.
+ */
+function refusingPolicy(
+  conditions: CallConditions,
+  loaded: LoadedCatalog,
+  tool: LoadedTool,
+  input: Readonly<Record<string, unknown>>,
+): { id: string; name: string | null } | null {
+  const clauses = conditions.rules.clauses(tool.def.name);
+  const failed =
+    clauses.length === 1
+      ? clauses[0]
+      : clauses.find((clause) => {
+          const rules = { clauses: () => [clause] } as unknown as CallConditions['rules'];
+          return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
+        });
+  const first = failed?.[0];
+  return first ? { id: first.id, name: first.name ?? null } : null;
+}

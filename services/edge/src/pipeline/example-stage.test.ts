@@ -1,0 +1,121 @@
+import { describe, expect, it } from '@jest/globals';
+import { toolResultValue, type AuditEventInput, type ToolInvokeJob } from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import type { ToolCall, ToolCallDeps } from '../call-types.ts';
+import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
+import { callStages } from './order.ts';
+import { refuse } from './refusal.ts';
+import { runCall } from './run.ts';
+import type { Ending, Stage } from './stage.ts';
+
+/**
+ * Adding a call capability: a stage of its own (this file stands for its folder) and one line in the order
+ * (`order.ts`; here a copy of the order with the line added). Nothing else changes: the stage refuses (nothing is
+ * enqueued, a rejected record), lets through in log-only mode (an audit event saying what it would have done), settles
+ * when the call ends, and a tool it does not apply to never meets it.
+ */
+
+/** The example capability: a spending limit on a tool's `amount` argument, enforced or log-only. */
+function spendingLimit(limit: number, enforce: boolean) {
+  const endings: Ending[] = [];
+  const stage: Stage = {
+    name: 'spending-limit',
+    appliesTo: (tool) => 'amount' in ((tool.def.inputSchema.properties as object | undefined) ?? {}),
+    run(s) {
+      const amount = s.call.arguments.amount;
+      if (typeof amount !== 'number' || amount <= limit) return { settle: { ended: (end) => void endings.push(end) } };
+      const message = `amount ${amount} is over the limit of ${limit}: nothing was sent.`;
+      if (enforce) return refuse(s, { errorCode: 'spending.over_limit', message });
+      s.deps.audit?.add({ type: 'spending.would_refuse', details: { tool: s.tool.def.name } } as unknown as AuditEventInput);
+      return undefined;
+    },
+  };
+  // The one line a new capability adds to the order: here after access, before anything that keeps something.
+  const at = callStages.findIndex((x) => x.name === 'access') + 1;
+  return { stages: [...callStages.slice(0, at), stage, ...callStages.slice(at)], endings };
+}
+
+function fakes() {
+  const jobs: ToolInvokeJob[] = [];
+  const records: { errorCode?: string; outcome: string }[] = [];
+  const audit: AuditEventInput[] = [];
+  const invocations = {
+    edgeId: 'edge-test',
+    invoke: async (job: ToolInvokeJob, _signal: unknown, onQueued?: (err?: unknown) => void) => {
+      jobs.push(job);
+      onQueued?.();
+      return { v: 1 as const, invocationId: job.invocationId, ok: true as const, result: { content: [] } };
+    },
+  } as unknown as InvocationClient;
+  const deps: ToolCallDeps = {
+    invocations,
+    records: { add: (r: (typeof records)[number]) => void records.push(r) } as unknown as ExecutionRecordSink,
+    audit: { add: (e) => void audit.push(e) },
+    timeoutMs: 1_000,
+    log: { warn: () => undefined, info: () => undefined } as unknown as Logger,
+  };
+  return { jobs, records, audit, deps };
+}
+
+const tool = (name: string, properties: Record<string, unknown>): LoadedTool => ({
+  def: { name, description: name, inputSchema: { type: 'object', properties } },
+  validate: (() => true) as unknown as LoadedTool['validate'],
+});
+const pay = tool('pay', { amount: { type: 'number' } });
+const read = tool('read', { id: { type: 'string' } });
+
+const loaded = {
+  catalog: { v: 1, serverId: 's1', workspaceId: 'w1', version: 1, name: 'srv', mode: 'NORMAL', tools: [] } as unknown,
+  tools: new Map([
+    ['pay', pay],
+    ['read', read],
+  ]),
+  meta: new Map(),
+  list: [],
+} as unknown as LoadedCatalog;
+
+const call = (name: string, args: Record<string, unknown>): ToolCall => ({
+  loaded,
+  principal: { workspaceId: 'w1', subject: 'alice' },
+  name,
+  arguments: args,
+  requestId: 1,
+  trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
+  request: {},
+});
+
+describe('an example stage added to the pipeline', () => {
+  it('enforced: refuses over the limit (nothing enqueued, a rejected record); lets the rest through and settles', async () => {
+    const { stages, endings } = spendingLimit(100, true);
+    const f = fakes();
+    const refused = toolResultValue(await runCall(f.deps, call('pay', { amount: 250 }), pay, stages));
+    expect(refused.isError).toBe(true);
+    expect(refused.content).toEqual([{ type: 'text', text: 'amount 250 is over the limit of 100: nothing was sent.' }]);
+    expect(f.jobs).toHaveLength(0);
+    expect(f.records).toEqual([expect.objectContaining({ outcome: 'rejected', errorCode: 'spending.over_limit' })]);
+    const ran = toolResultValue(await runCall(f.deps, call('pay', { amount: 40 }), pay, stages));
+    expect(ran.isError).toBeUndefined();
+    expect(f.jobs).toHaveLength(1);
+    expect(endings).toEqual([{ added: true, outcome: { content: [] } }]);
+  });
+
+  it('log-only: the call goes on, and the audit trail says what the stage would have done', async () => {
+    const { stages } = spendingLimit(100, false);
+    const f = fakes();
+    await runCall(f.deps, call('pay', { amount: 250 }), pay, stages);
+    expect(f.jobs).toHaveLength(1);
+    expect(f.audit).toEqual([{ type: 'spending.would_refuse', details: { tool: 'pay' } }]);
+  });
+
+  it('a tool the stage does not apply to never meets it; an earlier refusal stops the call before it', async () => {
+    const { stages } = spendingLimit(0, true);
+    const f = fakes();
+    await runCall(f.deps, call('read', { id: 'x', amount: 5 }), read, stages);
+    expect(f.jobs).toHaveLength(1);
+    const strict = { ...pay, validate: Object.assign(() => false, { errors: [] }) } as unknown as LoadedTool;
+    const out = toolResultValue(await runCall(f.deps, call('pay', { amount: 5 }), strict, stages));
+    expect(out.isError).toBe(true);
+    expect(f.records).toEqual([expect.objectContaining({ errorCode: 'tool.invalid_arguments' })]);
+  });
+});

@@ -1,0 +1,28 @@
+import { accessStage } from './access.ts';
+import { approvalStage } from './approval.ts';
+import { argumentGuardrailsStage } from './argument-guardrails.ts';
+import { argumentsStage } from './arguments.ts';
+import { cacheStage } from './cache.ts';
+import { confirmationStage } from './confirmation.ts';
+import { quotaStage } from './quota.ts';
+import type { Stage } from './stage.ts';
+import { taskOnlyStage } from './task-only.ts';
+import { upstreamCredentialStage } from './upstream-credential.ts';
+
+/**
+ * The order of the stages, the one place it is written (ADR 0077). Each later stage sees the call as the earlier ones
+ * left it: the guardrails on arguments run before anything reads the arguments; every stage that only refuses runs
+ * before the ones that keep something (a person's answer, a spent approval, a quota charge), so that a refused call
+ * costs nothing; the quota charges after every refusal; the cache answers only a charged call.
+ */
+export const callStages: readonly Stage[] = [
+  argumentsStage,
+  argumentGuardrailsStage,
+  accessStage,
+  upstreamCredentialStage,
+  taskOnlyStage,
+  confirmationStage,
+  approvalStage,
+  quotaStage,
+  cacheStage,
+];

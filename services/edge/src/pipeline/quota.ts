@@ -1,0 +1,113 @@
+import { toolResultValue } from '@toolplane/contracts';
+import { recordQuotaCharged, recordQuotaRefused, recordQuotaUse } from '@toolplane/telemetry';
+import { callEvents, quotaAlertEvent, quotaEvent } from '../call-audit.ts';
+import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from '../quotas.ts';
+import { budgetCaller } from '../shadow-decisions.ts';
+import { errorResult, refuse } from './refusal.ts';
+import type { CallState, Ending, Stage, Verdict } from './stage.ts';
+
+/**
+ * The call's quotas (ADR 0048), after every other check that can refuse it, so that a refused call is never charged:
+ * one script charges all of them, or refuses the call (nothing enqueued, an execution record `quota.exceeded`, an audit
+ * event) with a tool error naming the quota, its limit and when to retry (also in `_meta`). Log-only quotas with no room
+ * are `quota.would_refuse` audit events; the call goes on. Redis unreachable: refused (`quota.unavailable`) unless the
+ * edge is set to let calls through. The charge ends with the call (`releaseCharge`). A caller no quota applies to pays
+ * one test.
+ */
+export const quotaStage: Stage = {
+  name: 'quota',
+  appliesTo: () => true,
+  run: (s) => (s.call.quotas && s.deps.quotas ? chargeQuotas(s) : undefined),
+};
+
+async function chargeQuotas(s: CallState): Promise<Verdict> {
+  const { deps, call, tool } = s;
+  const rules = quotasOfTool(call.quotas!, tool.def.name);
+  const quotas = deps.quotas!;
+  if (rules.length === 0) return undefined;
+  let outcome;
+  try {
+    outcome = await quotas.meter.charge(call.quotas!, rules, tool.cost ?? 1);
+  } catch (err) {
+    deps.log.warn({ tool: tool.def.name, err: String(err) }, 'quotas could not be checked');
+    if (quotas.failOpen) return undefined;
+    const message =
+      `The quotas of this call of "${tool.def.name}" could not be checked (the edge cannot reach Redis): the call ` +
+      'was not made, nothing was sent. Retry in a few seconds.';
+    return refuse(s, { errorCode: 'quota.unavailable', message });
+  }
+  observeQuotas(s, outcome);
+  if (outcome.refused) {
+    const message = quotaMessage(tool.def.name, outcome.refused);
+    const result = { ...errorResult(message), _meta: { 'toolplane/quota': quotaFacts(outcome.refused) } };
+    return refuse(s, { errorCode: 'quota.exceeded', message, result });
+  }
+  const { charge } = outcome;
+  s.job.quotaCharge = jobCharge(charge, s.held);
+  return { settle: { ended: (end) => releaseCharge(s, charge, end) } };
+}
+
+/**
+ * The charge as the call ends. Nothing ran when no job was added (refused by a later stage, the queue did not take it),
+ * or in an external server's `input_required` round: the units come back (a retry is charged). Any other outcome,
+ * unknown ones too, stays charged. Calls in flight end with the job: its worker releases them when it ends (however the
+ * caller went away); the edge only when no job runs now (none added, a cached answer, a job held for approval).
+ */
+function releaseCharge(s: CallState, charge: QuotaCharge, end: Ending): Promise<void> {
+  const inputRequired = end.outcome !== undefined && toolResultValue(end.outcome).resultType === 'input_required';
+  const windowed = end.added === false || inputRequired;
+  const inFlight = s.held === true || end.added !== true;
+  return s.deps
+    .quotas!.meter.release(charge, { windowed, inFlight })
+    .catch((err: unknown) =>
+      s.deps.log.warn({ invocationId: s.invocationId, err: String(err) }, 'a quota charge was not released'),
+    );
+}
+
+/**
+ * What a charge tells besides its answer: metrics (units charged, refusals, how full each quota is), the log-only
+ * quotas' would-be refusals (within the edge's budget of events), the refusal and each alert, as audit events.
+ */
+function observeQuotas(s: CallState, outcome: ChargeOutcome): void {
+  const { deps, call, invocationId } = s;
+  const tool = s.tool.def.name;
+  for (const u of outcome.uses) recordQuotaUse(u.rule.id, u.fraction);
+  for (const w of outcome.shadow) {
+    recordQuotaRefused(w.rule.id, false);
+    if (deps.shadowEvents?.take('quota', w.rule.id, budgetCaller(call.principal), tool) ?? true)
+      deps.audit?.add(quotaEvent(callEvents(call, tool), w, { kind: 'would_refuse', invocationId }));
+  }
+  if (outcome.refused) {
+    recordQuotaRefused(outcome.refused.rule.id, outcome.refused.rule.enforce);
+    deps.audit?.add(quotaEvent(callEvents(call, tool), outcome.refused, { kind: 'refused' }));
+    return;
+  }
+  outcome.charge.amounts.forEach((amount, i) => {
+    const rule = outcome.uses[i]!.rule;
+    recordQuotaCharged(rule.id, rule.counts, amount);
+  });
+  for (const a of outcome.alerts)
+    deps.audit?.add(quotaAlertEvent(callEvents(call, tool), a, call.quotas?.caller.person));
+}
+
+function quotaFacts(r: QuotaRefusal) {
+  return {
+    quota: r.rule.name,
+    counts: r.rule.counts,
+    limit: r.rule.limit,
+    ...(r.rule.window ? { window: r.rule.window } : {}),
+    retryAfterSeconds: r.retryAfterSeconds,
+  };
+}
+
+function quotaMessage(tool: string, r: QuotaRefusal): string {
+  const { name, limit, counts, window } = r.rule;
+  const what =
+    counts === 'in_flight'
+      ? `${limit} call${limit === 1 ? '' : 's'} at once`
+      : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
+  return (
+    `Quota "${name}" (${what}) has no room for this call of "${tool}": the call was not made, nothing was sent. ` +
+    `Retry after ${r.retryAfterSeconds} s.`
+  );
+}
