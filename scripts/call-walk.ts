@@ -2,13 +2,15 @@
  * The walk of the call value through the edge: every function of services/edge/src (tests aside) that takes the call
  * (a parameter typed `ToolCall`, or a value that carries one: `CallState`) is a stay; the files they are in are the
  * rooms (a folder under src/ counts as one room: its modules are one capability's); their `return` statements are the
- * returns. Also lists the functions over 80 lines among them. `node scripts/call-walk.ts [--list]`.
+ * returns. Also lists the functions over 80 lines among them.
+ * `node scripts/call-walk.ts [--list] [--checkout=DIR]` (another checkout's edge, for a before/after).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 
-const root = join(import.meta.dirname, '..', 'services', 'edge', 'src');
+const checkout = process.argv.find((a) => a.startsWith('--checkout='))?.slice('--checkout='.length);
+const root = join(checkout ?? join(import.meta.dirname, '..'), 'services', 'edge', 'src');
 /** The types that carry the call: a stay is a function taking one of them. */
 const carriers = /\b(ToolCall|CallState|AuditedCall|ConditionedCall)\b(?!Deps|Message|Extras)/;
 
@@ -38,12 +40,21 @@ function returnsIn(body: ts.Node): number {
   return n;
 }
 
+/** A stage's `run` written in its `Stage` object (its parameter typed by the object's type). */
+function isStageRun(node: ts.Node, source: ts.SourceFile): boolean {
+  const member = ts.isMethodDeclaration(node) ? node : ts.isPropertyAssignment(node.parent) ? node.parent : undefined;
+  if (!member || member.name.getText(source) !== 'run') return false;
+  const holder = member.parent.parent;
+  return ts.isVariableDeclaration(holder) && holder.type?.getText(source) === 'Stage';
+}
+
 function staysOf(path: string): Stay[] {
   const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
   const stays: Stay[] = [];
   const visit = (node: ts.Node) => {
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
-      const takesCall = node.parameters.some((p) => p.type && carriers.test(p.type.getText(source)));
+      const takesCall =
+        node.parameters.some((p) => p.type && carriers.test(p.type.getText(source))) || isStageRun(node, source);
       if (takesCall) {
         const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
         const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;

@@ -55,15 +55,6 @@ export function printable(v: string, max: number): string {
   return out;
 }
 
-function auditSource(call: AuditedCall): AuditSource {
-  return {
-    requestId: printable(String(call.requestId), 256),
-    traceId: currentTraceIds()?.traceId ?? null,
-    clientAddress: cut(call.source?.ip, 256),
-    userAgent: cut(call.source?.header('user-agent'), 1024),
-  };
-}
-
 /**
  * What every audit event of one call says of it, read once (`callEvents`): the builders below take this, never the
  * call, so that any source of decisions about a call (a stage, a program, an event) builds the same events.
@@ -88,7 +79,12 @@ export function callEvents(call: AuditedCall, tool: string): CallEventBase {
     serverName: catalog.name,
     tool,
     actor: auditActor(call.principal, call.keyName),
-    source: auditSource(call),
+    source: {
+      requestId: printable(String(call.requestId), 256),
+      traceId: currentTraceIds()?.traceId ?? null,
+      clientAddress: cut(call.source?.ip, 256),
+      userAgent: cut(call.source?.header('user-agent'), 1024),
+    },
     parentInvocationId: call.parentInvocationId,
   };
 }

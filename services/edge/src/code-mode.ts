@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import { toolResultValue, type ToolResultPayload } from '@toolplane/contracts';
 import { bindActiveContext, currentTraceIds, recordToolCall } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { edgeRecordBase, errorResult, rejectCall } from './pipeline/refusal.ts';
+import { edgeRecordBase, errorResult, refuse, type Rejection } from './pipeline/refusal.ts';
+import { runCall } from './pipeline/run.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
-import type { LoadedTool } from './catalogs.ts';
 import {
   isCodeState,
   openCodeState,
@@ -27,9 +27,6 @@ import { callEvents, programEvent, type ProgramCall } from './call-audit.ts';
 
 /** The most of a failed program's error its record keeps. */
 const RECORD_MESSAGE_MAX = 500;
-
-/** One inner call, as the edge runs any call of this tool for this caller (tool-calls.ts's `runTool`). */
-export type RunTool = (call: ToolCall, tool: LoadedTool) => Promise<ToolOutcome>;
 
 /** The text a model would read of a result (its text content). */
 const textOf = (r: ToolResultPayload) =>
@@ -71,14 +68,13 @@ function outcomeOf(name: string, result: ToolResultPayload): InnerOutcome {
 }
 
 /**
- * The program's inner calls: each a call of the same caller through `runTool`, in the order the program makes them
+ * The program's inner calls: each a call of the same caller through the call pipeline (`runCall`), in the order the program makes them
  * (`replay`: the calls an earlier round made are answered from its state, never sent again). On 2026-07-28 an inner
  * call that asks the client for input stops the program; `runCode` then answers with its input requests.
  */
 function innerCalls(
   deps: ToolCallDeps,
   call: ToolCall,
-  runTool: RunTool,
   round: { parentInvocationId: string; replay: ProgramReplay; calls: ProgramCall[] },
 ): InnerCall {
   const { parentInvocationId, replay, calls } = round;
@@ -110,7 +106,7 @@ function innerCalls(
       codeRounds: undefined,
       ...(asked ? { confirmation: asked.confirmation, multiRound: asked.multiRound } : {}),
     };
-    const result = toolResultValue(await replay.track(runTool(innerCall, target)));
+    const result = toolResultValue(await replay.track(runCall(deps, innerCall, target)));
     if (rounds && result.resultType === 'input_required' && !result.isError)
       return { halt: replay.ask({ index: step.index, tool: name, args: digest, result }) };
     const outcome = outcomeOf(name, result);
@@ -132,7 +128,7 @@ const defaultSlots = new ProgramSlots();
 
 /**
  * `run_code`: the program runs in a sandbox (code-sandbox.ts); each `tools.x(args)` is a call of the same caller
- * through `runTool`, the path of every `tools/call` (access, conditions, confirmation, approvals, quotas, guardrails,
+ * through the call pipeline (`runCall`), the path of every `tools/call` (access, conditions, confirmation, approvals, quotas, guardrails,
  * records), linked to this call by `parentInvocationId`. A refused or failed inner call is an Error in the program
  * with the message the model would have read. On 2026-07-28 an inner call asking for input makes this call's result
  * `input_required`; the retry runs the program again from the start, replaying what was made (code-rounds.ts).
@@ -142,27 +138,45 @@ const defaultSlots = new ProgramSlots();
 export async function runCode(
   deps: ToolCallDeps,
   call: ToolCall,
-  runTool: RunTool,
   limits: SandboxLimits = deps.codeLimits ?? DEFAULT_SANDBOX_LIMITS,
 ): Promise<ToolResultPayload> {
   const arrivedAt = Date.now();
   const slots = deps.codePrograms ?? defaultSlots;
   const slot = slots.take(programCaller(call.principal, call.source?.ip));
-  if ('refused' in slot) return tooManyPrograms(deps, call, slots, slot.refused);
+  if ('refused' in slot)
+    return refuse({ deps, call, invocationId: randomUUID() }, tooManyPrograms(slots, slot.refused)).refused;
   try {
-    return await runProgram(deps, call, runTool, { limits, arrivedAt });
+    const code = String(call.arguments.code);
+    const sealing = confirmSealing(deps);
+    const bound = {
+      program: programDigest(call.loaded.catalog.serverId, code),
+      caller: principalBinding(call.principal),
+    };
+    const replay = await replayOf(call.codeRounds?.requestState, sealing, bound);
+    if (typeof replay === 'string') return errorResult(replay);
+    const parentInvocationId = replay.invocationId;
+    // Inner calls start from the sandbox thread's messages: bound here, their spans are children of this call's.
+    const calls: ProgramCall[] = [];
+    const inner = bindActiveContext(innerCalls(deps, call, { parentInvocationId, replay, calls }));
+    const r = await runInSandbox(code, limits, inner, { arrivedAt, signal: call.signal });
+    // Calls the program started before it stopped end first: what they did is in the next round's state.
+    await replay.settled();
+    deps.log.debug({ parentInvocationId, ok: r.ok, asked: !!replay.asking }, 'run_code finished');
+    if (replay.asking && sealing) return await askingResult(replay, sealing, bound);
+    const result = programResult(r, limits, parentInvocationId);
+    const error = r.ok ? (result.isError ? textOf(result) : undefined) : r.error;
+    const startedAt = new Date(arrivedAt);
+    recordProgram(deps, edgeRecordBase(call, parentInvocationId, startedAt), error);
+    const failed = error !== undefined;
+    deps.audit?.add(programEvent(callEvents(call, call.name), { invocationId: parentInvocationId, calls, failed }));
+    return result;
   } finally {
     slot.release();
   }
 }
 
 /** The `run_code` call refused because a bound on running programs has no room: retryable, recorded. */
-function tooManyPrograms(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  slots: ProgramSlots,
-  refused: ProgramsRefusal,
-): ToolResultPayload {
+function tooManyPrograms(slots: ProgramSlots, refused: ProgramsRefusal): Rejection {
   const { perEdge, perCaller } = slots.bounds;
   const message =
     refused === 'caller'
@@ -173,50 +187,22 @@ function tooManyPrograms(
     ...errorResult(text),
     _meta: { 'toolplane/programs': { refused, limit: refused === 'caller' ? perCaller : perEdge, retryable: true } },
   };
-  return rejectCall(deps, call, randomUUID(), { errorCode: 'code.too_many_programs', message, result });
+  return { errorCode: 'code.too_many_programs', message, result };
 }
 
-/** One program that has its slot: its rounds' state opened, run, recorded. */
-async function runProgram(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  runTool: RunTool,
-  { limits, arrivedAt }: { limits: SandboxLimits; arrivedAt: number },
-): Promise<ToolResultPayload> {
-  const code = String(call.arguments.code);
-  const sealing = confirmSealing(deps);
-  const bound = {
-    program: programDigest(call.loaded.catalog.serverId, code),
-    caller: principalBinding(call.principal),
-  };
-  let replay = new ProgramReplay();
-  const raw = call.codeRounds?.requestState;
-  if (isCodeState(raw)) {
-    const opened = sealing ? await openCodeState(sealing, raw, bound) : { refused: 'invalid' as const };
-    if ('refused' in opened)
-      return errorResult(
-        `The requestState sent with this run_code call is not valid here (${stateRefusals[opened.refused]}): the ` +
-          'program was not run, nothing was sent. Run it again without requestState.',
-      );
-    replay = opened.replay;
-  }
-  const parentInvocationId = replay.invocationId;
-  const startedAt = new Date(arrivedAt);
-  // Inner calls start from the sandbox thread's messages: bound here, their spans are children of this call's.
-  const calls: ProgramCall[] = [];
-  const inner = bindActiveContext(innerCalls(deps, call, runTool, { parentInvocationId, replay, calls }));
-  const r = await runInSandbox(code, limits, inner, { arrivedAt, signal: call.signal });
-  // Calls the program started before it stopped end first: what they did is in the next round's state.
-  await replay.settled();
-  deps.log.debug({ parentInvocationId, ok: r.ok, asked: !!replay.asking }, 'run_code finished');
-  if (replay.asking && sealing) return askingResult(replay, sealing, bound);
-  const result = programResult(r, limits, parentInvocationId);
-  const error = r.ok ? (result.isError ? textOf(result) : undefined) : r.error;
-  recordProgram(deps, call, { invocationId: parentInvocationId, startedAt, error });
-  deps.audit?.add(
-    programEvent(callEvents(call, call.name), { invocationId: parentInvocationId, calls, failed: error !== undefined }),
+/** The rounds a program made before (2026-07-28: the state its retry carries), or why that state is refused. */
+async function replayOf(
+  raw: unknown,
+  sealing: ReturnType<typeof confirmSealing>,
+  bound: { program: string; caller: string },
+): Promise<ProgramReplay | string> {
+  if (!isCodeState(raw)) return new ProgramReplay();
+  const opened = sealing ? await openCodeState(sealing, raw, bound) : { refused: 'invalid' as const };
+  if (!('refused' in opened)) return opened.replay;
+  return (
+    `The requestState sent with this run_code call is not valid here (${stateRefusals[opened.refused]}): the ` +
+    'program was not run, nothing was sent. Run it again without requestState.'
   );
-  return result;
 }
 
 /** The `input_required` result of a program whose inner call asks for input; a tool error when the state is too large. */
@@ -253,21 +239,16 @@ function programResult(r: SandboxResult, limits: SandboxLimits, invocationId: st
  * No step and no cost (its inner calls have theirs); a failed program is a `tool_error` with its error, never its
  * console output.
  */
-function recordProgram(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  run: { invocationId: string; startedAt: Date; error: string | undefined },
-): void {
-  const { loaded, name } = call;
-  const durationMs = Date.now() - run.startedAt.getTime();
-  const failed = run.error !== undefined;
+function recordProgram(deps: ToolCallDeps, base: ReturnType<typeof edgeRecordBase>, error: string | undefined): void {
+  const durationMs = Date.now() - Date.parse(base.startedAt);
+  const failed = error !== undefined;
   deps.records.add({
-    ...edgeRecordBase(call, run.invocationId, run.startedAt),
+    ...base,
     durationMs,
     outcome: failed ? 'tool_error' : 'success',
-    ...(failed ? { errorCode: 'code.program_failed', message: run.error!.slice(0, RECORD_MESSAGE_MAX) } : {}),
+    ...(failed ? { errorCode: 'code.program_failed', message: error.slice(0, RECORD_MESSAGE_MAX) } : {}),
     steps: [],
     ...currentTraceIds(),
   });
-  recordToolCall(loaded.catalog.serverId, name, failed ? 'tool_error' : 'success', durationMs);
+  recordToolCall(base.serverId, base.tool, failed ? 'tool_error' : 'success', durationMs);
 }

@@ -6,7 +6,7 @@ import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
 import { conditionCheck } from '../policy-approvals.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';
-import type { CallState, Stage } from './stage.ts';
+import type { Stage } from './stage.ts';
 
 /**
  * The conditions of the caller's grants (ADR 0046), on the arguments as they will be sent (after guardrails, with the
@@ -32,22 +32,15 @@ export const accessStage: Stage = {
       );
       return refuse(s, { errorCode: 'access.condition', message: refused });
     }
-    if (conditions.rules.logOnly) recordShadowAccess(s, conditions, sent);
+    if (!conditions.rules.logOnly) return undefined;
+    // The would-be refusals of the caller's log-only policies: audit events within the edge's budget, each counted.
+    const events = callEvents(call, tool.def.name);
+    for (const r of shadowRefusals(conditions, loaded, tool, sent))
+      if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), tool.def.name) ?? true)
+        deps.audit?.add(accessWouldRefuseEvent(events, r, s.invocationId));
     return undefined;
   },
 };
-
-/**
- * The would-be refusals of the caller's log-only policies on a call that goes on: audit events (`access.would_refuse`)
- * within the edge's budget, every one counted.
- */
-function recordShadowAccess(s: CallState, conditions: CallConditions, sent: Readonly<Record<string, unknown>>): void {
-  const { deps, call, tool, invocationId } = s;
-  const name = tool.def.name;
-  for (const r of shadowRefusals(conditions, call.loaded, tool, sent))
-    if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), name) ?? true)
-      deps.audit?.add(accessWouldRefuseEvent(callEvents(call, name), r, invocationId));
-}
 
 /**
  * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit

@@ -1,15 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { approversText, type PolicyApprovalRule } from '@toolplane/access';
-import { approvalKey, approvalPendingKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
+import { approvalKey, approvalPendingKey, type ApprovalRule, type Principal } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
-import { approvalEvent, callEvents } from '../call-audit.ts';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedTool } from '../catalogs.ts';
+import { approvalEvent, callEvents, type CallEventBase } from '../call-audit.ts';
+import type { ToolCallDeps } from '../call-types.ts';
 import { argumentsDigest, maskArguments, principalBinding } from '../confirmation.ts';
 import { policyApprovalRule } from '../policy-approvals.ts';
 import { failedCall, jobOf } from './enqueue.ts';
-import { errorResult, rejectCall } from './refusal.ts';
+import { errorResult, refuse, type Rejection } from './refusal.ts';
 import { settleAll, type CallState, type Settle, type Stage, type Verdict } from './stage.ts';
+
+type Schema = Readonly<Record<string, unknown>>;
 
 /**
  * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools`, or one
@@ -36,21 +37,97 @@ export const approvalStage: Stage = {
   },
 };
 
-async function approve(s: CallState, rule: ApprovalRule | PolicyApprovalRule): Promise<Verdict> {
-  const { deps, call, tool, invocationId } = s;
-  const approved = await approveCall(deps, call, { tool, rule }, invocationId);
-  if ('refused' in approved) return approved;
-  if ('held' in approved) {
-    const { held } = approved;
+type Rule = ApprovalRule | PolicyApprovalRule;
+
+/**
+ * The approval of the call under `rule` (its tool's, or an access policy's): spent (the call goes on, `approval.executed`
+ * once its job is queued, given back when none runs), held (a task's call), or the call's refusal (recorded) while
+ * there is none: made now, pending, denied, expired, too many waiting, or not checkable (Redis unreachable: refused,
+ * never let through).
+ */
+async function approve(s: CallState, rule: Rule): Promise<Verdict> {
+  const { deps, call, invocationId } = s;
+  const name = s.tool.def.name;
+  const p = call.principal;
+  if (p.keyId === undefined && (p.subject === undefined || p.subject === 'anonymous')) {
+    const text =
+      `${needsApproval(name, rule)}, and an anonymous call cannot be bound to one: call with an API key or a ` +
+      'signed-in token. Nothing was sent.';
+    return refuse(s, refusal({ code: 'approval.anonymous', text }));
+  }
+  const bound: Bound = { principal: p, serverId: call.loaded.catalog.serverId, tool: name };
+  const binding = approvalBinding(bound, call.arguments, rule);
+  const asked = await askApproval(deps, { ...bound, binding, parkTask: call.task?.invocationId }, rule);
+  if (!asked) return refuse(s, refusal({ code: 'approval.unavailable', text: unavailableText(name) }));
+  const { ask, key, now } = asked;
+  const events = callEvents(call, name);
+  if (ask.kind === 'granted') {
+    const spent = { key, id: ask.id };
+    const executed = () => deps.audit?.add(approvalEvent(events, { id: spent.id, action: 'executed' }));
+    return { settle: { queued: (added) => (added ? executed() : giveBackApproval(deps, spent)) } };
+  }
+  if (ask.kind === 'capped')
+    return refuse(s, refusal({ code: 'approval.too_many_pending', text: cappedText(name, rule, ask.pending) }));
+  const expiresAt = ask.kind === 'created' ? new Date(now + rule.expiresInSeconds * 1000).toISOString() : undefined;
+  if (ask.kind === 'created') {
+    const made = { principal: p, args: call.arguments, inputSchema: s.tool.def.inputSchema };
+    deps.audit?.add(requestedEvent(events, made, rule, { id: ask.id, binding, expiresAt: expiresAt! }));
+  }
+  if ((ask.kind === 'created' || ask.kind === 'pending') && ask.parked) {
+    const until = new Date(ask.parked.expiresAt).toISOString();
+    const statusMessage =
+      `Waiting for approval request ${ask.id} (approvers: ${approversText(rule)}; it expires at ${until}). ` +
+      'Nothing was sent yet: the call runs once approved, and this task then completes with its result.';
+    const held: HeldRequest = { key, id: ask.id, expiresAt: ask.parked.expiresAt, statusMessage };
     s.held = true;
     s.terminal = (state, settles) => holdJob(state, settles, held);
     return { settle: { queued: (added) => (added ? undefined : releaseHeld(deps, held, invocationId)) } };
   }
-  const { spent } = approved;
-  const settle: Settle = {
-    queued: (added) => (added ? approvalExecuted(deps, call, tool.def.name, spent) : giveBackApproval(deps, spent)),
+  if (ask.kind === 'expired' && ask.found) deps.audit?.add(approvalEvent(events, { id: ask.id, action: 'expired' }));
+  const state = ask.kind === 'created' ? 'pending' : ask.kind === 'held' ? 'granted' : ask.kind;
+  const meta = {
+    id: ask.id,
+    state,
+    approvers: rule.approvers,
+    approvals: rule.approvals,
+    ...(expiresAt ? { expiresAt } : {}),
   };
-  return { settle };
+  const code = ask.kind === 'created' ? 'approval.required' : `approval.${ask.kind === 'held' ? 'pending' : ask.kind}`;
+  return refuse(s, refusal({ code, text: askText(name, ask, rule, expiresAt), meta }));
+}
+
+const unavailableText = (name: string) =>
+  `The approval of this call of "${name}" could not be checked (the edge cannot reach Redis): the call was not ` +
+  'made, nothing was sent. Retry in a few seconds.';
+
+/**
+ * The request of exactly this call in Redis (`requestApproval`: made, read, spent, or capped in one script); undefined
+ * when it cannot be asked (no store on this edge, Redis unreachable: logged).
+ */
+async function askApproval(
+  deps: ToolCallDeps,
+  call: Bound & { binding: string; parkTask: string | undefined },
+  rule: Rule,
+): Promise<{ ask: ApprovalAsk; key: string; now: number } | undefined> {
+  const store = deps.approvals;
+  const key = approvalKey(store?.prefix ?? '', call.principal.workspaceId, call.binding);
+  const now = Date.now();
+  try {
+    if (!store) throw new Error('this edge keeps no approval requests');
+    const max = store.maxPending ?? DEFAULT_MAX_PENDING_APPROVALS;
+    const ask = await requestApproval(store.redis, key, {
+      newId: randomUUID(),
+      now,
+      expiresInSeconds: rule.expiresInSeconds,
+      // A task's call waits as the task (its job held in the queue) rather than coming back as an error.
+      parkTask: call.parkTask,
+      cap: { key: approvalPendingKey(store.prefix, call.principal.workspaceId, pendingOwner(call)), max },
+    });
+    return { ask, key, now };
+  } catch (err) {
+    deps.log.warn({ tool: call.tool, err: String(err) }, 'an approval could not be checked');
+    return undefined;
+  }
 }
 
 /** An approval spent on this call: given back if a later check refuses it, else recorded as executed. */
@@ -69,20 +146,25 @@ export interface HeldRequest {
   readonly statusMessage: string;
 }
 
+/** What an approval is bound to: the caller, the server and the tool (`owner`), and the arguments and the rule. */
+interface Bound {
+  readonly principal: Readonly<Principal>;
+  readonly serverId: string;
+  readonly tool: string;
+}
+
 /** The SHA-256 (base64url) of what an approval is for: the caller, the server, the tool, the arguments and the rule. */
-function approvalBinding(call: ToolCall, tool: string, rule: ApprovalRule): string {
-  const serverId = call.loaded.catalog.serverId;
-  const digest = argumentsDigest(serverId, tool, call.arguments);
+function approvalBinding(b: Bound, args: Readonly<Record<string, unknown>>, rule: ApprovalRule): string {
+  const digest = argumentsDigest(b.serverId, b.tool, args);
   return createHash('sha256')
-    .update(JSON.stringify([principalBinding(call.principal), serverId, tool, digest, rule.version]))
+    .update(JSON.stringify([principalBinding(b.principal), b.serverId, b.tool, digest, rule.version]))
     .digest('base64url');
 }
 
 /** SHA-256 (base64url) of the caller, the server and the tool: whose undecided requests count against the cap. */
-function pendingOwner(call: ToolCall, tool: string): string {
-  const serverId = call.loaded.catalog.serverId;
+function pendingOwner(b: Bound): string {
   return createHash('sha256')
-    .update(JSON.stringify([principalBinding(call.principal), serverId, tool]))
+    .update(JSON.stringify([principalBinding(b.principal), b.serverId, b.tool]))
     .digest('base64url');
 }
 
@@ -90,7 +172,7 @@ function pendingOwner(call: ToolCall, tool: string): string {
 const DEFAULT_MAX_PENDING_APPROVALS = 20;
 
 /** Refused for too many requests waiting: none was made; what the model can do is wait for decisions. */
-function cappedText(name: string, rule: ApprovalRule | PolicyApprovalRule, pending: number): string {
+function cappedText(name: string, rule: Rule, pending: number): string {
   return (
     `${needsApproval(name, rule)}, and ${pending} approval requests of yours for "${name}" are still waiting for a ` +
     `decision: the most one caller may have waiting for a tool. No request was made and nothing was sent. Wait until ` +
@@ -100,7 +182,7 @@ function cappedText(name: string, rule: ApprovalRule | PolicyApprovalRule, pendi
 }
 
 /** Why the call needs approval: its tool's rule, or an access policy whose condition does not hold for it. */
-function needsApproval(name: string, rule: ApprovalRule | PolicyApprovalRule): string {
+function needsApproval(name: string, rule: Rule): string {
   if (!('policy' in rule)) return `Tool "${name}" needs someone else's approval before each call`;
   const { id, name: policy } = rule.policy;
   return (
@@ -152,112 +234,28 @@ function askText(
   }
 }
 
-/** A refusal of the call: recorded, a tool error with the request's facts in `_meta` (when there is a request). */
-function refusal(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  invocationId: string,
-  why: { code: string; text: string; meta?: object },
-): ToolResultPayload {
+/** A refusal for want of an approval: a tool error with the request's facts in `_meta` (when there is a request). */
+function refusal(why: { code: string; text: string; meta?: object }): Rejection {
   const { code, text, meta } = why;
-  return rejectCall(deps, call, invocationId, {
-    errorCode: code,
-    message: text,
-    result: { ...errorResult(text), ...(meta ? { _meta: { 'toolplane/approval': meta } } : {}) },
-  });
-}
-
-/**
- * The approval of a call under `rule` (its tool's, or an access policy's): the approval it spends (the call goes on), or the call's
- * refusal (recorded) while there is none: made now, pending, denied, expired, or not checkable (Redis unreachable:
- * refused, never let through).
- */
-export async function approveCall(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  governed: { tool: LoadedTool; rule: ApprovalRule | PolicyApprovalRule },
-  invocationId: string,
-): Promise<{ refused: ToolResultPayload } | { spent: SpentApproval } | { held: HeldRequest }> {
-  const { tool, rule } = governed;
-  const name = tool.def.name;
-  const p = call.principal;
-  if (p.keyId === undefined && (p.subject === undefined || p.subject === 'anonymous'))
-    return {
-      refused: refusal(deps, call, invocationId, {
-        code: 'approval.anonymous',
-        text:
-          `${needsApproval(name, rule)}, and an anonymous call cannot be bound to one: call with an API key or a ` +
-          'signed-in token. Nothing was sent.',
-      }),
-    };
-  const store = deps.approvals;
-  const binding = approvalBinding(call, name, rule);
-  const key = approvalKey(store?.prefix ?? '', p.workspaceId, binding);
-  const now = Date.now();
-  let ask: ApprovalAsk;
-  try {
-    if (!store) throw new Error('this edge keeps no approval requests');
-    const max = store.maxPending ?? DEFAULT_MAX_PENDING_APPROVALS;
-    ask = await requestApproval(store.redis, key, {
-      newId: randomUUID(),
-      now,
-      expiresInSeconds: rule.expiresInSeconds,
-      // A task's call waits as the task (its job held in the queue) rather than coming back as an error.
-      parkTask: call.task?.invocationId,
-      cap: { key: approvalPendingKey(store.prefix, p.workspaceId, pendingOwner(call, name)), max },
-    });
-  } catch (err) {
-    deps.log.warn({ tool: name, err: String(err) }, 'an approval could not be checked');
-    const text =
-      `The approval of this call of "${name}" could not be checked (the edge cannot reach Redis): the call was not ` +
-      'made, nothing was sent. Retry in a few seconds.';
-    return { refused: refusal(deps, call, invocationId, { code: 'approval.unavailable', text }) };
-  }
-  if (ask.kind === 'granted') return { spent: { key, id: ask.id } };
-  if (ask.kind === 'capped') {
-    const text = cappedText(name, rule, ask.pending);
-    return { refused: refusal(deps, call, invocationId, { code: 'approval.too_many_pending', text }) };
-  }
-  const expiresAt = ask.kind === 'created' ? new Date(now + rule.expiresInSeconds * 1000).toISOString() : undefined;
-  if (ask.kind === 'created')
-    deps.audit?.add(requestedEvent(call, tool, rule, { id: ask.id, binding, expiresAt: expiresAt! }));
-  if ((ask.kind === 'created' || ask.kind === 'pending') && ask.parked) {
-    const until = new Date(ask.parked.expiresAt).toISOString();
-    const statusMessage =
-      `Waiting for approval request ${ask.id} (approvers: ${approversText(rule)}; it expires at ${until}). ` +
-      'Nothing was sent yet: the call runs once approved, and this task then completes with its result.';
-    return { held: { key, id: ask.id, expiresAt: ask.parked.expiresAt, statusMessage } };
-  }
-  if (ask.kind === 'expired' && ask.found)
-    deps.audit?.add(approvalEvent(callEvents(call, name), { id: ask.id, action: 'expired' }));
-  const state = ask.kind === 'created' ? 'pending' : ask.kind === 'held' ? 'granted' : ask.kind;
-  const meta = {
-    id: ask.id,
-    state,
-    approvers: rule.approvers,
-    approvals: rule.approvals,
-    ...(expiresAt ? { expiresAt } : {}),
-  };
-  const code = ask.kind === 'created' ? 'approval.required' : `approval.${ask.kind === 'held' ? 'pending' : ask.kind}`;
-  return { refused: refusal(deps, call, invocationId, { code, text: askText(name, ask, rule, expiresAt), meta }) };
+  const result = { ...errorResult(text), ...(meta ? { _meta: { 'toolplane/approval': meta } } : {}) };
+  return { errorCode: code, message: text, result };
 }
 
 /** `approval.requested`: what the control plane makes the request's row of (arguments masked, never in clear). */
 function requestedEvent(
-  call: ToolCall,
-  tool: LoadedTool,
+  events: CallEventBase,
+  made: { principal: Readonly<Principal>; args: Readonly<Record<string, unknown>>; inputSchema: Schema },
   rule: ApprovalRule,
   approval: { id: string; binding: string; expiresAt: string },
 ) {
-  const p = call.principal;
-  const serverId = call.loaded.catalog.serverId;
+  const p = made.principal;
   return approvalEvent(
-    callEvents(call, tool.def.name),
+    events,
     { id: approval.id, action: 'requested' },
     {
       approval,
-      argumentsDigest: argumentsDigest(serverId, tool.def.name, call.arguments),
-      arguments: maskArguments(call.arguments, tool.def.inputSchema),
+      argumentsDigest: argumentsDigest(events.serverId, events.tool, made.args),
+      arguments: maskArguments(made.args, made.inputSchema),
       requester: {
         ...(p.keyId !== undefined ? { keyId: p.keyId } : {}),
         ...(p.subject !== undefined ? { subject: p.subject } : {}),
@@ -266,11 +264,6 @@ function requestedEvent(
       rule,
     },
   );
-}
-
-/** The spent approval's call goes on: `approval.executed` (the control plane's row says so). */
-function approvalExecuted(deps: ToolCallDeps, call: ToolCall, tool: string, spent: SpentApproval): void {
-  deps.audit?.add(approvalEvent(callEvents(call, tool), { id: spent.id, action: 'executed' }));
 }
 
 /** The held call's job could not be queued (or a later check refused it): the request lets go of its task. */
@@ -326,7 +319,7 @@ async function holdJob(s: CallState, settles: readonly Settle[], held: HeldReque
     );
   } catch (err) {
     await settleAll(settles, { added: false });
-    return failedCall(deps, call, invocationId, err);
+    return failedCall(deps, { tool: call.name, invocationId, aborted: call.signal?.aborted === true }, err);
   }
   await settleAll(settles, { added: true });
   call.task?.onHeld?.(held.statusMessage, dueAt);

@@ -1,8 +1,8 @@
 import { toolResultValue, type GuardrailFinding, type ToolOutcome } from '@toolplane/contracts';
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import { callEvents, guardrailArgumentsEvent } from '../call-audit.ts';
+import type { ToolCallDeps } from '../call-types.ts';
+import { callEvents, guardrailArgumentsEvent, type CallEventBase } from '../call-audit.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';
@@ -53,7 +53,10 @@ function guardArguments(s: CallState): Verdict {
     const message = `A guardrail withheld this call: ${detector} found at ${path} in its arguments; nothing was sent.`;
     return refuse(s, { errorCode: 'guardrail.blocked', message, guardrails: findings });
   }
-  recordFindings(deps, call, { guardrails, findings: out.findings }, invocationId);
+  if (deps.audit) {
+    const who = { events: callEvents(call, call.name), caller: budgetCaller(call.principal) };
+    recordFindings(deps, who, { guardrails, findings: out.findings }, invocationId);
+  }
   s.call = { ...call, arguments: out.value as Readonly<Record<string, unknown>> };
   s.job.argumentFindings = findings;
   const enforced = findings.filter((f) => !f.action.startsWith('would_'));
@@ -63,19 +66,15 @@ function guardArguments(s: CallState): Verdict {
 /** One audit event per guardrail and action found in a call that goes on, within the edge's budget. */
 function recordFindings(
   deps: ToolCallDeps,
-  call: ToolCall,
+  who: { events: CallEventBase; caller: string },
   { guardrails, findings }: { guardrails: readonly CompiledGuardrail[]; findings: GuardrailFinding[] },
   invocationId: string,
 ): void {
-  if (!deps.audit) return;
-  const caller = budgetCaller(call.principal);
   for (const { rule } of guardrails) {
     const found = findings.filter((f) => f.guardrail === rule.name);
     if (found.length === 0) continue;
-    if (deps.shadowEvents?.once(`guardrail ${rule.id} ${found[0]!.action} ${call.name} ${caller}`) ?? true)
-      deps.audit.add(
-        guardrailArgumentsEvent(callEvents(call, call.name), { guardrail: rule, findings: found }, invocationId),
-      );
+    if (deps.shadowEvents?.once(`guardrail ${rule.id} ${found[0]!.action} ${who.events.tool} ${who.caller}`) ?? true)
+      deps.audit!.add(guardrailArgumentsEvent(who.events, { guardrail: rule, findings: found }, invocationId));
   }
 }
 

@@ -1,5 +1,5 @@
 import { recordCachedCall } from '../result-cache.ts';
-import type { CallState, Stage, Verdict } from './stage.ts';
+import type { Stage } from './stage.ts';
 
 /**
  * Results of cacheable tools (ADR 0067), after the quota stage (a cached answer is charged as any call): a fresh
@@ -10,36 +10,31 @@ import type { CallState, Stage, Verdict } from './stage.ts';
 export const cacheStage: Stage = {
   name: 'cache',
   appliesTo: (tool) => tool.cache !== undefined,
-  run(s) {
-    const { deps, call, tool } = s;
+  async run(s) {
+    const { deps, call, tool, invocationId } = s;
     const ownCredential = tool.upstreamCredential && call.request.upstreamAuthorization !== undefined;
     if (!deps.resultCache || s.governed || call.task || call.multiRound || ownCredential) return undefined;
-    return lookUp(s);
+    const cache = tool.cache!;
+    const { catalog } = call.loaded;
+    const facts = {
+      principal: call.principal,
+      serverId: catalog.serverId,
+      catalogVersion: catalog.version,
+      tool: tool.def.name,
+    };
+    const started = performance.now();
+    // What names a call's cached result: the arguments as sent (after guardrails on arguments), the caller.
+    const found = await deps.resultCache!.lookUp({ ...facts, arguments: call.arguments, scope: cache.scope }, cache);
+    if (!('hit' in found)) {
+      if (found.hint) s.job.cache = found.hint;
+      return undefined;
+    }
+    const recorded = {
+      ...facts,
+      parentInvocationId: call.parentInvocationId,
+      ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
+    };
+    recordCachedCall(deps.records, recorded, invocationId, performance.now() - started);
+    return { answered: found.hit };
   },
 };
-
-async function lookUp(s: CallState): Promise<Verdict> {
-  const { deps, call, tool, invocationId } = s;
-  const cache = tool.cache!;
-  const { catalog } = call.loaded;
-  const facts = {
-    principal: call.principal,
-    serverId: catalog.serverId,
-    catalogVersion: catalog.version,
-    tool: tool.def.name,
-  };
-  const started = performance.now();
-  // What names a call's cached result: the arguments as sent (after guardrails on arguments), the caller.
-  const found = await deps.resultCache!.lookUp({ ...facts, arguments: call.arguments, scope: cache.scope }, cache);
-  if (!('hit' in found)) {
-    if (found.hint) s.job.cache = found.hint;
-    return undefined;
-  }
-  const recorded = {
-    ...facts,
-    parentInvocationId: call.parentInvocationId,
-    ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
-  };
-  recordCachedCall(deps.records, recorded, invocationId, performance.now() - started);
-  return { answered: found.hit };
-}

@@ -13,7 +13,8 @@ import {
   type Span,
   tracingEnabled,
 } from '@toolplane/telemetry';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
+import type { ToolCallDeps } from '../call-types.ts';
+import type { UrlElicitationMode } from '../protocol-state.ts';
 import { errorResult } from './refusal.ts';
 import { finishAll, type CallState, type Settle } from './stage.ts';
 
@@ -45,11 +46,14 @@ export async function enqueueJob(s: CallState, settles: readonly Settle[]): Prom
       call.live?.onEvent,
     );
     if (result.ok) return (outcome = settles.length > 0 ? await finishAll(settles, result.result) : result.result);
-    if (result.error.connectUrl && call.urlElicitation)
-      return (outcome = (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message));
+    if (result.error.connectUrl && call.urlElicitation) {
+      const who = { tool: call.name, person: call.principal.username };
+      const asked = await connectElicitation(call.urlElicitation, who, result.error.connectUrl);
+      return (outcome = asked ?? errorResult(result.error.message));
+    }
     return (outcome = errorResult(result.error.message));
   } catch (err) {
-    return failedCall(deps, call, invocationId, err);
+    return failedCall(deps, { tool: call.name, invocationId, aborted: call.signal?.aborted === true }, err);
   } finally {
     for (const x of settles) void x.ended?.({ added, outcome });
   }
@@ -103,11 +107,16 @@ function enqueued(producer: Span, onQueued: (added: boolean) => void) {
 }
 
 /** A call that got no result (timed out, cancelled, Redis or the queue failing): its `isError` result. */
-export function failedCall(deps: ToolCallDeps, call: ToolCall, invocationId: string, err: unknown): ToolResultPayload {
+export function failedCall(
+  deps: ToolCallDeps,
+  what: { tool: string; invocationId: string; aborted: boolean },
+  err: unknown,
+): ToolResultPayload {
   const e: AppError = toAppError(err);
-  deps.log.warn({ invocationId, tool: call.name, code: e.code }, 'tool call failed');
+  const { tool, invocationId } = what;
+  deps.log.warn({ invocationId, tool, code: e.code }, 'tool call failed');
   // No answer by the deadline: the call may have run (or still be running) upstream.
-  if (e.code === 'tool.timeout' && !call.signal?.aborted)
+  if (e.code === 'tool.timeout' && !what.aborted)
     return errorResult(
       `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} ` +
         'is unknown; its request may have reached the API. Check the API before retrying.',
@@ -122,11 +131,15 @@ export function failedCall(deps: ToolCallDeps, call: ToolCall, invocationId: str
  * fails: they get the tool error carrying the link. The MCP layer sends either as it is (`protocolError`,
  * `resultType`).
  */
-async function connectElicitation(call: ToolCall, url: string): Promise<ToolResultPayload | undefined> {
-  const mode = await call.urlElicitation!().catch(() => undefined);
+async function connectElicitation(
+  asker: () => Promise<UrlElicitationMode | undefined>,
+  who: { tool: string; person: string | undefined },
+  url: string,
+): Promise<ToolResultPayload | undefined> {
+  const mode = await asker().catch(() => undefined);
   if (!mode) return undefined;
   const message =
-    `"${call.name}" acts on ${call.principal.username ?? 'a person'}'s own account at its API: open this link to ` +
+    `"${who.tool}" acts on ${who.person ?? 'a person'}'s own account at its API: open this link to ` +
     'connect it (it works once, for 10 minutes), then call the tool again.';
   if (mode === 'input_required') {
     const { inputRequests } = inputRequired({ inputRequests: { connect: inputRequired.elicitUrl({ url, message }) } });

@@ -27,7 +27,10 @@ function spendingLimit(limit: number, enforce: boolean) {
       if (typeof amount !== 'number' || amount <= limit) return { settle: { ended: (end) => void endings.push(end) } };
       const message = `amount ${amount} is over the limit of ${limit}: nothing was sent.`;
       if (enforce) return refuse(s, { errorCode: 'spending.over_limit', message });
-      s.deps.audit?.add({ type: 'spending.would_refuse', details: { tool: s.tool.def.name } } as unknown as AuditEventInput);
+      s.deps.audit?.add({
+        type: 'spending.would_refuse',
+        details: { tool: s.tool.def.name },
+      } as unknown as AuditEventInput);
       return undefined;
     },
   };

@@ -1,6 +1,7 @@
 import { toolResultValue } from '@toolplane/contracts';
 import { recordQuotaCharged, recordQuotaRefused, recordQuotaUse } from '@toolplane/telemetry';
-import { callEvents, quotaAlertEvent, quotaEvent } from '../call-audit.ts';
+import { callEvents, quotaAlertEvent, quotaEvent, type CallEventBase } from '../call-audit.ts';
+import type { ToolCallDeps } from '../call-types.ts';
 import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from '../quotas.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
@@ -36,7 +37,12 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
       'was not made, nothing was sent. Retry in a few seconds.';
     return refuse(s, { errorCode: 'quota.unavailable', message });
   }
-  observeQuotas(s, outcome);
+  const who = {
+    events: callEvents(call, tool.def.name),
+    caller: budgetCaller(call.principal),
+    person: call.quotas!.caller.person,
+  };
+  observeQuotas(deps, who, outcome, s.invocationId);
   if (outcome.refused) {
     const message = quotaMessage(tool.def.name, outcome.refused);
     const result = { ...errorResult(message), _meta: { 'toolplane/quota': quotaFacts(outcome.refused) } };
@@ -44,7 +50,8 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
   }
   const { charge } = outcome;
   s.job.quotaCharge = jobCharge(charge, s.held);
-  return { settle: { ended: (end) => releaseCharge(s, charge, end) } };
+  const held = s.held === true;
+  return { settle: { ended: (end) => releaseCharge(deps, charge, { held, invocationId: s.invocationId }, end) } };
 }
 
 /**
@@ -53,14 +60,19 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
  * unknown ones too, stays charged. Calls in flight end with the job: its worker releases them when it ends (however the
  * caller went away); the edge only when no job runs now (none added, a cached answer, a job held for approval).
  */
-function releaseCharge(s: CallState, charge: QuotaCharge, end: Ending): Promise<void> {
+function releaseCharge(
+  deps: ToolCallDeps,
+  charge: QuotaCharge,
+  call: { held: boolean; invocationId: string },
+  end: Ending,
+): Promise<void> {
   const inputRequired = end.outcome !== undefined && toolResultValue(end.outcome).resultType === 'input_required';
   const windowed = end.added === false || inputRequired;
-  const inFlight = s.held === true || end.added !== true;
-  return s.deps
+  const inFlight = call.held || end.added !== true;
+  return deps
     .quotas!.meter.release(charge, { windowed, inFlight })
     .catch((err: unknown) =>
-      s.deps.log.warn({ invocationId: s.invocationId, err: String(err) }, 'a quota charge was not released'),
+      deps.log.warn({ invocationId: call.invocationId, err: String(err) }, 'a quota charge was not released'),
     );
 }
 
@@ -68,26 +80,29 @@ function releaseCharge(s: CallState, charge: QuotaCharge, end: Ending): Promise<
  * What a charge tells besides its answer: metrics (units charged, refusals, how full each quota is), the log-only
  * quotas' would-be refusals (within the edge's budget of events), the refusal and each alert, as audit events.
  */
-function observeQuotas(s: CallState, outcome: ChargeOutcome): void {
-  const { deps, call, invocationId } = s;
-  const tool = s.tool.def.name;
+function observeQuotas(
+  deps: ToolCallDeps,
+  who: { events: CallEventBase; caller: string; person: string | undefined },
+  outcome: ChargeOutcome,
+  invocationId: string,
+): void {
+  const { events } = who;
   for (const u of outcome.uses) recordQuotaUse(u.rule.id, u.fraction);
   for (const w of outcome.shadow) {
     recordQuotaRefused(w.rule.id, false);
-    if (deps.shadowEvents?.take('quota', w.rule.id, budgetCaller(call.principal), tool) ?? true)
-      deps.audit?.add(quotaEvent(callEvents(call, tool), w, { kind: 'would_refuse', invocationId }));
+    if (deps.shadowEvents?.take('quota', w.rule.id, who.caller, events.tool) ?? true)
+      deps.audit?.add(quotaEvent(events, w, { kind: 'would_refuse', invocationId }));
   }
   if (outcome.refused) {
     recordQuotaRefused(outcome.refused.rule.id, outcome.refused.rule.enforce);
-    deps.audit?.add(quotaEvent(callEvents(call, tool), outcome.refused, { kind: 'refused' }));
+    deps.audit?.add(quotaEvent(events, outcome.refused, { kind: 'refused' }));
     return;
   }
   outcome.charge.amounts.forEach((amount, i) => {
     const rule = outcome.uses[i]!.rule;
     recordQuotaCharged(rule.id, rule.counts, amount);
   });
-  for (const a of outcome.alerts)
-    deps.audit?.add(quotaAlertEvent(callEvents(call, tool), a, call.quotas?.caller.person));
+  for (const a of outcome.alerts) deps.audit?.add(quotaAlertEvent(events, a, who.person));
 }
 
 function quotaFacts(r: QuotaRefusal) {

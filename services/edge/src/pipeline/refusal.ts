@@ -39,13 +39,12 @@ export interface Rejection {
   guardrails?: GuardrailFinding[];
 }
 
-/** A call refused on the edge: an `isError` result, and an execution record saying why. */
-export function rejectCall(
-  deps: Pick<ToolCallDeps, 'records'>,
-  call: ToolCall,
-  invocationId: string,
+/** A call refused on the edge (by a stage, or by a bound on programs): an execution record saying why, the verdict. */
+export function refuse(
+  s: { deps: Pick<ToolCallDeps, 'records'>; call: ToolCall; invocationId: string },
   rejection: Rejection,
-): ToolResultPayload {
+): { refused: ToolResultPayload } {
+  const { deps, call, invocationId } = s;
   const { loaded, name } = call;
   deps.records.add({
     ...edgeRecordBase(call, invocationId, new Date()),
@@ -58,13 +57,5 @@ export function rejectCall(
     ...currentTraceIds(),
   });
   recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
-  return rejection.result ?? errorResult(rejection.message);
-}
-
-/** A stage's refusal of the call in its state: recorded, the verdict. */
-export function refuse(
-  s: { deps: ToolCallDeps; call: ToolCall; invocationId: string },
-  rejection: Rejection,
-): { refused: ToolResultPayload } {
-  return { refused: rejectCall(s.deps, s.call, s.invocationId, rejection) };
+  return { refused: rejection.result ?? errorResult(rejection.message) };
 }
