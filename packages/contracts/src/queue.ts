@@ -249,12 +249,61 @@ export const StepCaller = z.object({
 });
 export type StepCaller = z.infer<typeof StepCaller>;
 
+const QuotaChargeOfJob = z.object({
+  keys: z.array(z.string()),
+  amounts: z.array(z.number()),
+  inFlight: z.array(z.string()).optional(),
+});
+const ApprovalOfJob = z.object({ key: z.string(), id: z.string(), timeoutMs: z.number().int().positive() });
+const CacheOfJob = z.object({
+  key: z.string(),
+  ttlMs: z.number().int().nonnegative(),
+  epoch: z.string(),
+  scope: z.enum(['principal', 'server']),
+});
+
 /**
- * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can
- * read Redis too). New fields enter as `.optional()`; add a V2 to the union for breaking changes.
+ * What the stages of the edge's call pipeline (ADR 0077) hand the worker: one key per capability, each absent when
+ * its stage had nothing to say (a call under no rule carries no `rules` at all).
  */
-const ToolInvokeJobV1 = z.object({
-  v: z.literal(1),
+export const CallRules = z.object({
+  /**
+   * The quota counters the edge charged for this call (ADR 0048): `keys`/`amounts` the windowed ones, which a worker
+   * that finds the job expired in the queue gives back; `inFlight` the calls-in-flight counters, which the worker
+   * releases (1 each) when the job ends however it ends, the TTL being the fallback of a crashed worker. Counter keys
+   * name quotas and callers, never a secret.
+   */
+  quota: QuotaChargeOfJob.optional(),
+  /**
+   * The tool's declared cost units (`CatalogTool.cost`), only when it declares one (absent: 1): what the worker writes
+   * as the call's `costUnits` in its record, for usage reports.
+   */
+  cost: z.number().nonnegative().optional(),
+  /**
+   * A task's call held for someone else's approval (ADR 0049): the job waits in the queue (delayed until the request's
+   * expiry) and runs only if the request `id` under `key` (`approvalKey`) is granted when it starts, spending it
+   * (`startApprovedJob`); a denied or expired request fails the task instead. `timeoutMs`: how long the call may run
+   * once it starts (the job's own deadline covers the wait too).
+   */
+  approval: ApprovalOfJob.optional(),
+  /**
+   * `arguments`: what guardrails on arguments found in a call that went on (redacted, flagged, log-only; ADR 0050), each with
+   * `on: "arguments"`: the worker lists them in the call's record next to what the result's guardrails found. Never
+   * a value; absent when nothing was found.
+   */
+  guardrails: z.object({ arguments: z.array(GuardrailFinding) }).optional(),
+  /**
+   * A cacheable tool's call the edge found no cached answer for (ADR 0067): the worker stores a clean successful
+   * result (no error, no guardrail finding, not a task's, not an `input_required` round) under `key` for `ttlMs`,
+   * with the credentials `epoch` the edge read; `scope` is said in the result's `_meta["toolplane/cache"]`. `ttlMs` 0:
+   * an external MCP tool nobody configured, cached only as its result declares (`ttlMs` > 0, `cacheScope`).
+   */
+  cache: CacheOfJob.optional(),
+});
+export type CallRules = z.infer<typeof CallRules>;
+
+/** What every version of the job carries besides the rules. */
+const jobFields = {
   invocationId: z.string().min(1),
   /** A call a `run_code` program made (code mode, ADR 0068): the program's invocation, copied to the record. */
   parentInvocationId: z.string().optional(),
@@ -345,50 +394,46 @@ const ToolInvokeJobV1 = z.object({
    * record still exists and is `working`), and does not run a job whose task was cancelled or lost.
    */
   task: z.object({ id: z.string().min(1) }).optional(),
-  /**
-   * The quota counters the edge charged for this call (ADR 0048): `keys`/`amounts` the windowed ones, which a worker
-   * that finds the job expired in the queue gives back; `inFlight` the calls-in-flight counters, which the worker
-   * releases (1 each) when the job ends however it ends, the TTL being the fallback of a crashed worker. Counter keys
-   * name quotas and callers, never a secret.
-   */
-  quotaCharge: z
-    .object({ keys: z.array(z.string()), amounts: z.array(z.number()), inFlight: z.array(z.string()).optional() })
-    .optional(),
-  /**
-   * The tool's declared cost units (`CatalogTool.cost`), only when it declares one (absent: 1): what the worker writes
-   * as the call's `costUnits` in its record, for usage reports.
-   */
+};
+
+/**
+ * The first version of the job: the rules as loose fields. Still read during a rolling upgrade (a job an edge of the
+ * previous release queued), upgraded as it is parsed (`upgradeJobV1`); no edge writes it any more.
+ */
+const ToolInvokeJobV1 = z.object({
+  v: z.literal(1),
+  ...jobFields,
+  quotaCharge: QuotaChargeOfJob.optional(),
   cost: z.number().nonnegative().optional(),
-  /**
-   * A task's call held for someone else's approval (ADR 0049): the job waits in the queue (delayed until the request's
-   * expiry) and runs only if the request `id` under `key` (`approvalKey`) is granted when it starts, spending it
-   * (`startApprovedJob`); a denied or expired request fails the task instead. `timeoutMs`: how long the call may run
-   * once it starts (the job's own deadline covers the wait too).
-   */
-  approval: z.object({ key: z.string(), id: z.string(), timeoutMs: z.number().int().positive() }).optional(),
-  /**
-   * What guardrails on arguments found in a call that went on (redacted, flagged, log-only; ADR 0050), each with
-   * `on: "arguments"`: the worker lists them in the call's record next to what the result's guardrails found. Never
-   * a value; absent when nothing was found.
-   */
+  approval: ApprovalOfJob.optional(),
   argumentFindings: z.array(GuardrailFinding).optional(),
-  /**
-   * A cacheable tool's call the edge found no cached answer for (ADR 0067): the worker stores a clean successful
-   * result (no error, no guardrail finding, not a task's, not an `input_required` round) under `key` for `ttlMs`,
-   * with the credentials `epoch` the edge read; `scope` is said in the result's `_meta["toolplane/cache"]`. `ttlMs` 0:
-   * an external MCP tool nobody configured, cached only as its result declares (`ttlMs` > 0, `cacheScope`).
-   */
-  cache: z
-    .object({
-      key: z.string(),
-      ttlMs: z.number().int().nonnegative(),
-      epoch: z.string(),
-      scope: z.enum(['principal', 'server']),
-    })
-    .optional(),
+  cache: CacheOfJob.optional(),
 });
-export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
-export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
+export type ToolInvokeJobV1 = z.input<typeof ToolInvokeJobV1>;
+
+/**
+ * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can read Redis too).
+ * New fields enter as `.optional()`; a breaking change is a new version, read beside the old one until no edge writes
+ * it. Version 2 (ADR 0077): what the call's stages decided under `rules`, a key per capability.
+ */
+const ToolInvokeJobV2 = z.object({ v: z.literal(2), ...jobFields, rules: CallRules.optional() });
+
+/** A version 1 job as version 2: its loose rule fields under `rules`. */
+function upgradeJobV1(job: z.output<typeof ToolInvokeJobV1>): z.output<typeof ToolInvokeJobV2> {
+  const { v: _v, quotaCharge, cost, approval, argumentFindings, cache, ...rest } = job;
+  const rules: CallRules = {
+    ...(quotaCharge ? { quota: quotaCharge } : {}),
+    ...(cost !== undefined ? { cost } : {}),
+    ...(approval ? { approval } : {}),
+    ...(argumentFindings ? { guardrails: { arguments: argumentFindings } } : {}),
+    ...(cache ? { cache } : {}),
+  };
+  return { v: 2, ...rest, ...(Object.keys(rules).length > 0 ? { rules } : {}) };
+}
+
+/** The job as workers read it: version 2, or a version 1 job upgraded. */
+export const ToolInvokeJob = z.union([ToolInvokeJobV2, ToolInvokeJobV1.transform(upgradeJobV1)]);
+export type ToolInvokeJob = z.output<typeof ToolInvokeJob>;
 
 const ContentBlock = z.looseObject({ type: z.string() });
 

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 function job(tool: string, serializedResult: boolean): ToolInvokeJob {
   return {
-    v: 1,
+    v: 2,
     invocationId: randomUUID(),
     serverId: 's1',
     catalogVersion: 1,

@@ -230,7 +230,7 @@ async function forward(
   const multiRound = b.multiRound(ctx);
   const reply = await deps.invocations.invoke(
     {
-      v: 1,
+      v: 2,
       invocationId: randomUUID(),
       serverId: caller.loaded.catalog.serverId,
       catalogVersion: caller.loaded.catalog.version,

@@ -1,4 +1,4 @@
-import { quotaTakesCaller, type QuotaCaller, type ToolInvokeJob, type WorkspaceAccess } from '@toolplane/contracts';
+import { quotaTakesCaller, type QuotaCaller, type CallRules, type WorkspaceAccess } from '@toolplane/contracts';
 import type { CallQuotas, QuotaCharge } from '@toolplane/queue';
 
 /**
@@ -31,7 +31,7 @@ export function callerQuotas(access: WorkspaceAccess, caller: QuotaCaller, serve
  * failed, or its cancellation finished), not the edge when the caller goes away. A held job carries none of those:
  * the edge releases them when it holds the call.
  */
-export function jobCharge(charge: QuotaCharge, held = false): NonNullable<ToolInvokeJob['quotaCharge']> {
+export function jobCharge(charge: QuotaCharge, held = false): NonNullable<CallRules['quota']> {
   const keys: string[] = [];
   const amounts: number[] = [];
   charge.keys.forEach((k, i) => {

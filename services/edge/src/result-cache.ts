@@ -4,7 +4,7 @@ import {
   redisKeys,
   type CatalogTool,
   type Principal,
-  type ToolInvokeJob,
+  type CallRules,
   type ToolResultPayload,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
@@ -79,7 +79,7 @@ function keyScope(f: Pick<CacheKeyFacts, 'principal' | 'scope'>): ResultCacheSet
 }
 
 /** A call's outcome of the lookup: a hit's result, or the hint its job carries (none when Redis failed). */
-export type Lookup = { hit: ToolResultPayload } | { hint?: NonNullable<ToolInvokeJob['cache']> };
+export type Lookup = { hit: ToolResultPayload } | { hint?: NonNullable<CallRules['cache']> };
 
 export class ResultCache {
   private readonly store: CacheStore;

@@ -254,7 +254,7 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
     } as unknown as InvocationClient;
     const result = await callTool(deps, call('http_tool', { quotas }));
     await new Promise(setImmediate);
-    return { isError: result.isError, releases, quotaCharge: jobs[0]?.quotaCharge };
+    return { isError: result.isError, releases, quotaCharge: jobs[0]?.rules?.quota };
   }
 
   it('gives the units back, the call in flight too, when the job could not be added to the queue', async () => {

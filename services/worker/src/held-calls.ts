@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditEventInput, ToolInvokeJob } from '@toolplane/contracts';
+import type { AuditEventInput, CallRules, ToolInvokeJob } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import { startApprovedJob } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
@@ -11,7 +11,8 @@ import type { RedisClient } from '@toolplane/redis';
  * the task, with nothing sent. The job's deadline covered the wait: once granted the call gets `timeoutMs` from now.
  */
 export type HeldCallStart = (
-  job: ToolInvokeJob & { approval: NonNullable<ToolInvokeJob['approval']> },
+  job: ToolInvokeJob,
+  approval: NonNullable<CallRules['approval']>,
 ) => Promise<{ run: ToolInvokeJob } | { refused: string }>;
 
 export interface HeldCallDeps {
@@ -20,7 +21,7 @@ export interface HeldCallDeps {
   /** `approval.executed` and `approval.expired` for the workspace's audit trail (the control plane moves the row). */
   audit: { add(event: AuditEventInput): void };
   /** A job that runs nothing gives its quota units back. */
-  quotaRefunds?: ((charge: NonNullable<ToolInvokeJob['quotaCharge']>) => Promise<void>) | undefined;
+  quotaRefunds?: ((charge: NonNullable<CallRules['quota']>) => Promise<void>) | undefined;
 }
 
 function approvalAudit(job: ToolInvokeJob, id: string, action: 'executed' | 'expired'): AuditEventInput {
@@ -45,8 +46,8 @@ function approvalAudit(job: ToolInvokeJob, id: string, action: 'executed' | 'exp
 }
 
 export function heldCallStart(deps: HeldCallDeps): HeldCallStart {
-  return async (job) => {
-    const { key, id, timeoutMs } = job.approval;
+  return async (job, approval) => {
+    const { key, id, timeoutMs } = approval;
     const now = Date.now();
     const found = await startApprovedJob(deps.redis, key, { id, invocationId: job.invocationId, now }).catch(
       () => undefined,
@@ -56,9 +57,9 @@ export function heldCallStart(deps: HeldCallDeps): HeldCallStart {
       return { run: { ...job, deadlineAt: Math.min(job.deadlineAt, now + timeoutMs) } };
     }
     if (found?.kind === 'expired' && found.found) deps.audit.add(approvalAudit(job, id, 'expired'));
-    if (job.quotaCharge)
+    if (job.rules?.quota)
       await deps
-        .quotaRefunds?.(job.quotaCharge)
+        .quotaRefunds?.(job.rules.quota)
         .catch((err: unknown) =>
           deps.log.warn(
             { err: String(err), invocationId: job.invocationId },

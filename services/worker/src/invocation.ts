@@ -4,6 +4,7 @@ import {
   type ExecutionStep,
   type ExecutionTreeNode,
   type ToolInvokeEvent,
+  type CallRules,
   type ToolInvokeJob,
   type ToolInvokeResult,
   type ToolResultPayload,
@@ -47,7 +48,7 @@ export const guardDeps = (deps: ProcessorDeps): GuardrailDeps => {
 /** A job that ran nothing gives its quota charge back; a failure to is logged (the units stay charged). */
 export async function giveBack(deps: ProcessorDeps, job: ToolInvokeJob): Promise<void> {
   try {
-    await deps.quotaRefunds?.(job.quotaCharge!);
+    await deps.quotaRefunds?.(job.rules!.quota!);
   } catch (err) {
     deps.log.warn({ invocationId: job.invocationId, err: String(err) }, 'a quota charge was not given back');
   }
@@ -78,7 +79,7 @@ export interface ProcessorDeps {
   /** Callers' answers to requests external MCP servers send during calls (absent: nothing is relayed). */
   relayReplies?: PublishedReplies;
   /** Gives a job's quota charge back (absent: charges stay; ADR 0048). */
-  quotaRefunds?: (charge: NonNullable<ToolInvokeJob['quotaCharge']>) => Promise<void>;
+  quotaRefunds?: (charge: NonNullable<CallRules['quota']>) => Promise<void>;
   /** A workspace's published access policies, for workflow steps on hosted servers' tools (absent: they fail). */
   workspaceAccess?: WorkspaceAccessReader;
   /** Charges a workflow step's tool's quotas (step-checks.ts, ADR 0048; absent: a step under a quota is refused). */
@@ -202,8 +203,8 @@ export function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: nu
     startedAt: new Date(startedAt).toISOString(),
     durationMs,
     // A tool call that reached the data plane was charged its cost (usage); a job's `request` is no tool call.
-    ...(job.request ? {} : { costUnits: job.cost ?? 1 }),
+    ...(job.request ? {} : { costUnits: job.rules?.cost ?? 1 }),
     // What guardrails found in the arguments at the edge (`on: "arguments"`; the result's findings follow them).
-    ...(job.argumentFindings ? { guardrails: job.argumentFindings } : {}),
+    ...(job.rules?.guardrails ? { guardrails: job.rules.guardrails.arguments } : {}),
   };
 }

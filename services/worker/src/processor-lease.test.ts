@@ -86,7 +86,7 @@ function processorFor(
 }
 
 const job = (deadlineInMs = 10_000): ToolInvokeJob => ({
-  v: 1,
+  v: 2,
   invocationId: 'inv-1',
   serverId: 's',
   catalogVersion: 1,

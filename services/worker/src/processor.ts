@@ -3,6 +3,7 @@ import {
   type ExecutionRecord,
   type ExecutionStep,
   type ToolInvokeEvent,
+  type CallRules,
   type ToolInvokeJob,
   type ToolInvokeResult,
   type ToolResultPayload,
@@ -54,7 +55,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     notify?: (message: unknown) => void,
   ): Promise<ToolInvokeResult> {
     // A call held for an approval waited for its approvers, not for a worker: not a queue wait.
-    if (received && !job.approval) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
+    if (received && !job.rules?.approval) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
     // Above 1: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
     const delivered = received?.attemptsStarted ?? 1;
@@ -116,7 +117,7 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
         throw outcomeUnknownError(job.invocationId, 'expired');
       record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue', uncharged: true });
-      if (job.quotaCharge) await giveBack(deps, job);
+      if (job.rules?.quota) await giveBack(deps, job);
       return answer(job, errorResult('The call expired in the queue before it could run.'));
     }
     if (job.request)
@@ -154,7 +155,7 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
           : await runHttpTool(deps, call, plan, keyHeader);
     // Refused before it ran (a rate limit): answered and recorded already. Otherwise: the one result chain.
     const done = 'v' in ran ? ran : answer(job, await resultChain(guardDeps(deps), call, ran, entry.shape));
-    return job.cache ? await cached(deps, job, done, records.clean) : done;
+    return job.rules?.cache ? await cached(deps, job, done, records.clean) : done;
   } catch (err) {
     return failed(deps, job, err, record);
   }
@@ -179,7 +180,8 @@ function recorder(
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
-    if (job.argumentFindings && rest.guardrails) rec.guardrails = [...job.argumentFindings, ...rest.guardrails];
+    const argumentFindings = job.rules?.guardrails?.arguments;
+    if (argumentFindings && rest.guardrails) rec.guardrails = [...argumentFindings, ...rest.guardrails];
     if (tree) rec.tree = tree; // workflow calls only
     if (uncharged) delete rec.costUnits;
     clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
@@ -206,7 +208,7 @@ async function cached(
   ran: ToolInvokeResult,
   clean: boolean,
 ): Promise<ToolInvokeResult> {
-  const hint = job.cache!;
+  const hint = job.rules!.cache!;
   if (!ran.ok || !clean || ran.result.isError || ran.result.resultType !== undefined || job.task) return ran;
   const ttlMs = cacheTtl(hint, ran.result);
   if (ttlMs === 0) return ran;
@@ -230,7 +232,7 @@ const MAX_DECLARED_TTL_MS = 86_400_000;
  * configured, hint `ttlMs` 0) what the result declares (SEP-2549 `ttlMs` > 0, capped at a day; absent or 0: not
  * cached). A result declared `cacheScope: "private"` is never kept under a shared (`server`) key.
  */
-function cacheTtl(hint: NonNullable<ToolInvokeJob['cache']>, result: ToolResultPayload): number {
+function cacheTtl(hint: NonNullable<CallRules['cache']>, result: ToolResultPayload): number {
   const declared = result as { ttlMs?: unknown; cacheScope?: unknown };
   if (hint.scope === 'server' && declared.cacheScope === 'private') return 0;
   if (hint.ttlMs > 0) return hint.ttlMs;

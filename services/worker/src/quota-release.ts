@@ -5,7 +5,7 @@ import type { RedisClient } from '@toolplane/redis';
 
 /**
  * Calls in flight end with their job (ADR 0048): the worker releases a job's calls-in-flight counters
- * (`quotaCharge.inFlight`) when the job ends, however it ends (answered, failed, expired in the queue, its task
+ * (`rules.quota.inFlight`) when the job ends, however it ends (answered, failed, expired in the queue, its task
  * cancelled, the caller's cancellation finished), before its reply is published, so that a caller who went away
  * (aborted its request, sent `notifications/cancelled`, cancelled its task) frees its slot only once the upstream
  * request is over. A worker that crashes releases nothing: the counter's TTL is the fallback.
@@ -15,7 +15,7 @@ export function releasingCallsInFlight<A extends unknown[], R>(
   { redis, log }: { redis: RedisClient; log: Logger },
 ): (job: ToolInvokeJob, ...rest: A) => Promise<R> {
   return async (job, ...rest) => {
-    const inFlight = job.quotaCharge?.inFlight;
+    const inFlight = job.rules?.quota?.inFlight;
     if (!inFlight?.length) return handle(job, ...rest);
     try {
       return await handle(job, ...rest);

@@ -278,7 +278,7 @@ function harness() {
       secrets = values;
       entry = { tool: { name: 't', description: 'd', inputSchema: { type: 'object' } }, plan };
       const job: ToolInvokeJob = {
-        v: 1,
+        v: 2,
         invocationId: `inv-${++n}`,
         serverId: 's',
         catalogVersion: 1,

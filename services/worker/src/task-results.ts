@@ -80,8 +80,8 @@ export function withTaskResults<A extends unknown[]>(
       }
       const refusal = caller ? await callerRefusal(caller, job, task) : undefined;
       if (refusal) return refuseTask(tasks, log, job, { why: refusal });
-      if (job.approval && held) {
-        const start = await held({ ...job, approval: job.approval });
+      if (job.rules?.approval && held) {
+        const start = await held(job, job.rules.approval);
         if ('refused' in start) return refuseTask(tasks, log, job, { why: start.refused, code: 'approval.refused' });
         job = { ...start.run, task: job.task };
       }

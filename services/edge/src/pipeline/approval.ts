@@ -312,7 +312,7 @@ async function holdJob(s: CallState, settles: readonly Settle[], held: HeldReque
   try {
     const job = await jobOf(s, dueAt + deps.timeoutMs);
     const approval = { key: held.key, id: held.id, timeoutMs: deps.timeoutMs };
-    const queuePrefix = await deps.invocations.hold({ ...job, approval }, dueAt - Date.now());
+    const queuePrefix = await deps.invocations.hold({ ...job, rules: { ...job.rules, approval } }, dueAt - Date.now());
     // Not written (Redis failing now): the job is still due at the expiry, and reads the decision then.
     await recordHeld(deps, held, { invocationId, queuePrefix }).catch((err: unknown) =>
       deps.log.warn({ approval: held.id, err: String(err) }, 'a held call is due at its expiry only'),

@@ -123,7 +123,9 @@ describe('guardrails on arguments, at the edge', () => {
     const finding = { guardrail: 'cards-redact', detector: 'pii:card', path: '$.message', action: 'redact' };
     expect(result._meta).toEqual({ 'toolplane/argumentGuardrails': [finding] });
     // The job carries the findings to the worker's record (`on: "arguments"`, the guardrail's id), never the value.
-    expect(f.jobs[0]!.argumentFindings).toEqual([{ ...finding, on: 'arguments', guardrailId: 'id-redact' }]);
+    expect(f.jobs[0]!.rules?.guardrails?.arguments).toEqual([
+      { ...finding, on: 'arguments', guardrailId: 'id-redact' },
+    ]);
     expect(f.events).toMatchObject([
       {
         action: 'guardrail.redact',
@@ -143,7 +145,7 @@ describe('guardrails on arguments, at the edge', () => {
     const shadow = toolResultValue(await callTool(f.deps, call(loaded([rule('block', { enforce: false })]), args)));
     expect(f.jobs[1]!.arguments).toBe(args);
     expect(shadow._meta).toBeUndefined();
-    expect(f.jobs.map((j) => j.argumentFindings?.map((x) => x.action))).toEqual([['flag'], ['would_block']]);
+    expect(f.jobs.map((j) => j.rules?.guardrails?.arguments.map((x) => x.action))).toEqual([['flag'], ['would_block']]);
     expect(f.events.map((e) => e.action)).toEqual(['guardrail.flag', 'guardrail.would_block']);
     // Within the edge's budget: the same guardrail, caller, tool and action once a minute.
     await callTool(f.deps, call(loaded([rule('block', { enforce: false })]), args));
@@ -160,7 +162,7 @@ describe('guardrails on arguments, at the edge', () => {
     const clean = { level: 'info', message: 'all good, order 1234' };
     const result = toolResultValue(await callTool(f.deps, call(l, clean)));
     expect(f.jobs[0]!.arguments).toBe(clean);
-    expect(f.jobs[0]!).not.toHaveProperty('argumentFindings');
+    expect(f.jobs[0]!).not.toHaveProperty('rules');
     expect(result._meta).toBeUndefined();
   });
 

@@ -58,7 +58,7 @@ function guardArguments(s: CallState): Verdict {
     recordFindings(deps, who, { guardrails, findings: out.findings }, invocationId);
   }
   s.call = { ...call, arguments: out.value as Readonly<Record<string, unknown>> };
-  s.job.argumentFindings = findings;
+  s.rules.guardrails = { arguments: findings };
   const enforced = findings.filter((f) => !f.action.startsWith('would_'));
   return enforced.length > 0 ? { settle: { finish: (outcome) => withArgumentFindings(enforced, outcome) } } : undefined;
 }

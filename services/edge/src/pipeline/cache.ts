@@ -26,7 +26,7 @@ export const cacheStage: Stage = {
     // What names a call's cached result: the arguments as sent (after guardrails on arguments), the caller.
     const found = await deps.resultCache!.lookUp({ ...facts, arguments: call.arguments, scope: cache.scope }, cache);
     if (!('hit' in found)) {
-      if (found.hint) s.job.cache = found.hint;
+      if (found.hint) s.rules.cache = found.hint;
       return undefined;
     }
     const recorded = {

@@ -73,7 +73,7 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
   const config = tool.workflow ? request.config : undefined;
   const callerToken = tool.workflow?.callerToken ? request.accessToken : undefined;
   return {
-    v: 1,
+    v: 2,
     invocationId,
     ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
     serverId: loaded.catalog.serverId,
@@ -93,8 +93,7 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
     ...(call.relay ? { relay: call.relay } : {}),
     serializedResult: true,
     ...(call.task ? { task: { id: call.task.id } } : {}),
-    ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
-    ...s.job,
+    ...(Object.keys(s.rules).length > 0 ? { rules: s.rules } : {}),
   };
 }
 

@@ -49,7 +49,7 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
     return refuse(s, { errorCode: 'quota.exceeded', message, result });
   }
   const { charge } = outcome;
-  s.job.quotaCharge = jobCharge(charge, s.held);
+  s.rules.quota = jobCharge(charge, s.held);
   const held = s.held === true;
   return { settle: { ended: (end) => releaseCharge(deps, charge, { held, invocationId: s.invocationId }, end) } };
 }

@@ -18,7 +18,7 @@ export async function runCall(
   stages: readonly Stage[] = callStages,
 ): Promise<ToolOutcome> {
   const invocationId = call.task?.invocationId ?? call.invocationId ?? randomUUID();
-  const s: CallState = { deps, call, tool, invocationId, job: {} };
+  const s: CallState = { deps, call, tool, invocationId, rules: tool.cost !== undefined ? { cost: tool.cost } : {} };
   const settles: Settle[] = [];
   for (const stage of planOf(tool, stages)) {
     let verdict = stage.run(s);

@@ -1,4 +1,4 @@
-import type { ToolInvokeJob, ToolOutcome } from '@toolplane/contracts';
+import type { CallRules, ToolOutcome } from '@toolplane/contracts';
 import type { ToolCall, ToolCallDeps } from '../call-types.ts';
 import type { LoadedTool } from '../catalogs.ts';
 
@@ -20,14 +20,11 @@ export interface CallState {
   governed?: boolean;
   /** A task's call held for that approval: its job waits in the queue, nothing on this edge awaits it. */
   held?: boolean;
-  /** What the stages add to the call's job, a key for each capability (quota charge, cache hint, findings). */
-  readonly job: JobRules;
+  /** What the stages hand the worker: the job's `rules`, a key for each capability (quota charge, cache hint, …). */
+  readonly rules: CallRules;
   /** How the call ends once every stage let it go on: its job queued and awaited, unless a stage set another (a hold). */
   terminal?: Terminal;
 }
-
-/** The keys of a tool job the stages fill in. */
-export type JobRules = Partial<Pick<ToolInvokeJob, 'quotaCharge' | 'cache' | 'argumentFindings'>>;
 
 /** Queues the job of a call that passed every stage and makes its outcome. */
 export type Terminal = (s: CallState, settles: readonly Settle[]) => Promise<ToolOutcome>;
