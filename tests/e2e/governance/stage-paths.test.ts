@@ -155,8 +155,8 @@ interface Stage {
   /** Sets the rule up on the servers; a log-only rule says what it records. */
   rule?: (s: RuleServers, callers: Caller[]) => Promise<Recorded | undefined>;
   logOnly?: true;
-  /** What the refusal says, on whatever path (a workflow step's refusal names its step's rule). */
-  says: RegExp;
+  /** What an enforced rule's refusal says, on whatever path (a workflow step's refusal names its step's rule). */
+  says?: RegExp;
   /** What the refusal never says (a guardrail's finding is named by its detector and path, never its value). */
   hides?: string;
 }
@@ -211,22 +211,32 @@ const emptyQuota = (enforce: boolean) => async (s: RuleServers) => {
 };
 
 const STAGES: Stage[] = [
-  { name: 'argument guardrail (block)', rule: argumentGuardrail(true), says: /guardrail/i, hides: ARGS.ticket_id },
-  { name: 'argument guardrail', logOnly: true, rule: argumentGuardrail(false), says: /guardrail/i },
-  { name: 'access condition', rule: accessCondition(true), says: /access|condition/i },
-  { name: 'access condition', logOnly: true, rule: accessCondition(false), says: /access|condition/i },
+  {
+    name: 'argument guardrail (block)',
+    rule: argumentGuardrail(true),
+    says: /guardrail.* withheld .*custom found at \$\.ticket_id/i,
+    hides: ARGS.ticket_id,
+  },
+  { name: 'argument guardrail', logOnly: true, rule: argumentGuardrail(false) },
+  {
+    name: 'access condition',
+    rule: accessCondition(true),
+    says: /access policy "grid-condition-enforced" .* is false/,
+  },
+  { name: 'access condition', logOnly: true, rule: accessCondition(false) },
   {
     name: 'confirmation (a client that cannot ask)',
     server: () => ({ confirmTools: [TOOL] }),
-    says: /confirm|ask|does not run as a task/i,
+    // A task: a tool a person confirms does not run as one (the edge refuses the task before anything runs).
+    says: /needs a person's confirmation before each call, and this client cannot ask|does not run as a task/,
   },
   {
     name: 'approval',
     server: () => ({ approvalTools: [TOOL], approvalRule: { approvers: { apiKeys: [approverId] } } }),
-    says: /approv/i,
+    says: /approval request [0-9a-f-]{36}/i,
   },
-  { name: 'quota without room', rule: emptyQuota(true), says: /quota/i },
-  { name: 'quota', logOnly: true, rule: emptyQuota(false), says: /quota/i },
+  { name: 'quota without room', rule: emptyQuota(true), says: /quota "grid-quota-enforced" \(0 calls per day\)/i },
+  { name: 'quota', logOnly: true, rule: emptyQuota(false) },
 ];
 
 /**
@@ -352,12 +362,12 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
         if (stage.rule)
           await waitFor(`${title} on ${path.name}`, async () => {
             const outcome = await path.call(servers, caller);
-            return outcome.refused && stage.says.test(outcome.text) ? true : undefined;
+            return outcome.refused && stage.says!.test(outcome.text) ? true : undefined;
           });
         const before = upstream.requests.length;
         const outcome = await path.call(servers, caller);
         expect(outcome.refused).toBe(true);
-        expect(outcome.text).toMatch(stage.says);
+        expect(outcome.text).toMatch(stage.says!);
         if (stage.hides) expect(outcome.text).not.toContain(stage.hides);
         expect(upstream.requests.slice(before)).toEqual([]);
       },
@@ -376,7 +386,7 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
           expect(upstream.requests.length).toBeGreaterThan(before);
           return recordedFor(recorded!, caller);
         });
-        expect(event).toMatchObject({ actor: { id: caller.id }, outcome: 'success' });
+        expect(event).toMatchObject({ actor: { id: caller.id }, outcome: 'success', details: { tool: TOOL } });
       },
       120_000,
     );
