@@ -8,8 +8,8 @@ import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 // Every rule on a call, on every path a call takes (issue #74): a table of stages (a rule set up through the
-// management API, enforced or log only) and a table of paths (NORMAL `tools/call`, SMART `execute_tool`, a task, a
-// code-mode program's inner call, a workflow step), each cell generated. Enforced: the call is refused (the path's way
+// management API, enforced or log only) and a table of paths (NORMAL `tools/call` in both protocol eras, SMART
+// `execute_tool`, a task, a code-mode program's inner call, a workflow step), each cell generated. Enforced: the call is refused (the path's way
 // of saying so) and the upstream, a real HTTP server on 127.0.0.1, receives nothing. Log only: the call reaches the
 // upstream and the audit trail holds what the rule would have done. Adding a stage or a path is one row.
 //
@@ -54,12 +54,21 @@ interface Outcome {
 // ---------------------------------------------------------------------------------------------------------------------
 // The paths
 
-async function mcpClient(url: string, caller: Caller): Promise<Client> {
-  const client = new Client({ name: 'stage-paths', version: '1.0.0' });
+/** An SDK client as `caller`, of the 2025-11-25 protocol unless `era` pins 2026-07-28; it cannot ask its user. */
+async function mcpClient(
+  url: string,
+  caller: Caller,
+  era: '2025-11-25' | '2026-07-28' = '2025-11-25',
+): Promise<Client> {
+  const client = new Client(
+    { name: 'stage-paths', version: '1.0.0' },
+    era === '2026-07-28' ? { versionNegotiation: { mode: { pin: era } } } : {},
+  );
   await client.connect(
     new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': caller.key } } }),
   );
   opened.push(client);
+  expect(client.getNegotiatedProtocolVersion()).toBe(era);
   return client;
 }
 
@@ -119,6 +128,11 @@ const PATHS: Path[] = [
   {
     name: 'NORMAL tools/call',
     call: async (s, c) => outcomeOf(await (await mcpClient(s.normal.url, c)).callTool({ name: TOOL, arguments: ARGS })),
+  },
+  {
+    name: 'NORMAL tools/call (2026-07-28)',
+    call: async (s, c) =>
+      outcomeOf(await (await mcpClient(s.normal.url, c, '2026-07-28')).callTool({ name: TOOL, arguments: ARGS })),
   },
   {
     name: 'SMART execute_tool',
