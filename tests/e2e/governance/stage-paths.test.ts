@@ -9,9 +9,10 @@ import { waitFor } from '../../helpers/wait.ts';
 
 // Every rule on a call, on every path a call takes (issue #74): a table of stages (a rule set up through the
 // management API, enforced or log only) and a table of paths (NORMAL `tools/call` in both protocol eras, SMART
-// `execute_tool`, a task, a code-mode program's inner call, a workflow step), each cell generated. Enforced: the call is refused (the path's way
-// of saying so) and the upstream, a real HTTP server on 127.0.0.1, receives nothing. Log only: the call reaches the
-// upstream and the audit trail holds what the rule would have done. Adding a stage or a path is one row.
+// `execute_tool`, a task, a code-mode program's inner call, a workflow step), each cell generated. Enforced: the call
+// is refused (the path's way of saying so) and the upstream, a real HTTP server on 127.0.0.1, receives nothing. Log
+// only: the call reaches the upstream and the audit trail holds what the rule would have done. Adding a stage or a
+// path is one row.
 //
 // Each rule has servers of its own on the one ticket connector instance: a NORMAL server (tools/call, tasks), a SMART
 // one (execute_tool, run_code) and a NORMAL one whose workflow tool's step calls the first one's get_ticket. Each path
@@ -112,7 +113,8 @@ async function taskCall(url: string, caller: Caller): Promise<Outcome> {
 
 /** A program whose inner call is the cell's: refused when the call threw in the program. */
 async function codeCall(url: string, caller: Caller): Promise<Outcome> {
-  const code = `try { return { ran: await tools.${TOOL}(${JSON.stringify(ARGS)}) }; } catch (e) { return { refused: e.message }; }`;
+  const inner = `await tools.${TOOL}(${JSON.stringify(ARGS)})`;
+  const code = `try { return { ran: ${inner} }; } catch (e) { return { refused: e.message }; }`;
   const r = await (await mcpClient(url, caller)).callTool({ name: 'run_code', arguments: { code } });
   if (r.isError) return { refused: true, text: `run_code failed: ${textOf(r)}` };
   const value = (r.structuredContent as { result: { ran?: unknown; refused?: string } }).result;
