@@ -365,13 +365,9 @@ describe('workflow steps inherit the rules of the tools they call (ADR 0045)', (
     guardedFlowsId = flows.id;
   }, 60_000);
 
-  it('a step calling a tool marked confirm: the workflow tool asks first; a client that cannot ask is refused, nothing sent', async () => {
+  // A client that cannot ask is refused, nothing sent: tests/e2e/governance/stage-paths.test.ts.
+  it('a step calling a tool marked confirm: the workflow tool asks first; accepted, the step runs once', async () => {
     const seen = notesCalls.length;
-    const refused = await call(guardedFlowsUrl, undefined, 'guarded_note');
-    expect(refused.isError).toBe(true);
-    expect(refused.text).toContain("needs a person's confirmation");
-    expect(notesCalls.length).toBe(seen);
-
     const asked: string[] = [];
     const client = await mcpClientAs(guardedFlowsUrl, stack.bootstrapKey, undefined, {
       capabilities: { elicitation: { form: {} } },
@@ -625,19 +621,20 @@ describe("a step asks its tool's quotas and guardrails on arguments, as a direct
     expect(notesCalls.length).toBe(seen);
   }, 60_000);
 
-  it('a guardrail on arguments: a redaction sends the step redacted, a block refuses it; nothing sent', async () => {
+  // A block refuses the step, nothing sent: tests/e2e/governance/stage-paths.test.ts.
+  it('a guardrail on arguments: a redaction sends the step redacted', async () => {
     const { notesServer, flows } = await meteredNotes('carded');
     const card = '4111111111111111';
-    const guardrail = (action: string) => ({
+    const guardrail = {
       serverId: notesServer.id,
-      name: `no-cards-${action}`,
+      name: 'no-cards-redact',
       tools: ['get_note'],
       on: ['arguments'],
       detectors: [{ kind: 'pii', types: ['card'] }],
-      action,
+      action: 'redact',
       enforce: true,
-    });
-    const redact = await unwrap(api.POST('/guardrails', { body: guardrail('redact') as never }));
+    };
+    await unwrap(api.POST('/guardrails', { body: guardrail as never }));
     const redacted = await waitFor('the redacting guardrail in the catalog', async () => {
       const before = notesCalls.length;
       const r = await call(flows.url, undefined, 'note_by_id', { id: card });
@@ -646,19 +643,6 @@ describe("a step asks its tool's quotas and guardrails on arguments, as a direct
     });
     expect(redacted.r.isError).toBe(false);
     expect(redacted.sent.join(' ')).not.toContain(card);
-    await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: redact.id } } }));
-    await unwrap(api.POST('/guardrails', { body: guardrail('block') as never }));
-    const blocked = await waitFor('the blocking guardrail in the catalog', async () => {
-      const r = await call(flows.url, undefined, 'note_by_id', { id: card });
-      return r.isError ? r : undefined;
-    });
-    expect(blocked.text).toContain('guardrail "no-cards-block"');
-    expect(blocked.text).toContain('pii:card found at $.id');
-    expect(blocked.text).toContain('Nothing of this step was sent');
-    expect(blocked.text).not.toContain(card);
-    const seen = notesCalls.length;
-    expect((await call(flows.url, undefined, 'note_by_id', { id: card })).isError).toBe(true);
-    expect(notesCalls.length).toBe(seen);
   }, 60_000);
 });
 
