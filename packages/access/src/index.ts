@@ -9,8 +9,21 @@ export type { ToolConditions, ToolGrant } from './grants.ts';
 export { conditionRefusal, failedClauses, shadowRefusals } from './call-conditions.ts';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { explainAccess } from './explain.ts';
-export { stepRefusal } from './step-access.ts';
+export { stepRefusal, stepShadowRefusals } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';
+export {
+  accessWouldRefuseEvent,
+  approvalEvent,
+  auditActor,
+  conditionRefusalEvent,
+  confirmationEvent,
+  guardrailArgumentsEvent,
+  printable,
+  programEvent,
+  quotaAlertEvent,
+  quotaEvent,
+} from './call-events.ts';
+export type { CallEventBase, ConfirmationOutcome, ProgramCall } from './call-events.ts';

@@ -1,6 +1,6 @@
 import type { ConditionCaller } from '@toolplane/conditions';
 import type { WorkspaceAccess } from '@toolplane/contracts';
-import { conditionRefusal, type ConditionalTool } from './call-conditions.ts';
+import { conditionRefusal, shadowRefusals, type ConditionalTool, type ShadowRefusal } from './call-conditions.ts';
 import { decideAccess, hiddenToolRefusal, type CallerIdentity } from './decide.ts';
 
 /** A hosted server's tool called as a workflow step: where it lives and what conditions read of it. */
@@ -29,4 +29,20 @@ export function stepRefusal(
   if (!decision.conditions) return undefined;
   const server = { catalog: { serverId: step.serverId, name: step.serverName } };
   return conditionRefusal({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
+}
+
+/**
+ * The would-be refusals of the caller's log-only policies on a workflow step that may run (their conditions on the
+ * step's arguments): what the edge records of a plain call of the tool as `access.would_refuse`.
+ */
+export function stepShadowRefusals(
+  access: WorkspaceAccess,
+  caller: { identity: CallerIdentity; condition: ConditionCaller },
+  step: StepTool,
+  args: Readonly<Record<string, unknown>>,
+): ShadowRefusal[] {
+  const decision = decideAccess(access, caller.identity, step.serverId);
+  if (!decision.allowed || !decision.conditions) return [];
+  const server = { catalog: { serverId: step.serverId, name: step.serverName } };
+  return shadowRefusals({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
 }

@@ -282,6 +282,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
     argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
+    // What the steps' rules decided, for the audit trail (a log-only rule's would-be refusal, a quota's alerts).
+    audit: core.audit,
     identitySettings: async (serverId: string) => {
       const raw = await redis.get(keys.serverIdentity(serverId));
       return ServerIdentitySettings.parse(raw ? JSON.parse(raw) : { v: 1 });

@@ -4,6 +4,7 @@ import {
   type ExecutionStep,
   type ExecutionTreeNode,
   type ToolInvokeEvent,
+  type AuditEventInput,
   type CallRules,
   type ToolInvokeJob,
   type ToolInvokeResult,
@@ -86,6 +87,8 @@ export interface ProcessorDeps {
   quotaMeter?: QuotaMeter;
   /** A hosted server's guardrails on arguments, for workflow steps on its tools (step-checks.ts, ADR 0050). */
   argumentGuardrails?: ArgumentGuardrailsReader;
+  /** Where workflow steps' audit events go (step-checks.ts: log-only rules' would-be refusals, quota alerts). */
+  audit?: { add(event: AuditEventInput): void };
   /** Bytes of a result's text above which a guardrail without its own limit blocks it (absent: 1 MiB). */
   maxScanBytes?: number;
   /** Stores a cacheable call's result (`SET key value PX ttlMs`, ADR 0067; absent: nothing is cached). */

@@ -1,4 +1,4 @@
-import { stepRefusal } from '@toolplane/access';
+import { stepRefusal, stepShadowRefusals, type ShadowRefusal } from '@toolplane/access';
 import type { ToolInvokeJob, ToolStepPlan, WorkspaceAccess } from '@toolplane/contracts';
 
 /** Reads a workspace's published access policies (absent: the document is missing from Redis). */
@@ -17,11 +17,28 @@ export async function stepAccessRefusal(
   step: ToolStepPlan,
   args: Readonly<Record<string, unknown>>,
 ): Promise<string | undefined> {
-  if (step.serverId === undefined) return undefined;
+  const decided = await stepAccess(read, job, step, args);
+  return 'refused' in decided ? decided.refused : undefined;
+}
+
+/**
+ * The step's access decision: refused (why), or it may run, with the would-be refusals of the caller's log-only
+ * policies on its arguments (for the audit trail, as the edge records a plain call's).
+ */
+export async function stepAccess(
+  read: WorkspaceAccessReader | undefined,
+  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller'>,
+  step: ToolStepPlan,
+  args: Readonly<Record<string, unknown>>,
+): Promise<{ refused: string } | { shadow: ShadowRefusal[] }> {
+  if (step.serverId === undefined) return { shadow: [] };
   if (!job.stepCaller)
-    return `the call does not say who calls, so the step's tool "${step.name}" cannot be decided for its caller`;
+    return {
+      refused: `the call does not say who calls, so the step's tool "${step.name}" cannot be decided for its caller`,
+    };
   const access = read ? await read(job.principal.workspaceId) : undefined;
-  if (!access) return `the workspace's access policies could not be read to decide the step's tool "${step.name}"`;
+  if (!access)
+    return { refused: `the workspace's access policies could not be read to decide the step's tool "${step.name}"` };
   const tool = {
     def: {
       name: step.name,
@@ -29,10 +46,8 @@ export async function stepAccessRefusal(
       ...(step.annotations ? { annotations: step.annotations } : {}),
     },
   };
-  return stepRefusal(
-    access,
-    job.stepCaller,
-    { serverId: step.serverId, serverName: step.serverName ?? step.serverId, tool },
-    args,
-  );
+  const stepTool = { serverId: step.serverId, serverName: step.serverName ?? step.serverId, tool };
+  const refused = stepRefusal(access, job.stepCaller, stepTool, args);
+  if (refused !== undefined) return { refused };
+  return { shadow: stepShadowRefusals(access, job.stepCaller, stepTool, args) };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import type { GuardrailRule, QuotaRule, ToolStepPlan, WorkspaceAccess } from '@toolplane/contracts';
+import type { AuditEventInput, GuardrailRule, QuotaRule, ToolStepPlan, WorkspaceAccess } from '@toolplane/contracts';
 import { compileGuardrails } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
 import { QuotaMeter } from '@toolplane/queue';
@@ -84,5 +84,42 @@ describe('a workflow step on a hosted server’s tool', () => {
     const d = deps([{ id: 'q0', name: 'none', match: {}, counts: 'calls', limit: 0, window: 'day', enforce: true }]);
     const { serverId: _none, ...operation } = step;
     expect(await checkStep(d, job, operation, { m: 'x' })).toMatchObject({ args: { m: 'x' } });
+  });
+
+  it('records what its log-only rules would have done, as the edge does for a plain call of the tool', async () => {
+    const events: AuditEventInput[] = [];
+    const shadowQuota: QuotaRule = {
+      id: 'q-shadow',
+      name: 'no-logs',
+      match: { tools: ['log_event'] },
+      counts: 'calls',
+      limit: 0,
+      window: 'minute',
+      enforce: false,
+    };
+    const shadowGuardrail: GuardrailRule = {
+      id: 'g-shadow',
+      name: 'cards-shadow',
+      tools: ['log_event'],
+      on: ['arguments'],
+      detectors: [{ kind: 'pii', types: ['card'] }],
+      action: 'block',
+      enforce: false,
+    };
+    const d = {
+      ...deps([shadowQuota], [shadowGuardrail]),
+      audit: { add: (e: AuditEventInput) => void events.push(e) },
+    };
+    const ran = await checkStep(d, job, step, { m: 'paid 4111111111111111' });
+    expect(ran).toMatchObject({ args: { m: 'paid 4111111111111111' } });
+    // A log-only quota with no room is also full: its alerts (80 and 100 %) as for a plain call.
+    expect(events.map((e) => [e.action, e.resource.id, e.actor.id, e.details?.tool])).toEqual([
+      ['guardrail.would_block', 'g-shadow', 'k1', 'log_event'],
+      ['quota.would_refuse', 'q-shadow', 'k1', 'log_event'],
+      ['quota.alert', 'q-shadow', 'k1', 'log_event'],
+      ['quota.alert', 'q-shadow', 'k1', 'log_event'],
+    ]);
+    expect(events.every((e) => e.details?.parentInvocationId === 'i1')).toBe(true);
+    expect(JSON.stringify(events)).not.toContain('4111');
   });
 });

@@ -1,5 +1,15 @@
 import {
+  accessWouldRefuseEvent,
+  auditActor,
+  guardrailArgumentsEvent,
+  quotaAlertEvent,
+  quotaEvent,
+  type CallEventBase,
+} from '@toolplane/access';
+import {
   GuardrailRule,
+  type AuditEventInput,
+  type GuardrailFinding,
   quotaTakesCaller,
   quotaTakesTool,
   redisKeys,
@@ -11,10 +21,11 @@ import {
 } from '@toolplane/contracts';
 import { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
-import type { QuotaCharge, QuotaMeter } from '@toolplane/queue';
+import type { ChargeOutcome, QuotaCharge, QuotaMeter } from '@toolplane/queue';
+import { currentTraceIds } from '@toolplane/telemetry';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
-import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts';
+import { stepAccess, type WorkspaceAccessReader } from './step-access.ts';
 
 /**
  * A workflow step on a hosted server's tool asks the rules a direct call of that tool asks at the edge (ADR 0045,
@@ -32,6 +43,8 @@ export interface StepCheckDeps {
   quotaMeter?: QuotaMeter | undefined;
   /** The guardrails on arguments of a hosted server's live catalog (absent: a guarded step cannot be checked). */
   argumentGuardrails?: ArgumentGuardrailsReader | undefined;
+  /** Where the steps' audit events go (absent: none are written). */
+  audit?: { add(event: AuditEventInput): void } | undefined;
   log: Logger;
 }
 
@@ -40,7 +53,11 @@ export type StepChecked = { refused: string } | { args: Record<string, unknown>;
 
 const nothingToRelease = () => Promise.resolve();
 
-/** Every check of one step, in order; the first refusal stops it. */
+/**
+ * Every check of one step, in order; the first refusal stops it. What a log-only rule would have done (a guardrail's
+ * findings, a policy's or a quota's would-be refusal), a quota's refusal and alerts are audit events, built as the edge
+ * builds them for a plain call of the tool (`@toolplane/access` call-events), the workflow's invocation named.
+ */
 export async function checkStep(
   deps: StepCheckDeps,
   job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId'>,
@@ -48,16 +65,21 @@ export async function checkStep(
   sent: Record<string, unknown>,
 ): Promise<StepChecked> {
   if (step.serverId === undefined) return { args: sent, done: nothingToRelease };
+  const audit = deps.audit && { sink: deps.audit, events: stepEvents(job, step), invocationId: job.invocationId };
   const guarded = await stepGuardrails(deps, step, sent);
   if ('refused' in guarded) return guarded;
   const { args } = guarded;
+  if (audit && guarded.found) recordFindings(audit, guarded.found);
   // The workspace's published policies and quotas, read once for both checks.
   let read: ReturnType<WorkspaceAccessReader> | undefined;
   const workspaceAccess = deps.workspaceAccess && ((id: string) => (read ??= deps.workspaceAccess!(id)));
-  const denied = await stepAccessRefusal(workspaceAccess, job, step, args);
-  if (denied !== undefined) return { refused: denied };
+  const decided = await stepAccess(workspaceAccess, job, step, args);
+  if ('refused' in decided) return decided;
+  if (audit)
+    for (const r of decided.shadow) audit.sink.add(accessWouldRefuseEvent(audit.events, r, audit.invocationId));
   const charged = await chargeStepQuotas({ ...deps, workspaceAccess }, job, step);
-  if ('refused' in charged) return charged;
+  if (audit && charged.outcome) recordQuotas(audit, charged.outcome);
+  if ('refused' in charged) return { refused: charged.refused };
   const { charge } = charged;
   if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease };
   // Calls in flight end with the step (its windowed units stay charged, as a direct call's).
@@ -70,12 +92,63 @@ export async function checkStep(
   return { args, done };
 }
 
+/** Where a step's audit events go, what they say of its call, and the workflow's invocation. */
+interface StepAudit {
+  sink: { add(event: AuditEventInput): void };
+  events: CallEventBase;
+  invocationId: string;
+}
+
+/** The audit facts of a step's call: its tool on its hosted server, the workflow's caller, the workflow's invocation. */
+function stepEvents(job: Pick<ToolInvokeJob, 'principal' | 'invocationId'>, step: ToolStepPlan): CallEventBase {
+  return {
+    workspaceId: job.principal.workspaceId,
+    serverId: step.serverId!,
+    serverName: step.serverName ?? step.serverId!,
+    tool: step.name,
+    actor: auditActor(job.principal),
+    source: {
+      requestId: job.invocationId,
+      traceId: currentTraceIds()?.traceId ?? null,
+      clientAddress: null,
+      userAgent: null,
+    },
+    parentInvocationId: job.invocationId,
+  };
+}
+
+/** One audit event per guardrail and action found in a step's arguments that went on (log-only, redact, flag). */
+function recordFindings(
+  audit: StepAudit,
+  found: { guardrails: readonly CompiledGuardrail[]; findings: readonly GuardrailFinding[] },
+) {
+  for (const { rule } of found.guardrails) {
+    const mine = found.findings.filter((f) => f.guardrail === rule.name);
+    if (mine.length > 0)
+      audit.sink.add(guardrailArgumentsEvent(audit.events, { guardrail: rule, findings: mine }, audit.invocationId));
+  }
+}
+
+/** A step's quota charge as the edge records a call's: log-only quotas' would-be refusals, a refusal, alerts. */
+function recordQuotas(audit: StepAudit, outcome: ChargeOutcome) {
+  const { sink, events, invocationId } = audit;
+  for (const w of outcome.shadow) sink.add(quotaEvent(events, w, { kind: 'would_refuse', invocationId }));
+  if (outcome.refused) sink.add(quotaEvent(events, outcome.refused, { kind: 'refused' }));
+  else for (const a of outcome.alerts) sink.add(quotaAlertEvent(events, a, undefined));
+}
+
 /** The step's tool's guardrails on arguments (its server's live catalog): refused by a block, or the arguments to send. */
 async function stepGuardrails(
   deps: Pick<StepCheckDeps, 'argumentGuardrails' | 'log'>,
   step: ToolStepPlan,
   args: Record<string, unknown>,
-): Promise<{ refused: string } | { args: Record<string, unknown> }> {
+): Promise<
+  | { refused: string }
+  | {
+      args: Record<string, unknown>;
+      found?: { guardrails: readonly CompiledGuardrail[]; findings: GuardrailFinding[] };
+    }
+> {
   if (step.serverId === undefined) return { args };
   const all = deps.argumentGuardrails ? await deps.argumentGuardrails.of(step.serverId).catch(() => undefined) : [];
   if (all === undefined)
@@ -91,7 +164,8 @@ async function stepGuardrails(
       refused: `guardrail "${guardrail}" withheld the call of the step's tool "${step.name}": ${detector} found at ${path} in its arguments.`,
     };
   }
-  return { args: out.value as Record<string, unknown> };
+  const findings = out.findings.map((f) => ({ ...f, on: 'arguments' as const }));
+  return { args: out.value as Record<string, unknown>, found: { guardrails, findings } };
 }
 
 /** The quota caller of a job's step caller: who the edge charged a direct call for (`quotasOf` there). */
@@ -109,7 +183,7 @@ async function chargeStepQuotas(
   deps: Pick<StepCheckDeps, 'workspaceAccess' | 'quotaMeter' | 'log'>,
   job: Pick<ToolInvokeJob, 'principal' | 'stepCaller'>,
   step: ToolStepPlan,
-): Promise<{ refused: string } | { charge: QuotaCharge | undefined }> {
+): Promise<({ refused: string } | { charge: QuotaCharge | undefined }) & { outcome?: ChargeOutcome }> {
   if (step.serverId === undefined || !job.stepCaller) return { charge: undefined };
   const access: WorkspaceAccess | undefined = await deps.workspaceAccess?.(job.principal.workspaceId);
   if (!access?.quotas?.length) return { charge: undefined };
@@ -126,16 +200,17 @@ async function chargeStepQuotas(
       rules,
       step.cost ?? 1,
     );
-    if (!outcome.refused) return { charge: outcome.charge };
+    if (!outcome.refused) return { charge: outcome.charge, outcome };
     const { rule, retryAfterSeconds } = outcome.refused;
     const { limit, counts, window } = rule;
-    // As the edge says it of a direct call (call-checks.ts).
+    // As the edge says it of a direct call (pipeline/quota.ts).
     const what =
       counts === 'in_flight'
         ? `${limit} call${limit === 1 ? '' : 's'} at once`
         : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
     return {
       refused: `quota "${rule.name}" (${what}) has no room for the step's tool "${step.name}": retry after ${retryAfterSeconds} s.`,
+      outcome,
     };
   } catch (err) {
     deps.log.warn({ tool: step.name, err: String(err) }, 'a step’s quotas could not be checked');

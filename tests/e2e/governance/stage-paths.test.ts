@@ -256,16 +256,10 @@ const STAGES: Stage[] = [
 ];
 
 /**
- * Cells that fail on the current code, left out of the grid until the gap is closed (reported with the issue, never
- * skipped): a log-only rule on a workflow step's tool lets the step run but the worker records no would-be event
- * (services/worker/src/step-checks.ts: a log-only guardrail's findings only in its log, a log-only condition and a
- * log-only quota nowhere).
+ * Cells left out of the grid while a gap is open (reported with the issue, never skipped). None now: a log-only rule on
+ * a workflow step's tool is recorded by the worker as the edge records it for a plain call (step-checks.ts).
  */
-const GAPS = new Set<string>([
-  'argument guardrail (log only) × a workflow step',
-  'access condition (log only) × a workflow step',
-  'quota (log only) × a workflow step',
-]);
+const GAPS = new Set<string>([]);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The stack

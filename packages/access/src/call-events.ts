@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditActor, AuditEventInput, AuditSource, GuardrailFinding, Principal } from '@toolplane/contracts';
+import type { ShadowRefusal } from './call-conditions.ts';
+
+/**
+ * The audit events of calls, one builder for every rule that decides about a call (docs/governance.md "Audit trail"),
+ * shared by the edge's call pipeline and the worker's checks of workflow steps: who acted (`auditActor`), the
+ * request as the trail stores it, and one event per decision: a person's confirmation, a condition's refusal, a
+ * would-be refusal of a log-only policy, guardrail findings on arguments, quotas and their alerts, approvals, and code
+ * mode's program runs. Each builder takes the call's `CallEventBase`, never the call itself.
+ */
+
+/** Why a confirmation state was refused (the edge's `InvalidState`). */
+type InvalidState = 'malformed' | 'forged' | 'expired' | 'replayed' | 'caller';
+
+/** Who acts: the person the call runs for, else its API key (and its name), else its OAuth subject; nobody on a public server. */
+export function auditActor(p: Readonly<Principal>, keyName?: string): AuditActor {
+  if (p.userId !== undefined) return { type: 'person', id: p.userId, name: p.username ?? null };
+  if (p.keyId !== undefined) return { type: 'api_key', id: p.keyId, name: keyName ?? null };
+  if (p.subject === undefined || p.subject === 'anonymous') return { type: 'anonymous', id: null, name: null };
+  return { type: 'oauth_subject', id: p.subject, name: null };
+}
+
+/**
+ * A value the caller chose (a JSON-RPC id) as the trail stores it: printable ASCII kept, anything else (control and
+ * terminal escape characters, bidi overrides, other non-ASCII) written as `\u{…}`, at most `max` characters.
+ */
+export function printable(v: string, max: number): string {
+  let out = '';
+  for (const ch of v) {
+    const code = ch.codePointAt(0)!;
+    out += code >= 0x20 && code < 0x7f && ch !== '\\' ? ch : `\\u{${code.toString(16)}}`;
+    if (out.length >= max) return out.slice(0, max);
+  }
+  return out;
+}
+
+/**
+ * What every audit event of one call says of it, read once (the edge's `callEvents`, the worker's step base): the builders below take this, never the
+ * call, so that any source of decisions about a call (a stage, a program, an event) builds the same events.
+ */
+export interface CallEventBase {
+  readonly workspaceId: string;
+  readonly serverId: string;
+  readonly serverName: string;
+  readonly tool: string;
+  readonly actor: AuditActor;
+  readonly source: AuditSource;
+  /** A call a `run_code` program made: the program's invocation, named in the event's details. */
+  readonly parentInvocationId?: string | undefined;
+}
+
+function toolEvent(base: CallEventBase, fields: Pick<AuditEventInput, 'action' | 'outcome' | 'details'>) {
+  const event: AuditEventInput = {
+    id: randomUUID(),
+    at: new Date().toISOString(),
+    workspaceId: base.workspaceId,
+    actor: base.actor,
+    action: fields.action,
+    resource: { type: 'tool', id: `${base.serverId}/${base.tool}` },
+    outcome: fields.outcome,
+    status: null,
+    source: base.source,
+    changes: null,
+    // A `run_code` program's call names the program (its record's id): the trail links it as the records do.
+    details: base.parentInvocationId
+      ? { ...fields.details, parentInvocationId: base.parentInvocationId }
+      : fields.details,
+  };
+  return event;
+}
+
+/** One inner call of a `run_code` program, as its audit event lists it. */
+export interface ProgramCall {
+  readonly tool: string;
+  /** The call's invocation id (its execution record's); absent for a call answered from an earlier round's state. */
+  readonly invocationId?: string;
+  readonly outcome: 'ok' | 'error' | 'replayed';
+}
+
+/**
+ * The audit event of a `run_code` program that ended: its invocation (its record's id) and every inner call it made,
+ * in order, each with its own record's id: the trail names each inner call, linked to the program, as the records do.
+ */
+export function programEvent(
+  base: CallEventBase,
+  program: { invocationId: string; calls: readonly ProgramCall[]; failed: boolean },
+): AuditEventInput {
+  return toolEvent(base, {
+    action: 'tool.program_run',
+    outcome: program.failed ? 'failed' : 'success',
+    // Not the program's error: it may quote what tools returned, and the trail is kept long and sent to SIEMs (the
+    // program's execution record has it).
+    details: { invocationId: program.invocationId, calls: program.calls },
+  });
+}
+
+/** What became of a confirmation: the person's answer, or `refused` when the client could not ask. */
+export type ConfirmationOutcome = 'accepted' | 'declined' | 'cancelled' | 'refused';
+
+/** The audit event of a confirmation's outcome: who decided, on which tool, with which (masked) arguments. */
+export function confirmationEvent(
+  base: CallEventBase,
+  decision: { outcome: ConfirmationOutcome; invalidState?: InvalidState | undefined },
+  masked: Record<string, unknown>,
+): AuditEventInput {
+  const { outcome, invalidState } = decision;
+  const reason = invalidState ? `state_${invalidState}` : 'no_elicitation';
+  return toolEvent(base, {
+    action: 'tool.confirmation',
+    outcome,
+    details: {
+      server: base.serverName,
+      tool: base.tool,
+      arguments: masked,
+      ...(outcome === 'refused' ? { reason } : {}),
+    },
+  });
+}
+
+/** The audit event of a call an access policy's condition refused (no argument values). */
+export function conditionRefusalEvent(
+  base: CallEventBase,
+  policy: { id: string; name: string | null } | null,
+): AuditEventInput {
+  return toolEvent(base, {
+    action: 'tool.call_refused',
+    outcome: 'refused',
+    details: { policy, server: base.serverName, tool: base.tool },
+  });
+}
+
+/**
+ * The audit event of a log-only policy's would-be refusal (`access.would_refuse`, success: the call went on): the
+ * policy, what it would have done, and the part of its condition that was not true (the policy's text, never a
+ * value of the call). The resource is the policy; the call is named by its invocation id (its execution record).
+ */
+export function accessWouldRefuseEvent(base: CallEventBase, r: ShadowRefusal, invocationId: string): AuditEventInput {
+  const { policy } = r;
+  const event = toolEvent(base, {
+    action: 'access.would_refuse',
+    outcome: 'success',
+    details: {
+      policy: { id: policy.id, name: policy.name ?? null },
+      would: r.would,
+      condition: { expression: policy.condition ?? null, failed: r.failed, error: r.error },
+      server: base.serverName,
+      tool: base.tool,
+      invocationId,
+    },
+  });
+  return { ...event, resource: { type: 'access_policy', id: policy.id } };
+}
+
+/**
+ * What a guardrail found in the arguments of a call that went on (ADR 0050): `guardrail.<action>` (`redact`, `flag`,
+ * `would_block`, …), outcome success, on the guardrail; the detectors and JSON paths, never a value. The call is named
+ * by its invocation id.
+ */
+export function guardrailArgumentsEvent(
+  base: CallEventBase,
+  { guardrail, findings }: { guardrail: { id: string; name: string }; findings: readonly GuardrailFinding[] },
+  invocationId: string,
+): AuditEventInput {
+  const event = toolEvent(base, {
+    action: `guardrail.${findings[0]!.action}`,
+    outcome: 'success',
+    details: {
+      guardrail: { id: guardrail.id, name: guardrail.name },
+      on: 'arguments',
+      findings: findings.map((f) => ({ detector: f.detector, path: f.path })),
+      server: base.serverName,
+      tool: base.tool,
+      invocationId,
+    },
+  });
+  return { ...event, resource: { type: 'guardrail', id: guardrail.id } };
+}
+
+/**
+ * The audit event of a quota (ADR 0048): a call it refused (`tool.quota_exceeded`, refused), or one a log-only quota
+ * would have refused (`quota.would_refuse`, success: the call went on; the resource is the quota, the call is named
+ * by its invocation id).
+ */
+export function quotaEvent(
+  base: CallEventBase,
+  r: {
+    rule: { id: string; name: string; limit: number; counts: string; enforce: boolean };
+    used: number;
+    retryAfterSeconds: number;
+  },
+  outcome: { kind: 'refused' } | { kind: 'would_refuse'; invocationId: string },
+): AuditEventInput {
+  const quota = {
+    id: r.rule.id,
+    name: r.rule.name,
+    counts: r.rule.counts,
+    limit: r.rule.limit,
+    enforce: r.rule.enforce,
+  };
+  const details = {
+    quota,
+    used: r.used,
+    retryAfterSeconds: r.retryAfterSeconds,
+    server: base.serverName,
+    tool: base.tool,
+  };
+  if (outcome.kind === 'refused')
+    return toolEvent(base, { action: 'tool.quota_exceeded', outcome: 'refused', details });
+  const event = toolEvent(base, {
+    action: 'quota.would_refuse',
+    outcome: 'success',
+    details: { ...details, invocationId: outcome.invocationId },
+  });
+  return { ...event, resource: { type: 'quota', id: r.rule.id } };
+}
+
+/**
+ * The audit event of a quota's counter reaching 80 or 100 % of its limit, the first time in its window (ADR 0048):
+ * `quota.alert` on the quota, by the call that brought it there. Of `per`, only its kind, and the person's name for a
+ * quota per person (an API key's or subject's counter is named by its kind alone; the actor says who called).
+ */
+export function quotaAlertEvent(
+  base: CallEventBase,
+  a: {
+    rule: { id: string; name: string; limit: number; counts: string; enforce: boolean; per?: string | undefined };
+    threshold: number;
+    used: number;
+    period: string;
+  },
+  person: string | undefined,
+): AuditEventInput {
+  const { rule } = a;
+  const event = toolEvent(base, {
+    action: 'quota.alert',
+    outcome: 'success',
+    details: {
+      quota: { id: rule.id, name: rule.name, counts: rule.counts, limit: rule.limit, enforce: rule.enforce },
+      threshold: a.threshold,
+      used: a.used,
+      period: a.period,
+      ...(rule.per ? { per: rule.per } : {}),
+      ...(rule.per === 'person' && person !== undefined ? { person } : {}),
+      server: base.serverName,
+      tool: base.tool,
+    },
+  });
+  return { ...event, resource: { type: 'quota', id: rule.id } };
+}
+
+/**
+ * An approval request's audit event (ADR 0049): `approval.requested` (the call's masked arguments and what the
+ * control plane makes its row of, in `details`), `approval.executed` (its approval spent on this call) or
+ * `approval.expired` (a retry found it past its time). The resource is the request.
+ */
+export function approvalEvent(
+  base: CallEventBase,
+  approval: { id: string; action: 'requested' | 'executed' | 'expired' },
+  details: Record<string, unknown> = {},
+): AuditEventInput {
+  const event = toolEvent(base, {
+    action: `approval.${approval.action}`,
+    outcome: 'success',
+    details: { server: { id: base.serverId, name: base.serverName }, tool: base.tool, ...details },
+  });
+  return { ...event, resource: { type: 'approval', id: approval.id } };
+}
