@@ -2,7 +2,7 @@
 // (bench/cpu.ts), the system part, system calls, peak RSS; the human summary and the JSON result file.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpuPerCall, formatCpuPerCall, stackRoles, type CpuPerCall, type MeasuredProcess } from './cpu.ts';
+import { cpuPerCall, cpuSnapshot, formatCpuPerCall, stackRoles, type CpuPerCall, type MeasuredProcess } from './cpu.ts';
 import type { LoadResult } from './load.ts';
 
 /** The processes' counters at one instant (`us`: the monotonic clock in µs, the clock V8's CPU profiles use). */
@@ -91,6 +91,23 @@ export function costTable(runs: MeasuredRun[]): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
+}
+
+/** CPU ms per second of each role over `seconds` with no load (the "calls" of `cpuPerCall` are the seconds). */
+export async function idleCpu(procs: MeasuredProcess[], seconds: number): Promise<CpuPerCall> {
+  const before = cpuSnapshot(procs);
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = cpuSnapshot(procs);
+  return cpuPerCall(procs, before, after, Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+export function formatIdle(idle: CpuPerCall): string {
+  const f = (role: string) => (idle.byRole[role as keyof CpuPerCall['byRole']] ?? 0).toFixed(1);
+  return (
+    `edge ${f('edge')} / worker ${f('worker')} / Redis ${f('redis')} / PostgreSQL ${f('postgres')} / ` +
+    `control plane ${f('control-plane')} = ${idle.sum.toFixed(1)} CPU ms per second`
+  );
 }
 
 /** The commit measured (with `+dirty` when the work tree differs from it). */

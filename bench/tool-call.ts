@@ -23,6 +23,8 @@ import { commandsPerCall, listLength } from './redis-commands.ts';
 import {
   commitMeasured,
   costTable,
+  formatIdle,
+  idleCpu,
   processLines,
   syscalls,
   windowFigures,
@@ -365,6 +367,10 @@ try {
     if (allPaths) results.push(await measuredRun('tools/call via Toolplane (2026-07-28)', mcpModern, c));
     if (allPaths) results.push(await measuredRun('three-step Flower workflow via Toolplane', workflow, c));
   }
+  // What the stack spends with no call at all, after the runs (warm) and a second to settle (CPU ms per second by role:
+  // BullMQ's blocking fetches and stalled-job checks, timers, the control plane's loops): at C=1 a good part of the
+  // CPU per call is this, spread over few calls.
+  const idle = values.cpu ? await new Promise((r) => setTimeout(r, 1000)).then(() => idleCpu(procs, 2)) : undefined;
   // Redis commands per call (INFO commandstats deltas), at c=1 and c=32, in the 2025-11-25 wire format.
   const redisCommands: string[] = [];
   const oneCall = async () => {
@@ -405,6 +411,7 @@ try {
       for (const line of processLines(procs, r)) console.log(line);
     }
     console.log('\n' + costTable(results));
+    if (idle) console.log(`idle, no calls: ${formatIdle(idle)}`);
   }
   console.log('\n' + redisCommands.join('\n'));
   console.log('\nratios (Toolplane / direct):');
@@ -439,6 +446,7 @@ try {
     options: { ...values, seconds, concurrencies, upstreamDelayMs },
     processes: procs,
     runs: results,
+    idleCpuMsPerSecond: idle?.byRole,
     redisCommands,
   });
   console.log(`\nresults: ${jsonFile}`);
