@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** What a process is for in the cost table; `upstream` and `bench` are measured but not part of the stack's sum. */
-export type Role = 'edge' | 'worker' | 'redis' | 'postgres' | 'control-plane' | 'upstream' | 'bench';
+type Role = 'edge' | 'worker' | 'redis' | 'postgres' | 'control-plane' | 'upstream' | 'bench';
 
 /** The roles that serve a call, summed into its cost (the upstream stands in for the API, the bench for the agent). */
 export const stackRoles = ['edge', 'worker', 'redis', 'postgres', 'control-plane'] as const;
@@ -61,7 +61,7 @@ export function cpuSnapshot(procs: MeasuredProcess[]): number[] {
 }
 
 /** A process's own CPU ms (all its threads), without its children. */
-export function ownCpuMs(pid: number): number {
+function ownCpuMs(pid: number): number {
   const fields = statFields(pid);
   return fields ? ticksToMs(Number(fields[11]) + Number(fields[12])) : 0;
 }
