@@ -78,7 +78,7 @@ function nodeCategory(url: string): string {
 }
 
 /** A frame's category and, for our code, its file; undefined for a native frame charged to its caller. */
-function categoryOf(frame: CallFrame): { category: string; file?: string } | undefined {
+function categoryOf(frame: CallFrame, caller?: CallFrame): { category: string; file?: string } | undefined {
   const { functionName: name, url } = frame;
   if (name === '(garbage collector)') return { category: 'GC' };
   if (name === '(program)') return { category: "V8 (program: compiling, IC misses, the runtime's C++)" };
@@ -86,7 +86,10 @@ function categoryOf(frame: CallFrame): { category: string; file?: string } | und
   if (name === '(root)') return { category: '(root)' };
   // Native frames and WebAssembly (undici's llhttp parser; QuickJS in code mode) count for the code that called them.
   if (!url || url.startsWith('wasm://')) {
-    if (/^(parse|stringify|JSONParse|JSONStringify)$/.test(name)) return { category: 'JSON parse/stringify' };
+    // JSON.parse and JSON.stringify seldom show as frames of their own (V8 counts them in the caller's self time);
+    // a native `parse` under `new URL` is the URL parser.
+    if (/^(parse|stringify|JSONParse|JSONStringify)$/.test(name) && !/\burl\b/.test(caller?.url ?? ''))
+      return { category: 'JSON parse/stringify' };
     if (/^(write|writev|writeBuffer|writeUtf8String|writeLatin1String|readStart|readStop)$/.test(name))
       return { category: 'socket system calls (native writes)' };
     return undefined;
@@ -145,7 +148,8 @@ function summarise(p: CpuProfile, fromUs: number, toUs: number, callersOf?: RegE
   for (const [id, us] of selfTimes(p, fromUs, toUs)) {
     const node = byId.get(id)!;
     const ms = us / 1000;
-    let cat = categoryOf(node.callFrame);
+    const callerId = parent.get(id);
+    let cat = categoryOf(node.callFrame, callerId === undefined ? undefined : byId.get(callerId)!.callFrame);
     for (let up = parent.get(id); !cat && up !== undefined; up = parent.get(up))
       cat = categoryOf(byId.get(up)!.callFrame);
     cat ??= { category: 'native, no caller with a script' };
