@@ -22,6 +22,12 @@ export interface LoadTarget {
   check?: (status: number, body: string) => boolean;
 }
 
+/** Called as the measured window opens and as it closes (after the warm-up, before the loops drain). */
+export interface MeasuredWindow {
+  onStart?: () => void;
+  onEnd?: () => void;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -36,8 +42,9 @@ export async function runLoad(
   target: LoadTarget,
   concurrency: number,
   seconds: number,
-  warmupSeconds = 1,
+  window: MeasuredWindow = {},
 ): Promise<LoadResult> {
+  const warmupSeconds = 1;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const urls = [target.url, ...(target.alternates ?? [])].map((u) => new URL(u));
   const headers = {
@@ -79,11 +86,13 @@ export async function runLoad(
   };
   const loops = Array.from({ length: concurrency }, loop);
   await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+  window.onStart?.();
   measuring = true;
   const start = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  window.onEnd?.();
   stop = true;
   await Promise.all(loops);
   agent.destroy();

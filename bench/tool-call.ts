@@ -7,8 +7,9 @@
 //                        [--upstream-delay-ms 0] [--response-bytes 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
 //                        [--condition '<CEL>'] [--quotas N] [--redis-commands] [--redis single|cluster] [--shards N]
+//                        [--no-cpu] [--json FILE]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,8 +17,21 @@ import { registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
 import { createManagementClient, unwrap } from '@toolplane/client';
 import { startRedisCluster, type RedisClusterHandle } from '@toolplane/embedded';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
-import { runLoad, type LoadResult } from './load.ts';
+import { cpuSnapshot, sysMs, type CpuPerCall, type MeasuredProcess } from './cpu.ts';
+import { runLoad, type LoadResult, type LoadTarget } from './load.ts';
 import { commandsPerCall, listLength } from './redis-commands.ts';
+import {
+  commitMeasured,
+  costTable,
+  formatIdle,
+  idleCpu,
+  processLines,
+  syscalls,
+  windowFigures,
+  writeResults,
+  type MeasuredRun,
+  type Snapshot,
+} from './tool-call-report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -63,7 +77,15 @@ const { values } = parseArgs({
     redis: { type: 'string', default: 'single' },
     /** REDIS_QUEUE_SHARDS of the edges and workers (with `--redis cluster`). */
     shards: { type: 'string', default: '1' },
+    /**
+     * CPU milliseconds per call of each process tree over each run's measured window, by role (edge, worker, Redis,
+     * PostgreSQL, control plane) and summed; `--no-cpu` leaves it out.
+     */
+    cpu: { type: 'boolean', default: true },
+    /** Where to write the results as JSON (default: `tool-call.json` in the run's data directory, printed at the end). */
+    json: { type: 'string' },
   },
+  allowNegative: true,
 });
 const upstreamDelayMs = Number(values['upstream-delay-ms']);
 const concurrencies = values.concurrency
@@ -109,12 +131,13 @@ function watchProcesses(procs: { pid: number }[], redisUrl: string, activeList: 
   };
 }
 /** The cluster's nodes as processes to measure: `redis master :<port>` and `redis replica :<port>`. */
-function clusterNodes(cluster: RedisClusterHandle | undefined): { name: string; pid: number }[] {
+function clusterNodes(cluster: RedisClusterHandle | undefined): MeasuredProcess[] {
   if (!cluster) return [];
   const masters = new Set(cluster.seeds.map((u) => Number(new URL(u).port)));
   return cluster.ports.map((port) => ({
     name: `redis ${masters.has(port) ? 'master' : 'replica'} :${port}`,
     pid: cluster.pidOf(port)!,
+    role: 'redis',
   }));
 }
 
@@ -122,9 +145,9 @@ function clusterNodes(cluster: RedisClusterHandle | undefined): { name: string; 
  * How the Redis CPU per call divides over the cluster's masters: the busiest against the mean (ADR 0043 aims at
  * ≤ 1.25×), the masters' total (against one Redis's per call), and what the replicas spend replicating.
  */
-function clusterSplit(procs: { name: string; pid: number }[], perCall: (p: { pid: number }, i: number) => number) {
-  const masters = procs.flatMap((p, i) => (p.name.startsWith('redis master') ? [perCall(p, i)] : []));
-  const replicas = procs.flatMap((p, i) => (p.name.startsWith('redis replica') ? [perCall(p, i)] : []));
+function clusterSplit(procs: { name: string }[], cpu: CpuPerCall) {
+  const masters = procs.flatMap((p) => (p.name.startsWith('redis master') ? [cpu.byProcess[p.name]!] : []));
+  const replicas = procs.flatMap((p) => (p.name.startsWith('redis replica') ? [cpu.byProcess[p.name]!] : []));
   const total = masters.reduce((a, b) => a + b, 0);
   const mean = total / Math.max(1, masters.length);
   return (
@@ -271,42 +294,16 @@ try {
     }),
     check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
   };
-  // CPU time each process spends per call (utime + stime from /proc), to see where the cost is.
+  // CPU time each process tree spends per call (utime + stime from /proc, bench/cpu.ts), to see where the cost is.
   const postmaster = Number(readFileSync(join(stack.dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const statOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ownCpuMs = (pid: number) => {
-    const fields = statOf(pid);
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks → ms (USER_HZ = 100)
-  };
-  /** PostgreSQL: the postmaster, its live backends, and what its ended children used (cutime + cstime). */
-  const postgresCpuMs = () => {
-    const own = statOf(postmaster);
-    let ms = ownCpuMs(postmaster) + ((Number(own[13]) + Number(own[14])) * 1000) / 100;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (Number(statOf(Number(entry))[1]) === postmaster) ms += ownCpuMs(Number(entry));
-      } catch {
-        // ended meanwhile
-      }
-    }
-    return ms;
-  };
-  const cpuMs = (pid: number) => (pid === postmaster ? postgresCpuMs() : ownCpuMs(pid));
-  /** The kernel's part of a process's CPU time (stime): system calls, and on a VM their exits. */
-  const sysMs = (pid: number) => (Number(statOf(pid)[12]) * 1000) / 100;
-  /** Read and write system calls of a process so far (`syscr`, `syscw` in /proc/<pid>/io). */
-  const syscalls = (pid: number) => {
-    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-    return [Number(/syscr: (\d+)/.exec(io)?.[1]), Number(/syscw: (\d+)/.exec(io)?.[1])] as const;
-  };
-  const procs = [
-    ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })),
-    { name: 'upstream', pid: upstreamProc.pid! },
-    ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []),
+  const procs: MeasuredProcess[] = [
+    ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid!, role: p.service })),
+    { name: 'upstream', pid: upstreamProc.pid!, role: 'upstream' },
+    ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid, role: 'redis' as const }] : []),
     ...clusterNodes(cluster),
-    { name: 'postgres', pid: postmaster },
-    { name: 'bench (load generator)', pid: process.pid },
+    // The postmaster's tree: its live backends and what its ended children used.
+    { name: 'postgres', pid: postmaster, role: 'postgres' },
+    { name: 'bench (load generator)', pid: process.pid, role: 'bench', ownOnly: true },
   ];
   // The same call in the 2026-07-28 wire format: per-request envelope, routing headers, JSON response.
   const envelope = {
@@ -341,54 +338,39 @@ try {
     }),
     check: (_s: number, body: string) => body.includes('Typo on pricing page') && !body.includes('"isError":true'),
   };
-  const results: LoadResult[] = [];
+  const results: MeasuredRun[] = [];
+  const snapshot = (): Snapshot => ({
+    cpu: cpuSnapshot(procs),
+    sys: procs.map((p) => sysMs(p.pid)),
+    io: procs.map((p) => syscalls(p.pid)),
+    us: Number(process.hrtime.bigint() / 1000n),
+  });
   // Each process's RSS before any load: what "above idle" is measured from.
   const idleRssMb = procs.map((p) => rssMb(p.pid));
-  const cpu: string[] = [];
-  for (const c of concurrencies) {
-    results.push(await runLoad('upstream direct', direct, c, seconds));
-    const before = procs.map((p) => cpuMs(p.pid));
-    const sysBefore = procs.map((p) => sysMs(p.pid));
-    const ioBefore = procs.map((p) => syscalls(p.pid));
+  /** One load run through the stack, with CPU per call over exactly its measured window (after the warm-up). */
+  const measuredRun = async (label: string, target: LoadTarget, c: number): Promise<MeasuredRun> => {
+    if (!values.cpu) return runLoad(label, target, c, seconds);
+    let start: Snapshot | undefined;
+    let end: Snapshot | undefined;
     // (In a cluster the active lists are one per shard, on several masters: not watched.)
     const watch = watchProcesses(procs, cluster ? '' : stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
-    const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
-    results.push(r);
-    const modern = allPaths ? await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds) : undefined;
-    if (modern) results.push(modern);
+    const r = await runLoad(label, target, c, seconds, {
+      onStart: () => (start = snapshot()),
+      onEnd: () => (end = snapshot()),
+    });
     const seen = await watch.stop();
-    // The CPU window spans both Toolplane runs: divide by the calls of both (measured windows plus the 1 s warm-ups, approximately).
-    const calls = (r.requests + (modern?.requests ?? 0)) * (1 + 1 / seconds);
-    if (cluster) cpu.push(`c=${c}: ${clusterSplit(procs, (p, i) => (cpuMs(p.pid) - before[i]!) / calls)}`);
-    cpu.push(
-      `c=${c}: ` +
-        procs
-          .map((p, i) => {
-            const sys = p.pid === postmaster ? '' : ` [sys ${((sysMs(p.pid) - sysBefore[i]!) / calls).toFixed(3)}]`;
-            return `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}${sys}`;
-          })
-          .join(', ') +
-        ' (CPU ms per call, the system part in brackets)',
-      `c=${c}: ` +
-        procs
-          .flatMap((p, i) => {
-            if (p.pid === postmaster) return []; // its backends are other processes
-            const [r0, w0] = ioBefore[i]!;
-            const [r1, w1] = syscalls(p.pid);
-            return [`${p.name} ${((r1 - r0) / calls).toFixed(2)} / ${((w1 - w0) / calls).toFixed(2)}`];
-          })
-          .join(', ') +
-        ' (read / write system calls per call)',
-      `c=${c}: ` +
-        procs
-          .map((p, i) => `${p.name} ${seen.peakRssMb[i]!.toFixed(0)} (idle ${idleRssMb[i]!.toFixed(0)})`)
-          .join(', ') +
-        ' (peak RSS MB, idle before the runs in brackets); calls in flight: edges ' +
-        `${c} (the load's loops), workers ${seen.inFlight.peak} at most, ${seen.inFlight.mean.toFixed(0)} on average ` +
-        '(BullMQ active jobs)',
-    );
-    if (allPaths) results.push(await runLoad('three-step Flower workflow via Toolplane', workflow, c, seconds));
+    return { ...r, ...windowFigures(procs, start!, end!, r.requests), seen, idleRssMb };
+  };
+  for (const c of concurrencies) {
+    results.push(await runLoad('upstream direct', direct, c, seconds));
+    results.push(await measuredRun('tools/call via Toolplane', mcp, c));
+    if (allPaths) results.push(await measuredRun('tools/call via Toolplane (2026-07-28)', mcpModern, c));
+    if (allPaths) results.push(await measuredRun('three-step Flower workflow via Toolplane', workflow, c));
   }
+  // What the stack spends with no call at all, after the runs (warm) and a second to settle (CPU ms per second by role:
+  // BullMQ's blocking fetches and stalled-job checks, timers, the control plane's loops): at C=1 a good part of the
+  // CPU per call is this, spread over few calls.
+  const idle = values.cpu ? await new Promise((r) => setTimeout(r, 1000)).then(() => idleCpu(procs, 2)) : undefined;
   // Redis commands per call (INFO commandstats deltas), at c=1 and c=32, in the 2025-11-25 wire format.
   const redisCommands: string[] = [];
   const oneCall = async () => {
@@ -423,7 +405,14 @@ try {
     '| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const r of results) console.log(row(r));
-  console.log('\n' + cpu.join('\n'));
+  if (values.cpu) {
+    for (const r of results) {
+      if (cluster && r.cpu) console.log(`c=${r.concurrency} ${r.label}: ${clusterSplit(procs, r.cpu)}`);
+      for (const line of processLines(procs, r)) console.log(line);
+    }
+    console.log('\n' + costTable(results));
+    if (idle) console.log(`idle, no calls: ${formatIdle(idle)}`);
+  }
   console.log('\n' + redisCommands.join('\n'));
   console.log('\nratios (Toolplane / direct):');
   for (const c of concurrencies) {
@@ -449,6 +438,18 @@ try {
       `\ntarget (docs/benchmarks.md): ≥ 2400 calls/s at c=32 → ${t32.throughput.toFixed(0)} ` +
         `(${((t32.throughput / 2400) * 100).toFixed(0)}%); p50 ≤ 1.5 ms at c=1 → ${t1.p50.toFixed(2)} ms`,
     );
+  const jsonFile = values.json ?? join(stack.dataDir, 'tool-call.json');
+  writeResults(jsonFile, {
+    commit: commitMeasured(repoRoot),
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    options: { ...values, seconds, concurrencies, upstreamDelayMs },
+    processes: procs,
+    runs: results,
+    idleCpuMsPerSecond: idle?.byRole,
+    redisCommands,
+  });
+  console.log(`\nresults: ${jsonFile}`);
 } finally {
   await stack.stop();
   await cluster?.stop();
