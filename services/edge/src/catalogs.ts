@@ -26,7 +26,7 @@ export interface LoadedTool {
   taskOnly?: true;
   /** Cost units of one call (ADR 0048); absent: 1. */
   cost?: number;
-  /** The guardrails that scan its calls' arguments (argument-guardrails.ts); an unguarded tool pays this test only. */
+  /** The guardrails that scan its calls' arguments (pipeline/argument-guardrails.ts); an unguarded tool never meets that stage. */
   argumentGuardrails?: CompiledGuardrail[];
   /**
    * Its results are cached (result-cache.ts, ADR 0067): TTL and scope; an uncached tool pays this test only. `ttlMs` 0:
