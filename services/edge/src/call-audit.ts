@@ -4,22 +4,6 @@ import { currentTraceIds } from '@toolplane/telemetry';
 import type { SourceRequest } from './call-context.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 
-export {
-  accessWouldRefuseEvent,
-  approvalEvent,
-  auditActor,
-  conditionRefusalEvent,
-  confirmationEvent,
-  guardrailArgumentsEvent,
-  printable,
-  programEvent,
-  quotaAlertEvent,
-  quotaEvent,
-  type CallEventBase,
-  type ConfirmationOutcome,
-  type ProgramCall,
-} from '@toolplane/access';
-
 /**
  * The audit events of the edge's calls: the builders are `@toolplane/access`'s (call-events.ts, shared with the worker's
  * checks of workflow steps); this reads a call's facts for them once (`callEvents`).

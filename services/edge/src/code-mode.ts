@@ -23,7 +23,8 @@ import {
 } from './code-sandbox.ts';
 import { programCaller, ProgramSlots, type ProgramsRefusal } from './code-slots.ts';
 import { argumentsDigest, principalBinding } from './confirmation.ts';
-import { callEvents, programEvent, type ProgramCall } from './call-audit.ts';
+import { programEvent, type ProgramCall } from '@toolplane/access';
+import { callEvents } from './call-audit.ts';
 
 /** The most of a failed program's error its record keeps. */
 const RECORD_MESSAGE_MAX = 500;

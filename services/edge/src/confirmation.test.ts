@@ -16,7 +16,8 @@ import {
   upstreamInputResponses,
   upstreamRequestState,
 } from './confirmation.ts';
-import { auditActor, callEvents, confirmationEvent, printable } from './call-audit.ts';
+import { auditActor, confirmationEvent, printable } from '@toolplane/access';
+import { callEvents } from './call-audit.ts';
 
 const SECRET = 'sk-live-5f1c9a';
 

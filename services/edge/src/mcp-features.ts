@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   INTERNAL_ERROR,
   INVALID_PARAMS,
@@ -12,7 +11,9 @@ import {
 import { toolResultValue, type ExternalFeatures, type ToolInvokeJob } from '@toolplane/contracts';
 import { callerSessionScope, type EdgeCallContext } from './call-context.ts';
 import type { LoadedCatalog } from './catalogs.ts';
-import type { ToolCallDeps } from './tool-calls.ts';
+import { readStages } from './pipeline/order.ts';
+import { readTool, runCall } from './pipeline/run.ts';
+import { toolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /**
  * What a server offers besides tools: the resources, resource templates, prompts and completions of the external MCP
@@ -214,10 +215,11 @@ async function complete(
 }
 
 /**
- * One request to an external MCP server through the queue: a job naming the catalog version, the attached server and
+ * One request to an external MCP server through the queue: a read through the call pipeline (`readStages`: the
+ * stages that apply to reads, such as the caller's quotas), then a job naming the catalog version, the attached server and
  * the request (references only, like a tool call's), answered by a worker with the server's result. The server's own
- * JSON-RPC error (a resource it does not have, say) is relayed as that error; a failure to reach it is an internal
- * error saying so.
+ * JSON-RPC error (a resource it does not have, say) is relayed as that error; a refusal by a stage or a failure to
+ * reach the server is an internal error saying so.
  */
 async function forward(
   b: FeatureBinding,
@@ -225,31 +227,15 @@ async function forward(
   request: Request,
   label: string,
 ): Promise<Record<string, unknown>> {
-  const { deps } = b;
-  const { caller } = b.current(ctx);
   const multiRound = b.multiRound(ctx);
-  const reply = await deps.invocations.invoke(
-    {
-      v: 2,
-      invocationId: randomUUID(),
-      serverId: caller.loaded.catalog.serverId,
-      catalogVersion: caller.loaded.catalog.version,
-      tool: label,
-      arguments: {},
-      principal: caller.principal,
-      deadlineAt: Date.now() + deps.timeoutMs,
-      replyTo: deps.invocations.edgeId,
-      request,
-      ...(multiRound ? { multiRound } : {}),
-    },
-    ctx.mcpReq.signal,
-  );
-  if (!reply.ok) throw new ProtocolError(INTERNAL_ERROR, reply.error.message);
-  const result = toolResultValue(reply.result);
+  const message = { id: ctx.mcpReq.id, name: label, args: {} };
+  const call = toolCall(b.current(ctx), message, ctx.mcpReq.signal, multiRound ? { multiRound } : undefined);
+  const result = toolResultValue(await runCall(b.deps, call, readTool(label), { stages: readStages, read: request }));
   if (result.protocolError) {
     const e = result.protocolError;
     throw new ProtocolError(e.code, e.message, e.data);
   }
-  if (!result.mcpResult) throw new ProtocolError(INTERNAL_ERROR, `The worker gave no answer to ${request.method}`);
-  return result.mcpResult;
+  if (result.mcpResult) return result.mcpResult;
+  const text = result.content.map((c) => (typeof c.text === 'string' ? c.text : '')).join('');
+  throw new ProtocolError(INTERNAL_ERROR, text || `The worker gave no answer to ${request.method}`);
 }

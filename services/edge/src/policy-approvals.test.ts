@@ -3,7 +3,7 @@ import { approvalInsteadOf, decideAccess } from '@toolplane/access';
 import type { AccessPolicyRule, ApprovalRule, Catalog } from '@toolplane/contracts';
 import type { CallConditions } from './access-conditions.ts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
-import { conditionCheck, policyApprovalRule } from './policy-approvals.ts';
+import { conditionCheck } from './policy-approvals.ts';
 
 /**
  * Which access-policy rule a call its conditions refuse runs under instead (ADR 0049, `onFalse: "require_approval"`),
@@ -59,11 +59,11 @@ function callOf(policies: AccessPolicyRule[], amount: number, username?: string)
   return { conditions, loaded, arguments: { amount } };
 }
 
-/** What the checks decide, then the rule the run reads back. */
+/** What the access stage decides: a refusal, or the rule the call must be approved under. */
 function decided(policies: AccessPolicyRule[], amount: number, username?: string) {
   const call = callOf(policies, amount, username);
-  const refused = conditionCheck(call, loaded, refund, call.arguments);
-  return { refused, rule: policyApprovalRule(call, refund) };
+  const checked = call.conditions ? conditionCheck(call.conditions, loaded, refund, call.arguments) : {};
+  return { refused: checked.refused, rule: checked.approval };
 }
 
 describe('the rule of a refused call (approvalInsteadOf)', () => {
@@ -87,7 +87,7 @@ describe('the rule of a refused call (approvalInsteadOf)', () => {
   });
 });
 
-describe('conditionCheck and policyApprovalRule', () => {
+describe('conditionCheck', () => {
   it('a true condition runs without approval; a false one that requires approval is governed by its rule', () => {
     const policies = [policy('big-refunds', { approval: ruleOf('v1') })];
     expect(decided(policies, 50)).toEqual({ refused: undefined, rule: undefined });
@@ -120,11 +120,5 @@ describe('conditionCheck and policyApprovalRule', () => {
     // The person's grant without a condition: only the key's clause counts.
     const annAlways = policy('ann-always', { principals: ann, condition: undefined });
     expect(decided([acting, keyAsks, annAlways], 500, 'ann').rule?.version).toBe('v1');
-  });
-
-  it('a call the checks did not see as this object is decided again (never run unapproved)', () => {
-    const call = callOf([policy('big-refunds', { approval: ruleOf('v1') })], 500);
-    expect(policyApprovalRule(call, refund)?.policy.id).toBe('big-refunds');
-    expect(policyApprovalRule({ ...call, conditions: undefined }, refund)).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { recordDenied } from '@toolplane/telemetry';
 import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
-import { accessWouldRefuseEvent, callEvents, conditionRefusalEvent } from '../call-audit.ts';
+import { accessWouldRefuseEvent, conditionRefusalEvent } from '@toolplane/access';
+import { callEvents } from '../call-audit.ts';
 import { argumentsAsSent } from '../call-arguments.ts';
 import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
 import { conditionCheck } from '../policy-approvals.ts';
@@ -24,7 +25,8 @@ export const accessStage: Stage = {
     if (!conditions) return undefined;
     const { loaded } = call;
     const sent = argumentsAsSent(loaded, tool, call.arguments);
-    const refused = conditionCheck(call, loaded, tool, sent);
+    const { refused, approval } = conditionCheck(conditions, loaded, tool, sent);
+    if (approval) s.policyApproval = approval;
     if (refused) {
       recordDenied('condition');
       deps.audit?.add(

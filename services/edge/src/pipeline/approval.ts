@@ -1,11 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { approversText, type PolicyApprovalRule } from '@toolplane/access';
+import { approvalEvent, approversText, type CallEventBase, type PolicyApprovalRule } from '@toolplane/access';
 import { approvalKey, approvalPendingKey, type ApprovalRule, type Principal } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
-import { approvalEvent, callEvents, type CallEventBase } from '../call-audit.ts';
+import { callEvents } from '../call-audit.ts';
 import type { ToolCallDeps } from '../call-types.ts';
 import { argumentsDigest, maskArguments, principalBinding } from '../confirmation.ts';
-import { policyApprovalRule } from '../policy-approvals.ts';
 import { failedCall, jobOf } from './enqueue.ts';
 import { errorResult, refuse, type Rejection } from './refusal.ts';
 import { settleAll, type CallState, type Settle, type Stage, type Verdict } from './stage.ts';
@@ -30,7 +29,7 @@ export const approvalStage: Stage = {
   name: 'approval',
   appliesTo: () => true,
   run(s) {
-    const rule = s.tool.approval ?? policyApprovalRule(s.call, s.tool);
+    const rule = s.tool.approval ?? s.policyApproval;
     if (!rule) return undefined;
     s.governed = true;
     return approve(s, rule);

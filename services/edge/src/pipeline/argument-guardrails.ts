@@ -2,7 +2,8 @@ import { toolResultValue, type GuardrailFinding, type ToolOutcome } from '@toolp
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
 import type { ToolCallDeps } from '../call-types.ts';
-import { callEvents, guardrailArgumentsEvent, type CallEventBase } from '../call-audit.ts';
+import { guardrailArgumentsEvent, type CallEventBase } from '@toolplane/access';
+import { callEvents } from '../call-audit.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';

@@ -1,5 +1,6 @@
 import type { ToolOutcome } from '@toolplane/contracts';
-import { callEvents, confirmationEvent, type ConfirmationOutcome } from '../call-audit.ts';
+import { confirmationEvent, type ConfirmationOutcome } from '@toolplane/access';
+import { callEvents } from '../call-audit.ts';
 import { confirmSealing } from '../call-types.ts';
 import { confirmationPrompt, confirmedResult, type Confirmation } from '../confirmation.ts';
 import { errorResult, refuse } from './refusal.ts';

@@ -91,7 +91,7 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
     ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
     ...(call.multiRound ? { multiRound: call.multiRound } : {}),
     ...(call.relay ? { relay: call.relay } : {}),
-    serializedResult: true,
+    ...(s.read ? { request: s.read } : { serializedResult: true as const }),
     ...(call.task ? { task: { id: call.task.id } } : {}),
     ...(Object.keys(s.rules).length > 0 ? { rules: s.rules } : {}),
   };

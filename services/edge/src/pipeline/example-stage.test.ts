@@ -9,6 +9,9 @@ import { refuse } from './refusal.ts';
 import { runCall } from './run.ts';
 import type { Ending, Stage } from './stage.ts';
 
+/** A tool's plan in an order other than `order.ts`'s (as `planOf` works it out for the real one). */
+const planFor = (tool: LoadedTool, stages: readonly Stage[]) => stages.filter((stage) => stage.appliesTo(tool));
+
 /**
  * Adding a call capability: a stage of its own (this file stands for its folder) and one line in the order
  * (`order.ts`; here a copy of the order with the line added). Nothing else changes: the stage refuses (nothing is
@@ -92,12 +95,16 @@ describe('an example stage added to the pipeline', () => {
   it('enforced: refuses over the limit (nothing enqueued, a rejected record); lets the rest through and settles', async () => {
     const { stages, endings } = spendingLimit(100, true);
     const f = fakes();
-    const refused = toolResultValue(await runCall(f.deps, call('pay', { amount: 250 }), pay, stages));
+    const refused = toolResultValue(
+      await runCall(f.deps, call('pay', { amount: 250 }), pay, { stages: planFor(pay, stages) }),
+    );
     expect(refused.isError).toBe(true);
     expect(refused.content).toEqual([{ type: 'text', text: 'amount 250 is over the limit of 100: nothing was sent.' }]);
     expect(f.jobs).toHaveLength(0);
     expect(f.records).toEqual([expect.objectContaining({ outcome: 'rejected', errorCode: 'spending.over_limit' })]);
-    const ran = toolResultValue(await runCall(f.deps, call('pay', { amount: 40 }), pay, stages));
+    const ran = toolResultValue(
+      await runCall(f.deps, call('pay', { amount: 40 }), pay, { stages: planFor(pay, stages) }),
+    );
     expect(ran.isError).toBeUndefined();
     expect(f.jobs).toHaveLength(1);
     expect(endings).toEqual([{ added: true, outcome: { content: [] } }]);
@@ -106,7 +113,7 @@ describe('an example stage added to the pipeline', () => {
   it('log-only: the call goes on, and the audit trail says what the stage would have done', async () => {
     const { stages } = spendingLimit(100, false);
     const f = fakes();
-    await runCall(f.deps, call('pay', { amount: 250 }), pay, stages);
+    await runCall(f.deps, call('pay', { amount: 250 }), pay, { stages: planFor(pay, stages) });
     expect(f.jobs).toHaveLength(1);
     expect(f.audit).toEqual([{ type: 'spending.would_refuse', details: { tool: 'pay' } }]);
   });
@@ -114,10 +121,12 @@ describe('an example stage added to the pipeline', () => {
   it('a tool the stage does not apply to never meets it; an earlier refusal stops the call before it', async () => {
     const { stages } = spendingLimit(0, true);
     const f = fakes();
-    await runCall(f.deps, call('read', { id: 'x', amount: 5 }), read, stages);
+    await runCall(f.deps, call('read', { id: 'x', amount: 5 }), read, { stages: planFor(read, stages) });
     expect(f.jobs).toHaveLength(1);
     const strict = { ...pay, validate: Object.assign(() => false, { errors: [] }) } as unknown as LoadedTool;
-    const out = toolResultValue(await runCall(f.deps, call('pay', { amount: 5 }), strict, stages));
+    const out = toolResultValue(
+      await runCall(f.deps, call('pay', { amount: 5 }), strict, { stages: planFor(strict, stages) }),
+    );
     expect(out.isError).toBe(true);
     expect(f.records).toEqual([expect.objectContaining({ errorCode: 'tool.invalid_arguments' })]);
   });

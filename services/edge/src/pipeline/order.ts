@@ -26,3 +26,6 @@ export const callStages: readonly Stage[] = [
   quotaStage,
   cacheStage,
 ];
+
+/** The stages a read of an attached server's resource, prompt or completion meets, in the same order. */
+export const readStages: readonly Stage[] = callStages.filter((stage) => stage.reads === true);

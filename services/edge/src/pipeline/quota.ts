@@ -1,6 +1,7 @@
 import { toolResultValue } from '@toolplane/contracts';
 import { recordQuotaCharged, recordQuotaRefused, recordQuotaUse } from '@toolplane/telemetry';
-import { callEvents, quotaAlertEvent, quotaEvent, type CallEventBase } from '../call-audit.ts';
+import { quotaAlertEvent, quotaEvent, type CallEventBase } from '@toolplane/access';
+import { callEvents } from '../call-audit.ts';
 import type { ToolCallDeps } from '../call-types.ts';
 import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from '../quotas.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
@@ -18,6 +19,7 @@ import type { CallState, Ending, Stage, Verdict } from './stage.ts';
 export const quotaStage: Stage = {
   name: 'quota',
   appliesTo: () => true,
+  reads: true,
   run: (s) => (s.call.quotas && s.deps.quotas ? chargeQuotas(s) : undefined),
 };
 

@@ -4,23 +4,31 @@ import type { ToolCall, ToolCallDeps } from '../call-types.ts';
 import type { LoadedTool } from '../catalogs.ts';
 import { enqueueJob } from './enqueue.ts';
 import { callStages } from './order.ts';
-import { finishAll, settleAll, type CallState, type Settle, type Stage } from './stage.ts';
+import { finishAll, settleAll, type CallState, type ReadRequest, type Settle, type Stage } from './stage.ts';
+
+/** Which stages a call meets (default: a tool's, `planOf`) and, for a read of an attached server, its request. */
+export interface CallPlan {
+  readonly stages?: readonly Stage[];
+  readonly read?: ReadRequest;
+}
 
 /**
  * Runs a call of `tool` through the pipeline: its stages in order (`order.ts`), the first refusal or answer ending it,
  * then its job. Every path that calls a tool comes here: `tools/call`, SMART `execute_tool`, tasks, the inner calls
- * of a `run_code` program; a workflow's steps ask the worker's copy of the same rules (step-checks.ts).
+ * of a `run_code` program; and reads of attached servers' resources, prompts and completions (`readStages`, with
+ * `readTool`). A workflow's steps ask the worker's copy of the same rules (step-checks.ts).
  */
 export async function runCall(
   deps: ToolCallDeps,
   call: ToolCall,
   tool: LoadedTool,
-  stages: readonly Stage[] = callStages,
+  plan: CallPlan = {},
 ): Promise<ToolOutcome> {
   const invocationId = call.task?.invocationId ?? call.invocationId ?? randomUUID();
-  const s: CallState = { deps, call, tool, invocationId, rules: tool.cost !== undefined ? { cost: tool.cost } : {} };
+  const rules = tool.cost !== undefined ? { cost: tool.cost } : {};
+  const s: CallState = { deps, call, tool, invocationId, rules, read: plan.read };
   const settles: Settle[] = [];
-  for (const stage of planOf(tool, stages)) {
+  for (const stage of plan.stages ?? planOf(tool)) {
     let verdict = stage.run(s);
     if (verdict instanceof Promise) verdict = await verdict;
     if (!verdict) continue;
@@ -36,15 +44,19 @@ export async function runCall(
   return (s.terminal ?? enqueueJob)(s, settles);
 }
 
+/** What a read of an attached server is called as in the pipeline: a tool named by what it reads, taking no arguments. */
+export function readTool(name: string): LoadedTool {
+  return { def: { name, inputSchema: { type: 'object' } }, validate: () => true } as unknown as LoadedTool;
+}
+
 const plans = new WeakMap<LoadedTool, readonly Stage[]>();
 
 /**
  * The stages calls of `tool` meet, worked out once per catalog version (a loaded tool belongs to one): a tool with no
  * rules of its own meets only the stages that look at the caller, each a test or two.
  */
-export function planOf(tool: LoadedTool, stages: readonly Stage[] = callStages): readonly Stage[] {
-  if (stages !== callStages) return stages.filter((stage) => stage.appliesTo(tool));
+export function planOf(tool: LoadedTool): readonly Stage[] {
   let plan = plans.get(tool);
-  if (!plan) plans.set(tool, (plan = stages.filter((stage) => stage.appliesTo(tool))));
+  if (!plan) plans.set(tool, (plan = callStages.filter((stage) => stage.appliesTo(tool))));
   return plan;
 }

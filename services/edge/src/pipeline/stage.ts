@@ -1,4 +1,5 @@
-import type { CallRules, ToolOutcome } from '@toolplane/contracts';
+import type { PolicyApprovalRule } from '@toolplane/access';
+import type { CallRules, ToolInvokeJob, ToolOutcome } from '@toolplane/contracts';
 import type { ToolCall, ToolCallDeps } from '../call-types.ts';
 import type { LoadedTool } from '../catalogs.ts';
 
@@ -16,15 +17,22 @@ export interface CallState {
   call: ToolCall;
   readonly tool: LoadedTool;
   readonly invocationId: string;
+  /** An access policy requires someone else's approval of this call (set by the access stage, asked by the approval stage). */
+  policyApproval?: PolicyApprovalRule;
   /** Someone else approves this call (the approval stage): its results are not cached. */
   governed?: boolean;
   /** A task's call held for that approval: its job waits in the queue, nothing on this edge awaits it. */
   held?: boolean;
+  /** A read of an attached server's resource, prompt or completion (`runRead`): the job's `request`. */
+  readonly read?: ReadRequest | undefined;
   /** What the stages hand the worker: the job's `rules`, a key for each capability (quota charge, cache hint, …). */
   readonly rules: CallRules;
   /** How the call ends once every stage let it go on: its job queued and awaited, unless a stage set another (a hold). */
   terminal?: Terminal;
 }
+
+/** What a read of an attached server asks it (`resources/read`, `prompts/get`, `completion/complete`). */
+export type ReadRequest = NonNullable<ToolInvokeJob['request']>;
 
 /** Queues the job of a call that passed every stage and makes its outcome. */
 export type Terminal = (s: CallState, settles: readonly Settle[]) => Promise<ToolOutcome>;
@@ -56,6 +64,11 @@ export interface Stage {
    * tool with no rules pays nothing for it. A stage whose rules depend on the caller answers true and looks at run time.
    */
   appliesTo(tool: LoadedTool): boolean;
+  /**
+   * Whether it also applies to a read of an attached server's resource, prompt or completion (a call of the server,
+   * named by what it reads, with no arguments of a tool): the quota stage does (a quota on every tool counts reads).
+   */
+  readonly reads?: boolean;
   /** Its check: synchronous unless it has to ask something (Redis, a person). */
   run(s: CallState): Verdict | Promise<Verdict>;
 }
