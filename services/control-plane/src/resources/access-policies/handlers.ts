@@ -1,14 +1,13 @@
-import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { ValidationError } from '@toolplane/errors';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../db/client.ts';
-import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { publishWorkspaceAccess } from './publish.ts';
 import { policyApproval } from './approval.ts';
 import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
 import { validate, type PolicyState } from './validation.ts';
-import { given, oldestFirst } from '../rows.ts';
+import { given, workspaceRows } from '../rows.ts';
 
 type PolicyRow = PolicyState & {
   id: string;
@@ -53,11 +52,8 @@ function outcomeData(body: Partial<Pick<PolicyBody, 'onFalse' | 'approval'>>) {
 }
 
 /** The policy `id` of the workspace, else 404. */
-async function byId(db: Db, workspaceId: string, id: string): Promise<PolicyRow> {
-  const row = isUuid(id) ? await db.accessPolicy.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('access policy', id);
-  return row;
-}
+const policyRows = workspaceRows((db) => db.accessPolicy, 'access policy', present);
+const byId = policyRows.byId;
 
 /** 409 when another policy of the workspace (not `except`) has that name. */
 async function conflict(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
@@ -99,15 +95,10 @@ export async function createAccessPolicy(
 }
 
 /** `GET /access_policies`: the workspace's policies, oldest first. */
-export async function listAccessPolicies({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.accessPolicy.findMany(oldestFirst(caller.workspaceId));
-  return { data: rows.map(present) };
-}
+export const listAccessPolicies = policyRows.list;
 
 /** `GET /access_policies/{id}`. */
-export async function getAccessPolicy({ db }: ControlPlaneDeps, { params, caller }: Input) {
-  return present(await byId(db, caller.workspaceId, params.id!));
-}
+export const getAccessPolicy = policyRows.get;
 
 /**
  * `PATCH /access_policies/{id}`: the fields given change; the workspace's policies are published again. An unknown

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { ValidationError } from '@toolplane/errors';
 import { auditExporterSecretName } from '../../catalog/secret-names.ts';
 import { requireScope } from '../../http/access.ts';
 import type { Db } from '../../db/client.ts';
-import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { CreateAuditExporterBody, ExporterTarget, UpdateAuditExporterBody } from './schemas.ts';
-import { given, oldestFirst } from '../rows.ts';
+import { given, workspaceRows } from '../rows.ts';
 
 type Row = NonNullable<Awaited<ReturnType<Db['auditExporter']['findFirst']>>>;
 
@@ -55,11 +54,8 @@ function present(row: Row) {
   };
 }
 
-async function byId(db: Db, workspaceId: string, id: string): Promise<Row> {
-  const row = isUuid(id) ? await db.auditExporter.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('audit exporter', id);
-  return row;
-}
+const exporterRows = workspaceRows((db) => db.auditExporter, 'audit exporter', present);
+const byId = exporterRows.byId;
 
 async function refuseTakenName(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
   const existing = await db.auditExporter.findUnique({ where: { workspaceId_name: { workspaceId, name } } });
@@ -122,15 +118,10 @@ export async function createAuditExporter(
 }
 
 /** `GET /audit_exporters`: the workspace's exporters, oldest first. */
-export async function listAuditExporters({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.auditExporter.findMany(oldestFirst(caller.workspaceId));
-  return { data: rows.map(present) };
-}
+export const listAuditExporters = exporterRows.list;
 
 /** `GET /audit_exporters/{id}`. */
-export async function getAuditExporter({ db }: ControlPlaneDeps, { params, caller }: Input) {
-  return present(await byId(db, caller.workspaceId, params.id!));
-}
+export const getAuditExporter = exporterRows.get;
 
 /**
  * `PATCH /audit_exporters/{id}`: the fields given replace the exporter's. A new target is tried at once (its failures
