@@ -9,8 +9,8 @@ import type { Input } from './operation.ts';
  * PATCH gives.
  */
 
-/** A workspace's rows oldest first, ties by id: `db.quota.findMany(oldestFirst(workspaceId))`. */
-export function oldestFirst(workspaceId: string) {
+/** A workspace's rows oldest first, ties by id (`findMany`'s arguments). */
+function oldestFirst(workspaceId: string) {
   return { where: { workspaceId }, orderBy: [{ createdAt: 'asc' as const }, { id: 'asc' as const }] };
 }
 

@@ -2,22 +2,17 @@ import type { ProblemIssue } from '@toolplane/errors';
 import { resultShapeProblems } from '../../catalog/result-shapes.ts';
 import { resultCacheProblems } from '../../catalog/result-cache.ts';
 import { approvalFileProblems } from './approval-rules.ts';
-import type { LiveResource, LiveState } from './live.ts';
-import type { Desired, DesiredResource } from './read-files.ts';
-import { fileOf, inlineConfigsOf, kinds, referencePattern, type Kind } from './specs.ts';
-
-type Action = 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
-
-/** What apply would do to one resource; `fields`: what an update changes (`managed`: apply's marker only). */
-export interface Change {
-  kind: Kind;
-  name: string;
-  file: string;
-  action: Action;
-  fields: string[];
-  desired?: DesiredResource | undefined;
-  live?: LiveResource | undefined;
-}
+import {
+  inlineConfigsOf,
+  referencePattern,
+  type Change,
+  type DesiredResource,
+  type Kind,
+  type LiveResource,
+} from './kind.ts';
+import type { LiveState } from './live.ts';
+import type { Desired } from './read-files.ts';
+import { fileOf, kinds } from './specs.ts';
 
 export interface Plan {
   changes: Change[];

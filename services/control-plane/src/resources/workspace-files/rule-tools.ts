@@ -2,7 +2,8 @@ import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { exposedTools } from '../quotas/handlers.ts';
 import { idsByName } from './live.ts';
-import type { Change, Planned } from './plan.ts';
+import type { Change } from './kind.ts';
+import type { Planned } from './plan.ts';
 
 /** A change apply carries out with its API operation (not only apply's marker). */
 const written = (c: Change) =>

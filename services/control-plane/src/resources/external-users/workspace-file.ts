@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { externalUsersOperations } from './operations.ts';
+
+const UserSpec = z.strictObject({
+  name: z.string().min(1),
+  attributes: z.record(z.string(), z.string()).default({}),
+});
+
+/** External users (`external-users/<name>.yaml`): a name and its attributes. */
+export const externalUserFiles: WorkspaceFileKind = {
+  kind: 'external_user',
+  dir: 'external-users',
+  schema: UserSpec,
+  async live({ deps, workspaceId, marker }) {
+    const rows = await deps.db.externalUser.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
+    return rows.map((r) => ({
+      kind: 'external_user',
+      name: r.name,
+      id: r.id,
+      spec: { name: r.name, attributes: r.attributes },
+      marker: marker('external_user', r.name),
+    }));
+  },
+  write(c) {
+    const s = c.desired!.spec;
+    if (c.action === 'create')
+      return run(externalUsersOperations, 'createExternalUser', { body: { name: s.name, attributes: s.attributes } });
+    if (!c.fields.includes('attributes')) return undefined;
+    return run(externalUsersOperations, 'updateExternalUser', {
+      params: { name: c.name },
+      body: { attributes: s.attributes },
+    });
+  },
+  remove: (c) => run(externalUsersOperations, 'deleteExternalUser', { params: { name: c.name } }),
+};
