@@ -1,6 +1,4 @@
-import { ValidationError } from '@toolplane/errors';
 import { Prisma } from '../../generated/prisma/client.ts';
-import type { Db } from '../../db/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { publishWorkspaceAccess } from './publish.ts';
@@ -52,20 +50,8 @@ function outcomeData(body: Partial<Pick<PolicyBody, 'onFalse' | 'approval'>>) {
 }
 
 /** The policy `id` of the workspace, else 404. */
-const policyRows = workspaceRows((db) => db.accessPolicy, 'access policy', present);
-const byId = policyRows.byId;
-
-/** 409 when another policy of the workspace (not `except`) has that name. */
-async function conflict(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
-  const existing = await db.accessPolicy.findUnique({ where: { workspaceId_name: { workspaceId, name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the access policy is invalid',
-      [{ path: '/name', message: `a policy named "${name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
-}
+const policyRows = workspaceRows((db) => db.accessPolicy, { what: 'access policy', one: 'a policy' }, present);
+const { byId, refuseTakenName } = policyRows;
 
 /**
  * `POST /access_policies`: a policy, published to every edge with the workspace's others. The body comes as sent:
@@ -76,7 +62,7 @@ export async function createAccessPolicy(
   { body: raw, caller: { workspaceId } }: Input<unknown>,
 ) {
   const body = await validate(db, { workspaceId, schema: PolicyBody, raw, what: 'access policy' });
-  await conflict(db, workspaceId, body.name);
+  await refuseTakenName(db, workspaceId, body.name);
   const row = await db.accessPolicy.create({
     data: {
       workspaceId,
@@ -116,7 +102,7 @@ export async function updateAccessPolicy(
     what: 'access policy update',
     current: row,
   });
-  if (body.name !== undefined) await conflict(db, row.workspaceId, body.name, row.id);
+  if (body.name !== undefined) await refuseTakenName(db, row.workspaceId, body.name, row.id);
   const updated = await db.accessPolicy.update({
     where: { id: row.id },
     data: {

@@ -1,7 +1,7 @@
 import { PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
 import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../workspace-files/approval-rules.ts';
-import { idOf, markerOnly, Names, run, type LiveResource, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { idOf, liveRows, markerOnly, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { accessPoliciesOperations } from './operations.ts';
 
 const PolicySpec = z.strictObject({
@@ -25,29 +25,28 @@ export const accessPolicyFiles: WorkspaceFileKind = {
   kind: 'access_policy',
   dir: 'access-policies',
   schema: PolicySpec,
-  async live({ deps, workspaceId, marker, names }) {
-    const [servers, keys] = [names('server'), names('api_key')];
-    const rows = await deps.db.accessPolicy.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
-    return rows.map((r): LiveResource => ({
-      kind: 'access_policy',
+  refers: (s) => [
+    ...namedIn('server', 'MCP server', s.servers as string[], '/servers'),
+    ...(s.principals as { type: string; value: string }[]).flatMap((p, i) =>
+      p.type === 'api_key' ? [{ kind: 'api_key', name: p.value, path: `/principals/${i}/value`, what: 'API key' }] : [],
+    ),
+  ],
+  async live(ctx) {
+    const [servers, keys] = [ctx.names('server'), ctx.names('api_key')];
+    const where = { workspaceId: ctx.workspaceId };
+    const rows = await ctx.deps.db.accessPolicy.findMany({ where, orderBy: { name: 'asc' } });
+    return liveRows(ctx, 'access_policy', rows, (r) => ({
       name: r.name,
-      id: r.id,
-      spec: {
-        name: r.name,
-        description: r.description,
-        principals: (r.principals as PolicyPrincipal[]).map((p) =>
-          p.type === 'api_key'
-            ? { type: p.type, value: keys.get(p.value) ?? p.value }
-            : { type: p.type, value: p.value },
-        ),
-        servers: r.servers.map((s) => (s === '*' ? s : (servers.get(s) ?? s))),
-        tools: r.tools,
-        condition: r.condition,
-        onFalse: r.onFalse,
-        approval: approvalRuleFile(r.approval, keys),
-        enforce: r.enforce,
-      },
-      marker: marker('access_policy', r.name),
+      description: r.description,
+      principals: (r.principals as PolicyPrincipal[]).map((p) =>
+        p.type === 'api_key' ? { type: p.type, value: keys.get(p.value) ?? p.value } : { type: p.type, value: p.value },
+      ),
+      servers: r.servers.map((s) => (s === '*' ? s : (servers.get(s) ?? s))),
+      tools: r.tools,
+      condition: r.condition,
+      onFalse: r.onFalse,
+      approval: approvalRuleFile(r.approval, keys),
+      enforce: r.enforce,
     }));
   },
   write(c, ctx) {

@@ -1,7 +1,7 @@
 import { apiKeyScopes } from '@toolplane/contracts';
 import { z } from 'zod';
 import { hashApiKey } from '../../http/auth.ts';
-import { idOf, Names, run, type LiveResource, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { idOf, liveRows, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { apiKeysOperations } from './operations.ts';
 
 const KeySpec = z.strictObject({
@@ -20,23 +20,22 @@ export const apiKeyFiles: WorkspaceFileKind = {
   kind: 'api_key',
   dir: 'api-keys',
   schema: KeySpec,
-  async live({ deps, workspaceId, marker, names }) {
-    const bootstrap = deps.env.BOOTSTRAP_API_KEY;
-    const serverNames = names('server');
-    const rows = await deps.db.apiKey.findMany({
-      where: { workspaceId, revokedAt: null, ...(bootstrap ? { hash: { not: hashApiKey(bootstrap) } } : {}) },
+  refers: (s) => namedIn('server', 'MCP server', s.servers as string[] | null, '/servers'),
+  async live(ctx) {
+    const bootstrap = ctx.deps.env.BOOTSTRAP_API_KEY;
+    const serverNames = ctx.names('server');
+    const rows = await ctx.deps.db.apiKey.findMany({
+      where: {
+        workspaceId: ctx.workspaceId,
+        revokedAt: null,
+        ...(bootstrap ? { hash: { not: hashApiKey(bootstrap) } } : {}),
+      },
       orderBy: [{ name: 'asc' }, { createdAt: 'asc' }],
     });
-    return rows.map((r): LiveResource => ({
-      kind: 'api_key',
+    return liveRows(ctx, 'api_key', rows, (r) => ({
       name: r.name,
-      id: r.id,
-      spec: {
-        name: r.name,
-        scopes: r.scopes,
-        servers: r.serverIds.length > 0 ? r.serverIds.map((id) => serverNames.get(id) ?? id) : null,
-      },
-      marker: marker('api_key', r.name),
+      scopes: r.scopes,
+      servers: r.serverIds.length > 0 ? r.serverIds.map((id) => serverNames.get(id) ?? id) : null,
     }));
   },
   write(c, ctx) {

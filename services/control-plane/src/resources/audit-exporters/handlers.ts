@@ -54,19 +54,12 @@ function present(row: Row) {
   };
 }
 
-const exporterRows = workspaceRows((db) => db.auditExporter, 'audit exporter', present);
-const byId = exporterRows.byId;
-
-async function refuseTakenName(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
-  const existing = await db.auditExporter.findUnique({ where: { workspaceId_name: { workspaceId, name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the audit exporter is invalid',
-      [{ path: '/name', message: `an audit exporter named "${name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
-}
+const exporterRows = workspaceRows(
+  (db) => db.auditExporter,
+  { what: 'audit exporter', one: 'an audit exporter' },
+  present,
+);
+const { byId, refuseTakenName } = exporterRows;
 
 /** 422 when a target that needs a sealed value has none given and none kept. */
 function refuseMissingSecret(target: ExporterTarget, kept: boolean): void {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   changed,
   idOf,
+  liveRows,
   Reference,
   references,
   resolved,
@@ -26,23 +27,20 @@ export const connectorInstanceFiles: WorkspaceFileKind = {
   kind: 'connector_instance',
   dir: 'connector-instances',
   schema: InstanceSpec,
-  async live({ deps, workspaceId, marker }) {
-    const rows = await deps.db.connectorInstance.findMany({
-      where: { workspaceId },
+  refers: (s) => [{ kind: 'connector', name: String(s.connector), path: '/connector', what: 'connector' }],
+  async live(ctx) {
+    const rows = await ctx.deps.db.connectorInstance.findMany({
+      where: { workspaceId: ctx.workspaceId },
       include: { connector: { select: { slug: true, version: true } } },
       orderBy: [{ name: 'asc' }, { createdAt: 'asc' }],
     });
-    return rows.map((r) => {
-      const mark = marker('connector_instance', r.name);
-      const spec = {
-        name: r.name,
-        connector: `${r.connector.slug}@${r.connector.version}`,
-        baseUrl: r.baseUrl,
-        oauthUrls: r.oauthUrls ?? null,
-        credentials: references(mark, 'credentials', r.credentialKeys, r.name),
-      };
-      return { kind: 'connector_instance', name: r.name, id: r.id, spec, marker: mark };
-    });
+    return liveRows(ctx, 'connector_instance', rows, (r, marker) => ({
+      name: r.name,
+      connector: `${r.connector.slug}@${r.connector.version}`,
+      baseUrl: r.baseUrl,
+      oauthUrls: r.oauthUrls ?? null,
+      credentials: references(marker, 'credentials', r.credentialKeys, r.name),
+    }));
   },
   write(c, ctx) {
     const s = c.desired!.spec;

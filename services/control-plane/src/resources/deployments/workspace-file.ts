@@ -27,6 +27,7 @@ export const deploymentFiles: WorkspaceFileKind = {
   kind: 'workflow_deployment',
   dir: 'deployments',
   schema: DeploymentSpec,
+  refers: (s) => [{ kind: 'server', name: String(s.server), path: '/server', what: 'MCP server' }],
   async live({ deps, workspaceId, marker, names }) {
     const serverNames = names('server');
     const rows = await deps.db.workflowDeployment.findMany({

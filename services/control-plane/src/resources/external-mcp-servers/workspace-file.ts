@@ -2,11 +2,11 @@ import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
 import {
   changed,
+  liveRows,
   Reference,
   references,
   resolved,
   run,
-  type LiveResource,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
 import { externalMcpServersOperations } from './operations.ts';
@@ -33,26 +33,17 @@ export const externalServerFiles: WorkspaceFileKind = {
   kind: 'external_mcp_server',
   dir: 'external-mcp-servers',
   schema: ExternalServerSpec,
-  async live({ deps, workspaceId, marker }) {
-    const rows = await deps.db.externalMcpServer.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
-    return rows.map((r): LiveResource => {
-      const mark = marker('external_mcp_server', r.name);
-      const headers = Object.keys(r.headerSecrets as Record<string, string>);
-      return {
-        kind: 'external_mcp_server',
-        name: r.name,
-        id: r.id,
-        spec: {
-          name: r.name,
-          url: r.url,
-          headers: references(mark, 'headers', headers, r.name),
-          autoAccept: r.autoAccept,
-          onChange: r.onChange,
-          notifyWebhookUrl: r.notifyWebhookUrl,
-        },
-        marker: mark,
-      };
-    });
+  async live(ctx) {
+    const where = { workspaceId: ctx.workspaceId };
+    const rows = await ctx.deps.db.externalMcpServer.findMany({ where, orderBy: { name: 'asc' } });
+    return liveRows(ctx, 'external_mcp_server', rows, (r, marker) => ({
+      name: r.name,
+      url: r.url,
+      headers: references(marker, 'headers', Object.keys(r.headerSecrets as Record<string, string>), r.name),
+      autoAccept: r.autoAccept,
+      onChange: r.onChange,
+      notifyWebhookUrl: r.notifyWebhookUrl,
+    }));
   },
   write(c, ctx) {
     const s = c.desired!.spec;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { liveRows, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { externalUsersOperations } from './operations.ts';
 
 const UserSpec = z.strictObject({
@@ -12,15 +12,10 @@ export const externalUserFiles: WorkspaceFileKind = {
   kind: 'external_user',
   dir: 'external-users',
   schema: UserSpec,
-  async live({ deps, workspaceId, marker }) {
-    const rows = await deps.db.externalUser.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
-    return rows.map((r) => ({
-      kind: 'external_user',
-      name: r.name,
-      id: r.id,
-      spec: { name: r.name, attributes: r.attributes },
-      marker: marker('external_user', r.name),
-    }));
+  async live(ctx) {
+    const where = { workspaceId: ctx.workspaceId };
+    const rows = await ctx.deps.db.externalUser.findMany({ where, orderBy: { name: 'asc' } });
+    return liveRows(ctx, 'external_user', rows, (r) => ({ name: r.name, attributes: r.attributes }));
   },
   write(c) {
     const s = c.desired!.spec;

@@ -27,7 +27,7 @@ function present(row: GuardrailRow) {
   };
 }
 
-const guardrailRows = workspaceRows((db) => db.guardrail, 'guardrail', present);
+const guardrailRows = workspaceRows((db) => db.guardrail, { what: 'guardrail', one: 'a guardrail' }, present);
 const byId = guardrailRows.byId;
 
 /** A guardrail's scope and name as they will be: what is checked before it is written. */
@@ -53,14 +53,7 @@ async function refuseInvalid(db: Db, workspaceId: string, g: Scope, except?: str
     }
   } else if (g.tools.length > 0)
     problems.push({ path: '/tools', message: 'tools are named with the server that exposes them (serverId)' });
-  const existing = await db.guardrail.findUnique({ where: { workspaceId_name: { workspaceId, name: g.name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the guardrail is invalid',
-      [{ path: '/name', message: `a guardrail named "${g.name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
+  await guardrailRows.refuseTakenName(db, workspaceId, g.name, except);
   if (problems.length > 0) throw new ValidationError('the guardrail is invalid', problems);
 }
 

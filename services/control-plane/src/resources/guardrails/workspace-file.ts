@@ -1,13 +1,6 @@
 import type { GuardrailDetector } from '@toolplane/contracts';
 import { z } from 'zod';
-import {
-  idOf,
-  markerOnly,
-  run,
-  withDefault,
-  type LiveResource,
-  type WorkspaceFileKind,
-} from '../workspace-files/kind.ts';
+import { idOf, markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { guardrailsOperations } from './operations.ts';
 import { checkPatterns, CreateGuardrailBody } from './schemas.ts';
 
@@ -40,19 +33,17 @@ export const guardrailFiles: WorkspaceFileKind = {
   kind: 'guardrail',
   dir: 'guardrails',
   schema: GuardrailSpec,
+  refers: (s) =>
+    s.server === null ? [] : [{ kind: 'server', name: String(s.server), path: '/server', what: 'MCP server' }],
   async live(ctx) {
     const serverNames = ctx.names('server');
-    const rows = await ctx.deps.db.guardrail.findMany({
-      where: { workspaceId: ctx.workspaceId },
-      orderBy: { name: 'asc' },
-    });
-    return rows.map((r): LiveResource => {
+    const where = { workspaceId: ctx.workspaceId };
+    const rows = await ctx.deps.db.guardrail.findMany({ where, orderBy: { name: 'asc' } });
+    const fields = Object.keys(GuardrailSpec.shape);
+    return liveRows(ctx, 'guardrail', rows, (r) => {
       const row = r as unknown as Record<string, unknown>;
       const server = r.serverId === null ? null : (serverNames.get(r.serverId) ?? r.serverId);
-      const spec = Object.fromEntries(
-        Object.keys(GuardrailSpec.shape).map((field) => [field, field === 'server' ? server : (row[field] ?? null)]),
-      );
-      return { kind: 'guardrail', name: r.name, id: r.id, spec, marker: ctx.marker('guardrail', r.name) };
+      return Object.fromEntries(fields.map((f) => [f, f === 'server' ? server : (row[f] ?? null)]));
     });
   },
   /** The API's body: every field of its file, its server by id (null: the workspace's). */

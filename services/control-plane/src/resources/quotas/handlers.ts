@@ -28,7 +28,7 @@ function present(row: QuotaRow) {
   };
 }
 
-const quotaRows = workspaceRows((db) => db.quota, 'quota', present);
+const quotaRows = workspaceRows((db) => db.quota, { what: 'quota', one: 'a quota' }, present);
 const byId = quotaRows.byId;
 
 /** The names of the tools the workspace's servers (or `serverIds`) expose in their live catalogs. */
@@ -92,14 +92,7 @@ async function unknownNames(db: Db, workspaceId: string, match: QuotaMatch): Pro
 
 async function refuseInvalid(db: Db, workspaceId: string, q: { name: string; match: QuotaMatch }, except?: string) {
   const problems = await unknownNames(db, workspaceId, q.match);
-  const existing = await db.quota.findUnique({ where: { workspaceId_name: { workspaceId, name: q.name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the quota is invalid',
-      [{ path: '/name', message: `a quota named "${q.name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
+  await quotaRows.refuseTakenName(db, workspaceId, q.name, except);
   if (problems.length > 0) throw new ValidationError('the quota is invalid', problems);
 }
 

@@ -6,7 +6,8 @@ import {
   run,
   withDefault,
   type LiveContext,
-  type LiveResource,
+  type NamedResource,
+  liveRows,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
 import { quotasOperations } from './operations.ts';
@@ -44,25 +45,31 @@ function matchByName(stored: unknown, ctx: LiveContext) {
   );
 }
 
+/** The servers, API keys and people a quota's match names (each must exist; `*` is a name like any other here). */
+function matchNames(s: Record<string, unknown>): NamedResource[] {
+  const match = s.match as { servers?: string[]; apiKeys?: string[]; people?: string[] };
+  const each = (list: string[] | undefined, kind: string, path: string, what: string) =>
+    (list ?? []).map((name, i) => ({ kind, name, path: `${path}/${i}`, what }));
+  return [
+    ...each(match.servers, 'server', '/match/servers', 'MCP server'),
+    ...each(match.apiKeys, 'api_key', '/match/apiKeys', 'API key'),
+    ...each(match.people, 'external_user', '/match/people', 'external user'),
+  ];
+}
+
 /** Quotas (`quotas/<name>.yaml`, ADR 0048): each field its file has, as the quota's row holds it. */
 export const quotaFiles: WorkspaceFileKind = {
   kind: 'quota',
   dir: 'quotas',
   schema: QuotaSpec,
+  refers: matchNames,
   async live(ctx) {
-    const rows = await ctx.deps.db.quota.findMany({
-      where: { workspaceId: ctx.workspaceId },
-      orderBy: { name: 'asc' },
-    });
-    return rows.map((r): LiveResource => {
+    const where = { workspaceId: ctx.workspaceId };
+    const rows = await ctx.deps.db.quota.findMany({ where, orderBy: { name: 'asc' } });
+    const fields = Object.keys(QuotaSpec.shape);
+    return liveRows(ctx, 'quota', rows, (r) => {
       const row = r as unknown as Record<string, unknown>;
-      const spec = Object.fromEntries(
-        Object.keys(QuotaSpec.shape).map((field) => [
-          field,
-          field === 'match' ? matchByName(r.match, ctx) : (row[field] ?? null),
-        ]),
-      );
-      return { kind: 'quota', name: r.name, id: r.id, spec, marker: ctx.marker('quota', r.name) };
+      return Object.fromEntries(fields.map((f) => [f, f === 'match' ? matchByName(r.match, ctx) : (row[f] ?? null)]));
     });
   },
   /** The API's body: every field of its file, the servers and API keys its match names by their ids. */

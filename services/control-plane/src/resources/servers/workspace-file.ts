@@ -5,13 +5,13 @@ import {
   changed,
   idOf,
   inlineConfigsOf,
+  liveRows,
   Names,
   Reference,
   references,
   resolved,
   run,
   type Change,
-  type LiveResource,
   type Marker,
   type ServerPart,
   type StepContext,
@@ -102,39 +102,51 @@ export const serverFiles: WorkspaceFileKind = {
   kind: 'server',
   dir: 'mcp-servers',
   schema: ServerSpec,
-  async live({ deps, workspaceId, marker, names }) {
-    const instanceNames = names('connector_instance');
-    const rows = await deps.db.mcpServer.findMany({
-      where: { workspaceId },
+  refers: (s) => [
+    ...(s.connectorInstance
+      ? [
+          {
+            kind: 'connector_instance',
+            name: String(s.connectorInstance),
+            path: '/connectorInstance',
+            what: 'connector instance',
+          },
+        ]
+      : []),
+    ...(s.externalMcpServers as { name: string }[]).map((e, i) => ({
+      kind: 'external_mcp_server',
+      name: e.name,
+      path: `/externalMcpServers/${i}/name`,
+      what: 'external MCP server',
+    })),
+  ],
+  async live(ctx) {
+    const instanceNames = ctx.names('connector_instance');
+    const rows = await ctx.deps.db.mcpServer.findMany({
+      where: { workspaceId: ctx.workspaceId },
       include: {
         externalServers: { include: { externalServer: { select: { name: true } } }, orderBy: { position: 'asc' } },
       },
       orderBy: { name: 'asc' },
     });
-    return rows.map((r): LiveResource => ({
-      kind: 'server',
+    return liveRows(ctx, 'server', rows, (r, marker) => ({
       name: r.name,
-      id: r.id,
-      spec: {
-        name: r.name,
-        description: r.description,
-        mode: r.mode,
-        connectorInstance: r.connectorInstanceId
-          ? (instanceNames.get(r.connectorInstanceId) ?? r.connectorInstanceId)
-          : null,
-        tools: r.selectedTools,
-        confirmTools: r.confirmTools,
-        approvalTools: r.approvalTools,
-        // Keys by id until the keys are read (`named`).
-        approvalRule: approvalRuleFile(r.approvalRule, new Map()),
-        public: r.isPublic,
-        perRequestAuth: r.perRequestAuth,
-        codeMode: r.codeMode,
-        config: (r.config as Record<string, unknown> | null) ?? null,
-        externalMcpServers: r.externalServers.map((e) => ({ name: e.externalServer.name, tools: e.tools })),
-        externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marker('server', r.name), r.name),
-      },
-      marker: marker('server', r.name),
+      description: r.description,
+      mode: r.mode,
+      connectorInstance: r.connectorInstanceId
+        ? (instanceNames.get(r.connectorInstanceId) ?? r.connectorInstanceId)
+        : null,
+      tools: r.selectedTools,
+      confirmTools: r.confirmTools,
+      approvalTools: r.approvalTools,
+      // Keys by id until the keys are read (`named`).
+      approvalRule: approvalRuleFile(r.approvalRule, new Map()),
+      public: r.isPublic,
+      perRequestAuth: r.perRequestAuth,
+      codeMode: r.codeMode,
+      config: (r.config as Record<string, unknown> | null) ?? null,
+      externalMcpServers: r.externalServers.map((e) => ({ name: e.externalServer.name, tools: e.tools })),
+      externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marker, r.name),
     }));
   },
   /** Its approval rule's keys by name: keys are read after servers (they name servers). */

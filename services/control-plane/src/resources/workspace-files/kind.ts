@@ -84,6 +84,14 @@ export interface LiveContext {
   names(kind: Kind): Map<string, string>;
 }
 
+/** A resource a file names: it must be in the files or the workspace (plan's problem at `path` names it `what`). */
+export interface NamedResource {
+  kind: Kind;
+  name: string;
+  path: string;
+  what: string;
+}
+
 export interface WorkspaceFileKind {
   kind: Kind;
   /** Its folder in the directory (one file per resource); '' for a kind whose one `file` is at the root. */
@@ -94,12 +102,37 @@ export interface WorkspaceFileKind {
   schema?: z.ZodType;
   /** The live workspace's resources of the kind, as their files hold them. */
   live(ctx: LiveContext): Promise<LiveResource[]>;
+  /** The other resources a file of the kind names (by name, as every reference in the files). */
+  refers?(spec: Spec): NamedResource[];
   /** Once every kind is read: what names resources of kinds read after it (a server's approving keys). */
   named?(r: LiveResource, names: LiveContext['names']): void;
   /** The operation that creates or updates a resource of the kind (a server's: `part` of it); none: nothing to do. */
   write(c: Change, ctx: StepContext, part: ServerPart): Step | undefined;
   /** The operation that deletes one. */
   remove(c: Change, ctx: StepContext): Step | undefined;
+}
+
+/**
+ * Rows named by their `name` as live resources of `kind`: each with its id, apply's marker and its file's content
+ * (`spec`, given the marker: the references it recorded).
+ */
+export function liveRows<R extends { id: string; name: string }>(
+  ctx: LiveContext,
+  kind: Kind,
+  rows: R[],
+  spec: (row: R, marker: Marker | undefined) => Spec,
+): LiveResource[] {
+  return rows.map((r) => {
+    const marker = ctx.marker(kind, r.name);
+    return { kind, name: r.name, id: r.id, spec: spec(r, marker), marker };
+  });
+}
+
+/** The resources of `kind` a list in a file names, each at `<path>/<index>` (`*`, every one, names none). */
+export function namedIn(kind: Kind, what: string, list: readonly string[] | null | undefined, path: string) {
+  return (list ?? []).flatMap((name, i): NamedResource[] =>
+    name === '*' ? [] : [{ kind, name, path: `${path}/${i}`, what }],
+  );
 }
 
 /** `${env:NAME}` or `${secret:NAME}`: how files name a secret value they never hold. */
