@@ -152,6 +152,18 @@ async function diffScript(se, from, to, filters) {
   const r = await se.call('diff', { from, to, script: true, exitCode: null, filters });
   return r.stdout ?? '';
 }
+/**
+ * The SQL from the applied migrations to the schema: what the wasm engine cannot diff itself without a shadow
+ * database on PostgreSQL (evaluateDataLoss, createMigration).
+ */
+async function migrationsToSchema(params) {
+  return diffScript(
+    await engine(),
+    { tag: 'migrations', ...params.migrationsList },
+    { tag: 'schemaDatamodel', files: params.schema.files },
+    params.filters,
+  );
+}
 const isEmptyScript = (s) => !s.trim() || s.trim() === '-- This is an empty migration.';
 
 async function handle(method, params) {
@@ -171,24 +183,12 @@ async function handle(method, params) {
     }
     case 'evaluateDataLoss': {
       // wasm evaluateDataLoss has no shadow DB on PostgreSQL: report the step count only (no data-loss warnings)
-      const se = await engine();
-      const script = await diffScript(
-        se,
-        { tag: 'migrations', ...params.migrationsList },
-        { tag: 'schemaDatamodel', files: params.schema.files },
-        params.filters,
-      );
+      const script = await migrationsToSchema(params);
       return { migrationSteps: isEmptyScript(script) ? 0 : 1, unexecutableSteps: [], warnings: [] };
     }
     case 'createMigration': {
       // wasm createMigration has no shadow DB on PostgreSQL: same result through diff(migrations -> schema)
-      const se = await engine();
-      const script = await diffScript(
-        se,
-        { tag: 'migrations', ...params.migrationsList },
-        { tag: 'schemaDatamodel', files: params.schema.files },
-        params.filters,
-      );
+      const script = await migrationsToSchema(params);
       const ts = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
       const empty = isEmptyScript(script);
       return {

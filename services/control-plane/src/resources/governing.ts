@@ -83,21 +83,14 @@ export const connectorParts = {
   other: 'free',
 } as const satisfies Record<string, FieldPower>;
 
-/** Whether `c` may change access policies: a person whose roles write them, or a key with no server restriction. */
-function mayChangePolicies(c: Caller): boolean {
+/**
+ * Whether `c` may do what `method` on `path` does: a person whose roles allow it, or a key with the "management" scope
+ * and no server restriction. Changing access policies (`post /access_policies`) decides `governing` fields; writing the
+ * workspace's secrets (`put /secrets/{name}`) decides `origin` fields.
+ */
+function mayDo(c: Caller, method: string, path: string): boolean {
   return (
-    !c.serverIds &&
-    c.scopes.includes('management') &&
-    (c.roles === undefined || rolesAllow(c.roles, 'post', '/access_policies'))
-  );
-}
-
-/** Whether `c` may write the workspace's secrets: a person whose roles write them, or a key with no server restriction. */
-function mayWriteSecrets(c: Caller): boolean {
-  return (
-    !c.serverIds &&
-    c.scopes.includes('management') &&
-    (c.roles === undefined || rolesAllow(c.roles, 'put', '/secrets/{name}'))
+    !c.serverIds && c.scopes.includes('management') && (c.roles === undefined || rolesAllow(c.roles, method, path))
   );
 }
 
@@ -108,26 +101,31 @@ const who = (c: Caller) =>
       ? `an API key limited to servers`
       : 'this API key';
 
-/** 403 when `changed` names a governing field and `c` may not change access policies. */
-export function refuseLoosening(c: Caller, resource: string, changed: readonly string[]): void {
-  if (changed.length === 0 || mayChangePolicies(c)) return;
+/** 403 when `changed` names a field and `c` may not do what `needs` names; `why` is what changing those fields does. */
+function refuseUnless(
+  c: Caller,
+  needs: { method: string; path: string; caller: string },
+  why: string,
+  changed: readonly string[],
+): void {
+  if (changed.length === 0 || mayDo(c, needs.method, needs.path)) return;
   throw new AuthError(
     'auth.forbidden',
-    `changing ${changed.join(', ')} of ${resource} can loosen a rule of the workspace: it needs a caller who may ` +
-      `change access policies (the admin role, or an API key with the "management" scope and no server restriction), ` +
-      `not ${who(c)}`,
+    `changing ${changed.join(', ')} of ${why}: it needs a caller who may ${needs.caller} (the admin role, or an API ` +
+      `key with the "management" scope and no server restriction), not ${who(c)}`,
   );
+}
+
+/** 403 when `changed` names a governing field and `c` may not change access policies. */
+export function refuseLoosening(c: Caller, resource: string, changed: readonly string[]): void {
+  const needs = { method: 'post', path: '/access_policies', caller: 'change access policies' };
+  refuseUnless(c, needs, `${resource} can loosen a rule of the workspace`, changed);
 }
 
 /** 403 when `changed` names an origin field and `c` may not write the workspace's secrets. */
 export function refuseOriginChange(c: Caller, resource: string, changed: readonly string[]): void {
-  if (changed.length === 0 || mayWriteSecrets(c)) return;
-  throw new AuthError(
-    'auth.forbidden',
-    `changing ${changed.join(', ')} of ${resource} changes where its stored credentials are sent: it needs a ` +
-      `caller who may write the workspace's secrets (the admin role, or an API key with the "management" scope and ` +
-      `no server restriction), not ${who(c)}`,
-  );
+  const needs = { method: 'put', path: '/secrets/{name}', caller: "write the workspace's secrets" };
+  refuseUnless(c, needs, `${resource} changes where its stored credentials are sent`, changed);
 }
 
 /** A JSON value with its objects' keys in order (a field compared with its stored value). */

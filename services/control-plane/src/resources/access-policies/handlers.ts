@@ -1,14 +1,11 @@
-import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { Prisma } from '../../generated/prisma/client.ts';
-import type { Db } from '../../db/client.ts';
-import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { publishWorkspaceAccess } from './publish.ts';
 import { policyApproval } from './approval.ts';
 import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
 import { validate, type PolicyState } from './validation.ts';
-import { given, oldestFirst } from '../rows.ts';
+import { given, workspaceRows } from '../rows.ts';
 
 type PolicyRow = PolicyState & {
   id: string;
@@ -53,23 +50,8 @@ function outcomeData(body: Partial<Pick<PolicyBody, 'onFalse' | 'approval'>>) {
 }
 
 /** The policy `id` of the workspace, else 404. */
-async function byId(db: Db, workspaceId: string, id: string): Promise<PolicyRow> {
-  const row = isUuid(id) ? await db.accessPolicy.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('access policy', id);
-  return row;
-}
-
-/** 409 when another policy of the workspace (not `except`) has that name. */
-async function conflict(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
-  const existing = await db.accessPolicy.findUnique({ where: { workspaceId_name: { workspaceId, name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the access policy is invalid',
-      [{ path: '/name', message: `a policy named "${name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
-}
+const policyRows = workspaceRows((db) => db.accessPolicy, { what: 'access policy', one: 'a policy' }, present);
+const { byId, refuseTakenName } = policyRows;
 
 /**
  * `POST /access_policies`: a policy, published to every edge with the workspace's others. The body comes as sent:
@@ -80,7 +62,7 @@ export async function createAccessPolicy(
   { body: raw, caller: { workspaceId } }: Input<unknown>,
 ) {
   const body = await validate(db, { workspaceId, schema: PolicyBody, raw, what: 'access policy' });
-  await conflict(db, workspaceId, body.name);
+  await refuseTakenName(db, workspaceId, body.name);
   const row = await db.accessPolicy.create({
     data: {
       workspaceId,
@@ -99,15 +81,10 @@ export async function createAccessPolicy(
 }
 
 /** `GET /access_policies`: the workspace's policies, oldest first. */
-export async function listAccessPolicies({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.accessPolicy.findMany(oldestFirst(caller.workspaceId));
-  return { data: rows.map(present) };
-}
+export const listAccessPolicies = policyRows.list;
 
 /** `GET /access_policies/{id}`. */
-export async function getAccessPolicy({ db }: ControlPlaneDeps, { params, caller }: Input) {
-  return present(await byId(db, caller.workspaceId, params.id!));
-}
+export const getAccessPolicy = policyRows.get;
 
 /**
  * `PATCH /access_policies/{id}`: the fields given change; the workspace's policies are published again. An unknown
@@ -125,7 +102,7 @@ export async function updateAccessPolicy(
     what: 'access policy update',
     current: row,
   });
-  if (body.name !== undefined) await conflict(db, row.workspaceId, body.name, row.id);
+  if (body.name !== undefined) await refuseTakenName(db, row.workspaceId, body.name, row.id);
   const updated = await db.accessPolicy.update({
     where: { id: row.id },
     data: {

@@ -1,11 +1,22 @@
-import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { json, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
+import { rowOperations } from '../row-operations.ts';
 import { explainAccessDecision } from './explain.ts';
 import * as handlers from './handlers.ts';
 import { AccessExplanation, AccessPolicy } from './openapi.ts';
 import { ExplainBody, PolicyBody, UpdatePolicyBody } from './schemas.ts';
 
 const tags = ['access policies'];
+const rows = rowOperations({
+  path: '/access_policies',
+  tags,
+  audit: 'access_policy',
+  one: 'AccessPolicy',
+  many: 'AccessPolicies',
+  noun: 'policy',
+  row: AccessPolicy,
+  params: pathParams('id'),
+});
 
 /**
  * Access policies (ADR 0013): allow rules granting servers and tools to API keys, OAuth
@@ -13,79 +24,26 @@ const tags = ['access policies'];
  * decides on every tools/list and tools/call from its cached copy.
  */
 export const accessPoliciesOperations: Operation[] = [
-  operation({
-    route: {
-      method: 'post',
-      path: '/access_policies',
-      operationId: 'createAccessPolicy',
-      'x-audit': { action: 'access_policy.create', resource: 'access_policy' },
-      tags,
-      summary: 'Create an access policy (an allow rule)',
-      description:
-        'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
-      responses: {
-        201: json('The policy.', AccessPolicy),
-        ...problems(400, 403, 409, 413, 415, 422),
-      },
-    },
+  rows.create({
+    summary: 'Create an access policy (an allow rule)',
+    description: 'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
     body: PolicyBody.meta({ id: 'AccessPolicyBody' }),
     handler: handlers.createAccessPolicy,
     checksBody: 'handler',
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/access_policies',
-      operationId: 'listAccessPolicies',
-      tags,
-      summary: 'List the workspace’s access policies',
-      responses: { 200: jsonList('Every policy, oldest first.', AccessPolicy), ...problems(403) },
-    },
+  rows.list({
+    summary: 'List the workspace’s access policies',
+    answer: 'Every policy, oldest first.',
     handler: handlers.listAccessPolicies,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/access_policies/{id}',
-      operationId: 'getAccessPolicy',
-      tags,
-      summary: 'Get an access policy',
-      responses: { 200: json('The policy.', AccessPolicy), ...problems(403, 404) },
-    },
-    params: pathParams('id'),
-    handler: handlers.getAccessPolicy,
-  }),
-  operation({
-    route: {
-      method: 'patch',
-      path: '/access_policies/{id}',
-      operationId: 'updateAccessPolicy',
-      'x-audit': { action: 'access_policy.update', resource: 'access_policy' },
-      tags,
-      summary: 'Change an access policy (the fields given)',
-      responses: {
-        200: json('The policy as changed.', AccessPolicy),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
-    },
-    params: pathParams('id'),
+  rows.get({ summary: 'Get an access policy', handler: handlers.getAccessPolicy }),
+  rows.update({
+    summary: 'Change an access policy (the fields given)',
     body: UpdatePolicyBody.meta({ id: 'UpdateAccessPolicyBody' }),
     handler: handlers.updateAccessPolicy,
     checksBody: 'handler',
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/access_policies/{id}',
-      operationId: 'deleteAccessPolicy',
-      'x-audit': { action: 'access_policy.delete', resource: 'access_policy' },
-      tags,
-      summary: 'Delete an access policy',
-      responses: { 204: noContent, ...problems(403, 404) },
-    },
-    params: pathParams('id'),
-    handler: handlers.deleteAccessPolicy,
-  }),
+  rows.delete({ summary: 'Delete an access policy', handler: handlers.deleteAccessPolicy }),
   // Explaining a decision reads every policy of the workspace: a key limited to servers may not (`refused`). It
   // changes nothing: no audit event.
   operation({

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { ValidationError } from '@toolplane/errors';
 import { auditExporterSecretName } from '../../catalog/secret-names.ts';
 import { requireScope } from '../../http/access.ts';
 import type { Db } from '../../db/client.ts';
-import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { CreateAuditExporterBody, ExporterTarget, UpdateAuditExporterBody } from './schemas.ts';
-import { given, oldestFirst } from '../rows.ts';
+import { given, workspaceRows } from '../rows.ts';
 
 type Row = NonNullable<Awaited<ReturnType<Db['auditExporter']['findFirst']>>>;
 
@@ -55,22 +54,12 @@ function present(row: Row) {
   };
 }
 
-async function byId(db: Db, workspaceId: string, id: string): Promise<Row> {
-  const row = isUuid(id) ? await db.auditExporter.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('audit exporter', id);
-  return row;
-}
-
-async function refuseTakenName(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
-  const existing = await db.auditExporter.findUnique({ where: { workspaceId_name: { workspaceId, name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the audit exporter is invalid',
-      [{ path: '/name', message: `an audit exporter named "${name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
-}
+const exporterRows = workspaceRows(
+  (db) => db.auditExporter,
+  { what: 'audit exporter', one: 'an audit exporter' },
+  present,
+);
+const { byId, refuseTakenName } = exporterRows;
 
 /** 422 when a target that needs a sealed value has none given and none kept. */
 function refuseMissingSecret(target: ExporterTarget, kept: boolean): void {
@@ -122,15 +111,10 @@ export async function createAuditExporter(
 }
 
 /** `GET /audit_exporters`: the workspace's exporters, oldest first. */
-export async function listAuditExporters({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.auditExporter.findMany(oldestFirst(caller.workspaceId));
-  return { data: rows.map(present) };
-}
+export const listAuditExporters = exporterRows.list;
 
 /** `GET /audit_exporters/{id}`. */
-export async function getAuditExporter({ db }: ControlPlaneDeps, { params, caller }: Input) {
-  return present(await byId(db, caller.workspaceId, params.id!));
-}
+export const getAuditExporter = exporterRows.get;
 
 /**
  * `PATCH /audit_exporters/{id}`: the fields given replace the exporter's. A new target is tried at once (its failures

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { json, jsonList, noContent, problems } from '../../openapi/registry.ts';
+import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
+import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { AuditExporterParams, CreateAuditExporterBody, UpdateAuditExporterBody } from './schemas.ts';
 
@@ -88,91 +89,51 @@ const AuditExporterStatus = z
   .meta({ id: 'AuditExporterStatus' });
 
 const tags = ['audit'];
-const audit = (verb: string) => ({ action: `audit_exporter.${verb}`, resource: 'audit_exporter' });
 const description =
   'Needs the `management` scope and the `audit` scope (an exporter ships the whole trail: a key that may not read it ' +
   'may not send it anywhere); a person needs a role that changes the trail (admin).';
+const rows = rowOperations({
+  path: '/audit_exporters',
+  tags,
+  audit: 'audit_exporter',
+  one: 'AuditExporter',
+  many: 'AuditExporters',
+  noun: 'exporter',
+  row: AuditExporter,
+  params: AuditExporterParams,
+  listId: 'AuditExporterList',
+  readScope: 'audit',
+});
 
 /**
  * Exporters of the trail (ADR 0065): each keeps a cursor per chain in PostgreSQL; the control plane's deliverer sends
  * the events after it, in order, through a worker (`audit.export`), and moves it once the receiver acknowledged.
  */
 export const auditExportersOperations: Operation[] = [
-  operation({
-    route: {
-      method: 'post',
-      path: '/audit_exporters',
-      operationId: 'createAuditExporter',
-      'x-audit': audit('create'),
-      tags,
-      summary: 'Push the trail to a SIEM',
-      description:
-        'Syslog (RFC 5424 over TCP or TLS, JSON or CEF), Splunk HEC or a webhook signed with HMAC-SHA256. Each event ' +
-        'is sent exactly as hashed (`seq`, `prevHash`, `hash`), in order, at least once. ' +
-        description,
-      responses: { 201: json('The exporter.', AuditExporter), ...problems(400, 403, 409, 413, 415, 422) },
-    },
+  rows.create({
+    summary: 'Push the trail to a SIEM',
+    description:
+      'Syslog (RFC 5424 over TCP or TLS, JSON or CEF), Splunk HEC or a webhook signed with HMAC-SHA256. Each event ' +
+      'is sent exactly as hashed (`seq`, `prevHash`, `hash`), in order, at least once. ' +
+      description,
     body: CreateAuditExporterBody.meta({ id: 'CreateAuditExporterBody' }),
     handler: handlers.createAuditExporter,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/audit_exporters',
-      operationId: 'listAuditExporters',
-      'x-scope': 'audit',
-      tags,
-      summary: 'List the workspace’s audit exporters',
-      responses: {
-        200: jsonList('The exporters, oldest first.', AuditExporter, 'AuditExporterList'),
-        ...problems(403),
-      },
-    },
+  rows.list({
+    summary: 'List the workspace’s audit exporters',
+    answer: 'The exporters, oldest first.',
     handler: handlers.listAuditExporters,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/audit_exporters/{id}',
-      operationId: 'getAuditExporter',
-      'x-scope': 'audit',
-      tags,
-      summary: 'Get an audit exporter',
-      responses: { 200: json('The exporter.', AuditExporter), ...problems(403, 404) },
-    },
-    params: AuditExporterParams,
-    handler: handlers.getAuditExporter,
-  }),
-  operation({
-    route: {
-      method: 'patch',
-      path: '/audit_exporters/{id}',
-      operationId: 'updateAuditExporter',
-      'x-audit': audit('update'),
-      tags,
-      summary: 'Change an audit exporter (omitted fields are kept)',
-      description: 'A new target is tried at once; the cursor stays where it was. ' + description,
-      responses: {
-        200: json('The exporter as changed.', AuditExporter),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
-    },
-    params: AuditExporterParams,
+  rows.get({ summary: 'Get an audit exporter', handler: handlers.getAuditExporter }),
+  rows.update({
+    summary: 'Change an audit exporter (omitted fields are kept)',
+    description: 'A new target is tried at once; the cursor stays where it was. ' + description,
     body: UpdateAuditExporterBody.meta({ id: 'UpdateAuditExporterBody' }),
     handler: handlers.updateAuditExporter,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/audit_exporters/{id}',
-      operationId: 'deleteAuditExporter',
-      'x-audit': audit('delete'),
-      tags,
-      summary: 'Delete an audit exporter',
-      description: 'Its cursor, dead letters and sealed value go with it. ' + description,
-      responses: { 204: noContent, ...problems(403, 404) },
-    },
-    params: AuditExporterParams,
+  rows.delete({
+    summary: 'Delete an audit exporter',
+    description: 'Its cursor, dead letters and sealed value go with it. ' + description,
     handler: handlers.deleteAuditExporter,
   }),
   operation({

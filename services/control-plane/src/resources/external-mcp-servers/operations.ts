@@ -1,5 +1,6 @@
-import { json, jsonList, noContent, problems } from '../../openapi/registry.ts';
+import { json, jsonList, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
+import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import {
   ExternalMcpServer,
@@ -12,6 +13,16 @@ import * as review from './review.ts';
 import { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
 
 const tags = ['external mcp servers'];
+const rows = rowOperations({
+  path: '/external_mcp_servers',
+  tags,
+  audit: 'external_mcp_server',
+  one: 'ExternalMcpServer',
+  many: 'ExternalMcpServers',
+  noun: 'registered server',
+  row: ExternalMcpServer,
+  params: ExternalServerParams,
+});
 
 /**
  * External MCP servers registered on the workspace (registered by URL once, stored on the workspace, usable by every
@@ -22,90 +33,42 @@ const tags = ['external mcp servers'];
  * refreshed with the servers' catalogs (refresh.ts).
  */
 export const externalMcpServersOperations: Operation[] = [
-  operation({
-    route: {
-      method: 'get',
-      path: '/external_mcp_servers',
-      operationId: 'listExternalMcpServers',
-      tags,
-      summary: 'List the external MCP servers registered on the workspace',
-      responses: { 200: jsonList('Every registered server, by name.', ExternalMcpServer), ...problems(403) },
-    },
+  rows.list({
+    summary: 'List the external MCP servers registered on the workspace',
+    answer: 'Every registered server, by name.',
     handler: handlers.listExternalMcpServers,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/external_mcp_servers',
-      operationId: 'createExternalMcpServer',
-      'x-audit': { action: 'external_mcp_server.create', resource: 'external_mcp_server' },
-      tags,
-      summary: 'Register an external MCP server on the workspace',
-      description:
-        'A name, a URL and headers (their values are secrets: sealed, never shown again). A worker lists its tools ' +
-        'once (the control plane has no egress); a server that cannot be listed is registered anyway, with the ' +
-        'reason in `listError`. Hosted servers use it by naming it in `externalMcpServers`. A name already ' +
-        'registered is a 409.',
-      responses: {
-        201: json('The registered server.', ExternalMcpServer),
-        ...problems(400, 403, 409, 413, 415, 422),
-      },
-    },
+  rows.create({
+    summary: 'Register an external MCP server on the workspace',
+    description:
+      'A name, a URL and headers (their values are secrets: sealed, never shown again). A worker lists its tools ' +
+      'once (the control plane has no egress); a server that cannot be listed is registered anyway, with the ' +
+      'reason in `listError`. Hosted servers use it by naming it in `externalMcpServers`. A name already ' +
+      'registered is a 409.',
     body: CreateExternalServerBody.meta({ id: 'CreateExternalMcpServerBody' }),
     handler: handlers.createExternalMcpServer,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/external_mcp_servers/{id}',
-      operationId: 'getExternalMcpServer',
-      tags,
-      summary: 'Get a registered external MCP server',
-      responses: { 200: json('The registered server.', ExternalMcpServer), ...problems(403, 404) },
-    },
-    params: ExternalServerParams,
-    handler: handlers.getExternalMcpServer,
-  }),
-  operation({
-    route: {
-      method: 'patch',
-      path: '/external_mcp_servers/{id}',
-      operationId: 'updateExternalMcpServer',
-      'x-audit': { action: 'external_mcp_server.update', resource: 'external_mcp_server' },
-      tags,
-      summary: 'Change a registered external MCP server field by field',
-      description:
-        'Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets it, ' +
-        '`null` removes it; the other headers keep their sealed values). It is listed again, and every hosted ' +
-        'server using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists ' +
-        'is reconciled with its pins (new or changed items held for review, `GET …/changes`); at another `url` it ' +
-        'is pinned afresh. `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name ' +
-        'already registered, or already used by an external config of a server using it, is a 409. A new `url` while ' +
-        'headers are stored needs a caller who may write the workspace’s secrets, `autoAccept` one who may change ' +
-        'access policies (403 otherwise; ADR 0073).',
-      responses: {
-        200: json('The registered server as changed.', ExternalMcpServer),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
-    },
-    params: ExternalServerParams,
+  rows.get({ summary: 'Get a registered external MCP server', handler: handlers.getExternalMcpServer }),
+  rows.update({
+    summary: 'Change a registered external MCP server field by field',
+    description:
+      'Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets it, ' +
+      '`null` removes it; the other headers keep their sealed values). It is listed again, and every hosted ' +
+      'server using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists ' +
+      'is reconciled with its pins (new or changed items held for review, `GET …/changes`); at another `url` it ' +
+      'is pinned afresh. `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name ' +
+      'already registered, or already used by an external config of a server using it, is a 409. A new `url` while ' +
+      'headers are stored needs a caller who may write the workspace’s secrets, `autoAccept` one who may change ' +
+      'access policies (403 otherwise; ADR 0073).',
     body: UpdateExternalServerBody.meta({ id: 'UpdateExternalMcpServerBody' }),
     handler: handlers.updateExternalMcpServer,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/external_mcp_servers/{id}',
-      operationId: 'deleteExternalMcpServer',
-      'x-audit': { action: 'external_mcp_server.delete', resource: 'external_mcp_server' },
-      tags,
-      summary: 'Unregister an external MCP server (its header secrets go with it)',
-      description:
-        'Only when no hosted server uses it and no deployed workflow calls its tools as steps: 409 naming them ' +
-        '(ADR 0045).',
-      responses: { 204: noContent, ...problems(403, 404, 409) },
-    },
-    params: ExternalServerParams,
+  rows.delete({
+    summary: 'Unregister an external MCP server (its header secrets go with it)',
+    description:
+      'Only when no hosted server uses it and no deployed workflow calls its tools as steps: 409 naming them ' +
+      '(ADR 0045).',
+    problems: [403, 404, 409],
     handler: handlers.deleteExternalMcpServer,
   }),
   operation({

@@ -1,12 +1,12 @@
 import type { GuardrailDetector, GuardrailTarget } from '@toolplane/contracts';
-import { NotFoundError, ValidationError, type ProblemIssue } from '@toolplane/errors';
+import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { exposedTools } from '../quotas/handlers.ts';
 import type { CreateGuardrailBody, UpdateGuardrailBody } from './schemas.ts';
-import { given, oldestFirst } from '../rows.ts';
+import { given, workspaceRows } from '../rows.ts';
 
 type GuardrailRow = NonNullable<Awaited<ReturnType<Db['guardrail']['findFirst']>>>;
 
@@ -27,11 +27,8 @@ function present(row: GuardrailRow) {
   };
 }
 
-async function byId(db: Db, workspaceId: string, id: string): Promise<GuardrailRow> {
-  const row = isUuid(id) ? await db.guardrail.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('guardrail', id);
-  return row;
-}
+const guardrailRows = workspaceRows((db) => db.guardrail, { what: 'guardrail', one: 'a guardrail' }, present);
+const byId = guardrailRows.byId;
 
 /** A guardrail's scope and name as they will be: what is checked before it is written. */
 interface Scope {
@@ -56,14 +53,7 @@ async function refuseInvalid(db: Db, workspaceId: string, g: Scope, except?: str
     }
   } else if (g.tools.length > 0)
     problems.push({ path: '/tools', message: 'tools are named with the server that exposes them (serverId)' });
-  const existing = await db.guardrail.findUnique({ where: { workspaceId_name: { workspaceId, name: g.name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the guardrail is invalid',
-      [{ path: '/name', message: `a guardrail named "${g.name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
+  await guardrailRows.refuseTakenName(db, workspaceId, g.name, except);
   if (problems.length > 0) throw new ValidationError('the guardrail is invalid', problems);
 }
 
@@ -103,15 +93,10 @@ export async function createGuardrail({ db, catalog }: ControlPlaneDeps, { body,
 }
 
 /** `GET /guardrails`: the workspace's guardrails, oldest first (the order the worker applies them in). */
-export async function listGuardrails({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.guardrail.findMany(oldestFirst(caller.workspaceId));
-  return { data: rows.map(present) };
-}
+export const listGuardrails = guardrailRows.list;
 
 /** `GET /guardrails/{id}`. */
-export async function getGuardrail({ db }: ControlPlaneDeps, { params, caller }: Input) {
-  return present(await byId(db, caller.workspaceId, params.id!));
-}
+export const getGuardrail = guardrailRows.get;
 
 /** `PATCH /guardrails/{id}`: the fields given replace the guardrail's; the servers it left and joined are republished. */
 export async function updateGuardrail(

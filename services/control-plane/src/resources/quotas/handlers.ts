@@ -1,12 +1,12 @@
 import type { QuotaMatch } from '@toolplane/contracts';
-import { NotFoundError, ValidationError, type ProblemIssue } from '@toolplane/errors';
+import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { windowProblem, type CreateQuotaBody, type UpdateQuotaBody } from './schemas.ts';
-import { given, oldestFirst } from '../rows.ts';
+import { given, workspaceRows } from '../rows.ts';
 
 type QuotaRow = NonNullable<Awaited<ReturnType<Db['quota']['findFirst']>>>;
 
@@ -28,11 +28,8 @@ function present(row: QuotaRow) {
   };
 }
 
-async function byId(db: Db, workspaceId: string, id: string): Promise<QuotaRow> {
-  const row = isUuid(id) ? await db.quota.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('quota', id);
-  return row;
-}
+const quotaRows = workspaceRows((db) => db.quota, { what: 'quota', one: 'a quota' }, present);
+const byId = quotaRows.byId;
 
 /** The names of the tools the workspace's servers (or `serverIds`) expose in their live catalogs. */
 export async function exposedTools(db: Db, workspaceId: string, serverIds: string[] | undefined): Promise<Set<string>> {
@@ -95,14 +92,7 @@ async function unknownNames(db: Db, workspaceId: string, match: QuotaMatch): Pro
 
 async function refuseInvalid(db: Db, workspaceId: string, q: { name: string; match: QuotaMatch }, except?: string) {
   const problems = await unknownNames(db, workspaceId, q.match);
-  const existing = await db.quota.findUnique({ where: { workspaceId_name: { workspaceId, name: q.name } } });
-  if (existing && existing.id !== except)
-    throw new ValidationError(
-      'the quota is invalid',
-      [{ path: '/name', message: `a quota named "${q.name}" already exists` }],
-      'resource.conflict',
-      409,
-    );
+  await quotaRows.refuseTakenName(db, workspaceId, q.name, except);
   if (problems.length > 0) throw new ValidationError('the quota is invalid', problems);
 }
 
@@ -130,15 +120,10 @@ export async function createQuota({ db, publisher }: ControlPlaneDeps, { body, c
 }
 
 /** `GET /quotas`: the workspace's quotas, oldest first. */
-export async function listQuotas({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.quota.findMany(oldestFirst(caller.workspaceId));
-  return { data: rows.map(present) };
-}
+export const listQuotas = quotaRows.list;
 
 /** `GET /quotas/{id}`. */
-export async function getQuota({ db }: ControlPlaneDeps, { params, caller }: Input) {
-  return present(await byId(db, caller.workspaceId, params.id!));
-}
+export const getQuota = quotaRows.get;
 
 /** `PATCH /quotas/{id}`: the fields given replace the quota's; counts and window are checked as they will be. */
 export async function updateQuota(

@@ -3,10 +3,10 @@ import { toProblem, UserError, ValidationError, type Problem, type ProblemIssue 
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invokeOperation } from '../operation.ts';
-import type { Change } from './plan.ts';
 import { approvalWaits } from './approval-rules.ts';
-import { inlineConfigsOf, kinds } from './specs.ts';
-import { stepOf, type ServerPart, type StepContext } from './steps.ts';
+import { inlineConfigsOf, type Change, type ServerPart, type StepContext } from './kind.ts';
+import { kinds } from './specs.ts';
+import { stepOf } from './steps.ts';
 
 /** A change as the API reports it. */
 export const reported = (c: Change) => ({

@@ -1,18 +1,28 @@
 import type { ProblemIssue } from '@toolplane/errors';
-import type { z } from 'zod';
+import { ApprovalApprovers } from '@toolplane/contracts';
+import { z } from 'zod';
 import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import { approvalRuleShapeProblems } from '../servers/approval-rule.ts';
-import type { ApprovalRuleSpec, Kind } from './specs.ts';
+import { ApprovalNotifyTarget, ApprovalRuleBody } from '../servers/schemas.ts';
+import type { Change, Kind } from './kind.ts';
 
-/** What these checks read of a plan's change (plan.ts `Change`; plan imports this module). */
-interface Change {
-  kind: Kind;
-  name: string;
-  file: string;
-  action: string;
-  fields: string[];
-  desired?: { spec: Record<string, unknown> } | undefined;
-}
+/**
+ * A rule of approvals in its file (ADR 0049: a server's `approvalRule`, a policy's `approval`): the API's rule with its
+ * approving API keys by name, as every reference in the files is, and each optional field written out (a file that
+ * leaves one out means the API's default, and a change of it made elsewhere shows in the plan). Apply gives the API
+ * the keys' ids.
+ */
+export const ApprovalRuleSpec = z.strictObject({
+  approvers: z.strictObject({
+    apiKeys: ApprovalApprovers.shape.apiKeys.unwrap().default([]),
+    subjects: ApprovalApprovers.shape.subjects.unwrap().default([]),
+    groups: ApprovalApprovers.shape.groups,
+    people: ApprovalApprovers.shape.people.unwrap().default([]),
+  }),
+  approvals: ApprovalRuleBody.shape.approvals,
+  expiresInSeconds: ApprovalRuleBody.shape.expiresInSeconds,
+  notify: z.array(ApprovalNotifyTarget).max(5).default([]),
+});
 
 type RuleFile = z.output<typeof ApprovalRuleSpec>;
 

@@ -1,8 +1,8 @@
 import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { conditionIssues } from '../access-policies/condition-check.ts';
-import type { LiveState } from './live.ts';
-import type { Plan } from './plan.ts';
+import { idsByName } from './live.ts';
+import type { Planned } from './plan.ts';
 
 /**
  * The conditions of the policies a plan creates or changes, checked as the API checks them (ADR 0036: syntax, names,
@@ -10,13 +10,8 @@ import type { Plan } from './plan.ts';
  * plan lists their problems before anything is applied. A server the same files create has no catalog yet: its tools
  * are checked without a schema, as the API would check them right after.
  */
-export async function conditionProblems(
-  db: Db,
-  workspaceId: string,
-  plan: Plan,
-  live: LiveState,
-): Promise<ProblemIssue[]> {
-  const serverIds = new Map(live.resources.filter((r) => r.kind === 'server').map((r) => [r.name, r.id]));
+export async function conditionProblems(db: Db, workspaceId: string, { plan, live }: Planned): Promise<ProblemIssue[]> {
+  const serverIds = idsByName(live, 'server');
   const problems: ProblemIssue[] = [];
   for (const c of plan.changes) {
     if (c.kind !== 'access_policy' || (c.action !== 'create' && c.action !== 'update')) continue;

@@ -2,8 +2,8 @@ import type { ListRemoteToolsResult } from '@toolplane/contracts';
 import type { ProblemIssue } from '@toolplane/errors';
 import { instanceTools, registeredConfig, type StoredExternalConfig } from '../../catalog/compile.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import type { Change, Plan } from './plan.ts';
-import { inlineConfigsOf, type Kind } from './specs.ts';
+import { inlineConfigsOf, type Change, type Kind } from './kind.ts';
+import type { Plan } from './plan.ts';
 
 /**
  * A server's `confirmTools` (and `approvalTools`, checked the same way) must name tools it exposes: apply's step that

@@ -1,7 +1,8 @@
 import { stringify } from 'yaml';
 import type { LiveState } from './live.ts';
 import type { WorkspaceFile } from './read-files.ts';
-import { fileOf, secretsFile } from './specs.ts';
+import { secretsFile } from '../secrets/workspace-file.ts';
+import { fileOf } from './specs.ts';
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0 });
 

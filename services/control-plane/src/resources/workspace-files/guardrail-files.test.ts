@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { LiveResource, LiveState } from './live.ts';
+import { GuardrailSpec } from '../guardrails/workspace-file.ts';
+import type { DesiredResource, LiveResource } from './kind.ts';
+import type { LiveState } from './live.ts';
 import { planChanges, type PlanOptions } from './plan.ts';
-import type { DesiredResource } from './read-files.ts';
-import { GuardrailSpec } from './specs.ts';
 import { stepOf } from './steps.ts';
 
 const opts: PlanOptions = { prune: false, provided: new Set(), mayGrant: () => true };

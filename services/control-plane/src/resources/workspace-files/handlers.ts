@@ -35,9 +35,9 @@ async function planOf(
     callerKeyId: me.keyId,
     mayGrant: (scope) => mayGrant(me, scope),
   });
-  plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, plan, live)));
+  plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, { plan, live })));
   plan.problems.push(...(await confirmToolProblems(deps, me.workspaceId, plan)));
-  plan.problems.push(...(await ruleToolProblems(deps.db, me.workspaceId, plan, live)));
+  plan.problems.push(...(await ruleToolProblems(deps.db, me.workspaceId, { plan, live })));
   if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);
   return plan;
 }

@@ -2,26 +2,27 @@ import type { ProblemIssue } from '@toolplane/errors';
 import { resultShapeProblems } from '../../catalog/result-shapes.ts';
 import { resultCacheProblems } from '../../catalog/result-cache.ts';
 import { approvalFileProblems } from './approval-rules.ts';
-import type { LiveResource, LiveState } from './live.ts';
-import type { Desired, DesiredResource } from './read-files.ts';
-import { fileOf, inlineConfigsOf, kinds, referencePattern, type Kind } from './specs.ts';
-
-type Action = 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
-
-/** What apply would do to one resource; `fields`: what an update changes (`managed`: apply's marker only). */
-export interface Change {
-  kind: Kind;
-  name: string;
-  file: string;
-  action: Action;
-  fields: string[];
-  desired?: DesiredResource | undefined;
-  live?: LiveResource | undefined;
-}
+import {
+  inlineConfigsOf,
+  referencePattern,
+  type Change,
+  type DesiredResource,
+  type Kind,
+  type LiveResource,
+} from './kind.ts';
+import type { LiveState } from './live.ts';
+import type { Desired } from './read-files.ts';
+import { fileOf, kindOf, kinds } from './specs.ts';
 
 export interface Plan {
   changes: Change[];
   problems: ProblemIssue[];
+}
+
+/** A plan with the live workspace it was made against: what the checks after the plan read. */
+export interface Planned {
+  plan: Plan;
+  live: LiveState;
 }
 
 export interface PlanOptions {
@@ -141,51 +142,11 @@ function resolver(changes: Change[]) {
 
 const at = (c: Change, path: string, message: string): ProblemIssue => ({ path: `${c.file}#${path}`, message });
 
-/** References to other resources, by name: each must exist after the apply. */
+/** References to other resources, by name (each kind's `refers`): each must exist after the apply. */
 function danglingNames(c: Change, exists: (kind: Kind, name: string) => boolean): ProblemIssue[] {
-  const s = c.desired!.spec;
-  const need = (kind: Kind, name: string, path: string, what: string) =>
-    exists(kind, name) ? [] : [at(c, path, `no ${what} "${name}" in the files or the workspace`)];
-  const servers = (list: string[] | null | undefined, path: string) =>
-    (list ?? []).flatMap((n, i) => (n === '*' ? [] : need('server', n, `${path}/${i}`, 'MCP server')));
-  switch (c.kind) {
-    case 'connector_instance':
-      return need('connector', String(s.connector), '/connector', 'connector');
-    case 'server':
-      return [
-        ...(s.connectorInstance
-          ? need('connector_instance', String(s.connectorInstance), '/connectorInstance', 'connector instance')
-          : []),
-        ...(s.externalMcpServers as { name: string }[]).flatMap((e, i) =>
-          need('external_mcp_server', e.name, `/externalMcpServers/${i}/name`, 'external MCP server'),
-        ),
-      ];
-    case 'workflow_deployment':
-      return need('server', String(s.server), '/server', 'MCP server');
-    case 'api_key':
-      return servers(s.servers as string[] | null, '/servers');
-    case 'access_policy':
-      return [
-        ...servers(s.servers as string[], '/servers'),
-        ...(s.principals as { type: string; value: string }[]).flatMap((p, i) =>
-          p.type === 'api_key' ? need('api_key', p.value, `/principals/${i}/value`, 'API key') : [],
-        ),
-      ];
-    case 'quota': {
-      const match = s.match as { servers?: string[]; apiKeys?: string[]; people?: string[] };
-      const each = (list: string[] | undefined, kind: Kind, path: string, what: string) =>
-        (list ?? []).flatMap((n, i) => need(kind, n, `${path}/${i}`, what));
-      return [
-        ...each(match.servers, 'server', '/match/servers', 'MCP server'),
-        ...each(match.apiKeys, 'api_key', '/match/apiKeys', 'API key'),
-        ...each(match.people, 'external_user', '/match/people', 'external user'),
-      ];
-    }
-    case 'guardrail':
-      return s.server === null ? [] : need('server', String(s.server), '/server', 'MCP server');
-    default:
-      return [];
-  }
+  return (kindOf(c.kind).refers?.(c.desired!.spec) ?? []).flatMap((n) =>
+    exists(n.kind, n.name) ? [] : [at(c, n.path, `no ${n.what} "${n.name}" in the files or the workspace`)],
+  );
 }
 
 /** The secret references of a change, `[field path, reference]`, and whether apply writes them (needs their values). */

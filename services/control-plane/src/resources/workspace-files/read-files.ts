@@ -3,24 +3,17 @@ import type { Logger } from '@toolplane/logger';
 import { documentYamlLimits, type YamlLimits } from '@toolplane/openapi';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
-import { readConnectorSource, type ConnectorSource } from '../connectors/sources.ts';
+import { readConnectorSource } from '../connectors/sources.ts';
 import { parseOffThread, type Parsed, type ParseJob } from './parse-files.ts';
-import { kinds, roleMappingName, roleMappingsFile, secretsFile, SecretsSpec, type Kind } from './specs.ts';
+import { roleMappingName } from '../role-mappings/workspace-file.ts';
+import { SecretsSpec } from '../secrets/workspace-file.ts';
+import type { DesiredResource, Kind, WorkspaceFileKind } from './kind.ts';
+import { kinds } from './specs.ts';
 
 /** One file of the directory as the client sent it: its path relative to the directory, and its text. */
 export interface WorkspaceFile {
   path: string;
   content: string;
-}
-
-/** A resource the files describe. */
-export interface DesiredResource {
-  kind: Kind;
-  name: string;
-  file: string;
-  spec: Record<string, unknown>;
-  /** Connectors: the document read as an upload would be, and its text. */
-  connector?: ConnectorSource & { text: string };
 }
 
 export interface Desired {
@@ -98,11 +91,11 @@ function readSecrets(f: WorkspaceFile, value: Parsed, problems: ProblemIssue[]):
 
 function readSpec(
   f: WorkspaceFile,
-  kind: (typeof kinds)[number],
+  kind: WorkspaceFileKind,
   read: Parsed,
   problems: ProblemIssue[],
 ): DesiredResource[] {
-  if (!('schema' in kind)) return [];
+  if (!kind.schema) return [];
   const value = valueOf(f.path, read, problems);
   if (!read.ok) return [];
   const parsed = kind.schema.safeParse(value ?? {});
@@ -135,12 +128,12 @@ function duplicates(resources: DesiredResource[]): ProblemIssue[] {
 }
 
 /**
- * Each file's kind: the folder it is in (secrets.yaml: the secrets; role-mappings.yaml: the role mapping), undefined
- * when it is no workspace file.
+ * Each file's kind: the folder it is in, or the kind whose one file it is (secrets.yaml: the secrets; role-mappings.yaml:
+ * the role mapping); undefined when it is no workspace file.
  */
 function kindOf(path: string) {
-  if (path === secretsFile) return kinds[0];
-  if (path === roleMappingsFile) return kinds.find((k) => k.kind === 'role_mapping');
+  const atRoot = kinds.find((k) => k.file === path);
+  if (atRoot) return atRoot;
   const dir = path.split('/')[0]!;
   return kinds.find((k) => k.dir !== '' && k.dir === dir && path.split('/').length === 2);
 }
@@ -167,13 +160,8 @@ export async function readFiles(
     const job = jobs[i];
     if (!kind || !job) {
       const folders = kinds.flatMap((k) => (k.dir ? [`${k.dir}/`] : [])).join(', ');
-      problems.push(
-        at(
-          f.path,
-          '',
-          `not a workspace file: resources live in ${folders} (one file each), ${secretsFile} and ${roleMappingsFile}`,
-        ),
-      );
+      const single = kinds.flatMap((k) => (k.file ? [k.file] : [])).join(' and ');
+      problems.push(at(f.path, '', `not a workspace file: resources live in ${folders} (one file each), ${single}`));
     } else if (!('text' in job)) problems.push(job);
     else {
       const value = parsed[next++]!;

@@ -1,8 +1,9 @@
 import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { exposedTools } from '../quotas/handlers.ts';
-import type { LiveState } from './live.ts';
-import type { Change, Plan } from './plan.ts';
+import { idsByName } from './live.ts';
+import type { Change } from './kind.ts';
+import type { Planned } from './plan.ts';
 
 /** A change apply carries out with its API operation (not only apply's marker). */
 const written = (c: Change) =>
@@ -47,13 +48,8 @@ function namedTools(c: Change): NamedTools | undefined {
  * catalog after the apply is not known yet: the rule's own step checks its tools then (a server it names that no file
  * or the workspace has is a problem of the plan already).
  */
-export async function ruleToolProblems(
-  db: Db,
-  workspaceId: string,
-  plan: Plan,
-  live: LiveState,
-): Promise<ProblemIssue[]> {
-  const serverIds = new Map(live.resources.filter((r) => r.kind === 'server').map((r) => [r.name, r.id]));
+export async function ruleToolProblems(db: Db, workspaceId: string, { plan, live }: Planned): Promise<ProblemIssue[]> {
+  const serverIds = idsByName(live, 'server');
   const moving = new Set(
     plan.changes
       .filter((c) => (c.kind === 'server' || c.kind === 'workflow_deployment') && (written(c) || c.action === 'delete'))
