@@ -20,7 +20,9 @@ describe('restrictCatalog', () => {
   } as Catalog;
   const loaded: LoadedCatalog = {
     catalog,
-    tools: new Map(catalog.tools.map((t) => [t.tool.name, { def: t.tool, validate: (() => true) as never }])),
+    tools: new Map(
+      catalog.tools.map((t) => [t.tool.name, { def: t.tool, validate: (() => true) as never, rules: {} }]),
+    ),
     meta: new Map(),
     list: catalog.tools.map((t) => t.tool),
   };

@@ -29,7 +29,7 @@ function catalog(serverId: string, opts: { workspaceId?: string; isPublic?: bool
     mode: 'NORMAL',
     tools: [tool('get'), tool('create')],
   } as unknown as Catalog;
-  const tools = new Map(c.tools.map((t) => [t.tool.name, { def: t.tool, validate: (() => true) as never }]));
+  const tools = new Map(c.tools.map((t) => [t.tool.name, { def: t.tool, validate: (() => true) as never, rules: {} }]));
   return { catalog: c, tools, meta: new Map(), list: c.tools.map((t) => t.tool) };
 }
 

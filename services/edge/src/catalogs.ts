@@ -16,21 +16,27 @@ export interface LoadedTool {
    * `hostedSteps`: its steps call hosted servers' tools, which the worker decides for the caller (ADR 0045).
    */
   workflow?: { callerToken: boolean; hostedSteps?: true };
+  /** What the rules on its calls read of it, a key per capability (the call pipeline's stages, ADR 0077). */
+  rules: ToolRules;
+}
+
+/** A tool's own rules, read once per catalog version: a stage a tool has no rule for is left out of its plan. */
+export interface ToolRules {
   /** Connector and OpenAPI tools that send a credential upstream: a caller's `X-Upstream-Authorization` may replace it. */
   upstreamCredential?: true;
-  /** A person confirms each call first (confirmation.ts): the only check an unmarked tool's call pays is this one. */
+  /** A person confirms each call first (pipeline/confirmation.ts, ADR 0038). */
   confirm?: true;
-  /** Someone else approves each call first (approvals.ts, ADR 0049): the rule; an unmarked tool pays this test only. */
+  /** Someone else approves each call first (pipeline/approval.ts, ADR 0049): the rule. */
   approval?: ApprovalRule;
   /** Runs only as a durable task (`execution.taskSupport: required`): a call that is not one is refused. */
   taskOnly?: true;
   /** Cost units of one call (ADR 0048); absent: 1. */
   cost?: number;
-  /** The guardrails that scan its calls' arguments (pipeline/argument-guardrails.ts); an unguarded tool never meets that stage. */
+  /** The guardrails that scan its calls' arguments (pipeline/argument-guardrails.ts, ADR 0050). */
   argumentGuardrails?: CompiledGuardrail[];
   /**
-   * Its results are cached (result-cache.ts, ADR 0067): TTL and scope; an uncached tool pays this test only. `ttlMs` 0:
-   * an external MCP tool nobody configured, cached per principal only as each result declares (`ttlMs`, `cacheScope`).
+   * Its results are cached (pipeline/cache.ts, ADR 0067): TTL and scope. `ttlMs` 0: an external MCP tool nobody
+   * configured, cached per principal only as each result declares (`ttlMs`, `cacheScope`).
    */
   cache?: NonNullable<CatalogTool['cache']>;
 }
@@ -117,25 +123,28 @@ export class CatalogCache {
       : undefined;
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
-      const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema) };
+      const rules: ToolRules = {};
+      const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema), rules };
       if (t.plan.kind === 'workflow')
         tool.workflow = {
           callerToken: t.plan.callerToken === true,
           ...(Object.values(t.plan.tools ?? {}).some((s) => s.serverId !== undefined) ? { hostedSteps: true } : {}),
         };
-      else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
-      if (t.confirm) tool.confirm = true;
-      if (t.approval) tool.approval = t.approval;
-      if (t.cost !== undefined) tool.cost = t.cost;
-      if (t.cache) tool.cache = t.cache;
-      else if (t.plan.kind === 'mcp') tool.cache = AS_DECLARED;
-      if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
+      else if (takesUpstreamCredential(t)) rules.upstreamCredential = true;
+      if (t.confirm) rules.confirm = true;
+      if (t.approval) rules.approval = t.approval;
+      if (t.cost !== undefined) rules.cost = t.cost;
+      if (t.cache) rules.cache = t.cache;
+      else if (t.plan.kind === 'mcp') rules.cache = AS_DECLARED;
+      if (t.tool.execution?.taskSupport === 'required') rules.taskOnly = true;
       const guardrails = onArguments && guardrailsFor(onArguments, t.tool.name);
-      if (guardrails?.length) tool.argumentGuardrails = guardrails;
+      if (guardrails?.length) rules.argumentGuardrails = guardrails;
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {
-      const meta = new Map(metaTools.map((def) => [def.name, { def, validate: this.metaValidators.get(def.name)! }]));
+      const meta = new Map(
+        metaTools.map((def) => [def.name, { def, validate: this.metaValidators.get(def.name)!, rules: {} }]),
+      );
       const list = listedTools(catalog, catalog.tools, metaTools);
       return { catalog, tools, meta, search: new ToolSearch(catalog.tools), list };
     }

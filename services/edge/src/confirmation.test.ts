@@ -129,7 +129,7 @@ const catalog = (mode: 'NORMAL' | 'SMART' = 'NORMAL'): LoadedCatalog => {
         inputSchema: { type: 'object', properties: { token: { type: 'string' } } },
       },
       validate: (() => true) as unknown as LoadedTool['validate'],
-      ...(confirm ? { confirm } : {}),
+      rules: confirm ? { confirm } : {},
     },
   ];
   return {

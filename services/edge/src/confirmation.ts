@@ -32,10 +32,11 @@ export function isRunCode(loaded: LoadedCatalog, name: unknown): boolean {
  * `execute_tool`), or `run_code` on a server with one (its program may call it).
  */
 export function callNeedsConfirmation(loaded: LoadedCatalog, name: unknown, args: unknown): boolean {
-  if (isRunCode(loaded, name)) return [...loaded.tools.values()].some((t) => t.confirm === true);
-  if (loaded.catalog.mode !== 'SMART') return typeof name === 'string' && loaded.tools.get(name)?.confirm === true;
+  if (isRunCode(loaded, name)) return [...loaded.tools.values()].some((t) => t.rules.confirm === true);
+  if (loaded.catalog.mode !== 'SMART')
+    return typeof name === 'string' && loaded.tools.get(name)?.rules.confirm === true;
   const target = name === 'execute_tool' ? (args as { name?: unknown } | null | undefined)?.name : undefined;
-  return typeof target === 'string' && loaded.tools.get(target)?.confirm === true;
+  return typeof target === 'string' && loaded.tools.get(target)?.rules.confirm === true;
 }
 
 /** How long a call waits for a person's answer by default: then it is cancelled (a 2026-07-28 state expires). */

@@ -42,7 +42,7 @@ export function plainToolsCall(
   if (loaded.catalog.mode !== 'NORMAL') return undefined;
   const tool = loaded.tools.get(name);
   // A tool marked `confirm` asks a person first, on a stream or in an `input_required` result: the SDK's path.
-  if (tool === undefined || tool.confirm || isProxiedTool(loaded, name)) return undefined;
+  if (tool === undefined || tool.rules.confirm || isProxiedTool(loaded, name)) return undefined;
   const accept = req.get('accept') ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (!/^application\/json\s*(;|$)/i.test(req.get('content-type') ?? '')) return undefined;

@@ -36,6 +36,7 @@ const refund: LoadedTool = {
     inputSchema: { type: 'object', properties: { amount: { type: 'number' } } },
   },
   validate: (() => true) as unknown as LoadedTool['validate'],
+  rules: {},
 };
 const loaded = {
   catalog: {

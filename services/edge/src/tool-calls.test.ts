@@ -42,6 +42,7 @@ const tool = (name: string, workflow?: LoadedTool['workflow']): [string, LoadedT
   {
     def: { name, description: name, inputSchema: { type: 'object' } },
     validate: (() => true) as unknown as LoadedTool['validate'],
+    rules: {},
     ...(workflow ? { workflow } : {}),
   },
 ];
@@ -431,7 +432,7 @@ describe('callTool: a tool marked confirm waits for a person (nothing is enqueue
         inputSchema: { type: 'object', properties: { token: { type: 'string', writeOnly: true } } },
       },
       validate: (() => true) as unknown as LoadedTool['validate'],
-      confirm: true,
+      rules: { confirm: true },
     };
     confirmed.tools.set('delete_order', marked);
     return { jobs, deps, audit, records, confirmed };
@@ -556,7 +557,7 @@ describe('callTool: a tool needing approval fails closed (ADR 0049)', () => {
   const rule = { version: 'v1', approvers: { apiKeys: ['k2'] }, approvals: 1, expiresInSeconds: 60 };
   const approvalCatalog = (): LoadedCatalog => {
     const l = loaded('NORMAL');
-    l.tools.get('http_tool')!.approval = rule;
+    l.tools.get('http_tool')!.rules.approval = rule;
     return l;
   };
   const keyCaller = { workspaceId: 'w1', keyId: 'k1' };

@@ -29,7 +29,7 @@ export const approvalStage: Stage = {
   name: 'approval',
   appliesTo: () => true,
   run(s) {
-    const rule = s.tool.approval ?? s.policyApproval;
+    const rule = s.tool.rules.approval ?? s.policyApproval;
     if (!rule) return undefined;
     s.governed = true;
     return approve(s, rule);

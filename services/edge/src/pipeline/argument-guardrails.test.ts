@@ -57,12 +57,13 @@ function loaded(rules: GuardrailRule[], mode: 'NORMAL' | 'SMART' = 'NORMAL'): Lo
   const logEvent: LoadedTool = {
     def: { name: 'log_event', description: 'log', inputSchema: { type: 'object' } },
     validate: ((v: unknown) => typeof v === 'object') as unknown as LoadedTool['validate'],
-    argumentGuardrails: compileGuardrails(rules, 'arguments'),
+    rules: { argumentGuardrails: compileGuardrails(rules, 'arguments') },
   };
   const catalog = { v: 1, serverId: 's1', workspaceId: 'w1', version: 3, name: 'logs', mode, tools: [] };
   const execute: LoadedTool = {
     def: { name: 'execute_tool', description: 'x', inputSchema: { type: 'object' } },
     validate: (() => true) as unknown as LoadedTool['validate'],
+    rules: {},
   };
   return {
     catalog: catalog as unknown as Catalog,
@@ -214,7 +215,7 @@ describe('catalogs: which tools carry guardrails on arguments', () => {
       assertComplete: async () => {},
     } as unknown as RuntimeStateProbe);
     const l = (await cache.get('s1'))!;
-    return ['log_event', 'read_log'].map((n) => l.tools.get(n)!.argumentGuardrails?.map((g) => g.rule.name));
+    return ['log_event', 'read_log'].map((n) => l.tools.get(n)!.rules.argumentGuardrails?.map((g) => g.rule.name));
   };
 
   it('none without a guardrail on arguments; those naming a tool on that tool only; the server-wide ones on all', async () => {

@@ -29,13 +29,13 @@ const ARGUMENTS_META = 'toolplane/argumentGuardrails';
  */
 export const argumentGuardrailsStage: Stage = {
   name: 'argument-guardrails',
-  appliesTo: (tool) => tool.argumentGuardrails !== undefined,
+  appliesTo: (tool) => tool.rules.argumentGuardrails !== undefined,
   run: guardArguments,
 };
 
 function guardArguments(s: CallState): Verdict {
   const { deps, call, invocationId } = s;
-  const guardrails = s.tool.argumentGuardrails!;
+  const guardrails = s.tool.rules.argumentGuardrails!;
   // Arguments are bounded by the request's size: scanned whole unless a guardrail sets its own limit.
   const out = applyGuardrails(call.arguments, guardrails, { maxScanBytes: Number.POSITIVE_INFINITY });
   if (out.findings.length === 0) return undefined;

@@ -9,12 +9,12 @@ import type { Stage } from './stage.ts';
  */
 export const cacheStage: Stage = {
   name: 'cache',
-  appliesTo: (tool) => tool.cache !== undefined,
+  appliesTo: (tool) => tool.rules.cache !== undefined,
   async run(s) {
     const { deps, call, tool, invocationId } = s;
-    const ownCredential = tool.upstreamCredential && call.request.upstreamAuthorization !== undefined;
+    const ownCredential = tool.rules.upstreamCredential && call.request.upstreamAuthorization !== undefined;
     if (!deps.resultCache || s.governed || call.task || call.multiRound || ownCredential) return undefined;
-    const cache = tool.cache!;
+    const cache = tool.rules.cache!;
     const { catalog } = call.loaded;
     const facts = {
       principal: call.principal,
@@ -32,7 +32,7 @@ export const cacheStage: Stage = {
     const recorded = {
       ...facts,
       parentInvocationId: call.parentInvocationId,
-      ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
+      ...(tool.rules.cost !== undefined ? { cost: tool.rules.cost } : {}),
     };
     recordCachedCall(deps.records, recorded, invocationId, performance.now() - started);
     return { answered: found.hit };

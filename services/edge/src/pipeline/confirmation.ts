@@ -14,7 +14,7 @@ import type { CallState, Stage, Verdict } from './stage.ts';
  */
 export const confirmationStage: Stage = {
   name: 'confirmation',
-  appliesTo: (tool) => tool.confirm === true,
+  appliesTo: (tool) => tool.rules.confirm === true,
   run: confirmCall,
 };
 

@@ -66,7 +66,7 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
   const upstream = request.upstreamAuthorization;
   const upstreamAuthorization =
-    upstream !== undefined && tool.upstreamCredential
+    upstream !== undefined && tool.rules.upstreamCredential
       ? await deps.sealUpstreamCredential!(upstream, invocationId)
       : undefined;
   // Workflow tools only: Config-* headers, and the OAuth token when the server opted in (never logged).

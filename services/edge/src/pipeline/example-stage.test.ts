@@ -67,6 +67,7 @@ function fakes() {
 const tool = (name: string, properties: Record<string, unknown>): LoadedTool => ({
   def: { name, description: name, inputSchema: { type: 'object', properties } },
   validate: (() => true) as unknown as LoadedTool['validate'],
+  rules: {},
 });
 const pay = tool('pay', { amount: { type: 'number' } });
 const read = tool('read', { id: { type: 'string' } });

@@ -30,7 +30,7 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
   if (rules.length === 0) return undefined;
   let outcome;
   try {
-    outcome = await quotas.meter.charge(call.quotas!, rules, tool.cost ?? 1);
+    outcome = await quotas.meter.charge(call.quotas!, rules, tool.rules.cost ?? 1);
   } catch (err) {
     deps.log.warn({ tool: tool.def.name, err: String(err) }, 'quotas could not be checked');
     if (quotas.failOpen) return undefined;

@@ -25,7 +25,7 @@ export async function runCall(
   plan: CallPlan = {},
 ): Promise<ToolOutcome> {
   const invocationId = call.task?.invocationId ?? call.invocationId ?? randomUUID();
-  const rules = tool.cost !== undefined ? { cost: tool.cost } : {};
+  const rules = tool.rules.cost !== undefined ? { cost: tool.rules.cost } : {};
   const s: CallState = { deps, call, tool, invocationId, rules, read: plan.read };
   const settles: Settle[] = [];
   for (const stage of plan.stages ?? planOf(tool)) {
@@ -46,7 +46,7 @@ export async function runCall(
 
 /** What a read of an attached server is called as in the pipeline: a tool named by what it reads, taking no arguments. */
 export function readTool(name: string): LoadedTool {
-  return { def: { name, inputSchema: { type: 'object' } }, validate: () => true } as unknown as LoadedTool;
+  return { def: { name, inputSchema: { type: 'object' } }, validate: () => true, rules: {} } as unknown as LoadedTool;
 }
 
 const plans = new WeakMap<LoadedTool, readonly Stage[]>();

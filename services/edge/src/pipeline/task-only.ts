@@ -7,7 +7,7 @@ import type { Stage } from './stage.ts';
  */
 export const taskOnlyStage: Stage = {
   name: 'task-only',
-  appliesTo: (tool) => tool.taskOnly === true,
+  appliesTo: (tool) => tool.rules.taskOnly === true,
   run: (s) => (s.call.task ? undefined : { refused: taskRequired(s.tool.def.name) }),
 };
 

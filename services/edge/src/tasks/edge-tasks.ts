@@ -121,12 +121,12 @@ export class EdgeTasks {
   /** A tool whose call may run as a task: a catalog tool (SMART meta tools and tools a person confirms run at once). */
   eligible(loaded: LoadedCatalog, name: string): boolean {
     const tool = loaded.catalog.mode === 'SMART' ? undefined : loaded.tools.get(name);
-    return tool !== undefined && tool.confirm !== true;
+    return tool !== undefined && tool.rules.confirm !== true;
   }
 
   /** A tool that runs only as a task (an external tool that says so): a call that cannot make one is refused. */
   requiresTask(loaded: LoadedCatalog, name: string): boolean {
-    return loaded.tools.get(name)?.taskOnly === true;
+    return loaded.tools.get(name)?.rules.taskOnly === true;
   }
 
   /** 2025-11-25 `tools/list`: each tool that may run as a task says so (`execution.taskSupport: optional`). */
@@ -146,7 +146,7 @@ export class EdgeTasks {
     const now = Date.now();
     const { loaded } = ctx.caller;
     // A call someone else approves may wait for its approvers (ADR 0049): its task lives and runs that much longer.
-    const waitMs = (loaded.tools.get(message.name)?.approval?.expiresInSeconds ?? 0) * 1000;
+    const waitMs = (loaded.tools.get(message.name)?.rules.approval?.expiresInSeconds ?? 0) * 1000;
     const retentionMs = this.settings.retentionMs + waitMs;
     const timeoutMs = this.settings.timeoutMs + (waitMs > 0 ? waitMs + HELD_SLACK_MS : 0);
     const taskId = newTaskId(now, retentionMs, taskScope(ctx));
