@@ -49,7 +49,12 @@ const packageCategories: [RegExp, string][] = [
   ],
   [/^undici$/, 'undici (upstream HTTP)'],
   [
-    /^(express|router|body-parser|raw-body|finalhandler|send|serve-static|content-type|type-is|accepts|negotiator|mime-.*|media-typer|qs|on-finished|iconv-lite|statuses|http-errors|depd|debug|ms|cookie|vary|cors|path-to-regexp|parseurl|encodeurl|escape-html|etag|fresh|merge-descriptors|proxy-addr|range-parser|setprototypeof)$/,
+    new RegExp(
+      '^(express|router|body-parser|raw-body|finalhandler|send|serve-static|content-type|type-is|accepts|negotiator|' +
+        'mime-.*|media-typer|qs|on-finished|iconv-lite|statuses|http-errors|depd|debug|ms|cookie|vary|cors|' +
+        'path-to-regexp|parseurl|encodeurl|escape-html|etag|fresh|merge-descriptors|proxy-addr|range-parser|' +
+        'setprototypeof)$',
+    ),
     'express and its helpers',
   ],
 ];

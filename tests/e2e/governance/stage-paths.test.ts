@@ -7,7 +7,7 @@ import { postMcp } from '../../helpers/mcp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-// Every rule on a call, on every path a call takes (issue #74): a table of stages (a rule set up through the
+// Every rule on a call, on every path a call takes: a table of stages (a rule set up through the
 // management API, enforced or log only) and a table of paths (NORMAL `tools/call` in both protocol eras, SMART
 // `execute_tool`, a task, a code-mode program's inner call, a workflow step), each cell generated. Enforced: the call
 // is refused (the path's way of saying so) and the upstream, a real HTTP server on 127.0.0.1, receives nothing. Log
