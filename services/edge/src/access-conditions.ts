@@ -3,10 +3,4 @@
  * implementation is `@toolplane/access` (shared with the control plane's explanations); a loaded catalog and tool are
  * its server and tool, and a policy's condition is compiled once per published document and loaded tool.
  */
-export {
-  conditionRefusal,
-  failedClauses,
-  shadowRefusals,
-  type CallConditions,
-  type ShadowRefusal,
-} from '@toolplane/access';
+export { conditionRefusal, failedClauses, shadowRefusals, type CallConditions } from '@toolplane/access';

@@ -21,7 +21,7 @@ export interface LoadedTool {
 }
 
 /** A tool's own rules, read once per catalog version: a stage a tool has no rule for is left out of its plan. */
-export interface ToolRules {
+interface ToolRules {
   /** Connector and OpenAPI tools that send a credential upstream: a caller's `X-Upstream-Authorization` may replace it. */
   upstreamCredential?: true;
   /** A person confirms each call first (pipeline/confirmation.ts, ADR 0038). */

@@ -130,13 +130,13 @@ async function askApproval(
 }
 
 /** An approval spent on this call: given back if a later check refuses it, else recorded as executed. */
-export interface SpentApproval {
+interface SpentApproval {
   readonly key: string;
   readonly id: string;
 }
 
 /** A task's call the request now holds: its job waits in the queue until the request is decided or expires. */
-export interface HeldRequest {
+interface HeldRequest {
   readonly key: string;
   readonly id: string;
   /** Epoch ms. */

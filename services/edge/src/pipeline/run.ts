@@ -55,7 +55,7 @@ const plans = new WeakMap<LoadedTool, readonly Stage[]>();
  * The stages calls of `tool` meet, worked out once per catalog version (a loaded tool belongs to one): a tool with no
  * rules of its own meets only the stages that look at the caller, each a test or two.
  */
-export function planOf(tool: LoadedTool): readonly Stage[] {
+function planOf(tool: LoadedTool): readonly Stage[] {
   let plan = plans.get(tool);
   if (!plan) plans.set(tool, (plan = callStages.filter((stage) => stage.appliesTo(tool))));
   return plan;

@@ -35,7 +35,7 @@ export interface CallState {
 export type ReadRequest = NonNullable<ToolInvokeJob['request']>;
 
 /** Queues the job of a call that passed every stage and makes its outcome. */
-export type Terminal = (s: CallState, settles: readonly Settle[]) => Promise<ToolOutcome>;
+type Terminal = (s: CallState, settles: readonly Settle[]) => Promise<ToolOutcome>;
 
 /** How a call ended: whether a job ran it (true), none will (false: refused later, not queued), or none was needed. */
 export interface Ending {
