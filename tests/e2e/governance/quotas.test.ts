@@ -651,8 +651,9 @@ describe('usage', () => {
       const serverId = randomUUID();
       const at = { workspaceId, serverId, tool: 'export', startedAt: '2026-01-01T10:00:00.000Z' };
       const charged = executionRecords(at, 3, 5).map((r) => ({ ...r, costUnits: 2.5 }));
-      // Refused before the enqueue: no cost units, not usage.
-      const refused = executionRecords(at, 2, 1, 'rejected');
+      // Refused before the enqueue: no cost units, not usage. Their message carries a lone surrogate (a caller's
+      // broken text): stored as U+FFFD, the batch is not refused for it.
+      const refused = executionRecords(at, 2, 1, 'rejected').map((r) => ({ ...r, message: 'half \ud800 of a pair' }));
       await storeExecutionRecords(pool, [...charged, ...refused, charged[0]!]);
       await storeExecutionRecords(pool, charged);
       const more = executionRecords({ ...at, startedAt: '2026-01-01T23:59:59.999Z' }, 1, 5).map((r) => ({
@@ -660,6 +661,10 @@ describe('usage', () => {
         costUnits: 1,
       }));
       await storeExecutionRecords(pool, [...charged, ...more]);
+      const stored = await pool.query<{ message: string }>('SELECT message FROM execution_records WHERE id = $1', [
+        refused[0]!.invocationId,
+      ]);
+      expect(stored.rows).toEqual([{ message: 'half \ufffd of a pair' }]);
       const query = { from: '2026-01-01', to: '2026-01-01', server_id: serverId };
       const day = await unwrap(api.GET('/usage', { params: { query: { ...query, group_by: 'day,server,api_key' } } }));
       expect(day.rows).toEqual([

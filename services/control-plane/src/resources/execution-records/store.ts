@@ -23,63 +23,27 @@ import { recordsStoredChannel } from '../../publication/debug-events.ts';
  */
 export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRecord[]): Promise<void> {
   if (records.length === 0) return;
-  const col = <T>(f: (r: ExecutionRecord) => T) => records.map(f);
   // While tracing is on, each traced record's storage is a span of its call's trace (child of the span that made it).
   const spans = tracingEnabled() ? records.map(storeSpan) : undefined;
-  // One statement: the records, and the rollups' increments from the rows it inserted (none for a record
-  // already stored), commit or fail together (stats/rollup.ts, usage/rollup.ts; cost units are the 16th parameter).
-  // The 17th: the invocation of the `run_code` program that made a call (code mode).
+  // One statement: the records (one jsonb parameter, read as rows by `jsonb_to_recordset`: one native
+  // `JSON.stringify` of the batch instead of 17 arrays node-postgres escapes element by element), and the rollups'
+  // increments from the rows it inserted (none for a record already stored), commit or fail together
+  // (stats/rollup.ts, usage/rollup.ts read the rows `src` and `inserted`).
   const insert = pool.query(
-    `WITH inserted AS (
+    `WITH src AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, workspace_id uuid, server_id uuid, catalog_version int,
+         tool text, key_id text, username text, started_at timestamp(3), duration_ms float8, outcome text, error_code text,
+         message text, steps jsonb, debug jsonb, debug_session_id uuid, cost_units float8, parent_invocation_id uuid)
+     ),
+     inserted AS (
        INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
          started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id, parent_invocation_id)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
-         $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[],
-         $17::uuid[])
+       SELECT id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome,
+         error_code, message, steps, debug, debug_session_id, parent_invocation_id FROM src
        ON CONFLICT (id) DO NOTHING
        RETURNING id, workspace_id, server_id, tool, key_id, username, started_at, duration_ms, outcome
      )${usageUpsertSql}${rollupUpsertSql}`,
-    [
-      col((r) => r.invocationId),
-      col((r) => r.workspaceId),
-      col((r) => r.serverId),
-      col((r) => r.catalogVersion),
-      col((r) => r.tool),
-      col((r) => r.caller.keyId ?? null),
-      col((r) => r.caller.username ?? null),
-      col((r) => r.startedAt),
-      col((r) => r.durationMs),
-      col((r) => r.outcome),
-      col((r) => r.errorCode ?? null),
-      col((r) => r.message ?? null),
-      col((r) =>
-        JSON.stringify(
-          r.traceId ||
-            r.tree ||
-            r.guardrails ||
-            r.shape ||
-            r.cached ||
-            r.caller.subject !== undefined ||
-            r.caller.actingVia
-            ? {
-                ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
-                steps: r.steps,
-                ...(r.cached ? { cached: true } : {}),
-                ...(r.tree ? { tree: r.tree } : {}),
-                ...(r.guardrails ? { guardrails: r.guardrails } : {}),
-                ...(r.shape ? { shape: r.shape } : {}),
-                ...(r.caller.subject !== undefined || r.caller.actingVia
-                  ? { caller: { subject: r.caller.subject ?? null, actingVia: r.caller.actingVia ?? null } }
-                  : {}),
-              }
-            : r.steps,
-        ),
-      ),
-      col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
-      col((r) => r.debug?.sessionId ?? null),
-      col((r) => r.costUnits ?? null),
-      col((r) => r.parentInvocationId ?? null),
-    ],
+    [JSON.stringify(records.map(recordRow))],
   );
   try {
     await insert;
@@ -124,3 +88,51 @@ function storeSpan(r: ExecutionRecord): Span {
     { kind: SpanKind.CONSUMER, parent: contextFromIds(r.traceId, r.spanId) },
   );
 }
+
+/**
+ * A record as one row of `jsonb_to_recordset`. Its text fields are made well-formed first: node-postgres sent a lone
+ * surrogate in a text parameter as U+FFFD, while jsonb refuses its `\ud800` escape (a whole batch would fail).
+ */
+function recordRow(r: ExecutionRecord) {
+  const wf = (v: string | undefined) => (v === undefined ? null : wellFormed(v));
+  return {
+    id: r.invocationId,
+    workspace_id: r.workspaceId,
+    server_id: r.serverId,
+    catalog_version: r.catalogVersion,
+    tool: wellFormed(r.tool),
+    key_id: wf(r.caller.keyId),
+    username: wf(r.caller.username),
+    started_at: r.startedAt,
+    duration_ms: r.durationMs,
+    outcome: r.outcome,
+    error_code: wf(r.errorCode),
+    message: wf(r.message),
+    steps: stepsColumn(r),
+    debug: r.debug ?? null,
+    debug_session_id: r.debug?.sessionId ?? null,
+    cost_units: r.costUnits ?? null,
+    parent_invocation_id: r.parentInvocationId ?? null,
+  };
+}
+
+/** The `steps` column: the steps, or an object with them and what else the record says (trace, cache, tree, …). */
+function stepsColumn(r: ExecutionRecord): unknown {
+  const more =
+    r.traceId || r.tree || r.guardrails || r.shape || r.cached || r.caller.subject !== undefined || r.caller.actingVia;
+  if (!more) return r.steps;
+  return {
+    ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
+    steps: r.steps,
+    ...(r.cached ? { cached: true } : {}),
+    ...(r.tree ? { tree: r.tree } : {}),
+    ...(r.guardrails ? { guardrails: r.guardrails } : {}),
+    ...(r.shape ? { shape: r.shape } : {}),
+    ...(r.caller.subject !== undefined || r.caller.actingVia
+      ? { caller: { subject: r.caller.subject ?? null, actingVia: r.caller.actingVia ?? null } }
+      : {}),
+  };
+}
+
+/** ES2024's `String.prototype.toWellFormed` (Node 20 and later; the TypeScript library here predates it). */
+const wellFormed = (v: string): string => (v as string & { toWellFormed(): string }).toWellFormed();

@@ -7,12 +7,9 @@
  * record and adds nothing. `GET /usage` sums rows (report.ts); it never scans the records.
  */
 
-/** The parameter of the stored statement that holds each record's cost units (null: none), by record. */
-const COST_UNITS_PARAM = 16;
-
 /**
  * The statement's part that turns the inserted records (a CTE named `inserted` with id, workspace_id, server_id,
- * tool, key_id, username, started_at) into increments of `usage_days`: a CTE, so that it goes between `inserted`
+ * tool, key_id, username, started_at; their cost units from the batch's rows, the CTE `src`) into increments of `usage_days`: a CTE, so that it goes between `inserted`
  * and the traffic rollup's tail. Rows are upserted in key order (two replicas storing at once lock them in the same
  * order).
  */
@@ -21,8 +18,7 @@ export const usageUpsertSql = `,
     SELECT i.workspace_id, i.server_id, i.tool, coalesce(i.key_id, '') AS key_id,
       coalesce(i.username, '') AS person, i.started_at::date AS day, c.cost_units
     FROM inserted i
-    JOIN (SELECT DISTINCT ON (id) id, cost_units
-          FROM unnest($1::uuid[], $${COST_UNITS_PARAM}::float8[]) AS u(id, cost_units)) c ON c.id = i.id
+    JOIN (SELECT DISTINCT ON (id) id, cost_units FROM src) c ON c.id = i.id
     WHERE c.cost_units IS NOT NULL
   ),
   usage_rows AS (
