@@ -289,7 +289,7 @@ describe('faults', () => {
       const waiting = async () =>
         (
           await admin.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH inserted AS%'`,
+            `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH src AS%'`,
           )
         ).rows.map((r) => r.pid);
       const pid = await waitFor('the storing statement waiting on the rollup', async () => {
