@@ -226,8 +226,11 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
   const quotas = { workspaceId: 'w1', rules: [{ ...rule, enforce: true }], caller: {} };
   // A calls quota (counter `k`) and a calls-in-flight one (counter `f`).
   const charge = { keys: ['k', 'f'], amounts: [1, 1], inFlight: ['f'] };
-  /** A call whose job the queue takes (`added`) or not, then answers with `answer`; each release of its charge. */
-  async function released(added: boolean, answer: () => never) {
+  /**
+   * A call whose job the queue takes (`added`) or not, then answers with `answer`; each release of its charge. `more`
+   * changes the deps and gives the call's other fields.
+   */
+  async function released(added: boolean, answer: () => never, more?: (deps: ToolCallDeps) => Partial<ToolCall>) {
     const { deps } = fakes();
     const releases: unknown[] = [];
     const jobs: ToolInvokeJob[] = [];
@@ -253,9 +256,9 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
         answer();
       },
     } as unknown as InvocationClient;
-    const result = await callTool(deps, call('http_tool', { quotas }));
+    const result = await callTool(deps, call('http_tool', { quotas, ...more?.(deps) }));
     await new Promise(setImmediate);
-    return { isError: result.isError, releases, quotaCharge: jobs[0]?.rules?.quota };
+    return { isError: result.isError, releases, quotaCharge: jobs[0]?.rules?.quota, jobs: jobs.length };
   }
 
   it('gives the units back, the call in flight too, when the job could not be added to the queue', async () => {
@@ -263,6 +266,27 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
       throw new TransientError('queue.unavailable', 'The call was not run: the queue (Redis) is unavailable.');
     });
     expect(r.isError).toBe(true);
+    expect(r.releases).toEqual([{ windowed: true, inFlight: true }]);
+  });
+
+  it('gives them back when the job cannot even be made (the caller’s own credential not sealed)', async () => {
+    const r = await released(
+      true,
+      () => {
+        throw new Error('not reached');
+      },
+      (deps) => {
+        deps.sealUpstreamCredential = async () => {
+          throw new Error('the sealing key cannot be read');
+        };
+        const l = loaded('NORMAL');
+        (l.catalog as { perRequestAuth?: boolean }).perRequestAuth = true;
+        l.tools.get('http_tool')!.rules.upstreamCredential = true;
+        return { loaded: l, request: { upstreamAuthorization: 'Bearer own' } };
+      },
+    );
+    expect(r.isError).toBe(true);
+    expect(r.jobs).toBe(0);
     expect(r.releases).toEqual([{ windowed: true, inFlight: true }]);
   });
 

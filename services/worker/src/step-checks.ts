@@ -65,7 +65,15 @@ export async function checkStep(
   sent: Record<string, unknown>,
 ): Promise<StepChecked> {
   if (step.serverId === undefined) return { args: sent, done: nothingToRelease };
-  const audit = deps.audit && { sink: deps.audit, events: stepEvents(job, step), invocationId: job.invocationId };
+  // The step's audit facts, read only if an event is written (most steps write none).
+  let events: CallEventBase | undefined;
+  const audit: StepAudit | undefined = deps.audit && {
+    sink: deps.audit,
+    get events() {
+      return (events ??= stepEvents(job, step));
+    },
+    invocationId: job.invocationId,
+  };
   const guarded = await stepGuardrails(deps, step, sent);
   if ('refused' in guarded) return guarded;
   const { args } = guarded;
@@ -131,10 +139,10 @@ function recordFindings(
 
 /** A step's quota charge as the edge records a call's: log-only quotas' would-be refusals, a refusal, alerts. */
 function recordQuotas(audit: StepAudit, outcome: ChargeOutcome) {
-  const { sink, events, invocationId } = audit;
-  for (const w of outcome.shadow) sink.add(quotaEvent(events, w, { kind: 'would_refuse', invocationId }));
-  if (outcome.refused) sink.add(quotaEvent(events, outcome.refused, { kind: 'refused' }));
-  else for (const a of outcome.alerts) sink.add(quotaAlertEvent(events, a, undefined));
+  const { sink, invocationId } = audit;
+  for (const w of outcome.shadow) sink.add(quotaEvent(audit.events, w, { kind: 'would_refuse', invocationId }));
+  if (outcome.refused) sink.add(quotaEvent(audit.events, outcome.refused, { kind: 'refused' }));
+  else for (const a of outcome.alerts) sink.add(quotaAlertEvent(audit.events, a, undefined));
 }
 
 /** The step's tool's guardrails on arguments (its server's live catalog): refused by a block, or the arguments to send. */

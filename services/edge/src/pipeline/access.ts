@@ -1,6 +1,6 @@
+import { accessWouldRefuseEvent, conditionRefusalEvent, type CallEventBase } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
 import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
-import { accessWouldRefuseEvent, conditionRefusalEvent } from '@toolplane/access';
 import { callEvents } from '../call-audit.ts';
 import { argumentsAsSent } from '../call-arguments.ts';
 import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
@@ -36,10 +36,10 @@ export const accessStage: Stage = {
     }
     if (!conditions.rules.logOnly) return undefined;
     // The would-be refusals of the caller's log-only policies: audit events within the edge's budget, each counted.
-    const events = callEvents(call, tool.def.name);
+    let events: CallEventBase | undefined;
     for (const r of shadowRefusals(conditions, loaded, tool, sent))
       if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), tool.def.name) ?? true)
-        deps.audit?.add(accessWouldRefuseEvent(events, r, s.invocationId));
+        deps.audit?.add(accessWouldRefuseEvent((events ??= callEvents(call, tool.def.name)), r, s.invocationId));
     return undefined;
   },
 };

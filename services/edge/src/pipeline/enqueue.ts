@@ -32,6 +32,8 @@ export async function enqueueJob(s: CallState, settles: readonly Settle[]): Prom
     added = ok;
     if (queued) for (const x of queued) void x.queued?.(ok);
   };
+  // Whether the job reached the queue's client, which then says whether it was added; before that, nothing was.
+  let handedOver = false;
   try {
     const job = await jobOf(s, Date.now() + deps.timeoutMs);
     // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
@@ -39,6 +41,7 @@ export async function enqueueJob(s: CallState, settles: readonly Settle[]): Prom
     const producer = tracingEnabled() ? startProducerSpan(invocationId, tool.def.name) : noopSpan;
     job.traceparent = traceparentOf(producer);
     const tracked = producer !== noopSpan || settles.length > 0;
+    handedOver = true;
     const result = await deps.invocations.invoke(
       job,
       call.signal,
@@ -53,6 +56,8 @@ export async function enqueueJob(s: CallState, settles: readonly Settle[]): Prom
     }
     return (outcome = errorResult(result.error.message));
   } catch (err) {
+    // The job could not even be made (the caller's credential not sealed): no job runs, the stages hear so.
+    if (!handedOver) onQueued(false);
     return failedCall(deps, { tool: call.name, invocationId, aborted: call.signal?.aborted === true }, err);
   } finally {
     for (const x of settles) void x.ended?.({ added, outcome });

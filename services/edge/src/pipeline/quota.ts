@@ -2,7 +2,7 @@ import { toolResultValue } from '@toolplane/contracts';
 import { recordQuotaCharged, recordQuotaRefused, recordQuotaUse } from '@toolplane/telemetry';
 import { quotaAlertEvent, quotaEvent, type CallEventBase } from '@toolplane/access';
 import { callEvents } from '../call-audit.ts';
-import type { ToolCallDeps } from '../call-types.ts';
+import type { ToolCall, ToolCallDeps } from '../call-types.ts';
 import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from '../quotas.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
@@ -39,9 +39,12 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
       'was not made, nothing was sent. Retry in a few seconds.';
     return refuse(s, { errorCode: 'quota.unavailable', message });
   }
+  // The call's audit facts, read only if an event is written (most charges write none).
+  let events: CallEventBase | undefined;
   const who = {
-    events: callEvents(call, tool.def.name),
-    caller: budgetCaller(call.principal),
+    tool: tool.def.name,
+    events: () => (events ??= callEvents(call, tool.def.name)),
+    principal: call.principal,
     person: call.quotas!.caller.person,
   };
   observeQuotas(deps, who, outcome, s.invocationId);
@@ -84,7 +87,7 @@ function releaseCharge(
  */
 function observeQuotas(
   deps: ToolCallDeps,
-  who: { events: CallEventBase; caller: string; person: string | undefined },
+  who: { tool: string; events: () => CallEventBase; principal: ToolCall['principal']; person: string | undefined },
   outcome: ChargeOutcome,
   invocationId: string,
 ): void {
@@ -92,19 +95,19 @@ function observeQuotas(
   for (const u of outcome.uses) recordQuotaUse(u.rule.id, u.fraction);
   for (const w of outcome.shadow) {
     recordQuotaRefused(w.rule.id, false);
-    if (deps.shadowEvents?.take('quota', w.rule.id, who.caller, events.tool) ?? true)
-      deps.audit?.add(quotaEvent(events, w, { kind: 'would_refuse', invocationId }));
+    if (deps.shadowEvents?.take('quota', w.rule.id, budgetCaller(who.principal), who.tool) ?? true)
+      deps.audit?.add(quotaEvent(events(), w, { kind: 'would_refuse', invocationId }));
   }
   if (outcome.refused) {
     recordQuotaRefused(outcome.refused.rule.id, outcome.refused.rule.enforce);
-    deps.audit?.add(quotaEvent(events, outcome.refused, { kind: 'refused' }));
+    deps.audit?.add(quotaEvent(events(), outcome.refused, { kind: 'refused' }));
     return;
   }
   outcome.charge.amounts.forEach((amount, i) => {
     const rule = outcome.uses[i]!.rule;
     recordQuotaCharged(rule.id, rule.counts, amount);
   });
-  for (const a of outcome.alerts) deps.audit?.add(quotaAlertEvent(events, a, who.person));
+  for (const a of outcome.alerts) deps.audit?.add(quotaAlertEvent(events(), a, who.person));
 }
 
 function quotaFacts(r: QuotaRefusal) {
