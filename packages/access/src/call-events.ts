@@ -265,3 +265,55 @@ export function approvalEvent(
   });
   return { ...event, resource: { type: 'approval', id: approval.id } };
 }
+
+/** A session rule's decision on a call (ADR 0078), as its audit event and the refusal say it. */
+export interface SessionDecisionFacts {
+  readonly rule: { readonly id: string; readonly name?: string | undefined };
+  /** `refused`, `held` (approval asked), or log only: `would_refuse`, `would_hold`. */
+  readonly decision: 'refused' | 'held' | 'would_refuse' | 'would_hold';
+  /** The label that decided and the result that brought it into the session. */
+  readonly origin: LabelOriginFacts;
+  readonly invocationId: string;
+}
+
+/** Where a session's label came from, as events and refusals name it (never a value of the result). */
+export interface LabelOriginFacts {
+  readonly label: string;
+  readonly source: string;
+  readonly tool: string;
+  readonly serverId: string;
+  readonly invocationId: string;
+  readonly at: number;
+  readonly detector?: string | undefined;
+  readonly via?: string | undefined;
+}
+
+/**
+ * The audit event of a session rule's decision (`session.refused`, `session.held`, `session.would_refuse`,
+ * `session.would_hold`): the rule, and the label that decided with the earlier result that brought it (tool, record
+ * id, time, how it was found). The resource is the rule; the call is named by its invocation id.
+ */
+export function sessionDecisionEvent(base: CallEventBase, d: SessionDecisionFacts): AuditEventInput {
+  const refusing = d.decision === 'refused';
+  const event = toolEvent(base, {
+    action: `session.${d.decision}`,
+    outcome: refusing ? 'refused' : 'success',
+    details: {
+      rule: { id: d.rule.id, name: d.rule.name ?? null },
+      label: {
+        label: d.origin.label,
+        source: d.origin.source,
+        tool: d.origin.tool,
+        serverId: d.origin.serverId,
+        invocationId: d.origin.invocationId,
+        at: new Date(d.origin.at).toISOString(),
+        detector: d.origin.detector ?? null,
+        via: d.origin.via ?? null,
+      },
+      server: base.serverName,
+      tool: base.tool,
+      invocationId: d.invocationId,
+    },
+  });
+  return { ...event, resource: { type: 'session_rule', id: d.rule.id } };
+}

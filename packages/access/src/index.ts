@@ -25,5 +25,14 @@ export {
   programEvent,
   quotaAlertEvent,
   quotaEvent,
+  sessionDecisionEvent,
 } from './call-events.ts';
-export type { CallEventBase, ConfirmationOutcome, ProgramCall } from './call-events.ts';
+export type {
+  CallEventBase,
+  ConfirmationOutcome,
+  LabelOriginFacts,
+  ProgramCall,
+  SessionDecisionFacts,
+} from './call-events.ts';
+export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';
+export type { SessionJudgement, SessionMatch } from './session-rules.ts';

@@ -3,6 +3,7 @@ import { HttpMethod, ParameterLocation } from './descriptor.ts';
 import { QuotaRule } from './quotas.ts';
 import { ApprovalRule } from './approvals.ts';
 import { GuardrailRule } from './guardrails.ts';
+import { DataLabel, labelSources, SessionSettings } from './session.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
 export const JsonSchema = z.record(z.string(), z.unknown());
@@ -296,6 +297,17 @@ export const CatalogTool = z.object({
    * every caller of the server (`scope: server`). Only read-only HTTP GET tools and external MCP tools carry it.
    */
   cache: z.object({ ttlMs: z.number().int().positive(), scope: z.enum(['principal', 'server']) }).optional(),
+  /**
+   * Data-flow labels (ADR 0078): what each result brings into the caller's session (`private`, `untrusted`) and what
+   * the tool does with what it is sent (`public_write`, `external_write`), with where each came from: the tool's
+   * declaration (a route's or an operation's `labels`, a curated connector's default), the server's or the
+   * instance's classification by an admin, or the MCP annotations read as hints (`openWorldHint`) when nothing is
+   * declared. Absent: none. Never shown to agents.
+   */
+  labels: z
+    .array(z.object({ label: DataLabel, source: z.enum(labelSources) }))
+    .max(8)
+    .optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 
@@ -406,5 +418,7 @@ export const WorkspaceAccess = z.object({
   quotas: z.array(QuotaRule).optional(),
   /** SCIM groups the policies name (ADR 0062): displayName → its active members' names; absent: none named. */
   groups: z.record(z.string(), z.array(z.string())).optional(),
+  /** The workspace's session settings (ADR 0078): labels' lifetime and the session rules; absent: no session kept. */
+  session: SessionSettings.optional(),
 });
 export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;

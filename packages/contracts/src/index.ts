@@ -9,3 +9,4 @@ export * from './audit.ts';
 export * from './quotas.ts';
 export * from './approvals.ts';
 export * from './guardrails.ts';
+export * from './session.ts';

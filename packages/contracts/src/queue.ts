@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AuthPlan } from './catalog.ts';
 import { HttpUrl } from './input-rules.ts';
 import { GuardrailFinding } from './guardrails.ts';
+import { SessionOfJob } from './session.ts';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
@@ -299,6 +300,11 @@ export const CallRules = z.object({
    * an external MCP tool nobody configured, cached only as its result declares (`ttlMs` > 0, `cacheScope`).
    */
   cache: CacheOfJob.optional(),
+  /**
+   * The caller's session (ADR 0078), in a workspace that keeps one: the worker adds what the result brings (the
+   * tool's labels, its guardrails' findings) to the session's scopes in Redis before the result leaves.
+   */
+  session: SessionOfJob.optional(),
 });
 export type CallRules = z.infer<typeof CallRules>;
 

@@ -12,3 +12,4 @@ export * from './quota-meter.ts';
 export * from './quota-refunds.ts';
 export * from './approvals.ts';
 export * from './held-jobs.ts';
+export * from './session-store.ts';
