@@ -9,6 +9,11 @@ import type { AccessPolicyRule, ApprovalRule } from '@toolplane/contracts';
 /** The rule of the policy whose false condition asks for approval, with the policy (named in what the agent reads). */
 export interface PolicyApprovalRule extends ApprovalRule {
   readonly policy: { readonly id: string; readonly name?: string | undefined };
+  /**
+   * Why the call needs approval when no access policy's condition says it: a session rule's words (ADR 0078), naming
+   * the earlier result whose label decided, and that label's origin (for the approval's request and the inbox).
+   */
+  readonly session?: { readonly reason: string; readonly origin: Readonly<Record<string, unknown>> } | undefined;
 }
 
 /**

@@ -194,7 +194,7 @@ export function recordQuotaRefused(quota: string, enforce: boolean): void {
 }
 
 /** One would-be refusal of a log-only rule (`enforce: false`), and whether it became an audit event. Rule ids only. */
-export function recordShadowDecision(kind: 'access' | 'quota', rule: string, recorded: boolean): void {
+export function recordShadowDecision(kind: 'access' | 'quota' | 'session', rule: string, recorded: boolean): void {
   if (!instruments) return;
   instruments.shadowDecisions.add(1, { kind, rule, recorded });
 }

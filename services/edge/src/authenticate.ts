@@ -1,6 +1,13 @@
 import { decideAccess, type CallConditions, type CallerIdentity, type ToolConditions } from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
-import type { ApiKeyRecord, Principal, StepCaller, WorkspaceAccess } from '@toolplane/contracts';
+import {
+  sessionScopes,
+  type ApiKeyRecord,
+  type Principal,
+  type SessionSettings,
+  type StepCaller,
+  type WorkspaceAccess,
+} from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from './access.ts';
 import { hashApiKey } from './api-keys.ts';
@@ -35,6 +42,14 @@ export interface Caller {
   readonly stepCaller?: (() => StepCaller) | undefined;
   /** The workspace's quotas that can apply to this caller on this server (ADR 0048); undefined: none. */
   readonly quotas?: CallQuotas | undefined;
+  /** The caller's session and the workspace's session settings (ADR 0078); undefined: the workspace keeps none. */
+  readonly session?: CallSession | undefined;
+}
+
+/** A caller's session (ADR 0078): its scopes (`sessionScopes`: the key or subject, and the person) and the settings. */
+export interface CallSession {
+  readonly settings: SessionSettings;
+  readonly scopes: readonly string[];
 }
 
 /**
@@ -158,8 +173,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     const decision = decideAccess(access, identity, serverId);
     if (!decision.allowed)
       throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
+    const principal = principalOf(c, acting, decision.actingVia);
     return {
-      principal: principalOf(c, acting, decision.actingVia),
+      principal,
       loaded: restrictCatalog(c.loaded, decision.grant, decision.who),
       clientId: c.keyId ?? `oauth:${c.subject}`,
       credential: c.credential,
@@ -168,6 +184,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
       stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
       ...quotasOf(access, c, acting, serverId),
+      ...(access.session ? { session: { settings: access.session, scopes: sessionScopes(principal, serverId) } } : {}),
     };
   };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import type { ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
 import type { CallConditions } from './access-conditions.ts';
+import type { CallSession } from './authenticate.ts';
 import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { ConfirmStates } from './confirm-state.ts';
@@ -91,6 +92,11 @@ export interface ToolCallDeps {
     /** The most undecided requests one caller may have for one tool (default 20: `APPROVAL_MAX_PENDING`). */
     readonly maxPending?: number;
   };
+  /**
+   * Where sessions' labels live (ADR 0078: the Redis of approvals); absent: a call a session rule would judge is
+   * refused (never let through unjudged), and a cached answer adds no labels.
+   */
+  sessions?: { readonly redis: RedisClient; readonly prefix: string };
   /** Results of cacheable tools (ADR 0067); absent: every call runs upstream. */
   resultCache?: ResultCache;
   /** The caps of a `run_code` program (code mode, ADR 0068); absent: the defaults. */
@@ -150,6 +156,8 @@ export interface ToolCall {
   readonly task?: TaskBinding | undefined;
   /** The quotas that can apply to the caller here (ADR 0048): charged after every check, before the enqueue. */
   readonly quotas?: CallQuotas | undefined;
+  /** The caller's session and the workspace's session rules (ADR 0078): judged by the session stage. */
+  readonly session?: CallSession | undefined;
   /** A call a `run_code` program made (code-mode.ts): the program's invocation, on the job and the records. */
   readonly parentInvocationId?: string | undefined;
   /** Its invocation id, given by the `run_code` program that made it (named in the program's audit event). */
@@ -229,6 +237,7 @@ export function toolCall(
     stepCaller: caller.stepCaller,
     task: extras?.task,
     quotas: caller.quotas,
+    session: caller.session,
     codeRounds: extras?.codeRounds,
   };
 }

@@ -1,4 +1,14 @@
-import { Catalog, redisKeys, type ApprovalRule, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
+import {
+  Catalog,
+  isOutboundLabel,
+  redisKeys,
+  type ApprovalRule,
+  type CatalogTool,
+  type LabelSource,
+  type OutboundLabel,
+  type RedisKeys,
+  type ResultLabel,
+} from '@toolplane/contracts';
 import { compileGuardrails, guardrailsFor, scans, type CompiledGuardrail } from '@toolplane/guardrails';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RedisClient } from '@toolplane/redis';
@@ -39,6 +49,33 @@ interface ToolRules {
    * configured, cached per principal only as each result declares (`ttlMs`, `cacheScope`).
    */
   cache?: NonNullable<CatalogTool['cache']>;
+  /**
+   * Its data-flow labels (ADR 0078, pipeline/session.ts): what each result brings into the caller's session, and
+   * whether it sends data out (judged by the session rules). Absent: none.
+   */
+  labels?: ToolLabels;
+  /** Guardrails scan its results (their findings label the session): the session stage hands the worker the session. */
+  scannedResults?: true;
+}
+
+/** A tool's labels, split as the session stage reads them. */
+export interface ToolLabels {
+  /** What each result brings (`private`, `untrusted`) and how it was found. */
+  readonly results: readonly { label: ResultLabel; source: LabelSource }[];
+  /** How it sends data out (`public_write`, `external_write`): session rules judge its calls. */
+  readonly outbound: readonly OutboundLabel[];
+}
+
+/** A catalog tool's labels, split; undefined when it has none. */
+function toolLabels(labels: CatalogTool['labels']): ToolLabels | undefined {
+  if (!labels?.length) return undefined;
+  const results: { label: ResultLabel; source: LabelSource }[] = [];
+  const outbound: OutboundLabel[] = [];
+  for (const { label, source } of labels) {
+    if (isOutboundLabel(label)) outbound.push(label);
+    else results.push({ label, source });
+  }
+  return { results, outbound };
 }
 
 /** An external MCP tool's cache when its server's config names none: what each of its results declares. */
@@ -121,6 +158,9 @@ export class CatalogCache {
     const onArguments = catalog.guardrails?.some((g) => scans(g, 'arguments'))
       ? compileGuardrails(catalog.guardrails, 'arguments')
       : undefined;
+    const onResults = catalog.guardrails?.some((g) => scans(g, 'results'))
+      ? compileGuardrails(catalog.guardrails, 'results')
+      : undefined;
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
       const rules: ToolRules = {};
@@ -139,6 +179,9 @@ export class CatalogCache {
       if (t.tool.execution?.taskSupport === 'required') rules.taskOnly = true;
       const guardrails = onArguments && guardrailsFor(onArguments, t.tool.name);
       if (guardrails?.length) rules.argumentGuardrails = guardrails;
+      const labels = toolLabels(t.labels);
+      if (labels) rules.labels = labels;
+      if (onResults && guardrailsFor(onResults, t.tool.name).length > 0) rules.scannedResults = true;
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

@@ -131,6 +131,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
       failOpen: env.QUOTA_FAIL_OPEN,
     },
     approvals: { redis, prefix: env.REDIS_PREFIX, maxPending: env.APPROVAL_MAX_PENDING },
+    sessions: { redis, prefix: env.REDIS_PREFIX },
     resultCache: new ResultCache(redis, env.REDIS_PREFIX, log),
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     codeLimits: {

@@ -23,7 +23,7 @@ export class ShadowEventBudget {
   }
 
   /** Whether this would-be refusal is recorded: the first of its rule, caller and tool in this minute. Counted. */
-  take(kind: 'access' | 'quota', rule: string, caller: string, tool: string): boolean {
+  take(kind: 'access' | 'quota' | 'session', rule: string, caller: string, tool: string): boolean {
     const take = this.once(`${kind} ${rule} ${tool} ${caller}`);
     recordShadowDecision(kind, rule, take);
     return take;

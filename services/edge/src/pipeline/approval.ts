@@ -183,6 +183,7 @@ function cappedText(name: string, rule: Rule, pending: number): string {
 /** Why the call needs approval: its tool's rule, or an access policy whose condition does not hold for it. */
 function needsApproval(name: string, rule: Rule): string {
   if (!('policy' in rule)) return `Tool "${name}" needs someone else's approval before each call`;
+  if (rule.session) return `This call of "${name}" needs someone else's approval: ${rule.session.reason}`;
   const { id, name: policy } = rule.policy;
   return (
     `This call of "${name}" needs someone else's approval: access policy ${policy ? `"${policy}" (${id})` : id} ` +

@@ -5,13 +5,15 @@ import { argumentsStage } from './arguments.ts';
 import { cacheStage } from './cache.ts';
 import { confirmationStage } from './confirmation.ts';
 import { quotaStage } from './quota.ts';
+import { sessionStage } from './session.ts';
 import type { Stage } from './stage.ts';
 import { taskOnlyStage } from './task-only.ts';
 import { upstreamCredentialStage } from './upstream-credential.ts';
 
 /**
  * The order of the stages, the one place it is written (ADR 0077). Each later stage sees the call as the earlier ones
- * left it: the guardrails on arguments run before anything reads the arguments; every stage that only refuses runs
+ * left it: the guardrails on arguments run before anything reads the arguments; the session rules after access (a
+ * hold they ask for is the approval stage's); every stage that only refuses runs
  * before the ones that keep something (a person's answer, a spent approval, a quota charge), so that a refused call
  * costs nothing; the quota charges after every refusal; the cache answers only a charged call.
  */
@@ -19,6 +21,7 @@ export const callStages: readonly Stage[] = [
   argumentsStage,
   argumentGuardrailsStage,
   accessStage,
+  sessionStage,
   upstreamCredentialStage,
   taskOnlyStage,
   confirmationStage,
