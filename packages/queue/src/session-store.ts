@@ -1,6 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { LabelOrigin, resultLabels, sessionKey, type ResultLabel, type SessionOfJob } from '@toolplane/contracts';
+import {
+  labelSources,
+  resultLabels,
+  sessionKey,
+  type LabelOrigin,
+  type ResultLabel,
+  type SessionOfJob,
+} from '@toolplane/contracts';
 import { runScript } from './quota-refunds.ts';
 
 /**
@@ -124,17 +131,33 @@ export async function readSession(
 }
 
 function mergeLabel(labels: Map<ResultLabel, LabelOrigin>, value: string): void {
-  let origin: LabelOrigin;
-  try {
-    const parsed = LabelOrigin.safeParse(JSON.parse(value));
-    if (!parsed.success) return;
-    origin = parsed.data;
-  } catch {
-    return;
-  }
-  if (!(resultLabels as readonly string[]).includes(origin.label)) return;
+  const origin = originOf(value);
+  if (!origin) return;
   const was = labels.get(origin.label);
   if (!was || was.at < origin.at) labels.set(origin.label, origin);
+}
+
+/** A stored origin, checked field by field (a damaged or forged field is no label); undefined when it is not one. */
+function originOf(value: string): LabelOrigin | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(value) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof o !== 'object' || o === null) return undefined;
+  const { label, source, tool, serverId, invocationId, at, detector, via } = o;
+  const ok =
+    (resultLabels as readonly unknown[]).includes(label) &&
+    (labelSources as readonly unknown[]).includes(source) &&
+    typeof tool === 'string' &&
+    typeof serverId === 'string' &&
+    typeof invocationId === 'string' &&
+    typeof at === 'number' &&
+    Number.isFinite(at) &&
+    (detector === undefined || typeof detector === 'string') &&
+    (via === undefined || typeof via === 'string');
+  return ok ? (o as unknown as LabelOrigin) : undefined;
 }
 
 function mergeCall(calls: Map<string, SessionCall>, name: string, value: string): void {
