@@ -92,6 +92,8 @@ export interface Stack {
   addWorker(): Promise<ServiceProcess>;
   /** Starts the control plane again after `stopProcess` (same port and database). */
   startControlPlane(): Promise<ServiceProcess>;
+  /** Starts edge `i` (0-based) again after `stopProcess` (same port, name and settings): an edge restart. */
+  startEdge(i: number): Promise<ServiceProcess>;
   /** Stops one service process gracefully (SIGTERM; SIGKILL after `stopGraceMs`, 10 s by default) and forgets it. */
   stopProcess(p: ServiceProcess): Promise<void>;
   stop(): Promise<void>;
@@ -417,6 +419,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       metricsUrls: l.metrics.urls,
       addWorker,
       startControlPlane,
+      async startEdge(i: number) {
+        const e = spawnEdge(l, i, edgeName(i), edgeMetrics[i]!);
+        await waitForHttp(`${e.url}/readyz`, e);
+        return e;
+      },
       async stopProcess(p: ServiceProcess) {
         await stopProcess(p, opts.stopGraceMs);
         processes.splice(processes.indexOf(p), 1);
