@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { AccessPolicyRule, WorkspaceAccess } from '@toolplane/contracts';
 import {
   conditionRefusal,
+  conditionsReadSession,
   failedClauses,
   shadowRefusals,
   type CallConditions,
@@ -99,6 +100,25 @@ describe('conditional grants', () => {
       { ...small, condition: 'caller.key_id == "k" && tool.server_name == "billing" && tool.server_id == "s1"' },
     ])!;
     expect(conditionRefusal(c, loaded, tool('refund'), {})).toBeUndefined();
+  });
+
+  it('sees the session the conditions carry, and says which conditions read it', () => {
+    const clean = { ...small, condition: 'session.labels.all(l, l != "private") && args.amount <= 100' };
+    const c = conditionsOf([clean, { ...small, id: 'p6', tools: ['get'] }])!;
+    expect(conditionsReadSession(c, tool('refund'))).toBe(true);
+    expect(conditionsReadSession(c, tool('get'))).toBe(false);
+    expect(conditionsReadSession(conditionsOf([small])!, tool('refund'))).toBe(false);
+    const session = { labels: [], tools_called: ['get'], calls: [] };
+    expect(conditionRefusal({ ...c, session }, loaded, tool('refund'), { amount: 50 })).toBeUndefined();
+    const held = { ...session, labels: ['private'] };
+    expect(conditionRefusal({ ...c, session: held }, loaded, tool('refund'), { amount: 50 })).toContain(
+      'session.labels.all(l, l != "private") is false',
+    );
+    expect(failedClauses({ ...c, session: held }, loaded, tool('refund'), { amount: 50 })).toHaveLength(1);
+    // Not read for this call: a condition on it is false.
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 50 })).toContain(
+      'the session of this call was not read',
+    );
   });
 });
 

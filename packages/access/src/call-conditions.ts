@@ -5,8 +5,10 @@ import {
   type CompileResult,
   type ConditionActivation,
   type ConditionCaller,
+  type ConditionSession,
   type Explanation,
   type JsonSchema,
+  usesSession,
 } from '@toolplane/conditions';
 import type { AccessPolicyRule, CatalogTool } from '@toolplane/contracts';
 import type { ToolConditions } from './grants.ts';
@@ -17,10 +19,14 @@ import type { ToolConditions } from './grants.ts';
  * some unconditional grant covers (and the `all` grant) is decided exactly as before, evaluating nothing.
  */
 
-/** What a caller's calls are checked with: the conditional grants, and the caller as conditions see it. */
+/**
+ * What a caller's calls are checked with: the conditional grants, the caller as conditions see it and, when read for
+ * this call (`conditionsReadSession`), the caller's session (issue #76; absent: a condition reading it is false).
+ */
 export interface CallConditions {
   readonly rules: ToolConditions;
   readonly caller: Readonly<ConditionCaller>;
+  readonly session?: Readonly<ConditionSession> | undefined;
 }
 
 /** A tool as conditions read it (the edge's loaded tool is one). Compiled conditions are kept per tool object. */
@@ -45,6 +51,25 @@ function compiledFor(rule: AccessPolicyRule, tool: ConditionalTool): CompileResu
     byTool.set(tool, result);
   }
   return result;
+}
+
+/** Whether some condition a call of `tool` is checked with reads `session` (then read the session for the call first). */
+export function conditionsReadSession(conditions: CallConditions, tool: ConditionalTool): boolean {
+  return conditions.rules
+    .clauses(tool.def.name)
+    .some((clause) => clause.some((rule) => usesSession(compiledFor(rule, tool))));
+}
+
+/** `conditionActivation`, with the session the conditions carry. */
+function activationOf(
+  conditions: CallConditions,
+  server: CallServer,
+  tool: ConditionalTool,
+  args: Readonly<Record<string, unknown>>,
+): ConditionActivation {
+  const activation = conditionActivation(conditions.caller, server, tool, args);
+  if (conditions.session) activation.session = conditions.session;
+  return activation;
 }
 
 /** What a call of `tool` with `args` is, as conditions see it. */
@@ -122,7 +147,7 @@ export function conditionRefusal(
 ): string | undefined {
   const clauses = conditions.rules.clauses(tool.def.name);
   if (clauses.length === 0) return undefined;
-  const activation = conditionActivation(conditions.caller, server, tool, args);
+  const activation = activationOf(conditions, server, tool, args);
   for (const clause of clauses) {
     if (clause.some((rule) => holds(rule, tool, activation)) || clause.some(shadowed)) continue;
     const why = clause.map((rule) => whyNot(rule, tool, activation));
@@ -146,7 +171,7 @@ export function failedClauses(
 ): (readonly AccessPolicyRule[])[] {
   const clauses = conditions.rules.clauses(tool.def.name);
   if (clauses.length === 0) return [];
-  const activation = conditionActivation(conditions.caller, server, tool, args);
+  const activation = activationOf(conditions, server, tool, args);
   return clauses.filter((clause) => !clause.some((rule) => holds(rule, tool, activation)) && !clause.some(shadowed));
 }
 
@@ -173,7 +198,7 @@ export function shadowRefusals(
   if (!conditions.rules.logOnly) return [];
   const clauses = conditions.rules.clauses(tool.def.name).filter((clause) => clause.some(shadowed));
   if (clauses.length === 0) return [];
-  const activation = conditionActivation(conditions.caller, server, tool, args);
+  const activation = activationOf(conditions, server, tool, args);
   const found: ShadowRefusal[] = [];
   for (const clause of clauses) {
     if (clause.some((rule) => holds(rule, tool, activation))) continue;

@@ -1,17 +1,19 @@
 import { RE2JS } from '@bufbuild/re2';
 import type { ASTNode } from '@marcbachmann/cel-js';
-import { callerFields, scalarFields, toolFields } from './activation.ts';
+import { callerFields, scalarFields, sessionFields, toolFields } from './activation.ts';
 import { conditionLimits as limits } from './limits.ts';
 import { declaredMax, itemsOf, kindsOf, lookupProperty, type SchemaAt, type ValueKind } from './schema.ts';
+import { sessionSchema } from './session.ts';
 
 /**
  * The analyser: one walk over the parsed condition that checks what the library's parser and checker do
- * not (names: `caller`, `tool`, `args` and the tool's arguments; the functions a condition may call;
- * `matches` patterns; numbers against strings), and bounds its cost (ADR 0035). It follows every value
- * to where it comes from (a literal, or a path into `args`, `caller` or `tool`), so that each list a
+ * not (names: `caller`, `tool`, `args`, `session` and the tool's arguments; the functions a condition may
+ * call; `matches` patterns; numbers against strings), and bounds its cost (ADR 0035). It follows every value
+ * to where it comes from (a literal, or a path into `args`, `caller`, `tool` or `session`), so that each list a
  * condition iterates or searches and each string it reads has a size limit: a literal's own size, or a
  * limit checked on the data before evaluation (a `CheckPoint`). The cost estimate multiplies a
- * comprehension's body by its list's limit.
+ * comprehension's body by its list's limit. `session` is read through a fixed schema (session.ts) whose
+ * bounds are its own, as an input schema's `maxItems`/`maxLength` are the arguments'.
  */
 
 export interface Problem {
@@ -22,7 +24,7 @@ export interface Problem {
   position?: { start: number; end: number; line: number; column: number };
 }
 
-type Root = 'args' | 'caller' | 'tool';
+type Root = 'args' | 'caller' | 'tool' | 'session';
 
 /** An element of a list or a key of a map (what iterating binds); an element of a list or a value of a map (indexing). */
 const EACH = 0;
@@ -114,6 +116,8 @@ export interface Analysis {
   matchesAt: number[];
   /** The top-level conjuncts (`a && b && c`), for explain. */
   conjuncts: { start: number; end: number }[];
+  /** Whether the condition reads `session` (the edge then reads the caller's session for it). */
+  session: boolean;
 }
 
 interface Scope {
@@ -138,6 +142,7 @@ interface Ctx {
   readonly problems: Problem[];
   readonly points: Map<string, CheckPoint>;
   readonly matchesAt: number[];
+  session: boolean;
 }
 
 /** A walked node: what its value is and what evaluating it costs. */
@@ -151,7 +156,7 @@ type NodeOf<O extends ASTNode['op']> = ASTNode & { op: O };
 
 /** Walks a parsed condition (see the file comment). `args` is the tool's input schema, when known. */
 export function analyze(text: string, ast: ASTNode, args: SchemaAt | undefined): Analysis {
-  const ctx: Ctx = { text, args, problems: [], points: new Map(), matchesAt: [] };
+  const ctx: Ctx = { text, args, problems: [], points: new Map(), matchesAt: [], session: false };
   const top = walk(ctx, ast, { vars: new Map() });
   const { cost } = top;
   const topKinds = kindsOfVal(top.v);
@@ -172,7 +177,8 @@ export function analyze(text: string, ast: ASTNode, args: SchemaAt | undefined):
       ast,
     );
 
-  return { problems: ctx.problems, checkPoints: [...ctx.points.values()], cost, matchesAt: ctx.matchesAt, conjuncts };
+  const { problems, matchesAt, session } = ctx;
+  return { problems, checkPoints: [...ctx.points.values()], cost, matchesAt, conjuncts, session };
 }
 
 function splitConjuncts(node: ASTNode, out: { start: number; end: number }[]): void {
@@ -263,7 +269,7 @@ function boundOrProblem(ctx: Ctx, v: Val, kind: BoundKind, at: { node: ASTNode; 
     ctx,
     '',
     `cannot bound the cost of ${at.what}: a list a condition iterates or searches, or a string it reads, must come ` +
-      'from the arguments, the caller or the tool, a literal, or map/filter/+ of those',
+      'from the arguments, the caller, the tool or the session, a literal, or map/filter/+ of those',
     at.node,
   );
   return limits.costBudget;
@@ -357,7 +363,7 @@ function checkComparable(ctx: Ctx, a: Operand, b: Operand, node: ASTNode): void 
   problem(
     ctx,
     name,
-    `${name} is a ${describeKinds(data.k)}${data.v.t === 'data' && data.v.paths[0]?.schema ? " in the tool's input schema" : ''}, ` +
+    `${name} is a ${describeKinds(data.k)}${data.v.t === 'data' && data.v.paths[0]?.schema && data.v.paths[0].path.root === 'args' ? " in the tool's input schema" : ''}, ` +
       `compared with a ${describeKinds(data.ko)} (${sourceOf(ctx, data.other)})`,
     node,
   );
@@ -372,7 +378,8 @@ function checkArithmetic(ctx: Ctx, a: Val, b: Val, node: ASTNode): void {
   problem(
     ctx,
     name,
-    `${name} is a JSON number (a CEL double), and CEL does not mix doubles and ints in arithmetic: ` +
+    `${name} is a ${data.paths[0]?.path.root === 'session' ? 'number' : 'JSON number'} (a CEL double), and CEL does ` +
+      'not mix doubles and ints in arithmetic: ' +
       'write the literal with a decimal point (2.0, not 2), or convert with int(…)',
     node,
   );
@@ -396,6 +403,18 @@ function rootField(ctx: Ctx, loc: Located, name: string, node: ASTNode): Located
   return { path, identity: scalarFields[loc.path.root as 'caller' | 'tool'].has(name) };
 }
 
+/** The problem of a field the input schema (or the session's) does not declare. */
+function unknownField(at: DataPath, name: string, known: readonly string[]): string {
+  if (at.root === 'session') {
+    const fields = at.segments.length === 0 ? sessionFields : known;
+    return `${pathText(at)} has no field "${name}" (it has ${fields.join(', ')})`;
+  }
+  const list = known.length > 0 ? known.join(', ') : 'none';
+  return at.segments.length === 0
+    ? `unknown argument "${name}": the tool's input schema has the arguments ${list}`
+    : `unknown property "${name}" of ${pathText(at)}: the tool's input schema declares ${list}`;
+}
+
 function selectField(ctx: Ctx, base: Val, name: string, node: ASTNode): Val {
   if (base.t === 'lit') return base.values ?? ANY;
   if (base.t !== 'data') return ANY;
@@ -403,7 +422,7 @@ function selectField(ctx: Ctx, base: Val, name: string, node: ASTNode): Val {
   let fieldKinds: ReadonlySet<ValueKind> | undefined;
   for (const loc of base.paths) {
     const path: DataPath = { root: loc.path.root, segments: [...loc.path.segments, name] };
-    if (loc.path.segments.length === 0 && loc.path.root !== 'args') {
+    if (loc.path.segments.length === 0 && (loc.path.root === 'caller' || loc.path.root === 'tool')) {
       const field = rootField(ctx, loc, name, node);
       if (!field) return ANY;
       if (field.identity) fieldKinds = STRING;
@@ -416,15 +435,7 @@ function selectField(ctx: Ctx, base: Val, name: string, node: ASTNode): Val {
     }
     const found = lookupProperty(loc.schema, name);
     if (found.kind === 'unknown') {
-      const list = found.known.length > 0 ? found.known.join(', ') : 'none';
-      problem(
-        ctx,
-        pathText(path),
-        loc.path.segments.length === 0
-          ? `unknown argument "${name}": the tool's input schema has the arguments ${list}`
-          : `unknown property "${name}" of ${pathText(loc.path)}: the tool's input schema declares ${list}`,
-        node,
-      );
+      problem(ctx, pathText(path), unknownField(loc.path, name, found.known), node);
       return ANY;
     }
     const schema = found.kind === 'known' ? found.schema : undefined;
@@ -507,11 +518,13 @@ function walkId(ctx: Ctx, node: NodeOf<'id'>, scope: Scope): Walked {
   const name = node.args;
   const bound = scope.vars.get(name);
   if (bound) return { v: bound, cost: 1 };
-  if (name === 'args' || name === 'caller' || name === 'tool') {
-    const loc: Located = { path: { root: name, segments: [] }, schema: name === 'args' ? ctx.args : undefined };
+  if (name === 'args' || name === 'caller' || name === 'tool' || name === 'session') {
+    const schema = name === 'args' ? ctx.args : name === 'session' ? sessionSchema : undefined;
+    if (name === 'session') ctx.session = true;
+    const loc: Located = { path: { root: name, segments: [] }, schema };
     return { v: { t: 'data', paths: [loc], kinds: kinds('object') }, cost: 1 };
   }
-  problem(ctx, name, `unknown name "${name}": a condition can use caller, tool and args`, node);
+  problem(ctx, name, `unknown name "${name}": a condition can use caller, tool, args and session`, node);
   return { v: ANY, cost: 1 };
 }
 

@@ -7,6 +7,7 @@ import {
   type CompileResult,
   type JsonSchema,
   type Problem,
+  usesSession,
 } from './index.ts';
 
 // compileCondition: what a policy's condition is checked for when saved (ADR 0036).
@@ -71,10 +72,10 @@ describe('syntax', () => {
 });
 
 describe('names', () => {
-  it('allows caller, tool and args only', () => {
+  it('allows caller, tool, args and session only', () => {
     const p = problemsOf('user.tier == "gold" && request.ip == "1.2.3.4"');
     expect(p.map((x) => x.path)).toEqual(['user', 'request']);
-    expect(p[0]!.message).toContain('unknown name "user": a condition can use caller, tool and args');
+    expect(p[0]!.message).toContain('unknown name "user": a condition can use caller, tool, args and session');
     expect(p[1]!.position).toMatchObject({ start: 23, column: 24 });
   });
 
@@ -109,6 +110,59 @@ describe('names', () => {
       'size(args.reason) < 100 && args.reason.lowerAscii().contains("fraud") == false && ' +
         'args.reason.trim().endsWith(".") && int(args.amount) < 5 && string(args.amount) != ""',
     );
+  });
+});
+
+describe('session', () => {
+  const examples = [
+    'session.labels.exists(l, l == "private")',
+    '"create_gist" in session.tools_called',
+    'session.calls.exists(c, c.tool == "get_issue" && c.since_seconds < 600)',
+    'size(session.tools_called) > 3',
+    '!("untrusted" in session.labels) && session.calls.all(c, c.count <= 10 && c.server_id != "")',
+    'has(session.calls) && session.calls.exists(c, c.first_at < c.last_at && double(c.count) * 2.0 > 3.0)',
+  ];
+
+  it.each(examples)('%s: type-checks, reads the session, within the budget', (text) => {
+    const c = accepts(text, refundSchema);
+    expect(c.cost).toBeLessThanOrEqual(conditionLimits.costBudget);
+    expect(usesSession(c)).toBe(true);
+  });
+
+  it('names a misspelt field of session and of its calls, listing the fields', () => {
+    const p = problemsOf('size(session.lables) > 0 || session.calls.exists(c, c.tol == "x")');
+    expect(p.map((x) => x.path)).toEqual(['session.lables', 'session.calls[*].tol']);
+    expect(p[0]!.message).toBe('session has no field "lables" (it has labels, tools_called, calls) (line 1, column 6)');
+    expect(p[1]!.message).toContain(
+      'session.calls[*] has no field "tol" (it has count, first_at, last_at, server_id, since_seconds, tool)',
+    );
+    expect(problemsOf('session["tools"] == []')[0]!.path).toBe('session.tools');
+  });
+
+  it('types its fields: labels and tool names are strings, counts numbers', () => {
+    expect(problemsOf('session.labels.exists(l, l == 1)')[0]!.message).toContain('no such overload');
+    expect(problemsOf('session.tools_called.exists(t, t.startsWith(1))')[0]!.message).toContain('no matching overload');
+    expect(problemsOf('session.calls.exists(c, c.count == "3")')[0]!.message).toContain(
+      'session.calls[*].count is a number, compared with a string ("3")',
+    );
+    expect(problemsOf('session.calls.exists(c, c.count + 1 > 2)')[0]!.message).toContain(
+      'session.calls[*].count is a number (a CEL double)',
+    );
+    expect(problemsOf('session.labels')[0]!.message).toContain('must be true or false; this one is a list');
+  });
+
+  it('usesSession: exact for a compiled condition, never false for a text that reads it', () => {
+    const plain = compileCondition('tool.name == "refund" && args.amount <= 100');
+    expect(usesSession(plain)).toBe(false);
+    expect(plain.ok && usesSession(plain.condition)).toBe(false);
+    expect(usesSession(compileCondition('session.labels.exists(l, l == "private")'))).toBe(true);
+    // A condition that does not compile is never true: nothing to read.
+    expect(usesSession(compileCondition('session.lables.size() > 0'))).toBe(false);
+    // A field or a variable named so is not the session; the text alone cannot tell, so it answers true.
+    expect(usesSession(compileCondition('args.session == "x" && args.items.all(session, session > 0)'))).toBe(false);
+    expect(usesSession('args.session == "x"')).toBe(true);
+    expect(usesSession('size(session.tools_called) > 3')).toBe(true);
+    expect(usesSession('caller.user == "ann" && args.sessions > 1')).toBe(false);
   });
 });
 

@@ -5,6 +5,7 @@ import { checkDataLimits } from './data-limits.ts';
 import { checkingEnvironment, runtimeEnvironment, RUNTIME_MATCHES } from './environment.ts';
 import { conditionLimits as limits } from './limits.ts';
 import type { JsonSchema } from './schema.ts';
+import { sessionProblem } from './session.ts';
 
 const internal = Symbol('condition');
 
@@ -13,6 +14,8 @@ interface Internals {
   readonly points: readonly CheckPoint[];
   readonly runtimeText: string;
   readonly conjuncts: readonly { start: number; end: number }[];
+  /** It reads `session`: the activation's session is checked first (session.ts). */
+  readonly session: boolean;
   /** Compiled on the first explain that needs them. */
   conjunctRuns?: (ParseResult | undefined)[];
 }
@@ -59,7 +62,7 @@ function typeHint(summary: string): string {
 }
 
 /**
- * Compiles a condition: syntax, names (`caller`, `tool`, `args`; each argument against the input schema
+ * Compiles a condition: syntax, names (`caller`, `tool`, `args`, `session`; each argument against the input schema
  * when given), functions, types where cheap, and its worst-case cost (ADR 0035). Every problem found is
  * listed, with its position. Compile once, evaluate per call.
  */
@@ -111,14 +114,31 @@ export function compileCondition(text: string, options: CompileOptions = {}): Co
     points: analysis.checkPoints,
     runtimeText,
     conjuncts: analysis.conjuncts,
+    session: analysis.session,
   };
   return { ok: true, condition: Object.freeze({ text, cost: analysis.cost, [internal]: internals }) };
 }
 
+/** The word of `session` as an identifier, wherever it stands (a field, a literal, a comment: never fewer). */
+const sessionWord = /(?<![A-Za-z0-9_])session(?![A-Za-z0-9_])/;
+
+/**
+ * Whether a condition reads `session` (so the caller's session must be read from Redis before it is evaluated). A
+ * compiled condition, or a compile result, says exactly (what its analysis found; a condition that did not compile reads
+ * nothing: it is never true); a text is answered without compiling, by the word `session` anywhere in it (a field
+ * `args.session` or a literal "session" too: never a condition that reads it answered false).
+ */
+export function usesSession(condition: Condition | CompileResult | string): boolean {
+  if (typeof condition === 'string') return sessionWord.test(condition);
+  if ('ok' in condition) return condition.ok && condition.condition[internal].session;
+  return condition[internal].session;
+}
+
 /**
  * Whether the condition holds for this call. Never throws: data over the condition's size limits, a
- * missing argument or field, a value of another type than the condition expects, or any other error
- * makes it false (so a grant with a condition applies only when the condition is positively true).
+ * missing argument or field, a value of another type than the condition expects, an absent or malformed
+ * session (for a condition that reads it), or any other error makes it false (so a grant with a condition
+ * applies only when the condition is positively true).
  */
 export function evaluate(condition: Condition, activation: ConditionActivation): boolean {
   // A missing argument is an error inside the library, and an error's stack trace costs microseconds
@@ -127,6 +147,7 @@ export function evaluate(condition: Condition, activation: ConditionActivation):
   Error.stackTraceLimit = 0;
   try {
     const c = condition[internal];
+    if (c.session && sessionProblem(activation) !== undefined) return false;
     if (c.points.length > 0 && checkDataLimits(c.points, activation) !== undefined) return false;
     return c.run(activation) === true;
   } catch {
@@ -179,6 +200,8 @@ function explainWithoutStacks(condition: Condition, activation: ConditionActivat
   const c = condition[internal];
   let result: unknown;
   try {
+    const session = c.session ? sessionProblem(activation) : undefined;
+    if (session) return { value: false, reason: session, error: true };
     const over = checkDataLimits(c.points, activation);
     if (over) return { value: false, reason: over, error: true };
     result = c.run(activation);

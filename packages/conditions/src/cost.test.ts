@@ -64,6 +64,22 @@ describe('refused when compiled', () => {
     compiled('args.emails.all(e, e.endsWith("@example.com"))');
   });
 
+  it('a nested comprehension over the session (its lists are bounded: 200 calls, 200 tool names, 2 labels)', () => {
+    const message = refused('session.calls.exists(c, session.tools_called.exists(t, t == c.tool))');
+    expect(message).toContain(`more than the budget of ${conditionLimits.costBudget}`);
+    expect(message).toContain('nested comprehensions');
+    // Over the labels it is cheap, and so is one pass over the calls reading their strings.
+    const c = compiled(
+      'session.labels.exists(l, session.calls.exists(c, c.tool.startsWith(l) && c.server_id.contains("gh")))',
+    );
+    expect(c.cost).toBeLessThanOrEqual(conditionLimits.costBudget);
+    expect(compiled('session.tools_called.exists(t, t.startsWith("get_"))').cost).toBeLessThanOrEqual(
+      conditionLimits.costBudget,
+    );
+    // matches() on each of 200 tool names of up to 128 characters is over it, as on an argument list.
+    expect(refused('session.calls.all(c, c.tool.matches("^get_[a-z_]+$"))')).toContain('budget');
+  });
+
   it('literals and text over the parser limits', () => {
     const list = `[${Array.from({ length: 65 }, (_, i) => i).join(', ')}]`;
     expect(refused(`args.n in ${list}`)).toContain('too large');
@@ -123,6 +139,28 @@ describe('bounded when evaluated', () => {
     const big = { x: Array.from({ length: 100 }, (_, i) => i) };
     expect(run(c, { a: big, b: structuredClone(big) })).toBe(false);
     expect(run(c, { a: 'same', b: 'same' })).toBe(true);
+  });
+
+  it('the session at its bounds is evaluated; over them, the condition is false before it runs', () => {
+    const c = compiled('session.calls.all(c, c.tool.startsWith("t") && c.since_seconds < 600)');
+    expect(c.cost).toBeLessThanOrEqual(conditionLimits.costBudget);
+    const max = conditionLimits.maxSessionCalls;
+    const calls = Array.from({ length: max }, (_, i) => ({
+      tool: `t${'x'.repeat(conditionLimits.maxSessionNameLength - 4)}${String(i).padStart(3, '0')}`,
+      server_id: 's'.repeat(conditionLimits.maxSessionNameLength),
+      count: Number.MAX_SAFE_INTEGER,
+      first_at: 0,
+      last_at: 1,
+      since_seconds: 1,
+    }));
+    const session = { labels: ['private', 'untrusted'], tools_called: calls.map((x) => x.tool), calls };
+    const at = (s: unknown) => ({ caller: {}, tool, args: {}, session: s }) as Parameters<typeof evaluate>[1];
+    expect(evaluate(c, at(session))).toBe(true);
+    const over = { ...session, calls: [...calls, calls[0]!] };
+    expect(evaluate(c, at(over))).toBe(false);
+    expect(explain(c, at(over)).reason).toBe(
+      `session.calls is not a list of at most ${max} calls (tool, server_id, count, first_at, last_at, since_seconds)`,
+    );
   });
 
   it('deep, cyclic or exotic data make it false, without throwing', () => {

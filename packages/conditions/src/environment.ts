@@ -2,16 +2,17 @@ import { RE2JS } from '@bufbuild/re2';
 import { Environment, type EnvironmentOptions } from '@marcbachmann/cel-js';
 import { conditionLimits as limits } from './limits.ts';
 import { checkerType, type SchemaAt } from './schema.ts';
+import { sessionCallType } from './session.ts';
 
 /**
  * The CEL environments (@marcbachmann/cel-js, ADR 0035). Two kinds:
  *
- * - the runtime environment, shared: `caller`, `tool` and `args` are plain maps (no conversion of the
+ * - the runtime environment, shared: `caller`, `tool`, `args` and `session` are plain maps (no conversion of the
  *   data per call), and `matchRE`, which the runtime text calls where the condition says `matches`
  *   (same length, so every offset stays the same): the library's own `matches` runs JavaScript's
  *   backtracking RegExp, whose time a pattern like `^(a+)+$` makes exponential; RE2 is linear;
- * - checking environments, per input schema: `caller` and `tool` with their fields, `args` typed from
- *   the schema, for the library's type checker (when a condition is saved).
+ * - checking environments, per input schema: `caller`, `tool` and `session` with their fields, `args` typed
+ *   from the schema, for the library's type checker (when a condition is saved).
  */
 const options: EnvironmentOptions = {
   // As CEL's own checkers by default: `[10, 20.5]` is a list of dyn, not an error.
@@ -45,6 +46,7 @@ export const runtimeEnvironment = new Environment(options)
   .registerVariable('caller', 'map')
   .registerVariable('tool', 'map')
   .registerVariable('args', 'map')
+  .registerVariable('session', 'map')
   .registerFunction(`string.${RUNTIME_MATCHES}(string): bool`, (s: string, pattern: string) => re2(pattern).test(s));
 
 const checkingBase = new Environment(options)
@@ -55,6 +57,11 @@ const checkingBase = new Environment(options)
   .registerVariable({
     name: 'tool',
     schema: { name: 'string', server_id: 'string', server_name: 'string', annotations: 'map<string, dyn>' },
+  })
+  .registerType({ name: 'session_call', schema: sessionCallType })
+  .registerVariable({
+    name: 'session',
+    schema: { labels: 'list<string>', tools_called: 'list<string>', calls: 'list<session_call>' },
   });
 
 let untyped: Environment | undefined;

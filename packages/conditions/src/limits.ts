@@ -25,6 +25,12 @@ export const conditionLimits = {
   maxStringLength: 16_384,
   /** Characters of the string fields of `caller` and `tool` (ids, names, subject, user). */
   maxIdentityLength: 512,
+  /** The session's labels (`session.labels`: `private`, `untrusted`), and the characters of each. */
+  maxSessionLabels: 2,
+  maxSessionLabelLength: 32,
+  /** Tools a session counts (`session.calls`, `session.tools_called`), and the characters of a tool's name or server id there. */
+  maxSessionCalls: 200,
+  maxSessionNameLength: 128,
   /** Characters of a string tested with `matches`. */
   maxMatchLength: 1024,
   /** Nodes of a list or map compared with `==`, `!=` or `in` to another value that is not a literal or a known scalar. */
