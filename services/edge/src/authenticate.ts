@@ -1,4 +1,10 @@
-import { decideAccess, type CallConditions, type CallerIdentity, type ToolConditions } from '@toolplane/access';
+import {
+  decideAccess,
+  usesSession,
+  type CallConditions,
+  type CallerIdentity,
+  type ToolConditions,
+} from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
 import {
   sessionScopes,
@@ -50,6 +56,19 @@ export interface Caller {
 export interface CallSession {
   readonly settings: SessionSettings;
   readonly scopes: readonly string[];
+  /** A condition of the workspace reads the session: every call is counted in it (`session.calls`). */
+  readonly countCalls: boolean;
+}
+
+/** Whether a workspace's conditions read the session, worked out once per published document. */
+const readingSession = new WeakMap<WorkspaceAccess, boolean>();
+
+function sessionOf(access: WorkspaceAccess, principal: Principal, serverId: string): { session?: CallSession } {
+  if (!access.session) return {};
+  let countCalls = readingSession.get(access);
+  if (countCalls === undefined)
+    readingSession.set(access, (countCalls = access.policies.some((p) => p.condition && usesSession(p.condition))));
+  return { session: { settings: access.session, scopes: sessionScopes(principal, serverId), countCalls } };
 }
 
 /**
@@ -184,7 +203,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
       stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
       ...quotasOf(access, c, acting, serverId),
-      ...(access.session ? { session: { settings: access.session, scopes: sessionScopes(principal, serverId) } } : {}),
+      ...sessionOf(access, principal, serverId),
     };
   };
 }

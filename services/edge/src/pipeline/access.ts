@@ -1,4 +1,11 @@
-import { accessWouldRefuseEvent, conditionRefusalEvent, type CallEventBase } from '@toolplane/access';
+import {
+  accessWouldRefuseEvent,
+  conditionRefusalEvent,
+  conditionSession,
+  conditionsReadSession,
+  type CallEventBase,
+} from '@toolplane/access';
+import { readSession } from '@toolplane/queue';
 import { recordDenied } from '@toolplane/telemetry';
 import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
 import { callEvents } from '../call-audit.ts';
@@ -7,7 +14,7 @@ import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
 import { conditionCheck } from '../policy-approvals.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';
-import type { Stage } from './stage.ts';
+import type { CallState, Stage, Verdict } from './stage.ts';
 
 /**
  * The conditions of the caller's grants (ADR 0046), on the arguments as they will be sent (after guardrails, with the
@@ -20,29 +27,51 @@ export const accessStage: Stage = {
   name: 'access',
   appliesTo: () => true,
   run(s) {
-    const { call, tool, deps } = s;
-    const conditions = call.conditions;
+    const conditions = s.call.conditions;
     if (!conditions) return undefined;
-    const { loaded } = call;
-    const sent = argumentsAsSent(loaded, tool, call.arguments);
-    const { refused, approval } = conditionCheck(conditions, loaded, tool, sent);
-    if (approval) s.policyApproval = approval;
-    if (refused) {
-      recordDenied('condition');
-      deps.audit?.add(
-        conditionRefusalEvent(callEvents(call, tool.def.name), refusingPolicy(conditions, loaded, tool, sent)),
-      );
-      return refuse(s, { errorCode: 'access.condition', message: refused });
-    }
-    if (!conditions.rules.logOnly) return undefined;
-    // The would-be refusals of the caller's log-only policies: audit events within the edge's budget, each counted.
-    let events: CallEventBase | undefined;
-    for (const r of shadowRefusals(conditions, loaded, tool, sent))
-      if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), tool.def.name) ?? true)
-        deps.audit?.add(accessWouldRefuseEvent((events ??= callEvents(call, tool.def.name)), r, s.invocationId));
-    return undefined;
+    // A condition on the caller's session (ADR 0078) is judged with the session read from Redis first.
+    if (conditionsReadSession(conditions, s.tool)) return withSession(s, conditions).then((c) => check(s, c));
+    return check(s, conditions);
   },
 };
+
+/** The conditions with the caller's session as they see it; without it (none kept, Redis unreachable) they read none. */
+async function withSession(s: CallState, conditions: CallConditions): Promise<CallConditions> {
+  const { deps, call } = s;
+  const session = call.session;
+  if (!session || !deps.sessions) return conditions;
+  try {
+    const where = { prefix: deps.sessions.prefix, workspaceId: call.principal.workspaceId, scopes: session.scopes };
+    const view = await readSession(deps.sessions.redis, where);
+    return { ...conditions, session: conditionSession(view, Date.now()) };
+  } catch (err) {
+    // A condition that reads an absent session is false: the call is refused (or asked for approval), never let through.
+    deps.log.warn({ err, tool: s.tool.def.name }, 'a session could not be read for a condition');
+    return conditions;
+  }
+}
+
+function check(s: CallState, conditions: CallConditions): Verdict {
+  const { call, tool, deps } = s;
+  const { loaded } = call;
+  const sent = argumentsAsSent(loaded, tool, call.arguments);
+  const { refused, approval } = conditionCheck(conditions, loaded, tool, sent);
+  if (approval) s.policyApproval = approval;
+  if (refused) {
+    recordDenied('condition');
+    deps.audit?.add(
+      conditionRefusalEvent(callEvents(call, tool.def.name), refusingPolicy(conditions, loaded, tool, sent)),
+    );
+    return refuse(s, { errorCode: 'access.condition', message: refused });
+  }
+  if (!conditions.rules.logOnly) return undefined;
+  // The would-be refusals of the caller's log-only policies: audit events within the edge's budget, each counted.
+  let events: CallEventBase | undefined;
+  for (const r of shadowRefusals(conditions, loaded, tool, sent))
+    if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), tool.def.name) ?? true)
+      deps.audit?.add(accessWouldRefuseEvent((events ??= callEvents(call, tool.def.name)), r, s.invocationId));
+  return undefined;
+}
 
 /**
  * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit

@@ -79,7 +79,7 @@ const rule = (over: Partial<SessionRule> = {}): SessionRule => ({
   ...over,
 });
 
-function call(name: string, principal: Principal, rules: SessionRule[]): ToolCall {
+function call(name: string, principal: Principal, rules: SessionRule[], countCalls = false): ToolCall {
   return {
     loaded,
     principal,
@@ -88,7 +88,7 @@ function call(name: string, principal: Principal, rules: SessionRule[]): ToolCal
     requestId: 1,
     trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
     request: {},
-    session: { settings: { ttlSeconds: 600, rules }, scopes: sessionScopes(principal, 's1') },
+    session: { settings: { ttlSeconds: 600, rules }, scopes: sessionScopes(principal, 's1'), countCalls },
   };
 }
 
@@ -210,9 +210,12 @@ describe('the session stage', () => {
     down.disconnect();
   });
 
-  it('a tool with no labels never meets the stage: its job carries no session', async () => {
+  it('a tool with no labels: its job carries no session, unless a condition of the workspace counts calls', async () => {
     const f = fakes();
-    await runCall(f.deps, call('get_ticket', key(), [rule()]), plain);
+    const p = key();
+    await runCall(f.deps, call('get_ticket', p, [rule()]), plain);
     expect(f.jobs[0]!.rules?.session).toBeUndefined();
+    await runCall(f.deps, call('get_ticket', p, [rule()], true), plain);
+    expect(f.jobs[1]!.rules?.session).toEqual({ scopes: [`k:${p.keyId}`], ttlSeconds: 600, countCalls: true });
   });
 });

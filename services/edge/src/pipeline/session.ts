@@ -22,18 +22,20 @@ import type { CallState, Settle, Stage, Verdict } from './stage.ts';
  * labels (declared, classified, or found by the guardrails on its results) hands the worker its session (`rules.session`),
  * which the worker labels before the result leaves; a call of a tool that sends data out is judged by what its
  * session already holds (`judgeSession`): refused, held for someone's approval (the approval stage asks it), or, log
- * only, recorded as what would have happened. A tool with no labels, no scanned results and no steps never meets it.
+ * only, recorded as what would have happened. In a workspace whose conditions read the session, every call is
+ * counted in it (`countCalls`).
  */
 export const sessionStage: Stage = {
   name: 'session',
-  appliesTo: (tool) =>
-    tool.rules.labels !== undefined || tool.rules.scannedResults === true || tool.workflow !== undefined,
+  // Every tool: a workspace whose conditions read the session counts every call in it. A workspace that keeps no
+  // session pays one test.
+  appliesTo: () => true,
   run(s) {
     const session = s.call.session;
     if (!session) return undefined;
     const { tool } = s;
     const brings = (tool.rules.labels?.results.length ?? 0) > 0 || tool.rules.scannedResults || tool.workflow;
-    if (brings) s.rules.session = jobSession(s, session);
+    if (brings || session.countCalls) s.rules.session = jobSession(s, session);
     const rules = rulesFor(session.settings, tool);
     const settle = brings ? answeredLabels(s) : undefined;
     if (rules.length === 0) return settle;
@@ -55,6 +57,7 @@ function jobSession(s: CallState, session: CallSession): SessionOfJob {
     ttlSeconds: session.settings.ttlSeconds,
     ...(results?.length ? { labels: results.map(({ label, source }) => ({ label, source })) } : {}),
     ...(via ? { via } : {}),
+    ...(session.countCalls ? { countCalls: true as const } : {}),
   };
 }
 
