@@ -42,7 +42,8 @@ export class SessionNotUpdated extends TransientError {
 
 /** Why the record of such a call failed. */
 export const SESSION_NOT_UPDATED =
-  "the caller's session could not be updated with what the result brought (Redis unavailable): the result was not returned";
+  "the caller's session could not be updated with what the result brought (Redis unavailable): " +
+  'the result was not returned';
 
 /** The labels a result brings: the job's declared ones (none of a withheld result) and its findings'. */
 function broughtLabels(

@@ -38,8 +38,9 @@ import { stepSession, type StepSessionDeps } from './step-session.ts';
  * the step, a redaction sends the arguments redacted), the caller's access to the tool (grants, conditions on the
  * arguments as they will be sent), then the tool's quotas, charged in the same Redis counters as a direct call
  * (`QuotaMeter`); between access and quotas, for a run that carries its caller's session, the session rules
- * (step-session.ts, ADR 0078: a refused step costs no quota). A refused step sends nothing; the workflow fails with the reason. Steps of connectors' operations and
- * of external servers registered alone belong to no hosted server: none of these apply.
+ * (step-session.ts, ADR 0078: a refused step costs no quota). A refused step sends nothing; the workflow fails with
+ * the reason. Steps of connectors' operations and of external servers registered alone belong to no hosted server:
+ * none of these apply.
  */
 
 /** What the step checks read: the published policies and quotas, the meter, the step's server's guardrails. */
@@ -260,8 +261,8 @@ async function chargeStepQuotas(
 }
 
 /**
- * Reads what the step checks need of a hosted server's live catalog: its guardrails on arguments, and a tool's data-flow
- * labels (ADR 0078; read only for a call that keeps a session), both kept once per catalog version.
+ * Reads what the step checks need of a hosted server's live catalog: its guardrails on arguments, and a tool's
+ * data-flow labels (ADR 0078; read only for a call that keeps a session), both kept once per catalog version.
  */
 export interface ArgumentGuardrailsReader {
   of(serverId: string): Promise<readonly CompiledGuardrail[]>;
@@ -271,7 +272,7 @@ export interface ArgumentGuardrailsReader {
 
 type ToolLabel = NonNullable<CatalogTool['labels']>[number];
 
-/** What of a live catalog this reads: its version, guardrails, and its tools' names and labels (nothing else parsed). */
+/** What of a live catalog this reads: its version, guardrails, its tools' names and labels (nothing else parsed). */
 const CatalogVersion = z.object({ version: z.number() });
 const CatalogChecks = z.object({
   guardrails: z.array(GuardrailRule).optional(),
