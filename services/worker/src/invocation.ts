@@ -161,6 +161,8 @@ export type RecordExtra = {
   uncharged?: true;
   /** What the tool's shape cut (bytes before and after). */
   shape?: ExecutionRecord['shape'];
+  /** What the result brought into the caller's session (ADR 0078). */
+  labels?: ExecutionRecord['labels'];
 };
 export type McpPlan = Extract<ExecutionPlan, { kind: 'mcp' }>;
 

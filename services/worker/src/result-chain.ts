@@ -11,7 +11,7 @@ import { recordResultShaped } from '@toolplane/telemetry';
 import { guardDebug, guardResult, type GuardrailDeps } from './guardrails.ts';
 import { patternFor, redactSecrets, redactValue } from './redact.ts';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
-import { SESSION_NOT_UPDATED, SessionNotUpdated } from './session-labels.ts';
+import { SESSION_NOT_UPDATED, SessionNotUpdated, type RecordLabels } from './session-labels.ts';
 
 /**
  * The one chain a tool's result goes through at the end of the worker's processing, in this order:
@@ -49,6 +49,8 @@ export interface ChainRecord {
   tree?: ExecutionTreeNode[];
   uncharged?: true;
   shape?: ExecutionRecord['shape'];
+  /** What the result brought into the caller's session (ADR 0078). */
+  labels?: ExecutionRecord['labels'];
 }
 
 /** The call as the chain sees it: its job, and how its record is written. */
@@ -60,7 +62,7 @@ export interface ChainCall {
    * findings on what left (none of a withheld result's; those of relayed notifications that reached the caller).
    * Rejects: the call is recorded `failed` and `SessionNotUpdated` thrown (nothing of the result leaves).
    */
-  bring?: (found: readonly GuardrailFinding[], withheld: boolean) => Promise<void>;
+  bring?: (found: readonly GuardrailFinding[], withheld: boolean) => Promise<RecordLabels | undefined>;
 }
 
 /** A tool's result through the chain: shaped, guarded, redacted, recorded; what leaves for the caller. */
@@ -91,10 +93,11 @@ export async function resultChain(
     // What reached the caller: the result's findings (none of a withheld one), relayed notifications not dropped.
     const reached = [...(guarded.withheld ? [] : (guarded.record.guardrails ?? [])), ...(ran.relayed ?? [])];
     try {
-      await call.bring(
+      const labels = await call.bring(
         reached.filter((f) => f.action !== 'block'),
         guarded.withheld,
       );
+      if (labels) extra.labels = labels;
     } catch (err) {
       call.record('failed', { ...extra, errorCode: 'state.unavailable', message: SESSION_NOT_UPDATED });
       throw new SessionNotUpdated(err);

@@ -180,7 +180,8 @@ describe('what a result brings into its session', () => {
       via: 'mcp-1',
     });
     expect(view.labels.has('private')).toBe(false);
-    expect(records).toMatchObject([{ outcome: 'success' }]);
+    // The call's record lists what it brought.
+    expect(records).toMatchObject([{ outcome: 'success', labels: [{ label: 'untrusted', source: 'declared' }] }]);
   });
 
   it('a card number a pii guardrail found (log-only, or redacted) brings `private`, from the guardrail, with its detector', async () => {
@@ -200,6 +201,11 @@ describe('what a result brings into its session', () => {
         tool: 'get_account',
       });
     }
+    // Found twice (structured content, text): listed once.
+    expect(records.map((r) => r.labels)).toEqual([
+      [{ label: 'private', source: 'guardrail', detector: 'pii:card' }],
+      [{ label: 'private', source: 'guardrail', detector: 'pii:card' }],
+    ]);
   });
 
   it('a call without `rules.session` writes no session key (and touches no store)', async () => {
@@ -214,6 +220,7 @@ describe('what a result brings into its session', () => {
     expect(await run(job)).toMatchObject({ ok: true });
     expect(writes).toBe(0);
     expect(await sessionKeys(job)).toEqual([]);
+    expect(records[0]!.labels).toBeUndefined();
   });
 
   it('a withheld result brings nothing of its content: no declared label, no finding', async () => {

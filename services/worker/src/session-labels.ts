@@ -1,4 +1,10 @@
-import { findingLabel, type GuardrailFinding, type SessionOfJob, type ToolInvokeJob } from '@toolplane/contracts';
+import {
+  findingLabel,
+  type ExecutionRecord,
+  type GuardrailFinding,
+  type SessionOfJob,
+  type ToolInvokeJob,
+} from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import { addToSession, executionRecordId, readSession, type SessionEntry, type SessionView } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
@@ -75,14 +81,14 @@ interface SessionCall {
 export function sessionWriter(
   sessions: SessionStore | undefined,
   call: SessionCall,
-): (found: readonly GuardrailFinding[], withheld: boolean) => Promise<void> {
+): (found: readonly GuardrailFinding[], withheld: boolean) => Promise<RecordLabels | undefined> {
   return async (found, withheld) => {
     const { job } = call;
     const session = job.rules!.session!;
-    if (!call.answered()) return;
+    if (!call.answered()) return undefined;
     const labels = broughtLabels(session, found, withheld);
     const countCall = session.countCalls === true;
-    if (labels.length === 0 && !countCall) return;
+    if (labels.length === 0 && !countCall) return undefined;
     if (!sessions) throw new Error('no session store');
     await sessions.add(job.principal.workspaceId, session, {
       tool: job.tool,
@@ -92,5 +98,22 @@ export function sessionWriter(
       labels,
       countCall,
     });
+    return labels.length > 0 ? recordLabels(labels) : undefined;
   };
+}
+
+/** What a call's execution record lists of the labels its result brought (ADR 0078). */
+export type RecordLabels = NonNullable<ExecutionRecord['labels']>;
+
+/** The labels as the record lists them: each label, source and detector once. */
+function recordLabels(labels: SessionEntry['labels']): RecordLabels {
+  const seen = new Set<string>();
+  const listed: RecordLabels = [];
+  for (const l of labels) {
+    const key = `${l.label}/${l.source}/${l.detector ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    listed.push({ label: l.label, source: l.source, ...(l.detector !== undefined ? { detector: l.detector } : {}) });
+  }
+  return listed;
 }
