@@ -11,7 +11,7 @@ import { recordResultShaped } from '@toolplane/telemetry';
 import { guardDebug, guardResult, type GuardrailDeps } from './guardrails.ts';
 import { patternFor, redactSecrets, redactValue } from './redact.ts';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
-import { SESSION_NOT_UPDATED, SessionNotUpdated, type RecordLabels } from './session-labels.ts';
+import { recordLabels, SESSION_NOT_UPDATED, SessionNotUpdated, type RecordLabels } from './session-labels.ts';
 
 /**
  * The one chain a tool's result goes through at the end of the worker's processing, in this order:
@@ -38,6 +38,8 @@ export interface RunOutcome {
   debug?: ExecutionRecord['debug'];
   /** What the guardrails found in what was relayed during the call (progress, log messages). */
   relayed?: GuardrailFinding[];
+  /** What a workflow's steps brought into the caller's session (already written; ADR 0078). */
+  labels?: RecordLabels;
 }
 
 /** What the chain writes into the call's execution record. */
@@ -88,6 +90,7 @@ export async function resultChain(
     ...(shaped.report
       ? { shape: { bytesBefore: shaped.report.bytesBefore, bytesAfter: shaped.report.bytesAfter } }
       : {}),
+    ...(ran.labels?.length ? { labels: ran.labels } : {}),
   };
   if (call.bring) {
     // What reached the caller: the result's findings (none of a withheld one), relayed notifications not dropped.
@@ -97,7 +100,7 @@ export async function resultChain(
         reached.filter((f) => f.action !== 'block'),
         guarded.withheld,
       );
-      if (labels) extra.labels = labels;
+      if (labels) extra.labels = recordLabels([...(extra.labels ?? []), ...labels]);
     } catch (err) {
       call.record('failed', { ...extra, errorCode: 'state.unavailable', message: SESSION_NOT_UPDATED });
       throw new SessionNotUpdated(err);

@@ -392,6 +392,8 @@ describe('a workflow in its caller’s session', () => {
     const r = await processorFor({ entry: workflowEntry(), sessions: store(), access: accessWith(job, rule) })(job);
     expect(r.ok && !r.result.isError).toBe(true);
     expect(reached).toEqual({ '/page': 1, '/send': 1 });
+    // The workflow's record lists what its steps brought (their origin names that record).
+    expect(records.map((rec) => rec.labels)).toEqual([[{ label: 'untrusted', source: 'declared' }]]);
     expect(audit.map((e) => [e.action, e.resource.id, e.details?.tool])).toEqual([
       ['session.would_hold', 'private-or-untrusted-then-send', 'send_mail'],
     ]);

@@ -106,7 +106,7 @@ export function sessionWriter(
 export type RecordLabels = NonNullable<ExecutionRecord['labels']>;
 
 /** The labels as the record lists them: each label, source and detector once. */
-function recordLabels(labels: SessionEntry['labels']): RecordLabels {
+export function recordLabels(labels: SessionEntry['labels']): RecordLabels {
   const seen = new Set<string>();
   const listed: RecordLabels = [];
   for (const l of labels) {

@@ -29,7 +29,7 @@ import { currentTraceIds } from '@toolplane/telemetry';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import { stepAccess, type WorkspaceAccessReader } from './step-access.ts';
-import type { SessionStore } from './session-labels.ts';
+import type { RecordLabels, SessionStore } from './session-labels.ts';
 import { stepSession, type StepSessionDeps } from './step-session.ts';
 
 /**
@@ -64,7 +64,8 @@ export interface StepCheckDeps {
  * the session cannot be written).
  */
 export type StepChecked =
-  { refused: string } | { args: Record<string, unknown>; done: () => Promise<void>; brought?: () => Promise<void> };
+  | { refused: string }
+  | { args: Record<string, unknown>; done: () => Promise<void>; brought?: () => Promise<RecordLabels> };
 
 const nothingToRelease = () => Promise.resolve();
 

@@ -7,7 +7,7 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { executionRecordId, type SessionEntry } from '@toolplane/queue';
-import type { SessionStore } from './session-labels.ts';
+import type { RecordLabels, SessionStore } from './session-labels.ts';
 
 /**
  * A workflow step in its caller's session (ADR 0078, docs/governance.md "Rules that see the session"): the run carries
@@ -32,7 +32,7 @@ export interface StepSessionDeps {
 }
 
 /** A step refused by its session (why), or what to write when it answered (undefined: nothing). */
-type StepSession = { refused: string } | { brought: (() => Promise<void>) | undefined };
+type StepSession = { refused: string } | { brought: (() => Promise<RecordLabels>) | undefined };
 
 const nothing: StepSession = { brought: undefined };
 
@@ -77,6 +77,7 @@ export async function stepSession(
       labels: brings,
       countCall,
     });
+    return brings;
   };
   return { brought };
 }
