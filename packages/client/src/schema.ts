@@ -4352,6 +4352,18 @@ export interface components {
        * reached the upstream, the call has no step.
        */
       cached: boolean;
+      /**
+       * @description What the result brought into the caller’s session (ADR 0078): the tool’s declared or classified
+       * labels and one per guardrail finding; empty when the call keeps no session or brought nothing.
+       */
+      labels: {
+        /** @enum {string} */
+        label: 'private' | 'untrusted';
+        /** @enum {string} */
+        source: 'declared' | 'classification' | 'annotation' | 'guardrail';
+        /** @description The guardrail finding’s detector (`source: "guardrail"`). */
+        detector?: string;
+      }[];
     };
     GuardrailFinding: {
       guardrail: string;
@@ -4418,6 +4430,18 @@ export interface components {
        * reached the upstream, the call has no step.
        */
       cached: boolean;
+      /**
+       * @description What the result brought into the caller’s session (ADR 0078): the tool’s declared or classified
+       * labels and one per guardrail finding; empty when the call keeps no session or brought nothing.
+       */
+      labels: {
+        /** @enum {string} */
+        label: 'private' | 'untrusted';
+        /** @enum {string} */
+        source: 'declared' | 'classification' | 'annotation' | 'guardrail';
+        /** @description The guardrail finding’s detector (`source: "guardrail"`). */
+        detector?: string;
+      }[];
       /** @description The requests made, in order (never bodies, never secret values). */
       steps: unknown[];
       /**

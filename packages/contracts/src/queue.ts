@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AuthPlan } from './catalog.ts';
 import { HttpUrl } from './input-rules.ts';
 import { GuardrailFinding } from './guardrails.ts';
-import { SessionOfJob } from './session.ts';
+import { labelSources, resultLabels, SessionOfJob } from './session.ts';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
@@ -1054,6 +1054,13 @@ export const ExecutionRecordV1 = z.object({
   costUnits: z.number().nonnegative().optional(),
   /** What the result's guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only mode); no value. */
   guardrails: z.array(GuardrailFinding).optional(),
+  /**
+   * What the result brought into the caller's session (ADR 0078), as the worker wrote it: the job's declared labels
+   * and one per guardrail finding (with its detector). Absent: the call keeps no session, or brought nothing.
+   */
+  labels: z
+    .array(z.object({ label: z.enum(resultLabels), source: z.enum(labelSources), detector: z.string().optional() }))
+    .optional(),
   /** A result shaped for models (the tool's `shape`, ADR 0052): its JSON text's bytes before and after the shape. */
   shape: z
     .object({ bytesBefore: z.number().int().nonnegative(), bytesAfter: z.number().int().nonnegative() })

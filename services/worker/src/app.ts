@@ -59,6 +59,7 @@ import { createAbandonedJobHandler } from './abandoned-jobs.ts';
 import { releasingCallsInFlight } from './quota-release.ts';
 import { argumentGuardrailsReader } from './step-checks.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
+import { redisSessionStore } from './session-labels.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
 import { heldCallStart } from './held-calls.ts';
@@ -282,6 +283,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
     argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
+    // What results bring into their callers' sessions, in the main Redis with the quotas (ADR 0078).
+    sessions: redisSessionStore(redis, env.REDIS_PREFIX),
     // What the steps' rules decided, for the audit trail (a log-only rule's would-be refusal, a quota's alerts).
     audit: core.audit,
     identitySettings: async (serverId: string) => {

@@ -28,6 +28,7 @@ import type { ConnectLinks } from './connect-links.ts';
 import type { UserTokenKeeper } from './user-tokens.ts';
 import type { WorkspaceAccessReader } from './step-access.ts';
 import type { ArgumentGuardrailsReader } from './step-checks.ts';
+import type { SessionStore } from './session-labels.ts';
 
 /**
  * One invocation as the worker's steps see it (its job, clock, cancellation and record), the deps every step takes,
@@ -91,6 +92,8 @@ export interface ProcessorDeps {
   audit?: { add(event: AuditEventInput): void };
   /** Bytes of a result's text above which a guardrail without its own limit blocks it (absent: 1 MiB). */
   maxScanBytes?: number;
+  /** Sessions' labels (ADR 0078; absent: a job with `rules.session` fails closed when its result brings some). */
+  sessions?: SessionStore;
   /** Stores a cacheable call's result (`SET key value PX ttlMs`, ADR 0067; absent: nothing is cached). */
   resultCache?: (key: string, value: string, ttlMs: number) => Promise<unknown>;
   now?: () => number;
@@ -158,6 +161,8 @@ export type RecordExtra = {
   uncharged?: true;
   /** What the tool's shape cut (bytes before and after). */
   shape?: ExecutionRecord['shape'];
+  /** What the result brought into the caller's session (ADR 0078). */
+  labels?: ExecutionRecord['labels'];
 };
 export type McpPlan = Extract<ExecutionPlan, { kind: 'mcp' }>;
 

@@ -29,6 +29,7 @@ import {
   type Span,
 } from '@toolplane/telemetry';
 import { resultChain } from './result-chain.ts';
+import { SessionNotUpdated, sessionWriter } from './session-labels.ts';
 import { ConnectionRequiredError } from './user-tokens.ts';
 import {
   type Invocation,
@@ -153,13 +154,25 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
         : plan.kind === 'workflow'
           ? await runWorkflow(deps, call, plan)
           : await runHttpTool(deps, call, plan, keyHeader);
-    // Refused before it ran (a rate limit): answered and recorded already. Otherwise: the one result chain.
-    const done = 'v' in ran ? ran : answer(job, await resultChain(guardDeps(deps), call, ran, entry.shape));
+    // Refused before it ran (a rate limit): answered and recorded already. Otherwise: the one result chain, which
+    // writes what the result brings into the caller's session first, if the call keeps one (ADR 0078).
+    const chain = job.rules?.session ? { job, record, bring: sessionWriter(deps.sessions, sessionCall(call)) } : call;
+    const done = 'v' in ran ? ran : answer(job, await resultChain(guardDeps(deps), chain, ran, entry.shape));
     return job.rules?.cache ? await cached(deps, job, done, records.clean) : done;
   } catch (err) {
-    return failed(deps, job, err, record);
+    // A session not updated recorded the call's failure itself (with the result's findings).
+    return failed(deps, job, err, err instanceof SessionNotUpdated ? recordedAlready : record);
   }
 }
+
+const recordedAlready = () => undefined;
+
+/** The call as the session write sees it: an upstream answered when a step of its record has a response. */
+const sessionCall = (call: Invocation) => ({
+  job: call.job,
+  now: call.now,
+  answered: () => call.steps.some((s) => s.outcome === 'response'),
+});
 
 /**
  * A job's execution record, sent as soon as it is made. `clean`: the record is a success nothing was found in by any

@@ -11,13 +11,15 @@ import { recordResultShaped } from '@toolplane/telemetry';
 import { guardDebug, guardResult, type GuardrailDeps } from './guardrails.ts';
 import { patternFor, redactSecrets, redactValue } from './redact.ts';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
+import { recordLabels, SESSION_NOT_UPDATED, SessionNotUpdated, type RecordLabels } from './session-labels.ts';
 
 /**
  * The one chain a tool's result goes through at the end of the worker's processing, in this order:
  * the tool's shape (ADR 0052: a projection may join harmless parts into a card number or a key), then the guardrails
  * and the redaction of the call's credentials on what leaves (structured content, content blocks with a JSON text
  * scanned as its decoded value and written again from it, `_meta`), then the execution record and the debug capture,
- * the capture redacted again after the guardrails rewrote it.
+ * the capture redacted again after the guardrails rewrote it. A call that keeps a session (ADR 0078) writes what the
+ * result brings into it before it is recorded and leaves (`bring`): if that fails, nothing of the result leaves.
  */
 
 /** What a tool's run gives the chain: its result as the tool answered, and what its record says. */
@@ -36,6 +38,8 @@ export interface RunOutcome {
   debug?: ExecutionRecord['debug'];
   /** What the guardrails found in what was relayed during the call (progress, log messages). */
   relayed?: GuardrailFinding[];
+  /** What a workflow's steps brought into the caller's session (already written; ADR 0078). */
+  labels?: RecordLabels;
 }
 
 /** What the chain writes into the call's execution record. */
@@ -47,12 +51,20 @@ export interface ChainRecord {
   tree?: ExecutionTreeNode[];
   uncharged?: true;
   shape?: ExecutionRecord['shape'];
+  /** What the result brought into the caller's session (ADR 0078). */
+  labels?: ExecutionRecord['labels'];
 }
 
 /** The call as the chain sees it: its job, and how its record is written. */
 export interface ChainCall {
   job: ToolInvokeJob;
   record: (outcome: ExecutionRecord['outcome'], extra: ChainRecord) => void;
+  /**
+   * Writes what the result brings into the caller's session (a job with `rules.session`; session-labels.ts): the
+   * findings on what left (none of a withheld result's; those of relayed notifications that reached the caller).
+   * Rejects: the call is recorded `failed` and `SessionNotUpdated` thrown (nothing of the result leaves).
+   */
+  bring?: (found: readonly GuardrailFinding[], withheld: boolean) => Promise<RecordLabels | undefined>;
 }
 
 /** A tool's result through the chain: shaped, guarded, redacted, recorded; what leaves for the caller. */
@@ -70,9 +82,7 @@ export async function resultChain(
   const debug = ran.debug && redactValue(guardDebug(ran.debug, guarded), ran.secretValues);
   const success = ran.ok && !guarded.withheld && !result.isError;
   const found = [...(guarded.record.guardrails ?? []), ...(ran.relayed ?? [])];
-  call.record(success ? 'success' : 'tool_error', {
-    ...(success ? {} : ran.failure),
-    ...guarded.record,
+  const extra: ChainRecord = {
     ...(found.length > 0 ? { guardrails: found } : {}),
     ...(debug ? { debug } : {}),
     ...(ran.tree ? { tree: ran.tree } : {}),
@@ -80,6 +90,26 @@ export async function resultChain(
     ...(shaped.report
       ? { shape: { bytesBefore: shaped.report.bytesBefore, bytesAfter: shaped.report.bytesAfter } }
       : {}),
+    ...(ran.labels?.length ? { labels: ran.labels } : {}),
+  };
+  if (call.bring) {
+    // What reached the caller: the result's findings (none of a withheld one), relayed notifications not dropped.
+    const reached = [...(guarded.withheld ? [] : (guarded.record.guardrails ?? [])), ...(ran.relayed ?? [])];
+    try {
+      const labels = await call.bring(
+        reached.filter((f) => f.action !== 'block'),
+        guarded.withheld,
+      );
+      if (labels) extra.labels = recordLabels([...(extra.labels ?? []), ...labels]);
+    } catch (err) {
+      call.record('failed', { ...extra, errorCode: 'state.unavailable', message: SESSION_NOT_UPDATED });
+      throw new SessionNotUpdated(err);
+    }
+  }
+  call.record(success ? 'success' : 'tool_error', {
+    ...(success ? {} : ran.failure),
+    ...guarded.record,
+    ...extra,
   });
   return result;
 }

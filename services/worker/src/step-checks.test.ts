@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import type { AuditEventInput, GuardrailRule, QuotaRule, ToolStepPlan, WorkspaceAccess } from '@toolplane/contracts';
+import type {
+  AuditEventInput,
+  GuardrailRule,
+  QuotaRule,
+  SessionRule,
+  ToolStepPlan,
+  WorkspaceAccess,
+} from '@toolplane/contracts';
 import { compileGuardrails } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
 import { QuotaMeter } from '@toolplane/queue';
 import { Redis } from 'ioredis';
+import { redisSessionStore, type SessionStore } from './session-labels.ts';
 import { checkStep, type StepCheckDeps } from './step-checks.ts';
 
 // Real Redis from tests/setup/global-setup.js, own prefix: the step's quotas in the counters a direct call charges.
@@ -121,5 +129,100 @@ describe('a workflow step on a hosted server’s tool', () => {
     ]);
     expect(events.every((e) => e.details?.parentInvocationId === 'i1')).toBe(true);
     expect(JSON.stringify(events)).not.toContain('4111');
+  });
+});
+
+describe('a workflow step in its caller’s session (ADR 0078)', () => {
+  const session = { scopes: ['k:k1'], ttlSeconds: 600 };
+  const sessionJob = { ...job, rules: { session } };
+  const refuse: SessionRule = {
+    id: 'no-send',
+    after: ['untrusted'],
+    toolLabels: ['external_write'],
+    action: 'refuse',
+    enforce: true,
+  };
+  const sendLabels = [{ label: 'external_write' as const, source: 'declared' as const }];
+  const readLabels = [{ label: 'untrusted' as const, source: 'declared' as const }];
+
+  /** A quota with no room on the step's tool: a step that reached the quotas would be refused by it. */
+  const noRoom: QuotaRule = {
+    id: 'q0',
+    name: 'none',
+    match: { tools: ['log_event'] },
+    counts: 'calls',
+    limit: 0,
+    window: 'day',
+    enforce: true,
+  };
+
+  /** Step deps whose workspace keeps sessions under `rule`, the step's tool labelled `labels`. */
+  function sessionDeps(
+    rule: SessionRule,
+    labels: typeof sendLabels | typeof readLabels,
+    sessions: SessionStore,
+    quotas: QuotaRule[] = [noRoom],
+  ) {
+    const workspaceId = `w-${randomUUID()}`;
+    const access: WorkspaceAccess = {
+      v: 1,
+      workspaceId,
+      policies: [{ ...grantAll, tools: ['*'] }],
+      quotas,
+      session: { ttlSeconds: 600, rules: [rule] },
+    };
+    const d: StepCheckDeps = {
+      ...deps(quotas),
+      workspaceAccess: async () => access,
+      argumentGuardrails: { of: async () => [], labels: async () => labels },
+      sessions,
+    };
+    return { d, job: { ...sessionJob, principal: { workspaceId, keyId: 'k1' } } };
+  }
+
+  it('after untrusted content, a step sending out is refused by an enforced rule before its quotas (it costs none)', async () => {
+    const sessions = redisSessionStore(redis, prefix);
+    const { d, job: j } = sessionDeps(refuse, sendLabels, sessions);
+    await sessions.add(j.principal.workspaceId, session, {
+      tool: 'read_page',
+      serverId: 's0',
+      invocationId: 'r0',
+      at: Date.now(),
+      labels: readLabels,
+      countCall: false,
+    });
+    const checked = await checkStep(d, j, step, {});
+    expect(checked).toEqual({
+      refused: expect.stringMatching(/^Refused by session rule no-send: "log_event" sends data out of the company/),
+    });
+  });
+
+  it('the session unreadable (Redis down): the outbound step is refused, nothing sent', async () => {
+    const down = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => undefined);
+    const { d, job: j } = sessionDeps(refuse, sendLabels, redisSessionStore(down, prefix));
+    expect(await checkStep(d, j, step, {})).toEqual({
+      refused: 'the caller\'s session could not be read to decide the step\'s tool "log_event" (Redis unavailable).',
+    });
+    down.disconnect();
+  });
+
+  it('a step whose tool brings a label writes it when it answered; a step on a connector’s operation writes nothing', async () => {
+    const sessions = redisSessionStore(redis, prefix);
+    const { d, job: j } = sessionDeps(refuse, readLabels, sessions, []);
+    const checked = await checkStep(d, j, step, {});
+    if (!('args' in checked) || !checked.brought) throw new Error('the step should run and bring its label');
+    // Nothing before its tool answered.
+    expect((await sessions.read(j.principal.workspaceId, session.scopes)).labels.size).toBe(0);
+    await checked.brought();
+    const held = await sessions.read(j.principal.workspaceId, session.scopes);
+    expect(held.labels.get('untrusted')).toMatchObject({ tool: 'log_event', serverId: 's1', source: 'declared' });
+    const { serverId: _none, ...operation } = step;
+    expect(await checkStep(d, j, operation, {})).toEqual({ args: {}, done: expect.any(Function) });
   });
 });

@@ -4,9 +4,12 @@ import {
   guardrailArgumentsEvent,
   quotaAlertEvent,
   quotaEvent,
+  sessionDecisionEvent,
   type CallEventBase,
+  type SessionDecisionFacts,
 } from '@toolplane/access';
 import {
+  CatalogTool,
   GuardrailRule,
   type AuditEventInput,
   type GuardrailFinding,
@@ -26,14 +29,18 @@ import { currentTraceIds } from '@toolplane/telemetry';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import { stepAccess, type WorkspaceAccessReader } from './step-access.ts';
+import type { RecordLabels, SessionStore } from './session-labels.ts';
+import { stepSession, type StepSessionDeps } from './step-session.ts';
 
 /**
  * A workflow step on a hosted server's tool asks the rules a direct call of that tool asks at the edge (ADR 0045,
  * 0048, 0050), each a function of its own, in the edge's order: the tool's guardrails on arguments (a block refuses
  * the step, a redaction sends the arguments redacted), the caller's access to the tool (grants, conditions on the
  * arguments as they will be sent), then the tool's quotas, charged in the same Redis counters as a direct call
- * (`QuotaMeter`). A refused step sends nothing; the workflow fails with the reason. Steps of connectors' operations and
- * of external servers registered alone belong to no hosted server: none of these apply.
+ * (`QuotaMeter`); between access and quotas, for a run that carries its caller's session, the session rules
+ * (step-session.ts, ADR 0078: a refused step costs no quota). A refused step sends nothing; the workflow fails with
+ * the reason. Steps of connectors' operations and of external servers registered alone belong to no hosted server:
+ * none of these apply.
  */
 
 /** What the step checks read: the published policies and quotas, the meter, the step's server's guardrails. */
@@ -45,11 +52,20 @@ export interface StepCheckDeps {
   argumentGuardrails?: ArgumentGuardrailsReader | undefined;
   /** Where the steps' audit events go (absent: none are written). */
   audit?: { add(event: AuditEventInput): void } | undefined;
+  /** Sessions' labels (ADR 0078), for a run that carries its caller's session. */
+  sessions?: SessionStore | undefined;
+  now?: (() => number) | undefined;
   log: Logger;
 }
 
-/** A step refused (why; nothing sent), or the arguments to send and what to do when the step ends. */
-export type StepChecked = { refused: string } | { args: Record<string, unknown>; done: () => Promise<void> };
+/**
+ * A step refused (why; nothing sent), or the arguments to send, what to do when the step ends, and what to write when
+ * its tool answered (`brought`: its result's labels into the caller's session, before the run goes on; rejects when
+ * the session cannot be written).
+ */
+export type StepChecked =
+  | { refused: string }
+  | { args: Record<string, unknown>; done: () => Promise<void>; brought?: () => Promise<RecordLabels> };
 
 const nothingToRelease = () => Promise.resolve();
 
@@ -60,7 +76,7 @@ const nothingToRelease = () => Promise.resolve();
  */
 export async function checkStep(
   deps: StepCheckDeps,
-  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId'>,
+  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules'>,
   step: ToolStepPlan,
   sent: Record<string, unknown>,
 ): Promise<StepChecked> {
@@ -85,11 +101,17 @@ export async function checkStep(
   if ('refused' in decided) return decided;
   if (audit)
     for (const r of decided.shadow) audit.sink.add(accessWouldRefuseEvent(audit.events, r, audit.invocationId));
+  // The caller's session (ADR 0078): a step sending data out after what the session holds; what its result brings.
+  const session = job.rules?.session
+    ? await stepSession({ ...sessionDeps(deps), workspaceAccess }, job, step, audit && sessionEvents(audit))
+    : noSession;
+  if ('refused' in session) return session;
+  const { brought } = session;
   const charged = await chargeStepQuotas({ ...deps, workspaceAccess }, job, step);
   if (audit && charged.outcome) recordQuotas(audit, charged.outcome);
   if ('refused' in charged) return { refused: charged.refused };
   const { charge } = charged;
-  if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease };
+  if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease, ...(brought ? { brought } : {}) };
   // Calls in flight end with the step (its windowed units stay charged, as a direct call's).
   const done = () =>
     deps
@@ -97,8 +119,21 @@ export async function checkStep(
       .catch((err: unknown) =>
         deps.log.warn({ invocationId: job.invocationId, err: String(err) }, 'a step’s call in flight was not released'),
       );
-  return { args, done };
+  return { args, done, ...(brought ? { brought } : {}) };
 }
+
+const noSession = { brought: undefined };
+
+/** What a step's session reads of the step checks' deps: its tool's labels (the live catalog), the store, the clock. */
+const sessionDeps = (deps: StepCheckDeps): StepSessionDeps => ({
+  labels: deps.argumentGuardrails?.labels?.bind(deps.argumentGuardrails),
+  sessions: deps.sessions,
+  now: deps.now,
+});
+
+/** A step's session decisions as audit events, as the edge writes them for a direct call of the tool. */
+const sessionEvents = (audit: StepAudit) => (facts: SessionDecisionFacts) =>
+  audit.sink.add(sessionDecisionEvent(audit.events, facts));
 
 /** Where a step's audit events go, what they say of its call, and the workflow's invocation. */
 interface StepAudit {
@@ -226,28 +261,51 @@ async function chargeStepQuotas(
   }
 }
 
-/** Reads a hosted server's guardrails on arguments from its live catalog, compiled once per catalog version. */
+/**
+ * Reads what the step checks need of a hosted server's live catalog: its guardrails on arguments, and a tool's
+ * data-flow labels (ADR 0078; read only for a call that keeps a session), both kept once per catalog version.
+ */
 export interface ArgumentGuardrailsReader {
   of(serverId: string): Promise<readonly CompiledGuardrail[]>;
+  /** The tool's catalog `labels` (none: an unknown tool, or no label). */
+  labels?(serverId: string, tool: string): Promise<readonly ToolLabel[]>;
 }
 
-/** What of a live catalog this reads: its version and guardrails (the rest is not parsed). */
-const CatalogGuardrails = z.object({ version: z.number(), guardrails: z.array(GuardrailRule).optional() });
+type ToolLabel = NonNullable<CatalogTool['labels']>[number];
+
+/** What of a live catalog this reads: its version, guardrails, its tools' names and labels (nothing else parsed). */
+const CatalogVersion = z.object({ version: z.number() });
+const CatalogChecks = z.object({
+  guardrails: z.array(GuardrailRule).optional(),
+  tools: z.array(z.object({ tool: z.object({ name: z.string() }), labels: CatalogTool.shape.labels })).optional(),
+});
+
+interface CatalogChecked {
+  version: number;
+  guardrails: readonly CompiledGuardrail[];
+  labels: ReadonlyMap<string, readonly ToolLabel[]>;
+}
 
 export function argumentGuardrailsReader(redis: RedisClient, prefix: string): ArgumentGuardrailsReader {
   const keys = redisKeys(prefix);
-  const compiled = new Map<string, { version: number; guardrails: readonly CompiledGuardrail[] }>();
+  const compiled = new Map<string, CatalogChecked>();
+  const read = async (serverId: string): Promise<CatalogChecked | undefined> => {
+    const raw = await redis.get(keys.catalog(serverId));
+    if (!raw) return undefined;
+    const catalog = JSON.parse(raw) as unknown;
+    const { version } = CatalogVersion.parse(catalog);
+    const hit = compiled.get(serverId);
+    if (hit?.version === version) return hit;
+    const checks = CatalogChecks.parse(catalog);
+    const labels = new Map<string, readonly ToolLabel[]>();
+    for (const t of checks.tools ?? []) if (t.labels?.length) labels.set(t.tool.name, t.labels);
+    const made = { version, guardrails: compileGuardrails(checks.guardrails ?? [], 'arguments'), labels };
+    if (compiled.size > 1000) compiled.clear();
+    compiled.set(serverId, made);
+    return made;
+  };
   return {
-    async of(serverId) {
-      const raw = await redis.get(keys.catalog(serverId));
-      if (!raw) return [];
-      const catalog = CatalogGuardrails.parse(JSON.parse(raw));
-      const hit = compiled.get(serverId);
-      if (hit?.version === catalog.version) return hit.guardrails;
-      const guardrails = compileGuardrails(catalog.guardrails ?? [], 'arguments');
-      if (compiled.size > 1000) compiled.clear();
-      compiled.set(serverId, { version: catalog.version, guardrails });
-      return guardrails;
-    },
+    of: async (serverId) => (await read(serverId))?.guardrails ?? [],
+    labels: async (serverId, tool) => (await read(serverId))?.labels.get(tool) ?? [],
   };
 }

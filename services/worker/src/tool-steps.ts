@@ -157,9 +157,19 @@ export function stepRunner(
       throw new HttpTransportError('blocked', `${checked.refused} Nothing of this step was sent.`);
     const sent = { ...req, arguments: checked.args };
     try {
-      return await (step.plan.kind === 'mcp'
+      const response = await (step.plan.kind === 'mcp'
         ? mcpStep(step, sent, run, pieces)
         : httpStep(step.plan, sent, run, pieces));
+      // Its tool answered: what that brings is in the caller's session before the run goes on (ADR 0078).
+      if (checked.brought)
+        await checked.brought().catch(() => {
+          throw new HttpTransportError(
+            'blocked',
+            `the caller's session could not be updated with what the step's tool "${step.name}" brought ` +
+              '(Redis unavailable): its result was not used.',
+          );
+        });
+      return response;
     } finally {
       await checked.done();
     }

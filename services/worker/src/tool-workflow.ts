@@ -13,6 +13,7 @@ import { mcpHeaders } from './external-mcp.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { personToken } from './connect-links.ts';
 import { checkStep } from './step-checks.ts';
+import { recordLabels, type RecordLabels } from './session-labels.ts';
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 import { type Invocation, type ProcessorDeps, guardDeps } from './invocation.ts';
@@ -40,6 +41,8 @@ export async function runWorkflow(
 ): Promise<RunOutcome | ToolInvokeResult> {
   const { job } = call;
   const onStepEnd = stepProgress(call);
+  // What the steps brought into the caller's session (written as each answered), listed in the call's record.
+  const brought: RecordLabels = [];
   // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one
   // (unless `fallbackToShared`). A shared one is the server's, else the workspace's.
   const workflowPlan = job.principal.userId
@@ -62,7 +65,7 @@ export async function runWorkflow(
           stale,
         }),
       arguments: job.arguments,
-      callTool: toolSteps(deps, call, plan),
+      callTool: toolSteps(deps, call, plan, brought),
       // Steps on a connector instance's operations spend its rate limits as the user's plain calls do.
       ...(job.principal.userId ? { rateLimitUser: job.principal.userId } : {}),
       remainingMs: call.remaining,
@@ -105,6 +108,7 @@ export async function runWorkflow(
     ...(run.ok ? {} : { failure: { errorCode: run.errorCode!, message: run.message! } }),
     tree: run.tree,
     ...(session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {}),
+    ...(brought.length > 0 ? { labels: recordLabels(brought) } : {}),
   };
 }
 
@@ -114,7 +118,12 @@ export async function runWorkflow(
  * is for the workflow's own server) and its request; an external MCP tool's headers (an external user's connection on
  * the server offering it). No idempotency key: one call's steps are different requests.
  */
-function toolSteps(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): WorkflowCall['callTool'] {
+function toolSteps(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: WorkflowPlan,
+  brought: RecordLabels,
+): WorkflowCall['callTool'] {
   const { upstreamAuthorization: _caller, ...job } = call.job;
   return stepRunner(plan, {
     userId: job.principal.userId,
@@ -128,7 +137,12 @@ function toolSteps(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): W
       ),
     mcpHeaders: (tool, serverId) =>
       mcpHeaders(deps.secrets, { ...job, serverId: serverId ?? job.serverId }, tool, call.fallback),
-    checks: (step, args) => checkStep(deps, job, step, args),
+    checks: async (step, args) => {
+      const checked = await checkStep(deps, job, step, args);
+      const bring = 'brought' in checked ? checked.brought : undefined;
+      if (!bring) return checked;
+      return { ...checked, brought: async () => recorded(brought, await bring()) };
+    },
   });
 }
 
@@ -170,4 +184,10 @@ async function userWorkflowPlan(
 function workspaceFallbacks(job: ToolInvokeJob, shared: WorkflowPlan, plan: WorkflowPlan): Record<string, string> {
   const names = Object.keys(plan.secretNames).filter((n) => plan.secretNames[n] === shared.secretNames[n]);
   return Object.fromEntries(names.map((n) => [n, workspaceSecrets.workflow(job.principal.workspaceId, n)]));
+}
+
+/** Adds what a step brought to the call's list; the labels as they were. */
+function recorded(list: RecordLabels, labels: RecordLabels): RecordLabels {
+  list.push(...labels);
+  return labels;
 }

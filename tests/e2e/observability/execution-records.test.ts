@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -172,6 +173,46 @@ describe('execution records', () => {
     );
     expect(await count()).toBe(done);
   }, 90_000);
+
+  it('lists what a result brought into its session (ADR 0078), as the worker recorded it', async () => {
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const redis = new Redis(stack.redisUrl);
+    const errors: unknown[] = [];
+    const sink = new ExecutionRecordSink(redis, stack.redisPrefix, { maxLen: 1000, onError: (e) => errors.push(e) });
+    const id = randomUUID();
+    const labels = [
+      { label: 'untrusted' as const, source: 'declared' as const },
+      { label: 'private' as const, source: 'guardrail' as const, detector: 'pii:card' },
+    ];
+    try {
+      sink.add({
+        v: 1,
+        invocationId: id,
+        workspaceId,
+        serverId: example.serverId,
+        catalogVersion: 1,
+        tool: 'read_page',
+        caller: {},
+        startedAt: new Date().toISOString(),
+        durationMs: 1,
+        outcome: 'success',
+        steps: [],
+        labels,
+      });
+      await sink.flush();
+      expect(errors).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+    const detail = await waitFor('the labelled record', () =>
+      unwrap(api.GET('/execution_records/{id}', { params: { path: { id } } })),
+    );
+    expect(detail.labels).toEqual(labels);
+    const listed = (await records({ tool: 'read_page' })).data;
+    expect(listed.map((r) => r.labels)).toEqual([labels]);
+    // A record that brought nothing lists none.
+    expect((await records({ tool: 'get_ticket', limit: 1 })).data[0]!.labels).toEqual([]);
+  });
 });
 
 describe('the record stream while no control plane reads it', () => {

@@ -1,4 +1,4 @@
-import { ExecutionRecordV1, GuardrailFinding } from '@toolplane/contracts';
+import { ExecutionRecordV1, GuardrailFinding, labelSources, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
 import { ListQuery } from './schemas.ts';
 
@@ -56,6 +56,20 @@ export const ExecutionRecordSummary = z
       .describe(
         'The edge answered the call from the result cache (the server’s `config.resultCache`): nothing reached the ' +
           'upstream, the call has no step.',
+      ),
+    labels: z
+      .array(
+        z
+          .object({
+            label: z.enum(resultLabels),
+            source: z.enum(labelSources),
+            detector: z.string().optional().describe('The guardrail finding’s detector (`source: "guardrail"`).'),
+          })
+          .strict(),
+      )
+      .describe(
+        'What the result brought into the caller’s session (ADR 0078): the tool’s declared or classified labels and ' +
+          'one per guardrail finding; empty when the call keeps no session or brought nothing.',
       ),
   })
   .strict()

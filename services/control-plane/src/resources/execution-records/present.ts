@@ -1,7 +1,7 @@
 /**
- * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails?, shape?, cached? }`
- * for traced calls, workflow calls (their step tree), calls whose result guardrails found something, shaped
- * results, calls answered from the result cache, and
+ * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails?, shape?, cached?,
+ * labels? }` for traced calls, workflow calls (their step tree), calls whose result guardrails found something, shaped
+ * results, calls answered from the result cache, results that brought labels into their session (ADR 0078), and
  * `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own
  * (no schema change needed).
  */
@@ -12,6 +12,7 @@ function unpackSteps(value: unknown): {
   guardrails: unknown;
   shape: { bytesBefore: number; bytesAfter: number } | null;
   cached: boolean;
+  labels: unknown;
   caller: { subject: string | null; actingVia: string | null };
 } {
   const none = { subject: null, actingVia: null };
@@ -23,6 +24,7 @@ function unpackSteps(value: unknown): {
       guardrails?: unknown;
       shape?: { bytesBefore: number; bytesAfter: number };
       cached?: unknown;
+      labels?: unknown;
       caller?: typeof none;
     };
     return {
@@ -32,10 +34,12 @@ function unpackSteps(value: unknown): {
       guardrails: v.guardrails ?? [],
       shape: v.shape ?? null,
       cached: v.cached === true,
+      labels: v.labels ?? [],
       caller: v.caller ?? none,
     };
   }
-  return { steps: value, traceId: null, tree: null, guardrails: [], shape: null, cached: false, caller: none };
+  const plain = { traceId: null, tree: null, guardrails: [], shape: null, cached: false, labels: [], caller: none };
+  return { steps: value, ...plain };
 }
 
 export type RecordRow = {
@@ -60,7 +64,7 @@ export type RecordRow = {
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
 export function presentRecord(r: RecordRow, withSteps: boolean) {
-  const { steps, traceId, tree, guardrails, shape, cached, caller: identity } = unpackSteps(r.steps);
+  const { steps, traceId, tree, guardrails, shape, cached, labels, caller: identity } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
@@ -87,6 +91,8 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     shape: shape && { bytes_before: shape.bytesBefore, bytes_after: shape.bytesAfter },
     // Answered by the edge from the result cache (ADR 0067): no step.
     cached,
+    // What the result brought into the caller's session (ADR 0078): label, source, detector.
+    labels,
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
     ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
   };

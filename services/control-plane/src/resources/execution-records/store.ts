@@ -119,7 +119,14 @@ function recordRow(r: ExecutionRecord) {
 /** The `steps` column: the steps, or an object with them and what else the record says (trace, cache, tree, …). */
 function stepsColumn(r: ExecutionRecord): unknown {
   const more =
-    r.traceId || r.tree || r.guardrails || r.shape || r.cached || r.caller.subject !== undefined || r.caller.actingVia;
+    r.traceId ||
+    r.tree ||
+    r.guardrails ||
+    r.shape ||
+    r.cached ||
+    r.labels ||
+    r.caller.subject !== undefined ||
+    r.caller.actingVia;
   if (!more) return r.steps;
   return {
     ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
@@ -128,6 +135,7 @@ function stepsColumn(r: ExecutionRecord): unknown {
     ...(r.tree ? { tree: r.tree } : {}),
     ...(r.guardrails ? { guardrails: r.guardrails } : {}),
     ...(r.shape ? { shape: r.shape } : {}),
+    ...(r.labels ? { labels: r.labels } : {}),
     ...(r.caller.subject !== undefined || r.caller.actingVia
       ? { caller: { subject: r.caller.subject ?? null, actingVia: r.caller.actingVia ?? null } }
       : {}),
