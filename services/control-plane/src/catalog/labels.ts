@@ -13,7 +13,7 @@ import type { WorkflowIR } from '@toolplane/workflow';
  * label stays declared.
  */
 
-/** The longest `config.dataLabels`: each result label once. */
+/** What `config.dataLabels` may name: the labels a result brings. */
 const results = new Set<string>(resultLabels);
 
 /** `config.dataLabels` as stored (absent or not a list: none; only the result labels). */
