@@ -34,7 +34,7 @@ export function labelsProblem(op: Json): string | undefined {
 const rank: Record<LabelSource, number> = { declared: 0, classification: 1, annotation: 2, guardrail: 3 };
 
 /** At most this many labels on a tool (there are four: each once). */
-export const MAX_TOOL_LABELS = 8;
+const MAX_TOOL_LABELS = 8;
 
 /**
  * One entry per label, in the order of `dataLabels`; a label given by more than one source keeps the strongest
