@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { Catalog, CatalogTool, ToolStepPlan } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { compileWorkflowDocument, type WorkflowIR } from '@toolplane/workflow';
+import { importOpenApiConnector } from '../documents/openapi-connectors.ts';
 import { dataLabelProblems, refuseBadDataLabels, withClassification, workflowLabels } from './labels.ts';
 
 /** A tool's labels as the catalog publishes them (ADR 0078): a server's classification, a workflow's steps'. */
@@ -138,5 +139,45 @@ describe("a workflow tool's labels", () => {
       { label: 'private', source: 'classification' },
       { label: 'public_write', source: 'declared' },
     ]);
+  });
+});
+
+describe("an OpenAPI connector envelope's route labels", () => {
+  const envelope = (labels: unknown) => ({
+    kind: 'openapi',
+    document: {
+      openapi: '3.1.0',
+      info: { title: 'Gists', version: '1' },
+      servers: [{ url: 'https://gists.example' }],
+      paths: { '/gists': { post: { operationId: 'createGist', responses: { 201: { description: 'ok' } } } } },
+    },
+    mcp_config: {
+      route_mappings: [
+        { operation_id: 'createGist', mcp_tool_name: 'create_gist', mcp_tool_description: 'Create a gist', labels },
+        { operation_id: 'nope', mcp_tool_name: 'other', mcp_tool_description: 'x' },
+      ],
+    },
+  });
+
+  it('are checked with the envelope’s other problems, each at its path', async () => {
+    const problems = await importOpenApiConnector(envelope(['public_write', 'public', 'public_write']), '').then(
+      () => [],
+      (err: ValidationError) => err.issues.map((i) => i.path),
+    );
+    expect(problems).toEqual([
+      '/mcp_config/route_mappings/0/labels/1',
+      '/mcp_config/route_mappings/0/labels/2',
+      '/mcp_config/route_mappings/1/operation_id',
+    ]);
+    const ok = await importOpenApiConnector(
+      {
+        ...envelope(['public_write']),
+        mcp_config: {
+          route_mappings: [envelope(['public_write']).mcp_config.route_mappings[0]],
+        },
+      },
+      '',
+    );
+    expect(ok.descriptor.mcp_config.route_mappings[0]!.labels).toEqual(['public_write']);
   });
 });
