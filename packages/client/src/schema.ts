@@ -2826,6 +2826,7 @@ export interface components {
             projection?: string;
             max_items?: number;
           };
+          labels?: ('private' | 'untrusted' | 'public_write' | 'external_write')[];
         } & {
           [key: string]: unknown;
         })[];
@@ -2868,6 +2869,7 @@ export interface components {
             projection?: string;
             max_items?: number;
           };
+          labels?: ('private' | 'untrusted' | 'public_write' | 'external_write')[];
           annotations?: {
             title?: string;
             readOnlyHint?: boolean;
@@ -4656,6 +4658,14 @@ export interface components {
        * see it.
        */
       cost: number;
+      /**
+       * @description Its data-flow labels (ADR 0078, docs/governance.md “Where a tool’s labels come from”): what each
+       * result brings into the caller’s session (`private`, `untrusted`) and what it sends out (`public_write`,
+       * `external_write`), each with its source: `declared` (a route’s `labels`, an operation’s `x-toolplane-labels`, a
+       * workflow’s steps’), `classification` (the server’s `config.dataLabels`) or `annotation` (an external tool’s
+       * `openWorldHint`). Agents never see them.
+       */
+      labels: components['schemas']['ToolDataLabel'][];
     };
     ToolSource:
       | {
@@ -4689,6 +4699,12 @@ export interface components {
           /** @description The tool’s name on that server (the exposed name may carry a prefix). */
           remoteTool: string;
         };
+    ToolDataLabel: {
+      /** @enum {string} */
+      label: 'private' | 'untrusted' | 'public_write' | 'external_write';
+      /** @enum {string} */
+      source: 'declared' | 'classification' | 'annotation' | 'guardrail';
+    };
     InstanceTools: {
       /** Format: uuid */
       instanceId: string;

@@ -192,6 +192,14 @@ export const ToolStepPlan = z.object({
    * absent: 1): a workflow tool whose step calls it costs that much for the step (ADR 0048).
    */
   cost: z.number().int().nonnegative().optional(),
+  /**
+   * The tool's data-flow labels as its catalog said at deployment (`CatalogTool.labels`, ADR 0078): a workflow tool
+   * whose step calls it brings (and sends out) what the step's tool does.
+   */
+  labels: z
+    .array(z.object({ label: DataLabel, source: z.enum(labelSources) }))
+    .max(8)
+    .optional(),
 });
 export type ToolStepPlan = z.infer<typeof ToolStepPlan>;
 

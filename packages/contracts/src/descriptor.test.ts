@@ -64,6 +64,28 @@ describe('parseConnectorDescriptor', () => {
       expect(issuesOf(priced(cost))).toEqual([{ path: '/operations/0/cost', message: expect.any(String) }]);
   });
 
+  it("takes a route's data-flow labels, and names each unknown or repeated one at its path", () => {
+    const labelled = (labels: unknown) => {
+      const d = descriptor();
+      (d.mcp_config.route_mappings[0] as Record<string, unknown>).labels = labels;
+      return d;
+    };
+    const r = parseConnectorDescriptor(labelled(['private', 'untrusted']));
+    expect(r.ok && r.value.mcp_config?.route_mappings[0]?.labels).toEqual(['private', 'untrusted']);
+    const d = labelled(['private', 'secret', 'external_write', 'private']);
+    d.mcp_config.server_name = 'x'.repeat(101);
+    expect(issuesOf(d)).toEqual(
+      expect.arrayContaining([
+        { path: '/mcp_config/route_mappings/0/labels/1', message: expect.stringContaining('external_write') },
+        { path: '/mcp_config/route_mappings/0/labels/3', message: 'duplicate label "private"' },
+        { path: '/mcp_config/server_name', message: expect.any(String) },
+      ]),
+    );
+    expect(issuesOf(labelled('private'))).toEqual([
+      { path: '/mcp_config/route_mappings/0/labels', message: expect.stringContaining('list of labels') },
+    ]);
+  });
+
   it('rejects duplicate mcp_tool_name values', () => {
     const d = descriptor();
     d.mcp_config.route_mappings.push({

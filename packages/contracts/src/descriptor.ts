@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HttpUrl, humanName } from './input-rules.ts';
+import { DataLabel } from './session.ts';
 
 /**
  * Connector descriptor. Field names are the product specification's, exactly. Unknown top-level keys are kept
@@ -104,12 +105,36 @@ export const RouteResultShape = z.strictObject({
   max_items: z.number().int().min(1).max(10_000).optional(),
 });
 
+/**
+ * A tool's declared data-flow labels (ADR 0078, docs/governance.md "Where a tool's labels come from"): what each of
+ * its results brings into the caller's session (`private`, `untrusted`) and what it does with what it is sent
+ * (`public_write`, `external_write`). Each label once; a repeated one is a problem at its own index.
+ */
+export const DeclaredLabels = z
+  .array(DataLabel, { error: 'must be a list of labels: private, untrusted, public_write, external_write' })
+  // Each label once: at most four.
+  .check(
+    z.superRefine(
+      (labels: unknown, ctx) => {
+        if (!Array.isArray(labels)) return;
+        labels.forEach((l: unknown, i) => {
+          if (labels.indexOf(l) !== i)
+            ctx.addIssue({ code: 'custom', path: [i], message: `duplicate label "${String(l)}"` });
+        });
+      },
+      // Listed with the other problems of the list (an unknown label beside a repeated one).
+      { when: () => true },
+    ),
+  );
+
 const RouteMapping = z.looseObject({
   operation_id: z.string().min(1),
   mcp_tool_name: z.string().min(1).max(100),
   mcp_tool_description: z.string().min(1).max(500),
   parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
   result_shape: RouteResultShape.optional(),
+  /** The tool's data-flow labels (ADR 0078); a curated connector declares its defaults here. */
+  labels: DeclaredLabels.optional(),
 });
 type RouteMapping = z.infer<typeof RouteMapping>;
 

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { isDataKey, isObject, type Json, pointer, refSegments, resolvePointer, walkRefs } from './json-pointer.ts';
 import { assertDocumentDepth, loadDocument } from './load-document.ts';
 import { normaliseDocumentSchemas } from './normalise-schemas.ts';
+import { labelsExtension, labelsProblem } from './labels.ts';
 import { analyseOperation, costExtension, costProblem } from './openapi-tools.ts';
 import { type DocumentOperation, listOperations } from './operations.ts';
 import { operationSecurity, type SecurityModel, securityModel } from './security.ts';
@@ -410,6 +411,8 @@ function checkOperations(
     for (const w of analyseOperation(doc, o, { descriptor: false }).warnings) warn(w.path, w.message);
     const cost = costProblem(o.op);
     if (cost) warn(pointer([...o.location, costExtension]), cost);
+    const labels = labelsProblem(o.op);
+    if (labels) warn(pointer([...o.location, labelsExtension]), labels);
   }
   for (const p of multiAuth)
     warn(p, 'more than one computed credential (bearer, basic, OAuth2) in one requirement: only the first is sent');

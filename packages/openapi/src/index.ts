@@ -4,6 +4,7 @@ export * from './http-tools.ts';
 export { importOpenApi, type OpenApiSource } from './import-openapi.ts';
 export type { Discovery } from './user-oauth.ts';
 export * from './load-document.ts';
+export { annotationLabels, labelled, mergeLabels, operationLabels, type ToolLabels } from './labels.ts';
 export {
   compileOpenApiTools,
   costExtension,

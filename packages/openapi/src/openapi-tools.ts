@@ -2,6 +2,7 @@ import type { HttpOperationPlan, HttpParamPlan, JsonSchema, ToolDefinition } fro
 import { ValidationError } from '@toolplane/errors';
 import { type ConnectorInstanceBinding, annotationsFor, type HttpCatalogTool } from './http-tools.ts';
 import { deref, isObject, type Json, pointer } from './json-pointer.ts';
+import { annotationLabels, labelled, mergeLabels, operationLabels } from './labels.ts';
 import { type DocumentOperation, listOperations, operationParameters } from './operations.ts';
 import { schemaBuilder, type SchemaBuilder } from './schema-defs.ts';
 import { operationSecurity, type SecurityModel, securityModel } from './security.ts';
@@ -22,6 +23,8 @@ export interface OpenApiToolOptions {
     mcp_tool_description: string;
     parameter_mappings?: Record<string, string>;
     annotations?: Record<string, boolean | string>;
+    /** The tool's declared data-flow labels (ADR 0078), beside the operation's `x-toolplane-labels`. */
+    labels?: readonly string[];
   }[];
   /**
    * `baseUrl` replaces the server URL (a relative server URL, e.g. `/api/v3`, is kept after it);
@@ -350,11 +353,27 @@ function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | 
     ...idempotencyOf(c.doc, entry.op),
   };
   const cost = operationCost(entry.op);
+  const tool = toolDefinition(entry, mapping, plan, { input: input.schema, output: output.schema });
+  const labels = toolLabels(entry, mapping, tool);
   return {
-    tool: toolDefinition(entry, mapping, plan, { input: input.schema, output: output.schema }),
+    tool,
     plan,
     ...(cost !== undefined ? { cost } : {}),
+    ...(labels ? { labels } : {}),
   };
+}
+
+/**
+ * The labels the tool's definition gives (ADR 0078): the route mapping's and the operation's `x-toolplane-labels`
+ * (declared), else hints from the annotations a mapping sets itself (`openWorldHint`; those inferred from the method
+ * say nothing of the data, and are no hint).
+ */
+function toolLabels(entry: DocumentOperation, mapping: Mapping | undefined, tool: ToolDefinition) {
+  const declared = mergeLabels(labelled(mapping?.labels, 'declared'), labelled(operationLabels(entry.op), 'declared'));
+  if (declared) return declared;
+  return mapping?.annotations?.openWorldHint !== undefined
+    ? mergeLabels(annotationLabels(tool.annotations))
+    : undefined;
 }
 
 /** The extension an operation declares what one call costs with, against cost quotas (ADR 0048; absent: 1). */

@@ -663,6 +663,7 @@ function compileStep(
     outputs: isObject(raw.outputs) ? Object.entries(raw.outputs) : [],
   };
   if (step.target.kind === 'http' && op?.cost !== undefined) step.cost = op.cost;
+  if (step.target.kind === 'http' && op?.labels !== undefined) step.labels = op.labels;
   if (typeof raw.description === 'string') step.description = raw.description;
   for (const [name, value] of step.outputs)
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);

@@ -182,4 +182,9 @@ export interface StepIR {
    * (`x-toolplane-cost`). Absent: 1, or (a tool or workflow step) its target's cost, found when the catalog is built.
    */
   cost?: number;
+  /**
+   * Arazzo, an HTTP step: its operation's declared data-flow labels (`x-toolplane-labels`, ADR 0078), which the
+   * workflow tool brings (and sends out) with its steps'. A tool step's are its tool's, found when the catalog is built.
+   */
+  labels?: string[];
 }

@@ -1,4 +1,4 @@
-import { costProblem, operationCost } from '@toolplane/openapi';
+import { costProblem, operationCost, operationLabels } from '@toolplane/openapi';
 import { isObject } from './compile-common.ts';
 import type { CredentialsIR } from './ir.ts';
 
@@ -27,6 +27,8 @@ export interface SourceOperation {
   cost?: number;
   /** Why the operation's declared cost is ignored (a step calling it costs 1). */
   costIgnored?: string;
+  /** Its declared data-flow labels (`x-toolplane-labels`, ADR 0078), when it declares any. */
+  labels?: string[];
 }
 
 export interface OpenApiSource {
@@ -138,6 +140,8 @@ export function indexOpenApi(
       if (cost !== undefined) entry.cost = cost;
       const costIgnored = costProblem(op);
       if (costIgnored) entry.costIgnored = costIgnored;
+      const labels = operationLabels(op);
+      if (labels.length > 0) entry.labels = labels;
       operations.push(entry);
     }
   }

@@ -19,8 +19,14 @@ const tools: FixtureTool[] = [
     name: 'lookup_order',
     description: 'Find an order by id',
     inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+    annotations: { readOnlyHint: true, openWorldHint: true },
   },
-  { name: 'get_ticket', description: 'A remote tool whose name collides', inputSchema: { type: 'object' } },
+  {
+    name: 'get_ticket',
+    description: 'A remote tool whose name collides',
+    inputSchema: { type: 'object' },
+    annotations: { openWorldHint: true },
+  },
   { name: 'hidden_tool', description: 'Filtered out by the tools list', inputSchema: { type: 'object' } },
 ];
 
@@ -97,6 +103,18 @@ describe('external MCP servers merged into a server', () => {
       'orders__get_ticket',
     ]);
     expect(server.warnings).toEqual([expect.stringMatching(/^external MCP server "dead" could not be listed: /)]);
+  });
+
+  it('reads an external tool’s openWorldHint as a hint of its data-flow labels (ADR 0078)', async () => {
+    const listed = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: server.id } } }));
+    expect(Object.fromEntries(listed.data.map((t) => [t.name, t.labels]))).toMatchObject({
+      // A read of the open world brings content written by outsiders; a write there sends data out.
+      lookup_order: [{ label: 'untrusted', source: 'annotation' }],
+      orders__get_ticket: [{ label: 'external_write', source: 'annotation' }],
+      // The connector's tools declare nothing, and their methods are no hint.
+      search_tickets: [],
+      create_ticket: [],
+    });
   });
 
   it('serves the merged list over Streamable HTTP and the legacy SSE runtime', async () => {

@@ -397,7 +397,7 @@ describe('who may change what a rule rests on', () => {
     expect(await sweep(cases)).toEqual([]);
   }, 300_000);
 
-  it('replaces a connector’s origins, costs and result shapes only for those with the right (PUT)', async () => {
+  it('replaces a connector’s origins, costs, result shapes and labels only for those with the right (PUT)', async () => {
     const yaml = ticketSystemDescriptorYaml;
     const documents: Record<keyof typeof connectorParts, string> = {
       origins: yaml.replaceAll('https://tickets.internal.com', 'https://collector.example'),
@@ -405,6 +405,10 @@ describe('who may change what a rule rests on', () => {
       result_shape: yaml.replace(
         /(mcp_tool_name: search_tickets\n(\s*)mcp_tool_description: [^\n]*\n)/,
         '$1$2result_shape:\n$2  max_items: 1\n',
+      ),
+      labels: yaml.replace(
+        /(mcp_tool_name: search_tickets\n(\s*)mcp_tool_description: [^\n]*\n)/,
+        '$1$2labels: [private]\n',
       ),
       other: yaml.replace(/server_description: "[^"]*"/, 'server_description: "Other words"'),
     };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
-import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../../helpers/stack.ts';
 import { PROPAGATION_DEADLINE_MS } from '../../helpers/wait.ts';
 
@@ -113,11 +113,12 @@ describe('GET /api/v1/mcp_manager/{id}/tools and /api/v1/connector_instances/{id
     expect(byId).toMatchObject({ serverId: serverIds[2], mode: 'NORMAL', catalogVersion: 1 });
     expect(byId.data).toEqual(instance.data);
     const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: serverIds[2]! } } }));
-    // What clients see (the config's tools, as in tools/list) is each tool without its source, marks and cost.
-    expect(byId.data.map(({ source: _s, confirm: _c, confirmSuggested: _cs, cost: _cost, ...tool }) => tool)).toEqual(
-      config.tools,
-    );
+    // What clients see (the config's tools, as in tools/list) is each tool without its source, marks, cost and labels.
+    expect(
+      byId.data.map(({ source: _s, confirm: _c, confirmSuggested: _cs, cost: _cost, labels: _l, ...tool }) => tool),
+    ).toEqual(config.tools);
     expect(byId.data.map((t) => t.cost)).toEqual([1, 1, 1]);
+    expect(byId.data.map((t) => t.labels)).toEqual([[], [], []]);
     // Confirmation is suggested for what cannot be undone or safely sent twice (a POST without idempotency key).
     expect(byId.data.map((t) => [t.name, t.confirm, t.confirmSuggested])).toEqual([
       ['search_tickets', false, false],
@@ -247,5 +248,74 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(mcp.status).toBe(404);
+  });
+});
+
+// Last: replacing the connector's document makes a new catalog version of every server above.
+describe('data-flow labels of a server’s tools (ADR 0078)', () => {
+  it('carries each tool’s data-flow labels: declared by its route, the server’s classification; never to clients', async () => {
+    // The server's classification is checked when it is saved: every problem at its path.
+    const refused = await rejected(
+      unwrap(
+        api.POST('/mcp_manager', {
+          body: {
+            name: 'srv-labelled',
+            mode: 'NORMAL',
+            connectorInstanceId: example.instanceId,
+            config: { dataLabels: ['private', 'external_write', 'private'] },
+          },
+        }),
+      ),
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.issues.map((e) => e.path)).toEqual(['/config/dataLabels/1', '/config/dataLabels/2']);
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'srv-labelled',
+          mode: 'NORMAL',
+          connectorInstanceId: example.instanceId,
+          config: { dataLabels: ['private'] },
+        },
+      }),
+    );
+    // The connector declares labels on two routes (a document replaced: every server of its instances recompiled).
+    const labelled = ticketSystemDescriptorYaml
+      .replace(/(mcp_tool_name: search_tickets\n(\s*)mcp_tool_description: [^\n]*\n)/, '$1$2labels: [untrusted]\n')
+      .replace(/(mcp_tool_name: create_ticket\n(\s*)mcp_tool_description: [^\n]*\n)/, '$1$2labels: [external_write]\n');
+    expect(labelled).toMatch(/labels: \[untrusted\][\s\S]*labels: \[external_write\]/);
+    await unwrap(
+      api.PUT('/connectors/{id}', {
+        params: { path: { id: example.connectorId } },
+        body: labelled as never,
+        bodySerializer: (b) => b as unknown as string,
+        headers: { 'content-type': 'application/yaml' },
+      }),
+    );
+    const tools = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: server.id } } }));
+    const classified = { label: 'private', source: 'classification' };
+    expect(Object.fromEntries(tools.data.map((t) => [t.name, t.labels]))).toEqual({
+      search_tickets: [classified, { label: 'untrusted', source: 'declared' }],
+      get_ticket: [classified],
+      create_ticket: [classified, { label: 'external_write', source: 'declared' }],
+    });
+    // A server without a classification has the declared ones only.
+    const plain = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverIds[2]! } } }));
+    expect(plain.data.map((t) => [t.name, t.labels.map((l) => l.label)])).toEqual([
+      ['search_tickets', ['untrusted']],
+      ['get_ticket', []],
+      ['create_ticket', ['external_write']],
+    ]);
+    // Agents never see them: tools/list as the edge serves it.
+    const client = new Client({ name: 'mgr', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const { tools: listed } = await client.listTools();
+    await client.close();
+    expect(listed.map((t) => t.name).sort()).toEqual(['create_ticket', 'get_ticket', 'search_tickets']);
+    expect(JSON.stringify(listed)).not.toMatch(/external_write|classification|"labels"/);
   });
 });

@@ -170,7 +170,13 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
       },
     }),
   );
-  const tickets = await unwrap(api.POST('/connectors', yamlBody(ticketSystemDescriptorYaml)));
+  // A route's data-flow labels (ADR 0078): part of the connector's document, in its file as is.
+  const labelledTickets = ticketSystemDescriptorYaml.replace(
+    /(mcp_tool_name: create_ticket\n(\s*)mcp_tool_description: [^\n]*\n)/,
+    '$1$2labels: [external_write]\n',
+  );
+  expect(labelledTickets).toContain('labels: [external_write]');
+  const tickets = await unwrap(api.POST('/connectors', yamlBody(labelledTickets)));
   const instance = await unwrap(
     api.POST('/connector_instances', {
       body: {
@@ -189,8 +195,11 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
         mode: 'NORMAL',
         connectorInstanceId: instance.id,
         confirmTools: ['create_ticket'],
-        // Results shaped for models: part of the server's config, in its file as is.
-        config: { resultShapes: { search_tickets: { projection: '[].{id: id, title: title}', maxItems: 5 } } },
+        // Results shaped for models and the labels every result brings: part of the server's config, in its file.
+        config: {
+          resultShapes: { search_tickets: { projection: '[].{id: id, title: title}', maxItems: 5 } },
+          dataLabels: ['private'],
+        },
       },
     }),
   );
@@ -393,7 +402,8 @@ describe('workspace files', () => {
         'on:\n  - results\nenforce: true\nmaxBytes: null\n',
     );
     expect(files['mcp-servers/tickets.yaml']).toContain(
-      'config:\n  resultShapes:\n    search_tickets:\n      maxItems: 5\n      projection: "[].{id: id, title: title}"\n',
+      'config:\n  dataLabels:\n    - private\n  resultShapes:\n    search_tickets:\n      maxItems: 5\n' +
+        '      projection: "[].{id: id, title: title}"\n',
     );
     // A quota names its servers and keys by name, and says every field (the API's defaults included).
     expect(files['quotas/ci-daily.yaml']).toBe(
@@ -450,7 +460,14 @@ describe('workspace files', () => {
     });
     expect(tickets.config).toEqual({
       resultShapes: { search_tickets: { projection: '[].{id: id, title: title}', maxItems: 5 } },
+      dataLabels: ['private'],
     });
+    // The labels of its tools, declared by the connector's route and classified by the server's config, came along.
+    const ticketTools = await unwrap(b.api.GET('/mcp_manager/{id}/tools', { params: { path: { id: 'tickets' } } }));
+    expect(ticketTools.data.find((t) => t.name === 'create_ticket')?.labels).toEqual([
+      { label: 'private', source: 'classification' },
+      { label: 'external_write', source: 'declared' },
+    ]);
     const managed = await unwrap(b.api.GET('/workspace_files/managed'));
     expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
       file: 'mcp-servers/combo.yaml',
@@ -633,7 +650,8 @@ describe('workspace files', () => {
     // A result shape JMESPath cannot compile.
     writeFileSync(
       join(bad, 'mcp-servers/c-shaped.yaml'),
-      'name: c-shaped\nmode: NORMAL\nconfig: { resultShapes: { search_tickets: { projection: "[].{id: id" } } }\n',
+      'name: c-shaped\nmode: NORMAL\nconfig: { resultShapes: { search_tickets: { projection: "[].{id: id" } }, ' +
+        'dataLabels: [private, secret] }\n',
     );
     // Roles: one nobody has; an assignment naming no one. Review: a setting the API does not know.
     writeFileSync(
@@ -674,6 +692,7 @@ describe('workspace files', () => {
         'guardrails/bad-names.yaml#/server',
         'guardrails/bad-tool.yaml#/tools/0',
         'mcp-servers/c-shaped.yaml#/config/resultShapes/search_tickets/projection',
+        'mcp-servers/c-shaped.yaml#/config/dataLabels/1',
         'role-mappings.yaml#/assignments/0/roles/0',
         'role-mappings.yaml#/assignments/1',
         'external-mcp-servers/docs.yaml#/onChange',

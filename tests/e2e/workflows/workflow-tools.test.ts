@@ -355,7 +355,8 @@ describe('workflow steps inherit the rules of the tools they call (ADR 0045)', (
           mode: 'NORMAL',
           connectorInstanceId: instance!.id,
           confirmTools: ['get_note'],
-          config: { fallbackToShared: true },
+          // Every result of the notes is the company's own (ADR 0078): its tools, and the steps calling them, bring it.
+          config: { fallbackToShared: true, dataLabels: ['private'] },
         },
       }),
     );
@@ -386,6 +387,13 @@ describe('workflow steps inherit the rules of the tools they call (ADR 0045)', (
     expect(asked).toHaveLength(1);
     expect(asked[0]).toContain('get_note (MCP server "notes-guarded")');
     expect(notesCalls.length).toBe(seen + 1);
+  });
+
+  it('a workflow tool brings the data-flow labels of its steps’ tools, with their sources (ADR 0078)', async () => {
+    const listed = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: guardedFlowsId } } }));
+    expect(listed.data.map((t) => [t.name, t.labels])).toEqual([
+      ['guarded_note', [{ label: 'private', source: 'classification' }]],
+    ]);
   });
 
   it("a key limited to its server cannot deploy a step on another server's tools (not found, nothing deployed)", async () => {

@@ -10,7 +10,13 @@ import type {
 } from '@toolplane/contracts';
 import { userSecrets } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
-import { compileDescriptorTools, connectorRateLimits, instanceRateLimitOwner } from '@toolplane/openapi';
+import {
+  annotationLabels,
+  compileDescriptorTools,
+  connectorRateLimits,
+  instanceRateLimitOwner,
+  mergeLabels,
+} from '@toolplane/openapi';
 // Deployments store the compiled IR; catalogs are built from it (and a workflow tool's cost, workflowCost).
 import { type WorkflowDocumentIR, type WorkflowIR, type WorkflowTool, workflowCost } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
@@ -20,6 +26,7 @@ import { markApproval, stepApproval, type StoredApprovalRule } from './approvals
 import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
 import { withGuardrails } from './guardrails.ts';
+import { withClassification, workflowLabels } from './labels.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
 /**
@@ -261,8 +268,9 @@ async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet
  * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
  * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
  * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`), those of `approvalTools` with the rule, those
- * of `config.resultCache` with their cache (`markCached`; `strictCache`: a write tool there is a 422), and the
- * guardrails that apply to the server's results are added (`withGuardrails`).
+ * of `config.resultCache` with their cache (`markCached`; `strictCache`: a write tool there is a 422), every tool gets
+ * the server's classification (`config.dataLabels`, `withClassification`), and the guardrails that apply to the
+ * server's results are added (`withGuardrails`).
  */
 export async function compileCatalog(
   tx: Tx,
@@ -286,7 +294,8 @@ export async function compileCatalog(
   const rule = server.approvalRule as StoredApprovalRule | null | undefined;
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
   const shaped = markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
-  return withGuardrails(tx, server, markCached(shaped, server.config, opts.strictCache === true));
+  const cached = markCached(shaped, server.config, opts.strictCache === true);
+  return withGuardrails(tx, server, withClassification(cached, server.config));
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */
@@ -463,6 +472,8 @@ async function mergeExternalTools(
       let name = remote.name;
       if (taken.has(name)) name = `${cfg.name}__${remote.name}`.slice(0, 128);
       taken.add(name);
+      // Nothing is declared for an external server's tool: its annotations are hints (ADR 0078).
+      const labels = mergeLabels(annotationLabels(remote.annotations));
       const inputSchema =
         remote.inputSchema && typeof remote.inputSchema === 'object'
           ? (remote.inputSchema as Record<string, unknown>)
@@ -489,6 +500,7 @@ async function mergeExternalTools(
           ...(cfg.headerSecrets ? { headerSecrets: cfg.headerSecrets } : {}),
         },
         source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
+        ...(labels ? { labels } : {}),
       });
     }
   });
@@ -613,6 +625,8 @@ async function withWorkflowTools(
     if (stepTools) plan.tools = stepTools;
     const confirmed = await confirmedSteps(tx, stepTools);
     const approval = await stepApproval(tx, stepTools);
+    // What its steps bring into the session and send out, it does (ADR 0078).
+    const labels = mergeLabels(workflowLabels(workflows, stepTools));
     if (approval === 'conflict') {
       warnings.push(`workflow tool "${name}" is not exposed: its steps call tools under different approval rules`);
       continue;
@@ -623,6 +637,7 @@ async function withWorkflowTools(
       ...(approval ? { approval } : {}),
       // Its declared cost, else its steps' (each its target's: an operation's, a tool's as deployed, a workflow's).
       cost: workflowCost(ir, wf.id, (ref) => stepTools?.[ref]?.cost),
+      ...(labels ? { labels } : {}),
       tool: {
         name,
         description: confirmed ? `${confirmed} ${t.description ?? ''}`.trim() : t.description,

@@ -28,7 +28,8 @@ import { instanceTools, registeredConfig } from './compile.ts';
  *
  * A hosted server's tools are those of its catalog at the time (a workflow tool among them cannot be a step); an
  * external server's are those it listed last (`POST /external_mcp_servers/{id}/refresh` lists them again).
- * Each plan keeps the tool's cost against cost quotas (absent: 1), which its steps add to the workflow tool's (ADR 0048).
+ * Each plan keeps the tool's cost against cost quotas (absent: 1), which its steps add to the workflow tool's (ADR 0048),
+ * and its data-flow labels, which the workflow tool brings with its other steps' (ADR 0078).
  */
 
 interface Issue {
@@ -96,6 +97,7 @@ async function hostedTools(db: Db, scope: DeployScope, owner: string): Promise<O
             ...(t.source?.instanceId ? { instanceId: t.source.instanceId } : {}),
             ...(t.confirm ? { confirm: true as const } : {}),
             ...(t.cost !== undefined ? { cost: t.cost } : {}),
+            ...(t.labels ? { labels: t.labels } : {}),
           },
   }));
 }
@@ -138,11 +140,17 @@ async function operationTool(db: Db, workspaceId: string, ref: ToolRef, path: st
       ? (descriptor as unknown as StoredOpenApiConnector).openapi.operations.some((o) => o.operationId === ref.tool)
       : (descriptor as unknown as ConnectorDescriptor).operations.some((o) => o.operation_id === ref.tool);
   if (!known) return { path, message: `connector "${ref.owner}" has no operation "${ref.tool}"` };
+  // The labels a route mapping of the operation declares are the operation's for a step too (ADR 0078).
+  const routes = descriptor.mcp_config?.route_mappings;
+  const routeLabels = (Array.isArray(routes) ? (routes as { operation_id?: unknown; labels?: unknown }[]) : [])
+    .filter((m) => m.operation_id === ref.tool)
+    .flatMap((m) => (Array.isArray(m.labels) ? (m.labels as string[]) : []));
   const mapping = {
     operation_id: ref.tool,
     mcp_tool_name: 'workflow_step',
     mcp_tool_description: `operation ${ref.tool}`,
     parameter_mappings: {},
+    ...(routeLabels.length > 0 ? { labels: [...new Set(routeLabels)] } : {}),
   };
   const only = {
     ...descriptor,
@@ -155,6 +163,7 @@ async function operationTool(db: Db, workspaceId: string, ref: ToolRef, path: st
     name: ref.tool,
     instanceId: found.id,
     ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
+    ...(tool.labels ? { labels: tool.labels } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { RouteResultShape, type DocumentIssue } from '@toolplane/contracts';
+import { DeclaredLabels, RouteResultShape, type DocumentIssue } from '@toolplane/contracts';
 import { routeShapeProblems } from './route-shapes.ts';
 import {
   capabilitiesRuleIssues,
@@ -87,6 +87,8 @@ export const OpenApiEnvelope = z.strictObject({
             parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
             /** The tool's result shaped for models (ADR 0052); the server's `config.resultShapes` replaces it. */
             result_shape: RouteResultShape.optional(),
+            /** The tool's data-flow labels (ADR 0078), beside its operation's `x-toolplane-labels`. */
+            labels: DeclaredLabels.optional(),
             /** Overrides of the annotations inferred from the method. */
             annotations: z
               .strictObject({
@@ -418,6 +420,7 @@ export function compileConnectorTools(
     mcp_tool_description: m.mcp_tool_description,
     parameter_mappings: m.parameter_mappings,
     ...(m.annotations ? { annotations: m.annotations } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
   }));
   const tools = compileOpenApiTools(document, { ...(mappings.length > 0 ? { mappings } : {}), binding });
   // Every operation of the connector shares the account's budget (as for descriptors, and workflow steps).

@@ -38,7 +38,8 @@ export const serverFields = {
   confirmTools: 'governing',
   approvalTools: 'governing',
   approvalRule: 'governing',
-  // Result shapes, the result cache, task-only tools, forwarding the caller's token upstream.
+  // Result shapes, the result cache, task-only tools, forwarding the caller's token upstream, the labels every result
+  // brings (`dataLabels`, ADR 0078: taking one away loosens a rule that sees the session).
   config: 'governing',
 } as const satisfies Record<keyof CreateServer | keyof UpdateServer, FieldPower>;
 
@@ -74,12 +75,15 @@ export const externalServerFields = {
 
 /**
  * The parts of a connector's document (`PUT /connectors/{id}` replaces it whole): where its operations send its
- * instances' credentials, what each call costs against cost quotas, the result shapes its tools declare.
+ * instances' credentials, what each call costs against cost quotas, the result shapes its tools declare, the data-flow
+ * labels its tools declare (ADR 0078: a rule that sees the session holds a call of an `external_write` tool; taking
+ * the label away, or `private` from a read, loosens it).
  */
 export const connectorParts = {
   origins: 'origin',
   cost: 'governing',
   result_shape: 'governing',
+  labels: 'governing',
   other: 'free',
 } as const satisfies Record<string, FieldPower>;
 

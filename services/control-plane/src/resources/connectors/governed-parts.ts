@@ -66,6 +66,23 @@ function shapes({ descriptor }: Source): string {
   return canonical(Object.fromEntries(declared));
 }
 
+/** The data-flow labels each route mapping and each OpenAPI operation (`x-toolplane-labels`) declares (ADR 0078). */
+function labels({ descriptor, document }: Source): string {
+  const d = isObject(descriptor) && isObject(descriptor.mcp_config) ? descriptor.mcp_config : {};
+  const routes = list(d.route_mappings).flatMap((m) => (isObject(m) ? [[m.mcp_tool_name, m.labels ?? null]] : []));
+  const paths = isObject(document) && isObject(document.paths) ? document.paths : {};
+  const extended = Object.entries(paths).flatMap(([path, item]) =>
+    isObject(item)
+      ? Object.entries(item).flatMap(([method, op]) =>
+          isObject(op) && op['x-toolplane-labels'] !== undefined
+            ? [[`${method} ${path}`, op['x-toolplane-labels']]]
+            : [],
+        )
+      : [],
+  );
+  return canonical([Object.fromEntries(routes), Object.fromEntries(extended)]);
+}
+
 /** The parts of `connectorParts` that replacing `before` by `after` changes (`other` never counts). */
 function changedParts(before: Source, after: Source): (keyof typeof connectorParts)[] {
   const was = originsIn([before.descriptor, before.document ?? null]);
@@ -74,13 +91,14 @@ function changedParts(before: Source, after: Source): (keyof typeof connectorPar
     ...(added.length > 0 ? (['origins'] as const) : []),
     ...(costs(before) !== costs(after) ? (['cost'] as const) : []),
     ...(shapes(before) !== shapes(after) ? (['result_shape'] as const) : []),
+    ...(labels(before) !== labels(after) ? (['labels'] as const) : []),
   ];
 }
 
 /**
  * 403 when replacing connector `name`'s source changes a part that is not free and the caller lacks the right it
- * needs: a new origin (while instances hold credentials for it) needs the right to write secrets; a cost or a result
- * shape the right to change access policies.
+ * needs: a new origin (while instances hold credentials for it) needs the right to write secrets; a cost, a result
+ * shape or a tool's data-flow labels the right to change access policies.
  */
 export function refuseGovernedParts(
   caller: Caller,

@@ -44,8 +44,8 @@ function sourceOf(t: CatalogTool) {
 
 /**
  * One tool as the API lists it: its MCP definition, its source (never its plan: URLs, secret names), whether a person
- * confirms each call (`confirm`: the server's `confirmTools`) and whether that is suggested for it, and what one call
- * costs against cost quotas (never in `tools/list`).
+ * confirms each call (`confirm`: the server's `confirmTools`) and whether that is suggested for it, what one call
+ * costs against cost quotas and its data-flow labels with where each came from (ADR 0078; neither in `tools/list`).
  */
 function present(t: CatalogTool) {
   return {
@@ -54,6 +54,7 @@ function present(t: CatalogTool) {
     confirm: t.confirm === true,
     confirmSuggested: confirmSuggested(t),
     cost: t.cost ?? 1,
+    labels: t.labels ?? [],
   };
 }
 

@@ -1,4 +1,4 @@
-import { ToolDefinition } from '@toolplane/contracts';
+import { dataLabels, labelSources, ToolDefinition } from '@toolplane/contracts';
 import { z } from 'zod';
 
 /** Where a tool comes from: a connector instance, a workflow deployment or an external MCP server. */
@@ -53,6 +53,20 @@ const SourcedTool = ToolDefinition.extend({
     .describe(
       'What one call costs against cost quotas (ADR 0048): the operation’s `x-toolplane-cost`, a descriptor ' +
         'operation’s `cost`, a workflow’s declared cost or its steps’; 1 when none is declared. Agents never see it.',
+    ),
+  labels: z
+    .array(
+      z
+        .object({ label: z.enum(dataLabels), source: z.enum(labelSources) })
+        .strict()
+        .meta({ id: 'ToolDataLabel' }),
+    )
+    .describe(
+      'Its data-flow labels (ADR 0078, docs/governance.md “Where a tool’s labels come from”): what each result ' +
+        'brings into the caller’s session (`private`, `untrusted`) and what it sends out (`public_write`, ' +
+        '`external_write`), each with its source: `declared` (a route’s `labels`, an operation’s ' +
+        '`x-toolplane-labels`, a workflow’s steps’), `classification` (the server’s `config.dataLabels`) or ' +
+        '`annotation` (an external tool’s `openWorldHint`). Agents never see them.',
     ),
 }).meta({ id: 'SourcedTool' });
 

@@ -6,6 +6,7 @@ import { registeredExternalConfigs, type ServerRow } from '../../catalog/compile
 import { isUniqueViolation } from '../../catalog/service.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { refuseBadDataLabels } from '../../catalog/labels.ts';
 import { refuseBadResultCache } from '../../catalog/result-cache.ts';
 import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
@@ -76,6 +77,7 @@ export async function createServer(
   await refuseBadApprovals(db, workspaceId, body);
   refuseBadResultShapes(body.config);
   refuseBadResultCache(body.config);
+  refuseBadDataLabels(body.config);
   const registered = await registeredFor(db, workspaceId, {
     refs: body.externalMcpServers ?? [],
     inline: body.externalMcpConfigs ?? [],

@@ -11,6 +11,7 @@ import {
   setRegisteredRefs,
   type SealedExternalConfigs,
 } from './external.ts';
+import { refuseBadDataLabels } from '../../catalog/labels.ts';
 import { refuseBadResultCache } from '../../catalog/result-cache.ts';
 import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
@@ -46,6 +47,7 @@ export async function checkServerUpdate(db: Db, workspaceId: string, row: Server
   await refuseBadApprovals(db, workspaceId, body, row);
   refuseBadResultShapes(body.config);
   refuseBadResultCache(body.config);
+  refuseBadDataLabels(body.config);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ProblemIssue } from '@toolplane/errors';
 import { resultShapeProblems } from '../../catalog/result-shapes.ts';
 import { resultCacheProblems } from '../../catalog/result-cache.ts';
+import { dataLabelProblems } from '../../catalog/labels.ts';
 import { approvalFileProblems } from './approval-rules.ts';
 import {
   inlineConfigsOf,
@@ -190,11 +191,16 @@ function ungrantable(c: Change, opts: PlanOptions): ProblemIssue[] {
   );
 }
 
-/** A server's result shapes and caches the API would refuse (`config.resultShapes`, `config.resultCache`), in its file. */
+/**
+ * A server's result shapes, caches and data labels the API would refuse (`config.resultShapes`, `config.resultCache`,
+ * `config.dataLabels`), in its file.
+ */
 function resultShapes(c: Change): ProblemIssue[] {
   if (c.kind !== 'server') return [];
   const config = c.desired!.spec.config;
-  return [...resultShapeProblems(config), ...resultCacheProblems(config)].map((p) => at(c, p.path, p.message));
+  return [...resultShapeProblems(config), ...resultCacheProblems(config), ...dataLabelProblems(config)].map((p) =>
+    at(c, p.path, p.message),
+  );
 }
 
 /** What the API cannot change in place. */
