@@ -81,7 +81,7 @@ async function adminApprovers(db: Db, workspaceId: string): Promise<ApprovalAppr
 }
 
 /** The settings a new workspace starts with: 24 h, the default rule in log-only mode, approved by its admins. */
-export async function defaultSessionSettings(db: Db, workspaceId: string): Promise<SessionSettings> {
+async function defaultSessionSettings(db: Db, workspaceId: string): Promise<SessionSettings> {
   const rule = defaultSessionRule(await adminApprovers(db, workspaceId), '');
   return { ttlSeconds: DEFAULT_SESSION_TTL_SECONDS, rules: [publishedRule(rule)] };
 }
