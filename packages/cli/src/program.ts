@@ -17,6 +17,7 @@ import { quotasCommand } from './commands/quotas.ts';
 import { approvalsCommand } from './commands/approvals.ts';
 import { recordsCommand } from './commands/records.ts';
 import { rolesCommand } from './commands/roles.ts';
+import { sessionCommand } from './commands/session.ts';
 import { scimTokenCommand } from './commands/scim-token.ts';
 import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
@@ -96,6 +97,7 @@ function buildProgram(): Command {
   approvalsCommand(program);
   usersCommand(program);
   rolesCommand(program);
+  sessionCommand(program);
   scimTokenCommand(program);
   debugCommand(program);
   workspaceFilesCommands(program);

@@ -263,6 +263,56 @@ export interface paths {
     patch: operations['updateGuardrail'];
     trace?: never;
   };
+  '/session_settings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get the workspace’s session settings */
+    get: operations['getSessionSettings'];
+    /**
+     * Set the workspace’s session settings
+     * @description Replaces the settings whole and publishes them to every edge and worker. Only a caller who may
+     * change access policies (an admin, or a management key without a server restriction). 422 lists every problem (a
+     * label unknown, a rule requiring approval without an approval rule, a rule id used twice, an approver the
+     * workspace does not have, a lifetime out of bounds).
+     */
+    put: operations['putSessionSettings'];
+    post?: never;
+    /** Remove the workspace’s session settings (no session kept, no session rule) */
+    delete: operations['deleteSessionSettings'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sessions/{scope}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Read one session: its labels with where each came from, and its calls
+     * @description Admins and auditors. Each label names the result that brought it (tool, execution record, time, how
+     * it was found); never a value. An unknown or expired session has no labels.
+     */
+    get: operations['getSession'];
+    put?: never;
+    post?: never;
+    /**
+     * End a session: its labels and calls are dropped
+     * @description Admins. The next call of the session starts with none (the audit event names who ended it).
+     */
+    delete: operations['endSession'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/approvals': {
     parameters: {
       query?: never;
@@ -2209,6 +2259,51 @@ export interface components {
        * now is the edge’s answer, not read here.
        */
       quotas: components['schemas']['QuotaExplanation'][];
+      /**
+       * @description Only when a session rule of the workspace applies to the tool (ADR 0078): the rules, the labels
+       * the caller’s session holds, and the rule that would decide the call with the earlier result whose label decides
+       * it.
+       */
+      session?: {
+        rules: {
+          id: string;
+          name: string;
+          /** @enum {string} */
+          action: 'require_approval' | 'refuse';
+          /** @description false: log only (`session.would_refuse`, `session.would_hold` recorded). */
+          enforce: boolean;
+          after: ('private' | 'untrusted')[];
+          /** @description One line: what sets it off, and what it does to a call of this tool. */
+          why: string;
+        }[];
+        /** @description The labels the caller’s session holds now (all its scopes). */
+        labels: ('private' | 'untrusted')[];
+        /** @description The rule that decides the call given the session (an enforced one first); null: none would. */
+        decided_by: {
+          rule: {
+            id: string;
+            name: string;
+          };
+          enforce: boolean;
+          /** @enum {string} */
+          label: 'private' | 'untrusted';
+          origin: {
+            tool: string;
+            server_id: string;
+            /** @description The execution record of the result that brought the label. */
+            invocation_id: string;
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            source: 'declared' | 'classification' | 'annotation' | 'guardrail';
+            detector?: string;
+            /** @description The origin in words, as refusals say it. */
+            text: string;
+          };
+          /** @description The refusal or hold the caller gets, word for word (prefixed `Log only:`). */
+          why: string;
+        } | null;
+      };
     };
     AccessPolicyExplanation: {
       /** Format: uuid */
@@ -2523,6 +2618,112 @@ export interface components {
        * worker’s GUARDRAIL_MAX_SCAN_BYTES (the edge scans arguments whole: their size is bounded by the request’s).
        */
       maxBytes?: number | null;
+    };
+    SessionSettings: {
+      /** @description false: the workspace keeps no session (no settings; older workspaces). */
+      configured: boolean;
+      ttlSeconds: number | null;
+      rules: components['schemas']['SessionRule'][];
+      /** Format: date-time */
+      updatedAt: string | null;
+    };
+    SessionRule: {
+      id: string;
+      name?: string;
+      after: ('private' | 'untrusted')[];
+      toolLabels: ('public_write' | 'external_write')[];
+      /** @enum {string} */
+      action: 'require_approval' | 'refuse';
+      approval?: {
+        /** @description A digest of the rule and its approval rule: a change leaves older requests. */
+        version: string;
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          groups?: string[];
+          people?: string[];
+        };
+        approvals: number;
+        expiresInSeconds: number;
+      };
+      enforce: boolean;
+    };
+    PutSessionSettingsBody: {
+      /**
+       * @description How long a session keeps its labels after its last labelled call (seconds; 24 h by default).
+       * @default 86400
+       */
+      ttlSeconds?: number;
+      /** @description The session rules, in the order they are judged; none: labels are kept, nothing is judged. */
+      rules: components['schemas']['SessionRuleBody'][];
+    };
+    SessionRuleBody: {
+      /** @description The rule’s id in the workspace: refusals and audit events name it. */
+      id: string;
+      /** @description What refusals call the rule. */
+      name?: string;
+      /** @description The labels of the session that set the rule off: `private`, `untrusted` (any of them). */
+      after: ('private' | 'untrusted')[];
+      /** @description The calls the rule judges: of tools labelled `public_write` or `external_write` (any of them). */
+      toolLabels: ('public_write' | 'external_write')[];
+      /**
+       * @description `refuse` the call, or hold it until someone `approval` names approves exactly that call.
+       * @enum {string}
+       */
+      action: 'require_approval' | 'refuse';
+      /** @description Who approves a held call (`require_approval`), how many, for how long. */
+      approval?: {
+        /**
+         * @description Who may approve: API key ids, OAuth subjects of signed-in users, signed-in users by a group
+         * their token names (OAUTH_GROUPS_CLAIM), external users (people) by name. The caller of a call never approves
+         * it.
+         */
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          groups?: string[];
+          people?: string[];
+        };
+        /**
+         * @description How many distinct approvers must approve.
+         * @default 1
+         */
+        approvals?: number;
+        /**
+         * @description How long a request (and its approval) lives; 24 h by default.
+         * @default 86400
+         */
+        expiresInSeconds?: number;
+      };
+      /** @description false: log only (`session.would_refuse`, `session.would_hold`), nothing refused. */
+      enforce: boolean;
+    };
+    Session: {
+      scope: string;
+      /** @description Each label the session holds, with the latest result that brought it; never a value. */
+      labels: {
+        /** @enum {string} */
+        label: 'private' | 'untrusted';
+        /** @enum {string} */
+        source: 'declared' | 'classification' | 'annotation' | 'guardrail';
+        tool: string;
+        serverId: string;
+        /** @description The execution record of the result that brought the label. */
+        invocationId: string;
+        /** Format: date-time */
+        at: string;
+        /** @description The guardrail detector that found it (`source: guardrail`). */
+        detector?: string;
+      }[];
+      calls: {
+        serverId: string;
+        tool: string;
+        count: number;
+        /** Format: date-time */
+        firstAt: string;
+        /** Format: date-time */
+        lastAt: string;
+      }[];
     };
     ApprovalList: {
       data: components['schemas']['Approval'][];
@@ -4960,7 +5161,8 @@ export interface components {
         | 'access_policy'
         | 'quota'
         | 'guardrail'
-        | 'role_mapping';
+        | 'role_mapping'
+        | 'session';
       name: string;
       file: string;
       /** Format: date-time */
@@ -4990,7 +5192,8 @@ export interface components {
         | 'access_policy'
         | 'quota'
         | 'guardrail'
-        | 'role_mapping';
+        | 'role_mapping'
+        | 'session';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -5044,7 +5247,8 @@ export interface components {
           | 'access_policy'
           | 'quota'
           | 'guardrail'
-          | 'role_mapping';
+          | 'role_mapping'
+          | 'session';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;
@@ -8141,6 +8345,526 @@ export interface operations {
       };
       /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getSessionSettings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The settings (`configured: false` when the workspace keeps no session). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SessionSettings'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  putSessionSettings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PutSessionSettingsBody'];
+      };
+    };
+    responses: {
+      /** @description The settings. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SessionSettings'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteSessionSettings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getSession: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /**
+         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>`
+         * (public).
+         */
+        scope: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The session. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  endSession: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /**
+         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>`
+         * (public).
+         */
+        scope: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
         headers: {
           [name: string]: unknown;
         };

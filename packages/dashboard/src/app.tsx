@@ -24,6 +24,7 @@ import { InArea, mayIn, PowersContext, useMayChange, type Access, type Area } fr
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
 const GuardrailsPage = lazy(() => import('./pages/guardrails.tsx').then((m) => ({ default: m.GuardrailsPage })));
+const SessionRulesPage = lazy(() => import('./pages/session-rules.tsx').then((m) => ({ default: m.SessionRulesPage })));
 const UsagePage = lazy(() => import('./pages/usage.tsx').then((m) => ({ default: m.UsagePage })));
 const AuditPage = lazy(() => import('./pages/audit.tsx').then((m) => ({ default: m.AuditPage })));
 const AuditExportersPage = lazy(() =>
@@ -66,6 +67,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/access-policies', label: 'Access policies', area: 'policies' },
       { href: '/quotas', label: 'Quotas', area: 'policies' },
       { href: '/guardrails', label: 'Guardrails', area: 'policies' },
+      { href: '/session-rules', label: 'Session rules', area: 'policies' },
       { href: '/approvals', label: 'Approvals', area: 'approvals' },
     ],
   },
@@ -247,6 +249,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'access-policies') return <AccessPoliciesPage client={client} />;
   if (first === 'quotas') return <QuotasPage client={client} />;
   if (first === 'guardrails') return <GuardrailsPage client={client} />;
+  if (first === 'session-rules') return <SessionRulesPage client={client} />;
   if (first === 'approvals')
     return <ApprovalsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;

@@ -295,6 +295,8 @@ describe('people’s roles', () => {
       'GET /audit_exporters/{id}',
       'GET /audit_exporters/{id}/status',
       'GET /quotas/{id}/usage',
+      // One session's labels and their origins (ADR 0078), read as the trail is.
+      'GET /sessions/{scope}',
       'GET /stats',
       'GET /usage',
       'GET /workspaces/current',
@@ -432,7 +434,7 @@ describe('people’s roles', () => {
     // Every page the viewer's navigation lists, and the pages of one resource, show no way to change anything.
     const offered: Record<string, string[]> = {};
     const hrefs = await nav.getByRole('link').evaluateAll((links) => links.map((a) => a.getAttribute('href')!));
-    expect(hrefs).toHaveLength(18);
+    expect(hrefs).toHaveLength(19);
     for (const href of hrefs) {
       await nav.locator(`a[href="${href}"]`).click();
       offered[href] = await writeActionsOn(href);

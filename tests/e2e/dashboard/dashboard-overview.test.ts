@@ -439,6 +439,38 @@ describe('the usage page', () => {
   }, 60_000);
 });
 
+describe('the session rules page', () => {
+  it('shows the default rule (log only), saves a change, and shows the API’s problem for a bad rule', async () => {
+    await page.getByRole('link', { name: 'Session rules', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Session rules' }).waitFor();
+    const row = page
+      .getByRole('row')
+      .filter({ hasText: 'Approval to send data out after private or untrusted content' });
+    await row.waitFor();
+    expect(await row.getByRole('cell').allTextContents()).toEqual(
+      expect.arrayContaining(['private or untrusted', 'require approval', 'log only']),
+    );
+    await audit(page, 'session-rules');
+    const rules = page.getByLabel('Rules (JSON, as PUT /session_settings takes them)');
+    const before = await rules.inputValue();
+    await rules.fill(
+      '[{ "id": "x", "after": ["secret"], "toolLabels": ["external_write"], "action": "refuse", "enforce": true }]',
+    );
+    await page.getByRole('button', { name: 'Save session settings' }).click();
+    await page
+      .getByRole('alert')
+      .getByRole('listitem')
+      .filter({ hasText: /rules\/0\/after\/0/ })
+      .waitFor();
+    await rules.fill(before);
+    await page.getByLabel(/How long a session keeps its labels/).fill('600');
+    await page.getByRole('button', { name: 'Save session settings' }).click();
+    await page.getByText('Saved: every edge and worker has them within a second.').waitFor();
+    expect((await unwrap(api.GET('/session_settings'))).ttlSeconds).toBe(600);
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
+});
+
 describe('the guardrails page', () => {
   it('creates a guardrail (a bad RE2 pattern gets the API’s problem), edits it, lists its would-be findings', async () => {
     await page.getByRole('link', { name: 'Guardrails', exact: true }).click();

@@ -411,6 +411,26 @@ const fixtures: Record<string, Fixture> = {
     return { response: (await ok(api.PUT('/role_mappings', { body }))).response, id: null };
   },
   deleteRoleMapping: async () => ({ response: (await ok(api.DELETE('/role_mappings'))).response, id: null }),
+  putSessionSettings: async () => {
+    const body = {
+      ttlSeconds: 600,
+      rules: [
+        {
+          id: 'audit',
+          after: ['private' as const],
+          toolLabels: ['external_write' as const],
+          action: 'refuse' as const,
+          enforce: false,
+        },
+      ],
+    };
+    return { response: (await ok(api.PUT('/session_settings', { body }))).response, id: null };
+  },
+  deleteSessionSettings: async () => ({ response: (await ok(api.DELETE('/session_settings'))).response, id: null }),
+  endSession: async () => {
+    const params = { path: { scope: 'k:audit-session' } };
+    return { response: (await ok(api.DELETE('/sessions/{scope}', { params }))).response, id: 'k:audit-session' };
+  },
   createSecret: async () => {
     const body = { name: 'AUDIT_SECRET', value: secret('secret') };
     return { response: (await ok(api.POST('/secrets', { body }))).response, id: 'AUDIT_SECRET' };

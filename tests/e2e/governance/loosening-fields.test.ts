@@ -11,6 +11,7 @@ import {
   externalServerFields,
   instanceFields,
   serverFields,
+  sessionSettingsFields,
   type FieldPower,
 } from '../../../services/control-plane/src/resources/governing.ts';
 import {
@@ -18,6 +19,7 @@ import {
   UpdateInstanceBody,
 } from '../../../services/control-plane/src/resources/connector-instances/schemas.ts';
 import { CreateServerBody, UpdateServerBody } from '../../../services/control-plane/src/resources/servers/schemas.ts';
+import { PutSessionSettingsBody } from '../../../services/control-plane/src/resources/sessions/schemas.ts';
 import {
   CreateExternalServerBody,
   UpdateExternalServerBody,
@@ -264,6 +266,9 @@ describe('who may change what a rule rests on', () => {
       [...new Set([...fieldsOf(CreateExternalServerBody), ...fieldsOf(UpdateExternalServerBody)])].sort(),
     );
     expect(externalServerFields.url).toBe('origin');
+    // The session settings (ADR 0078): a rule removed or made log only, labels forgotten sooner.
+    expect(Object.keys(sessionSettingsFields).sort()).toEqual(fieldsOf(PutSessionSettingsBody));
+    for (const power of Object.values(sessionSettingsFields)) expect(power).toBe('governing');
   });
 
   it('says why, as problem+json: the right the change needs and who the caller is', async () => {
@@ -435,6 +440,41 @@ describe('who may change what a rule rests on', () => {
     }));
     expect(await sweep(cases)).toEqual([]);
   }, 300_000);
+  it('changes the session settings only for those who may change policies (PUT)', async () => {
+    const baseline = {
+      ttlSeconds: 86_400,
+      rules: [
+        {
+          id: 'no-send',
+          after: ['private' as const],
+          toolLabels: ['external_write' as const],
+          action: 'refuse' as const,
+          enforce: true,
+        },
+      ],
+    };
+    const restore = () => unwrap(api.PUT('/session_settings', { body: baseline }));
+    await restore();
+    const changes: Record<keyof typeof sessionSettingsFields, unknown> = {
+      // Labels forgotten after a minute: the next send is judged by an empty session.
+      ttlSeconds: 60,
+      // The rule made log only (removing it is the same right).
+      rules: [{ ...baseline.rules[0], enforce: false }],
+    };
+    const cases = (Object.keys(changes) as (keyof typeof sessionSettingsFields)[]).map((field): Case => ({
+      what: `PUT session settings ${field}`,
+      power: sessionSettingsFields[field],
+      method: 'PUT',
+      path: '/session_settings',
+      route: '/session_settings',
+      limitedKeysMay: false,
+      body: () => ({ ...baseline, [field]: changes[field] }),
+      read: '/session_settings',
+      restore,
+    }));
+    expect(await sweep(cases)).toEqual([]);
+  }, 300_000);
+
   it('points a registered external server’s stored headers elsewhere only for those who may write secrets (PATCH)', async () => {
     const changes: Record<keyof UpdateExternalServerBody, unknown> = {
       name: 'docs-renamed',

@@ -8,7 +8,8 @@ import { type components, createManagementClient, type ManagementClient, unwrap 
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
-import { startTestStack } from '../../helpers/stack.ts';
+import { addToSession } from '../../../packages/queue/src/index.ts';
+import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 
@@ -191,6 +192,31 @@ beforeAll(async () => {
     }),
   );
   const scimA = await unwrap(apiA.POST('/scim_token'));
+  // A's session settings, and a session of A's key holding a label (ADR 0078).
+  await unwrap(
+    apiA.PUT('/session_settings', {
+      body: {
+        ttlSeconds: 600,
+        rules: [
+          { id: 'a-only-rule', after: ['private'], toolLabels: ['external_write'], action: 'refuse', enforce: true },
+        ],
+      },
+    }),
+  );
+  const redis = stackRedis(stack);
+  await addToSession(
+    redis,
+    { prefix: stack.redisPrefix, workspaceId: current.id, session: { scopes: [`k:${keyA.id}`], ttlSeconds: 600 } },
+    {
+      tool: 'a-only-session-tool',
+      serverId: a.serverId,
+      invocationId: 'a-only-invocation',
+      at: Date.now(),
+      labels: [{ label: 'private', source: 'declared' }],
+      countCall: false,
+    },
+  );
+  redis.disconnect();
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
   await client.connect(
@@ -239,6 +265,9 @@ beforeAll(async () => {
     'a-only-exporter',
     'a-only-claim',
     'a-only-subject',
+    'a-only-rule',
+    'a-only-session-tool',
+    'a-only-invocation',
     scimA.token,
     scimA.prefix,
   );
@@ -480,6 +509,12 @@ function cases(): Case[] {
     c('GET', '/role_mappings', '/role_mappings', 'scoped'),
     c('PUT', '/role_mappings', '/role_mappings', 'scoped', { groupsClaim: null, assignments: [] }),
     c('DELETE', '/role_mappings', '/role_mappings', 'scoped'),
+    // B's session settings are B's own; B reads and ends its own sessions only (the key of A's session is A's).
+    c('GET', '/session_settings', '/session_settings', 'scoped'),
+    c('PUT', '/session_settings', '/session_settings', 'scoped', { ttlSeconds: 60, rules: [] }),
+    c('DELETE', '/session_settings', '/session_settings', 'scoped'),
+    c('GET', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
+    c('DELETE', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
     c('GET', '/scim_token', '/scim_token', 'scoped'),
     c('POST', '/scim_token', '/scim_token', 'scoped'),
     c('DELETE', '/scim_token', '/scim_token', 'scoped'),
@@ -737,6 +772,9 @@ describe('workspace isolation', () => {
       (await unwrap(apiA.GET('/mcp_manager/{id}/debug_sessions', { params: { path: { id: a.serverId } } }))).data,
     ).toEqual([expect.objectContaining({ id: ids.debugSession, active: true })]);
     expect((await unwrap(apiA.GET('/workspaces'))).data.map((w) => w.name)).toEqual(['default', 'other']);
+    expect((await unwrap(apiA.GET('/session_settings'))).rules.map((r) => r.id)).toEqual(['a-only-rule']);
+    const session = await unwrap(apiA.GET('/sessions/{scope}', { params: { path: { scope: `k:${ids.key}` } } }));
+    expect(session.labels).toEqual([expect.objectContaining({ label: 'private', tool: 'a-only-session-tool' })]);
   });
 
   it("B's key on A's MCP server: tools/list, tools/call, the legacy SSE stream and its messages are all 404s", async () => {

@@ -869,6 +869,35 @@ describe('toolplane CLI', () => {
     expect((await cli(['scim-token', 'delete'])).code).toBe(5);
   });
 
+  it('session show / set FILE / inspect SCOPE / end SCOPE', async () => {
+    // The workspace is new: the default rule, log only.
+    expect((await cli(['session', 'show'])).stdout).toContain(
+      'private-or-untrusted-then-send: after private or untrusted, require approval for external_write or ' +
+        'public_write tools (log only)',
+    );
+    const file = write(
+      'session.yaml',
+      'ttlSeconds: 600\nrules:\n  - { id: no-send, after: [private], toolLabels: [external_write], action: refuse, ' +
+        'enforce: true }\n',
+    );
+    const set = await cli(['session', 'set', file]);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('no-send: after private, refuse external_write tools\n');
+    expect(await cliJson(['session', 'show'])).toMatchObject({ configured: true, ttlSeconds: 600 });
+    const bad = write(
+      'bad-session.yaml',
+      'rules:\n  - { id: x, after: [secret], toolLabels: [external_write], action: refuse, enforce: true }\n',
+    );
+    const refused = await cli(['session', 'set', bad]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/bad-session\.yaml:2:\d+: .*rules\/0\/after\/0/);
+    const scope = `k:${randomUUID()}`;
+    expect((await cli(['session', 'inspect', scope])).stdout).toContain(`session ${scope}: nothing`);
+    expect(await cliJson(['session', 'inspect', scope])).toEqual({ scope, labels: [], calls: [] });
+    expect(await cliJson(['session', 'end', scope])).toEqual({ ended: scope });
+    expect((await cli(['session', 'end', 'nope'])).code).toBe(3);
+  });
+
   it('escapes control characters in what it prints: tables, records show, errors; --json stays the same data', async () => {
     // A name stored before names were checked, and a provider's error text in a record (the API never refuses those).
     const name = 'eve\u001b]0;pwned\u0007\nfake line \u202etxt.exe';

@@ -380,8 +380,14 @@ describe('workspace files', () => {
         'guardrails/no-keys.yaml',
         'guardrails/ticket-cards.yaml',
         'role-mappings.yaml',
+        'session.yaml',
       ]),
     );
+    // A new workspace's session settings (ADR 0078): the default rule, log only, approved by its first key (by name).
+    expect(files['session.yaml']).toContain('id: private-or-untrusted-then-send\n');
+    expect(files['session.yaml']).toContain('      approvers:\n        apiKeys:\n          - initial\n');
+    expect(files['session.yaml']).toMatch(/\n {4}enforce: false\n/);
+    expect(files['session.yaml']).not.toContain('version');
     // The role mapping is PUT /role_mappings' body; an external server's review settings are written out.
     expect(files['role-mappings.yaml']).toBe(
       'groupsClaim: teams\nassignments:\n  - group: platform\n    roles:\n      - operator\n' +
@@ -502,6 +508,34 @@ describe('workspace files', () => {
     expect((await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'combo' } } }))).description).toBe(
       'docs and more',
     );
+  }, 30_000);
+
+  it('session.yaml: a rule the files switch to log only, or remove, is a change the plan shows', async () => {
+    const initial = (await unwrap(b.api.GET('/api_keys'))).data.find((k) => k.name === 'initial')!.id;
+    const rule = {
+      id: 'private-or-untrusted-then-send',
+      name: 'Approval to send data out after private or untrusted content',
+      after: ['private' as const, 'untrusted' as const],
+      toolLabels: ['external_write' as const, 'public_write' as const],
+      action: 'require_approval' as const,
+      approval: { approvers: { apiKeys: [initial] }, approvals: 1, expiresInSeconds: 3600 },
+      enforce: true,
+    };
+    await unwrap(b.api.PUT('/session_settings', { body: { ttlSeconds: 86_400, rules: [rule] } }));
+    type Planned = { changes: { kind: string; name: string; file: string; action: string; fields: string[] }[] };
+    const changed = async (dir: string) => {
+      const run = await cli(b.key, ['plan', dir, '--json']);
+      return (JSON.parse(run.stdout) as Planned).changes.filter((c) => c.kind === 'session');
+    };
+    const update = [{ kind: 'session', name: 'workspace', file: 'session.yaml', action: 'update', fields: ['rules'] }];
+    // The files say log only (the exported default); the workspace enforces: applying them switches it back.
+    expect(await changed(join(work, 'a'))).toEqual(update);
+    // A file without the rule removes it.
+    expect(await changed(directory('no-session-rule', { 'session.yaml': 'ttlSeconds: 86400\nrules: []\n' }))).toEqual(
+      update,
+    );
+    expect((await cli(b.key, ['apply', join(work, 'a')])).code).toBe(0);
+    expect((await unwrap(b.api.GET('/session_settings'))).rules.map((r) => r.enforce)).toEqual([false]);
   }, 30_000);
 
   it('a step that fails stops the apply, saying what was applied and what was not; a re-run finishes', async () => {
@@ -920,6 +954,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
       'quota/p-quota',
       'guardrail/p-guard',
       'role_mapping/workspace',
+      'session/workspace',
     ];
     expect(byAction(planned, 'delete')).toEqual(deleted);
     expect(byAction(planned, 'unmanaged')).toEqual(['api_key/initial']); // the calling key
@@ -929,6 +964,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     const result = JSON.parse(applied.stdout) as { applied: { kind: string; name: string; action: string }[] };
     // Deletions in the reverse of creation's order: what names a resource goes before it.
     expect(result.applied.map((x) => `${x.kind}/${x.name}`)).toEqual([
+      'session/workspace',
       'role_mapping/workspace',
       'guardrail/p-guard',
       'quota/p-quota',
@@ -945,6 +981,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     expect((await unwrap(cApi.GET('/quotas'))).data).toEqual([]);
     expect((await unwrap(cApi.GET('/guardrails'))).data).toEqual([]);
     expect(await unwrap(cApi.GET('/role_mappings'))).toMatchObject({ configured: false, assignments: [] });
+    expect(await unwrap(cApi.GET('/session_settings'))).toMatchObject({ configured: false, rules: [] });
     expect((await unwrap(cApi.GET('/workspace_files/managed'))).data.map((m) => `${m.kind}/${m.name}`)).toEqual([
       'server/p-keep',
     ]);

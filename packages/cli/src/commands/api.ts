@@ -85,6 +85,11 @@ export type WorkspaceFile = Schemas['WorkspaceFile'];
 /** The roles of the people signed in (ADR 0053). */
 export type RoleMapping = Schemas['RoleMapping'];
 export type PutRoleMappingBody = Schemas['PutRoleMappingBody'];
+/** `GET /session_settings`: the session rules and the sessions' lifetime (ADR 0078). */
+export type SessionSettings = Schemas['SessionSettings'];
+export type PutSessionSettingsBody = Schemas['PutSessionSettingsBody'];
+/** `GET /sessions/{scope}`: one session's labels (with their origins) and calls. */
+export type Session = Schemas['Session'];
 /** The workspace's SCIM token (ADR 0062): its prefix and dates; its value only when created. */
 export type ScimToken = Schemas['ScimToken'];
 export type CreatedScimToken = Schemas['CreatedScimToken'];
@@ -508,6 +513,20 @@ export class Api {
   }
   async deleteRoleMapping(): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/role_mappings'));
+  }
+
+  // The workspace's session settings, and one session (ADR 0078)
+  getSessionSettings(): Promise<SessionSettings> {
+    return this.#data('GET', this.#client.GET('/session_settings'));
+  }
+  putSessionSettings(body: PutSessionSettingsBody): Promise<SessionSettings> {
+    return this.#data('PUT', this.#client.PUT('/session_settings', { body }));
+  }
+  getSession(scope: string): Promise<Session> {
+    return this.#data('GET', this.#client.GET('/sessions/{scope}', { params: { path: { scope } } }));
+  }
+  async endSession(scope: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/sessions/{scope}', { params: { path: { scope } } }));
   }
 
   // The workspace's SCIM token

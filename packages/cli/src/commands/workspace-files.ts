@@ -29,7 +29,7 @@ const folders = [
   'quotas',
 ];
 const secretsFile = 'secrets.yaml';
-const rootFiles = [secretsFile, 'role-mappings.yaml'];
+const rootFiles = [secretsFile, 'role-mappings.yaml', 'session.yaml'];
 
 /** Exit code of `plan` (and `apply --detailed-exitcode` style CI checks) when something would change. */
 const changesPending = 2;

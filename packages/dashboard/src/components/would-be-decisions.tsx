@@ -64,7 +64,9 @@ type WouldBeAction =
   | 'quota.would_refuse'
   | 'guardrail.would_redact'
   | 'guardrail.would_block'
-  | 'guardrail.would_flag';
+  | 'guardrail.would_flag'
+  | 'session.would_hold'
+  | 'session.would_refuse';
 
 /** The last day's audit events of these actions, newest first (100 of each at most). */
 async function lastDay(client: ManagementClient, actions: readonly WouldBeAction[]): Promise<AuditEvent[]> {

@@ -26,6 +26,7 @@ const models: Record<string, string> = {
   debug_session: 'debugSession',
   workspace: 'workspace',
   role_mapping: 'roleMapping',
+  session_settings: 'sessionSettings',
   scim_token: 'scimToken',
   audit_exporter: 'auditExporter',
 };

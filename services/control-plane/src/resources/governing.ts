@@ -4,6 +4,7 @@ import { rolesAllow } from '../http/roles.ts';
 import type { CreateInstanceBody, UpdateInstanceBody } from './connector-instances/schemas.ts';
 import type { CreateExternalServerBody, UpdateExternalServerBody } from './external-mcp-servers/schemas.ts';
 import type { CreateServer, UpdateServer } from './servers/schemas.ts';
+import type { PutSessionSettingsBody } from './sessions/schemas.ts';
 
 /**
  * Who may change which field (docs/governance.md "Who may loosen a rule", ADR 0073): one table per resource, read by
@@ -86,6 +87,15 @@ export const connectorParts = {
   labels: 'governing',
   other: 'free',
 } as const satisfies Record<string, FieldPower>;
+
+/**
+ * Every field of `PUT /session_settings` (ADR 0078): the session rules and how long a session keeps its labels. Each
+ * can loosen a rule (a rule removed or made log only, labels forgotten sooner).
+ */
+export const sessionSettingsFields = {
+  ttlSeconds: 'governing',
+  rules: 'governing',
+} as const satisfies Record<keyof PutSessionSettingsBody, FieldPower>;
 
 /**
  * Whether `c` may do what `method` on `path` does: a person whose roles allow it, or a key with the "management" scope

@@ -21,6 +21,7 @@ import { scimTokenOperations } from './scim-token/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
+import { sessionsOperations } from './sessions/operations.ts';
 import { statsOperations } from './stats/operations.ts';
 import { usageOperations } from './usage/operations.ts';
 import { workspaceFilesOperations } from './workspace-files/operations.ts';
@@ -37,6 +38,7 @@ const operationTables = {
   'access-policies': accessPoliciesOperations,
   quotas: quotasOperations,
   guardrails: guardrailsOperations,
+  sessions: sessionsOperations,
   approvals: approvalsOperations,
   connectors: connectorsOperations,
   'curated-connectors': curatedConnectorsOperations,

@@ -10,6 +10,7 @@ import { quotaFiles } from './quotas/workspace-file.ts';
 import { roleMappingFiles } from './role-mappings/workspace-file.ts';
 import { secretFiles } from './secrets/workspace-file.ts';
 import { serverFiles } from './servers/workspace-file.ts';
+import { sessionFiles } from './sessions/workspace-file.ts';
 import type { WorkspaceFileKind } from './workspace-files/kind.ts';
 
 /**
@@ -31,4 +32,5 @@ export const workspaceFileKinds: readonly WorkspaceFileKind[] = [
   quotaFiles,
   guardrailFiles,
   roleMappingFiles,
+  sessionFiles,
 ];

@@ -14,6 +14,7 @@ import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { explainSession } from './explain-session.ts';
 import { workspaceAccess } from './publish.ts';
 import type { ExplainBody } from './schemas.ts';
 
@@ -235,9 +236,10 @@ function present(
 
 /** `POST /access_policies/explain`: the decision for a caller, a tool and arguments, and each policy's part in it. */
 export async function explainAccessDecision(
-  { db }: ControlPlaneDeps,
+  deps: ControlPlaneDeps,
   { body, caller: { workspaceId } }: Input<ExplainBody>,
 ) {
+  const { db } = deps;
   const [who, target] = await Promise.all([
     explainedCaller(db, workspaceId, body.caller),
     explainedTool(db, workspaceId, body),
@@ -261,5 +263,8 @@ export async function explainAccessDecision(
   };
   const access = await workspaceAccess(db, workspaceId);
   const explained = explainAccess(access, call);
-  return present(explained, call, { refusal: who.value.refusal, catalog, quotas: access.quotas });
+  const answer = present(explained, call, { refusal: who.value.refusal, catalog, quotas: access.quotas });
+  // Only where a session rule applies to the tool (ADR 0078): every other answer stays as it was.
+  const session = await explainSession(deps, { workspaceId, settings: access.session, body, catalog }, entry);
+  return session ? { ...answer, session } : answer;
 }

@@ -1,4 +1,11 @@
-import { ApprovalApprovers, guardrailActions, guardrailTargets, PolicyPrincipal } from '@toolplane/contracts';
+import {
+  ApprovalApprovers,
+  guardrailActions,
+  guardrailTargets,
+  labelSources,
+  PolicyPrincipal,
+  resultLabels,
+} from '@toolplane/contracts';
 import { z } from 'zod';
 import { policyOutcomes } from './schemas.ts';
 
@@ -65,6 +72,46 @@ const ExplainedCondition = z
     failed: z.string().nullable().describe('The part of the condition that was not true.'),
   })
   .strict();
+
+const SessionExplanation = z
+  .object({
+    rules: z.array(
+      z
+        .object({
+          id: z.string(),
+          name: z.string(),
+          action: z.enum(['require_approval', 'refuse']),
+          enforce: z.boolean().describe('false: log only (`session.would_refuse`, `session.would_hold` recorded).'),
+          after: z.array(z.enum(resultLabels)),
+          why: z.string().describe('One line: what sets it off, and what it does to a call of this tool.'),
+        })
+        .strict(),
+    ),
+    labels: z.array(z.enum(resultLabels)).describe('The labels the caller’s session holds now (all its scopes).'),
+    decided_by: z
+      .object({
+        rule: z.object({ id: z.string(), name: z.string() }).strict(),
+        enforce: z.boolean(),
+        label: z.enum(resultLabels),
+        origin: z
+          .object({
+            tool: z.string(),
+            server_id: z.string(),
+            invocation_id: z.string().describe('The execution record of the result that brought the label.'),
+            at: z.iso.datetime(),
+            source: z.enum(labelSources),
+            detector: z.string().optional(),
+            text: z.string().describe('The origin in words, as refusals say it.'),
+          })
+          .strict(),
+        why: z.string().describe('The refusal or hold the caller gets, word for word (prefixed `Log only:`).'),
+      })
+      .strict()
+      .nullable()
+      .describe('The rule that decides the call given the session (an enforced one first); null: none would.'),
+  })
+  .strict()
+  .meta({ id: 'SessionExplanation' });
 
 export const AccessExplanation = z
   .object({
@@ -145,6 +192,10 @@ export const AccessExplanation = z
         'The quotas the call counts against (ADR 0048), each enforced or log only; whether there is room now is the ' +
           'edge’s answer, not read here.',
       ),
+    session: SessionExplanation.optional().describe(
+      'Only when a session rule of the workspace applies to the tool (ADR 0078): the rules, the labels the caller’s ' +
+        'session holds, and the rule that would decide the call with the earlier result whose label decides it.',
+    ),
   })
   .strict()
   .meta({ id: 'AccessExplanation' });

@@ -1,6 +1,7 @@
 import type { PolicyPrincipal, QuotaRule, WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
+import { sessionSettingsOf } from '../sessions/settings.ts';
 import { policyApproval } from './approval.ts';
 
 /** The workspace's policies as the edges get them (the document `publishWorkspaceAccess` writes), oldest first. */
@@ -11,6 +12,7 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
   });
   const quotas = await db.quota.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
   const groups = await namedGroups(db, workspaceId, rows);
+  const session = await sessionSettingsOf(db, workspaceId);
   return {
     v: 1,
     workspaceId,
@@ -28,6 +30,8 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
     // Quotas travel with the policies (ADR 0048): one document per workspace, one read per request on the edge.
     ...(quotas.length > 0 ? { quotas: quotas.map(quotaRule) } : {}),
     ...(groups ? { groups } : {}),
+    // Session settings too (ADR 0078): the edges judge calls by them, the workers keep the labels for their lifetime.
+    ...(session ? { session } : {}),
   };
 }
 

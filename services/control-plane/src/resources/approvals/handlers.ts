@@ -15,6 +15,7 @@ import type { Db, Tx } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { Caller } from '../../http/auth.ts';
 import { policyRuleInForce } from '../access-policies/approval.ts';
+import { sessionRuleInForce } from '../sessions/settings.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { DecideApprovalBody, ListApprovalsQuery, RequestedDetails } from './schemas.ts';
@@ -188,7 +189,8 @@ export async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, sour
 
 /**
  * 409 when the rule the request was made under is no longer in force (changed, lifted, or the tool gone): neither the
- * tool's in its server's live catalog nor an access policy's `require_approval` for the tool. An approval under it
+ * tool's in its server's live catalog, an access policy's `require_approval` for the tool, nor an enforced session
+ * rule's (ADR 0078). An approval under it
  * could never be spent.
  */
 async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
@@ -202,7 +204,8 @@ async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
   const tools = (live?.catalog as Catalog | null | undefined)?.tools ?? [];
   const inForce =
     tools.find((t) => t.tool.name === row.tool)?.approval?.version === row.ruleVersion ||
-    (await policyRuleInForce(tx, row));
+    (await policyRuleInForce(tx, row)) ||
+    (await sessionRuleInForce(tx, row));
   if (!inForce)
     throw conflict(
       'the approval rule of this tool changed since the request was made: the call must be made again',

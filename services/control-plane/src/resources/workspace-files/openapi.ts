@@ -16,6 +16,7 @@ const kind = z.enum([
   'quota',
   'guardrail',
   'role_mapping',
+  'session',
 ]);
 
 const File = z.object({ path: z.string(), content: z.string() }).strict();

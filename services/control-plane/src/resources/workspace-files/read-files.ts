@@ -105,9 +105,7 @@ function readSpec(
   }
   const spec = parsed.data as Record<string, unknown>;
   const name =
-    kind.kind === 'role_mapping'
-      ? roleMappingName
-      : String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
+    kind.file !== undefined ? roleMappingName : String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
   return [{ kind: kind.kind, name, file: f.path, spec }];
 }
 

@@ -4,6 +4,7 @@ import { accessOf, areaNames, type Area, type AreaAccess } from '../../http/role
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import { createApiKey } from '../api-keys/keys.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import { startSessionSettings } from '../sessions/settings.ts';
 import type { Input } from '../operation.ts';
 import type { CreateWorkspaceBody } from './schemas.ts';
 
@@ -53,7 +54,7 @@ export async function currentWorkspace({ db }: ControlPlaneDeps, { caller }: Inp
 
 /**
  * `POST /workspaces` (`admin`, checked before the body: `requireAdmin`): a workspace and its first key (management,
- * runtime, audit), its value shown once.
+ * runtime, audit), its value shown once, and its default session settings (`startSessionSettings`).
  */
 export async function createWorkspace(
   { db, publisher }: ControlPlaneDeps,
@@ -76,6 +77,9 @@ export async function createWorkspace(
     name: 'initial',
     scopes: ['management', 'runtime', 'audit'],
   });
+  // A new workspace keeps sessions, its default rule in log-only mode approved by that first key (ADR 0078).
+  await startSessionSettings(db, ws.id);
+  await publishWorkspaceAccess(db, publisher, ws.id);
   return {
     ...present(ws),
     apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value },
