@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
-import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { postMcp } from '../../helpers/mcp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -168,6 +168,10 @@ interface Stage {
   name: string;
   /** The servers' own settings (confirmTools, approvalTools). */
   server?: () => Record<string, unknown>;
+  /** The servers' own connector instance (its tool declared otherwise); absent: the shared one. */
+  instance?: () => Promise<string>;
+  /** Before each call, the path's key calls the NORMAL server's tool once (a rule that sees the session judges after it). */
+  prime?: true;
   /** Sets the rule up on the servers; a log-only rule says what it records. */
   rule?: (s: RuleServers, callers: Caller[]) => Promise<Recorded | undefined>;
   logOnly?: true;
@@ -226,6 +230,40 @@ const emptyQuota = (enforce: boolean) => async (s: RuleServers) => {
   return enforce ? undefined : { action: 'quota.would_refuse', ruleIds: [quota.id] };
 };
 
+/**
+ * Rules that see the session (ADR 0078): a row's servers are classified `private` (every result brings it) on an
+ * instance of a ticket connector whose get_ticket is declared to send data out; the workspace's session rules (set in
+ * `beforeAll`) judge such a call after the path's key primed its session with one call of the NORMAL server.
+ */
+const labelledInstance = (label: 'external_write' | 'public_write', version: string) => async () => {
+  const yaml = ticketSystemDescriptorYaml
+    .replace(/^(\s*version:\s*)"[^"]+"/m, `$1"${version}"`)
+    .replace(/(\n\s*)mcp_tool_name: get_ticket\n/, `$1mcp_tool_name: get_ticket$1labels: [${label}]\n`);
+  if (!yaml.includes(`labels: [${label}]`)) throw new Error('the descriptor has no get_ticket route to label');
+  return (await registerTicketExample(api, upstream.url, 'k', `grid-${label}`, yaml)).instanceId;
+};
+const sessionSettings = () => ({
+  ttlSeconds: 3600,
+  rules: [
+    {
+      id: 'grid-session-enforced',
+      name: 'grid-session-enforced',
+      after: ['private'],
+      toolLabels: ['external_write'],
+      action: 'refuse',
+      enforce: true,
+    },
+    {
+      id: 'grid-session-log',
+      after: ['private'],
+      toolLabels: ['public_write'],
+      action: 'require_approval',
+      approval: { approvers: { apiKeys: [approverId] } },
+      enforce: false,
+    },
+  ],
+});
+
 const STAGES: Stage[] = [
   {
     name: 'argument guardrail (block)',
@@ -253,6 +291,21 @@ const STAGES: Stage[] = [
   },
   { name: 'quota without room', rule: emptyQuota(true), says: /quota "grid-quota-enforced" \(0 calls per day\)/i },
   { name: 'quota', logOnly: true, rule: emptyQuota(false) },
+  {
+    name: 'session rule',
+    instance: labelledInstance('external_write', '1.0.1'),
+    server: () => ({ config: { dataLabels: ['private'] } }),
+    prime: true,
+    says: /Refused by session rule "grid-session-enforced".*private data from the result of "get_ticket"/s,
+  },
+  {
+    name: 'session rule',
+    logOnly: true,
+    instance: labelledInstance('public_write', '1.0.2'),
+    server: () => ({ config: { dataLabels: ['private'] } }),
+    prime: true,
+    rule: () => Promise.resolve({ action: 'session.would_hold', ruleIds: ['grid-session-log'] }),
+  },
 ];
 
 /**
@@ -264,14 +317,18 @@ const GAPS = new Set<string>([]);
 // ---------------------------------------------------------------------------------------------------------------------
 // The stack
 
-async function ruleServers(label: string, settings: Record<string, unknown>): Promise<RuleServers> {
+async function ruleServers(
+  label: string,
+  settings: Record<string, unknown>,
+  instance = instanceId,
+): Promise<RuleServers> {
   const name = `grid-${label}`;
   const normal = await unwrap(
-    api.POST('/mcp_manager', { body: { name, mode: 'NORMAL', connectorInstanceId: instanceId, ...settings } as never }),
+    api.POST('/mcp_manager', { body: { name, mode: 'NORMAL', connectorInstanceId: instance, ...settings } as never }),
   );
   const smart = await unwrap(
     api.POST('/mcp_manager', {
-      body: { name: `${name}-smart`, mode: 'SMART', connectorInstanceId: instanceId, ...settings } as never,
+      body: { name: `${name}-smart`, mode: 'SMART', connectorInstanceId: instance, ...settings } as never,
     }),
   );
   const flows = await unwrap(api.POST('/mcp_manager', { body: { name: `${name}-flows`, mode: 'NORMAL' } }));
@@ -317,7 +374,7 @@ beforeAll(async () => {
     callers.set(path.name, { id: k.id, key: k.key });
   }
   for (const [i, stage] of STAGES.entries()) {
-    const servers = await ruleServers(`r${i}`, stage.server?.() ?? {});
+    const servers = await ruleServers(`r${i}`, stage.server?.() ?? {}, await (stage.instance?.() ?? instanceId));
     rows.push({ stage, title: titleOf(stage), servers, recorded: undefined });
   }
   // The path keys may call every server but the conditioned ones' get_ticket, which only the conditions grant.
@@ -335,7 +392,13 @@ beforeAll(async () => {
     }),
   );
   for (const row of rows) row.recorded = await row.stage.rule?.(row.servers, [...callers.values()]);
+  await unwrap(api.PUT('/session_settings', { body: sessionSettings() as never }));
 }, 300_000);
+
+/** The path's key calls the row's NORMAL server's tool once: its result brings the server's classification. */
+async function prime(servers: RuleServers, caller: Caller): Promise<void> {
+  await (await mcpClient(servers.normal.url, caller)).callTool({ name: TOOL, arguments: ARGS });
+}
 
 afterAll(async () => {
   for (const o of opened) await o.close().catch(() => undefined);
@@ -369,7 +432,8 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
         const caller = callers.get(path.name)!;
         // A rule made apart from its servers: until it reached this path's edge or worker (a call before may run).
         // A server's own setting is in its first catalog: its first call is refused.
-        if (stage.rule)
+        if (stage.prime) await prime(servers, caller);
+        if (stage.rule || stage.prime)
           await waitFor(`${title} on ${path.name}`, async () => {
             const outcome = await path.call(servers, caller);
             return outcome.refused && stage.says!.test(outcome.text) ? true : undefined;
@@ -390,6 +454,7 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
         const { servers, recorded } = rowOf(stage);
         const caller = callers.get(path.name)!;
         const event = await waitFor(`${recorded!.action} of ${title} on ${path.name}`, async () => {
+          if (stage.prime) await prime(servers, caller);
           const before = upstream.requests.length;
           const outcome = await path.call(servers, caller);
           expect(outcome).toEqual({ refused: false, text: expect.any(String) });

@@ -213,6 +213,8 @@ function askText(
           `there once approved (approvers: ${approversText(rule)}). This call was not made, nothing was sent.`
         );
       return (
+        // A session rule's hold says again which earlier result decided it: the agent may not have kept the first answer.
+        `${'session' in rule && rule.session ? `${needsApproval(name, rule)}. ` : ''}` +
         `Approval request ${ask.id} for this call of "${name}" is still pending (approvers: ${approversText(rule)}). ` +
         `The call was not made, nothing was sent. Once it is approved, ${again}`
       );
