@@ -36,7 +36,8 @@ const opened: { close(): Promise<void> }[] = [];
 /** The servers of one rule. */
 interface RuleServers {
   normal: { id: string; url: string; name: string };
-  smart: { id: string; url: string };
+  /** `tool`: the cell's tool as the SMART server names it (a later instance's tool of a taken name has a suffix). */
+  smart: { id: string; url: string; tool: string };
   flows: { id: string; url: string; tool: string };
 }
 
@@ -112,8 +113,8 @@ async function taskCall(url: string, caller: Caller): Promise<Outcome> {
 }
 
 /** A program whose inner call is the cell's: refused when the call threw in the program. */
-async function codeCall(url: string, caller: Caller): Promise<Outcome> {
-  const inner = `await tools.${TOOL}(${JSON.stringify(ARGS)})`;
+async function codeCall(url: string, caller: Caller, tool = TOOL): Promise<Outcome> {
+  const inner = `await tools[${JSON.stringify(tool)}](${JSON.stringify(ARGS)})`;
   const code = `try { return { ran: ${inner} }; } catch (e) { return { refused: e.message }; }`;
   const r = await (await mcpClient(url, caller)).callTool({ name: 'run_code', arguments: { code } });
   if (r.isError) return { refused: true, text: `run_code failed: ${textOf(r)}` };
@@ -142,11 +143,11 @@ const PATHS: Path[] = [
       outcomeOf(
         await (
           await mcpClient(s.smart.url, c)
-        ).callTool({ name: 'execute_tool', arguments: { name: TOOL, arguments: ARGS } }),
+        ).callTool({ name: 'execute_tool', arguments: { name: s.smart.tool, arguments: ARGS } }),
       ),
   },
   { name: 'a task', call: (s, c) => taskCall(s.normal.url, c) },
-  { name: 'a code-mode inner call', call: (s, c) => codeCall(s.smart.url, c) },
+  { name: 'a code-mode inner call', call: (s, c) => codeCall(s.smart.url, c, s.smart.tool) },
   {
     name: 'a workflow step',
     call: async (s, c) =>
@@ -168,8 +169,8 @@ interface Stage {
   name: string;
   /** The servers' own settings (confirmTools, approvalTools). */
   server?: () => Record<string, unknown>;
-  /** The servers' own connector instance (its tool declared otherwise); absent: the shared one. */
-  instance?: () => Promise<string>;
+  /** The servers' own connector instance (its tool declared otherwise) and its name; absent: the shared one. */
+  instance?: () => Promise<{ id: string; name: string }>;
   /** Before each call, the path's key calls the NORMAL server's tool once (a rule that sees the session judges after it). */
   prime?: true;
   /** Sets the rule up on the servers; a log-only rule says what it records. */
@@ -240,7 +241,8 @@ const labelledInstance = (label: 'external_write' | 'public_write', version: str
     .replace(/^(\s*version:\s*)"[^"]+"/m, `$1"${version}"`)
     .replace(/(\n\s*)mcp_tool_name: get_ticket\n/, `$1mcp_tool_name: get_ticket$1labels: [${label}]\n`);
   if (!yaml.includes(`labels: [${label}]`)) throw new Error('the descriptor has no get_ticket route to label');
-  return (await registerTicketExample(api, upstream.url, 'k', `grid-${label}`, yaml)).instanceId;
+  const { instanceId: id } = await registerTicketExample(api, upstream.url, 'k', `grid-${label}`, yaml);
+  return { id, name: `grid-${label}-instance` };
 };
 const sessionSettings = () => ({
   ttlSeconds: 3600,
@@ -296,7 +298,7 @@ const STAGES: Stage[] = [
     instance: labelledInstance('external_write', '1.0.1'),
     server: () => ({ config: { dataLabels: ['private'] } }),
     prime: true,
-    says: /Refused by session rule "grid-session-enforced".*private data from the result of "get_ticket"/s,
+    says: /Refused by session rule "grid-session-enforced".*private data from the result of "(search|get)_ticket/s,
   },
   {
     name: 'session rule',
@@ -320,8 +322,9 @@ const GAPS = new Set<string>([]);
 async function ruleServers(
   label: string,
   settings: Record<string, unknown>,
-  instance = instanceId,
+  own?: { id: string; name: string },
 ): Promise<RuleServers> {
+  const instance = own?.id ?? instanceId;
   const name = `grid-${label}`;
   const normal = await unwrap(
     api.POST('/mcp_manager', { body: { name, mode: 'NORMAL', connectorInstanceId: instance, ...settings } as never }),
@@ -349,7 +352,13 @@ flows:
     body: { definition },
   });
   if (deployed.response.status !== 201) throw new Error(`deployment refused: ${JSON.stringify(deployed.error)}`);
-  return { normal: { id: normal.id, url: normal.url, name }, smart, flows: { id: flows.id, url: flows.url, tool } };
+  // A SMART server has every instance's tools: a later instance's tool of a taken name has its instance's suffix.
+  const smartTool = own ? `${TOOL}__${own.name}` : TOOL;
+  return {
+    normal: { id: normal.id, url: normal.url, name },
+    smart: { id: smart.id, url: smart.url, tool: smartTool },
+    flows: { id: flows.id, url: flows.url, tool },
+  };
 }
 
 interface Row {
@@ -374,7 +383,7 @@ beforeAll(async () => {
     callers.set(path.name, { id: k.id, key: k.key });
   }
   for (const [i, stage] of STAGES.entries()) {
-    const servers = await ruleServers(`r${i}`, stage.server?.() ?? {}, await (stage.instance?.() ?? instanceId));
+    const servers = await ruleServers(`r${i}`, stage.server?.() ?? {}, await stage.instance?.());
     rows.push({ stage, title: titleOf(stage), servers, recorded: undefined });
   }
   // The path keys may call every server but the conditioned ones' get_ticket, which only the conditions grant.
@@ -395,9 +404,13 @@ beforeAll(async () => {
   await unwrap(api.PUT('/session_settings', { body: sessionSettings() as never }));
 }, 300_000);
 
-/** The path's key calls the row's NORMAL server's tool once: its result brings the server's classification. */
+/**
+ * The path's key reads through the row's NORMAL server once (`search_tickets`, which sends nothing out, so no session
+ * rule judges it): its result brings the server's classification into the key's session.
+ */
 async function prime(servers: RuleServers, caller: Caller): Promise<void> {
-  await (await mcpClient(servers.normal.url, caller)).callTool({ name: TOOL, arguments: ARGS });
+  const r = await (await mcpClient(servers.normal.url, caller)).callTool({ name: 'search_tickets', arguments: {} });
+  expect(r.isError).toBeFalsy();
 }
 
 afterAll(async () => {
@@ -461,7 +474,9 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
           expect(upstream.requests.length).toBeGreaterThan(before);
           return recordedFor(recorded!, caller);
         });
-        expect(event).toMatchObject({ actor: { id: caller.id }, outcome: 'success', details: { tool: TOOL } });
+        // The tool as the path's server names it (a SMART server's may carry its instance's suffix).
+        const tool = expect.stringMatching(new RegExp(`^${TOOL}(__|$)`));
+        expect(event).toMatchObject({ actor: { id: caller.id }, outcome: 'success', details: { tool } });
       },
       120_000,
     );
