@@ -422,7 +422,7 @@ export type ToolInvokeJobV1 = z.input<typeof ToolInvokeJobV1>;
  * New fields enter as `.optional()`; a breaking change is a new version, read beside the old one until no edge writes
  * it. Version 2 (ADR 0077): what the call's stages decided under `rules`, a key per capability.
  */
-const ToolInvokeJobV2 = z.object({ v: z.literal(2), ...jobFields, rules: CallRules.optional() });
+export const ToolInvokeJobV2 = z.object({ v: z.literal(2), ...jobFields, rules: CallRules.optional() });
 
 /** A version 1 job as version 2: its loose rule fields under `rules`. */
 function upgradeJobV1(job: z.output<typeof ToolInvokeJobV1>): z.output<typeof ToolInvokeJobV2> {

@@ -1,5 +1,6 @@
 import { ExecutionRecordV1, redisKeys, type ExecutionRecord } from '@toolplane/contracts';
 import type { Cluster, Redis } from 'ioredis';
+import { exactCheck } from './exact-check.ts';
 import { duplicateConnection } from './redis-forms.ts';
 
 /**
@@ -110,7 +111,12 @@ export class ExecutionRecordSink<T = ExecutionRecord> {
   }
 }
 
+/** The records' compiled check (`exactCheck`), built at the first record: a record it takes is not parsed again. */
+let exactRecord: ((data: unknown) => boolean) | undefined | null = null;
+
 function parseExecutionRecord(raw: unknown): ExecutionRecord | undefined {
+  if (exactRecord === null) exactRecord = exactCheck(ExecutionRecordV1);
+  if (exactRecord?.(raw)) return raw as ExecutionRecord;
   const parsed = ExecutionRecordV1.safeParse(raw);
   return parsed.success ? parsed.data : undefined;
 }

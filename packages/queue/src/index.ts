@@ -1,5 +1,6 @@
 export * from './coalesce-writes.ts';
 export * from './data-plane-tasks.ts';
+export * from './exact-check.ts';
 export * from './execution-records.ts';
 export * from './invocation-client.ts';
 export * from './published-replies.ts';

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
+import { JobAdder, requestJobOptions } from './job-adder.ts';
 import { bullPrefix, replyChannel } from './redis-forms.ts';
 
 export interface RequestReplyOptions<R> {
@@ -86,6 +87,8 @@ const outageMessage =
 export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number }, R> {
   readonly clientId: string;
   private readonly queues: Queue[];
+  /** Each queue's direct add of a request's job (`JobAdder`: what `Queue.add` writes, without its per-call work). */
+  private readonly adders: JobAdder[];
   /** The shard of the next request (by call, in turn: ADR 0043). */
   private nextShard = 0;
   private readonly subscriber: Redis | Cluster;
@@ -113,6 +116,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
       queue.on('error', () => undefined);
       return queue;
     });
+    this.adders = this.queues.map((queue) => new JobAdder(queue, opts.redis, opts.jobName));
     this.subscriber = replyChannel.subscriber(opts.redis);
     this.channel = redisKeys(opts.prefix).results(opts.clientId);
     // As bytes: a reply's second part is passed on undecoded.
@@ -264,12 +268,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     // The deadline may pass while the job is still being added: the rejection is then handled below.
     reply.catch(() => undefined);
     try {
-      await this.queues[shard]!.add(this.opts.jobName, job, {
-        jobId: id,
-        attempts: 1,
-        removeOnComplete: true,
-        removeOnFail: true,
-      });
+      await this.adders[shard]!.add(job, id);
       const p = this.pending.get(id);
       if (p) p.enqueued = true;
       onEnqueued?.();
@@ -302,9 +301,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
       await queue.add(this.opts.jobName, job, {
         jobId: id,
         delay: Math.max(0, Math.round(delayMs)),
-        attempts: 1,
-        removeOnComplete: true,
-        removeOnFail: true,
+        ...requestJobOptions,
       });
     } catch (err) {
       throw new TransientError(

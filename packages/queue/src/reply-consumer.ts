@@ -21,6 +21,11 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   /** Parses every job on receipt; an invalid job fails without retries. */
   job: z.ZodType<J>;
   /**
+   * A compiled check run before `job` (`exactCheck` of the job's current version, issue #75): a job it accepts is one
+   * `job` would parse to an equal value, taken as it is; any other is parsed by `job`, which refuses it or not.
+   */
+  exact?: ((data: unknown) => boolean) | undefined;
+  /**
    * Runs one job; must not throw for expected failures (return an error reply). `notify` publishes an
    * interim message (an event of the running job, not its reply) to the requesting process.
    */
@@ -89,7 +94,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     // Every shard gets a fetcher, even when that takes the concurrency above `concurrency` (one job per shard).
     const fetchers = Math.max(this.shards.length, Math.min(perShard * this.shards.length, opts.concurrency));
     const run = async (job: Job) => {
-      const parsed = opts.job.safeParse(job.data);
+      const parsed = this.parse(job.data);
       if (!parsed.success) {
         opts.onInvalidJob?.(job.id, parsed.error.issues);
         throw new UnrecoverableError(`invalid ${opts.queueName} payload`);
@@ -144,11 +149,17 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     });
   }
 
+  /** The job's payload: as it is when the compiled check takes it, else as `job` parses it (or its issues). */
+  private parse(data: unknown): { success: true; data: J } | { success: false; error: z.ZodError } {
+    if (this.opts.exact?.(data)) return { success: true, data: data as J };
+    return this.opts.job.safeParse(data);
+  }
+
   /** BullMQ fails a job that stalled too often (`deferredFailure`) when a worker takes it, without running it. */
   private onFailed(job: Job | undefined, publisher: Redis | Cluster, keys: ReturnType<typeof redisKeys>): void {
     const onAbandoned = this.opts.onAbandoned;
     if (!job || !onAbandoned || !job.deferredFailure) return;
-    const parsed = this.opts.job.safeParse(job.data);
+    const parsed = this.parse(job.data);
     if (!parsed.success) return;
     const channel = keys.results(parsed.data.replyTo);
     void onAbandoned(parsed.data, job)

@@ -10,6 +10,58 @@ export function hashApiKey(key: string): string {
 }
 
 /**
+ * The hashes of the API keys seen in the last minute or so, by key (issue #75: a SHA-256 per call was 2 % of the
+ * edge's CPU). The raw key stays in memory no longer than this: two generations of at most `max` keys each, the older
+ * dropped every `periodMs` (a key is gone at most `2 × periodMs` after its last use) or when
+ * the newer one is full (a flood of made-up keys costs at most `2 × max` entries, then hashes as before). A key's hash
+ * never changes, so nothing here can be stale: revocation and expiry are the record cache's (by hash), as before.
+ * The timer runs only while a key is held. docs/security.md, "API keys in the edge's memory".
+ */
+export class RecentKeyHashes {
+  private current = new Map<string, string>();
+  private previous = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly max: number;
+  private readonly periodMs: number;
+
+  constructor(max: number, periodMs: number) {
+    this.max = max;
+    this.periodMs = periodMs;
+  }
+
+  hash(key: string): string {
+    const held = this.current.get(key);
+    if (held !== undefined) return held;
+    const hashed = this.previous.get(key) ?? hashApiKey(key);
+    if (this.current.size >= this.max) this.rotate();
+    this.current.set(key, hashed);
+    this.timer ??= setInterval(() => this.rotate(), this.periodMs).unref();
+    return hashed;
+  }
+
+  /** Keys held now (both generations). */
+  get size(): number {
+    return this.current.size + this.previous.size;
+  }
+
+  private rotate(): void {
+    this.previous = this.current;
+    this.current = new Map();
+    if (this.previous.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+const recentKeys = new RecentKeyHashes(1_000, 30_000);
+
+/** `hashApiKey` of a key seen recently, from memory (`RecentKeyHashes`: at most 2,000 keys, none kept past 60 s). */
+export function keyHashOf(key: string): string {
+  return recentKeys.hash(key);
+}
+
+/**
  * Authenticates `x-api-key` values against the key records the control plane publishes to Redis
  * (hashes only). Lookups are cached; a change published on the key channel drops the entry.
  */
@@ -60,7 +112,7 @@ export class ApiKeyCache {
    * and nothing is cached, so keys work again as soon as the control plane has republished them.
    */
   authenticate(key: string): Promise<ApiKeyRecord | null> {
-    return this.authenticateHash(hashApiKey(key));
+    return this.authenticateHash(keyHashOf(key));
   }
 
   /** `authenticate` of a key already hashed. */

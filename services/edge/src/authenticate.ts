@@ -16,7 +16,7 @@ import {
 } from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from './access.ts';
-import { hashApiKey } from './api-keys.ts';
+import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from './open-streams.ts';
@@ -290,7 +290,7 @@ async function keyCaller(
   serverId: string,
   address: string,
 ): Promise<Credentialed> {
-  const keyHash = hashApiKey(key);
+  const keyHash = keyHashOf(key);
   const record = await deps.keys.authenticateHash(keyHash);
   if (!record)
     throw unauthenticated(deps, address, new AuthRefusal(401, -32001, 'Invalid API key.', challenge(deps, serverId)));

@@ -11,6 +11,7 @@ import {
   redisKeys,
   ServerIdentitySettings,
   ToolInvokeJob,
+  ToolInvokeJobV2,
   WorkspaceAccess,
   type AuditEventInput,
 } from '@toolplane/contracts';
@@ -18,6 +19,7 @@ import {
   checkQueueLayout,
   coalesceWrites,
   duplicateConnection,
+  exactCheck,
   giveBackQuota,
   QuotaMeter,
   ExecutionRecordSink,
@@ -353,6 +355,8 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     concurrency: env.WORKER_CONCURRENCY,
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
+    // The current version's jobs checked by compiled code; zod parses any other (a version 1 job, a malformed one).
+    exact: exactCheck(ToolInvokeJobV2),
     // Durable tasks (ADR 0040): a task's job settles its task record; plain calls pass through unchanged.
     // A job's calls in flight are released when it ends, however it ends (ADR 0048).
     handle: releasingCallsInFlight(

@@ -164,6 +164,31 @@ describe('buildRequest with OpenAPI serialization', () => {
     expect(req.url).toBe('http://h/x?api_key=k%201');
     expect(req.headers.cookie).toBe('sid=1; token=t%3B2');
   });
+
+  it('fills the templates of one plan, compiled once, with each call’s own credentials', () => {
+    const templated: HttpOperationPlan = {
+      ...base,
+      url: 'http://h/x',
+      params: [],
+      authHeaders: { 'X-Both': '{a}{b}', 'X-Kept': 'x{missing}y{}z{9no}', 'X-Plain': 'fixed', 'X-Edge': '{a}' },
+      authQuery: { q: 'pre-{a}-post' },
+    };
+    for (const [a, b] of [
+      ['1', '2'],
+      ['$&', '$1'], // what String.replace would read as patterns are plain text here
+    ] as const) {
+      const req = buildRequest(templated, {}, { a, b });
+      expect(req.headers).toMatchObject({
+        'x-both': `${a}${b}`,
+        'x-kept': 'x{missing}y{}z{9no}',
+        'x-plain': 'fixed',
+        'x-edge': a,
+      });
+      expect(req.url).toBe(`http://h/x?q=${encodeURIComponent(`pre-${a}-post`)}`);
+    }
+    // No query parameter and no credential in the query: the URL as the template gives it.
+    expect(buildRequest({ ...templated, authQuery: undefined }, {}, { a: '1' }).url).toBe('http://h/x');
+  });
 });
 
 describe('toToolResult', () => {

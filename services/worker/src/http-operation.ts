@@ -68,8 +68,52 @@ function serialize(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
-function fillTemplate(template: string, values: Record<string, string | undefined>): string {
-  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, key: string) => values[key] ?? whole);
+/** A credential template split once: literal text at even indexes, a `{name}` placeholder's name at odd ones. */
+type Template = readonly string[];
+
+function compileTemplate(template: string): Template {
+  return template.split(/\{([A-Za-z_][A-Za-z0-9_]*)\}/);
+}
+
+/** A template filled with `values`; a placeholder without a value stays as it is (`{name}`). */
+function fillTemplate(template: Template, values: Record<string, string | undefined>): string {
+  let out = template[0]!;
+  for (let i = 1; i < template.length; i += 2) out += `${values[template[i]!] ?? `{${template[i]}}`}${template[i + 1]}`;
+  return out;
+}
+
+/**
+ * What a plan's request takes that no argument changes, worked out once per plan (issue #75, cut 4: the plan cache
+ * keeps one plan object per tool and catalog version): the credential templates split, the headers' names in lower
+ * case, and whether anything can go in the query string.
+ */
+interface CompiledPlan {
+  query: boolean;
+  authQuery: [string, Template][];
+  authCookies: [string, Template][];
+  authHeaders: [string, Template][];
+}
+
+const compiledPlans = new WeakMap<HttpOperationPlan, CompiledPlan>();
+
+function compiledPlan(plan: HttpOperationPlan): CompiledPlan {
+  let compiled = compiledPlans.get(plan);
+  if (!compiled) {
+    const templates = (record: Record<string, string> | undefined, lower = false) =>
+      Object.entries(record ?? {}).map(([k, t]): [string, Template] => [
+        lower ? k.toLowerCase() : k,
+        compileTemplate(t),
+      ]);
+    const authQuery = templates(plan.authQuery);
+    compiled = {
+      query: authQuery.length > 0 || plan.params.some((p) => p.in === 'query'),
+      authQuery,
+      authCookies: templates(plan.authCookies),
+      authHeaders: templates(plan.authHeaders, true),
+    };
+    compiledPlans.set(plan, compiled);
+  }
+  return compiled;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -216,8 +260,10 @@ export function buildRequest(
   args: Record<string, unknown>,
   credentials: Record<string, string | undefined>,
 ): UpstreamRequest {
+  const compiled = compiledPlan(plan);
   let url = plan.url;
-  const query = new URLSearchParams();
+  // No query parameter and no credential in the query: no query string to build.
+  const query = compiled.query ? new URLSearchParams() : undefined;
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
   let body: unknown;
@@ -231,7 +277,7 @@ export function buildRequest(
         break;
       case 'query':
         if (explodesKeys(p, value)) checkExplodedKeys(plan, p, value, (exploded ??= new Set()));
-        appendQuery(query, p, value);
+        appendQuery(query!, p, value);
         break;
       case 'header':
         headers[p.name.toLowerCase()] = headerValue(p, value);
@@ -247,17 +293,14 @@ export function buildRequest(
         break;
     }
   }
-  for (const [name, template] of Object.entries(plan.authQuery ?? {}))
-    query.set(name, fillTemplate(template, credentials));
-  for (const [name, template] of Object.entries(plan.authCookies ?? {}))
+  for (const [name, template] of compiled.authQuery) query!.set(name, fillTemplate(template, credentials));
+  for (const [name, template] of compiled.authCookies)
     cookies.push(`${name}=${encodeURIComponent(fillTemplate(template, credentials))}`);
   // URLSearchParams writes spaces as `+`; RFC 3986 (and OpenAPI's examples) use %20 (a literal `+` is already %2B).
-  const qs = query.toString().replace(/\+/g, '%20');
+  const qs = query ? query.toString().replace(/\+/g, '%20') : '';
   if (qs) url += (url.includes('?') ? '&' : '?') + qs;
   if (cookies.length > 0) headers.cookie = cookies.join('; ');
-  for (const [name, template] of Object.entries(plan.authHeaders)) {
-    headers[name.toLowerCase()] = fillTemplate(template, credentials);
-  }
+  for (const [name, template] of compiled.authHeaders) headers[name] = fillTemplate(template, credentials);
   headers.accept ??= 'application/json';
   const req: UpstreamRequest = { method: plan.method, url, headers };
   if (body !== undefined) {

@@ -1,0 +1,133 @@
+import type { Queue } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+
+/** The options every request/reply job is added with (`RequestReplyClient`): one attempt, removed once finished. */
+export const requestJobOptions = { attempts: 1, removeOnComplete: true, removeOnFail: true } as const;
+
+/** ioredis's compiled Lua script (`defineCommand`): what BullMQ's `addStandardJob:<version>` command runs. */
+interface DefinedScript {
+  numberOfKeys: number | null;
+  execute(container: Redis | Cluster, args: (string | Buffer | number)[], options: object): Promise<unknown>;
+}
+
+// The MessagePack BullMQ's Packr (`useRecords: false`, `encodeUndefinedAsNil: true`) writes for these values.
+const nil = 0xc0;
+const float64 = 0xcb;
+const map16 = 0xde;
+
+function strHeader(bytes: number): Buffer {
+  if (bytes < 32) return Buffer.of(0xa0 | bytes);
+  if (bytes < 0x100) return Buffer.of(0xd9, bytes);
+  if (bytes < 0x10000) return Buffer.of(0xda, bytes >> 8, bytes & 0xff);
+  const b = Buffer.alloc(5);
+  b[0] = 0xdb;
+  b.writeUInt32BE(bytes, 1);
+  return b;
+}
+
+function str(s: string): Buffer {
+  const bytes = Buffer.from(s, 'utf8');
+  return Buffer.concat([strHeader(bytes.length), bytes]);
+}
+
+/** Writes a MessagePack string at `at`; answers the offset after it. */
+function writeStr(buf: Buffer, at: number, s: string, bytes: number): number {
+  const header = strHeader(bytes);
+  header.copy(buf, at);
+  return at + header.length + buf.write(s, at + header.length, 'utf8');
+}
+
+/** A job id BullMQ's `Queue.add` takes as it is (`addJob`, `validateOptions`); any other goes through `Queue.add`. */
+function plainJobId(id: string): boolean {
+  return id !== '' && !id.includes(':') && `${parseInt(id, 10)}` !== id;
+}
+
+/**
+ * Adds request/reply jobs to one BullMQ queue as `Queue.add(name, data, { jobId, ...requestJobOptions })` does, without
+ * its per-call work (issue #75, cut 2): no `Job` object, no option validation or encoding, no telemetry wrapper. The
+ * same Lua script (BullMQ's `addStandardJob`, as ioredis defined it on the queue's connection: the same SHA, `EVALSHA`
+ * with `EVAL` after a `NOSCRIPT`), the same keys, and arguments that decode to the same values: the job id, its name
+ * and timestamp, the JSON of the data, the options (constant but for the job id) encoded once per process. So the
+ * job's hash, the wait list, the marker, the id counter, the events and the duplicate-id answer are BullMQ's own
+ * (`job-adder.test.ts` compares them with `Queue.add`'s). A job id BullMQ would refuse or treat otherwise, or a
+ * connection without the script, goes through `Queue.add`.
+ */
+export class JobAdder {
+  private script: DefinedScript | undefined;
+  private ready: Promise<DefinedScript | undefined> | undefined;
+  private readonly keys: string[];
+  private readonly argsHead: Buffer;
+  private readonly argsName: Buffer;
+  private readonly optsHead: Buffer;
+  private readonly optsTail: Buffer;
+
+  private readonly queue: Queue;
+  private readonly redis: Redis | Cluster;
+  private readonly name: string;
+
+  constructor(queue: Queue, redis: Redis | Cluster, name: string) {
+    this.queue = queue;
+    this.redis = redis;
+    this.name = name;
+    const k = queue.keys;
+    const names = ['wait', 'paused', 'meta', 'id', 'completed', 'delayed', 'active', 'events', 'marker'] as const;
+    // The nine keys of `addStandardJob` in BullMQ's order (`addStandardJobArgs`).
+    this.keys = names.map((n) => k[n]!);
+    // [prefix key, job id, name, timestamp, parentKey, parent dependencies key, parent, repeat key, dedupe key, defer]
+    this.argsHead = Buffer.concat([Buffer.of(0x9a), str(k['']!)]);
+    this.argsName = str(this.name);
+    // The options as BullMQ's `Job` orders them: `attempts` first, then the call's (`jobId` first), then the rest.
+    this.optsHead = Buffer.concat([Buffer.of(map16, 0, 4), str('attempts'), Buffer.of(1), str('jobId')]);
+    this.optsTail = Buffer.concat([str('removeOnComplete'), Buffer.of(0xc3), str('removeOnFail'), Buffer.of(0xc3)]);
+  }
+
+  /** Whether adds go straight to the script (false until the queue's connection is ready, or if it lacks it). */
+  get direct(): boolean {
+    return this.script !== undefined;
+  }
+
+  /** Adds a job of this adder's name (`jobId` its id; a job with that id already there is left as it is, as BullMQ does). */
+  async add(data: object, jobId: string): Promise<void> {
+    const script = this.script ?? (await (this.ready ??= this.load().finally(() => (this.ready = undefined))));
+    if (!script || !plainJobId(jobId)) {
+      await this.queue.add(this.name, data, { jobId, ...requestJobOptions });
+      return;
+    }
+    const idBytes = Buffer.byteLength(jobId, 'utf8');
+    const args = [...this.keys, this.packArgs(jobId, idBytes), JSON.stringify(data), this.packOpts(jobId, idBytes)];
+    const result = await script.execute(this.redis, args, {});
+    // Negative answers are BullMQ's errors (a missing parent): none can happen without a parent, but never ignored.
+    if (typeof result === 'number' && result < 0) throw new Error(`addStandardJob answered ${result}`);
+  }
+
+  private async load(): Promise<DefinedScript | undefined> {
+    await this.queue.waitUntilReady();
+    // As `Queue.getVersion` does: the queue's meta (the event stream's length, ADR 0032) written before the first add.
+    await (this.queue as unknown as { queueMetaInitialized?: Promise<unknown> }).queueMetaInitialized;
+    const set = (this.redis as unknown as { scriptsSet?: Record<string, DefinedScript> }).scriptsSet ?? {};
+    const names = Object.keys(set).filter((n) => n.startsWith('addStandardJob:'));
+    const script = names.length === 1 ? set[names[0]!] : undefined;
+    if (script?.numberOfKeys === this.keys.length && typeof script.execute === 'function') this.script = script;
+    return this.script;
+  }
+
+  private packArgs(jobId: string, idBytes: number): Buffer {
+    const { argsHead, argsName } = this;
+    const buf = Buffer.allocUnsafe(argsHead.length + 5 + idBytes + argsName.length + 9 + 6);
+    argsHead.copy(buf, 0);
+    let at = writeStr(buf, argsHead.length, jobId, idBytes);
+    at += argsName.copy(buf, at);
+    buf[at] = float64;
+    buf.writeDoubleBE(Date.now(), at + 1);
+    buf.fill(nil, at + 9, at + 15);
+    return buf.subarray(0, at + 15);
+  }
+
+  private packOpts(jobId: string, idBytes: number): Buffer {
+    const { optsHead, optsTail } = this;
+    const buf = Buffer.allocUnsafe(optsHead.length + 5 + idBytes + optsTail.length);
+    optsHead.copy(buf, 0);
+    const at = writeStr(buf, optsHead.length, jobId, idBytes);
+    return buf.subarray(0, at + optsTail.copy(buf, at));
+  }
+}
