@@ -277,7 +277,7 @@ export interface SessionDecisionFacts {
 }
 
 /** Where a session's label came from, as events and refusals name it (never a value of the result). */
-export interface LabelOriginFacts {
+interface LabelOriginFacts {
   readonly label: string;
   readonly source: string;
   readonly tool: string;

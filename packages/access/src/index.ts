@@ -28,12 +28,6 @@ export {
   quotaEvent,
   sessionDecisionEvent,
 } from './call-events.ts';
-export type {
-  CallEventBase,
-  ConfirmationOutcome,
-  LabelOriginFacts,
-  ProgramCall,
-  SessionDecisionFacts,
-} from './call-events.ts';
+export type { CallEventBase, ConfirmationOutcome, ProgramCall, SessionDecisionFacts } from './call-events.ts';
 export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';
-export type { SessionJudgement, SessionMatch } from './session-rules.ts';
+export type { SessionMatch } from './session-rules.ts';

@@ -95,7 +95,7 @@ export async function addToSession(
 }
 
 /** One tool's calls in a session: how many, the first and the last (epoch ms). */
-export interface SessionCall {
+interface SessionCall {
   readonly serverId: string;
   readonly tool: string;
   readonly count: number;
@@ -108,8 +108,6 @@ export interface SessionView {
   readonly labels: ReadonlyMap<ResultLabel, LabelOrigin>;
   readonly calls: readonly SessionCall[];
 }
-
-export const emptySession: SessionView = { labels: new Map(), calls: [] };
 
 /** Reads every scope of a session (one command each, sent together) and merges them. */
 export async function readSession(

@@ -59,7 +59,7 @@ interface ToolRules {
 }
 
 /** A tool's labels, split as the session stage reads them. */
-export interface ToolLabels {
+interface ToolLabels {
   /** What each result brings (`private`, `untrusted`) and how it was found. */
   readonly results: readonly { label: ResultLabel; source: LabelSource }[];
   /** How it sends data out (`public_write`, `external_write`): session rules judge its calls. */
