@@ -2761,6 +2761,30 @@ export interface components {
         };
         approvals: number;
         expiresInSeconds: number;
+        /**
+         * @description A call held by a session rule (ADR 0078): why, and the earlier result whose label decided (its
+         * tool, execution record and time, how the label was found). Absent for other requests.
+         */
+        session?: {
+          /** @description The session rule’s words: the rule and the earlier result that decided. */
+          reason: string;
+          origin: {
+            /** @enum {string} */
+            label: 'private' | 'untrusted';
+            /** @enum {string} */
+            source: 'declared' | 'classification' | 'annotation' | 'guardrail';
+            tool: string;
+            serverId: string;
+            /** @description The execution record of the result that brought the label. */
+            invocationId: string;
+            /** Format: date-time */
+            at: string;
+            /** @description The guardrail finding’s detector (`source: "guardrail"`). */
+            detector?: string;
+            /** @description The session rule’s id. */
+            rule: string;
+          };
+        };
       };
       decisions: {
         approver: components['schemas']['ApprovalParty'];

@@ -4,7 +4,7 @@ import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ActionError, SelectField, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { navigate } from '../router.tsx';
+import { Link, navigate } from '../router.tsx';
 import { Json, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { DecisionButtons } from '../components/decision-buttons.tsx';
@@ -43,7 +43,27 @@ function RuleCell({ approval }: { approval: Approval }) {
       </span>
       <br />
       <span className="hint">Approvers: {who.join(', ')}</span>
+      <SessionChain approval={approval} />
     </>
+  );
+}
+
+/**
+ * A call a session rule held (ADR 0078): the rule's words, naming the earlier result whose label decided, and a link
+ * to that result's record.
+ */
+function SessionChain({ approval }: { approval: Approval }) {
+  const session = approval.rule.session;
+  if (!session) return null;
+  const { origin } = session;
+  return (
+    <p className="session-chain">
+      Why it waits: {session.reason}.{' '}
+      <Link href={`/records/${origin.invocationId}`}>
+        The {origin.label} result of {origin.tool}
+        <span className="visually-hidden"> (its execution record)</span>
+      </Link>
+    </p>
   );
 }
 

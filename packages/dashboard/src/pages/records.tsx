@@ -6,6 +6,7 @@ import { Link } from '../router.tsx';
 import { Empty, Show, useLoad } from '../ui.tsx';
 import { RecordFilters, filtersOf } from './records/filters.tsx';
 import { DebugCaptures } from './records/debug-captures.tsx';
+import { CallSession } from './records/session.tsx';
 import { Steps, Tree, ms } from './records/steps.tsx';
 
 /**
@@ -197,6 +198,7 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
             ) : (
               <Empty>No request was made (the call was refused or failed before any).</Empty>
             )}
+            <CallSession client={client} record={r} />
             {r.debug && <DebugCaptures debug={r.debug} steps={r.steps} />}
           </>
         )}

@@ -18,7 +18,12 @@ import { policyRuleInForce } from '../access-policies/approval.ts';
 import { sessionRuleInForce } from '../sessions/settings.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
-import type { DecideApprovalBody, ListApprovalsQuery, RequestedDetails } from './schemas.ts';
+import type {
+  Approval as ApprovalAnswer,
+  DecideApprovalBody,
+  ListApprovalsQuery,
+  RequestedDetails,
+} from './schemas.ts';
 
 export type ApprovalRow = NonNullable<Awaited<ReturnType<Db['approval']['findFirst']>>>;
 
@@ -39,7 +44,8 @@ export function stateAt(row: ApprovalRow, now: number): string {
 
 export function present(row: ApprovalRow, now = Date.now()) {
   const r = row.requester as StoredRequester;
-  const rule = row.rule as unknown as StoredApprovalRule;
+  // A session rule's hold keeps why (ADR 0078, ingest.ts): shown with the rule.
+  const rule = row.rule as unknown as StoredApprovalRule & { session?: ApprovalAnswer['rule']['session'] };
   return {
     id: row.id,
     state: stateAt(row, now) as 'pending',

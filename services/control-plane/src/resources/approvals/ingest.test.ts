@@ -6,6 +6,7 @@ import { approvalRuleVersion, type StoredApprovalRule } from '../../catalog/appr
 import { AuditTrail } from '../../db/audit-trail.ts';
 import { createDb, type Db } from '../../db/client.ts';
 import { migratedTestDatabase } from '../../db/test-database.ts';
+import { present } from './handlers.ts';
 import { approvalChange } from './ingest.ts';
 import { applyApprovalsRetention } from './retention.ts';
 
@@ -100,6 +101,30 @@ describe('approval requests from the edges', () => {
   it('a workflow tool inheriting a step’s rule is announced to the webhooks of the servers with that rule', async () => {
     const made = await ingest(requested(servers.flows, 'flows', 'wf_delete'));
     expect(made?.notify).toEqual(rule.notify);
+  });
+
+  it('a session rule’s hold keeps its reason and the origin record, shown by the API (never the MCP session)', async () => {
+    const event = requested(servers.flows, 'flows', 'create_gist');
+    const at = Date.parse('2026-11-28T01:00:00.000Z');
+    const origin = { label: 'untrusted', source: 'declared', tool: 'get_issue', serverId: servers.flows };
+    const session = {
+      reason: 'session rule "nothing-out" holds a call that sends data out when this session already holds …',
+      origin: { ...origin, invocationId: randomUUID(), at, via: 'task:t-1', rule: 'nothing-out' },
+    };
+    (event.details as { rule: object }).rule = { ...(event.details as { rule: object }).rule, session };
+    await ingest(event);
+    const row = await db.approval.findUniqueOrThrow({ where: { id: event.resource.id! } });
+    const { via: _via, ...kept } = session.origin;
+    expect(present(row).rule.session).toEqual({
+      reason: session.reason,
+      origin: { ...kept, at: '2026-11-28T01:00:00.000Z' },
+    });
+    // A reason of another shape is left out; the request is made all the same.
+    const odd = requested(servers.flows, 'flows', 'create_gist');
+    (odd.details as { rule: object }).rule = { ...(odd.details as { rule: object }).rule, session: { reason: 7 } };
+    await ingest(odd);
+    const plain = await db.approval.findUniqueOrThrow({ where: { id: odd.resource.id! } });
+    expect(present(plain).rule).not.toHaveProperty('session');
   });
 
   it('a rule changed since the request (another version) announces nothing', async () => {

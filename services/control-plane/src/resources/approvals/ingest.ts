@@ -80,6 +80,7 @@ function requested(id: string, workspaceId: string, event: AuditEventInput, d: R
               approvers: d.rule.approvers,
               approvals: d.rule.approvals,
               expiresInSeconds: d.rule.expiresInSeconds,
+              ...storedSession(d.rule.session),
             },
             state: 'pending',
             requestedAt: new Date(event.at),
@@ -93,6 +94,13 @@ function requested(id: string, workspaceId: string, event: AuditEventInput, d: R
     },
     created: () => made,
   };
+}
+
+/** A session rule's reason as the row keeps it (the origin's time as an ISO time, as the API shows it). */
+function storedSession(session: RequestedDetails['rule']['session']) {
+  if (!session) return {};
+  const { origin } = session;
+  return { session: { reason: session.reason, origin: { ...origin, at: new Date(origin.at).toISOString() } } };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ApprovalApprovers, approvalStates } from '@toolplane/contracts';
+import { ApprovalApprovers, approvalStates, labelSources, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
 
 export const ApprovalParams = z.object({ id: z.string().describe('The approval request’s id.') });
@@ -25,6 +25,23 @@ const Party = z
   .strict()
   .meta({ id: 'ApprovalParty' });
 
+/**
+ * Why a session rule held the call (ADR 0078): its words, and the earlier result whose label decided (never a value;
+ * the MCP session or task it came through is not kept). `at`: epoch ms in the edge's event, an ISO time once stored.
+ */
+const sessionOrigin = <T extends z.ZodType>(at: T) =>
+  z.object({
+    label: z.enum(resultLabels),
+    source: z.enum(labelSources),
+    tool: z.string(),
+    serverId: z.string(),
+    invocationId: z.string().describe('The execution record of the result that brought the label.'),
+    at,
+    detector: z.string().optional().describe('The guardrail finding’s detector (`source: "guardrail"`).'),
+    rule: z.string().describe('The session rule’s id.'),
+  });
+const RequestedSession = z.object({ reason: z.string().max(4000), origin: sessionOrigin(z.number()) });
+
 /** What the edge's `approval.requested` event says of the call (details), made into a row by the control plane. */
 export const RequestedDetails = z.object({
   approval: z.object({ id: z.uuid(), binding: z.string().min(1), expiresAt: z.iso.datetime() }),
@@ -43,6 +60,8 @@ export const RequestedDetails = z.object({
     approvers: ApprovalApprovers,
     approvals: z.number().int().positive(),
     expiresInSeconds: z.number().int().positive(),
+    // A malformed reason never costs the request its row: it is left out.
+    session: RequestedSession.optional().catch(undefined),
   }),
 });
 export type RequestedDetails = z.infer<typeof RequestedDetails>;
@@ -64,6 +83,17 @@ export const Approval = z
         approvers: ApprovalApprovers,
         approvals: z.number().int(),
         expiresInSeconds: z.number().int(),
+        session: z
+          .object({
+            reason: z.string().describe('The session rule’s words: the rule and the earlier result that decided.'),
+            origin: sessionOrigin(z.iso.datetime()).strict(),
+          })
+          .strict()
+          .optional()
+          .describe(
+            'A call held by a session rule (ADR 0078): why, and the earlier result whose label decided (its tool, ' +
+              'execution record and time, how the label was found). Absent for other requests.',
+          ),
       })
       .strict(),
     decisions: z.array(
@@ -83,6 +113,7 @@ export const Approval = z
   })
   .strict()
   .meta({ id: 'Approval' });
+export type Approval = z.output<typeof Approval>;
 
 export const CreateApprovalLinkBody = z
   .strictObject({
