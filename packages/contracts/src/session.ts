@@ -76,6 +76,11 @@ export const SessionOfJob = z.object({
   via: z.string().max(300).optional(),
   /** Count the call in the session (`session.calls`): a condition of the workspace reads them. */
   countCalls: z.literal(true).optional(),
+  /**
+   * The session rules someone approved this call under (a workflow held by the edge because its own steps would carry
+   * such content out): its steps are not refused by them. Only the edge sets it, with the approval spent.
+   */
+  approved: z.array(z.string().min(1).max(80)).max(50).optional(),
 });
 export type SessionOfJob = z.infer<typeof SessionOfJob>;
 

@@ -92,6 +92,10 @@ interface Judged {
 /** The session rules on an outbound step: why an enforced one refuses it, or undefined (log-only ones recorded). */
 async function judgeStep(deps: StepSessionDeps, { job, step, rules, decided }: Judged): Promise<string | undefined> {
   const scopes = job.rules!.session!.scopes;
+  // Rules someone approved this run under (the edge held the workflow for them): they let its steps through.
+  const approved = job.rules!.session!.approved;
+  if (approved?.length) rules = rules.filter((r) => !approved.includes(r.id));
+  if (rules.length === 0) return undefined;
   let held;
   try {
     if (!deps.sessions) throw new Error('no session store');

@@ -8,7 +8,14 @@ import {
   type CallEventBase,
   type SessionMatch,
 } from '@toolplane/access';
-import type { SessionOfJob, SessionRule, SessionSettings, ToolOutcome } from '@toolplane/contracts';
+import type {
+  LabelOrigin,
+  ResultLabel,
+  SessionOfJob,
+  SessionRule,
+  SessionSettings,
+  ToolOutcome,
+} from '@toolplane/contracts';
 import { addToSession, readSession, type SessionView } from '@toolplane/queue';
 import type { CallSession } from '../authenticate.ts';
 import { callEvents } from '../call-audit.ts';
@@ -109,7 +116,12 @@ const unavailableText = (name: string, what: string) =>
   `The session of this call of "${name}" could not be read or updated (the edge cannot reach Redis): the call ${what}, ` +
   'nothing was sent. Retry in a few seconds.';
 
-/** The session's labels against the rules: a refusal, a hold (the approval stage asks), or nothing (log-only events). */
+/**
+ * The session's labels against the rules: a refusal, a hold (the approval stage asks), or nothing (log-only events). A
+ * workflow is judged with what its own steps bring too: its steps would carry that content out within the run, where
+ * no step can wait for an approval, so the whole run is held (or refused) before any step runs; once approved, its
+ * job names the rules approved (`approved`) and the worker lets its steps through them.
+ */
 async function judge(s: CallState, session: CallSession, rules: readonly SessionRule[]): Promise<Verdict> {
   const { deps, call, tool } = s;
   const enforcing = rules.some((r) => r.enforce);
@@ -123,14 +135,14 @@ async function judge(s: CallState, session: CallSession, rules: readonly Session
     if (!enforcing) return undefined;
     return refuse(s, { errorCode: 'session.unavailable', message: unavailableText(tool.def.name, 'was not made') });
   }
-  if (view.labels.size === 0) return undefined;
-  const { enforced, shadow } = judgeSession(rules, view.labels);
+  const labels = tool.workflow ? withOwnLabels(s, view.labels) : view.labels;
+  if (labels.size === 0) return undefined;
+  const { enforced, shadow } = judgeSession(rules, labels);
   let events: CallEventBase | undefined;
   const event = (m: SessionMatch, decision: 'refused' | 'held' | 'would_refuse' | 'would_hold') => {
     events ??= callEvents(call, tool.def.name);
-    deps.audit?.add(
-      sessionDecisionEvent(events, { rule: m.rule, decision, origin: m.origin, invocationId: s.invocationId }),
-    );
+    const facts = { rule: m.rule, decision, origin: m.origin, invocationId: s.invocationId };
+    deps.audit?.add(sessionDecisionEvent(events, facts));
   };
   for (const m of shadow)
     if (deps.shadowEvents?.take('session', m.rule.id, budgetCaller(call.principal), tool.def.name) ?? true)
@@ -141,13 +153,43 @@ async function judge(s: CallState, session: CallSession, rules: readonly Session
     return refuse(s, { errorCode: 'session.refused', message: sessionDecisionText(tool.def.name, enforced) });
   }
   event(enforced, 'held');
-  s.policyApproval ??= {
+  if (s.policyApproval) return undefined;
+  const own = enforced.origin.invocationId === s.invocationId;
+  s.policyApproval = {
     ...enforced.rule.approval!,
     policy: { id: `session-rule:${enforced.rule.id}`, name: enforced.rule.name },
     session: {
-      reason: `${sessionRuleName(enforced.rule)} holds a call that sends data out when this session already holds ${originText(enforced.origin)}`,
+      reason:
+        `${sessionRuleName(enforced.rule)} holds a call that sends data out when ` +
+        (own
+          ? `its own steps bring ${originText(enforced.origin)}: this workflow's steps would carry it out`
+          : `this session already holds ${originText(enforced.origin)}`),
       origin: { ...enforced.origin, rule: enforced.rule.id },
     },
   };
+  // Approved, the run's steps are not refused by this rule (the job is only queued with the approval spent).
+  if (tool.workflow && s.rules.session) s.rules.session.approved = [enforced.rule.id];
   return undefined;
+}
+
+/** The session's labels and, where the session lacks one, what the workflow's own steps bring (this call's origin). */
+function withOwnLabels(
+  s: CallState,
+  held: ReadonlyMap<ResultLabel, LabelOrigin>,
+): ReadonlyMap<ResultLabel, LabelOrigin> {
+  const own = s.tool.rules.labels?.results;
+  if (!own?.length) return held;
+  const labels = new Map(held);
+  const at = Date.now();
+  for (const { label, source } of own)
+    if (!labels.has(label))
+      labels.set(label, {
+        label,
+        source,
+        tool: s.tool.def.name,
+        serverId: s.call.loaded.catalog.serverId,
+        invocationId: s.invocationId,
+        at,
+      });
+  return labels;
 }
