@@ -21,7 +21,10 @@ import {
 } from '@toolplane/redis';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { sessionScopes } from '../../packages/contracts/src/index.ts';
 import {
+  addToSession,
+  readSession,
   checkQueueLayout,
   QueueLayoutError,
   queueShardPrefixes,
@@ -304,6 +307,30 @@ describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', ()
       ]);
       expect(usage.truncated).toBe(false);
     }
+  });
+
+  it('keeps a session’s labels (ADR 0078): one script writes a key’s and a person’s scopes, any edge reads them', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    // Workspaces whose sessions sit on different masters: each call's scopes share their workspace's slot.
+    const workspaces = Array.from({ length: 6 }, (_, i) => `ws-${i}`);
+    const masters = new Set(await Promise.all(workspaces.map((w) => cluster.masterOf(`x:{ss:${w}}`))));
+    expect(masters.size).toBeGreaterThan(1);
+    const scopes = sessionScopes({ keyId: 'k1', userId: 'u1' }, 'srv');
+    for (const workspaceId of workspaces) {
+      const where = { prefix: 'cluster-sessions', workspaceId, session: { scopes, ttlSeconds: 600 } };
+      const entry = { tool: 'get_issue', serverId: 'srv', invocationId: `inv-${workspaceId}`, at: Date.now() };
+      await addToSession(client, where, {
+        ...entry,
+        labels: [{ label: 'untrusted', source: 'declared' }],
+        countCall: true,
+      });
+    }
+    for (const workspaceId of workspaces)
+      for (const scope of scopes) {
+        const view = await readSession(client, { prefix: 'cluster-sessions', workspaceId, scopes: [scope] });
+        expect(view.labels.get('untrusted')).toMatchObject({ tool: 'get_issue', invocationId: `inv-${workspaceId}` });
+        expect(view.calls).toEqual([expect.objectContaining({ tool: 'get_issue', count: 1 })]);
+      }
   });
 
   it('refuses a cluster node given as REDIS_URL, naming REDIS_CLUSTER_NODES', async () => {
