@@ -210,6 +210,34 @@ describe('the session stage', () => {
     down.disconnect();
   });
 
+  it('a cached answer (no job, no worker) labels the session from the edge; unlabelled, it does not leave', async () => {
+    const cached = {
+      ...readIssue,
+      rules: { ...readIssue.rules, cache: { ttlMs: 60_000, scope: 'principal' as const } },
+    };
+    const hit = { content: [{ type: 'text' as const, text: 'the issue, cached' }] };
+    const f = fakes();
+    f.deps.resultCache = { lookUp: async () => ({ hit }) } as unknown as ToolCallDeps['resultCache'];
+    const p = key();
+    const out = await runCall(f.deps, call('get_issue', p, [rule()]), cached);
+    expect(text(out)).toBe('the issue, cached');
+    expect(f.jobs).toHaveLength(0);
+    const refused = await runCall(f.deps, call('create_gist', p, [rule()]), createGist);
+    expect(text(refused)).toContain('the result of "get_issue"');
+    const down = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    const g = fakes({ redis: down as unknown as RedisClient, prefix });
+    g.deps.resultCache = f.deps.resultCache;
+    const withheld = await runCall(g.deps, call('get_issue', key(), [rule()]), cached);
+    expect(toolResultValue(withheld).isError).toBe(true);
+    expect(text(withheld)).toContain('could not be read or updated');
+    expect(text(withheld)).not.toContain('the issue, cached');
+    down.disconnect();
+  });
+
   it('a tool with no labels: its job carries no session, unless a condition of the workspace counts calls', async () => {
     const f = fakes();
     const p = key();
