@@ -11,7 +11,7 @@ export const PRINCIPALS_MAX = 100;
 /** The most (principal, server, tool) rows one answer reads. */
 const ROWS_MAX = 20_000;
 
-export type PrincipalType = 'api_key' | 'external_user';
+type PrincipalType = 'api_key' | 'external_user';
 export interface PrincipalKey {
   type: PrincipalType;
   id: string;

@@ -1,7 +1,7 @@
 import type { PrincipalKey, PeakRow, UseRow } from './aggregate.ts';
 
 /** A name the API takes (`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`) made of parts. */
-export function proposalName(...parts: string[]): string {
+function proposalName(...parts: string[]): string {
   const slug = (s: string) =>
     s
       .toLowerCase()

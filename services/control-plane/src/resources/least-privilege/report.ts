@@ -23,7 +23,7 @@ export const MAX_DAYS = 31;
 const DAY_MS = 86_400_000;
 
 /** The period asked for: `to` (default now) and `from` (default 7 days before), `from` < `to`, ≤ 31 days; 422 else. */
-export function periodOf(q: { from?: Date | undefined; to?: Date | undefined }, now: number) {
+function periodOf(q: { from?: Date | undefined; to?: Date | undefined }, now: number) {
   const to = q.to ?? new Date(now);
   const from = q.from ?? new Date(to.getTime() - 7 * DAY_MS);
   const problems = [];

@@ -10,7 +10,6 @@ const PrincipalRef = z.string().transform((text, ctx) => {
   }
   return { type: m[1] as 'api_key' | 'external_user', id: m[2]! };
 });
-export type PrincipalRef = z.output<typeof PrincipalRef>;
 
 const queryFields = {
   from: QueryDate.optional().meta({
