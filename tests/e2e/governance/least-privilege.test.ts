@@ -273,7 +273,7 @@ describe('least privilege proposed from use', () => {
     }
   });
 
-  it('a period over 31 days, reversed, or a bad principal is a 422; no records of a principal a 404', async () => {
+  it('a period over 31 days, reversed, or a bad principal is a 422; the earliest period answers; no records: a 404', async () => {
     const long = await api.GET('/least_privilege', { params: { query: { from: '2026-01-01', to: '2026-02-02' } } });
     expect(long.response.status).toBe(422);
     const reversed = await api.GET('/least_privilege', { params: { query: { from: '2026-01-02', to: '2026-01-01' } } });
@@ -284,6 +284,11 @@ describe('least privilege proposed from use', () => {
       '/margin',
       '/principal',
     ]);
+    const nul = await api.GET('/least_privilege', { params: { query: { principal: 'external_user:a\u0000b' } } });
+    expect(nul.response.status).toBe(422);
+    // A period ending on the first day PostgreSQL takes starts there (not 7 days before it).
+    const early = await unwrap(api.GET('/least_privilege', { params: { query: { to: '0001-01-02' } } }));
+    expect(early).toMatchObject({ period: { from: '0001-01-01T00:00:00.000Z' }, principals: [] });
     const none = await api.GET('/least_privilege/proposal', {
       params: { query: { principal: 'external_user:nobody' } },
     });

@@ -1,5 +1,6 @@
 import { ValidationError } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
+import { QUERY_DATE_MIN_MS } from '../../http/query-date.ts';
 import { workspaceAccess } from '../access-policies/publish.ts';
 import {
   findingsOf,
@@ -25,7 +26,7 @@ const DAY_MS = 86_400_000;
 /** The period asked for: `to` (default now) and `from` (default 7 days before), `from` < `to`, ≤ 31 days; 422 else. */
 function periodOf(q: { from?: Date | undefined; to?: Date | undefined }, now: number) {
   const to = q.to ?? new Date(now);
-  const from = q.from ?? new Date(to.getTime() - 7 * DAY_MS);
+  const from = q.from ?? new Date(Math.max(QUERY_DATE_MIN_MS, to.getTime() - 7 * DAY_MS));
   const problems = [];
   if (from >= to) problems.push({ path: '/from', message: `must be before to (${to.toISOString()})` });
   else if (to.getTime() - from.getTime() > MAX_DAYS * DAY_MS)

@@ -3,7 +3,7 @@ import { QueryDate } from '../../http/query-date.ts';
 
 /** `api_key:<id>` or `external_user:<name>`: one principal of the answer. */
 const PrincipalRef = z.string().transform((text, ctx) => {
-  const m = /^(api_key|external_user):(.{1,200})$/.exec(text);
+  const m = /^(api_key|external_user):([^\0\n]{1,200})$/.exec(text);
   if (!m) {
     ctx.addIssue({ code: 'custom', message: 'must be api_key:<key id> or external_user:<name>' });
     return z.NEVER;
