@@ -24,6 +24,7 @@ import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
 import { usageCommand } from './commands/usage.ts';
+import { leastPrivilegeCommands } from './commands/least-privilege.ts';
 import { usersCommand } from './commands/users.ts';
 import { workspaceFilesCommands } from './commands/workspace-files.ts';
 
@@ -91,6 +92,7 @@ function buildProgram(): Command {
   auditCommand(program);
   statsCommand(program);
   usageCommand(program);
+  leastPrivilegeCommands(program);
   policiesCommand(program);
   quotasCommand(program);
   guardrailsCommand(program);

@@ -1610,6 +1610,53 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/least_privilege': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Grants never used, the narrowest policies and peak quotas per API key and person, from use
+     * @description Computed from the execution records of the period (SQL aggregates; at most 31 days) and the policies
+     * as the edges decide them now: per principal with records (the busiest 100), what it may call, what it called, the
+     * granted servers and tools it never used, one policy per server used naming only the tools called, calls quotas at
+     * the peak hour and day × `margin`, and the `secrets:*` / `pii:*` guardrail findings per tool. Calls refused by
+     * access policies are not use. Admins and auditors read it; a key limited to servers may not.
+     */
+    get: operations['getLeastPrivilege'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/least_privilege/proposal': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One principal’s least-privilege proposal as workspace files, for plan and apply
+     * @description The policies and quotas of `GET /least_privilege` for one principal as workspace files
+     * (`access-policies/<name>.yaml`, `quotas/<name>.yaml`; servers and keys by name): what `toolplane workspace
+     * plan|apply` (or `POST /workspace_files/plan|apply` without `prune`) takes. Grants add up: `notes` names the
+     * policies that grant the principal more. 404: no records of it in the period.
+     */
+    get: operations['getLeastPrivilegeProposal'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/mcp_manager/{id}/tools': {
     parameters: {
       query?: never;
@@ -4830,6 +4877,141 @@ export interface components {
       used: number;
       /** @description `limit − used`, at least 0. */
       left: number;
+    };
+    LeastPrivilege: {
+      period: {
+        /** Format: date-time */
+        from: string;
+        /** Format: date-time */
+        to: string;
+      };
+      margin: number;
+      /** @description The busiest first; at most 100. */
+      principals: components['schemas']['LeastPrivilegeEntry'][];
+      /** @description More than 100 principals: narrow the period or name one. */
+      truncated: boolean;
+    };
+    LeastPrivilegeEntry: {
+      principal: components['schemas']['LeastPrivilegePrincipal'];
+      /** @description Calls in the period that access policies did not refuse. */
+      calls: number;
+      /** @description Calls access policies refused (`access.*`). */
+      refused: number;
+      /** @description What the principal may call now (`decideAccess`), tools of the servers’ live catalogs. */
+      granted: {
+        /** @description An API key no policy names: it may call every tool. */
+        unrestricted: boolean;
+        /** @description The policies naming the principal. */
+        grantedBy: string[];
+        servers: {
+          id: string;
+          name: string;
+          tools: string[];
+        }[];
+      };
+      used: {
+        servers: {
+          id: string;
+          /** @description Null for a server deleted since. */
+          name: string | null;
+          tools: {
+            tool: string;
+            calls: number;
+            /** @description Of `calls`, those whose outcome is not `success`. */
+            errors: number;
+            refused: number;
+          }[];
+        }[];
+      };
+      /** @description Granted servers and tools no call used in the period. */
+      unused: {
+        servers: {
+          id: string;
+          name: string;
+        }[];
+        tools: {
+          serverId: string;
+          serverName: string;
+          tool: string;
+        }[];
+      };
+      /**
+       * @description The narrowest policies allowing every call made: one per server used (`POST /access_policies`
+       * bodies).
+       */
+      policies: components['schemas']['LeastPrivilegePolicy'][];
+      quotas: components['schemas']['LeastPrivilegeQuota'][];
+      /** @description Guardrail findings of secrets-like values and personal data, per tool and detector. */
+      findings: {
+        serverId: string;
+        serverName: string | null;
+        tool: string;
+        /** @description `secrets:*` or `pii:*`. */
+        detector: string;
+        /** @enum {string} */
+        on: 'result' | 'arguments';
+        calls: number;
+        /** Format: date-time */
+        lastAt: string;
+      }[];
+    };
+    LeastPrivilegePrincipal: {
+      /** @enum {string} */
+      type: 'api_key' | 'external_user';
+      /** @description The API key’s id, or the person’s name. */
+      id: string;
+      /** @description The API key’s name (its id for a key deleted since), or the person’s name. */
+      name: string;
+    };
+    LeastPrivilegePolicy: {
+      name: string;
+      description: string;
+      principals: {
+        /** @enum {string} */
+        type: 'api_key' | 'external_user';
+        value: string;
+      }[];
+      /** @description One server id. */
+      servers: string[];
+      tools: string[];
+    };
+    LeastPrivilegeQuota: {
+      /** @enum {string} */
+      window: 'hour' | 'day';
+      /** @description The most calls (not refused by access) in one UTC hour or day of the period. */
+      peak: number;
+      /**
+       * Format: date-time
+       * @description The start of that hour or day.
+       */
+      peakAt: string;
+      /** @description A `POST /quotas` body. */
+      quota: {
+        name: string;
+        description: string;
+        match: {
+          apiKeys?: string[];
+          people?: string[];
+        };
+        /** @enum {string} */
+        counts: 'calls';
+        /** @description `peak × margin`, rounded up. */
+        limit: number;
+        /** @enum {string} */
+        window: 'hour' | 'day';
+        /** @enum {boolean} */
+        enforce: true;
+      };
+    };
+    LeastPrivilegeProposal: {
+      principal: components['schemas']['LeastPrivilegePrincipal'];
+      /** @description Workspace files (`access-policies/*.yaml`, `quotas/*.yaml`) for `POST /workspace_files/plan`. */
+      files: {
+        path: string;
+        content: string;
+      }[];
+      /** @description What else to do for the proposal to take effect, and what was left out. */
+      notes: string[];
     };
     ServerTools: {
       /** Format: uuid */
@@ -19031,6 +19213,229 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['QuotaUsage'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getLeastPrivilege: {
+    parameters: {
+      query?: {
+        /** @description The period’s start (ISO 8601, UTC without an offset), included; default 7 days before `to`. */
+        from?: string;
+        /** @description The period’s end, excluded; default now. */
+        to?: string;
+        /** @description Proposed quotas: the observed peak × this, rounded up (default 1.5). */
+        margin?: number;
+        /** @description Only this principal: `api_key:<key id>` or `external_user:<name>`. */
+        principal?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The proposals. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LeastPrivilege'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getLeastPrivilegeProposal: {
+    parameters: {
+      query: {
+        /** @description The period’s start (ISO 8601, UTC without an offset), included; default 7 days before `to`. */
+        from?: string;
+        /** @description The period’s end, excluded; default now. */
+        to?: string;
+        /** @description Proposed quotas: the observed peak × this, rounded up (default 1.5). */
+        margin?: number;
+        /** @description The principal: `api_key:<key id>` or `external_user:<name>`. */
+        principal: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The files. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LeastPrivilegeProposal'];
         };
       };
       /**

@@ -294,6 +294,9 @@ describe('people’s roles', () => {
       'GET /audit_exporters',
       'GET /audit_exporters/{id}',
       'GET /audit_exporters/{id}/status',
+      // Least privilege proposed from use (issue #77): who called what, read as the trail is.
+      'GET /least_privilege',
+      'GET /least_privilege/proposal',
       'GET /quotas/{id}/usage',
       // One session's labels and their origins (ADR 0078), read as the trail is.
       'GET /sessions/{scope}',

@@ -631,6 +631,9 @@ function cases(): Case[] {
     c('GET', '/quotas/:id/usage', `/quotas/${ids.quota}/usage`, 'denied'),
     c('GET', '/usage', '/usage', 'scoped'),
     c('GET', '/usage', `/usage?server_id=${s}`, 'scoped'),
+    c('GET', '/least_privilege', '/least_privilege', 'scoped'),
+    c('GET', '/least_privilege', `/least_privilege?principal=api_key:${ids.key}`, 'scoped'),
+    c('GET', '/least_privilege/proposal', `/least_privilege/proposal?principal=api_key:${ids.key}`, 'denied'),
 
     c('GET', '/approvals', '/approvals', 'scoped'),
     c('GET', '/approvals/:id', `/approvals/${ids.approval}`, 'denied'),

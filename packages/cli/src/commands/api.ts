@@ -31,6 +31,17 @@ export type CuratedConnector = Schemas['CuratedConnector'];
 export type TrafficStats = Schemas['TrafficStats'];
 /** `GET /usage`: calls and cost units per day, server, tool, API key and person. */
 export type Usage = Schemas['Usage'];
+/** `GET /least_privilege`: grants against use per API key and person, with proposals. */
+export type LeastPrivilege = Schemas['LeastPrivilege'];
+/** `GET /least_privilege/proposal`: one principal's proposal as workspace files. */
+export type LeastPrivilegeProposal = Schemas['LeastPrivilegeProposal'];
+/** The query of both (`principal`: `api_key:<id>` or `external_user:<name>`). */
+export interface LeastPrivilegeQuery {
+  from?: string;
+  to?: string;
+  margin?: number;
+  principal?: string;
+}
 /** `GET /api_catalog`'s query. */
 export interface ApiCatalogQuery {
   q?: string;
@@ -439,6 +450,12 @@ export class Api {
     person?: string;
   }): Promise<Usage> {
     return this.#data('GET', this.#client.GET('/usage', { params: { query } }));
+  }
+  getLeastPrivilege(query: LeastPrivilegeQuery): Promise<LeastPrivilege> {
+    return this.#data('GET', this.#client.GET('/least_privilege', { params: { query } }));
+  }
+  getLeastPrivilegeProposal(query: LeastPrivilegeQuery & { principal: string }): Promise<LeastPrivilegeProposal> {
+    return this.#data('GET', this.#client.GET('/least_privilege/proposal', { params: { query } }));
   }
   // The audit trail (scope `audit`)
   listAuditEvents(query: {

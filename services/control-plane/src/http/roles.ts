@@ -51,6 +51,8 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/execution_records(\/|$)/, 'records'],
   [/^\/(stats|usage)$/, 'usage'],
   [/^\/audit_events$/, 'trail'],
+  // Least privilege proposed from use (who called what, with which findings): read as the trail is.
+  [/^\/least_privilege(\/|$)/, 'trail'],
   [/^\/audit_exporters(\/|$)/, 'trail'],
   [/^\/workspace_files(\/|$)/, 'workspace_files'],
 ];

@@ -13,6 +13,7 @@ import { executionRecordsOperations } from './execution-records/operations.ts';
 import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
 import { externalUsersOperations } from './external-users/operations.ts';
 import { guardrailsOperations } from './guardrails/operations.ts';
+import { leastPrivilegeOperations } from './least-privilege/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
 import { registryOperations } from './registry/operations.ts';
@@ -55,6 +56,7 @@ const operationTables = {
   'execution-records': executionRecordsOperations,
   stats: statsOperations,
   usage: usageOperations,
+  'least-privilege': leastPrivilegeOperations,
   'server-tools': serverToolsOperations,
   'audit-events': auditEventsOperations,
   'audit-exporters': auditExportersOperations,
