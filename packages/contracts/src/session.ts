@@ -65,22 +65,23 @@ export type SessionSettings = z.infer<typeof SessionSettings>;
  * scopes (`sessionScopes`), its lifetime, the labels the tool's declaration and the admin's classification give every
  * result (the worker adds those of the guardrails' findings), and where the call came from.
  */
+// No maximum string length here: the worker's compiled check of a job (`exactCheck`) leaves any schema with one to zod.
 export const SessionOfJob = z.object({
-  scopes: z.array(z.string().min(1).max(300)).min(1).max(3),
+  scopes: z.array(z.string().min(1)).min(1).max(3),
   ttlSeconds: z.number().int().min(SESSION_TTL_MIN_SECONDS).max(SESSION_TTL_MAX_SECONDS),
   labels: z
     .array(z.object({ label: z.enum(resultLabels), source: z.enum(labelSources) }))
     .max(8)
     .optional(),
   /** The MCP session, task or `run_code` program the call came through (shown with the label; never a scope). */
-  via: z.string().max(300).optional(),
+  via: z.string().optional(),
   /** Count the call in the session (`session.calls`): a condition of the workspace reads them. */
   countCalls: z.literal(true).optional(),
   /**
    * The session rules someone approved this call under (a workflow held by the edge because its own steps would carry
    * such content out): its steps are not refused by them. Only the edge sets it, with the approval spent.
    */
-  approved: z.array(z.string().min(1).max(80)).max(50).optional(),
+  approved: z.array(z.string().min(1)).max(50).optional(),
 });
 export type SessionOfJob = z.infer<typeof SessionOfJob>;
 

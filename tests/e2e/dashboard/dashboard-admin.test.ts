@@ -59,7 +59,7 @@ describe('the dashboard for admins', () => {
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
-    await expect(nav.getByRole('link').count()).resolves.toBe(20);
+    await expect(nav.getByRole('link').count()).resolves.toBe(21);
     await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');

@@ -221,7 +221,7 @@ describe('the dashboard', () => {
     await audit(page, 'records');
     await row.getByRole('link').click();
     await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
-    const step = page.locator('ol.timeline > li');
+    const step = page.locator('ol.timeline:not(.session-timeline) > li');
     await expect(step.count()).resolves.toBe(1);
     const stepText = await step.innerText();
     expect(stepText).toContain('/api/v1/tickets/TCK-1');
@@ -308,7 +308,7 @@ describe('the dashboard', () => {
     await recordLink.click();
     await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toContain('open_tickets');
-    const titles = await page.locator('ol.timeline .node-title').allInnerTexts();
+    const titles = await page.locator('ol.timeline:not(.session-timeline) .node-title').allInnerTexts();
     expect(titles).toEqual([
       'flow.run open_tickets',
       'step.run list',

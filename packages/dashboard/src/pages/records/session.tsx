@@ -142,7 +142,7 @@ function SessionTimeline({
   decided: string | null;
 }) {
   return (
-    <ol className="timeline" aria-label={`Session ${session.scope}`}>
+    <ol className="timeline session-timeline" aria-label={`Session ${session.scope}`}>
       {entries(session, record, decided).map((e) => (
         <Fragment key={e.key}>{e.node}</Fragment>
       ))}
