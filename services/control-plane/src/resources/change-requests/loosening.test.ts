@@ -51,9 +51,9 @@ describe('loosenedFields', () => {
       'condition',
     ]);
     expect(loosenedFields('access_policy', { stored: p, body: { condition: p.condition } })).toEqual([]);
-    expect(loosenedFields('access_policy', { stored: p, body: { onFalse: 'require_approval', approval: rule } })).toEqual(
-      ['onFalse'],
-    );
+    expect(
+      loosenedFields('access_policy', { stored: p, body: { onFalse: 'require_approval', approval: rule } }),
+    ).toEqual(['onFalse']);
     const narrower = { principals: [], servers: [], tools: ['read'] };
     expect(loosenedFields('access_policy', { stored: wider, body: narrower })).toEqual([]);
     expect(loosenedFields('access_policy', { stored: { ...p, condition: null }, body: { condition: 'x' } })).toEqual(
@@ -108,7 +108,13 @@ describe('loosenedFields', () => {
     const fewer = { ttlSeconds: 3600, rules: [{ ...r, after: ['private'], enforce: true }] };
     expect(loosenedFields('session_settings', { stored: s, body: fewer })).toEqual(['rules[r1]']);
     expect(loosenedFields('session_settings', { stored: s, body: undefined })).toEqual(['rules']);
-    const tighter = { ttlSeconds: 7200, rules: [{ ...r, enforce: true }, { ...r, id: 'r2', enforce: true }] };
+    const tighter = {
+      ttlSeconds: 7200,
+      rules: [
+        { ...r, enforce: true },
+        { ...r, id: 'r2', enforce: true },
+      ],
+    };
     expect(loosenedFields('session_settings', { stored: s, body: tighter })).toEqual([]);
     expect(loosenedFields('session_settings', { stored: { configured: false }, body: tighter })).toEqual([]);
   });

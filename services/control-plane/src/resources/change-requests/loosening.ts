@@ -78,11 +78,13 @@ function policyLoosened(c: RequestedChange): string[] {
   // A policy grants (the union of grants): deleting one narrows what its principals may call.
   if (!b) return [];
   const out: string[] = [];
-  for (const f of ['principals', 'servers', 'tools'] as const) if (b[f] !== undefined && widened(s[f], b[f])) out.push(f);
+  for (const f of ['principals', 'servers', 'tools'] as const)
+    if (b[f] !== undefined && widened(s[f], b[f])) out.push(f);
   if (b.condition !== undefined && s.condition && canonical(b.condition) !== canonical(s.condition))
     out.push('condition');
   if (b.onFalse === 'require_approval' && (s.onFalse ?? 'refuse') === 'refuse' && s.condition) out.push('onFalse');
-  if (b.approval !== undefined && approvalLoosened(s.approval as Approval, b.approval as Approval)) out.push('approval');
+  if (b.approval !== undefined && approvalLoosened(s.approval as Approval, b.approval as Approval))
+    out.push('approval');
   if (b.enforce === false && enforced(s.enforce)) out.push('enforce');
   return out;
 }
@@ -113,7 +115,14 @@ function guardrailLoosened({ stored: s, body: b }: RequestedChange): string[] {
   return out;
 }
 
-type Rule = { id: string; after?: unknown; toolLabels?: unknown; enforce?: boolean; approval?: Approval; action?: string };
+type Rule = {
+  id: string;
+  after?: unknown;
+  toolLabels?: unknown;
+  enforce?: boolean;
+  approval?: Approval;
+  action?: string;
+};
 
 /** The ids of the session rules a change loosens, each `rules[<id>]`. */
 function rulesLoosened(prev: unknown, next: unknown): string[] {
