@@ -235,7 +235,10 @@ async function decide(deps: ControlPlaneDeps, input: Input<DecideChangeRequestBo
     throw conflict(`change request ${found.id} expired at ${found.expiresAt.toISOString()}`, 'expired');
   }
   if (found.state !== 'pending') throw conflict(`change request ${found.id} is ${found.state} already`, found.state);
-  if (decision === 'approve') await refuseStale(deps, found, source);
+  // The approval that would apply the change: its target must be as it was when the change was made.
+  const approvedSoFar = (found.decisions as unknown as Decision[]).filter((x) => x.decision === 'approve').length;
+  if (decision === 'approve' && approvedSoFar + 1 >= (found.rule as Rule).approvals)
+    await refuseStale(deps, found, source);
   const d = { approver: actorOf(caller), decision, comment: body.comment ?? null, at: new Date().toISOString() };
   const { row, decided } = await record(deps, found, d);
   return decided === 'approved' ? apply(deps, row, source) : present(row);
