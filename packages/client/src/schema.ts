@@ -5403,6 +5403,13 @@ export interface components {
       action: 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
       /** @description What an update changes; `managed`: only apply’s marker (adopting it). */
       fields: string[];
+      /**
+       * @description The change loosens a rule (four eyes on loosening, ADR 0079).
+       * @enum {boolean}
+       */
+      loosens?: true;
+      /** @description With `loosens`: the fields it loosens. */
+      loosenedFields?: string[];
     };
     WorkspacePlanBody: {
       /** @description Every file of the directory (docs/gitops.md, "Layout"). */
@@ -5426,10 +5433,12 @@ export interface components {
     };
     WorkspaceApplyResult: {
       /** @enum {string} */
-      outcome: 'applied' | 'failed';
+      outcome: 'applied' | 'failed' | 'waits_for_approval';
       /** @description Done, in order. */
       applied: components['schemas']['WorkspaceChange'][];
-      /** @description After a failure: not done (the same files applied again do them). */
+      /**
+       * @description After a failure or a change waiting for approval: not done (the same files applied again do them).
+       */
       notApplied: components['schemas']['WorkspaceChange'][];
       /** @description The change that failed, with the problem its operation answered. */
       failed?: {
@@ -5458,7 +5467,55 @@ export interface components {
         action: 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
         /** @description What an update changes; `managed`: only apply’s marker (adopting it). */
         fields: string[];
+        /**
+         * @description The change loosens a rule (four eyes on loosening, ADR 0079).
+         * @enum {boolean}
+         */
+        loosens?: true;
+        /** @description With `loosens`: the fields it loosens. */
+        loosenedFields?: string[];
         problem: components['schemas']['Problem'];
+      };
+      /**
+       * @description With four eyes on loosening: the loosening change apply stopped before, and its change request.
+       */
+      waiting?: {
+        /** @enum {string} */
+        kind:
+          | 'secret'
+          | 'external_mcp_server'
+          | 'connector'
+          | 'connector_instance'
+          | 'server'
+          | 'workflow_deployment'
+          | 'external_user'
+          | 'api_key'
+          | 'access_policy'
+          | 'quota'
+          | 'guardrail'
+          | 'role_mapping'
+          | 'session';
+        name: string;
+        /** @description The file that describes it (a deletion: the file an export would write). */
+        file: string;
+        /**
+         * @description `unmanaged`: in the workspace, in no file, kept (`prune` deletes it; never the calling key).
+         * @enum {string}
+         */
+        action: 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
+        /** @description What an update changes; `managed`: only apply’s marker (adopting it). */
+        fields: string[];
+        /**
+         * @description The change loosens a rule (four eyes on loosening, ADR 0079).
+         * @enum {boolean}
+         */
+        loosens?: true;
+        /** @description With `loosens`: the fields it loosens. */
+        loosenedFields?: string[];
+        changeRequest: {
+          id: string;
+          expiresAt: string;
+        };
       };
       /** @description API keys apply created, each with its value: shown once. */
       createdKeys: {

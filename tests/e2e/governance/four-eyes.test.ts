@@ -172,4 +172,47 @@ describe('four eyes on loosening', () => {
     );
     expect(denied.state).toBe('denied');
   });
+
+  it('workspace files: plan marks the loosening change; apply stops before it with its change request', async () => {
+    await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'aaa-files-tight',
+          match: { tools: ['search_tickets'] },
+          counts: 'calls',
+          limit: 10,
+          window: 'day',
+        },
+      }),
+    );
+    const { files } = await unwrap(api.GET('/workspace_files'));
+    // session.yaml left out (kept, unmanaged): its default rule's approver exports as a key id plan does not resolve.
+    const edited = files
+      .filter((f) => f.path !== 'session.yaml')
+      .map((f) =>
+        f.path === 'quotas/no-get-ticket.yaml'
+          ? { ...f, content: f.content.replace(/^limit: \d+$/m, 'limit: 500') }
+          : f.path === 'quotas/aaa-files-tight.yaml'
+            ? { ...f, content: f.content.replace(/^limit: 10$/m, 'limit: 5') }
+            : f,
+      );
+    const plan = await unwrap(api.POST('/workspace_files/plan', { body: { files: edited } }));
+    const byName = new Map(plan.changes.map((c) => [c.name, c]));
+    expect(byName.get('no-get-ticket')).toMatchObject({ action: 'update', loosens: true, loosenedFields: ['limit'] });
+    expect(byName.get('aaa-files-tight')).toMatchObject({
+      action: 'update',
+      fields: expect.arrayContaining(['limit']),
+    });
+    expect(byName.get('aaa-files-tight')!.loosens).toBeUndefined();
+    const result = await unwrap(api.POST('/workspace_files/apply', { body: { files: edited } }));
+    expect(result.outcome).toBe('waits_for_approval');
+    expect(result.waiting).toMatchObject({ name: 'no-get-ticket', loosens: true });
+    const id = result.waiting!.changeRequest.id;
+    expect((await unwrap(api.GET('/change_requests/{id}', { params: { path: { id } } }))).state).toBe('pending');
+    expect((await quota()).limit).toBe(50);
+    // The tightening before it applied at once.
+    expect(result.applied.map((c) => c.name)).toContain('aaa-files-tight');
+    const tight = await unwrap(api.GET('/quotas'));
+    expect(tight.data.find((q) => q.name === 'aaa-files-tight')!.limit).toBe(5);
+  });
 });
