@@ -36,7 +36,7 @@ export function guardedOperation(operationId: string): Guarded | undefined {
   return guarded.get(operationId);
 }
 
-export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** What the target's state is bound by: its `updatedAt` when it has one, else its answer (without `lastUsedAt`). */
 export function targetVersion(stored: Record<string, unknown>): string {

@@ -5,16 +5,14 @@ import { canonical } from '../governing.ts';
  * change request sets to something looser than the stored value. Pure: the stored value as its `GET` answers it, the
  * request's body (absent: a `DELETE`). Tightening, and a field sent unchanged, names nothing.
  */
-export const looseningKinds = [
-  'server',
-  'access_policy',
-  'api_key',
-  'quota',
-  'guardrail',
-  'session_settings',
-  'change_approvals',
-] as const;
-export type LooseningKind = (typeof looseningKinds)[number];
+export type LooseningKind =
+  | 'server'
+  | 'access_policy'
+  | 'api_key'
+  | 'quota'
+  | 'guardrail'
+  | 'session_settings'
+  | 'change_approvals';
 
 type Json = Record<string, unknown>;
 
