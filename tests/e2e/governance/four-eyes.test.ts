@@ -153,7 +153,7 @@ describe('four eyes on loosening', () => {
     expect(after.state).toBe('stale');
   });
 
-  it('holds turning the setting off, and a server made public', async () => {
+  it('holds turning the setting off and a server made public; refuses to hold a credential', async () => {
     const off = await held(
       api.PUT('/change_approvals/settings', {
         body: { enabled: false, approvers: { apiKeys: [approverKeyId] }, approvals: 1, expiresInSeconds: 3600 },
@@ -167,6 +167,15 @@ describe('four eyes on loosening', () => {
     expect(pub.loosens).toEqual(['isPublic']);
     const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
     expect(server.isPublic).toBe(false);
+    // A loosening change carrying a credential is refused: a change request never stores one.
+    const secret = 'Bearer four-eyes-never-stored';
+    const externalMcpConfigs = [
+      { name: 'ext', url: 'https://mcp.example.com/mcp', headers: { Authorization: secret } },
+    ];
+    const withHeaders = { isPublic: true, externalMcpConfigs } as never;
+    const path = { id: example.serverId };
+    expect(await status(unwrap(api.PATCH('/mcp_manager/{id}', { params: { path }, body: withHeaders })))).toBe(422);
+    expect(JSON.stringify(await unwrap(api.GET('/change_requests')))).not.toContain(secret);
     const denied = await unwrap(
       approver.POST('/change_requests/{id}/deny', { params: { path: { id: pub.changeRequest.id } }, body: {} }),
     );

@@ -1,14 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditActor } from '@toolplane/contracts';
-import { NotFoundError } from '@toolplane/errors';
+import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { canonical } from '../governing.ts';
 import { Reply, type Input, type Operation } from '../operation.ts';
-import { loosenedFields, type LooseningKind } from './loosening.ts';
+import { credentialPaths, loosenedFields, type LooseningKind } from './loosening.ts';
 import { WaitsForApprovalAnswer } from './openapi.ts';
 
 /**
@@ -142,6 +142,21 @@ function waiting(r: { id: string; expiresAt: Date; approvers: unknown; fields: s
   );
 }
 
+/** 422 for a loosening change carrying a credential's value: a change request never stores one. */
+function refuseCredentials(body: unknown, fields: string[]): void {
+  const paths = credentialPaths(body);
+  if (paths.length === 0) return;
+  const message =
+    `this change loosens ${fields.join(', ')} and waits for approval, and a change request never stores a ` +
+    'credential: send the credential in a change of its own, then this change without it';
+  throw new ValidationError(
+    'a change waiting for approval cannot carry credentials',
+    paths.map((path) => ({ path, message })),
+    'request.invalid',
+    422,
+  );
+}
+
 /** The change request `input` must become instead of running, or undefined: not loosening, or the setting off. */
 async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, unknown, unknown>) {
   const settings = await deps.db.changeApprovalSettings.findUnique({
@@ -152,6 +167,7 @@ async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unkno
   if (!stored) return undefined;
   const fields = loosenedFields(g.kind, { stored, body: input.body as Record<string, unknown> | undefined });
   if (fields.length === 0) return undefined;
+  refuseCredentials(input.body, fields);
   return hold(deps, g, input, { settings, stored, fields });
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loosenedFields } from './loosening.ts';
+import { credentialPaths, loosenedFields } from './loosening.ts';
 
 const rule = { approvers: { apiKeys: ['k1', 'k2'] }, approvals: 2, expiresInSeconds: 3600 };
 
@@ -126,5 +126,18 @@ describe('loosenedFields', () => {
     expect(loosenedFields('change_approvals', { stored: on, body: { ...on, approvers: {} } })).toEqual(['approvers']);
     expect(loosenedFields('change_approvals', { stored: { ...on, enabled: false }, body: on })).toEqual([]);
     expect(loosenedFields('change_approvals', { stored: on, body: undefined })).toEqual(['enabled']);
+  });
+
+  it('finds the credentials a change request must never store', () => {
+    const body = {
+      isPublic: true,
+      externalMcpConfigs: [
+        { name: 'a', url: 'https://a.example', headers: { Authorization: 'Bearer x' } },
+        { name: 'b', url: 'https://b.example', headers: {} },
+      ],
+    };
+    expect(credentialPaths(body)).toEqual(['/externalMcpConfigs/0/headers']);
+    expect(credentialPaths({ credentials: { api_key: 'k' } })).toEqual(['/credentials']);
+    expect(credentialPaths({ limit: 3, match: { tools: ['x'] } })).toEqual([]);
   });
 });

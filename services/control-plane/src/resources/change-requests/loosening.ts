@@ -6,13 +6,7 @@ import { canonical } from '../governing.ts';
  * request's body (absent: a `DELETE`). Tightening, and a field sent unchanged, names nothing.
  */
 export type LooseningKind =
-  | 'server'
-  | 'access_policy'
-  | 'api_key'
-  | 'quota'
-  | 'guardrail'
-  | 'session_settings'
-  | 'change_approvals';
+  'server' | 'access_policy' | 'api_key' | 'quota' | 'guardrail' | 'session_settings' | 'change_approvals';
 
 type Json = Record<string, unknown>;
 
@@ -175,4 +169,20 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
 /** The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force). */
 export function loosenedFields(kind: LooseningKind, change: RequestedChange): string[] {
   return byKind[kind](change);
+}
+
+/** Fields that carry credentials' values: a change request never stores them. */
+const credentialKeys = new Set(['headers', 'credentials']);
+
+/**
+ * The paths in `body` holding a credential's value (an inline external MCP server's `headers`, an instance's
+ * `credentials`): a change request is refused rather than store one.
+ */
+export function credentialPaths(body: unknown, path = ''): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  return Object.entries(body).flatMap(([k, v]) =>
+    credentialKeys.has(k) && v !== null && typeof v === 'object' && Object.keys(v).length > 0
+      ? [`${path}/${k}`]
+      : credentialPaths(v, `${path}/${k}`),
+  );
 }
