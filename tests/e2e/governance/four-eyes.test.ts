@@ -19,6 +19,7 @@ let stack: Stack;
 let api: ManagementClient;
 let approver: ManagementClient;
 let bystander: ManagementClient;
+let bystanderKeyId: string;
 let approverKeyId: string;
 let upstream: TicketSystem;
 let example: RegisteredExample;
@@ -65,6 +66,7 @@ beforeAll(async () => {
   approver = createManagementClient(stack.controlPlaneUrl, second.key);
   const third = await unwrap(api.POST('/api_keys', { body: { name: 'bystander', scopes: ['management'] } }));
   bystander = createManagementClient(stack.controlPlaneUrl, third.key);
+  bystanderKeyId = third.id;
   const q = await unwrap(
     api.POST('/quotas', {
       body: { name: 'no-get-ticket', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'minute' },
@@ -167,6 +169,22 @@ describe('four eyes on loosening', () => {
     expect(pub.loosens).toEqual(['isPublic']);
     const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
     expect(server.isPublic).toBe(false);
+    // Deleting the last policy that names a key lets the key call every tool: a loosening too.
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'bystander-reads',
+          principals: [{ type: 'api_key', value: bystanderKeyId }],
+          servers: ['*'],
+          tools: ['get_ticket'],
+        },
+      }),
+    );
+    const freed = await held(api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } }));
+    expect(freed.loosens).toEqual(['principals']);
+    expect((await unwrap(api.GET('/access_policies/{id}', { params: { path: { id: policy.id } } }))).name).toBe(
+      'bystander-reads',
+    );
     // A loosening change carrying a credential is refused: a change request never stores one.
     const secret = 'Bearer four-eyes-never-stored';
     const externalMcpConfigs = [

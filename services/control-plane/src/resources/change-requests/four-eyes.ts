@@ -142,6 +142,20 @@ function waiting(r: { id: string; expiresAt: Date; approvers: unknown; fields: s
   );
 }
 
+/** What judging a change needs beyond its target: an access policy's, the principals of the workspace's other policies. */
+async function contextOf(
+  deps: ControlPlaneDeps,
+  kind: LooseningKind,
+  { workspaceId, stored }: { workspaceId: string; stored: Record<string, unknown> },
+) {
+  if (kind !== 'access_policy' || typeof stored.id !== 'string') return {};
+  const others = await deps.db.accessPolicy.findMany({
+    where: { workspaceId, id: { not: stored.id } },
+    select: { principals: true },
+  });
+  return { otherPrincipals: others.flatMap((o) => o.principals as unknown[]) };
+}
+
 /** 422 for a loosening change carrying a credential's value: a change request never stores one. */
 function refuseCredentials(body: unknown, fields: string[]): void {
   const paths = credentialPaths(body);
@@ -165,7 +179,8 @@ async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unkno
   if (!settings?.enabled) return undefined;
   const stored = await readTarget(deps, g, input);
   if (!stored) return undefined;
-  const fields = loosenedFields(g.kind, { stored, body: input.body as Record<string, unknown> | undefined });
+  const seen = { ...stored, ...(await contextOf(deps, g.kind, { workspaceId: input.caller.workspaceId, stored })) };
+  const fields = loosenedFields(g.kind, { stored: seen, body: input.body as Record<string, unknown> | undefined });
   if (fields.length === 0) return undefined;
   refuseCredentials(input.body, fields);
   return hold(deps, g, input, { settings, stored, fields });

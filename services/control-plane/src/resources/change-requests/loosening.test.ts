@@ -24,7 +24,7 @@ describe('loosenedFields', () => {
     expect(loosenedFields('server', { stored: tight, body: undefined })).toEqual([]);
   });
 
-  it('access policy: principals, servers, tools added, condition removed or changed, log only; deletion narrows', () => {
+  it('access policy: principals, servers, tools added, condition removed or changed, log only; deletion narrows unless it frees a key', () => {
     const p = {
       principals: [{ type: 'api_key', value: 'k1' }],
       servers: ['s1'],
@@ -55,14 +55,28 @@ describe('loosenedFields', () => {
       loosenedFields('access_policy', { stored: p, body: { onFalse: 'require_approval', approval: rule } }),
     ).toEqual(['onFalse']);
     const narrower = { principals: [], servers: [], tools: ['read'] };
-    expect(loosenedFields('access_policy', { stored: wider, body: narrower })).toEqual([]);
+    // (Other policies still name its keys.)
+    const stillNamed = { ...wider, otherPrincipals: wider.principals };
+    expect(loosenedFields('access_policy', { stored: stillNamed, body: narrower })).toEqual([]);
     expect(loosenedFields('access_policy', { stored: { ...p, condition: null }, body: { condition: 'x' } })).toEqual(
       [],
     );
     const approving = { ...p, onFalse: 'require_approval', approval: rule };
     expect(loosenedFields('access_policy', { stored: approving, body: { approval: null } })).toEqual(['approval']);
     expect(loosenedFields('access_policy', { stored: approving, body: { onFalse: 'refuse' } })).toEqual([]);
-    expect(loosenedFields('access_policy', { stored: p, body: undefined })).toEqual([]);
+    expect(loosenedFields('access_policy', { stored: p, body: undefined })).toEqual(['principals']);
+    // Another policy still names the key: deleting this one, or taking the key out, narrows.
+    const named = { ...p, otherPrincipals: [{ type: 'api_key', value: 'k1' }] };
+    expect(loosenedFields('access_policy', { stored: named, body: undefined })).toEqual([]);
+    const other = [{ type: 'oauth_subject', value: 's' }];
+    const both = [...p.principals, ...other];
+    expect(
+      loosenedFields('access_policy', { stored: { ...named, principals: both }, body: { principals: other } }),
+    ).toEqual([]);
+    // The last policy naming the key: the key would call every tool.
+    expect(
+      loosenedFields('access_policy', { stored: { ...p, principals: both }, body: { principals: other } }),
+    ).toEqual(['principals']);
   });
 
   it('api key: restriction lifted or servers added; fewer servers tighten', () => {

@@ -65,13 +65,29 @@ function serverLoosened(c: RequestedChange): string[] {
   return out;
 }
 
+type Principal = { type?: string; value?: string };
+
+/**
+ * Whether the change leaves an API key the policy names named by no policy: such a key is the workspace's own
+ * credential and calls every tool (ADR 0013). `stored.otherPrincipals`: the principals of the workspace's other
+ * policies (four-eyes.ts reads them).
+ */
+function keysFreed(s: Json, next: unknown): boolean {
+  const named = (list: unknown) =>
+    new Set(((list ?? []) as Principal[]).filter((p) => p.type === 'api_key').map((p) => p.value));
+  const others = named(s.otherPrincipals);
+  const kept = named(next);
+  return [...named(s.principals)].some((k) => !kept.has(k) && !others.has(k));
+}
+
 function policyLoosened(c: RequestedChange): string[] {
   const { stored: s, body: b } = c;
-  // A policy grants (the union of grants): deleting one narrows what its principals may call.
-  if (!b) return [];
+  // A policy grants (the union of grants): deleting one narrows what its principals may call, unless it was the last
+  // to name a key.
+  if (!b) return keysFreed(s, []) ? ['principals'] : [];
   const out: string[] = [];
   for (const f of ['principals', 'servers', 'tools'] as const)
-    if (b[f] !== undefined && widened(s[f], b[f])) out.push(f);
+    if (b[f] !== undefined && (widened(s[f], b[f]) || (f === 'principals' && keysFreed(s, b[f])))) out.push(f);
   if (b.condition !== undefined && s.condition && canonical(b.condition) !== canonical(s.condition))
     out.push('condition');
   if (b.onFalse === 'require_approval' && (s.onFalse ?? 'refuse') === 'refuse' && s.condition) out.push('onFalse');

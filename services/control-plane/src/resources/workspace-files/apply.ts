@@ -23,7 +23,8 @@ const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
 function loosened(c: Change): string[] {
   const kind = looseningKindOf[c.kind];
   if (!kind || !c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
-  const stored = { configured: true, ...c.live.spec };
+  // A key freed by a policy's deletion (no policy naming it any more) is seen by apply's own step, not by plan.
+  const stored = { configured: true, ...c.live.spec, otherPrincipals: c.live.spec.principals };
   return loosenedFields(kind, { stored, body: c.action === 'delete' ? undefined : c.desired?.spec });
 }
 
