@@ -564,7 +564,39 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.DELETE('/connectors/{id}', { params: { path: { id: ids.connector! } } }));
     return { response, id: ids.connector };
   },
+  // Four eyes on loosening (ADR 0079): the setting (left off), and another key's held change, decided by this one
+  // (two approvals needed: one approval applies nothing, so the request has its one event).
+  putChangeApprovalSettings: async () => {
+    const { response } = await ok(api.PUT('/change_approvals/settings', { body: { enabled: false } }));
+    return { response, id: null };
+  },
+  approveChangeRequest: async () => {
+    const id = await changeRequest();
+    const { response } = await ok(api.POST('/change_requests/{id}/approve', { params: { path: { id } }, body: {} }));
+    return { response, id };
+  },
+  denyChangeRequest: async () => {
+    const id = await changeRequest();
+    const { response } = await ok(api.POST('/change_requests/{id}/deny', { params: { path: { id } }, body: {} }));
+    return { response, id };
+  },
 };
+
+/** Another key's change held for approval (a row as the guarded operation writes it). */
+async function changeRequest(): Promise<string> {
+  const id = randomUUID();
+  const requester = { type: 'api_key', id: 'another-key', name: null };
+  const caller = { workspaceId, keyId: 'another-key', principal: 'key:another-key', scopes: ['management'] };
+  const rule = { approvers: { apiKeys: [bootstrapKey.id] }, approvals: 2, expiresInSeconds: 3600 };
+  await db.query(
+    `INSERT INTO change_requests (id, workspace_id, operation_id, method, path, params, body, body_digest,
+       target_version, loosens, requester, caller, rule, state, requested_at, expires_at, updated_at)
+     VALUES ($1, $2, 'updateApiKey', 'PATCH', '/api_keys/x', '{}', '{}', 'digest', 'version', '["serverIds"]', $3, $4,
+       $5, 'pending', now(), now() + interval '1 hour', now())`,
+    [id, workspaceId, requester, caller, rule],
+  );
+  return id;
+}
 
 /**
  * What the workspace holds, as one hash of every table's rows but the trail itself and those that change with any

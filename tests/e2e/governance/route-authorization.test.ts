@@ -235,7 +235,7 @@ describe('authorization on the resolved route', () => {
     expect(wrong).toEqual([]);
   }, 600_000);
 
-  it('lets a key with only the approve scope reach the approval requests, sign in and the served registry, and nothing else', async () => {
+  it('lets a key with only the approve scope reach the approval and change requests, sign in and the served registry, and nothing else', async () => {
     const wrong: string[] = [];
     const reached: string[] = [];
     for (const op of operations) {
@@ -249,12 +249,17 @@ describe('authorization on the resolved route', () => {
     expect(reached.sort()).toEqual([
       'GET /approvals',
       'GET /approvals/{id}',
+      // Changes that loosen a rule, waiting for another approver (ADR 0079).
+      'GET /change_requests',
+      'GET /change_requests/{id}',
       // The workspace's served MCP Registry (ADR 0059): read by any credential of the management API.
       'GET /registry/v0.1/servers',
       'GET /registry/v0.1/servers/{serverName}/versions',
       'GET /registry/v0.1/servers/{serverName}/versions/{version}',
       'POST /approvals/{id}/approve',
       'POST /approvals/{id}/deny',
+      'POST /change_requests/{id}/approve',
+      'POST /change_requests/{id}/deny',
       'POST /sign_ins',
     ]);
   });

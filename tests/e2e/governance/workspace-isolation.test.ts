@@ -513,6 +513,13 @@ function cases(): Case[] {
     c('GET', '/session_settings', '/session_settings', 'scoped'),
     c('PUT', '/session_settings', '/session_settings', 'scoped', { ttlSeconds: 60, rules: [] }),
     c('DELETE', '/session_settings', '/session_settings', 'scoped'),
+    // B's four-eyes setting is its own; a change request of another workspace is not found.
+    c('GET', '/change_approvals/settings', '/change_approvals/settings', 'scoped'),
+    c('PUT', '/change_approvals/settings', '/change_approvals/settings', 'scoped', { enabled: false }),
+    c('GET', '/change_requests', '/change_requests', 'scoped'),
+    c('GET', '/change_requests/:id', `/change_requests/${heldChangeId}`, 'denied'),
+    c('POST', '/change_requests/:id/approve', `/change_requests/${heldChangeId}/approve`, 'denied', {}),
+    c('POST', '/change_requests/:id/deny', `/change_requests/${heldChangeId}/deny`, 'denied', {}),
     c('GET', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
     c('DELETE', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
     c('GET', '/scim_token', '/scim_token', 'scoped'),

@@ -527,7 +527,18 @@ describe('workspace files', () => {
       const run = await cli(b.key, ['plan', dir, '--json']);
       return (JSON.parse(run.stdout) as Planned).changes.filter((c) => c.kind === 'session');
     };
-    const update = [{ kind: 'session', name: 'workspace', file: 'session.yaml', action: 'update', fields: ['rules'] }];
+    // Both loosen the rule (four eyes on loosening, ADR 0079: plan says so whether or not the setting is on).
+    const update = [
+      {
+        kind: 'session',
+        name: 'workspace',
+        file: 'session.yaml',
+        action: 'update',
+        fields: ['rules'],
+        loosens: true,
+        loosenedFields: [`rules[${rule.id}]`],
+      },
+    ];
     // The files say log only (the exported default); the workspace enforces: applying them switches it back.
     expect(await changed(join(work, 'a'))).toEqual(update);
     // A file without the rule removes it.

@@ -95,7 +95,9 @@ const marks: Record<string, string> = { create: '+', update: '~', delete: '-', u
 
 function changeLine(out: Output, c: Change): string {
   const what = `${marks[c.action]} ${c.action} ${c.kind.replaceAll('_', ' ')} ${c.name} (${c.file})`;
-  const line = c.action === 'update' ? `${what}: ${c.fields.join(', ')}` : what;
+  const base = c.action === 'update' ? `${what}: ${c.fields.join(', ')}` : what;
+  // Four eyes on loosening (ADR 0079): plan says which changes loosen a rule, and which fields.
+  const line = c.loosens ? `${base} [loosens: ${(c.loosenedFields ?? []).join(', ')}]` : base;
   if (c.action === 'create') return out.green(line);
   if (c.action === 'delete') return out.red(line);
   return c.action === 'update' ? line : out.dim(line);
@@ -159,13 +161,19 @@ function applyLines(out: Output, result: WorkspaceApplyResult, revealKeys: boole
     lines.push(...result.notApplied.map((c) => `not applied: ${changeLine(out, c)}`));
     lines.push('Apply the same files again to finish: what was applied is found by name.');
   }
+  if (result.waiting) {
+    const id = result.waiting.changeRequest.id;
+    lines.push(out.red(`waits for approval ${id}: ${changeLine(out, result.waiting)} loosens a rule`));
+    lines.push(...result.notApplied.map((c) => `not applied: ${changeLine(out, c)}`));
+    lines.push(`Another approver approves it (POST /change_requests/${id}/approve); then apply the same files again.`);
+  }
   for (const k of result.createdKeys)
     lines.push(
       revealKeys
         ? `api key ${k.name}: ${k.key} (shown once)`
         : `api key ${k.name} created (${k.id}); --reveal-keys prints new keys' values`,
     );
-  if (!result.failed) lines.push(`Applied: ${result.applied.length} changes.`);
+  if (!result.failed && !result.waiting) lines.push(`Applied: ${result.applied.length} changes.`);
   return lines;
 }
 
@@ -186,6 +194,7 @@ async function apply(ctx: Context, dir: string, opts: Record<string, unknown>): 
   const shown = revealKeys ? result : { ...result, createdKeys: result.createdKeys.map(({ key: _key, ...k }) => k) };
   ctx.out.result(shown, () => applyLines(ctx.out, result, revealKeys));
   if (result.failed) process.exitCode = exitCodeForStatus(result.failed.problem.status);
+  else if (result.waiting) process.exitCode = changesPending;
 }
 
 function directoryOptions(command: Command): Command {

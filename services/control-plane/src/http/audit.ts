@@ -29,6 +29,8 @@ const models: Record<string, string> = {
   session_settings: 'sessionSettings',
   scim_token: 'scimToken',
   audit_exporter: 'auditExporter',
+  change_request: 'changeRequest',
+  change_approval_settings: 'changeApprovalSettings',
 };
 
 /** A request's audit state: its scope (db/audited-db.ts), the operation that matched, and what the answer named. */
@@ -156,7 +158,7 @@ export function answered(req: Request, body: unknown): void {
 export function stepAuditScope(
   c: Caller,
   source: AuditSource,
-  step: { declaration: AuditDeclaration; resourceId: string | null; via: string },
+  step: { declaration: AuditDeclaration; resourceId: string | null; via: string; details?: Record<string, unknown> },
 ): AuditScope & { close(trail: AuditTrail): Promise<void> } {
   const id = randomUUID();
   const pending = (): PendingAuditEvent => ({
@@ -167,7 +169,7 @@ export function stepAuditScope(
     action: step.declaration.action,
     resource: { type: step.declaration.resource, id: step.resourceId },
     source,
-    details: { via: step.via },
+    details: { via: step.via, ...step.details },
   });
   const scope = {
     pending,

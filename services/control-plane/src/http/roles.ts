@@ -39,10 +39,10 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/role_mappings$/, 'roles'],
   [/^\/api_keys(\/|$)/, 'keys'],
   [/^\/quotas\/\{id\}\/usage$/, 'usage'],
-  [/^\/(access_policies|quotas|guardrails|session_settings)(\/|$)/, 'policies'],
+  [/^\/(access_policies|quotas|guardrails|session_settings|change_approvals)(\/|$)/, 'policies'],
   // One session's labels and their origins (ADR 0078): read as the trail is, ended by an admin.
   [/^\/sessions\/\{scope\}$/, 'trail'],
-  [/^\/approvals(\/|$)/, 'approvals'],
+  [/^\/(approvals|change_requests)(\/|$)/, 'approvals'],
   [/^\/(secrets|mcp_servers\/\{id\}\/secrets|external_users\/\{name\}\/secrets)(\/|$)/, 'secrets'],
   [/^\/mcp_manager\/\{id\}\/debug_sessions(\/|$)/, 'debug_sessions'],
   [/^\/(mcp_manager|mcp_servers|external_mcp_servers|registry)(\/|$)/, 'servers'],

@@ -108,6 +108,9 @@ function mayDo(c: Caller, method: string, path: string): boolean {
   );
 }
 
+/** Whether `c` may change access policies: an admin, or a key with "management" and no server restriction. */
+export const mayChangePolicies = (c: Caller): boolean => mayDo(c, 'post', '/access_policies');
+
 const who = (c: Caller) =>
   c.roles !== undefined
     ? `a person with the roles ${c.roles.join(', ') || '(none)'}`

@@ -1,6 +1,7 @@
 import { accessPoliciesOperations } from './access-policies/operations.ts';
 import { apiCatalogOperations } from './api-catalog/operations.ts';
 import { apiKeysOperations } from './api-keys/operations.ts';
+import { changeRequestsOperations } from './change-requests/operations.ts';
 import { approvalsOperations } from './approvals/operations.ts';
 import { auditEventsOperations } from './audit-events/operations.ts';
 import { auditExportersOperations } from './audit-exporters/operations.ts';
@@ -41,6 +42,7 @@ const operationTables = {
   guardrails: guardrailsOperations,
   sessions: sessionsOperations,
   approvals: approvalsOperations,
+  'change-requests': changeRequestsOperations,
   connectors: connectorsOperations,
   'curated-connectors': curatedConnectorsOperations,
   'connector-instances': connectorInstancesOperations,

@@ -5,6 +5,7 @@ import { explainAccessDecision } from './explain.ts';
 import * as handlers from './handlers.ts';
 import { AccessExplanation, AccessPolicy } from './openapi.ts';
 import { ExplainBody, PolicyBody, UpdatePolicyBody } from './schemas.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const tags = ['access policies'];
 const rows = rowOperations({
@@ -23,7 +24,7 @@ const rows = rowOperations({
  * subjects and groups, and external users. Stored here, published per workspace to Redis (publish.ts); the edge
  * decides on every tools/list and tools/call from its cached copy.
  */
-export const accessPoliciesOperations: Operation[] = [
+export const accessPoliciesOperations: Operation[] = fourEyes('access_policy', [
   rows.create({
     summary: 'Create an access policy (an allow rule)',
     description: 'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
@@ -68,4 +69,4 @@ export const accessPoliciesOperations: Operation[] = [
     body: ExplainBody.meta({ id: 'AccessExplanationRequest' }),
     handler: explainAccessDecision,
   }),
-];
+]);

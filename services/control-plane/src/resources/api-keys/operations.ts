@@ -4,6 +4,7 @@ import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { ApiKey, CreatedApiKey } from './openapi.ts';
 import { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const rows = rowOperations({
   path: '/api_keys',
@@ -20,7 +21,7 @@ const rows = rowOperations({
  * The workspace's API keys: created with scopes the caller has (its value shown once), optionally limited to
  * servers; renamed, restricted and revoked with effect on every edge at once (keys.ts publishes them to Redis).
  */
-export const apiKeysOperations: Operation[] = [
+export const apiKeysOperations: Operation[] = fourEyes('api_key', [
   rows.create({
     summary: 'Create an API key',
     description: 'A key grants only scopes the calling key has (`server_admin` also by an unrestricted key).',
@@ -45,4 +46,4 @@ export const apiKeysOperations: Operation[] = [
     as: ['revokeApiKey', 'revoke'],
     handler: handlers.revokeApiKey,
   }),
-];
+]);

@@ -4,6 +4,7 @@ import type { Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { CreateGuardrailBody, Detector, GuardrailParams, UpdateGuardrailBody } from './schemas.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const Guardrail = z
   .object({
@@ -40,7 +41,7 @@ const rows = rowOperations({
  * before the result leaves the data plane, and the edge on their calls' arguments, before anything is enqueued. Each
  * change is a new catalog version of those servers.
  */
-export const guardrailsOperations: Operation[] = [
+export const guardrailsOperations: Operation[] = fourEyes('guardrail', [
   rows.create({
     summary: 'Create a guardrail',
     description:
@@ -65,4 +66,4 @@ export const guardrailsOperations: Operation[] = [
     handler: handlers.updateGuardrail,
   }),
   rows.delete({ summary: 'Delete a guardrail', handler: handlers.deleteGuardrail }),
-];
+]);

@@ -4,6 +4,7 @@ import type { Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { CreateQuotaBody, QuotaParams, UpdateQuotaBody } from './schemas.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const Quota = z
   .object({
@@ -40,7 +41,7 @@ const rows = rowOperations({
  * Quotas and budgets (ADR 0048): how much the calls a quota matches may use, enforced on every edge before
  * the enqueue. Each change is published to the edges with the workspace's access policies.
  */
-export const quotasOperations: Operation[] = [
+export const quotasOperations: Operation[] = fourEyes('quota', [
   rows.create({
     summary: 'Create a quota',
     description:
@@ -65,4 +66,4 @@ export const quotasOperations: Operation[] = [
     handler: handlers.updateQuota,
   }),
   rows.delete({ summary: 'Delete a quota', handler: handlers.deleteQuota }),
-];
+]);

@@ -20,6 +20,7 @@ import {
   UpdateServerBody,
 } from './schemas.ts';
 import { previewShape } from './shape-preview.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const tags = ['mcp servers'];
 
@@ -28,7 +29,7 @@ const tags = ['mcp servers'];
  * by name, external MCP servers), its catalog versions and what its MCP clients see. Every change of what a server
  * exposes goes through the catalog service.
  */
-export const serversOperations: Operation[] = [
+export const serversOperations: Operation[] = fourEyes('server', [
   operation({
     route: {
       method: 'post',
@@ -204,4 +205,4 @@ export const serversOperations: Operation[] = [
     body: ResultShapePreviewBody.meta({ id: 'ResultShapePreviewRequest' }),
     handler: previewShape,
   }),
-];
+]);

@@ -3,6 +3,7 @@ import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { SessionAnswer, SessionSettingsAnswer } from './openapi.ts';
 import { PutSessionSettingsBody, SessionParams } from './schemas.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const tags = ['sessions'];
 
@@ -11,7 +12,7 @@ const tags = ['sessions'];
  * settings (how long a session keeps the labels its results brought, and the rules that judge a call sending data out
  * by them), published to every edge and worker with the access policies; and one session's labels, read and ended.
  */
-export const sessionsOperations: Operation[] = [
+export const sessionsOperations: Operation[] = fourEyes('session_settings', [
   operation({
     route: {
       method: 'get',
@@ -85,4 +86,4 @@ export const sessionsOperations: Operation[] = [
     params: SessionParams,
     handler: handlers.endSession,
   }),
-];
+]);

@@ -3,25 +3,51 @@ import { toProblem, UserError, ValidationError, type Problem, type ProblemIssue 
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invokeOperation } from '../operation.ts';
+import { loosenedFields, type LooseningKind } from '../change-requests/loosening.ts';
 import { approvalWaits } from './approval-rules.ts';
 import { inlineConfigsOf, type Change, type ServerPart, type StepContext } from './kind.ts';
 import { kinds } from './specs.ts';
 import { stepOf } from './steps.ts';
 
-/** A change as the API reports it. */
-export const reported = (c: Change) => ({
-  kind: c.kind,
-  name: c.name,
-  file: c.file,
-  action: c.action,
-  fields: c.fields,
-});
+/** The kinds of workspace files whose changes can loosen a rule (ADR 0079), as change-requests/loosening.ts names them. */
+const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
+  server: 'server',
+  access_policy: 'access_policy',
+  api_key: 'api_key',
+  quota: 'quota',
+  guardrail: 'guardrail',
+  session: 'session_settings',
+};
+
+/** The fields an update or deletion loosens (four eyes on loosening), compared as the files and the live state say. */
+function loosened(c: Change): string[] {
+  const kind = looseningKindOf[c.kind];
+  if (!kind || !c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
+  // A key freed by a policy's deletion (no policy naming it any more) is seen by apply's own step, not by plan.
+  const stored = { configured: true, ...c.live.spec, otherPrincipals: c.live.spec.principals };
+  return loosenedFields(kind, { stored, body: c.action === 'delete' ? undefined : c.desired?.spec });
+}
+
+/** A change as the API reports it; one that loosens a rule says so, and which fields. */
+export const reported = (c: Change) => {
+  const loosens = loosened(c);
+  return {
+    kind: c.kind,
+    name: c.name,
+    file: c.file,
+    action: c.action,
+    fields: c.fields,
+    ...(loosens.length > 0 ? { loosens: true, loosenedFields: loosens } : {}),
+  };
+};
 
 export interface ApplyResult {
-  outcome: 'applied' | 'failed';
+  outcome: 'applied' | 'failed' | 'waits_for_approval';
   applied: ReturnType<typeof reported>[];
   notApplied: ReturnType<typeof reported>[];
   failed?: ReturnType<typeof reported> & { problem: Problem };
+  /** The loosening change apply stopped before (four eyes on loosening): its change request waits for approval. */
+  waiting?: ReturnType<typeof reported> & { changeRequest: { id: string; expiresAt: string } };
   /** Keys apply created: their values, shown once (as `POST /api_keys` shows them). */
   createdKeys: { name: string; id: string; key: string }[];
 }
@@ -98,9 +124,17 @@ function answeredProblem(status: number, body: unknown): Problem {
   );
 }
 
+/** A guarded operation's 202 (change-requests/four-eyes.ts): the change request it made. */
+function heldRequest(body: unknown): { id: string; expiresAt: string } | undefined {
+  const answer = body as { status?: unknown; changeRequest?: { id: string; expiresAt: string } } | undefined;
+  if (answer?.status !== 'waits_for_approval' || !answer.changeRequest) return undefined;
+  return { id: answer.changeRequest.id, expiresAt: answer.changeRequest.expiresAt };
+}
+
 /**
  * Carries out a plan with no problems, one change at a time, each as its API operation (its own transaction and audit
- * event) followed by apply's marker. The first failure stops it: the answer says what was applied and what was not,
+ * event) followed by apply's marker. The first failure stops it, and so does the first change that loosens a rule while
+ * four eyes on loosening is on (ADR 0079: its change request made, `waiting` names it; the changes before it applied): the answer says what was applied and what was not,
  * and the same files applied again finish the job (resources are found by name).
  */
 export async function applyPlan(
@@ -116,10 +150,18 @@ export async function applyPlan(
       const { op, ...input } = step;
       const resourceId = c.live?.id ?? plan.ctx.ids.get(`${c.kind}/${c.name}`) ?? c.name;
       const outcome = await invokeOperation(deps, op, { ...by, ...input, via: 'workspace.apply', resourceId });
-      if (!outcome.ok || outcome.status >= 400) {
-        const problem = outcome.ok ? answeredProblem(outcome.status, outcome.body) : outcome.problem;
-        result.outcome = 'failed';
-        result.failed = { ...reported(c), problem };
+      const held = outcome.ok && outcome.status === 202 ? heldRequest(outcome.body) : undefined;
+      if (!outcome.ok || outcome.status >= 400 || held) {
+        if (held) {
+          result.outcome = 'waits_for_approval';
+          result.waiting = { ...reported(c), changeRequest: held };
+        } else {
+          result.outcome = 'failed';
+          result.failed = {
+            ...reported(c),
+            problem: outcome.ok ? answeredProblem(outcome.status, outcome.body) : outcome.problem,
+          };
+        }
         result.notApplied = steps
           .slice(i + 1)
           .filter((e) => e.part !== 'approval' || e.c !== c)

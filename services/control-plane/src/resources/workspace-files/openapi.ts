@@ -30,6 +30,8 @@ const Change = z
       .enum(['create', 'update', 'delete', 'unchanged', 'unmanaged'])
       .describe('`unmanaged`: in the workspace, in no file, kept (`prune` deletes it; never the calling key).'),
     fields: z.array(z.string()).describe('What an update changes; `managed`: only apply’s marker (adopting it).'),
+    loosens: z.literal(true).optional().describe('The change loosens a rule (four eyes on loosening, ADR 0079).'),
+    loosenedFields: z.array(z.string()).optional().describe('With `loosens`: the fields it loosens.'),
   })
   .strict()
   .meta({ id: 'WorkspaceChange' });
@@ -51,13 +53,19 @@ export const Plan = z
 
 export const ApplyResult = z
   .object({
-    outcome: z.enum(['applied', 'failed']),
+    outcome: z.enum(['applied', 'failed', 'waits_for_approval']),
     applied: z.array(Change).describe('Done, in order.'),
-    notApplied: z.array(Change).describe('After a failure: not done (the same files applied again do them).'),
+    notApplied: z
+      .array(Change)
+      .describe('After a failure or a change waiting for approval: not done (the same files applied again do them).'),
     failed: Change.extend({ problem: Problem })
       .strict()
       .optional()
       .describe('The change that failed, with the problem its operation answered.'),
+    waiting: Change.extend({ changeRequest: z.object({ id: z.string(), expiresAt: z.string() }).strict() })
+      .strict()
+      .optional()
+      .describe('With four eyes on loosening: the loosening change apply stopped before, and its change request.'),
     createdKeys: z
       .array(z.object({ name: z.string(), id: z.uuid(), key: z.string() }).strict())
       .describe('API keys apply created, each with its value: shown once.'),

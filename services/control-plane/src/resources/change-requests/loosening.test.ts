@@ -1,0 +1,157 @@
+import { describe, expect, it } from '@jest/globals';
+import { credentialPaths, loosenedFields } from './loosening.ts';
+
+const rule = { approvers: { apiKeys: ['k1', 'k2'] }, approvals: 2, expiresInSeconds: 3600 };
+
+describe('loosenedFields', () => {
+  it('server: public, confirmations and approvals lifted, config changed; the reverse tightens', () => {
+    const tight = { isPublic: false, codeMode: false, confirmTools: ['a'], approvalTools: ['b'], approvalRule: rule };
+    const loose = { isPublic: true, confirmTools: [], approvalTools: [], approvalRule: null };
+    expect(loosenedFields('server', { stored: tight, body: loose })).toEqual([
+      'isPublic',
+      'confirmTools',
+      'approvalTools',
+      'approvalRule',
+    ]);
+    const stored = { isPublic: true, codeMode: false, confirmTools: [], approvalTools: [], approvalRule: null };
+    expect(loosenedFields('server', { stored, body: tight })).toEqual([]);
+    expect(loosenedFields('server', { stored: tight, body: { approvalRule: { ...rule, approvals: 1 } } })).toEqual([
+      'approvalRule',
+    ]);
+    expect(loosenedFields('server', { stored: tight, body: { approvalRule: { ...rule, approvals: 3 } } })).toEqual([]);
+    expect(loosenedFields('server', { stored: { config: {} }, body: { config: { cache: true } } })).toEqual(['config']);
+    expect(loosenedFields('server', { stored: tight, body: { codeMode: true } })).toEqual(['codeMode']);
+    expect(loosenedFields('server', { stored: tight, body: undefined })).toEqual([]);
+  });
+
+  it('access policy: principals, servers, tools added, condition removed or changed, log only; deletion narrows unless it frees a key', () => {
+    const p = {
+      principals: [{ type: 'api_key', value: 'k1' }],
+      servers: ['s1'],
+      tools: ['read'],
+      condition: 'args.amount < 10',
+      onFalse: 'refuse',
+      enforce: true,
+    };
+    const wider = {
+      principals: [...p.principals, { type: 'api_key', value: 'k2' }],
+      servers: ['*'],
+      tools: ['read', 'refund'],
+      condition: null,
+      enforce: false,
+    };
+    expect(loosenedFields('access_policy', { stored: p, body: wider })).toEqual([
+      'principals',
+      'servers',
+      'tools',
+      'condition',
+      'enforce',
+    ]);
+    expect(loosenedFields('access_policy', { stored: p, body: { condition: 'args.amount < 5' } })).toEqual([
+      'condition',
+    ]);
+    expect(loosenedFields('access_policy', { stored: p, body: { condition: p.condition } })).toEqual([]);
+    expect(
+      loosenedFields('access_policy', { stored: p, body: { onFalse: 'require_approval', approval: rule } }),
+    ).toEqual(['onFalse']);
+    const narrower = { principals: [], servers: [], tools: ['read'] };
+    // (Other policies still name its keys.)
+    const stillNamed = { ...wider, otherPrincipals: wider.principals };
+    expect(loosenedFields('access_policy', { stored: stillNamed, body: narrower })).toEqual([]);
+    expect(loosenedFields('access_policy', { stored: { ...p, condition: null }, body: { condition: 'x' } })).toEqual(
+      [],
+    );
+    const approving = { ...p, onFalse: 'require_approval', approval: rule };
+    expect(loosenedFields('access_policy', { stored: approving, body: { approval: null } })).toEqual(['approval']);
+    expect(loosenedFields('access_policy', { stored: approving, body: { onFalse: 'refuse' } })).toEqual([]);
+    expect(loosenedFields('access_policy', { stored: p, body: undefined })).toEqual(['principals']);
+    // Another policy still names the key: deleting this one, or taking the key out, narrows.
+    const named = { ...p, otherPrincipals: [{ type: 'api_key', value: 'k1' }] };
+    expect(loosenedFields('access_policy', { stored: named, body: undefined })).toEqual([]);
+    const other = [{ type: 'oauth_subject', value: 's' }];
+    const both = [...p.principals, ...other];
+    expect(
+      loosenedFields('access_policy', { stored: { ...named, principals: both }, body: { principals: other } }),
+    ).toEqual([]);
+    // The last policy naming the key: the key would call every tool.
+    expect(
+      loosenedFields('access_policy', { stored: { ...p, principals: both }, body: { principals: other } }),
+    ).toEqual(['principals']);
+  });
+
+  it('api key: restriction lifted or servers added; fewer servers tighten', () => {
+    const k = { serverIds: ['s1'], scopes: ['runtime'] };
+    expect(loosenedFields('api_key', { stored: k, body: { serverIds: null } })).toEqual(['serverIds']);
+    expect(loosenedFields('api_key', { stored: k, body: { serverIds: ['s1', 's2'] } })).toEqual(['serverIds']);
+    expect(loosenedFields('api_key', { stored: k, body: { scopes: ['runtime', 'management'] } })).toEqual(['scopes']);
+    expect(loosenedFields('api_key', { stored: { serverIds: ['s1', 's2'] }, body: { serverIds: ['s1'] } })).toEqual([]);
+    expect(loosenedFields('api_key', { stored: { serverIds: null }, body: { serverIds: ['s1'] } })).toEqual([]);
+    expect(loosenedFields('api_key', { stored: k, body: undefined })).toEqual([]);
+  });
+
+  it('quota: raised, log only or deleted; lowered or enforced tightens', () => {
+    const q = { limit: 10, enforce: true };
+    expect(loosenedFields('quota', { stored: q, body: { limit: 11, enforce: false } })).toEqual(['limit', 'enforce']);
+    expect(loosenedFields('quota', { stored: q, body: undefined })).toEqual(['(deleted)']);
+    expect(loosenedFields('quota', { stored: q, body: { limit: 9 } })).toEqual([]);
+    expect(loosenedFields('quota', { stored: { limit: 10, enforce: false }, body: { enforce: true } })).toEqual([]);
+    expect(loosenedFields('quota', { stored: { limit: 10, enforce: false }, body: undefined })).toEqual([]);
+  });
+
+  it('guardrail: log only, detectors reduced or deleted; more detectors tighten', () => {
+    const g = { enforce: true, detectors: ['secrets', 'pii'] };
+    expect(loosenedFields('guardrail', { stored: g, body: { enforce: false, detectors: ['secrets'] } })).toEqual([
+      'enforce',
+      'detectors',
+    ]);
+    expect(loosenedFields('guardrail', { stored: g, body: undefined })).toEqual(['(deleted)']);
+    expect(loosenedFields('guardrail', { stored: g, body: { detectors: ['secrets', 'pii', 'injection'] } })).toEqual(
+      [],
+    );
+  });
+
+  it('session settings: a rule removed, log only or reduced, ttl shortened; the reverse tightens', () => {
+    const r = { id: 'r1', after: ['private', 'untrusted'], toolLabels: ['external_write'], action: 'refuse' };
+    const s = { configured: true, ttlSeconds: 3600, rules: [{ ...r, enforce: true }] };
+    expect(loosenedFields('session_settings', { stored: s, body: { ttlSeconds: 60, rules: [] } })).toEqual([
+      'rules[r1]',
+      'ttlSeconds',
+    ]);
+    const logOnly = { ttlSeconds: 3600, rules: [{ ...r, enforce: false }] };
+    expect(loosenedFields('session_settings', { stored: s, body: logOnly })).toEqual(['rules[r1]']);
+    const fewer = { ttlSeconds: 3600, rules: [{ ...r, after: ['private'], enforce: true }] };
+    expect(loosenedFields('session_settings', { stored: s, body: fewer })).toEqual(['rules[r1]']);
+    expect(loosenedFields('session_settings', { stored: s, body: undefined })).toEqual(['rules']);
+    const tighter = {
+      ttlSeconds: 7200,
+      rules: [
+        { ...r, enforce: true },
+        { ...r, id: 'r2', enforce: true },
+      ],
+    };
+    expect(loosenedFields('session_settings', { stored: s, body: tighter })).toEqual([]);
+    expect(loosenedFields('session_settings', { stored: { configured: false }, body: tighter })).toEqual([]);
+  });
+
+  it('the four-eyes setting: off, fewer approvals, other approvers; on is a tightening', () => {
+    const on = { enabled: true, approvers: { apiKeys: ['k1'] }, approvals: 2, expiresInSeconds: 3600 };
+    expect(loosenedFields('change_approvals', { stored: on, body: { ...on, enabled: false } })).toEqual(['enabled']);
+    expect(loosenedFields('change_approvals', { stored: on, body: { ...on, approvals: 1 } })).toEqual(['approvals']);
+    expect(loosenedFields('change_approvals', { stored: on, body: { ...on, approvers: {} } })).toEqual(['approvers']);
+    expect(loosenedFields('change_approvals', { stored: { ...on, enabled: false }, body: on })).toEqual([]);
+    expect(loosenedFields('change_approvals', { stored: on, body: undefined })).toEqual(['enabled']);
+  });
+
+  it('finds the credentials a change request must never store', () => {
+    const body = {
+      isPublic: true,
+      externalMcpConfigs: [
+        { name: 'a', url: 'https://a.example', headers: { Authorization: 'Bearer x' } },
+        { name: 'b', url: 'https://b.example', headers: {} },
+      ],
+    };
+    expect(credentialPaths(body)).toEqual(['/externalMcpConfigs/0/headers']);
+    expect(credentialPaths({ credentials: { api_key: 'k' } })).toEqual(['/credentials']);
+    expect(credentialPaths({ limit: 3, match: { tools: ['x'] } })).toEqual([]);
+  });
+});

@@ -1,0 +1,204 @@
+import { canonical } from '../governing.ts';
+
+/**
+ * What loosens a rule (docs/governance.md "Four eyes on loosening", ADR 0079): for each kind of resource, the fields a
+ * change request sets to something looser than the stored value. Pure: the stored value as its `GET` answers it, the
+ * request's body (absent: a `DELETE`). Tightening, and a field sent unchanged, names nothing.
+ */
+export type LooseningKind =
+  'server' | 'access_policy' | 'api_key' | 'quota' | 'guardrail' | 'session_settings' | 'change_approvals';
+
+type Json = Record<string, unknown>;
+
+/** A requested change: `body` undefined is a deletion. */
+export interface RequestedChange {
+  stored: Json;
+  body: Json | undefined;
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const keys = (v: unknown): Set<string> => new Set(list(v).map((x) => canonical(x)));
+
+/** Whether `next` holds something `prev` did not (`"*"` counts as more than any list without it). */
+function widened(prev: unknown, next: unknown): boolean {
+  const before = keys(prev);
+  return [...keys(next)].some((x) => !before.has(x));
+}
+
+/** Whether `prev` held something `next` does not. */
+const narrowed = (prev: unknown, next: unknown) => widened(next, prev);
+
+/** The field is in the body and differs from the stored value. */
+const sets = (c: RequestedChange, field: string) =>
+  c.body !== undefined && c.body[field] !== undefined && canonical(c.body[field]) !== canonical(c.stored[field]);
+
+const enforced = (v: unknown) => v !== false;
+
+type Approval = { approvers?: Json; approvals?: number; expiresInSeconds?: number } | null | undefined;
+
+/**
+ * An approval rule loosens when it is removed, fewer approvals are needed, requests live longer, or its approvers
+ * change at all (one removed leaves fewer eyes; one added may be the requester's accomplice).
+ */
+function approvalLoosened(prev: Approval, next: Approval): boolean {
+  if (!prev) return false;
+  if (!next) return true;
+  return (
+    (next.approvals ?? 1) < (prev.approvals ?? 1) ||
+    (next.expiresInSeconds ?? 0) > (prev.expiresInSeconds ?? 0) ||
+    canonical(next.approvers ?? {}) !== canonical(prev.approvers ?? {})
+  );
+}
+
+function serverLoosened(c: RequestedChange): string[] {
+  const { stored: s, body: b } = c;
+  if (!b) return [];
+  const out: string[] = [];
+  if (b.isPublic === true && s.isPublic !== true) out.push('isPublic');
+  if (b.codeMode !== undefined && b.codeMode !== false && !s.codeMode) out.push('codeMode');
+  if (b.confirmTools !== undefined && narrowed(s.confirmTools, b.confirmTools)) out.push('confirmTools');
+  if (b.approvalTools !== undefined && narrowed(s.approvalTools, b.approvalTools)) out.push('approvalTools');
+  if (b.approvalRule !== undefined && approvalLoosened(s.approvalRule as Approval, b.approvalRule as Approval))
+    out.push('approvalRule');
+  // Result shapes, the cache, forwarding the caller's token, the labels results bring: any change may loosen.
+  if (sets(c, 'config')) out.push('config');
+  return out;
+}
+
+type Principal = { type?: string; value?: string };
+
+/**
+ * Whether the change leaves an API key the policy names named by no policy: such a key is the workspace's own
+ * credential and calls every tool (ADR 0013). `stored.otherPrincipals`: the principals of the workspace's other
+ * policies (four-eyes.ts reads them).
+ */
+function keysFreed(s: Json, next: unknown): boolean {
+  const named = (list: unknown) =>
+    new Set(((list ?? []) as Principal[]).filter((p) => p.type === 'api_key').map((p) => p.value));
+  const others = named(s.otherPrincipals);
+  const kept = named(next);
+  return [...named(s.principals)].some((k) => !kept.has(k) && !others.has(k));
+}
+
+function policyLoosened(c: RequestedChange): string[] {
+  const { stored: s, body: b } = c;
+  // A policy grants (the union of grants): deleting one narrows what its principals may call, unless it was the last
+  // to name a key.
+  if (!b) return keysFreed(s, []) ? ['principals'] : [];
+  const out: string[] = [];
+  for (const f of ['principals', 'servers', 'tools'] as const)
+    if (b[f] !== undefined && (widened(s[f], b[f]) || (f === 'principals' && keysFreed(s, b[f])))) out.push(f);
+  if (b.condition !== undefined && s.condition && canonical(b.condition) !== canonical(s.condition))
+    out.push('condition');
+  if (b.onFalse === 'require_approval' && (s.onFalse ?? 'refuse') === 'refuse' && s.condition) out.push('onFalse');
+  if (b.approval !== undefined && approvalLoosened(s.approval as Approval, b.approval as Approval))
+    out.push('approval');
+  if (b.enforce === false && enforced(s.enforce)) out.push('enforce');
+  return out;
+}
+
+function apiKeyLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (!b) return [];
+  const out: string[] = [];
+  // null lifts the restriction: every server of the workspace.
+  if (b.serverIds === null && s.serverIds) out.push('serverIds');
+  else if (Array.isArray(b.serverIds) && s.serverIds && widened(s.serverIds, b.serverIds)) out.push('serverIds');
+  if (b.scopes !== undefined && widened(s.scopes, b.scopes)) out.push('scopes');
+  return out;
+}
+
+function quotaLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (!b) return enforced(s.enforce) ? ['(deleted)'] : [];
+  const out: string[] = [];
+  if (typeof b.limit === 'number' && typeof s.limit === 'number' && b.limit > s.limit) out.push('limit');
+  if (b.enforce === false && enforced(s.enforce)) out.push('enforce');
+  return out;
+}
+
+function guardrailLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (!b) return enforced(s.enforce) ? ['(deleted)'] : [];
+  const out: string[] = [];
+  if (b.enforce === false && enforced(s.enforce)) out.push('enforce');
+  if (b.detectors !== undefined && narrowed(s.detectors, b.detectors)) out.push('detectors');
+  return out;
+}
+
+type Rule = {
+  id: string;
+  after?: unknown;
+  toolLabels?: unknown;
+  enforce?: boolean;
+  approval?: Approval;
+  action?: string;
+};
+
+/** The ids of the session rules a change loosens, each `rules[<id>]`. */
+function rulesLoosened(prev: unknown, next: unknown): string[] {
+  const now = new Map((list(next) as Rule[]).map((r) => [r.id, r]));
+  const out: string[] = [];
+  for (const p of list(prev) as Rule[]) {
+    const n = now.get(p.id);
+    const looser =
+      !n ||
+      (p.enforce !== false && n.enforce === false) ||
+      narrowed(p.after, n.after) ||
+      narrowed(p.toolLabels, n.toolLabels) ||
+      (p.action === 'refuse' && n.action === 'require_approval') ||
+      (p.action === 'require_approval' && approvalLoosened(p.approval, n.approval));
+    if (looser) out.push(`rules[${p.id}]`);
+  }
+  return out;
+}
+
+function sessionLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (s.configured === false) return [];
+  if (!b) return list(s.rules).length > 0 ? ['rules'] : [];
+  const out = rulesLoosened(s.rules, b.rules);
+  if (typeof b.ttlSeconds === 'number' && typeof s.ttlSeconds === 'number' && b.ttlSeconds < s.ttlSeconds)
+    out.push('ttlSeconds');
+  return out;
+}
+
+/** The four-eyes setting itself: switching it off, fewer approvals, longer-lived requests, other approvers. */
+function settingsLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (s.enabled !== true) return [];
+  if (!b) return ['enabled'];
+  const out: string[] = [];
+  if (b.enabled === false) out.push('enabled');
+  if (typeof b.approvals === 'number' && b.approvals < (s.approvals as number)) out.push('approvals');
+  if (typeof b.expiresInSeconds === 'number' && b.expiresInSeconds > (s.expiresInSeconds as number))
+    out.push('expiresInSeconds');
+  if (b.approvers !== undefined && canonical(b.approvers) !== canonical(s.approvers)) out.push('approvers');
+  return out;
+}
+
+const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
+  server: serverLoosened,
+  access_policy: policyLoosened,
+  api_key: apiKeyLoosened,
+  quota: quotaLoosened,
+  guardrail: guardrailLoosened,
+  session_settings: sessionLoosened,
+  change_approvals: settingsLoosened,
+};
+
+/** The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force). */
+export function loosenedFields(kind: LooseningKind, change: RequestedChange): string[] {
+  return byKind[kind](change);
+}
+
+/** Fields that carry credentials' values: a change request never stores them. */
+const credentialKeys = new Set(['headers', 'credentials']);
+
+/**
+ * The paths in `body` holding a credential's value (an inline external MCP server's `headers`, an instance's
+ * `credentials`): a change request is refused rather than store one.
+ */
+export function credentialPaths(body: unknown, path = ''): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  return Object.entries(body).flatMap(([k, v]) =>
+    credentialKeys.has(k) && v !== null && typeof v === 'object' && Object.keys(v).length > 0
+      ? [`${path}/${k}`]
+      : credentialPaths(v, `${path}/${k}`),
+  );
+}

@@ -1,0 +1,112 @@
+import { json, pathParams, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import { fourEyes } from './four-eyes.ts';
+import * as handlers from './handlers.ts';
+import { ChangeApprovalSettings, ChangeRequest, ChangeRequests } from './openapi.ts';
+import { DecideChangeRequestBody, ListChangeRequestsQuery, PutChangeApprovalSettingsBody } from './schemas.ts';
+
+const tags = ['change requests'];
+const audit = (verb: string) => ({ action: `change_request.${verb}`, resource: 'change_request' });
+
+/**
+ * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening"): the workspace's setting, and the
+ * changes that loosen a rule waiting for another person's approval (made by the guarded operations, four-eyes.ts).
+ */
+export const changeRequestsOperations: Operation[] = [
+  ...fourEyes('change_approvals', [
+    operation({
+      route: {
+        method: 'get',
+        path: '/change_approvals/settings',
+        operationId: 'getChangeApprovalSettings',
+        tags,
+        summary: 'Get the workspace’s four-eyes setting (off until turned on)',
+        responses: { 200: json('The setting.', ChangeApprovalSettings), ...problems(403) },
+      },
+      handler: handlers.getChangeApprovalSettings,
+    }),
+    operation({
+      route: {
+        method: 'put',
+        path: '/change_approvals/settings',
+        operationId: 'putChangeApprovalSettings',
+        'x-audit': { action: 'change_approvals.update', resource: 'change_approval_settings' },
+        tags,
+        summary: 'Set four eyes on loosening',
+        description:
+          'Only a caller who may change access policies. While on, turning it off (or needing fewer approvals, other ' +
+          'approvers, longer-lived requests) is itself a loosening and waits for approval (202).',
+        responses: { 200: json('The setting.', ChangeApprovalSettings), ...problems(403, 413, 415, 422) },
+      },
+      body: PutChangeApprovalSettingsBody,
+      handler: handlers.putChangeApprovalSettings,
+    }),
+  ]),
+  operation({
+    route: {
+      method: 'get',
+      path: '/change_requests',
+      operationId: 'listChangeRequests',
+      'x-scope': 'approve',
+      tags,
+      summary: 'List changes waiting for (or decided by) approval',
+      description: 'Newest first; `state` filters.',
+      responses: { 200: json('The change requests.', ChangeRequests), ...problems(403, 422) },
+    },
+    query: ListChangeRequestsQuery,
+    handler: handlers.listChangeRequests,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/change_requests/{id}',
+      operationId: 'getChangeRequest',
+      'x-scope': 'approve',
+      tags,
+      summary: 'Get a change request',
+      responses: { 200: json('The change request.', ChangeRequest), ...problems(403, 404) },
+    },
+    params: pathParams('id'),
+    handler: handlers.getChangeRequest,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/change_requests/{id}/approve',
+      operationId: 'approveChangeRequest',
+      'x-audit': audit('approved'),
+      'x-scope': 'approve',
+      tags,
+      summary: 'Approve a change that loosens a rule',
+      description:
+        'Only an approver the setting names (none named: a caller who may change access policies), never the ' +
+        'requester (403). Once `approvals` distinct approvers approved, the change is applied, once, as the requester ' +
+        '(event `change_request.applied`). 409: decided, applied or expired already, or its target changed since.',
+      responses: {
+        200: json('The change request as decided (with `result` when applied).', ChangeRequest),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: pathParams('id'),
+    body: DecideChangeRequestBody,
+    handler: handlers.approveChangeRequest,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/change_requests/{id}/deny',
+      operationId: 'denyChangeRequest',
+      'x-audit': audit('denied'),
+      'x-scope': 'approve',
+      tags,
+      summary: 'Deny a change that loosens a rule',
+      responses: {
+        200: json('The change request as decided.', ChangeRequest),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: pathParams('id'),
+    body: DecideChangeRequestBody,
+    handler: handlers.denyChangeRequest,
+  }),
+];

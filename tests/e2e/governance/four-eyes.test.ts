@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { quotaMeta, refusedBy, type ToolResult } from '../../helpers/quotas.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+/**
+ * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening") on one stack: with the workspace's
+ * setting on, a change that loosens a rule answers 202 "waits for approval <id>" and changes nothing (the row read
+ * back, and the edge still refusing a call); its requester never approves it (403); an approver the setting names
+ * approves it and it is applied once (a second approval: 409), all in the audit trail; a tightening applies at once;
+ * a target changed since the request refuses its approval (409); turning the setting off waits for approval too.
+ */
+
+let stack: Stack;
+let api: ManagementClient;
+let approver: ManagementClient;
+let bystander: ManagementClient;
+let bystanderKeyId: string;
+let approverKeyId: string;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+let client: Client;
+let quotaId: string;
+
+interface Waiting {
+  status: string;
+  detail: string;
+  loosens: string[];
+  changeRequest: { id: string; expiresAt: string };
+}
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiError) return err.status;
+    throw err;
+  }
+}
+
+const patchQuota = (body: Record<string, unknown>) =>
+  api.PATCH('/quotas/{id}', { params: { path: { id: quotaId } }, body: body as never });
+
+async function held(p: Promise<{ data?: unknown; response: Response }>): Promise<Waiting> {
+  const r = await p;
+  expect(r.response.status).toBe(202);
+  return r.data as Waiting;
+}
+
+const approve = (c: ManagementClient, id: string) =>
+  unwrap(c.POST('/change_requests/{id}/approve', { params: { path: { id } }, body: {} }));
+
+const quota = () => unwrap(api.GET('/quotas/{id}', { params: { path: { id: quotaId } } }));
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'four-eyes-key' });
+  ({ stack, api } = await startTestStack('four-eyes'));
+  example = await registerTicketExample(api, upstream.url, 'four-eyes-key');
+  const second = await unwrap(api.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
+  approverKeyId = second.id;
+  approver = createManagementClient(stack.controlPlaneUrl, second.key);
+  const third = await unwrap(api.POST('/api_keys', { body: { name: 'bystander', scopes: ['management'] } }));
+  bystander = createManagementClient(stack.controlPlaneUrl, third.key);
+  bystanderKeyId = third.id;
+  const q = await unwrap(
+    api.POST('/quotas', {
+      body: { name: 'no-get-ticket', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'minute' },
+    }),
+  );
+  quotaId = q.id;
+  client = new Client({ name: 'four-eyes-e2e', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  await refusedBy(client, 'no-get-ticket');
+  await unwrap(
+    api.PUT('/change_approvals/settings', {
+      body: { enabled: true, approvers: { apiKeys: [approverKeyId] }, approvals: 1, expiresInSeconds: 3600 },
+    }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close().catch(() => undefined);
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('four eyes on loosening', () => {
+  it('holds a loosening change until another approver approves it, then applies it once, all audited', async () => {
+    const waiting = await held(patchQuota({ limit: 100 }));
+    const id = waiting.changeRequest.id;
+    expect(waiting.status).toBe('waits_for_approval');
+    expect(waiting.loosens).toEqual(['limit']);
+    expect(waiting.detail).toContain(`waits for approval ${id}`);
+    // Nothing changed: the row, and the edge still refusing the call.
+    expect((await quota()).limit).toBe(0);
+    await refusedBy(client, 'no-get-ticket');
+    const listed = await unwrap(api.GET('/change_requests', { params: { query: { state: 'pending' } } }));
+    expect(listed.data.map((r) => r.id)).toContain(id);
+    // The requester never approves their own change; a key the setting does not name neither.
+    expect(await status(approve(api, id))).toBe(403);
+    expect(await status(approve(bystander, id))).toBe(403);
+    expect((await quota()).limit).toBe(0);
+    const applied = await approve(approver, id);
+    expect(applied.state).toBe('applied');
+    expect((await quota()).limit).toBe(100);
+    await waitFor('the raised quota on the edge', async () => {
+      const r = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as ToolResult;
+      return quotaMeta(r) === undefined ? true : undefined;
+    });
+    // Single use.
+    expect(await status(approve(approver, id))).toBe(409);
+    const trail = await unwrap(api.GET('/audit_events', { params: { query: { resource_id: id, order: 'asc' } } }));
+    const events = trail.data.map((e) => [e.action, e.outcome, e.actor.id]);
+    expect(events).toEqual([
+      ['change_request.requested', 'success', expect.any(String)],
+      ['change_request.approved', 'success', approverKeyId],
+      ['change_request.applied', 'success', expect.any(String)],
+    ]);
+    const appliedEvent = trail.data.find((e) => e.action === 'change_request.applied')!;
+    expect(appliedEvent.actor.id).not.toBe(approverKeyId);
+    expect(JSON.stringify(appliedEvent.details)).toContain(approverKeyId);
+    expect(trail.data.filter((e) => e.action === 'change_request.applied')).toHaveLength(1);
+    // The refused approvals too (written once their answers were sent).
+    await waitFor('the refused approvals in the trail', async () => {
+      const query = { action: 'change_request.approved', outcome: 'refused' } as const;
+      const refused = await unwrap(api.GET('/audit_events', { params: { query } }));
+      return refused.data.length === 2 ? true : undefined;
+    });
+  });
+
+  it('applies a tightening change at once', async () => {
+    const r = await patchQuota({ limit: 50 });
+    expect(r.response.status).toBe(200);
+    expect((await quota()).limit).toBe(50);
+  });
+
+  it('refuses the approval of a change whose target changed since (409), and changes nothing', async () => {
+    const waiting = await held(patchQuota({ enforce: false }));
+    // A change that loosens nothing applies at once, and moves the row on.
+    expect((await patchQuota({ description: 'moved on' })).response.status).toBe(200);
+    expect(await status(approve(approver, waiting.changeRequest.id))).toBe(409);
+    expect((await quota()).enforce).toBe(true);
+    const after = await unwrap(
+      api.GET('/change_requests/{id}', { params: { path: { id: waiting.changeRequest.id } } }),
+    );
+    expect(after.state).toBe('stale');
+  });
+
+  it('holds turning the setting off and a server made public; refuses to hold a credential', async () => {
+    const off = await held(
+      api.PUT('/change_approvals/settings', {
+        body: { enabled: false, approvers: { apiKeys: [approverKeyId] }, approvals: 1, expiresInSeconds: 3600 },
+      }),
+    );
+    expect(off.loosens).toEqual(['enabled']);
+    expect((await unwrap(api.GET('/change_approvals/settings'))).enabled).toBe(true);
+    const pub = await held(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id: example.serverId } }, body: { isPublic: true } }),
+    );
+    expect(pub.loosens).toEqual(['isPublic']);
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
+    expect(server.isPublic).toBe(false);
+    // Deleting the last policy that names a key lets the key call every tool: a loosening too.
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'bystander-reads',
+          principals: [{ type: 'api_key', value: bystanderKeyId }],
+          servers: ['*'],
+          tools: ['get_ticket'],
+        },
+      }),
+    );
+    const freed = await held(api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } }));
+    expect(freed.loosens).toEqual(['principals']);
+    expect((await unwrap(api.GET('/access_policies/{id}', { params: { path: { id: policy.id } } }))).name).toBe(
+      'bystander-reads',
+    );
+    // A loosening change carrying a credential is refused: a change request never stores one.
+    const secret = 'Bearer four-eyes-never-stored';
+    const externalMcpConfigs = [
+      { name: 'ext', url: 'https://mcp.example.com/mcp', headers: { Authorization: secret } },
+    ];
+    const withHeaders = { isPublic: true, externalMcpConfigs } as never;
+    const path = { id: example.serverId };
+    expect(await status(unwrap(api.PATCH('/mcp_manager/{id}', { params: { path }, body: withHeaders })))).toBe(422);
+    expect(JSON.stringify(await unwrap(api.GET('/change_requests')))).not.toContain(secret);
+    const denied = await unwrap(
+      approver.POST('/change_requests/{id}/deny', { params: { path: { id: pub.changeRequest.id } }, body: {} }),
+    );
+    expect(denied.state).toBe('denied');
+  });
+
+  it('workspace files: plan marks the loosening change; apply stops before it with its change request', async () => {
+    await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'aaa-files-tight',
+          match: { tools: ['search_tickets'] },
+          counts: 'calls',
+          limit: 10,
+          window: 'day',
+        },
+      }),
+    );
+    const { files } = await unwrap(api.GET('/workspace_files'));
+    // session.yaml left out (kept, unmanaged): its default rule's approver exports as a key id plan does not resolve.
+    const edited = files
+      .filter((f) => f.path !== 'session.yaml')
+      .map((f) =>
+        f.path === 'quotas/no-get-ticket.yaml'
+          ? { ...f, content: f.content.replace(/^limit: \d+$/m, 'limit: 500') }
+          : f.path === 'quotas/aaa-files-tight.yaml'
+            ? { ...f, content: f.content.replace(/^limit: 10$/m, 'limit: 5') }
+            : f,
+      );
+    const plan = await unwrap(api.POST('/workspace_files/plan', { body: { files: edited } }));
+    const byName = new Map(plan.changes.map((c) => [c.name, c]));
+    expect(byName.get('no-get-ticket')).toMatchObject({ action: 'update', loosens: true, loosenedFields: ['limit'] });
+    expect(byName.get('aaa-files-tight')).toMatchObject({
+      action: 'update',
+      fields: expect.arrayContaining(['limit']),
+    });
+    expect(byName.get('aaa-files-tight')!.loosens).toBeUndefined();
+    const result = await unwrap(api.POST('/workspace_files/apply', { body: { files: edited } }));
+    expect(result.outcome).toBe('waits_for_approval');
+    expect(result.waiting).toMatchObject({ name: 'no-get-ticket', loosens: true });
+    const id = result.waiting!.changeRequest.id;
+    expect((await unwrap(api.GET('/change_requests/{id}', { params: { path: { id } } }))).state).toBe('pending');
+    expect((await quota()).limit).toBe(50);
+    // The tightening before it applied at once.
+    expect(result.applied.map((c) => c.name)).toContain('aaa-files-tight');
+    const tight = await unwrap(api.GET('/quotas'));
+    expect(tight.data.find((q) => q.name === 'aaa-files-tight')!.limit).toBe(5);
+  });
+});
