@@ -30,6 +30,6 @@ export async function bootstrap(
   }
   // A workspace created now is new: its default session settings (ADR 0078), published with its access document at
   // start. One that existed before keeps what it had (none, for a workspace older than the settings).
-  if (!found) await startSessionSettings(db, ws.id);
+  if (!found) await startSessionSettings(db, ws.id, bootstrapKey ? hashApiKey(bootstrapKey) : undefined);
   return { workspaceId: ws.id };
 }

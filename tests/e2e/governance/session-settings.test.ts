@@ -53,8 +53,10 @@ function published(ready: (a: WorkspaceAccess) => boolean, id = workspaceId): Pr
   });
 }
 
-const defaultRule = (keyId: string): SessionRule => {
-  const approval = { approvers: { apiKeys: [keyId] }, approvals: 1, expiresInSeconds: 3600 };
+const defaultRule = (keyId: string | undefined): SessionRule => {
+  // The bootstrap workspace's only key is the deployment's bootstrap key, never in the files: the group `admins`.
+  const approvers = keyId ? { apiKeys: [keyId] } : { groups: ['admins'] };
+  const approval = { approvers, approvals: 1, expiresInSeconds: 3600 };
   const rule = {
     id: 'private-or-untrusted-then-send',
     name: 'Approval to send data out after private or untrusted content',
@@ -85,10 +87,10 @@ const put = (body: unknown, key = stack.bootstrapKey) =>
 describe('session settings', () => {
   it('gives a new workspace the default rule, log only, approved by its first key, published to the edges', async () => {
     const settings = await unwrap(api.GET('/session_settings'));
-    expect(settings).toMatchObject({ configured: true, ttlSeconds: 86_400, rules: [defaultRule(bootstrapKeyId)] });
+    expect(settings).toMatchObject({ configured: true, ttlSeconds: 86_400, rules: [defaultRule(undefined)] });
     expect((await published((a) => a.session !== undefined)).session).toEqual({
       ttlSeconds: 86_400,
-      rules: [defaultRule(bootstrapKeyId)],
+      rules: [defaultRule(undefined)],
     });
     // A workspace created through the API: its own first key approves.
     const created = await unwrap(api.POST('/workspaces', { body: { name: `sessions-${randomUUID().slice(0, 8)}` } }));

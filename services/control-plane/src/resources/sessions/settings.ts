@@ -68,11 +68,18 @@ export async function sessionSettingsOf(db: Db | Tx, workspaceId: string): Promi
 /**
  * Who approves under a new workspace's default rule: the workspace's admins as the approvals machinery names them,
  * that is its API keys with the "management" scope and no server restriction (at creation, its first key); a workspace
- * created without any (a bootstrap without BOOTSTRAP_API_KEY) names the OAuth group `admins`.
+ * with none but the deployment's bootstrap key names the OAuth group `admins` (the bootstrap key is never in the
+ * workspace's files: a rule naming it would not survive an export and a plan).
  */
-async function adminApprovers(db: Db, workspaceId: string): Promise<ApprovalApprovers> {
+async function adminApprovers(db: Db, workspaceId: string, exceptHash?: string): Promise<ApprovalApprovers> {
   const keys = await db.apiKey.findMany({
-    where: { workspaceId, revokedAt: null, scopes: { has: 'management' }, serverIds: { isEmpty: true } },
+    where: {
+      workspaceId,
+      revokedAt: null,
+      scopes: { has: 'management' },
+      serverIds: { isEmpty: true },
+      ...(exceptHash ? { hash: { not: exceptHash } } : {}),
+    },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     select: { id: true },
     take: 100,
@@ -81,14 +88,14 @@ async function adminApprovers(db: Db, workspaceId: string): Promise<ApprovalAppr
 }
 
 /** The settings a new workspace starts with: 24 h, the default rule in log-only mode, approved by its admins. */
-async function defaultSessionSettings(db: Db, workspaceId: string): Promise<SessionSettings> {
-  const rule = defaultSessionRule(await adminApprovers(db, workspaceId), '');
+async function defaultSessionSettings(db: Db, workspaceId: string, exceptHash?: string): Promise<SessionSettings> {
+  const rule = defaultSessionRule(await adminApprovers(db, workspaceId, exceptHash), '');
   return { ttlSeconds: DEFAULT_SESSION_TTL_SECONDS, rules: [publishedRule(rule)] };
 }
 
 /** Gives a new workspace its default settings (never replacing settings it has). */
-export async function startSessionSettings(db: Db, workspaceId: string): Promise<void> {
-  const settings = await defaultSessionSettings(db, workspaceId);
+export async function startSessionSettings(db: Db, workspaceId: string, bootstrapKeyHash?: string): Promise<void> {
+  const settings = await defaultSessionSettings(db, workspaceId, bootstrapKeyHash);
   await db.sessionSettings.upsert({
     where: { workspaceId },
     create: { workspaceId, ttlSeconds: settings.ttlSeconds, rules: settings.rules },
