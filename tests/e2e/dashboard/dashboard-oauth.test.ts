@@ -308,10 +308,15 @@ describe('people’s roles', () => {
     expect(reached.approver.sort()).toEqual([
       'GET /approvals',
       'GET /approvals/{id}',
+      // A loosening change waiting for a second person (ADR 0079) is decided where calls are.
+      'GET /change_requests',
+      'GET /change_requests/{id}',
       'GET /workspaces/current',
       'POST /approvals/{id}/approve',
       'POST /approvals/{id}/deny',
       'POST /approvals/{id}/links',
+      'POST /change_requests/{id}/approve',
+      'POST /change_requests/{id}/deny',
       'POST /sign_ins',
     ]);
     expect(reached.viewer.filter((o) => !o.startsWith('GET '))).toEqual(['POST /sign_ins']);
