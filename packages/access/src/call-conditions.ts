@@ -21,7 +21,7 @@ import type { ToolConditions } from './grants.ts';
 
 /**
  * What a caller's calls are checked with: the conditional grants, the caller as conditions see it and, when read for
- * this call (`conditionsReadSession`), the caller's session (issue #76; absent: a condition reading it is false).
+ * this call (`conditionsReadSession`), the caller's session (ADR 0078; absent: a condition reading it is false).
  */
 export interface CallConditions {
   readonly rules: ToolConditions;

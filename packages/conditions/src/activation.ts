@@ -1,6 +1,6 @@
 /**
  * What a condition sees (docs/governance.md, "Conditions"): the caller, the tool, the call's arguments and, when the
- * edge read it, the caller's session (issue #76).
+ * edge read it, the caller's session (ADR 0078).
  * Names are snake_case, as in the policy documents. A field the caller does not have is absent (not null):
  * `has(caller.key_name)` tells; reading an absent field makes the condition false.
  */
@@ -44,7 +44,7 @@ export interface ConditionSessionCall {
 }
 
 /**
- * The caller's session as conditions see it (issue #76, ADR 0078): the result labels it holds and the tools it called.
+ * The caller's session as conditions see it (ADR 0078): the result labels it holds and the tools it called.
  * Its sizes are bounded (`sessionLimits`, session.ts); a session over them, or of another shape, makes a condition
  * that reads it false.
  */

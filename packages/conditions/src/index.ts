@@ -1,6 +1,6 @@
 /**
  * Policy conditions (ADR 0036): CEL expressions over the caller, the tool, the call's arguments and the
- * caller's session (issue #76) that an access policy's grant may carry. `compileCondition` checks a
+ * caller's session (ADR 0078) that an access policy's grant may carry. `compileCondition` checks a
  * condition (when a policy is saved, against the tool's input schema; again wherever it is loaded),
  * `evaluate` runs it per call at bounded cost and never throws, `explain` says why it was false;
  * `usesSession` tells whether the session must be read for it, `conditionSession` builds what it sees of

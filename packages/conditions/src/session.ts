@@ -3,7 +3,7 @@ import { conditionLimits as limits } from './limits.ts';
 import type { JsonSchema, SchemaAt } from './schema.ts';
 
 /**
- * `session` in conditions (issue #76, ADR 0078): its shape as a JSON Schema, so that the analyser names its fields and
+ * `session` in conditions (ADR 0078): its shape as a JSON Schema, so that the analyser names its fields and
  * bounds what a condition iterates and reads of it exactly as it does for a tool's arguments (analyze.ts), and the
  * check of a session's shape before a condition that reads it is evaluated: a session absent, over those bounds or of
  * another shape makes the condition false, so the worst case estimated when saved is the worst case that can run and a

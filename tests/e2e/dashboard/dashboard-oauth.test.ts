@@ -294,7 +294,7 @@ describe('people’s roles', () => {
       'GET /audit_exporters',
       'GET /audit_exporters/{id}',
       'GET /audit_exporters/{id}/status',
-      // Least privilege proposed from use (issue #77): who called what, read as the trail is.
+      // Least privilege proposed from use (docs/governance.md): who called what, read as the trail is.
       'GET /least_privilege',
       'GET /least_privilege/proposal',
       'GET /quotas/{id}/usage',

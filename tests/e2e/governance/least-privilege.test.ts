@@ -16,7 +16,7 @@ import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
- * Least privilege proposed from use (issue #77, docs/governance.md "Least privilege proposed from use"): a key granted
+ * Least privilege proposed from use (docs/governance.md "Least privilege proposed from use"): a key granted
  * the 9 tools of a server (the ticket example's 3 and an attached MCP server's 6) calls 2 of them through the official
  * SDK client; `GET /least_privilege` lists the 7 it never used, the narrowest policy (that server, those 2 tools),
  * quotas at the peak × margin and the `pii:email` finding a guardrail made on one tool's result. The proposal, written

@@ -9,7 +9,7 @@ import { LeastPrivilegeQuery, ProposalQuery } from './schemas.ts';
 const tags = ['least-privilege'];
 
 /**
- * Least privilege proposed from use (issue #77, docs/governance.md "Least privilege proposed from use"): per API key
+ * Least privilege proposed from use (docs/governance.md "Least privilege proposed from use"): per API key
  * and person, from the execution records of a period, grants never used, the narrowest policies, peak quotas, and the
  * tools whose results or arguments had secrets-like or personal data.
  */
