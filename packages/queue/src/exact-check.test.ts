@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { exactCheck } from './exact-check.ts';
 import { ReplyingConsumer } from './reply-consumer.ts';
 
-// The compiled checks of jobs and records (docs/benchmarks.md, cost per call, cut 5) against the zod schemas they stand in front of.
+// The compiled checks of jobs and records (cost cut 5) against the zod schemas they stand in front of.
 const job = {
   v: 2,
   invocationId: 'inv-1',

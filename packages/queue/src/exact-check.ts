@@ -2,7 +2,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
 
 /**
- * A compiled check of JSON payloads against a zod schema (docs/benchmarks.md, cost per call, cut 5): true only for a payload the schema takes
+ * A compiled check of JSON payloads against a zod schema (cost cut 5): true only for a payload the schema takes
  * as it is, its parse's output equal to it. Built from the JSON Schema of the schema's OUTPUT (`z.toJSONSchema`): no
  * key the schema does not declare (zod would strip it), every defaulted field present (zod would add it), the same
  * types, bounds (a safe integer), enums and literals. A payload it refuses is not refused by it: the caller parses it

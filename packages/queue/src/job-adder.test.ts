@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { JobAdder, requestJobOptions } from './job-adder.ts';
 import { queueStreams } from './reply-channel.ts';
 
-// The direct add (docs/benchmarks.md, cost per call, cut 2) against BullMQ's own `Queue.add`, on the real Redis of tests/setup/global-setup.js.
+// The direct add (cost cut 2) against BullMQ's own `Queue.add`, on the real Redis of tests/setup/global-setup.js.
 const redisUrl = process.env.TEST_REDIS_URL;
 if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the queue tests need Redis');
 

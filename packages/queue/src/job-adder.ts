@@ -44,7 +44,7 @@ function plainJobId(id: string): boolean {
 
 /**
  * Adds request/reply jobs to one BullMQ queue as `Queue.add(name, data, { jobId, ...requestJobOptions })` does, without
- * its per-call work (docs/benchmarks.md, cost per call, cut 2): no `Job` object, no option validation or encoding, no telemetry wrapper. The
+ * its per-call work (cost cut 2): no `Job` object, no option validation or encoding, no telemetry wrapper. The
  * same Lua script (BullMQ's `addStandardJob`, as ioredis defined it on the queue's connection: the same SHA, `EVALSHA`
  * with `EVAL` after a `NOSCRIPT`), the same keys, and arguments that decode to the same values: the job id, its name
  * and timestamp, the JSON of the data, the options (constant but for the job id) encoded once per process. So the

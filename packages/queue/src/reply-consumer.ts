@@ -21,7 +21,7 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   /** Parses every job on receipt; an invalid job fails without retries. */
   job: z.ZodType<J>;
   /**
-   * A compiled check run before `job` (`exactCheck` of the job's current version, docs/benchmarks.md cut 5): a job it accepts is one
+   * A compiled check run before `job` (`exactCheck` of the job's current version, cost cut 5): a job it accepts is one
    * `job` would parse to an equal value, taken as it is; any other is parsed by `job`, which refuses it or not.
    */
   exact?: ((data: unknown) => boolean) | undefined;

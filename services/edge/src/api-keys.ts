@@ -10,7 +10,7 @@ export function hashApiKey(key: string): string {
 }
 
 /**
- * The hashes of the API keys seen in the last minute or so, by key (docs/benchmarks.md, cost per call: a SHA-256 per call was 2 % of the
+ * The hashes of the API keys seen in the last minute or so, by key (cost per call: a SHA-256 per call was 2 % of the
  * edge's CPU). The raw key stays in memory no longer than this: two generations of at most `max` keys each, the older
  * dropped every `periodMs` (a key is gone at most `2 × periodMs` after its last use) or when
  * the newer one is full (a flood of made-up keys costs at most `2 × max` entries, then hashes as before). A key's hash

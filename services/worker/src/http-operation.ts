@@ -83,7 +83,7 @@ function fillTemplate(template: Template, values: Record<string, string | undefi
 }
 
 /**
- * What a plan's request takes that no argument changes, worked out once per plan (docs/benchmarks.md, cost per call, cut 4: the plan cache
+ * What a plan's request takes that no argument changes, worked out once per plan (cost cut 4: the plan cache
  * keeps one plan object per tool and catalog version): the credential templates split, the headers' names in lower
  * case, and whether anything can go in the query string.
  */
