@@ -360,10 +360,13 @@ function checkComparable(ctx: Ctx, a: Operand, b: Operand, node: ASTNode): void 
   const data =
     a.v.t === 'data' ? { v: a.v, n: a.n, other: b.n, k: ka, ko: kb } : { v: b.v, n: b.n, other: a.n, k: kb, ko: ka };
   const name = data.v.t === 'data' && data.v.paths[0] ? pathText(data.v.paths[0].path) : sourceOf(ctx, data.n);
+  // Only the arguments' kinds come from the tool's input schema (the session's are fixed).
+  const first = data.v.t === 'data' ? data.v.paths[0] : undefined;
+  const fromSchema = first?.schema && first.path.root === 'args' ? " in the tool's input schema" : '';
   problem(
     ctx,
     name,
-    `${name} is a ${describeKinds(data.k)}${data.v.t === 'data' && data.v.paths[0]?.schema && data.v.paths[0].path.root === 'args' ? " in the tool's input schema" : ''}, ` +
+    `${name} is a ${describeKinds(data.k)}${fromSchema}, ` +
       `compared with a ${describeKinds(data.ko)} (${sourceOf(ctx, data.other)})`,
     node,
   );

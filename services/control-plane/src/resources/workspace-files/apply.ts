@@ -134,8 +134,9 @@ function heldRequest(body: unknown): { id: string; expiresAt: string } | undefin
 /**
  * Carries out a plan with no problems, one change at a time, each as its API operation (its own transaction and audit
  * event) followed by apply's marker. The first failure stops it, and so does the first change that loosens a rule while
- * four eyes on loosening is on (ADR 0079: its change request made, `waiting` names it; the changes before it applied): the answer says what was applied and what was not,
- * and the same files applied again finish the job (resources are found by name).
+ * four eyes on loosening is on (ADR 0079: its change request made, `waiting` names it; the changes before it applied):
+ * the answer says what was applied and what was not, and the same files applied again finish the job (resources are
+ * found by name).
  */
 export async function applyPlan(
   deps: ControlPlaneDeps,
