@@ -5,7 +5,6 @@ import {
   conditionsReadSession,
   type CallEventBase,
 } from '@toolplane/access';
-import { readSession } from '@toolplane/queue';
 import { recordDenied } from '@toolplane/telemetry';
 import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
 import { callEvents } from '../call-audit.ts';
@@ -14,6 +13,7 @@ import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
 import { conditionCheck } from '../policy-approvals.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';
+import { readCallSession } from './session.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';
 
 /**
@@ -39,10 +39,9 @@ export const accessStage: Stage = {
 async function withSession(s: CallState, conditions: CallConditions): Promise<CallConditions> {
   const { deps, call } = s;
   const session = call.session;
-  if (!session || !deps.sessions) return conditions;
+  if (!session) return conditions;
   try {
-    const where = { prefix: deps.sessions.prefix, workspaceId: call.principal.workspaceId, scopes: session.scopes };
-    const view = await readSession(deps.sessions.redis, where);
+    const view = await readCallSession(s, session);
     return { ...conditions, session: conditionSession(view, Date.now()) };
   } catch (err) {
     // A condition that reads an absent session is false: the call is refused (or asked for approval), never let through.

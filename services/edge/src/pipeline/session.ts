@@ -112,6 +112,14 @@ function answeredLabels(s: CallState): { settle: Settle } | undefined {
   };
 }
 
+/** The caller's session as the store holds it (every scope); rejects when this edge keeps none or Redis fails. */
+export async function readCallSession(s: Pick<CallState, 'deps' | 'call'>, session: CallSession): Promise<SessionView> {
+  const { deps, call } = s;
+  if (!deps.sessions) throw new Error('this edge keeps no sessions');
+  const where = { prefix: deps.sessions.prefix, workspaceId: call.principal.workspaceId, scopes: session.scopes };
+  return readSession(deps.sessions.redis, where);
+}
+
 const unavailableText = (name: string, what: string) =>
   `The session of this call of "${name}" could not be read or updated (the edge cannot reach Redis): the call ${what}, ` +
   'nothing was sent. Retry in a few seconds.';
@@ -127,9 +135,7 @@ async function judge(s: CallState, session: CallSession, rules: readonly Session
   const enforcing = rules.some((r) => r.enforce);
   let view: SessionView;
   try {
-    if (!deps.sessions) throw new Error('this edge keeps no sessions');
-    const where = { prefix: deps.sessions.prefix, workspaceId: call.principal.workspaceId, scopes: session.scopes };
-    view = await readSession(deps.sessions.redis, where);
+    view = await readCallSession(s, session);
   } catch (err) {
     deps.log.warn({ err, tool: tool.def.name }, 'a session could not be read');
     if (!enforcing) return undefined;
