@@ -14,7 +14,8 @@ import { waitFor } from '../../helpers/wait.ts';
 // holds it for approval: nothing is sent. The same chain on every path (SMART `execute_tool`, a task, a `run_code`
 // program, two steps of a workflow), across two edges and an edge restart, and for a client that lies about its
 // session; a card number found by a guardrail in a customer record (`get_customer`, no declared label) labels the
-// session `private` too; log-only records what would have been held and changes nothing.
+// session `private` too; log-only records what would have been held and changes nothing; an access policy's
+// condition reads `session.tools_called` through the edge (the worker counting the calls).
 
 let stack: Stack;
 let api: ManagementClient;
@@ -405,4 +406,38 @@ describe('a label from a guardrail finding', () => {
     });
     await setSession(true);
   }, 180_000);
+});
+
+describe('a condition that reads the session', () => {
+  it('an access policy grants create_gist only while get_issue is not among the session’s tools called', async () => {
+    const [agent, other] = [await newKey('agent-condition'), await newKey('agent-condition-2')];
+    const us = [agent, other].map((k) => ({ type: 'api_key' as const, value: k.id }));
+    const reads = { name: 'reads', principals: us, servers: [normal.id], tools: ['get_issue'] };
+    await unwrap(api.POST('/access_policies', { body: reads }));
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'no-gist-after-an-issue',
+          principals: us,
+          servers: [normal.id],
+          tools: ['create_gist'],
+          condition: '!("get_issue" in session.tools_called)',
+        },
+      }),
+    );
+    const byCondition = /access policy "no-gist-after-an-issue" .*is false/s;
+    // Until the policies reach the edge (the calls counted, the condition read): read, then try to publish.
+    await waitFor('the condition on the session to refuse', async () => {
+      await readIssue(normal.url, agent);
+      return byCondition.test(textOf(await publish(normal.url, agent, 'condition'))) ? true : undefined;
+    });
+    // Another key of the policy, its session read: no issue read yet, the condition holds and the gist is sent.
+    const first = await publish(normal.url, other, 'condition-first');
+    expect(first.isError).toBeFalsy();
+    expect(sent('condition-first')).toBe(1);
+    await readIssue(normal.url, other);
+    const after = await publish(normal.url, other, 'condition-after');
+    expect(textOf(after)).toMatch(byCondition);
+    expect(sent('condition-after')).toBe(0);
+  }, 120_000);
 });
