@@ -4,6 +4,7 @@ import { QuotaRule } from './quotas.ts';
 import { ApprovalRule } from './approvals.ts';
 import { GuardrailRule } from './guardrails.ts';
 import { DataLabel, labelSources, SessionSettings } from './session.ts';
+import { CatalogEventType } from './events.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
 export const JsonSchema = z.record(z.string(), z.unknown());
@@ -359,6 +360,8 @@ export const Catalog = z.object({
    * edge those on arguments (`on`); absent: none.
    */
   guardrails: z.array(GuardrailRule).optional(),
+  /** The event types this server exposes (MCP Events, docs/events.md); absent: none. */
+  events: z.array(CatalogEventType).optional(),
 });
 export type Catalog = z.infer<typeof Catalog>;
 

@@ -10,3 +10,4 @@ export * from './quotas.ts';
 export * from './approvals.ts';
 export * from './guardrails.ts';
 export * from './session.ts';
+export * from './events.ts';

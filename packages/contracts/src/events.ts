@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/**
+ * MCP Events (the `io.modelcontextprotocol/events` extension, SEP-3415; docs/events.md): event types declared by the
+ * same sources as tools, deliveries received and verified by the worker, subscriptions per principal, and what each
+ * subscription has been given, kept in Redis. These are the shapes the control plane, the edge and the worker share.
+ *
+ * The flow: a provider POSTs a delivery to the edge's inbound URL for a connector instance; the edge queues it as
+ * it came (`InboundDelivery`) without reading it; the worker verifies it with the instance's secret, turns it into an
+ * occurrence (`EventOccurrence`), and fans it out to every subscription of that instance and event type: the
+ * subscription's arguments filter it, its conditions and guardrails judge it, its quota counts it, and what passes is
+ * appended to the subscription's own stream (`subscriptionStreamKey`). The edge answers `events/poll` and
+ * `events/stream` from that stream; the worker POSTs it to a webhook subscription's callback.
+ */
+
+export const eventDeliveryModes = ['poll', 'push', 'webhook'] as const;
+export const EventDeliveryMode = z.enum(eventDeliveryModes);
+export type EventDeliveryMode = z.infer<typeof EventDeliveryMode>;
+
+/** How a provider signs its deliveries (each verified by the worker with the instance's webhook secret). */
+export const webhookProviders = ['github', 'stripe', 'slack', 'standard'] as const;
+export const WebhookProvider = z.enum(webhookProviders);
+export type WebhookProvider = z.infer<typeof WebhookProvider>;
+
+/** An event type as `events/list` shows it. */
+export const EventTypeDefinition = z.object({
+  name: z.string().min(1).max(128),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  /** JSON Schema of the subscription's arguments. */
+  inputSchema: z.record(z.string(), z.unknown()),
+  /** JSON Schema of an occurrence's `data`. */
+  payloadSchema: z.record(z.string(), z.unknown()).optional(),
+  delivery: z.array(EventDeliveryMode).min(1),
+});
+export type EventTypeDefinition = z.infer<typeof EventTypeDefinition>;
+
+/**
+ * One event type a server exposes, in its catalog. `match`: the provider's own type names that make an occurrence of
+ * it (GitHub `push`, `issues.opened`; Stripe `payment_intent.succeeded`). `filters`: each subscription argument → the
+ * JSON Pointer into the payload it must equal (GitHub `repository` → `/repository/full_name`); an argument not named
+ * here filters nothing.
+ */
+export const CatalogEventType = z.object({
+  event: EventTypeDefinition,
+  source: z.object({ connector: z.string(), instance: z.string(), instanceId: z.string() }),
+  match: z.object({ provider: WebhookProvider, types: z.array(z.string().min(1)).min(1) }),
+  filters: z.record(z.string(), z.string()).optional(),
+});
+export type CatalogEventType = z.infer<typeof CatalogEventType>;
+
+/** A provider's delivery as the edge received it: never parsed or judged there (the worker verifies it). */
+export const InboundDelivery = z.object({
+  v: z.literal(1),
+  workspaceId: z.string(),
+  instanceId: z.string(),
+  receivedAt: z.string(),
+  /** The request's headers, lower-cased names (only those a provider signs with or names its event by). */
+  headers: z.record(z.string(), z.string()),
+  /** The raw body, base64 (signatures are over the exact bytes). */
+  body: z.string(),
+});
+export type InboundDelivery = z.infer<typeof InboundDelivery>;
+
+/** A verified occurrence: `eventId` is stable (the provider's delivery id when it has one) so clients drop duplicates. */
+export const EventOccurrence = z.object({
+  eventId: z.string(),
+  /** The event type's name (as the server exposes it). */
+  name: z.string(),
+  timestamp: z.string(),
+  data: z.unknown(),
+});
+export type EventOccurrence = z.infer<typeof EventOccurrence>;
+
+/** Who subscribed: the same principal as a tool call's (key, token subject, person). */
+export const EventPrincipal = z.object({
+  keyId: z.string().optional(),
+  subject: z.string().optional(),
+  username: z.string().optional(),
+});
+export type EventPrincipal = z.infer<typeof EventPrincipal>;
+
+/**
+ * A subscription, kept in Redis by the edge (`subscriptionsKey` of its instance) and read by the worker's fan-out.
+ * `id` is derived from (principal, server, name, canonical arguments, delivery[, callback url]) so the same
+ * subscription made twice is one. `expiresAt` (ms): a webhook subscription's TTL, refreshed by the client; a poll or
+ * push subscription's idle limit, refreshed by each poll or stream.
+ */
+export const EventSubscription = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  workspaceId: z.string(),
+  serverId: z.string(),
+  instanceId: z.string(),
+  name: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+  principal: EventPrincipal,
+  delivery: EventDeliveryMode,
+  /** Webhook only: where deliveries go (checked by the outbound guard) and the signing secret, sealed. */
+  callback: z.object({ url: z.string().url(), secretSealed: z.string() }).optional(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int(),
+});
+export type EventSubscription = z.infer<typeof EventSubscription>;
+
+/** Every subscription of one connector instance: a hash, field = subscription id, value = its JSON. */
+export const subscriptionsKey = (instanceId: string): string => `{ev:${instanceId}}:subs`;
+
+/** What one subscription has been given, in order: a Redis stream (its entry ids are the cursors). */
+export const subscriptionStreamKey = (instanceId: string, subscriptionId: string): string =>
+  `{ev:${instanceId}}:sub:${subscriptionId}`;
+
+/** Deliveries already taken (a provider's delivery id), to refuse replays: a set member per id, with a lifetime. */
+export const inboundSeenKey = (instanceId: string): string => `{ev:${instanceId}}:seen`;
+
+/** The BullMQ queue of inbound deliveries (edge → worker). */
+export const INBOUND_QUEUE = 'inbound-events';
