@@ -3,6 +3,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import pg from 'pg';
 import { quotaMeta, refusedBy, type ToolResult } from '../../helpers/quotas.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -25,6 +26,7 @@ let upstream: TicketSystem;
 let example: RegisteredExample;
 let client: Client;
 let quotaId: string;
+let db: pg.Client;
 
 interface Waiting {
   status: string;
@@ -60,6 +62,8 @@ const quota = () => unwrap(api.GET('/quotas/{id}', { params: { path: { id: quota
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'four-eyes-key' });
   ({ stack, api } = await startTestStack('four-eyes'));
+  db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
   example = await registerTicketExample(api, upstream.url, 'four-eyes-key');
   const second = await unwrap(api.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
   approverKeyId = second.id;
@@ -89,6 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close().catch(() => undefined);
+  await db?.end();
   await stack?.stop();
   await upstream?.close();
 });
@@ -241,5 +246,45 @@ describe('four eyes on loosening', () => {
     expect(result.applied.map((c) => c.name)).toContain('aaa-files-tight');
     const tight = await unwrap(api.GET('/quotas'));
     expect(tight.data.find((q) => q.name === 'aaa-files-tight')!.limit).toBe(5);
+  });
+
+  it('refuses an approval given after the request expired (409), changes nothing, and records the expiry', async () => {
+    const waiting = await held(patchQuota({ limit: 1000 }));
+    const id = waiting.changeRequest.id;
+    // The request's clock moved past its expiry, as the approvals' expiry tests do (the setting's minimum is a minute).
+    await db.query(`UPDATE change_requests SET expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    const listed = await unwrap(api.GET('/change_requests', { params: { query: { state: 'expired' } } }));
+    expect(listed.data.map((r) => r.id)).toContain(id);
+    const late = await approver.POST('/change_requests/{id}/approve', { params: { path: { id } }, body: {} });
+    expect(late.response.status).toBe(409);
+    expect(JSON.stringify(late.error)).toContain('expired');
+    expect((await quota()).limit).toBe(50);
+    expect((await unwrap(api.GET('/change_requests/{id}', { params: { path: { id } } }))).state).toBe('expired');
+    // Expired once: approving again, or denying, finds it decided.
+    expect(await status(approve(approver, id))).toBe(409);
+    const trail = await unwrap(api.GET('/audit_events', { params: { query: { resource_id: id, order: 'asc' } } }));
+    expect(trail.data.map((e) => e.action).filter((a) => a !== 'change_request.approved')).toEqual([
+      'change_request.requested',
+      'change_request.expired',
+    ]);
+    expect(trail.data.some((e) => e.action === 'change_request.applied')).toBe(false);
+  });
+
+  it('holds an external server’s autoAccept turned on; turning it off applies at once', async () => {
+    const ext = await unwrap(
+      api.POST('/external_mcp_servers', { body: { name: 'four-eyes-ext', url: 'http://127.0.0.1:9/mcp' } }),
+    );
+    const path = { id: ext.id };
+    const waiting = await held(
+      api.PATCH('/external_mcp_servers/{id}', { params: { path }, body: { autoAccept: true } }),
+    );
+    expect(waiting.loosens).toEqual(['autoAccept']);
+    expect((await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path } }))).autoAccept).toBe(false);
+    const applied = await approve(approver, waiting.changeRequest.id);
+    expect(applied.state).toBe('applied');
+    expect((await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path } }))).autoAccept).toBe(true);
+    const off = await api.PATCH('/external_mcp_servers/{id}', { params: { path }, body: { autoAccept: false } });
+    expect(off.response.status).toBe(200);
+    expect((await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path } }))).autoAccept).toBe(false);
   });
 });

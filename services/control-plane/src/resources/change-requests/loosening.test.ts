@@ -110,6 +110,55 @@ describe('loosenedFields', () => {
     );
   });
 
+  it('quota: a shorter window, another way of counting, a counter per caller, a narrower match loosen', () => {
+    const q = { limit: 10, enforce: true, counts: 'calls', window: 'day', match: { tools: ['a', 'b'] } };
+    expect(loosenedFields('quota', { stored: q, body: { window: 'hour' } })).toEqual(['window']);
+    expect(loosenedFields('quota', { stored: q, body: { window: 'month' } })).toEqual([]);
+    expect(loosenedFields('quota', { stored: q, body: { counts: 'cost' } })).toEqual(['counts']);
+    expect(loosenedFields('quota', { stored: q, body: { per: 'api_key' } })).toEqual(['per']);
+    expect(loosenedFields('quota', { stored: { ...q, per: 'api_key' }, body: { per: null } })).toEqual([]);
+    expect(loosenedFields('quota', { stored: q, body: { match: { tools: ['a'] } } })).toEqual(['match']);
+    expect(loosenedFields('quota', { stored: q, body: { match: { tools: ['a', 'b'], apiKeys: ['k'] } } })).toEqual([
+      'match',
+    ]);
+    // A field dropped, or a tool added, counts more calls: a tightening.
+    expect(loosenedFields('quota', { stored: q, body: { match: {} } })).toEqual([]);
+    expect(loosenedFields('quota', { stored: q, body: { match: { tools: ['a', 'b', 'c'] } } })).toEqual([]);
+  });
+
+  it('guardrail: a weaker action, fewer targets, a narrower scope, a larger unscanned size loosen', () => {
+    const g = {
+      enforce: true,
+      detectors: ['secrets'],
+      action: 'block',
+      on: ['results', 'arguments'],
+      serverId: null,
+      tools: [],
+    };
+    expect(loosenedFields('guardrail', { stored: g, body: { action: 'flag' } })).toEqual(['action']);
+    expect(loosenedFields('guardrail', { stored: { ...g, action: 'flag' }, body: { action: 'redact' } })).toEqual([]);
+    expect(loosenedFields('guardrail', { stored: g, body: { on: ['results'] } })).toEqual(['on']);
+    expect(loosenedFields('guardrail', { stored: g, body: { serverId: 's1', tools: ['x'] } })).toEqual(['serverId']);
+    const one = { ...g, serverId: 's1', tools: ['x', 'y'] };
+    expect(loosenedFields('guardrail', { stored: one, body: { tools: ['x'] } })).toEqual(['tools']);
+    expect(loosenedFields('guardrail', { stored: one, body: { tools: [] } })).toEqual([]);
+    expect(loosenedFields('guardrail', { stored: one, body: { serverId: null, tools: [] } })).toEqual([]);
+    expect(loosenedFields('guardrail', { stored: { ...g, maxBytes: 10 }, body: { maxBytes: 20 } })).toEqual([
+      'maxBytes',
+    ]);
+    expect(loosenedFields('guardrail', { stored: { ...g, maxBytes: 10 }, body: { maxBytes: 5 } })).toEqual([]);
+  });
+
+  it('external server: autoAccept turned on publishes its changes unreviewed; off tightens', () => {
+    const e = { autoAccept: false, onChange: 'withhold' };
+    expect(loosenedFields('external_server', { stored: e, body: { autoAccept: true } })).toEqual(['autoAccept']);
+    expect(loosenedFields('external_server', { stored: { autoAccept: true }, body: { autoAccept: false } })).toEqual(
+      [],
+    );
+    expect(loosenedFields('external_server', { stored: e, body: { name: 'other' } })).toEqual([]);
+    expect(loosenedFields('external_server', { stored: e, body: undefined })).toEqual([]);
+  });
+
   it('session settings: a rule removed, log only or reduced, ttl shortened; the reverse tightens', () => {
     const r = { id: 'r1', after: ['private', 'untrusted'], toolLabels: ['external_write'], action: 'refuse' };
     const s = { configured: true, ttlSeconds: 3600, rules: [{ ...r, enforce: true }] };

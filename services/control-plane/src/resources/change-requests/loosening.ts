@@ -6,7 +6,14 @@ import { canonical } from '../governing.ts';
  * request's body (absent: a `DELETE`). Tightening, and a field sent unchanged, names nothing.
  */
 export type LooseningKind =
-  'server' | 'access_policy' | 'api_key' | 'quota' | 'guardrail' | 'session_settings' | 'change_approvals';
+  | 'server'
+  | 'access_policy'
+  | 'api_key'
+  | 'quota'
+  | 'guardrail'
+  | 'session_settings'
+  | 'change_approvals'
+  | 'external_server';
 
 type Json = Record<string, unknown>;
 
@@ -107,12 +114,43 @@ function apiKeyLoosened({ stored: s, body: b }: RequestedChange): string[] {
   return out;
 }
 
-function quotaLoosened({ stored: s, body: b }: RequestedChange): string[] {
+const windowOrder = ['minute', 'hour', 'day', 'month'];
+
+/**
+ * A quota's `match` counts fewer calls: a list of it narrowed, or a field it did not have added (every given field must
+ * hold). A field dropped widens what it counts.
+ */
+function matchNarrowed(prev: unknown, next: unknown): boolean {
+  const p = (prev ?? {}) as Json;
+  const n = (next ?? {}) as Json;
+  return Object.keys(n).some((f) => n[f] !== undefined && (p[f] === undefined || narrowed(p[f], n[f])));
+}
+
+function quotaLoosened(c: RequestedChange): string[] {
+  const { stored: s, body: b } = c;
   if (!b) return enforced(s.enforce) ? ['(deleted)'] : [];
   const out: string[] = [];
   if (typeof b.limit === 'number' && typeof s.limit === 'number' && b.limit > s.limit) out.push('limit');
   if (b.enforce === false && enforced(s.enforce)) out.push('enforce');
+  // A shorter window forgets calls sooner; another way of counting, or a counter per caller, may count less.
+  if (typeof b.window === 'string' && typeof s.window === 'string')
+    if (windowOrder.indexOf(b.window) < windowOrder.indexOf(s.window)) out.push('window');
+  if (sets(c, 'counts')) out.push('counts');
+  if (b.per !== undefined && b.per !== null && sets(c, 'per')) out.push('per');
+  if (b.match !== undefined && matchNarrowed(s.match, b.match)) out.push('match');
   return out;
+}
+
+/** How much of a result a guardrail's action keeps from the caller: `block` most, `flag` nothing. */
+const actionStrength: Record<string, number> = { block: 2, redact: 1, flag: 0 };
+
+/** A guardrail scans fewer calls: other or fewer tools of a server, or one server instead of all. */
+function scopeNarrowed(s: Json, b: Json): boolean {
+  const server = b.serverId !== undefined && canonical(b.serverId ?? null) !== canonical(s.serverId ?? null);
+  if (server) return !(b.serverId === null && s.serverId);
+  const before = list(s.tools);
+  const after = b.tools === undefined ? before : list(b.tools);
+  return after.length > 0 && (before.length === 0 || narrowed(before, after));
 }
 
 function guardrailLoosened({ stored: s, body: b }: RequestedChange): string[] {
@@ -120,7 +158,18 @@ function guardrailLoosened({ stored: s, body: b }: RequestedChange): string[] {
   const out: string[] = [];
   if (b.enforce === false && enforced(s.enforce)) out.push('enforce');
   if (b.detectors !== undefined && narrowed(s.detectors, b.detectors)) out.push('detectors');
+  if (typeof b.action === 'string' && typeof s.action === 'string')
+    if ((actionStrength[b.action] ?? 0) < (actionStrength[s.action] ?? 0)) out.push('action');
+  if (b.on !== undefined && narrowed(s.on ?? ['results'], b.on ?? ['results'])) out.push('on');
+  if (scopeNarrowed(s, b)) out.push(b.serverId !== undefined ? 'serverId' : 'tools');
+  // Larger results scanned rather than blocked unscanned.
+  if (typeof b.maxBytes === 'number' && typeof s.maxBytes === 'number' && b.maxBytes > s.maxBytes) out.push('maxBytes');
   return out;
+}
+
+/** A registered external MCP server: `autoAccept` publishes every change of its tools unreviewed (ADR 0061). */
+function externalServerLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  return b?.autoAccept === true && s.autoAccept !== true ? ['autoAccept'] : [];
 }
 
 type Rule = {
@@ -180,6 +229,7 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   guardrail: guardrailLoosened,
   session_settings: sessionLoosened,
   change_approvals: settingsLoosened,
+  external_server: externalServerLoosened,
 };
 
 /** The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force). */

@@ -1,4 +1,5 @@
 import { json, jsonList, problems } from '../../openapi/registry.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 import { operation, type Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
@@ -32,7 +33,7 @@ const rows = rowOperations({
  * recompiles every server using it in one catalog change; its tool list (last listed) is kept here and
  * refreshed with the servers' catalogs (refresh.ts).
  */
-export const externalMcpServersOperations: Operation[] = [
+export const externalMcpServersOperations: Operation[] = fourEyes('external_server', [
   rows.list({
     summary: 'List the external MCP servers registered on the workspace',
     answer: 'Every registered server, by name.',
@@ -123,4 +124,4 @@ export const externalMcpServersOperations: Operation[] = [
     params: ExternalServerChangeParams,
     handler: review.rejectExternalMcpServerChange,
   }),
-];
+]);

@@ -17,6 +17,7 @@ const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
   quota: 'quota',
   guardrail: 'guardrail',
   session: 'session_settings',
+  external_mcp_server: 'external_server',
 };
 
 /** The fields an update or deletion loosens (four eyes on loosening), compared as the files and the live state say. */
