@@ -36,6 +36,12 @@ const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => 
 const ConnectorPage = lazy(() => import('./pages/connector.tsx').then((m) => ({ default: m.ConnectorPage })));
 const RegistryPage = lazy(() => import('./pages/registry.tsx').then((m) => ({ default: m.RegistryPage })));
 const ReviewPage = lazy(() => import('./pages/review.tsx').then((m) => ({ default: m.ReviewPage })));
+const ChangeRequestsPage = lazy(() =>
+  import('./pages/change-requests.tsx').then((m) => ({ default: m.ChangeRequestsPage })),
+);
+const LeastPrivilegePage = lazy(() =>
+  import('./pages/least-privilege.tsx').then((m) => ({ default: m.LeastPrivilegePage })),
+);
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -68,7 +74,9 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/quotas', label: 'Quotas', area: 'policies' },
       { href: '/guardrails', label: 'Guardrails', area: 'policies' },
       { href: '/session-rules', label: 'Session rules', area: 'policies' },
+      { href: '/least-privilege', label: 'Least privilege', area: 'trail' },
       { href: '/approvals', label: 'Approvals', area: 'approvals' },
+      { href: '/change-requests', label: 'Change requests', area: 'approvals' },
     ],
   },
   {
@@ -250,6 +258,10 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'quotas') return <QuotasPage client={client} />;
   if (first === 'guardrails') return <GuardrailsPage client={client} />;
   if (first === 'session-rules') return <SessionRulesPage client={client} />;
+  if (first === 'change-requests')
+    return <ChangeRequestsPage client={client} id={second} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
+  if (first === 'least-privilege')
+    return <LeastPrivilegePage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'approvals')
     return <ApprovalsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;

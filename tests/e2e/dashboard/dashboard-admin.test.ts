@@ -3,8 +3,9 @@
 // does. A missing Chromium fails the file (no skip).
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
-import { type ManagementClient, unwrap } from '@toolplane/client';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
@@ -59,7 +60,7 @@ describe('the dashboard for admins', () => {
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
-    await expect(nav.getByRole('link').count()).resolves.toBe(21);
+    await expect(nav.getByRole('link').count()).resolves.toBe(23);
     await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');
@@ -396,6 +397,135 @@ describe('the dashboard for admins', () => {
     await provisioning.getByText('No SCIM token').waitFor();
     expect(await scimUsers(second)).toBe(401);
     await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows least privilege per key: unused grants, the narrowest policy, quotas; proposes it as a change, planned and applied', async () => {
+    const agent = await unwrap(api.POST('/api_keys', { body: { name: 'lp-agent', scopes: ['runtime'] } }));
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'lp-agent-everything',
+          principals: [{ type: 'api_key', value: agent.id }],
+          servers: [example.serverId],
+          tools: ['*'],
+        },
+      }),
+    );
+    const client = new Client({ name: 'dashboard-least-privilege', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
+        requestInit: { headers: { 'x-api-key': agent.key } },
+      }),
+    );
+    try {
+      await waitFor('two get_ticket calls recorded', async () => {
+        await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } });
+        const r = await unwrap(
+          api.GET('/least_privilege', { params: { query: { principal: `api_key:${agent.id}` } } }),
+        );
+        return (r.principals[0]?.calls ?? 0) >= 2 ? true : undefined;
+      });
+    } finally {
+      await client.close();
+    }
+    await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'Least privilege', 'Least privilege');
+    const row = page.getByRole('row').filter({ hasText: 'API key lp-agent' });
+    await row.waitFor();
+    // Granted every tool of the server, it used get_ticket only: the others are unused, the narrowest policy names it.
+    await row.getByText('search_tickets').waitFor();
+    await row.getByText('create_ticket').waitFor();
+    expect(await row.getByRole('cell').nth(2).innerText()).toContain('get_ticket');
+    expect(await row.getByRole('cell').nth(2).innerText()).not.toContain('search_tickets');
+    await row
+      .getByText(/calls per (hour|day)/)
+      .first()
+      .waitFor();
+    await audit(page, 'least privilege');
+    await row.getByRole('button', { name: 'Propose as a change for API key lp-agent' }).click();
+    const proposal = page.getByRole('region', { name: 'Proposal for API key lp-agent' });
+    await proposal
+      .getByText(/^access-policies\/.+\.yaml$/)
+      .first()
+      .waitFor();
+    await proposal.getByRole('button', { name: 'Try on past calls' }).waitFor();
+    await proposal.getByRole('button', { name: 'Plan' }).click();
+    const planned = proposal.getByRole('table', { name: 'What applying the proposal changes' });
+    await planned.getByRole('row').filter({ hasText: 'access_policy' }).first().waitFor();
+    expect(await planned.innerText()).toContain('create');
+    await audit(page, 'least privilege (proposal planned)');
+    await proposal.getByRole('button', { name: 'Apply the proposal for API key lp-agent' }).click();
+    await proposal
+      .getByRole('group', { name: /^Confirm: Apply these changes/ })
+      .getByRole('button', { name: 'Apply' })
+      .click();
+    await proposal.getByRole('status').filter({ hasText: 'Applied:' }).waitFor();
+    const policies = (await unwrap(api.GET('/access_policies'))).data;
+    const proposed = policies.filter(
+      (p) => p.name !== 'lp-agent-everything' && p.principals.some((x) => x.value === agent.id),
+    );
+    expect(proposed.map((p) => p.tools)).toEqual([['get_ticket']]);
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('lists change requests; one opened shows its diff; its requester is refused, another approver applies it', async () => {
+    const second = await unwrap(api.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
+    const q = await unwrap(
+      api.POST('/quotas', {
+        body: { name: 'four-eyes-quota', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 3, window: 'hour' },
+      }),
+    );
+    await unwrap(
+      api.PUT('/change_approvals/settings', {
+        body: { enabled: true, approvers: { apiKeys: [second.id] }, approvals: 1, expiresInSeconds: 3600 },
+      }),
+    );
+    const held = await api.PATCH('/quotas/{id}', { params: { path: { id: q.id } }, body: { limit: 30 } });
+    expect(held.response.status).toBe(202);
+    const id = (held.data as unknown as { changeRequest: { id: string } }).changeRequest.id;
+
+    // The requester: the request listed and opened, its exact change as a diff; approving it is refused.
+    await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'Change requests', 'Change requests');
+    const row = page.getByRole('row').filter({ hasText: `PATCH /quotas/${q.id}` });
+    await row.getByText('limit', { exact: true }).waitFor();
+    await audit(page, 'change requests (pending)');
+    await row.getByRole('link', { name: `PATCH /quotas/${q.id}` }).click();
+    await page.getByRole('heading', { level: 1, name: `Change request PATCH /quotas/${q.id}` }).waitFor();
+    const diff = page.getByLabel(/^The change PATCH/);
+    await diff.getByText('-   "limit": 3').waitFor();
+    await diff.getByText('+   "limit": 30').waitFor();
+    await audit(page, 'change request (opened)');
+    await page.getByRole('button', { name: `Approve the change PATCH /quotas/${q.id}` }).click();
+    await page.getByRole('alert').filter({ hasText: 'the requester of a change never approves' }).waitFor();
+    expect((await unwrap(api.GET('/quotas/{id}', { params: { path: { id: q.id } } }))).limit).toBe(3);
+    await signOut(page);
+
+    // Another approver the setting names: approved, applied once.
+    await signIn(page, second.key);
+    await page.goto(`/change-requests/${id}`);
+    await page.getByRole('heading', { level: 1, name: `Change request PATCH /quotas/${q.id}` }).waitFor();
+    await page.getByLabel('Comment (optional)').fill('fine for the launch');
+    await page.getByRole('button', { name: `Approve the change PATCH /quotas/${q.id}` }).click();
+    await page.getByRole('status').filter({ hasText: 'Approved: the change is applied.' }).waitFor();
+    await page.getByText('Approved by API key second admin: fine for the launch').waitFor();
+    expect((await unwrap(api.GET('/quotas/{id}', { params: { path: { id: q.id } } }))).limit).toBe(30);
+    await openFromNav(page, 'Change requests', 'Change requests');
+    await page.getByLabel('State').selectOption('applied');
+    await page
+      .getByRole('row')
+      .filter({ hasText: `PATCH /quotas/${q.id}` })
+      .waitFor();
+    await signOut(page);
+    // Four eyes off again (itself a loosening: approved by the second admin).
+    const off = await api.PUT('/change_approvals/settings', {
+      body: { enabled: false, approvers: {}, approvals: 1, expiresInSeconds: 3600 },
+    });
+    const offId = (off.data as unknown as { changeRequest: { id: string } }).changeRequest.id;
+    const approver = createManagementClient(stack.controlPlaneUrl, second.key);
+    await unwrap(approver.POST('/change_requests/{id}/approve', { params: { path: { id: offId } }, body: {} }));
     expect(pageProblems).toEqual([]);
   }, 120_000);
 });

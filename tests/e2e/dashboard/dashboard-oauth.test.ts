@@ -442,7 +442,7 @@ describe('people’s roles', () => {
     // Every page the viewer's navigation lists, and the pages of one resource, show no way to change anything.
     const offered: Record<string, string[]> = {};
     const hrefs = await nav.getByRole('link').evaluateAll((links) => links.map((a) => a.getAttribute('href')!));
-    expect(hrefs).toHaveLength(19);
+    expect(hrefs).toHaveLength(20);
     for (const href of hrefs) {
       await nav.locator(`a[href="${href}"]`).click();
       offered[href] = await writeActionsOn(href);
@@ -508,7 +508,7 @@ describe('people’s roles', () => {
       await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
       await page.getByText('role_mapping.update').first().waitFor();
       const links = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts();
-      expect(links).toEqual(['Overview', 'Usage', 'Audit trail']);
+      expect(links).toEqual(['Overview', 'Usage', 'Least privilege', 'Audit trail']);
       await openFromNav(page, 'Usage', 'Usage');
       // The trail's exporters, linked from the trail: their delivery, read; no way to add, pause or delete one.
       await openFromNav(page, 'Audit trail', 'Audit trail');

@@ -51,7 +51,7 @@ function TextDiff({ parts, label }: { parts: DiffPart[]; label: string }) {
 }
 
 /** A line diff: each line marked `-` (pinned only), `+` (listed only) or kept. */
-function LineDiff({ parts, label }: { parts: DiffPart[]; label: string }) {
+export function LineDiff({ parts, label }: { parts: DiffPart[]; label: string }) {
   const lines = parts.flatMap((p) =>
     p.text
       .split(/(?<=\n)/)
