@@ -518,6 +518,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/change_requests/{id}/links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Make a person’s link to decide a change request
+     * @description A link for a person the four-eyes setting named when the change was made (`approvers.people`) to
+     * approve or deny it in their browser, as approval links are for calls: single-use, valid until the request
+     * expires, bound to the browser that opens it; only the SHA-256 of its token is stored. 422 for a person the
+     * setting did not name or who is not an external user of the workspace; 403 for the change’s requester; 409 for a
+     * request decided or past its expiry.
+     */
+    post: operations['createChangeRequestLink'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connectors': {
     parameters: {
       query?: never;
@@ -3074,6 +3098,22 @@ export interface components {
     };
     DecideChangeRequestBody: {
       comment?: string;
+    };
+    ChangeRequestLink: {
+      /**
+       * @description `<PUBLIC_API_URL>/approve-change/<token>` (unset: the request’s origin): the person’s page,
+       * single-use, bound to the browser that opens it. Give it to that person only: whoever holds it decides as them.
+       */
+      url: string;
+      person: string;
+      /** @description The change request’s expiry: the link is worth nothing after it. */
+      expiresAt: string;
+    };
+    CreateChangeRequestLinkBody: {
+      /**
+       * @description The person (external user) the link is for: one the four-eyes setting named (`approvers.people`).
+       */
+      person: string;
     };
     Connector: components['schemas']['DescriptorConnector'] | components['schemas']['OpenApiConnector'];
     DescriptorConnector: {
@@ -10603,6 +10643,146 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ChangeRequest'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createChangeRequestLink: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateChangeRequestLinkBody'];
+      };
+    };
+    responses: {
+      /** @description The link (give it to that person only). */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ChangeRequestLink'];
         };
       };
       /**

@@ -580,14 +580,22 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.POST('/change_requests/{id}/deny', { params: { path: { id } }, body: {} }));
     return { response, id };
   },
+  createChangeRequestLink: async () => {
+    await unwrap(api.POST('/external_users', { body: { name: 'audit-change-approver' } }));
+    const id = await changeRequest(['audit-change-approver']);
+    const params = { path: { id } };
+    const body = { person: 'audit-change-approver' };
+    const { response } = await ok(api.POST('/change_requests/{id}/links', { params, body }));
+    return { response };
+  },
 };
 
 /** Another key's change held for approval (a row as the guarded operation writes it). */
-async function changeRequest(): Promise<string> {
+async function changeRequest(people: string[] = []): Promise<string> {
   const id = randomUUID();
   const requester = { type: 'api_key', id: 'another-key', name: null };
   const caller = { workspaceId, keyId: 'another-key', principal: 'key:another-key', scopes: ['management'] };
-  const rule = { approvers: { apiKeys: [bootstrapKey.id] }, approvals: 2, expiresInSeconds: 3600 };
+  const rule = { approvers: { apiKeys: [bootstrapKey.id], people }, approvals: 2, expiresInSeconds: 3600 };
   await db.query(
     `INSERT INTO change_requests (id, workspace_id, operation_id, method, path, params, body, body_digest,
        target_version, loosens, requester, caller, rule, state, requested_at, expires_at, updated_at)

@@ -4,6 +4,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import pg from 'pg';
+import { openConnectPage } from '../../fixtures/calendar-connector.ts';
 import { quotaMeta, refusedBy, type ToolResult } from '../../helpers/quotas.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -286,5 +287,58 @@ describe('four eyes on loosening', () => {
     const off = await api.PATCH('/external_mcp_servers/{id}', { params: { path }, body: { autoAccept: false } });
     expect(off.response.status).toBe(200);
     expect((await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path } }))).autoAccept).toBe(false);
+  });
+
+  it('a person the setting names decides through a link: single use, never made by the requester, audited', async () => {
+    await unwrap(api.POST('/external_users', { body: { name: 'dana' } }));
+    const settings = {
+      approvers: { apiKeys: [approverKeyId], people: ['dana'] },
+      approvals: 1,
+      expiresInSeconds: 3600,
+    };
+    const named = await held(api.PUT('/change_approvals/settings', { body: { enabled: true, ...settings } }));
+    expect(named.loosens).toEqual(['approvers']);
+    await approve(approver, named.changeRequest.id);
+    const waiting = await held(patchQuota({ limit: 2000 }));
+    const id = waiting.changeRequest.id;
+    const makeLink = (c: ManagementClient, person: string) =>
+      c.POST('/change_requests/{id}/links', { params: { path: { id } }, body: { person } });
+    // The requester never makes one (whoever holds a link decides); a person the setting did not name gets none.
+    expect((await makeLink(api, 'dana')).response.status).toBe(403);
+    expect((await makeLink(approver, 'erin')).response.status).toBe(422);
+    const link = await unwrap(makeLink(approver, 'dana'));
+    expect(link).toMatchObject({ person: 'dana', url: expect.stringMatching(/\/approve-change\/[A-Za-z0-9_-]{43}$/) });
+    const page = await fetch(link.url);
+    expect(await page.text()).toContain(`PATCH /quotas/${quotaId}`);
+    const { nonce, cookie } = await openConnectPage(link.url);
+    const origin = new URL(link.url).origin;
+    const post = (form: Record<string, string>, headers: Record<string, string>) =>
+      fetch(link.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(form).toString(),
+      });
+    // Without the browser's cookie: refused before anything is decided.
+    expect((await post({ nonce: nonce!, decision: 'approve' }, { origin })).status).toBe(403);
+    expect((await quota()).limit).toBe(50);
+    const approved = await post(
+      { nonce: nonce!, decision: 'approve', comment: 'ok by dana' },
+      { origin, cookie: cookie! },
+    );
+    expect(approved.status).toBe(200);
+    expect(await approved.text()).toContain('approved and applied');
+    expect((await quota()).limit).toBe(2000);
+    // Single use: the link decides nothing more.
+    expect((await post({ nonce: nonce!, decision: 'deny' }, { origin, cookie: cookie! })).status).toBe(410);
+    const after = await unwrap(api.GET('/change_requests/{id}', { params: { path: { id } } }));
+    expect(after).toMatchObject({ state: 'applied', decisions: [{ approver: { type: 'person', name: 'dana' } }] });
+    const trail = await unwrap(api.GET('/audit_events', { params: { query: { resource_id: id, order: 'asc' } } }));
+    const done = trail.data.filter((e) => e.outcome === 'success');
+    expect(done.map((e) => [e.action, e.actor.type])).toEqual([
+      ['change_request.requested', 'api_key'],
+      ['change_request_link.create', 'api_key'],
+      ['change_request.approved', 'person'],
+      ['change_request.applied', 'api_key'],
+    ]);
   });
 });

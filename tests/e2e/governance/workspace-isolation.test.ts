@@ -520,6 +520,9 @@ function cases(): Case[] {
     c('GET', '/change_requests/:id', `/change_requests/${heldChangeId}`, 'denied'),
     c('POST', '/change_requests/:id/approve', `/change_requests/${heldChangeId}/approve`, 'denied', {}),
     c('POST', '/change_requests/:id/deny', `/change_requests/${heldChangeId}/deny`, 'denied', {}),
+    c('POST', '/change_requests/:id/links', `/change_requests/${heldChangeId}/links`, 'denied', {
+      person: 'a-only-user',
+    }),
     c('GET', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
     c('DELETE', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
     c('GET', '/scim_token', '/scim_token', 'scoped'),

@@ -28,11 +28,12 @@ export function partyText(p: Party): string {
 
 /** Who may decide: the approvers the setting named when the change was made (none: who may change policies). */
 function approversText(r: ChangeRequest): string {
-  const { apiKeys, subjects, groups } = r.approvers;
+  const { apiKeys, subjects, groups, people } = r.approvers;
   const who = [
     ...(apiKeys ?? []).map((k) => `API key ${k}`),
     ...(subjects ?? []).map((s) => `user ${s}`),
     ...(groups ?? []).map((g) => `group ${g}`),
+    ...(people ?? []).map((p) => `person ${p} (through a link)`),
   ];
   return who.length > 0 ? who.join(', ') : 'anyone who may change access policies (never the requester)';
 }

@@ -1,4 +1,5 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { decideChangeRequestOnPage, showChangeRequestPage } from '../change-requests/page.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { decideOnPage, showApprovalPage } from './page.ts';
 
@@ -17,5 +18,12 @@ export function approvalPageRouter(deps: ControlPlaneDeps): Router {
   const r = Router();
   r.get('/approve/:token', page(showApprovalPage));
   r.post('/approve/:token', express.urlencoded({ extended: false, limit: '16kb' }), page(decideOnPage));
+  // A change request's (ADR 0079): the same kind of page, bound the same way.
+  r.get('/approve-change/:token', page(showChangeRequestPage));
+  r.post(
+    '/approve-change/:token',
+    express.urlencoded({ extended: false, limit: '16kb' }),
+    page(decideChangeRequestOnPage),
+  );
   return r;
 }

@@ -3,7 +3,7 @@ import type { ApprovalApprovers, AuditActor, AuditSource } from '@toolplane/cont
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
-import type { Db } from '../../db/client.ts';
+import type { Db, Tx } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { stepAuditScope } from '../../http/audit.ts';
 import type { Caller } from '../../http/auth.ts';
@@ -13,7 +13,7 @@ import type { Input } from '../operation.ts';
 import { actorOf, asApproved, guardedOperation, readTarget, targetVersion } from './four-eyes.ts';
 import type { DecideChangeRequestBody, ListChangeRequestsQuery, PutChangeApprovalSettingsBody } from './schemas.ts';
 
-type Row = NonNullable<Awaited<ReturnType<Db['changeRequest']['findFirst']>>>;
+export type Row = NonNullable<Awaited<ReturnType<Db['changeRequest']['findFirst']>>>;
 type Rule = { approvers: ApprovalApprovers; approvals: number; expiresInSeconds: number };
 interface Decision {
   approver: AuditActor;
@@ -52,10 +52,10 @@ export async function putChangeApprovalSettings(deps: ControlPlaneDeps, input: I
   return getChangeApprovalSettings(deps, { ...input, body: undefined });
 }
 
-const stateAt = (row: Row, now: number) =>
+export const stateAt = (row: Row, now: number) =>
   row.state === 'pending' && row.expiresAt.getTime() <= now ? 'expired' : row.state;
 
-function present(row: Row, result?: unknown) {
+export function present(row: Row, result?: unknown) {
   const rule = row.rule as Rule;
   return {
     id: row.id,
@@ -76,7 +76,7 @@ function present(row: Row, result?: unknown) {
   };
 }
 
-async function byId(db: Db, caller: Caller, id: string): Promise<Row> {
+export async function byId(db: Db, caller: Caller, id: string): Promise<Row> {
   const row = isUuid(id) ? await db.changeRequest.findFirst({ where: { id, workspaceId: caller.workspaceId } }) : null;
   if (!row) throw new NotFoundError('change request', id);
   return row;
@@ -109,14 +109,19 @@ export async function getChangeRequest({ db }: ControlPlaneDeps, { caller, param
   return present(await byId(db, caller, params.id!));
 }
 
-const conflict = (message: string, state: string) =>
+export const conflict = (message: string, state: string) =>
   new UserError('resource.conflict', message, { status: 409, details: { state } });
 
-/** The requester never decides; anyone else must be named by the rule (none named: who may change policies). */
-function refuseDecider(row: Row, caller: Caller): void {
+/** 403 for the change's requester (its key, its subject): they never decide it, nor make a link to decide it. */
+export function refuseRequester(row: Row, caller: Caller): void {
   const r = row.caller as Partial<Caller>;
   if ((caller.keyId && r.keyId === caller.keyId) || (caller.subject && r.subject === caller.subject))
     throw new AuthError('auth.forbidden', 'the requester of a change never approves or denies it: another must');
+}
+
+/** The requester never decides; anyone else must be named by the rule (none named: who may change policies). */
+function refuseDecider(row: Row, caller: Caller): void {
+  refuseRequester(row, caller);
   const { approvers } = row.rule as Rule;
   const none = Object.values(approvers).every((l) => (l ?? []).length === 0);
   const named = none
@@ -175,10 +180,14 @@ async function refuseStale(deps: ControlPlaneDeps, row: Row, source: AuditSource
   throw conflict(`${row.method} ${row.path} changed since change request ${row.id} was made: make it again`, 'stale');
 }
 
-/** Records one decision under the row's lock; the state it decided (`approved` once enough approvals, `denied`). */
-function record(deps: ControlPlaneDeps, found: Row, d: Decision) {
+/**
+ * Records one decision under the row's lock; the state it decided (`approved` once enough approvals, `denied`).
+ * `within` runs in the same transaction (a person's link used up with the decision).
+ */
+function record(deps: ControlPlaneDeps, found: Row, d: Decision, within?: (tx: Tx) => Promise<void>) {
   return deps.db.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT id FROM change_requests WHERE id = ${found.id}::uuid FOR UPDATE`;
+    await within?.(tx);
     const cur = await tx.changeRequest.findUniqueOrThrow({ where: { id: found.id } });
     if (cur.state !== 'pending') throw conflict(`change request ${cur.id} is ${cur.state} already`, cur.state);
     const decisions = cur.decisions as unknown as Decision[];
@@ -226,10 +235,18 @@ async function apply(deps: ControlPlaneDeps, row: Row, source: AuditSource) {
   return present(await end('applied'), (result as { body?: unknown } | undefined)?.body ?? result);
 }
 
-async function decide(deps: ControlPlaneDeps, input: Input<DecideChangeRequestBody>, decision: 'approve' | 'deny') {
-  const { caller, params, body, source } = input;
-  const found = await byId(deps.db, caller, params.id!);
-  refuseDecider(found, caller);
+/** Who decides, and how: an approver through the API, or a person through their link (`within`: the link used up). */
+export interface Decider {
+  approver: AuditActor;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  source: AuditSource;
+  within?: (tx: Tx) => Promise<void>;
+}
+
+/** One decision on `found` by a decider already checked: 409 when past its expiry, decided, or its target changed. */
+export async function decideRow(deps: ControlPlaneDeps, found: Row, who: Decider) {
+  const { decision, source } = who;
   if (found.state === 'pending' && found.expiresAt.getTime() <= Date.now()) {
     await markEnded(deps, found, 'expired', source);
     throw conflict(`change request ${found.id} expired at ${found.expiresAt.toISOString()}`, 'expired');
@@ -239,9 +256,16 @@ async function decide(deps: ControlPlaneDeps, input: Input<DecideChangeRequestBo
   const approvedSoFar = (found.decisions as unknown as Decision[]).filter((x) => x.decision === 'approve').length;
   if (decision === 'approve' && approvedSoFar + 1 >= (found.rule as Rule).approvals)
     await refuseStale(deps, found, source);
-  const d = { approver: actorOf(caller), decision, comment: body.comment ?? null, at: new Date().toISOString() };
-  const { row, decided } = await record(deps, found, d);
+  const d = { approver: who.approver, decision, comment: who.comment, at: new Date().toISOString() };
+  const { row, decided } = await record(deps, found, d, who.within);
   return decided === 'approved' ? apply(deps, row, source) : present(row);
+}
+
+async function decide(deps: ControlPlaneDeps, input: Input<DecideChangeRequestBody>, decision: 'approve' | 'deny') {
+  const { caller, params, body, source } = input;
+  const found = await byId(deps.db, caller, params.id!);
+  refuseDecider(found, caller);
+  return decideRow(deps, found, { approver: actorOf(caller), decision, comment: body.comment ?? null, source });
 }
 
 /** `POST /change_requests/{id}/approve`: once enough approvers approved, the change is applied (once). */

@@ -54,3 +54,16 @@ export const WaitsForApprovalAnswer = z
     changeRequest: z.object({ id: z.string(), expiresAt: z.string(), approvers: ApprovalApprovers }),
   })
   .meta({ id: 'WaitsForApproval' });
+
+export const ChangeRequestLink = z
+  .object({
+    url: z
+      .string()
+      .describe(
+        '`<PUBLIC_API_URL>/approve-change/<token>` (unset: the request’s origin): the person’s page, single-use, ' +
+          'bound to the browser that opens it. Give it to that person only: whoever holds it decides as them.',
+      ),
+    person: z.string(),
+    expiresAt: z.string().describe('The change request’s expiry: the link is worth nothing after it.'),
+  })
+  .meta({ id: 'ChangeRequestLink' });

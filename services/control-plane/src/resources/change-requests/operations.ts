@@ -2,8 +2,14 @@ import { json, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import { fourEyes } from './four-eyes.ts';
 import * as handlers from './handlers.ts';
-import { ChangeApprovalSettings, ChangeRequest, ChangeRequests } from './openapi.ts';
-import { DecideChangeRequestBody, ListChangeRequestsQuery, PutChangeApprovalSettingsBody } from './schemas.ts';
+import { createChangeRequestLink } from './links.ts';
+import { ChangeApprovalSettings, ChangeRequest, ChangeRequestLink, ChangeRequests } from './openapi.ts';
+import {
+  CreateChangeRequestLinkBody,
+  DecideChangeRequestBody,
+  ListChangeRequestsQuery,
+  PutChangeApprovalSettingsBody,
+} from './schemas.ts';
 
 const tags = ['change requests'];
 const audit = (verb: string) => ({ action: `change_request.${verb}`, resource: 'change_request' });
@@ -108,5 +114,28 @@ export const changeRequestsOperations: Operation[] = [
     params: pathParams('id'),
     body: DecideChangeRequestBody,
     handler: handlers.denyChangeRequest,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/change_requests/{id}/links',
+      operationId: 'createChangeRequestLink',
+      'x-audit': { action: 'change_request_link.create', resource: 'change_request_link' },
+      tags,
+      summary: 'Make a person’s link to decide a change request',
+      description:
+        'A link for a person the four-eyes setting named when the change was made (`approvers.people`) to approve or ' +
+        'deny it in their browser, as approval links are for calls: single-use, valid until the request expires, ' +
+        'bound to the browser that opens it; only the SHA-256 of its token is stored. 422 for a person the setting ' +
+        'did not name or who is not an external user of the workspace; 403 for the change’s requester; 409 for a ' +
+        'request decided or past its expiry.',
+      responses: {
+        201: json('The link (give it to that person only).', ChangeRequestLink),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: pathParams('id'),
+    body: CreateChangeRequestLinkBody,
+    handler: createChangeRequestLink,
   }),
 ];

@@ -32,3 +32,14 @@ export const DecideChangeRequestBody = z
   .strictObject({ comment: z.string().max(1000).optional() })
   .meta({ id: 'DecideChangeRequestBody' });
 export type DecideChangeRequestBody = z.output<typeof DecideChangeRequestBody>;
+
+export const CreateChangeRequestLinkBody = z
+  .strictObject({
+    person: z
+      .string()
+      .min(1)
+      .max(200)
+      .describe('The person (external user) the link is for: one the four-eyes setting named (`approvers.people`).'),
+  })
+  .meta({ id: 'CreateChangeRequestLinkBody' });
+export type CreateChangeRequestLinkBody = z.output<typeof CreateChangeRequestLinkBody>;
