@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
-import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import pg from 'pg';
 import { openConnectPage } from '../../fixtures/calendar-connector.ts';
 import { quotaMeta, refusedBy, type ToolResult } from '../../helpers/quotas.ts';
@@ -340,5 +340,32 @@ describe('four eyes on loosening', () => {
       ['change_request.approved', 'person'],
       ['change_request.applied', 'api_key'],
     ]);
+  });
+
+  it('holds a connector document whose operation costs less; a higher cost applies at once', async () => {
+    const put = (yaml: string) =>
+      api.PUT('/connectors/{id}', {
+        params: { path: { id: example.connectorId } },
+        body: yaml as never,
+        bodySerializer: (b) => b as unknown as string,
+        headers: { 'content-type': 'application/yaml' },
+      });
+    const priced = ticketSystemDescriptorYaml.replace(
+      '    summary: "Get ticket by ID"\n',
+      '    summary: "Get ticket by ID"\n    cost: 5\n',
+    );
+    expect(priced).not.toBe(ticketSystemDescriptorYaml);
+    expect((await put(priced)).response.status).toBe(200);
+    const cheaper = await held(put(ticketSystemDescriptorYaml));
+    expect(cheaper.loosens).toEqual(['cost']);
+    const costOf = async () => {
+      const c = await unwrap(api.GET('/connectors/{id}', { params: { path: { id: example.connectorId } } }));
+      const ops = (c as unknown as { descriptor: { operations: { operation_id: string; cost?: number }[] } }).descriptor
+        .operations;
+      return ops.find((o) => o.operation_id === 'get_ticket')?.cost;
+    };
+    expect(await costOf()).toBe(5);
+    expect((await approve(approver, cheaper.changeRequest.id)).state).toBe('applied');
+    expect(await costOf()).toBeUndefined();
   });
 });

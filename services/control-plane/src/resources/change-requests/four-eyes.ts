@@ -8,7 +8,7 @@ import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { canonical } from '../governing.ts';
 import { Reply, type Input, type Operation } from '../operation.ts';
-import { credentialPaths, loosenedFields, type LooseningKind } from './loosening.ts';
+import { credentialPaths, loosenedFields, type LooseningKind, type RequestedChange } from './loosening.ts';
 import { WaitsForApprovalAnswer } from './openapi.ts';
 
 /**
@@ -20,11 +20,21 @@ import { WaitsForApprovalAnswer } from './openapi.ts';
 
 type Handler = NonNullable<Operation['handler']>;
 
+/**
+ * What a kind's loosening compares when the target's `GET` answer and the request's body are not it (a connector's
+ * document, sent as text): the stored and requested values, or undefined for a request that changes nothing (a dry run).
+ */
+export type Compared = (
+  deps: ControlPlaneDeps,
+  input: Input<unknown, unknown, unknown>,
+) => Promise<RequestedChange | undefined>;
+
 /** A guarded operation: its own handler, the kind of resource, and the `GET` that reads its target. */
 export interface Guarded {
   op: Operation;
   kind: LooseningKind;
   read: Handler;
+  compared?: Compared | undefined;
 }
 
 const guarded = new Map<string, Guarded>();
@@ -180,7 +190,11 @@ async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unkno
   const stored = await readTarget(deps, g, input);
   if (!stored) return undefined;
   const seen = { ...stored, ...(await contextOf(deps, g.kind, { workspaceId: input.caller.workspaceId, stored })) };
-  const fields = loosenedFields(g.kind, { stored: seen, body: input.body as Record<string, unknown> | undefined });
+  const change = g.compared
+    ? await g.compared(deps, input)
+    : { stored: seen, body: input.body as Record<string, unknown> | undefined };
+  if (!change) return undefined;
+  const fields = loosenedFields(g.kind, change);
   if (fields.length === 0) return undefined;
   refuseCredentials(input.body, fields);
   return hold(deps, g, input, { settings, stored, fields });
@@ -195,12 +209,12 @@ export function asApproved<T>(run: () => Promise<T>): Promise<T> {
  * The table with its changing operations guarded: each `PUT`, `PATCH` and `DELETE` whose path a `GET` of the table
  * reads (the target's state, compared and bound). Their routes document the 202.
  */
-export function fourEyes(kind: LooseningKind, table: Operation[]): Operation[] {
+export function fourEyes(kind: LooseningKind, table: Operation[], compared?: Compared): Operation[] {
   return table.map((op) => {
     const method = op.route.method;
     const read = table.find((o) => o.route.method === 'get' && o.route.path === op.route.path)?.handler;
     if (!['put', 'patch', 'delete'].includes(method) || !op.handler || !read) return op;
-    const g: Guarded = { op, kind, read };
+    const g: Guarded = { op, kind, read, compared };
     guarded.set(op.route.operationId!, g);
     const handler: Handler = async (deps, input) => {
       if (applying.getStore()) return op.handler!(deps, input);

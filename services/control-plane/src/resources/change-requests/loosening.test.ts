@@ -159,6 +159,30 @@ describe('loosenedFields', () => {
     expect(loosenedFields('external_server', { stored: e, body: undefined })).toEqual([]);
   });
 
+  it('connector: an operation costs less, a tool declares fewer labels, a result shape changed; the reverse tightens', () => {
+    const source = (cost: number | undefined, labels: string[], shape: unknown, extension?: number) => ({
+      descriptor: {
+        operations: [{ operation_id: 'get', ...(cost !== undefined ? { cost } : {}) }],
+        mcp_config: { route_mappings: [{ operation_id: 'get', mcp_tool_name: 'get', labels, result_shape: shape }] },
+      },
+      document: extension === undefined ? null : { paths: { '/x': { get: { 'x-toolplane-cost': extension } } } },
+    });
+    const stored = source(5, ['private', 'external_write'], { items: 10 }, 3);
+    expect(loosenedFields('connector', { stored, body: source(undefined, ['private'], { items: 20 }, 2) })).toEqual([
+      'cost',
+      'labels',
+      'result_shape',
+    ]);
+    expect(
+      loosenedFields('connector', { stored, body: source(6, ['private', 'external_write', 'x'], { items: 10 }, 3) }),
+    ).toEqual([]);
+    // Without a declared cost an operation costs 1: declaring 0 lowers it.
+    expect(loosenedFields('connector', { stored: source(undefined, [], null), body: source(0, [], null) })).toEqual([
+      'cost',
+    ]);
+    expect(loosenedFields('connector', { stored, body: undefined })).toEqual([]);
+  });
+
   it('session settings: a rule removed, log only or reduced, ttl shortened; the reverse tightens', () => {
     const r = { id: 'r1', after: ['private', 'untrusted'], toolLabels: ['external_write'], action: 'refuse' };
     const s = { configured: true, ttlSeconds: 3600, rules: [{ ...r, enforce: true }] };

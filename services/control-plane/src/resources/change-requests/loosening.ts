@@ -13,7 +13,8 @@ export type LooseningKind =
   | 'guardrail'
   | 'session_settings'
   | 'change_approvals'
-  | 'external_server';
+  | 'external_server'
+  | 'connector';
 
 type Json = Record<string, unknown>;
 
@@ -221,6 +222,70 @@ function settingsLoosened({ stored: s, body: b }: RequestedChange): string[] {
   return out;
 }
 
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Each OpenAPI operation's (`<method> <path>`) value of the extension `name`. */
+function extensions(document: unknown, name: string): [string, unknown][] {
+  const paths = isObject(document) && isObject(document.paths) ? document.paths : {};
+  return Object.entries(paths).flatMap(([path, item]) =>
+    isObject(item)
+      ? Object.entries(item).flatMap(([method, op]) =>
+          isObject(op) && op[name] !== undefined ? [[`${method} ${path}`, op[name]] as [string, unknown]] : [],
+        )
+      : [],
+  );
+}
+
+/** What each operation costs against cost quotas: a descriptor's `cost`, an OpenAPI operation's extension (default 1). */
+function costsOf({ descriptor, document }: Json): Map<string, number> {
+  const d = isObject(descriptor) ? descriptor : {};
+  const declared = list(d.operations).flatMap((o) =>
+    isObject(o) ? [[String(o.operation_id), typeof o.cost === 'number' ? o.cost : 1] as [string, number]] : [],
+  );
+  const extended = extensions(document, 'x-toolplane-cost').map(
+    ([k, v]) => [k, typeof v === 'number' ? v : 1] as [string, number],
+  );
+  return new Map([...declared, ...extended]);
+}
+
+/** The data-flow labels each route mapping (by tool) and each OpenAPI operation declares (ADR 0078). */
+function labelsOf({ descriptor, document }: Json): Map<string, unknown> {
+  const c = isObject(descriptor) && isObject(descriptor.mcp_config) ? descriptor.mcp_config : {};
+  const routes = list(c.route_mappings).flatMap((m) =>
+    isObject(m) ? [[String(m.mcp_tool_name), m.labels ?? []] as [string, unknown]] : [],
+  );
+  return new Map([...routes, ...extensions(document, 'x-toolplane-labels')]);
+}
+
+/** The result shape each route mapping declares for its tool. */
+function shapesOf({ descriptor }: Json): Map<string, string> {
+  const c = isObject(descriptor) && isObject(descriptor.mcp_config) ? descriptor.mcp_config : {};
+  return new Map(
+    list(c.route_mappings).flatMap((m) =>
+      isObject(m) ? [[String(m.mcp_tool_name), canonical(m.result_shape ?? null)] as [string, string]] : [],
+    ),
+  );
+}
+
+/** Whether some key both maps hold has a value `looser(before, after)` says is looser. */
+function someLooser<T>(before: Map<string, T>, after: Map<string, T>, looser: (b: T, a: T) => boolean): boolean {
+  return [...before].some(([k, b]) => after.has(k) && looser(b, after.get(k)!));
+}
+
+/**
+ * A connector's document replaced (`stored` and `body`: `{ descriptor, document }` as read): an operation that costs
+ * less against cost quotas, a tool or operation that declares fewer data-flow labels, a result shape changed (what a
+ * result shows). Operations and tools added or removed change what servers expose, not a rule.
+ */
+function connectorLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (!b) return [];
+  const out: string[] = [];
+  if (someLooser(costsOf(s), costsOf(b), (x, y) => y < x)) out.push('cost');
+  if (someLooser(labelsOf(s), labelsOf(b), narrowed)) out.push('labels');
+  if (someLooser(shapesOf(s), shapesOf(b), (x, y) => x !== y)) out.push('result_shape');
+  return out;
+}
+
 const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   server: serverLoosened,
   access_policy: policyLoosened,
@@ -230,6 +295,7 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   session_settings: sessionLoosened,
   change_approvals: settingsLoosened,
   external_server: externalServerLoosened,
+  connector: connectorLoosened,
 };
 
 /** The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force). */

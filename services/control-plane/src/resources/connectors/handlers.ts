@@ -64,6 +64,28 @@ export async function updateConnector(
 }
 
 /**
+ * Four eyes on loosening (ADR 0079): what replacing the connector's document changes, as `loosening.ts` compares it
+ * (the stored descriptor and document against the sent ones, read as the update reads them); nothing for a dry run.
+ * A caller who may not change those parts is refused here, before a change request is made.
+ */
+export async function connectorChange(
+  deps: ControlPlaneDeps,
+  { body, query, params, caller }: Input<unknown, unknown, unknown>,
+) {
+  if ((query as UpdateConnectorQuery | undefined)?.dry_run === 'true' || body === undefined) return undefined;
+  const id = (params as Record<string, string>).id!;
+  const row = isUuid(id) ? await deps.db.connector.findFirst({ where: { id, workspaceId: caller.workspaceId } }) : null;
+  if (!row) return undefined;
+  const source = await readConnectorSource(bodyText(body), deps.fetchDocument);
+  const instances = await deps.db.connectorInstance.count({ where: { connectorId: row.id } });
+  refuseGovernedParts(caller, { name: row.name, instances }, { before: row, after: source });
+  return {
+    stored: { descriptor: row.descriptor, document: row.document },
+    body: { descriptor: source.descriptor, document: source.document ?? null },
+  };
+}
+
+/**
  * `DELETE /connectors/{id}`: 409 while connector instances use it, unless `?force=true`: then those instances are
  * deleted first, exactly as DELETE /connector_instances/{id} does (the servers generated for them go too; other
  * servers built on them keep existing without their tools, with a warning), all in one transaction.
