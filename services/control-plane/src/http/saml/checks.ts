@@ -9,7 +9,7 @@ export class SamlRefusal extends Error {
 }
 
 /** The largest SAMLResponse accepted (base64, as posted): a response is a few kilobytes. */
-export const maxResponseChars = 256 * 1024;
+const maxResponseChars = 256 * 1024;
 
 /**
  * The response's XML, refused before any parser sees it when it is too large, is not base64, or declares a document

@@ -10,7 +10,7 @@ import { returnPath, SamlRefusal } from './checks.ts';
 import type { SamlSignIn } from './sign-in.ts';
 
 /** Where the dashboard completes a SAML sign-in (a page of the dashboard, not a route of this router). */
-export const samlCallbackPath = '/saml/callback';
+const samlCallbackPath = '/saml/callback';
 
 /** The origin the request came to (behind a proxy, per TRUST_PROXY): the ACS URL's when PUBLIC_API_URL is unset. */
 function originOf(req: Request): string {
