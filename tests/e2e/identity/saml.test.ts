@@ -34,6 +34,8 @@ let browser: Browser;
 let page: Page;
 let pageProblems: string[];
 let db: pg.Client;
+/** Every session token and sign-in code handed out in this file: none may appear in any service's output. */
+const issued: string[] = [];
 /** The person the local identity provider signs in next (its NameID and groups). */
 let person = { subject: 'rita@example.com', groups: ['readers'] };
 
@@ -236,6 +238,7 @@ beforeAll(async () => {
     api: admin,
     directControlPlaneUrl: direct,
   } = await startTestStack('saml', {
+    logLevel: 'info',
     serviceEnv: {
       'control-plane': {
         SAML_IDP_ENTITY_ID: idpEntityId,
@@ -283,6 +286,11 @@ describe('SAML sign-in', () => {
 
   it('signs a person in through Chromium (SP-initiated): the dashboard shows them with their group’s role', async () => {
     person = { subject: 'rita@example.com', groups: ['readers'] };
+    // The one-time code the browser carries to the dashboard (in its address, once): searched for in the logs too.
+    page.on('request', (r) => {
+      const code = new URL(r.url()).searchParams.get('code');
+      if (r.url().includes('/saml/callback') && code) issued.push(code);
+    });
     await page.goto('/servers');
     await page.getByRole('button', { name: 'Sign in with SAML' }).click();
     await page.getByRole('button', { name: 'Continue to Toolplane' }).click();
@@ -295,11 +303,13 @@ describe('SAML sign-in', () => {
     expect(await nav.getByRole('link', { name: 'Audit trail', exact: true }).count()).toBe(0);
     expect(await nav.getByRole('link', { name: 'Secrets', exact: true }).count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Create a server' }).count()).toBe(0);
-    const you = await page.evaluate(async () => {
+    const { you, token } = await page.evaluate(async () => {
       const stored = JSON.parse(sessionStorage.getItem('toolplane.credential') ?? '{}') as { token?: string };
       const res = await fetch('/api/v1/workspaces/current', { headers: { authorization: `Bearer ${stored.token}` } });
-      return ((await res.json()) as { you: unknown }).you;
+      return { you: ((await res.json()) as { you: unknown }).you, token: stored.token ?? '' };
     });
+    expect(token).toMatch(/^tps_/);
+    issued.push(token);
     expect(you).toMatchObject({ kind: 'person', subject: 'rita@example.com', roles: ['viewer'] });
     // The sign-in is in the workspace's trail: the ACS's, then the dashboard's.
     const events = await unwrap(admin.GET('/audit_events', { params: { query: { actor: 'rita@example.com' } } }));
@@ -319,11 +329,13 @@ describe('SAML sign-in', () => {
     const { location, requestId } = await post(xml, '/audit');
     const code = location.searchParams.get('code');
     expect(code).toBeTruthy();
+    issued.push(code!);
     expect(await auditRow(requestId)).toMatchObject({ chain: workspaceId, action: 'saml.sign_in', outcome: 'success' });
     const first = await redeem(code!);
     expect(first.status).toBe(200);
     const session = (await first.json()) as { access_token: string; subject: string; return_to: string };
     expect(session).toMatchObject({ subject: 'aldo@example.com', return_to: '/audit' });
+    issued.push(session.access_token);
     expect((await redeem(code!)).status).toBe(400);
     const aldo = createManagementClient(stack.controlPlaneUrl, { accessToken: session.access_token });
     expect((await unwrap(aldo.GET('/workspaces/current'))).you).toMatchObject({ roles: ['auditor'] });
@@ -393,5 +405,13 @@ describe('SAML sign-in', () => {
       .waitFor();
     await page.getByRole('button', { name: 'Sign in with SAML' }).waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('toolplane.credential'))).toBeNull();
+  });
+
+  it('wrote no session token or sign-in code into any service output', () => {
+    const output = stack.processes.map((p) => p.output()).join('\n');
+    expect(output).toContain('SAML sign-in refused'); // the refusals were logged, with their reasons only
+    expect(issued.length).toBeGreaterThanOrEqual(4);
+    for (const secret of issued) expect(output).not.toContain(secret);
+    expect(output).not.toMatch(/tps_[A-Za-z0-9_-]{20,}/);
   });
 });
