@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type FormEve
 import type { ManagementClient } from '@toolplane/client';
 import { clientFor, errorMessage, storedCredential, storeCredential, unwrap, type Credential } from './api.ts';
 import { callbackPath, oauthSettings, useOAuthSettings } from './oauth-settings.ts';
-import { beginSamlSignIn, completeSamlSignIn, samlCallbackPath, samlSettings } from './saml.ts';
+import { beginSamlSignIn, completeSamlSignIn, endSamlSession, samlCallbackPath, samlSettings } from './saml.ts';
 import { Link, navigate, usePath } from './router.tsx';
 import { ConnectorsPage } from './pages/connectors.tsx';
 import { InstancesPage } from './pages/instances.tsx';
@@ -431,6 +431,7 @@ export function App() {
   if (completing) return <CompleteSignIn onSignIn={signIn} onFail={signInFailed} />;
   if (!client || !credential) return <SignIn onSignIn={signIn} notice={notice} />;
   const signOut = () => {
+    endSamlSession(credential);
     storeCredential(null);
     setCredential(null);
     navigate('/');

@@ -52,3 +52,13 @@ export async function completeSamlSignIn(current: URL): Promise<{ credential: Cr
     returnTo: returnTo.startsWith('/') && !returnTo.startsWith('//') ? returnTo : '/',
   };
 }
+
+/** Ends a SAML session at the control plane when its person signs out (an OAuth issuer's token is left to expire). */
+export function endSamlSession(c: Credential): void {
+  if (c.kind !== 'token' || !c.token.startsWith('tps_')) return;
+  void fetch('/saml/sign_out', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.token}` },
+    keepalive: true,
+  }).catch(() => undefined);
+}

@@ -322,6 +322,11 @@ describe('SAML sign-in', () => {
     expect(pageProblems).toEqual([]);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in with SAML' }).waitFor();
+    // Signing out ended the session: its token is refused from then on.
+    await waitFor('the signed-out session refused', async () => {
+      const res = await fetch(`${direct}/api/v1/workspaces/current`, { headers: { authorization: `Bearer ${token}` } });
+      return res.status === 401;
+    });
   });
 
   it('accepts an IdP-initiated response: one code, once, for a session the management API takes', async () => {

@@ -7,7 +7,7 @@ import type { AuditTrail } from '../../db/audit-trail.ts';
 import { apiRouter } from '../api-router.ts';
 import { auditSourceOf } from '../audit.ts';
 import { returnPath, SamlRefusal } from './checks.ts';
-import type { SamlSignIn } from './sign-in.ts';
+import { SamlSignIn } from './sign-in.ts';
 
 /** Where the dashboard completes a SAML sign-in (a page of the dashboard, not a route of this router). */
 const samlCallbackPath = '/saml/callback';
@@ -93,7 +93,8 @@ function token(saml: SamlSignIn) {
 
 /**
  * SAML sign-in's routes (ADR 0083), outside the management API: the service provider's metadata, the start of an
- * SP-initiated sign-in (a redirect to the identity provider with an AuthnRequest), the ACS, and the code's redemption.
+ * SP-initiated sign-in (a redirect to the identity provider with an AuthnRequest), the ACS, the code's redemption, and
+ * signing out (the session's token ended).
  */
 export function samlRouter(saml: SamlSignIn, deps: { trail: AuditTrail; log: Logger }): Router {
   const r = apiRouter();
@@ -107,5 +108,11 @@ export function samlRouter(saml: SamlSignIn, deps: { trail: AuditTrail; log: Log
   });
   r.post('/saml/acs', express.urlencoded({ extended: false, limit: '512kb' }), acs(saml, deps));
   r.post('/saml/token', express.json({ limit: '4kb' }), token(saml));
+  // Signing out ends the session here too (an OAuth issuer's token lives on until it expires: not ours to end).
+  r.post('/saml/sign_out', async (req, res) => {
+    const bearer = /^Bearer +(\S+) *$/i.exec(req.header('authorization') ?? '')?.[1];
+    if (bearer && SamlSignIn.owns(bearer)) await saml.store.end(bearer);
+    res.status(204).end();
+  });
   return r;
 }

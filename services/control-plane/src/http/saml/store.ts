@@ -87,6 +87,11 @@ export class SamlStore {
     return session ? { token, returnTo, session } : undefined;
   }
 
+  /** Ends a session (signing out): its token is refused from now on. */
+  async end(token: string): Promise<void> {
+    await this.redis.del(`${this.prefix}:session:${digest(token)}`);
+  }
+
   /** The live session of a token, or undefined. */
   async session(token: string): Promise<SamlSession | undefined> {
     const held = await this.redis.get(`${this.prefix}:session:${digest(token)}`);
