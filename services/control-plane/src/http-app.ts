@@ -134,7 +134,8 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   const saml = settings ? new SamlSignIn(settings, deps) : undefined;
   http.use('/api/v1', managementApi(deps, bearerVerifier(oauth, saml)));
   // SAML sign-in of people (ADR 0083): metadata, AuthnRequests, the ACS; the session is the management API's bearer.
-  if (saml) http.use(samlRouter(saml, deps));
+  const limit = { points: deps.env.UNAUTH_RATE_LIMIT, windowSeconds: deps.env.UNAUTH_RATE_WINDOW_SECONDS };
+  if (saml) http.use(samlRouter(saml, { ...deps, limit }));
   // SCIM 2.0 for the workspace's identity provider (ADR 0062): its own token, its own errors, outside the API's document.
   http.use(scimBasePath, scimRouter(deps));
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.

@@ -22,6 +22,7 @@ import { startTestStack, tempDir } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const idpEntityId = 'https://idp.saml.test/metadata';
+const budget = 60;
 const spEntityId = 'https://toolplane.saml.test/sp';
 
 let stack: Stack;
@@ -245,6 +246,9 @@ beforeAll(async () => {
         SAML_IDP_SSO_URL: `${idp.url}/sso`,
         SAML_IDP_CERT: idp.cert,
         SAML_SP_ENTITY_ID: spEntityId,
+        // The unauthenticated budget per address (refused SAML responses spend it too): the file stays under it
+        // until its last case spends the rest.
+        UNAUTH_RATE_LIMIT: String(budget),
         ...dashboardEnv(build)['control-plane'],
       },
     },
@@ -410,6 +414,20 @@ describe('SAML sign-in', () => {
       .waitFor();
     await page.getByRole('button', { name: 'Sign in with SAML' }).waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('toolplane.credential'))).toBeNull();
+  });
+
+  it('answers 429 to an address past its budget of failed attempts, before checking anything', async () => {
+    const junk = new URLSearchParams({ SAMLResponse: 'not base64!' });
+    let status = 303;
+    for (let i = 0; i <= budget && status === 303; i++)
+      status = (await fetch(acsUrl(), { method: 'POST', body: junk, redirect: 'manual' })).status;
+    expect(status).toBe(429);
+    // A valid response from that address waits too, and so does a new AuthnRequest.
+    const valid = new URLSearchParams({ SAMLResponse: Buffer.from(response(signed(assertion()))).toString('base64') });
+    const refused = await fetch(acsUrl(), { method: 'POST', body: valid, redirect: 'manual' });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await fetch(`${direct}/saml/login`, { redirect: 'manual' })).status).toBe(429);
   });
 
   it('wrote no session token or sign-in code into any service output', () => {
