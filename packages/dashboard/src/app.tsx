@@ -2,6 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type FormEve
 import type { ManagementClient } from '@toolplane/client';
 import { clientFor, errorMessage, storedCredential, storeCredential, unwrap, type Credential } from './api.ts';
 import { callbackPath, oauthSettings, useOAuthSettings } from './oauth-settings.ts';
+import { beginSamlSignIn, completeSamlSignIn, endSamlSession, samlCallbackPath, samlSettings } from './saml.ts';
 import { Link, navigate, usePath } from './router.tsx';
 import { ConnectorsPage } from './pages/connectors.tsx';
 import { InstancesPage } from './pages/instances.tsx';
@@ -105,6 +106,12 @@ function areaOfSection(section: string): Area | null {
  */
 const callback: Promise<{ credential: Credential; returnTo: string }> | undefined = (() => {
   const settings = oauthSettings();
+  if (window.location.pathname === samlCallbackPath)
+    // The end of a SAML sign-in (ADR 0083): the control plane's one-time code for the session's token, the same way.
+    return completeSamlSignIn(new URL(window.location.href)).then(async (done) => {
+      await unwrap(clientFor(done.credential).POST('/sign_ins'));
+      return done;
+    });
   if (window.location.pathname !== callbackPath) return undefined;
   if (!settings) return Promise.reject(new Error('OAuth sign-in is not configured on this control plane.'));
   return import('./oauth.ts').then(async (m) => {
@@ -116,11 +123,32 @@ const callback: Promise<{ credential: Credential; returnTo: string }> | undefine
   });
 })();
 
+/** SAML sign-in (ADR 0083): leaves for the identity provider through the control plane's AuthnRequest. */
+function SamlSignInSection({ idp, busy, onBusy }: { idp: string; busy: boolean; onBusy: () => void }) {
+  const start = () => {
+    onBusy();
+    const here = window.location.pathname + window.location.search;
+    beginSamlSignIn(here === samlCallbackPath ? '/' : here);
+  };
+  return (
+    <section aria-labelledby="signin-saml">
+      <h2 id="signin-saml">Single sign-on (SAML)</h2>
+      <p>
+        Sign in at <code>{idp}</code>; you come back here signed in to your workspace.
+      </p>
+      <button type="button" disabled={busy} onClick={start}>
+        Sign in with SAML
+      </button>
+    </section>
+  );
+}
+
 function SignIn({ onSignIn, notice }: { onSignIn: (c: Credential) => void; notice: string | null }) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(notice);
   const [busy, setBusy] = useState(false);
   const { settings: oauth, unavailable } = useOAuthSettings();
+  const saml = samlSettings();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -160,13 +188,14 @@ function SignIn({ onSignIn, notice }: { onSignIn: (c: Credential) => void; notic
           </button>
         </section>
       )}
+      {saml && <SamlSignInSection idp={saml.idp} busy={busy} onBusy={() => setBusy(true)} />}
       {unavailable && (
         <p className="notice" role="status">
           Sign-in with your organisation’s account is unavailable right now: {unavailable}
         </p>
       )}
       <form onSubmit={submit} aria-describedby="signin-help">
-        {oauth && <h2>Or an API key</h2>}
+        {(oauth || saml) && <h2>Or an API key</h2>}
         <p id="signin-help">Sign in with an API key of your workspace. It is kept in this tab only.</p>
         <label htmlFor="api-key">API key</label>
         <SecretInput id="api-key" autoComplete="off" required value={key} onValue={setKey} />
@@ -414,6 +443,7 @@ export function App() {
   if (completing) return <CompleteSignIn onSignIn={signIn} onFail={signInFailed} />;
   if (!client || !credential) return <SignIn onSignIn={signIn} notice={notice} />;
   const signOut = () => {
+    endSamlSession(credential);
     storeCredential(null);
     setCredential(null);
     navigate('/');

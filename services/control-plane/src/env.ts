@@ -80,6 +80,35 @@ export const ControlPlaneEnv = z.object({
     .string()
     .regex(/^[\x21\x23-\x5b\x5d-\x7e]*$/, 'scope characters only')
     .default('toolplane:'),
+  /**
+   * SAML 2.0 sign-in (ADR 0083, docs/identity-saml.md): the identity provider's entity id (the `Issuer` its assertions
+   * must name). Set with SAML_IDP_SSO_URL, SAML_IDP_CERT and SAML_SP_ENTITY_ID, people sign in to the dashboard and the
+   * management API through it besides OAuth; unset: no SAML.
+   */
+  SAML_IDP_ENTITY_ID: z.string().min(1).optional(),
+  /** The identity provider's single sign-on URL (HTTP-Redirect binding): where AuthnRequests go. */
+  SAML_IDP_SSO_URL: z.string().url().optional(),
+  /**
+   * The identity provider's signing certificate (PEM, or its base64 body; several separated by commas while it rolls
+   * keys): assertions must be signed with it.
+   */
+  SAML_IDP_CERT: z.string().min(1).optional(),
+  /** This control plane's entity id at the identity provider: the audience its assertions must name. */
+  SAML_SP_ENTITY_ID: z.string().min(1).optional(),
+  /** The assertion attribute naming the workspace a person signs in to (a workspace id; it must exist). */
+  SAML_WORKSPACE_ATTRIBUTE: z.string().min(1).default('toolplane_workspace'),
+  /** The assertion attribute listing a person's groups: role mappings map them to roles as they map OIDC groups. */
+  SAML_GROUPS_ATTRIBUTE: z.string().min(1).default('groups'),
+  /** The API-key scopes a SAML session carries (space-separated; `management`, `audit` or `approve` among them). */
+  SAML_SCOPES: z
+    .string()
+    .regex(
+      /^(management|runtime|admin|server_admin|audit|approve)( (management|runtime|admin|server_admin|audit|approve))*$/,
+      'API-key scopes, space-separated',
+    )
+    .default('management runtime'),
+  /** How long a SAML session lasts (seconds); the dashboard signs the person out then. */
+  SAML_SESSION_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   /** When set, an API key with this value is ensured at start (first-run bootstrap). */
   BOOTSTRAP_API_KEY: z.string().min(20).optional(),
   /** Apply pending migrations at start (the embedded default); production runs them as a Job. */
@@ -187,5 +216,12 @@ export const ControlPlaneEnvChecked = ControlPlaneEnv.superRefine((env, ctx) => 
       code: 'custom',
       path: ['OAUTH_AUDIENCE'],
       message: "OAUTH_AUDIENCE must differ from OAUTH_CLIENT_ID: the client's ID tokens name it as their audience",
+    });
+  const saml = [env.SAML_IDP_ENTITY_ID, env.SAML_IDP_SSO_URL, env.SAML_IDP_CERT, env.SAML_SP_ENTITY_ID];
+  if (saml.some((v) => v !== undefined) && saml.some((v) => v === undefined))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SAML_IDP_ENTITY_ID'],
+      message: 'SAML sign-in needs SAML_IDP_ENTITY_ID, SAML_IDP_SSO_URL, SAML_IDP_CERT and SAML_SP_ENTITY_ID together',
     });
 });

@@ -4,12 +4,15 @@ import { openApiDocumentText } from './api-document.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import type { Db } from './db/client.ts';
 import { requestAudit } from './http/audit.ts';
-import { requireCaller } from './http/auth.ts';
+import { requireCaller, type BearerVerifier } from './http/auth.ts';
 import { dashboardRouter } from './http/dashboard.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { unauthenticatedLimit } from './http/limits.ts';
+import { AuthError } from '@toolplane/errors';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { apiRouter } from './http/api-router.ts';
+import { samlRouter } from './http/saml/router.ts';
+import { SamlSignIn, samlSettings } from './http/saml/sign-in.ts';
 import { approvalPageRouter } from './resources/approvals/page-router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
@@ -36,11 +39,29 @@ export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): Managemen
 }
 
 /**
+ * People's bearer tokens: a SAML session's (ADR 0083) when SAML sign-in is configured, else the OAuth issuer's access
+ * token (ADR 0020); undefined when neither is configured (API keys only).
+ */
+function bearerVerifier(
+  oauth: ManagementTokenVerifier | undefined,
+  saml: SamlSignIn | undefined,
+): BearerVerifier | undefined {
+  if (!saml) return oauth;
+  return {
+    verify(token: string) {
+      if (SamlSignIn.owns(token)) return saml.verify(token);
+      if (oauth) return oauth.verify(token);
+      throw new AuthError('auth.invalid_token', 'this control plane accepts SAML sessions and API keys only');
+    },
+  };
+}
+
+/**
  * The management API (`/api/v1`): authentication, then every resource's router, each built from the same
  * dependencies; keys limited to servers reach only what each route declares (ADR 0013), decided on the route that
  * matched.
  */
-function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | undefined) {
+function managementApi(deps: ControlPlaneDeps, oauth: BearerVerifier | undefined) {
   const { env, db, redis } = deps;
   const api = apiRouter();
   api.use(requestAudit({ trail: deps.trail, log: deps.log }));
@@ -52,11 +73,12 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
 }
 
 /** The dashboard's settings: where the edge is, and how people sign in when an issuer is configured. */
-function dashboard(env: ControlPlaneEnv, oauth: ManagementTokenVerifier | undefined) {
+function dashboard(env: ControlPlaneEnv, oauth: ManagementTokenVerifier | undefined, saml: SamlSignIn | undefined) {
   return dashboardRouter({
     dir: env.DASHBOARD_DIR,
     edgeUrl: env.PUBLIC_EDGE_URL,
     jaegerUiUrl: env.JAEGER_UI_URL,
+    saml: saml ? { idp: saml.settings.idpEntityId } : undefined,
     oauth:
       oauth && env.OAUTH_CLIENT_ID
         ? {
@@ -108,14 +130,19 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
     next();
   });
   publicRoutes(http, deps);
-  http.use('/api/v1', managementApi(deps, oauth));
+  const settings = samlSettings(deps.env);
+  const saml = settings ? new SamlSignIn(settings, deps) : undefined;
+  http.use('/api/v1', managementApi(deps, bearerVerifier(oauth, saml)));
+  // SAML sign-in of people (ADR 0083): metadata, AuthnRequests, the ACS; the session is the management API's bearer.
+  const limit = { points: deps.env.UNAUTH_RATE_LIMIT, windowSeconds: deps.env.UNAUTH_RATE_WINDOW_SECONDS };
+  if (saml) http.use(samlRouter(saml, { ...deps, limit }));
   // SCIM 2.0 for the workspace's identity provider (ADR 0062): its own token, its own errors, outside the API's document.
   http.use(scimBasePath, scimRouter(deps));
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
   http.use(connectRouter(deps));
   // People's approval pages (ADR 0049): the same kind of page, bound to the browser the same way.
   http.use(approvalPageRouter(deps));
-  http.use(dashboard(deps.env, oauth));
+  http.use(dashboard(deps.env, oauth, saml));
   http.use(notFoundHandler);
   http.use(errorHandler(deps.log));
   return http;

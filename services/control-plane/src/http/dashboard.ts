@@ -45,6 +45,8 @@ export function dashboardRouter(opts: {
   edgeUrl: string;
   jaegerUiUrl?: string | undefined;
   oauth?: DashboardOAuth | undefined;
+  /** SAML sign-in (ADR 0083): `toolplane-saml` names the identity provider; the button starts at `/saml/login`. */
+  saml?: { idp: string } | undefined;
 }): Router {
   const dir = opts.dir ?? defaultBuild();
   const r = Router();
@@ -61,7 +63,10 @@ export function dashboardRouter(opts: {
     const html = await readFile(index, 'utf8');
     const oauth = await oauthSettings(opts.oauth);
     res.setHeader('content-security-policy', policy(oauth.connect));
-    const metas = (opts.jaegerUiUrl ? meta('toolplane-jaeger-ui', opts.jaegerUiUrl) : '') + oauth.meta;
+    const metas =
+      (opts.jaegerUiUrl ? meta('toolplane-jaeger-ui', opts.jaegerUiUrl) : '') +
+      oauth.meta +
+      (opts.saml ? meta('toolplane-saml', JSON.stringify(opts.saml)) : '');
     if (!metas) return html;
     return /<\/head>/i.test(html) ? html.replace(/<\/head>/i, (end) => metas + end) : metas + html;
   };

@@ -3,7 +3,7 @@ import { UserError } from '@toolplane/errors';
 import type { NextFunction, Request, Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 
-function rateLimited(retryAfterMs: number, what: string): UserError {
+export function rateLimited(retryAfterMs: number, what: string): UserError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return new UserError('request.rate_limited', `${what}; retry in ${seconds} s`, {
     status: 429,

@@ -103,7 +103,7 @@ export class ManagementTokenVerifier implements BearerVerifier {
  * subject (Okta's user id), or whose `userName` is its subject or its `preferred_username` (Entra's UPN). A
  * deactivated person's groups count for nothing. Role mappings name these groups as they name the groups claim's.
  */
-async function scimGroupsOfPerson(
+export async function scimGroupsOfPerson(
   db: Db,
   workspaceId: string,
   subject: string,
