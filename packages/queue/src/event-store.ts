@@ -22,7 +22,7 @@ type Client = Redis | Cluster;
 export const OCCURRENCE_FIELD = 'occurrence';
 
 /** The cursor of an empty stream: before every entry. */
-export const STREAM_START = '0-0';
+const STREAM_START = '0-0';
 
 /** What makes a subscription: the same parts make the same id (docs/events.md). */
 export interface SubscriptionKeyParts {
@@ -58,7 +58,7 @@ export function subscriptionIdOf(p: SubscriptionKeyParts): string {
 export const CURSOR_PATTERN = /^\d{1,20}-\d{1,20}$/;
 
 /** Compares two entry ids as Redis orders them. */
-export function compareEntryIds(a: string, b: string): number {
+function compareEntryIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
   const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
   return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
@@ -135,7 +135,7 @@ export async function removeSubscription(redis: Client, instanceId: string, id: 
 }
 
 /** Drops an instance's expired subscriptions and their streams; returns how many. */
-export async function sweepExpired(redis: Client, instanceId: string, now: number): Promise<number> {
+async function sweepExpired(redis: Client, instanceId: string, now: number): Promise<number> {
   const all = await redis.hgetall(subscriptionsKey(instanceId));
   const expired = Object.entries(all)
     .filter(([, raw]) => {
@@ -165,7 +165,7 @@ export async function streamTail(redis: Client, instanceId: string, id: string):
 }
 
 /** One entry of a subscription's stream: its id (the cursor after it) and the occurrence. */
-export interface StreamEntry {
+interface StreamEntry {
   cursor: string;
   occurrence: EventOccurrence;
 }
@@ -236,7 +236,7 @@ async function trimmedAfter(redis: Client, key: string, cursor: string): Promise
 }
 
 /** Stream entries as occurrences (an entry without a valid `occurrence` field is skipped). */
-export function entriesOf(raw: readonly [string, string[]][]): StreamEntry[] {
+function entriesOf(raw: readonly [string, string[]][]): StreamEntry[] {
   const out: StreamEntry[] = [];
   for (const [cursor, fields] of raw) {
     const at = fields.indexOf(OCCURRENCE_FIELD);
