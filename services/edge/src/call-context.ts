@@ -25,8 +25,6 @@ export interface EdgeCallContext extends TraceFacts {
   readonly logLevel: LogLevel | undefined;
   /** The HTTP request, read only for audit events (its client address and user agent): nothing is copied from it. */
   readonly source: SourceRequest;
-  /** Aborts when the HTTP client goes away: set for long-lived requests only (`events/stream`). */
-  connection?: AbortSignal | undefined;
 }
 
 /** What an audit event reads of the HTTP request a call came with (an express `Request` is one). */

@@ -461,10 +461,7 @@ export class EdgeMcpHandler {
   /** A 2026-07-28 request: the SDK's handler, with the context in `req.auth`. */
   private async serveModern(req: AuthedRequest, res: Response, caller: Caller): Promise<void> {
     const message = req.body as RequestMessage;
-    const context = edgeCallContext(req, caller);
-    // A held-open events/stream ends when its client goes away (the SDK's signal does not follow the connection).
-    if (message?.method === 'events/stream') context.connection = closedSignal(res);
-    req.auth = toAuthInfo(context);
+    req.auth = toAuthInfo(edgeCallContext(req, caller));
     // A listen stream subscribes under its server (only these requests enter a scope).
     if (message?.method === 'subscriptions/listen') {
       this.listening.add(res);
@@ -645,15 +642,6 @@ export class EdgeMcpHandler {
     }
     res.status(202).end();
   }
-}
-
-/** Aborts when the response closes before it finished (the client went away). */
-function closedSignal(res: Response): AbortSignal {
-  const closed = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) closed.abort();
-  });
-  return closed.signal;
 }
 
 /** A JSON-RPC response to one of the edge's own `elicitation/create` requests (a person's confirmation). */

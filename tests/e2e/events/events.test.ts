@@ -103,56 +103,69 @@ describe('the official SDK client, raw methods', () => {
     });
   });
 
-  it('streams: active first, then each occurrence as it is given, heartbeats with the cursor, until it is cancelled', async () => {
-    const seen: { method: string; params: Record<string, unknown> }[] = [];
-    for (const method of ['active', 'event', 'heartbeat'])
-      client.setNotificationHandler(`notifications/events/${method}`, { params: z.looseObject({}) }, (params) => {
-        seen.push({ method, params: params as Record<string, unknown> });
-      });
-    const abort = new AbortController();
-    const streaming = client
-      .request(
-        {
-          method: 'events/stream',
-          params: { name: 'github.push', arguments: { repository: 'acme/stream' }, cursor: null },
-        },
-        z.looseObject({}),
-        { signal: abort.signal, timeout: 600_000 },
-      )
-      .catch((err: unknown) => err);
-    await waitFor('the stream is active', () => seen.some((n) => n.method === 'active'));
-    expect(seen[0]).toMatchObject({ method: 'active', params: { truncated: false } });
-    const subs = await subscriptionIds(s.redis, s.instanceId);
-    const pushSub = (
-      await Promise.all(subs.map(async (id) => ({ id, raw: await s.redis.hget(`{ev:${s.instanceId}}:subs`, id) })))
-    ).find((x) => x.raw?.includes('acme/stream'))!;
-    expect(JSON.parse(pushSub.raw!)).toMatchObject({ delivery: 'push', arguments: { repository: 'acme/stream' } });
-    const cursor = await give(
-      s.redis,
-      { instanceId: s.instanceId, subscriptionId: pushSub.id },
-      {
-        eventId: 'evt-stream-1',
-        name: 'github.push',
-        data: { ref: 'refs/heads/dev' },
-      },
-    );
-    await waitFor('the occurrence arrives', () => seen.some((n) => n.method === 'event'));
-    const event = seen.find((n) => n.method === 'event')!;
-    expect(event.params).toMatchObject({ eventId: 'evt-stream-1', cursor, data: { ref: 'refs/heads/dev' } });
-    const meta = event.params._meta as Record<string, unknown>;
-    expect(meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
-    await waitFor('a heartbeat after it', () =>
-      seen.some((n) => n.method === 'heartbeat' && n.params.cursor === cursor),
-    );
-    abort.abort();
-    await streaming;
-    // Its blocking connection is released: no client of this stack's prefix blocks in XREAD any more.
-    await waitFor('the stream’s connection closed', async () => {
-      const list = (await s.redis.client('LIST')) as string;
-      return !list.split('\n').some((l) => l.includes('cmd=xread') && l.includes('edge-events-stream'));
-    });
+  it('streams (2025-11-25): active first, each occurrence as it is given, heartbeats with the cursor, until cancelled', () =>
+    streamCase(client, 'acme/stream'));
+
+  it('streams (2026-07-28): the extension in server/discover; the same stream, ended by aborting its request', async () => {
+    const modern = await sdkClient(s.server.url, s.stack.bootstrapKey, '2026');
+    try {
+      const caps = modern.getServerCapabilities() as { extensions?: Record<string, unknown> };
+      expect(caps.extensions?.['io.modelcontextprotocol/events']).toEqual({ listChanged: false });
+      await streamCase(modern, 'acme/modern');
+    } finally {
+      await modern.close();
+    }
   });
 });
+
+/** Opens a stream on `c`, gives it one occurrence, sees it and a heartbeat, cancels, and sees its connection released. */
+async function streamCase(c: Client, repository: string): Promise<void> {
+  const seen: { method: string; params: Record<string, unknown> }[] = [];
+  for (const method of ['active', 'event', 'heartbeat'])
+    c.setNotificationHandler(`notifications/events/${method}`, { params: z.looseObject({}) }, (params) => {
+      seen.push({ method, params: params as Record<string, unknown> });
+    });
+  const abort = new AbortController();
+  const streaming = c
+    .request(
+      {
+        method: 'events/stream',
+        params: { name: 'github.push', arguments: { repository }, cursor: null },
+      },
+      z.looseObject({}),
+      { signal: abort.signal, timeout: 600_000 },
+    )
+    .catch((err: unknown) => err);
+  await waitFor('the stream is active', () => seen.some((n) => n.method === 'active'));
+  expect(seen[0]).toMatchObject({ method: 'active', params: { truncated: false } });
+  const subs = await subscriptionIds(s.redis, s.instanceId);
+  const pushSub = (
+    await Promise.all(subs.map(async (id) => ({ id, raw: await s.redis.hget(`{ev:${s.instanceId}}:subs`, id) })))
+  ).find((x) => x.raw?.includes(repository))!;
+  expect(JSON.parse(pushSub.raw!)).toMatchObject({ delivery: 'push', arguments: { repository } });
+  const cursor = await give(
+    s.redis,
+    { instanceId: s.instanceId, subscriptionId: pushSub.id },
+    {
+      eventId: 'evt-stream-1',
+      name: 'github.push',
+      data: { ref: 'refs/heads/dev' },
+    },
+  );
+  await waitFor('the occurrence arrives', () => seen.some((n) => n.method === 'event'));
+  const event = seen.find((n) => n.method === 'event')!;
+  expect(event.params).toMatchObject({ eventId: 'evt-stream-1', cursor, data: { ref: 'refs/heads/dev' } });
+  const meta = event.params._meta as Record<string, unknown>;
+  expect(meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
+  await waitFor('a heartbeat after it', () => seen.some((n) => n.method === 'heartbeat' && n.params.cursor === cursor));
+  abort.abort();
+  await streaming;
+  // Its blocking connection is released: no client of this stack's prefix blocks in XREAD any more.
+  await waitFor('the stream’s connection closed', async () => {
+    const list = (await s.redis.client('LIST')) as string;
+    return !list.split('\n').some((l) => l.includes('cmd=xread') && l.includes('edge-events-stream'));
+  });
+}
 
 /** The application's private subscription store (@ai-sdk/mcp asks for one). */
 class MemoryStore implements MCPEventStore {

@@ -140,9 +140,11 @@ async function populate(stack: Stack, api: ManagementClient): Promise<EventsStac
   };
 }
 
-/** An official SDK client on a server, with a key. */
-export async function sdkClient(url: string, key: string): Promise<Client> {
-  const client = new Client({ name: 'events-e2e', version: '1.0.0' });
+/** An official SDK client on a server, with a key (2025-11-25 by default). */
+export async function sdkClient(url: string, key: string, era: '2025' | '2026' = '2025'): Promise<Client> {
+  // 2026: the client discovers and speaks 2026-07-28 (`server/discover`, per-request envelopes).
+  const options = era === '2026' ? { versionNegotiation: { mode: 'auto' as const } } : undefined;
+  const client = new Client({ name: 'events-e2e', version: '1.0.0' }, options);
   await client.connect(
     new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': key } } }),
   );

@@ -72,9 +72,9 @@ export function registerEvents(
     streamEvents(deps, caller(ctx), params, {
       requestId: ctx.mcpReq.id,
       notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]),
-      signal: AbortSignal.any(
-        [ctx.mcpReq.signal, connection, current(ctx).connection].filter((x): x is AbortSignal => x !== undefined),
-      ),
+      // 2026-07-28: the SDK's signal follows the request's stream; 2025: the edge's connection signal (its close, or a
+      // notifications/cancelled naming the request).
+      signal: connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal,
     }),
   );
   server.setRequestHandler('events/subscribe', { params: SubscribeParams }, (params, ctx) =>
