@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { unwrap } from '@toolplane/client';
 import { postMcp } from '../../helpers/mcp.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { give, startEventsStack, type EventsStack } from './fixture.ts';
+import { give, startEventsStack, subscriptionFor, type EventsStack } from './fixture.ts';
 
 // The conformance walk of the MCP Events extension (SEP-3415) against Toolplane's edge: each case is a MUST of the
 // specification as docs/events.md numbers it (E1-E19), on the wire as a client sends it (raw JSON-RPC over Streamable
@@ -52,12 +52,10 @@ async function rpc(method: string, params: unknown, opts: { url?: string; key?: 
 const secret = (bytes = 32) => `whsec_${Buffer.alloc(bytes, 9).toString('base64')}`;
 const hook = (path: string) => `http://127.0.0.1:9/${path}`;
 
-/** The subscription a request just made: the one whose JSON names these arguments. */
+/** The subscription a request just made: the one whose arguments name this repository. */
 async function subscriptionNamed(repository: string): Promise<{ id: string; raw: Record<string, unknown> }> {
-  const all = await s.redis.hgetall(`{ev:${s.instanceId}}:subs`);
-  const found = Object.entries(all).find(([, raw]) => raw.includes(`"${repository}"`));
-  if (!found) throw new Error(`no subscription for ${repository}`);
-  return { id: found[0], raw: JSON.parse(found[1]) as Record<string, unknown> };
+  const { id, stored } = await subscriptionFor(s.redis, s.instanceId, repository);
+  return { id, raw: stored };
 }
 
 /** An `events/stream` held open with raw fetch: its SSE frames as they come, and how to end it. */

@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { unwrap } from '@toolplane/client';
 import { z } from 'zod';
 import { waitFor } from '../../helpers/wait.ts';
-import { give, sdkClient, startEventsStack, subscriptionIds, type EventsStack } from './fixture.ts';
+import { give, sdkClient, startEventsStack, subscriptionFor, type EventsStack } from './fixture.ts';
 
 // MCP Events through Toolplane (issue #78, docs/events.md): the official SDK client sending the raw methods, and
 // @ai-sdk/mcp's `experimental_events` (it subscribes by webhook: the only mode the library offers). Occurrences are
@@ -63,16 +63,42 @@ describe('the official SDK client, raw methods', () => {
     }
   });
 
+  it('a server exposes only the event types its config.events names; a name none gives is warned of', async () => {
+    const created = await unwrap(
+      s.api.POST('/mcp_manager', {
+        body: {
+          name: 'picky',
+          mode: 'NORMAL',
+          connectorInstanceId: s.instanceId,
+          config: { events: ['github.push', 'getRepo', 'github.nope'] },
+        },
+      }),
+    );
+    const detail = await unwrap(s.api.GET('/mcp_manager/{id}', { params: { path: { id: created.id } } }));
+    expect(detail.warnings).toEqual([
+      `event type "getRepo" (config.events) is given by none of the server's connector instances`,
+      `event type "github.nope" (config.events) is given by none of the server's connector instances`,
+    ]);
+    const picky = await sdkClient(created.url, s.stack.bootstrapKey);
+    try {
+      const listed = await picky.request({ method: 'events/list', params: {} }, List);
+      expect(listed.events.map((e) => e.name)).toEqual(['github.push']);
+    } finally {
+      await picky.close();
+    }
+  });
+
   it('polls: the first poll registers and gives a cursor; given occurrences come in order, in pages', async () => {
     const args = { repository: 'acme/app' };
     const first = await poll(client, { name: 'github.push', arguments: args, cursor: null });
     expect(first).toMatchObject({ events: [], truncated: false, hasMore: false });
-    const [subscriptionId] = await subscriptionIds(s.redis, s.instanceId);
+    const { id: subscriptionId, stored } = await subscriptionFor(s.redis, s.instanceId, 'acme/app');
     expect(subscriptionId).toMatch(/^sub_/);
+    expect(stored).toMatchObject({ delivery: 'poll', name: 'github.push', principal: { keyId: expect.any(String) } });
     for (const id of ['evt-1', 'evt-2', 'evt-3'])
       await give(
         s.redis,
-        { instanceId: s.instanceId, subscriptionId: subscriptionId! },
+        { instanceId: s.instanceId, subscriptionId },
         {
           eventId: id,
           name: 'github.push',
@@ -138,11 +164,8 @@ async function streamCase(c: Client, repository: string): Promise<void> {
     .catch((err: unknown) => err);
   await waitFor('the stream is active', () => seen.some((n) => n.method === 'active'));
   expect(seen[0]).toMatchObject({ method: 'active', params: { truncated: false } });
-  const subs = await subscriptionIds(s.redis, s.instanceId);
-  const pushSub = (
-    await Promise.all(subs.map(async (id) => ({ id, raw: await s.redis.hget(`{ev:${s.instanceId}}:subs`, id) })))
-  ).find((x) => x.raw?.includes(repository))!;
-  expect(JSON.parse(pushSub.raw!)).toMatchObject({ delivery: 'push', arguments: { repository } });
+  const pushSub = await subscriptionFor(s.redis, s.instanceId, repository);
+  expect(pushSub.stored).toMatchObject({ delivery: 'push', arguments: { repository } });
   const cursor = await give(
     s.redis,
     { instanceId: s.instanceId, subscriptionId: pushSub.id },

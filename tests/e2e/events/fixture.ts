@@ -162,7 +162,14 @@ export async function give(
   return (await redis.xadd(`{ev:${where.instanceId}}:sub:${where.subscriptionId}`, '*', 'occurrence', entry))!;
 }
 
-/** The subscription ids of an instance (the hash the edge writes). */
-export async function subscriptionIds(redis: Redis, instanceId: string): Promise<string[]> {
-  return redis.hkeys(`{ev:${instanceId}}:subs`);
+/** The subscription (id and stored JSON) of an instance whose arguments name this repository. */
+export async function subscriptionFor(
+  redis: Redis,
+  instanceId: string,
+  repository: string,
+): Promise<{ id: string; stored: Record<string, unknown> }> {
+  const all = await redis.hgetall(`{ev:${instanceId}}:subs`);
+  const found = Object.entries(all).find(([, raw]) => raw.includes(`"${repository}"`));
+  if (!found) throw new Error(`no subscription for ${repository}`);
+  return { id: found[0], stored: JSON.parse(found[1]) as Record<string, unknown> };
 }
