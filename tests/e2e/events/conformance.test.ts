@@ -202,6 +202,46 @@ describe('MCP Events conformance (docs/events.md)', () => {
     expect(badArgs.error?.code).toBe(-32602);
   });
 
+  it('E8: a condition of the grant sees the subscription’s arguments (checked at save against the inputSchema)', async () => {
+    const key = await unwrap(s.api.POST('/api_keys', { body: { name: 'conditional', scopes: ['runtime'] } }));
+    const typo = await s.api.POST('/access_policies', {
+      body: {
+        name: 'typo',
+        principals: [{ type: 'api_key', value: key.id }],
+        servers: [s.server.id],
+        tools: ['github.push'],
+        condition: 'args.branch == "main"',
+      },
+    });
+    expect(typo.response.status).toBe(422); // github.push takes no `branch`
+    await unwrap(
+      s.api.POST('/access_policies', {
+        body: {
+          name: 'one-repository',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: [s.server.id],
+          tools: ['github.push'],
+          condition: 'args.repository == "acme/allowed"',
+        },
+      }),
+    );
+    await waitFor('the policy reaches the edge', async () => {
+      const r = await rpc(
+        'events/poll',
+        { name: 'github.push', arguments: { repository: 'acme/allowed' } },
+        { key: key.key },
+      );
+      return r.result !== undefined;
+    });
+    const other = await rpc(
+      'events/poll',
+      { name: 'github.push', arguments: { repository: 'acme/other' } },
+      { key: key.key },
+    );
+    expect(other.error?.code).toBe(-32024);
+    expect(other.error?.message).toContain('one-repository');
+  });
+
   it('E9: subscribe and unsubscribe need an authenticated principal (an anonymous caller may still poll)', async () => {
     const params = { name: 'github.push', delivery: { mode: 'webhook', url: hook('e9'), secret: secret() } };
     const anonymous = await rpc('events/subscribe', params, { url: publicServer.url, key: null });
