@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createMCPClient,
@@ -7,6 +9,7 @@ import {
 import type { Client } from '@modelcontextprotocol/client';
 import { unwrap } from '@toolplane/client';
 import { z } from 'zod';
+import { dumpPostgres } from '../../helpers/output-search.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { give, sdkClient, startEventsStack, subscriptionFor, type EventsStack } from './fixture.ts';
 
@@ -245,6 +248,14 @@ describe('@ai-sdk/mcp experimental_events', () => {
         const mine = page.data.filter((e) => e.resource.id === subscribed.id).map((e) => e.action);
         return mine.includes('event.subscribed') && mine.includes('event.unsubscribed');
       });
+      // The secret is nowhere but in the client's store: not in Redis in clear, not in a log, not in a database row
+      // (the audit events included).
+      const leaked = (text: string) => text.includes(secret) || text.includes(secret.slice(6));
+      const logs = readdirSync(join(s.stack.dataDir, 'logs')).map((f) =>
+        readFileSync(join(s.stack.dataDir, 'logs', f), 'utf8'),
+      );
+      expect(logs.filter(leaked)).toEqual([]);
+      expect((await dumpPostgres(s.stack)).rows.filter(leaked)).toEqual([]);
     } finally {
       await ai.close();
     }
