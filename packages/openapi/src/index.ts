@@ -15,3 +15,4 @@ export {
   type OperationCredentials,
   operationCredentials,
 } from './openapi-tools.ts';
+export { compileOpenApiEvents } from './openapi-events.ts';

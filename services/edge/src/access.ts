@@ -90,7 +90,11 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
     tools,
     list: listedTools(loaded.catalog, catalogTools, smart ? metaTools : catalogTools.map((t) => t.tool)),
     ...(smart ? { search: new ToolSearch(catalogTools) } : {}),
-    restriction: { hidden: (name: string) => loaded.tools.has(name) && !tools.has(name), who },
+    restriction: {
+      hidden: (name: string) => loaded.tools.has(name) && !tools.has(name),
+      who,
+      granted: (name: string) => grant.has(name),
+    },
   };
   if (!byGrant) views.set(loaded, (byGrant = new Map()));
   if (byGrant.size > 1000) byGrant.clear();

@@ -31,6 +31,7 @@ import type { CallQuotas, QuotaMeter } from './quotas.ts';
 import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from './shadow-decisions.ts';
 import type { UpstreamCredentialSealer } from './upstream-auth.ts';
+import type { EventsDeps } from './events/subscriptions.ts';
 
 /**
  * One `tools/call` as the edge runs it: what it needs (`ToolCallDeps`), the call itself (`ToolCall`, made once by
@@ -103,6 +104,8 @@ export interface ToolCallDeps {
   codeLimits?: SandboxLimits;
   /** The `run_code` programs running on this edge, bounded in all and per caller; absent: the default bounds. */
   codePrograms?: ProgramSlots;
+  /** MCP Events (ADR 0081): subscriptions and their streams; absent: `events/*` is not served. */
+  events?: EventsDeps;
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */

@@ -91,7 +91,12 @@ export interface LoadedCatalog {
   /** `tools/list` payload, built once per version (deterministic order: catalog order). */
   list: CatalogTool['tool'][];
   /** Set on a caller's restricted view (access policies, see access.ts): which tools are hidden from whom. */
-  restriction?: { hidden: (name: string) => boolean; who: string };
+  restriction?: {
+    hidden: (name: string) => boolean;
+    who: string;
+    /** Whether the grant names this (an event type's name is granted as a tool's is: ADR 0081). */
+    granted?: (name: string) => boolean;
+  };
 }
 
 export interface CatalogCacheLimits {

@@ -32,6 +32,7 @@ import {
 import { readState, RuntimeStateProbe } from './runtime-state.ts';
 import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
+import { eventsDeps } from './events/deps.ts';
 import { QuotaMeter } from './quotas.ts';
 import { ShadowEventBudget } from './shadow-decisions.ts';
 import { ResultCache } from './result-cache.ts';
@@ -148,6 +149,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
     oauthConnectionState: (connection: string) => readState(() => redis.hgetall(keys.oauthConnection(connection))),
+    events: eventsDeps(env, { redis, audit: r.audit, log }),
     ...(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE
       ? {
           sealUpstreamCredential: upstreamCredentialSealer(

@@ -152,6 +152,23 @@ export const EdgeEnv = z.object({
    * else an anonymous caller's client address); past it the call is refused with a retryable tool error.
    */
   CODE_MODE_MAX_PROGRAMS_PER_CALLER: z.coerce.number().int().positive().default(DEFAULT_PROGRAM_BOUNDS.perCaller),
+  /** MCP Events (docs/events.md): a poll or push subscription lives this long after its last poll or heartbeat. */
+  EVENTS_IDLE_TTL_MS: z.coerce.number().int().positive().default(3_600_000),
+  /** MCP Events: an open `events/stream` sends a heartbeat (with its cursor) at least this often. */
+  EVENTS_HEARTBEAT_MS: z.coerce.number().int().positive().max(30_000).default(25_000),
+  /** MCP Events: the webhook subscription TTL granted when the client suggests none. */
+  EVENTS_WEBHOOK_DEFAULT_TTL_MS: z.coerce.number().int().positive().default(3_600_000),
+  /** MCP Events: the longest webhook subscription TTL granted (never "no expiry"). */
+  EVENTS_WEBHOOK_MAX_TTL_MS: z.coerce.number().int().positive().default(86_400_000),
+  /** MCP Events: the most subscriptions one connector instance holds (past it: `ResourceExhausted`). */
+  EVENTS_MAX_SUBSCRIPTIONS: z.coerce.number().int().positive().default(10_000),
+  /** MCP Events: the `nextPollMs` a poll answers with. */
+  EVENTS_NEXT_POLL_MS: z.coerce.number().int().positive().default(5_000),
+  /** MCP Events, tests only: webhook callbacks may be `http://127.0.0.1` or `http://[::1]`. */
+  EVENTS_ALLOW_LOOPBACK_CALLBACKS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   ...telemetryEnv,
   LOG_LEVEL: logLevel,
 });

@@ -39,6 +39,7 @@ import { fastToolsCall, plainLegacyRequest, plainToolsCall } from './fast-path.t
 import { ServerScopedEventBus } from './listen-bus.ts';
 import { liveCall } from './live-call.ts';
 import { featureCapabilities, registerFeatures } from './mcp-features.ts';
+import { registerEvents, withEventCapabilities } from './events/register.ts';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
 import {
   CancelRegistry,
@@ -90,12 +91,15 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, opts: Ser
     {
       // logging: log messages of external MCP servers are relayed during their calls; resources, prompts and
       // completions only when attached external servers offer them (mcp-features.ts).
-      capabilities: {
-        tools: { listChanged: true },
-        logging: {},
-        ...featureCapabilities(loaded),
-        ...(opts.tasks ? TASK_CAPABILITIES : {}),
-      },
+      capabilities: withEventCapabilities(
+        {
+          tools: { listChanged: true },
+          logging: {},
+          ...featureCapabilities(loaded),
+          ...(opts.tasks ? TASK_CAPABILITIES : {}),
+        },
+        loaded,
+      ),
       ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}),
       // 2026-07-28 list caching hint: clients may reuse tools/list this long (private: per caller).
       cacheHints: { 'tools/list': { ttlMs: opts.toolsListTtlMs, cacheScope: 'private' } },
@@ -128,6 +132,7 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, opts: Ser
     relay: opts.relay,
   };
   opts.tasks?.register(server, current);
+  registerEvents(server, loaded, { deps: deps.events, current, connection: opts.connection });
   registerFeatures(server, loaded, {
     deps,
     current,
@@ -518,7 +523,9 @@ export class EdgeMcpHandler {
     }
     // A call of a tool marked `confirm` may send its person's confirmation request first: an SSE stream too.
     const streamed =
-      stream || (isCall && callNeedsConfirmation(caller.loaded, body.params?.name, body.params?.arguments));
+      stream ||
+      body?.method === 'events/stream' ||
+      (isCall && callNeedsConfirmation(caller.loaded, body.params?.name, body.params?.arguments));
     const server = buildServer(ctx, this.deps, { ...this.serverOptions, connection, streamed, relay });
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -583,7 +590,7 @@ export class EdgeMcpHandler {
 
   /**
    * The 2025 transport does not abort handlers when the client disconnects; this signal does, as does a
-   * notifications/cancelled naming this request (on any edge). Only within a session: JSON-RPC ids
+   * notifications/cancelled naming this request (on any edge): a call, or a held-open `events/stream`. Only within a session: JSON-RPC ids
    * are unique per connection, and one key (or the anonymous caller of a public server) may be
    * shared by many clients.
    */
@@ -593,7 +600,7 @@ export class EdgeMcpHandler {
     const id = body?.id;
     const untrack =
       sessionId &&
-      body?.method === 'tools/call' &&
+      (body?.method === 'tools/call' || body?.method === 'events/stream') &&
       this.deps.cancels &&
       (typeof id === 'string' || typeof id === 'number')
         ? this.deps.cancels.track(

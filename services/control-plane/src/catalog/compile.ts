@@ -26,6 +26,7 @@ import { markApproval, stepApproval, type StoredApprovalRule } from './approvals
 import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
 import { withGuardrails } from './guardrails.ts';
+import { withEvents } from './events.ts';
 import { withClassification, workflowLabels } from './labels.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
@@ -295,7 +296,7 @@ export async function compileCatalog(
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
   const shaped = markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
   const cached = markCached(shaped, server.config, opts.strictCache === true);
-  return withGuardrails(tx, server, withClassification(cached, server.config));
+  return withEvents(tx, server, await withGuardrails(tx, server, withClassification(cached, server.config)));
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */

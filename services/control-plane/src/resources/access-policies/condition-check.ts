@@ -13,7 +13,7 @@ interface ConditionTarget {
 
 /**
  * A condition's problems (ADR 0036): syntax, names, types, cost, and the arguments it names against the
- * input schemas of the tools the policy grants, read from the servers' live catalogs (for several tools, a schema
+ * input schemas of the tools (and event types, ADR 0081) the policy grants, read from the servers' live catalogs (for several tools, a schema
  * that is any of theirs). A grant naming no tool a live catalog has yet is checked without a schema. Each problem is
  * a `/condition` issue of the 422.
  */
@@ -39,9 +39,14 @@ async function grantedInputSchemas(db: Db, workspaceId: string, target: Conditio
   const allTools = target.tools.includes('*');
   const names = new Set(target.tools);
   const schemas: JsonSchema[] = [];
-  for (const v of versions)
-    for (const t of (v.catalog as unknown as Catalog).tools ?? [])
+  for (const v of versions) {
+    const catalog = v.catalog as unknown as Catalog;
+    for (const t of catalog.tools ?? [])
       if (allTools || names.has(t.tool.name)) schemas.push(t.tool.inputSchema as JsonSchema);
+    // An event type is granted by its name as a tool is (ADR 0081): `args` are its subscription's arguments.
+    for (const e of catalog.events ?? [])
+      if (allTools || names.has(e.event.name)) schemas.push(e.event.inputSchema as JsonSchema);
+  }
   return schemas;
 }
 

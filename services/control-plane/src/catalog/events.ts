@@ -1,0 +1,60 @@
+import { compileOpenApiEvents } from '@toolplane/openapi';
+import type { Catalog, CatalogEventType } from '@toolplane/contracts';
+import type { Tx } from '../db/client.ts';
+
+/**
+ * The event types a server exposes (MCP Events, ADR 0081, docs/events.md): `config.events` names them, like a
+ * server's tools; they come from its connector instance (a server bound to one) or from any of the workspace's
+ * instances. An OpenAPI connector's event types are its document's `webhooks` (`compileOpenApiEvents`); connector
+ * descriptors' `events` sections join them where the inbound side adds them. A name that is also one of the server's
+ * tools is left out (access policies grant events by name, as tools: the names must not collide), as is a name no
+ * instance has; both become the catalog's warnings.
+ */
+
+type InstanceRow = { id: string; name: string; connector: { slug: string; kind: string; document: unknown } };
+
+/** An instance's event types (OpenAPI connectors: their document's webhooks). */
+function instanceEventTypes(instance: InstanceRow): CatalogEventType[] {
+  const { connector } = instance;
+  if (connector.kind !== 'openapi' || connector.document === null || typeof connector.document !== 'object') return [];
+  const source = { connector: connector.slug, instance: instance.name, instanceId: instance.id };
+  return compileOpenApiEvents(connector.document as Record<string, unknown>).events.map((e) => ({ ...e, source }));
+}
+
+/** `config.events`: the names of the event types the server exposes (absent or not a list of names: none). */
+function selectedEvents(config: unknown): string[] {
+  const names = (config as { events?: unknown } | null | undefined)?.events;
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+}
+
+/** The catalog with the server's chosen event types (and warnings for the names it could not give). */
+export async function withEvents(
+  tx: Tx,
+  server: { workspaceId: string; connectorInstanceId: string | null; config: unknown },
+  catalog: Catalog,
+): Promise<Catalog> {
+  const names = selectedEvents(server.config);
+  if (names.length === 0) return catalog;
+  const instances = await tx.connectorInstance.findMany({
+    where: server.connectorInstanceId ? { id: server.connectorInstanceId } : { workspaceId: server.workspaceId },
+    include: { connector: true },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+  const available = new Map<string, CatalogEventType>();
+  for (const instance of instances)
+    for (const e of instanceEventTypes(instance)) if (!available.has(e.event.name)) available.set(e.event.name, e);
+  const tools = new Set(catalog.tools.map((t) => t.tool.name));
+  const events: CatalogEventType[] = [];
+  const warnings: string[] = [];
+  for (const name of new Set(names)) {
+    const e = available.get(name);
+    if (!e) warnings.push(`event type "${name}" (config.events) is given by none of the server's connector instances`);
+    else if (tools.has(name)) warnings.push(`event type "${name}" (config.events) has the name of one of its tools`);
+    else events.push(e);
+  }
+  return {
+    ...catalog,
+    ...(events.length > 0 ? { events } : {}),
+    ...(warnings.length > 0 ? { warnings: [...(catalog.warnings ?? []), ...warnings] } : {}),
+  };
+}

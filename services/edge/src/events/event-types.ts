@@ -1,0 +1,89 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { CatalogEventType } from '@toolplane/contracts';
+import { conditionRefusal } from '../access-conditions.ts';
+import type { Caller } from '../authenticate.ts';
+import type { LoadedCatalog } from '../catalogs.ts';
+import { forbidden, invalidParams, notFound, unsupported } from './wire.ts';
+
+/**
+ * A server's event types as the edge serves them (ADR 0081): indexed once per catalog version, each with its
+ * arguments' validator (Ajv 2020, as tools' arguments) and the object conditions are compiled against (an event type
+ * is granted as a tool of its name is). `resolveEventType` is the one gate of poll, stream and subscribe: the event
+ * type exists, the caller's policies grant it, its arguments are valid, and a condition on the grant holds for them.
+ */
+
+export interface LoadedEventType {
+  readonly entry: CatalogEventType;
+  readonly validate: ValidateFunction;
+  /** What conditions read: the name and the arguments' schema (a stable object: compiled conditions hang on it). */
+  readonly def: { name: string; inputSchema: Record<string, unknown> };
+}
+
+const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+const indexes = new WeakMap<LoadedCatalog['catalog'], Map<string, LoadedEventType>>();
+
+function compile(schema: Record<string, unknown>): ValidateFunction {
+  try {
+    return ajv.compile(schema);
+  } catch {
+    return ajv.compile({ type: 'object' }); // a schema Ajv cannot compile takes any object, as for tools
+  }
+}
+
+/** The catalog's event types by name (built once per catalog version). */
+export function eventTypesOf(loaded: LoadedCatalog): Map<string, LoadedEventType> {
+  const { catalog } = loaded;
+  let index = indexes.get(catalog);
+  if (index) return index;
+  index = new Map();
+  for (const entry of catalog.events ?? []) {
+    const inputSchema = entry.event.inputSchema;
+    index.set(entry.event.name, {
+      entry,
+      validate: compile(inputSchema),
+      def: { name: entry.event.name, inputSchema },
+    });
+  }
+  indexes.set(catalog, index);
+  return index;
+}
+
+/** Whether the catalog has event types at all (then the extension is declared and served). */
+export const hasEvents = (loaded: LoadedCatalog): boolean => (loaded.catalog.events?.length ?? 0) > 0;
+
+/** Whether the caller's access policies grant the event type (no restriction: everything is granted). */
+export const grantsEvent = (loaded: LoadedCatalog, name: string): boolean =>
+  loaded.restriction?.granted?.(name) ?? loaded.restriction === undefined;
+
+/**
+ * The event type a request names, once the caller may have it with these arguments in this delivery mode; else the
+ * specification's error: `NotFound`, `Forbidden`, `InvalidParams` (with Ajv's errors), `Unsupported`.
+ */
+export function resolveEventType(
+  caller: Caller,
+  request: { name: string; arguments: Readonly<Record<string, unknown>>; delivery: 'poll' | 'push' | 'webhook' },
+): LoadedEventType {
+  const { loaded } = caller;
+  const type = eventTypesOf(loaded).get(request.name);
+  if (!type) throw notFound(`Unknown event type: ${request.name}`, 'event');
+  if (!grantsEvent(loaded, request.name)) {
+    const who = loaded.restriction?.who ?? 'this caller';
+    throw forbidden(`Access denied: no access policy grants ${who} the event type "${request.name}".`);
+  }
+  if (!type.entry.event.delivery.includes(request.delivery))
+    throw unsupported(`The event type "${request.name}" is not delivered by ${request.delivery}.`, {
+      feature: 'deliveryMode',
+      value: request.delivery,
+    });
+  if (!type.validate(request.arguments)) {
+    const errors = (type.validate.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? '' }));
+    const first = errors[0];
+    throw invalidParams(
+      `Invalid arguments for event type "${request.name}"${first ? `: ${first.path || '/'} ${first.message}` : ''}`,
+      { errors },
+    );
+  }
+  const refusal = caller.conditions ? conditionRefusal(caller.conditions, loaded, type, request.arguments) : undefined;
+  if (refusal) throw forbidden(refusal);
+  return type;
+}

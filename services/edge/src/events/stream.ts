@@ -1,0 +1,101 @@
+import { duplicateConnection, refreshSubscription, registerSubscription, waitForEntries } from '@toolplane/queue';
+import type { RedisClient } from '@toolplane/redis';
+import type { Caller } from '../authenticate.ts';
+import { MAX_EVENTS, occurrenceOnWire, readFrom, startSubscription, type Start } from './poll.ts';
+import { nowOf, type EventsDeps } from './subscriptions.ts';
+import { SUBSCRIPTION_ID_META, type StreamParams } from './wire.ts';
+
+/** How a stream's handler talks to its client: the request's related notifications and its end. */
+export interface StreamChannel {
+  requestId: string | number;
+  notify: (notification: { method: string; params: Record<string, unknown> }) => Promise<void>;
+  /** Aborts when the client cancels or goes away. */
+  signal: AbortSignal;
+}
+
+/**
+ * `events/stream` (docs/events.md E16-E17): `notifications/events/active` first (with `truncated`), then what the
+ * subscription's stream holds after the cursor, then each new entry as it is appended (a blocking read on a
+ * connection of the stream's own), a heartbeat with the cursor whenever nothing came for `heartbeatMs` (which also
+ * moves the subscription's idle limit on). Ends when the client goes away: the connection is closed at once; the
+ * subscription stays until its idle limit, so a reconnect with the last cursor loses nothing.
+ */
+export async function streamEvents(
+  deps: EventsDeps,
+  caller: Caller,
+  params: StreamParams,
+  channel: StreamChannel,
+): Promise<Record<string, unknown>> {
+  const start = await startSubscription(deps, caller, params, { delivery: 'push', requestId: channel.requestId });
+  const meta = { [SUBSCRIPTION_ID_META]: channel.requestId };
+  const send = (method: string, p: Record<string, unknown>) =>
+    channel.notify({ method: `notifications/events/${method}`, params: { ...p, _meta: meta } });
+  const first = start.fresh ? undefined : await readFrom(deps, start, { count: MAX_EVENTS, maxAgeMs: params.maxAgeMs });
+  await send('active', { cursor: start.cursor, truncated: start.truncated || (first?.truncated ?? false) });
+  let cursor = start.cursor;
+  if (first) cursor = await deliver(first.entries, send, cursor);
+  const blocking: RedisClient = duplicateConnection(deps.redis, { connectionName: 'edge-events-stream' });
+  blocking.on('error', () => undefined);
+  const stop = () => blocking.disconnect();
+  channel.signal.addEventListener('abort', stop, { once: true });
+  try {
+    while (!channel.signal.aborted) cursor = await nextRound(deps, { start, cursor, blocking, send });
+  } catch (err) {
+    if (!channel.signal.aborted) throw err;
+  } finally {
+    channel.signal.removeEventListener('abort', stop);
+    stop();
+  }
+  return { resultType: 'complete', _meta: meta };
+}
+
+type Send = (method: string, p: Record<string, unknown>) => Promise<void>;
+
+async function deliver(
+  entries: { cursor: string; occurrence: Parameters<typeof occurrenceOnWire>[0] }[],
+  send: Send,
+  cursor: string,
+): Promise<string> {
+  let at = cursor;
+  for (const e of entries) {
+    await send('event', { ...occurrenceOnWire(e.occurrence), cursor: e.cursor });
+    at = e.cursor;
+  }
+  return at;
+}
+
+/**
+ * One round: wait for an entry (at most a heartbeat's time), then deliver everything after the cursor (a trim past
+ * it: a fresh `active` with `truncated: true` first), or a heartbeat. Returns the cursor after the round.
+ */
+async function nextRound(
+  deps: EventsDeps,
+  round: { start: Start; cursor: string; blocking: RedisClient; send: Send },
+): Promise<string> {
+  const { start, blocking, send } = round;
+  const woke = await waitForEntries(blocking, start.sub, {
+    cursor: round.cursor,
+    blockMs: deps.settings.heartbeatMs,
+    count: 1,
+  });
+  if (woke.raw.length === 0) {
+    await keepAlive(deps, start);
+    await send('heartbeat', { cursor: round.cursor });
+    return round.cursor;
+  }
+  let cursor = round.cursor;
+  for (;;) {
+    const read = await readFrom(deps, { ...start, cursor }, { count: MAX_EVENTS });
+    if (read.truncated) await send('active', { cursor, truncated: true });
+    cursor = await deliver(read.entries, send, cursor);
+    if (!read.hasMore) return cursor;
+  }
+}
+
+/** Moves the subscription's idle limit on; registers it again if it lapsed or was removed meanwhile. */
+async function keepAlive(deps: EventsDeps, start: Start): Promise<void> {
+  const now = nowOf(deps);
+  const expiresAt = now + deps.settings.idleTtlMs;
+  if (await refreshSubscription(deps.redis, start.sub.instanceId, start.sub.id, { expiresAt, now })) return;
+  await registerSubscription(deps.redis, { ...start.sub, expiresAt }, { max: deps.settings.maxSubscriptions, now });
+}

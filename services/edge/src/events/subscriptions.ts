@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { auditActor, printable } from '@toolplane/access';
+import type { AuditEventInput, EventPrincipal, EventSubscription } from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import {
+  registerSubscription,
+  streamTail,
+  subscriptionIdOf,
+  SubscriptionLimitError,
+  type ExecutionRecordSink,
+} from '@toolplane/queue';
+import type { RedisClient } from '@toolplane/redis';
+import { currentTraceIds } from '@toolplane/telemetry';
+import type { Caller } from '../authenticate.ts';
+import type { LoadedEventType } from './event-types.ts';
+import { resourceExhausted } from './wire.ts';
+
+/** How this edge serves MCP Events (env.ts `EVENTS_*`; docs/events.md). */
+export interface EventsSettings {
+  /** A poll or push subscription lives this long after its last poll or heartbeat. */
+  idleTtlMs: number;
+  /** Push: a heartbeat at least this often. */
+  heartbeatMs: number;
+  /** Webhook: the TTL granted when the client suggests none, and the most granted. */
+  webhookDefaultTtlMs: number;
+  webhookMaxTtlMs: number;
+  /** Tests only: `http://127.0.0.1` and `http://[::1]` callbacks are accepted. */
+  allowLoopbackCallbacks: boolean;
+  /** The most subscriptions one connector instance holds. */
+  maxSubscriptions: number;
+  /** What a poll answers as `nextPollMs`. */
+  nextPollMs: number;
+}
+
+/** Seals a webhook subscription's secret for the workers (absent: webhook delivery is not offered). */
+export type EventSecretSealer = (secret: string, subscriptionId: string) => Promise<string>;
+
+/** What the events handlers work with. */
+export interface EventsDeps {
+  redis: RedisClient;
+  settings: EventsSettings;
+  log: Logger;
+  audit?: Pick<ExecutionRecordSink<AuditEventInput>, 'add'> | undefined;
+  sealSecret?: EventSecretSealer | undefined;
+  now?: () => number;
+}
+
+export const nowOf = (deps: EventsDeps): number => (deps.now ?? Date.now)();
+
+/** Who subscribes: the caller's key or token subject, and the person it acts for. */
+export function eventPrincipal(caller: Caller): EventPrincipal {
+  const { keyId, subject, username } = caller.principal;
+  return {
+    ...(keyId !== undefined ? { keyId } : {}),
+    ...(subject !== undefined ? { subject } : {}),
+    ...(username !== undefined ? { username } : {}),
+  };
+}
+
+/** A subscription of this caller to this event type (not yet stored). */
+export function subscriptionOf(
+  caller: Caller,
+  type: LoadedEventType,
+  request: {
+    arguments: Record<string, unknown>;
+    delivery: EventSubscription['delivery'];
+    expiresAt: number;
+    callback?: EventSubscription['callback'];
+    now: number;
+  },
+): EventSubscription {
+  const { catalog } = caller.loaded;
+  const parts = {
+    workspaceId: catalog.workspaceId,
+    serverId: catalog.serverId,
+    principal: eventPrincipal(caller),
+    name: type.entry.event.name,
+    arguments: request.arguments,
+    delivery: request.delivery,
+    callbackUrl: request.callback?.url,
+  };
+  return {
+    v: 1,
+    id: subscriptionIdOf(parts),
+    workspaceId: parts.workspaceId,
+    serverId: parts.serverId,
+    instanceId: type.entry.source.instanceId,
+    name: parts.name,
+    arguments: request.arguments,
+    principal: parts.principal,
+    delivery: request.delivery,
+    ...(request.callback ? { callback: request.callback } : {}),
+    createdAt: request.now,
+    expiresAt: request.expiresAt,
+  };
+}
+
+/**
+ * Stores a subscription (new, lapsed or refreshed); a new one is an audit event. Returns whether it is new and the
+ * cursor of "now" on its stream.
+ */
+export async function storeSubscription(
+  deps: EventsDeps,
+  caller: Caller,
+  sub: EventSubscription,
+  requestId: string | number,
+): Promise<{ created: boolean; tail: string }> {
+  let created: boolean;
+  try {
+    ({ created } = await registerSubscription(deps.redis, sub, {
+      max: deps.settings.maxSubscriptions,
+      now: sub.createdAt,
+    }));
+  } catch (err) {
+    if (err instanceof SubscriptionLimitError) throw resourceExhausted(err.message, err.max);
+    throw err;
+  }
+  if (created) subscriptionAudit(deps, caller, sub, { action: 'event.subscribed', requestId });
+  return { created, tail: await streamTail(deps.redis, sub.instanceId, sub.id) };
+}
+
+/** The audit event of a subscription made or removed (never the secret; the callback URL without its query). */
+export function subscriptionAudit(
+  deps: EventsDeps,
+  caller: Caller,
+  sub: EventSubscription,
+  event: { action: 'event.subscribed' | 'event.unsubscribed'; requestId: string | number },
+): void {
+  if (!deps.audit) return;
+  const { catalog } = caller.loaded;
+  const callback = sub.callback ? new URL(sub.callback.url) : undefined;
+  deps.audit.add({
+    id: randomUUID(),
+    at: new Date(nowOf(deps)).toISOString(),
+    workspaceId: catalog.workspaceId,
+    actor: auditActor(caller.principal, caller.keyName),
+    action: event.action,
+    resource: { type: 'event_subscription', id: sub.id },
+    outcome: 'success',
+    status: null,
+    source: {
+      requestId: printable(String(event.requestId), 256),
+      traceId: currentTraceIds()?.traceId ?? null,
+      clientAddress: null,
+      userAgent: null,
+    },
+    changes: null,
+    details: {
+      serverId: catalog.serverId,
+      serverName: catalog.name,
+      event: sub.name,
+      delivery: sub.delivery,
+      arguments: sub.arguments,
+      ...(callback ? { callback: `${callback.origin}${callback.pathname}` } : {}),
+    },
+  });
+}

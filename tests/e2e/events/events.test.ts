@@ -1,0 +1,263 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createMCPClient,
+  type Experimental_MCPEventStore as MCPEventStore,
+  type Experimental_MCPEventSubscription as MCPEventSubscription,
+} from '@ai-sdk/mcp';
+import type { Client } from '@modelcontextprotocol/client';
+import { unwrap } from '@toolplane/client';
+import { z } from 'zod';
+import { dumpPostgres } from '../../helpers/output-search.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { give, sdkClient, startEventsStack, subscriptionFor, type EventsStack } from './fixture.ts';
+
+// MCP Events through Toolplane (issue #78, docs/events.md): the official SDK client sending the raw methods, and
+// @ai-sdk/mcp's `experimental_events` (it subscribes by webhook: the only mode the library offers). Occurrences are
+// XADDed to the subscription's stream as the worker's fan-out will.
+
+const Poll = z.looseObject({
+  events: z.array(z.looseObject({ eventId: z.string(), name: z.string(), timestamp: z.string(), data: z.unknown() })),
+  cursor: z.string().nullable(),
+  truncated: z.boolean(),
+  hasMore: z.boolean(),
+  nextPollMs: z.number(),
+});
+const List = z.looseObject({ events: z.array(z.looseObject({ name: z.string(), delivery: z.array(z.string()) })) });
+
+let s: EventsStack;
+let client: Client;
+
+beforeAll(async () => {
+  s = await startEventsStack('events', { EVENTS_HEARTBEAT_MS: '300' });
+  client = await sdkClient(s.server.url, s.stack.bootstrapKey);
+}, 180_000);
+
+afterAll(async () => {
+  await client?.close();
+  s?.redis.disconnect();
+  await s?.stack.stop();
+});
+
+const poll = (c: Client, params: Record<string, unknown>) => c.request({ method: 'events/poll', params }, Poll);
+
+describe('the official SDK client, raw methods', () => {
+  it('sees the extension declared and the server’s event types listed, as the caller’s policies grant them', async () => {
+    const caps = client.getServerCapabilities() as Record<string, unknown> & { extensions?: Record<string, unknown> };
+    expect(caps.extensions?.['io.modelcontextprotocol/events']).toEqual({ listChanged: false });
+    const all = await client.request({ method: 'events/list', params: {} }, List);
+    expect(all.events.map((e) => e.name).sort()).toEqual(['github.issue_opened', 'github.push']);
+    expect(all.events.find((e) => e.name === 'github.push')).toMatchObject({
+      title: 'A push to a repository',
+      delivery: ['poll', 'push', 'webhook'],
+      inputSchema: { properties: { repository: { type: 'string' } } },
+      payloadSchema: { properties: { repository: { $ref: '#/$defs/Repo' } } },
+    });
+    const limited = await sdkClient(s.server.url, s.limitedKey);
+    try {
+      const granted = await limited.request({ method: 'events/list', params: {} }, List);
+      expect(granted.events.map((e) => e.name)).toEqual(['github.push']);
+      await expect(poll(limited, { name: 'github.issue_opened', cursor: null })).rejects.toMatchObject({
+        code: -32024,
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('a server exposes only the event types its config.events names; a name none gives is warned of', async () => {
+    const created = await unwrap(
+      s.api.POST('/mcp_manager', {
+        body: {
+          name: 'picky',
+          mode: 'NORMAL',
+          connectorInstanceId: s.instanceId,
+          config: { events: ['github.push', 'getRepo', 'github.nope'] },
+        },
+      }),
+    );
+    const detail = await unwrap(s.api.GET('/mcp_manager/{id}', { params: { path: { id: created.id } } }));
+    expect(detail.warnings).toEqual([
+      `event type "getRepo" (config.events) is given by none of the server's connector instances`,
+      `event type "github.nope" (config.events) is given by none of the server's connector instances`,
+    ]);
+    const picky = await sdkClient(created.url, s.stack.bootstrapKey);
+    try {
+      const listed = await picky.request({ method: 'events/list', params: {} }, List);
+      expect(listed.events.map((e) => e.name)).toEqual(['github.push']);
+    } finally {
+      await picky.close();
+    }
+  });
+
+  it('polls: the first poll registers and gives a cursor; given occurrences come in order, in pages', async () => {
+    const args = { repository: 'acme/app' };
+    const first = await poll(client, { name: 'github.push', arguments: args, cursor: null });
+    expect(first).toMatchObject({ events: [], truncated: false, hasMore: false });
+    const { id: subscriptionId, stored } = await subscriptionFor(s.redis, s.instanceId, 'acme/app');
+    expect(subscriptionId).toMatch(/^sub_/);
+    expect(stored).toMatchObject({ delivery: 'poll', name: 'github.push', principal: { keyId: expect.any(String) } });
+    for (const id of ['evt-1', 'evt-2', 'evt-3'])
+      await give(
+        s.redis,
+        { instanceId: s.instanceId, subscriptionId },
+        {
+          eventId: id,
+          name: 'github.push',
+          data: { ref: 'refs/heads/main', n: id },
+        },
+      );
+    const page = await poll(client, { name: 'github.push', arguments: args, cursor: first.cursor, maxEvents: 2 });
+    expect(page.events.map((e) => e.eventId)).toEqual(['evt-1', 'evt-2']);
+    expect(page).toMatchObject({ hasMore: true, truncated: false });
+    const rest = await poll(client, { name: 'github.push', arguments: args, cursor: page.cursor });
+    expect(rest.events.map((e) => e.eventId)).toEqual(['evt-3']);
+    expect(rest.events[0]).toMatchObject({ name: 'github.push', data: { ref: 'refs/heads/main' } });
+    expect(rest.hasMore).toBe(false);
+    const again = await poll(client, { name: 'github.push', arguments: args, cursor: rest.cursor });
+    expect(again.events).toEqual([]);
+    expect(again.cursor).toBe(rest.cursor);
+  });
+
+  it('refuses arguments its inputSchema does not take, with Ajv’s errors; an unknown event type is NotFound', async () => {
+    const bad = poll(client, { name: 'github.push', arguments: { repository: 'no-slash' }, cursor: null });
+    await expect(bad).rejects.toMatchObject({ code: -32602 });
+    await bad.catch((err: { data?: { errors?: { path: string }[] } }) =>
+      expect(err.data?.errors?.[0]?.path).toBe('/repository'),
+    );
+    await expect(poll(client, { name: 'github.nope', cursor: null })).rejects.toMatchObject({
+      code: -32023,
+      data: { kind: 'event' },
+    });
+  });
+
+  it('streams (2025-11-25): active first, each occurrence as it is given, heartbeats with the cursor, until cancelled', () =>
+    streamCase(client, 'acme/stream'));
+
+  it('streams (2026-07-28): the extension in server/discover; the same stream, ended by aborting its request', async () => {
+    const modern = await sdkClient(s.server.url, s.stack.bootstrapKey, '2026');
+    try {
+      const caps = modern.getServerCapabilities() as { extensions?: Record<string, unknown> };
+      expect(caps.extensions?.['io.modelcontextprotocol/events']).toEqual({ listChanged: false });
+      await streamCase(modern, 'acme/modern');
+    } finally {
+      await modern.close();
+    }
+  });
+});
+
+/** Opens a stream on `c`, gives it one occurrence, sees it and a heartbeat, cancels, and sees its connection released. */
+async function streamCase(c: Client, repository: string): Promise<void> {
+  const seen: { method: string; params: Record<string, unknown> }[] = [];
+  for (const method of ['active', 'event', 'heartbeat'])
+    c.setNotificationHandler(`notifications/events/${method}`, { params: z.looseObject({}) }, (params) => {
+      seen.push({ method, params: params as Record<string, unknown> });
+    });
+  const abort = new AbortController();
+  const streaming = c
+    .request(
+      {
+        method: 'events/stream',
+        params: { name: 'github.push', arguments: { repository }, cursor: null },
+      },
+      z.looseObject({}),
+      { signal: abort.signal, timeout: 600_000 },
+    )
+    .catch((err: unknown) => err);
+  await waitFor('the stream is active', () => seen.some((n) => n.method === 'active'));
+  expect(seen[0]).toMatchObject({ method: 'active', params: { truncated: false } });
+  const pushSub = await subscriptionFor(s.redis, s.instanceId, repository);
+  expect(pushSub.stored).toMatchObject({ delivery: 'push', arguments: { repository } });
+  const cursor = await give(
+    s.redis,
+    { instanceId: s.instanceId, subscriptionId: pushSub.id },
+    {
+      eventId: 'evt-stream-1',
+      name: 'github.push',
+      data: { ref: 'refs/heads/dev' },
+    },
+  );
+  await waitFor('the occurrence arrives', () => seen.some((n) => n.method === 'event'));
+  const event = seen.find((n) => n.method === 'event')!;
+  expect(event.params).toMatchObject({ eventId: 'evt-stream-1', cursor, data: { ref: 'refs/heads/dev' } });
+  const meta = event.params._meta as Record<string, unknown>;
+  expect(meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
+  await waitFor('a heartbeat after it', () => seen.some((n) => n.method === 'heartbeat' && n.params.cursor === cursor));
+  abort.abort();
+  await streaming;
+  // Its blocking connection is released: no client of this stack's prefix blocks in XREAD any more.
+  await waitFor('the stream’s connection closed', async () => {
+    const list = (await s.redis.client('LIST')) as string;
+    return !list.split('\n').some((l) => l.includes('cmd=xread') && l.includes('edge-events-stream'));
+  });
+}
+
+/** The application's private subscription store (@ai-sdk/mcp asks for one). */
+class MemoryStore implements MCPEventStore {
+  readonly subs = new Map<string, MCPEventSubscription>();
+  async get(key: string) {
+    return this.subs.get(key);
+  }
+  async getById(id: string) {
+    return [...this.subs.values()].find((x) => x.id === id);
+  }
+  async set(sub: MCPEventSubscription) {
+    this.subs.set(sub.key, sub);
+  }
+  async update(key: string, patch: Partial<MCPEventSubscription>) {
+    const was = this.subs.get(key);
+    if (was) this.subs.set(key, { ...was, ...patch });
+  }
+  async delete(key: string) {
+    this.subs.delete(key);
+  }
+}
+
+describe('@ai-sdk/mcp experimental_events', () => {
+  it('subscribes by webhook, refreshes, unsubscribes; the secret is sealed, each change is in the audit trail', async () => {
+    const store = new MemoryStore();
+    const ai = await createMCPClient({
+      transport: { type: 'http', url: s.server.url, headers: { 'x-api-key': s.stack.bootstrapKey } },
+      experimental_events: { store },
+    });
+    try {
+      const listed = await ai.experimental_events.list();
+      expect(listed.events.map((e) => e.name).sort()).toEqual(['github.issue_opened', 'github.push']);
+      const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+      const subscribed = await ai.experimental_events.subscribe({
+        name: 'github.push',
+        arguments: { repository: 'acme/hooks' },
+        delivery: { mode: 'webhook', url: 'http://127.0.0.1:9/hooks', allowInsecureLocalhost: true, secret },
+        ttlMs: 120_000,
+      });
+      expect(subscribed.id).toMatch(/^sub_/);
+      expect(Date.parse(subscribed.refreshBefore!) - Date.now()).toBeLessThanOrEqual(120_000);
+      const raw = await s.redis.hget(`{ev:${s.instanceId}}:subs`, subscribed.id);
+      expect(JSON.parse(raw!)).toMatchObject({
+        delivery: 'webhook',
+        callback: { url: expect.stringContaining('/hooks') },
+      });
+      expect(raw).not.toContain(secret.slice(6));
+      const refreshed = await ai.experimental_events.refresh({ id: subscribed.id });
+      expect(refreshed.id).toBe(subscribed.id);
+      await ai.experimental_events.unsubscribe({ id: subscribed.id });
+      expect(await s.redis.hexists(`{ev:${s.instanceId}}:subs`, subscribed.id)).toBe(0);
+      await waitFor('both audit events', async () => {
+        const page = await unwrap(s.api.GET('/audit_events', { params: { query: { action: 'event.*' } } }));
+        const mine = page.data.filter((e) => e.resource.id === subscribed.id).map((e) => e.action);
+        return mine.includes('event.subscribed') && mine.includes('event.unsubscribed');
+      });
+      // The secret is nowhere but in the client's store: not in Redis in clear, not in a log, not in a database row
+      // (the audit events included).
+      const leaked = (text: string) => text.includes(secret) || text.includes(secret.slice(6));
+      const logs = readdirSync(join(s.stack.dataDir, 'logs')).map((f) =>
+        readFileSync(join(s.stack.dataDir, 'logs', f), 'utf8'),
+      );
+      expect(logs.filter(leaked)).toEqual([]);
+      expect((await dumpPostgres(s.stack)).rows.filter(leaked)).toEqual([]);
+    } finally {
+      await ai.close();
+    }
+  });
+});
