@@ -204,6 +204,8 @@ export const Principal = z.object({
   username: z.string().optional(),
   /** With `username`: why the caller may act as that user (a policy id, `unnamed-key` or `token-user`; ADR 0013). */
   actingVia: z.string().optional(),
+  /** A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder). */
+  delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()) }).optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
