@@ -224,6 +224,7 @@ export function recordCaller(p: Principal): ExecutionRecord['caller'] {
     ...(p.subject !== undefined && !p.keyId ? { subject: p.subject } : {}),
     ...(p.username ? { username: p.username } : {}),
     ...(p.actingVia ? { actingVia: p.actingVia } : {}),
+    ...(p.delegation ? { delegation: p.delegation } : {}),
   };
 }
 
@@ -1030,6 +1031,8 @@ export const ExecutionRecordV1 = z.object({
     username: z.string().optional(),
     /** Why the caller could act as `username`: the access policy id, `unnamed-key` or `token-user`. */
     actingVia: z.string().optional(),
+    /** A narrowed token's call (ADR 0084): the token and the chain of actors, root first. */
+    delegation: Principal.shape.delegation,
   }),
   startedAt: z.string(),
   durationMs: z.number(),

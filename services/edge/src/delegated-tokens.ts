@@ -9,6 +9,7 @@ import {
 import type { RedisClient } from '@toolplane/redis';
 import { restrictCatalog } from './access.ts';
 import type { LoadedCatalog } from './catalogs.ts';
+import type { StreamCredential } from './open-streams.ts';
 import { readState } from './runtime-state.ts';
 
 /**
@@ -133,13 +134,15 @@ export async function delegatedCaller<T>(
   store: DelegatedTokens,
   bearer: string,
   opts: DelegatedCallerOptions<T>,
-): Promise<T & { delegation: CallDelegation }> {
+): Promise<T & { delegation: CallDelegation; credential: StreamCredential }> {
   const token = await store.read(bearer);
   if (!token) throw opts.refuse(401, 'Invalid or expired narrowed token.');
   if (token.servers && !token.servers.includes(opts.serverId))
     throw opts.refuse(403, `This narrowed token does not reach MCP server ${opts.serverId}.`);
   const caller = await opts.keyCaller(token.parent.keyHash);
-  return { ...caller, delegation: callDelegation(store, token) };
+  // A long-lived answer ends with the key, and when the token expires.
+  const credential = { kind: 'key' as const, keyHash: token.parent.keyHash, expiresAt: token.exp * 1000 };
+  return { ...caller, credential, delegation: callDelegation(store, token) };
 }
 
 /** The catalog a narrowed token's caller sees: the parent's view, less the tools the token does not name. */

@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { sourceCli } from '../../helpers/cli.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -162,6 +165,19 @@ describe('narrowed tokens', () => {
         delegation: { tokenId: child.id, actors: [`api_key:${key.id}`, 'planner', 'fetcher'] },
       },
     });
+    // The records: the worker's of the call that ran, the edge's of the refused one, each naming the chain.
+    const records = await waitFor("the child's records", async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { key_id: key.id, limit: 50 } } }));
+      const mine = page.data.filter((r) => r.caller.delegation?.token_id === child.id);
+      return mine.length >= 3 ? mine : undefined;
+    });
+    const actors = [`api_key:${key.id}`, 'planner', 'fetcher'];
+    // A tool the token does not name is hidden from its view: refused by access, as a hidden tool is.
+    expect(records.map((r) => [r.outcome, r.error_code, r.caller.delegation?.actors]).sort()).toEqual([
+      ['rejected', 'access.denied', actors],
+      ['rejected', 'delegation.condition', actors],
+      ['success', null, actors],
+    ]);
     const issued = await waitFor('the child token in the audit trail', async () => {
       const page = await unwrap(
         api.GET('/audit_events', { params: { query: { action: 'token.narrowed', from: since, limit: 100 } } }),
@@ -226,5 +242,53 @@ describe('narrowed tokens', () => {
       status: 400,
       body: { error: 'invalid_request' },
     });
+  });
+});
+
+describe('toolplane token narrow', () => {
+  it('narrows the configured key; narrows a token given on stdin further, and refuses to widen it', async () => {
+    const [e1] = stack.edgeUrls as [string, string];
+    const cli = sourceCli(stack);
+    const { stdout } = await cli(
+      'token',
+      'narrow',
+      '--edge',
+      e1,
+      '--servers',
+      example.serverId,
+      '--tools',
+      'get_ticket,search_tickets',
+      '--ttl',
+      '10m',
+      '--actor',
+      'cli-agent',
+      '--json',
+    );
+    const made = JSON.parse(stdout) as { access_token: string; expires_in: number };
+    expect(made.expires_in).toBeLessThanOrEqual(600);
+    const c = await client(e1, made.access_token);
+    expect((await c.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_ticket', 'search_tickets']);
+    // The token on stdin (never in argv): one tool is fine, a tool it lacks is `invalid_target` (exit 3).
+    const fromStdin = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const main = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+        const child = execFile(
+          process.execPath,
+          ['--conditions=@toolplane/source', main, 'token', 'narrow', '--edge', e1, '--subject-stdin', ...args],
+          { env: { ...process.env, TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: 'unused' } },
+          (err, out, errOut) => resolve({ code: err ? Number(err.code) : 0, stdout: out, stderr: errOut }),
+        );
+        child.stdin!.end(made.access_token);
+      });
+    const narrower = await fromStdin('--tools', 'get_ticket', '--json');
+    expect(narrower.code).toBe(0);
+    expect(JSON.parse(narrower.stdout)).toMatchObject({
+      authorization_details: [
+        { tools: ['get_ticket'], actors: [expect.stringMatching(/^api_key:/), 'cli-agent', expect.any(String)] },
+      ],
+    });
+    const wider = await fromStdin('--tools', 'get_ticket,create_ticket');
+    expect(wider.code).toBe(3);
+    expect(wider.stderr).toMatch(/invalid_target/);
   });
 });

@@ -16,13 +16,14 @@ import { startAuthorizationServer, type LocalAuthorizationServer } from '../../h
 // amendment; docs/security.md "Acting as an external user"). One table of expectations drives every
 // cell, and the same table is read back from docs/security.md.
 
-type Caller = 'api_key' | 'oauth' | 'anonymous';
+// `narrowed`: a narrowed token of the key (ADR 0084), every right of it kept: it acts as whom its key may.
+type Caller = 'api_key' | 'narrowed' | 'oauth' | 'anonymous';
 type ServerKind = 'private' | 'public';
 type UserKind = 'none' | 'allowed' | 'not-allowed';
 type Outcome = 'shared' | 'own' | 'refused-401' | 'refused-403-anonymous' | 'refused-403-not-allowed';
 type ToolKind = 'connector' | 'external_mcp' | 'workflow';
 
-const callers: Caller[] = ['api_key', 'oauth', 'anonymous'];
+const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'anonymous'];
 const serverKinds: ServerKind[] = ['private', 'public'];
 const userKinds: UserKind[] = ['none', 'allowed', 'not-allowed'];
 const toolKinds: ToolKind[] = ['connector', 'external_mcp', 'workflow'];
@@ -35,6 +36,12 @@ const expectations: Record<`${Caller} ${ServerKind} ${UserKind}`, Outcome> = {
   'api_key public none': 'shared',
   'api_key public allowed': 'own',
   'api_key public not-allowed': 'refused-403-not-allowed',
+  'narrowed private none': 'shared',
+  'narrowed private allowed': 'own',
+  'narrowed private not-allowed': 'refused-403-not-allowed',
+  'narrowed public none': 'shared',
+  'narrowed public allowed': 'own',
+  'narrowed public not-allowed': 'refused-403-not-allowed',
   'oauth private none': 'shared',
   'oauth private allowed': 'own',
   'oauth private not-allowed': 'refused-403-not-allowed',
@@ -71,6 +78,9 @@ const received: { kind: 'connector' | 'workflow'; authorization: string | undefi
 const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
 let key: string;
 let keyId: string;
+/** A narrowed token of `key` (RFC 8693 exchange at the edge), keeping all its rights; and its id. */
+let narrowedToken: string;
+let narrowedId: string;
 let instanceId: string;
 const policyIds: Record<string, string> = {};
 
@@ -134,6 +144,7 @@ async function token(sub: string, serverId: string): Promise<string> {
 async function headersFor(caller: Caller, serverId: string, username?: string): Promise<Record<string, string>> {
   return {
     ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
+    ...(caller === 'narrowed' ? { authorization: `Bearer ${narrowedToken}` } : {}),
     ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
     ...(username ? { 'x-username': username } : {}),
     // A caller-supplied Config-Name never passes for the user's name ($current_user.name).
@@ -253,6 +264,18 @@ beforeAll(async () => {
   // The app's key and the app's OAuth subject may act as alice and carol (one policy names both);
   // mallory may use every tool, but no policy lets these callers act as her.
   keyId = created.id;
+  const exchanged = await fetch(`${edgeUrl}/oauth/token-exchange`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: key,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', actor: 'matrix-agent' }]),
+    }),
+  });
+  const answer = (await exchanged.json()) as { access_token: string; authorization_details: { token_id: string }[] };
+  narrowedToken = answer.access_token;
+  narrowedId = answer.authorization_details[0]!.token_id;
   for (const [name, principal] of [
     ['key-for-users', { type: 'api_key', value: created.id }],
     ['oauth-for-users', { type: 'oauth_subject', value: 'app' }],
@@ -402,14 +425,23 @@ describe('around the matrix', () => {
     await call(await headersFor('oauth', id, 'alice'));
     await call({ authorization: `Bearer ${await token('alice', id)}` });
     await call(await headersFor('oauth', id, 'mallory'));
-    // `key_name`: the key's name as it is now (null for token callers).
+    await call(await headersFor('narrowed', id, 'alice'));
+    // `key_name`: the key's name as it is now (null for token callers); `delegation`: a narrowed token's calls only.
     const wanted = [
       { key_id: keyId, key_name: 'app', subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
       { key_id: null, key_name: null, subject: 'app', username: 'alice', acting_via: policyIds['oauth-for-users'] },
       { key_id: null, key_name: null, subject: 'alice', username: 'alice', acting_via: 'token-user' },
       { key_id: null, key_name: null, subject: 'app', username: 'mallory', acting_via: null },
+      {
+        key_id: keyId,
+        key_name: 'app',
+        subject: null,
+        username: 'alice',
+        acting_via: policyIds['key-for-users'],
+        delegation: { token_id: narrowedId, actors: [`api_key:${keyId}`, 'matrix-agent'] },
+      },
     ];
-    const records = await waitFor('the execution records of the four calls', async () => {
+    const records = await waitFor('the execution records of the five calls', async () => {
       const r = await unwrap(
         api.GET('/execution_records', { params: { query: { server_id: id, tool: 'api_whoami', limit: 200 } } }),
       );
