@@ -18,7 +18,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from './access.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from './catalogs.ts';
-import { delegatedCaller, narrowedView, type CallDelegation, type DelegatedTokens } from './delegated-tokens.ts';
+import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from './open-streams.ts';
 import { callerQuotas, type CallQuotas } from './quotas.ts';
@@ -124,7 +124,7 @@ export interface AuthenticatorDeps {
   /** The token claim naming the workspace's external user a token is for (`OAUTH_USER_CLAIM`). */
   userClaim: string;
   /** Narrowed tokens (ADR 0084); absent: a `tpd_` bearer is an OAuth token like any other. */
-  delegations?: DelegatedTokens | undefined;
+  delegations?: DelegationStore | undefined;
 }
 
 export interface OAuthVerifier {
@@ -134,7 +134,7 @@ export interface OAuthVerifier {
 }
 
 /** What a credential (or a public server's open door) established, before acting-as and access policies. */
-export interface Credentialed {
+interface Credentialed {
   readonly serverId: string;
   readonly workspaceId: string;
   /** The principal's key id (key callers) or subject (token callers; `anonymous`). */

@@ -83,6 +83,9 @@ export class DelegatedTokens {
   }
 }
 
+/** What authentication and calls use of the store (fakes in authenticate.test.ts). */
+export type DelegationStore = Pick<DelegatedTokens, 'isToken' | 'read' | 'charge' | 'refund'>;
+
 /** What a new token inherits from the one it was narrowed from (nothing, for a key's first token). */
 export interface Ancestry {
   readonly chain: readonly string[];
@@ -108,7 +111,7 @@ export interface CallDelegation {
   refund(): Promise<void>;
 }
 
-export function callDelegation(store: DelegatedTokens, token: DelegatedToken): CallDelegation {
+function callDelegation(store: DelegationStore, token: DelegatedToken): CallDelegation {
   return {
     token,
     actors: delegationActors(token),
@@ -131,7 +134,7 @@ export interface DelegatedCallerOptions<T> {
  * children at once, on every edge (the key cache drops it on the control plane's message, as it does for keys).
  */
 export async function delegatedCaller<T>(
-  store: DelegatedTokens,
+  store: DelegationStore,
   bearer: string,
   opts: DelegatedCallerOptions<T>,
 ): Promise<T & { delegation: CallDelegation; credential: StreamCredential }> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { auditActor, printable } from '@toolplane/access';
-import { compileCondition } from '@toolplane/conditions';
+import { compileCondition, usesSession } from '@toolplane/conditions';
 import {
   DELEGATED_TOKEN_MAX_TTL_SECONDS,
   DelegationRequest,
@@ -146,6 +146,8 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
     const compiled = compileCondition(ask.condition);
     if (!compiled.ok)
       throw new ExchangeError('invalid_request', `condition: ${compiled.problems.map((p) => p.message).join('; ')}`);
+    if (usesSession(compiled))
+      throw new ExchangeError('invalid_request', 'condition: a narrowed token’s condition cannot read the session.');
     conditions.push(ask.condition);
   }
   const most = Math.min(...(parent?.limits ?? []).map((l) => l.calls));

@@ -65,7 +65,9 @@ const keys = {} as Record<KeyKind, string>;
 let approveOnly: string;
 
 beforeAll(async () => {
-  const started = await startTestStack('route-authz');
+  // A narrowed token is refused (401) on every operation: more than the control plane's budget of unauthenticated
+  // requests per address, which would answer 429 before deciding (and then refuse this file's other keys too).
+  const started = await startTestStack('route-authz', { serviceEnv: { 'control-plane': { UNAUTH_RATE_LIMIT: '0' } } });
   ({ stack, api } = started);
   direct = new URL(started.directControlPlaneUrl);
   const server = async (name: string) => (await unwrap(api.POST('/mcp_manager', { body: { name } }))).id;

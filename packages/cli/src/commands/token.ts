@@ -32,7 +32,7 @@ interface Exchanged {
 }
 
 /** `90`, `90s`, `15m`, `1h` in seconds. */
-export function ttlSeconds(value: string): number {
+function ttlSeconds(value: string): number {
   const m = /^(\d+)\s*([smh]?)$/.exec(value.trim());
   if (!m) throw usageError(`--ttl ${value}: a number of seconds, or with s, m or h (15m, 1h)`);
   return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600 } as const)[m[2] as '' | 's' | 'm' | 'h'];

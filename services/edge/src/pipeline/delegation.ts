@@ -47,9 +47,15 @@ function falseCondition(s: CallState, d: CallDelegation): string | undefined {
   const { call, tool } = s;
   if (d.token.conditions.length === 0) return undefined;
   const { catalog } = call.loaded;
+  const annotations = tool.def.annotations as Readonly<Record<string, unknown>> | undefined;
   const activation = {
-    caller: { key_id: d.token.parent.keyId },
-    tool: { name: tool.def.name, server_id: catalog.serverId, server_name: catalog.name },
+    caller: { key_id: d.token.parent.keyId, ...(call.keyName !== undefined ? { key_name: call.keyName } : {}) },
+    tool: {
+      name: tool.def.name,
+      server_id: catalog.serverId,
+      server_name: catalog.name,
+      ...(annotations ? { annotations } : {}),
+    },
     args: argumentsAsSent(call.loaded, tool, call.arguments),
   };
   return d.token.conditions.find((text) => {
