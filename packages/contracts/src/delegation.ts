@@ -5,7 +5,7 @@ import { z } from 'zod';
  * at the edge's token endpoint (RFC 8693 token exchange) for a short-lived token carrying a subset of its rights. The
  * token is opaque (`tpd_` and 256 random bits); what it carries is this record, kept in Redis under the SHA-256 of the
  * token until it expires, read by every edge. Nothing here is a secret: the parent key is named by its id and the hash
- * the control plane already publishes.
+ * the control plane already publishes; an OAuth parent by its subject and verified claims, never the token.
  */
 
 /** How a narrowed token starts: the edge tells it from an OAuth access token by this. */
@@ -27,16 +27,34 @@ export const ActClaim: z.ZodType<ActClaim> = z.lazy(() =>
 export const DelegationLimit = z.object({ jti: z.string(), calls: z.number().int().min(0) });
 export type DelegationLimit = z.infer<typeof DelegationLimit>;
 
+/**
+ * The credential at the root of a chain: an API key (checked on every call: revoked, every token of it fails), or an
+ * OAuth access token of the edge's issuer for the token's one server (its subject, groups and verified claims; the
+ * chain lives no longer than it).
+ */
+export const DelegationParent = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('key'), keyId: z.string(), keyHash: z.string() }),
+  z.object({
+    kind: z.literal('oauth'),
+    subject: z.string(),
+    groups: z.array(z.string()),
+    claims: z.record(z.string(), z.unknown()),
+    /** The token's user claim (`OAUTH_USER_CLAIM`), when it names one. */
+    tokenUser: z.string().optional(),
+  }),
+]);
+export type DelegationParent = z.infer<typeof DelegationParent>;
+
 /** What a narrowed token carries: the claims a JWT of it would hold (RFC 8693 / RFC 9068 names), and its rights. */
 export const DelegatedToken = z.object({
   v: z.literal(1),
   /** The token's id (never the token): named by its children, its records and audit events. */
   jti: z.string(),
   workspaceId: z.string(),
-  /** The subject the token acts for: `api_key:<keyId>`. */
+  /** The subject the token acts for: `api_key:<keyId>`, or `oauth_subject:<sub>`. */
   sub: z.string(),
-  /** The API key at the root of the chain: each call checks it is still valid (revoked: the token fails). */
-  parent: z.object({ keyId: z.string(), keyHash: z.string() }),
+  /** The credential at the root of the chain. */
+  parent: DelegationParent,
   /** The ids of the tokens from the root down to this one (this one's last): a child of a child names both. */
   chain: z.array(z.string()).min(1),
   /** Who holds it, and who held the token it was narrowed from (RFC 8693 §4.1). */

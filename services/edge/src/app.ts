@@ -68,8 +68,15 @@ function edgeAuthenticator(
 /** OAuth access tokens, and narrowed tokens (ADR 0084): their store and the token endpoint that makes them. */
 function credentials(env: EdgeEnv, r: EdgeResources) {
   const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
-  const tokenExchange = tokenExchangeRoute({ ...r, keys: r.apiKeys, tokens: delegations });
-  return { oauth: oauthOf(env), delegations, tokenExchange };
+  const oauth = oauthOf(env);
+  const tokenExchange = tokenExchangeRoute({
+    ...r,
+    keys: r.apiKeys,
+    tokens: delegations,
+    oauth,
+    userClaim: env.OAUTH_USER_CLAIM,
+  });
+  return { oauth, delegations, tokenExchange };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */

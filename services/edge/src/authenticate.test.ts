@@ -453,7 +453,7 @@ describe('authenticate: narrowed tokens (ADR 0084)', () => {
     jti: 't2',
     workspaceId: 'w1',
     sub: 'api_key:k1',
-    parent: { keyId: 'k1', keyHash: hashApiKey('tp-key-1') },
+    parent: { kind: 'key', keyId: 'k1', keyHash: hashApiKey('tp-key-1') },
     chain: ['t1', 't2'],
     act: { sub: 'sub-agent', act: { sub: 'agent' } },
     iat: 1_900_000_000,

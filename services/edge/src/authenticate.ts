@@ -9,6 +9,7 @@ import { clientKey } from '@toolplane/config';
 import {
   sessionScopes,
   type ApiKeyRecord,
+  type DelegationParent,
   type Principal,
   type SessionSettings,
   type StepCaller,
@@ -280,6 +281,7 @@ async function keylessCaller(
   if (bearer && deps.delegations?.isToken(bearer))
     return delegatedCaller(deps.delegations, bearer, {
       keyCaller: (hash) => keyCaller(deps, hash, { serverId, address }, 'The API key this token was narrowed from'),
+      oauthCaller: (parent, workspaceId) => narrowedOAuthCaller(deps, parent, { serverId, workspaceId }),
       refuse: (status, message) =>
         status === 401
           ? unauthenticated(deps, address, new AuthRefusal(401, -32001, message, API_KEY_CHALLENGE))
@@ -362,6 +364,26 @@ async function tokenCaller(
     accessToken: bearer,
     tokenUser: typeof claim === 'string' && claim.length > 0 ? claim : undefined,
     claims: check.claims,
+  };
+}
+
+/** A narrowed token's OAuth parent, as `tokenCaller` makes a verified token's caller (the exchange verified it). */
+async function narrowedOAuthCaller(
+  deps: AuthenticatorDeps,
+  parent: Extract<DelegationParent, { kind: 'oauth' }>,
+  { serverId, workspaceId }: { serverId: string; workspaceId: string },
+): Promise<Credentialed> {
+  const loaded = await deps.catalogs.get(serverId);
+  if (!loaded || loaded.catalog.workspaceId !== workspaceId) throw serverNotFound(serverId);
+  return {
+    serverId,
+    workspaceId,
+    subject: parent.subject,
+    identity: { subject: parent.subject, groups: parent.groups },
+    loaded,
+    credential: { kind: 'token' },
+    tokenUser: parent.tokenUser,
+    claims: parent.claims,
   };
 }
 

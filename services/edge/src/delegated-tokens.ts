@@ -5,6 +5,7 @@ import {
   delegationActors,
   delegationKeys,
   type DelegationLimit,
+  type DelegationParent,
 } from '@toolplane/contracts';
 import type { RedisClient } from '@toolplane/redis';
 import { restrictCatalog } from './access.ts';
@@ -120,18 +121,21 @@ function callDelegation(store: DelegationStore, token: DelegatedToken): CallDele
   };
 }
 
-/** How `delegatedCaller` authenticates the token's parent key and refuses, as authenticate.ts does for keys. */
+/** How `delegatedCaller` authenticates the token's parent and refuses, as authenticate.ts does for keys and tokens. */
 export interface DelegatedCallerOptions<T> {
   readonly serverId: string;
   /** The parent key's caller, by its hash: refuses a revoked or unknown key (its refusal says it was the parent). */
   keyCaller(keyHash: string): Promise<T>;
+  /** An OAuth parent's caller of the token's workspace (verified at the exchange; the chain ends with its expiry). */
+  oauthCaller(parent: Extract<DelegationParent, { kind: 'oauth' }>, workspaceId: string): Promise<T>;
   refuse(status: 401 | 403, message: string): Error;
 }
 
 /**
  * The caller of a narrowed token: the token read (unknown or expired: 401), the server checked against its servers
  * (403), then its parent API key authenticated as `x-api-key` would be, on every call: a revoked parent fails its
- * children at once, on every edge (the key cache drops it on the control plane's message, as it does for keys).
+ * children at once, on every edge (the key cache drops it on the control plane's message, as it does for keys). An
+ * OAuth parent is its subject, as the exchange verified it.
  */
 export async function delegatedCaller<T>(
   store: DelegationStore,
@@ -142,9 +146,13 @@ export async function delegatedCaller<T>(
   if (!token) throw opts.refuse(401, 'Invalid or expired narrowed token.');
   if (token.servers && !token.servers.includes(opts.serverId))
     throw opts.refuse(403, `This narrowed token does not reach MCP server ${opts.serverId}.`);
-  const caller = await opts.keyCaller(token.parent.keyHash);
+  const { parent } = token;
+  const expiresAt = token.exp * 1000;
+  const caller =
+    parent.kind === 'key' ? await opts.keyCaller(parent.keyHash) : await opts.oauthCaller(parent, token.workspaceId);
   // A long-lived answer ends with the key, and when the token expires.
-  const credential = { kind: 'key' as const, keyHash: token.parent.keyHash, expiresAt: token.exp * 1000 };
+  const credential: StreamCredential =
+    parent.kind === 'key' ? { kind: 'key', keyHash: parent.keyHash, expiresAt } : { kind: 'token', expiresAt };
   return { ...caller, credential, delegation: callDelegation(store, token) };
 }
 

@@ -7,12 +7,15 @@ import {
   delegationActors,
   type ActClaim,
   type ApiKeyRecord,
+  type AuditActor,
   type AuditEventInput,
   type DelegatedToken,
+  type DelegationParent,
 } from '@toolplane/contracts';
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
+import type { OAuthResourceServer, TokenCheck } from './oauth.ts';
 
 /**
  * RFC 8693 token exchange for narrowed tokens (ADR 0084), `POST /oauth/token-exchange` on the edge: the caller's
@@ -32,6 +35,10 @@ export interface TokenExchangeDeps {
   keys: { authenticateHash(hash: string): Promise<ApiKeyRecord | null> };
   catalogs: { get(serverId: string): Promise<{ catalog: { workspaceId: string } } | null> };
   audit: { add(event: AuditEventInput): void };
+  /** OAuth access tokens of the edge's issuer as subjects; absent: keys and narrowed tokens only. */
+  oauth?: Pick<OAuthResourceServer, 'verify'> | undefined;
+  /** The claim naming the external user a token is for (`OAUTH_USER_CLAIM`). */
+  userClaim: string;
 }
 
 /** An OAuth error answer (RFC 6749 §5.2). */
@@ -43,10 +50,18 @@ class ExchangeError extends Error {
   }
 }
 
-/** The subject of an exchange: its key, and the token it is (none for a key). */
+/** The subject of an exchange: the credential at the root of its chain, and the narrowed token it is, if one. */
 interface Subject {
-  readonly key: ApiKeyRecord;
-  readonly keyHash: string;
+  readonly parent: DelegationParent;
+  readonly workspaceId: string;
+  /** The root as the token's `sub` names it: `api_key:<id>` or `oauth_subject:<sub>`. */
+  readonly sub: string;
+  /** Who the audit trail names as acting (the key, or the OAuth subject). */
+  readonly actor: AuditActor;
+  /** The servers it may reach (null: every server of its workspace). */
+  readonly servers: readonly string[] | null;
+  /** When it expires (seconds since the epoch), if it does. */
+  readonly exp?: number | undefined;
   readonly token?: DelegatedToken;
 }
 
@@ -56,7 +71,7 @@ export function tokenExchangeRoute(deps: TokenExchangeDeps) {
     try {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const params = exchangeParams(body);
-      const subject = await subjectOf(deps, params.subjectToken, params.subjectType);
+      const subject = await subjectOf(deps, params, params.details.servers);
       const claims = await narrowed(deps, subject, params.details);
       const issued = await deps.tokens.issue(claims.token, claims.ancestry);
       deps.audit.add(narrowedEvent(req, subject, issued.record));
@@ -113,32 +128,85 @@ function detailsOf(raw: string | undefined): DelegationRequest {
   return entry.data;
 }
 
-async function subjectOf(deps: TokenExchangeDeps, subjectToken: string, type: string): Promise<Subject> {
+async function subjectOf(
+  deps: TokenExchangeDeps,
+  { subjectToken, subjectType }: { subjectToken: string; subjectType: string },
+  servers: string[] | undefined,
+): Promise<Subject> {
   if (deps.tokens.isToken(subjectToken)) {
-    if (type !== ACCESS_TOKEN_TYPE)
+    if (subjectType !== ACCESS_TOKEN_TYPE)
       throw new ExchangeError('invalid_request', `a narrowed token's subject_token_type is ${ACCESS_TOKEN_TYPE}.`);
     const token = await deps.tokens.read(subjectToken);
     if (!token) throw new ExchangeError('invalid_request', 'subject_token is invalid or expired.');
-    const key = await deps.keys.authenticateHash(token.parent.keyHash);
-    if (!key) throw new ExchangeError('invalid_request', 'the API key subject_token was narrowed from is revoked.');
-    return { key, keyHash: token.parent.keyHash, token };
+    const { parent } = token;
+    const key = parent.kind === 'key' ? await deps.keys.authenticateHash(parent.keyHash) : undefined;
+    if (key === null)
+      throw new ExchangeError('invalid_request', 'the API key subject_token was narrowed from is revoked.');
+    const actor = key ? keyActor(key) : subjectActor(token.workspaceId, token.sub);
+    const servers = token.servers ?? key?.serverIds ?? null;
+    return { parent, workspaceId: token.workspaceId, sub: token.sub, actor, servers, exp: token.exp, token };
   }
-  if (type !== API_KEY_TYPE)
+  if (subjectType === ACCESS_TOKEN_TYPE) return oauthSubject(deps, subjectToken, servers);
+  if (subjectType !== API_KEY_TYPE)
     throw new ExchangeError(
       'invalid_request',
-      `subject_token_type must be ${API_KEY_TYPE} (an API key) or ${ACCESS_TOKEN_TYPE} (a narrowed token).`,
+      `subject_token_type must be ${API_KEY_TYPE} (an API key) or ${ACCESS_TOKEN_TYPE} (an OAuth or narrowed token).`,
     );
   const keyHash = hashApiKey(subjectToken);
   const key = await deps.keys.authenticateHash(keyHash);
   if (!key) throw new ExchangeError('invalid_request', 'subject_token is not a valid API key.');
   if (!key.scopes.includes('runtime'))
     throw new ExchangeError('invalid_request', 'subject_token is an API key without the "runtime" scope.');
-  return { key, keyHash };
+  return {
+    parent: { kind: 'key', keyId: key.keyId, keyHash },
+    workspaceId: key.workspaceId,
+    sub: `api_key:${key.keyId}`,
+    actor: keyActor(key),
+    servers: key.serverIds ?? null,
+  };
 }
+
+/**
+ * An OAuth access token of the edge's issuer: its audience is one server's URL, so the servers must be named and the
+ * token valid for each; the chain lives no longer than the token.
+ */
+async function oauthSubject(deps: TokenExchangeDeps, token: string, servers: string[] | undefined): Promise<Subject> {
+  if (!deps.oauth) throw new ExchangeError('invalid_request', 'this edge accepts no OAuth access tokens.');
+  if (!servers || servers.includes('*'))
+    throw new ExchangeError('invalid_target', 'servers: name the MCP servers the OAuth access token is for.');
+  let check: Extract<TokenCheck, { ok: true }> | undefined;
+  for (const serverId of servers) {
+    const result = await deps.oauth.verify(token, serverId);
+    if (!result.ok) throw new ExchangeError('invalid_target', `servers: ${serverId}: ${result.description}.`);
+    check = result;
+  }
+  const loaded = await deps.catalogs.get(servers[0]!);
+  if (!loaded) throw new ExchangeError('invalid_target', `servers: no MCP server ${servers[0]}.`);
+  const { workspaceId } = loaded.catalog;
+  const user = check!.claims[deps.userClaim];
+  return {
+    parent: {
+      kind: 'oauth',
+      subject: check!.subject,
+      groups: check!.groups,
+      claims: check!.claims as Record<string, unknown>,
+      ...(typeof user === 'string' && user.length > 0 ? { tokenUser: user } : {}),
+    },
+    workspaceId,
+    sub: `oauth_subject:${check!.subject}`,
+    actor: auditActor({ workspaceId, subject: check!.subject }),
+    servers,
+    exp: check!.claims.exp,
+  };
+}
+
+const keyActor = (key: ApiKeyRecord) => auditActor({ workspaceId: key.workspaceId, keyId: key.keyId }, key.name);
+const subjectActor = (workspaceId: string, sub: string) =>
+  auditActor({ workspaceId, subject: sub.replace(/^oauth_subject:/, '') });
 
 /** Each asked-for right within the subject's (refused otherwise), or the subject's where none is asked for. */
 async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: DelegationRequest) {
-  const { key, token: parent } = subject;
+  const { token: parent } = subject;
   const servers = await serversOf(deps, subject, ask.servers);
   const tools = within('tools', ask.tools, parent?.tools ?? null);
   const conditions = [...(parent?.conditions ?? [])];
@@ -154,7 +222,7 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
   if (ask.calls !== undefined && ask.calls > most)
     throw new ExchangeError('invalid_request', `calls: ${ask.calls} is more than the subject token's ${most}.`);
   const now = Math.floor(Date.now() / 1000);
-  const longest = Math.min(now + DELEGATED_TOKEN_MAX_TTL_SECONDS, parent?.exp ?? Infinity);
+  const longest = Math.min(now + DELEGATED_TOKEN_MAX_TTL_SECONDS, subject.exp ?? Infinity);
   const exp = ask.expires_in === undefined ? longest : now + ask.expires_in;
   if (exp > longest)
     throw new ExchangeError(
@@ -165,9 +233,9 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
   return {
     token: {
       v: 1 as const,
-      workspaceId: key.workspaceId,
-      sub: `api_key:${key.keyId}`,
-      parent: { keyId: key.keyId, keyHash: subject.keyHash },
+      workspaceId: subject.workspaceId,
+      sub: subject.sub,
+      parent: subject.parent,
       act,
       iat: now,
       exp,
@@ -181,11 +249,10 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
 
 /** The servers asked for, each within the subject's and its key's, and of its workspace. */
 async function serversOf(deps: TokenExchangeDeps, subject: Subject, asked: string[] | undefined) {
-  const limit = subject.token?.servers ?? subject.key.serverIds ?? null;
-  const servers = within('servers', asked, limit);
+  const servers = within('servers', asked, subject.servers);
   for (const id of servers ?? []) {
     const loaded = await deps.catalogs.get(id);
-    if (loaded?.catalog.workspaceId !== subject.key.workspaceId)
+    if (loaded?.catalog.workspaceId !== subject.workspaceId)
       throw new ExchangeError('invalid_target', `servers: no MCP server ${id} in this workspace.`);
   }
   return servers;
@@ -215,14 +282,13 @@ function rightsOf(t: DelegatedToken) {
   };
 }
 
-/** `token.narrowed`: the key acts (the root of the chain); the details name every actor and what the token may do. */
+/** `token.narrowed`: the root acts (a key or an OAuth subject); the details name every actor and what it may do. */
 function narrowedEvent(req: Request, subject: Subject, t: DelegatedToken): AuditEventInput {
-  const { key } = subject;
   return {
     id: randomUUID(),
     at: new Date().toISOString(),
-    workspaceId: key.workspaceId,
-    actor: auditActor({ workspaceId: key.workspaceId, keyId: key.keyId }, key.name),
+    workspaceId: subject.workspaceId,
+    actor: subject.actor,
     action: 'token.narrowed',
     resource: { type: 'narrowed_token', id: t.jti },
     outcome: 'success',

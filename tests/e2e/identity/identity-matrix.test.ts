@@ -16,14 +16,15 @@ import { startAuthorizationServer, type LocalAuthorizationServer } from '../../h
 // amendment; docs/security.md "Acting as an external user"). One table of expectations drives every
 // cell, and the same table is read back from docs/security.md.
 
-// `narrowed`: a narrowed token of the key (ADR 0084), every right of it kept: it acts as whom its key may.
-type Caller = 'api_key' | 'narrowed' | 'oauth' | 'anonymous';
+// `narrowed`: a narrowed token of the key (ADR 0084), every right of it kept: it acts as whom its key may;
+// `narrowed_oauth`: one of the OAuth caller's token for the server, acting as whom that subject may.
+type Caller = 'api_key' | 'narrowed' | 'oauth' | 'narrowed_oauth' | 'anonymous';
 type ServerKind = 'private' | 'public';
 type UserKind = 'none' | 'allowed' | 'not-allowed';
 type Outcome = 'shared' | 'own' | 'refused-401' | 'refused-403-anonymous' | 'refused-403-not-allowed';
 type ToolKind = 'connector' | 'external_mcp' | 'workflow';
 
-const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'anonymous'];
+const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'narrowed_oauth', 'anonymous'];
 const serverKinds: ServerKind[] = ['private', 'public'];
 const userKinds: UserKind[] = ['none', 'allowed', 'not-allowed'];
 const toolKinds: ToolKind[] = ['connector', 'external_mcp', 'workflow'];
@@ -48,6 +49,12 @@ const expectations: Record<`${Caller} ${ServerKind} ${UserKind}`, Outcome> = {
   'oauth public none': 'shared',
   'oauth public allowed': 'own',
   'oauth public not-allowed': 'refused-403-not-allowed',
+  'narrowed_oauth private none': 'shared',
+  'narrowed_oauth private allowed': 'own',
+  'narrowed_oauth private not-allowed': 'refused-403-not-allowed',
+  'narrowed_oauth public none': 'shared',
+  'narrowed_oauth public allowed': 'own',
+  'narrowed_oauth public not-allowed': 'refused-403-not-allowed',
   'anonymous private none': 'refused-401',
   'anonymous private allowed': 'refused-401',
   'anonymous private not-allowed': 'refused-401',
@@ -145,11 +152,50 @@ async function headersFor(caller: Caller, serverId: string, username?: string): 
   return {
     ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
     ...(caller === 'narrowed' ? { authorization: `Bearer ${narrowedToken}` } : {}),
+    ...(caller === 'narrowed_oauth' ? { authorization: `Bearer ${await narrowOAuth(serverId)}` } : {}),
     ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
     ...(username ? { 'x-username': username } : {}),
     // A caller-supplied Config-Name never passes for the user's name ($current_user.name).
     'config-name': 'spoofed',
   };
+}
+
+/** The edge's token endpoint (RFC 8693): a narrowed token of `subject`; its answer. */
+async function exchange(subject: string, type: 'api_key' | 'access_token', details: Record<string, unknown>) {
+  const res = await fetch(`${edgeUrl}/oauth/token-exchange`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subject,
+      subject_token_type:
+        type === 'api_key'
+          ? 'urn:toolplane:params:oauth:token-type:api_key'
+          : 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', ...details }]),
+    }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      access_token: string;
+      error?: string;
+      authorization_details: { token_id: string; actors: string[] }[];
+    },
+  };
+}
+
+/** A narrowed token of the OAuth caller `app`'s token for `serverId` (made once per server). */
+const oauthNarrowed = new Map<string, string>();
+async function narrowOAuth(serverId: string): Promise<string> {
+  let t = oauthNarrowed.get(serverId);
+  if (!t) {
+    const r = await exchange(await token('app', serverId), 'access_token', {
+      servers: [serverId],
+      actor: 'oauth-agent',
+    });
+    oauthNarrowed.set(serverId, (t = r.body.access_token));
+  }
+  return t;
 }
 
 async function rpc(serverId: string, headers: Record<string, string>, method: string, params: unknown = {}) {
@@ -264,16 +310,7 @@ beforeAll(async () => {
   // The app's key and the app's OAuth subject may act as alice and carol (one policy names both);
   // mallory may use every tool, but no policy lets these callers act as her.
   keyId = created.id;
-  const exchanged = await fetch(`${edgeUrl}/oauth/token-exchange`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: key,
-      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
-      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', actor: 'matrix-agent' }]),
-    }),
-  });
-  const answer = (await exchanged.json()) as { access_token: string; authorization_details: { token_id: string }[] };
+  const answer = (await exchange(key, 'api_key', { actor: 'matrix-agent' })).body;
   narrowedToken = answer.access_token;
   narrowedId = answer.authorization_details[0]!.token_id;
   for (const [name, principal] of [
@@ -416,6 +453,20 @@ describe('around the matrix', () => {
       expect(seen()[tool]).toEqual([credential[tool].own]);
     },
   );
+
+  it("a narrowed token of an OAuth token: only for the token's servers, and names the subject and its holder", async () => {
+    const { id } = servers.private;
+    // The token's audience is the private server: asking for the public one is refused, naming no server none.
+    const other = await exchange(await token('app', id), 'access_token', { servers: [servers.public.id] });
+    expect(other).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    const unnamed = await exchange(await token('app', id), 'access_token', {});
+    expect(unnamed).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    const made = await exchange(await token('app', id), 'access_token', { servers: [id], actor: 'oauth-agent' });
+    expect(made.body.authorization_details[0]!.actors).toEqual(['oauth_subject:app', 'oauth-agent']);
+    // On another server than its own, the narrowed token is refused.
+    const r = await rpc(servers.public.id, { authorization: `Bearer ${made.body.access_token}` }, 'tools/list');
+    expect(r.status).toBe(403);
+  });
 
   it('records name the authenticating principal, the acting user and the policy that allowed it', async () => {
     const { id, tools } = servers.private;

@@ -6,8 +6,8 @@ import { CliError, ExitCode, usageError } from './errors.ts';
 /**
  * `toolplane token narrow`: a narrowed token for a sub-agent (ADR 0084, docs/identity-delegation.md), made by the
  * edge's token endpoint (RFC 8693 token exchange, `POST <edge>/oauth/token-exchange`) from the configured API key, or
- * from the key or narrowed token given on stdin (`--subject-stdin`, so that it shows in no shell history). The token
- * is printed once; it can only narrow further.
+ * from the key, OAuth access token or narrowed token given on stdin (`--subject-stdin`, so that it shows in no shell
+ * history; `--oauth` says it is an OAuth token). The token is printed once; it can only narrow further.
  */
 
 const GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -23,6 +23,7 @@ interface NarrowOptions {
   ttl?: string;
   actor?: string;
   subjectStdin?: boolean;
+  oauth?: boolean;
 }
 
 interface Exchanged {
@@ -75,7 +76,8 @@ export function tokenCommand(program: Command): void {
       .option(
         '--subject-stdin',
         'read the API key or narrowed token to narrow from stdin (default: the configured key)',
-      ),
+      )
+      .option('--oauth', 'with --subject-stdin: it is an OAuth access token of the edge’s issuer (name --servers)'),
   ).action(
     action(async (ctx, _args, opts) => {
       const o = opts as unknown as NarrowOptions;
@@ -83,7 +85,7 @@ export function tokenCommand(program: Command): void {
       const form = new URLSearchParams({
         grant_type: GRANT_TYPE,
         subject_token: subject,
-        subject_token_type: subject.startsWith('tpd_') ? ACCESS_TOKEN : API_KEY,
+        subject_token_type: subject.startsWith('tpd_') || o.oauth ? ACCESS_TOKEN : API_KEY,
         requested_token_type: ACCESS_TOKEN,
         authorization_details: JSON.stringify([detailsOf(o)]),
       });

@@ -49,7 +49,8 @@ function falseCondition(s: CallState, d: CallDelegation): string | undefined {
   const { catalog } = call.loaded;
   const annotations = tool.def.annotations as Readonly<Record<string, unknown>> | undefined;
   const activation = {
-    caller: { key_id: d.token.parent.keyId, ...(call.keyName !== undefined ? { key_name: call.keyName } : {}) },
+    // The caller as access-policy conditions see it (its key, or its OAuth subject and claims; the user it acts as).
+    caller: call.stepCaller?.().condition ?? {},
     tool: {
       name: tool.def.name,
       server_id: catalog.serverId,
