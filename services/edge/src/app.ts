@@ -47,7 +47,7 @@ function oauthOf(env: EdgeEnv): OAuthResourceServer | undefined {
 function edgeAuthenticator(
   env: EdgeEnv,
   r: EdgeResources,
-  { oauth, delegations }: { oauth: OAuthResourceServer | undefined; delegations: DelegatedTokens },
+  { oauth, delegations, limiter }: ReturnType<typeof credentials>,
 ) {
   const { redis, keys } = r;
   return createAuthenticator({
@@ -56,7 +56,7 @@ function edgeAuthenticator(
     accessPolicies: r.accessPolicies,
     userId: (workspaceId, username) => readState(() => redis.hget(keys.users(workspaceId), username)),
     state: r.state,
-    limiter: new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS),
+    limiter,
     records: r.records,
     oauth,
     allowedOrigins: env.ALLOWED_ORIGINS,
@@ -69,14 +69,17 @@ function edgeAuthenticator(
 function credentials(env: EdgeEnv, r: EdgeResources) {
   const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
   const oauth = oauthOf(env);
+  // One budget of unauthenticated requests per address: MCP requests and refused exchanges count in it alike.
+  const limiter = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
   const tokenExchange = tokenExchangeRoute({
     ...r,
     keys: r.apiKeys,
     tokens: delegations,
     oauth,
     userClaim: env.OAUTH_USER_CLAIM,
+    limiter,
   });
-  return { oauth, delegations, tokenExchange };
+  return { oauth, delegations, limiter, tokenExchange };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */
@@ -123,8 +126,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const legacySessions = new LegacySseSessions();
   const openStreams = edgeOpenStreams(resources, log);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
-  const { oauth, delegations, tokenExchange } = credentials(env, resources);
-  const authenticate = edgeAuthenticator(env, resources, { oauth, delegations });
+  const identity = credentials(env, resources);
+  const authenticate = edgeAuthenticator(env, resources, identity);
   const endpoints = new McpEndpoints({
     authenticate,
     mcp,
@@ -134,7 +137,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     openStreams,
     streamsHeard,
   });
-  const { http, listener, drain } = createHttpApp({ env, log, endpoints, oauth, redis, tokenExchange });
+  const { http, listener, drain } = createHttpApp({ env, log, endpoints, redis, ...identity });
 
   let server: HttpServer | undefined;
   return {

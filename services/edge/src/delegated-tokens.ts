@@ -48,7 +48,7 @@ export class DelegatedTokens {
     const limits =
       ancestry.calls === undefined ? ancestry.limits : [...ancestry.limits, { jti, calls: ancestry.calls }];
     const record: DelegatedToken = { ...claims, jti, chain: [...ancestry.chain, jti], limits: [...limits] };
-    const ttlMs = record.exp * 1000 - Date.now();
+    const ttlMs = Math.max(1, record.exp * 1000 - Date.now());
     await readState(() => this.redis.set(this.keys.token(tokenHash(token)), JSON.stringify(record), 'PX', ttlMs));
     return { token, record };
   }

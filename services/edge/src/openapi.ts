@@ -219,6 +219,13 @@ const streamablePost = (operationId: string, summary: string) => ({
   },
 });
 
+/** An OAuth error answer (RFC 6749 §5.2). */
+const oauthError = {
+  type: 'object',
+  required: ['error', 'error_description'],
+  properties: { error: { type: 'string' }, error_description: { type: 'string' } },
+};
+
 const paths = {
   '/mcp/{serverId}': {
     post: streamablePost('postMcp', 'Send an MCP JSON-RPC message (Streamable HTTP)'),
@@ -392,16 +399,14 @@ const paths = {
           description:
             'Refused (RFC 8693 §2.2.2, RFC 6749 §5.2): `unsupported_grant_type`, `invalid_request` (a bad subject, ' +
             'more calls or a longer life than it has), `invalid_target` (servers or tools beyond it), ' +
-            '`invalid_authorization_details`.',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['error', 'error_description'],
-                properties: { error: { type: 'string' }, error_description: { type: 'string' } },
-              },
-            },
-          },
+            '`invalid_authorization_details`. A refused subject token counts against the address’s budget of ' +
+            'unauthenticated requests (`UNAUTH_RATE_LIMIT`).',
+          content: { 'application/json': { schema: oauthError } },
+        },
+        429: {
+          description: 'The address spent its budget of unauthenticated requests: `slow_down`, with `Retry-After`.',
+          headers: { 'retry-after': { schema: { type: 'string' } } },
+          content: { 'application/json': { schema: oauthError } },
         },
       },
     },

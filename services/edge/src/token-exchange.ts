@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { auditActor, printable } from '@toolplane/access';
 import { compileCondition, usesSession } from '@toolplane/conditions';
+import { clientKey } from '@toolplane/config';
 import {
   DELEGATED_TOKEN_MAX_TTL_SECONDS,
   DelegationRequest,
@@ -39,14 +40,19 @@ export interface TokenExchangeDeps {
   oauth?: Pick<OAuthResourceServer, 'verify'> | undefined;
   /** The claim naming the external user a token is for (`OAUTH_USER_CLAIM`). */
   userClaim: string;
+  /** The edge's budget of unauthenticated requests per address: a refused subject counts; past it, 429. */
+  limiter: { blockedFor(address: string): Promise<number>; count(address: string): void };
 }
 
 /** An OAuth error answer (RFC 6749 §5.2). */
 class ExchangeError extends Error {
   readonly error: string;
-  constructor(error: string, description: string) {
+  /** The subject token was refused (unknown, expired, revoked): counted as an unauthenticated request. */
+  readonly subject: boolean;
+  constructor(error: string, description: string, subject = false) {
     super(description);
     this.error = error;
+    this.subject = subject;
   }
 }
 
@@ -68,6 +74,12 @@ interface Subject {
 export function tokenExchangeRoute(deps: TokenExchangeDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     res.setHeader('cache-control', 'no-store');
+    const address = clientKey(req.ip);
+    const blockedMs = await deps.limiter.blockedFor(address);
+    if (blockedMs > 0) {
+      res.setHeader('retry-after', String(Math.ceil(blockedMs / 1000)));
+      return void res.status(429).json({ error: 'slow_down', error_description: 'Too many refused requests.' });
+    }
     try {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const params = exchangeParams(body);
@@ -84,6 +96,7 @@ export function tokenExchangeRoute(deps: TokenExchangeDeps) {
       });
     } catch (err) {
       if (!(err instanceof ExchangeError)) throw err;
+      if (err.subject) deps.limiter.count(address);
       res.status(400).json({ error: err.error, error_description: err.message });
     }
   };
@@ -137,11 +150,11 @@ async function subjectOf(
     if (subjectType !== ACCESS_TOKEN_TYPE)
       throw new ExchangeError('invalid_request', `a narrowed token's subject_token_type is ${ACCESS_TOKEN_TYPE}.`);
     const token = await deps.tokens.read(subjectToken);
-    if (!token) throw new ExchangeError('invalid_request', 'subject_token is invalid or expired.');
+    if (!token) throw new ExchangeError('invalid_request', 'subject_token is invalid or expired.', true);
     const { parent } = token;
     const key = parent.kind === 'key' ? await deps.keys.authenticateHash(parent.keyHash) : undefined;
     if (key === null)
-      throw new ExchangeError('invalid_request', 'the API key subject_token was narrowed from is revoked.');
+      throw new ExchangeError('invalid_request', 'the API key subject_token was narrowed from is revoked.', true);
     const actor = key ? keyActor(key) : subjectActor(token.workspaceId, token.sub);
     const servers = token.servers ?? key?.serverIds ?? null;
     return { parent, workspaceId: token.workspaceId, sub: token.sub, actor, servers, exp: token.exp, token };
@@ -154,7 +167,7 @@ async function subjectOf(
     );
   const keyHash = hashApiKey(subjectToken);
   const key = await deps.keys.authenticateHash(keyHash);
-  if (!key) throw new ExchangeError('invalid_request', 'subject_token is not a valid API key.');
+  if (!key) throw new ExchangeError('invalid_request', 'subject_token is not a valid API key.', true);
   if (!key.scopes.includes('runtime'))
     throw new ExchangeError('invalid_request', 'subject_token is an API key without the "runtime" scope.');
   return {
@@ -177,7 +190,7 @@ async function oauthSubject(deps: TokenExchangeDeps, token: string, servers: str
   let check: Extract<TokenCheck, { ok: true }> | undefined;
   for (const serverId of servers) {
     const result = await deps.oauth.verify(token, serverId);
-    if (!result.ok) throw new ExchangeError('invalid_target', `servers: ${serverId}: ${result.description}.`);
+    if (!result.ok) throw new ExchangeError('invalid_target', `servers: ${serverId}: ${result.description}.`, true);
     check = result;
   }
   const loaded = await deps.catalogs.get(servers[0]!);

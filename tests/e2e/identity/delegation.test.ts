@@ -28,7 +28,11 @@ const opened: Client[] = [];
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'delegation-upstream' });
-  ({ stack, api } = await startTestStack('delegation', { edges: 2 }));
+  // A small budget of unauthenticated requests per address, reached by the last test in a few dozen requests.
+  ({ stack, api } = await startTestStack('delegation', {
+    edges: 2,
+    serviceEnv: { edge: { UNAUTH_RATE_LIMIT: '30' } },
+  }));
   example = await registerTicketExample(api, upstream.url, 'delegation-upstream');
 }, 120_000);
 
@@ -290,5 +294,16 @@ describe('toolplane token narrow', () => {
     const wider = await fromStdin('--tools', 'get_ticket,create_ticket');
     expect(wider.code).toBe(3);
     expect(wider.stderr).toMatch(/invalid_target/);
+  });
+});
+
+describe('the token endpoint and the unauthenticated budget', () => {
+  it('counts refused subjects against the address, then answers 429 (last: it blocks this address on the edge)', async () => {
+    const [, e2] = stack.edgeUrls as [string, string];
+    let last: Exchanged = { status: 0, body: {} };
+    // UNAUTH_RATE_LIMIT, 30 here: refused requests per minute and address (the revocation test's 401s count too).
+    for (let i = 0; i < 40 && last.status !== 429; i++)
+      last = await exchange(e2, { token: `tp_nope_${i}`, type: API_KEY });
+    expect(last).toMatchObject({ status: 429, body: { error: 'slow_down' } });
   });
 });
