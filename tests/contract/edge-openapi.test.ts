@@ -46,7 +46,8 @@ describe('the edge’s OpenAPI document', () => {
     expect(new Set(ops.map((o) => o.op.operationId)).size).toBe(ops.length);
     for (const { path, op } of ops) {
       expect(op.summary).toEqual(expect.any(String));
-      if (path === '/openapi.json') continue;
+      // This document, and the token endpoint, whose refusals are OAuth's (RFC 6749 §5.2), not JSON-RPC.
+      if (path === '/openapi.json' || path === '/oauth/token-exchange') continue;
       for (const [status, response] of Object.entries(op.responses))
         if (Number(status) >= 400)
           expect({ status, content: response.content }).toEqual({
@@ -62,9 +63,11 @@ describe('the edge’s OpenAPI document', () => {
     const end = text.indexOf('\n## ', start + 1);
     const section = text.slice(start, end < 0 ? undefined : end);
     const prose = new Set(
-      [...section.matchAll(/`(GET|POST) ((?:\/api\/v1)?\/mcp\/\{serverId\}[A-Za-z0-9_{}/.-]*|\/openapi\.json)/g)].map(
-        (m) => `${m[1]} ${m[2]}`,
-      ),
+      [
+        ...section.matchAll(
+          /`(GET|POST) ((?:\/api\/v1)?\/mcp\/\{serverId\}[A-Za-z0-9_{}/.-]*|\/openapi\.json|\/oauth\/token-exchange)/g,
+        ),
+      ].map((m) => `${m[1]} ${m[2]}`),
     );
     const documented = new Set(operations(edgeOpenApiDocument()).map((o) => `${o.method.toUpperCase()} ${o.path}`));
     expect({

@@ -48,6 +48,8 @@ export interface CallEventBase {
   readonly source: AuditSource;
   /** A call a `run_code` program made: the program's invocation, named in the event's details. */
   readonly parentInvocationId?: string | undefined;
+  /** A narrowed token's call (ADR 0084): the token and the chain of actors, root first, named in the event's details. */
+  readonly delegation?: Principal['delegation'];
 }
 
 function toolEvent(base: CallEventBase, fields: Pick<AuditEventInput, 'action' | 'outcome' | 'details'>) {
@@ -62,12 +64,27 @@ function toolEvent(base: CallEventBase, fields: Pick<AuditEventInput, 'action' |
     status: null,
     source: base.source,
     changes: null,
-    // A `run_code` program's call names the program (its record's id): the trail links it as the records do.
-    details: base.parentInvocationId
-      ? { ...fields.details, parentInvocationId: base.parentInvocationId }
-      : fields.details,
+    // A `run_code` program's call names the program (its record's id): the trail links it as the records do; a
+    // narrowed token's call names its chain of actors (the key's actor above is the root).
+    details:
+      base.parentInvocationId || base.delegation
+        ? {
+            ...fields.details,
+            ...(base.parentInvocationId ? { parentInvocationId: base.parentInvocationId } : {}),
+            ...(base.delegation ? { delegation: base.delegation } : {}),
+          }
+        : fields.details,
   };
   return event;
+}
+
+/** The audit event of a call a narrowed token does not allow (ADR 0084): which of its limits refused it. */
+export function delegationRefusalEvent(base: CallEventBase, reason: 'tool' | 'condition' | 'calls'): AuditEventInput {
+  return toolEvent(base, {
+    action: 'tool.call_refused',
+    outcome: 'refused',
+    details: { refusedBy: 'delegation', reason, server: base.serverName, tool: base.tool },
+  });
 }
 
 /** One inner call of a `run_code` program, as its audit event lists it. */

@@ -21,6 +21,7 @@ export {
   auditActor,
   conditionRefusalEvent,
   confirmationEvent,
+  delegationRefusalEvent,
   guardrailArgumentsEvent,
   printable,
   programEvent,

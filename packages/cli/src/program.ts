@@ -19,6 +19,7 @@ import { recordsCommand } from './commands/records.ts';
 import { rolesCommand } from './commands/roles.ts';
 import { sessionCommand } from './commands/session.ts';
 import { scimTokenCommand } from './commands/scim-token.ts';
+import { tokenCommand } from './commands/token.ts';
 import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
@@ -101,6 +102,7 @@ function buildProgram(): Command {
   rolesCommand(program);
   sessionCommand(program);
   scimTokenCommand(program);
+  tokenCommand(program);
   debugCommand(program);
   workspaceFilesCommands(program);
   // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).

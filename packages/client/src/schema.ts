@@ -4836,6 +4836,14 @@ export interface components {
         username: string | null;
         /** @description Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`. */
         acting_via: string | null;
+        /**
+         * @description Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors,
+         * root first (`api_key:<key id>`, then each holder by the name it was given).
+         */
+        delegation?: {
+          token_id: string;
+          actors: string[];
+        };
       };
       /** Format: date-time */
       started_at: string;
@@ -4914,6 +4922,14 @@ export interface components {
         username: string | null;
         /** @description Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`. */
         acting_via: string | null;
+        /**
+         * @description Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors,
+         * root first (`api_key:<key id>`, then each holder by the name it was given).
+         */
+        delegation?: {
+          token_id: string;
+          actors: string[];
+        };
       };
       /** Format: date-time */
       started_at: string;

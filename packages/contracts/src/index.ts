@@ -11,3 +11,4 @@ export * from './approvals.ts';
 export * from './guardrails.ts';
 export * from './session.ts';
 export * from './events.ts';
+export * from './delegation.ts';

@@ -204,6 +204,8 @@ export const Principal = z.object({
   username: z.string().optional(),
   /** With `username`: why the caller may act as that user (a policy id, `unnamed-key` or `token-user`; ADR 0013). */
   actingVia: z.string().optional(),
+  /** A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder). */
+  delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()) }).optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
@@ -222,6 +224,7 @@ export function recordCaller(p: Principal): ExecutionRecord['caller'] {
     ...(p.subject !== undefined && !p.keyId ? { subject: p.subject } : {}),
     ...(p.username ? { username: p.username } : {}),
     ...(p.actingVia ? { actingVia: p.actingVia } : {}),
+    ...(p.delegation ? { delegation: p.delegation } : {}),
   };
 }
 
@@ -1028,6 +1031,8 @@ export const ExecutionRecordV1 = z.object({
     username: z.string().optional(),
     /** Why the caller could act as `username`: the access policy id, `unnamed-key` or `token-user`. */
     actingVia: z.string().optional(),
+    /** A narrowed token's call (ADR 0084): the token and the chain of actors, root first. */
+    delegation: Principal.shape.delegation,
   }),
   startedAt: z.string(),
   durationMs: z.number(),

@@ -6,6 +6,7 @@ import { checkQueueLayout } from '@toolplane/queue';
 import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './authenticate.ts';
+import { DelegatedTokens } from './delegated-tokens.ts';
 import {
   changeChannels,
   listenForChanges,
@@ -23,6 +24,7 @@ import { OAuthResourceServer } from './oauth.ts';
 import { OpenStreams } from './open-streams.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState } from './runtime-state.ts';
+import { tokenExchangeRoute } from './token-exchange.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -42,7 +44,11 @@ function oauthOf(env: EdgeEnv): OAuthResourceServer | undefined {
 }
 
 /** Authentication (authenticate.ts) over the edge's caches of published state. */
-function edgeAuthenticator(env: EdgeEnv, r: EdgeResources, oauth: OAuthResourceServer | undefined) {
+function edgeAuthenticator(
+  env: EdgeEnv,
+  r: EdgeResources,
+  { oauth, delegations, limiter }: ReturnType<typeof credentials>,
+) {
   const { redis, keys } = r;
   return createAuthenticator({
     keys: r.apiKeys,
@@ -50,12 +56,30 @@ function edgeAuthenticator(env: EdgeEnv, r: EdgeResources, oauth: OAuthResourceS
     accessPolicies: r.accessPolicies,
     userId: (workspaceId, username) => readState(() => redis.hget(keys.users(workspaceId), username)),
     state: r.state,
-    limiter: new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS),
+    limiter,
     records: r.records,
     oauth,
     allowedOrigins: env.ALLOWED_ORIGINS,
     userClaim: env.OAUTH_USER_CLAIM,
+    delegations,
   });
+}
+
+/** OAuth access tokens, and narrowed tokens (ADR 0084): their store and the token endpoint that makes them. */
+function credentials(env: EdgeEnv, r: EdgeResources) {
+  const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
+  const oauth = oauthOf(env);
+  // One budget of unauthenticated requests per address: MCP requests and refused exchanges count in it alike.
+  const limiter = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
+  const tokenExchange = tokenExchangeRoute({
+    ...r,
+    keys: r.apiKeys,
+    tokens: delegations,
+    oauth,
+    userClaim: env.OAUTH_USER_CLAIM,
+    limiter,
+  });
+  return { oauth, delegations, limiter, tokenExchange };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */
@@ -102,8 +126,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const legacySessions = new LegacySseSessions();
   const openStreams = edgeOpenStreams(resources, log);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
-  const oauth = oauthOf(env);
-  const authenticate = edgeAuthenticator(env, resources, oauth);
+  const identity = credentials(env, resources);
+  const authenticate = edgeAuthenticator(env, resources, identity);
   const endpoints = new McpEndpoints({
     authenticate,
     mcp,
@@ -113,7 +137,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     openStreams,
     streamsHeard,
   });
-  const { http, listener, drain } = createHttpApp({ env, log, endpoints, oauth, redis });
+  const { http, listener, drain } = createHttpApp({ env, log, endpoints, redis, ...identity });
 
   let server: HttpServer | undefined;
   return {

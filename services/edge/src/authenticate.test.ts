@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ApiKeyRecord, Catalog, ExecutionRecord, WorkspaceAccess } from '@toolplane/contracts';
+import type { ApiKeyRecord, Catalog, DelegatedToken, ExecutionRecord, WorkspaceAccess } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import { hashApiKey } from './api-keys.ts';
 import {
@@ -79,6 +79,8 @@ interface World {
   blockedMs?: number;
   oauth?: OAuthVerifier;
   allowedOrigins?: string[];
+  /** Narrowed tokens by value (ADR 0084). */
+  narrowed?: Record<string, DelegatedToken>;
 }
 
 function setup(world: World = {}) {
@@ -109,6 +111,12 @@ function setup(world: World = {}) {
     oauth: world.oauth,
     allowedOrigins: world.allowedOrigins ?? ['http://localhost:5173'],
     userClaim: 'preferred_username',
+    delegations: {
+      isToken: (bearer) => bearer.startsWith('tpd_'),
+      read: (bearer) => Promise.resolve(world.narrowed?.[bearer] ?? null),
+      charge: () => Promise.resolve(true),
+      refund: () => Promise.resolve(),
+    },
   };
   return { authenticate: createAuthenticator(deps), seen };
 }
@@ -438,3 +446,55 @@ function readOnly(caller: Caller): void {
   caller.principal.username = 'other';
 }
 void readOnly;
+
+describe('authenticate: narrowed tokens (ADR 0084)', () => {
+  const narrowed = (extra: Partial<DelegatedToken> = {}): DelegatedToken => ({
+    v: 1,
+    jti: 't2',
+    workspaceId: 'w1',
+    sub: 'api_key:k1',
+    parent: { kind: 'key', keyId: 'k1', keyHash: hashApiKey('tp-key-1') },
+    chain: ['t1', 't2'],
+    act: { sub: 'sub-agent', act: { sub: 'agent' } },
+    iat: 1_900_000_000,
+    exp: 1_900_000_600,
+    servers: ['s1'],
+    tools: ['get'],
+    conditions: [],
+    limits: [],
+    ...extra,
+  });
+
+  it("is its key narrowed: the key's principal with the chain of actors, only the token's tools, ending with it", async () => {
+    const { authenticate, seen } = setup({ narrowed: { tpd_a: narrowed() } });
+    const caller = await authenticate(request({ authorization: 'Bearer tpd_a' }));
+    expect(caller.principal).toEqual({
+      workspaceId: 'w1',
+      keyId: 'k1',
+      delegation: { tokenId: 't2', actors: ['api_key:k1', 'agent', 'sub-agent'] },
+    });
+    expect(caller.loaded.list.map((t) => t.name)).toEqual(['get']);
+    expect(caller.clientId).toBe('delegated:t2');
+    expect(caller.credential).toEqual({ kind: 'key', keyHash: hashApiKey('tp-key-1'), expiresAt: 1_900_000_600_000 });
+    expect(caller.delegation?.token.jti).toBe('t2');
+    expect(seen.touched).toEqual(['k1']);
+  });
+
+  it('a revoked parent key, an unknown token: 401; a server outside the token: 403', async () => {
+    const revoked = setup({ keys: { 'tp-key-1': key('k1', { revoked: true }) }, narrowed: { tpd_a: narrowed() } });
+    expect(await refusal(revoked.authenticate(request({ authorization: 'Bearer tpd_a' })))).toMatchObject({
+      status: 401,
+      message: 'The API key this token was narrowed from is revoked, expired or unknown.',
+    });
+    const { authenticate, seen } = setup({ narrowed: { tpd_a: narrowed({ servers: ['s2'] }) } });
+    expect(await refusal(authenticate(request({ authorization: 'Bearer tpd_b' })))).toMatchObject({
+      status: 401,
+      message: 'Invalid or expired narrowed token.',
+    });
+    expect(await refusal(authenticate(request({ authorization: 'Bearer tpd_a' })))).toMatchObject({
+      status: 403,
+      message: 'This narrowed token does not reach MCP server s1.',
+    });
+    expect(seen.counted).toEqual(['203.0.113.9']);
+  });
+});

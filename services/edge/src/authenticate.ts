@@ -9,6 +9,7 @@ import { clientKey } from '@toolplane/config';
 import {
   sessionScopes,
   type ApiKeyRecord,
+  type DelegationParent,
   type Principal,
   type SessionSettings,
   type StepCaller,
@@ -18,6 +19,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from './access.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from './catalogs.ts';
+import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from './open-streams.ts';
 import { callerQuotas, type CallQuotas } from './quotas.ts';
@@ -50,6 +52,8 @@ export interface Caller {
   readonly quotas?: CallQuotas | undefined;
   /** The caller's session and the workspace's session settings (ADR 0078); undefined: the workspace keeps none. */
   readonly session?: CallSession | undefined;
+  /** A narrowed token's caller (ADR 0084): its rights and chain of actors, for the delegation stage. */
+  readonly delegation?: CallDelegation | undefined;
 }
 
 /** A caller's session (ADR 0078): its scopes (`sessionScopes`: the key or subject, and the person) and the settings. */
@@ -120,6 +124,8 @@ export interface AuthenticatorDeps {
   allowedOrigins: readonly string[];
   /** The token claim naming the workspace's external user a token is for (`OAUTH_USER_CLAIM`). */
   userClaim: string;
+  /** Narrowed tokens (ADR 0084); absent: a `tpd_` bearer is an OAuth token like any other. */
+  delegations?: DelegationStore | undefined;
 }
 
 export interface OAuthVerifier {
@@ -147,6 +153,8 @@ interface Credentialed {
   readonly tokenUser?: string | undefined;
   /** The verified token's claims (for policy conditions). */
   readonly claims?: Readonly<Record<string, unknown>> | undefined;
+  /** A narrowed token's caller: the key it was narrowed from is `keyId`. */
+  readonly delegation?: CallDelegation | undefined;
 }
 
 /** The external user a request acts as (`x-username`, or a token's user claim). */
@@ -178,7 +186,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     if (blockedMs > 0) throw tooManyUnauthenticated(blockedMs);
     const serverId = String(req.params.serverId ?? '');
     const key = req.header('x-api-key');
-    const c = key ? await keyCaller(deps, key, serverId, address) : await keylessCaller(deps, req, serverId, address);
+    const c = key
+      ? await keyCaller(deps, keyHashOf(key), { serverId, address })
+      : await keylessCaller(deps, req, serverId, address);
     const requested = req.header('x-username');
     // Most requests act as no one: no lookup, not even a promise.
     const acting =
@@ -193,10 +203,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     if (!decision.allowed)
       throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
     const principal = principalOf(c, acting, decision.actingVia);
+    const loaded = restrictCatalog(c.loaded, decision.grant, decision.who);
     return {
       principal,
-      loaded: restrictCatalog(c.loaded, decision.grant, decision.who),
-      clientId: c.keyId ?? `oauth:${c.subject}`,
+      loaded: c.delegation ? narrowedView(loaded, c.delegation.token) : loaded,
+      clientId: c.delegation ? `delegated:${c.delegation.token.jti}` : (c.keyId ?? `oauth:${c.subject}`),
       credential: c.credential,
       accessToken: c.accessToken,
       ...(decision.conditions ? { conditions: callConditions(decision.conditions, c, acting) } : {}),
@@ -204,6 +215,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
       ...quotasOf(access, c, acting, serverId),
       ...sessionOf(access, principal, serverId),
+      ...(c.delegation ? { delegation: c.delegation } : {}),
     };
   };
 }
@@ -266,6 +278,16 @@ async function keylessCaller(
   address: string,
 ): Promise<Credentialed> {
   const bearer = /^Bearer (.+)$/i.exec(req.header('authorization') ?? '')?.[1];
+  if (bearer && deps.delegations?.isToken(bearer))
+    return delegatedCaller(deps.delegations, bearer, {
+      keyCaller: (hash) => keyCaller(deps, hash, { serverId, address }, 'The API key this token was narrowed from'),
+      oauthCaller: (parent, workspaceId) => narrowedOAuthCaller(deps, parent, { serverId, workspaceId }),
+      refuse: (status, message) =>
+        status === 401
+          ? unauthenticated(deps, address, new AuthRefusal(401, -32001, message, API_KEY_CHALLENGE))
+          : new AuthRefusal(status, -32001, message),
+      serverId,
+    });
   if (bearer && deps.oauth) return tokenCaller(deps, bearer, serverId, address);
   const loaded = await deps.catalogs.get(serverId);
   // `isPublic`: anyone may list and call this server's tools, without a key.
@@ -286,14 +308,15 @@ async function keylessCaller(
 
 async function keyCaller(
   deps: AuthenticatorDeps,
-  key: string,
-  serverId: string,
-  address: string,
+  keyHash: string,
+  { serverId, address }: { serverId: string; address: string },
+  named = 'Invalid API key',
 ): Promise<Credentialed> {
-  const keyHash = keyHashOf(key);
   const record = await deps.keys.authenticateHash(keyHash);
-  if (!record)
-    throw unauthenticated(deps, address, new AuthRefusal(401, -32001, 'Invalid API key.', challenge(deps, serverId)));
+  if (!record) {
+    const message = named === 'Invalid API key' ? 'Invalid API key.' : `${named} is revoked, expired or unknown.`;
+    throw unauthenticated(deps, address, new AuthRefusal(401, -32001, message, challenge(deps, serverId)));
+  }
   if (!record.scopes.includes('runtime')) throw new AuthRefusal(403, -32001, 'This API key has no "runtime" scope.');
   const loaded = await deps.catalogs.get(serverId);
   // A server of another workspace is indistinguishable from a missing one.
@@ -341,6 +364,26 @@ async function tokenCaller(
     accessToken: bearer,
     tokenUser: typeof claim === 'string' && claim.length > 0 ? claim : undefined,
     claims: check.claims,
+  };
+}
+
+/** A narrowed token's OAuth parent, as `tokenCaller` makes a verified token's caller (the exchange verified it). */
+async function narrowedOAuthCaller(
+  deps: AuthenticatorDeps,
+  parent: Extract<DelegationParent, { kind: 'oauth' }>,
+  { serverId, workspaceId }: { serverId: string; workspaceId: string },
+): Promise<Credentialed> {
+  const loaded = await deps.catalogs.get(serverId);
+  if (!loaded || loaded.catalog.workspaceId !== workspaceId) throw serverNotFound(serverId);
+  return {
+    serverId,
+    workspaceId,
+    subject: parent.subject,
+    identity: { subject: parent.subject, groups: parent.groups },
+    loaded,
+    credential: { kind: 'token' },
+    tokenUser: parent.tokenUser,
+    claims: parent.claims,
   };
 }
 
@@ -404,5 +447,6 @@ function principalOf(c: Credentialed, acting: ActingAs | undefined, actingVia: s
     if (acting.userId !== undefined) principal.userId = acting.userId;
   }
   if (actingVia) principal.actingVia = actingVia;
+  if (c.delegation) principal.delegation = { tokenId: c.delegation.token.jti, actors: [...c.delegation.actors] };
   return principal;
 }

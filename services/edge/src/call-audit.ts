@@ -37,6 +37,7 @@ export function callEvents(call: AuditedCall, tool: string): CallEventBase {
       userAgent: cut(call.source?.header('user-agent'), 1024),
     },
     parentInvocationId: call.parentInvocationId,
+    delegation: call.principal.delegation,
   };
 }
 

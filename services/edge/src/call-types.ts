@@ -14,6 +14,7 @@ import type { CallSession } from './authenticate.ts';
 import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { ConfirmStates } from './confirm-state.ts';
+import type { CallDelegation } from './delegated-tokens.ts';
 import { DEFAULT_CONFIRM_TIMEOUT_MS, type ConfirmationAsker, type ConfirmSealing } from './confirmation.ts';
 import type {
   CancelRegistry,
@@ -161,6 +162,8 @@ export interface ToolCall {
   readonly quotas?: CallQuotas | undefined;
   /** The caller's session and the workspace's session rules (ADR 0078): judged by the session stage. */
   readonly session?: CallSession | undefined;
+  /** A narrowed token's call (ADR 0084): the token's rights, judged by the delegation stage. */
+  readonly delegation?: CallDelegation | undefined;
   /** A call a `run_code` program made (code-mode.ts): the program's invocation, on the job and the records. */
   readonly parentInvocationId?: string | undefined;
   /** Its invocation id, given by the `run_code` program that made it (named in the program's audit event). */
@@ -241,6 +244,7 @@ export function toolCall(
     task: extras?.task,
     quotas: caller.quotas,
     session: caller.session,
+    delegation: caller.delegation,
     codeRounds: extras?.codeRounds,
   };
 }

@@ -18,6 +18,8 @@ export interface HttpAppOptions {
   oauth: OAuthResourceServer | undefined;
   /** Readiness is this connection's. */
   redis: RedisClient;
+  /** RFC 8693 token exchange for narrowed tokens (token-exchange.ts, ADR 0084). */
+  tokenExchange: (req: Request, res: Response) => Promise<void>;
 }
 
 export interface EdgeHttp {
@@ -75,6 +77,11 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
     http.post(path, ...jsonBody, serve);
     http.all(path, serve);
   }
+  http.post(
+    '/oauth/token-exchange',
+    express.urlencoded({ extended: false, limit: '64kb' }),
+    handle(opts.tokenExchange),
+  );
   const onError = httpErrorHandler(opts.log, env.MAX_BODY_BYTES);
   http.use((err: unknown, req: Request, res: Response, _next: unknown) => onError(err, req, res));
   // The common MCP POST skips the router and body parser (hot-lane.ts); the rest goes to express.

@@ -2,8 +2,11 @@ import type { ApiKeyRecord } from '@toolplane/contracts';
 
 /** The credential a long-lived answer was opened with. */
 export type StreamCredential =
-  /** An API key, by hash: the control plane announces each key change on `apiKeyChanged` with it. */
-  | { kind: 'key'; keyHash: string }
+  /**
+   * An API key, by hash: the control plane announces each key change on `apiKeyChanged` with it. `expiresAt`: a
+   * narrowed token of the key (ADR 0084), its `exp` in epoch ms: the stream ends then too.
+   */
+  | { kind: 'key'; keyHash: string; expiresAt?: number | undefined }
   /** An OAuth access token; `expiresAt`: its `exp` in epoch ms (none: the token has no `exp`). */
   | { kind: 'token'; expiresAt?: number | undefined }
   /** The unauthenticated caller of a public server. */
@@ -61,14 +64,15 @@ export class OpenStreams {
     const entry: Entry = { ...stream };
     this.entries.add(entry);
     const { credential } = stream;
-    if (credential.kind === 'token' && credential.expiresAt !== undefined) {
+    if (credential.kind !== 'anonymous' && credential.expiresAt !== undefined) {
       const ms = credential.expiresAt - Date.now();
       if (ms <= 0) this.finish(entry, 'the access token has expired');
       else {
         entry.timer = setTimeout(() => this.finish(entry, 'the access token has expired'), Math.min(ms, 2 ** 31 - 1));
         entry.timer.unref();
       }
-    } else if (credential.kind === 'key') void this.check([entry], credential.keyHash);
+    }
+    if (credential.kind === 'key') void this.check([entry], credential.keyHash);
     return () => this.remove(entry);
   }
 

@@ -219,6 +219,13 @@ const streamablePost = (operationId: string, summary: string) => ({
   },
 });
 
+/** An OAuth error answer (RFC 6749 §5.2). */
+const oauthError = {
+  type: 'object',
+  required: ['error', 'error_description'],
+  properties: { error: { type: 'string' }, error_description: { type: 'string' } },
+};
+
 const paths = {
   '/mcp/{serverId}': {
     post: streamablePost('postMcp', 'Send an MCP JSON-RPC message (Streamable HTTP)'),
@@ -308,6 +315,102 @@ const paths = {
       },
     },
   },
+  '/oauth/token-exchange': {
+    post: {
+      operationId: 'exchangeToken',
+      tags: ['tokens'],
+      summary: 'A narrowed token for a sub-agent (RFC 8693 token exchange)',
+      description:
+        'Trades an API key with the `runtime` scope, or a narrowed token, for a short-lived token of fewer rights: ' +
+        'one RFC 9396 `authorization_details` entry of type `toolplane_delegation` (servers, tools, a CEL ' +
+        '`condition`, `calls`, `expires_in` ≤ 3600, `actor`). It can only narrow: more than the subject has is ' +
+        '`invalid_target` (servers, tools) or `invalid_request` (calls, lifetime). The token is a bearer token for ' +
+        'the MCP endpoints; it fails once its API key is revoked (ADR 0084, docs/identity-delegation.md).',
+      security: [],
+      requestBody: {
+        required: true,
+        content: {
+          'application/x-www-form-urlencoded': {
+            schema: {
+              type: 'object',
+              required: ['grant_type', 'subject_token', 'subject_token_type'],
+              properties: {
+                grant_type: { type: 'string', const: 'urn:ietf:params:oauth:grant-type:token-exchange' },
+                subject_token: { type: 'string', description: 'An API key, or a narrowed token (`tpd_…`).' },
+                subject_token_type: {
+                  type: 'string',
+                  enum: [
+                    'urn:toolplane:params:oauth:token-type:api_key',
+                    'urn:ietf:params:oauth:token-type:access_token',
+                  ],
+                },
+                requested_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
+                authorization_details: {
+                  type: 'string',
+                  description:
+                    'JSON: `[{ "type": "toolplane_delegation", servers?, tools?, condition?, calls?, expires_in?, actor? }]`.',
+                },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        200: {
+          description: 'The narrowed token (RFC 8693 §2.2.1), with what it may do; shown once.',
+          headers: { 'cache-control': { schema: { type: 'string', const: 'no-store' } } },
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['access_token', 'issued_token_type', 'token_type', 'expires_in', 'authorization_details'],
+                properties: {
+                  access_token: { type: 'string' },
+                  issued_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
+                  token_type: { type: 'string', const: 'Bearer' },
+                  expires_in: { type: 'integer' },
+                  authorization_details: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      required: ['type', 'actor', 'actors', 'token_id'],
+                      properties: {
+                        type: { type: 'string', const: 'toolplane_delegation' },
+                        servers: { type: 'array', items: { type: 'string' } },
+                        tools: { type: 'array', items: { type: 'string' } },
+                        conditions: { type: 'array', items: { type: 'string' } },
+                        calls: { type: 'integer' },
+                        actor: { type: 'string' },
+                        actors: {
+                          type: 'array',
+                          items: { type: 'string' },
+                          description: 'The chain of actors, root first: `api_key:<key id>`, then each holder.',
+                        },
+                        token_id: { type: 'string' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        400: {
+          description:
+            'Refused (RFC 8693 §2.2.2, RFC 6749 §5.2): `unsupported_grant_type`, `invalid_request` (a bad subject, ' +
+            'more calls or a longer life than it has), `invalid_target` (servers or tools beyond it), ' +
+            '`invalid_authorization_details`. A refused subject token counts against the address’s budget of ' +
+            'unauthenticated requests (`UNAUTH_RATE_LIMIT`).',
+          content: { 'application/json': { schema: oauthError } },
+        },
+        429: {
+          description: 'The address spent its budget of unauthenticated requests: `slow_down`, with `Retry-After`.',
+          headers: { 'retry-after': { schema: { type: 'string' } } },
+          content: { 'application/json': { schema: oauthError } },
+        },
+      },
+    },
+  },
   '/openapi.json': {
     get: {
       operationId: 'getEdgeOpenApiDocument',
@@ -345,6 +448,7 @@ export function edgeOpenApiDocument() {
     security: [{ apiKey: [] }, { oauthToken: [] }, {}],
     tags: [
       { name: 'mcp runtime', description: 'MCP clients list and call the tools of one MCP server.' },
+      { name: 'tokens', description: 'Narrowed tokens for sub-agents (ADR 0084).' },
       { name: 'meta', description: 'This description.' },
     ],
     paths,

@@ -205,6 +205,30 @@ describe('the edge’s MCP endpoints, held to docs/edge-openapi.json', () => {
     expect(await gone.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 } });
   });
 
+  it('makes a narrowed token (RFC 8693), refuses a bad subject, and the token calls the MCP endpoint', async () => {
+    const exchange = (subject: string) =>
+      fetch(`${proxy.url}/oauth/token-exchange`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+          subject_token: subject,
+          subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+          authorization_details: JSON.stringify([{ type: 'toolplane_delegation', tools: ['greet'] }]),
+        }),
+      });
+    const refused = await exchange('not-a-key');
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+    const made = await exchange(stack.bootstrapKey);
+    expect(made.status).toBe(200);
+    const { access_token } = (await made.json()) as { access_token: string };
+    const res = await postMcp(mcpUrl(), call(30, 'greet', { name: 'tok' }), {
+      'mcp-protocol-version': version,
+      authorization: `Bearer ${access_token}`,
+    });
+    expect(await res.text()).toContain('tok');
+  });
+
   it('limits unauthenticated requests (429), last because it blocks this address', async () => {
     let last = 0;
     for (let i = 0; i < 10 && last !== 429; i++) {

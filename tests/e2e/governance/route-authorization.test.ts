@@ -65,7 +65,9 @@ const keys = {} as Record<KeyKind, string>;
 let approveOnly: string;
 
 beforeAll(async () => {
-  const started = await startTestStack('route-authz');
+  // A narrowed token is refused (401) on every operation: more than the control plane's budget of unauthenticated
+  // requests per address, which would answer 429 before deciding (and then refuse this file's other keys too).
+  const started = await startTestStack('route-authz', { serviceEnv: { 'control-plane': { UNAUTH_RATE_LIMIT: '0' } } });
   ({ stack, api } = started);
   direct = new URL(started.directControlPlaneUrl);
   const server = async (name: string) => (await unwrap(api.POST('/mcp_manager', { body: { name } }))).id;
@@ -142,8 +144,8 @@ function variants(op: Operation, path: string): [string, string][] {
   return out;
 }
 
-/** One request with its path sent exactly as given (no URL normalisation). */
-function send(method: string, path: string, key: string, body: boolean): Promise<number> {
+/** One request with its path sent exactly as given (no URL normalisation); `key` a key, or the headers to send. */
+function send(method: string, path: string, key: string | Record<string, string>, body: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -151,7 +153,10 @@ function send(method: string, path: string, key: string, body: boolean): Promise
         port: direct.port,
         method,
         path,
-        headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(typeof key === 'string' ? { 'x-api-key': key } : key),
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
       },
       (res) => {
         res.resume();
@@ -234,6 +239,29 @@ describe('authorization on the resolved route', () => {
     }
     expect(wrong).toEqual([]);
   }, 600_000);
+
+  it('refuses a narrowed token (ADR 0084) on every operation, even one of a key with every scope', async () => {
+    const key = await unwrap(
+      api.POST('/api_keys', { body: { name: 'narrowed parent', scopes: ['runtime', 'management', 'server_admin'] } }),
+    );
+    const res = await fetch(`${stack.edgeUrls[0]}/oauth/token-exchange`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: key.key,
+        subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      }),
+    });
+    const { access_token } = (await res.json()) as { access_token: string };
+    expect(access_token).toMatch(/^tpd_/);
+    const reached: string[] = [];
+    for (const op of operations) {
+      const headers = { authorization: `Bearer ${access_token}` };
+      const status = await send(op.method, `/api/v1${concrete(op)}`, headers, op.body);
+      if (status !== 401) reached.push(`${op.method} ${op.path}: ${status}`);
+    }
+    expect(reached).toEqual([]);
+  });
 
   it('lets a key with only the approve scope reach the approval and change requests, sign in and the served registry, and nothing else', async () => {
     const wrong: string[] = [];

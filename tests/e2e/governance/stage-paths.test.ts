@@ -41,11 +41,15 @@ interface RuleServers {
   flows: { id: string; url: string; tool: string };
 }
 
-/** A runtime key each path calls as. */
+/** A runtime key each path calls as (or, in a row that says so, a narrowed token of that key: `headers`). */
 interface Caller {
   id: string;
   key: string;
+  headers?: Record<string, string>;
 }
+
+/** How a caller authenticates: its key, or a row's own credential. */
+const authHeaders = (caller: Caller) => caller.headers ?? { 'x-api-key': caller.key };
 
 /** What a path's call came to: refused (with the text saying why), or ran. */
 interface Outcome {
@@ -67,7 +71,7 @@ async function mcpClient(
     era === '2026-07-28' ? { versionNegotiation: { mode: { pin: era } } } : {},
   );
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': caller.key } } }),
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: authHeaders(caller) } }),
   );
   opened.push(client);
   expect(client.getNegotiatedProtocolVersion()).toBe(era);
@@ -97,7 +101,7 @@ async function lastMessage(res: Response): Promise<{ result?: Record<string, unk
  * with a tool error, or while it waits with a status message (held for an approval: its job is not run).
  */
 async function taskCall(url: string, caller: Caller): Promise<Outcome> {
-  const headers = { 'mcp-protocol-version': '2025-11-25', 'x-api-key': caller.key };
+  const headers = { 'mcp-protocol-version': '2025-11-25', ...authHeaders(caller) };
   const rpc = async (method: string, params: unknown) =>
     lastMessage(await postMcp(url, { jsonrpc: '2.0', id: 1, method, params }, headers));
   const created = await rpc('tools/call', { name: TOOL, arguments: ARGS, task: {} });
@@ -180,6 +184,11 @@ interface Stage {
   says?: RegExp;
   /** What the refusal never says (a guardrail's finding is named by its detector and path, never its value). */
   hides?: string;
+  /**
+   * Each path calls with a narrowed token of its key (ADR 0084) carrying these rights (`authorization_details`),
+   * made at the first edge's token endpoint.
+   */
+  narrowed?: Record<string, unknown>;
 }
 
 const argumentGuardrail = (enforce: boolean) => async (s: RuleServers) => {
@@ -294,6 +303,13 @@ const STAGES: Stage[] = [
   { name: 'quota without room', rule: emptyQuota(true), says: /quota "grid-quota-enforced" \(0 calls per day\)/i },
   { name: 'quota', logOnly: true, rule: emptyQuota(false) },
   {
+    // A narrowed token for the cell's tool whose condition is false for its arguments: the delegation stage refuses
+    // it on every path; a workflow's tool is not among the token's tools, so it is refused by name.
+    name: 'delegation',
+    narrowed: { tools: [TOOL], condition: `args.ticket_id != "${ARGS.ticket_id}"`, actor: 'grid-sub-agent' },
+    says: /narrowed token [0-9a-f-]{36} (allows this call only when args\.ticket_id|may not use tool)/,
+  },
+  {
     name: 'session rule',
     instance: labelledInstance('external_write', '1.0.1'),
     server: () => ({ config: { dataLabels: ['private'] } }),
@@ -366,6 +382,8 @@ interface Row {
   title: string;
   servers: RuleServers;
   recorded: Recorded | undefined;
+  /** The row's own credential of each path (`Stage.narrowed`), by the path's name. */
+  callers?: Map<string, Caller>;
 }
 
 const rows: Row[] = [];
@@ -401,8 +419,27 @@ beforeAll(async () => {
     }),
   );
   for (const row of rows) row.recorded = await row.stage.rule?.(row.servers, [...callers.values()]);
+  for (const row of rows) if (row.stage.narrowed) row.callers = await narrowedCallers(row.stage.narrowed);
   await unwrap(api.PUT('/session_settings', { body: sessionSettings() as never }));
 }, 300_000);
+
+/** A narrowed token of each path's key (RFC 8693 exchange at the first edge), as that path's caller. */
+async function narrowedCallers(details: Record<string, unknown>): Promise<Map<string, Caller>> {
+  const narrowed = new Map<string, Caller>();
+  for (const [path, caller] of callers) {
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: caller.key,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', ...details }]),
+    });
+    const res = await fetch(`${stack.edgeUrls[0]}/oauth/token-exchange`, { method: 'POST', body: form });
+    const body = (await res.json()) as { access_token?: string };
+    if (!body.access_token) throw new Error(`token exchange refused: ${JSON.stringify(body)}`);
+    narrowed.set(path, { ...caller, headers: { authorization: `Bearer ${body.access_token}` } });
+  }
+  return narrowed;
+}
 
 /**
  * The path's key reads through the row's NORMAL server once (`search_tickets`, which sends nothing out, so no session
@@ -441,8 +478,8 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
     it.each(cells.map((path) => [path.name, path] as const))(
       '%s: refused, nothing reaches the upstream',
       async (_name, path) => {
-        const { servers } = rowOf(stage);
-        const caller = callers.get(path.name)!;
+        const { servers, callers: own } = rowOf(stage);
+        const caller = own?.get(path.name) ?? callers.get(path.name)!;
         // A rule made apart from its servers: until it reached this path's edge or worker (a call before may run).
         // A server's own setting is in its first catalog: its first call is refused.
         if (stage.prime) await prime(servers, caller);

@@ -16,13 +16,15 @@ import { startAuthorizationServer, type LocalAuthorizationServer } from '../../h
 // amendment; docs/security.md "Acting as an external user"). One table of expectations drives every
 // cell, and the same table is read back from docs/security.md.
 
-type Caller = 'api_key' | 'oauth' | 'anonymous';
+// `narrowed`: a narrowed token of the key (ADR 0084), every right of it kept: it acts as whom its key may;
+// `narrowed_oauth`: one of the OAuth caller's token for the server, acting as whom that subject may.
+type Caller = 'api_key' | 'narrowed' | 'oauth' | 'narrowed_oauth' | 'anonymous';
 type ServerKind = 'private' | 'public';
 type UserKind = 'none' | 'allowed' | 'not-allowed';
 type Outcome = 'shared' | 'own' | 'refused-401' | 'refused-403-anonymous' | 'refused-403-not-allowed';
 type ToolKind = 'connector' | 'external_mcp' | 'workflow';
 
-const callers: Caller[] = ['api_key', 'oauth', 'anonymous'];
+const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'narrowed_oauth', 'anonymous'];
 const serverKinds: ServerKind[] = ['private', 'public'];
 const userKinds: UserKind[] = ['none', 'allowed', 'not-allowed'];
 const toolKinds: ToolKind[] = ['connector', 'external_mcp', 'workflow'];
@@ -35,12 +37,24 @@ const expectations: Record<`${Caller} ${ServerKind} ${UserKind}`, Outcome> = {
   'api_key public none': 'shared',
   'api_key public allowed': 'own',
   'api_key public not-allowed': 'refused-403-not-allowed',
+  'narrowed private none': 'shared',
+  'narrowed private allowed': 'own',
+  'narrowed private not-allowed': 'refused-403-not-allowed',
+  'narrowed public none': 'shared',
+  'narrowed public allowed': 'own',
+  'narrowed public not-allowed': 'refused-403-not-allowed',
   'oauth private none': 'shared',
   'oauth private allowed': 'own',
   'oauth private not-allowed': 'refused-403-not-allowed',
   'oauth public none': 'shared',
   'oauth public allowed': 'own',
   'oauth public not-allowed': 'refused-403-not-allowed',
+  'narrowed_oauth private none': 'shared',
+  'narrowed_oauth private allowed': 'own',
+  'narrowed_oauth private not-allowed': 'refused-403-not-allowed',
+  'narrowed_oauth public none': 'shared',
+  'narrowed_oauth public allowed': 'own',
+  'narrowed_oauth public not-allowed': 'refused-403-not-allowed',
   'anonymous private none': 'refused-401',
   'anonymous private allowed': 'refused-401',
   'anonymous private not-allowed': 'refused-401',
@@ -71,6 +85,9 @@ const received: { kind: 'connector' | 'workflow'; authorization: string | undefi
 const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
 let key: string;
 let keyId: string;
+/** A narrowed token of `key` (RFC 8693 exchange at the edge), keeping all its rights; and its id. */
+let narrowedToken: string;
+let narrowedId: string;
 let instanceId: string;
 const policyIds: Record<string, string> = {};
 
@@ -134,11 +151,51 @@ async function token(sub: string, serverId: string): Promise<string> {
 async function headersFor(caller: Caller, serverId: string, username?: string): Promise<Record<string, string>> {
   return {
     ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
+    ...(caller === 'narrowed' ? { authorization: `Bearer ${narrowedToken}` } : {}),
+    ...(caller === 'narrowed_oauth' ? { authorization: `Bearer ${await narrowOAuth(serverId)}` } : {}),
     ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
     ...(username ? { 'x-username': username } : {}),
     // A caller-supplied Config-Name never passes for the user's name ($current_user.name).
     'config-name': 'spoofed',
   };
+}
+
+/** The edge's token endpoint (RFC 8693): a narrowed token of `subject`; its answer. */
+async function exchange(subject: string, type: 'api_key' | 'access_token', details: Record<string, unknown>) {
+  const res = await fetch(`${edgeUrl}/oauth/token-exchange`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subject,
+      subject_token_type:
+        type === 'api_key'
+          ? 'urn:toolplane:params:oauth:token-type:api_key'
+          : 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', ...details }]),
+    }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      access_token: string;
+      error?: string;
+      authorization_details: { token_id: string; actors: string[] }[];
+    },
+  };
+}
+
+/** A narrowed token of the OAuth caller `app`'s token for `serverId` (made once per server). */
+const oauthNarrowed = new Map<string, string>();
+async function narrowOAuth(serverId: string): Promise<string> {
+  let t = oauthNarrowed.get(serverId);
+  if (!t) {
+    const r = await exchange(await token('app', serverId), 'access_token', {
+      servers: [serverId],
+      actor: 'oauth-agent',
+    });
+    oauthNarrowed.set(serverId, (t = r.body.access_token));
+  }
+  return t;
 }
 
 async function rpc(serverId: string, headers: Record<string, string>, method: string, params: unknown = {}) {
@@ -253,6 +310,9 @@ beforeAll(async () => {
   // The app's key and the app's OAuth subject may act as alice and carol (one policy names both);
   // mallory may use every tool, but no policy lets these callers act as her.
   keyId = created.id;
+  const answer = (await exchange(key, 'api_key', { actor: 'matrix-agent' })).body;
+  narrowedToken = answer.access_token;
+  narrowedId = answer.authorization_details[0]!.token_id;
   for (const [name, principal] of [
     ['key-for-users', { type: 'api_key', value: created.id }],
     ['oauth-for-users', { type: 'oauth_subject', value: 'app' }],
@@ -394,6 +454,20 @@ describe('around the matrix', () => {
     },
   );
 
+  it("a narrowed token of an OAuth token: only for the token's servers, and names the subject and its holder", async () => {
+    const { id } = servers.private;
+    // The token's audience is the private server: asking for the public one is refused, naming no server none.
+    const other = await exchange(await token('app', id), 'access_token', { servers: [servers.public.id] });
+    expect(other).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    const unnamed = await exchange(await token('app', id), 'access_token', {});
+    expect(unnamed).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    const made = await exchange(await token('app', id), 'access_token', { servers: [id], actor: 'oauth-agent' });
+    expect(made.body.authorization_details[0]!.actors).toEqual(['oauth_subject:app', 'oauth-agent']);
+    // On another server than its own, the narrowed token is refused.
+    const r = await rpc(servers.public.id, { authorization: `Bearer ${made.body.access_token}` }, 'tools/list');
+    expect(r.status).toBe(403);
+  });
+
   it('records name the authenticating principal, the acting user and the policy that allowed it', async () => {
     const { id, tools } = servers.private;
     const call = async (headers: Record<string, string>) =>
@@ -402,14 +476,23 @@ describe('around the matrix', () => {
     await call(await headersFor('oauth', id, 'alice'));
     await call({ authorization: `Bearer ${await token('alice', id)}` });
     await call(await headersFor('oauth', id, 'mallory'));
-    // `key_name`: the key's name as it is now (null for token callers).
+    await call(await headersFor('narrowed', id, 'alice'));
+    // `key_name`: the key's name as it is now (null for token callers); `delegation`: a narrowed token's calls only.
     const wanted = [
       { key_id: keyId, key_name: 'app', subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
       { key_id: null, key_name: null, subject: 'app', username: 'alice', acting_via: policyIds['oauth-for-users'] },
       { key_id: null, key_name: null, subject: 'alice', username: 'alice', acting_via: 'token-user' },
       { key_id: null, key_name: null, subject: 'app', username: 'mallory', acting_via: null },
+      {
+        key_id: keyId,
+        key_name: 'app',
+        subject: null,
+        username: 'alice',
+        acting_via: policyIds['key-for-users'],
+        delegation: { token_id: narrowedId, actors: [`api_key:${keyId}`, 'matrix-agent'] },
+      },
     ];
-    const records = await waitFor('the execution records of the four calls', async () => {
+    const records = await waitFor('the execution records of the five calls', async () => {
       const r = await unwrap(
         api.GET('/execution_records', { params: { query: { server_id: id, tool: 'api_whoami', limit: 200 } } }),
       );

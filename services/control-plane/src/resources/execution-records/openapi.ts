@@ -28,6 +28,13 @@ export const ExecutionRecordSummary = z
           .string()
           .nullable()
           .describe('Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`.'),
+        delegation: z
+          .object({ token_id: z.string(), actors: z.array(z.string()) })
+          .optional()
+          .describe(
+            'Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors, root ' +
+              'first (`api_key:<key id>`, then each holder by the name it was given).',
+          ),
       })
       .strict(),
     started_at: timestamp,

@@ -1,8 +1,16 @@
+/** Who called, as the `steps` column keeps it (what has no column of its own). */
+interface Identity {
+  subject: string | null;
+  actingVia: string | null;
+  delegation?: { tokenId: string; actors: string[] };
+}
+
 /**
  * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails?, shape?, cached?,
  * labels? }` for traced calls, workflow calls (their step tree), calls whose result guardrails found something, shaped
  * results, calls answered from the result cache, results that brought labels into their session (ADR 0078), and
- * `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own
+ * `caller: { subject, actingVia, delegation? }` (OAuth subject, why a caller could act as a user, a narrowed token's
+ * chain of actors, ADR 0084): none has a column of its own
  * (no schema change needed).
  */
 function unpackSteps(value: unknown): {
@@ -13,9 +21,9 @@ function unpackSteps(value: unknown): {
   shape: { bytesBefore: number; bytesAfter: number } | null;
   cached: boolean;
   labels: unknown;
-  caller: { subject: string | null; actingVia: string | null };
+  caller: Identity;
 } {
-  const none = { subject: null, actingVia: null };
+  const none: Identity = { subject: null, actingVia: null };
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const v = value as {
       steps?: unknown;
@@ -77,6 +85,9 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
       subject: identity.subject,
       username: r.username,
       acting_via: identity.actingVia,
+      ...(identity.delegation
+        ? { delegation: { token_id: identity.delegation.tokenId, actors: identity.delegation.actors } }
+        : {}),
     },
     started_at: r.startedAt,
     duration_ms: r.durationMs,

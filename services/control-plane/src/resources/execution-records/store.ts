@@ -126,7 +126,8 @@ function stepsColumn(r: ExecutionRecord): unknown {
     r.cached ||
     r.labels ||
     r.caller.subject !== undefined ||
-    r.caller.actingVia;
+    r.caller.actingVia ||
+    r.caller.delegation;
   if (!more) return r.steps;
   return {
     ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
@@ -136,8 +137,14 @@ function stepsColumn(r: ExecutionRecord): unknown {
     ...(r.guardrails ? { guardrails: r.guardrails } : {}),
     ...(r.shape ? { shape: r.shape } : {}),
     ...(r.labels ? { labels: r.labels } : {}),
-    ...(r.caller.subject !== undefined || r.caller.actingVia
-      ? { caller: { subject: r.caller.subject ?? null, actingVia: r.caller.actingVia ?? null } }
+    ...(r.caller.subject !== undefined || r.caller.actingVia || r.caller.delegation
+      ? {
+          caller: {
+            subject: r.caller.subject ?? null,
+            actingVia: r.caller.actingVia ?? null,
+            ...(r.caller.delegation ? { delegation: r.caller.delegation } : {}),
+          },
+        }
       : {}),
   };
 }

@@ -1,0 +1,88 @@
+import { compileCondition, evaluate, type CompileResult } from '@toolplane/conditions';
+import { delegationRefusalEvent } from '@toolplane/access';
+import { recordDenied } from '@toolplane/telemetry';
+import { callEvents } from '../call-audit.ts';
+import { argumentsAsSent } from '../call-arguments.ts';
+import type { CallDelegation } from '../delegated-tokens.ts';
+import { refuse } from './refusal.ts';
+import type { CallState, Verdict } from './stage.ts';
+import type { Stage } from './stage.ts';
+
+/**
+ * Narrowed tokens (ADR 0084): a call made with one is refused when its tool is not among the token's tools (the
+ * token's catalog view hides them already; this holds on every path whatever the view), when a condition of the token
+ * or of a token it was narrowed from is false on the arguments as sent, or when the calls of the token (or of an
+ * ancestor) are spent. Each refusal is a `tool.call_refused` audit event naming the chain of actors. The charge is
+ * given back when a later stage refuses the call or its job is not queued. Callers without a narrowed token pay one test.
+ */
+export const delegationStage: Stage = {
+  name: 'delegation',
+  appliesTo: () => true,
+  run(s) {
+    const d = s.call.delegation;
+    if (!d) return undefined;
+    const name = s.tool.def.name;
+    if (d.token.tools && !d.token.tools.includes(name))
+      return refused(s, d, { errorCode: 'delegation.tool', reason: 'tool', message: `may not call tool "${name}"` });
+    const failed = falseCondition(s, d);
+    if (failed !== undefined)
+      return refused(s, d, {
+        errorCode: 'delegation.condition',
+        reason: 'condition',
+        message: `allows this call only when ${failed} (false for these arguments)`,
+      });
+    if (d.token.limits.length === 0) return undefined;
+    return charge(s, d);
+  },
+};
+
+async function charge(s: CallState, d: CallDelegation): Promise<Verdict> {
+  if (!(await d.charge()))
+    return refused(s, d, { errorCode: 'delegation.calls', reason: 'calls', message: 'has no calls left' });
+  return { settle: { queued: (added) => (added ? undefined : d.refund()) } };
+}
+
+/** The first condition of the token's chain that is false for this call (its text), if any. */
+function falseCondition(s: CallState, d: CallDelegation): string | undefined {
+  const { call, tool } = s;
+  if (d.token.conditions.length === 0) return undefined;
+  const { catalog } = call.loaded;
+  const annotations = tool.def.annotations as Readonly<Record<string, unknown>> | undefined;
+  const activation = {
+    // The caller as access-policy conditions see it (its key, or its OAuth subject and claims; the user it acts as).
+    caller: call.stepCaller?.().condition ?? {},
+    tool: {
+      name: tool.def.name,
+      server_id: catalog.serverId,
+      server_name: catalog.name,
+      ...(annotations ? { annotations } : {}),
+    },
+    args: argumentsAsSent(call.loaded, tool, call.arguments),
+  };
+  return d.token.conditions.find((text) => {
+    const c = compiled(text);
+    return !(c.ok && evaluate(c.condition, activation));
+  });
+}
+
+/** Conditions compiled once per text (a token's are checked when it is made; bounded like a cache). */
+const compiledConditions = new Map<string, CompileResult>();
+
+function compiled(text: string): CompileResult {
+  let c = compiledConditions.get(text);
+  if (!c) {
+    if (compiledConditions.size >= 1000) compiledConditions.clear();
+    compiledConditions.set(text, (c = compileCondition(text)));
+  }
+  return c;
+}
+
+function refused(
+  s: CallState,
+  d: CallDelegation,
+  why: { errorCode: string; reason: 'tool' | 'condition' | 'calls'; message: string },
+): Verdict {
+  recordDenied('delegation');
+  s.deps.audit?.add(delegationRefusalEvent(callEvents(s.call, s.tool.def.name), why.reason));
+  return refuse(s, { errorCode: why.errorCode, message: `The narrowed token ${d.token.jti} ${why.message}.` });
+}

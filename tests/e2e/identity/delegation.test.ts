@@ -1,0 +1,309 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { sourceCli } from '../../helpers/cli.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+// Narrowed tokens for sub-agents (ADR 0084) on one stack with two edges sharing one Redis: a key's caller trades its
+// key at the edge's token endpoint (RFC 8693) for a token of fewer rights, which the official SDK client then calls
+// with as a bearer token. The token cannot call a tool it does not name (nothing reaches the upstream), nor widen
+// itself by another exchange; a second exchange narrows; revoking the parent key fails the child on its next call on
+// both edges; the audit trail names both actors.
+
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+const API_KEY = 'urn:toolplane:params:oauth:token-type:api_key';
+
+let stack: Stack;
+let api: ManagementClient;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+const since = new Date().toISOString();
+const opened: Client[] = [];
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'delegation-upstream' });
+  // A small budget of unauthenticated requests per address, reached by the last test in a few dozen requests.
+  ({ stack, api } = await startTestStack('delegation', {
+    edges: 2,
+    serviceEnv: { edge: { UNAUTH_RATE_LIMIT: '30' } },
+  }));
+  example = await registerTicketExample(api, upstream.url, 'delegation-upstream');
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of opened) await c.close().catch(() => undefined);
+  await stack?.stop();
+  await upstream?.close();
+});
+
+const newKey = (name: string) => unwrap(api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
+
+interface Exchanged {
+  status: number;
+  body: {
+    access_token?: string;
+    issued_token_type?: string;
+    token_type?: string;
+    expires_in?: number;
+    error?: string;
+    error_description?: string;
+    authorization_details?: { token_id: string; actors: string[]; tools?: string[] }[];
+  };
+}
+
+/** One RFC 8693 exchange at `edge`'s token endpoint. */
+async function exchange(
+  edge: string,
+  subject: { token: string; type: string },
+  details?: Record<string, unknown>,
+): Promise<Exchanged> {
+  const form = new URLSearchParams({
+    grant_type: EXCHANGE,
+    subject_token: subject.token,
+    subject_token_type: subject.type,
+    requested_token_type: ACCESS_TOKEN,
+    ...(details ? { authorization_details: JSON.stringify([{ type: 'toolplane_delegation', ...details }]) } : {}),
+  });
+  const res = await fetch(`${edge}/oauth/token-exchange`, { method: 'POST', body: form });
+  return { status: res.status, body: (await res.json()) as Exchanged['body'] };
+}
+
+async function narrow(edge: string, subject: { token: string; type: string }, details: Record<string, unknown>) {
+  const r = await exchange(edge, subject, details);
+  expect(r).toMatchObject({ status: 200, body: { issued_token_type: ACCESS_TOKEN, token_type: 'Bearer' } });
+  return { token: r.body.access_token!, id: r.body.authorization_details![0]!.token_id };
+}
+
+async function client(edge: string, token: string): Promise<Client> {
+  const c = new Client({ name: 'delegation-test', version: '1.0.0' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`${edge}/mcp/${example.serverId}`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  opened.push(c);
+  return c;
+}
+
+const textOf = (r: { content?: unknown }) => ((r.content ?? []) as { text?: string }[]).map((c) => c.text).join('\n');
+
+describe('narrowed tokens', () => {
+  it('a token for one tool lists and calls only it; another tool is refused and reaches nothing', async () => {
+    const key = await newKey('delegation-one-tool');
+    const [e1] = stack.edgeUrls as [string, string];
+    const { token } = await narrow(e1, { token: key.key, type: API_KEY }, { tools: ['get_ticket'], actor: 'reader' });
+    const c = await client(e1, token);
+    expect((await c.listTools()).tools.map((t) => t.name)).toEqual(['get_ticket']);
+    const ok = await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+    expect(ok.isError).toBeFalsy();
+    const before = upstream.requests.length;
+    const refused = await c.callTool({ name: 'search_tickets', arguments: {} });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/narrowed token/);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('cannot widen itself by a second exchange; a second exchange narrows further', async () => {
+    const key = await newKey('delegation-chain');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const parent = await narrow(
+      e1,
+      { token: key.key, type: API_KEY },
+      { servers: [example.serverId], tools: ['get_ticket', 'search_tickets'], actor: 'planner', calls: 5 },
+    );
+    const asToken = { token: parent.token, type: ACCESS_TOKEN };
+    // More tools, more calls, a longer life, another server: each refused, with the specification's error.
+    expect(await exchange(e2, asToken, { tools: ['get_ticket', 'create_ticket'] })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_target' },
+    });
+    expect(await exchange(e2, asToken, { calls: 6 })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    expect(await exchange(e2, asToken, { expires_in: 7200 })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    const other = await unwrap(api.POST('/mcp_manager', { body: { name: 'delegation-other', mode: 'NORMAL' } }));
+    expect(await exchange(e2, asToken, { servers: [other.id] })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_target' },
+    });
+    // A narrower one: one tool, and a condition on its arguments.
+    const child = await narrow(e2, asToken, {
+      tools: ['get_ticket'],
+      condition: 'args.ticket_id != "TCK-2"',
+      actor: 'fetcher',
+    });
+    const c = await client(e2, child.token);
+    expect((await c.listTools()).tools.map((t) => t.name)).toEqual(['get_ticket']);
+    expect((await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })).isError).toBeFalsy();
+    const before = upstream.requests.length;
+    const byCondition = await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } });
+    expect(byCondition.isError).toBe(true);
+    expect(textOf(byCondition)).toMatch(/narrowed token .* only when args\.ticket_id != "TCK-2"/);
+    expect((await c.callTool({ name: 'search_tickets', arguments: {} })).isError).toBe(true);
+    expect(upstream.requests.length).toBe(before);
+
+    // The audit trail: the refusal names the key (its actor) and every holder after it.
+    const refusal = await waitFor('the delegation refusal in the audit trail', async () => {
+      const page = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'tool.call_refused', from: since, limit: 100 } } }),
+      );
+      return page.data.find(
+        (e) => (e.details as { delegation?: { tokenId: string } })?.delegation?.tokenId === child.id,
+      );
+    });
+    expect(refusal).toMatchObject({
+      actor: { type: 'api_key', id: key.id },
+      details: {
+        refusedBy: 'delegation',
+        reason: 'condition',
+        delegation: { tokenId: child.id, actors: [`api_key:${key.id}`, 'planner', 'fetcher'] },
+      },
+    });
+    // The records: the worker's of the call that ran, the edge's of the refused one, each naming the chain.
+    const records = await waitFor("the child's records", async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { key_id: key.id, limit: 50 } } }));
+      const mine = page.data.filter((r) => r.caller.delegation?.token_id === child.id);
+      return mine.length >= 3 ? mine : undefined;
+    });
+    const actors = [`api_key:${key.id}`, 'planner', 'fetcher'];
+    // A tool the token does not name is hidden from its view: refused by access, as a hidden tool is.
+    expect(records.map((r) => [r.outcome, r.error_code, r.caller.delegation?.actors]).sort()).toEqual([
+      ['rejected', 'access.denied', actors],
+      ['rejected', 'delegation.condition', actors],
+      ['success', null, actors],
+    ]);
+    const issued = await waitFor('the child token in the audit trail', async () => {
+      const page = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'token.narrowed', from: since, limit: 100 } } }),
+      );
+      return page.data.find((e) => e.resource.id === child.id);
+    });
+    expect(issued).toMatchObject({
+      actor: { type: 'api_key', id: key.id },
+      details: { parentTokenId: parent.id, actors: [`api_key:${key.id}`, 'planner', 'fetcher'], tools: ['get_ticket'] },
+    });
+  });
+
+  it("a token's calls are counted across both edges, with its parent's", async () => {
+    const key = await newKey('delegation-calls');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const parent = await narrow(e1, { token: key.key, type: API_KEY }, { calls: 2 });
+    const child = await narrow(e2, { token: parent.token, type: ACCESS_TOKEN }, { calls: 2 });
+    const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
+    expect((await (await client(e1, child.token)).callTool(args)).isError).toBeFalsy();
+    expect((await (await client(e2, parent.token)).callTool(args)).isError).toBeFalsy();
+    // The parent's two calls are spent (one by its child): neither may call again, on either edge.
+    const before = upstream.requests.length;
+    const spent = await (await client(e2, child.token)).callTool(args);
+    expect(spent.isError).toBe(true);
+    expect(textOf(spent)).toMatch(/has no calls left/);
+    expect((await (await client(e1, parent.token)).callTool(args)).isError).toBe(true);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('revoking the parent key fails the child on its next call, on both edges', async () => {
+    const key = await newKey('delegation-revoked');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const parent = await narrow(e1, { token: key.key, type: API_KEY }, { actor: 'agent' });
+    const child = await narrow(e2, { token: parent.token, type: ACCESS_TOKEN }, { actor: 'sub-agent' });
+    const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
+    const clients = [await client(e1, child.token), await client(e2, child.token)];
+    for (const c of clients) expect((await c.callTool(args)).isError).toBeFalsy();
+    await unwrap(api.DELETE('/api_keys/{id}', { params: { path: { id: key.id } } }));
+    const call = (edge: string) =>
+      fetch(`${edge}/mcp/${example.serverId}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${child.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: args }),
+      });
+    // The key's revocation reaches each edge's key cache over pub/sub: from then on, every call is refused.
+    for (const edge of [e1, e2])
+      await waitFor(`the child refused on ${edge}`, async () => ((await call(edge)).status === 401 ? true : undefined));
+    const before = upstream.requests.length;
+    for (const edge of [e1, e2]) {
+      const res = await call(edge);
+      expect(res.status).toBe(401);
+      expect(await res.text()).toMatch(/narrowed from is revoked/);
+    }
+    expect(upstream.requests.length).toBe(before);
+    // Nor can it be exchanged again.
+    expect(await exchange(e1, { token: child.token, type: ACCESS_TOKEN }, {})).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+  });
+});
+
+describe('toolplane token narrow', () => {
+  it('narrows the configured key; narrows a token given on stdin further, and refuses to widen it', async () => {
+    const [e1] = stack.edgeUrls as [string, string];
+    const cli = sourceCli(stack);
+    const { stdout } = await cli(
+      'token',
+      'narrow',
+      '--edge',
+      e1,
+      '--servers',
+      example.serverId,
+      '--tools',
+      'get_ticket,search_tickets',
+      '--ttl',
+      '10m',
+      '--actor',
+      'cli-agent',
+      '--json',
+    );
+    const made = JSON.parse(stdout) as { access_token: string; expires_in: number };
+    expect(made.expires_in).toBeLessThanOrEqual(600);
+    const c = await client(e1, made.access_token);
+    expect((await c.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_ticket', 'search_tickets']);
+    // The token on stdin (never in argv): one tool is fine, a tool it lacks is `invalid_target` (exit 3).
+    const fromStdin = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const main = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+        const child = execFile(
+          process.execPath,
+          ['--conditions=@toolplane/source', main, 'token', 'narrow', '--edge', e1, '--subject-stdin', ...args],
+          { env: { ...process.env, TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: 'unused' } },
+          (err, out, errOut) => resolve({ code: err ? Number(err.code) : 0, stdout: out, stderr: errOut }),
+        );
+        child.stdin!.end(made.access_token);
+      });
+    const narrower = await fromStdin('--tools', 'get_ticket', '--json');
+    expect(narrower.code).toBe(0);
+    expect(JSON.parse(narrower.stdout)).toMatchObject({
+      authorization_details: [
+        { tools: ['get_ticket'], actors: [expect.stringMatching(/^api_key:/), 'cli-agent', expect.any(String)] },
+      ],
+    });
+    const wider = await fromStdin('--tools', 'get_ticket,create_ticket');
+    expect(wider.code).toBe(3);
+    expect(wider.stderr).toMatch(/invalid_target/);
+  });
+});
+
+describe('the token endpoint and the unauthenticated budget', () => {
+  it('counts refused subjects against the address, then answers 429 (last: it blocks this address on the edge)', async () => {
+    const [, e2] = stack.edgeUrls as [string, string];
+    let last: Exchanged = { status: 0, body: {} };
+    // UNAUTH_RATE_LIMIT, 30 here: refused requests per minute and address (the revocation test's 401s count too).
+    for (let i = 0; i < 40 && last.status !== 429; i++)
+      last = await exchange(e2, { token: `tp_nope_${i}`, type: API_KEY });
+    expect(last).toMatchObject({ status: 429, body: { error: 'slow_down' } });
+  });
+});
