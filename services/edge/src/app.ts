@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
@@ -13,6 +13,9 @@ import {
   toolCallDeps,
   type EdgeResources,
 } from './edge-resources.ts';
+import { EnterpriseAuthorizationServer } from './enterprise-as/server.ts';
+import { ProtectedResource } from './enterprise-as/resource-servers.ts';
+import { readSigningKey } from './enterprise-as/signing-key.ts';
 import type { EdgeEnv } from './env.ts';
 import { createHttpApp } from './http-app.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
@@ -41,8 +44,45 @@ function oauthOf(env: EdgeEnv): OAuthResourceServer | undefined {
   });
 }
 
+/** The edges' own authorization server (ADR 0082), when its signing key and the public URL are configured. */
+function enterpriseAsOf(env: EdgeEnv, r: EdgeResources, log: Logger): EnterpriseAuthorizationServer | undefined {
+  if (!env.ENTERPRISE_AS_SIGNING_KEY_FILE || !env.PUBLIC_URL) return undefined;
+  const { redis, keys } = r;
+  const jtiKey = (id: string) => `${env.REDIS_PREFIX}:idjag:jti:${createHash('sha256').update(id).digest('hex')}`;
+  return new EnterpriseAuthorizationServer(
+    {
+      catalogs: r.catalogs,
+      accessPolicies: r.accessPolicies,
+      userId: (workspaceId, username) => readState(() => redis.hget(keys.users(workspaceId), username)),
+      state: r.state,
+      claimOnce: async (id, seconds) => (await redis.set(jtiKey(id), '1', 'EX', seconds, 'NX')) === 'OK',
+      audit: r.audit,
+      log,
+    },
+    {
+      publicUrl: env.PUBLIC_URL,
+      key: readSigningKey(env.ENTERPRISE_AS_SIGNING_KEY_FILE),
+      tokenTtlSeconds: env.ENTERPRISE_AS_TOKEN_TTL_SECONDS,
+      clockSkewSeconds: env.ENTERPRISE_AS_CLOCK_SKEW_SECONDS,
+    },
+  );
+}
+
+/** What the edge accepts bearer tokens of: the external issuer, its own authorization server, both or neither. */
+function protectedResourceOf(env: EdgeEnv, own: EnterpriseAuthorizationServer | undefined) {
+  const external = oauthOf(env);
+  if (!env.PUBLIC_URL || (!external && !own)) return undefined;
+  return new ProtectedResource(env.PUBLIC_URL, external, own);
+}
+
+/** The edges' own authorization server and what accepts bearer tokens (each may be absent). */
+function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
+  const enterpriseAs = enterpriseAsOf(env, r, log);
+  return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs) };
+}
+
 /** Authentication (authenticate.ts) over the edge's caches of published state. */
-function edgeAuthenticator(env: EdgeEnv, r: EdgeResources, oauth: OAuthResourceServer | undefined) {
+function edgeAuthenticator(env: EdgeEnv, r: EdgeResources, oauth: ProtectedResource | undefined) {
   const { redis, keys } = r;
   return createAuthenticator({
     keys: r.apiKeys,
@@ -102,7 +142,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const legacySessions = new LegacySseSessions();
   const openStreams = edgeOpenStreams(resources, log);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
-  const oauth = oauthOf(env);
+  const { enterpriseAs, oauth } = bearerTokensOf(env, resources, log);
   const authenticate = edgeAuthenticator(env, resources, oauth);
   const endpoints = new McpEndpoints({
     authenticate,
@@ -113,7 +153,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     openStreams,
     streamsHeard,
   });
-  const { http, listener, drain } = createHttpApp({ env, log, endpoints, oauth, redis });
+  const { http, listener, drain } = createHttpApp({ env, log, endpoints, oauth, enterpriseAs, redis });
 
   let server: HttpServer | undefined;
   return {
