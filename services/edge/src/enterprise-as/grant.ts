@@ -12,9 +12,9 @@ import {
 
 /** The JWT bearer grant (RFC 7523) and the ID-JAG's `typ` (draft-ietf-oauth-identity-assertion-authz-grant). */
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-export const ID_JAG_TYP = 'oauth-id-jag+jwt';
+const ID_JAG_TYP = 'oauth-id-jag+jwt';
 /** Asymmetric algorithms only: never `none`, never an HMAC keyed with something the IdP publishes. */
-export const ID_JAG_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+const ID_JAG_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 /** The longest an ID-JAG may live (`exp` − `iat`): the specification wants them short-lived. */
 const MAX_ID_JAG_LIFETIME_SECONDS = 3600;
 
