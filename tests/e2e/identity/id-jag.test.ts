@@ -10,6 +10,7 @@ import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT } from 'jose';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+import { dumpPostgres, dumpRedis } from '../../helpers/output-search.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -29,6 +30,8 @@ let edgeUrl: string;
 let idpId: string;
 let clientSecret: string;
 const clientId = 'acme-mcp-client';
+/** Every ID-JAG, access token and client secret the test saw: none may appear in any output. */
+const credentials: string[] = [];
 
 interface IdJagOptions {
   typ?: string;
@@ -57,7 +60,7 @@ function idJag(o: IdJagOptions = {}): Promise<string> {
     .setJti(o.jti ?? randomUUID())
     .setIssuedAt(o.iat)
     .setExpirationTime(o.exp ?? '5m');
-  return jwt.sign((o.key ?? idp).signingKey);
+  return jwt.sign((o.key ?? idp).signingKey).then((signed) => (credentials.push(signed), signed));
 }
 
 /** The token request (client_secret_basic unless `auth` says otherwise); the answer's status and JSON body. */
@@ -68,10 +71,12 @@ async function redeem(assertion: string, auth: { id?: string; secret?: string } 
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
     body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }),
   });
+  const body = (await res.json()) as Record<string, string>;
+  if (body.access_token) credentials.push(body.access_token);
   return {
     status: res.status,
     cache: res.headers.get('cache-control'),
-    body: (await res.json()) as Record<string, string>,
+    body,
   };
 }
 
@@ -145,6 +150,7 @@ beforeAll(async () => {
   );
   idpId = created.id;
   clientSecret = created.clientSecret!;
+  credentials.push(clientSecret);
   expect(clientSecret).toMatch(/^tpidp_/);
 }, 120_000);
 
@@ -283,16 +289,29 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     expect(rotated.clientSecret).toMatch(/^tpidp_/);
     const previous = clientSecret;
     clientSecret = rotated.clientSecret!;
+    credentials.push(clientSecret);
     await waitFor(
       'the previous secret refused',
       async () => (await redeem(await idJag(), { secret: previous })).status === 401,
     );
     expect((await redeem(await idJag())).status).toBe(200);
     await unwrap(api.DELETE('/enterprise_idps/{id}', { params: { path: { id: idpId } } }));
+    // Its client registration went with it: the client no longer authenticates.
     const refused = await waitFor('the removed IdP refused', async () => {
       const r = await redeem(await idJag());
-      return r.status === 400 && r;
+      return r.status === 401 && r;
     });
-    expect(refused.body.error).toBe('invalid_grant');
+    expect(refused.body.error).toBe('invalid_client');
+  });
+
+  it('never writes an ID-JAG, an access token or a client secret to logs, Redis or PostgreSQL', async () => {
+    expect(credentials.length).toBeGreaterThan(10);
+    const logs = stack.processes.map((p) => p.output()).join('\n');
+    const redis = (await dumpRedis(stack)).join('\n');
+    const rows = (await dumpPostgres(stack)).rows.join('\n');
+    // The published IdP rows were there (the search covered them), with the secret's digest only.
+    expect(rows).toContain(clientId);
+    const found = credentials.filter((c) => logs.includes(c) || redis.includes(c) || rows.includes(c));
+    expect(found).toEqual([]);
   });
 });

@@ -172,18 +172,23 @@ export class EnterpriseAuthorizationServer {
     return id;
   }
 
-  /** The IdP registration of the ID-JAG's issuer for the authenticated client (unknown issuer: `invalid_grant`). */
+  /**
+   * The IdP registration of the authenticated client for the ID-JAG's issuer. The client is authenticated first
+   * (`invalid_client`, 401), so that nobody learns which issuers a workspace trusts without a client's secret; an
+   * issuer not registered for that client is `invalid_grant`.
+   */
   private registeredIdp(
     access: WorkspaceAccess,
     issuer: string,
     client: { clientId: string; secret: string },
   ): EnterpriseIdpRule {
-    const ofIssuer = (access.enterpriseIdps ?? []).filter((i) => i.issuer === issuer);
-    if (ofIssuer.length === 0)
+    const clients = (access.enterpriseIdps ?? []).filter(
+      (i) => i.clientId === client.clientId && secretMatches(client.secret, i),
+    );
+    if (clients.length === 0) throw new GrantRefusal('invalid_client', 'client authentication failed');
+    const idp = clients.find((i) => i.issuer === issuer);
+    if (!idp)
       throw new GrantRefusal('invalid_grant', "the assertion's issuer is not an identity provider of this workspace");
-    const idp = ofIssuer.find((i) => i.clientId === client.clientId);
-    if (!idp || !secretMatches(client.secret, idp))
-      throw new GrantRefusal('invalid_client', 'client authentication failed');
     return idp;
   }
 
