@@ -45,7 +45,12 @@ function oauthOf(env: EdgeEnv): OAuthResourceServer | undefined {
 }
 
 /** The edges' own authorization server (ADR 0082), when its signing key and the public URL are configured. */
-function enterpriseAsOf(env: EdgeEnv, r: EdgeResources, log: Logger): EnterpriseAuthorizationServer | undefined {
+function enterpriseAsOf(
+  env: EdgeEnv,
+  r: EdgeResources,
+  log: Logger,
+  limiter: UnauthenticatedLimiter,
+): EnterpriseAuthorizationServer | undefined {
   if (!env.ENTERPRISE_AS_SIGNING_KEY_FILE || !env.PUBLIC_URL) return undefined;
   const { redis, keys } = r;
   const jtiKey = (id: string) => `${env.REDIS_PREFIX}:idjag:jti:${createHash('sha256').update(id).digest('hex')}`;
@@ -57,6 +62,7 @@ function enterpriseAsOf(env: EdgeEnv, r: EdgeResources, log: Logger): Enterprise
       state: r.state,
       claimOnce: async (id, seconds) => (await redis.set(jtiKey(id), '1', 'EX', seconds, 'NX')) === 'OK',
       audit: r.audit,
+      limiter,
       log,
     },
     {
@@ -77,12 +83,19 @@ function protectedResourceOf(env: EdgeEnv, own: EnterpriseAuthorizationServer | 
 
 /** The edges' own authorization server and what accepts bearer tokens (each may be absent). */
 function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
-  const enterpriseAs = enterpriseAsOf(env, r, log);
-  return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs) };
+  // One budget of unauthenticated requests per address: MCP requests' 401s and the token endpoint's failed logins.
+  const limiter = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
+  const enterpriseAs = enterpriseAsOf(env, r, log, limiter);
+  return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs), limiter };
 }
 
 /** Authentication (authenticate.ts) over the edge's caches of published state. */
-function edgeAuthenticator(env: EdgeEnv, r: EdgeResources, oauth: ProtectedResource | undefined) {
+function edgeAuthenticator(
+  env: EdgeEnv,
+  r: EdgeResources,
+  oauth: ProtectedResource | undefined,
+  limiter: UnauthenticatedLimiter,
+) {
   const { redis, keys } = r;
   return createAuthenticator({
     keys: r.apiKeys,
@@ -90,7 +103,7 @@ function edgeAuthenticator(env: EdgeEnv, r: EdgeResources, oauth: ProtectedResou
     accessPolicies: r.accessPolicies,
     userId: (workspaceId, username) => readState(() => redis.hget(keys.users(workspaceId), username)),
     state: r.state,
-    limiter: new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS),
+    limiter,
     records: r.records,
     oauth,
     allowedOrigins: env.ALLOWED_ORIGINS,
@@ -142,8 +155,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const legacySessions = new LegacySseSessions();
   const openStreams = edgeOpenStreams(resources, log);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
-  const { enterpriseAs, oauth } = bearerTokensOf(env, resources, log);
-  const authenticate = edgeAuthenticator(env, resources, oauth);
+  const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, resources, log);
+  const authenticate = edgeAuthenticator(env, resources, oauth, limiter);
   const endpoints = new McpEndpoints({
     authenticate,
     mcp,

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { trustProxy } from '@toolplane/config';
+import { clientKey, trustProxy } from '@toolplane/config';
 import type { Logger } from '@toolplane/logger';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { RedisClient } from '@toolplane/redis';
@@ -149,7 +149,7 @@ function authorizationServerRoutes(http: Express, as: EnterpriseAuthorizationSer
   http.post('/oauth/token', express.urlencoded({ extended: false, limit: '64kb' }), (req, res, next) => {
     if (!as) return off(res);
     const form = (req.body ?? {}) as Record<string, unknown>;
-    as.token(form, req.header('authorization'))
+    as.token(form, req.header('authorization'), clientKey(req.ip))
       .then((answer) => void res.status(answer.status).set(answer.headers).json(answer.body))
       .catch(next);
   });

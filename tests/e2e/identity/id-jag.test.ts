@@ -76,6 +76,7 @@ async function redeem(assertion: string, auth: { id?: string; secret?: string } 
   return {
     status: res.status,
     cache: res.headers.get('cache-control'),
+    retryAfter: res.headers.get('retry-after'),
     body,
   };
 }
@@ -112,6 +113,8 @@ beforeAll(async () => {
         OAUTH_ISSUER: external.issuer,
         OAUTH_JWKS_URL: `${external.issuer}/jwks`,
         ENTERPRISE_AS_SIGNING_KEY_FILE: keyFile,
+        // Failed client logins share the budget of unauthenticated requests per address (the last test spends it).
+        UNAUTH_RATE_LIMIT: '30',
       },
     },
   }));
@@ -302,6 +305,19 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       return r.status === 401 && r;
     });
     expect(refused.body.error).toBe('invalid_client');
+  });
+
+  it('limits failed client logins per address (429, Retry-After), in the budget the MCP endpoints share', async () => {
+    let last = await redeem(await idJag(), { secret: 'tpidp_wrong' });
+    for (let i = 0; i < 40 && last.status === 401; i++) last = await redeem(await idJag(), { secret: 'tpidp_wrong' });
+    expect(last.status).toBe(429);
+    expect(Number(last.retryAfter)).toBeGreaterThan(0);
+    const mcp = await fetch(serverA.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(mcp.status).toBe(429);
   });
 
   it('never writes an ID-JAG, an access token or a client secret to logs, Redis or PostgreSQL', async () => {

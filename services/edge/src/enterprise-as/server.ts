@@ -30,6 +30,8 @@ export interface AuthorizationServerDeps {
   /** `SET key 1 NX EX seconds`: true when this call set it (the `jti` was never seen). */
   claimOnce(key: string, seconds: number): Promise<boolean>;
   audit?: { add(event: AuditEventInput): void } | undefined;
+  /** The edge's budget of unauthenticated requests per address (`UnauthenticatedLimiter`): failed client logins count. */
+  limiter?: { blockedFor(address: string): Promise<number>; count(address: string): void } | undefined;
   log: Logger;
 }
 
@@ -98,9 +100,19 @@ export class EnterpriseAuthorizationServer {
     return `${this.issuer}/mcp/${serverId}`;
   }
 
-  /** The token endpoint: a form body and the `Authorization` header in, an RFC 6749 answer out (never throws). */
-  async token(form: Record<string, unknown>, authorization: string | undefined): Promise<TokenAnswer> {
+  /**
+   * The token endpoint: a form body, the `Authorization` header and the client's address in, an RFC 6749 answer out.
+   * A failed client authentication counts against the address's budget of unauthenticated requests, shared with the
+   * MCP endpoints; past it the address gets 429 until its window ends (the specification's rate limiting).
+   */
+  async token(form: Record<string, unknown>, authorization: string | undefined, address: string): Promise<TokenAnswer> {
     const headers = { 'cache-control': 'no-store', pragma: 'no-cache' };
+    const blockedMs = (await this.deps.limiter?.blockedFor(address)) ?? 0;
+    if (blockedMs > 0) {
+      const seconds = String(Math.ceil(blockedMs / 1000));
+      const body = { error: 'invalid_client', error_description: `too many failed requests; retry in ${seconds} s` };
+      return { status: 429, body, headers: { ...headers, 'retry-after': seconds } };
+    }
     try {
       const grant = await this.redeem(form, authorization);
       const scope = grantedScope(grant.idJag.scope, form.scope);
@@ -117,6 +129,7 @@ export class EnterpriseAuthorizationServer {
     } catch (err) {
       if (!(err instanceof GrantRefusal)) throw err;
       this.deps.log.info({ error: err.error, reason: err.message }, 'id-jag refused');
+      if (err.error === 'invalid_client') this.deps.limiter?.count(address);
       const challenge: Record<string, string> =
         err.error === 'invalid_client' ? { 'www-authenticate': 'Basic realm="toolplane"' } : {};
       return {
