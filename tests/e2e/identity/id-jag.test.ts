@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -27,6 +27,7 @@ let upstream: TicketSystem;
 let serverA: RegisteredExample;
 let serverB: RegisteredExample;
 let edgeUrl: string;
+let keyDir: string;
 let idpId: string;
 let clientSecret: string;
 const clientId = 'acme-mcp-client';
@@ -99,7 +100,7 @@ beforeAll(async () => {
   idp = await startAuthorizationServer();
   external = await startAuthorizationServer();
   upstream = await startTicketSystem({ apiKey: 'k' });
-  const keyDir = mkdtempSync(join(tmpdir(), 'id-jag-'));
+  keyDir = mkdtempSync(join(tmpdir(), 'id-jag-'));
   const keyFile = join(keyDir, 'signing.pem');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -162,6 +163,7 @@ afterAll(async () => {
   await upstream?.close();
   await idp?.close();
   await external?.close();
+  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
 });
 
 describe('enterprise-managed authorization (ID-JAG)', () => {

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
@@ -83,6 +83,8 @@ let key: string;
 let keyId: string;
 /** The registered MCP client's secret at the edges' token endpoint (ADR 0082). */
 let idpSecret: string;
+/** Where the edges' signing key is written for the stack. */
+let keyDir: string;
 let instanceId: string;
 const policyIds: Record<string, string> = {};
 
@@ -227,7 +229,8 @@ beforeAll(async () => {
   const edgePort = await freePort();
   edgeUrl = `http://127.0.0.1:${edgePort}`;
   // The edges' own authorization server (ADR 0082) signs with this key; the local issuer is also the company IdP.
-  const keyFile = join(mkdtempSync(join(tmpdir(), 'identity-')), 'as.pem');
+  keyDir = mkdtempSync(join(tmpdir(), 'identity-'));
+  const keyFile = join(keyDir, 'as.pem');
   const asKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   writeFileSync(keyFile, asKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   ({ stack, api } = await startTestStack('identity', {
@@ -374,6 +377,7 @@ afterAll(async () => {
   await remote?.close();
   await new Promise<void>((r) => upstream?.close(() => r()));
   await authServer?.close();
+  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
 });
 
 const cells = callers.flatMap((caller) =>
