@@ -18,6 +18,7 @@ import { approvalsCommand } from './commands/approvals.ts';
 import { recordsCommand } from './commands/records.ts';
 import { rolesCommand } from './commands/roles.ts';
 import { sessionCommand } from './commands/session.ts';
+import { idpsCommand } from './commands/idps.ts';
 import { scimTokenCommand } from './commands/scim-token.ts';
 import { tokenCommand } from './commands/token.ts';
 import { auditCommand } from './commands/audit.ts';
@@ -103,6 +104,7 @@ function buildProgram(): Command {
   sessionCommand(program);
   scimTokenCommand(program);
   tokenCommand(program);
+  idpsCommand(program);
   debugCommand(program);
   workspaceFilesCommands(program);
   // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).

@@ -1561,6 +1561,52 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/enterprise_idps': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the workspace’s enterprise IdPs */
+    get: operations['listEnterpriseIdps'];
+    put?: never;
+    /**
+     * Register an enterprise IdP and an MCP client for it
+     * @description The edges accept this IdP’s ID-JAGs (`typ` `oauth-id-jag+jwt`, audience the edge’s issuer,
+     * `resource` a server of this workspace) at `POST <edge>/oauth/token` from the client `clientId`, which
+     * authenticates with the `clientSecret` of this answer (shown once). 409 for a name, or an issuer and client,
+     * already registered.
+     */
+    post: operations['createEnterpriseIdp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/enterprise_idps/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get an enterprise IdP */
+    get: operations['getEnterpriseIdp'];
+    put?: never;
+    post?: never;
+    /** Remove an enterprise IdP (its ID-JAGs are refused at once) */
+    delete: operations['deleteEnterpriseIdp'];
+    options?: never;
+    head?: never;
+    /**
+     * Change an enterprise IdP (omitted fields are kept)
+     * @description `rotateSecret: true` answers a new client secret once; the previous one stops working.
+     */
+    patch: operations['updateEnterpriseIdp'];
+    trace?: never;
+  };
   '/mcp_manager/{id}/debug_sessions': {
     parameters: {
       query?: never;
@@ -4789,6 +4835,59 @@ export interface components {
       /** @description The SCIM base path to give the identity provider (`/scim/v2`). */
       endpoint: string;
     };
+    EnterpriseIdp: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      issuer: string;
+      jwksUrl: string;
+      clientId: string;
+      userClaim: string;
+      /**
+       * @description The registered client’s secret: only in the answer of a create, or of a change with
+       * `rotateSecret`.
+       */
+      clientSecret?: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    CreateEnterpriseIdpBody: {
+      /** @description The IdP configuration’s name in the workspace. */
+      name: string;
+      /** @description The IdP’s issuer: the `iss` of the ID-JAGs it signs. */
+      issuer: string;
+      /** @description Where the IdP publishes its signing keys (JWKS). */
+      jwksUrl: string;
+      /**
+       * @description The MCP client this configuration registers: the `client_id` its ID-JAGs name and the client the
+       * token request authenticates as (with the secret answered at creation).
+       */
+      clientId: string;
+      /** @description The ID-JAG claim naming the workspace’s external user (default `sub`). */
+      userClaim?: string;
+    };
+    EnterpriseIdpList: {
+      data: components['schemas']['EnterpriseIdp'][];
+    };
+    UpdateEnterpriseIdpBody: {
+      /** @description The IdP configuration’s name in the workspace. */
+      name?: string;
+      /** @description The IdP’s issuer: the `iss` of the ID-JAGs it signs. */
+      issuer?: string;
+      /** @description Where the IdP publishes its signing keys (JWKS). */
+      jwksUrl?: string;
+      /**
+       * @description The MCP client this configuration registers: the `client_id` its ID-JAGs name and the client the
+       * token request authenticates as (with the secret answered at creation).
+       */
+      clientId?: string;
+      /** @description The ID-JAG claim naming the workspace’s external user (default `sub`). */
+      userClaim?: string;
+      /** @description true: a new client secret is made and answered once; the previous one stops working. */
+      rotateSecret?: boolean;
+    };
     DebugSession: {
       /** Format: uuid */
       id: string;
@@ -5618,6 +5717,7 @@ export interface components {
         | 'server'
         | 'workflow_deployment'
         | 'external_user'
+        | 'enterprise_idp'
         | 'api_key'
         | 'access_policy'
         | 'quota'
@@ -5649,6 +5749,7 @@ export interface components {
         | 'server'
         | 'workflow_deployment'
         | 'external_user'
+        | 'enterprise_idp'
         | 'api_key'
         | 'access_policy'
         | 'quota'
@@ -5713,6 +5814,7 @@ export interface components {
           | 'server'
           | 'workflow_deployment'
           | 'external_user'
+          | 'enterprise_idp'
           | 'api_key'
           | 'access_policy'
           | 'quota'
@@ -5751,6 +5853,7 @@ export interface components {
           | 'server'
           | 'workflow_deployment'
           | 'external_user'
+          | 'enterprise_idp'
           | 'api_key'
           | 'access_policy'
           | 'quota'
@@ -19366,6 +19469,592 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listEnterpriseIdps: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The IdP configurations, oldest first (never a secret). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnterpriseIdpList'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createEnterpriseIdp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateEnterpriseIdpBody'];
+      };
+    };
+    responses: {
+      /** @description The enterprise IdP. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnterpriseIdp'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getEnterpriseIdp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The IdP configuration’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The enterprise IdP. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnterpriseIdp'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteEnterpriseIdp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The IdP configuration’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  updateEnterpriseIdp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The IdP configuration’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateEnterpriseIdpBody'];
+      };
+    };
+    responses: {
+      /** @description The enterprise IdP as changed. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnterpriseIdp'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
         headers: {
           [name: string]: unknown;
         };

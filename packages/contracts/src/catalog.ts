@@ -420,6 +420,21 @@ export const AccessPolicyRule = z.object({
 });
 export type AccessPolicyRule = z.infer<typeof AccessPolicyRule>;
 
+/**
+ * An enterprise IdP of the workspace as the edges' authorization server reads it (ADR 0082): whose ID-JAGs it redeems,
+ * for which registered client (its secret only as a SHA-256 digest), and the claim naming the person.
+ */
+export const EnterpriseIdpRule = z.object({
+  id: z.string(),
+  name: z.string(),
+  issuer: z.string(),
+  jwksUrl: z.string(),
+  clientId: z.string(),
+  clientSecretHash: z.string(),
+  userClaim: z.string(),
+});
+export type EnterpriseIdpRule = z.infer<typeof EnterpriseIdpRule>;
+
 /** A workspace's access policies as published to Redis for the edge (deny by default). */
 export const WorkspaceAccess = z.object({
   v: z.literal(1),
@@ -431,5 +446,7 @@ export const WorkspaceAccess = z.object({
   groups: z.record(z.string(), z.array(z.string())).optional(),
   /** The workspace's session settings (ADR 0078): labels' lifetime and the session rules; absent: no session kept. */
   session: SessionSettings.optional(),
+  /** The enterprise IdPs whose ID-JAGs the edges redeem for this workspace's servers (ADR 0082); absent: none. */
+  enterpriseIdps: z.array(EnterpriseIdpRule).optional(),
 });
 export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;

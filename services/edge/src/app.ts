@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
@@ -14,6 +14,9 @@ import {
   toolCallDeps,
   type EdgeResources,
 } from './edge-resources.ts';
+import { EnterpriseAuthorizationServer } from './enterprise-as/server.ts';
+import { ProtectedResource } from './enterprise-as/resource-servers.ts';
+import { readSigningKey } from './enterprise-as/signing-key.ts';
 import type { EdgeEnv } from './env.ts';
 import { createHttpApp } from './http-app.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
@@ -43,6 +46,51 @@ function oauthOf(env: EdgeEnv): OAuthResourceServer | undefined {
   });
 }
 
+/** The edges' own authorization server (ADR 0082), when its signing key and the public URL are configured. */
+function enterpriseAsOf(
+  env: EdgeEnv,
+  r: EdgeResources,
+  log: Logger,
+  limiter: UnauthenticatedLimiter,
+): EnterpriseAuthorizationServer | undefined {
+  if (!env.ENTERPRISE_AS_SIGNING_KEY_FILE || !env.PUBLIC_URL) return undefined;
+  const { redis, keys } = r;
+  const jtiKey = (id: string) => `${env.REDIS_PREFIX}:idjag:jti:${createHash('sha256').update(id).digest('hex')}`;
+  return new EnterpriseAuthorizationServer(
+    {
+      catalogs: r.catalogs,
+      accessPolicies: r.accessPolicies,
+      userId: (workspaceId, username) => readState(() => redis.hget(keys.users(workspaceId), username)),
+      state: r.state,
+      claimOnce: async (id, seconds) => (await redis.set(jtiKey(id), '1', 'EX', seconds, 'NX')) === 'OK',
+      audit: r.audit,
+      limiter,
+      log,
+    },
+    {
+      publicUrl: env.PUBLIC_URL,
+      key: readSigningKey(env.ENTERPRISE_AS_SIGNING_KEY_FILE),
+      tokenTtlSeconds: env.ENTERPRISE_AS_TOKEN_TTL_SECONDS,
+      clockSkewSeconds: env.ENTERPRISE_AS_CLOCK_SKEW_SECONDS,
+    },
+  );
+}
+
+/** What the edge accepts bearer tokens of: the external issuer, its own authorization server, both or neither. */
+function protectedResourceOf(env: EdgeEnv, own: EnterpriseAuthorizationServer | undefined) {
+  const external = oauthOf(env);
+  if (!env.PUBLIC_URL || (!external && !own)) return undefined;
+  return new ProtectedResource(env.PUBLIC_URL, external, own);
+}
+
+/** The edges' own authorization server and what accepts bearer tokens (each may be absent). */
+function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
+  // One budget of unauthenticated requests per address: MCP requests' 401s and the token endpoint's failed logins.
+  const limiter = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
+  const enterpriseAs = enterpriseAsOf(env, r, log, limiter);
+  return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs), limiter };
+}
+
 /** Authentication (authenticate.ts) over the edge's caches of published state. */
 function edgeAuthenticator(
   env: EdgeEnv,
@@ -65,12 +113,10 @@ function edgeAuthenticator(
   });
 }
 
-/** OAuth access tokens, and narrowed tokens (ADR 0084): their store and the token endpoint that makes them. */
-function credentials(env: EdgeEnv, r: EdgeResources) {
+/** Bearer tokens (the external issuer's, the edges' own, ADR 0082) and narrowed tokens (ADR 0084) with their endpoint. */
+function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
+  const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, r, log);
   const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
-  const oauth = oauthOf(env);
-  // One budget of unauthenticated requests per address: MCP requests and refused exchanges count in it alike.
-  const limiter = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
   const tokenExchange = tokenExchangeRoute({
     ...r,
     keys: r.apiKeys,
@@ -79,7 +125,7 @@ function credentials(env: EdgeEnv, r: EdgeResources) {
     userClaim: env.OAUTH_USER_CLAIM,
     limiter,
   });
-  return { oauth, delegations, limiter, tokenExchange };
+  return { oauth, enterpriseAs, delegations, limiter, tokenExchange };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */
@@ -126,7 +172,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const legacySessions = new LegacySseSessions();
   const openStreams = edgeOpenStreams(resources, log);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
-  const identity = credentials(env, resources);
+  const identity = credentials(env, resources, log);
   const authenticate = edgeAuthenticator(env, resources, identity);
   const endpoints = new McpEndpoints({
     authenticate,

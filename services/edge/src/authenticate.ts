@@ -362,7 +362,8 @@ async function tokenCaller(
     credential: { kind: 'token', expiresAt: typeof exp === 'number' ? exp * 1000 : undefined },
     // Only workflows of servers that opted in ever receive it (`$current_user.token`, see tool-calls.ts).
     accessToken: bearer,
-    tokenUser: typeof claim === 'string' && claim.length > 0 ? claim : undefined,
+    // The edges' own tokens (ADR 0082) name their person; others by the user claim.
+    tokenUser: check.user ?? (typeof claim === 'string' && claim.length > 0 ? claim : undefined),
     claims: check.claims,
   };
 }

@@ -94,6 +94,16 @@ export const EdgeEnv = z.object({
    */
   OAUTH_USER_CLAIM: z.string().min(1).default('sub'),
   /**
+   * Enterprise-managed authorization (ADR 0082): PEM file of the private key (EC P-256, Ed25519 or RSA) the edges sign
+   * their access tokens with; every edge of a deployment needs the same one. Set, with PUBLIC_URL: the edge is an
+   * authorization server (issuer PUBLIC_URL) redeeming ID-JAGs of the workspaces' enterprise IdPs; unset: it is not.
+   */
+  ENTERPRISE_AS_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** Lifetime of the access tokens the edges issue for ID-JAGs (seconds). */
+  ENTERPRISE_AS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
+  /** Clock skew allowed on an ID-JAG's `exp` and `iat` (seconds). */
+  ENTERPRISE_AS_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  /**
    * PEM file of the workers' X25519 public key for per-request credentials: the edge seals a caller's
    * `X-Upstream-Authorization` to it (it can seal, never open). Unset: the header is refused.
    */
@@ -185,4 +195,6 @@ export const EdgeEnvChecked = EdgeEnv.superRefine((env, ctx) => {
       message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and PUBLIC_URL',
     });
   }
+  if (env.ENTERPRISE_AS_SIGNING_KEY_FILE && !env.PUBLIC_URL)
+    ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'ENTERPRISE_AS_SIGNING_KEY_FILE needs PUBLIC_URL' });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { trustProxy } from '@toolplane/config';
+import { clientKey, trustProxy } from '@toolplane/config';
 import type { Logger } from '@toolplane/logger';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { RedisClient } from '@toolplane/redis';
@@ -7,7 +7,8 @@ import type { EdgeEnv } from './env.ts';
 import { hotLane } from './hot-lane.ts';
 import { httpErrorHandler, jsonRpcError, refuseEnvelope } from './http-errors.ts';
 import type { McpEndpoints } from './mcp-endpoints.ts';
-import type { OAuthResourceServer } from './oauth.ts';
+import type { EnterpriseAuthorizationServer } from './enterprise-as/server.ts';
+import type { ProtectedResource } from './enterprise-as/resource-servers.ts';
 import { edgeOpenApiDocumentText } from './openapi.ts';
 
 export interface HttpAppOptions {
@@ -15,7 +16,9 @@ export interface HttpAppOptions {
   log: Logger;
   endpoints: McpEndpoints;
   /** Absent: no OAuth on this edge (its metadata routes answer 404). */
-  oauth: OAuthResourceServer | undefined;
+  oauth: ProtectedResource | undefined;
+  /** The edges' own authorization server (ADR 0082); absent: its routes answer 404. */
+  enterpriseAs?: EnterpriseAuthorizationServer | undefined;
   /** Readiness is this connection's. */
   redis: RedisClient;
   /** RFC 8693 token exchange for narrowed tokens (token-exchange.ts, ADR 0084). */
@@ -49,6 +52,7 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
   });
   http.use(['/mcp', '/api/v1/mcp'], allowedOriginsCors(env.ALLOWED_ORIGINS));
   infoRoutes(http, opts);
+  authorizationServerRoutes(http, opts.enterpriseAs);
   const jsonBody: RequestHandler[] = [
     express.json({ limit: env.MAX_BODY_BYTES, type: () => true }),
     (req, res, next) => void (refuseEnvelope(req, res) || next()),
@@ -139,6 +143,23 @@ function allowedOriginsCors(allowedOrigins: readonly string[]): RequestHandler {
     res.setHeader('access-control-max-age', '600');
     res.status(204).end();
   };
+}
+
+/**
+ * The edges' authorization server (ADR 0082): RFC 8414 metadata, its JWKS and the token endpoint (the JWT bearer
+ * grant redeeming ID-JAGs; a form body, never in a URL).
+ */
+function authorizationServerRoutes(http: Express, as: EnterpriseAuthorizationServer | undefined): void {
+  const off = (res: Response) => void res.status(404).json({ error: 'no authorization server on this edge' });
+  http.get('/.well-known/oauth-authorization-server', (_req, res) => (as ? void res.json(as.metadata()) : off(res)));
+  http.get('/oauth/jwks', (_req, res) => (as ? void res.json(as.jwks()) : off(res)));
+  http.post('/oauth/token', express.urlencoded({ extended: false, limit: '64kb' }), (req, res, next) => {
+    if (!as) return off(res);
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    as.token(form, req.header('authorization'), clientKey(req.ip))
+      .then((answer) => void res.status(answer.status).set(answer.headers).json(answer.body))
+      .catch(next);
+  });
 }
 
 /** OAuth protected-resource metadata, the edge's OpenAPI document, health and readiness. */

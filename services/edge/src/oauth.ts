@@ -9,7 +9,15 @@ export interface OAuthConfig {
 }
 
 export type TokenCheck =
-  | { ok: true; subject: string; scopes: string[]; groups: string[]; claims: JWTPayload }
+  | {
+      ok: true;
+      subject: string;
+      scopes: string[];
+      groups: string[];
+      claims: JWTPayload;
+      /** The external user the token is (the edges' own tokens name their person, ADR 0082). */
+      user?: string;
+    }
   | { ok: false; status: 401 | 403; error: 'invalid_token' | 'insufficient_scope'; description: string };
 
 /**

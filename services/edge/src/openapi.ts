@@ -467,7 +467,9 @@ export function edgeOpenApiDocument() {
           bearerFormat: 'JWT',
           description:
             'An access token of the configured issuer (`OAUTH_ISSUER`) whose audience is the server’s URL, with ' +
-            '`OAUTH_REQUIRED_SCOPE`; metadata at `/.well-known/oauth-protected-resource/mcp/{serverId}` (RFC 9728).',
+            '`OAUTH_REQUIRED_SCOPE`; metadata at `/.well-known/oauth-protected-resource/mcp/{serverId}` (RFC 9728). ' +
+            'Or one of the edges’ own authorization server (ADR 0082: `<PUBLIC_URL>/oauth/token` redeems an ' +
+            'enterprise IdP’s ID-JAG), bound to the server’s URL.',
         },
       },
     },

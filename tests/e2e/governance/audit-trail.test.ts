@@ -541,6 +541,33 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.POST('/workspace_files/apply', { body: { files: [] } }));
     return { response, id: null };
   },
+  createEnterpriseIdp: async () => {
+    const body = {
+      name: 'audit-idp',
+      issuer: 'https://idp.audit.example',
+      jwksUrl: 'https://idp.audit.example/jwks',
+      clientId: 'c',
+    };
+    const { data, response } = await ok(api.POST('/enterprise_idps', { body }));
+    secretValues.push(data!.clientSecret!);
+    ids.enterpriseIdp = data!.id;
+    return { response, id: data!.id };
+  },
+  updateEnterpriseIdp: async () => {
+    const path = { id: ids.enterpriseIdp! };
+    const { data, response } = await ok(
+      api.PATCH('/enterprise_idps/{id}', { params: { path }, body: { rotateSecret: true } }),
+    );
+    secretValues.push(data!.clientSecret!);
+    return { response, id: ids.enterpriseIdp };
+  },
+  deleteEnterpriseIdp: async () => {
+    const path = { id: ids.enterpriseIdp! };
+    return {
+      response: (await ok(api.DELETE('/enterprise_idps/{id}', { params: { path } }))).response,
+      id: ids.enterpriseIdp,
+    };
+  },
   rotateScimToken: async () => {
     const { data, response } = await ok(api.POST('/scim_token'));
     secretValues.push(data!.token);

@@ -263,6 +263,17 @@ describe('authorization on the resolved route', () => {
     expect(reached).toEqual([]);
   });
 
+  it('covers the enterprise IdPs (ADR 0082): management scope, refused to keys limited to servers', () => {
+    const idps = operations.filter((o) => o.path.startsWith('/enterprise_idps'));
+    expect(idps.map((o) => [o.method, o.path, o.scope, o.access]).sort()).toEqual([
+      ['DELETE', '/enterprise_idps/{id}', 'management', 'refused'],
+      ['GET', '/enterprise_idps', 'management', 'refused'],
+      ['GET', '/enterprise_idps/{id}', 'management', 'refused'],
+      ['PATCH', '/enterprise_idps/{id}', 'management', 'refused'],
+      ['POST', '/enterprise_idps', 'management', 'refused'],
+    ]);
+  });
+
   it('lets a key with only the approve scope reach the approval and change requests, sign in and the served registry, and nothing else', async () => {
     const wrong: string[] = [];
     const reached: string[] = [];

@@ -192,6 +192,19 @@ beforeAll(async () => {
     }),
   );
   const scimA = await unwrap(apiA.POST('/scim_token'));
+  // A's enterprise IdP (ADR 0082): B neither reads, changes nor removes it.
+  ids.enterpriseIdp = (
+    await unwrap(
+      apiA.POST('/enterprise_idps', {
+        body: {
+          name: 'a-only-idp',
+          issuer: 'https://a-only-idp.example',
+          jwksUrl: 'https://a-only-idp.example/keys',
+          clientId: 'a-only-client',
+        },
+      }),
+    )
+  ).id;
   // A's session settings, and a session of A's key holding a label (ADR 0078).
   await unwrap(
     apiA.PUT('/session_settings', {
@@ -525,6 +538,16 @@ function cases(): Case[] {
     }),
     c('GET', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
     c('DELETE', '/sessions/:scope', `/sessions/k:${ids.key}`, 'scoped'),
+    c('GET', '/enterprise_idps', '/enterprise_idps', 'scoped'),
+    c('POST', '/enterprise_idps', '/enterprise_idps', 'scoped', {
+      name: 'b-idp',
+      issuer: 'https://a-only-idp.example',
+      jwksUrl: 'https://a-only-idp.example/keys',
+      clientId: 'a-only-client',
+    }),
+    c('GET', '/enterprise_idps/:id', `/enterprise_idps/${ids.enterpriseIdp}`, 'denied'),
+    c('PATCH', '/enterprise_idps/:id', `/enterprise_idps/${ids.enterpriseIdp}`, 'denied', { rotateSecret: true }),
+    c('DELETE', '/enterprise_idps/:id', `/enterprise_idps/${ids.enterpriseIdp}`, 'denied'),
     c('GET', '/scim_token', '/scim_token', 'scoped'),
     c('POST', '/scim_token', '/scim_token', 'scoped'),
     c('DELETE', '/scim_token', '/scim_token', 'scoped'),
@@ -755,6 +778,9 @@ describe('workspace isolation', () => {
     expect(await unwrap(apiA.GET('/approvals/{id}', { params: { path: { id: ids.approval! } } }))).toMatchObject({
       state: 'pending',
     });
+    expect(
+      await unwrap(apiA.GET('/enterprise_idps/{id}', { params: { path: { id: ids.enterpriseIdp! } } })),
+    ).toMatchObject({ name: 'a-only-idp', clientId: 'a-only-client' });
     expect(await unwrap(apiA.GET('/quotas/{id}', { params: { path: { id: ids.quota! } } }))).toMatchObject({
       name: 'a-only-quota',
       limit: 10,

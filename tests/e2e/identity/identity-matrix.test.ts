@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -18,13 +21,13 @@ import { startAuthorizationServer, type LocalAuthorizationServer } from '../../h
 
 // `narrowed`: a narrowed token of the key (ADR 0084), every right of it kept: it acts as whom its key may;
 // `narrowed_oauth`: one of the OAuth caller's token for the server, acting as whom that subject may.
-type Caller = 'api_key' | 'narrowed' | 'oauth' | 'narrowed_oauth' | 'anonymous';
+type Caller = 'api_key' | 'narrowed' | 'oauth' | 'narrowed_oauth' | 'id_jag' | 'anonymous';
 type ServerKind = 'private' | 'public';
 type UserKind = 'none' | 'allowed' | 'not-allowed';
 type Outcome = 'shared' | 'own' | 'refused-401' | 'refused-403-anonymous' | 'refused-403-not-allowed';
 type ToolKind = 'connector' | 'external_mcp' | 'workflow';
 
-const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'narrowed_oauth', 'anonymous'];
+const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'narrowed_oauth', 'id_jag', 'anonymous'];
 const serverKinds: ServerKind[] = ['private', 'public'];
 const userKinds: UserKind[] = ['none', 'allowed', 'not-allowed'];
 const toolKinds: ToolKind[] = ['connector', 'external_mcp', 'workflow'];
@@ -55,6 +58,13 @@ const expectations: Record<`${Caller} ${ServerKind} ${UserKind}`, Outcome> = {
   'narrowed_oauth public none': 'shared',
   'narrowed_oauth public allowed': 'own',
   'narrowed_oauth public not-allowed': 'refused-403-not-allowed',
+  // An access token of the edges' own authorization server for alice's ID-JAG (ADR 0082): it is alice, never shared.
+  'id_jag private none': 'own',
+  'id_jag private allowed': 'own',
+  'id_jag private not-allowed': 'refused-403-not-allowed',
+  'id_jag public none': 'own',
+  'id_jag public allowed': 'own',
+  'id_jag public not-allowed': 'refused-403-not-allowed',
   'anonymous private none': 'refused-401',
   'anonymous private allowed': 'refused-401',
   'anonymous private not-allowed': 'refused-401',
@@ -88,6 +98,10 @@ let keyId: string;
 /** A narrowed token of `key` (RFC 8693 exchange at the edge), keeping all its rights; and its id. */
 let narrowedToken: string;
 let narrowedId: string;
+/** The registered MCP client's secret at the edges' token endpoint (ADR 0082). */
+let idpSecret: string;
+/** Where the edges' signing key is written for the stack. */
+let keyDir: string;
 let instanceId: string;
 const policyIds: Record<string, string> = {};
 
@@ -148,12 +162,38 @@ async function token(sub: string, serverId: string): Promise<string> {
     .sign(authServer.signingKey);
 }
 
+/** An access token of the edges' own authorization server for alice, redeemed from an ID-JAG of the IdP (ADR 0082). */
+async function idJagToken(serverId: string): Promise<{ status: number; token?: string }> {
+  const assertion = await new SignJWT({ resource: `${edgeUrl}/mcp/${serverId}`, client_id: 'matrix-client' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'oauth-id-jag+jwt' })
+    .setIssuer(authServer.issuer)
+    .setSubject('alice')
+    .setAudience(edgeUrl)
+    .setJti(randomUUID())
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(authServer.signingKey);
+  const res = await fetch(`${edgeUrl}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion,
+      client_id: 'matrix-client',
+      client_secret: idpSecret,
+    }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  return { status: res.status, ...(body.access_token ? { token: body.access_token } : {}) };
+}
+
 async function headersFor(caller: Caller, serverId: string, username?: string): Promise<Record<string, string>> {
   return {
     ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
     ...(caller === 'narrowed' ? { authorization: `Bearer ${narrowedToken}` } : {}),
     ...(caller === 'narrowed_oauth' ? { authorization: `Bearer ${await narrowOAuth(serverId)}` } : {}),
     ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
+    ...(caller === 'id_jag' ? { authorization: `Bearer ${(await idJagToken(serverId)).token}` } : {}),
     ...(username ? { 'x-username': username } : {}),
     // A caller-supplied Config-Name never passes for the user's name ($current_user.name).
     'config-name': 'spoofed',
@@ -245,10 +285,20 @@ beforeAll(async () => {
   });
   const edgePort = await freePort();
   edgeUrl = `http://127.0.0.1:${edgePort}`;
+  // The edges' own authorization server (ADR 0082) signs with this key; the local issuer is also the company IdP.
+  keyDir = mkdtempSync(join(tmpdir(), 'identity-'));
+  const keyFile = join(keyDir, 'as.pem');
+  const asKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  writeFileSync(keyFile, asKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   ({ stack, api } = await startTestStack('identity', {
     edgePort,
     serviceEnv: {
-      edge: { OAUTH_ISSUER: authServer.issuer, OAUTH_JWKS_URL: `${authServer.issuer}/jwks`, PUBLIC_URL: edgeUrl },
+      edge: {
+        OAUTH_ISSUER: authServer.issuer,
+        OAUTH_JWKS_URL: `${authServer.issuer}/jwks`,
+        PUBLIC_URL: edgeUrl,
+        ENTERPRISE_AS_SIGNING_KEY_FILE: keyFile,
+      },
     },
   }));
   const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(upstreamUrl))));
@@ -353,6 +403,18 @@ beforeAll(async () => {
       },
     }),
   );
+  idpSecret = (
+    await unwrap(
+      api.POST('/enterprise_idps', {
+        body: {
+          name: 'idp',
+          issuer: authServer.issuer,
+          jwksUrl: `${authServer.issuer}/jwks`,
+          clientId: 'matrix-client',
+        },
+      }),
+    )
+  ).clientSecret!;
   // Every server shows its three tools to the key (catalogs and policies have reached the edge).
   for (const kind of serverKinds) {
     const names = await waitFor(`tools of the ${kind} server`, async () => {
@@ -365,6 +427,8 @@ beforeAll(async () => {
       external_mcp: names.find((n) => n.includes('ext_whoami'))!,
       workflow: names.find((n) => n === 'wf_whoami')!,
     };
+    // ...and the IdP has reached it too: alice's ID-JAG is redeemed.
+    await waitFor(`an ID-JAG redeemed for the ${kind} server`, async () => (await idJagToken(servers[kind].id)).token);
   }
 }, 120_000);
 
@@ -373,6 +437,7 @@ afterAll(async () => {
   await remote?.close();
   await new Promise<void>((r) => upstream?.close(() => r()));
   await authServer?.close();
+  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
 });
 
 const cells = callers.flatMap((caller) =>

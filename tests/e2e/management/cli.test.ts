@@ -869,6 +869,50 @@ describe('toolplane CLI', () => {
     expect((await cli(['scim-token', 'delete'])).code).toBe(5);
   });
 
+  it('idps add (client secret shown once) / list / remove (ADR 0082)', async () => {
+    const added = await cli([
+      'idps',
+      'add',
+      '--name',
+      'acme',
+      '--issuer',
+      'https://idp.acme.example',
+      '--jwks-url',
+      'https://idp.acme.example/keys',
+      '--client-id',
+      'agent',
+      '--user-claim',
+      'email',
+    ]);
+    expect(added.code).toBe(0);
+    const secret = /^client secret \(shown once\): (tpidp_\S+)$/m.exec(added.stdout)?.[1];
+    expect(secret).toBeDefined();
+    const listed = await cliJson<{ data: { name: string; issuer: string; clientId: string; userClaim: string }[] }>([
+      'idps',
+      'list',
+    ]);
+    expect(listed.data.map((i) => [i.name, i.issuer, i.clientId, i.userClaim])).toEqual([
+      ['acme', 'https://idp.acme.example', 'agent', 'email'],
+    ]);
+    expect((await cli(['idps', 'list'])).stdout + JSON.stringify(listed)).not.toContain(secret!);
+    const plain = await cli([
+      'idps',
+      'add',
+      '--name',
+      'x',
+      '--issuer',
+      'http://idp.example',
+      '--jwks-url',
+      'http://idp.example/k',
+      '--client-id',
+      'c',
+    ]);
+    expect(plain.code).toBe(3);
+    expect(plain.stderr).toContain('https');
+    expect(await cliJson(['idps', 'remove', 'acme'])).toEqual({ removed: expect.any(String) });
+    expect((await cli(['idps', 'remove', 'acme'])).code).toBe(5);
+  });
+
   it('session show / set FILE / inspect SCOPE / end SCOPE', async () => {
     // The workspace is new: the default rule, log only.
     expect((await cli(['session', 'show'])).stdout).toContain(

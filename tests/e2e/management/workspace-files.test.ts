@@ -297,6 +297,18 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
       },
     }),
   );
+  // An enterprise IdP (ADR 0082): its file never holds the client secret.
+  const idp = await unwrap(
+    api.POST('/enterprise_idps', {
+      body: {
+        name: 'acme',
+        issuer: 'https://idp.acme.example',
+        jwksUrl: 'https://idp.acme.example/keys',
+        clientId: 'agent',
+      },
+    }),
+  );
+  secretValues.push(idp.clientSecret!);
 }
 
 /** A workspace's guardrails as comparable across workspaces: by name, their server by name, no ids or times. */
@@ -377,6 +389,7 @@ describe('workspace files', () => {
         'api-keys/initial.yaml',
         'access-policies/small-searches.yaml',
         'quotas/ci-daily.yaml',
+        'enterprise-idps/acme.yaml',
         'guardrails/no-keys.yaml',
         'guardrails/ticket-cards.yaml',
         'role-mappings.yaml',
@@ -417,6 +430,11 @@ describe('workspace files', () => {
         '    - tickets\n  tools:\n    - search_tickets\ncounts: cost\nlimit: 100\nwindow: day\n' +
         'timeZone: Europe/Berlin\nper: person\nenforce: true\nalertWebhookUrl: null\n',
     );
+    // An enterprise IdP's file: the create body, the default user claim written out, never the client secret.
+    expect(files['enterprise-idps/acme.yaml']).toBe(
+      'name: acme\nissuer: https://idp.acme.example\njwksUrl: https://idp.acme.example/keys\nclientId: agent\n' +
+        'userClaim: sub\n',
+    );
     // A server's approval rule names its keys by name, every field written out.
     expect(files['mcp-servers/tickets.yaml']).toContain(
       'approvalTools:\n  - create_ticket\napprovalRule:\n  approvers:\n    apiKeys:\n      - approver\n' +
@@ -454,6 +472,15 @@ describe('workspace files', () => {
       approval: { approvers: { apiKeys: [bKeys.find((k) => k.name === 'approver')!.id] } },
     });
     expect(await guardrailsOf(b.api)).toEqual(await guardrailsOf(a.api));
+    const idps = async (api: ManagementClient) =>
+      (await unwrap(api.GET('/enterprise_idps'))).data.map(({ name, issuer, jwksUrl, clientId, userClaim }) => ({
+        name,
+        issuer,
+        jwksUrl,
+        clientId,
+        userClaim,
+      }));
+    expect(await idps(b.api)).toEqual(await idps(a.api));
     const roles = async (api: ManagementClient) => {
       const { groupsClaim, assignments } = await unwrap(api.GET('/role_mappings'));
       return { groupsClaim, assignments };

@@ -104,6 +104,8 @@ export type Session = Schemas['Session'];
 /** The workspace's SCIM token (ADR 0062): its prefix and dates; its value only when created. */
 export type ScimToken = Schemas['ScimToken'];
 export type CreatedScimToken = Schemas['CreatedScimToken'];
+export type EnterpriseIdp = Schemas['EnterpriseIdp'];
+export type CreateEnterpriseIdpBody = Schemas['CreateEnterpriseIdpBody'];
 export type WorkspacePlan = Schemas['WorkspacePlan'];
 export type WorkspaceApplyResult = Schemas['WorkspaceApplyResult'];
 
@@ -555,6 +557,17 @@ export class Api {
   }
   async deleteScimToken(): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/scim_token'));
+  }
+
+  // Enterprise IdPs (ADR 0082)
+  async listEnterpriseIdps(): Promise<EnterpriseIdp[]> {
+    return (await this.#data('GET', this.#client.GET('/enterprise_idps'))).data;
+  }
+  createEnterpriseIdp(body: CreateEnterpriseIdpBody): Promise<EnterpriseIdp> {
+    return this.#data('POST', this.#client.POST('/enterprise_idps', { body }));
+  }
+  async deleteEnterpriseIdp(id: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/enterprise_idps/{id}', { params: { path: { id } } }));
   }
 
   // Approval requests

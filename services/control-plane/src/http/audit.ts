@@ -28,6 +28,7 @@ const models: Record<string, string> = {
   role_mapping: 'roleMapping',
   session_settings: 'sessionSettings',
   scim_token: 'scimToken',
+  enterprise_idp: 'enterpriseIdp',
   audit_exporter: 'auditExporter',
   change_request: 'changeRequest',
   change_approval_settings: 'changeApprovalSettings',

@@ -33,6 +33,10 @@ describe('people’s roles', () => {
     expect(areaOf('/quotas/{id}')).toBe('policies');
     expect(areaOf('/workspaces/current')).toBe('session');
     expect(areaOf('/nowhere')).toBeUndefined();
+    // Enterprise IdPs (ADR 0082): who may sign in to the servers, changed as the people are (admins).
+    expect(areaOf('/enterprise_idps/{id}')).toBe('people');
+    expect(rolesAllow(['operator'], 'POST', '/enterprise_idps')).toBe(false);
+    expect(rolesAllow(['viewer'], 'GET', '/enterprise_idps')).toBe(true);
   });
 
   it('lets each role read and change what the table says', () => {

@@ -47,7 +47,7 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/mcp_manager\/\{id\}\/debug_sessions(\/|$)/, 'debug_sessions'],
   [/^\/(mcp_manager|mcp_servers|external_mcp_servers|registry)(\/|$)/, 'servers'],
   [/^\/(connectors|connector_instances|api_catalog)(\/|$)/, 'connectors'],
-  [/^\/(external_users|scim_token)(\/|$)/, 'people'],
+  [/^\/(external_users|scim_token|enterprise_idps)(\/|$)/, 'people'],
   [/^\/execution_records(\/|$)/, 'records'],
   [/^\/(stats|usage)$/, 'usage'],
   [/^\/audit_events$/, 'trail'],

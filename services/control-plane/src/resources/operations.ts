@@ -9,6 +9,7 @@ import { connectorInstancesOperations } from './connector-instances/operations.t
 import { connectorsOperations } from './connectors/operations.ts';
 import { curatedConnectorsOperations } from './curated-connectors/operations.ts';
 import { debugSessionsOperations } from './debug-sessions/operations.ts';
+import { enterpriseIdpsOperations } from './enterprise-idps/operations.ts';
 import { deploymentsOperations } from './deployments/operations.ts';
 import { executionRecordsOperations } from './execution-records/operations.ts';
 import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
@@ -54,6 +55,7 @@ const operationTables = {
   secrets: secretsOperations,
   'external-users': externalUsersOperations,
   'scim-token': scimTokenOperations,
+  'enterprise-idps': enterpriseIdpsOperations,
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
   stats: statsOperations,

@@ -3,6 +3,7 @@ import { apiKeyFiles } from './api-keys/workspace-file.ts';
 import { connectorInstanceFiles } from './connector-instances/workspace-file.ts';
 import { connectorFiles } from './connectors/workspace-file.ts';
 import { deploymentFiles } from './deployments/workspace-file.ts';
+import { enterpriseIdpFiles } from './enterprise-idps/workspace-file.ts';
 import { externalServerFiles } from './external-mcp-servers/workspace-file.ts';
 import { externalUserFiles } from './external-users/workspace-file.ts';
 import { guardrailFiles } from './guardrails/workspace-file.ts';
@@ -27,6 +28,7 @@ export const workspaceFileKinds: readonly WorkspaceFileKind[] = [
   serverFiles,
   deploymentFiles,
   externalUserFiles,
+  enterpriseIdpFiles,
   apiKeyFiles,
   accessPolicyFiles,
   quotaFiles,

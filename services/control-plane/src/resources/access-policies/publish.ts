@@ -1,6 +1,7 @@
 import type { PolicyPrincipal, QuotaRule, WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
+import { enterpriseIdpRules } from '../enterprise-idps/rules.ts';
 import { sessionSettingsOf } from '../sessions/settings.ts';
 import { policyApproval } from './approval.ts';
 
@@ -13,6 +14,7 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
   const quotas = await db.quota.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
   const groups = await namedGroups(db, workspaceId, rows);
   const session = await sessionSettingsOf(db, workspaceId);
+  const idps = await enterpriseIdpRules(db, workspaceId);
   return {
     v: 1,
     workspaceId,
@@ -32,6 +34,8 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
     ...(groups ? { groups } : {}),
     // Session settings too (ADR 0078): the edges judge calls by them, the workers keep the labels for their lifetime.
     ...(session ? { session } : {}),
+    // Enterprise IdPs too (ADR 0082): the edges' authorization server decides a grant with the policies it redeems under.
+    ...(idps.length > 0 ? { enterpriseIdps: idps } : {}),
   };
 }
 

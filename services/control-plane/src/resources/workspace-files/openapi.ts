@@ -11,6 +11,7 @@ const kind = z.enum([
   'server',
   'workflow_deployment',
   'external_user',
+  'enterprise_idp',
   'api_key',
   'access_policy',
   'quota',
