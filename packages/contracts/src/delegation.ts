@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Narrowed tokens for sub-agents (delegation, ADR 0084, docs/identity-delegation.md): a caller trades its credential
+ * Narrowed tokens for sub-agents (delegation, ADR 0084, docs/identity.md "Narrowed tokens for sub-agents"): a caller trades its credential
  * at the edge's token endpoint (RFC 8693 token exchange) for a short-lived token carrying a subset of its rights. The
  * token is opaque (`tpd_` and 256 random bits); what it carries is this record, kept in Redis under the SHA-256 of the
  * token until it expires, read by every edge. Nothing here is a secret: the parent key is named by its id and the hash

@@ -81,7 +81,7 @@ export const ControlPlaneEnv = z.object({
     .regex(/^[\x21\x23-\x5b\x5d-\x7e]*$/, 'scope characters only')
     .default('toolplane:'),
   /**
-   * SAML 2.0 sign-in (ADR 0083, docs/identity-saml.md): the identity provider's entity id (the `Issuer` its assertions
+   * SAML 2.0 sign-in (ADR 0083, docs/identity.md "SAML sign-in"): the identity provider's entity id (the `Issuer` its assertions
    * must name). Set with SAML_IDP_SSO_URL, SAML_IDP_CERT and SAML_SP_ENTITY_ID, people sign in to the dashboard and the
    * management API through it besides OAuth; unset: no SAML.
    */

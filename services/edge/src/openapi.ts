@@ -325,7 +325,7 @@ const paths = {
         'one RFC 9396 `authorization_details` entry of type `toolplane_delegation` (servers, tools, a CEL ' +
         '`condition`, `calls`, `expires_in` ≤ 3600, `actor`). It can only narrow: more than the subject has is ' +
         '`invalid_target` (servers, tools) or `invalid_request` (calls, lifetime). The token is a bearer token for ' +
-        'the MCP endpoints; it fails once its API key is revoked (ADR 0084, docs/identity-delegation.md).',
+        'the MCP endpoints; it fails once its API key is revoked (ADR 0084, docs/identity.md "Narrowed tokens for sub-agents").',
       security: [],
       requestBody: {
         required: true,

@@ -1,4 +1,4 @@
-// SAML 2.0 sign-in of people (ADR 0083, docs/identity-saml.md) against the real stack and a local identity provider of
+// SAML 2.0 sign-in of people (ADR 0083, docs/identity.md "SAML sign-in") against the real stack and a local identity provider of
 // this file's own (an HTTP server that reads AuthnRequests and signs assertions with xml-crypto, RSA-SHA256, with a
 // self-signed certificate from openssl): SP-initiated through Debian's Chromium (the dashboard shows the person with
 // the role their group maps to), IdP-initiated at the ACS, and the refusals: an unsigned assertion, a wrong audience,

@@ -4,7 +4,7 @@ import { action, listOption, withJson } from './context.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 
 /**
- * `toolplane token narrow`: a narrowed token for a sub-agent (ADR 0084, docs/identity-delegation.md), made by the
+ * `toolplane token narrow`: a narrowed token for a sub-agent (ADR 0084, docs/identity.md "Narrowed tokens for sub-agents"), made by the
  * edge's token endpoint (RFC 8693 token exchange, `POST <edge>/oauth/token-exchange`) from the configured API key, or
  * from the key, OAuth access token or narrowed token given on stdin (`--subject-stdin`, so that it shows in no shell
  * history; `--oauth` says it is an OAuth token). The token is printed once; it can only narrow further.
