@@ -23,6 +23,11 @@ export interface RecordedCall {
   readonly tool: { readonly def: CatalogTool['tool'] };
   readonly identity: CallerIdentity;
   readonly caller: ConditionCaller;
+  /**
+   * A refusal recorded by an edge stage the replay does not judge (the input schema, a confirmation, the session
+   * rules, …): the call stays refused, as recorded, under both sets of rules (never charged).
+   */
+  readonly refused?: string | undefined;
   /** The arguments the record kept (opened); undefined when it kept none. */
   readonly args: Readonly<Record<string, unknown>> | undefined;
 }
@@ -112,6 +117,7 @@ function chargeQuotas(judge: Judge, call: RecordedCall) {
 export function judgeCall(judge: Judge, call: RecordedCall): Verdict {
   const { access } = judge.rules;
   const name = call.entry.tool.name;
+  if (call.refused !== undefined) return verdict({ outcome: 'refused', code: call.refused });
   const decision = decideAccess(access, call.identity, call.serverId);
   if (!decision.allowed || (decision.grant !== 'all' && !decision.grant.has(name)))
     return verdict({ outcome: 'refused', code: 'access.denied' });

@@ -22,8 +22,13 @@ interface Row {
   username: string | null;
   subject: string | null;
   started_at: Date;
+  outcome: string;
+  error_code: string | null;
   sealed_arguments: string | null;
 }
+
+/** Refusals by edge stages the replay does not judge: kept as recorded under both sets of rules. */
+const keptRefusal = /^(tool\.invalid_arguments|confirmation\.|session\.|spending\.|approval\.|code\.)/;
 
 /** The opener of a key file, read once per file. */
 const openers = new Map<string, RecordArgumentsOpener>();
@@ -108,6 +113,7 @@ function recordOf(r: Row, facts: Facts, opener: RecordArgumentsOpener | undefine
     entry: found.entry,
     tool: found.tool,
     ...callerOf(r, facts),
+    ...(r.outcome === 'rejected' && r.error_code && keptRefusal.test(r.error_code) ? { refused: r.error_code } : {}),
     args,
   };
   return { id: r.id, at: r.started_at, values, call };
@@ -126,7 +132,7 @@ export async function recordSource(
       const rows = await db.$queryRawUnsafe<Row[]>(
         `SELECT id::text AS id, server_id::text AS server_id, catalog_version, tool, key_id, username,
            CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'caller'->>'subject' END AS subject,
-           started_at, sealed_arguments
+           started_at, outcome, error_code, sealed_arguments
          FROM execution_records
          WHERE workspace_id = $1::uuid AND started_at >= $2::timestamp AND started_at < $3::timestamp
            AND (started_at, id) > ($4::timestamp, $5::uuid)
