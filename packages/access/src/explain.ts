@@ -78,7 +78,7 @@ export interface AccessExplanation {
   readonly policies: PolicyReading[];
 }
 
-export type CallDecision =
+type CallDecision =
   | { allowed: true; decision: AccessDecision & { allowed: true } }
   | { allowed: false; reason: string }
   | { allowed: false; approval: PolicyApprovalRule };

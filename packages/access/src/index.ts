@@ -11,7 +11,7 @@ export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
 export { stepRefusal, stepShadowRefusals } from './step-access.ts';
-export type { AccessExplanation, CallDecision, ExplainCall } from './explain.ts';
+export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';

@@ -37,7 +37,7 @@ const changeKinds = [
 ] as const;
 type ChangeKind = (typeof changeKinds)[number];
 
-export interface ReplayOutcome {
+interface ReplayOutcome {
   replayed: number;
   skipped: number;
   withoutArguments: number;

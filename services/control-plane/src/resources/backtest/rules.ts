@@ -24,7 +24,7 @@ import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts'
  */
 
 /** A guardrail with the server it belongs to (null: every server of the workspace). */
-export interface ServerGuardrail {
+interface ServerGuardrail {
   readonly serverId: string | null;
   readonly rule: GuardrailRule;
 }
@@ -35,7 +35,7 @@ export interface Rules {
 }
 
 /** The kinds of files a proposed change may hold. */
-export const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail'] as const;
+const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail'] as const;
 
 function guardrailRule(r: {
   id: string;

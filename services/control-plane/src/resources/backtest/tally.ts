@@ -8,7 +8,7 @@ const MAX_VALUES = 500;
 const EXAMPLES = 20;
 const VALUE_EXAMPLES = 3;
 
-export const dimensions = ['byKey', 'byPerson', 'byTool', 'byDay'] as const;
+const dimensions = ['byKey', 'byPerson', 'byTool', 'byDay'] as const;
 type Dimension = (typeof dimensions)[number];
 
 /** Where a call counts: its key id, person, tool and day (`''`: none). */
