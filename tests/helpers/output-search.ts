@@ -1,13 +1,17 @@
 // Searches every output of a stack for secret values (the canary rule of tests/e2e/security/secret-canary.test.ts):
 // every log line of the services, every span they exported (an OTLP/HTTP receiver of the test), every
 // command sent to Redis while the test ran (job payloads, results, pub/sub: MONITOR), every Redis key and
-// value at the end, every PostgreSQL row, and whatever else the test collected (tool results, REST answers).
+// value at the end, every PostgreSQL row (the arguments records keep sealed: opened), and whatever else the test
+// collected (tool results, REST answers).
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Stack } from '@toolplane/cli';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { RecordArgumentsOpener } from '../../packages/secrets/src/index.ts';
 
 /**
  * A `fetch` that pushes the text of every response to `into` (pass it to `createManagementClient` as `fetchImpl`),
@@ -139,8 +143,14 @@ export async function dumpRedis(stack: Pick<Stack, 'redisUrl' | 'redisPrefix'>):
   return dump;
 }
 
-/** Every row of every table of the stack's database, a JSON line per table, and the tables' names. */
-export async function dumpPostgres(stack: Pick<Stack, 'databaseUrl'>): Promise<{ tables: string[]; rows: string[] }> {
+/**
+ * Every row of every table of the stack's database, a JSON line per table, and the tables' names; with the stack's
+ * data directory, the arguments records keep sealed for the backtest (ADR 0080) opened with the control plane's key too
+ * (what a holder of that key could read), one JSON line per record.
+ */
+export async function dumpPostgres(
+  stack: Pick<Stack, 'databaseUrl'> & { dataDir?: string },
+): Promise<{ tables: string[]; rows: string[] }> {
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
   try {
@@ -151,6 +161,14 @@ export async function dumpPostgres(stack: Pick<Stack, 'databaseUrl'>): Promise<{
     ).rows.map((r) => r.table_name);
     const rows: string[] = [];
     for (const t of tables) rows.push(JSON.stringify((await db.query(`SELECT * FROM "${t}"`)).rows));
+    const keyFile = stack.dataDir && join(stack.dataDir, 'keys', 'record-arguments.key.pem');
+    if (keyFile && existsSync(keyFile) && tables.includes('execution_records')) {
+      const opener = new RecordArgumentsOpener(readFileSync(keyFile, 'utf8'));
+      const sealed = await db.query<{ id: string; sealed_arguments: string }>(
+        'SELECT id::text, sealed_arguments FROM execution_records WHERE sealed_arguments IS NOT NULL',
+      );
+      for (const r of sealed.rows) rows.push(JSON.stringify(opener.open(r.sealed_arguments, r.id) ?? null));
+    }
     return { tables, rows };
   } finally {
     await db.end();

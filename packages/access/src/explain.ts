@@ -86,9 +86,10 @@ type CallDecision =
 /**
  * The decision for the call, by the edge's steps in its order: the access decision on the server (authentication),
  * the tool hidden from the caller's view (`tools/call` of a denied tool), then the conditional grants (before the
- * enqueue). A denial's reason is the edge's refusal, word for word.
+ * enqueue). A denial's reason is the edge's refusal, word for word. The control plane's backtest replays recorded
+ * calls with it (ADR 0080).
  */
-function decideCall(access: WorkspaceAccess, call: ExplainCall, who: string): CallDecision {
+export function decideCall(access: WorkspaceAccess, call: ExplainCall, who: string): CallDecision {
   // `who` is `decideAccess`'s own description of the caller unless the credential is named otherwise.
   const name = call.tool.def.name;
   const decision = decideAccess(access, call.identity, call.server.catalog.serverId);

@@ -9,7 +9,7 @@ export type { ToolConditions, ToolGrant } from './grants.ts';
 export { conditionRefusal, conditionsReadSession, failedClauses, shadowRefusals } from './call-conditions.ts';
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
-export { explainAccess } from './explain.ts';
+export { decideCall, explainAccess } from './explain.ts';
 export { stepRefusal, stepShadowRefusals } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText } from './policy-approval.ts';

@@ -27,6 +27,7 @@ import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
 import { usageCommand } from './commands/usage.ts';
 import { leastPrivilegeCommands } from './commands/least-privilege.ts';
+import { rulesCommands } from './commands/rules.ts';
 import { usersCommand } from './commands/users.ts';
 import { workspaceFilesCommands } from './commands/workspace-files.ts';
 
@@ -95,6 +96,7 @@ function buildProgram(): Command {
   statsCommand(program);
   usageCommand(program);
   leastPrivilegeCommands(program);
+  rulesCommands(program);
   policiesCommand(program);
   quotasCommand(program);
   guardrailsCommand(program);

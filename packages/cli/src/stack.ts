@@ -221,11 +221,11 @@ async function startStores(opts: StackOptions, dataDir: string, cleanups: (() =>
   return { redis, redisUrl, databaseUrl };
 }
 
-/** The worker's sealing key pair in the data directory (made once): the control plane gets only the public half. */
-function sealingKeys(dataDir: string): { publicKeyFile: string; privateKeyFile: string } {
+/** A key pair in the data directory's `keys/` (made once): `<name>.pub.pem` and `<name>.key.pem`. */
+function keyPair(dataDir: string, name: string): { publicKeyFile: string; privateKeyFile: string } {
   const keyDir = join(dataDir, 'keys');
-  const publicKeyFile = join(keyDir, 'secrets-seal.pub.pem');
-  const privateKeyFile = join(keyDir, 'secrets-seal.key.pem');
+  const publicKeyFile = join(keyDir, `${name}.pub.pem`);
+  const privateKeyFile = join(keyDir, `${name}.key.pem`);
   if (!existsSync(privateKeyFile)) {
     mkdirSync(keyDir, { recursive: true, mode: 0o700 });
     const pair = generateSealingKeyPair();
@@ -233,6 +233,14 @@ function sealingKeys(dataDir: string): { publicKeyFile: string; privateKeyFile: 
     writeFileSync(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
   }
   return { publicKeyFile, privateKeyFile };
+}
+
+/**
+ * The worker's sealing key pair (the control plane gets only the public half), and the control plane's key pair for
+ * record arguments (ADR 0080: the workers get only its public half; `keys/record-arguments.key.pem` opens them).
+ */
+function sealingKeys(dataDir: string) {
+  return { ...keyPair(dataDir, 'secrets-seal'), recordArguments: keyPair(dataDir, 'record-arguments') };
 }
 
 /** What every service of one stack is started from: shared settings, where they log, and the ports chosen. */
@@ -243,7 +251,7 @@ interface Launch {
   databaseUrl: string;
   bootstrapKey: string;
   secretsDir: string;
-  keys: { publicKeyFile: string; privateKeyFile: string };
+  keys: ReturnType<typeof sealingKeys>;
   cpPort: number;
   edgeUrls: string[];
   processes: ServiceProcess[];
@@ -299,6 +307,7 @@ async function startControlPlaneOf(l: Launch, metricsEnv: Record<string, string>
       DATABASE_URL: l.databaseUrl,
       SECRETS_DIR: l.secretsDir,
       SECRETS_PUBLIC_KEY_FILE: l.keys.publicKeyFile,
+      RECORD_ARGUMENTS_PRIVATE_KEY_FILE: l.keys.recordArguments.privateKeyFile,
       PUBLIC_EDGE_URL: l.edgeUrls[0]!,
       PUBLIC_API_URL: `http://127.0.0.1:${l.cpPort}`,
       BOOTSTRAP_API_KEY: l.bootstrapKey,
@@ -326,6 +335,7 @@ async function startWorker(l: Launch, index: number): Promise<ServiceProcess> {
       ...l.common,
       SECRETS_DIR: l.secretsDir,
       SECRETS_PRIVATE_KEY_FILE: l.keys.privateKeyFile,
+      RECORD_ARGUMENTS_PUBLIC_KEY_FILE: l.keys.recordArguments.publicKeyFile,
       HEALTH_PORT: String(port),
       // Connect links for people's OAuth connections point at the control plane (ADR 0027).
       PUBLIC_API_URL: `http://127.0.0.1:${l.cpPort}`,

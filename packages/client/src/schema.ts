@@ -1825,6 +1825,32 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/governance/backtest': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Replay the recorded calls of a period through a proposed change of the rules
+     * @description The proposed change is written as workspace files (access policies with their conditions and
+     * approvals, quotas with their windows, guardrails on arguments); the recorded calls of the period (at most 31
+     * days, at most 200000 calls, oldest first) are judged by the current rules and by the proposed ones with the
+     * edge’s own code, quotas replayed in time order, in log-only mode: no upstream is called, nothing is charged or
+     * changed. The answer counts the calls that would newly be refused, held for approval, allowed, charged differently
+     * or found something in, by API key, person, tool and day, with example record ids; never an argument’s value.
+     * Arguments are those the records kept sealed (ADR 0080). The replay stops when the client goes away.
+     */
+    post: operations['backtest'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/mcp_manager/{id}/tools': {
     parameters: {
       query?: never;
@@ -5367,6 +5393,320 @@ export interface components {
       /** @description What else to do for the proposal to take effect, and what was left out. */
       notes: string[];
     };
+    Backtest: {
+      period: {
+        /** Format: date-time */
+        from: string;
+        /** Format: date-time */
+        to: string;
+      };
+      calls: {
+        /** @description Recorded calls judged by both sets of rules. */
+        replayed: number;
+        /** @description Records of no tool of their catalog (a program of code mode, a read). */
+        skipped: number;
+        /** @description Replayed calls whose record kept no arguments (refused at the edge, or no key to seal them). */
+        withoutArguments: number;
+        limit: number;
+        /** @description The period held more records than `limit`: the newest were not replayed. */
+        truncated: boolean;
+      };
+      changes: {
+        /** @description Calls the current rules let through (or hold) that the proposed ones refuse. */
+        newlyRefused: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
+        /** @description Calls the current rules allow that the proposed ones hold for approval. */
+        newlyHeld: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
+        /** @description Calls the current rules refuse or hold that the proposed ones allow. */
+        newlyAllowed: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
+        /** @description Calls allowed by both, charged to other quotas or amounts. */
+        chargedDifferently: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
+        /** @description Calls in whose arguments the proposed guardrails find what the current do not. */
+        newFindings: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
+        /** @description Calls whose record kept no arguments, judged differently by rules that read them: not known. */
+        unjudged: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
+      };
+      /** @description Why the proposed rules refuse or hold those calls. */
+      reasons: {
+        /** @enum {string} */
+        change: 'newlyRefused' | 'newlyHeld';
+        /** @description `access.denied`, `access.condition`, `guardrail.blocked`, `quota.exceeded`, … */
+        code: string;
+        /** @description The proposed rule that refuses or holds, by name, when one does. */
+        rule: string | null;
+        calls: number;
+      }[];
+      /** @description The new findings in arguments, per guardrail, detector and action (never a value). */
+      findings: {
+        guardrail: string;
+        detector: string;
+        action: string;
+        calls: number;
+      }[];
+      /** @description What the replay does not judge, in words. */
+      notReplayed: string[];
+    };
+    BacktestRequest: {
+      /**
+       * @description The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`;
+       * docs/gitops.md): each replaces the rule of its name, or adds one.
+       */
+      files: components['schemas']['WorkspaceFile'][];
+      /**
+       * Format: date-time
+       * @description The period’s start (included).
+       */
+      from: string;
+      /**
+       * Format: date-time
+       * @description The period’s end (excluded); at most 31 days after `from`.
+       */
+      to: string;
+      /**
+       * @description The most recorded calls to replay, oldest first (default and most: 200000).
+       * @default 200000
+       */
+      maxCalls?: number;
+    };
+    WorkspaceFile: {
+      /** @description The file’s path relative to the directory, `/`-separated (`mcp-servers/tickets.yaml`). */
+      path: string;
+      /** @description The file’s text. */
+      content: string;
+    };
     ServerTools: {
       /** Format: uuid */
       serverId: string;
@@ -5787,12 +6127,6 @@ export interface components {
        * @default []
        */
       provided?: string[];
-    };
-    WorkspaceFile: {
-      /** @description The file’s path relative to the directory, `/`-separated (`mcp-servers/tickets.yaml`). */
-      path: string;
-      /** @description The file’s text. */
-      content: string;
     };
     WorkspaceApplyResult: {
       /** @enum {string} */
@@ -21325,6 +21659,108 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  backtest: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['BacktestRequest'];
+      };
+    };
+    responses: {
+      /** @description What would change. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backtest'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
         headers: {
           [name: string]: unknown;
         };

@@ -1072,6 +1072,11 @@ export const ExecutionRecordV1 = z.object({
     .optional(),
   /** The edge answered from the result cache (ADR 0067): no step, nothing reached the upstream. */
   cached: z.literal(true).optional(),
+  /**
+   * The call's arguments as the worker received them, sealed to the control plane's backtest key (ADR 0080): only the
+   * backtest opens them. Absent: the worker has no such key, or the edge wrote the record (a call refused before it).
+   */
+  sealedArguments: z.string().optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

@@ -15,3 +15,4 @@ export * from './approvals.ts';
 export * from './held-jobs.ts';
 export * from './session-store.ts';
 export * from './event-store.ts';
+export * from './quota-replay.ts';

@@ -162,7 +162,7 @@ const windowMs: Record<QuotaWindow, number> = {
  * A `per` counter's last key part: `k:<key id>`, `p:<person>`, `s:<subject>`; a caller without one counts as `k`, `p`
  * or `s` alone (no colon), which no value can spell (a person named `-` is `p:-`, not the callers acting as no one).
  */
-function perValue(rule: QuotaRule, c: QuotaCaller): string {
+export function perValue(rule: QuotaRule, c: QuotaCaller): string {
   const part = (tag: string, value: string | undefined) => (value === undefined ? tag : `${tag}:${value}`);
   switch (rule.per) {
     case 'api_key':

@@ -17,6 +17,12 @@ export const ControlPlaneEnv = z.object({
   ...secretsStoreEnv,
   /** PEM file of the worker's X25519 public key: the control plane can seal secrets, never open them (required when `SECRETS_BACKEND=local`). */
   SECRETS_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * PEM file of the X25519 private key that opens the arguments kept in execution records (ADR 0080), for
+   * `POST /governance/backtest` only; the workers seal to its public half (`RECORD_ARGUMENTS_PUBLIC_KEY_FILE`). Unset:
+   * a backtest replays what needs no arguments and counts the calls it could not judge.
+   */
+  RECORD_ARGUMENTS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /**

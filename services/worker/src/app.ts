@@ -1,5 +1,6 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { recordArgumentsSealer } from './record-arguments.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
@@ -257,6 +258,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
   const { env, log, redis, keys, records, running, debug, resolver, httpLimits } = core;
   const { plans, leases, userTokens, connectLinks } = clients;
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
+  // Each call's arguments kept in its record for the backtest, sealed to the control plane's key (ADR 0080).
+  const sealArguments = recordArgumentsSealer(env.RECORD_ARGUMENTS_PUBLIC_KEY_FILE);
   return createToolInvocationProcessor({
     plans,
     secrets: resolver,
@@ -299,6 +302,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     userTokens,
     connectLinks,
     relayReplies: core.relayReplies,
+    ...(sealArguments ? { sealArguments } : {}),
   });
 }
 

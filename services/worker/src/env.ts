@@ -73,6 +73,12 @@ export const WorkerEnv = z.object({
    * `SECRETS_PRIVATE_KEY_FILE`. Unset (and no default): calls carrying such a credential fail.
    */
   REQUEST_CREDENTIALS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * PEM file of the control plane's X25519 public key for record arguments (ADR 0080): each call's arguments are kept
+   * in its execution record sealed to it, for the backtest only (the control plane's `RECORD_ARGUMENTS_PRIVATE_KEY_FILE`).
+   * Unset: records keep no arguments, and a backtest cannot replay conditions or guardrails on them.
+   */
+  RECORD_ARGUMENTS_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   /** Most catalog versions whose execution plans are kept in memory, and most servers whose debug-session state is (least recently used evicted). */
   PLAN_CACHE_MAX: z.coerce.number().int().positive().default(1000),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */

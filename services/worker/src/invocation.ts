@@ -20,6 +20,7 @@ import { isResendable, type ExecutionLeases } from './execution-lease.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import type { HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
+import type { ArgumentSealer } from './record-arguments.ts';
 import type { ExecutionRecordSink, PublishedReplies, QuotaMeter } from '@toolplane/queue';
 import type { GuardrailDeps } from './guardrails.ts';
 import type { RequestCredentialOpener } from './request-credentials.ts';
@@ -96,6 +97,8 @@ export interface ProcessorDeps {
   sessions?: SessionStore;
   /** Stores a cacheable call's result (`SET key value PX ttlMs`, ADR 0067; absent: nothing is cached). */
   resultCache?: (key: string, value: string, ttlMs: number) => Promise<unknown>;
+  /** Seals a call's arguments into its record for the backtest (ADR 0080; absent: records keep none). */
+  sealArguments?: ArgumentSealer;
   now?: () => number;
 }
 

@@ -197,6 +197,8 @@ function recorder(
     if (argumentFindings && rest.guardrails) rec.guardrails = [...argumentFindings, ...rest.guardrails];
     if (tree) rec.tree = tree; // workflow calls only
     if (uncharged) delete rec.costUnits;
+    const sealed = deps.sealArguments?.(job, rec.invocationId);
+    if (sealed) rec.sealedArguments = sealed;
     clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
     observeOutcome(span, rec);
     deps.records.add(rec);

@@ -33,6 +33,8 @@ export type TrafficStats = Schemas['TrafficStats'];
 export type Usage = Schemas['Usage'];
 /** `GET /least_privilege`: grants against use per API key and person, with proposals. */
 export type LeastPrivilege = Schemas['LeastPrivilege'];
+export type Backtest = Schemas['Backtest'];
+export type BacktestRequest = Schemas['BacktestRequest'];
 /** `GET /least_privilege/proposal`: one principal's proposal as workspace files. */
 export type LeastPrivilegeProposal = Schemas['LeastPrivilegeProposal'];
 /** The query of both (`principal`: `api_key:<id>` or `external_user:<name>`). */
@@ -458,6 +460,9 @@ export class Api {
   }
   getLeastPrivilegeProposal(query: LeastPrivilegeQuery & { principal: string }): Promise<LeastPrivilegeProposal> {
     return this.#data('GET', this.#client.GET('/least_privilege/proposal', { params: { query } }));
+  }
+  backtest(body: BacktestRequest): Promise<Backtest> {
+    return this.#data('POST', this.#client.POST('/governance/backtest', { body }));
   }
   // The audit trail (scope `audit`)
   listAuditEvents(query: {

@@ -31,6 +31,8 @@ export interface Input<B = undefined, Q = Record<string, unknown>, P = Record<st
   params: P;
   query: Q;
   body: B;
+  /** Aborted when the client goes away before the answer (HTTP only): a long read may stop (the backtest does). */
+  signal?: AbortSignal;
 }
 
 /** An answer other than the documented success status with the handler's value as JSON (a 201 beside a 200). */
@@ -268,7 +270,11 @@ function served(deps: ControlPlaneDeps, op: Operation): RequestHandler {
     };
     const input = await admitted(deps, op, by, { params: req.params, query: req.query ?? {}, body: req.body });
     if (op.raw) return op.raw(deps, input as Input<undefined, unknown, unknown>, req, res);
-    send(req, res, op, await op.handler!(deps, input));
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    send(req, res, op, await op.handler!(deps, { ...input, signal: gone.signal }));
   };
 }
 

@@ -16,6 +16,7 @@ import { externalMcpServersOperations } from './external-mcp-servers/operations.
 import { externalUsersOperations } from './external-users/operations.ts';
 import { guardrailsOperations } from './guardrails/operations.ts';
 import { leastPrivilegeOperations } from './least-privilege/operations.ts';
+import { backtestOperations } from './backtest/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
 import { registryOperations } from './registry/operations.ts';
@@ -61,6 +62,7 @@ const operationTables = {
   stats: statsOperations,
   usage: usageOperations,
   'least-privilege': leastPrivilegeOperations,
+  backtest: backtestOperations,
   'server-tools': serverToolsOperations,
   'audit-events': auditEventsOperations,
   'audit-exporters': auditExportersOperations,

@@ -33,13 +33,15 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
     `WITH src AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, workspace_id uuid, server_id uuid, catalog_version int,
          tool text, key_id text, username text, started_at timestamp(3), duration_ms float8, outcome text, error_code text,
-         message text, steps jsonb, debug jsonb, debug_session_id uuid, cost_units float8, parent_invocation_id uuid)
+         message text, steps jsonb, debug jsonb, debug_session_id uuid, cost_units float8, parent_invocation_id uuid,
+         sealed_arguments text)
      ),
      inserted AS (
        INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
-         started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id, parent_invocation_id)
+         started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id, parent_invocation_id,
+         sealed_arguments)
        SELECT id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome,
-         error_code, message, steps, debug, debug_session_id, parent_invocation_id FROM src
+         error_code, message, steps, debug, debug_session_id, parent_invocation_id, sealed_arguments FROM src
        ON CONFLICT (id) DO NOTHING
        RETURNING id, workspace_id, server_id, tool, key_id, username, started_at, duration_ms, outcome
      )${usageUpsertSql}${rollupUpsertSql}`,
@@ -113,6 +115,7 @@ function recordRow(r: ExecutionRecord) {
     debug_session_id: r.debug?.sessionId ?? null,
     cost_units: r.costUnits ?? null,
     parent_invocation_id: r.parentInvocationId ?? null,
+    sealed_arguments: r.sealedArguments ?? null,
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const File = z
+export const WorkspaceFileBody = z
   .strictObject({
     path: z
       .string()
@@ -12,7 +12,7 @@ const File = z
   })
   .meta({ id: 'WorkspaceFile' });
 
-const Files = z.array(File).max(5000).describe('Every file of the directory (docs/gitops.md, "Layout").');
+const Files = z.array(WorkspaceFileBody).max(5000).describe('Every file of the directory (docs/gitops.md, "Layout").');
 
 const Prune = z
   .boolean()

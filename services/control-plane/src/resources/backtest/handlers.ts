@@ -1,0 +1,60 @@
+import { ValidationError } from '@toolplane/errors';
+import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
+import { openerOf, recordSource } from './records.ts';
+import { replay } from './replay.ts';
+import { currentRules, proposedRules } from './rules.ts';
+import { MAX_DAYS, type BacktestBody } from './schemas.ts';
+
+const DAY_MS = 86_400_000;
+
+/** What the replay leaves to the edge alone, said in every answer. */
+const NOT_REPLAYED = [
+  'confirmations and approval rules of servers (approvalTools): the same under both sets of rules',
+  'session rules and conditions on the session: a record keeps no session (conditions reading it are false)',
+  'quotas on calls in flight: a record says when a call started, not what ran beside it',
+  'the result guardrails: results are not kept',
+];
+
+function periodOf(body: BacktestBody) {
+  const from = new Date(body.from);
+  const to = new Date(body.to);
+  const problems = [];
+  if (from >= to) problems.push({ path: '/from', message: `must be before to (${to.toISOString()})` });
+  else if (to.getTime() - from.getTime() > MAX_DAYS * DAY_MS)
+    problems.push({ path: '/from', message: `the period may cover at most ${MAX_DAYS} days` });
+  if (problems.length > 0) throw new ValidationError('the request is invalid', problems, 'request.invalid', 422);
+  return { from, to };
+}
+
+/**
+ * `POST /governance/backtest` (ADR 0080): the period's recorded calls replayed through the current rules and the
+ * proposed ones, in time order, calling nothing; what would change, counted. Cancelled when the client goes away.
+ */
+export async function backtest(deps: ControlPlaneDeps, { caller, body, signal }: Input<BacktestBody>) {
+  const period = periodOf(body);
+  const workspaceId = caller.workspaceId;
+  const current = await currentRules(deps.db, workspaceId);
+  const proposed = await proposedRules(deps, workspaceId, current, body.files);
+  const opener = openerOf(deps.env.RECORD_ARGUMENTS_PRIVATE_KEY_FILE);
+  const source = await recordSource(deps.db, workspaceId, period, opener);
+  const started = Date.now();
+  const o = await replay(source, { current, proposed }, { maxCalls: body.maxCalls, signal });
+  const log = { workspaceId, replayed: o.replayed, ms: Date.now() - started };
+  if (o.cancelled) deps.log.info(log, 'backtest cancelled: the client went away');
+  else deps.log.info(log, 'backtest done');
+  return {
+    period: { from: period.from.toISOString(), to: period.to.toISOString() },
+    calls: {
+      replayed: o.replayed,
+      skipped: o.skipped,
+      withoutArguments: o.withoutArguments,
+      limit: body.maxCalls,
+      truncated: o.truncated,
+    },
+    changes: Object.fromEntries(Object.entries(o.changes).map(([k, t]) => [k, t.toJSON()])),
+    reasons: o.reasons.toJSON(),
+    findings: o.findings.toJSON(),
+    notReplayed: [...NOT_REPLAYED, ...(opener ? [] : ['arguments: this control plane has no key to open them'])],
+  };
+}

@@ -1,0 +1,124 @@
+import type { GuardrailFinding } from '@toolplane/contracts';
+import { QuotaReplay } from '@toolplane/queue';
+import { judgeCall, type Judge, type RecordedCall, type Verdict } from './judge.ts';
+import type { Rules } from './rules.ts';
+import { Counts, Tally, type CallValues } from './tally.ts';
+
+/**
+ * The replay (ADR 0080): the period's records read in pages in time order (keyset: `started_at`, then id), each call
+ * judged by the current rules and by the proposed ones (each with its own quota counters), and the differences
+ * tallied. Memory is bounded by a page and the tallies; the read stops at the call limit, or when `signal` aborts (the
+ * client went away).
+ */
+
+/** Records read per page. */
+export const PAGE = 2000;
+
+/** One record of the period, its call ready to judge (undefined `call`: its tool is in no catalog: not replayed). */
+export interface ReplayedRecord {
+  readonly id: string;
+  readonly at: Date;
+  readonly values: CallValues;
+  readonly call: RecordedCall | undefined;
+}
+
+/** Where the records come from: a page after a position (PostgreSQL in the service, a list in unit tests). */
+export interface RecordSource {
+  page(after: { at: Date; id: string } | undefined, limit: number): Promise<ReplayedRecord[]>;
+}
+
+const changeKinds = [
+  'newlyRefused',
+  'newlyHeld',
+  'newlyAllowed',
+  'chargedDifferently',
+  'newFindings',
+  'unjudged',
+] as const;
+type ChangeKind = (typeof changeKinds)[number];
+
+interface ReplayOutcome {
+  replayed: number;
+  skipped: number;
+  withoutArguments: number;
+  truncated: boolean;
+  cancelled: boolean;
+  changes: Record<ChangeKind, Tally>;
+  reasons: Counts<{ change: string; code: string; rule: string | null }>;
+  findings: Counts<{ guardrail: string; detector: string; action: string }>;
+}
+
+const judgeOf = (rules: Rules): Judge => ({ rules, quotas: new QuotaReplay(), guardrails: new Map() });
+const findingKey = (f: GuardrailFinding) => `${f.guardrail}\n${f.detector}\n${f.path}\n${f.action}`;
+
+/** The kinds of change from the current rules' verdict to the proposed rules' on one call (several at once: a new finding on a newly refused call). */
+function changesOf(cur: Verdict, prop: Verdict): ChangeKind[] {
+  const out: ChangeKind[] = [];
+  if (prop.outcome === 'refused' && cur.outcome !== 'refused') out.push('newlyRefused');
+  else if (prop.outcome === 'held' && cur.outcome === 'allowed') out.push('newlyHeld');
+  else if (prop.outcome === 'allowed' && cur.outcome !== 'allowed') out.push('newlyAllowed');
+  else if (cur.outcome === 'allowed' && prop.outcome === 'allowed' && cur.charged !== prop.charged)
+    out.push('chargedDifferently');
+  const had = new Set(cur.findings.map(findingKey));
+  if (prop.findings.some((f) => !had.has(findingKey(f)))) out.push('newFindings');
+  return out;
+}
+
+function tallyCall(o: ReplayOutcome, r: ReplayedRecord, verdicts: { cur: Verdict; prop: Verdict }): void {
+  const { cur, prop } = verdicts;
+  const changes = changesOf(cur, prop);
+  if (changes.length === 0) return;
+  // A record that kept no arguments, judged differently by rules that read them: not known, counted apart.
+  if (r.call!.args === undefined && (cur.readArguments || prop.readArguments)) {
+    o.changes.unjudged.add(r.id, r.values);
+    return;
+  }
+  for (const change of changes) {
+    o.changes[change].add(r.id, r.values);
+    if (change === 'newlyRefused' || change === 'newlyHeld')
+      o.reasons.add({ change, code: prop.code ?? '', rule: prop.rule ?? null });
+    if (change === 'newFindings') {
+      const had = new Set(cur.findings.map(findingKey));
+      for (const f of prop.findings.filter((x) => !had.has(findingKey(x))))
+        o.findings.add({ guardrail: f.guardrail, detector: f.detector, action: f.action });
+    }
+  }
+}
+
+/** Replays at most `maxCalls` records of `source` through both sets of rules. */
+export async function replay(
+  source: RecordSource,
+  rules: { current: Rules; proposed: Rules },
+  opts: { maxCalls: number; signal?: AbortSignal | undefined },
+): Promise<ReplayOutcome> {
+  const o: ReplayOutcome = {
+    replayed: 0,
+    skipped: 0,
+    withoutArguments: 0,
+    truncated: false,
+    cancelled: false,
+    changes: Object.fromEntries(changeKinds.map((k) => [k, new Tally()])) as Record<ChangeKind, Tally>,
+    reasons: new Counts(),
+    findings: new Counts(),
+  };
+  const current = judgeOf(rules.current);
+  const proposed = judgeOf(rules.proposed);
+  let after: { at: Date; id: string } | undefined;
+  for (;;) {
+    if (opts.signal?.aborted) return { ...o, cancelled: true };
+    const left = opts.maxCalls - o.replayed - o.skipped;
+    const page = await source.page(after, Math.min(PAGE, left + 1));
+    for (const r of page) {
+      if (o.replayed + o.skipped >= opts.maxCalls) return { ...o, truncated: true };
+      after = { at: r.at, id: r.id };
+      if (!r.call) {
+        o.skipped++;
+        continue;
+      }
+      o.replayed++;
+      if (r.call.args === undefined) o.withoutArguments++;
+      tallyCall(o, r, { cur: judgeCall(current, r.call), prop: judgeCall(proposed, r.call) });
+    }
+    if (page.length < Math.min(PAGE, left + 1)) return o;
+  }
+}

@@ -1,0 +1,388 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import pg from 'pg';
+import { RecordArgumentsOpener } from '../../../packages/secrets/src/index.ts';
+import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../../fixtures/mcp-servers.ts';
+import { sourceCli } from '../../helpers/cli.ts';
+import { peopleMayCall, quotaMeta, type ToolResult } from '../../helpers/quotas.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
+
+/**
+ * Try a rule on past calls (docs/governance.md "Try a rule on past calls (backtest)", ADR 0080): a scripted mix of calls
+ * (three keys, two people acting through one of them, three tools of an attached MCP server; successes, an upstream
+ * error, arguments the input schema refuses) is recorded with its arguments sealed; then `POST /governance/backtest`
+ * replays it: (a) a condition refusing 7 known calls reports exactly those 7 (through `toolplane rules backtest`), and
+ * the upstream receives nothing; (b) a quota of 3 calls an hour per key reports the refusals that enforcing it live on
+ * the same sequence gives, per key; (c) a guardrail on arguments reports the findings a live log-only run records, per
+ * key; and the least-privilege proposal for a key, replayed over the period, refuses none of its calls.
+ */
+
+const tools: FixtureTool[] = [
+  {
+    name: 'search',
+    description: 'Searches',
+    inputSchema: {
+      type: 'object',
+      properties: { q: { type: 'string' }, region: { type: 'string' } },
+      required: ['q'],
+    },
+  },
+  {
+    name: 'read',
+    description: 'Reads',
+    inputSchema: { type: 'object', properties: { id: { type: 'string' } } },
+  },
+  {
+    name: 'send',
+    description: 'Sends',
+    inputSchema: { type: 'object', properties: { to: { type: 'string' }, body: { type: 'string' } } },
+  },
+];
+
+let stack: Stack;
+let api: ManagementClient;
+let remote: ExternalMcpServer;
+let db: pg.Client;
+let serverId: string;
+let upstreamCalls = 0;
+const keys: Record<'a' | 'b' | 'c' | 'probe', { id: string; key: string }> = {} as never;
+const clients: Client[] = [];
+
+async function mcpClient(apiKey: string, username?: string): Promise<Client> {
+  const client = new Client({ name: 'backtest-e2e', version: '1.0.0' });
+  const headers: Record<string, string> = { 'x-api-key': apiKey, ...(username ? { 'x-username': username } : {}) };
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrl}/mcp/${serverId}`), { requestInit: { headers } }),
+  );
+  clients.push(client);
+  return client;
+}
+
+type Who = 'a' | 'b' | 'alice' | 'bob';
+interface Step {
+  who: Who;
+  tool: string;
+  args: Record<string, unknown>;
+}
+
+/** The scripted mix: 29 calls, in this order. */
+function mix(): Step[] {
+  const steps: Step[] = [];
+  const add = (who: Who, tool: string, n: number, args: (i: number) => Record<string, unknown>) => {
+    for (let i = 0; i < n; i++) steps.push({ who, tool, args: args(i) });
+  };
+  add('a', 'search', 7, (i) => ({ q: `eu-${i}`, region: 'eu' }));
+  add('a', 'search', 3, (i) => ({ q: `us-${i}`, region: 'us' }));
+  add('a', 'read', 2, (i) => ({ id: `r${i}` }));
+  add('a', 'send', 1, () => ({ to: 'team', body: 'hello' }));
+  add('b', 'search', 2, (i) => ({ q: `b-${i}`, region: 'eu' }));
+  add('b', 'read', 3, (i) => ({ id: `b${i}` }));
+  add('b', 'read', 1, () => ({ id: 'bad' }));
+  add('b', 'send', 2, (i) => ({ to: 'ops', body: `mail jane.doe${i}@example.com now` }));
+  // Refused by the input schema (no `q`): recorded by the edge, with no arguments.
+  add('b', 'search', 1, () => ({ region: 'eu' }));
+  add('alice', 'read', 2, (i) => ({ id: `al${i}` }));
+  add('alice', 'send', 1, () => ({ to: 'bob', body: 'cc bob@example.org' }));
+  add('alice', 'search', 1, () => ({ q: 'al', region: 'eu' }));
+  add('bob', 'search', 2, (i) => ({ q: `bo-${i}`, region: 'us' }));
+  add('bob', 'read', 1, () => ({ id: 'bo' }));
+  return steps;
+}
+const MIX_CALLS = 29;
+
+const callers: Partial<Record<Who, Client>> = {};
+
+/** Runs the mix in order, one call at a time; the period it was recorded in (once every record is stored). */
+async function runMix(): Promise<{ from: string; to: string }> {
+  await inOneHour(90);
+  const from = new Date(Date.now() - 1).toISOString();
+  for (const s of mix()) await callers[s.who]!.callTool({ name: s.tool, arguments: s.args }).catch(() => undefined);
+  const mixKeys = [keys.a.id, keys.b.id, keys.c.id];
+  await waitFor('the mix recorded', async () => (await recordsSince(from, mixKeys)).length === MIX_CALLS);
+  return { from, to: new Date(Date.now() + 1).toISOString() };
+}
+
+/** Waits for the next hour when less than `seconds` (scaled) are left of this one: a run then stays in one window. */
+async function inOneHour(seconds: number): Promise<void> {
+  const left = 3_600_000 - (Date.now() % 3_600_000);
+  if (left < scaled(seconds * 1000)) await new Promise((r) => setTimeout(r, left + 200));
+}
+
+interface Row {
+  id: string;
+  key_id: string;
+  username: string | null;
+  tool: string;
+  outcome: string;
+  error_code: string | null;
+  findings: { guardrail: string; detector: string; action: string; on?: string }[] | null;
+  sealed_arguments: string | null;
+}
+
+async function recordsSince(from: string, keyIds: string[], to = '9999-01-01'): Promise<Row[]> {
+  const r = await db.query<Row>(
+    `SELECT id::text, key_id, username, tool, outcome, error_code, sealed_arguments,
+       CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'guardrails' END AS findings
+     FROM execution_records WHERE started_at >= $1::timestamp AND started_at < $2::timestamp AND key_id = ANY($3)
+     ORDER BY started_at, id`,
+    [from, to, keyIds],
+  );
+  return r.rows;
+}
+
+const countBy = <T>(rows: readonly T[], key: (t: T) => string) => {
+  const out: Record<string, number> = {};
+  for (const r of rows) out[key(r)] = (out[key(r)] ?? 0) + 1;
+  return out;
+};
+const byValue = (list: { value: string | null; calls: number }[]) =>
+  Object.fromEntries(list.map((v) => [v.value ?? '', v.calls]));
+
+async function backtest(period: { from: string; to: string }, files: { path: string; content: string }[]) {
+  return unwrap(api.POST('/governance/backtest', { body: { files, ...period } }));
+}
+
+const quotaFile = {
+  path: 'quotas/three-an-hour.yaml',
+  content: 'name: three-an-hour\nmatch:\n  servers: [bt]\ncounts: calls\nlimit: 3\nwindow: hour\nper: api_key\n',
+};
+const guardrailFile = {
+  path: 'guardrails/no-emails.yaml',
+  content:
+    'name: no-emails\nserver: bt\ndetectors:\n  - kind: pii\n    types: [email]\naction: block\nenforce: false\n' +
+    'on: [arguments]\n',
+};
+
+let periodA: { from: string; to: string };
+
+beforeAll(async () => {
+  remote = await startStreamableMcpServer({
+    tools,
+    onCall: (name, args) => {
+      upstreamCalls++;
+      return args.id === 'bad'
+        ? { content: [{ type: 'text', text: 'no such thing' }], isError: true }
+        : { content: [{ type: 'text', text: `called ${name}` }] };
+    },
+  });
+  ({ stack, api } = await startTestStack('backtest', { logLevel: 'warn' }));
+  db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  const body = {
+    name: 'bt',
+    mode: 'NORMAL' as const,
+    externalMcpConfigs: [{ name: 'up', url: remote.url, tools: ['search', 'read', 'send'] }],
+  };
+  const server = await unwrap(api.POST('/mcp_manager', { body: body as never }));
+  serverId = server.id;
+  expect([...(server.tools ?? [])].sort()).toEqual(['read', 'search', 'send']);
+  for (const name of ['a', 'b', 'c', 'probe'] as const)
+    keys[name] = await unwrap(api.POST('/api_keys', { body: { name: `key-${name}`, scopes: ['runtime'] } }));
+  // Key c acts for two people (a policy grants people every tool; the keys stay unrestricted: no policy names them).
+  await peopleMayCall(api, serverId, ['alice', 'bob']);
+  callers.a = await mcpClient(keys.a.key);
+  callers.b = await mcpClient(keys.b.key);
+  callers.alice = await mcpClient(keys.c.key, 'alice');
+  callers.bob = await mcpClient(keys.c.key, 'bob');
+  await waitFor('people may call', async () => {
+    const r = (await callers.bob!.callTool({ name: 'read', arguments: { id: 'warm' } })) as ToolResult;
+    return r.isError !== true;
+  });
+  periodA = await runMix();
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await db?.end();
+  await stack?.stop();
+  await remote?.close();
+});
+
+describe('backtest: replay recorded calls through a proposed change', () => {
+  it('records keep the arguments sealed: only the control plane’s key opens them, for their own record', async () => {
+    const rows = await recordsSince(periodA.from, [keys.a.id, keys.b.id, keys.c.id], periodA.to);
+    const sealed = rows.filter((r) => r.sealed_arguments !== null);
+    // Every call the worker ran (all but the one the input schema refused at the edge).
+    expect(sealed).toHaveLength(MIX_CALLS - 1);
+    expect(rows.find((r) => r.sealed_arguments === null)?.error_code).toBe('tool.invalid_arguments');
+    const texts = JSON.stringify(sealed.map((r) => r.sealed_arguments));
+    expect(texts).not.toContain('jane.doe');
+    const keyFile = join(stack.dataDir, 'keys', 'record-arguments.key.pem');
+    const opener = new RecordArgumentsOpener(readFileSync(keyFile, 'utf8'));
+    const send = sealed.find((r) => r.tool === 'send' && r.key_id === keys.b.id)!;
+    expect(opener.open(send.sealed_arguments!, send.id)).toEqual({ to: 'ops', body: 'mail jane.doe0@example.com now' });
+    expect(opener.open(send.sealed_arguments!, sealed.find((r) => r !== send)!.id)).toBeUndefined();
+  });
+
+  it('(a) a condition that refuses 7 known calls: exactly those 7, nothing sent upstream (the CLI)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backtest-'));
+    mkdirSync(join(dir, 'access-policies'));
+    const searchOutsideEu = join(dir, 'access-policies', 'a-search-outside-eu.yaml');
+    writeFileSync(
+      searchOutsideEu,
+      'name: a-search-outside-eu\nprincipals:\n  - type: api_key\n    value: key-a\nservers: [bt]\ntools: [search]\n' +
+        'condition: args.region != "eu"\n',
+    );
+    const rest = join(dir, 'access-policies', 'a-rest.yaml');
+    writeFileSync(
+      rest,
+      'name: a-rest\nprincipals:\n  - type: api_key\n    value: key-a\nservers: [bt]\ntools: [read, send]\n',
+    );
+    const before = upstreamCalls;
+    const cli = sourceCli(stack);
+    const out = await cli(
+      'rules',
+      'backtest',
+      '--file',
+      searchOutsideEu,
+      '--file',
+      rest,
+      '--from',
+      periodA.from,
+      '--to',
+      periodA.to,
+      '--json',
+    );
+    const report = JSON.parse(out.stdout) as Awaited<ReturnType<typeof backtest>>;
+    const rows = await recordsSince(periodA.from, [keys.a.id], periodA.to);
+    const euSearches = rows.filter((r) => r.tool === 'search' && r.outcome === 'success').slice(0, 7);
+    expect(report.calls).toMatchObject({ replayed: MIX_CALLS, truncated: false, withoutArguments: 1 });
+    expect(report.changes.newlyRefused.calls).toBe(7);
+    expect([...report.changes.newlyRefused.examples].sort()).toEqual(euSearches.map((r) => r.id).sort());
+    expect(byValue(report.changes.newlyRefused.byKey)).toEqual({ [keys.a.id]: 7 });
+    expect(byValue(report.changes.newlyRefused.byTool)).toEqual({ search: 7 });
+    expect(report.reasons).toEqual([{ change: 'newlyRefused', code: 'access.condition', rule: null, calls: 7 }]);
+    for (const k of ['newlyHeld', 'newlyAllowed', 'chargedDifferently', 'newFindings', 'unjudged'] as const)
+      expect(report.changes[k].calls).toBe(0);
+    expect(upstreamCalls).toBe(before);
+    // The text form names the change.
+    const text = await cli(
+      'rules',
+      'backtest',
+      '--file',
+      searchOutsideEu,
+      '--file',
+      rest,
+      '--from',
+      periodA.from,
+      '--to',
+      periodA.to,
+    );
+    expect(text.stdout).toContain('newly refused: 7');
+  }, 120_000);
+
+  it('(b) a quota of 3 calls an hour per key: the refusals enforcing it live on the same sequence gives', async () => {
+    const report = await backtest(periodA, [quotaFile]);
+    const replayed = byValue(report.changes.newlyRefused.byKey);
+    expect(report.reasons).toEqual([
+      { change: 'newlyRefused', code: 'quota.exceeded', rule: 'three-an-hour', calls: 19 },
+    ]);
+    expect(replayed).toEqual({ [keys.a.id]: 10, [keys.b.id]: 5, [keys.c.id]: 4 });
+    // Live: the same quota enforced, the same sequence again.
+    const quota = await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'three-an-hour',
+          match: { servers: [serverId] },
+          counts: 'calls',
+          limit: 3,
+          window: 'hour',
+          per: 'api_key',
+        },
+      }),
+    );
+    const probe = await mcpClient(keys.probe.key);
+    await waitFor('the quota on the edge', async () => {
+      const r = (await probe.callTool({ name: 'read', arguments: { id: 'p' } })) as ToolResult;
+      return quotaMeta(r)?.quota === 'three-an-hour';
+    });
+    const periodB = await runMix();
+    const live = (await recordsSince(periodB.from, [keys.a.id, keys.b.id, keys.c.id], periodB.to)).filter(
+      (r) => r.error_code === 'quota.exceeded',
+    );
+    expect(countBy(live, (r) => r.key_id)).toEqual(replayed);
+    await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: quota.id } } }));
+    await waitFor('the quota gone from the edge', async () => {
+      const r = (await probe.callTool({ name: 'read', arguments: { id: 'p' } })) as ToolResult;
+      return r.isError !== true;
+    });
+  }, 240_000);
+
+  it('(c) a guardrail on arguments: the findings of a live log-only run, per key and detector', async () => {
+    const report = await backtest(periodA, [guardrailFile]);
+    expect(report.changes.newlyRefused.calls).toBe(0);
+    expect(report.findings).toEqual([
+      { guardrail: 'no-emails', detector: 'pii:email', action: 'would_block', calls: 3 },
+    ]);
+    const replayed = byValue(report.changes.newFindings.byKey);
+    expect(replayed).toEqual({ [keys.b.id]: 2, [keys.c.id]: 1 });
+    // Live, log only: the same guardrail, the same sequence again.
+    const guardrail = await unwrap(
+      api.POST('/guardrails', {
+        body: {
+          serverId,
+          name: 'no-emails',
+          detectors: [{ kind: 'pii', types: ['email'] }],
+          action: 'block',
+          enforce: false,
+          on: ['arguments'],
+        } as never,
+      }),
+    );
+    const probe = await mcpClient(keys.probe.key);
+    const since = new Date().toISOString();
+    await waitFor('the guardrail on the edge', async () => {
+      await probe.callTool({ name: 'send', arguments: { body: `probe-${randomUUID()}@example.com` } });
+      return (await recordsSince(since, [keys.probe.id])).some((r) => (r.findings ?? []).length > 0);
+    });
+    const periodC = await runMix();
+    const live = (await recordsSince(periodC.from, [keys.a.id, keys.b.id, keys.c.id], periodC.to)).filter((r) =>
+      (r.findings ?? []).some((f) => f.on === 'arguments'),
+    );
+    expect(countBy(live, (r) => r.key_id)).toEqual(replayed);
+    const liveFindings = live.flatMap((r) => r.findings!.filter((f) => f.on === 'arguments'));
+    expect(countBy(liveFindings, (f) => `${f.guardrail} ${f.detector} ${f.action}`)).toEqual({
+      'no-emails pii:email would_block': 3,
+    });
+    await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: guardrail.id } } }));
+  }, 240_000);
+
+  it('the least-privilege proposal for a key, replayed over the period, refuses none of its calls', async () => {
+    const proposal = await unwrap(
+      api.GET('/least_privilege/proposal', {
+        params: {
+          query: { principal: `api_key:${keys.b.id}`, from: periodA.from.slice(0, 23), to: periodA.to.slice(0, 23) },
+        },
+      }),
+    );
+    expect(proposal.files.map((f) => f.path)).toContain('access-policies/least-privilege-key-b-bt.yaml');
+    const report = await backtest(periodA, proposal.files);
+    expect(report.calls.replayed).toBe(MIX_CALLS);
+    expect(report.changes.newlyRefused.calls).toBe(0);
+    expect(report.changes.newlyHeld.calls).toBe(0);
+    expect(report.changes.unjudged.calls).toBe(0);
+  }, 120_000);
+
+  it('refuses a period over 31 days, a file of another kind, and names what it does not replay', async () => {
+    const long = await api.POST('/governance/backtest', {
+      body: { files: [quotaFile], from: '2026-01-01T00:00:00Z', to: '2026-03-01T00:00:00Z' },
+    });
+    expect(long.response.status).toBe(422);
+    const other = await api.POST('/governance/backtest', {
+      body: { files: [{ path: 'secrets.yaml', content: 'secrets:\n  - SOME_TOKEN\n' }], ...periodA },
+    });
+    expect(other.response.status).toBe(422);
+    const capped = await unwrap(
+      api.POST('/governance/backtest', { body: { files: [quotaFile], ...periodA, maxCalls: 5 } }),
+    );
+    expect(capped.calls).toMatchObject({ replayed: 5, limit: 5, truncated: true });
+    expect(capped.notReplayed.length).toBeGreaterThan(0);
+  }, 60_000);
+});
