@@ -449,7 +449,10 @@ describe('the dashboard for admins', () => {
       .getByText(/^access-policies\/.+\.yaml$/)
       .first()
       .waitFor();
-    await proposal.getByRole('button', { name: 'Try on past calls' }).waitFor();
+    // The backtest of the proposal over the period: the two get_ticket calls replayed, none newly refused.
+    await proposal.getByRole('button', { name: 'Try on past calls' }).click();
+    await proposal.getByText(/\d+ past calls replayed/).waitFor();
+    expect(await proposal.locator('[data-change="newlyRefused"]').innerText()).toMatch(/^0 newly refused/);
     await proposal.getByRole('button', { name: 'Plan' }).click();
     const planned = proposal.getByRole('table', { name: 'What applying the proposal changes' });
     await planned.getByRole('row').filter({ hasText: 'access_policy' }).first().waitFor();
