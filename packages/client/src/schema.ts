@@ -3304,6 +3304,26 @@ export interface components {
       } & {
         [key: string]: unknown;
       };
+      events?: {
+        /** @enum {string} */
+        provider: 'github' | 'stripe' | 'slack' | 'standard';
+        types: {
+          name: string;
+          title?: string;
+          description?: string;
+          match: string[];
+          input_schema?: {
+            [key: string]: unknown;
+          };
+          payload_schema?: {
+            [key: string]: unknown;
+          };
+          filters?: {
+            [key: string]: string;
+          };
+          delivery?: ('poll' | 'push' | 'webhook')[];
+        }[];
+      };
     } & {
       [key: string]: unknown;
     };
@@ -3389,6 +3409,26 @@ export interface components {
         latency_ms_p95?: number;
       } & {
         [key: string]: unknown;
+      };
+      events?: {
+        /** @enum {string} */
+        provider: 'github' | 'stripe' | 'slack' | 'standard';
+        types: {
+          name: string;
+          title?: string;
+          description?: string;
+          match: string[];
+          input_schema?: {
+            [key: string]: unknown;
+          };
+          payload_schema?: {
+            [key: string]: unknown;
+          };
+          filters?: {
+            [key: string]: string;
+          };
+          delivery?: ('poll' | 'push' | 'webhook')[];
+        }[];
       };
     };
     ConnectorWithDescriptor:
@@ -3628,6 +3668,7 @@ export interface components {
       credentials?: {
         [key: string]: string;
       };
+      webhook_secret?: string;
       /** @default true */
       createServer?: boolean;
     };
@@ -3683,6 +3724,7 @@ export interface components {
       credentials?: {
         [key: string]: string;
       };
+      webhook_secret?: string;
     };
     ConnectorTestResult: {
       passed: boolean;

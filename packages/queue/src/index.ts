@@ -14,3 +14,4 @@ export * from './quota-refunds.ts';
 export * from './approvals.ts';
 export * from './held-jobs.ts';
 export * from './session-store.ts';
+export * from './inbound-queue.ts';

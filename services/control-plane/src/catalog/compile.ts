@@ -25,6 +25,7 @@ import type { StoredReference } from '../documents/workflow-sources.ts';
 import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
 import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
+import { withDescriptorEvents } from './descriptor-events.ts';
 import { withGuardrails } from './guardrails.ts';
 import { withClassification, workflowLabels } from './labels.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
@@ -295,7 +296,8 @@ export async function compileCatalog(
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
   const shaped = markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
   const cached = markCached(shaped, server.config, opts.strictCache === true);
-  return withGuardrails(tx, server, withClassification(cached, server.config));
+  const guarded = await withGuardrails(tx, server, withClassification(cached, server.config));
+  return withDescriptorEvents(tx, server, guarded);
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */
