@@ -1,0 +1,299 @@
+import { createHmac, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import {
+  eventSourcesKey,
+  subscriptionsKey,
+  subscriptionStreamKey,
+  type EventOccurrence,
+  type EventSubscription,
+} from '@toolplane/contracts';
+import type { RedisClient } from '@toolplane/redis';
+import { CompactEncrypt } from 'jose';
+import { Webhook } from 'standardwebhooks';
+import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+/**
+ * MCP Events, inbound (docs/events.md): local mocks sign deliveries as GitHub and Stripe do and POST them to the edge's
+ * inbound URL; the worker verifies them with the instance's webhook secret and fans them out to subscriptions
+ * registered in Redis (as the edge registers them): each gets the occurrence in its stream (eventId: the provider's
+ * delivery id), a subscription filtered on another repository gets nothing, a webhook subscription's callback (a
+ * local server) gets it signed as Standard Webhooks with the subscription's secret. A bad signature, a replay and a
+ * stale timestamp are refused, each with an execution record and an audit event and no occurrence; a card number in a
+ * payload is redacted by the server's guardrail.
+ */
+
+const GITHUB_SECRET = `gh-${randomBytes(12).toString('hex')}`;
+const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
+const CALLBACK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+
+let stack: Stack;
+let api: ManagementClient;
+let redis: RedisClient;
+let callback: Server;
+let callbackUrl: string;
+/** What the callback received: body and headers, in order. */
+const received: { body: string; headers: Record<string, string> }[] = [];
+
+const github = { instanceId: '', serverId: '' };
+const stripe = { instanceId: '', serverId: '' };
+
+const eventTypes = {
+  github: {
+    provider: 'github',
+    types: [
+      {
+        name: 'issue_opened',
+        match: ['issues.opened'],
+        input_schema: { type: 'object', properties: { repository: { type: 'string' } } },
+        filters: { repository: '/repository/full_name' },
+      },
+    ],
+  },
+  stripe: {
+    provider: 'stripe',
+    types: [{ name: 'payment_succeeded', match: ['payment_intent.succeeded'] }],
+  },
+};
+
+const descriptor = (slug: string, events: unknown) => ({
+  metadata: { name: slug, slug, version: '1.0.0' },
+  authentication: [],
+  operations: [{ operation_id: 'ping', endpoint: 'https://api.example.com/ping', method: 'GET', parameters: [] }],
+  mcp_config: {
+    enabled: true,
+    server_name: slug,
+    server_description: `${slug} events`,
+    route_mappings: [{ operation_id: 'ping', mcp_tool_name: 'ping', mcp_tool_description: 'Ping' }],
+  },
+  events,
+});
+
+async function source(slug: string, events: unknown, webhookSecret: string) {
+  const connector = await unwrap(api.POST('/connectors', { body: descriptor(slug, events) as never }));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: { createServer: false, connector_id: connector.id, name: slug, webhook_secret: webhookSecret },
+    }),
+  );
+  const server = await unwrap(
+    api.POST('/mcp_manager', { body: { name: `${slug}-events`, mode: 'NORMAL', connectorInstanceId: instance.id } }),
+  );
+  await waitFor(`${slug}'s event types published`, async () => (await redis.hlen(eventSourcesKey(instance.id))) > 0);
+  return { instanceId: instance.id, serverId: server.id };
+}
+
+/** A subscription as the edge writes it (its id made up here). */
+async function subscribe(
+  at: { instanceId: string; serverId: string },
+  name: string,
+  extra: Partial<EventSubscription> = {},
+): Promise<EventSubscription> {
+  const sub: EventSubscription = {
+    v: 1,
+    id: `sub-${randomBytes(6).toString('hex')}`,
+    workspaceId: (await workspaceId())!,
+    serverId: at.serverId,
+    instanceId: at.instanceId,
+    name,
+    arguments: {},
+    principal: { keyId: 'test-key' },
+    delivery: 'poll',
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 3_600_000,
+    ...extra,
+  };
+  await redis.hset(subscriptionsKey(at.instanceId), sub.id, JSON.stringify(sub));
+  return sub;
+}
+
+let workspace: string | undefined;
+async function workspaceId(): Promise<string | undefined> {
+  if (workspace) return workspace;
+  const raw = Object.values(await redis.hgetall(eventSourcesKey(github.instanceId)))[0];
+  workspace = raw ? (JSON.parse(raw) as { workspaceId: string }).workspaceId : undefined;
+  return workspace;
+}
+
+async function occurrences(sub: EventSubscription): Promise<(EventOccurrence & { entry: string })[]> {
+  const entries = (await redis.xrange(subscriptionStreamKey(sub.instanceId, sub.id), '-', '+')) as [string, string[]][];
+  return entries.map(([id, fields]) => ({ entry: id, ...(JSON.parse(fields[1]!) as EventOccurrence) }));
+}
+
+const post = (instanceId: string, body: string, headers: Record<string, string>) =>
+  fetch(`${stack.edgeUrl}/hooks/${instanceId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+
+function githubDelivery(action: string, repository: string, opts: { secret?: string } = {}) {
+  const id = randomUUID();
+  const body = JSON.stringify({ action, repository: { full_name: repository }, issue: { number: 7, title: 'Bug' } });
+  const signature = `sha256=${createHmac('sha256', opts.secret ?? GITHUB_SECRET)
+    .update(body)
+    .digest('hex')}`;
+  return {
+    id,
+    body,
+    headers: { 'x-github-event': 'issues', 'x-github-delivery': id, 'x-hub-signature-256': signature },
+  };
+}
+
+function stripeDelivery(data: Record<string, unknown>, opts: { t?: number; id?: string } = {}) {
+  const id = opts.id ?? `evt_${randomBytes(8).toString('hex')}`;
+  const body = JSON.stringify({ id, type: 'payment_intent.succeeded', data: { object: data } });
+  const t = opts.t ?? Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex');
+  return { id, body, headers: { 'stripe-signature': `t=${t},v1=${v1}` } };
+}
+
+/** The worker's execution record of a refused delivery of `serverId`, by its error code. */
+async function refusalRecord(serverId: string, tool: string, errorCode: string) {
+  return waitFor(`an execution record ${errorCode}`, async () => {
+    const page = await unwrap(api.GET('/execution_records', { params: { query: { server_id: serverId, tool } } }));
+    return (page.data as { error_code: string | null; outcome: string }[]).find((r) => r.error_code === errorCode);
+  });
+}
+
+async function refusalAudits(instanceId: string) {
+  const page = await unwrap(api.GET('/audit_events', { params: { query: { resource_id: instanceId, limit: 100 } } }));
+  return (page.data as { action: string; outcome: string; details: { reason?: string } | null }[]).filter(
+    (e) => e.action === 'events.inbound_refused',
+  );
+}
+
+beforeAll(async () => {
+  callback = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers as Record<string, string> });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => callback.listen(0, '127.0.0.1', r));
+  callbackUrl = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/hook`;
+  ({ stack, api } = await startTestStack('events-inbound', { logLevel: 'debug' }));
+  redis = stackRedis(stack);
+  await redis.connect();
+  Object.assign(github, await source('gh-events', eventTypes.github, GITHUB_SECRET));
+  Object.assign(stripe, await source('stripe-events', eventTypes.stripe, STRIPE_SECRET));
+}, 300_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.stop();
+  callback?.closeAllConnections();
+  await new Promise<void>((r) => (callback ? callback.close(() => r()) : r()));
+});
+
+describe('inbound deliveries', () => {
+  it('gives a GitHub delivery to the subscriptions it matches, with the delivery id as eventId', async () => {
+    const mine = await subscribe(github, 'issue_opened', { arguments: { repository: 'acme/app' } });
+    const other = await subscribe(github, 'issue_opened', { arguments: { repository: 'acme/other' } });
+    const delivery = githubDelivery('opened', 'acme/app');
+    const res = await post(github.instanceId, delivery.body, delivery.headers);
+    expect(res.status).toBe(202);
+    const [got] = await waitFor('the occurrence in the stream', async () => {
+      const all = await occurrences(mine);
+      return all.length > 0 ? all : undefined;
+    });
+    expect(got).toMatchObject({ eventId: delivery.id, name: 'issue_opened' });
+    expect((got!.data as { repository: { full_name: string } }).repository.full_name).toBe('acme/app');
+    // Another action of the same event is no issue_opened; the other repository's subscription got nothing.
+    const closed = githubDelivery('closed', 'acme/app');
+    expect((await post(github.instanceId, closed.body, closed.headers)).status).toBe(202);
+    const later = githubDelivery('opened', 'acme/app');
+    await post(github.instanceId, later.body, later.headers);
+    await waitFor('the next occurrence', async () => (await occurrences(mine)).length === 2);
+    expect((await occurrences(mine)).map((o) => o.eventId)).toEqual([delivery.id, later.id]);
+    expect(await occurrences(other)).toEqual([]);
+  }, 120_000);
+
+  it('answers 404 for an instance without event types', async () => {
+    expect((await post(randomUUID(), '{}', {})).status).toBe(404);
+  });
+
+  it('refuses a bad signature, a replay and a stale timestamp: a record and an audit event each, no occurrence', async () => {
+    const sub = await subscribe(stripe, 'payment_succeeded');
+    const forged = githubDelivery('opened', 'acme/app', { secret: 'not-the-secret' });
+    const mine = await subscribe(github, 'issue_opened');
+    expect((await post(github.instanceId, forged.body, forged.headers)).status).toBe(202);
+    await refusalRecord(github.serverId, 'inbound/github', 'events.inbound_bad_signature');
+
+    const first = stripeDelivery({ id: 'pi_1', amount: 1200 });
+    await post(stripe.instanceId, first.body, first.headers);
+    await waitFor('the Stripe occurrence', async () => (await occurrences(sub)).length === 1);
+    // The same delivery sent again (a captured request replayed): refused.
+    await post(stripe.instanceId, first.body, first.headers);
+    await refusalRecord(stripe.serverId, 'inbound/stripe', 'events.inbound_replay');
+    // Signed correctly an hour ago: stale.
+    const stale = stripeDelivery({ id: 'pi_2', amount: 1 }, { t: Math.floor(Date.now() / 1000) - 3600 });
+    await post(stripe.instanceId, stale.body, stale.headers);
+    await refusalRecord(stripe.serverId, 'inbound/stripe', 'events.inbound_stale');
+
+    expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
+    expect((await occurrences(mine)).map((o) => o.eventId)).not.toContain(forged.id);
+    const audits = await waitFor('the audit events', async () => {
+      const all = [...(await refusalAudits(github.instanceId)), ...(await refusalAudits(stripe.instanceId))];
+      return all.length >= 3 ? all : undefined;
+    });
+    expect(audits.map((a) => a.details?.reason).sort()).toEqual(['bad_signature', 'replay', 'stale']);
+    expect(audits.every((a) => a.outcome === 'refused')).toBe(true);
+  }, 120_000);
+
+  it("POSTs to a webhook subscription's callback, signed as Standard Webhooks with its secret", async () => {
+    const publicKey = createPublicKey(readFileSync(join(stack.dataDir, 'keys', 'secrets-seal.pub.pem'), 'utf8'));
+    const id = `sub-${randomBytes(6).toString('hex')}`;
+    const secretSealed = await new CompactEncrypt(new TextEncoder().encode(CALLBACK_SECRET))
+      .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', inv: id })
+      .encrypt(publicKey);
+    await subscribe(stripe, 'payment_succeeded', {
+      id,
+      delivery: 'webhook',
+      callback: { url: callbackUrl, secretSealed },
+    });
+    const delivery = stripeDelivery({ id: 'pi_hook', amount: 4200 });
+    await post(stripe.instanceId, delivery.body, delivery.headers);
+    const got = await waitFor('the callback POST', () => received.find((r) => r.body.includes(delivery.id)));
+    const verified = new Webhook(CALLBACK_SECRET).verify(got.body, got.headers) as EventOccurrence & { cursor: string };
+    expect(verified).toMatchObject({ eventId: delivery.id, name: 'payment_succeeded' });
+    expect(got.headers['webhook-id']).toBe(delivery.id);
+    expect(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(got.body, got.headers)).toThrow();
+  }, 120_000);
+
+  it("redacts a card number in a payload with the server's guardrail", async () => {
+    const sub = await subscribe(stripe, 'payment_succeeded');
+    await unwrap(
+      api.POST('/guardrails', {
+        body: {
+          serverId: stripe.serverId,
+          name: 'cards',
+          detectors: [{ kind: 'pii', types: ['card'] }],
+          action: 'redact',
+        } as never,
+      }),
+    );
+    // The guardrail reaches the worker with the server's next catalog.
+    await waitFor('the guardrail published', async () => {
+      const raw = await redis.get(`${stack.redisPrefix}:catalog:${stripe.serverId}`);
+      return raw !== null && raw.includes('"guardrails"');
+    });
+    const card = '4242424242424242';
+    const delivery = stripeDelivery({ id: 'pi_card', payment_method: { card: { number: card } } });
+    await post(stripe.instanceId, delivery.body, delivery.headers);
+    const [got] = await waitFor('the redacted occurrence', async () => {
+      const all = await occurrences(sub);
+      return all.length > 0 ? all : undefined;
+    });
+    expect(JSON.stringify(got!.data)).not.toContain(card);
+    expect(JSON.stringify(got!.data)).toContain('[redacted:pii');
+  }, 120_000);
+});
