@@ -146,3 +146,6 @@ export const webhookSecretName = (workspaceId: string, instanceId: string): stri
 
 /** Set of webhook subscriptions with entries to deliver (member `<instanceId>\n<subscriptionId>`), under the prefix. */
 export const webhookPendingKey = (prefix: string): string => `${prefix}:events:webhooks-pending`;
+
+/** String (`1`, expiring): a callback confirmed it wants deliveries (the verification handshake), per principal and URL. */
+export const webhookVerifiedKey = (instanceId: string, who: string): string => `{ev:${instanceId}}:verified:${who}`;

@@ -64,6 +64,7 @@ import { requestCredentialOpener } from './request-credentials.ts';
 import { redisSessionStore } from './session-labels.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { workerEvents } from './events/index.ts';
+import { eventSecretOpener } from './events/secret.ts';
 import { SecretResolver } from './secret-resolver.ts';
 import { heldCallStart } from './held-calls.ts';
 import { taskCallerCheck, withTaskResults } from './task-results.ts';
@@ -422,8 +423,8 @@ function buildEvents(core: Core): ReturnType<typeof workerEvents> {
       const raw = await redis.get(keys.access(workspaceId));
       return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
     },
-    // A webhook subscription's secret is sealed by the edge as a per-request credential is, for that subscription.
-    open: requestCredentialsKey ? requestCredentialOpener(readFileSync(requestCredentialsKey, 'utf8')) : undefined,
+    // A webhook subscription's secret, sealed by the edge to the key per-request credentials are sealed to.
+    open: requestCredentialsKey ? eventSecretOpener(readFileSync(requestCredentialsKey, 'utf8')) : undefined,
     settings: {
       toleranceMs: env.EVENTS_TIMESTAMP_TOLERANCE_SECONDS * 1000,
       replayWindowMs: env.EVENTS_REPLAY_WINDOW_SECONDS * 1000,

@@ -17,6 +17,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { CompactEncrypt } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { logLines } from '../../helpers/records.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
@@ -83,7 +84,15 @@ async function source(slug: string, events: unknown, webhookSecret: string) {
     }),
   );
   const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: `${slug}-events`, mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    api.POST('/mcp_manager', {
+      body: {
+        name: `${slug}-events`,
+        mode: 'NORMAL',
+        connectorInstanceId: instance.id,
+        // The event types the server exposes (ADR 0081), as it names its tools.
+        config: { events: (events as { types: { name: string }[] }).types.map((t) => t.name) },
+      },
+    }),
   );
   await waitFor(`${slug}'s event types published`, async () => (await redis.hlen(eventSourcesKey(instance.id))) > 0);
   return { instanceId: instance.id, serverId: server.id };
@@ -174,7 +183,11 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers as Record<string, string> });
+      const body = Buffer.concat(chunks).toString('utf8');
+      received.push({ body, headers: req.headers as Record<string, string> });
+      const message = JSON.parse(body) as { type?: string; challenge?: string };
+      // The endpoint confirms its intent by echoing the verification's challenge.
+      if (message.type === 'verification') return void res.writeHead(200).end(message.challenge);
       res.writeHead(204).end();
     });
   });
@@ -253,7 +266,7 @@ describe('inbound deliveries', () => {
     const publicKey = createPublicKey(readFileSync(join(stack.dataDir, 'keys', 'secrets-seal.pub.pem'), 'utf8'));
     const id = `sub-${randomBytes(6).toString('hex')}`;
     const secretSealed = await new CompactEncrypt(new TextEncoder().encode(CALLBACK_SECRET))
-      .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', inv: id })
+      .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'toolplane-event-secret', sub: id })
       .encrypt(publicKey);
     await subscribe(stripe, 'payment_succeeded', {
       id,
@@ -266,6 +279,16 @@ describe('inbound deliveries', () => {
     const verified = new Webhook(CALLBACK_SECRET).verify(got.body, got.headers) as EventOccurrence & { cursor: string };
     expect(verified).toMatchObject({ eventId: delivery.id, name: 'payment_succeeded' });
     expect(got.headers['webhook-id']).toBe(delivery.id);
+    expect(got.headers['x-mcp-subscription-id']).toBe(id);
+    // The verification came first, signed too.
+    const verification = received.findIndex((r) => r.body.includes('"verification"'));
+    expect(verification).toBeGreaterThanOrEqual(0);
+    expect(verification).toBeLessThan(received.indexOf(got));
+    expect(
+      new Webhook(CALLBACK_SECRET).verify(received[verification]!.body, received[verification]!.headers),
+    ).toMatchObject({
+      type: 'verification',
+    });
     expect(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(got.body, got.headers)).toThrow();
   }, 120_000);
 
@@ -295,5 +318,38 @@ describe('inbound deliveries', () => {
     });
     expect(JSON.stringify(got!.data)).not.toContain(card);
     expect(JSON.stringify(got!.data)).toContain('[redacted:pii');
+  }, 120_000);
+
+  // Last: once a policy names a principal, the others' subscriptions are decided by policies too.
+  it('gives an occurrence only when the access condition on event.data holds', async () => {
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'events-subscriber', scopes: ['runtime'] } }));
+    const keyId = (await unwrap(api.GET('/api_keys'))).data.find((k) => k.name === 'events-subscriber')!.id;
+    expect(key).toBeDefined();
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'small-payments',
+          principals: [{ type: 'api_key', value: keyId }],
+          servers: [stripe.serverId],
+          tools: ['payment_succeeded'],
+          // No event when subscribing (the edge decides the arguments alone); each occurrence's data after.
+          condition: '!has(args.event) || args.event.data.data.object.amount < 1000',
+        },
+      }),
+    );
+    await waitFor('the policy published', async () =>
+      ((await redis.get(`${stack.redisPrefix}:access:${await workspaceId()}`)) ?? '').includes('small-payments'),
+    );
+    const sub = await subscribe(stripe, 'payment_succeeded', { principal: { keyId } });
+    const big = stripeDelivery({ id: 'pi_big', amount: 5000 });
+    await post(stripe.instanceId, big.body, big.headers);
+    const worker = stack.processes.find((p) => p.name.startsWith('worker'))!;
+    await waitFor('the large payment fanned out', () =>
+      logLines(worker, 'inbound delivery fanned out').some((l) => l.eventId === big.id),
+    );
+    const small = stripeDelivery({ id: 'pi_small', amount: 10 });
+    await post(stripe.instanceId, small.body, small.headers);
+    await waitFor('the small payment given', async () => (await occurrences(sub)).length > 0);
+    expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([small.id]);
   }, 120_000);
 });

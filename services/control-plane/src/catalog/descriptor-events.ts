@@ -13,7 +13,7 @@ interface EventSource {
  * type as `events/list` shows it, what makes an occurrence of it (the provider and its type names) and how each
  * subscription argument filters the payload. No section (or one stored before it was checked and now invalid): none.
  */
-export function instanceEventTypes(instance: EventSource): CatalogEventType[] {
+export function descriptorEventTypes(instance: EventSource): CatalogEventType[] {
   const raw = (instance.connector.descriptor as { events?: unknown } | null)?.events;
   if (raw === undefined) return [];
   const parsed = DescriptorEvents.safeParse(raw);
@@ -35,12 +35,13 @@ export function instanceEventTypes(instance: EventSource): CatalogEventType[] {
 }
 
 /**
- * A server on one connector instance exposes that instance's event types (`Catalog.events`); other servers (SMART,
- * workspace selections) none from descriptors. Kept apart from the OpenAPI `webhooks` path.
+ * A server on one connector instance exposes that instance's descriptor event types (`Catalog.events`): those its
+ * `config.events` names when it names any (as the OpenAPI `webhooks` path selects, ADR 0081), else all of them; other
+ * servers (SMART, workspace selections) none from descriptors. Kept apart from the OpenAPI `webhooks` path.
  */
 export async function withDescriptorEvents(
   tx: Tx,
-  server: { connectorInstanceId: string | null },
+  server: { connectorInstanceId: string | null; config: unknown },
   catalog: Catalog,
 ): Promise<Catalog> {
   if (!server.connectorInstanceId) return catalog;
@@ -48,7 +49,10 @@ export async function withDescriptorEvents(
     where: { id: server.connectorInstanceId },
     select: { id: true, name: true, connector: { select: { slug: true, descriptor: true } } },
   });
-  const events = instance ? instanceEventTypes(instance) : [];
+  const named = (server.config as { events?: unknown } | null)?.events;
+  const chosen = Array.isArray(named) ? new Set(named.filter((n): n is string => typeof n === 'string')) : undefined;
+  const all = instance ? descriptorEventTypes(instance) : [];
+  const events = chosen ? all.filter((e) => chosen.has(e.event.name)) : all;
   if (events.length === 0) return catalog;
   const taken = new Set((catalog.events ?? []).map((e) => e.event.name));
   return { ...catalog, events: [...(catalog.events ?? []), ...events.filter((e) => !taken.has(e.event.name))] };

@@ -37,7 +37,8 @@ function guardedPost(timeoutMs: number): CallbackPost {
   const fetchGuarded = createGuardedFetch({ maxResponseBytes: 64 * 1024 });
   return async (url, body, headers) => {
     const target = new URL(url);
-    if (target.protocol !== 'https:' && !(target.protocol === 'http:' && isAllowlisted(target))) return false;
+    if (target.protocol !== 'https:' && !(target.protocol === 'http:' && isAllowlisted(target)))
+      throw Object.assign(new Error('refused: plain http'), { code: 'EBLOCKED' });
     const res = await fetchGuarded(target.href, {
       method: 'POST',
       redirect: 'manual',
@@ -45,8 +46,10 @@ function guardedPost(timeoutMs: number): CallbackPost {
       headers,
       body,
     });
-    await res.body?.cancel();
-    return res.status >= 200 && res.status < 300;
+    // Only a 2xx's first bytes are read (a verification's echo); redirects are not followed.
+    const text = res.status >= 200 && res.status < 300 ? (await res.text()).slice(0, 4096) : '';
+    if (!text) await res.body?.cancel().catch(() => undefined);
+    return { status: res.status, text };
   };
 }
 

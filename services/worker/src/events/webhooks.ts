@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   EventSubscription,
   subscriptionsKey,
@@ -6,14 +6,25 @@ import {
   webhookCursorKey,
   webhookLockKey,
   webhookPendingKey,
+  webhookVerifiedKey,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import { Webhook } from 'standardwebhooks';
 import { OCCURRENCE_FIELD } from './fan-out.ts';
 
-/** One POST of a signed delivery: true when the callback answered 2xx. */
-export type CallbackPost = (url: string, body: string, headers: Record<string, string>) => Promise<boolean>;
+/** One POST to a callback: its status and the start of its body (4 KiB: a verification's echo), or why it failed. */
+export type CallbackPost = (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+) => Promise<{ status: number; text: string }>;
+
+/** Answers that end one delivery's retries (the subscription stays; its next entry goes on). */
+const FINAL_STATUSES = new Set([410, 413]);
+
+/** How long a callback's confirmed intent (the verification handshake) is kept, per principal and URL. */
+const VERIFIED_TTL_SECONDS = 24 * 3600;
 
 export interface WebhookDelivererDeps {
   redis: RedisClient;
@@ -121,6 +132,7 @@ export class WebhookDeliverer {
         await redis.multi().srem(webhookPendingKey(prefix), member).del(cursorKey).exec();
         return;
       }
+      if (!(await this.verified(sub, lock))) return;
       const cursor = (await redis.get(cursorKey)) ?? '0';
       const stream = subscriptionStreamKey(instanceId, subscriptionId);
       const entries = (await redis.xrange(stream, `(${cursor}`, '+', 'COUNT', 20)) as Entry[];
@@ -139,25 +151,84 @@ export class WebhookDeliverer {
     }
   }
 
+  /**
+   * The callback confirmed it wants these deliveries (before the first one, and again a day later): a signed
+   * `{"type":"verification","challenge"}` whose 2xx answer echoes the challenge (the body, or its `challenge` field).
+   * Retried like a delivery; false when the subscription expires, the worker stops or the lock is lost.
+   */
+  private async verified(sub: EventSubscription, lock: { key: string; token: string }): Promise<boolean> {
+    const { redis } = this.deps;
+    const who = createHash('sha256')
+      .update(JSON.stringify([sub.principal.keyId ?? null, sub.principal.subject ?? null, sub.callback!.url]))
+      .digest('hex')
+      .slice(0, 32);
+    const key = webhookVerifiedKey(sub.instanceId, who);
+    if ((await redis.exists(key)) === 1) return true;
+    const challenge = randomBytes(24).toString('base64url');
+    const body = JSON.stringify({ type: 'verification', challenge });
+    const echoed = (text: string): boolean => {
+      let value = text.trim();
+      try {
+        const parsed = JSON.parse(value) as { challenge?: unknown };
+        if (typeof parsed === 'object' && parsed !== null && typeof parsed.challenge === 'string')
+          value = parsed.challenge;
+      } catch {
+        // the plain body is the echo
+      }
+      const a = Buffer.from(value);
+      const b = Buffer.from(challenge);
+      return a.length === b.length && timingSafeEqual(a, b);
+    };
+    const ok = await this.send(sub, { id: `msg_verification_${randomBytes(8).toString('hex')}`, body }, lock, echoed);
+    if (ok) await redis.set(key, '1', 'EX', VERIFIED_TTL_SECONDS);
+    return ok;
+  }
+
   /** One entry, until a 2xx (true), or until the subscription expires, the worker stops or the lock is lost (false). */
   private async deliverOne(sub: EventSubscription, [id, fields]: Entry, lock: { key: string; token: string }) {
-    const { now, log } = this.deps;
     const at = fields.indexOf(OCCURRENCE_FIELD);
     const occurrence = JSON.parse(fields[at + 1] ?? '{}') as { eventId?: string };
     const body = JSON.stringify({ ...occurrence, cursor: id });
+    return this.send(sub, { id: occurrence.eventId ?? id, body }, lock, () => true);
+  }
+
+  /**
+   * POSTs one message until the callback takes it (a 2xx that `accepted` agrees with; 410 and 413 end it too), each
+   * attempt signed anew (Standard Webhooks: `webhook-id` the same every time, timestamp and signature regenerated),
+   * waiting between attempts (doubling from 1 s up to `maxBackoffMs`) while renewing the lock.
+   */
+  private async send(
+    sub: EventSubscription,
+    message: { id: string; body: string },
+    lock: { key: string; token: string },
+    accepted: (text: string) => boolean,
+  ): Promise<boolean> {
+    const { now, log } = this.deps;
     const signer = new Webhook(await this.deps.open(sub.callback!.secretSealed, sub.id));
-    const eventId = occurrence.eventId ?? id;
     for (let attempt = 0; !this.stopped && sub.expiresAt > now(); attempt++) {
       const headers = {
         'content-type': 'application/json',
         'user-agent': 'toolplane-events/1',
-        'webhook-id': eventId,
+        'webhook-id': message.id,
         'webhook-timestamp': String(Math.floor(now() / 1000)),
-        'webhook-signature': signer.sign(eventId, new Date(now()), body),
+        'webhook-signature': signer.sign(message.id, new Date(now()), message.body),
+        'x-mcp-subscription-id': sub.id,
       };
-      if (await this.deps.post(sub.callback!.url, body, headers).catch(() => false)) return true;
+      const answer = await this.deps.post(sub.callback!.url, message.body, headers).catch((err: unknown) => ({
+        status: 0,
+        text: '',
+        category: errorCategory(err),
+      }));
+      if (answer.status >= 200 && answer.status < 300 && accepted(answer.text)) return true;
+      if (FINAL_STATUSES.has(answer.status)) {
+        log.info({ subscriptionId: sub.id, status: answer.status }, 'webhook delivery given up (the callback said so)');
+        return true;
+      }
       const wait = Math.min(this.deps.maxBackoffMs, 1000 * 2 ** Math.min(attempt, 16));
-      log.debug({ subscriptionId: sub.id, attempt: attempt + 1, waitMs: wait }, 'webhook delivery failed; retrying');
+      log.debug(
+        { subscriptionId: sub.id, attempt: attempt + 1, waitMs: wait, reason: categoryOf(answer) },
+        'webhook delivery failed; retrying',
+      );
       if (!(await this.sleepHolding(wait, lock))) return false;
     }
     return false;
@@ -173,4 +244,22 @@ export class WebhookDeliverer {
     }
     return !this.stopped;
   }
+}
+
+/** Why a POST failed, as a category (never an endpoint's body, headers or status line). */
+function errorCategory(err: unknown): string {
+  const code = String(
+    (err as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code ?? '',
+  );
+  if (code === 'ECONNREFUSED') return 'connection_refused';
+  if (/TIMEOUT|ABORT/i.test(code) || (err as Error).name === 'TimeoutError') return 'timeout';
+  if (/CERT|TLS|SSL/i.test(code)) return 'tls_error';
+  return 'unreachable';
+}
+
+function categoryOf(answer: { status: number; category?: string }): string {
+  if (answer.category) return answer.category;
+  if (answer.status >= 500) return 'http_5xx';
+  if (answer.status >= 400) return 'http_4xx';
+  return answer.status >= 200 && answer.status < 300 ? 'challenge_failed' : `http_${answer.status}`;
 }
