@@ -116,7 +116,7 @@ describe('filters', () => {
     const data = { repository: { full_name: 'acme/app' }, 'a/b': { '~x': 1 } };
     expect(pointerValue(data, '/a~1b/~0x')).toBe(1);
     expect(pointerValue(data, '/missing/deeper')).toBeUndefined();
-    const type = { filters: { repository: '/repository/full_name' } } as Parameters<typeof passesFilters>[0];
+    const type = { filters: { repository: '/repository/full_name' } } as unknown as Parameters<typeof passesFilters>[0];
     expect(passesFilters(type, { repository: 'acme/app' }, data)).toBe(true);
     expect(passesFilters(type, { repository: 'acme/other' }, data)).toBe(false);
     expect(passesFilters(type, {}, data)).toBe(true);
