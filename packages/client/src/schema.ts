@@ -3306,7 +3306,7 @@ export interface components {
       };
       events?: {
         /** @enum {string} */
-        provider: 'github' | 'stripe' | 'slack' | 'standard';
+        provider: 'github' | 'stripe' | 'slack' | 'standard' | 'jira' | 'google_calendar';
         types: {
           name: string;
           title?: string;
@@ -3412,7 +3412,7 @@ export interface components {
       };
       events?: {
         /** @enum {string} */
-        provider: 'github' | 'stripe' | 'slack' | 'standard';
+        provider: 'github' | 'stripe' | 'slack' | 'standard' | 'jira' | 'google_calendar';
         types: {
           name: string;
           title?: string;

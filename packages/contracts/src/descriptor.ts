@@ -195,7 +195,7 @@ export type DescriptorEventType = z.infer<typeof DescriptorEventType>;
 
 /** A descriptor's `events` section: how the provider signs its deliveries, and the event types they make. */
 export const DescriptorEvents = z.strictObject({
-  provider: z.enum(['github', 'stripe', 'slack', 'standard']),
+  provider: z.enum(['github', 'stripe', 'slack', 'standard', 'jira', 'google_calendar']),
   types: z.array(DescriptorEventType).min(1).max(100),
 });
 export type DescriptorEvents = z.infer<typeof DescriptorEvents>;

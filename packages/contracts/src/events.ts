@@ -18,8 +18,12 @@ export const eventDeliveryModes = ['poll', 'push', 'webhook'] as const;
 export const EventDeliveryMode = z.enum(eventDeliveryModes);
 export type EventDeliveryMode = z.infer<typeof EventDeliveryMode>;
 
-/** How a provider signs its deliveries (each verified by the worker with the instance's webhook secret). */
-export const webhookProviders = ['github', 'stripe', 'slack', 'standard'] as const;
+/**
+ * How a provider signs its deliveries (each verified by the worker with the instance's webhook secret): GitHub, Stripe,
+ * Slack, Standard Webhooks, Jira (`x-hub-signature: sha256=…`, a webhook with a secret) and Google Calendar push
+ * notifications (the channel's `x-goog-channel-token`, the secret given when the channel was made).
+ */
+export const webhookProviders = ['github', 'stripe', 'slack', 'standard', 'jira', 'google_calendar'] as const;
 export const WebhookProvider = z.enum(webhookProviders);
 export type WebhookProvider = z.infer<typeof WebhookProvider>;
 

@@ -111,6 +111,44 @@ describe('verifyDelivery', () => {
   });
 });
 
+describe('verifyDelivery, Jira and Google Calendar', () => {
+  it('Jira: x-hub-signature over the body, webhookEvent, the webhook identifier', () => {
+    const body = JSON.stringify({ webhookEvent: 'jira:issue_created', issue: { key: 'OPS-1' } });
+    const headers = {
+      'x-hub-signature': `sha256=${hmac('jira-secret', body)}`,
+      'x-atlassian-webhook-identifier': '42',
+    };
+    expect(verifyDelivery(input({ provider: 'jira', secret: 'jira-secret', headers }, body))).toMatchObject({
+      ok: true,
+      deliveryId: '42',
+      types: ['jira:issue_created'],
+    });
+    expect(verifyDelivery(input({ provider: 'jira', secret: 'other', headers }, body))).toMatchObject({
+      ok: false,
+      reason: 'bad_signature',
+    });
+  });
+
+  it('Google Calendar: the channel token, the notification from its headers', () => {
+    const headers = {
+      'x-goog-channel-token': 'channel-token',
+      'x-goog-channel-id': 'ch-1',
+      'x-goog-message-number': '7',
+      'x-goog-resource-state': 'exists',
+    };
+    expect(verifyDelivery(input({ provider: 'google_calendar', secret: 'channel-token', headers }, ''))).toMatchObject({
+      ok: true,
+      deliveryId: 'ch-1:7',
+      types: ['exists'],
+      data: { channelId: 'ch-1', resourceState: 'exists' },
+    });
+    expect(verifyDelivery(input({ provider: 'google_calendar', secret: 'another', headers }, ''))).toMatchObject({
+      ok: false,
+      reason: 'bad_signature',
+    });
+  });
+});
+
 describe('filters', () => {
   it('reads JSON Pointers (escapes included) and compares the named arguments only', () => {
     const data = { repository: { full_name: 'acme/app' }, 'a/b': { '~x': 1 } };

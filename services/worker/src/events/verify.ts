@@ -127,7 +127,48 @@ function standard(input: VerifyInput): Verdict {
   return { ok: true, deliveryId: id, types: [type], data };
 }
 
-const verifiers: Record<WebhookProvider, (input: VerifyInput) => Verdict> = { github, stripe, slack, standard };
+/** Jira: `x-hub-signature: sha256=<hex HMAC of the body>`; `x-atlassian-webhook-identifier`; `webhookEvent`. */
+function jira({ secret, headers, body }: VerifyInput): Verdict {
+  if (!sameText(headers['x-hub-signature'] ?? '', `sha256=${hmacHex(secret, body)}`))
+    return refuse('bad_signature', 'x-hub-signature does not match the body');
+  const data = json(body);
+  const type = text(data?.webhookEvent);
+  const deliveryId = headers['x-atlassian-webhook-identifier'];
+  if (!data || !type || !deliveryId) return refuse('malformed', 'the Jira event has no webhookEvent or identifier');
+  return { ok: true, deliveryId, types: [type], data };
+}
+
+/**
+ * Google Calendar push notifications: no signature, the channel's token (`x-goog-channel-token`, the secret the channel
+ * was made with) compared in constant time; the notification is its headers (the body is empty): channel, message
+ * number, resource state (`sync`, `exists`, `not_exists`).
+ */
+function googleCalendar({ secret, headers }: VerifyInput): Verdict {
+  if (!sameText(headers['x-goog-channel-token'] ?? '', secret))
+    return refuse('bad_signature', 'x-goog-channel-token is not the channel token');
+  const channel = headers['x-goog-channel-id'];
+  const number = headers['x-goog-message-number'];
+  const state = headers['x-goog-resource-state'];
+  if (!channel || !number || !state) return refuse('malformed', 'the notification names no channel, number or state');
+  const data = {
+    channelId: channel,
+    messageNumber: number,
+    resourceState: state,
+    resourceId: headers['x-goog-resource-id'] ?? null,
+    resourceUri: headers['x-goog-resource-uri'] ?? null,
+    changed: headers['x-goog-changed'] ?? null,
+  };
+  return { ok: true, deliveryId: `${channel}:${number}`, types: [state], data };
+}
+
+const verifiers: Record<WebhookProvider, (input: VerifyInput) => Verdict> = {
+  github,
+  stripe,
+  slack,
+  standard,
+  jira,
+  google_calendar: googleCalendar,
+};
 
 /** A delivery checked as its provider signs (docs/events.md, "Inbound deliveries"). Never throws. */
 export function verifyDelivery(input: VerifyInput): Verdict {
