@@ -8,6 +8,7 @@ import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import {
   eventSourcesKey,
+  sessionKey,
   subscriptionsKey,
   subscriptionStreamKey,
   type EventOccurrence,
@@ -43,6 +44,7 @@ let callbackUrl: string;
 const received: { body: string; headers: Record<string, string> }[] = [];
 
 const github = { instanceId: '', serverId: '' };
+const slack = { instanceId: '', serverId: '' };
 const stripe = { instanceId: '', serverId: '' };
 
 const eventTypes = {
@@ -57,6 +59,7 @@ const eventTypes = {
       },
     ],
   },
+  slack: { provider: 'slack', types: [{ name: 'message', match: ['message'] }] },
   stripe: {
     provider: 'stripe',
     types: [{ name: 'payment_succeeded', match: ['payment_intent.succeeded'] }],
@@ -198,6 +201,7 @@ beforeAll(async () => {
   await redis.connect();
   Object.assign(github, await source('gh-events', eventTypes.github, GITHUB_SECRET));
   Object.assign(stripe, await source('stripe-events', eventTypes.stripe, STRIPE_SECRET));
+  Object.assign(slack, await source('slack-events', eventTypes.slack, `slack-${randomBytes(8).toString('hex')}`));
 }, 300_000);
 
 afterAll(async () => {
@@ -234,6 +238,27 @@ describe('inbound deliveries', () => {
     expect((await post(randomUUID(), '{}', {})).status).toBe(404);
   });
 
+  it("answers a Slack instance's url_verification with its challenge, and queues nothing", async () => {
+    const challenge = randomBytes(12).toString('hex');
+    const res = await post(slack.instanceId, JSON.stringify({ type: 'url_verification', challenge }), {});
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(challenge);
+    // The same body to a GitHub instance is a delivery like any other (queued, then refused unsigned).
+    expect((await post(github.instanceId, JSON.stringify({ type: 'url_verification', challenge }), {})).status).toBe(
+      202,
+    );
+  });
+
+  it("brings untrusted into the subscriber's session", async () => {
+    const scope = `k:${randomBytes(4).toString('hex')}`;
+    const sub = await subscribe(github, 'issue_opened', { session: { scopes: [scope], ttlSeconds: 600 } });
+    const delivery = githubDelivery('opened', 'acme/session');
+    await post(github.instanceId, delivery.body, delivery.headers);
+    await waitFor('the occurrence', async () => (await occurrences(sub)).length > 0);
+    const origin = await redis.hget(sessionKey(stack.redisPrefix, (await workspaceId())!, scope), 'l:untrusted');
+    expect(JSON.parse(origin!)).toMatchObject({ label: 'untrusted', tool: 'issue_opened', invocationId: delivery.id });
+  }, 120_000);
+
   it('refuses a bad signature, a replay and a stale timestamp: a record and an audit event each, no occurrence', async () => {
     const sub = await subscribe(stripe, 'payment_succeeded');
     const forged = githubDelivery('opened', 'acme/app', { secret: 'not-the-secret' });
@@ -254,11 +279,13 @@ describe('inbound deliveries', () => {
 
     expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
     expect((await occurrences(mine)).map((o) => o.eventId)).not.toContain(forged.id);
+    // Each refusal has its audit event (an unsigned delivery of the Slack case is one more bad_signature).
     const audits = await waitFor('the audit events', async () => {
       const all = [...(await refusalAudits(github.instanceId)), ...(await refusalAudits(stripe.instanceId))];
-      return all.length >= 3 ? all : undefined;
+      const reasons = new Set(all.map((a) => a.details?.reason));
+      return ['bad_signature', 'replay', 'stale'].every((r) => reasons.has(r)) ? all : undefined;
     });
-    expect(audits.map((a) => a.details?.reason).sort()).toEqual(['bad_signature', 'replay', 'stale']);
+    expect([...new Set(audits.map((a) => a.details?.reason))].sort()).toEqual(['bad_signature', 'replay', 'stale']);
     expect(audits.every((a) => a.outcome === 'refused')).toBe(true);
   }, 120_000);
 
@@ -318,6 +345,25 @@ describe('inbound deliveries', () => {
     });
     expect(JSON.stringify(got!.data)).not.toContain(card);
     expect(JSON.stringify(got!.data)).toContain('[redacted:pii');
+
+    // The same guardrail blocking: the occurrence is withheld from the subscription, the next one (no card) is given.
+    const [guardrail] = (await unwrap(api.GET('/guardrails'))).data;
+    await unwrap(
+      api.PATCH('/guardrails/{id}', { params: { path: { id: guardrail!.id } }, body: { action: 'block' } as never }),
+    );
+    await waitFor('the blocking guardrail published', async () =>
+      ((await redis.get(`${stack.redisPrefix}:catalog:${stripe.serverId}`)) ?? '').includes('"action":"block"'),
+    );
+    const blocked = stripeDelivery({ id: 'pi_card2', payment_method: { card: { number: card } } });
+    await post(stripe.instanceId, blocked.body, blocked.headers);
+    const clean = stripeDelivery({ id: 'pi_clean', amount: 5 });
+    const worker = stack.processes.find((p) => p.name.startsWith('worker'))!;
+    await waitFor('the blocked one fanned out', () =>
+      logLines(worker, 'inbound delivery fanned out').some((l) => l.eventId === blocked.id),
+    );
+    await post(stripe.instanceId, clean.body, clean.headers);
+    await waitFor('the clean one given', async () => (await occurrences(sub)).length === 2);
+    expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([delivery.id, clean.id]);
   }, 120_000);
 
   // Last: once a policy names a principal, the others' subscriptions are decided by policies too.
