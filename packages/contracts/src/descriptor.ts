@@ -178,7 +178,7 @@ export type ConnectorSla = z.infer<typeof ConnectorSla>;
  * `payment_intent.succeeded`; Slack `message`), the subscription's arguments (`input_schema`) and, per argument, the
  * JSON Pointer into the payload it must equal (`filters`).
  */
-export const DescriptorEventType = z.strictObject({
+const DescriptorEventType = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 letters, digits, _, . or -'),
   title: z.string().min(1).max(200).optional(),
   description: z.string().min(1).max(1000).optional(),
@@ -191,7 +191,6 @@ export const DescriptorEventType = z.strictObject({
     .min(1)
     .optional(),
 });
-export type DescriptorEventType = z.infer<typeof DescriptorEventType>;
 
 /** A descriptor's `events` section: how the provider signs its deliveries, and the event types they make. */
 export const DescriptorEvents = z.strictObject({

@@ -8,7 +8,7 @@ import { handleInbound } from './inbound.ts';
 import { EventSources } from './sources.ts';
 import { WebhookDeliverer, type CallbackPost } from './webhooks.ts';
 
-export interface EventsSettings {
+interface EventsSettings {
   toleranceMs: number;
   replayWindowMs: number;
   streamMaxLen: number;

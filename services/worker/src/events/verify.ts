@@ -6,7 +6,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 export type RefusalReason = 'bad_signature' | 'stale' | 'malformed';
 
 /** A verified delivery: its id (the occurrence's `eventId`), the provider's type names it answers to, its payload. */
-export interface Verified {
+interface Verified {
   ok: true;
   deliveryId: string;
   /** The provider's type, most precise first (GitHub `issues.opened`, then `issues`). */
