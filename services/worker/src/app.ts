@@ -423,6 +423,7 @@ function buildEvents(core: Core): ReturnType<typeof workerEvents> {
       const raw = await redis.get(keys.access(workspaceId));
       return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
     },
+    quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
     // A webhook subscription's secret, sealed by the edge to the key per-request credentials are sealed to.
     open: requestCredentialsKey ? eventSecretOpener(readFileSync(requestCredentialsKey, 'utf8')) : undefined,
     settings: {

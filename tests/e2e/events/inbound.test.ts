@@ -366,6 +366,36 @@ describe('inbound deliveries', () => {
     expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([delivery.id, clean.id]);
   }, 120_000);
 
+  it("counts each occurrence given against the subscriber's quota", async () => {
+    await unwrap(api.POST('/api_keys', { body: { name: 'quota-subscriber', scopes: ['runtime'] } }));
+    const keyId = (await unwrap(api.GET('/api_keys'))).data.find((k) => k.name === 'quota-subscriber')!.id;
+    const created = await api.POST('/quotas', {
+      body: {
+        name: 'one-push',
+        // Every tool and event type of the server for this key (a quota naming an event type is refused at save).
+        match: { servers: [github.serverId], apiKeys: [keyId] },
+        counts: 'calls',
+        limit: 1,
+        window: 'month',
+      } as never,
+    });
+    expect(created.error).toBeUndefined();
+    await waitFor('the quota published', async () =>
+      ((await redis.get(`${stack.redisPrefix}:access:${await workspaceId()}`)) ?? '').includes('one-push'),
+    );
+    const sub = await subscribe(github, 'issue_opened', { principal: { keyId } });
+    const first = githubDelivery('opened', 'acme/quota');
+    await post(github.instanceId, first.body, first.headers);
+    await waitFor('the first given', async () => (await occurrences(sub)).length === 1);
+    const second = githubDelivery('opened', 'acme/quota');
+    await post(github.instanceId, second.body, second.headers);
+    const worker = stack.processes.find((p) => p.name.startsWith('worker'))!;
+    await waitFor('the second fanned out', () =>
+      logLines(worker, 'inbound delivery fanned out').some((l) => l.eventId === second.id),
+    );
+    expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
+  }, 120_000);
+
   // Last: once a policy names a principal, the others' subscriptions are decided by policies too.
   it('gives an occurrence only when the access condition on event.data holds', async () => {
     const key = await unwrap(api.POST('/api_keys', { body: { name: 'events-subscriber', scopes: ['runtime'] } }));

@@ -1,6 +1,8 @@
 import { stepRefusal } from '@toolplane/access';
 import {
   EventSubscription,
+  quotaTakesCaller,
+  quotaTakesTool,
   subscriptionsKey,
   subscriptionStreamKey,
   type CatalogEventType,
@@ -8,6 +10,7 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
+import type { QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import type { SessionStore } from '../session-labels.ts';
 import type { ServerEvents } from './sources.ts';
@@ -19,6 +22,8 @@ export interface FanOutDeps {
   redis: RedisClient;
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
+  /** Counts each occurrence given against the subscriber's quotas on the event type (ADR 0048's counters). */
+  quotaMeter: Pick<QuotaMeter, 'charge'>;
   maxScanBytes: number;
   streamMaxLen: number;
   now: () => number;
@@ -76,7 +81,33 @@ function accessRefusal(
   return stepRefusal(access, caller, { serverId: server.serverId, serverName: server.serverName, tool }, args);
 }
 
-/** One occurrence for one subscription: filters, access and conditions, guardrails, session label, then the stream. */
+/**
+ * The subscriber's quotas that take the event type (by its name, as a tool's; calls in flight do not apply to events):
+ * one occurrence given is one call. Undefined: charged, or none applies; else why it is not given (no room, or the
+ * quota could not be counted: fail closed).
+ */
+async function quotaRefusal(
+  deps: FanOutDeps,
+  sub: EventSubscription,
+  target: { server: ServerEvents; access: WorkspaceAccess | undefined },
+): Promise<string | undefined> {
+  const quotas = target.access?.quotas ?? [];
+  const { keyId, subject, username } = sub.principal;
+  const caller = { keyId, subject, person: username };
+  const rules = quotas.filter(
+    (q) =>
+      q.counts !== 'in_flight' && quotaTakesCaller(q, caller, target.server.serverId) && quotaTakesTool(q, sub.name),
+  );
+  if (rules.length === 0) return undefined;
+  try {
+    const outcome = await deps.quotaMeter.charge({ workspaceId: sub.workspaceId, rules, caller }, rules, 1);
+    return outcome.refused ? `quota "${outcome.refused.rule.name}" has no room` : undefined;
+  } catch {
+    return 'the quotas could not be counted';
+  }
+}
+
+/** One occurrence for one subscription: filters, access and conditions, guardrails, quota, session label, stream. */
 async function giveTo(
   deps: FanOutDeps,
   sub: EventSubscription,
@@ -91,6 +122,8 @@ async function giveTo(
   const guarded = applyGuardrails(occurrence.data, guardrails, { maxScanBytes: deps.maxScanBytes });
   if (guarded.withheld)
     return { id: sub.id, given: false, why: `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim() };
+  const overQuota = await quotaRefusal(deps, sub, target);
+  if (overQuota !== undefined) return { id: sub.id, given: false, why: overQuota };
   const given: EventOccurrence = { ...occurrence, data: guarded.value };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
   if (sub.session)

@@ -1,6 +1,6 @@
 import { type AuditEventInput, type ExecutionRecord, type WorkspaceAccess } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { InboundConsumer } from '@toolplane/queue';
+import { InboundConsumer, type QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
 import type { SessionStore } from '../session-labels.ts';
@@ -27,6 +27,7 @@ export interface WorkerEventsDeps {
   audit: { add(event: AuditEventInput): void };
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
+  quotaMeter: Pick<QuotaMeter, 'charge'>;
   /** Opens a webhook subscription's sealed secret (absent: this worker cannot deliver webhooks). */
   open: ((sealed: string, subscriptionId: string) => Promise<string>) | undefined;
   settings: EventsSettings;
@@ -80,6 +81,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
     audit: deps.audit,
     sessions: deps.sessions,
     workspaceAccess: deps.workspaceAccess,
+    quotaMeter: deps.quotaMeter,
     maxScanBytes: settings.maxScanBytes,
     streamMaxLen: settings.streamMaxLen,
     toleranceMs: settings.toleranceMs,
