@@ -319,6 +319,29 @@ describe('inbound deliveries', () => {
     expect(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(got.body, got.headers)).toThrow();
   }, 120_000);
 
+  it('sends nothing to the callback of a webhook subscription past its expiresAt', async () => {
+    const sub = await subscribe(stripe, 'payment_succeeded', {
+      delivery: 'webhook',
+      callback: { url: `${callbackUrl}?expired`, secretSealed: 'never-opened' },
+      expiresAt: Date.now() - 1000,
+    });
+    // An entry left in its stream, and the subscription marked as having one (as the fan-out leaves them).
+    await redis.xadd(
+      subscriptionStreamKey(sub.instanceId, sub.id),
+      '*',
+      'occurrence',
+      JSON.stringify({ eventId: 'e-old' }),
+    );
+    const pending = `${stack.redisPrefix}:events:webhooks-pending`;
+    const member = `${sub.instanceId}\n${sub.id}`;
+    await redis.sadd(pending, member);
+    await waitFor(
+      'the expired subscription dropped by the deliverer',
+      async () => (await redis.sismember(pending, member)) === 0,
+    );
+    expect(received.filter((r) => r.body.includes('e-old'))).toEqual([]);
+  }, 120_000);
+
   it("redacts a card number in a payload with the server's guardrail", async () => {
     const sub = await subscribe(stripe, 'payment_succeeded');
     await unwrap(

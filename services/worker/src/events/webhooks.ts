@@ -129,7 +129,9 @@ export class WebhookDeliverer {
       const sub = parsed?.success ? parsed.data : undefined;
       if (!sub?.callback || sub.delivery !== 'webhook' || sub.expiresAt <= this.deps.now()) {
         // Gone or expired: nothing more is sent to it.
-        await redis.multi().srem(webhookPendingKey(prefix), member).del(cursorKey).exec();
+        // Two slots in a cluster: two commands (the pending entry last, so a crash between them retries the cleanup).
+        await redis.del(cursorKey);
+        await redis.srem(webhookPendingKey(prefix), member);
         return;
       }
       if (!(await this.verified(sub, lock))) return;
