@@ -3416,6 +3416,26 @@ export interface components {
       } & {
         [key: string]: unknown;
       };
+      events?: {
+        /** @enum {string} */
+        provider: 'github' | 'stripe' | 'slack' | 'standard' | 'jira' | 'google_calendar';
+        types: {
+          name: string;
+          title?: string;
+          description?: string;
+          match: string[];
+          input_schema?: {
+            [key: string]: unknown;
+          };
+          payload_schema?: {
+            [key: string]: unknown;
+          };
+          filters?: {
+            [key: string]: string;
+          };
+          delivery?: ('poll' | 'push' | 'webhook')[];
+        }[];
+      };
     } & {
       [key: string]: unknown;
     };
@@ -3501,6 +3521,26 @@ export interface components {
         latency_ms_p95?: number;
       } & {
         [key: string]: unknown;
+      };
+      events?: {
+        /** @enum {string} */
+        provider: 'github' | 'stripe' | 'slack' | 'standard' | 'jira' | 'google_calendar';
+        types: {
+          name: string;
+          title?: string;
+          description?: string;
+          match: string[];
+          input_schema?: {
+            [key: string]: unknown;
+          };
+          payload_schema?: {
+            [key: string]: unknown;
+          };
+          filters?: {
+            [key: string]: string;
+          };
+          delivery?: ('poll' | 'push' | 'webhook')[];
+        }[];
       };
     };
     ConnectorWithDescriptor:
@@ -3740,6 +3780,7 @@ export interface components {
       credentials?: {
         [key: string]: string;
       };
+      webhook_secret?: string;
       /** @default true */
       createServer?: boolean;
     };
@@ -3795,6 +3836,7 @@ export interface components {
       credentials?: {
         [key: string]: string;
       };
+      webhook_secret?: string;
     };
     ConnectorTestResult: {
       passed: boolean;

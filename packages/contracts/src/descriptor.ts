@@ -172,6 +172,33 @@ export const ConnectorSla = z.looseObject({
 });
 export type ConnectorSla = z.infer<typeof ConnectorSla>;
 
+/**
+ * One event type a connector's provider sends to its instances' inbound URL (MCP Events, docs/events.md): `name` as
+ * subscribers see it, the provider's own type names it is made of (`match`: GitHub `push`, `issues.opened`; Stripe
+ * `payment_intent.succeeded`; Slack `message`), the subscription's arguments (`input_schema`) and, per argument, the
+ * JSON Pointer into the payload it must equal (`filters`).
+ */
+const DescriptorEventType = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 letters, digits, _, . or -'),
+  title: z.string().min(1).max(200).optional(),
+  description: z.string().min(1).max(1000).optional(),
+  match: z.array(z.string().min(1).max(200)).min(1, 'name at least one provider event type'),
+  input_schema: z.record(z.string(), z.unknown()).optional(),
+  payload_schema: z.record(z.string(), z.unknown()).optional(),
+  filters: z.record(z.string(), z.string().regex(/^(\/[^/]*)*$/, 'must be a JSON Pointer')).optional(),
+  delivery: z
+    .array(z.enum(['poll', 'push', 'webhook']))
+    .min(1)
+    .optional(),
+});
+
+/** A descriptor's `events` section: how the provider signs its deliveries, and the event types they make. */
+export const DescriptorEvents = z.strictObject({
+  provider: z.enum(['github', 'stripe', 'slack', 'standard', 'jira', 'google_calendar']),
+  types: z.array(DescriptorEventType).min(1).max(100),
+});
+export type DescriptorEvents = z.infer<typeof DescriptorEvents>;
+
 const ConnectorDescriptorShape = z.looseObject({
   metadata: DescriptorMetadata,
   authentication: z.array(AuthenticationMethod).default([]),
@@ -180,6 +207,8 @@ const ConnectorDescriptorShape = z.looseObject({
   rate_limits: z.array(RateLimit).default([]),
   sla: ConnectorSla.optional(),
   mcp_config: McpConfig.optional(),
+  /** Event types its provider delivers to the inbound URL (MCP Events). */
+  events: DescriptorEvents.optional(),
 });
 
 export const ConnectorDescriptor = ConnectorDescriptorShape;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SessionOfJob } from './session.ts';
 
 /**
  * MCP Events (the `io.modelcontextprotocol/events` extension, SEP-3415; docs/events.md): event types declared by the
@@ -17,8 +18,12 @@ export const eventDeliveryModes = ['poll', 'push', 'webhook'] as const;
 export const EventDeliveryMode = z.enum(eventDeliveryModes);
 export type EventDeliveryMode = z.infer<typeof EventDeliveryMode>;
 
-/** How a provider signs its deliveries (each verified by the worker with the instance's webhook secret). */
-export const webhookProviders = ['github', 'stripe', 'slack', 'standard'] as const;
+/**
+ * How a provider signs its deliveries (each verified by the worker with the instance's webhook secret): GitHub, Stripe,
+ * Slack, Standard Webhooks, Jira (`x-hub-signature: sha256=…`, a webhook with a secret) and Google Calendar push
+ * notifications (the channel's `x-goog-channel-token`, the secret given when the channel was made).
+ */
+export const webhookProviders = ['github', 'stripe', 'slack', 'standard', 'jira', 'google_calendar'] as const;
 export const WebhookProvider = z.enum(webhookProviders);
 export type WebhookProvider = z.infer<typeof WebhookProvider>;
 
@@ -100,6 +105,11 @@ export const EventSubscription = z.object({
   callback: z.object({ url: z.string().url(), secretSealed: z.string() }).optional(),
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
+  /**
+   * The subscriber's session (ADR 0078), when it subscribed from one: an occurrence given to it brings `untrusted`
+   * (provider data) into these scopes, as a tool result labelled so would.
+   */
+  session: SessionOfJob.optional(),
 });
 export type EventSubscription = z.infer<typeof EventSubscription>;
 
@@ -115,3 +125,31 @@ export const inboundSeenKey = (instanceId: string): string => `{ev:${instanceId}
 
 /** The BullMQ queue of inbound deliveries (edge → worker). */
 export const INBOUND_QUEUE = 'inbound-events';
+
+/**
+ * Which servers expose event types of one connector instance (hash: server id → JSON `EventSource`), published with
+ * their catalogs: the edge's inbound URL resolves an instance to its workspace with it (no secret), and answers a
+ * Slack instance's `url_verification`.
+ */
+export const EventSource = z.object({ workspaceId: z.string(), provider: WebhookProvider });
+export type EventSource = z.infer<typeof EventSource>;
+
+export const eventSourcesKey = (instanceId: string): string => `{ev:${instanceId}}:sources`;
+
+/** Where the worker delivers one webhook subscription's stream from (string: the last entry id delivered). */
+export const webhookCursorKey = (instanceId: string, subscriptionId: string): string =>
+  `{ev:${instanceId}}:cursor:${subscriptionId}`;
+
+/** A webhook subscription's delivery lock (one worker delivers it at a time; string, expiring). */
+export const webhookLockKey = (instanceId: string, subscriptionId: string): string =>
+  `{ev:${instanceId}}:lock:${subscriptionId}`;
+
+/** The connector instance's webhook signing secret in the secrets store (set with the instance's `webhook_secret`). */
+export const webhookSecretName = (workspaceId: string, instanceId: string): string =>
+  `ws/${workspaceId}/connector-instances/${instanceId}/webhook/secret`;
+
+/** Set of webhook subscriptions with entries to deliver (member `<instanceId>\n<subscriptionId>`), under the prefix. */
+export const webhookPendingKey = (prefix: string): string => `${prefix}:events:webhooks-pending`;
+
+/** String (`1`, expiring): a callback confirmed it wants deliveries (the verification handshake), per principal and URL. */
+export const webhookVerifiedKey = (instanceId: string, who: string): string => `{ev:${instanceId}}:verified:${who}`;

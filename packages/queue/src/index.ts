@@ -16,3 +16,4 @@ export * from './held-jobs.ts';
 export * from './session-store.ts';
 export * from './event-store.ts';
 export * from './quota-replay.ts';
+export * from './inbound-queue.ts';

@@ -5,6 +5,7 @@ import express, { type Express, type Request, type RequestHandler, type Response
 import type { RedisClient } from '@toolplane/redis';
 import type { EdgeEnv } from './env.ts';
 import { hotLane } from './hot-lane.ts';
+import { inboundRoutes } from './inbound.ts';
 import { httpErrorHandler, jsonRpcError, refuseEnvelope } from './http-errors.ts';
 import type { McpEndpoints } from './mcp-endpoints.ts';
 import type { EnterpriseAuthorizationServer } from './enterprise-as/server.ts';
@@ -12,7 +13,15 @@ import type { ProtectedResource } from './enterprise-as/resource-servers.ts';
 import { edgeOpenApiDocumentText } from './openapi.ts';
 
 export interface HttpAppOptions {
-  env: Pick<EdgeEnv, 'MAX_BODY_BYTES' | 'TRUST_PROXY' | 'ALLOWED_ORIGINS'>;
+  env: Pick<
+    EdgeEnv,
+    | 'MAX_BODY_BYTES'
+    | 'TRUST_PROXY'
+    | 'ALLOWED_ORIGINS'
+    | 'REDIS_PREFIX'
+    | 'UNAUTH_RATE_LIMIT'
+    | 'UNAUTH_RATE_WINDOW_SECONDS'
+  >;
   log: Logger;
   endpoints: McpEndpoints;
   /** Absent: no OAuth on this edge (its metadata routes answer 404). */
@@ -53,6 +62,14 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
   http.use(['/mcp', '/api/v1/mcp'], allowedOriginsCors(env.ALLOWED_ORIGINS));
   infoRoutes(http, opts);
   authorizationServerRoutes(http, opts.enterpriseAs);
+  // Providers' deliveries for connector instances (MCP Events): raw bytes, queued for the worker to verify.
+  inboundRoutes(http, {
+    redis: opts.redis,
+    prefix: env.REDIS_PREFIX,
+    log: opts.log,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    rateLimit: { points: env.UNAUTH_RATE_LIMIT, windowSeconds: env.UNAUTH_RATE_WINDOW_SECONDS },
+  });
   const jsonBody: RequestHandler[] = [
     express.json({ limit: env.MAX_BODY_BYTES, type: () => true }),
     (req, res, next) => void (refuseEnvelope(req, res) || next()),
@@ -96,7 +113,11 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
     serve: (req, res) => (refuseEnvelope(req, res) ? Promise.resolve() : endpoints.serve(req, res)),
     onError,
   });
-  return { http, listener: (req, res) => void (hot(req, res) || http(req, res)), drain: inFlight.drain };
+  return {
+    http,
+    listener: (req, res) => void (hot(req, res) || http(req, res)),
+    drain: inFlight.drain,
+  };
 }
 
 /** The responses in flight, for a graceful stop (`EdgeHttp.drain`). */

@@ -64,6 +64,8 @@ import { argumentGuardrailsReader } from './step-checks.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { redisSessionStore } from './session-labels.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
+import { workerEvents } from './events/index.ts';
+import { eventSecretOpener } from './events/secret.ts';
 import { SecretResolver } from './secret-resolver.ts';
 import { heldCallStart } from './held-calls.ts';
 import { taskCallerCheck, withTaskResults } from './task-results.ts';
@@ -335,6 +337,8 @@ interface Consumer {
 interface Consumers {
   consumer: Consumer;
   tasks: Consumer;
+  /** MCP Events: inbound deliveries and webhook subscriptions' deliveries. */
+  events: ReturnType<typeof workerEvents>;
   /** Resources callers subscribed to, watched at their external servers (one worker per server at a time). */
   watcher: ResourceWatcher;
 }
@@ -405,7 +409,36 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     secrets: resolver,
     log,
   });
-  return { consumer, tasks, watcher };
+  return { consumer, tasks, watcher, events: buildEvents(core) };
+}
+
+function buildEvents(core: Core): ReturnType<typeof workerEvents> {
+  const { env, redis, log, keys } = core;
+  const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
+  return workerEvents({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    log,
+    secret: (name) => core.resolver.resolve(name),
+    records: core.records,
+    audit: core.audit,
+    sessions: redisSessionStore(redis, env.REDIS_PREFIX),
+    workspaceAccess: async (workspaceId: string) => {
+      const raw = await redis.get(keys.access(workspaceId));
+      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
+    },
+    quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
+    // A webhook subscription's secret, sealed by the edge to the key per-request credentials are sealed to.
+    open: requestCredentialsKey ? eventSecretOpener(readFileSync(requestCredentialsKey, 'utf8')) : undefined,
+    settings: {
+      toleranceMs: env.EVENTS_TIMESTAMP_TOLERANCE_SECONDS * 1000,
+      replayWindowMs: env.EVENTS_REPLAY_WINDOW_SECONDS * 1000,
+      streamMaxLen: env.EVENTS_STREAM_MAX_LEN,
+      maxScanBytes: env.GUARDRAIL_MAX_SCAN_BYTES,
+      maxBackoffMs: env.EVENTS_WEBHOOK_MAX_BACKOFF_MS,
+      callbackTimeoutMs: env.HTTP_TIMEOUT_MS,
+    },
+  });
 }
 
 interface Parts {
@@ -446,7 +479,8 @@ async function start(parts: Parts): Promise<void> {
   consumer.start();
   tasks.start();
   consumers.watcher.start();
-  await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);
+  consumers.events.start();
+  await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady(), consumers.events.waitUntilReady()]);
   live.ready = true;
   await listenHealth(parts);
   log.info({ concurrency: env.WORKER_CONCURRENCY, health: healthUrl(parts) }, 'worker ready');
@@ -455,7 +489,12 @@ async function start(parts: Parts): Promise<void> {
 async function stop({ core, consumers, live }: Parts): Promise<void> {
   const { log, records, events, redis } = core;
   live.ready = false;
-  await Promise.all([consumers.consumer.close(), consumers.tasks.close(), consumers.watcher.stop()]);
+  await Promise.all([
+    consumers.consumer.close(),
+    consumers.tasks.close(),
+    consumers.watcher.stop(),
+    consumers.events.stop(),
+  ]);
   await Promise.all([records.flush(), core.audit.flush()]);
   const unwritten = records.close();
   if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');

@@ -63,6 +63,17 @@ export const WorkerEnv = z.object({
     .int()
     .min(1000)
     .default(15 * 60_000),
+  /**
+   * MCP Events (docs/events.md): how far a delivery's signed timestamp (Stripe, Slack, Standard Webhooks) may be from
+   * the worker's clock before it is refused as stale.
+   */
+  EVENTS_TIMESTAMP_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** How long a verified delivery's id is remembered: the same id again within it is refused as a replay. */
+  EVENTS_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(60).default(86_400),
+  /** The most entries one subscription's stream keeps (older ones are trimmed: a reader behind gets `truncated`). */
+  EVENTS_STREAM_MAX_LEN: z.coerce.number().int().min(10).default(1000),
+  /** The longest wait between two attempts of one webhook delivery (the backoff doubles from 1 s up to it). */
+  EVENTS_WEBHOOK_MAX_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
   // The secrets store (SECRETS_BACKEND, SECRETS_DIR, AWS_REGION, SECRETS_AWS_ENDPOINT, SECRETS_NAME_PREFIX).
   ...secretsStoreEnv,
   /** PEM file of the X25519 private key that opens sealed secrets; only the worker has it (required when `SECRETS_BACKEND=local`). */

@@ -375,6 +375,7 @@ describe('who may change what a rule rests on', () => {
       base_url: 'http://collector.example:8080',
       oauth_urls: { token_url: 'https://collector.example/token' },
       credentials: { api_key: 'typed-in-by-the-caller' },
+      webhook_secret: 'typed-in-by-the-caller',
     };
     expect(Object.keys(changes).sort()).toEqual(fieldsOf(UpdateInstanceBody));
     const cases = (Object.keys(changes) as (keyof UpdateInstanceBody)[]).map((field): Case => ({

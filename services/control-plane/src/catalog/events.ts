@@ -1,24 +1,32 @@
 import { compileOpenApiEvents } from '@toolplane/openapi';
 import type { Catalog, CatalogEventType } from '@toolplane/contracts';
 import type { Tx } from '../db/client.ts';
+import { descriptorEventTypes } from './descriptor-events.ts';
 
 /**
  * The event types a server exposes (MCP Events, ADR 0081, docs/events.md): `config.events` names them, like a
  * server's tools; they come from its connector instance (a server bound to one) or from any of the workspace's
  * instances. An OpenAPI connector's event types are its document's `webhooks` (`compileOpenApiEvents`); connector
- * descriptors' `events` sections join them where the inbound side adds them. A name that is also one of the server's
+ * connector descriptors' (and OpenAPI envelopes') `events` sections (descriptor-events.ts) join them. A name that is also one of the server's
  * tools is left out (access policies grant events by name, as tools: the names must not collide), as is a name no
  * instance has; both become the catalog's warnings.
  */
 
-type InstanceRow = { id: string; name: string; connector: { slug: string; kind: string; document: unknown } };
+type InstanceRow = {
+  id: string;
+  name: string;
+  connector: { slug: string; kind: string; document: unknown; descriptor: unknown };
+};
 
-/** An instance's event types (OpenAPI connectors: their document's webhooks). */
+/** An instance's event types: its connector's `events` section, and an OpenAPI connector's document's webhooks. */
 function instanceEventTypes(instance: InstanceRow): CatalogEventType[] {
   const { connector } = instance;
-  if (connector.kind !== 'openapi' || connector.document === null || typeof connector.document !== 'object') return [];
+  const declared = descriptorEventTypes(instance);
+  if (connector.kind !== 'openapi' || connector.document === null || typeof connector.document !== 'object')
+    return declared;
   const source = { connector: connector.slug, instance: instance.name, instanceId: instance.id };
-  return compileOpenApiEvents(connector.document as Record<string, unknown>).events.map((e) => ({ ...e, source }));
+  const webhooks = compileOpenApiEvents(connector.document as Record<string, unknown>).events;
+  return [...declared, ...webhooks.map((e) => ({ ...e, source }))];
 }
 
 /** `config.events`: the names of the event types the server exposes (absent or not a list of names: none). */

@@ -4,6 +4,7 @@ import {
   capabilitiesRuleIssues,
   ConnectorCapabilities,
   ConnectorSla,
+  DescriptorEvents,
   HttpUrl,
   humanName,
   RateLimit,
@@ -121,6 +122,8 @@ export const OpenApiEnvelope = z.strictObject({
   /** As in a seed-001 descriptor (validated the same way, shown on the connector). */
   capabilities: ConnectorCapabilities.optional(),
   sla: ConnectorSla.optional(),
+  /** Event types the provider delivers to the instances' inbound URL (MCP Events), as in a descriptor. */
+  events: DescriptorEvents.optional(),
 });
 type OpenApiEnvelope = z.infer<typeof OpenApiEnvelope>;
 
@@ -135,6 +138,7 @@ export interface StoredOpenApiConnector {
   rate_limits: z.infer<typeof RateLimit>[];
   capabilities?: ConnectorCapabilities;
   sla?: ConnectorSla;
+  events?: DescriptorEvents;
   mcp_config: { enabled: boolean; server_name?: string; server_description?: string; route_mappings: RouteMappings };
   openapi: {
     operations: { operationId: string; toolName: string; method: string; path: string; summary?: string }[];
@@ -318,6 +322,7 @@ function storedDescriptor(
     rate_limits: envelope.rate_limits,
     ...(envelope.capabilities ? { capabilities: envelope.capabilities } : {}),
     ...(envelope.sla ? { sla: envelope.sla } : {}),
+    ...(envelope.events ? { events: envelope.events } : {}),
     mcp_config: {
       enabled: mcpConfig?.enabled ?? true,
       ...(mcpConfig?.server_name ? { server_name: mcpConfig.server_name } : {}),

@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, Catalog, WorkspaceAccess } from '@toolplane/contracts';
-import { redisKeys, type RedisKeys } from '@toolplane/contracts';
+import { eventSourcesKey, redisKeys, type EventSource, type RedisKeys } from '@toolplane/contracts';
 import type { RedisClient } from '@toolplane/redis';
 import type { Cluster, Redis } from 'ioredis';
 import { PublicationLock, type PublicationLockOptions } from './publication-lock.ts';
@@ -75,7 +75,21 @@ export class RuntimePublisher {
     if (opts.force) await this.redis.set(this.keys.catalog(catalog.serverId), json);
     else
       await this.redis.eval(LIVE_IF_NOT_OLDER, 1, this.keys.catalog(catalog.serverId), json, String(catalog.version));
+    await this.publishEventSources(catalog);
     await this.redis.publish(this.keys.catalogChanged, catalog.serverId);
+  }
+
+  /**
+   * Which connector instances' deliveries this server's event types take (MCP Events): the edge's inbound URL finds
+   * an instance's workspace there. An entry whose server no longer has the instance's events stays (the worker finds
+   * no event type and drops the delivery).
+   */
+  private async publishEventSources(catalog: Catalog): Promise<void> {
+    const providers = new Map((catalog.events ?? []).map((e) => [e.source.instanceId, e.match.provider]));
+    for (const [instanceId, provider] of providers) {
+      const source: EventSource = { workspaceId: catalog.workspaceId, provider };
+      await this.redis.hset(eventSourcesKey(instanceId), catalog.serverId, JSON.stringify(source));
+    }
   }
 
   /** The version of the server's catalog that Redis holds now (undefined: none). */

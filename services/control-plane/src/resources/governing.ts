@@ -54,6 +54,7 @@ export const instanceFields = {
   createServer: 'free',
   // New values, written by the caller: never readable by them, never sent anywhere but the instance's origin.
   credentials: 'free',
+  webhook_secret: 'free',
   base_url: 'origin',
   oauth_urls: 'origin',
 } as const satisfies Record<keyof CreateInstanceBody | keyof UpdateInstanceBody, FieldPower>;

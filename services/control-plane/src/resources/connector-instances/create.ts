@@ -1,4 +1,4 @@
-import type { ConnectorDescriptor } from '@toolplane/contracts';
+import { webhookSecretName, type ConnectorDescriptor } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
 import { createInstanceServer, generating } from '../../catalog/instance-servers.ts';
@@ -33,6 +33,7 @@ export async function createInstance(
   const id = crypto.randomUUID();
   const keys = Object.keys(body.credentials);
   for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
+  if (body.webhook_secret) await secrets.put(webhookSecretName(workspaceId, id), body.webhook_secret);
   const generated = body.createServer ? generating(connector.descriptor) : undefined;
   const mcp = generated && selectedTools ? { ...generated, selectedTools } : generated;
   // The instance, its MCP server (mcp_config; never a 409: the name rule takes the next free name) and
@@ -56,7 +57,12 @@ export async function createInstance(
       const server = await createInstanceServer(tx, workspaceId, instance, mcp);
       return { result: { instance, server }, serverIds: [server.id] };
     },
-    { cleanupOnFailure: keys.map((key) => credentialSecretName(workspaceId, id, key)) },
+    {
+      cleanupOnFailure: [
+        ...keys.map((key) => credentialSecretName(workspaceId, id, key)),
+        ...(body.webhook_secret ? [webhookSecretName(workspaceId, id)] : []),
+      ],
+    },
   );
   return result;
 }

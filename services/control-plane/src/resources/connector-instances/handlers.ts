@@ -1,4 +1,4 @@
-import type { ConnectorDescriptor } from '@toolplane/contracts';
+import { webhookSecretName, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
 import { Prisma } from '../../generated/prisma/client.ts';
@@ -83,6 +83,8 @@ export async function updateConnectorInstance(
   if (issues.length > 0) throw new ValidationError('the connector instance update is invalid', issues);
   for (const [key, value] of Object.entries(given))
     await secrets.put(credentialSecretName(workspaceId, row.id, key), value);
+  if (body.webhook_secret) await secrets.put(webhookSecretName(workspaceId, row.id), body.webhook_secret);
+  const changed = Object.keys(given).length > 0 || body.webhook_secret !== undefined;
   const { result: updated } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => ({
     result: await tx.connectorInstance.update({
       where: { id: row.id },
@@ -93,7 +95,7 @@ export async function updateConnectorInstance(
         credentialKeys: [...new Set([...row.credentialKeys, ...Object.keys(given)])],
       },
     }),
-    secretsChanged: Object.keys(given).length > 0 ? [credentialSecretPrefix(workspaceId, row.id)] : [],
+    secretsChanged: changed ? [credentialSecretPrefix(workspaceId, row.id)] : [],
   }));
   return present(updated, (await instanceServers(db, [updated.id])).get(updated.id));
 }

@@ -21,6 +21,12 @@ export const CreateInstanceBody = z.strictObject({
   oauth_urls: OAuthUrls.optional(),
   credentials: z.record(z.string(), z.string()).default({}),
   /**
+   * The secret the provider signs its deliveries to the instance's inbound URL with (MCP Events: GitHub's webhook
+   * secret, Stripe's `whsec_…`, Slack's signing secret, a Standard Webhooks `whsec_…`); write-only, kept in the
+   * secrets store and read by workers only.
+   */
+  webhook_secret: z.string().min(8).max(1024).optional(),
+  /**
    * `mcp_config.enabled: true` creates the instance's MCP server too (named from `server_name` and the
    * instance: catalog/instance-servers.ts); false opts out (until the connector's MCP is enabled again).
    */
@@ -33,6 +39,12 @@ export const UpdateInstanceBody = z.strictObject({
   oauth_urls: OAuthUrls.nullable().optional(),
   /** Replaces the given fields; fields not named keep their stored values. */
   credentials: z.record(z.string(), z.string()).optional(),
+  /**
+   * The secret the provider signs its deliveries to the instance's inbound URL with (MCP Events: GitHub's webhook
+   * secret, Stripe's `whsec_…`, Slack's signing secret, a Standard Webhooks `whsec_…`); write-only, kept in the
+   * secrets store and read by workers only.
+   */
+  webhook_secret: z.string().min(8).max(1024).optional(),
 });
 
 export type CreateInstanceBody = z.output<typeof CreateInstanceBody>;

@@ -1,0 +1,183 @@
+import { stepRefusal } from '@toolplane/access';
+import {
+  EventSubscription,
+  quotaTakesCaller,
+  quotaTakesTool,
+  subscriptionsKey,
+  subscriptionStreamKey,
+  type CatalogEventType,
+  type EventOccurrence,
+  type WorkspaceAccess,
+} from '@toolplane/contracts';
+import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
+import type { QuotaMeter } from '@toolplane/queue';
+import type { RedisClient } from '@toolplane/redis';
+import type { SessionStore } from '../session-labels.ts';
+import type { ServerEvents } from './sources.ts';
+
+/** The field of a subscription stream's entry holding the occurrence (JSON `EventOccurrence`). */
+export const OCCURRENCE_FIELD = 'occurrence';
+
+export interface FanOutDeps {
+  redis: RedisClient;
+  sessions: Pick<SessionStore, 'add'>;
+  workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
+  /** Counts each occurrence given against the subscriber's quotas on the event type (ADR 0048's counters). */
+  quotaMeter: Pick<QuotaMeter, 'charge'>;
+  maxScanBytes: number;
+  streamMaxLen: number;
+  now: () => number;
+  /** A webhook subscription's stream got an entry: its deliverer is woken. */
+  webhookEntry: (instanceId: string, subscriptionId: string) => void;
+}
+
+/** What happened to one occurrence for one subscription (logged and counted; never the payload). */
+export type Given = { id: string; given: true } | { id: string; given: false; why: string };
+
+/** The JSON Pointer's value in `data` (undefined when it leads nowhere). */
+export function pointerValue(data: unknown, pointer: string): unknown {
+  if (pointer === '') return data;
+  let at: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const step = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<string, unknown>)[step];
+  }
+  return at;
+}
+
+/** Whether the subscription's arguments named in the event type's `filters` equal the payload's values there. */
+export function passesFilters(type: CatalogEventType, args: Readonly<Record<string, unknown>>, data: unknown): boolean {
+  for (const [arg, pointer] of Object.entries(type.filters ?? {})) {
+    if (!(arg in args)) continue;
+    if (JSON.stringify(pointerValue(data, pointer)) !== JSON.stringify(args[arg])) return false;
+  }
+  return true;
+}
+
+/**
+ * The access policies' decision on one occurrence for the subscriber (ADR 0081): the event type's name as the tool on
+ * its server, the subscriber's principal as the caller, and conditions that see the subscription's arguments and the
+ * occurrence (`args.event.data`). Undefined: it may be given; else why not. No published policies: refused.
+ */
+function accessRefusal(
+  access: WorkspaceAccess | undefined,
+  sub: EventSubscription,
+  server: ServerEvents,
+  data: unknown,
+): string | undefined {
+  if (!access) return 'the workspace access policies could not be read';
+  const { keyId, subject, username } = sub.principal;
+  const caller = {
+    identity: { ...(keyId ? { keyId } : {}), ...(subject ? { subject } : {}), ...(username ? { username } : {}) },
+    condition: {
+      ...(keyId ? { key_id: keyId } : {}),
+      ...(subject ? { subject } : {}),
+      ...(username ? { user: username } : {}),
+    },
+  };
+  const tool = { def: { name: sub.name, inputSchema: { type: 'object' as const } } };
+  const args = { ...sub.arguments, event: { data } };
+  return stepRefusal(access, caller, { serverId: server.serverId, serverName: server.serverName, tool }, args);
+}
+
+/**
+ * The subscriber's quotas that take the event type (by its name, as a tool's; calls in flight do not apply to events):
+ * one occurrence given is one call. Undefined: charged, or none applies; else why it is not given (no room, or the
+ * quota could not be counted: fail closed).
+ */
+async function quotaRefusal(
+  deps: FanOutDeps,
+  sub: EventSubscription,
+  target: { server: ServerEvents; access: WorkspaceAccess | undefined },
+): Promise<string | undefined> {
+  const quotas = target.access?.quotas ?? [];
+  const { keyId, subject, username } = sub.principal;
+  const caller = { keyId, subject, person: username };
+  const rules = quotas.filter(
+    (q) =>
+      q.counts !== 'in_flight' && quotaTakesCaller(q, caller, target.server.serverId) && quotaTakesTool(q, sub.name),
+  );
+  if (rules.length === 0) return undefined;
+  try {
+    const outcome = await deps.quotaMeter.charge({ workspaceId: sub.workspaceId, rules, caller }, rules, 1);
+    return outcome.refused ? `quota "${outcome.refused.rule.name}" has no room` : undefined;
+  } catch {
+    return 'the quotas could not be counted';
+  }
+}
+
+/** One occurrence for one subscription: filters, access and conditions, guardrails, quota, session label, stream. */
+async function giveTo(
+  deps: FanOutDeps,
+  sub: EventSubscription,
+  target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined },
+  occurrence: EventOccurrence,
+): Promise<Given> {
+  const { server, type } = target;
+  if (!passesFilters(type, sub.arguments, occurrence.data)) return { id: sub.id, given: false, why: 'filters' };
+  const refused = accessRefusal(target.access, sub, server, occurrence.data);
+  if (refused !== undefined) return { id: sub.id, given: false, why: `access: ${refused}` };
+  const guardrails = guardrailsFor(server.guardrails, sub.name);
+  const guarded = applyGuardrails(occurrence.data, guardrails, { maxScanBytes: deps.maxScanBytes });
+  if (guarded.withheld)
+    return { id: sub.id, given: false, why: `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim() };
+  const overQuota = await quotaRefusal(deps, sub, target);
+  if (overQuota !== undefined) return { id: sub.id, given: false, why: overQuota };
+  const given: EventOccurrence = { ...occurrence, data: guarded.value };
+  // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
+  if (sub.session)
+    await deps.sessions.add(sub.workspaceId, sub.session, {
+      tool: sub.name,
+      serverId: server.serverId,
+      invocationId: occurrence.eventId,
+      at: deps.now(),
+      labels: [{ label: 'untrusted', source: 'declared' }],
+      countCall: false,
+    });
+  await deps.redis.xadd(
+    subscriptionStreamKey(sub.instanceId, sub.id),
+    'MAXLEN',
+    '~',
+    String(deps.streamMaxLen),
+    '*',
+    OCCURRENCE_FIELD,
+    JSON.stringify(given),
+  );
+  if (sub.delivery === 'webhook') deps.webhookEntry(sub.instanceId, sub.id);
+  return { id: sub.id, given: true };
+}
+
+/**
+ * An occurrence of the instance's delivery given to every live subscription of that instance whose server exposes an
+ * event type matching the provider's type (`match.types`) under the subscription's name.
+ */
+export async function fanOut(
+  deps: FanOutDeps,
+  where: { instanceId: string; workspaceId: string; servers: readonly ServerEvents[] },
+  delivery: { eventId: string; types: readonly string[]; data: unknown; timestamp: string },
+): Promise<Given[]> {
+  const raw = await deps.redis.hgetall(subscriptionsKey(where.instanceId));
+  const now = deps.now();
+  const out: Given[] = [];
+  let access: WorkspaceAccess | undefined | null = null;
+  for (const value of Object.values(raw)) {
+    const parsed = EventSubscription.safeParse(JSON.parse(value));
+    if (!parsed.success || parsed.data.expiresAt <= now || parsed.data.workspaceId !== where.workspaceId) continue;
+    const sub = parsed.data;
+    const server = where.servers.find((s) => s.serverId === sub.serverId);
+    const type = server?.types.find(
+      (t) => t.event.name === sub.name && delivery.types.some((d) => t.match.types.includes(d)),
+    );
+    if (!server || !type) continue;
+    if (access === null) access = await deps.workspaceAccess(where.workspaceId);
+    const occurrence = {
+      eventId: delivery.eventId,
+      name: sub.name,
+      timestamp: delivery.timestamp,
+      data: delivery.data,
+    };
+    out.push(await giveTo(deps, sub, { server, type, access }, occurrence));
+  }
+  return out;
+}

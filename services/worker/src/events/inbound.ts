@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import {
+  inboundSeenKey,
+  webhookSecretName,
+  type AuditEventInput,
+  type ExecutionRecord,
+  type InboundDelivery,
+} from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import { fanOut, type FanOutDeps } from './fan-out.ts';
+import type { EventSources, InstanceEvents } from './sources.ts';
+import { verifyDelivery, type RefusalReason } from './verify.ts';
+
+export interface InboundDeps extends FanOutDeps {
+  log: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  sources: Pick<EventSources, 'of'>;
+  /** The worker's secret resolver: the instance's webhook secret, never logged or passed on. */
+  secret: (name: string) => Promise<string | undefined>;
+  records: { add(record: ExecutionRecord): void };
+  audit: { add(event: AuditEventInput): void };
+  toleranceMs: number;
+  replayWindowMs: number;
+}
+
+type Refusal = RefusalReason | 'replay' | 'no_secret';
+
+/** A refused delivery's execution record (the tool named `inbound/<provider>`) and its audit event: no payload. */
+function recordRefusal(
+  deps: InboundDeps,
+  delivery: InboundDelivery,
+  events: InstanceEvents,
+  refusal: { reason: Refusal; message: string; deliveryId?: string | undefined },
+): void {
+  const server = events.servers[0]!;
+  const at = new Date(deps.now()).toISOString();
+  const id = randomUUID();
+  deps.records.add({
+    v: 1,
+    invocationId: id,
+    workspaceId: events.workspaceId,
+    serverId: server.serverId,
+    catalogVersion: server.catalogVersion,
+    tool: `inbound/${events.provider}`,
+    caller: {},
+    startedAt: delivery.receivedAt,
+    durationMs: Math.max(0, deps.now() - Date.parse(delivery.receivedAt)),
+    outcome: 'rejected',
+    errorCode: `events.inbound_${refusal.reason}`,
+    message: `inbound delivery refused: ${refusal.message}`,
+    steps: [],
+  });
+  deps.audit.add({
+    id,
+    at,
+    workspaceId: events.workspaceId,
+    actor: { type: 'anonymous', id: null, name: events.provider },
+    action: 'events.inbound_refused',
+    resource: { type: 'connector_instance', id: delivery.instanceId },
+    outcome: 'refused',
+    status: null,
+    source: { requestId: id, traceId: null, clientAddress: null, userAgent: delivery.headers['user-agent'] ?? null },
+    changes: null,
+    details: {
+      reason: refusal.reason,
+      message: refusal.message,
+      provider: events.provider,
+      ...(refusal.deliveryId ? { deliveryId: refusal.deliveryId.slice(0, 256) } : {}),
+    },
+  });
+  deps.log.info({ instanceId: delivery.instanceId, reason: refusal.reason }, 'inbound delivery refused');
+}
+
+/** Whether the delivery id was taken within the replay window (the set holds ids scored by when they expire). */
+async function seenBefore(deps: InboundDeps, instanceId: string, deliveryId: string): Promise<boolean> {
+  const score = await deps.redis.zscore(inboundSeenKey(instanceId), deliveryId);
+  return score !== null && Number(score) > deps.now();
+}
+
+/** Remembers a delivery id fanned out (after the fan-out: a retry of the same job is not a replay; ids expire). */
+async function markSeen(deps: InboundDeps, instanceId: string, deliveryId: string): Promise<void> {
+  const key = inboundSeenKey(instanceId);
+  const now = deps.now();
+  await deps.redis
+    .multi()
+    .zremrangebyscore(key, '-inf', String(now))
+    .zadd(key, String(now + deps.replayWindowMs), deliveryId)
+    .pexpire(key, deps.replayWindowMs)
+    .exec();
+}
+
+/**
+ * One queued delivery (`INBOUND_QUEUE`): the instance's event types (none: dropped), its webhook secret (none:
+ * refused), the provider's signature and timestamp, the replay window, then the fan-out. A refusal makes an execution
+ * record and an audit event, no occurrence. Throws only on what a retry may cure (Redis, the secrets store).
+ */
+export async function handleInbound(deps: InboundDeps, delivery: InboundDelivery): Promise<void> {
+  const { instanceId } = delivery;
+  const events = await deps.sources.of(instanceId);
+  if (!events || events.servers.length === 0 || events.workspaceId !== delivery.workspaceId) {
+    deps.log.info({ instanceId }, 'inbound delivery dropped: the instance has no event types');
+    return;
+  }
+  const secret = await deps.secret(webhookSecretName(events.workspaceId, instanceId));
+  if (!secret)
+    return recordRefusal(deps, delivery, events, {
+      reason: 'no_secret',
+      message: 'the instance has no webhook secret',
+    });
+  const verdict = verifyDelivery({
+    provider: events.provider,
+    secret,
+    headers: delivery.headers,
+    body: Buffer.from(delivery.body, 'base64'),
+    now: deps.now(),
+    toleranceMs: deps.toleranceMs,
+  });
+  if (!verdict.ok) return recordRefusal(deps, delivery, events, verdict);
+  const { deliveryId } = verdict;
+  if (await seenBefore(deps, instanceId, deliveryId))
+    return recordRefusal(deps, delivery, events, {
+      reason: 'replay',
+      message: 'this delivery id was already taken',
+      deliveryId,
+    });
+  const given = await fanOut(
+    deps,
+    { instanceId, workspaceId: events.workspaceId, servers: events.servers },
+    { eventId: deliveryId, types: verdict.types, data: verdict.data, timestamp: delivery.receivedAt },
+  );
+  await markSeen(deps, instanceId, deliveryId);
+  deps.log.debug(
+    {
+      instanceId,
+      eventId: deliveryId,
+      types: verdict.types,
+      given: given.filter((g) => g.given).length,
+      fanOut: given,
+    },
+    'inbound delivery fanned out',
+  );
+}
