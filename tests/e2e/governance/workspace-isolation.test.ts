@@ -667,6 +667,12 @@ function cases(): Case[] {
     c('GET', '/least_privilege', '/least_privilege', 'scoped'),
     c('GET', '/least_privilege', `/least_privilege?principal=api_key:${ids.key}`, 'scoped'),
     c('GET', '/least_privilege/proposal', `/least_privilege/proposal?principal=api_key:${ids.key}`, 'denied'),
+    // B's backtest replays B's records only: a quota refusing every call names none of A's records, keys or tools.
+    c('POST', '/governance/backtest', '/governance/backtest', 'scoped', {
+      files: [{ path: 'quotas/b-probe.yaml', content: 'name: b-probe\ncounts: calls\nlimit: 0\nwindow: day\n' }],
+      from: new Date(Date.now() - 86_400_000).toISOString(),
+      to: new Date(Date.now() + 60_000).toISOString(),
+    }),
 
     c('GET', '/approvals', '/approvals', 'scoped'),
     c('GET', '/approvals/:id', `/approvals/${ids.approval}`, 'denied'),
