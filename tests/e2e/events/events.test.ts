@@ -1,4 +1,7 @@
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
@@ -8,6 +11,7 @@ import {
 } from '@ai-sdk/mcp';
 import type { Client } from '@modelcontextprotocol/client';
 import { unwrap } from '@toolplane/client';
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { dumpPostgres } from '../../helpers/output-search.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -15,7 +19,8 @@ import { give, sdkClient, startEventsStack, subscriptionFor, type EventsStack } 
 
 // MCP Events through Toolplane (issue #78, docs/events.md): the official SDK client sending the raw methods, and
 // @ai-sdk/mcp's `experimental_events` (it subscribes by webhook: the only mode the library offers). Occurrences are
-// XADDed to the subscription's stream as the worker's fan-out will.
+// XADDed to the subscription's stream as the worker's fan-out does, except in the last case: a provider's signed
+// delivery through the edge's inbound URL and the worker's fan-out, end to end.
 
 const Poll = z.looseObject({
   events: z.array(z.looseObject({ eventId: z.string(), name: z.string(), timestamp: z.string(), data: z.unknown() })),
@@ -260,4 +265,75 @@ describe('@ai-sdk/mcp experimental_events', () => {
       await ai.close();
     }
   });
+});
+
+describe('end to end: a provider’s signed delivery, through the worker, to subscriptions made at the edge', () => {
+  it('a push signed as GitHub signs it reaches a poll subscription and an @ai-sdk/mcp webhook subscription', async () => {
+    const githubSecret = `gh-${randomBytes(12).toString('hex')}`;
+    await unwrap(
+      s.api.PATCH('/connector_instances/{id}', {
+        params: { path: { id: s.instanceId } },
+        body: { webhook_secret: githubSecret } as never,
+      }),
+    );
+    const hookSecret = `whsec_${randomBytes(32).toString('base64')}`;
+    const received: { body: string; headers: Record<string, string> }[] = [];
+    const callback = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        received.push({ body, headers: req.headers as Record<string, string> });
+        const message = JSON.parse(body) as { type?: string; challenge?: string };
+        if (message.type === 'verification') return void res.writeHead(200).end(message.challenge);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => callback.listen(0, '127.0.0.1', r));
+    const ai = await createMCPClient({
+      transport: { type: 'http', url: s.server.url, headers: { 'x-api-key': s.stack.bootstrapKey } },
+      experimental_events: { store: new MemoryStore() },
+    });
+    try {
+      const args = { repository: 'acme/e2e' };
+      const registered = await poll(client, { name: 'github.push', arguments: args, cursor: null });
+      expect(registered.events).toEqual([]);
+      const url = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/events`;
+      await ai.experimental_events.subscribe({
+        name: 'github.push',
+        arguments: args,
+        delivery: { mode: 'webhook', url, allowInsecureLocalhost: true, secret: hookSecret },
+        ttlMs: 120_000,
+      });
+      // The provider's delivery, signed with the instance's webhook secret, to the edge's inbound URL.
+      const id = randomUUID();
+      const body = JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: 'acme/e2e' } });
+      const signature = `sha256=${createHmac('sha256', githubSecret).update(body).digest('hex')}`;
+      const res = await fetch(`${s.stack.edgeUrl}/hooks/${s.instanceId}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'push',
+          'x-github-delivery': id,
+          'x-hub-signature-256': signature,
+        },
+        body,
+      });
+      expect(res.status).toBe(202);
+      const polled = await waitFor('the push, polled', async () => {
+        const r = await poll(client, { name: 'github.push', arguments: args, cursor: registered.cursor });
+        return r.events.length > 0 ? r : undefined;
+      });
+      expect(polled.events).toEqual([
+        expect.objectContaining({ eventId: id, name: 'github.push', data: JSON.parse(body) }),
+      ]);
+      const hooked = await waitFor('the push, POSTed to the callback', () => received.find((r) => r.body.includes(id)));
+      expect(new Webhook(hookSecret).verify(hooked.body, hooked.headers)).toMatchObject({ eventId: id });
+      expect(hooked.headers['webhook-id']).toBe(id);
+    } finally {
+      await ai.close();
+      callback.closeAllConnections();
+      await new Promise<void>((r) => callback.close(() => r()));
+    }
+  }, 120_000);
 });

@@ -90,6 +90,9 @@ export function subscriptionOf(
     principal: parts.principal,
     delivery: request.delivery,
     ...(request.callback ? { callback: request.callback } : {}),
+    ...(caller.session
+      ? { session: { scopes: [...caller.session.scopes], ttlSeconds: caller.session.settings.ttlSeconds } }
+      : {}),
     createdAt: request.now,
     expiresAt: request.expiresAt,
   };

@@ -43,11 +43,22 @@ async function grantedInputSchemas(db: Db, workspaceId: string, target: Conditio
     const catalog = v.catalog as unknown as Catalog;
     for (const t of catalog.tools ?? [])
       if (allTools || names.has(t.tool.name)) schemas.push(t.tool.inputSchema as JsonSchema);
-    // An event type is granted by its name as a tool is (ADR 0081): `args` are its subscription's arguments.
+    // An event type is granted by its name as a tool is (ADR 0081): `args` are its subscription's arguments, and,
+    // when the worker gives it an occurrence, `args.event` (its `data` as the provider sent it).
     for (const e of catalog.events ?? [])
-      if (allTools || names.has(e.event.name)) schemas.push(e.event.inputSchema as JsonSchema);
+      if (allTools || names.has(e.event.name)) schemas.push(eventConditionSchema(e.event.inputSchema as JsonSchema));
   }
   return schemas;
+}
+
+/** An event type's arguments as its conditions see them: the subscription's, and the occurrence's under `event`. */
+function eventConditionSchema(input: JsonSchema): JsonSchema {
+  const properties = ((input as { properties?: Record<string, unknown> }).properties ?? {}) as Record<string, unknown>;
+  const event = {
+    type: 'object',
+    properties: { eventId: { type: 'string' }, name: { type: 'string' }, timestamp: { type: 'string' }, data: {} },
+  };
+  return { ...input, properties: { ...properties, event } } as JsonSchema;
 }
 
 /** One schema for several: `{ anyOf: [...] }`, each one's local `$ref`s pointing into its own place. */
