@@ -14,21 +14,20 @@ import { SessionOfJob } from './session.ts';
  * `events/stream` from that stream; the worker POSTs it to a webhook subscription's callback.
  */
 
-export const eventDeliveryModes = ['poll', 'push', 'webhook'] as const;
-export const EventDeliveryMode = z.enum(eventDeliveryModes);
-export type EventDeliveryMode = z.infer<typeof EventDeliveryMode>;
+const eventDeliveryModes = ['poll', 'push', 'webhook'] as const;
+const EventDeliveryMode = z.enum(eventDeliveryModes);
 
 /**
  * How a provider signs its deliveries (each verified by the worker with the instance's webhook secret): GitHub, Stripe,
  * Slack, Standard Webhooks, Jira (`x-hub-signature: sha256=…`, a webhook with a secret) and Google Calendar push
  * notifications (the channel's `x-goog-channel-token`, the secret given when the channel was made).
  */
-export const webhookProviders = ['github', 'stripe', 'slack', 'standard', 'jira', 'google_calendar'] as const;
+const webhookProviders = ['github', 'stripe', 'slack', 'standard', 'jira', 'google_calendar'] as const;
 export const WebhookProvider = z.enum(webhookProviders);
 export type WebhookProvider = z.infer<typeof WebhookProvider>;
 
 /** An event type as `events/list` shows it. */
-export const EventTypeDefinition = z.object({
+const EventTypeDefinition = z.object({
   name: z.string().min(1).max(128),
   title: z.string().optional(),
   description: z.string().optional(),
@@ -38,7 +37,6 @@ export const EventTypeDefinition = z.object({
   payloadSchema: z.record(z.string(), z.unknown()).optional(),
   delivery: z.array(EventDeliveryMode).min(1),
 });
-export type EventTypeDefinition = z.infer<typeof EventTypeDefinition>;
 
 /**
  * One event type a server exposes, in its catalog. `match`: the provider's own type names that make an occurrence of

@@ -53,12 +53,13 @@ async function grantedInputSchemas(db: Db, workspaceId: string, target: Conditio
 
 /** An event type's arguments as its conditions see them: the subscription's, and the occurrence's under `event`. */
 function eventConditionSchema(input: JsonSchema): JsonSchema {
-  const properties = ((input as { properties?: Record<string, unknown> }).properties ?? {}) as Record<string, unknown>;
+  const schema = input as Record<string, unknown> & { properties?: Record<string, unknown> };
+  const properties = schema.properties ?? {};
   const event = {
     type: 'object',
     properties: { eventId: { type: 'string' }, name: { type: 'string' }, timestamp: { type: 'string' }, data: {} },
   };
-  return { ...input, properties: { ...properties, event } } as JsonSchema;
+  return { ...schema, properties: { ...properties, event } } as JsonSchema;
 }
 
 /** One schema for several: `{ anyOf: [...] }`, each one's local `$ref`s pointing into its own place. */
