@@ -119,7 +119,14 @@ beforeAll(async () => {
     }),
   );
   const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: 'pay-events', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'pay-events',
+        mode: 'NORMAL',
+        connectorInstanceId: instance.id,
+        config: { events: ['payment_succeeded'] },
+      },
+    }),
   );
   const raw = await waitFor(
     'the event source published',
