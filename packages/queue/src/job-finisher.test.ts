@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { requestJobOptions } from './job-adder.ts';
 import { JobFinisher } from './job-finisher.ts';
+import { JobTaker } from './job-taker.ts';
 import { queueStreams, RequestReplyClient } from './reply-channel.ts';
 import { ReplyingConsumer } from './reply-consumer.ts';
 
@@ -186,5 +187,86 @@ describe('ReplyingConsumer, finishing', () => {
     expect(await redis.exists(...ids.map((id) => `${prefix}:q:${id}`))).toBe(0);
     expect(scripts.get(14)).toBeUndefined(); // moveToFinished
     expect(scripts.get(7)).toEqual([2 + 2 * eight]);
+  });
+});
+
+describe('JobTaker and the consumer, taking', () => {
+  const Job = z.object({ id: z.string(), replyTo: z.string(), deadlineAt: z.number() });
+  type Job = z.infer<typeof Job>;
+
+  it('takes the waiting jobs in one script call, and runs each once', async () => {
+    const { redis, prefix } = queueOf(queueStreams);
+    const client = new RequestReplyClient<Job, { id: string }>({
+      redis,
+      prefix,
+      clientId: `c-${randomUUID()}`,
+      queueName: 'q',
+      jobName: 'job',
+      reply: z.object({ id: z.string() }),
+      idOf: (r) => r.id,
+    });
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    const replies = Promise.all(
+      ids.map((id) => client.request(id, { id, replyTo: client.clientId, deadlineAt: Date.now() + 60_000 })),
+    );
+    while ((await redis.llen(`${prefix}:q:wait`)) < ids.length) await new Promise((r) => setImmediate(r));
+    const scripts = countScripts(redis);
+    const runs: string[] = [];
+    const consumer = new ReplyingConsumer<Job, { id: string }>({
+      redis,
+      prefix,
+      queueName: 'q',
+      concurrency: 8,
+      job: Job,
+      handle: async (job) => (runs.push(job.id), { id: job.id }),
+    });
+    consumer.start();
+    cleanups.push(async () => {
+      await consumer.close();
+      await client.close();
+    });
+    expect((await replies).map((r) => r.id)).toEqual(ids);
+    expect(runs.sort()).toEqual([...ids].sort());
+    expect(scripts.get(11)).toEqual([3 + 8]); // one fetch (prefix, time, lock duration, a token per free slot)
+    expect(await redis.zcard(`${prefix}:q:marker`)).toBe(0); // nothing waits: no fetcher woken for nothing
+  });
+
+  it("runs jobs taken in one call by a worker that died before starting them once, through BullMQ's stalled-job check", async () => {
+    const { redis, prefix, queue, worker } = queueOf(queueStreams);
+    await worker.waitUntilReady(); // BullMQ's scripts defined on the connection
+    const ids = ['a1', 'b2', 'c3'];
+    for (const id of ids) await queue.add('job', { id }, { jobId: id, ...requestJobOptions });
+    const taker = JobTaker.on(redis, queue.keys)!;
+    const taken = await taker.take(['t0', 't1', 't2', 't3'], 1000);
+    expect(taken.map((t) => t[1])).toEqual(ids); // all three active and locked, none started: the worker is gone
+    const runs: string[] = [];
+    const other = new Worker('q', async (job) => void runs.push(job.id!), {
+      connection: redis,
+      prefix,
+      lockDuration: 1000,
+      stalledInterval: 500,
+    });
+    cleanups.push(() => other.close());
+    await new Promise<void>((resolve) => other.on('completed', () => runs.length === ids.length && resolve()));
+    expect(runs.sort()).toEqual(ids);
+    expect(await redis.exists(...ids.map((id) => `${prefix}:q:${id}`))).toBe(0); // finished: never to run again
+  });
+
+  it('gives jobs taken and not started back to the head of the queue (a worker closing)', async () => {
+    const { redis, prefix, queue, worker } = queueOf(queueStreams);
+    await worker.waitUntilReady();
+    for (const id of ['a1', 'b2', 'c3']) await queue.add('job', { id }, { jobId: id, ...requestJobOptions });
+    const taker = JobTaker.on(redis, queue.keys)!;
+    await taker.take(['t0', 't1', 't2'], 30_000);
+    await taker.giveBack([
+      { id: 'b2', token: 't1' },
+      { id: 'c3', token: 't2' },
+    ]);
+    expect(await redis.lrange(`${prefix}:q:active`, 0, -1)).toEqual(['a1']);
+    expect(await redis.lrange(`${prefix}:q:wait`, 0, -1)).toEqual(['c3', 'b2']); // b2 is taken first again
+    expect(await redis.exists(`${prefix}:q:b2:lock`, `${prefix}:q:c3:lock`)).toBe(0);
+    expect(await redis.hget(`${prefix}:q:b2`, 'ats')).toBe('0');
+    expect(await redis.zcard(`${prefix}:q:marker`)).toBe(1);
+    expect((await worker.getNextJob('again', { block: false }))?.id).toBe('b2');
   });
 });

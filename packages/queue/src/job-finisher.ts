@@ -1,6 +1,10 @@
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { atTurnEnd } from './coalesce-writes.ts';
+import { JobTaker, type NextJobData } from './job-taker.ts';
+
+/** The most jobs one fetch takes (each a slot of the worker's concurrency that is free). */
+const MAX_TAKE = 16;
 
 /**
  * BullMQ's `moveToFinished` for a completed job that is removed once finished (keepJobs count 0) and has no parent
@@ -132,6 +136,8 @@ export class JobFinisher {
 
 /** What `FinishingWorker` reads of BullMQ's worker and backend beyond their declared types. */
 interface WorkerInternals {
+  drained: boolean;
+  mainLoopQueue: { numTotal(): number } | null;
   updateDelays(limitDelay?: number, delayUntil?: number): void;
   backend: {
     closing: boolean | undefined;
@@ -144,12 +150,67 @@ interface WorkerInternals {
 
 /**
  * A BullMQ worker whose completed request/reply jobs are finished by `JobFinisher` (one script call per turn, few
- * arguments) instead of `moveToFinished` one job at a time. Everything else (fetching, locks and their renewal,
- * stalled-job recovery, failures) is BullMQ's. A job the finisher does not cover (kept once completed, a parent, a
- * deduplication id, metrics) goes through BullMQ's own path.
+ * arguments) instead of `moveToFinished` one job at a time, and whose fetch takes the jobs that wait, up to its free
+ * slots, in one script call (`JobTaker`: BullMQ's `moveToActive` once per job) and starts them one after the other
+ * as BullMQ's main loop asks for them (at once: it fetches while a slot is free). Everything else (locks and their
+ * renewal, stalled-job recovery, failures) is BullMQ's. A job the finisher does not cover (kept once completed, a
+ * parent, a deduplication id, metrics) goes through BullMQ's own path; so does every fetch of a worker with a rate
+ * limiter or a name.
  */
 export class FinishingWorker extends Worker {
   private finisher: JobFinisher | undefined;
+  private taker: JobTaker | null | undefined;
+  /** Jobs taken by the last fetch and not started yet, each with its lock's token. */
+  private readonly taken: { data: NextJobData; token: string }[] = [];
+  private isDrained = false;
+
+  constructor(name: string, processor: Processor, opts: WorkerOptions) {
+    super(name, processor, opts);
+    // BullMQ blocks on the marker once drained: never while jobs this worker took wait to be started.
+    Object.defineProperty(this, 'drained', {
+      get: () => this.isDrained && this.taken.length === 0,
+      set: (drained: boolean) => (this.isDrained = drained),
+    });
+  }
+
+  protected override async moveToActive(token: string, name?: string): Promise<Job> {
+    const next = this.taken.shift();
+    if (next) return this.start(next);
+    const self = this as unknown as WorkerInternals;
+    const room = this.concurrency - (self.mainLoopQueue?.numTotal() ?? this.concurrency);
+    const taker = room > 1 && name === undefined && !this.opts.limiter ? await this.takerOf() : undefined;
+    if (!taker) return super.moveToActive(token, name);
+    const tokens = Array.from({ length: Math.min(room, MAX_TAKE) }, (_, i) => (i === 0 ? token : `${token}.${i}`));
+    const [first, ...rest] = await taker.take(tokens, this.opts.lockDuration ?? 30_000);
+    const more = rest.map((data, i) => ({ data, token: tokens[i + 1]! }));
+    if (this.closing) await taker.giveBack(more.map((t) => ({ id: t.data[1]!, token: t.token })));
+    else this.taken.push(...more);
+    return this.start({ data: first!, token });
+  }
+
+  /** A taken job handed to BullMQ's loop, as its own fetch would (the patched rule: drained after the last waiting). */
+  private async start({ data, token }: { data: NextJobData; token: string }): Promise<Job> {
+    const [jobData, id, rateLimitDelay, delayUntil, moreWaiting] = data;
+    (this as unknown as WorkerInternals).updateDelays(rateLimitDelay, delayUntil);
+    const job = await this.nextJobFromJobData(jobData as Parameters<Worker['nextJobFromJobData']>[0], id, token);
+    if (job && moreWaiting === 0) this.isDrained = true;
+    return job;
+  }
+
+  private async takerOf(): Promise<JobTaker | undefined> {
+    if (this.taker === undefined) {
+      const backend = (this as unknown as WorkerInternals).backend;
+      this.taker = JobTaker.on(await backend.client, backend.queue.keys) ?? null;
+    }
+    return this.taker ?? undefined;
+  }
+
+  /** Jobs taken and not started go back to the queue's head before BullMQ closes. */
+  override async close(force = false): Promise<void> {
+    const left = this.taken.splice(0);
+    if (left.length && this.taker) await this.taker.giveBack(left.map((t) => ({ id: t.data[1]!, token: t.token })));
+    return super.close(force);
+  }
 
   // BullMQ's signature (five parameters), taken as it is.
   protected override async handleCompleted(...args: Parameters<Worker['handleCompleted']>): Promise<Job> {
@@ -172,7 +233,7 @@ export class FinishingWorker extends Worker {
     if (!fetchNext) return undefined as unknown as Job;
     // A job waits: BullMQ's own fetch (and its patched rule on the marker). None: what its fetch would have
     // concluded (drained; the next delayed job's time to block until).
-    if (outcome.more) return this.moveToActive(token, this.opts.name);
+    if (outcome.more || this.taken.length > 0) return this.moveToActive(token, this.opts.name);
     self.updateDelays(0, outcome.nextDelayed);
     return this.nextJobFromJobData(undefined, undefined, token);
   }
