@@ -137,6 +137,7 @@ export class JobFinisher {
 /** What `FinishingWorker` reads of BullMQ's worker and backend beyond their declared types. */
 interface WorkerInternals {
   drained: boolean;
+  waitForJob(blockUntil: number): Promise<number>;
   mainLoopQueue: { numTotal(): number } | null;
   updateDelays(limitDelay?: number, delayUntil?: number): void;
   backend: {
@@ -163,6 +164,9 @@ export class FinishingWorker extends Worker {
   /** Jobs taken by the last fetch and not started yet, each with its lock's token. */
   private readonly taken: { data: NextJobData; token: string }[] = [];
   private isDrained = false;
+  /** Whether jobs waited at this worker's last finish (its own, or BullMQ's that fetched one). */
+  private backlog = false;
+  private blocked = false;
 
   constructor(name: string, processor: Processor, opts: WorkerOptions) {
     super(name, processor, opts);
@@ -171,6 +175,18 @@ export class FinishingWorker extends Worker {
       get: () => this.isDrained && this.taken.length === 0,
       set: (drained: boolean) => (this.isDrained = drained),
     });
+    // Whether BullMQ's main loop is blocked on the marker: a fetch made meanwhile (a job's finish) takes one job only,
+    // as BullMQ's does, since jobs it took besides would wait for the loop to wake up.
+    const self = this as unknown as WorkerInternals;
+    const wait = self.waitForJob.bind(this);
+    self.waitForJob = async (blockUntil: number) => {
+      this.blocked = true;
+      try {
+        return await wait(blockUntil);
+      } finally {
+        this.blocked = false;
+      }
+    };
   }
 
   protected override async moveToActive(token: string, name?: string): Promise<Job> {
@@ -178,14 +194,29 @@ export class FinishingWorker extends Worker {
     if (next) return this.start(next);
     const self = this as unknown as WorkerInternals;
     const room = this.concurrency - (self.mainLoopQueue?.numTotal() ?? this.concurrency);
-    const taker = room > 1 && name === undefined && !this.opts.limiter ? await this.takerOf() : undefined;
+    const batch = room > 1 && !this.blocked && name === undefined && !this.opts.limiter;
+    const taker = batch ? await this.takerOf() : undefined;
     if (!taker) return super.moveToActive(token, name);
     const tokens = Array.from({ length: Math.min(room, MAX_TAKE) }, (_, i) => (i === 0 ? token : `${token}.${i}`));
     const [first, ...rest] = await taker.take(tokens, this.opts.lockDuration ?? 30_000);
     const more = rest.map((data, i) => ({ data, token: tokens[i + 1]! }));
-    if (this.closing) await taker.giveBack(more.map((t) => ({ id: t.data[1]!, token: t.token })));
+    // Closing, or the loop blocked on the marker meanwhile (a fetch not the loop's own): nobody would start them.
+    if (this.closing || this.blocked) await taker.giveBack(more.map((t) => ({ id: t.data[1]!, token: t.token })));
     else this.taken.push(...more);
     return this.start({ data: first!, token });
+  }
+
+  /** BullMQ's own finish (with its fetch of the next job); no job fetched: none waited, or none was to be fetched. */
+  private async bullFinish(args: Parameters<Worker['handleCompleted']>): Promise<Job> {
+    const next = await super.handleCompleted(...args);
+    if (!next) this.backlog = false;
+    return next;
+  }
+
+  /** A finished job's next: one taken before, else BullMQ's fetch of one (as its own finish would fetch). */
+  private fetchOne(token: string): Promise<Job> {
+    const next = this.taken.shift();
+    return next ? this.start(next) : super.moveToActive(token, this.opts.name);
   }
 
   /** A taken job handed to BullMQ's loop, as its own fetch would (the patched rule: drained after the last waiting). */
@@ -217,15 +248,19 @@ export class FinishingWorker extends Worker {
     const [result, job, token, fetchNextCallback = () => true] = args;
     const self = this as unknown as WorkerInternals;
     const backend = self.backend;
-    if (!this.covers(job)) return super.handleCompleted(...args);
+    // While jobs wait (the last finish or fetch said so), BullMQ's finish, which fetches the next job in the same
+    // script, saves a round trip per job; the finisher's pays when the queue keeps up (each finish's fetch would find
+    // nothing).
+    if (!this.covers(job) || this.backlog) return this.bullFinish(args);
     if (backend.closing) return undefined as unknown as Job;
     const fetchNext = fetchNextCallback() && !(this.closing || this.isPaused());
     const client = await backend.client;
     this.finisher ??= new JobFinisher(client, backend.queue.keys);
     const outcome = await this.finisher.finish(job.id!, token);
-    if (outcome.code === 1) return super.handleCompleted(...args);
+    if (outcome.code === 1) return this.bullFinish(args);
     if (outcome.code < 0)
       throw backend.finishedErrors({ code: outcome.code, jobId: job.id, command: 'moveToFinished', state: 'active' });
+    this.backlog = outcome.more;
     job.returnvalue = result || undefined;
     job.finishedOn = outcome.finishedOn;
     job.attemptsMade += 1;
@@ -233,7 +268,7 @@ export class FinishingWorker extends Worker {
     if (!fetchNext) return undefined as unknown as Job;
     // A job waits: BullMQ's own fetch (and its patched rule on the marker). None: what its fetch would have
     // concluded (drained; the next delayed job's time to block until).
-    if (outcome.more || this.taken.length > 0) return this.moveToActive(token, this.opts.name);
+    if (outcome.more || this.taken.length > 0) return this.fetchOne(token);
     self.updateDelays(0, outcome.nextDelayed);
     return this.nextJobFromJobData(undefined, undefined, token);
   }
