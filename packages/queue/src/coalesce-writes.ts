@@ -2,6 +2,15 @@ import type { Cluster, Redis } from 'ioredis';
 
 const coalesced = Symbol('toolplane.coalescedWrites');
 
+/** One connection's turn: the sockets corked in it, and what runs at its end before they are uncorked. */
+interface Turn {
+  scheduled: boolean;
+  corked: { uncork(): void }[];
+  hooks: (() => void)[];
+}
+
+type Coalesced = { [coalesced]?: Turn };
+
 /**
  * Sends the commands a connection issues in one turn of the event loop as one socket write. ioredis
  * writes every command on its own: one `write` system call (and, over loopback, one pass through the
@@ -15,31 +24,34 @@ const coalesced = Symbol('toolplane.coalescedWrites');
 export function coalesceWrites<C extends Redis | Cluster>(client: C): C {
   if (client.isCluster) {
     // A cluster writes over one connection per node: each node's, present and to come, is corked the same way.
-    const cluster = client as Cluster;
-    if ((cluster as Cluster & { [coalesced]?: true })[coalesced]) return client;
-    (cluster as Cluster & { [coalesced]?: true })[coalesced] = true;
+    const cluster = client as Cluster & { [coalesced]?: true };
+    if (cluster[coalesced]) return client;
+    cluster[coalesced] = true;
     for (const node of cluster.nodes()) coalesceWrites(node);
     cluster.on('+node', (node: Redis) => coalesceWrites(node));
     return client;
   }
-  const redis = client as Redis;
-  if ((redis as Redis & { [coalesced]?: true })[coalesced]) return client;
-  (redis as Redis & { [coalesced]?: true })[coalesced] = true;
+  const redis = client as Redis & Coalesced;
+  if (redis[coalesced]) return client;
+  const turn: Turn = { scheduled: false, corked: [], hooks: [] };
+  redis[coalesced] = turn;
   const patch = () => {
-    const socket = redis.stream as (typeof redis.stream & { [coalesced]?: true }) | undefined;
+    const socket = redis.stream as (typeof redis.stream & { [coalesced]?: { corked: boolean } }) | undefined;
     if (!socket || socket[coalesced]) return;
-    socket[coalesced] = true;
+    const state = { corked: false };
+    socket[coalesced] = state;
     const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      socket.uncork();
-    };
     socket.write = ((...args: unknown[]) => {
-      if (!corked) {
-        corked = true;
+      if (!state.corked) {
+        state.corked = true;
         socket.cork();
-        setImmediate(uncork);
+        turn.corked.push({
+          uncork: () => {
+            state.corked = false;
+            socket.uncork();
+          },
+        });
+        schedule(turn);
       }
       return write(...args);
     }) as typeof socket.write;
@@ -47,4 +59,33 @@ export function coalesceWrites<C extends Redis | Cluster>(client: C): C {
   redis.on('connect', patch);
   patch();
   return client;
+}
+
+function schedule(turn: Turn): void {
+  if (turn.scheduled) return;
+  turn.scheduled = true;
+  setImmediate(() => endTurn(turn));
+}
+
+/** The turn's hooks first (what they write joins the turn's write), then the corked sockets are written. */
+function endTurn(turn: Turn): void {
+  for (let i = 0; i < turn.hooks.length; i++) turn.hooks[i]!();
+  turn.hooks.length = 0;
+  turn.scheduled = false;
+  for (const socket of turn.corked.splice(0)) socket.uncork();
+}
+
+/**
+ * Runs `fn` at the end of this turn of the event loop (its check phase), before the connection's writes of the turn
+ * leave: what it sends joins them in one write. On a connection `coalesceWrites` does not cork (a Cluster), at the
+ * turn's end all the same.
+ */
+export function atTurnEnd(client: Redis | Cluster, fn: () => void): void {
+  const turn = (client as Coalesced)[coalesced];
+  if (!turn || client.isCluster) {
+    setImmediate(fn);
+    return;
+  }
+  turn.hooks.push(fn);
+  schedule(turn);
 }
