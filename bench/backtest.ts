@@ -4,31 +4,58 @@
 // control plane's own statement (rollups included); then the backtest of a change holding a condition, a quota of 50
 // calls an hour per key and a guardrail on arguments, timed `--rounds` times (the figure: each round's seconds, the
 // control plane's peak RSS). Not a test: copy the line into docs/benchmarks.md.
+// `--live N`: then N interleaved pairs of 10-second windows of live tools/call at 32 in flight against a local
+// upstream (bench/upstream.ts), one with nothing else running, one while a backtest runs (started with the window):
+// calls/s and p50 of each, to see what a backtest costs the live calls on the same cores.
 //
-//   pnpm bench:backtest [--records 100000] [--rounds 3]
+//   pnpm bench:backtest [--records 100000] [--rounds 3] [--live 4]
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { registerTicketExample, startStack } from '@toolplane/cli';
+import { spawn } from 'node:child_process';
+import { registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
+import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { createManagementClient, unwrap } from '@toolplane/client';
 import type { ExecutionRecord } from '@toolplane/contracts';
 import pg from 'pg';
 import { RecordArgumentsSealer } from '../packages/secrets/src/index.ts';
 import { storeExecutionRecords } from '../services/control-plane/src/resources/execution-records/store.ts';
+import { runLoad, type LoadResult } from './load.ts';
 
 const { values } = parseArgs({
-  options: { records: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    records: { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '3' },
+    live: { type: 'string', default: '0' },
+  },
 });
 const total = Number(values.records);
 const rounds = Number(values.rounds);
+const livePairs = Number(values.live);
+const upstreamKey = 'bench-upstream-key';
+const upstream =
+  livePairs > 0
+    ? spawn(
+        process.execPath,
+        ['--conditions=@toolplane/source', join(repoRoot, 'bench', 'upstream.ts'), upstreamKey, '0', '0'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      )
+    : undefined;
+const upstreamUrl = upstream
+  ? await new Promise<string>((resolve) => upstream.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())))
+  : 'http://127.0.0.1:9';
 
 const dir = mkdtempSync(join(tmpdir(), 'toolplane-bench-backtest-'));
 const stack = await startStack({ dataDir: dir, logLevel: 'warn' });
 try {
   const api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
-  const example = await registerTicketExample(api, 'http://127.0.0.1:9', 'k1', 'tickets');
+  // The seed descriptor without its rate limit (1,000 calls a minute would throttle the live windows).
+  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?: {2}.*\n)+/, '\n');
+  const example = await registerTicketExample(api, upstreamUrl, upstreamKey, 'tickets', unlimited);
   const keys = [];
   for (let i = 0; i < 10; i++)
     keys.push(await unwrap(api.POST('/api_keys', { body: { name: `agent-${i}`, scopes: ['runtime'] } })));
@@ -111,11 +138,58 @@ try {
         `charged differently ${c.chargedDifferently.calls}, without arguments ${report.calls.withoutArguments})`,
     );
   }
+  if (livePairs > 0)
+    await liveWindows(example.mcpUrl, () =>
+      api.POST('/governance/backtest', {
+        body: { files, from: from.toISOString(), to: new Date(end + 1000).toISOString() },
+      }),
+    );
   if (cp?.child.pid) {
     const status = readFileSync(`/proc/${cp.child.pid}/status`, 'utf8');
     console.log(`control plane ${/VmHWM:\s+(\d+ kB)/.exec(status)?.[1] ?? '?'} peak RSS`);
   }
 } finally {
+  upstream?.kill('SIGTERM');
   await stack.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Live calls with and without a backtest running, interleaved pairs of windows; the medians of each arm. */
+async function liveWindows(mcpUrl: string, backtest: () => Promise<unknown>): Promise<void> {
+  const target = {
+    url: mcpUrl,
+    method: 'POST' as const,
+    headers: {
+      'x-api-key': stack.bootstrapKey,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+    }),
+    check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
+  };
+  const alone: LoadResult[] = [];
+  const during: LoadResult[] = [];
+  for (let pair = 1; pair <= livePairs; pair++) {
+    alone.push(await runLoad('alone', target, 32, 10));
+    const running = backtest();
+    during.push(await runLoad('during a backtest', target, 32, 10));
+    await running;
+    const [a, d] = [alone.at(-1)!, during.at(-1)!];
+    console.log(
+      `pair ${pair}: alone ${a.throughput.toFixed(0)} calls/s p50 ${a.p50.toFixed(2)} ms (${a.errors} errors); ` +
+        `during a backtest ${d.throughput.toFixed(0)} calls/s p50 ${d.p50.toFixed(2)} ms (${d.errors} errors)`,
+    );
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const ratio = median(during.map((d, i) => d.throughput / alone[i]!.throughput));
+  console.log(
+    `live calls during a backtest ÷ alone, median of ${livePairs} pairs: calls/s ${ratio.toFixed(2)}, ` +
+      `p50 ${median(during.map((d) => d.p50)).toFixed(2)} against ${median(alone.map((a) => a.p50)).toFixed(2)} ms`,
+  );
 }
