@@ -243,13 +243,23 @@ describe('secrets REST API (embedded sealed store)', () => {
     const keyFiles = Object.entries(environ)
       .filter(([k]) => /KEY_FILE$/.test(k))
       .map(([, v]) => v);
-    expect(keyFiles).toEqual([environ.SECRETS_PUBLIC_KEY_FILE]);
+    // The secrets' public half, and the private half of the record-arguments pair (ADR 0080: only the backtest
+    // opens the arguments workers sealed to it), never the secrets' private half.
+    expect(keyFiles.sort()).toEqual(
+      [environ.RECORD_ARGUMENTS_PRIVATE_KEY_FILE, environ.SECRETS_PUBLIC_KEY_FILE].sort(),
+    );
+    expect(readFileSync(environ.SECRETS_PUBLIC_KEY_FILE!, 'utf8')).not.toContain('PRIVATE KEY');
     // Every key the control plane holds fails to open the store; the stored files hold no plaintext.
-    for (const file of keyFiles) {
-      const pem = readFileSync(file, 'utf8');
-      expect(pem).not.toContain('PRIVATE KEY');
-      expect(() => new LocalSealedSecretsReader(secretsDir, pem)).toThrow();
-    }
+    const workspaceId = await workspaceOf(stack);
+    const secretName = `ws/${workspaceId}/servers/${server.id}/secrets/API_KEY`;
+    expect(
+      () => new LocalSealedSecretsReader(secretsDir, readFileSync(environ.SECRETS_PUBLIC_KEY_FILE!, 'utf8')),
+    ).toThrow();
+    const argumentsKey = new LocalSealedSecretsReader(
+      secretsDir,
+      readFileSync(environ.RECORD_ARGUMENTS_PRIVATE_KEY_FILE!, 'utf8'),
+    );
+    await expect(argumentsKey.get(secretName)).rejects.toThrow();
     for (const f of readdirSync(secretsDir)) expect(readFileSync(join(secretsDir, f), 'utf8')).not.toContain(valueA);
     // Positive control: the worker's key (which only the worker process is given) opens it.
     const worker = stack.processes.find((p) => p.service === 'worker') as ServiceProcess;
@@ -259,8 +269,7 @@ describe('secrets REST API (embedded sealed store)', () => {
     const reader = new LocalSealedSecretsReader(secretsDir, readFileSync(privateKeyFile, 'utf8'));
     const names = (await unwrap(client.GET('/mcp_servers/{id}/secrets', serverPath(server.id)))).data;
     expect(names.map((n) => n.name)).toEqual(['API_KEY']);
-    const workspaceId = await workspaceOf(stack);
-    expect(await reader.get(`ws/${workspaceId}/servers/${server.id}/secrets/API_KEY`)).toBe(valueA);
+    expect(await reader.get(secretName)).toBe(valueA);
   });
 
   it('never returned a value in any REST response', () => {
