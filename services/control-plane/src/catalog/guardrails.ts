@@ -12,7 +12,22 @@ export async function withGuardrails(tx: Tx, server: { id: string; workspaceId: 
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
   if (rows.length === 0) return catalog;
-  const guardrails = rows.map((r): GuardrailRule => ({
+  const guardrails = rows.map(guardrailRuleOf);
+  return { ...catalog, guardrails };
+}
+
+/** A guardrail row as catalogs and the edges carry it (the backtest judges by the same). */
+export function guardrailRuleOf(r: {
+  id: string;
+  name: string;
+  tools: string[];
+  detectors: unknown;
+  action: string;
+  enforce: boolean;
+  maxBytes: number | null;
+  on: string[];
+}): GuardrailRule {
+  return {
     id: r.id,
     name: r.name,
     ...(r.tools.length > 0 ? { tools: r.tools } : {}),
@@ -22,6 +37,5 @@ export async function withGuardrails(tx: Tx, server: { id: string; workspaceId: 
     ...(r.maxBytes !== null ? { maxBytes: r.maxBytes } : {}),
     // Results only (the default) is left out: catalogs of such guardrails stay as they were.
     ...(r.on.length === 1 && r.on[0] === 'results' ? {} : { on: r.on as GuardrailTarget[] }),
-  }));
-  return { ...catalog, guardrails };
+  };
 }

@@ -1,13 +1,12 @@
 import type {
   AccessPolicyRule,
-  GuardrailDetector,
   GuardrailRule,
-  GuardrailTarget,
   PolicyPrincipal,
   QuotaRule,
   WorkspaceAccess,
 } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
+import { guardrailRuleOf } from '../../catalog/guardrails.ts';
 import type { Db } from '../../db/client.ts';
 import { policyApproval } from '../access-policies/approval.ts';
 import { workspaceAccess } from '../access-policies/publish.ts';
@@ -37,35 +36,13 @@ export interface Rules {
 /** The kinds of files a proposed change may hold. */
 const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail'] as const;
 
-function guardrailRule(r: {
-  id: string;
-  name: string;
-  tools: string[];
-  detectors: unknown;
-  action: string;
-  enforce: boolean;
-  maxBytes: number | null;
-  on: string[];
-}): GuardrailRule {
-  return {
-    id: r.id,
-    name: r.name,
-    ...(r.tools.length > 0 ? { tools: r.tools } : {}),
-    detectors: r.detectors as GuardrailDetector[],
-    action: r.action as GuardrailRule['action'],
-    enforce: r.enforce,
-    ...(r.maxBytes !== null ? { maxBytes: r.maxBytes } : {}),
-    ...(r.on.length === 1 && r.on[0] === 'results' ? {} : { on: r.on as GuardrailTarget[] }),
-  };
-}
-
 /** The workspace's rules as the edges apply them now. */
 export async function currentRules(db: Db, workspaceId: string): Promise<Rules> {
   const [access, rows] = await Promise.all([
     workspaceAccess(db, workspaceId),
     db.guardrail.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   ]);
-  return { access, guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRule(r) })) };
+  return { access, guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })) };
 }
 
 /** Names → ids of the workspace's servers and API keys, as the files name them. */
@@ -141,7 +118,7 @@ function quotaOf(d: DesiredResource, id: string, resolve: Resolve): QuotaRule {
 function guardrailOf(d: DesiredResource, id: string, resolve: Resolve): ServerGuardrail {
   const s = d.spec as Record<string, unknown>;
   const serverId = s.server === null ? null : resolve('servers', String(s.server), `${d.file}#/server`);
-  const rule = guardrailRule({
+  const rule = guardrailRuleOf({
     id,
     name: d.name,
     tools: (s.tools as string[] | undefined) ?? [],
