@@ -118,6 +118,23 @@ describe('infra/docker-compose.yml', () => {
     expect(services.edge!.volumes ?? []).toEqual([]);
   });
 
+  it('gives the record-arguments private key to the control plane only, the public key to the worker only', () => {
+    const mounting = (volume: string) =>
+      Object.entries(services)
+        .filter(([, s]) => (s.volumes ?? []).some((v) => v.split(':')[0] === volume))
+        .map(([n]) => n)
+        .sort();
+    expect(mounting('record-arguments-private-key')).toEqual(['control-plane', 'init-volumes']);
+    expect(mounting('record-arguments-public-key')).toEqual(['init-volumes', 'worker']);
+    expect(env('control-plane').RECORD_ARGUMENTS_PRIVATE_KEY_FILE).toBe(
+      '/etc/toolplane/record-arguments-key/record-arguments.key.pem',
+    );
+    expect(env('worker').RECORD_ARGUMENTS_PUBLIC_KEY_FILE).toBe(
+      '/etc/toolplane/record-arguments-public-key/record-arguments.pub.pem',
+    );
+    expect(env('worker').RECORD_ARGUMENTS_PRIVATE_KEY_FILE).toBeUndefined();
+  });
+
   it('runs Redis with AOF fsynced every second and noeviction (a restart loses at most a second of writes)', () => {
     const command = services.redis!.command!;
     const option = (name: string) => command[command.indexOf(`--${name}`) + 1];

@@ -272,6 +272,19 @@ describe.each(['dev'] as const)('the sealed secrets store (%s overlay)', (overla
     expect(mounts((v) => v.configMap?.name === 'toolplane-sealing-public-key')).toEqual(['control-plane']);
   });
 
+  it('mounts the record-arguments private key into the control plane only, its public key into the worker only', () => {
+    expect(mounts((v) => v.secret?.secretName === 'toolplane-record-arguments-key')).toEqual(['control-plane']);
+    expect(mounts((v) => v.configMap?.name === 'toolplane-record-arguments-public-key')).toEqual(['worker']);
+    const env = (name: string) =>
+      byKind(objects, 'ConfigMap').find((c: any) => c.metadata.name.replace(/-[a-z0-9]{10}$/, '') === name)?.data;
+    expect(env('toolplane-control-plane').RECORD_ARGUMENTS_PRIVATE_KEY_FILE).toMatch(
+      /^\/etc\/toolplane\/record-arguments-key\//,
+    );
+    expect(env('toolplane-worker').RECORD_ARGUMENTS_PUBLIC_KEY_FILE).toMatch(
+      /^\/etc\/toolplane\/record-arguments-public-key\//,
+    );
+  });
+
   it('shares the store between the control plane (writes) and the worker (reads; writes people’s OAuth tokens only, in code); the edge has neither', () => {
     expect(mounts((v) => v.persistentVolumeClaim?.claimName === 'sealed-secrets')).toEqual(['control-plane', 'worker']);
     const worker = workloads(objects).find((w) => w.name === 'worker')!;
