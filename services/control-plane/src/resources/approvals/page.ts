@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditActor, AuditSource } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import type { Request, Response } from 'express';
 import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import { auditScopes, type AuditScope } from '../../db/audited-db.ts';
 import type { Tx } from '../../db/client.ts';
-import { pageSource } from '../connect/audit.ts';
+import { pageSource, personDecisionScope } from '../connect/audit.ts';
 import { bindBrowser, nonceFor, pageFormRefusal, sha256 } from '../connect/binding.ts';
 import { escapeHtml, htmlPage, nonceField, notFromItsPageWhy } from '../connect/pages.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -116,22 +115,15 @@ export async function showApprovalPage(deps: ControlPlaneDeps, req: Request, res
 
 /** The person's decision as their audit event: the person is the actor, the request the resource. */
 function personScope(link: Link, actor: AuditActor, decision: 'approve' | 'deny', source: AuditSource): AuditScope {
-  const id = randomUUID();
-  return {
-    pending: () => ({
-      id,
-      at: new Date().toISOString(),
-      workspaceId: link.approval.workspaceId,
-      actor,
-      action: decision === 'approve' ? 'approval.granted' : 'approval.denied',
-      resource: { type: 'approval', id: link.approvalId },
-      source,
-      details: { via: 'approval link' },
-    }),
-    model: () => 'approval',
-    recorded: undefined,
-    open: true,
-  };
+  return personDecisionScope({
+    workspaceId: link.approval.workspaceId,
+    actor,
+    action: decision === 'approve' ? 'approval.granted' : 'approval.denied',
+    resource: { type: 'approval', id: link.approvalId },
+    source,
+    via: 'approval link',
+    model: 'approval',
+  });
 }
 
 /** Uses the link up in the decision's transaction: decided once, or not at all (a replay racing it waits, then 409). */

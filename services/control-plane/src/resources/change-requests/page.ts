@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditActor, AuditSource } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import type { Request, Response } from 'express';
 import { auditScopes, type AuditScope } from '../../db/audited-db.ts';
 import type { Tx } from '../../db/client.ts';
-import { pageSource } from '../connect/audit.ts';
+import { pageSource, personDecisionScope } from '../connect/audit.ts';
 import { bindBrowser, nonceFor, pageFormRefusal, sha256 } from '../connect/binding.ts';
 import { escapeHtml, htmlPage, nonceField, notFromItsPageWhy } from '../connect/pages.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -92,22 +91,15 @@ export async function showChangeRequestPage(deps: ControlPlaneDeps, req: Request
 
 /** The person's decision as its audit event: the person is the actor, the change request the resource. */
 function personScope(link: Link, actor: AuditActor, decision: 'approve' | 'deny', source: AuditSource): AuditScope {
-  const id = randomUUID();
-  return {
-    pending: () => ({
-      id,
-      at: new Date().toISOString(),
-      workspaceId: link.changeRequest.workspaceId,
-      actor,
-      action: decision === 'approve' ? 'change_request.approved' : 'change_request.denied',
-      resource: { type: 'change_request', id: link.changeRequestId },
-      source,
-      details: { via: 'change request link' },
-    }),
-    model: () => 'changeRequest',
-    recorded: undefined,
-    open: true,
-  };
+  return personDecisionScope({
+    workspaceId: link.changeRequest.workspaceId,
+    actor,
+    action: decision === 'approve' ? 'change_request.approved' : 'change_request.denied',
+    resource: { type: 'change_request', id: link.changeRequestId },
+    source,
+    via: 'change request link',
+    model: 'changeRequest',
+  });
 }
 
 /** Uses the link up in the decision's transaction: decided once, or not at all. */

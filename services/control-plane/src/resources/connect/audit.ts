@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditSource, ConnectLink } from '@toolplane/contracts';
+import type { AuditActor, AuditSource, ConnectLink } from '@toolplane/contracts';
 import type { Request } from 'express';
+import type { AuditScope } from '../../db/audited-db.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 
 /** Where a person's page request came from, as its audit event says (a page has no request id of the API's). */
@@ -10,6 +11,37 @@ export const pageSource = (req: Request): AuditSource => ({
   clientAddress: req.ip ?? null,
   userAgent: req.header('user-agent')?.slice(0, 1024) ?? null,
 });
+
+/**
+ * A person's decision through a link page (an approval's, a change request's) as its audit event: the person is the
+ * actor, the request decided the resource.
+ */
+export function personDecisionScope(event: {
+  workspaceId: string;
+  actor: AuditActor;
+  action: string;
+  resource: { type: string; id: string };
+  source: AuditSource;
+  via: string;
+  model: string;
+}): AuditScope {
+  const id = randomUUID();
+  return {
+    pending: () => ({
+      id,
+      at: new Date().toISOString(),
+      workspaceId: event.workspaceId,
+      actor: event.actor,
+      action: event.action,
+      resource: event.resource,
+      source: event.source,
+      details: { via: event.via },
+    }),
+    model: () => event.model,
+    recorded: undefined,
+    open: true,
+  };
+}
 
 /**
  * A person's connect, as the audit trail records it (`person.connect`): the person is the actor, the connection the
