@@ -140,19 +140,12 @@ function edgeOpenStreams(r: EdgeResources, log: Logger): OpenStreams {
   );
 }
 
-/**
- * The edge, wired: its Redis resources (edge-resources.ts), authentication (authenticate.ts), the MCP layer
- * (mcp-handler.ts) behind its endpoints (mcp-endpoints.ts), and the HTTP surface (http-app.ts).
- */
-export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
-  const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });
-  const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
-  const resources = openEdgeResources(env, log, edgeId);
-  const { redis, invocations, records } = resources;
+/** The MCP layer: the tool-call dependencies, durable tasks and the handler every MCP request reaches. */
+function mcpLayer(env: EdgeEnv, resources: EdgeResources, log: Logger) {
   const toolDeps = toolCallDeps(env, resources, log);
   const serverOptions = { version, toolsListTtlMs: env.TOOLS_LIST_TTL_MS };
   const tasks = new EdgeTasks({
-    redis,
+    redis: resources.redis,
     prefix: env.REDIS_PREFIX,
     deps: toolDeps,
     settings: {
@@ -169,6 +162,19 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected'),
     onFastPath: (tool) => log.debug({ tool }, 'tools/call fast path'),
   });
+  return { toolDeps, serverOptions, mcp };
+}
+
+/**
+ * The edge, wired: its Redis resources (edge-resources.ts), authentication (authenticate.ts), the MCP layer
+ * (mcp-handler.ts) behind its endpoints (mcp-endpoints.ts), and the HTTP surface (http-app.ts).
+ */
+export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
+  const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });
+  const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
+  const resources = openEdgeResources(env, log, edgeId);
+  const { redis, invocations, records } = resources;
+  const { toolDeps, serverOptions, mcp } = mcpLayer(env, resources, log);
   const legacySessions = new LegacySseSessions();
   const openStreams = edgeOpenStreams(resources, log);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
