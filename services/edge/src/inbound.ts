@@ -7,8 +7,19 @@ import express, { type Express, type Request, type Response } from 'express';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 
 /** The headers a provider signs with or names its delivery by: the only ones queued (lower-case names). */
-const KEPT_HEADERS =
-  /^(content-type|user-agent|x-github-[a-z-]+|x-hub-signature(-256)?|x-atlassian-webhook-identifier|x-goog-[a-z-]+|stripe-signature|x-slack-[a-z-]+|webhook-(id|timestamp|signature))$/;
+const KEPT_HEADERS = new RegExp(
+  `^(${[
+    'content-type',
+    'user-agent',
+    'x-github-[a-z-]+',
+    'x-hub-signature(-256)?',
+    'x-atlassian-webhook-identifier',
+    'x-goog-[a-z-]+',
+    'stripe-signature',
+    'x-slack-[a-z-]+',
+    'webhook-(id|timestamp|signature)',
+  ].join('|')})$`,
+);
 
 /** Headers that name the delivery (the provider sends the same one again on a retry). */
 const DELIVERY_ID_HEADERS = ['x-github-delivery', 'webhook-id', 'x-atlassian-webhook-identifier'] as const;

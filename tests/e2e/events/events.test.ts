@@ -17,7 +17,7 @@ import { dumpPostgres } from '../../helpers/output-search.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { give, sdkClient, startEventsStack, subscriptionFor, type EventsStack } from './fixture.ts';
 
-// MCP Events through Toolplane (issue #78, docs/events.md): the official SDK client sending the raw methods, and
+// MCP Events through Toolplane (docs/events.md): the official SDK client sending the raw methods, and
 // @ai-sdk/mcp's `experimental_events` (it subscribes by webhook: the only mode the library offers). Occurrences are
 // XADDed to the subscription's stream as the worker's fan-out does, except in the last case: a provider's signed
 // delivery through the edge's inbound URL and the worker's fan-out, end to end.

@@ -110,8 +110,11 @@ export function returnPath(relayState: unknown): string {
  */
 export function libraryReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  if (/^Invalid signature|Invalid document signature|Cannot obtain assertion/.test(message))
-    return `the response's signature is not accepted (${message.replace(/^Invalid signature:?\s*/i, '') || 'the assertion is not signed by the identity provider'})`;
+  if (/^Invalid signature|Invalid document signature|Cannot obtain assertion/.test(message)) {
+    const detail =
+      message.replace(/^Invalid signature:?\s*/i, '') || 'the assertion is not signed by the identity provider';
+    return `the response's signature is not accepted (${detail})`;
+  }
   if (/SAML assertion expired|NotOnOrAfter/i.test(message)) return 'the assertion has expired';
   if (/not yet valid|NotBefore/i.test(message)) return 'the assertion is not valid yet';
   if (/audience/i.test(message)) return 'the assertion is for another audience';
