@@ -277,10 +277,10 @@ describe.each(['dev'] as const)('the sealed secrets store (%s overlay)', (overla
     expect(mounts((v) => v.configMap?.name === 'toolplane-record-arguments-public-key')).toEqual(['worker']);
     const env = (name: string) =>
       byKind(objects, 'ConfigMap').find((c: any) => c.metadata.name.replace(/-[a-z0-9]{10}$/, '') === name)?.data;
-    expect(env('toolplane-control-plane').RECORD_ARGUMENTS_PRIVATE_KEY_FILE).toMatch(
+    expect(env('toolplane-control-plane')?.RECORD_ARGUMENTS_PRIVATE_KEY_FILE).toMatch(
       /^\/etc\/toolplane\/record-arguments-key\//,
     );
-    expect(env('toolplane-worker').RECORD_ARGUMENTS_PUBLIC_KEY_FILE).toMatch(
+    expect(env('toolplane-worker')?.RECORD_ARGUMENTS_PUBLIC_KEY_FILE).toMatch(
       /^\/etc\/toolplane\/record-arguments-public-key\//,
     );
   });
