@@ -22,7 +22,7 @@ import type { ExecutionRecord } from '@toolplane/contracts';
 import pg from 'pg';
 import { RecordArgumentsSealer } from '../packages/secrets/src/index.ts';
 import { storeExecutionRecords } from '../services/control-plane/src/resources/execution-records/store.ts';
-import { runLoad, type LoadResult } from './load.ts';
+import { getTicketCall, runLoad, type LoadResult } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -156,23 +156,7 @@ try {
 
 /** Live calls with and without a backtest running, interleaved pairs of windows; the medians of each arm. */
 async function liveWindows(mcpUrl: string, backtest: () => Promise<unknown>): Promise<void> {
-  const target = {
-    url: mcpUrl,
-    method: 'POST' as const,
-    headers: {
-      'x-api-key': stack.bootstrapKey,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
-    }),
-    check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
-  };
+  const target = getTicketCall(mcpUrl, stack.bootstrapKey);
   const alone: LoadResult[] = [];
   const during: LoadResult[] = [];
   for (let pair = 1; pair <= livePairs; pair++) {

@@ -108,3 +108,27 @@ export async function runLoad(
     p99: percentile(latencies, 99),
   };
 }
+
+/** A 2025-era `tools/call` of the ticket example's `get_ticket` with an API key: what the benches load the edge with. */
+export function getTicketCall(
+  url: string,
+  apiKey: string,
+): LoadTarget & Required<Pick<LoadTarget, 'headers' | 'body' | 'check'>> {
+  return {
+    url,
+    method: 'POST',
+    headers: {
+      'x-api-key': apiKey,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+    }),
+    check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
+  };
+}

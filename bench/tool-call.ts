@@ -18,7 +18,7 @@ import { createManagementClient, unwrap } from '@toolplane/client';
 import { startRedisCluster, type RedisClusterHandle } from '@toolplane/embedded';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { cpuSnapshot, sysMs, type CpuPerCall, type MeasuredProcess } from './cpu.ts';
-import { runLoad, type LoadResult, type LoadTarget } from './load.ts';
+import { getTicketCall, runLoad, type LoadResult, type LoadTarget } from './load.ts';
 import { commandsPerCall, listLength } from './redis-commands.ts';
 import {
   commitMeasured,
@@ -276,24 +276,7 @@ try {
   // With more edges the load is spread over all of them (the same path on each edge's origin).
   const onOtherEdges = (url: string) =>
     stack.edgeUrls.slice(1).map((origin) => new URL(new URL(url).pathname, origin).href);
-  const mcp = {
-    url: example.mcpUrl,
-    alternates: onOtherEdges(example.mcpUrl),
-    method: 'POST' as const,
-    headers: {
-      'x-api-key': stack.bootstrapKey,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
-    }),
-    check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
-  };
+  const mcp = { ...getTicketCall(example.mcpUrl, stack.bootstrapKey), alternates: onOtherEdges(example.mcpUrl) };
   // CPU time each process tree spends per call (utime + stime from /proc, bench/cpu.ts), to see where the cost is.
   const postmaster = Number(readFileSync(join(stack.dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const procs: MeasuredProcess[] = [
