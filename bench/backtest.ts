@@ -5,7 +5,7 @@
 // calls an hour per key and a guardrail on arguments, timed `--rounds` times (the figure: each round's seconds, the
 // control plane's peak RSS). Not a test: copy the line into docs/benchmarks.md.
 // `--live N`: then N interleaved pairs of 10-second windows of live tools/call at 32 in flight against a local
-// upstream (bench/upstream.ts), one with nothing else running, one while a backtest runs (started with the window):
+// upstream (bench/upstream.ts), one with nothing else running, one while backtests run back to back for the whole window:
 // calls/s and p50 of each, to see what a backtest costs the live calls on the same cores.
 //
 //   pnpm bench:backtest [--records 100000] [--rounds 3] [--live 4]
@@ -161,13 +161,22 @@ async function liveWindows(mcpUrl: string, backtest: () => Promise<unknown>): Pr
   const during: LoadResult[] = [];
   for (let pair = 1; pair <= livePairs; pair++) {
     alone.push(await runLoad('alone', target, 32, 10));
-    const running = backtest();
+    // Backtests back to back for the whole window (one takes a few seconds on a quiet machine).
+    let windowOpen = true;
+    let backtests = 0;
+    const running = (async () => {
+      while (windowOpen) {
+        await backtest();
+        backtests++;
+      }
+    })();
     during.push(await runLoad('during a backtest', target, 32, 10));
+    windowOpen = false;
     await running;
     const [a, d] = [alone.at(-1)!, during.at(-1)!];
     console.log(
       `pair ${pair}: alone ${a.throughput.toFixed(0)} calls/s p50 ${a.p50.toFixed(2)} ms (${a.errors} errors); ` +
-        `during a backtest ${d.throughput.toFixed(0)} calls/s p50 ${d.p50.toFixed(2)} ms (${d.errors} errors)`,
+        `during backtests ${d.throughput.toFixed(0)} calls/s p50 ${d.p50.toFixed(2)} ms (${d.errors} errors; ${backtests} backtests)`,
     );
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
