@@ -259,6 +259,30 @@ describe('the prod overlay has no sealed store (AWS Secrets Manager instead)', (
   });
 });
 
+describe('the prod overlay gives the record-arguments key pair as environment variables', () => {
+  /** Each workload's environment variables read from `kind` (secretKeyRef / configMapKeyRef) named `name`. */
+  const readers = (ref: 'secretKeyRef' | 'configMapKeyRef', name: string) =>
+    workloads(rendered.prod)
+      .filter((w) =>
+        [...(w.pod.initContainers ?? []), ...w.pod.containers].some((c: any) =>
+          (c.env ?? []).some((e: any) => e.valueFrom?.[ref]?.name === name),
+        ),
+      )
+      .map((w) => w.name)
+      .sort();
+
+  it('the private key to the control plane only, the public key to the worker only, both optional', () => {
+    expect(readers('secretKeyRef', 'toolplane-record-arguments-key')).toEqual(['control-plane']);
+    expect(readers('configMapKeyRef', 'toolplane-record-arguments-public-key')).toEqual(['worker']);
+    const env = (workload: string, name: string) =>
+      workloads(rendered.prod)
+        .find((w) => w.name === workload)!
+        .pod.containers[0].env.find((e: any) => e.name === name);
+    expect(env('control-plane', 'RECORD_ARGUMENTS_PRIVATE_KEY').valueFrom.secretKeyRef.optional).toBe(true);
+    expect(env('worker', 'RECORD_ARGUMENTS_PUBLIC_KEY').valueFrom.configMapKeyRef.optional).toBe(true);
+  });
+});
+
 describe.each(['dev'] as const)('the sealed secrets store (%s overlay)', (overlay) => {
   const objects = rendered[overlay];
   const mounts = (volumeTest: (v: any) => boolean) =>

@@ -78,8 +78,11 @@ function containerEnv(objects: K8sObject[], w: Workload, container: any): Record
         env[e.name] = example;
       }
     } else if (e.valueFrom?.configMapKeyRef) {
-      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === e.valueFrom.configMapKeyRef.name);
-      env[e.name] = cm!.data![e.valueFrom.configMapKeyRef.key]!;
+      const ref = e.valueFrom.configMapKeyRef;
+      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === ref.name);
+      if (cm) env[e.name] = cm.data![ref.key]!;
+      // One an operator creates (the record-arguments public key): optional, so a cluster without it runs.
+      else if (!ref.optional) throw new Error(`${w.name}: ${e.name} comes from a ConfigMap that is not rendered`);
     }
   }
   return env;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { generateSealingKeyPair } from './local-sealed-store.ts';
 import { RecordArgumentsOpener, RecordArgumentsSealer } from './record-arguments.ts';
@@ -21,6 +21,18 @@ describe('record arguments (ADR 0080)', () => {
     parts[4] = (parts[4]![0] === 'A' ? 'B' : 'A') + parts[4]!.slice(1);
     expect(opener.open(parts.join('.'), 'record-1')).toBeUndefined();
     expect(opener.open('not sealed', 'record-1')).toBeUndefined();
+  });
+
+  it('takes its keys as one-line base64 DER too (an environment variable), and refuses a key of another type', () => {
+    const keys = generateSealingKeyPair();
+    const oneLine = (pem: string) => pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    const sealed = new RecordArgumentsSealer(oneLine(keys.publicKeyPem)).seal({ a: 1 }, 'r');
+    expect(new RecordArgumentsOpener(oneLine(keys.privateKeyPem)).open(sealed, 'r')).toEqual({ a: 1 });
+    expect(new RecordArgumentsOpener(keys.privateKeyPem).open(sealed, 'r')).toEqual({ a: 1 });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(() => new RecordArgumentsSealer(ec.publicKey.export({ type: 'spki', format: 'pem' }) as string)).toThrow(
+      /X25519/,
+    );
   });
 
   it('wraps one data key per hour: later seals reuse it, the next hour takes a new one', () => {

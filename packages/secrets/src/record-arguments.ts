@@ -29,6 +29,22 @@ const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 const b64 = (b: Buffer) => b.toString('base64url');
 
+/**
+ * A key given as text: PEM, or its DER on one line in base64 (SPKI for a public key, PKCS #8 for a private one), the
+ * form an environment variable holds without line breaks.
+ */
+function keyFromText(text: string, kind: 'public' | 'private'): KeyObject {
+  const trimmed = text.trim();
+  const pem = trimmed.startsWith('-----BEGIN');
+  const der = pem ? undefined : Buffer.from(trimmed, 'base64');
+  const object =
+    kind === 'public'
+      ? createPublicKey(der ? { key: der, format: 'der', type: 'spki' } : trimmed)
+      : createPrivateKey(der ? { key: der, format: 'der', type: 'pkcs8' } : trimmed);
+  if (object.asymmetricKeyType !== 'x25519') throw new Error(`the record-arguments ${kind} key must be an X25519 key`);
+  return object;
+}
+
 function gcmSeal(key: Buffer, plain: Buffer, aad: Buffer): { iv: Buffer; tag: Buffer; ct: Buffer } {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
@@ -49,8 +65,9 @@ export class RecordArgumentsSealer {
   private readonly recipient: KeyObject;
   private current: { key: Buffer; wrapped: string; until: number } | undefined;
   private readonly now: () => number;
-  constructor(publicKeyPem: string, now: () => number = Date.now) {
-    this.recipient = createPublicKey(publicKeyPem);
+  /** `publicKey`: PEM, or base64 DER (SPKI) on one line. */
+  constructor(publicKey: string, now: () => number = Date.now) {
+    this.recipient = keyFromText(publicKey, 'public');
     this.now = now;
   }
 
@@ -79,8 +96,9 @@ export class RecordArgumentsSealer {
 export class RecordArgumentsOpener {
   private readonly privateKey: KeyObject;
   private readonly keys = new Map<string, Buffer>();
-  constructor(privateKeyPem: string) {
-    this.privateKey = createPrivateKey(privateKeyPem);
+  /** `privateKey`: PEM, or base64 DER (PKCS #8) on one line. */
+  constructor(privateKey: string) {
+    this.privateKey = keyFromText(privateKey, 'private');
   }
 
   private unwrap(wrapped: string): Buffer {

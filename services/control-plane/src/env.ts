@@ -23,6 +23,11 @@ export const ControlPlaneEnv = z.object({
    * a backtest replays what needs no arguments and counts the calls it could not judge.
    */
   RECORD_ARGUMENTS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * The same key as text instead of a file: PEM, or its DER (PKCS #8) in base64 on one line. For deployments that
+   * mount no Secret volume (the prod overlay: an environment variable from a Secret; k8s/README.md).
+   */
+  RECORD_ARGUMENTS_PRIVATE_KEY: z.string().min(1).optional(),
   /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /**
@@ -222,6 +227,12 @@ export const ControlPlaneEnvChecked = ControlPlaneEnv.superRefine((env, ctx) => 
       code: 'custom',
       path: ['OAUTH_AUDIENCE'],
       message: "OAUTH_AUDIENCE must differ from OAUTH_CLIENT_ID: the client's ID tokens name it as their audience",
+    });
+  if (env.RECORD_ARGUMENTS_PRIVATE_KEY && env.RECORD_ARGUMENTS_PRIVATE_KEY_FILE)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['RECORD_ARGUMENTS_PRIVATE_KEY'],
+      message: 'set RECORD_ARGUMENTS_PRIVATE_KEY or RECORD_ARGUMENTS_PRIVATE_KEY_FILE, not both',
     });
   const saml = [env.SAML_IDP_ENTITY_ID, env.SAML_IDP_SSO_URL, env.SAML_IDP_CERT, env.SAML_SP_ENTITY_ID];
   if (saml.some((v) => v !== undefined) && saml.some((v) => v === undefined))

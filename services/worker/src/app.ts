@@ -261,7 +261,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
   const { plans, leases, userTokens, connectLinks } = clients;
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   // Each call's arguments kept in its record for the backtest, sealed to the control plane's key (ADR 0080).
-  const sealArguments = recordArgumentsSealer(env.RECORD_ARGUMENTS_PUBLIC_KEY_FILE);
+  const sealArguments = recordArgumentsSealer(env);
   return createToolInvocationProcessor({
     plans,
     secrets: resolver,

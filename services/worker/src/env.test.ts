@@ -32,3 +32,20 @@ describe('the worker env: queue shards', () => {
     ]);
   });
 });
+
+describe('the worker env: the record-arguments public key', () => {
+  it('takes it as a file or as text, not both', () => {
+    const base = { REDIS_URL: 'redis://a:6379' };
+    expect(problems({ ...base, RECORD_ARGUMENTS_PUBLIC_KEY: 'MCowBQYDK2VuAyEA' })).toEqual([]);
+    expect(problems({ ...base, RECORD_ARGUMENTS_PUBLIC_KEY_FILE: '/k.pem' })).toEqual([]);
+    expect(
+      problems({
+        ...base,
+        RECORD_ARGUMENTS_PUBLIC_KEY: 'MCowBQYDK2VuAyEA',
+        RECORD_ARGUMENTS_PUBLIC_KEY_FILE: '/k.pem',
+      }),
+    ).toEqual([
+      'RECORD_ARGUMENTS_PUBLIC_KEY: set RECORD_ARGUMENTS_PUBLIC_KEY or RECORD_ARGUMENTS_PUBLIC_KEY_FILE, not both',
+    ]);
+  });
+});

@@ -90,6 +90,11 @@ export const WorkerEnv = z.object({
    * Unset: records keep no arguments, and a backtest cannot replay conditions or guardrails on them.
    */
   RECORD_ARGUMENTS_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * The same public key as text instead of a file: PEM, or its DER (SPKI) in base64 on one line. For deployments that
+   * mount no ConfigMap volume (the prod overlay: an environment variable from a ConfigMap; k8s/README.md).
+   */
+  RECORD_ARGUMENTS_PUBLIC_KEY: z.string().min(1).optional(),
   /** Most catalog versions whose execution plans are kept in memory, and most servers whose debug-session state is (least recently used evicted). */
   PLAN_CACHE_MAX: z.coerce.number().int().positive().default(1000),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */
@@ -161,6 +166,12 @@ export type WorkerEnv = z.infer<typeof WorkerEnv>;
 export const WorkerEnvChecked = WorkerEnv.superRefine((env, ctx) => {
   checkRedisEnv(env, ctx);
   checkQueueShards(env, ctx);
+  if (env.RECORD_ARGUMENTS_PUBLIC_KEY && env.RECORD_ARGUMENTS_PUBLIC_KEY_FILE)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['RECORD_ARGUMENTS_PUBLIC_KEY'],
+      message: 'set RECORD_ARGUMENTS_PUBLIC_KEY or RECORD_ARGUMENTS_PUBLIC_KEY_FILE, not both',
+    });
   // Checks run after a field failed too: the list may be the raw text then.
   if (!Array.isArray(env.WORKER_QUEUE_SHARDS)) return;
   const outside = env.WORKER_QUEUE_SHARDS.filter((i) => i >= env.REDIS_QUEUE_SHARDS);

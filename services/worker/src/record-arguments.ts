@@ -10,10 +10,18 @@ import { RecordArgumentsSealer } from '@toolplane/secrets';
  */
 export type ArgumentSealer = (job: ToolInvokeJob, recordId: string) => string | undefined;
 
-/** The sealer of `RECORD_ARGUMENTS_PUBLIC_KEY_FILE`; undefined when it is unset (records keep no arguments). */
-export function recordArgumentsSealer(publicKeyFile: string | undefined): ArgumentSealer | undefined {
-  if (!publicKeyFile) return undefined;
-  const sealer = new RecordArgumentsSealer(readFileSync(publicKeyFile, 'utf8'));
+/**
+ * The sealer of `RECORD_ARGUMENTS_PUBLIC_KEY_FILE` or `RECORD_ARGUMENTS_PUBLIC_KEY`; undefined when neither is set
+ * (records keep no arguments).
+ */
+export function recordArgumentsSealer(env: {
+  RECORD_ARGUMENTS_PUBLIC_KEY_FILE?: string | undefined;
+  RECORD_ARGUMENTS_PUBLIC_KEY?: string | undefined;
+}): ArgumentSealer | undefined {
+  const file = env.RECORD_ARGUMENTS_PUBLIC_KEY_FILE;
+  const key = env.RECORD_ARGUMENTS_PUBLIC_KEY ?? (file ? readFileSync(file, 'utf8') : undefined);
+  if (!key) return undefined;
+  const sealer = new RecordArgumentsSealer(key);
   return (job, recordId) => (job.request || foundIn(job) ? undefined : sealer.seal(job.arguments, recordId));
 }
 

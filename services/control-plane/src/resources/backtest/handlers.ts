@@ -36,7 +36,7 @@ export async function backtest(deps: ControlPlaneDeps, { caller, body, signal }:
   const workspaceId = caller.workspaceId;
   const current = await currentRules(deps.db, workspaceId);
   const proposed = await proposedRules(deps, workspaceId, current, body.files);
-  const opener = openerOf(deps.env.RECORD_ARGUMENTS_PRIVATE_KEY_FILE);
+  const opener = openerOf(deps.env);
   const source = await recordSource(deps.db, workspaceId, period, opener);
   const started = Date.now();
   const o = await replay(source, { current, proposed }, { maxCalls: body.maxCalls, signal });

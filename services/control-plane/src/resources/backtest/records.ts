@@ -30,12 +30,20 @@ interface Row {
 /** Refusals by edge stages the replay does not judge: kept as recorded under both sets of rules. */
 const keptRefusal = /^(tool\.invalid_arguments|confirmation\.|session\.|spending\.|approval\.|code\.)/;
 
-/** The opener of a key file, read once per file. */
+/** The opener of the key (`RECORD_ARGUMENTS_PRIVATE_KEY`, or the file `…_FILE`), read once per key or file. */
 const openers = new Map<string, RecordArgumentsOpener>();
-export function openerOf(file: string | undefined): RecordArgumentsOpener | undefined {
-  if (!file) return undefined;
-  let opener = openers.get(file);
-  if (!opener) openers.set(file, (opener = new RecordArgumentsOpener(readFileSync(file, 'utf8'))));
+export function openerOf(env: {
+  RECORD_ARGUMENTS_PRIVATE_KEY_FILE?: string | undefined;
+  RECORD_ARGUMENTS_PRIVATE_KEY?: string | undefined;
+}): RecordArgumentsOpener | undefined {
+  const source = env.RECORD_ARGUMENTS_PRIVATE_KEY ?? env.RECORD_ARGUMENTS_PRIVATE_KEY_FILE;
+  if (!source) return undefined;
+  let opener = openers.get(source);
+  if (!opener) {
+    const file = env.RECORD_ARGUMENTS_PRIVATE_KEY_FILE;
+    opener = new RecordArgumentsOpener(env.RECORD_ARGUMENTS_PRIVATE_KEY ?? readFileSync(file!, 'utf8'));
+    openers.set(source, opener);
+  }
   return opener;
 }
 
