@@ -268,7 +268,7 @@ describe('@ai-sdk/mcp experimental_events', () => {
 });
 
 describe('end to end: a provider’s signed delivery, through the worker, to subscriptions made at the edge', () => {
-  it('a push signed as GitHub signs it reaches a poll subscription and an @ai-sdk/mcp webhook subscription', async () => {
+  it('a push signed as GitHub signs it reaches a poll, a stream and an @ai-sdk/mcp webhook subscription', async () => {
     const githubSecret = `gh-${randomBytes(12).toString('hex')}`;
     await unwrap(
       s.api.PATCH('/connector_instances/{id}', {
@@ -294,8 +294,27 @@ describe('end to end: a provider’s signed delivery, through the worker, to sub
       transport: { type: 'http', url: s.server.url, headers: { 'x-api-key': s.stack.bootstrapKey } },
       experimental_events: { store: new MemoryStore() },
     });
+    // A stream held open on a client of its own (its notification handlers are its own).
+    const streamer = await sdkClient(s.server.url, s.stack.bootstrapKey);
+    const streamed: Record<string, unknown>[] = [];
+    let active = false;
+    streamer.setNotificationHandler('notifications/events/active', { params: z.looseObject({}) }, () => {
+      active = true;
+    });
+    streamer.setNotificationHandler('notifications/events/event', { params: z.looseObject({}) }, (params) => {
+      streamed.push(params as Record<string, unknown>);
+    });
+    const abort = new AbortController();
     try {
       const args = { repository: 'acme/e2e' };
+      const streaming = streamer
+        .request(
+          { method: 'events/stream', params: { name: 'github.push', arguments: args, cursor: null } },
+          z.looseObject({}),
+          { signal: abort.signal, timeout: 600_000 },
+        )
+        .catch((err: unknown) => err);
+      await waitFor('the stream is active', () => active);
       const registered = await poll(client, { name: 'github.push', arguments: args, cursor: null });
       expect(registered.events).toEqual([]);
       const url = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/events`;
@@ -330,7 +349,13 @@ describe('end to end: a provider’s signed delivery, through the worker, to sub
       const hooked = await waitFor('the push, POSTed to the callback', () => received.find((r) => r.body.includes(id)));
       expect(new Webhook(hookSecret).verify(hooked.body, hooked.headers)).toMatchObject({ eventId: id });
       expect(hooked.headers['webhook-id']).toBe(id);
+      const pushed = await waitFor('the push, streamed', () => streamed.find((e) => e.eventId === id));
+      expect(pushed).toMatchObject({ name: 'github.push', data: JSON.parse(body) });
+      abort.abort();
+      await streaming;
     } finally {
+      abort.abort();
+      await streamer.close();
       await ai.close();
       callback.closeAllConnections();
       await new Promise<void>((r) => callback.close(() => r()));
