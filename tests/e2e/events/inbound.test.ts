@@ -395,8 +395,8 @@ describe('inbound deliveries', () => {
     const created = await api.POST('/quotas', {
       body: {
         name: 'one-push',
-        // Every tool and event type of the server for this key (a quota naming an event type is refused at save).
-        match: { servers: [github.serverId], apiKeys: [keyId] },
+        // The event type by name, as a tool is named (the control plane checks the server exposes it).
+        match: { servers: [github.serverId], apiKeys: [keyId], tools: ['issue_opened'] },
         counts: 'calls',
         limit: 1,
         window: 'month',

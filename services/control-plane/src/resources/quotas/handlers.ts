@@ -1,4 +1,4 @@
-import type { QuotaMatch } from '@toolplane/contracts';
+import type { Catalog, QuotaMatch } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
@@ -31,21 +31,26 @@ function present(row: QuotaRow) {
 const quotaRows = workspaceRows((db) => db.quota, { what: 'quota', one: 'a quota' }, present);
 const byId = quotaRows.byId;
 
-/** The names of the tools the workspace's servers (or `serverIds`) expose in their live catalogs. */
+/**
+ * The names of the tools and event types (MCP Events: quotas count deliveries, guardrails scan payloads, by the event
+ * type's name as a tool's) the workspace's servers (or `serverIds`) expose in their live catalogs.
+ */
 export async function exposedTools(db: Db, workspaceId: string, serverIds: string[] | undefined): Promise<Set<string>> {
   const servers = await db.mcpServer.findMany({
     where: { workspaceId, ...(serverIds ? { id: { in: serverIds } } : {}) },
     select: { id: true, catalogVersion: true },
   });
   if (servers.length === 0) return new Set();
+
   const live = await db.catalogVersion.findMany({
     where: { OR: servers.map((s) => ({ serverId: s.id, version: s.catalogVersion })) },
     select: { catalog: true },
   });
   return new Set(
-    live.flatMap((v) =>
-      ((v.catalog as { tools?: { tool: { name: string } }[] } | null)?.tools ?? []).map((t) => t.tool.name),
-    ),
+    live.flatMap((v) => {
+      const catalog = v.catalog as Pick<Catalog, 'tools' | 'events'> | null;
+      return [...(catalog?.tools ?? []).map((t) => t.tool.name), ...(catalog?.events ?? []).map((e) => e.event.name)];
+    }),
   );
 }
 
