@@ -6,7 +6,7 @@ import type { DeliveryAttempt, WebhookDelivery } from './webhooks.ts';
 const KEPT_ATTEMPTS = 10;
 
 /** The tool a subscription's delivery records name (docs/events.md "Seeing subscriptions"). */
-export const deliveryTool = (subscriptionId: string): string => `events/${subscriptionId}`;
+const deliveryTool = (subscriptionId: string): string => `events/${subscriptionId}`;
 
 function step(origin: string, eventId: string, attempt: DeliveryAttempt, n: number): ExecutionStep {
   const outcome =

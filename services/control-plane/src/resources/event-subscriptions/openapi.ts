@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 const DeliveryMode = z.enum(['poll', 'push', 'webhook']);
 
-export const EventSubscriptionSummary = z
+const EventSubscriptionSummary = z
   .object({
     id: z.string(),
     name: z.string().describe('The event type.'),
