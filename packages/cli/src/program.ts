@@ -6,6 +6,7 @@ import { connectorsCommand } from './commands/connectors.ts';
 import { debugCommand } from './commands/debug.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { ExitCode } from './commands/errors.ts';
+import { eventsCommand } from './commands/events.ts';
 import { externalServersCommand } from './commands/external-servers.ts';
 import { registryCommand } from './commands/registry.ts';
 import { instancesCommand } from './commands/instances.ts';
@@ -92,6 +93,7 @@ function buildProgram(): Command {
   secretsCommand(program);
   keysCommand(program);
   recordsCommand(program);
+  eventsCommand(program);
   auditCommand(program);
   statsCommand(program);
   usageCommand(program);

@@ -1710,6 +1710,52 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/event_subscriptions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the workspace’s event subscriptions, with their deliveries counted
+     * @description Every subscription of the workspace’s connector instances (`events/poll`, `events/stream`,
+     * `events/subscribe`), newest first; `server_id` keeps one server’s. Each: event type, server, principal, delivery
+     * mode, the callback’s origin (never its path, secret or headers), `expiresAt`, the occurrences in its stream, and
+     * from the webhook deliveries’ execution records the counts delivered and failed, the last delivery’s time and the
+     * latest failure’s category. A key limited to servers sees its servers’ only.
+     */
+    get: operations['listEventSubscriptions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/event_subscriptions/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List a subscription’s latest webhook deliveries
+     * @description From their execution records (tool `events/<subscription id>`), newest first: the occurrence’s
+     * `eventId`, when, `delivered` or `failed`, the attempts, the failure’s category. 404 for a subscription the
+     * workspace does not have (or has no more).
+     */
+    get: operations['listEventDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/stats': {
     parameters: {
       query?: never;
@@ -5148,6 +5194,63 @@ export interface components {
       debug: {
         [key: string]: unknown;
       } | null;
+    };
+    EventSubscriptionSummary: {
+      id: string;
+      /** @description The event type. */
+      name: string;
+      serverId: string;
+      serverName: string | null;
+      /** @description The connector instance whose deliveries feed it. */
+      instanceId: string;
+      /** @description Who subscribed: the API key (and its name), the OAuth subject, the person (`x-username`). */
+      principal: {
+        keyId: string | null;
+        keyName: string | null;
+        subject: string | null;
+        username: string | null;
+      };
+      /** @enum {string} */
+      delivery: 'poll' | 'push' | 'webhook';
+      /** @description The subscription’s arguments (its filters). */
+      arguments: {
+        [key: string]: unknown;
+      };
+      /** @description A webhook subscription’s callback: its origin only. */
+      callbackOrigin: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+      expired: boolean;
+      /** @description Occurrences in its stream: what it has been given, within retention. */
+      streamLength: number;
+      /** @description Webhook deliveries the callback took (from the execution records). */
+      delivered: number;
+      /** @description Webhook deliveries given up (from the execution records). */
+      failed: number;
+      /** Format: date-time */
+      lastDeliveryAt: string | null;
+      /** @description The category of the latest failed delivery (`http_4xx`, `http_5xx`, `timeout`, …), else null. */
+      lastError: string | null;
+    };
+    EventDeliveryList: {
+      subscriptionId: string;
+      data: {
+        /** @description Its execution record. */
+        recordId: string;
+        eventId: string;
+        /**
+         * Format: date-time
+         * @description When the first attempt started.
+         */
+        at: string;
+        /** @enum {string} */
+        outcome: 'delivered' | 'failed';
+        attempts: number;
+        errorCategory: string | null;
+        durationMs: number;
+      }[];
     };
     TrafficStats: {
       /** @enum {string} */
@@ -21103,6 +21206,225 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ExecutionRecord'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listEventSubscriptions: {
+    parameters: {
+      query?: {
+        /** @description Only the subscriptions of this server. */
+        server_id?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The subscriptions. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['EventSubscriptionSummary'][];
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listEventDeliveries: {
+    parameters: {
+      query?: {
+        /** @description At most this many deliveries (newest first). */
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        /**
+         * @description The subscription’s id (`sub_…`, as `events/subscribe` answers it and the webhook header names
+         * it).
+         */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The deliveries. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EventDeliveryList'];
         };
       };
       /**

@@ -43,6 +43,7 @@ const ChangeRequestsPage = lazy(() =>
 const LeastPrivilegePage = lazy(() =>
   import('./pages/least-privilege.tsx').then((m) => ({ default: m.LeastPrivilegePage })),
 );
+const EventsPage = lazy(() => import('./pages/events.tsx').then((m) => ({ default: m.EventsPage })));
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -70,6 +71,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/', label: 'Overview', area: 'usage' },
       { href: '/usage', label: 'Usage', area: 'usage' },
       { href: '/records', label: 'Execution records', area: 'records' },
+      { href: '/events', label: 'Events', area: 'records' },
       { href: '/external-users', label: 'External users', area: 'people' },
       { href: '/access-policies', label: 'Access policies', area: 'policies' },
       { href: '/quotas', label: 'Quotas', area: 'policies' },
@@ -281,6 +283,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
     return <WorkflowsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'records' && second) return <RecordPage client={client} id={second} />;
   if (first === 'records') return <RecordsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
+  if (first === 'events') return <EventsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'api-keys') return <ApiKeysPage client={client} />;
   if (first === 'secrets') return <SecretsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'access-policies') return <AccessPoliciesPage client={client} />;

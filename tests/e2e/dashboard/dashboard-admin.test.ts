@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { subscriptionsKey } from '@toolplane/contracts';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
@@ -19,7 +20,7 @@ import {
   signIn,
   signOut,
 } from '../../helpers/browser.ts';
-import { startTestStack } from '../../helpers/stack.ts';
+import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 let stack: Stack;
@@ -60,7 +61,7 @@ describe('the dashboard for admins', () => {
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
-    await expect(nav.getByRole('link').count()).resolves.toBe(23);
+    await expect(nav.getByRole('link').count()).resolves.toBe(24);
     await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');
@@ -469,6 +470,47 @@ describe('the dashboard for admins', () => {
       (p) => p.name !== 'lp-agent-everything' && p.principals.some((x) => x.value === agent.id),
     );
     expect(proposed.map((p) => p.tools)).toEqual([['get_ticket']]);
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows the event subscriptions on the Events page (a callback by its origin only) and a subscription’s deliveries', async () => {
+    // A webhook subscription as an edge keeps it (docs/events.md "Subscriptions in Redis"), with a failed delivery's
+    // record as the worker writes it.
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const id = 'sub_dashboard0events0subscription';
+    const redis = stackRedis(stack);
+    await redis.connect();
+    await redis.hset(
+      subscriptionsKey(example.instanceId),
+      id,
+      JSON.stringify({
+        v: 1,
+        id,
+        workspaceId,
+        serverId: example.serverId,
+        instanceId: example.instanceId,
+        name: 'ticket_opened',
+        arguments: {},
+        principal: { keyId: 'dashboard-key' },
+        delivery: 'webhook',
+        callback: { url: 'https://receiver.example/hooks/secret-path', secretSealed: 'sealed-secret-of-dashboard' },
+        createdAt: Date.now(),
+        expiresAt: Date.now() + 3_600_000,
+      }),
+    );
+    redis.disconnect();
+    await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'Events', 'Events');
+    const row = page.getByRole('row').filter({ hasText: 'ticket_opened' });
+    await row.getByText('https://receiver.example').waitFor();
+    expect(await page.content()).not.toContain('secret-path');
+    await audit(page, 'events');
+    await row.getByRole('link', { name: 'ticket_opened' }).click();
+    await page.getByRole('heading', { level: 2, name: `Deliveries of ${id}` }).waitFor();
+    await page.getByText('No webhook delivery recorded').waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Refused inbound deliveries' }).waitFor();
+    await audit(page, 'events (a subscription opened)');
     await signOut(page);
     expect(pageProblems).toEqual([]);
   }, 120_000);

@@ -18,6 +18,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { CompactEncrypt } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { sourceCli } from '../../helpers/cli.ts';
 import { logLines } from '../../helpers/records.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -125,6 +126,14 @@ async function subscribe(
   return sub;
 }
 
+/** A callback secret sealed to the workers for one subscription, as the edge seals it (docs/events.md). */
+async function sealFor(id: string): Promise<string> {
+  const publicKey = createPublicKey(readFileSync(join(stack.dataDir, 'keys', 'secrets-seal.pub.pem'), 'utf8'));
+  return new CompactEncrypt(new TextEncoder().encode(CALLBACK_SECRET))
+    .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'toolplane-event-secret', sub: id })
+    .encrypt(publicKey);
+}
+
 let workspace: string | undefined;
 async function workspaceId(): Promise<string | undefined> {
   if (workspace) return workspace;
@@ -191,6 +200,8 @@ beforeAll(async () => {
       const message = JSON.parse(body) as { type?: string; challenge?: string };
       // The endpoint confirms its intent by echoing the verification's challenge.
       if (message.type === 'verification') return void res.writeHead(200).end(message.challenge);
+      // A receiver that no longer wants deliveries (the dashboard's failures): 410 ends each at once.
+      if (req.url?.startsWith('/gone')) return void res.writeHead(410).end('gone: do not show this body');
       res.writeHead(204).end();
     });
   });
@@ -417,6 +428,94 @@ describe('inbound deliveries', () => {
       logLines(worker, 'inbound delivery fanned out').some((l) => l.eventId === second.id),
     );
     expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
+  }, 120_000);
+
+  it('shows subscriptions, their deliveries and failures, and inbound refusals; never a secret', async () => {
+    const taking = `sub-${randomBytes(6).toString('hex')}`;
+    const gone = `sub-${randomBytes(6).toString('hex')}`;
+    const origin = new URL(callbackUrl).origin;
+    const sealed = { [taking]: await sealFor(taking), [gone]: await sealFor(gone) };
+    await subscribe(stripe, 'payment_succeeded', {
+      id: taking,
+      delivery: 'webhook',
+      callback: { url: `${callbackUrl}?token=receiver-own-token`, secretSealed: sealed[taking]! },
+    });
+    await subscribe(stripe, 'payment_succeeded', {
+      id: gone,
+      delivery: 'webhook',
+      callback: { url: `${origin}/gone/receiver-path`, secretSealed: sealed[gone]! },
+    });
+    const delivery = stripeDelivery({ id: 'pi_seen', amount: 77 });
+    await post(stripe.instanceId, delivery.body, delivery.headers);
+    const forged = githubDelivery('opened', 'acme/app', { secret: 'not-the-secret' });
+    await post(github.instanceId, forged.body, forged.headers);
+
+    const answers: unknown[] = [];
+    const list = await waitFor('both deliveries recorded', async () => {
+      const page = await unwrap(api.GET('/event_subscriptions', { params: { query: { server_id: stripe.serverId } } }));
+      const of = (id: string) => page.data.find((s) => s.id === id);
+      return of(taking)?.delivered === 1 && of(gone)?.failed === 1 ? page : undefined;
+    });
+    answers.push(list);
+    const mine = list.data.find((s) => s.id === taking)!;
+    expect(mine).toMatchObject({
+      name: 'payment_succeeded',
+      serverId: stripe.serverId,
+      serverName: 'stripe-events-events',
+      instanceId: stripe.instanceId,
+      principal: { keyId: 'test-key', keyName: null, subject: null, username: null },
+      delivery: 'webhook',
+      callbackOrigin: origin,
+      expired: false,
+      delivered: 1,
+      failed: 0,
+      lastError: null,
+    });
+    expect(mine.lastDeliveryAt).not.toBeNull();
+    expect(list.data.find((s) => s.id === gone)).toMatchObject({ delivered: 0, failed: 1, lastError: 'http_4xx' });
+    // Every subscription of the server, none of another's.
+    expect(list.data.every((s) => s.serverId === stripe.serverId)).toBe(true);
+    const all = await unwrap(api.GET('/event_subscriptions'));
+    answers.push(all);
+    expect(all.data.some((s) => s.serverId === github.serverId)).toBe(true);
+
+    const taken = await unwrap(
+      api.GET('/event_subscriptions/{id}/deliveries', { params: { path: { id: taking }, query: {} } }),
+    );
+    expect(taken.subscriptionId).toBe(taking);
+    expect(taken.data).toEqual([
+      expect.objectContaining({ eventId: delivery.id, outcome: 'delivered', attempts: 1, errorCategory: null }),
+    ]);
+    const failed = await unwrap(
+      api.GET('/event_subscriptions/{id}/deliveries', { params: { path: { id: gone }, query: { limit: 5 } } }),
+    );
+    expect(failed.data).toEqual([
+      expect.objectContaining({ eventId: delivery.id, outcome: 'failed', attempts: 1, errorCategory: 'http_4xx' }),
+    ]);
+    answers.push(taken, failed);
+    const unknown = await api.GET('/event_subscriptions/{id}/deliveries', {
+      params: { path: { id: 'sub_nobody' }, query: {} },
+    });
+    expect(unknown.response.status).toBe(404);
+    // The bad signature is in the records the Events page lists.
+    answers.push(await refusalRecord(github.serverId, 'inbound/github', 'events.inbound_bad_signature'));
+    // The delivery's record names the callback's origin only.
+    const record = await unwrap(
+      api.GET('/execution_records/{id}', { params: { path: { id: failed.data[0]!.recordId } } }),
+    );
+    answers.push(record);
+
+    // The CLI lists the same.
+    const cli = await sourceCli(stack)('events', 'subscriptions', '--server', stripe.serverId);
+    expect(cli.stdout).toContain(taking);
+    expect(cli.stdout).toContain('http_4xx');
+    answers.push(cli.stdout);
+
+    const text = JSON.stringify(answers);
+    for (const secret of [CALLBACK_SECRET, STRIPE_SECRET, GITHUB_SECRET, sealed[taking]!, sealed[gone]!])
+      expect(text).not.toContain(secret);
+    for (const hidden of ['receiver-own-token', 'receiver-path', 'do not show this body'])
+      expect(text).not.toContain(hidden);
   }, 120_000);
 
   // Last: once a policy names a principal, the others' subscriptions are decided by policies too.

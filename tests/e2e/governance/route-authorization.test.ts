@@ -274,6 +274,14 @@ describe('authorization on the resolved route', () => {
     ]);
   });
 
+  it('covers the event subscriptions (ADR 0081): management scope, a limited key sees its servers only', () => {
+    const subscriptions = operations.filter((o) => o.path.startsWith('/event_subscriptions'));
+    expect(subscriptions.map((o) => [o.method, o.path, o.scope, o.access]).sort()).toEqual([
+      ['GET', '/event_subscriptions', 'management', 'filtered'],
+      ['GET', '/event_subscriptions/{id}/deliveries', 'management', 'filtered'],
+    ]);
+  });
+
   it('lets a key with only the approve scope reach the approval and change requests, sign in and the served registry, and nothing else', async () => {
     const wrong: string[] = [];
     const reached: string[] = [];

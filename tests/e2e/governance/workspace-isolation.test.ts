@@ -7,6 +7,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { subscriptionsKey } from '@toolplane/contracts';
 import { SignJWT, type CryptoKey } from 'jose';
 import { addToSession } from '../../../packages/queue/src/index.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
@@ -229,6 +230,22 @@ beforeAll(async () => {
       countCall: false,
     },
   );
+  // An event subscription of A, as an edge keeps it (docs/events.md "Subscriptions in Redis").
+  ids.subscription = `sub_${'a0'.repeat(16)}`;
+  const subscription = {
+    v: 1,
+    id: ids.subscription,
+    workspaceId: current.id,
+    serverId: a.serverId,
+    instanceId: a.instanceId,
+    name: 'a-only-event',
+    arguments: { repository: 'a-only-repo' },
+    principal: { keyId: keyA.id },
+    delivery: 'poll',
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 3_600_000,
+  };
+  await redis.hset(subscriptionsKey(a.instanceId), ids.subscription, JSON.stringify(subscription));
   redis.disconnect();
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
@@ -281,6 +298,8 @@ beforeAll(async () => {
     'a-only-rule',
     'a-only-session-tool',
     'a-only-invocation',
+    'a-only-event',
+    'a-only-repo',
     scimA.token,
     scimA.prefix,
   );
@@ -579,6 +598,10 @@ function cases(): Case[] {
     c('GET', '/execution_records', '/execution_records', 'scoped'),
     c('GET', '/execution_records', `/execution_records?server_id=${s}`, 'scoped'),
     c('GET', '/execution_records/:id', `/execution_records/${ids.record}`, 'denied'),
+    // B's event subscriptions are its own; A's subscription and its deliveries are not found.
+    c('GET', '/event_subscriptions', '/event_subscriptions', 'scoped'),
+    c('GET', '/event_subscriptions', `/event_subscriptions?server_id=${s}`, 'scoped'),
+    c('GET', '/event_subscriptions/:id/deliveries', `/event_subscriptions/${ids.subscription}/deliveries`, 'denied'),
 
     c('POST', '/external_users', '/external_users', 'scoped', { name: 'b-user-2' }),
     c('GET', '/external_users', '/external_users', 'scoped'),

@@ -103,6 +103,9 @@ export type SessionSettings = Schemas['SessionSettings'];
 export type PutSessionSettingsBody = Schemas['PutSessionSettingsBody'];
 /** `GET /sessions/{scope}`: one session's labels (with their origins) and calls. */
 export type Session = Schemas['Session'];
+/** `GET /event_subscriptions`: an MCP Events subscription with its deliveries counted (ADR 0081). */
+export type EventSubscriptionSummary = Schemas['EventSubscriptionSummary'];
+export type EventDeliveryList = Schemas['EventDeliveryList'];
 /** The workspace's SCIM token (ADR 0062): its prefix and dates; its value only when created. */
 export type ScimToken = Schemas['ScimToken'];
 export type CreatedScimToken = Schemas['CreatedScimToken'];
@@ -434,6 +437,13 @@ export class Api {
     cursor?: string;
   }): Promise<{ data: ExecutionRecord[]; next_cursor: string | null }> {
     return this.#data('GET', this.#client.GET('/execution_records', { params: { query } }));
+  }
+  listEventSubscriptions(query: { server_id?: string }): Promise<{ data: EventSubscriptionSummary[] }> {
+    return this.#data('GET', this.#client.GET('/event_subscriptions', { params: { query } }));
+  }
+  listEventDeliveries(id: string, limit?: number): Promise<EventDeliveryList> {
+    const params = { path: { id }, query: limit ? { limit } : {} };
+    return this.#data('GET', this.#client.GET('/event_subscriptions/{id}/deliveries', { params }));
   }
   getStats(query: {
     window?: '1h' | '24h';

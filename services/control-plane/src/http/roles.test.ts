@@ -37,6 +37,10 @@ describe('people’s roles', () => {
     expect(areaOf('/enterprise_idps/{id}')).toBe('people');
     expect(rolesAllow(['operator'], 'POST', '/enterprise_idps')).toBe(false);
     expect(rolesAllow(['viewer'], 'GET', '/enterprise_idps')).toBe(true);
+    // MCP Events subscriptions and their deliveries (ADR 0081): read as the records are, a viewer and up.
+    expect(areaOf('/event_subscriptions/{id}/deliveries')).toBe('records');
+    expect(rolesAllow(['viewer'], 'GET', '/event_subscriptions')).toBe(true);
+    expect(rolesAllow(['auditor'], 'GET', '/event_subscriptions')).toBe(false);
   });
 
   it('lets each role read and change what the table says', () => {

@@ -51,6 +51,8 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/(connectors|connector_instances|api_catalog)(\/|$)/, 'connectors'],
   [/^\/(external_users|scim_token|enterprise_idps)(\/|$)/, 'people'],
   [/^\/execution_records(\/|$)/, 'records'],
+  // MCP Events subscriptions and their deliveries (ADR 0081): read as the records are.
+  [/^\/event_subscriptions(\/|$)/, 'records'],
   [/^\/(stats|usage)$/, 'usage'],
   [/^\/audit_events$/, 'trail'],
   // Least privilege proposed from use (who called what, with which findings): read as the trail is.

@@ -11,6 +11,7 @@ import { curatedConnectorsOperations } from './curated-connectors/operations.ts'
 import { debugSessionsOperations } from './debug-sessions/operations.ts';
 import { enterpriseIdpsOperations } from './enterprise-idps/operations.ts';
 import { deploymentsOperations } from './deployments/operations.ts';
+import { eventSubscriptionsOperations } from './event-subscriptions/operations.ts';
 import { executionRecordsOperations } from './execution-records/operations.ts';
 import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
 import { externalUsersOperations } from './external-users/operations.ts';
@@ -59,6 +60,7 @@ const operationTables = {
   'enterprise-idps': enterpriseIdpsOperations,
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
+  'event-subscriptions': eventSubscriptionsOperations,
   stats: statsOperations,
   usage: usageOperations,
   'least-privilege': leastPrivilegeOperations,

@@ -4,6 +4,7 @@ import { InboundConsumer, type QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
 import type { SessionStore } from '../session-labels.ts';
+import { deliveryRecord } from './delivery-record.ts';
 import { handleInbound } from './inbound.ts';
 import { EventSources } from './sources.ts';
 import { WebhookDeliverer, type CallbackPost } from './webhooks.ts';
@@ -71,6 +72,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
     post: guardedPost(settings.callbackTimeoutMs),
     now,
     maxBackoffMs: settings.maxBackoffMs,
+    delivered: (sub, delivery) => deps.records.add(deliveryRecord(sub, delivery)),
   });
   const inboundDeps = {
     redis,

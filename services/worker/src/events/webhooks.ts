@@ -39,6 +39,24 @@ export interface WebhookDelivererDeps {
   lockMs?: number;
   /** How often every pending subscription is looked at (those another worker left). */
   pollMs?: number;
+  /** A delivery ended (taken, or given up by the callback's 410/413): its execution record (docs/events.md). */
+  delivered?: (sub: EventSubscription, delivery: WebhookDelivery) => void;
+}
+
+/** One attempt of a delivery: the callback's status (0: no answer) or why it failed, as a category. */
+export interface DeliveryAttempt {
+  status: number;
+  category: string | undefined;
+  startedAt: number;
+  durationMs: number;
+}
+
+/** A delivery's end: its occurrence, every attempt, and whether the callback took it. */
+export interface WebhookDelivery {
+  eventId: string;
+  name: string;
+  attempts: DeliveryAttempt[];
+  taken: boolean;
 }
 
 /** Releases a lock only while it is still this worker's. */
@@ -191,7 +209,17 @@ export class WebhookDeliverer {
     const at = fields.indexOf(OCCURRENCE_FIELD);
     const occurrence = JSON.parse(fields[at + 1] ?? '{}') as { eventId?: string };
     const body = JSON.stringify({ ...occurrence, cursor: id });
-    return this.send(sub, { id: occurrence.eventId ?? id, body }, lock, () => true);
+    const attempts: DeliveryAttempt[] = [];
+    const ended = await this.send(sub, { id: occurrence.eventId ?? id, body, attempts }, lock, () => true);
+    const last = attempts.at(-1);
+    if (ended && last)
+      this.deps.delivered?.(sub, {
+        eventId: occurrence.eventId ?? id,
+        name: sub.name,
+        attempts,
+        taken: last.status >= 200 && last.status < 300,
+      });
+    return ended;
   }
 
   /**
@@ -201,7 +229,7 @@ export class WebhookDeliverer {
    */
   private async send(
     sub: EventSubscription,
-    message: { id: string; body: string },
+    message: { id: string; body: string; attempts?: DeliveryAttempt[] },
     lock: { key: string; token: string },
     accepted: (text: string) => boolean,
   ): Promise<boolean> {
@@ -216,12 +244,18 @@ export class WebhookDeliverer {
         'webhook-signature': signer.sign(message.id, new Date(now()), message.body),
         'x-mcp-subscription-id': sub.id,
       };
-      const answer = await this.deps.post(sub.callback!.url, message.body, headers).catch((err: unknown) => ({
-        status: 0,
-        text: '',
-        category: errorCategory(err),
-      }));
-      if (answer.status >= 200 && answer.status < 300 && accepted(answer.text)) return true;
+      const startedAt = now();
+      const answer: { status: number; text: string; category?: string } = await this.deps
+        .post(sub.callback!.url, message.body, headers)
+        .catch((err: unknown) => ({ status: 0, text: '', category: errorCategory(err) }));
+      const ok = answer.status >= 200 && answer.status < 300;
+      message.attempts?.push({
+        status: answer.status,
+        category: ok ? undefined : categoryOf(answer),
+        startedAt,
+        durationMs: now() - startedAt,
+      });
+      if (ok && accepted(answer.text)) return true;
       if (FINAL_STATUSES.has(answer.status)) {
         log.info({ subscriptionId: sub.id, status: answer.status }, 'webhook delivery given up (the callback said so)');
         return true;
