@@ -70,6 +70,11 @@ export const DelegatedToken = z.object({
   conditions: z.array(z.string()),
   /** Limits on calls of this token and of its ancestors: a call is charged to each. */
   limits: z.array(DelegationLimit),
+  /**
+   * A sender-constrained token (RFC 9449 DPoP): the RFC 7638 SHA-256 thumbprint of the key whose proof must come with
+   * each request (and with each exchange of the token); absent: a bearer token.
+   */
+  cnf: z.object({ jkt: z.string() }).optional(),
 });
 export type DelegatedToken = z.infer<typeof DelegatedToken>;
 

@@ -7,6 +7,7 @@ import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './authenticate.ts';
 import { DelegatedTokens } from './delegated-tokens.ts';
+import { DpopProofs } from './dpop.ts';
 import {
   changeChannels,
   listenForChanges,
@@ -95,7 +96,7 @@ function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
 function edgeAuthenticator(
   env: EdgeEnv,
   r: EdgeResources,
-  { oauth, delegations, limiter }: ReturnType<typeof credentials>,
+  { oauth, delegations, limiter, dpop }: ReturnType<typeof credentials>,
 ) {
   const { redis, keys } = r;
   return createAuthenticator({
@@ -110,6 +111,7 @@ function edgeAuthenticator(
     allowedOrigins: env.ALLOWED_ORIGINS,
     userClaim: env.OAUTH_USER_CLAIM,
     delegations,
+    dpop: { proofs: dpop, publicUrl: env.PUBLIC_URL },
   });
 }
 
@@ -117,6 +119,7 @@ function edgeAuthenticator(
 function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
   const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, r, log);
   const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
+  const dpop = new DpopProofs(r.redis, env.REDIS_PREFIX);
   const tokenExchange = tokenExchangeRoute({
     ...r,
     keys: r.apiKeys,
@@ -124,8 +127,10 @@ function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
     oauth,
     userClaim: env.OAUTH_USER_CLAIM,
     limiter,
+    dpop,
+    publicUrl: env.PUBLIC_URL,
   });
-  return { oauth, enterpriseAs, delegations, limiter, tokenExchange };
+  return { oauth, enterpriseAs, delegations, limiter, tokenExchange, dpop };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */

@@ -129,6 +129,8 @@ export interface DelegatedCallerOptions<T> {
   /** An OAuth parent's caller of the token's workspace (verified at the exchange; the chain ends with its expiry). */
   oauthCaller(parent: Extract<DelegationParent, { kind: 'oauth' }>, workspaceId: string): Promise<T>;
   refuse(status: 401 | 403, message: string): Error;
+  /** Its sender constraint (a DPoP-bound token's proof, RFC 9449): throws the refusal when the request fails it. */
+  sender?(token: DelegatedToken): Promise<void>;
 }
 
 /**
@@ -146,6 +148,7 @@ export async function delegatedCaller<T>(
   if (!token) throw opts.refuse(401, 'Invalid or expired narrowed token.');
   if (token.servers && !token.servers.includes(opts.serverId))
     throw opts.refuse(403, `This narrowed token does not reach MCP server ${opts.serverId}.`);
+  await opts.sender?.(token);
   const { parent } = token;
   const expiresAt = token.exp * 1000;
   const caller =

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { sourceCli } from '../../helpers/cli.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -31,7 +33,7 @@ beforeAll(async () => {
   // A small budget of unauthenticated requests per address, reached by the last test in a few dozen requests.
   ({ stack, api } = await startTestStack('delegation', {
     edges: 2,
-    serviceEnv: { edge: { UNAUTH_RATE_LIMIT: '30' } },
+    serviceEnv: { edge: { UNAUTH_RATE_LIMIT: '60' } },
   }));
   example = await registerTicketExample(api, upstream.url, 'delegation-upstream');
 }, 120_000);
@@ -62,6 +64,7 @@ async function exchange(
   edge: string,
   subject: { token: string; type: string },
   details?: Record<string, unknown>,
+  headers: Record<string, string> = {},
 ): Promise<Exchanged> {
   const form = new URLSearchParams({
     grant_type: EXCHANGE,
@@ -70,14 +73,50 @@ async function exchange(
     requested_token_type: ACCESS_TOKEN,
     ...(details ? { authorization_details: JSON.stringify([{ type: 'toolplane_delegation', ...details }]) } : {}),
   });
-  const res = await fetch(`${edge}/oauth/token-exchange`, { method: 'POST', body: form });
+  const res = await fetch(`${edge}/oauth/token-exchange`, { method: 'POST', body: form, headers });
   return { status: res.status, body: (await res.json()) as Exchanged['body'] };
 }
+
+/** A client's DPoP key (RFC 9449) and the proofs it signs. */
+interface DpopKey {
+  jwk: JWK;
+  privateKey: CryptoKey;
+}
+
+async function dpopKey(): Promise<DpopKey> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  return { jwk: await exportJWK(publicKey), privateKey };
+}
+
+/** A proof for one request; `claims` overrides any claim (a wrong `htu`, a reused `jti`, …). */
+function proof(key: DpopKey, htm: string, htu: string, claims: Record<string, unknown> = {}): Promise<string> {
+  return new SignJWT({ htm, htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000), ...claims })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
+    .sign(key.privateKey);
+}
+
+const ath = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 async function narrow(edge: string, subject: { token: string; type: string }, details: Record<string, unknown>) {
   const r = await exchange(edge, subject, details);
   expect(r).toMatchObject({ status: 200, body: { issued_token_type: ACCESS_TOKEN, token_type: 'Bearer' } });
   return { token: r.body.access_token!, id: r.body.authorization_details![0]!.token_id };
+}
+
+/** The official client, sending `Authorization: DPoP <token>` and a fresh proof of `key` with each request. */
+async function dpopClient(edge: string, token: string, key: DpopKey): Promise<Client> {
+  const c = new Client({ name: 'delegation-dpop-test', version: '1.0.0' });
+  const withProof: typeof fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const headers = new Headers(init?.headers);
+    headers.set('authorization', `DPoP ${token}`);
+    const method = init?.method ?? 'GET';
+    headers.set('dpop', await proof(key, method, `${url.origin}${url.pathname}`, { ath: ath(token) }));
+    return fetch(input, { ...init, headers });
+  };
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${edge}/mcp/${example.serverId}`), { fetch: withProof }));
+  opened.push(c);
+  return c;
 }
 
 async function client(edge: string, token: string): Promise<Client> {
@@ -249,6 +288,84 @@ describe('narrowed tokens', () => {
   });
 });
 
+describe('DPoP-bound narrowed tokens (RFC 9449)', () => {
+  const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
+  /** One raw `tools/call` with the given credential headers. */
+  const rawCall = (edge: string, headers: Record<string, string>) =>
+    fetch(`${edge}/mcp/${example.serverId}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+        ...headers,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: args }),
+    });
+
+  it('a proof with the exchange binds the token to its key; each call needs a fresh proof of it', async () => {
+    const key = await newKey('delegation-dpop');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const mine = await dpopKey();
+    const bound = await exchange(
+      e1,
+      { token: key.key, type: API_KEY },
+      { tools: ['get_ticket'], actor: 'bound-agent' },
+      { dpop: await proof(mine, 'POST', `${e1}/oauth/token-exchange`) },
+    );
+    expect(bound).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
+    const token = bound.body.access_token!;
+    // With a good proof of its key, through the official client, on either edge.
+    const c = await dpopClient(e2, token, mine);
+    expect((await c.callTool(args)).isError).toBeFalsy();
+
+    const url = `${e1}/mcp/${example.serverId}`;
+    const other = await dpopKey();
+    const replayed = await proof(mine, 'POST', url, { ath: ath(token) });
+    expect((await rawCall(e1, { authorization: `DPoP ${token}`, dpop: replayed })).status).toBe(200);
+    const before = upstream.requests.length;
+    const refusals: [string, Record<string, string>][] = [
+      ['as a bearer token', { authorization: `Bearer ${token}` }],
+      ['without a proof', { authorization: `DPoP ${token}` }],
+      ['another key', { authorization: `DPoP ${token}`, dpop: await proof(other, 'POST', url, { ath: ath(token) }) }],
+      ['a replayed jti', { authorization: `DPoP ${token}`, dpop: replayed }],
+      [
+        'a wrong htu',
+        { authorization: `DPoP ${token}`, dpop: await proof(mine, 'POST', `${url}x`, { ath: ath(token) }) },
+      ],
+      ['a wrong ath', { authorization: `DPoP ${token}`, dpop: await proof(mine, 'POST', url, { ath: ath('other') }) }],
+      [
+        'an old iat',
+        { authorization: `DPoP ${token}`, dpop: await proof(mine, 'POST', url, { ath: ath(token), iat: 1 }) },
+      ],
+    ];
+    for (const [what, headers] of refusals) {
+      const res = await rawCall(e1, headers);
+      expect([what, res.status]).toEqual([what, 401]);
+      expect([what, res.headers.get('www-authenticate')]).toEqual([what, expect.stringMatching(/^DPoP /)]);
+    }
+    expect(upstream.requests.length).toBe(before);
+
+    // A further exchange needs a proof of the same key; the child stays bound.
+    const asToken = { token, type: ACCESS_TOKEN };
+    const exchangeUrl = `${e2}/oauth/token-exchange`;
+    expect(await exchange(e2, asToken, {})).toMatchObject({ status: 400, body: { error: 'invalid_dpop_proof' } });
+    expect(await exchange(e2, asToken, {}, { dpop: await proof(other, 'POST', exchangeUrl) })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_dpop_proof' },
+    });
+    const child = await exchange(
+      e2,
+      asToken,
+      { actor: 'bound-child' },
+      { dpop: await proof(mine, 'POST', exchangeUrl) },
+    );
+    expect(child).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
+    expect((await rawCall(e2, { authorization: `Bearer ${child.body.access_token!}` })).status).toBe(401);
+    expect((await (await dpopClient(e1, child.body.access_token!, mine)).callTool(args)).isError).toBeFalsy();
+  });
+});
+
 describe('toolplane token narrow', () => {
   it('narrows the configured key; narrows a token given on stdin further, and refuses to widen it', async () => {
     const [e1] = stack.edgeUrls as [string, string];
@@ -301,8 +418,8 @@ describe('the token endpoint and the unauthenticated budget', () => {
   it('counts refused subjects against the address, then answers 429 (last: it blocks this address on the edge)', async () => {
     const [, e2] = stack.edgeUrls as [string, string];
     let last: Exchanged = { status: 0, body: {} };
-    // UNAUTH_RATE_LIMIT, 30 here: refused requests per minute and address (the revocation test's 401s count too).
-    for (let i = 0; i < 40 && last.status !== 429; i++)
+    // UNAUTH_RATE_LIMIT, 60 here: refused requests per minute and address (the earlier tests' 401s count too).
+    for (let i = 0; i < 80 && last.status !== 429; i++)
       last = await exchange(e2, { token: `tp_nope_${i}`, type: API_KEY });
     expect(last).toMatchObject({ status: 429, body: { error: 'slow_down' } });
   });
