@@ -111,5 +111,7 @@ export function delegationKeys(prefix: string) {
     token: (tokenHash: string) => `${prefix}:delegation:token:${tokenHash}`,
     /** String (a counter, expiring with the token): the calls charged to a token with a limit. */
     calls: (jti: string) => `${prefix}:delegation:calls:${jti}`,
+    /** String (`1`, expiring after the token would have): a token revoked (RFC 7009); its descendants name it too. */
+    revoked: (jti: string) => `${prefix}:delegation:revoked:${jti}`,
   } as const;
 }

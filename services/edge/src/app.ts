@@ -29,6 +29,7 @@ import { OpenStreams } from './open-streams.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState } from './runtime-state.ts';
 import { tokenExchangeRoute } from './token-exchange.ts';
+import { tokenRevocationRoute } from './token-revocation.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -130,7 +131,8 @@ function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
     dpop,
     publicUrl: env.PUBLIC_URL,
   });
-  return { oauth, enterpriseAs, delegations, limiter, tokenExchange, dpop };
+  const tokenRevocation = tokenRevocationRoute({ tokens: delegations, audit: r.audit, limiter });
+  return { oauth, enterpriseAs, delegations, limiter, tokenExchange, tokenRevocation, dpop };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */

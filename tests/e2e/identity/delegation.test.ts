@@ -288,6 +288,86 @@ describe('narrowed tokens', () => {
   });
 });
 
+describe('revoking one narrowed token (RFC 7009)', () => {
+  const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
+  const revoke = (edge: string, token: string, headers: Record<string, string> = {}) =>
+    fetch(`${edge}/oauth/revoke`, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+    });
+  const call = (edge: string, headers: Record<string, string>) =>
+    fetch(`${edge}/mcp/${example.serverId}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+        ...headers,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: args }),
+    });
+
+  it('fails it and its children on both edges at their next call; its parent key and sibling keep working', async () => {
+    const key = await newKey('delegation-revoke-one');
+    const other = await newKey('delegation-revoke-other');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const parent = await narrow(e1, { token: key.key, type: API_KEY }, { actor: 'revoked-agent' });
+    const child = await narrow(e2, { token: parent.token, type: ACCESS_TOKEN }, { actor: 'revoked-child' });
+    const sibling = await narrow(e1, { token: key.key, type: API_KEY }, { actor: 'sibling-agent' });
+    for (const edge of [e1, e2])
+      for (const t of [parent.token, child.token])
+        expect((await call(edge, { authorization: `Bearer ${t}` })).status).toBe(200);
+    // Another key is not a credential for this token: invalid_client, and nothing revoked.
+    const refused = await revoke(e1, parent.token, { 'x-api-key': other.key });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_client' });
+    expect((await call(e2, { authorization: `Bearer ${child.token}` })).status).toBe(200);
+    // The holder gives it up (the token itself authenticates).
+    expect((await revoke(e1, parent.token)).status).toBe(200);
+    const before = upstream.requests.length;
+    for (const edge of [e1, e2])
+      for (const t of [parent.token, child.token]) {
+        const res = await call(edge, { authorization: `Bearer ${t}` });
+        expect(res.status).toBe(401);
+        expect(await res.text()).toMatch(/revoked/);
+      }
+    expect(upstream.requests.length).toBe(before);
+    expect(await exchange(e2, { token: child.token, type: ACCESS_TOKEN }, {})).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    // A second revocation of it is fine (RFC 7009 §2.2); the key and another token of it still work.
+    expect((await revoke(e2, parent.token)).status).toBe(200);
+    expect((await call(e2, { 'x-api-key': key.key })).status).toBe(200);
+    expect((await call(e2, { authorization: `Bearer ${sibling.token}` })).status).toBe(200);
+    const event = await waitFor('the revocation in the audit trail', async () => {
+      const page = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'token.revoked', from: since, limit: 100 } } }),
+      );
+      return page.data.find((e) => e.resource.id === parent.id);
+    });
+    expect(event).toMatchObject({
+      actor: { type: 'api_key', id: key.id },
+      details: { revokedBy: 'holder', actors: [`api_key:${key.id}`, 'revoked-agent'] },
+    });
+  });
+
+  it('its root key may revoke it; an ancestor token may revoke a child', async () => {
+    const key = await newKey('delegation-revoke-by');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const parent = await narrow(e1, { token: key.key, type: API_KEY }, { actor: 'by-agent' });
+    const child = await narrow(e1, { token: parent.token, type: ACCESS_TOKEN }, { actor: 'by-child' });
+    // A child is no credential for its parent.
+    expect((await revoke(e2, parent.token, { authorization: `Bearer ${child.token}` })).status).toBe(401);
+    expect((await revoke(e2, child.token, { authorization: `Bearer ${parent.token}` })).status).toBe(200);
+    expect((await call(e1, { authorization: `Bearer ${child.token}` })).status).toBe(401);
+    expect((await call(e1, { authorization: `Bearer ${parent.token}` })).status).toBe(200);
+    expect((await revoke(e2, parent.token, { 'x-api-key': key.key })).status).toBe(200);
+    expect((await call(e1, { authorization: `Bearer ${parent.token}` })).status).toBe(401);
+  });
+});
+
 describe('DPoP-bound narrowed tokens (RFC 9449)', () => {
   const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
   /** One raw `tools/call` with the given credential headers. */
@@ -411,6 +491,44 @@ describe('toolplane token narrow', () => {
     const wider = await fromStdin('--tools', 'get_ticket,create_ticket');
     expect(wider.code).toBe(3);
     expect(wider.stderr).toMatch(/invalid_target/);
+  });
+});
+
+describe('toolplane token revoke', () => {
+  it('revokes the token given on stdin with the configured key; a key it was not narrowed from is exit 4', async () => {
+    const key = await newKey('delegation-cli-revoke');
+    const other = await newKey('delegation-cli-other');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const { token } = await narrow(e1, { token: key.key, type: API_KEY }, { actor: 'cli-revoked' });
+    const revokeCli = (apiKey: string) =>
+      new Promise<{ code: number; stderr: string }>((resolve) => {
+        const main = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+        const child = execFile(
+          process.execPath,
+          ['--conditions=@toolplane/source', main, 'token', 'revoke', '--edge', e1, '--as-key'],
+          { env: { ...process.env, TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: apiKey } },
+          (err, _out, errOut) => resolve({ code: err ? Number(err.code) : 0, stderr: errOut }),
+        );
+        child.stdin!.end(token);
+      });
+    const wrong = await revokeCli(other.key);
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/invalid_client/);
+    expect(
+      (await (await client(e2, token)).callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })).isError,
+    ).toBeFalsy();
+    expect((await revokeCli(key.key)).code).toBe(0);
+    const res = await fetch(`${e2}/mcp/${example.serverId}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    });
+    expect(res.status).toBe(401);
   });
 });
 
