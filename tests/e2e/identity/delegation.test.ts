@@ -288,6 +288,56 @@ describe('narrowed tokens', () => {
   });
 });
 
+describe("a workflow's steps under the token's rules", () => {
+  it('a step on a tool the token does not name, or against its condition, is refused and sends nothing', async () => {
+    const tool = (name: string) => `toolplane:mcp_servers/ticket-system/tools/${name}`;
+    const flow = (id: string, toolName: string, body: string) =>
+      `  - id: ${id}\n    steps:\n      - id: step\n        request: { method: POST, url: "${tool(toolName)}", body: ${body} }\n`;
+    const definition =
+      `flower: "0.1"\nid: delegation-flows\nflows:\n` +
+      flow('fetch_one', 'get_ticket', '{ ticket_id: TCK-1 }') +
+      flow('fetch_two', 'get_ticket', '{ ticket_id: TCK-2 }') +
+      flow('search_all', 'search_tickets', '{}');
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'delegation-flows', mode: 'NORMAL' } }));
+    await unwrap(api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: flows.id } }, body: { definition } }));
+    const key = await newKey('delegation-workflow');
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const { token } = await narrow(
+      e1,
+      { token: key.key, type: API_KEY },
+      {
+        tools: ['fetch_one', 'fetch_two', 'search_all', 'get_ticket'],
+        condition: 'tool.name != "get_ticket" || args.ticket_id != "TCK-2"',
+        actor: 'workflow-agent',
+      },
+    );
+    const connect = async (headers: Record<string, string>) => {
+      const c = new Client({ name: 'delegation-workflow-test', version: '1.0.0' });
+      await c.connect(
+        new StreamableHTTPClientTransport(new URL(`${e2}/mcp/${flows.id}`), { requestInit: { headers } }),
+      );
+      opened.push(c);
+      return c;
+    };
+    // The key itself may run every flow (the token's rules are what refuse below).
+    const asKey = await connect({ 'x-api-key': key.key });
+    await waitFor('the flows on the edge', async () =>
+      (await asKey.listTools()).tools.some((t) => t.name === 'search_all') ? true : undefined,
+    );
+    expect((await asKey.callTool({ name: 'search_all', arguments: {} })).isError).toBeFalsy();
+    const c = await connect({ authorization: `Bearer ${token}` });
+    expect((await c.callTool({ name: 'fetch_one', arguments: {} })).isError).toBeFalsy();
+    const before = upstream.requests.length;
+    const search = await c.callTool({ name: 'search_all', arguments: {} });
+    expect(search.isError).toBe(true);
+    expect(textOf(search)).toMatch(/narrowed token .* may not call the step's tool "search_tickets"/);
+    const two = await c.callTool({ name: 'fetch_two', arguments: {} });
+    expect(two.isError).toBe(true);
+    expect(textOf(two)).toMatch(/narrowed token .* only when tool\.name != "get_ticket"/);
+    expect(upstream.requests.length).toBe(before);
+  });
+});
+
 describe('revoking one narrowed token (RFC 7009)', () => {
   const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
   const revoke = (edge: string, token: string, headers: Record<string, string> = {}) =>
