@@ -16,7 +16,6 @@ export { approvalInsteadOf, approversText } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';
 export { delegationStepRefusal, falseDelegationCondition } from './delegation.ts';
-export type { DelegationActivation, StepNarrowing } from './delegation.ts';
 export {
   accessWouldRefuseEvent,
   approvalEvent,

@@ -13,7 +13,7 @@ import { readState } from './runtime-state.ts';
  */
 
 /** The asymmetric algorithms a proof may use (never `none`, never a MAC). */
-export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'PS384', 'PS512'];
+const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'PS384', 'PS512'];
 /** How far a proof's `iat` may lie from the edge's clock, either way (seconds). */
 const WINDOW_SECONDS = 300;
 
@@ -126,7 +126,7 @@ function checkClaims(payload: Record<string, unknown>, request: ProofRequest): v
 }
 
 /** `ath` (RFC 9449 §4.2): the base64url SHA-256 of the access token's ASCII. */
-export function accessTokenHash(token: string): string {
+function accessTokenHash(token: string): string {
   return createHash('sha256').update(token, 'ascii').digest('base64url');
 }
 
