@@ -46,8 +46,8 @@ describe('the edge’s OpenAPI document', () => {
     expect(new Set(ops.map((o) => o.op.operationId)).size).toBe(ops.length);
     for (const { path, op } of ops) {
       expect(op.summary).toEqual(expect.any(String));
-      // This document, and the token endpoint, whose refusals are OAuth's (RFC 6749 §5.2), not JSON-RPC.
-      if (path === '/openapi.json' || path === '/oauth/token-exchange') continue;
+      // This document, and the token and revocation endpoints, whose refusals are OAuth's (RFC 6749 §5.2), not JSON-RPC.
+      if (path === '/openapi.json' || path === '/oauth/token-exchange' || path === '/oauth/revoke') continue;
       for (const [status, response] of Object.entries(op.responses))
         if (Number(status) >= 400)
           expect({ status, content: response.content }).toEqual({
@@ -65,7 +65,7 @@ describe('the edge’s OpenAPI document', () => {
     const prose = new Set(
       [
         ...section.matchAll(
-          /`(GET|POST) ((?:\/api\/v1)?\/mcp\/\{serverId\}[A-Za-z0-9_{}/.-]*|\/openapi\.json|\/oauth\/token-exchange)/g,
+          /`(GET|POST) ((?:\/api\/v1)?\/mcp\/\{serverId\}[A-Za-z0-9_{}/.-]*|\/openapi\.json|\/oauth\/token-exchange|\/oauth\/revoke)/g,
         ),
       ].map((m) => `${m[1]} ${m[2]}`),
     );

@@ -15,6 +15,7 @@ export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';
+export { delegationStepRefusal, falseDelegationCondition } from './delegation.ts';
 export {
   accessWouldRefuseEvent,
   approvalEvent,

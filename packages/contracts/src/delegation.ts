@@ -70,6 +70,11 @@ export const DelegatedToken = z.object({
   conditions: z.array(z.string()),
   /** Limits on calls of this token and of its ancestors: a call is charged to each. */
   limits: z.array(DelegationLimit),
+  /**
+   * A sender-constrained token (RFC 9449 DPoP): the RFC 7638 SHA-256 thumbprint of the key whose proof must come with
+   * each request (and with each exchange of the token); absent: a bearer token.
+   */
+  cnf: z.object({ jkt: z.string() }).optional(),
 });
 export type DelegatedToken = z.infer<typeof DelegatedToken>;
 
@@ -106,5 +111,7 @@ export function delegationKeys(prefix: string) {
     token: (tokenHash: string) => `${prefix}:delegation:token:${tokenHash}`,
     /** String (a counter, expiring with the token): the calls charged to a token with a limit. */
     calls: (jti: string) => `${prefix}:delegation:calls:${jti}`,
+    /** String (`1`, expiring after the token would have): a token revoked (RFC 7009); its descendants name it too. */
+    revoked: (jti: string) => `${prefix}:delegation:revoked:${jti}`,
   } as const;
 }

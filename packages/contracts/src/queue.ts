@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthPlan } from './catalog.ts';
 import { HttpUrl } from './input-rules.ts';
+import { DelegationLimit } from './delegation.ts';
 import { GuardrailFinding } from './guardrails.ts';
 import { labelSources, resultLabels, SessionOfJob } from './session.ts';
 
@@ -308,6 +309,21 @@ export const CallRules = z.object({
    * tool's labels, its guardrails' findings) to the session's scopes in Redis before the result leaves.
    */
   session: SessionOfJob.optional(),
+  /**
+   * A workflow called with a narrowed token (ADR 0084), whose steps call hosted servers' tools: the token's rights
+   * (its id, servers, tools, its chain's conditions and call limits, its expiry; never the token), which each step
+   * meets as a direct call would (`delegationStepRefusal`), its calls charged to the chain's limits.
+   */
+  delegation: z
+    .object({
+      tokenId: z.string(),
+      servers: z.array(z.string()).nullable(),
+      tools: z.array(z.string()).nullable(),
+      conditions: z.array(z.string()),
+      limits: z.array(DelegationLimit),
+      exp: z.number().int(),
+    })
+    .optional(),
 });
 export type CallRules = z.infer<typeof CallRules>;
 

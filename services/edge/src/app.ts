@@ -7,6 +7,7 @@ import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './authenticate.ts';
 import { DelegatedTokens } from './delegated-tokens.ts';
+import { DpopProofs } from './dpop.ts';
 import {
   changeChannels,
   listenForChanges,
@@ -28,6 +29,7 @@ import { OpenStreams } from './open-streams.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState } from './runtime-state.ts';
 import { tokenExchangeRoute } from './token-exchange.ts';
+import { tokenRevocationRoute } from './token-revocation.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -95,7 +97,7 @@ function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
 function edgeAuthenticator(
   env: EdgeEnv,
   r: EdgeResources,
-  { oauth, delegations, limiter }: ReturnType<typeof credentials>,
+  { oauth, delegations, limiter, dpop }: ReturnType<typeof credentials>,
 ) {
   const { redis, keys } = r;
   return createAuthenticator({
@@ -110,6 +112,7 @@ function edgeAuthenticator(
     allowedOrigins: env.ALLOWED_ORIGINS,
     userClaim: env.OAUTH_USER_CLAIM,
     delegations,
+    dpop: { proofs: dpop, publicUrl: env.PUBLIC_URL },
   });
 }
 
@@ -117,6 +120,7 @@ function edgeAuthenticator(
 function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
   const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, r, log);
   const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
+  const dpop = new DpopProofs(r.redis, env.REDIS_PREFIX);
   const tokenExchange = tokenExchangeRoute({
     ...r,
     keys: r.apiKeys,
@@ -124,8 +128,11 @@ function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
     oauth,
     userClaim: env.OAUTH_USER_CLAIM,
     limiter,
+    dpop,
+    publicUrl: env.PUBLIC_URL,
   });
-  return { oauth, enterpriseAs, delegations, limiter, tokenExchange };
+  const tokenRevocation = tokenRevocationRoute({ tokens: delegations, audit: r.audit, limiter });
+  return { oauth, enterpriseAs, delegations, limiter, tokenExchange, tokenRevocation, dpop };
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */

@@ -489,7 +489,7 @@ describe('authenticate: narrowed tokens (ADR 0084)', () => {
     const { authenticate, seen } = setup({ narrowed: { tpd_a: narrowed({ servers: ['s2'] }) } });
     expect(await refusal(authenticate(request({ authorization: 'Bearer tpd_b' })))).toMatchObject({
       status: 401,
-      message: 'Invalid or expired narrowed token.',
+      message: 'Invalid, expired or revoked narrowed token.',
     });
     expect(await refusal(authenticate(request({ authorization: 'Bearer tpd_a' })))).toMatchObject({
       status: 403,

@@ -19,6 +19,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from './access.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from './catalogs.ts';
+import { DpopRefusal, dpopChallenge, requestUrl, type ProofChecker } from './dpop.ts';
 import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from './open-streams.ts';
@@ -99,6 +100,11 @@ export interface AuthRequest {
   readonly ip?: string | undefined;
   /** The route's `:serverId`. */
   readonly params: { readonly serverId?: string | undefined };
+  /** The method, scheme and URL a DPoP proof names (`htm`, `htu`; RFC 9449). */
+  readonly method?: string | undefined;
+  readonly protocol?: string | undefined;
+  readonly originalUrl?: string | undefined;
+  readonly url?: string | undefined;
   /** The parsed JSON-RPC body: a `tools/call` refused by access policies leaves an execution record. */
   readonly body?: unknown;
   header(name: string): string | undefined;
@@ -126,6 +132,8 @@ export interface AuthenticatorDeps {
   userClaim: string;
   /** Narrowed tokens (ADR 0084); absent: a `tpd_` bearer is an OAuth token like any other. */
   delegations?: DelegationStore | undefined;
+  /** DPoP proofs of sender-constrained narrowed tokens (RFC 9449), and the `PUBLIC_URL` their `htu` is read against. */
+  dpop?: { proofs: ProofChecker; publicUrl?: string | undefined } | undefined;
 }
 
 export interface OAuthVerifier {
@@ -270,6 +278,64 @@ function unauthenticated(deps: AuthenticatorDeps, address: string, refusal: Auth
   return refusal;
 }
 
+/**
+ * A narrowed token's caller (delegated-tokens.ts): a token bound to a DPoP key (RFC 9449) is accepted only with the
+ * DPoP scheme and a valid proof of that key for this request (401 with a `DPoP` challenge otherwise); an unbound one
+ * is a bearer token.
+ */
+function narrowedCaller(
+  deps: AuthenticatorDeps,
+  req: AuthRequest,
+  presented: { bearer: string; dpop: boolean; serverId: string; address: string },
+): Promise<Credentialed> {
+  const { bearer, serverId, address } = presented;
+  const refuse = (status: 401 | 403, message: string, headers: Record<string, string> = API_KEY_CHALLENGE) =>
+    status === 401
+      ? unauthenticated(deps, address, new AuthRefusal(401, -32001, message, headers))
+      : new AuthRefusal(status, -32001, message);
+  return delegatedCaller(deps.delegations!, bearer, {
+    keyCaller: (hash) => keyCaller(deps, hash, { serverId, address }, 'The API key this token was narrowed from'),
+    oauthCaller: (parent, workspaceId) => narrowedOAuthCaller(deps, parent, { serverId, workspaceId }),
+    refuse,
+    serverId,
+    sender: async (token) => {
+      const jkt = token.cnf?.jkt;
+      if (jkt === undefined) return;
+      const refusal = await senderRefusal(deps.dpop, req, { ...presented, jkt });
+      if (refusal)
+        throw refuse(401, `Unauthorized: ${refusal.message}.`, { 'www-authenticate': dpopChallenge(refusal) });
+    },
+  });
+}
+
+/** Why a request fails a DPoP-bound token's sender constraint (RFC 9449 §7.1), if it does. */
+async function senderRefusal(
+  dpop: AuthenticatorDeps['dpop'],
+  req: AuthRequest,
+  presented: { bearer: string; dpop: boolean; jkt: string },
+): Promise<DpopRefusal | undefined> {
+  if (!presented.dpop) return new DpopRefusal('invalid_token', 'This token is bound to a DPoP key: send it as DPoP');
+  if (!dpop) return new DpopRefusal('invalid_token', 'This edge checks no DPoP proofs');
+  const url = requestUrl(
+    {
+      protocol: req.protocol ?? 'http',
+      originalUrl: req.originalUrl,
+      url: req.url ?? '',
+      header: (name) => req.header(name),
+    },
+    dpop.publicUrl,
+  );
+  try {
+    const proof = req.header('dpop');
+    const jkt = await dpop.proofs.verify({ proof, method: req.method ?? '', url, accessToken: presented.bearer });
+    if (jkt !== presented.jkt) return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
+  } catch (err) {
+    if (err instanceof DpopRefusal) return err;
+    throw err;
+  }
+  return undefined;
+}
+
 /** A request without an API key: an OAuth token (when OAuth is configured), else the anonymous caller of a public server. */
 async function keylessCaller(
   deps: AuthenticatorDeps,
@@ -277,17 +343,13 @@ async function keylessCaller(
   serverId: string,
   address: string,
 ): Promise<Credentialed> {
-  const bearer = /^Bearer (.+)$/i.exec(req.header('authorization') ?? '')?.[1];
+  const [, scheme, presented] = /^(Bearer|DPoP) (.+)$/i.exec(req.header('authorization') ?? '') ?? [];
+  // The DPoP scheme (RFC 9449 §7.1) is for narrowed tokens only.
+  if (presented && scheme!.toLowerCase() === 'dpop' && deps.delegations?.isToken(presented))
+    return narrowedCaller(deps, req, { bearer: presented, dpop: true, serverId, address });
+  const bearer = scheme?.toLowerCase() === 'bearer' ? presented : undefined;
   if (bearer && deps.delegations?.isToken(bearer))
-    return delegatedCaller(deps.delegations, bearer, {
-      keyCaller: (hash) => keyCaller(deps, hash, { serverId, address }, 'The API key this token was narrowed from'),
-      oauthCaller: (parent, workspaceId) => narrowedOAuthCaller(deps, parent, { serverId, workspaceId }),
-      refuse: (status, message) =>
-        status === 401
-          ? unauthenticated(deps, address, new AuthRefusal(401, -32001, message, API_KEY_CHALLENGE))
-          : new AuthRefusal(status, -32001, message),
-      serverId,
-    });
+    return narrowedCaller(deps, req, { bearer, dpop: false, serverId, address });
   if (bearer && deps.oauth) return tokenCaller(deps, bearer, serverId, address);
   const loaded = await deps.catalogs.get(serverId);
   // `isPublic`: anyone may list and call this server's tools, without a key.

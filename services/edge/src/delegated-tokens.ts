@@ -32,13 +32,25 @@ export class DelegatedTokens {
     return bearer.startsWith(DELEGATED_TOKEN_PREFIX);
   }
 
-  /** The record of a live token; null for an unknown, malformed or expired one. Redis unreachable: `state.unavailable`. */
+  /**
+   * The record of a live token; null for an unknown, malformed, expired or revoked one (itself or a token of its chain,
+   * RFC 7009). Redis unreachable: `state.unavailable`.
+   */
   async read(token: string): Promise<DelegatedToken | null> {
     const raw = await readState(() => this.redis.get(this.keys.token(tokenHash(token))));
     if (!raw) return null;
     const parsed = DelegatedToken.safeParse(JSON.parse(raw));
     if (!parsed.success || parsed.data.exp * 1000 <= Date.now()) return null;
-    return parsed.data;
+    // One key per token of the chain (each in its own slot on a cluster), asked together.
+    const revoked = await readState(() =>
+      Promise.all(parsed.data.chain.map((jti) => this.redis.exists(this.keys.revoked(jti)))),
+    );
+    return revoked.some((n) => n > 0) ? null : parsed.data;
+  }
+
+  /** Revokes a token and, through their chains, every token narrowed from it, on every edge (RFC 7009). */
+  async revoke(token: DelegatedToken): Promise<void> {
+    await readState(() => this.redis.set(this.keys.revoked(token.jti), '1', 'EXAT', token.exp + 60));
   }
 
   /** Stores a new token's record (everything but its id, made here) and answers the token. */
@@ -129,6 +141,8 @@ export interface DelegatedCallerOptions<T> {
   /** An OAuth parent's caller of the token's workspace (verified at the exchange; the chain ends with its expiry). */
   oauthCaller(parent: Extract<DelegationParent, { kind: 'oauth' }>, workspaceId: string): Promise<T>;
   refuse(status: 401 | 403, message: string): Error;
+  /** Its sender constraint (a DPoP-bound token's proof, RFC 9449): throws the refusal when the request fails it. */
+  sender?(token: DelegatedToken): Promise<void>;
 }
 
 /**
@@ -143,9 +157,10 @@ export async function delegatedCaller<T>(
   opts: DelegatedCallerOptions<T>,
 ): Promise<T & { delegation: CallDelegation; credential: StreamCredential }> {
   const token = await store.read(bearer);
-  if (!token) throw opts.refuse(401, 'Invalid or expired narrowed token.');
+  if (!token) throw opts.refuse(401, 'Invalid, expired or revoked narrowed token.');
   if (token.servers && !token.servers.includes(opts.serverId))
     throw opts.refuse(403, `This narrowed token does not reach MCP server ${opts.serverId}.`);
+  await opts.sender?.(token);
   const { parent } = token;
   const expiresAt = token.exp * 1000;
   const caller =

@@ -32,6 +32,8 @@ export interface HttpAppOptions {
   redis: RedisClient;
   /** RFC 8693 token exchange for narrowed tokens (token-exchange.ts, ADR 0084). */
   tokenExchange: (req: Request, res: Response) => Promise<void>;
+  /** RFC 7009 revocation of one narrowed token (token-revocation.ts, ADR 0084 addendum). */
+  tokenRevocation: (req: Request, res: Response) => Promise<void>;
 }
 
 export interface EdgeHttp {
@@ -103,6 +105,7 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
     express.urlencoded({ extended: false, limit: '64kb' }),
     handle(opts.tokenExchange),
   );
+  http.post('/oauth/revoke', express.urlencoded({ extended: false, limit: '64kb' }), handle(opts.tokenRevocation));
   const onError = httpErrorHandler(opts.log, env.MAX_BODY_BYTES);
   http.use((err: unknown, req: Request, res: Response, _next: unknown) => onError(err, req, res));
   // The common MCP POST skips the router and body parser (hot-lane.ts); the rest goes to express.

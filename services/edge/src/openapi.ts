@@ -325,8 +325,19 @@ const paths = {
         'one RFC 9396 `authorization_details` entry of type `toolplane_delegation` (servers, tools, a CEL ' +
         '`condition`, `calls`, `expires_in` ≤ 3600, `actor`). It can only narrow: more than the subject has is ' +
         '`invalid_target` (servers, tools) or `invalid_request` (calls, lifetime). The token is a bearer token for ' +
-        'the MCP endpoints; it fails once its API key is revoked (ADR 0084, docs/identity.md "Narrowed tokens for sub-agents").',
+        'the MCP endpoints; it fails once its API key is revoked (ADR 0084, docs/identity.md "Narrowed tokens for sub-agents"). ' +
+        'With a `DPoP` proof (RFC 9449) the token is bound to the proof’s key (`token_type: DPoP`): each MCP request ' +
+        'then sends `Authorization: DPoP <token>` and a fresh proof of that key, and so does each exchange of it.',
       security: [],
+      parameters: [
+        {
+          name: 'DPoP',
+          in: 'header',
+          required: false,
+          description: 'A DPoP proof (RFC 9449 §4) for this request: binds the token made to its key.',
+          schema: { type: 'string' },
+        },
+      ],
       requestBody: {
         required: true,
         content: {
@@ -367,7 +378,7 @@ const paths = {
                 properties: {
                   access_token: { type: 'string' },
                   issued_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
-                  token_type: { type: 'string', const: 'Bearer' },
+                  token_type: { type: 'string', enum: ['Bearer', 'DPoP'] },
                   expires_in: { type: 'integer' },
                   authorization_details: {
                     type: 'array',
@@ -399,8 +410,65 @@ const paths = {
           description:
             'Refused (RFC 8693 §2.2.2, RFC 6749 §5.2): `unsupported_grant_type`, `invalid_request` (a bad subject, ' +
             'more calls or a longer life than it has), `invalid_target` (servers or tools beyond it), ' +
-            '`invalid_authorization_details`. A refused subject token counts against the address’s budget of ' +
+            '`invalid_authorization_details`, `invalid_dpop_proof` (a bad proof, or none or another key’s for a ' +
+            'bound subject token). A refused subject token counts against the address’s budget of ' +
             'unauthenticated requests (`UNAUTH_RATE_LIMIT`).',
+          content: { 'application/json': { schema: oauthError } },
+        },
+        429: {
+          description: 'The address spent its budget of unauthenticated requests: `slow_down`, with `Retry-After`.',
+          headers: { 'retry-after': { schema: { type: 'string' } } },
+          content: { 'application/json': { schema: oauthError } },
+        },
+      },
+    },
+  },
+  '/oauth/revoke': {
+    post: {
+      operationId: 'revokeToken',
+      tags: ['tokens'],
+      summary: 'Revoke one narrowed token and every token narrowed from it (RFC 7009)',
+      description:
+        'The token and its descendants fail on their next call, on every edge; the API key it came from keeps ' +
+        'working. The client authenticates with the token itself (its holder gives it up, no other credential sent), ' +
+        'with the API key it was narrowed from (`x-api-key`), or with a narrowed token it was narrowed from ' +
+        '(`Authorization: Bearer`). An unknown, expired or already revoked token is answered 200 too (RFC 7009 §2.2). ' +
+        'Each revocation is a `token.revoked` audit event (ADR 0084, docs/identity.md "Revoking one").',
+      security: [],
+      parameters: [
+        {
+          name: 'x-api-key',
+          in: 'header',
+          required: false,
+          description: 'The API key the token was narrowed from.',
+          schema: { type: 'string' },
+        },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          'application/x-www-form-urlencoded': {
+            schema: {
+              type: 'object',
+              required: ['token'],
+              properties: {
+                token: { type: 'string', description: 'The narrowed token (`tpd_…`).' },
+                token_type_hint: { type: 'string', description: 'Ignored (RFC 7009 §2.1).' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        200: { description: 'Revoked, or nothing to revoke.' },
+        400: {
+          description: '`invalid_request`: no `token`.',
+          content: { 'application/json': { schema: oauthError } },
+        },
+        401: {
+          description:
+            '`invalid_client`: the credential sent is neither the token’s API key nor a token it was narrowed from ' +
+            '(counts against the address’s budget of unauthenticated requests).',
           content: { 'application/json': { schema: oauthError } },
         },
         429: {

@@ -16,6 +16,7 @@ import {
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
+import { DpopRefusal, requestUrl, type ProofChecker } from './dpop.ts';
 import type { OAuthResourceServer, TokenCheck } from './oauth.ts';
 
 /**
@@ -42,6 +43,10 @@ export interface TokenExchangeDeps {
   userClaim: string;
   /** The edge's budget of unauthenticated requests per address: a refused subject counts; past it, 429. */
   limiter: { blockedFor(address: string): Promise<number>; count(address: string): void };
+  /** DPoP proofs (RFC 9449): a proof with the exchange binds the token made to its key. */
+  dpop: ProofChecker;
+  /** The edge's `PUBLIC_URL`, the base of the URL a proof's `htu` names (unset: the Host the request reached). */
+  publicUrl?: string | undefined;
 }
 
 /** An OAuth error answer (RFC 6749 §5.2). */
@@ -84,13 +89,14 @@ export function tokenExchangeRoute(deps: TokenExchangeDeps) {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const params = exchangeParams(body);
       const subject = await subjectOf(deps, params, params.details.servers);
+      const jkt = await boundKey(deps, req, subject);
       const claims = await narrowed(deps, subject, params.details);
-      const issued = await deps.tokens.issue(claims.token, claims.ancestry);
+      const issued = await deps.tokens.issue({ ...claims.token, ...(jkt ? { cnf: { jkt } } : {}) }, claims.ancestry);
       deps.audit.add(narrowedEvent(req, subject, issued.record));
       res.json({
         access_token: issued.token,
         issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: 'Bearer',
+        token_type: jkt ? 'DPoP' : 'Bearer',
         expires_in: issued.record.exp - Math.floor(Date.now() / 1000),
         authorization_details: [rightsOf(issued.record)],
       });
@@ -100,6 +106,26 @@ export function tokenExchangeRoute(deps: TokenExchangeDeps) {
       res.status(400).json({ error: err.error, error_description: err.message });
     }
   };
+}
+
+/**
+ * The key the token made is bound to: the one of the request's DPoP proof, if it carries one (RFC 9449 §5). A bound
+ * subject token is exchanged only with a proof of its own key, and its children stay bound to it.
+ */
+async function boundKey(deps: TokenExchangeDeps, req: Request, subject: Subject): Promise<string | undefined> {
+  const proof = req.header('dpop');
+  const bound = subject.token?.cnf?.jkt;
+  if (proof === undefined && bound === undefined) return undefined;
+  let jkt: string;
+  try {
+    jkt = await deps.dpop.verify({ proof, method: req.method, url: requestUrl(req, deps.publicUrl) });
+  } catch (err) {
+    if (err instanceof DpopRefusal) throw new ExchangeError('invalid_dpop_proof', `${err.message}.`, true);
+    throw err;
+  }
+  if (bound !== undefined && jkt !== bound)
+    throw new ExchangeError('invalid_dpop_proof', 'subject_token is bound to another DPoP key.', true);
+  return jkt;
 }
 
 function exchangeParams(body: Record<string, unknown>) {

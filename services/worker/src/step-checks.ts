@@ -30,6 +30,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import { stepAccess, type WorkspaceAccessReader } from './step-access.ts';
 import type { RecordLabels, SessionStore } from './session-labels.ts';
+import { stepDelegation, type StepDelegationCounter } from './step-delegation.ts';
 import { stepSession, type StepSessionDeps } from './step-session.ts';
 
 /**
@@ -54,6 +55,8 @@ export interface StepCheckDeps {
   audit?: { add(event: AuditEventInput): void } | undefined;
   /** Sessions' labels (ADR 0078), for a run that carries its caller's session. */
   sessions?: SessionStore | undefined;
+  /** A narrowed token's call counters (ADR 0084), for a workflow called with one (absent: a limited token's step is refused). */
+  delegationCalls?: StepDelegationCounter | undefined;
   now?: (() => number) | undefined;
   log: Logger;
 }
@@ -107,9 +110,15 @@ export async function checkStep(
     : noSession;
   if ('refused' in session) return session;
   const { brought } = session;
+  // A narrowed token's rights (ADR 0084): its tools, conditions and calls, as a direct call with it would meet them.
+  const narrowed = await stepDelegation(deps.delegationCalls, job, step, args);
+  if ('refused' in narrowed) return narrowed;
   const charged = await chargeStepQuotas({ ...deps, workspaceAccess }, job, step);
   if (audit && charged.outcome) recordQuotas(audit, charged.outcome);
-  if ('refused' in charged) return { refused: charged.refused };
+  if ('refused' in charged) {
+    await narrowed.refund();
+    return { refused: charged.refused };
+  }
   const { charge } = charged;
   if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease, ...(brought ? { brought } : {}) };
   // Calls in flight end with the step (its windowed units stay charged, as a direct call's).

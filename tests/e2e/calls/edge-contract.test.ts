@@ -227,6 +227,17 @@ describe('the edge’s MCP endpoints, held to docs/edge-openapi.json', () => {
       authorization: `Bearer ${access_token}`,
     });
     expect(await res.text()).toContain('tok');
+    // Revoked (RFC 7009), it no longer calls.
+    const revoked = await fetch(`${proxy.url}/oauth/revoke`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: access_token }),
+    });
+    expect(revoked.status).toBe(200);
+    const after = await postMcp(mcpUrl(), call(31, 'greet', { name: 'tok' }), {
+      'mcp-protocol-version': version,
+      authorization: `Bearer ${access_token}`,
+    });
+    expect(after.status).toBe(401);
   });
 
   it('limits unauthenticated requests (429), last because it blocks this address', async () => {

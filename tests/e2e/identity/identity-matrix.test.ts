@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
@@ -20,14 +20,15 @@ import { startAuthorizationServer, type LocalAuthorizationServer } from '../../h
 // cell, and the same table is read back from docs/security.md.
 
 // `narrowed`: a narrowed token of the key (ADR 0084), every right of it kept: it acts as whom its key may;
-// `narrowed_oauth`: one of the OAuth caller's token for the server, acting as whom that subject may.
-type Caller = 'api_key' | 'narrowed' | 'oauth' | 'narrowed_oauth' | 'id_jag' | 'anonymous';
+// `narrowed_oauth`: one of the OAuth caller's token for the server, acting as whom that subject may;
+// `narrowed_dpop`: a narrowed token of the key bound to a DPoP key (RFC 9449), each request with a fresh proof.
+type Caller = 'api_key' | 'narrowed' | 'narrowed_dpop' | 'oauth' | 'narrowed_oauth' | 'id_jag' | 'anonymous';
 type ServerKind = 'private' | 'public';
 type UserKind = 'none' | 'allowed' | 'not-allowed';
 type Outcome = 'shared' | 'own' | 'refused-401' | 'refused-403-anonymous' | 'refused-403-not-allowed';
 type ToolKind = 'connector' | 'external_mcp' | 'workflow';
 
-const callers: Caller[] = ['api_key', 'narrowed', 'oauth', 'narrowed_oauth', 'id_jag', 'anonymous'];
+const callers: Caller[] = ['api_key', 'narrowed', 'narrowed_dpop', 'oauth', 'narrowed_oauth', 'id_jag', 'anonymous'];
 const serverKinds: ServerKind[] = ['private', 'public'];
 const userKinds: UserKind[] = ['none', 'allowed', 'not-allowed'];
 const toolKinds: ToolKind[] = ['connector', 'external_mcp', 'workflow'];
@@ -46,6 +47,12 @@ const expectations: Record<`${Caller} ${ServerKind} ${UserKind}`, Outcome> = {
   'narrowed public none': 'shared',
   'narrowed public allowed': 'own',
   'narrowed public not-allowed': 'refused-403-not-allowed',
+  'narrowed_dpop private none': 'shared',
+  'narrowed_dpop private allowed': 'own',
+  'narrowed_dpop private not-allowed': 'refused-403-not-allowed',
+  'narrowed_dpop public none': 'shared',
+  'narrowed_dpop public allowed': 'own',
+  'narrowed_dpop public not-allowed': 'refused-403-not-allowed',
   'oauth private none': 'shared',
   'oauth private allowed': 'own',
   'oauth private not-allowed': 'refused-403-not-allowed',
@@ -98,6 +105,17 @@ let keyId: string;
 /** A narrowed token of `key` (RFC 8693 exchange at the edge), keeping all its rights; and its id. */
 let narrowedToken: string;
 let narrowedId: string;
+/** A narrowed token of `key` bound to `dpopKey` (RFC 9449). */
+let dpopToken: string;
+let dpopKey: { jwk: JWK; privateKey: CryptoKey };
+
+/** A DPoP proof of `dpopKey` for a POST to `url` (with `token`'s hash, when one goes with it). */
+function dpopProof(url: string, token?: string): Promise<string> {
+  const ath = token === undefined ? {} : { ath: createHash('sha256').update(token).digest('base64url') };
+  return new SignJWT({ htm: 'POST', htu: url, jti: randomUUID(), iat: Math.floor(Date.now() / 1000), ...ath })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: dpopKey.jwk })
+    .sign(dpopKey.privateKey);
+}
 /** The registered MCP client's secret at the edges' token endpoint (ADR 0082). */
 let idpSecret: string;
 /** Where the edges' signing key is written for the stack. */
@@ -191,6 +209,12 @@ async function headersFor(caller: Caller, serverId: string, username?: string): 
   return {
     ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
     ...(caller === 'narrowed' ? { authorization: `Bearer ${narrowedToken}` } : {}),
+    ...(caller === 'narrowed_dpop'
+      ? {
+          authorization: `DPoP ${dpopToken}`,
+          dpop: await dpopProof(`${edgeUrl}/mcp/${serverId}`, dpopToken),
+        }
+      : {}),
     ...(caller === 'narrowed_oauth' ? { authorization: `Bearer ${await narrowOAuth(serverId)}` } : {}),
     ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
     ...(caller === 'id_jag' ? { authorization: `Bearer ${(await idJagToken(serverId)).token}` } : {}),
@@ -201,9 +225,15 @@ async function headersFor(caller: Caller, serverId: string, username?: string): 
 }
 
 /** The edge's token endpoint (RFC 8693): a narrowed token of `subject`; its answer. */
-async function exchange(subject: string, type: 'api_key' | 'access_token', details: Record<string, unknown>) {
+async function exchange(
+  subject: string,
+  type: 'api_key' | 'access_token',
+  details: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${edgeUrl}/oauth/token-exchange`, {
     method: 'POST',
+    headers,
     body: new URLSearchParams({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: subject,
@@ -363,6 +393,15 @@ beforeAll(async () => {
   const answer = (await exchange(key, 'api_key', { actor: 'matrix-agent' })).body;
   narrowedToken = answer.access_token;
   narrowedId = answer.authorization_details[0]!.token_id;
+  const pair = await generateKeyPair('ES256');
+  dpopKey = { jwk: await exportJWK(pair.publicKey), privateKey: pair.privateKey };
+  const bound = await exchange(
+    key,
+    'api_key',
+    { actor: 'matrix-dpop-agent' },
+    { dpop: await dpopProof(`${edgeUrl}/oauth/token-exchange`) },
+  );
+  dpopToken = bound.body.access_token;
   for (const [name, principal] of [
     ['key-for-users', { type: 'api_key', value: created.id }],
     ['oauth-for-users', { type: 'oauth_subject', value: 'app' }],

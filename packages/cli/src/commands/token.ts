@@ -60,8 +60,44 @@ function detailsOf(o: NarrowOptions): Record<string, unknown> {
   };
 }
 
+/**
+ * `toolplane token revoke`: RFC 7009 revocation at the edge (`POST <edge>/oauth/revoke`) of the narrowed token read
+ * from stdin (never argv): it and every token narrowed from it fail on their next call. The token itself authenticates
+ * (its holder gives it up), or with `--as-key` the configured API key it was narrowed from.
+ */
+function revokeCommand(token: Command): void {
+  withJson(
+    token
+      .command('revoke')
+      .description('revoke a narrowed token read from stdin, and every token narrowed from it (RFC 7009)')
+      .requiredOption('--edge <url>', 'the edge’s URL (where the MCP servers are)')
+      .option('--as-key', 'authenticate with the configured API key the token was narrowed from'),
+  ).action(
+    action(async (ctx, _args, opts) => {
+      const o = opts as unknown as { edge: string; asKey?: boolean };
+      const revoked = await readStdin();
+      if (!revoked) throw usageError('the narrowed token to revoke goes on stdin');
+      const headers: Record<string, string> = o.asKey ? { 'x-api-key': resolveConnection(ctx.env).apiKey } : {};
+      const res = await fetch(new URL('/oauth/revoke', o.edge), {
+        method: 'POST',
+        headers,
+        body: new URLSearchParams({ token: revoked, token_type_hint: 'access_token' }),
+      });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { error?: string; error_description?: string };
+        throw new CliError(
+          `${body.error ?? res.status}: ${body.error_description ?? ''}`,
+          res.status === 401 ? ExitCode.auth : ExitCode.internal,
+        );
+      }
+      ctx.out.result({ revoked: true }, () => ['revoked (with every token narrowed from it)']);
+    }),
+  );
+}
+
 export function tokenCommand(program: Command): void {
   const token = program.command('token').description('narrowed tokens for sub-agents (RFC 8693, at the edge)');
+  revokeCommand(token);
   withJson(
     token
       .command('narrow')

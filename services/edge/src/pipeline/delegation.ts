@@ -1,5 +1,4 @@
-import { compileCondition, evaluate, type CompileResult } from '@toolplane/conditions';
-import { delegationRefusalEvent } from '@toolplane/access';
+import { delegationRefusalEvent, falseDelegationCondition } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
 import { callEvents } from '../call-audit.ts';
 import { argumentsAsSent } from '../call-arguments.ts';
@@ -31,10 +30,18 @@ export const delegationStage: Stage = {
         reason: 'condition',
         message: `allows this call only when ${failed} (false for these arguments)`,
       });
+    // A workflow whose steps call hosted servers' tools: the token's narrowing goes with its job, for each step.
+    if (s.tool.workflow?.hostedSteps) s.rules.delegation = stepNarrowing(d);
     if (d.token.limits.length === 0) return undefined;
     return charge(s, d);
   },
 };
+
+/** What the worker judges each step of a workflow by (never the token: its id, rights and limits). */
+function stepNarrowing({ token }: CallDelegation): NonNullable<CallState['rules']['delegation']> {
+  const { jti, servers, tools, conditions, limits, exp } = token;
+  return { tokenId: jti, servers, tools, conditions, limits, exp };
+}
 
 async function charge(s: CallState, d: CallDelegation): Promise<Verdict> {
   if (!(await d.charge()))
@@ -59,22 +66,7 @@ function falseCondition(s: CallState, d: CallDelegation): string | undefined {
     },
     args: argumentsAsSent(call.loaded, tool, call.arguments),
   };
-  return d.token.conditions.find((text) => {
-    const c = compiled(text);
-    return !(c.ok && evaluate(c.condition, activation));
-  });
-}
-
-/** Conditions compiled once per text (a token's are checked when it is made; bounded like a cache). */
-const compiledConditions = new Map<string, CompileResult>();
-
-function compiled(text: string): CompileResult {
-  let c = compiledConditions.get(text);
-  if (!c) {
-    if (compiledConditions.size >= 1000) compiledConditions.clear();
-    compiledConditions.set(text, (c = compileCondition(text)));
-  }
-  return c;
+  return falseDelegationCondition(d.token.conditions, activation);
 }
 
 function refused(
