@@ -432,6 +432,27 @@ describe('MCP Events conformance (docs/events.md)', () => {
       await waitFor('the revoked stream terminated', () => terminatedOf(revoked));
       expect(terminatedOf(revoked)!.params).toMatchObject({ error: { code: -32024 } });
       await revoked.done;
+      // A stream of a key revoked meanwhile (a key no policy names: every server of the workspace).
+      const doomedKey = await unwrap(s.api.POST('/api_keys', { body: { name: 'doomed', scopes: ['runtime'] } }));
+      const doomed = openStream(
+        { name: 'github.push', arguments: { repository: 'conf/doomed' }, cursor: null },
+        {
+          url: created.url,
+          key: doomedKey.key,
+        },
+      );
+      try {
+        await waitFor(
+          'the doomed key’s stream active',
+          () => doomed.frames[0]?.method === 'notifications/events/active',
+        );
+        await unwrap(s.api.DELETE('/api_keys/{id}', { params: { path: { id: doomedKey.id } } }));
+        await waitFor('the revoked key’s stream terminated', () => terminatedOf(doomed));
+        expect(terminatedOf(doomed)!.params).toMatchObject({ error: { code: -32024 } });
+        await doomed.done;
+      } finally {
+        await doomed.close();
+      }
     } finally {
       await removed.close();
       await revoked.close();
