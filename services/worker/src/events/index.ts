@@ -4,6 +4,7 @@ import { InboundConsumer, type QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
 import type { SessionStore } from '../session-labels.ts';
+import { ExternalEventPoller } from './external.ts';
 import { handleInbound } from './inbound.ts';
 import { EventSources } from './sources.ts';
 import { WebhookDeliverer, type CallbackPost } from './webhooks.ts';
@@ -56,7 +57,8 @@ function guardedPost(timeoutMs: number): CallbackPost {
 
 /**
  * MCP Events in the worker (docs/events.md): the consumer of `INBOUND_QUEUE` (verify, replay window, fan-out into the
- * subscriptions' streams) and the webhook subscriptions' deliverer.
+ * subscriptions' streams), the poller of external MCP servers' events (the same fan-out) and the webhook
+ * subscriptions' deliverer.
  */
 export function workerEvents(deps: WorkerEventsDeps) {
   const { redis, prefix, log, settings } = deps;
@@ -72,10 +74,11 @@ export function workerEvents(deps: WorkerEventsDeps) {
     now,
     maxBackoffMs: settings.maxBackoffMs,
   });
+  const sources = new EventSources(redis, prefix);
   const inboundDeps = {
     redis,
     log,
-    sources: new EventSources(redis, prefix),
+    sources,
     secret: deps.secret,
     records: deps.records,
     audit: deps.audit,
@@ -89,6 +92,8 @@ export function workerEvents(deps: WorkerEventsDeps) {
     now,
     webhookEntry: (instanceId: string, subscriptionId: string) => deliverer.wake(instanceId, subscriptionId),
   };
+  // External MCP servers' events: polled by one worker per (event type, arguments), fanned out the same way.
+  const poller = new ExternalEventPoller({ redis, prefix, log, sources, secret: deps.secret, fanOut: inboundDeps });
   const consumer = new InboundConsumer({
     redis,
     prefix,
@@ -101,10 +106,11 @@ export function workerEvents(deps: WorkerEventsDeps) {
     start(): void {
       consumer.start();
       deliverer.start();
+      poller.start();
     },
     waitUntilReady: () => consumer.waitUntilReady(),
     async stop(): Promise<void> {
-      await Promise.all([consumer.close(), deliverer.stop()]);
+      await Promise.all([consumer.close(), deliverer.stop(), poller.stop()]);
     },
   };
 }
