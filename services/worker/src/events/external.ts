@@ -34,6 +34,8 @@ const PollAnswer = z.looseObject({
 
 /** A cursor is kept this long after its last poll (a group nobody subscribes to any more lets it lapse). */
 const CURSOR_TTL_MS = 24 * 3600_000;
+/** A group whose poll failed (the server unreachable, an error answer) is polled again after this long. */
+const RETRY_MS = 5_000;
 /** At most this many pages are read of one group in one tick. */
 const MAX_PAGES = 10;
 
@@ -114,11 +116,14 @@ export class ExternalEventPoller {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      for (const group of await this.wanted()) {
+      const wanted = await this.wanted();
+      this.forgetAllBut(wanted);
+      for (const group of wanted) {
         if ((this.nextAt.get(group.id) ?? 0) > Date.now() || !(await this.hold(group))) continue;
         await this.poll(group).catch((err: unknown) => {
           this.deps.log.warn({ err, instanceId: group.instanceId }, 'external events not polled');
           this.drop(group.instanceId);
+          this.nextAt.set(group.id, Date.now() + RETRY_MS);
         });
       }
     } catch (err) {
@@ -224,6 +229,14 @@ export class ExternalEventPoller {
     client.catch(() => this.clients.delete(instanceId));
     this.clients.set(instanceId, client);
     return client;
+  }
+
+  /** Groups and servers no longer wanted: their next-poll times forgotten, their connections closed. */
+  private forgetAllBut(wanted: readonly Group[]): void {
+    const ids = new Set(wanted.map((g) => g.id));
+    const instances = new Set(wanted.map((g) => g.instanceId));
+    for (const id of [...this.nextAt.keys()]) if (!ids.has(id)) this.nextAt.delete(id);
+    for (const instanceId of [...this.clients.keys()]) if (!instances.has(instanceId)) this.drop(instanceId);
   }
 
   private drop(instanceId: string): void {
