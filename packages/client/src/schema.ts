@@ -4428,7 +4428,7 @@ export interface components {
       /** Format: uuid */
       id: string;
       /** @enum {string} */
-      kind: 'tool' | 'resource' | 'resource_template' | 'prompt';
+      kind: 'tool' | 'resource' | 'resource_template' | 'prompt' | 'event';
       /** @description A tool’s or prompt’s name, a resource’s URI, a resource template’s URI template. */
       name: string;
       /** @enum {string} */
@@ -4446,7 +4446,7 @@ export interface components {
       /** Format: uuid */
       id: string;
       /** @enum {string} */
-      kind: 'tool' | 'resource' | 'resource_template' | 'prompt';
+      kind: 'tool' | 'resource' | 'resource_template' | 'prompt' | 'event';
       /** @description A tool’s or prompt’s name, a resource’s URI, a resource template’s URI template. */
       name: string;
       /** @enum {string} */

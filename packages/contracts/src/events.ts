@@ -47,8 +47,25 @@ const EventTypeDefinition = z.object({
 export const CatalogEventType = z.object({
   event: EventTypeDefinition,
   source: z.object({ connector: z.string(), instance: z.string(), instanceId: z.string() }),
-  match: z.object({ provider: WebhookProvider, types: z.array(z.string().min(1)).min(1) }),
+  /** `mcp`: an external MCP server's event type (`external`), polled by the worker, never a webhook. */
+  match: z.object({
+    provider: z.union([WebhookProvider, z.literal('mcp')]),
+    types: z.array(z.string().min(1)).min(1),
+  }),
   filters: z.record(z.string(), z.string()).optional(),
+  /**
+   * An external MCP server's event type (docs/events.md "External MCP servers' events"): where the worker polls it
+   * (`events/poll` with `match.types[0]` as the name), with the server's sealed headers (secret names only).
+   * `source.instanceId` is then `mcp-<id>`, the key of its subscriptions in Redis.
+   */
+  external: z
+    .object({
+      server: z.string(),
+      url: z.string(),
+      headersSecret: z.string().optional(),
+      headerSecrets: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
 });
 export type CatalogEventType = z.infer<typeof CatalogEventType>;
 
@@ -151,3 +168,17 @@ export const webhookPendingKey = (prefix: string): string => `${prefix}:events:w
 
 /** String (`1`, expiring): a callback confirmed it wants deliveries (the verification handshake), per principal and URL. */
 export const webhookVerifiedKey = (instanceId: string, who: string): string => `{ev:${instanceId}}:verified:${who}`;
+
+/**
+ * The servers whose catalogs hold external MCP servers' event types (set of server ids, under the prefix): the
+ * worker's poller reads their subscriptions and polls the external servers (`events/poll`).
+ */
+export const externalEventServersKey = (prefix: string): string => `${prefix}:events:external-servers`;
+
+/** Where the worker's poller is in an external server's events, per event type and arguments (string: its cursor). */
+export const externalEventCursorKey = (instanceId: string, group: string): string =>
+  `{ev:${instanceId}}:ext-cursor:${group}`;
+
+/** The poll lock of one (event type, arguments) group of an external server: one worker polls it (string, expiring). */
+export const externalEventLockKey = (instanceId: string, group: string): string =>
+  `{ev:${instanceId}}:ext-lock:${group}`;

@@ -815,6 +815,8 @@ export const ListRemoteToolsResult = z.object({
   resources: z.array(z.record(z.string(), z.unknown())).optional(),
   resourceTemplates: z.array(z.record(z.string(), z.unknown())).optional(),
   prompts: z.array(z.record(z.string(), z.unknown())).optional(),
+  /** Its event types (`events/list`), when it declares the MCP Events extension. */
+  events: z.array(z.record(z.string(), z.unknown())).optional(),
   /** The capabilities it declared at initialize (`completions`, `resources.subscribe`, …). */
   capabilities: z.record(z.string(), z.unknown()).optional(),
   transport: z.enum(['streamable-http', 'sse']).optional(),

@@ -149,7 +149,14 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
     oauthConnectionState: (connection: string) => readState(() => redis.hgetall(keys.oauthConnection(connection))),
-    events: eventsDeps(env, { redis, audit: r.audit, log }),
+    events: eventsDeps(env, {
+      redis,
+      audit: r.audit,
+      log,
+      catalogs: r.catalogs,
+      accessPolicies: r.accessPolicies,
+      apiKeys: r.apiKeys,
+    }),
     ...(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE
       ? {
           sealUpstreamCredential: upstreamCredentialSealer(

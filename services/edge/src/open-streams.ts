@@ -20,7 +20,7 @@ export interface OpenStream {
 }
 
 /** Why `record` (the key's record in Redis now; null: unknown or revoked) no longer reaches `serverId`, if so. */
-function keyRefusal(record: ApiKeyRecord | null, serverId: string): string | undefined {
+export function keyRefusal(record: ApiKeyRecord | null, serverId: string): string | undefined {
   if (!record) return 'the API key was revoked';
   if (!record.scopes.includes('runtime')) return 'the API key has no "runtime" scope';
   if (record.serverIds && !record.serverIds.includes(serverId)) return 'the API key is limited to other MCP servers';

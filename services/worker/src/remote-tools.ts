@@ -10,6 +10,7 @@ import {
   type ClientCapabilities,
   type LoggingLevel,
 } from '@modelcontextprotocol/client';
+import { z } from 'zod';
 import { createGuardedFetch } from './outbound-guard.ts';
 
 /** External MCP servers are reached through the outbound guard like every other upstream. */
@@ -30,7 +31,7 @@ export class RemoteTimeoutError extends Error {}
  * anything is sent (ADR 0045): a request never leaves without the credentials its server was configured with.
  */
 export async function externalHeaders(
-  secrets: SecretResolver,
+  secrets: Pick<SecretResolver, 'resolve'>,
   plain: Record<string, string>,
   sealed: {
     server?: string | undefined;
@@ -314,6 +315,16 @@ async function allPages(
   return out;
 }
 
+/** An `events/list` page (MCP Events, SEP-3415): each event type as the server describes it. */
+const EventsPage = z.looseObject({
+  events: z.array(z.looseObject({ name: z.string() })),
+  nextCursor: z.string().nullish(),
+});
+
+/** Whether a server declared the MCP Events extension (or the design sketch's top-level `events` key). */
+const declaresEvents = (caps: Record<string, unknown>): boolean =>
+  Boolean((caps.extensions as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/events'] ?? caps.events);
+
 async function listWith(transport: Transport, signal: AbortSignal): Promise<Listing> {
   const client = new Client({ name: 'toolplane', version: '0.1.0' }, { versionNegotiation: { mode: 'auto' } });
   try {
@@ -340,6 +351,11 @@ async function listWith(transport: Transport, signal: AbortSignal): Promise<List
         const p = await client.listPrompts(at(c), { signal });
         return { items: p.prompts, nextCursor: p.nextCursor };
       });
+    if (declaresEvents(caps))
+      listing.events = await allPages(async (c) => {
+        const p = await client.request({ method: 'events/list', params: at(c) }, EventsPage, { signal });
+        return { items: p.events, nextCursor: p.nextCursor ?? undefined };
+      });
     return listing;
   } finally {
     await client.close().catch(() => undefined);
@@ -347,8 +363,8 @@ async function listWith(transport: Transport, signal: AbortSignal): Promise<List
 }
 
 /**
- * Lists what an external MCP server offers (`load-tools-from-url`): its tools, and its resources, resource templates
- * and prompts when it declares them. Streamable HTTP first, then the legacy HTTP+SSE transport. Runs in the worker,
+ * Lists what an external MCP server offers (`load-tools-from-url`): its tools, and its resources, resource templates,
+ * prompts and event types (`events/list`) when it declares them. Streamable HTTP first, then the legacy HTTP+SSE transport. Runs in the worker,
  * the only process with egress.
  */
 export function createRemoteToolsHandler(opts: { timeoutMs: number; secrets: SecretResolver; now?: () => number }) {

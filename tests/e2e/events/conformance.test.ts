@@ -59,18 +59,18 @@ async function subscriptionNamed(repository: string): Promise<{ id: string; raw:
 }
 
 /** An `events/stream` held open with raw fetch: its SSE frames as they come, and how to end it. */
-function openStream(params: Record<string, unknown>) {
+function openStream(params: Record<string, unknown>, on: { url?: string; key?: string } = {}) {
   const abort = new AbortController();
   const frames: { method?: string; params?: Record<string, unknown> }[] = [];
   const done = (async () => {
-    const res = await fetch(s.server.url, {
+    const res = await fetch(on.url ?? s.server.url, {
       method: 'POST',
       signal: abort.signal,
       headers: {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'mcp-protocol-version': '2025-11-25',
-        'x-api-key': s.stack.bootstrapKey,
+        'x-api-key': on.key ?? s.stack.bootstrapKey,
       },
       body: JSON.stringify({ jsonrpc: '2.0', id: `stream-${nextId++}`, method: 'events/stream', params }),
     });
@@ -94,7 +94,7 @@ function openStream(params: Record<string, unknown>) {
       }
     }
   })().catch(() => undefined);
-  return { frames, close: async () => (abort.abort(), await done) };
+  return { frames, done, close: async () => (abort.abort(), await done) };
 }
 
 const blockedStreams = async () =>
@@ -380,5 +380,82 @@ describe('MCP Events conformance (docs/events.md)', () => {
     });
     const after = (await rpc('events/poll', { name: 'github.push', arguments: args, cursor: start.cursor })).result!;
     expect(after).toMatchObject({ truncated: false, events: [] });
+  });
+
+  it('E19: an open stream whose event type was removed, or whose access was revoked, gets terminated, then ends', async () => {
+    const created = await unwrap(
+      s.api.POST('/mcp_manager', {
+        body: {
+          name: 'terminating',
+          mode: 'NORMAL',
+          connectorInstanceId: s.instanceId,
+          config: { events: ['github.push', 'github.issue_opened'] },
+        },
+      }),
+    );
+    const key = await unwrap(s.api.POST('/api_keys', { body: { name: 'streamer', scopes: ['runtime'] } }));
+    const policy = await unwrap(
+      s.api.POST('/access_policies', {
+        body: {
+          name: 'streamer',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: [created.id],
+          tools: ['github.push', 'github.issue_opened'],
+        },
+      }),
+    );
+    const on = { url: created.url, key: key.key };
+    const removed = openStream({ name: 'github.issue_opened', cursor: null }, on);
+    const revoked = openStream({ name: 'github.push', arguments: { repository: 'conf/revoked' }, cursor: null }, on);
+    const terminatedOf = (x: typeof removed) => x.frames.find((f) => f.method === 'notifications/events/terminated');
+    try {
+      await waitFor('both streams active', () =>
+        [removed, revoked].every((x) => x.frames[0]?.method === 'notifications/events/active'),
+      );
+      await unwrap(
+        s.api.PATCH('/mcp_manager/{id}', {
+          params: { path: { id: created.id } },
+          body: { config: { events: ['github.push'] } },
+        }),
+      );
+      await waitFor('the removed type’s stream terminated', () => terminatedOf(removed));
+      expect(terminatedOf(removed)!.params).toMatchObject({
+        error: { code: -32023, data: { kind: 'event' } },
+        _meta: { 'io.modelcontextprotocol/subscriptionId': expect.any(String) },
+      });
+      await removed.done; // the edge ended the stream: its answer came to an end without the client's abort
+      expect(removed.frames.at(-1)).toMatchObject({ result: { resultType: 'complete' } });
+      expect(terminatedOf(revoked)).toBeUndefined();
+      await unwrap(
+        s.api.PATCH('/access_policies/{id}', { params: { path: { id: policy.id } }, body: { tools: ['getRepo'] } }),
+      );
+      await waitFor('the revoked stream terminated', () => terminatedOf(revoked));
+      expect(terminatedOf(revoked)!.params).toMatchObject({ error: { code: -32024 } });
+      await revoked.done;
+      // A stream of a key revoked meanwhile (a key no policy names: every server of the workspace).
+      const doomedKey = await unwrap(s.api.POST('/api_keys', { body: { name: 'doomed', scopes: ['runtime'] } }));
+      const doomed = openStream(
+        { name: 'github.push', arguments: { repository: 'conf/doomed' }, cursor: null },
+        {
+          url: created.url,
+          key: doomedKey.key,
+        },
+      );
+      try {
+        await waitFor(
+          'the doomed key’s stream active',
+          () => doomed.frames[0]?.method === 'notifications/events/active',
+        );
+        await unwrap(s.api.DELETE('/api_keys/{id}', { params: { path: { id: doomedKey.id } } }));
+        await waitFor('the revoked key’s stream terminated', () => terminatedOf(doomed));
+        expect(terminatedOf(doomed)!.params).toMatchObject({ error: { code: -32024 } });
+        await doomed.done;
+      } finally {
+        await doomed.close();
+      }
+    } finally {
+      await removed.close();
+      await revoked.close();
+    }
   });
 });

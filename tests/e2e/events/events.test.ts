@@ -96,6 +96,34 @@ describe('the official SDK client, raw methods', () => {
     }
   });
 
+  it('a SMART server lists and serves the event types its config.events names, from the workspace’s instances', async () => {
+    const created = await unwrap(
+      s.api.POST('/mcp_manager', {
+        body: { name: 'smart-events', mode: 'SMART', config: { events: ['github.push'] } },
+      }),
+    );
+    const smart = await sdkClient(created.url, s.stack.bootstrapKey);
+    try {
+      const caps = smart.getServerCapabilities() as { extensions?: Record<string, unknown> };
+      expect(caps.extensions?.['io.modelcontextprotocol/events']).toEqual({ listChanged: false });
+      const listed = await smart.request({ method: 'events/list', params: {} }, List);
+      expect(listed.events.map((e) => e.name)).toEqual(['github.push']);
+      const args = { repository: 'acme/smart' };
+      const first = await poll(smart, { name: 'github.push', arguments: args, cursor: null });
+      const { id: subscriptionId, stored } = await subscriptionFor(s.redis, s.instanceId, 'acme/smart');
+      expect(stored).toMatchObject({ serverId: created.id, delivery: 'poll' });
+      await give(
+        s.redis,
+        { instanceId: s.instanceId, subscriptionId },
+        { eventId: 'evt-smart', name: 'github.push', data: { ref: 'refs/heads/main' } },
+      );
+      const next = await poll(smart, { name: 'github.push', arguments: args, cursor: first.cursor });
+      expect(next.events.map((e) => e.eventId)).toEqual(['evt-smart']);
+    } finally {
+      await smart.close();
+    }
+  });
+
   it('polls: the first poll registers and gives a cursor; given occurrences come in order, in pages', async () => {
     const args = { repository: 'acme/app' };
     const first = await poll(client, { name: 'github.push', arguments: args, cursor: null });

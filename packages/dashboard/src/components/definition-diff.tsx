@@ -8,7 +8,7 @@ import { Link } from '../router.tsx';
  * one), or a tool a connector update adds, removes or changes (the fields it changes, named without their values).
  */
 export interface ItemChange {
-  kind: 'tool' | 'resource' | 'resource_template' | 'prompt';
+  kind: 'tool' | 'resource' | 'resource_template' | 'prompt' | 'event';
   name: string;
   change: 'added' | 'changed' | 'removed';
   fields: { field: string; before?: unknown; after?: unknown }[];
@@ -19,6 +19,7 @@ const kindLabels: Record<ItemChange['kind'], string> = {
   resource: 'Resource',
   resource_template: 'Resource template',
   prompt: 'Prompt',
+  event: 'Event type',
 };
 
 const fieldLabels: Record<string, string> = {

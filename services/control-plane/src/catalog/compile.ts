@@ -26,7 +26,7 @@ import { markApproval, stepApproval, type StoredApprovalRule } from './approvals
 import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
 import { withGuardrails } from './guardrails.ts';
-import { withEvents } from './events.ts';
+import { externalEventTypes, withEvents } from './events.ts';
 import { withClassification, workflowLabels } from './labels.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
@@ -506,10 +506,15 @@ async function mergeExternalTools(
     }
   });
   const external = externalFeatures(configs, listed, warnings);
+  // Every event type listed (under the pins): `withEvents` keeps those `config.events` names.
+  const events = configs.flatMap((cfg, i) =>
+    listed[i]!.ok ? externalEventTypes(catalog.serverId, cfg, listed[i]!.events ?? []) : [],
+  );
   return {
     ...catalog,
     tools: withPublishedUris(tools, external),
     ...(external.length > 0 ? { external } : {}),
+    ...(events.length > 0 ? { events } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

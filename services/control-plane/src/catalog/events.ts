@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { compileOpenApiEvents } from '@toolplane/openapi';
 import type { Catalog, CatalogEventType } from '@toolplane/contracts';
 import type { Tx } from '../db/client.ts';
@@ -35,33 +36,93 @@ function selectedEvents(config: unknown): string[] {
   return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
 }
 
-/** The catalog with the server's chosen event types (and warnings for the names it could not give). */
+/** What an external MCP server's events need of its config (compile.ts `StoredExternalConfig`). */
+interface ExternalEventSource {
+  name: string;
+  url: string;
+  registryId?: string | undefined;
+  headersSecret?: string | undefined;
+  headerSecrets?: Record<string, string> | undefined;
+}
+
+const objectOr = (v: unknown, fallback: Record<string, unknown>): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : fallback;
+
+/**
+ * An external MCP server's event types (its `events/list`, as its pins serve it): each relayed under its own name,
+ * polled by the worker (`events/poll`) and offered to subscribers in every mode. Their subscriptions are kept under
+ * `mcp-<id>` (the registered server's id, or a digest of the hosting server and the config's name).
+ */
+export function externalEventTypes(
+  serverId: string,
+  cfg: ExternalEventSource,
+  listed: readonly Record<string, unknown>[],
+): CatalogEventType[] {
+  const id = cfg.registryId ?? createHash('sha256').update(`${serverId}\n${cfg.name}`).digest('hex').slice(0, 24);
+  const source = { connector: `mcp:${cfg.name}`, instance: cfg.name, instanceId: `mcp-${id}` };
+  const external = {
+    server: cfg.name,
+    url: cfg.url,
+    ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
+    ...(cfg.headerSecrets ? { headerSecrets: cfg.headerSecrets } : {}),
+  };
+  return listed.flatMap((e): CatalogEventType[] => {
+    if (typeof e.name !== 'string' || e.name.length === 0 || e.name.length > 128) return [];
+    return [
+      {
+        event: {
+          name: e.name,
+          ...(typeof e.title === 'string' ? { title: e.title } : {}),
+          ...(typeof e.description === 'string' ? { description: e.description } : {}),
+          inputSchema: objectOr(e.inputSchema, { type: 'object' }),
+          payloadSchema: objectOr(e.payloadSchema, { type: 'object' }),
+          // Toolplane polls the external server and delivers in every mode itself, whatever the server offers.
+          delivery: ['poll', 'push', 'webhook'],
+        },
+        source,
+        match: { provider: 'mcp', types: [e.name] },
+        external,
+      },
+    ];
+  });
+}
+
+/**
+ * The catalog with the server's chosen event types (and warnings for the names it could not give): those of its
+ * connector instances first, then those its external MCP servers listed (`catalog.events` as the external merge left
+ * it: every one listed, under its pins), which only `config.events` exposes.
+ */
 export async function withEvents(
   tx: Tx,
   server: { workspaceId: string; connectorInstanceId: string | null; config: unknown },
   catalog: Catalog,
 ): Promise<Catalog> {
   const names = selectedEvents(server.config);
-  if (names.length === 0) return catalog;
+  const { events: listedExternal, ...rest } = catalog;
+  if (names.length === 0) return rest;
   const instances = await tx.connectorInstance.findMany({
     where: server.connectorInstanceId ? { id: server.connectorInstanceId } : { workspaceId: server.workspaceId },
     include: { connector: true },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
   const available = new Map<string, CatalogEventType>();
-  for (const instance of instances)
-    for (const e of instanceEventTypes(instance)) if (!available.has(e.event.name)) available.set(e.event.name, e);
+  for (const e of [...instances.flatMap(instanceEventTypes), ...(listedExternal ?? [])])
+    if (!available.has(e.event.name)) available.set(e.event.name, e);
   const tools = new Set(catalog.tools.map((t) => t.tool.name));
   const events: CatalogEventType[] = [];
   const warnings: string[] = [];
   for (const name of new Set(names)) {
     const e = available.get(name);
-    if (!e) warnings.push(`event type "${name}" (config.events) is given by none of the server's connector instances`);
+    if (!e)
+      warnings.push(
+        `event type "${name}" (config.events) is given by none of the server's connector instances` +
+          (listedExternal ? ' or external MCP servers' : ''),
+      );
     else if (tools.has(name)) warnings.push(`event type "${name}" (config.events) has the name of one of its tools`);
     else events.push(e);
   }
   return {
-    ...catalog,
+    ...rest,
     ...(events.length > 0 ? { events } : {}),
     ...(warnings.length > 0 ? { warnings: [...(catalog.warnings ?? []), ...warnings] } : {}),
   };

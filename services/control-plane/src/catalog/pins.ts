@@ -2,14 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { ListRemoteToolsResult } from '@toolplane/contracts';
 
 /**
- * Pinned definitions of a registered external MCP server (ADR 0061): each tool, resource, resource template and prompt
- * it offers is pinned by a digest of what a model reads of it. A listing is reconciled with the pins (`reconcile`):
+ * Pinned definitions of a registered external MCP server (ADR 0061): each tool, resource, resource template, prompt
+ * and event type it offers is pinned by a digest of what a model reads of it. A listing is reconciled with the pins (`reconcile`):
  * an item equal to its pin is served; a changed or new one is held for review; a removed one disappears at once. What
  * a catalog takes of a listing is `servedListing`: the listed items that match their pins, and for a changed one its
  * pinned version (`keep_pinned`) or nothing (`withhold`). Pure functions over the row's `pins` column.
  */
 
-type PinKind = 'tool' | 'resource' | 'resource_template' | 'prompt';
+type PinKind = 'tool' | 'resource' | 'resource_template' | 'prompt' | 'event';
 export type OnChange = 'keep_pinned' | 'withhold';
 
 /** An accepted definition: `name` is a tool's or prompt's name, a resource's URI, a template's URI template. */
@@ -45,7 +45,7 @@ export interface PinState {
  */
 const kinds: Record<
   PinKind,
-  { list: 'tools' | 'resources' | 'resourceTemplates' | 'prompts'; key: string; fields: string[] }
+  { list: 'tools' | 'resources' | 'resourceTemplates' | 'prompts' | 'events'; key: string; fields: string[] }
 > = {
   tool: {
     list: 'tools',
@@ -63,6 +63,12 @@ const kinds: Record<
     fields: ['uriTemplate', 'name', 'title', 'description', 'mimeType', 'icons', '_meta'],
   },
   prompt: { list: 'prompts', key: 'name', fields: ['name', 'title', 'description', 'arguments', 'icons', '_meta'] },
+  // An event type (MCP Events): what a subscriber's model reads of it, its schemas and its delivery modes.
+  event: {
+    list: 'events',
+    key: 'name',
+    fields: ['name', 'title', 'description', 'inputSchema', 'payloadSchema', 'delivery', '_meta'],
+  },
 };
 const kindOrder = Object.keys(kinds) as PinKind[];
 
@@ -105,7 +111,9 @@ interface Listed {
 }
 
 /** Every item of a listing, with its digest (items without their naming field are left out). */
-function listedItems(listing: Pick<ListRemoteToolsResult, 'tools' | 'resources' | 'resourceTemplates' | 'prompts'>) {
+function listedItems(
+  listing: Pick<ListRemoteToolsResult, 'tools' | 'resources' | 'resourceTemplates' | 'prompts' | 'events'>,
+) {
   return kindOrder.flatMap((kind) =>
     (listing[kinds[kind].list] ?? []).flatMap((definition): Listed[] => {
       const name = definition[kinds[kind].key];

@@ -1,5 +1,11 @@
 import type { ApiKeyRecord, Catalog, WorkspaceAccess } from '@toolplane/contracts';
-import { eventSourcesKey, redisKeys, type EventSource, type RedisKeys } from '@toolplane/contracts';
+import {
+  eventSourcesKey,
+  externalEventServersKey,
+  redisKeys,
+  type EventSource,
+  type RedisKeys,
+} from '@toolplane/contracts';
 import type { RedisClient } from '@toolplane/redis';
 import type { Cluster, Redis } from 'ioredis';
 import { PublicationLock, type PublicationLockOptions } from './publication-lock.ts';
@@ -32,6 +38,7 @@ export const publicationResources = {
  */
 export class RuntimePublisher {
   private readonly keys: RedisKeys;
+  private readonly externalEventServers: string;
   private readonly redis: RedisClient;
   private readonly onFailure: (err: unknown) => void;
   private readonly lock: PublicationLock;
@@ -44,6 +51,7 @@ export class RuntimePublisher {
   ) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
+    this.externalEventServers = externalEventServersKey(prefix);
     this.onFailure = onFailure;
     this.lock = new PublicationLock(redis, this.keys.publicationLock, lockOptions);
   }
@@ -85,11 +93,18 @@ export class RuntimePublisher {
    * no event type and drops the delivery).
    */
   private async publishEventSources(catalog: Catalog): Promise<void> {
-    const providers = new Map((catalog.events ?? []).map((e) => [e.source.instanceId, e.match.provider]));
+    const providers = new Map<string, EventSource['provider']>();
+    let external = false;
+    for (const e of catalog.events ?? [])
+      if (e.match.provider === 'mcp') external = true;
+      else providers.set(e.source.instanceId, e.match.provider);
     for (const [instanceId, provider] of providers) {
       const source: EventSource = { workspaceId: catalog.workspaceId, provider };
       await this.redis.hset(eventSourcesKey(instanceId), catalog.serverId, JSON.stringify(source));
     }
+    // External MCP servers' event types: the worker's poller finds the server here (none: it forgets it).
+    if (external) await this.redis.sadd(this.externalEventServers, catalog.serverId);
+    else await this.redis.srem(this.externalEventServers, catalog.serverId);
   }
 
   /** The version of the server's catalog that Redis holds now (undefined: none). */

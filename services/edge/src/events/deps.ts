@@ -3,17 +3,19 @@ import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import type { EdgeEnv } from '../env.ts';
 import { eventSecretSealer } from './seal.ts';
+import { streamStanding } from './standing.ts';
 import type { EventsDeps } from './subscriptions.ts';
 
 /** What the edge's events handlers work with, from its env and resources (webhook delivery: where it can seal). */
 export function eventsDeps(
   env: EdgeEnv,
-  r: Pick<EventsDeps, 'audit'> & { redis: RedisClient; log: Logger },
+  r: Pick<EventsDeps, 'audit'> & { redis: RedisClient; log: Logger } & Parameters<typeof streamStanding>[0],
 ): EventsDeps {
   return {
     redis: r.redis,
     log: r.log,
     audit: r.audit,
+    standing: streamStanding(r),
     settings: {
       idleTtlMs: env.EVENTS_IDLE_TTL_MS,
       heartbeatMs: env.EVENTS_HEARTBEAT_MS,

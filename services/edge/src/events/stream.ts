@@ -18,7 +18,8 @@ export interface StreamChannel {
  * subscription's stream holds after the cursor, then each new entry as it is appended (a blocking read on a
  * connection of the stream's own), a heartbeat with the cursor whenever nothing came for `heartbeatMs` (which also
  * moves the subscription's idle limit on). Ends when the client goes away: the connection is closed at once; the
- * subscription stays until its idle limit, so a reconnect with the last cursor loses nothing.
+ * subscription stays until its idle limit, so a reconnect with the last cursor loses nothing. Ends too, after
+ * `notifications/events/terminated`, when its event type was removed or its access revoked (checked each round).
  */
 export async function streamEvents(
   deps: EventsDeps,
@@ -39,7 +40,10 @@ export async function streamEvents(
   const stop = () => blocking.disconnect();
   channel.signal.addEventListener('abort', stop, { once: true });
   try {
-    while (!channel.signal.aborted) cursor = await nextRound(deps, { start, cursor, blocking, send });
+    while (!channel.signal.aborted) {
+      if (await terminated(deps, caller, { name: params.name, send })) break;
+      cursor = await nextRound(deps, { start, cursor, blocking, send });
+    }
   } catch (err) {
     if (!channel.signal.aborted) throw err;
   } finally {
@@ -50,6 +54,25 @@ export async function streamEvents(
 }
 
 type Send = (method: string, p: Record<string, unknown>) => Promise<void>;
+
+/**
+ * Before each round: a stream whose event type left the server, or whose caller's policies no longer grant it, is
+ * told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends. A check that cannot be
+ * made (Redis unavailable) ends nothing: the next round checks again.
+ */
+async function terminated(deps: EventsDeps, caller: Caller, stream: { name: string; send: Send }): Promise<boolean> {
+  if (!deps.standing) return false;
+  const error = await deps.standing(caller, stream.name).catch((err: unknown) => {
+    deps.log.warn({ err }, 'events/stream: its standing could not be checked');
+    return undefined;
+  });
+  if (!error) return false;
+  await stream.send('terminated', {
+    error: { code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) },
+  });
+  deps.log.debug({ name: stream.name, code: error.code }, 'events/stream terminated');
+  return true;
+}
 
 async function deliver(
   entries: { cursor: string; occurrence: Parameters<typeof occurrenceOnWire>[0] }[],

@@ -13,6 +13,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { currentTraceIds } from '@toolplane/telemetry';
 import type { Caller } from '../authenticate.ts';
 import type { LoadedEventType } from './event-types.ts';
+import type { StreamStanding } from './standing.ts';
 import { resourceExhausted } from './wire.ts';
 
 /** How this edge serves MCP Events (env.ts `EVENTS_*`; docs/events.md). */
@@ -42,6 +43,8 @@ export interface EventsDeps {
   log: Logger;
   audit?: Pick<ExecutionRecordSink<AuditEventInput>, 'add'> | undefined;
   sealSecret?: EventSecretSealer | undefined;
+  /** Whether an open stream may go on (its type still served, still granted); absent: streams are not checked. */
+  standing?: StreamStanding | undefined;
   now?: () => number;
 }
 

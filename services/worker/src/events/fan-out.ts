@@ -154,7 +154,13 @@ async function giveTo(
  */
 export async function fanOut(
   deps: FanOutDeps,
-  where: { instanceId: string; workspaceId: string; servers: readonly ServerEvents[] },
+  where: {
+    instanceId: string;
+    workspaceId: string;
+    servers: readonly ServerEvents[];
+    /** Only these subscriptions (an external server's events, polled per event type and arguments). */
+    only?: (sub: EventSubscription) => boolean;
+  },
   delivery: { eventId: string; types: readonly string[]; data: unknown; timestamp: string },
 ): Promise<Given[]> {
   const raw = await deps.redis.hgetall(subscriptionsKey(where.instanceId));
@@ -165,6 +171,7 @@ export async function fanOut(
     const parsed = EventSubscription.safeParse(JSON.parse(value));
     if (!parsed.success || parsed.data.expiresAt <= now || parsed.data.workspaceId !== where.workspaceId) continue;
     const sub = parsed.data;
+    if (where.only && !where.only(sub)) continue;
     const server = where.servers.find((s) => s.serverId === sub.serverId);
     const type = server?.types.find(
       (t) => t.event.name === sub.name && delivery.types.some((d) => t.match.types.includes(d)),

@@ -5,6 +5,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
 import type { SessionStore } from '../session-labels.ts';
 import { deliveryRecord } from './delivery-record.ts';
+import { ExternalEventPoller } from './external.ts';
 import { handleInbound } from './inbound.ts';
 import { EventSources } from './sources.ts';
 import { WebhookDeliverer, type CallbackPost } from './webhooks.ts';
@@ -57,7 +58,8 @@ function guardedPost(timeoutMs: number): CallbackPost {
 
 /**
  * MCP Events in the worker (docs/events.md): the consumer of `INBOUND_QUEUE` (verify, replay window, fan-out into the
- * subscriptions' streams) and the webhook subscriptions' deliverer.
+ * subscriptions' streams), the poller of external MCP servers' events (the same fan-out) and the webhook
+ * subscriptions' deliverer.
  */
 export function workerEvents(deps: WorkerEventsDeps) {
   const { redis, prefix, log, settings } = deps;
@@ -74,10 +76,11 @@ export function workerEvents(deps: WorkerEventsDeps) {
     maxBackoffMs: settings.maxBackoffMs,
     delivered: (sub, delivery) => deps.records.add(deliveryRecord(sub, delivery)),
   });
+  const sources = new EventSources(redis, prefix);
   const inboundDeps = {
     redis,
     log,
-    sources: new EventSources(redis, prefix),
+    sources,
     secret: deps.secret,
     records: deps.records,
     audit: deps.audit,
@@ -91,6 +94,8 @@ export function workerEvents(deps: WorkerEventsDeps) {
     now,
     webhookEntry: (instanceId: string, subscriptionId: string) => deliverer.wake(instanceId, subscriptionId),
   };
+  // External MCP servers' events: polled by one worker per (event type, arguments), fanned out the same way.
+  const poller = new ExternalEventPoller({ redis, prefix, log, sources, secret: deps.secret, fanOut: inboundDeps });
   const consumer = new InboundConsumer({
     redis,
     prefix,
@@ -103,10 +108,11 @@ export function workerEvents(deps: WorkerEventsDeps) {
     start(): void {
       consumer.start();
       deliverer.start();
+      poller.start();
     },
     waitUntilReady: () => consumer.waitUntilReady(),
     async stop(): Promise<void> {
-      await Promise.all([consumer.close(), deliverer.stop()]);
+      await Promise.all([consumer.close(), deliverer.stop(), poller.stop()]);
     },
   };
 }

@@ -28,6 +28,7 @@ export interface InstanceEvents {
 
 interface LiveCatalog {
   version: number;
+  workspaceId: string;
   name: string;
   events: CatalogEventType[];
   guardrails: readonly CompiledGuardrail[];
@@ -69,15 +70,40 @@ export class EventSources {
     return head ? { workspaceId: head.workspaceId, provider: head.provider, servers } : undefined;
   }
 
+  /**
+   * A server's external MCP servers' event types (`external`, polled by the worker), with what fan-out needs of its
+   * live catalog; undefined: no catalog, or none.
+   */
+  async external(serverId: string): Promise<{ workspaceId: string; server: ServerEvents } | undefined> {
+    const live = await this.catalog(serverId);
+    const types = live?.events.filter((e) => e.external !== undefined) ?? [];
+    if (!live || types.length === 0) return undefined;
+    const server = {
+      serverId,
+      serverName: live.name,
+      catalogVersion: live.version,
+      types,
+      guardrails: live.guardrails,
+    };
+    return { workspaceId: live.workspaceId, server };
+  }
+
   private async catalog(serverId: string): Promise<LiveCatalog | undefined> {
     const raw = await this.redis.get(this.keys.catalog(serverId));
     if (!raw) return undefined;
-    const value = JSON.parse(raw) as { version?: number; name?: string; events?: unknown[]; guardrails?: unknown };
+    const value = JSON.parse(raw) as {
+      version?: number;
+      workspaceId?: string;
+      name?: string;
+      events?: unknown[];
+      guardrails?: unknown;
+    };
     const id = `${serverId}:${value.version}`;
     const hit = this.parsed.get(id);
     if (hit) return hit;
     const live: LiveCatalog = {
       version: Number(value.version ?? 0),
+      workspaceId: String(value.workspaceId ?? ''),
       name: String(value.name ?? serverId),
       events: (value.events ?? []).flatMap((e) => {
         const parsed = CatalogEventType.safeParse(e);

@@ -34,7 +34,7 @@ export const ExternalMcpServer = z
 export const ExternalMcpServerChange = z
   .object({
     id: z.uuid(),
-    kind: z.enum(['tool', 'resource', 'resource_template', 'prompt']),
+    kind: z.enum(['tool', 'resource', 'resource_template', 'prompt', 'event']),
     name: z.string().describe('A tool’s or prompt’s name, a resource’s URI, a resource template’s URI template.'),
     change: z.enum(['added', 'changed']),
     fields: z

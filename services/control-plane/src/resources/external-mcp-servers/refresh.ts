@@ -21,18 +21,28 @@ import { announceHeld, pinsAfterListing, recordHeld } from './review.ts';
  * Digest of what a catalog takes from external MCP servers (tool definitions, plans, order; resources, templates and
  * prompts): equal digests, nothing to publish.
  */
-export function externalToolsDigest(catalog: Pick<Catalog, 'tools' | 'external'>): string {
+export function externalToolsDigest(catalog: Pick<Catalog, 'tools' | 'external' | 'events'>): string {
   const external = catalog.tools.filter((t) => t.plan.kind === 'mcp').map((t) => [t.tool, t.plan, t.source]);
+  const events = (catalog.events ?? []).filter((e) => e.external);
   return createHash('sha256')
-    .update(canonical([external, catalog.external ?? []]))
+    .update(canonical([external, catalog.external ?? [], ...(events.length > 0 ? [events] : [])]))
     .digest('hex');
 }
 
+/** An external server's event types as the catalog last served them (in the lister's format). */
+function lastListedEvents(catalog: Pick<Catalog, 'events'> | undefined, cfg: StoredExternalConfig) {
+  const events = (catalog?.events ?? [])
+    .filter((e) => e.external?.server === cfg.name && e.external.url === cfg.url)
+    .map((e) => ({ ...e.event, name: e.match.types[0] }));
+  return events.length > 0 ? { events } : {};
+}
+
 /** An external server's resources, templates and prompts as the catalog last stored them, in the lister's format. */
-function lastListedFeatures(catalog: Pick<Catalog, 'external'> | undefined, cfg: StoredExternalConfig) {
+function lastListedFeatures(catalog: Pick<Catalog, 'external' | 'events'> | undefined, cfg: StoredExternalConfig) {
   const f = catalog?.external?.find((e) => e.server === cfg.name && e.url === cfg.url);
-  if (!f) return {};
+  if (!f) return lastListedEvents(catalog, cfg);
   return {
+    ...lastListedEvents(catalog, cfg),
     resources: f.resources,
     resourceTemplates: f.resourceTemplates,
     prompts: f.prompts.map((p) => ({ ...p.prompt, name: p.remoteName })),
