@@ -5723,8 +5723,9 @@ export interface components {
     };
     BacktestRequest: {
       /**
-       * @description The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`;
-       * docs/gitops.md): each replaces the rule of its name, or adds one.
+       * @description The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`,
+       * `session.yaml`; docs/gitops.md): each replaces the rule of its name, or adds one (`session.yaml`: the session
+       * settings).
        */
       files: components['schemas']['WorkspaceFile'][];
       /**

@@ -2,6 +2,7 @@ import type { GuardrailFinding } from '@toolplane/contracts';
 import { QuotaReplay } from '@toolplane/queue';
 import { judgeCall, type Judge, type RecordedCall, type Verdict } from './judge.ts';
 import type { Rules } from './rules.ts';
+import { SessionReplay } from './session.ts';
 import { Counts, Tally, type CallValues } from './tally.ts';
 
 /**
@@ -48,7 +49,12 @@ interface ReplayOutcome {
   findings: Counts<{ guardrail: string; detector: string; action: string }>;
 }
 
-const judgeOf = (rules: Rules): Judge => ({ rules, quotas: new QuotaReplay(), guardrails: new Map() });
+const judgeOf = (rules: Rules): Judge => ({
+  rules,
+  quotas: new QuotaReplay(),
+  guardrails: new Map(),
+  sessions: new SessionReplay(rules.access.session),
+});
 const findingKey = (f: GuardrailFinding) => `${f.guardrail}\n${f.detector}\n${f.path}\n${f.action}`;
 
 /** The kinds of change from the current rules' verdict to the proposed rules' on one call (several at once: a new finding on a newly refused call). */
