@@ -25,7 +25,8 @@ import { scaled, waitFor } from '../../helpers/wait.ts';
  * the same sequence gives, per key; (c) a guardrail on arguments reports the findings a live log-only run records, per
  * key; and the least-privilege proposal for a key, replayed over the period, refuses none of its calls. Session rules
  * (ADR 0078) against an API of the test's own: a read labelled `untrusted`, then `public_write` calls; an enforced
- * `session.yaml` holds exactly the calls made after the read in that key's session.
+ * `session.yaml` holds exactly the calls made after the read in that key's session, and a server file confirming the
+ * publishing tool reports each of its calls as newly asked to confirm.
  */
 
 const tools: FixtureTool[] = [
@@ -450,7 +451,7 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     expect(capped.notReplayed.length).toBeGreaterThan(0);
   }, 60_000);
 
-  it('session rules: an enforced session.yaml holds exactly the sends after an untrusted read, in its session', async () => {
+  it('session rules hold exactly the sends after an untrusted read in its session; a confirmation asks them all', async () => {
     // The workspace keeps sessions (a new one's default settings, log only): results' labels reach the records.
     const settings = await unwrap(api.GET('/session_settings'));
     expect(settings.configured).toBe(true);
@@ -498,6 +499,20 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     expect(report.reasons).toEqual([{ change: 'newlyHeld', code: 'approval.required', rule: 'nothing out', calls: 2 }]);
     for (const k of ['newlyRefused', 'newlyAllowed', 'chargedDifferently', 'newFindings', 'unjudged'] as const)
       expect(report.changes[k].calls).toBe(0);
+    expect(gists).toBe(sentBefore);
+    // A confirmation proposed for the server (`toolplane rules backtest`): every publish newly asked, nothing else.
+    const dir = join(mkdtempSync(join(tmpdir(), 'backtest-')), 'mcp-servers');
+    mkdirSync(dir);
+    const serverFile = join(dir, 'forge.yaml');
+    writeFileSync(serverFile, 'name: forge\nmode: NORMAL\nconnectorInstance: forge\nconfirmTools: [create_gist]\n');
+    const cli = sourceCli(stack);
+    const args = ['rules', 'backtest', '--file', serverFile, '--from', period.from, '--to', period.to];
+    const confirmed = JSON.parse((await cli(...args, '--json')).stdout) as Awaited<ReturnType<typeof backtest>>;
+    expect(confirmed.changes.newlyAskedToConfirm.calls).toBe(4);
+    expect(byValue(confirmed.changes.newlyAskedToConfirm.byTool)).toEqual({ create_gist: 4 });
+    for (const k of ['newlyRefused', 'newlyHeld', 'newlyAllowed', 'chargedDifferently'] as const)
+      expect(confirmed.changes[k].calls).toBe(0);
+    expect((await cli(...args)).stdout).toContain('newly asked to confirm: 4');
     expect(gists).toBe(sentBefore);
   }, 120_000);
 });

@@ -9,8 +9,8 @@ import type { RecordedLabel, SessionReplay } from './session.ts';
 /**
  * One recorded call judged by one set of rules, in the edge's order (ADR 0077, ADR 0080): the access decision on the
  * server and the tool (authentication), the guardrails on arguments, the conditions of the caller's grants (on the
- * arguments as sent), the session rules (on what the caller's session holds by then, `SessionReplay`), then the
- * quotas, replayed in time order. The same functions as the edge's stages (`@toolplane/access`,
+ * arguments as sent), the session rules (on what the caller's session holds by then, `SessionReplay`), the
+ * confirmations (a person asked first: taken as accepted), then the quotas, replayed in time order. The same functions as the edge's stages (`@toolplane/access`,
  * `@toolplane/guardrails`, the quota meter's rule in `QuotaReplay`); nothing is sent anywhere.
  */
 
@@ -53,6 +53,8 @@ export interface Verdict {
   readonly findings: readonly GuardrailFinding[];
   /** Some condition or guardrail read the arguments. */
   readonly readArguments: boolean;
+  /** A person was asked to confirm the call first (its server's `confirmTools`); the replay takes it as accepted. */
+  readonly confirm: boolean;
 }
 
 /** One set of rules with its quota counters and compiled guardrails, for one replay. */
@@ -82,10 +84,13 @@ function argumentGuardrails(judge: Judge, call: RecordedCall): CompiledGuardrail
   return found;
 }
 
-const verdict = (v: Omit<Verdict, 'charged' | 'findings' | 'readArguments'> & Partial<Verdict>): Verdict => ({
+const verdict = (
+  v: Omit<Verdict, 'charged' | 'findings' | 'readArguments' | 'confirm'> & Partial<Verdict>,
+): Verdict => ({
   charged: '',
   findings: [],
   readArguments: false,
+  confirm: false,
   ...v,
 });
 
@@ -166,13 +171,16 @@ function verdictOf(judge: Judge, call: RecordedCall): Verdict {
   const session = judge.sessions.judge(call.entry, call.scopes, call.at);
   if (session?.rule.action === 'refuse')
     return verdict({ outcome: 'refused', code: 'session.refused', rule: sessionRule(session.rule), ...base });
+  // The confirmation stage comes next (before the approval's hold and the quotas): the person is asked first.
+  const asked = { ...base, confirm: judge.rules.confirmTools.get(call.serverId)?.has(name) === true };
   if (conditions?.held !== undefined)
-    return verdict({ outcome: 'held', code: 'approval.required', rule: conditions.held, ...base });
-  if (session) return verdict({ outcome: 'held', code: 'approval.required', rule: sessionRule(session.rule), ...base });
+    return verdict({ outcome: 'held', code: 'approval.required', rule: conditions.held, ...asked });
+  if (session)
+    return verdict({ outcome: 'held', code: 'approval.required', rule: sessionRule(session.rule), ...asked });
   const quota = chargeQuotas(judge, call);
   if (quota.refused !== undefined)
-    return verdict({ outcome: 'refused', code: 'quota.exceeded', rule: quota.refused, ...base });
-  return verdict({ outcome: 'allowed', charged: quota.charged, ...base });
+    return verdict({ outcome: 'refused', code: 'quota.exceeded', rule: quota.refused, ...asked });
+  return verdict({ outcome: 'allowed', charged: quota.charged, ...asked });
 }
 
 /**

@@ -8,13 +8,14 @@ const entry = {
   plan: { kind: 'http', params: [] },
 } as unknown as CatalogTool;
 const access: WorkspaceAccess = { v: 1, workspaceId: 'w', policies: [] };
-const rules: Rules = { access, guardrails: [] };
+const rules: Rules = { access, guardrails: [], confirmTools: new Map() };
 const limited: Rules = {
   access: {
     ...access,
     quotas: [{ id: 'q', name: 'one a day', match: {}, counts: 'calls', limit: 1, window: 'day', enforce: true }],
   },
   guardrails: [],
+  confirmTools: new Map(),
 };
 
 /** A record `i` seconds into the day: a call of `entry` by key `k` (or as `call` says). */
@@ -91,6 +92,17 @@ describe('replay', () => {
     expect(o.replayed).toBe(PAGE);
   });
 
+  it('reports the calls of a tool newly confirmed on their server, and nothing else of them', async () => {
+    const other = record(2, { serverId: 'other' });
+    const all = [record(1), other, record(3)];
+    const confirmed: Rules = { ...rules, confirmTools: new Map([['s', new Set(['read'])]]) };
+    const o = await replay(listed(all), { current: rules, proposed: confirmed }, opts);
+    expect([...o.changes.newlyAskedToConfirm.examples]).toEqual([all[0]!.id, all[2]!.id]);
+    expect(o.changes.newlyRefused.calls + o.changes.newlyHeld.calls + o.changes.newlyAllowed.calls).toBe(0);
+    const back = await replay(listed(all), { current: confirmed, proposed: confirmed }, opts);
+    expect(back.changes.newlyAskedToConfirm.calls).toBe(0);
+  });
+
   describe('session rules (the labels records brought, in time order)', () => {
     const send = {
       tool: { name: 'send', inputSchema: { type: 'object' } },
@@ -112,6 +124,7 @@ describe('replay', () => {
     const withSession = (enforce: boolean, ttlSeconds = 3600): Rules => ({
       access: { ...access, policies, session: { ttlSeconds, rules: [rule(enforce)] } },
       guardrails: [],
+      confirmTools: new Map(),
     });
     const asPerson = (person: string, keyId: string) => ({
       identity: { keyId, username: person },

@@ -32,6 +32,7 @@ const changeKinds = [
   'newlyRefused',
   'newlyHeld',
   'newlyAllowed',
+  'newlyAskedToConfirm',
   'chargedDifferently',
   'newFindings',
   'unjudged',
@@ -65,6 +66,7 @@ function changesOf(cur: Verdict, prop: Verdict): ChangeKind[] {
   else if (prop.outcome === 'allowed' && cur.outcome !== 'allowed') out.push('newlyAllowed');
   else if (cur.outcome === 'allowed' && prop.outcome === 'allowed' && cur.charged !== prop.charged)
     out.push('chargedDifferently');
+  if (prop.confirm && !cur.confirm) out.push('newlyAskedToConfirm');
   const had = new Set(cur.findings.map(findingKey));
   if (prop.findings.some((f) => !had.has(findingKey(f)))) out.push('newFindings');
   return out;

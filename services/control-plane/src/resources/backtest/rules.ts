@@ -21,9 +21,9 @@ import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts'
 /**
  * The rules a backtest judges recorded calls by (ADR 0080): the workspace's as published (its access document:
  * policies, quotas, session settings; its guardrails), and the same with a proposed change laid over them. The change
- * is written as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`), read and checked by the
- * workspace files' own readers; a file replaces the rule of its name, or adds one (`session.yaml` replaces the
- * session settings whole, as apply does).
+ * is written as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, `mcp-servers/`: their
+ * `confirmTools` only), read and checked by the workspace files' own readers; a file replaces the rule of its name, or
+ * adds one (`session.yaml` replaces the session settings whole, as apply does).
  */
 
 /** A guardrail with the server it belongs to (null: every server of the workspace). */
@@ -35,18 +35,25 @@ interface ServerGuardrail {
 export interface Rules {
   readonly access: WorkspaceAccess;
   readonly guardrails: readonly ServerGuardrail[];
+  /** Per server id: the tools a person confirms before each call (the server's `confirmTools`). */
+  readonly confirmTools: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The kinds of files a proposed change may hold. */
-const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail', 'session'] as const;
+const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail', 'session', 'server'] as const;
 
 /** The workspace's rules as the edges apply them now. */
 export async function currentRules(db: Db, workspaceId: string): Promise<Rules> {
-  const [access, rows] = await Promise.all([
+  const [access, rows, servers] = await Promise.all([
     workspaceAccess(db, workspaceId),
     db.guardrail.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    db.mcpServer.findMany({ where: { workspaceId }, select: { id: true, confirmTools: true } }),
   ]);
-  return { access, guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })) };
+  return {
+    access,
+    guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })),
+    confirmTools: new Map(servers.map((s) => [s.id, new Set(s.confirmTools)])),
+  };
 }
 
 /** Names → ids of the workspace's servers and API keys, as the files name them. */
@@ -173,6 +180,8 @@ export async function proposedRules(
   let quotas = current.access.quotas ?? [];
   let guardrails = [...current.guardrails];
   let session = current.access.session;
+  const confirmTools = new Map(current.confirmTools);
+  const serverIds = (await namesOf(deps.db, workspaceId)).servers;
   for (const d of desired.resources) {
     if (d.kind === 'access_policy')
       policies = replaced(policies, policyOf(d, idFor(policies, d.name), resolve), (p) => p.name);
@@ -184,6 +193,9 @@ export async function proposedRules(
       );
       guardrails = replaced(guardrails, guardrailOf(d, id, resolve), (g) => g.rule.name);
     } else if (d.kind === 'session') session = sessionOf(d, resolve);
+    // A server's confirmations (a server the workspace does not have yet has no recorded calls).
+    else if (d.kind === 'server' && serverIds.has(d.name))
+      confirmTools.set(serverIds.get(d.name)!, new Set(d.spec.confirmTools as string[]));
   }
   if (problems.length > 0)
     throw new ValidationError('the proposed files are invalid', problems, 'request.invalid', 422);
@@ -193,5 +205,5 @@ export async function proposedRules(
     ...(quotas.length > 0 ? { quotas } : {}),
     ...(session ? { session } : {}),
   };
-  return { access, guardrails };
+  return { access, guardrails, confirmTools };
 }
