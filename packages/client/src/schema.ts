@@ -5680,6 +5680,50 @@ export interface components {
             byDay: number;
           };
         };
+        /**
+         * @description Calls of tools the proposed servers’ `confirmTools` newly mark: a person would be asked to
+         * confirm each first.
+         */
+        newlyAskedToConfirm: {
+          calls: number;
+          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          examples: string[];
+          byKey: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byPerson: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byTool: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          byDay: {
+            /** @description The API key id, person, tool or UTC day (null: the calls had none). */
+            value: string | null;
+            calls: number;
+            /** @description A few record ids. */
+            examples: string[];
+          }[];
+          /** @description Calls of values past the 500 listed per dimension. */
+          others: {
+            byKey: number;
+            byPerson: number;
+            byTool: number;
+            byDay: number;
+          };
+        };
         /** @description Calls allowed by both, charged to other quotas or amounts. */
         chargedDifferently: {
           calls: number;
@@ -5826,8 +5870,9 @@ export interface components {
     };
     BacktestRequest: {
       /**
-       * @description The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`;
-       * docs/gitops.md): each replaces the rule of its name, or adds one.
+       * @description The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`,
+       * `session.yaml`, `mcp-servers/`: their `confirmTools` only; docs/gitops.md): each replaces the rule of its name,
+       * or adds one (`session.yaml`: the session settings).
        */
       files: components['schemas']['WorkspaceFile'][];
       /**

@@ -7,14 +7,17 @@ import { usageError } from './errors.ts';
 
 /**
  * `toolplane rules backtest --file <folder>/<name>.yaml … --from … --to …`: a proposed change of the rules (workspace
- * files: `access-policies/`, `quotas/`, `guardrails/`) tried on the recorded calls of a period
- * (`POST /api/v1/governance/backtest`, ADR 0080). Each file is sent as `<its folder>/<its name>`, its kind.
+ * files: `access-policies/`, `quotas/`, `guardrails/`, `mcp-servers/`, `session.yaml`) tried on the recorded calls of a
+ * period (`POST /api/v1/governance/backtest`, ADR 0080). Each file is sent as `<its folder>/<its name>`, its kind
+ * (`session.yaml` as it is: the directory's root).
  */
 
-const folders = ['access-policies', 'quotas', 'guardrails'];
+const folders = ['access-policies', 'quotas', 'guardrails', 'mcp-servers'];
 
 function fileOf(path: string): { path: string; content: string } {
   const folder = basename(dirname(path));
+  if (basename(path) === 'session.yaml' && !folders.includes(folder))
+    return { path: 'session.yaml', content: readFileSync(path, 'utf8') };
   if (!folders.includes(folder))
     throw usageError(`--file ${path}: a rule's file lives in a folder named ${folders.join(', ')}`);
   return { path: `${folder}/${basename(path)}`, content: readFileSync(path, 'utf8') };
@@ -24,6 +27,7 @@ const changeNames = {
   newlyRefused: 'newly refused',
   newlyHeld: 'newly held for approval',
   newlyAllowed: 'newly allowed',
+  newlyAskedToConfirm: 'newly asked to confirm',
   chargedDifferently: 'charged differently',
   newFindings: 'new guardrail findings',
   unjudged: 'not judged (no arguments kept)',

@@ -16,6 +16,7 @@ const changeNames = {
   newlyRefused: 'newly refused',
   newlyHeld: 'newly held for approval',
   newlyAllowed: 'newly allowed',
+  newlyAskedToConfirm: 'newly asked to confirm',
   chargedDifferently: 'charged differently',
   newFindings: 'new guardrail findings',
   unjudged: 'not known (no arguments kept)',

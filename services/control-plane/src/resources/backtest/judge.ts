@@ -4,12 +4,14 @@ import { quotaTakesCaller, type CatalogTool, type GuardrailFinding } from '@tool
 import { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
 import type { QuotaReplay } from '@toolplane/queue';
 import type { Rules } from './rules.ts';
+import type { RecordedLabel, SessionReplay } from './session.ts';
 
 /**
  * One recorded call judged by one set of rules, in the edge's order (ADR 0077, ADR 0080): the access decision on the
  * server and the tool (authentication), the guardrails on arguments, the conditions of the caller's grants (on the
- * arguments as sent), then the quotas, replayed in time order. The same functions as the edge's stages
- * (`@toolplane/access`, `@toolplane/guardrails`, the quota meter's rule in `QuotaReplay`); nothing is sent anywhere.
+ * arguments as sent), the session rules (on what the caller's session holds by then, `SessionReplay`), the
+ * confirmations (a person asked first: taken as accepted), then the quotas, replayed in time order. The same functions as the edge's stages (`@toolplane/access`,
+ * `@toolplane/guardrails`, the quota meter's rule in `QuotaReplay`); nothing is sent anywhere.
  */
 
 /** A recorded call as the judgement reads it. */
@@ -23,9 +25,13 @@ export interface RecordedCall {
   readonly tool: { readonly def: CatalogTool['tool'] };
   readonly identity: CallerIdentity;
   readonly caller: ConditionCaller;
+  /** The call's session scopes, as the edge's `sessionScopes` names them. */
+  readonly scopes: readonly string[];
+  /** What its result brought into its session (the record's `labels`); undefined: nothing. */
+  readonly labels?: readonly RecordedLabel[] | undefined;
   /**
-   * A refusal recorded by an edge stage the replay does not judge (the input schema, a confirmation, the session
-   * rules, …): the call stays refused, as recorded, under both sets of rules (never charged).
+   * A refusal recorded by an edge stage the replay does not judge (the input schema, a confirmation, …): the call
+   * stays refused, as recorded, under both sets of rules (never charged, bringing nothing into its session).
    */
   readonly refused?: string | undefined;
   /** The arguments the record kept (opened); undefined when it kept none. */
@@ -34,7 +40,10 @@ export interface RecordedCall {
 
 export interface Verdict {
   readonly outcome: 'allowed' | 'refused' | 'held';
-  /** A refusal's code, as the edge records it (`access.denied`, `guardrail.blocked`, `access.condition`, `quota.exceeded`). */
+  /**
+   * A refusal's code, as the edge records it (`access.denied`, `guardrail.blocked`, `access.condition`,
+   * `session.refused`, `quota.exceeded`).
+   */
   readonly code?: string;
   /** The rule that refused or held the call, by name. */
   readonly rule?: string;
@@ -44,6 +53,8 @@ export interface Verdict {
   readonly findings: readonly GuardrailFinding[];
   /** Some condition or guardrail read the arguments. */
   readonly readArguments: boolean;
+  /** A person was asked to confirm the call first (its server's `confirmTools`); the replay takes it as accepted. */
+  readonly confirm: boolean;
 }
 
 /** One set of rules with its quota counters and compiled guardrails, for one replay. */
@@ -52,6 +63,8 @@ export interface Judge {
   readonly quotas: QuotaReplay;
   /** Compiled guardrails on arguments per server and tool. */
   readonly guardrails: Map<string, CompiledGuardrail[]>;
+  /** The callers' sessions as these rules would have kept them. */
+  readonly sessions: SessionReplay;
 }
 
 function argumentGuardrails(judge: Judge, call: RecordedCall): CompiledGuardrail[] {
@@ -71,10 +84,13 @@ function argumentGuardrails(judge: Judge, call: RecordedCall): CompiledGuardrail
   return found;
 }
 
-const verdict = (v: Omit<Verdict, 'charged' | 'findings' | 'readArguments'> & Partial<Verdict>): Verdict => ({
+const verdict = (
+  v: Omit<Verdict, 'charged' | 'findings' | 'readArguments' | 'confirm'> & Partial<Verdict>,
+): Verdict => ({
   charged: '',
   findings: [],
   readArguments: false,
+  confirm: false,
   ...v,
 });
 
@@ -113,8 +129,24 @@ function chargeQuotas(judge: Judge, call: RecordedCall) {
   };
 }
 
-/** The judgement of one call by one set of rules. */
-export function judgeCall(judge: Judge, call: RecordedCall): Verdict {
+/** The conditions of the caller's grants on the arguments as sent: a hold or a refusal; undefined: they allow it. */
+function judgeConditions(judge: Judge, call: RecordedCall, args: Readonly<Record<string, unknown>>) {
+  const sent = argumentsAsSent(call.entry, args);
+  const server = { catalog: { serverId: call.serverId, name: call.serverName } };
+  const decided = decideCall(
+    judge.rules.access,
+    { identity: call.identity, caller: call.caller, server, tool: call.tool, args: sent },
+    'the caller',
+  );
+  if (!decided.allowed && 'approval' in decided) return { held: decided.approval.policy.name };
+  if (!decided.allowed) return { refused: true };
+  return undefined;
+}
+
+const sessionRule = (rule: { id: string; name?: string | undefined }) => rule.name ?? rule.id;
+
+/** The judgement of one call by one set of rules, before what its result brings into its session. */
+function verdictOf(judge: Judge, call: RecordedCall): Verdict {
   const { access } = judge.rules;
   const name = call.entry.tool.name;
   if (call.refused !== undefined) return verdict({ outcome: 'refused', code: call.refused });
@@ -133,20 +165,36 @@ export function judgeCall(judge: Judge, call: RecordedCall): Verdict {
   const readConditions = decision.conditions !== undefined && decision.conditions.clauses(name).length > 0;
   const read = guarded.read || readConditions;
   const base = { findings: guarded.findings, readArguments: read };
-  if (readConditions) {
-    const sent = argumentsAsSent(call.entry, guarded.args);
-    const server = { catalog: { serverId: call.serverId, name: call.serverName } };
-    const decided = decideCall(
-      access,
-      { identity: call.identity, caller: call.caller, server, tool: call.tool, args: sent },
-      'the caller',
-    );
-    if (!decided.allowed && 'approval' in decided)
-      return verdict({ outcome: 'held', code: 'approval.required', rule: decided.approval.policy.name, ...base });
-    if (!decided.allowed) return verdict({ outcome: 'refused', code: 'access.condition', ...base });
-  }
+  const conditions = readConditions ? judgeConditions(judge, call, guarded.args) : undefined;
+  if (conditions?.refused) return verdict({ outcome: 'refused', code: 'access.condition', ...base });
+  // The session stage after access: its refusal wins over a hold; a hold already asked for stays the access one's.
+  const session = judge.sessions.judge(call.entry, call.scopes, call.at);
+  if (session?.rule.action === 'refuse')
+    return verdict({ outcome: 'refused', code: 'session.refused', rule: sessionRule(session.rule), ...base });
+  // The confirmation stage comes next (before the approval's hold and the quotas): the person is asked first.
+  const asked = { ...base, confirm: judge.rules.confirmTools.get(call.serverId)?.has(name) === true };
+  if (conditions?.held !== undefined)
+    return verdict({ outcome: 'held', code: 'approval.required', rule: conditions.held, ...asked });
+  if (session)
+    return verdict({ outcome: 'held', code: 'approval.required', rule: sessionRule(session.rule), ...asked });
   const quota = chargeQuotas(judge, call);
   if (quota.refused !== undefined)
-    return verdict({ outcome: 'refused', code: 'quota.exceeded', rule: quota.refused, ...base });
-  return verdict({ outcome: 'allowed', charged: quota.charged, ...base });
+    return verdict({ outcome: 'refused', code: 'quota.exceeded', rule: quota.refused, ...asked });
+  return verdict({ outcome: 'allowed', charged: quota.charged, ...asked });
+}
+
+/**
+ * The judgement of one call by one set of rules; a call these rules let run (allowed, or held: it runs once approved,
+ * as it did) brings what its record says its result brought into its session.
+ */
+export function judgeCall(judge: Judge, call: RecordedCall): Verdict {
+  const v = verdictOf(judge, call);
+  if (v.outcome !== 'refused' && call.labels?.length)
+    judge.sessions.add(call.scopes, call.labels, {
+      tool: call.entry.tool.name,
+      serverId: call.serverId,
+      invocationId: call.id,
+      at: call.at,
+    });
+  return v;
 }

@@ -49,6 +49,9 @@ export const Backtest = z
         newlyRefused: Change.describe('Calls the current rules let through (or hold) that the proposed ones refuse.'),
         newlyHeld: Change.describe('Calls the current rules allow that the proposed ones hold for approval.'),
         newlyAllowed: Change.describe('Calls the current rules refuse or hold that the proposed ones allow.'),
+        newlyAskedToConfirm: Change.describe(
+          'Calls of tools the proposed servers’ `confirmTools` newly mark: a person would be asked to confirm each first.',
+        ),
         chargedDifferently: Change.describe('Calls allowed by both, charged to other quotas or amounts.'),
         newFindings: Change.describe('Calls in whose arguments the proposed guardrails find what the current do not.'),
         unjudged: Change.describe(

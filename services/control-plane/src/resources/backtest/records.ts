@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs';
 import type { CallerIdentity } from '@toolplane/access';
 import type { ConditionCaller } from '@toolplane/conditions';
-import type { Catalog, CatalogTool } from '@toolplane/contracts';
+import { sessionScopes, type Catalog, type CatalogTool } from '@toolplane/contracts';
 import { RecordArgumentsOpener } from '@toolplane/secrets';
 import type { Db } from '../../db/client.ts';
 import type { RecordedCall } from './judge.ts';
 import type { RecordSource, ReplayedRecord } from './replay.ts';
+import type { RecordedLabel } from './session.ts';
 
 /**
  * The period's execution records as the replay reads them (ADR 0080): keyset pages on (`started_at`, id), each
  * record's arguments opened with the control plane's key (`RECORD_ARGUMENTS_PRIVATE_KEY_FILE`), its tool from the
- * catalog version it was called in, its caller as the edge saw it (the key's server restriction as it is now).
+ * catalog version it was called in, its caller as the edge saw it (the key's server restriction as it is now), its
+ * session's scopes and what its result brought into them (`labels`, kept in the `steps` column's object).
  */
 
 interface Row {
@@ -21,14 +23,18 @@ interface Row {
   key_id: string | null;
   username: string | null;
   subject: string | null;
+  labels: RecordedLabel[] | null;
   started_at: Date;
   outcome: string;
   error_code: string | null;
   sealed_arguments: string | null;
 }
 
-/** Refusals by edge stages the replay does not judge: kept as recorded under both sets of rules. */
-const keptRefusal = /^(tool\.invalid_arguments|confirmation\.|session\.|spending\.|approval\.|code\.)/;
+/**
+ * Refusals by edge stages the replay does not judge: kept as recorded under both sets of rules. A session rule's
+ * refusal (`session.refused`) is judged again; a session the edge could not read (`session.unavailable`) is kept.
+ */
+const keptRefusal = /^(tool\.invalid_arguments|confirmation\.|session\.(?!refused$)|spending\.|approval\.|code\.)/;
 
 /** The opener of the key (`RECORD_ARGUMENTS_PRIVATE_KEY`, or the file `…_FILE`), read once per key or file. */
 const openers = new Map<string, RecordArgumentsOpener>();
@@ -103,6 +109,21 @@ function callerOf(r: Row, facts: Facts): { identity: CallerIdentity; caller: Con
   return { identity, caller };
 }
 
+/**
+ * The call's session scopes, as the edge's `sessionScopes`: its key, else its OAuth subject, else the server's anonymous
+ * session; and the person it acts for (by name here: the edge names the person's id, one per name in a workspace),
+ * never for an anonymous caller (the edge resolves no person for one).
+ */
+function scopesOf(r: Row): string[] {
+  const anonymous = !r.key_id && (!r.subject || r.subject === 'anonymous');
+  const who = {
+    ...(r.key_id ? { keyId: r.key_id } : {}),
+    ...(r.subject ? { subject: r.subject } : {}),
+    ...(r.username && !anonymous ? { userId: r.username } : {}),
+  };
+  return sessionScopes(who, r.server_id);
+}
+
 function recordOf(r: Row, facts: Facts, opener: RecordArgumentsOpener | undefined): ReplayedRecord {
   const values = {
     byKey: r.key_id ?? '',
@@ -121,6 +142,8 @@ function recordOf(r: Row, facts: Facts, opener: RecordArgumentsOpener | undefine
     entry: found.entry,
     tool: found.tool,
     ...callerOf(r, facts),
+    scopes: scopesOf(r),
+    ...(r.labels?.length ? { labels: r.labels } : {}),
     ...(r.outcome === 'rejected' && r.error_code && keptRefusal.test(r.error_code) ? { refused: r.error_code } : {}),
     args,
   };
@@ -140,6 +163,7 @@ export async function recordSource(
       const rows = await db.$queryRawUnsafe<Row[]>(
         `SELECT id::text AS id, server_id::text AS server_id, catalog_version, tool, key_id, username,
            CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'caller'->>'subject' END AS subject,
+           CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'labels' END AS labels,
            started_at, outcome, error_code, sealed_arguments
          FROM execution_records
          WHERE workspace_id = $1::uuid AND started_at >= $2::timestamp AND started_at < $3::timestamp

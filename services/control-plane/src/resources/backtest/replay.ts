@@ -2,6 +2,7 @@ import type { GuardrailFinding } from '@toolplane/contracts';
 import { QuotaReplay } from '@toolplane/queue';
 import { judgeCall, type Judge, type RecordedCall, type Verdict } from './judge.ts';
 import type { Rules } from './rules.ts';
+import { SessionReplay } from './session.ts';
 import { Counts, Tally, type CallValues } from './tally.ts';
 
 /**
@@ -31,6 +32,7 @@ const changeKinds = [
   'newlyRefused',
   'newlyHeld',
   'newlyAllowed',
+  'newlyAskedToConfirm',
   'chargedDifferently',
   'newFindings',
   'unjudged',
@@ -48,7 +50,12 @@ interface ReplayOutcome {
   findings: Counts<{ guardrail: string; detector: string; action: string }>;
 }
 
-const judgeOf = (rules: Rules): Judge => ({ rules, quotas: new QuotaReplay(), guardrails: new Map() });
+const judgeOf = (rules: Rules): Judge => ({
+  rules,
+  quotas: new QuotaReplay(),
+  guardrails: new Map(),
+  sessions: new SessionReplay(rules.access.session),
+});
 const findingKey = (f: GuardrailFinding) => `${f.guardrail}\n${f.detector}\n${f.path}\n${f.action}`;
 
 /** The kinds of change from the current rules' verdict to the proposed rules' on one call (several at once: a new finding on a newly refused call). */
@@ -59,6 +66,7 @@ function changesOf(cur: Verdict, prop: Verdict): ChangeKind[] {
   else if (prop.outcome === 'allowed' && cur.outcome !== 'allowed') out.push('newlyAllowed');
   else if (cur.outcome === 'allowed' && prop.outcome === 'allowed' && cur.charged !== prop.charged)
     out.push('chargedDifferently');
+  if (prop.confirm && !cur.confirm) out.push('newlyAskedToConfirm');
   const had = new Set(cur.findings.map(findingKey));
   if (prop.findings.some((f) => !had.has(findingKey(f)))) out.push('newFindings');
   return out;

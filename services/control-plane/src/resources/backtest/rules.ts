@@ -3,6 +3,7 @@ import type {
   GuardrailRule,
   PolicyPrincipal,
   QuotaRule,
+  SessionSettings,
   WorkspaceAccess,
 } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
@@ -11,15 +12,18 @@ import type { Db } from '../../db/client.ts';
 import { policyApproval } from '../access-policies/approval.ts';
 import { workspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { SessionRuleBody } from '../sessions/schemas.ts';
+import { publishedRule } from '../sessions/settings.ts';
 import { approvalRuleBody } from '../workspace-files/approval-rules.ts';
 import type { DesiredResource } from '../workspace-files/kind.ts';
 import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts';
 
 /**
  * The rules a backtest judges recorded calls by (ADR 0080): the workspace's as published (its access document:
- * policies, quotas; its guardrails), and the same with a proposed change laid over them. The change is written as
- * workspace files (`access-policies/`, `quotas/`, `guardrails/`), read and checked by the workspace files' own readers;
- * a file replaces the rule of its name, or adds one.
+ * policies, quotas, session settings; its guardrails), and the same with a proposed change laid over them. The change
+ * is written as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, `mcp-servers/`: their
+ * `confirmTools` only), read and checked by the workspace files' own readers; a file replaces the rule of its name, or
+ * adds one (`session.yaml` replaces the session settings whole, as apply does).
  */
 
 /** A guardrail with the server it belongs to (null: every server of the workspace). */
@@ -31,18 +35,25 @@ interface ServerGuardrail {
 export interface Rules {
   readonly access: WorkspaceAccess;
   readonly guardrails: readonly ServerGuardrail[];
+  /** Per server id: the tools a person confirms before each call (the server's `confirmTools`). */
+  readonly confirmTools: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The kinds of files a proposed change may hold. */
-const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail'] as const;
+const BACKTEST_KINDS = ['access_policy', 'quota', 'guardrail', 'session', 'server'] as const;
 
 /** The workspace's rules as the edges apply them now. */
 export async function currentRules(db: Db, workspaceId: string): Promise<Rules> {
-  const [access, rows] = await Promise.all([
+  const [access, rows, servers] = await Promise.all([
     workspaceAccess(db, workspaceId),
     db.guardrail.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    db.mcpServer.findMany({ where: { workspaceId }, select: { id: true, confirmTools: true } }),
   ]);
-  return { access, guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })) };
+  return {
+    access,
+    guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })),
+    confirmTools: new Map(servers.map((s) => [s.id, new Set(s.confirmTools)])),
+  };
 }
 
 /** Names → ids of the workspace's servers and API keys, as the files name them. */
@@ -131,6 +142,17 @@ function guardrailOf(d: DesiredResource, id: string, resolve: Resolve): ServerGu
   return { serverId, rule };
 }
 
+/** `session.yaml` as edges would read it: each rule as published (its approval's keys resolved by name). */
+function sessionOf(d: DesiredResource, resolve: Resolve): SessionSettings {
+  const s = d.spec as { ttlSeconds: number; rules: (SessionRuleBody & { approval?: unknown })[] };
+  const rules = s.rules.map((r, i) => {
+    const { approval, ...rule } = r;
+    const keyOf = (k: string) => resolve('keys', k, `${d.file}#/rules/${i}/approval`);
+    return publishedRule({ ...rule, ...(approval ? { approval: approvalRuleBody(approval, keyOf)! } : {}) });
+  });
+  return { ttlSeconds: s.ttlSeconds, rules };
+}
+
 /** `list` with `item` in place of the one of the same name, or added at the end (the newest rule). */
 function replaced<T>(list: readonly T[], item: T, name: (t: T) => string | undefined): T[] {
   const at = list.findIndex((t) => name(t) === name(item));
@@ -157,6 +179,9 @@ export async function proposedRules(
   let policies = current.access.policies;
   let quotas = current.access.quotas ?? [];
   let guardrails = [...current.guardrails];
+  let session = current.access.session;
+  const confirmTools = new Map(current.confirmTools);
+  const serverIds = (await namesOf(deps.db, workspaceId)).servers;
   for (const d of desired.resources) {
     if (d.kind === 'access_policy')
       policies = replaced(policies, policyOf(d, idFor(policies, d.name), resolve), (p) => p.name);
@@ -167,9 +192,18 @@ export async function proposedRules(
         d.name,
       );
       guardrails = replaced(guardrails, guardrailOf(d, id, resolve), (g) => g.rule.name);
-    }
+    } else if (d.kind === 'session') session = sessionOf(d, resolve);
+    // A server's confirmations (a server the workspace does not have yet has no recorded calls).
+    else if (d.kind === 'server' && serverIds.has(d.name))
+      confirmTools.set(serverIds.get(d.name)!, new Set(d.spec.confirmTools as string[]));
   }
   if (problems.length > 0)
     throw new ValidationError('the proposed files are invalid', problems, 'request.invalid', 422);
-  return { access: { ...current.access, policies, ...(quotas.length > 0 ? { quotas } : {}) }, guardrails };
+  const access = {
+    ...current.access,
+    policies,
+    ...(quotas.length > 0 ? { quotas } : {}),
+    ...(session ? { session } : {}),
+  };
+  return { access, guardrails, confirmTools };
 }
