@@ -85,6 +85,8 @@ const credential: Record<ToolKind, Record<'shared' | 'own', string>> = {
 let authServer: LocalAuthorizationServer;
 let stack: Stack;
 let api: ManagementClient;
+/** The control plane past the contract proxy (the management API's refusals of MCP callers' tokens). */
+let direct: string;
 let edgeUrl: string;
 let upstream: Server;
 let upstreamUrl: string;
@@ -290,7 +292,11 @@ beforeAll(async () => {
   const keyFile = join(keyDir, 'as.pem');
   const asKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   writeFileSync(keyFile, asKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  ({ stack, api } = await startTestStack('identity', {
+  ({
+    stack,
+    api,
+    directControlPlaneUrl: direct,
+  } = await startTestStack('identity', {
     edgePort,
     serviceEnv: {
       edge: {
@@ -299,6 +305,8 @@ beforeAll(async () => {
         PUBLIC_URL: edgeUrl,
         ENTERPRISE_AS_SIGNING_KEY_FILE: keyFile,
       },
+      // The ID-JAG token is refused on every operation of the management API: more 401s than an address's budget.
+      'control-plane': { UNAUTH_RATE_LIMIT: '0' },
     },
   }));
   const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(upstreamUrl))));
@@ -662,6 +670,30 @@ describe('around the matrix', () => {
       await rpc(id, await headersFor('api_key', id, 'alice'), 'tools/call', { name: tools[tool], arguments: {} });
       expect(seen()[tool]).toEqual([credential[tool].own]);
     }
+  });
+
+  it('an ID-JAG-issued access token (ADR 0082) that calls tools is refused (401) on every operation of the management API', async () => {
+    const { id } = servers.private;
+    const { token: accessToken } = await idJagToken(id);
+    // The token is alice's on the MCP server: it lists the tools there.
+    expect((await rpc(id, { authorization: `Bearer ${accessToken}` }, 'tools/list')).status).toBe(200);
+    const document = JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')) as {
+      paths: Record<string, Record<string, { security?: [] }>>;
+    };
+    const reached: string[] = [];
+    for (const [path, item] of Object.entries(document.paths))
+      for (const [method, op] of Object.entries(item)) {
+        if (op.security?.length === 0) continue; // public: no credential read
+        const concrete = path.replace(/\{[^}]+\}/g, () => randomUUID());
+        const res = await fetch(`${direct}/api/v1${concrete}`, {
+          method: method.toUpperCase(),
+          headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+          ...(method === 'get' ? {} : { body: '{}' }),
+        });
+        await res.body?.cancel();
+        if (res.status !== 401) reached.push(`${method.toUpperCase()} ${path}: ${res.status}`);
+      }
+    expect(reached).toEqual([]);
   });
 
   it('docs/security.md states the same matrix', () => {
