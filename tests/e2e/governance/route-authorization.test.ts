@@ -4,7 +4,9 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { SignJWT } from 'jose';
 import { rolesAllow, type Role } from '../../../services/control-plane/src/http/roles.ts';
+import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 import { samlSignIn, startSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 
@@ -67,10 +69,31 @@ let deployment: string;
 const keys = {} as Record<KeyKind, string>;
 /** A key with the `approve` scope only (an approver's): the approval requests, nothing else. */
 let approveOnly: string;
-/** The people signed in with SAML (one session token each) and the roles their groups map to. */
-const samlRoles = { viewer: ['viewer'], operator: ['operator'] } satisfies Record<string, Role[]>;
-type SamlKind = keyof typeof samlRoles;
-const sessions = {} as Record<SamlKind, string>;
+/**
+ * The people of this file and the roles their groups map to: signed in with SAML (a `tps_` session token each), or
+ * with an OAuth access token of the control plane's issuer (the dashboard's OIDC sign-in). The admin comes last: its
+ * writes (the role mapping among them) must not change what the others find.
+ */
+const personRoles = {
+  saml_viewer: ['viewer'],
+  saml_operator: ['operator'],
+  oidc_operator: ['operator'],
+  saml_admin: ['admin'],
+} satisfies Record<string, Role[]>;
+type PersonKind = keyof typeof personRoles;
+const personKinds = Object.keys(personRoles) as PersonKind[];
+const tokens = {} as Record<PersonKind, string>;
+/** The control plane's OAuth issuer (OAUTH_*), and the audience of its access tokens. */
+let issuer: LocalAuthorizationServer;
+const audience = 'https://toolplane.route-authz.test/api';
+/**
+ * The scopes the people's sessions and tokens carry: every one a key limited to no server may hold, so that their roles
+ * alone decide (`admin`: creating workspaces; `audit`: the trail and its exporters).
+ */
+const personScopes = ['management', 'runtime', 'admin', 'audit'];
+/** Whether `personScopes` include the operation's (`approve` comes with `management`). */
+const scopeHeld = (scope: string) =>
+  scope === 'any' || personScopes.includes(scope) || (scope === 'approve' && personScopes.includes('management'));
 /** A server of the SAML people's own: the operator's changes (deploy, delete) leave the keys' server as it is. */
 let samlServer: string;
 let workspaceId: string;
@@ -78,7 +101,7 @@ let idp: SamlIdp;
 /** The role mapping of this file: each SAML person's group to its role. */
 const roleMapping = {
   groupsClaim: null,
-  assignments: Object.entries(samlRoles).map(([group, roles]) => ({ group, roles })),
+  assignments: Object.entries(personRoles).map(([group, roles]) => ({ group, roles })),
 };
 
 beforeAll(async () => {
@@ -90,19 +113,24 @@ beforeAll(async () => {
     workspaceId: () => workspaceId,
     person: () => ({ subject: 'nobody@example.com', groups: [] }),
   });
+  issuer = await startAuthorizationServer();
+  const oauth = { OAUTH_ISSUER: issuer.issuer, OAUTH_JWKS_URL: `${issuer.issuer}/jwks`, OAUTH_AUDIENCE: audience };
   const started = await startTestStack('route-authz', {
-    serviceEnv: { 'control-plane': { UNAUTH_RATE_LIMIT: '0', ...idp.env() } },
+    serviceEnv: {
+      'control-plane': { UNAUTH_RATE_LIMIT: '0', ...idp.env(), SAML_SCOPES: personScopes.join(' '), ...oauth },
+    },
   });
   ({ stack, api } = started);
   direct = new URL(started.directControlPlaneUrl);
   acs = `${started.directControlPlaneUrl}/saml/acs`;
   workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
   await unwrap(api.PUT('/role_mappings', { body: roleMapping }));
-  for (const kind of Object.keys(samlRoles) as SamlKind[])
-    sessions[kind] = await samlSignIn(idp, started.directControlPlaneUrl, {
-      subject: `${kind}@example.com`,
-      groups: [kind],
-    });
+  for (const kind of personKinds) {
+    const person = { subject: `${kind}@example.com`, groups: [kind] };
+    tokens[kind] = kind.startsWith('saml_')
+      ? await samlSignIn(idp, started.directControlPlaneUrl, person)
+      : await oauthToken(person);
+  }
   const server = async (name: string) => (await unwrap(api.POST('/mcp_manager', { body: { name } }))).id;
   ownServer = await server('own');
   samlServer = await server('saml');
@@ -131,7 +159,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await idp?.close();
+  await issuer?.close();
 });
+
+/** An access token of the control plane's issuer for a person of this workspace (as the dashboard's OIDC sign-in gets). */
+function oauthToken(person: { subject: string; groups: string[] }): Promise<string> {
+  const scope = personScopes.map((x) => `toolplane:${x}`).join(' ');
+  return new SignJWT({ scope, toolplane_workspace: workspaceId, groups: person.groups })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(issuer.issuer)
+    .setSubject(person.subject)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(issuer.signingKey);
+}
 
 /** The operation's path with its parameters filled: the limited keys' own server (or `server`), unknown ids elsewhere. */
 function concrete(op: Operation, server = ownServer): string {
@@ -251,20 +293,21 @@ describe('authorization on the resolved route', () => {
   });
 
   // Before the keys' sweep below, whose management key deletes and rewrites the role mapping.
-  it('answers a person signed in with SAML by their roles and session scopes on every operation, whatever the variant', async () => {
+  it('answers a person signed in (SAML or OIDC) by their roles and scopes on every operation, whatever the variant', async () => {
     const departures: string[] = [];
     const wrong: string[] = [];
     for (const op of operations) {
-      for (const kind of Object.keys(samlRoles) as SamlKind[]) {
-        const session = { authorization: `Bearer ${sessions[kind]}` };
-        const { status, departed } = await plainAndVariants(op, concrete(op, samlServer), session);
+      for (const kind of personKinds) {
+        const person = { authorization: `Bearer ${tokens[kind]}` };
+        const { status, departed } = await plainAndVariants(op, concrete(op, samlServer), person);
         departures.push(...departed.map((d) => `${op.method} ${op.path}, ${kind} person, ${d}`));
-        // The sessions carry SAML_SCOPES (`management runtime`): `approve` comes with `management`, `audit` never.
-        const scoped = op.scope !== 'audit';
-        const allowed = scoped && rolesAllow(samlRoles[kind], op.method, op.path);
+        const allowed = scopeHeld(op.scope) && rolesAllow(personRoles[kind], op.method, op.path);
         if (allowed ? [401, 403].includes(status) : status !== 403)
           wrong.push(`${op.method} ${op.path}, ${kind} person (${allowed ? 'allowed' : 'refused'}): ${status}`);
       }
+      // The admin's PUT or DELETE may have changed the role mapping: the next operation finds it as it was.
+      if (op.path === '/role_mappings' && op.method !== 'GET')
+        await unwrap(api.PUT('/role_mappings', { body: roleMapping }));
     }
     expect(departures).toEqual([]);
     expect(wrong).toEqual([]);
