@@ -11,16 +11,16 @@ import { freePort } from '@toolplane/embedded';
 import { SignedXml } from 'xml-crypto';
 import { tempDir } from './stack.ts';
 
-export const samlIdpEntityId = 'https://idp.saml.test/metadata';
+const samlIdpEntityId = 'https://idp.saml.test/metadata';
 export const samlSpEntityId = 'https://toolplane.saml.test/sp';
 
-export interface SamlPerson {
+interface SamlPerson {
   subject: string;
   groups: string[];
 }
 
 /** What the identity provider reads when it writes: known only once the stack runs, hence functions. */
-export interface SamlContext {
+interface SamlContext {
   /** The control plane's ACS (`<PUBLIC_API_URL>/saml/acs`). */
   acsUrl: () => string;
   /** The workspace the people sign in to (the `toolplane_workspace` attribute). */
@@ -29,7 +29,7 @@ export interface SamlContext {
   person: () => SamlPerson;
 }
 
-export interface AssertionOptions {
+interface AssertionOptions {
   id?: string;
   subject?: string;
   groups?: string[];
