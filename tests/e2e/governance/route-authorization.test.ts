@@ -4,6 +4,10 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { SignJWT } from 'jose';
+import { rolesAllow, type Role } from '../../../services/control-plane/src/http/roles.ts';
+import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+import { samlSignIn, startSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 
 // Authorization is decided on the route that matched (docs/security.md): every operation of
@@ -11,7 +15,9 @@ import { startTestStack } from '../../helpers/stack.ts';
 // doubled slashes, percent-encoded letters, `;param`, dot segments, an encoded slash). A variant never gets further
 // than the plain path: where the plain path is refused, so is every variant; where the plain path reaches the
 // handler, a variant is refused, no route (404), or the same answer. The declarations (`x-server-limited-keys`) are checked
-// against the plain answers of keys limited to servers.
+// against the plain answers of keys limited to servers. People signed in with SAML (`tps_` session tokens, ADR 0083)
+// are answered by their roles (roles.ts `rolesAllow`) and their session's scopes, with the same variants; a narrowed
+// token (ADR 0084) is refused on every operation.
 
 type Access = 'refused' | 'own_server' | 'server_admin' | 'server_query' | 'filtered';
 interface Operation {
@@ -63,15 +69,71 @@ let deployment: string;
 const keys = {} as Record<KeyKind, string>;
 /** A key with the `approve` scope only (an approver's): the approval requests, nothing else. */
 let approveOnly: string;
+/**
+ * The people of this file and the roles their groups map to: signed in with SAML (a `tps_` session token each), or
+ * with an OAuth access token of the control plane's issuer (the dashboard's OIDC sign-in). The admin comes last: its
+ * writes (the role mapping among them) must not change what the others find.
+ */
+const personRoles = {
+  saml_viewer: ['viewer'],
+  saml_operator: ['operator'],
+  oidc_operator: ['operator'],
+  saml_admin: ['admin'],
+} satisfies Record<string, Role[]>;
+type PersonKind = keyof typeof personRoles;
+const personKinds = Object.keys(personRoles) as PersonKind[];
+const tokens = {} as Record<PersonKind, string>;
+/** The control plane's OAuth issuer (OAUTH_*), and the audience of its access tokens. */
+let issuer: LocalAuthorizationServer;
+const audience = 'https://toolplane.route-authz.test/api';
+/**
+ * The scopes the people's sessions and tokens carry: every one a key limited to no server may hold, so that their roles
+ * alone decide (`admin`: creating workspaces; `audit`: the trail and its exporters).
+ */
+const personScopes = ['management', 'runtime', 'admin', 'audit'];
+/** Whether `personScopes` include the operation's (`approve` comes with `management`). */
+const scopeHeld = (scope: string) =>
+  scope === 'any' || personScopes.includes(scope) || (scope === 'approve' && personScopes.includes('management'));
+/** A server of the SAML people's own: the operator's changes (deploy, delete) leave the keys' server as it is. */
+let samlServer: string;
+let workspaceId: string;
+let idp: SamlIdp;
+/** The role mapping of this file: each SAML person's group to its role. */
+const roleMapping = {
+  groupsClaim: null,
+  assignments: Object.entries(personRoles).map(([group, roles]) => ({ group, roles })),
+};
 
 beforeAll(async () => {
   // A narrowed token is refused (401) on every operation: more than the control plane's budget of unauthenticated
   // requests per address, which would answer 429 before deciding (and then refuse this file's other keys too).
-  const started = await startTestStack('route-authz', { serviceEnv: { 'control-plane': { UNAUTH_RATE_LIMIT: '0' } } });
+  let acs = '';
+  idp = await startSamlIdp({
+    acsUrl: () => acs,
+    workspaceId: () => workspaceId,
+    person: () => ({ subject: 'nobody@example.com', groups: [] }),
+  });
+  issuer = await startAuthorizationServer();
+  const oauth = { OAUTH_ISSUER: issuer.issuer, OAUTH_JWKS_URL: `${issuer.issuer}/jwks`, OAUTH_AUDIENCE: audience };
+  const started = await startTestStack('route-authz', {
+    serviceEnv: {
+      'control-plane': { UNAUTH_RATE_LIMIT: '0', ...idp.env(), SAML_SCOPES: personScopes.join(' '), ...oauth },
+    },
+  });
   ({ stack, api } = started);
   direct = new URL(started.directControlPlaneUrl);
+  acs = `${started.directControlPlaneUrl}/saml/acs`;
+  workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+  await unwrap(api.PUT('/role_mappings', { body: roleMapping }));
+  for (const kind of personKinds) {
+    const person = { subject: `${kind}@example.com`, groups: [kind] };
+    tokens[kind] = kind.startsWith('saml_')
+      ? await samlSignIn(idp, started.directControlPlaneUrl, person)
+      : await oauthToken(person);
+  }
   const server = async (name: string) => (await unwrap(api.POST('/mcp_manager', { body: { name } }))).id;
   ownServer = await server('own');
+  samlServer = await server('saml');
   otherServer = await server('other');
   const flow = JSON.stringify({
     flower: '0.1',
@@ -96,12 +158,27 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  await idp?.close();
+  await issuer?.close();
 });
 
-/** The operation's path with its parameters filled: the limited keys' own server, unknown ids elsewhere. */
-function concrete(op: Operation): string {
+/** An access token of the control plane's issuer for a person of this workspace (as the dashboard's OIDC sign-in gets). */
+function oauthToken(person: { subject: string; groups: string[] }): Promise<string> {
+  const scope = personScopes.map((x) => `toolplane:${x}`).join(' ');
+  return new SignJWT({ scope, toolplane_workspace: workspaceId, groups: person.groups })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(issuer.issuer)
+    .setSubject(person.subject)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(issuer.signingKey);
+}
+
+/** The operation's path with its parameters filled: the limited keys' own server (or `server`), unknown ids elsewhere. */
+function concrete(op: Operation, server = ownServer): string {
   return op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
-    if (name === 'id' && /^\/(?:mcp_manager|mcp_servers)\//.test(op.path)) return ownServer;
+    if (name === 'id' && /^\/(?:mcp_manager|mcp_servers)\//.test(op.path)) return server;
     if (name === 'deploymentId') return deployment;
     if (name === 'name' || name === 'secret' || name === 'external') return 'nobody';
     return randomUUID();
@@ -171,6 +248,25 @@ function send(method: string, path: string, key: string | Record<string, string>
   });
 }
 
+/**
+ * The operation at `path` sent in every variant, then as written: the plain path's status, and each variant that went
+ * further (reached a handler where the plain path did not, or answered otherwise).
+ */
+async function plainAndVariants(
+  op: Operation,
+  path: string,
+  key: string | Record<string, string>,
+): Promise<{ status: number; departed: string[] }> {
+  // Variants first: one that wrongly reached a handler changes what the plain path then finds.
+  const answers: [string, number][] = [];
+  for (const [name, variant] of variants(op, path)) answers.push([name, await send(op.method, variant, key, op.body)]);
+  const status = await send(op.method, `/api/v1${path}`, key, op.body);
+  const departed = answers
+    .filter(([, got]) => !(refusedStatuses.has(got) || (!refusedStatuses.has(status) && got === status)))
+    .map(([name, got]) => `${name}: ${got} (plain path: ${status})`);
+  return { status, departed };
+}
+
 describe('authorization on the resolved route', () => {
   it('refuses a limited key without server_admin deploying, redeploying, withdrawing and deleting, whatever the case', async () => {
     const server = `/api/v1/mcp_servers/${ownServer}`;
@@ -196,22 +292,35 @@ describe('authorization on the resolved route', () => {
     expect((await api.GET('/mcp_manager/{id}', { params: { path: { id: ownServer } } })).response.status).toBe(200);
   });
 
+  // Before the keys' sweep below, whose management key deletes and rewrites the role mapping.
+  it('answers a person signed in (SAML or OIDC) by their roles and scopes on every operation, whatever the variant', async () => {
+    const departures: string[] = [];
+    const wrong: string[] = [];
+    for (const op of operations) {
+      for (const kind of personKinds) {
+        const person = { authorization: `Bearer ${tokens[kind]}` };
+        const { status, departed } = await plainAndVariants(op, concrete(op, samlServer), person);
+        departures.push(...departed.map((d) => `${op.method} ${op.path}, ${kind} person, ${d}`));
+        const allowed = scopeHeld(op.scope) && rolesAllow(personRoles[kind], op.method, op.path);
+        if (allowed ? [401, 403].includes(status) : status !== 403)
+          wrong.push(`${op.method} ${op.path}, ${kind} person (${allowed ? 'allowed' : 'refused'}): ${status}`);
+      }
+      // The admin's PUT or DELETE may have changed the role mapping: the next operation finds it as it was.
+      if (op.path === '/role_mappings' && op.method !== 'GET')
+        await unwrap(api.PUT('/role_mappings', { body: roleMapping }));
+    }
+    expect(departures).toEqual([]);
+    expect(wrong).toEqual([]);
+  }, 600_000);
+
   it('gives every variant of every operation the decision of its plain path, for every kind of key', async () => {
     const departures: string[] = [];
     const plain = new Map<string, number>();
     for (const op of operations) {
       for (const kind of keyKinds) {
-        const path = concrete(op);
-        // Variants first: one that wrongly reached a handler changes what the plain path then finds.
-        const answers: [string, number][] = [];
-        for (const [name, variant] of variants(op, path))
-          answers.push([name, await send(op.method, variant, keys[kind], op.body)]);
-        const status = await send(op.method, `/api/v1${path}`, keys[kind], op.body);
+        const { status, departed } = await plainAndVariants(op, concrete(op), keys[kind]);
         plain.set(`${op.method} ${op.path} ${kind}`, status);
-        for (const [name, got] of answers) {
-          const fine = refusedStatuses.has(got) || (!refusedStatuses.has(status) && got === status);
-          if (!fine) departures.push(`${op.method} ${op.path}, ${kind} key, ${name}: ${got} (plain path: ${status})`);
-        }
+        departures.push(...departed.map((d) => `${op.method} ${op.path}, ${kind} key, ${d}`));
       }
     }
     expect(departures).toEqual([]);

@@ -92,6 +92,8 @@ const credential: Record<ToolKind, Record<'shared' | 'own', string>> = {
 let authServer: LocalAuthorizationServer;
 let stack: Stack;
 let api: ManagementClient;
+/** The control plane past the contract proxy (the management API's refusals of MCP callers' tokens). */
+let direct: string;
 let edgeUrl: string;
 let upstream: Server;
 let upstreamUrl: string;
@@ -180,9 +182,9 @@ async function token(sub: string, serverId: string): Promise<string> {
     .sign(authServer.signingKey);
 }
 
-/** An access token of the edges' own authorization server for alice, redeemed from an ID-JAG of the IdP (ADR 0082). */
-async function idJagToken(serverId: string): Promise<{ status: number; token?: string }> {
-  const assertion = await new SignJWT({ resource: `${edgeUrl}/mcp/${serverId}`, client_id: 'matrix-client' })
+/** An ID-JAG of the IdP for alice and the server (ADR 0082). */
+function idJag(serverId: string): Promise<string> {
+  return new SignJWT({ resource: `${edgeUrl}/mcp/${serverId}`, client_id: 'matrix-client' })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'oauth-id-jag+jwt' })
     .setIssuer(authServer.issuer)
     .setSubject('alice')
@@ -191,6 +193,11 @@ async function idJagToken(serverId: string): Promise<{ status: number; token?: s
     .setIssuedAt()
     .setExpirationTime('5m')
     .sign(authServer.signingKey);
+}
+
+/** An access token of the edges' own authorization server for alice, redeemed from an ID-JAG of the IdP (ADR 0082). */
+async function idJagToken(serverId: string): Promise<{ status: number; token?: string }> {
+  const assertion = await idJag(serverId);
   const res = await fetch(`${edgeUrl}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -320,7 +327,11 @@ beforeAll(async () => {
   const keyFile = join(keyDir, 'as.pem');
   const asKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   writeFileSync(keyFile, asKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  ({ stack, api } = await startTestStack('identity', {
+  ({
+    stack,
+    api,
+    directControlPlaneUrl: direct,
+  } = await startTestStack('identity', {
     edgePort,
     serviceEnv: {
       edge: {
@@ -328,6 +339,14 @@ beforeAll(async () => {
         OAUTH_JWKS_URL: `${authServer.issuer}/jwks`,
         PUBLIC_URL: edgeUrl,
         ENTERPRISE_AS_SIGNING_KEY_FILE: keyFile,
+      },
+      // The IdP is the control plane's issuer too (people signed in to the dashboard). The ID-JAG token is refused on
+      // every operation of the management API: more 401s than an address's budget.
+      'control-plane': {
+        OAUTH_ISSUER: authServer.issuer,
+        OAUTH_JWKS_URL: `${authServer.issuer}/jwks`,
+        OAUTH_AUDIENCE: 'https://identity.test/api',
+        UNAUTH_RATE_LIMIT: '0',
       },
     },
   }));
@@ -701,6 +720,34 @@ describe('around the matrix', () => {
       await rpc(id, await headersFor('api_key', id, 'alice'), 'tools/call', { name: tools[tool], arguments: {} });
       expect(seen()[tool]).toEqual([credential[tool].own]);
     }
+  });
+
+  it('an ID-JAG-issued access token (ADR 0082), and the ID-JAG itself, are refused (401) on every operation of the management API', async () => {
+    const { id } = servers.private;
+    const { token: accessToken } = await idJagToken(id);
+    // The token is alice's on the MCP server: it lists the tools there.
+    expect((await rpc(id, { authorization: `Bearer ${accessToken}` }, 'tools/list')).status).toBe(200);
+    // The ID-JAG is signed by the control plane's own issuer, for another audience (the edges' token endpoint).
+    const credentials = { 'access token': accessToken!, 'ID-JAG': await idJag(id) };
+    const document = JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')) as {
+      paths: Record<string, Record<string, { security?: [] }>>;
+    };
+    const reached: string[] = [];
+    for (const [path, item] of Object.entries(document.paths))
+      for (const [method, op] of Object.entries(item)) {
+        if (op.security?.length === 0) continue; // public: no credential read
+        const concrete = path.replace(/\{[^}]+\}/g, () => randomUUID());
+        for (const [name, credential] of Object.entries(credentials)) {
+          const res = await fetch(`${direct}/api/v1${concrete}`, {
+            method: method.toUpperCase(),
+            headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+            ...(method === 'get' ? {} : { body: '{}' }),
+          });
+          await res.body?.cancel();
+          if (res.status !== 401) reached.push(`${method.toUpperCase()} ${path}, ${name}: ${res.status}`);
+        }
+      }
+    expect(reached).toEqual([]);
   });
 
   it('docs/security.md states the same matrix', () => {

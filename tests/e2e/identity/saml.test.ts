@@ -1,187 +1,44 @@
 // SAML 2.0 sign-in of people (ADR 0083, docs/identity.md "SAML sign-in") against the real stack and a local identity provider of
-// this file's own (an HTTP server that reads AuthnRequests and signs assertions with xml-crypto, RSA-SHA256, with a
-// self-signed certificate from openssl): SP-initiated through Debian's Chromium (the dashboard shows the person with
+// the tests' own (tests/helpers/saml-idp.ts: an HTTP server that reads AuthnRequests and signs assertions with
+// xml-crypto, RSA-SHA256, with a self-signed certificate from openssl): SP-initiated through Debian's Chromium (the dashboard shows the person with
 // the role their group maps to), IdP-initiated at the ACS, and the refusals: an unsigned assertion, a wrong audience,
 // an expired one, a replayed one, signature-wrapping variants, XML with an external entity, a response to a request
 // never sent, another recipient. Each refusal: a clear reason, no session, a `saml.sign_in` refusal in the audit trail.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
-import { freePort } from '@toolplane/embedded';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
-import { SignedXml } from 'xml-crypto';
 import { buildDashboard, dashboardEnv, launchChromium, newDashboardPage } from '../../helpers/browser.ts';
-import { startTestStack, tempDir } from '../../helpers/stack.ts';
+import { iso, samlSpEntityId as spEntityId, startSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
+import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-const idpEntityId = 'https://idp.saml.test/metadata';
 const budget = 60;
-const spEntityId = 'https://toolplane.saml.test/sp';
 
 let stack: Stack;
 /** The control plane past the contract proxy: its PUBLIC_API_URL, under which the ACS is. */
 let direct: string;
 let admin: ManagementClient;
 let workspaceId: string;
-let idp: { server: Server; url: string; key: string; cert: string };
+let idp: SamlIdp;
 let browser: Browser;
 let page: Page;
 let pageProblems: string[];
 let db: pg.Client;
-/** Every session token and sign-in code handed out in this file: none may appear in any service's output. */
+/** Every session token and sign-in code handed out in this file: none may appear in any service output. */
 const issued: string[] = [];
 /** The person the local identity provider signs in next (its NameID and groups). */
 let person = { subject: 'rita@example.com', groups: ['readers'] };
 
-/** An RSA key and a self-signed certificate for the identity provider (openssl). */
-function signingIdentity(): { key: string; cert: string } {
-  const dir = tempDir('saml-idp');
-  const key = join(dir, 'idp.key');
-  const cert = join(dir, 'idp.pem');
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=saml-idp.test'],
-      ...['-keyout', key, '-out', cert],
-    ],
-    { stdio: 'pipe' },
-  );
-  return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
-}
-
-const ns = 'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"';
-const iso = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
-
-interface AssertionOptions {
-  id?: string;
-  subject?: string;
-  groups?: string[];
-  audience?: string;
-  recipient?: string;
-  inResponseTo?: string;
-  notOnOrAfter?: string;
-  issuer?: string;
-}
-
-/** An assertion as an identity provider writes it (unsigned). */
-function assertion(o: AssertionOptions = {}): string {
-  const inResponseTo = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
-  const until = o.notOnOrAfter ?? iso(5 * 60_000);
-  const values = (o.groups ?? person.groups).map((g) => `<saml:AttributeValue>${g}</saml:AttributeValue>`).join('');
-  return (
-    `<saml:Assertion ${ns} ID="${o.id ?? `_a${randomUUID()}`}" Version="2.0" IssueInstant="${iso(0)}">` +
-    `<saml:Issuer>${o.issuer ?? idpEntityId}</saml:Issuer>` +
-    `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.subject ?? person.subject}</saml:NameID>` +
-    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">` +
-    `<saml:SubjectConfirmationData NotOnOrAfter="${until}" Recipient="${o.recipient ?? acsUrl()}"${inResponseTo}/>` +
-    `</saml:SubjectConfirmation></saml:Subject>` +
-    `<saml:Conditions NotBefore="${iso(-60_000)}" NotOnOrAfter="${until}">` +
-    `<saml:AudienceRestriction><saml:Audience>${o.audience ?? spEntityId}</saml:Audience></saml:AudienceRestriction>` +
-    `</saml:Conditions>` +
-    `<saml:AuthnStatement AuthnInstant="${iso(0)}" SessionIndex="_s1"><saml:AuthnContext>` +
-    `<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>` +
-    `</saml:AuthnContext></saml:AuthnStatement>` +
-    `<saml:AttributeStatement>` +
-    `<saml:Attribute Name="toolplane_workspace"><saml:AttributeValue>${workspaceId}</saml:AttributeValue></saml:Attribute>` +
-    `<saml:Attribute Name="groups">${values}</saml:Attribute>` +
-    `</saml:AttributeStatement></saml:Assertion>`
-  );
-}
-
-/** The assertion signed by the identity provider (enveloped, exclusive c14n, RSA-SHA256; the Signature after Issuer). */
-function signed(xml: string): string {
-  const sig = new SignedXml({
-    privateKey: idp.key,
-    publicCert: idp.cert,
-    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-  });
-  sig.addReference({
-    xpath: "/*[local-name(.)='Assertion']",
-    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
-    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
-  });
-  sig.computeSignature(xml, {
-    location: { reference: "/*[local-name(.)='Assertion']/*[local-name(.)='Issuer']", action: 'after' },
-  });
-  return sig.getSignedXml();
-}
-
-/** The whole Response signed by the identity provider (its assertions as they are). */
-function signedResponse(xml: string): string {
-  const sig = new SignedXml({
-    privateKey: idp.key,
-    publicCert: idp.cert,
-    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-  });
-  sig.addReference({
-    xpath: "/*[local-name(.)='Response']",
-    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
-    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
-  });
-  sig.computeSignature(xml, {
-    location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Issuer']", action: 'after' },
-  });
-  return sig.getSignedXml();
-}
-
-/** A Response around assertions (none signed at this level, as many identity providers do). */
-function response(assertions: string, o: { inResponseTo?: string; prolog?: string } = {}): string {
-  const inResponseTo = o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : '';
-  return (
-    (o.prolog ?? '') +
-    `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ${ns} ID="_r${randomUUID()}" Version="2.0"` +
-    ` IssueInstant="${iso(0)}" Destination="${acsUrl()}"${inResponseTo}>` +
-    `<saml:Issuer>${idpEntityId}</saml:Issuer>` +
-    `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
-    assertions +
-    `</samlp:Response>`
-  );
-}
+const assertion: SamlIdp['assertion'] = (o) => idp.assertion(o);
+const signed: SamlIdp['signed'] = (xml) => idp.signed(xml);
+const signedResponse: SamlIdp['signedResponse'] = (xml) => idp.signedResponse(xml);
+const response: SamlIdp['response'] = (assertions, o) => idp.response(assertions, o);
 
 function acsUrl(): string {
   return `${direct}/saml/acs`;
-}
-
-/** The local identity provider: `/sso` reads the AuthnRequest and answers a page that posts the signed response. */
-async function startIdp(): Promise<{ server: Server; url: string; key: string; cert: string }> {
-  const port = await freePort();
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://idp');
-    let request = '';
-    try {
-      request = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest') ?? '', 'base64')).toString();
-    } catch {
-      // not an AuthnRequest (a favicon): answered below
-    }
-    const id = /\sID="([^"]+)"/.exec(request)?.[1];
-    const acs = /AssertionConsumerServiceURL="([^"]+)"/.exec(request)?.[1];
-    if (url.pathname !== '/sso' || !id || acs !== acsUrl()) {
-      res.writeHead(400).end('not an AuthnRequest of this test');
-      return;
-    }
-    const body = Buffer.from(response(signed(assertion({ inResponseTo: id })), { inResponseTo: id })).toString(
-      'base64',
-    );
-    const relay = (url.searchParams.get('RelayState') ?? '').replace(/"/g, '&quot;');
-    res
-      .writeHead(200, { 'content-type': 'text/html' })
-      .end(
-        `<!doctype html><html lang="en"><title>IdP</title><form method="post" action="${acs}">` +
-          `<input type="hidden" name="SAMLResponse" value="${body}"><input type="hidden" name="RelayState" value="${relay}">` +
-          `<button type="submit">Continue to Toolplane</button></form></html>`,
-      );
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${port}`, ...signingIdentity() };
 }
 
 /** Posts a response to the ACS as an identity provider would (IdP-initiated): where it sends the person, and its id. */
@@ -233,7 +90,7 @@ async function expectRefused(xml: string, reason: RegExp): Promise<void> {
 beforeAll(async () => {
   const build = buildDashboard();
   browser = await launchChromium();
-  idp = await startIdp();
+  idp = await startSamlIdp({ acsUrl, workspaceId: () => workspaceId, person: () => person });
   ({
     stack,
     api: admin,
@@ -242,10 +99,7 @@ beforeAll(async () => {
     logLevel: 'info',
     serviceEnv: {
       'control-plane': {
-        SAML_IDP_ENTITY_ID: idpEntityId,
-        SAML_IDP_SSO_URL: `${idp.url}/sso`,
-        SAML_IDP_CERT: idp.cert,
-        SAML_SP_ENTITY_ID: spEntityId,
+        ...idp.env(),
         // The unauthenticated budget per address (refused SAML responses spend it too): the file stays under it
         // until its last case spends the rest.
         UNAUTH_RATE_LIMIT: String(budget),
@@ -275,7 +129,7 @@ afterAll(async () => {
   await db?.end();
   await browser?.close();
   await stack?.stop();
-  await new Promise((r) => idp?.server.close(r));
+  await idp?.close();
 });
 
 describe('SAML sign-in', () => {
