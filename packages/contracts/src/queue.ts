@@ -203,7 +203,10 @@ export const Principal = z.object({
   /** The external user (`x-username`) the call runs for, resolved by the edge to its id. */
   userId: z.string().optional(),
   username: z.string().optional(),
-  /** With `username`: why the caller may act as that user (a policy id, `unnamed-key` or `token-user`; ADR 0013). */
+  /**
+   * With `username`: why the caller may act as that user (ADR 0013): a policy id, `unnamed-key`, `token-user`, or
+   * `id-jag:<IdP id>` for the edges' own tokens (the enterprise IdP that vouched for the person, ADR 0082).
+   */
   actingVia: z.string().optional(),
   /** A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder). */
   delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()) }).optional(),

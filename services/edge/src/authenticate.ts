@@ -159,6 +159,8 @@ interface Credentialed {
   readonly accessToken?: string | undefined;
   /** The external user an OAuth token names through its user claim. */
   readonly tokenUser?: string | undefined;
+  /** An edges' own token (ADR 0082): the enterprise IdP it came from; the token's user acts `id-jag:<idp>`. */
+  readonly idp?: string | undefined;
   /** The verified token's claims (for policy conditions). */
   readonly claims?: Readonly<Record<string, unknown>> | undefined;
   /** A narrowed token's caller: the key it was narrowed from is `keyId`. */
@@ -426,6 +428,7 @@ async function tokenCaller(
     accessToken: bearer,
     // The edges' own tokens (ADR 0082) name their person; others by the user claim.
     tokenUser: check.user ?? (typeof claim === 'string' && claim.length > 0 ? claim : undefined),
+    idp: check.idp,
     claims: check.claims,
   };
 }
@@ -509,7 +512,8 @@ function principalOf(c: Credentialed, acting: ActingAs | undefined, actingVia: s
     principal.username = acting.username;
     if (acting.userId !== undefined) principal.userId = acting.userId;
   }
-  if (actingVia) principal.actingVia = actingVia;
+  // The person an ID-JAG named acts as themself: through which IdP is what the records keep.
+  if (actingVia) principal.actingVia = actingVia === 'token-user' && c.idp ? `id-jag:${c.idp}` : actingVia;
   if (c.delegation) principal.delegation = { tokenId: c.delegation.token.jti, actors: [...c.delegation.actors] };
   return principal;
 }

@@ -17,6 +17,8 @@ export type TokenCheck =
       claims: JWTPayload;
       /** The external user the token is (the edges' own tokens name their person, ADR 0082). */
       user?: string;
+      /** An edges' own token: the enterprise IdP whose ID-JAG it was granted for (records say `id-jag:<id>`). */
+      idp?: string;
     }
   | { ok: false; status: 401 | 403; error: 'invalid_token' | 'insufficient_scope'; description: string };
 

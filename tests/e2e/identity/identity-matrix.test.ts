@@ -119,6 +119,7 @@ function dpopProof(url: string, token?: string): Promise<string> {
     .sign(dpopKey.privateKey);
 }
 /** The registered MCP client's secret at the edges' token endpoint (ADR 0082). */
+let idpId: string;
 let idpSecret: string;
 /** Where the edges' signing key is written for the stack. */
 let keyDir: string;
@@ -461,18 +462,18 @@ beforeAll(async () => {
       },
     }),
   );
-  idpSecret = (
-    await unwrap(
-      api.POST('/enterprise_idps', {
-        body: {
-          name: 'idp',
-          issuer: authServer.issuer,
-          jwksUrl: `${authServer.issuer}/jwks`,
-          clientId: 'matrix-client',
-        },
-      }),
-    )
-  ).clientSecret!;
+  const idp = await unwrap(
+    api.POST('/enterprise_idps', {
+      body: {
+        name: 'idp',
+        issuer: authServer.issuer,
+        jwksUrl: `${authServer.issuer}/jwks`,
+        clientId: 'matrix-client',
+      },
+    }),
+  );
+  idpSecret = idp.clientSecret!;
+  idpId = idp.id;
   // Every server shows its three tools to the key (catalogs and policies have reached the edge).
   for (const kind of serverKinds) {
     const names = await waitFor(`tools of the ${kind} server`, async () => {
@@ -600,6 +601,7 @@ describe('around the matrix', () => {
     await call({ authorization: `Bearer ${await token('alice', id)}` });
     await call(await headersFor('oauth', id, 'mallory'));
     await call(await headersFor('narrowed', id, 'alice'));
+    await call(await headersFor('id_jag', id));
     // `key_name`: the key's name as it is now (null for token callers); `delegation`: a narrowed token's calls only.
     const wanted = [
       { key_id: keyId, key_name: 'app', subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
@@ -614,8 +616,10 @@ describe('around the matrix', () => {
         acting_via: policyIds['key-for-users'],
         delegation: { token_id: narrowedId, actors: [`api_key:${keyId}`, 'matrix-agent'] },
       },
+      // The ID-JAG's person, and the enterprise IdP that vouched for them.
+      { key_id: null, key_name: null, subject: 'alice', username: 'alice', acting_via: `id-jag:${idpId}` },
     ];
-    const records = await waitFor('the execution records of the five calls', async () => {
+    const records = await waitFor('the execution records of the six calls', async () => {
       const r = await unwrap(
         api.GET('/execution_records', { params: { query: { server_id: id, tool: 'api_whoami', limit: 200 } } }),
       );

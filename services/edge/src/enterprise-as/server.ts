@@ -251,7 +251,8 @@ export class EnterpriseAuthorizationServer {
       });
       const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
       const user = String(payload.toolplane_user);
-      return { ok: true, subject: payload.sub!, scopes, groups: [], claims: payload, user };
+      const idp = typeof payload.idp === 'string' ? { idp: payload.idp } : {};
+      return { ok: true, subject: payload.sub!, scopes, groups: [], claims: payload, user, ...idp };
     } catch {
       return { ok: false, status: 401, error: 'invalid_token', description: 'the token could not be verified' };
     }
