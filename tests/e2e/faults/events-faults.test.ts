@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
-import { INBOUND_QUEUE, subscriptionsKey, subscriptionStreamKey, type EventOccurrence } from '@toolplane/contracts';
+import {
+  eventSourcesKey,
+  INBOUND_QUEUE,
+  subscriptionsKey,
+  subscriptionStreamKey,
+  type EventOccurrence,
+} from '@toolplane/contracts';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
@@ -21,7 +27,7 @@ import { sdkClient } from '../events/fixture.ts';
  * client using it: the provider retries at edge B (also a delivery A had queued, whose answer it never got), the
  * clients go on at edge B with their cursors. Then Redis is stopped and started again from its AOF: what was written
  * before is delivered after (webhook and poll), a delivery while it is down is refused with 503 and taken on the
- * provider's retry. Every occurrence reaches every subscriber, in order, each eventId once in a subscription's stream.
+ * provider's retry, and so is one while Redis has lost the published state (not yet republished). Every occurrence reaches every subscriber, in order, each eventId once in a subscription's stream.
  */
 
 const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
@@ -307,5 +313,18 @@ describe('MCP Events under faults', () => {
     const after = await poll(pollB, from.cursor);
     expect(after).toMatchObject({ truncated: false, hasMore: false });
     expect(after.events.map((x) => x.eventId)).toEqual(r);
+  }, 600_000);
+
+  it('state lost from Redis and not yet republished: a delivery is refused with 503 (not 404), and taken after', async () => {
+    const [id] = ids('state', 1);
+    const pollSub = await subscriptionOf('poll');
+    // The control plane is down while Redis has lost its marker and the instance's sources (what an empty restart
+    // leaves): the edge cannot tell "no such inbound URL" from "not republished yet".
+    await stack.stopProcess(stack.processes.find((p) => p.service === 'control-plane')!);
+    await redis.del(`${stack.redisPrefix}:runtime-state`, eventSourcesKey(instanceId));
+    expect(await post(edgeB(), id!)).toBe(503);
+    await stack.startControlPlane();
+    await deliver(edgeB(), id!, pollSub);
+    expect((await given(pollSub)).filter((x) => x === id)).toHaveLength(1);
   }, 600_000);
 });
