@@ -5,6 +5,7 @@ import { InboundQueue } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import express, { type Express, type Request, type Response } from 'express';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
+import { RuntimeStateProbe } from './runtime-state.ts';
 
 /** The headers a provider signs with or names its delivery by: the only ones queued (lower-case names). */
 const KEPT_HEADERS = new RegExp(
@@ -69,11 +70,13 @@ function keptHeaders(req: Request): Record<string, string> {
  * `POST /hooks/{instanceId}`: a provider's delivery for a connector instance (MCP Events). Not MCP, no credential: the
  * worker verifies the signature with the instance's webhook secret, which the edge never reads. The raw bytes (capped
  * at MAX_BODY_BYTES) and the signing headers are queued on `INBOUND_QUEUE` as they came, and the answer is 202; an
- * instance without event types is a 404; each client address has a public route's budget (429 past it). The queue
+ * instance without event types is a 404 (a 503 while the control plane's state marker is missing: its sources may
+ * not be republished yet after Redis lost them, and the provider must retry); each client address has a public route's budget (429 past it). The queue
  * shares the edge's connection (closed with it).
  */
 export function inboundRoutes(http: Express, opts: InboundRouteOptions): void {
   const queue = new InboundQueue(opts.redis, opts.prefix);
+  const state = new RuntimeStateProbe(opts.redis, opts.prefix);
   const limiter = new UnauthenticatedLimiter(opts.rateLimit.points, opts.rateLimit.windowSeconds);
   const raw = express.raw({ limit: opts.maxBodyBytes, type: () => true });
   const receive = async (req: Request, res: Response): Promise<void> => {
@@ -86,7 +89,10 @@ export function inboundRoutes(http: Express, opts: InboundRouteOptions): void {
     limiter.count(address);
     const instanceId = String(req.params.instanceId);
     const source = await sourceOf(opts.redis, instanceId);
-    if (!source) return void res.status(404).json({ error: 'no such inbound URL' });
+    if (!source) {
+      await state.assertComplete(); // restoring: thrown, answered 503 below
+      return void res.status(404).json({ error: 'no such inbound URL' });
+    }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const challenge = slackChallenge(source, body);
     if (challenge !== undefined) return void res.type('text/plain').send(challenge);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   inboundSeenKey,
   webhookSecretName,
@@ -88,6 +88,38 @@ async function markSeen(deps: InboundDeps, instanceId: string, deliveryId: strin
     .exec();
 }
 
+/** How long a claim on a delivery id holds without its handling ending (a killed worker's lapses after it). */
+const CLAIM_MS = 60_000;
+
+/** Releases a claim only while it is still this handling's. */
+const RELEASE_CLAIM = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** The claim's key: beside the seen set (same hash tag), named by a digest of the delivery id. */
+const claimKey = (instanceId: string, deliveryId: string): string =>
+  `${inboundSeenKey(instanceId)}:claim:${createHash('sha256').update(deliveryId).digest('hex').slice(0, 32)}`;
+
+/**
+ * One delivery id is fanned out by one handling at a time: a provider's retry queued beside the first copy (the edge
+ * that queued it died before answering) would otherwise pass the seen check while the first is still fanning out,
+ * and every subscriber would be given it twice. Runs `fan` under the claim; a claim held by another handling throws
+ * (the queue retries it with backoff, and it then meets the seen set: a replay).
+ */
+async function underClaim<T>(
+  deps: InboundDeps,
+  where: { instanceId: string; deliveryId: string },
+  fan: () => Promise<T>,
+) {
+  const key = claimKey(where.instanceId, where.deliveryId);
+  const token = randomUUID();
+  if ((await deps.redis.set(key, token, 'PX', CLAIM_MS, 'NX')) !== 'OK')
+    throw new Error('this delivery id is being fanned out by another job; tried again later');
+  try {
+    return await fan();
+  } finally {
+    await deps.redis.eval(RELEASE_CLAIM, 1, key, token).catch(() => undefined);
+  }
+}
+
 /**
  * One queued delivery (`INBOUND_QUEUE`): the instance's event types (none: dropped), its webhook secret (none:
  * refused), the provider's signature and timestamp, the replay window, then the fan-out. A refusal makes an execution
@@ -122,12 +154,23 @@ export async function handleInbound(deps: InboundDeps, delivery: InboundDelivery
       message: 'this delivery id was already taken',
       deliveryId,
     });
-  const given = await fanOut(
-    deps,
-    { instanceId, workspaceId: events.workspaceId, servers: events.servers },
-    { eventId: deliveryId, types: verdict.types, data: verdict.data, timestamp: delivery.receivedAt },
-  );
-  await markSeen(deps, instanceId, deliveryId);
+  const given = await underClaim(deps, { instanceId, deliveryId }, async () => {
+    // Checked again under the claim: a copy whose handling ended since the check above was given already.
+    if (await seenBefore(deps, instanceId, deliveryId)) return undefined;
+    const out = await fanOut(
+      deps,
+      { instanceId, workspaceId: events.workspaceId, servers: events.servers },
+      { eventId: deliveryId, types: verdict.types, data: verdict.data, timestamp: delivery.receivedAt },
+    );
+    await markSeen(deps, instanceId, deliveryId);
+    return out;
+  });
+  if (!given)
+    return recordRefusal(deps, delivery, events, {
+      reason: 'replay',
+      message: 'this delivery id was already taken',
+      deliveryId,
+    });
   deps.log.debug(
     {
       instanceId,
