@@ -43,6 +43,9 @@ const ChangeRequestsPage = lazy(() =>
 const LeastPrivilegePage = lazy(() =>
   import('./pages/least-privilege.tsx').then((m) => ({ default: m.LeastPrivilegePage })),
 );
+const EnterpriseIdpsPage = lazy(() =>
+  import('./pages/enterprise-idps.tsx').then((m) => ({ default: m.EnterpriseIdpsPage })),
+);
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -71,6 +74,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/usage', label: 'Usage', area: 'usage' },
       { href: '/records', label: 'Execution records', area: 'records' },
       { href: '/external-users', label: 'External users', area: 'people' },
+      { href: '/enterprise-idps', label: 'Enterprise IdPs', area: 'people' },
       { href: '/access-policies', label: 'Access policies', area: 'policies' },
       { href: '/quotas', label: 'Quotas', area: 'policies' },
       { href: '/guardrails', label: 'Guardrails', area: 'policies' },
@@ -295,6 +299,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
     return <ApprovalsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
+  if (first === 'enterprise-idps') return <EnterpriseIdpsPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;
   if (first === 'usage') return <UsagePage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'audit' && second === 'exporters') return <AuditExportersPage client={client} />;
