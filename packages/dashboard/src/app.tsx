@@ -44,6 +44,9 @@ const LeastPrivilegePage = lazy(() =>
   import('./pages/least-privilege.tsx').then((m) => ({ default: m.LeastPrivilegePage })),
 );
 const EventsPage = lazy(() => import('./pages/events.tsx').then((m) => ({ default: m.EventsPage })));
+const EnterpriseIdpsPage = lazy(() =>
+  import('./pages/enterprise-idps.tsx').then((m) => ({ default: m.EnterpriseIdpsPage })),
+);
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -73,6 +76,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/records', label: 'Execution records', area: 'records' },
       { href: '/events', label: 'Events', area: 'records' },
       { href: '/external-users', label: 'External users', area: 'people' },
+      { href: '/enterprise-idps', label: 'Enterprise IdPs', area: 'people' },
       { href: '/access-policies', label: 'Access policies', area: 'policies' },
       { href: '/quotas', label: 'Quotas', area: 'policies' },
       { href: '/guardrails', label: 'Guardrails', area: 'policies' },
@@ -298,6 +302,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
     return <ApprovalsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
+  if (first === 'enterprise-idps') return <EnterpriseIdpsPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;
   if (first === 'usage') return <UsagePage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'audit' && second === 'exporters') return <AuditExportersPage client={client} />;

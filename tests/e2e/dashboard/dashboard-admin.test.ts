@@ -61,7 +61,7 @@ describe('the dashboard for admins', () => {
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
-    await expect(nav.getByRole('link').count()).resolves.toBe(24);
+    await expect(nav.getByRole('link').count()).resolves.toBe(25);
     await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');
@@ -571,6 +571,59 @@ describe('the dashboard for admins', () => {
     const offId = (off.data as unknown as { changeRequest: { id: string } }).changeRequest.id;
     const approver = createManagementClient(stack.controlPlaneUrl, second.key);
     await unwrap(approver.POST('/change_requests/{id}/approve', { params: { path: { id: offId } }, body: {} }));
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('adds an enterprise IdP through its page: listed, its client secret shown once; a narrowed token on the keys page', async () => {
+    await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'Enterprise IdPs', 'Enterprise IdPs');
+    await page.getByText('No enterprise IdP yet.').waitFor();
+    await audit(page, 'enterprise IdPs (none)');
+    await page.getByLabel('Name', { exact: true }).fill('acme-sso');
+    await page.getByLabel('Issuer', { exact: true }).fill('https://idp.acme.example');
+    await page.getByLabel('JWKS URL', { exact: true }).fill('https://idp.acme.example/jwks');
+    await page.getByLabel('Client id', { exact: true }).fill('agents');
+    await page.getByRole('button', { name: 'Add IdP' }).click();
+    await page.getByRole('status').filter({ hasText: 'Added acme-sso.' }).waitFor();
+    const secret = await page.getByLabel('The client secret of acme-sso').inputValue();
+    expect(secret).toMatch(/^tpidp_/);
+    const row = page.getByRole('row').filter({ hasText: 'acme-sso' });
+    await row.getByText('https://idp.acme.example/jwks').waitFor();
+    await row.getByText('sub', { exact: true }).waitFor();
+    await audit(page, 'enterprise IdPs (added, secret shown once)');
+    const listed = await unwrap(api.GET('/enterprise_idps'));
+    expect(listed.data.map((i) => [i.name, i.issuer, i.clientId, i.userClaim])).toEqual([
+      ['acme-sso', 'https://idp.acme.example', 'agents', 'sub'],
+    ]);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await expect(page.getByLabel('The client secret of acme-sso').count()).resolves.toBe(0);
+    expect(await page.content()).not.toContain(secret);
+
+    // A token narrowed from a key (ADR 0084) shows on the API keys page: its chain of actors, tools and expiry.
+    const holder = await unwrap(api.POST('/api_keys', { body: { name: 'delegator', scopes: ['runtime'] } }));
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: holder.key,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', tools: ['get_ticket'], actor: 'reader' }]),
+    });
+    const exchanged = await fetch(`${stack.edgeUrls[0]}/oauth/token-exchange`, { method: 'POST', body: form });
+    expect(exchanged.status).toBe(200);
+    const narrowed = ((await exchanged.json()) as { access_token: string }).access_token;
+    // The edge's audit event reaches the control plane's trail on its own time.
+    await waitFor('the token.narrowed event in the trail', async () => {
+      const r = await unwrap(api.GET('/audit_events', { params: { query: { action: 'token.narrowed' } } }));
+      return r.data.some((e) => e.actor.id === holder.id) ? true : undefined;
+    });
+    await openFromNav(page, 'API keys', 'API keys');
+    const tokens = page.getByRole('table', { name: 'Narrowed tokens made from the workspace’s keys' });
+    const token = tokens.getByRole('row').filter({ hasText: 'delegator' });
+    await token.getByText(`api_key:${holder.id} → reader`).waitFor();
+    await token.getByText('get_ticket', { exact: true }).waitFor();
+    await audit(page, 'api keys (a narrowed token)');
+    expect(await page.content()).not.toContain(narrowed);
+    await signOut(page);
     expect(pageProblems).toEqual([]);
   }, 120_000);
 });

@@ -289,6 +289,58 @@ describe('four eyes on loosening', () => {
     expect((await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path } }))).autoAccept).toBe(false);
   });
 
+  it('holds adding an enterprise IdP and changing its keys; renaming, rotating and removing it apply at once', async () => {
+    const idp = {
+      name: 'four-eyes-idp',
+      issuer: 'https://idp.four-eyes.example',
+      jwksUrl: 'https://idp.four-eyes.example/jwks',
+      clientId: 'agent',
+    };
+    // plan marks the IdP a file adds as loosening.
+    const { files } = await unwrap(api.GET('/workspace_files'));
+    const added = { path: 'enterprise-idps/four-eyes-idp.yaml', content: `name: ${idp.name}\nissuer: ${idp.issuer}\n` };
+    added.content += `jwksUrl: ${idp.jwksUrl}\nclientId: ${idp.clientId}\nuserClaim: sub\n`;
+    const plan = await unwrap(
+      api.POST('/workspace_files/plan', {
+        body: { files: [...files.filter((f) => f.path !== 'session.yaml'), added] },
+      }),
+    );
+    expect(plan.changes.find((c) => c.name === idp.name)).toMatchObject({
+      action: 'create',
+      loosens: true,
+      loosenedFields: ['(created)'],
+    });
+    const waiting = await held(api.POST('/enterprise_idps', { body: idp }));
+    expect(waiting.loosens).toEqual(['(created)']);
+    expect(waiting.detail).toContain(`waits for approval ${waiting.changeRequest.id}`);
+    const listed = async () => (await unwrap(api.GET('/enterprise_idps'))).data.filter((i) => i.name === idp.name);
+    expect(await listed()).toEqual([]);
+    expect(await status(approve(api, waiting.changeRequest.id))).toBe(403);
+    const applied = await approve(approver, waiting.changeRequest.id);
+    expect(applied.state).toBe('applied');
+    // The client secret is not in the approver's answer: the requester rotates it.
+    expect(JSON.stringify(applied)).not.toContain('tpidp_');
+    const [row] = await listed();
+    expect(row).toMatchObject(idp);
+    const path = { id: row!.id };
+    const keys = await held(
+      api.PATCH('/enterprise_idps/{id}', { params: { path }, body: { jwksUrl: 'https://evil.example/jwks' } }),
+    );
+    expect(keys.loosens).toEqual(['jwksUrl']);
+    expect((await unwrap(api.GET('/enterprise_idps/{id}', { params: { path } }))).jwksUrl).toBe(idp.jwksUrl);
+    const renamed = await api.PATCH('/enterprise_idps/{id}', {
+      params: { path },
+      body: { name: 'four-eyes-idp-2', rotateSecret: true },
+    });
+    expect(renamed.response.status).toBe(200);
+    expect(renamed.data!.clientSecret).toMatch(/^tpidp_/);
+    // The held change was bound to the IdP as it was: renamed since, its approval is refused.
+    expect(await status(approve(approver, keys.changeRequest.id))).toBe(409);
+    const removed = await api.DELETE('/enterprise_idps/{id}', { params: { path } });
+    expect(removed.response.status).toBe(204);
+    expect(await status(unwrap(api.GET('/enterprise_idps/{id}', { params: { path } })))).toBe(404);
+  });
+
   it('a person the setting names decides through a link: single use, never made by the requester, audited', async () => {
     await unwrap(api.POST('/external_users', { body: { name: 'dana' } }));
     const settings = {

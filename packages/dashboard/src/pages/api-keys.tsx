@@ -8,6 +8,7 @@ import { Empty, OneTimeKey, Show, when } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
 import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
+import { NarrowedTokens } from './api-keys/narrowed-tokens.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -184,6 +185,7 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
           </>
         )}
       </Show>
+      <NarrowedTokens client={client} />
     </>
   );
 }

@@ -8,7 +8,13 @@ import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { canonical } from '../governing.ts';
 import { Reply, type Input, type Operation } from '../operation.ts';
-import { credentialPaths, loosenedFields, type LooseningKind, type RequestedChange } from './loosening.ts';
+import {
+  creationLoosens,
+  credentialPaths,
+  loosenedFields,
+  type LooseningKind,
+  type RequestedChange,
+} from './loosening.ts';
 import { WaitsForApprovalAnswer } from './openapi.ts';
 
 /**
@@ -205,15 +211,32 @@ export function asApproved<T>(run: () => Promise<T>): Promise<T> {
   return applying.run(true, run);
 }
 
+/** Whether the running handler applies an approved change (its answer goes to the approver, not the requester). */
+export function applyingApproved(): boolean {
+  return applying.getStore() === true;
+}
+
+/** A creation has no target: its state is nothing (bound by its body alone; the handler refuses a duplicate). */
+const nothing: Handler = async () => ({});
+
+/** The `GET` a changing operation's target is read with; for a creation that loosens, `nothing`. */
+function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handler | undefined {
+  const { method, path } = op.route;
+  if (method === 'post')
+    return creationLoosens.has(kind) && op.route.operationId?.startsWith('create') ? nothing : undefined;
+  if (!['put', 'patch', 'delete'].includes(method)) return undefined;
+  return table.find((o) => o.route.method === 'get' && o.route.path === path)?.handler;
+}
+
 /**
  * The table with its changing operations guarded: each `PUT`, `PATCH` and `DELETE` whose path a `GET` of the table
- * reads (the target's state, compared and bound). Their routes document the 202.
+ * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation loosens.
+ * Their routes document the 202.
  */
 export function fourEyes(kind: LooseningKind, table: Operation[], compared?: Compared): Operation[] {
   return table.map((op) => {
-    const method = op.route.method;
-    const read = table.find((o) => o.route.method === 'get' && o.route.path === op.route.path)?.handler;
-    if (!['put', 'patch', 'delete'].includes(method) || !op.handler || !read) return op;
+    const read = readerOf(kind, table, op);
+    if (!op.handler || !read) return op;
     const g: Guarded = { op, kind, read, compared };
     guarded.set(op.route.operationId!, g);
     const handler: Handler = async (deps, input) => {

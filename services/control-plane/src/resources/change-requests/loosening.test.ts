@@ -4,6 +4,37 @@ import { credentialPaths, loosenedFields } from './loosening.ts';
 const rule = { approvers: { apiKeys: ['k1', 'k2'] }, approvals: 2, expiresInSeconds: 3600 };
 
 describe('loosenedFields', () => {
+  it('enterprise IdP: adding one, or another issuer, keys, client or user claim lets people in; removing, renaming, rotating does not', () => {
+    const idp = {
+      id: 'i1',
+      name: 'corp',
+      issuer: 'https://idp.example.com',
+      jwksUrl: 'https://idp.example.com/jwks',
+      clientId: 'c1',
+      userClaim: 'sub',
+    };
+    const { id: _id, ...body } = idp;
+    expect(loosenedFields('enterprise_idp', { stored: {}, body })).toEqual(['(created)']);
+    const other = {
+      issuer: 'https://evil.example.com',
+      jwksUrl: 'https://evil.example.com/jwks',
+      clientId: 'c2',
+      userClaim: 'email',
+    };
+    expect(loosenedFields('enterprise_idp', { stored: idp, body: other })).toEqual([
+      'issuer',
+      'jwksUrl',
+      'clientId',
+      'userClaim',
+    ]);
+    expect(loosenedFields('enterprise_idp', { stored: idp, body: { jwksUrl: 'https://idp.example.com/k2' } })).toEqual([
+      'jwksUrl',
+    ]);
+    expect(loosenedFields('enterprise_idp', { stored: idp, body })).toEqual([]);
+    expect(loosenedFields('enterprise_idp', { stored: idp, body: { name: 'corp-2', rotateSecret: true } })).toEqual([]);
+    expect(loosenedFields('enterprise_idp', { stored: idp, body: undefined })).toEqual([]);
+  });
+
   it('server: public, confirmations and approvals lifted, config changed; the reverse tightens', () => {
     const tight = { isPublic: false, codeMode: false, confirmTools: ['a'], approvalTools: ['b'], approvalRule: rule };
     const loose = { isPublic: true, confirmTools: [], approvalTools: [], approvalRule: null };

@@ -14,7 +14,8 @@ export type LooseningKind =
   | 'session_settings'
   | 'change_approvals'
   | 'external_server'
-  | 'connector';
+  | 'connector'
+  | 'enterprise_idp';
 
 type Json = Record<string, unknown>;
 
@@ -286,6 +287,20 @@ function connectorLoosened({ stored: s, body: b }: RequestedChange): string[] {
   return out;
 }
 
+/** What an enterprise IdP's ID-JAGs are checked against: who it lets in (ADR 0082). Its `name` only labels it. */
+const idpChecks = ['issuer', 'jwksUrl', 'clientId', 'userClaim'] as const;
+
+/**
+ * An enterprise IdP lets people in (ADR 0082): adding one (`stored` empty, no issuer: a create) loosens; changing its
+ * issuer, keys, client or the claim that names the person may let other people in. Removing it, renaming it or rotating
+ * its client secret lets no one new in.
+ */
+function enterpriseIdpLoosened(c: RequestedChange): string[] {
+  if (!c.body) return [];
+  if (c.stored.issuer === undefined) return ['(created)'];
+  return idpChecks.filter((f) => sets(c, f));
+}
+
 const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   server: serverLoosened,
   access_policy: policyLoosened,
@@ -296,9 +311,16 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   change_approvals: settingsLoosened,
   external_server: externalServerLoosened,
   connector: connectorLoosened,
+  enterprise_idp: enterpriseIdpLoosened,
 };
 
-/** The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force). */
+/** The kinds whose creation (`POST`) is itself a loosening: four eyes guard it too (four-eyes.ts). */
+export const creationLoosens: ReadonlySet<LooseningKind> = new Set(['enterprise_idp']);
+
+/**
+ * The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force; `(created)`:
+ * creating it lets someone in, for the kinds in `creationLoosens`).
+ */
 export function loosenedFields(kind: LooseningKind, change: RequestedChange): string[] {
   return byKind[kind](change);
 }

@@ -3,6 +3,7 @@ import { ValidationError } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import type { EnterpriseIdp } from '../../generated/prisma/client.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
+import { applyingApproved } from '../change-requests/four-eyes.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { given, workspaceRows } from '../rows.ts';
@@ -29,6 +30,13 @@ function newSecret(): { secret: string; hash: string } {
   const secret = `tpidp_${randomBytes(32).toString('base64url')}`;
   return { secret, hash: createHash('sha256').update(secret).digest('hex') };
 }
+
+/**
+ * The client secret for the answer: none when the change is an approved one applied (four eyes on loosening, ADR 0079):
+ * that answer goes to the approver and is kept with the change request's decision; the requester rotates the secret
+ * (`rotateSecret` alone lets no one new in and applies at once).
+ */
+const shown = (secret: string) => (applyingApproved() ? {} : { clientSecret: secret });
 
 /** 409 for a name, or an issuer and client pair, another configuration (not `except`) has. */
 async function refuseTaken(
@@ -71,7 +79,7 @@ export async function createEnterpriseIdp(
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
-  return { ...present(row), clientSecret: secret };
+  return { ...present(row), ...shown(secret) };
 }
 
 /** `GET /enterprise_idps`: oldest first. */
@@ -102,7 +110,7 @@ export async function updateEnterpriseIdp(
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
-  return { ...present(updated), ...(rotated ? { clientSecret: rotated.secret } : {}) };
+  return { ...present(updated), ...(rotated ? shown(rotated.secret) : {}) };
 }
 
 /** `DELETE /enterprise_idps/{id}`: its ID-JAGs are refused at once (tokens already issued live out their minutes). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 import type { Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
@@ -37,9 +38,10 @@ const rows = rowOperations({
 /**
  * Enterprise-managed authorization (ADR 0082, docs/identity.md): the identity providers whose ID-JAGs the edges'
  * authorization server redeems for access tokens to this workspace's MCP servers, each with the MCP client it
- * registers. Each change is published to the edges with the workspace's access policies.
+ * registers. Each change is published to the edges with the workspace's access policies. Adding one, or changing what
+ * its ID-JAGs are checked against, lets people in: with four eyes on loosening it waits for approval (ADR 0079).
  */
-export const enterpriseIdpsOperations: Operation[] = [
+export const enterpriseIdpsOperations: Operation[] = fourEyes('enterprise_idp', [
   rows.create({
     summary: 'Register an enterprise IdP and an MCP client for it',
     description:
@@ -65,4 +67,4 @@ export const enterpriseIdpsOperations: Operation[] = [
     summary: 'Remove an enterprise IdP (its ID-JAGs are refused at once)',
     handler: handlers.deleteEnterpriseIdp,
   }),
-];
+]);

@@ -3,7 +3,7 @@ import { toProblem, UserError, ValidationError, type Problem, type ProblemIssue 
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invokeOperation } from '../operation.ts';
-import { loosenedFields, type LooseningKind } from '../change-requests/loosening.ts';
+import { creationLoosens, loosenedFields, type LooseningKind } from '../change-requests/loosening.ts';
 import { approvalWaits } from './approval-rules.ts';
 import { inlineConfigsOf, type Change, type ServerPart, type StepContext } from './kind.ts';
 import { kinds } from './specs.ts';
@@ -18,11 +18,14 @@ const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
   guardrail: 'guardrail',
   session: 'session_settings',
   external_mcp_server: 'external_server',
+  enterprise_idp: 'enterprise_idp',
 };
 
 /** The fields an update or deletion loosens (four eyes on loosening), compared as the files and the live state say. */
 function loosened(c: Change): string[] {
   const kind = looseningKindOf[c.kind];
+  if (kind && c.action === 'create' && creationLoosens.has(kind))
+    return loosenedFields(kind, { stored: {}, body: c.desired?.spec });
   if (!kind || !c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
   // A key freed by a policy's deletion (no policy naming it any more) is seen by apply's own step, not by plan.
   const stored = { configured: true, ...c.live.spec, otherPrincipals: c.live.spec.principals };
