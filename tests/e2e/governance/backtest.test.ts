@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,8 @@ import { scaled, waitFor } from '../../helpers/wait.ts';
  * key; and the least-privilege proposal for a key, replayed over the period, refuses none of its calls. Session rules
  * (ADR 0078) against an API of the test's own: a read labelled `untrusted`, then `public_write` calls; an enforced
  * `session.yaml` holds exactly the calls made after the read in that key's session, and a server file confirming the
- * publishing tool reports each of its calls as newly asked to confirm.
+ * publishing tool reports each of its calls as newly asked to confirm. The replay runs on a thread of the control
+ * plane at nice 19, ended (with its connection) when the client goes away.
  */
 
 const tools: FixtureTool[] = [
@@ -515,4 +516,48 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     expect((await cli(...args)).stdout).toContain('newly asked to confirm: 4');
     expect(gists).toBe(sentBefore);
   }, 120_000);
+  it('runs on a thread of its own at nice 19; a client that goes away ends it and its connection', async () => {
+    const pid = stack.processes.find((p) => p.name === 'control-plane')!.child.pid!;
+    // The control plane's replay threads and their nice values (`/proc/<pid>/task/<tid>/stat`, field 19).
+    const replayThreads = () =>
+      readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+        let stat: string;
+        try {
+          stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        } catch {
+          return []; // a thread that ended meanwhile
+        }
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        return name === 'backtest-replay' ? [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] : [];
+      });
+    const connections = async () =>
+      (
+        await db.query<{ wait_event_type: string | null }>(
+          `SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'toolplane-backtest'`,
+        )
+      ).rows;
+    // The records' table locked: the replay's first read waits on it, so it cannot end by itself meanwhile.
+    const lock = new pg.Client({ connectionString: stack.databaseUrl });
+    await lock.connect();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE execution_records IN ACCESS EXCLUSIVE MODE');
+      const controller = new AbortController();
+      const request = api
+        .POST('/governance/backtest', { body: { files: [quotaFile], ...periodA }, signal: controller.signal })
+        .then(() => 'answered')
+        .catch(() => 'aborted');
+      await waitFor('the replay waiting on its read', async () =>
+        (await connections()).some((c) => c.wait_event_type === 'Lock'),
+      );
+      expect(replayThreads()).toEqual([19]);
+      controller.abort();
+      expect(await request).toBe('aborted');
+      await waitFor('the replay thread ended', () => replayThreads().length === 0);
+    } finally {
+      await lock.query('ROLLBACK');
+      await lock.end();
+    }
+    await waitFor('its connection closed', async () => (await connections()).length === 0);
+  }, 60_000);
 });

@@ -1,8 +1,7 @@
 import { ValidationError } from '@toolplane/errors';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
-import { openerOf, recordSource } from './records.ts';
-import { replay } from './replay.ts';
+import { replayOffThread } from './replay-thread.ts';
 import { currentRules, proposedRules } from './rules.ts';
 import { MAX_DAYS, type BacktestBody } from './schemas.ts';
 
@@ -31,17 +30,30 @@ function periodOf(body: BacktestBody) {
 
 /**
  * `POST /governance/backtest` (ADR 0080): the period's recorded calls replayed through the current rules and the
- * proposed ones, in time order, calling nothing; what would change, counted. Cancelled when the client goes away.
+ * proposed ones, in time order, calling nothing; what would change, counted. The replay runs on a thread of its own at
+ * the lowest CPU priority (replay-thread.ts); the client going away ends it.
  */
 export async function backtest(deps: ControlPlaneDeps, { caller, body, signal }: Input<BacktestBody>) {
   const period = periodOf(body);
   const workspaceId = caller.workspaceId;
   const current = await currentRules(deps.db, workspaceId);
   const proposed = await proposedRules(deps, workspaceId, current, body.files);
-  const opener = openerOf(deps.env);
-  const source = await recordSource(deps.db, workspaceId, period, opener);
+  const key = {
+    RECORD_ARGUMENTS_PRIVATE_KEY_FILE: deps.env.RECORD_ARGUMENTS_PRIVATE_KEY_FILE,
+    RECORD_ARGUMENTS_PRIVATE_KEY: deps.env.RECORD_ARGUMENTS_PRIVATE_KEY,
+  };
   const started = Date.now();
-  const o = await replay(source, { current, proposed }, { maxCalls: body.maxCalls, signal });
+  const o = await replayOffThread(
+    {
+      databaseUrl: deps.env.DATABASE_URL,
+      key,
+      workspaceId,
+      period,
+      rules: { current, proposed },
+      maxCalls: body.maxCalls,
+    },
+    { signal, log: deps.log },
+  );
   const log = { workspaceId, replayed: o.replayed, ms: Date.now() - started };
   if (o.cancelled) deps.log.info(log, 'backtest cancelled: the client went away');
   else deps.log.info(log, 'backtest done');
@@ -54,9 +66,14 @@ export async function backtest(deps: ControlPlaneDeps, { caller, body, signal }:
       limit: body.maxCalls,
       truncated: o.truncated,
     },
-    changes: Object.fromEntries(Object.entries(o.changes).map(([k, t]) => [k, t.toJSON()])),
-    reasons: o.reasons.toJSON(),
-    findings: o.findings.toJSON(),
-    notReplayed: [...NOT_REPLAYED, ...(opener ? [] : ['arguments: this control plane has no key to open them'])],
+    changes: o.changes,
+    reasons: o.reasons,
+    findings: o.findings,
+    notReplayed: [
+      ...NOT_REPLAYED,
+      ...(key.RECORD_ARGUMENTS_PRIVATE_KEY_FILE || key.RECORD_ARGUMENTS_PRIVATE_KEY
+        ? []
+        : ['arguments: this control plane has no key to open them']),
+    ],
   };
 }

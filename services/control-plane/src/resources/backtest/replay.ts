@@ -9,11 +9,14 @@ import { Counts, Tally, type CallValues } from './tally.ts';
  * The replay (ADR 0080): the period's records read in pages in time order (keyset: `started_at`, then id), each call
  * judged by the current rules and by the proposed ones (each with its own quota counters), and the differences
  * tallied. Memory is bounded by a page and the tallies; the read stops at the call limit, or when `signal` aborts (the
- * client went away).
+ * client went away). The service runs it on a thread of its own at the lowest CPU priority (replay-thread.ts).
  */
 
-/** Records read per page. */
-export const PAGE = 2000;
+/**
+ * Records read per page. One page in flight, the next asked for once this one is judged: PostgreSQL works for the
+ * replay only as fast as its (niced) thread judges, in short reads (ADR 0080, addendum).
+ */
+export const PAGE = 500;
 
 /** One record of the period, its call ready to judge (undefined `call`: its tool is in no catalog: not replayed). */
 export interface ReplayedRecord {
@@ -39,7 +42,7 @@ const changeKinds = [
 ] as const;
 type ChangeKind = (typeof changeKinds)[number];
 
-interface ReplayOutcome {
+export interface ReplayOutcome {
   replayed: number;
   skipped: number;
   withoutArguments: number;
@@ -93,13 +96,9 @@ function tallyCall(o: ReplayOutcome, r: ReplayedRecord, verdicts: { cur: Verdict
   }
 }
 
-/** Replays at most `maxCalls` records of `source` through both sets of rules. */
-export async function replay(
-  source: RecordSource,
-  rules: { current: Rules; proposed: Rules },
-  opts: { maxCalls: number; signal?: AbortSignal | undefined },
-): Promise<ReplayOutcome> {
-  const o: ReplayOutcome = {
+/** Nothing replayed yet. */
+export function emptyOutcome(): ReplayOutcome {
+  return {
     replayed: 0,
     skipped: 0,
     withoutArguments: 0,
@@ -109,6 +108,36 @@ export async function replay(
     reasons: new Counts(),
     findings: new Counts(),
   };
+}
+
+/** An outcome in the answer's form (plain data: what the replay's thread posts back). */
+export function summarize(o: ReplayOutcome) {
+  return {
+    replayed: o.replayed,
+    skipped: o.skipped,
+    withoutArguments: o.withoutArguments,
+    truncated: o.truncated,
+    cancelled: o.cancelled,
+    changes: Object.fromEntries(Object.entries(o.changes).map(([k, t]) => [k, t.toJSON()])) as Record<
+      ChangeKind,
+      ReturnType<Tally['toJSON']>
+    >,
+    reasons: o.reasons.toJSON(),
+    findings: o.findings.toJSON(),
+  };
+}
+export type ReplaySummary = ReturnType<typeof summarize>;
+
+/**
+ * Replays at most `maxCalls` records of `source` through both sets of rules; `onPage` hears the count after each page
+ * (the log of a cancelled replay says how far it got).
+ */
+export async function replay(
+  source: RecordSource,
+  rules: { current: Rules; proposed: Rules },
+  opts: { maxCalls: number; signal?: AbortSignal | undefined; onPage?: (replayed: number) => void },
+): Promise<ReplayOutcome> {
+  const o = emptyOutcome();
   const current = judgeOf(rules.current);
   const proposed = judgeOf(rules.proposed);
   let after: { at: Date; id: string } | undefined;
@@ -127,6 +156,7 @@ export async function replay(
       if (r.call.args === undefined) o.withoutArguments++;
       tallyCall(o, r, { cur: judgeCall(current, r.call), prop: judgeCall(proposed, r.call) });
     }
+    opts.onPage?.(o.replayed);
     if (page.length < Math.min(PAGE, left + 1)) return o;
   }
 }
