@@ -7,6 +7,7 @@ import pg from 'pg';
 import { openConnectPage } from '../../fixtures/calendar-connector.ts';
 import { quotaMeta, refusedBy, type ToolResult } from '../../helpers/quotas.ts';
 import { startTestStack } from '../../helpers/stack.ts';
+import { sourceCli } from '../../helpers/cli.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
@@ -315,6 +316,15 @@ describe('four eyes on loosening', () => {
     expect(waiting.detail).toContain(`waits for approval ${waiting.changeRequest.id}`);
     const listed = async () => (await unwrap(api.GET('/enterprise_idps'))).data.filter((i) => i.name === idp.name);
     expect(await listed()).toEqual([]);
+    // The CLI stops on a held change alike: exit 7 with the approval named, nothing added.
+    const args = ['--issuer', 'https://cli.four-eyes.example', '--jwks-url', 'https://cli.four-eyes.example/jwks'];
+    const cli = await sourceCli(stack)('idps', 'add', '--name', 'four-eyes-cli', ...args, '--client-id', 'cli').then(
+      () => ({ code: 0, stderr: '' }),
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(cli.code).toBe(7);
+    expect(cli.stderr).toMatch(/waits for approval [0-9a-f-]{36}/);
+    expect((await unwrap(api.GET('/enterprise_idps'))).data.some((i) => i.name === 'four-eyes-cli')).toBe(false);
     expect(await status(approve(api, waiting.changeRequest.id))).toBe(403);
     const applied = await approve(approver, waiting.changeRequest.id);
     expect(applied.state).toBe('applied');

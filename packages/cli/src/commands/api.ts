@@ -166,6 +166,10 @@ export class Api {
       const path = response.url ? new URL(response.url).pathname : '';
       throw problemToError(response.status, error, `${method} ${path} answered HTTP ${response.status}`);
     }
+    // Four eyes on loosening (docs/governance.md): the change is held, not made; every command stops on it alike.
+    const held = data as { status?: unknown; detail?: unknown } | undefined;
+    if (response.status === 202 && held?.status === 'waits_for_approval')
+      throw new CliError(String(held.detail), ExitCode.waiting, { status: 202, code: 'change.waits_for_approval' });
     // 204 (and empty 2xx answers) carry no body: `data` is undefined then, as the operations' types say.
     return { status: response.status, data: data as D };
   }

@@ -10,6 +10,8 @@ export const ExitCode = {
   auth: 4,
   notFound: 5,
   transient: 6,
+  /** The change loosens a rule and waits for another person's approval (202, four eyes): nothing changed yet. */
+  waiting: 7,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
