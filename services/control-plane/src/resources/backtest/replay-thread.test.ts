@@ -7,7 +7,14 @@ import { createLogger } from '@toolplane/logger';
 import pg from 'pg';
 import { createDb, type Db } from '../../db/client.ts';
 import { migratedTestDatabase } from '../../db/test-database.ts';
-import { APPLICATION_NAME, replayOffThread, replayThreads, THREAD_NAME, type ReplayJob } from './replay-thread.ts';
+import {
+  APPLICATION_NAME,
+  pacedSource,
+  replayOffThread,
+  replayThreads,
+  THREAD_NAME,
+  type ReplayJob,
+} from './replay-thread.ts';
 
 /**
  * The backtest's replay thread (ADR 0080, addendum) on a real PostgreSQL: it runs at nice 19 while every other thread
@@ -124,5 +131,31 @@ describe('the backtest replay thread', () => {
     // What the error handler reads: Prisma's "cannot reach the database" (503, retry later), as in the main thread.
     expect(err).toMatchObject({ name: 'PrismaClientKnownRequestError', code: 'P1001' });
     expect(replayThreads()).toBe(0);
+  });
+});
+
+describe('pacing between pages', () => {
+  it('rests twice as long as it worked since its last rest, and passes the pages through unchanged', async () => {
+    let clock = 0;
+    const rests: number[] = [];
+    const pages = [[{ id: 'a' }], [{ id: 'b' }], []] as never[];
+    const asked: number[] = [];
+    const source = pacedSource(
+      {
+        page: async (_after, limit) => {
+          asked.push(limit);
+          clock += 5; // the read
+          return pages.shift()!;
+        },
+      },
+      { restPerWork: 2, now: () => clock, rest: async (ms) => void rests.push(ms) },
+    );
+    clock += 10; // setting up before the first page
+    expect(await source.page(undefined, 500)).toEqual([{ id: 'a' }]);
+    clock += 20; // judging the first page
+    expect(await source.page({ at: new Date(0), id: 'a' }, 500)).toEqual([{ id: 'b' }]);
+    expect(await source.page({ at: new Date(0), id: 'b' }, 7)).toEqual([]);
+    expect(rests).toEqual([20, 50, 10]);
+    expect(asked).toEqual([500, 500, 7]);
   });
 });
