@@ -8,7 +8,8 @@
 // received) p50/p90/p99/max, the stack's CPU ms per event by process, and exits non-zero when an event was lost or
 // delivered twice with a different id. Not a test: copy the line into docs/benchmarks.md.
 //
-//   pnpm bench:events [--seconds 10] [--concurrency 8] [--subscribers 1] [--warmup 2]
+//   pnpm bench:events [--seconds 10] [--concurrency 8] [--subscribers 1] [--warmup 2] [--cpu-prof DIR]
+// (`--cpu-prof DIR`: every service writes a V8 CPU profile there; read them with bench/profile-summary.ts)
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     subscribers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '2' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -146,6 +148,7 @@ const callbacks = await Promise.all(Array.from({ length: subscribers }, (_, i) =
 const stack = await startStack({
   dataDir: dir,
   logLevel: 'warn',
+  ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
   // All senders are one address here; a public route's budget per address (600 a minute) would refuse most of them.
   serviceEnv: { edge: { EVENTS_ALLOW_LOOPBACK_CALLBACKS: 'true', UNAUTH_RATE_LIMIT: '0' } },
 });
