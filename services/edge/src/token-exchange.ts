@@ -322,6 +322,16 @@ function rightsOf(t: DelegatedToken) {
 }
 
 /** `token.narrowed`: the root acts (a key or an OAuth subject); the details name every actor and what it may do. */
+/** An audit event's source for a request to the token endpoints: the client's address and user agent. */
+export function tokenRequestSource(req: Request): AuditEventInput['source'] {
+  return {
+    requestId: null,
+    traceId: null,
+    clientAddress: req.ip ?? null,
+    userAgent: printable(req.header('user-agent') ?? '', 1024) || null,
+  };
+}
+
 function narrowedEvent(req: Request, subject: Subject, t: DelegatedToken): AuditEventInput {
   return {
     id: randomUUID(),
@@ -332,12 +342,7 @@ function narrowedEvent(req: Request, subject: Subject, t: DelegatedToken): Audit
     resource: { type: 'narrowed_token', id: t.jti },
     outcome: 'success',
     status: 200,
-    source: {
-      requestId: null,
-      traceId: null,
-      clientAddress: req.ip ?? null,
-      userAgent: printable(req.header('user-agent') ?? '', 1024) || null,
-    },
+    source: tokenRequestSource(req),
     changes: null,
     details: {
       ...rightsOf(t),

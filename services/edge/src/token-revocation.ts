@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { auditActor, printable } from '@toolplane/access';
+import { auditActor } from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
 import { delegationActors, type AuditEventInput, type DelegatedToken } from '@toolplane/contracts';
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
+import { tokenRequestSource } from './token-exchange.ts';
 
 /**
  * RFC 7009 token revocation for narrowed tokens (ADR 0084, addendum), `POST /oauth/revoke` on the edge: `token` (and
@@ -88,12 +89,7 @@ function revokedEvent(req: Request, t: DelegatedToken, revoker: Revoker): AuditE
     resource: { type: 'narrowed_token', id: t.jti },
     outcome: 'success',
     status: 200,
-    source: {
-      requestId: null,
-      traceId: null,
-      clientAddress: req.ip ?? null,
-      userAgent: printable(req.header('user-agent') ?? '', 1024) || null,
-    },
+    source: tokenRequestSource(req),
     changes: null,
     details: {
       revokedBy: revoker.kind,
