@@ -235,6 +235,18 @@ describe('inbound deliveries', () => {
     });
     expect(got).toMatchObject({ eventId: delivery.id, name: 'issue_opened' });
     expect((got!.data as { repository: { full_name: string } }).repository.full_name).toBe('acme/app');
+    // The accepted delivery's record: given to one subscription, and why not to the other (no payload in it).
+    const record = await waitFor('the accepted delivery recorded', async () => {
+      const page = await unwrap(
+        api.GET('/execution_records', {
+          params: { query: { server_id: github.serverId, tool: 'inbound/github', outcome: 'success' } },
+        }),
+      );
+      return (page.data as { message: string | null }[]).find((r) => r.message?.includes(delivery.id));
+    });
+    expect(record.message).toContain(`${other.id}: filters`);
+    expect(record.message).toMatch(/given to 1 of \d+ subscriptions/);
+    expect(record.message).not.toContain('acme/app');
     // Another action of the same event is no issue_opened; the other repository's subscription got nothing.
     const closed = githubDelivery('closed', 'acme/app');
     expect((await post(github.instanceId, closed.body, closed.headers)).status).toBe(202);

@@ -98,7 +98,11 @@ function Deliveries({ client, id }: { client: ManagementClient; id: string }) {
 async function inboundRefusals(client: ManagementClient): Promise<RecordSummary[]> {
   const pages = await Promise.all(
     providers.map((p) =>
-      unwrap(client.GET('/execution_records', { params: { query: { tool: `inbound/${p}`, limit: 20 } } })),
+      unwrap(
+        client.GET('/execution_records', {
+          params: { query: { tool: `inbound/${p}`, outcome: 'rejected', limit: 20 } },
+        }),
+      ),
     ),
   );
   return pages

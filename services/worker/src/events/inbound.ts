@@ -7,7 +7,7 @@ import {
   type InboundDelivery,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { fanOut, type FanOutDeps } from './fan-out.ts';
+import { fanOut, type FanOutDeps, type Given } from './fan-out.ts';
 import type { EventSources, InstanceEvents } from './sources.ts';
 import { verifyDelivery, type RefusalReason } from './verify.ts';
 
@@ -68,6 +68,41 @@ function recordRefusal(
     },
   });
   deps.log.info({ instanceId: delivery.instanceId, reason: refusal.reason }, 'inbound delivery refused');
+}
+
+/** The longest fan-out summary an accepted delivery's record keeps (one line per subscription not given it). */
+const MAX_SUMMARY = 2000;
+
+/**
+ * An accepted delivery's execution record (the tool `inbound/<provider>`, `success`): how many of the instance's
+ * subscriptions it was given to, and why not to each other one (filters, access, a guardrail withholding it, a quota).
+ * No payload: the reasons name rules and subscription ids only.
+ */
+function recordGiven(
+  deps: InboundDeps,
+  delivery: InboundDelivery,
+  events: InstanceEvents,
+  fanned: { deliveryId: string; given: readonly Given[] },
+): void {
+  const server = events.servers[0]!;
+  const to = fanned.given.filter((g) => g.given).length;
+  const not = fanned.given.flatMap((g) => (g.given ? [] : [`${g.id}: ${g.why}`]));
+  const summary = `delivery ${fanned.deliveryId} given to ${to} of ${fanned.given.length} subscriptions`;
+  const message = not.length > 0 ? `${summary}; not to ${not.join('; ')}` : summary;
+  deps.records.add({
+    v: 1,
+    invocationId: randomUUID(),
+    workspaceId: events.workspaceId,
+    serverId: server.serverId,
+    catalogVersion: server.catalogVersion,
+    tool: `inbound/${events.provider}`,
+    caller: {},
+    startedAt: delivery.receivedAt,
+    durationMs: Math.max(0, deps.now() - Date.parse(delivery.receivedAt)),
+    outcome: 'success',
+    message: message.length > MAX_SUMMARY ? `${message.slice(0, MAX_SUMMARY - 1)}…` : message,
+    steps: [],
+  });
 }
 
 /** Whether the delivery id was taken within the replay window (the set holds ids scored by when they expire). */
@@ -171,6 +206,7 @@ export async function handleInbound(deps: InboundDeps, delivery: InboundDelivery
       message: 'this delivery id was already taken',
       deliveryId,
     });
+  recordGiven(deps, delivery, events, { deliveryId, given });
   deps.log.debug(
     {
       instanceId,
