@@ -69,7 +69,8 @@ function listTests(): string[] {
  * Files run once more on each other Redis form (TEST_REDIS_FORM: a Redis Cluster with the queue in shards, and
  * Sentinel; started once for the run by the global setup): the walking skeleton, the worker-kill faults with their
  * leases, rate limits, the protocol's sessions, the debug stream, and the listen bus and subscriptions with the
- * relay, and MCP Events' inbound deliveries, fan-out and webhook deliveries. Each file's own prefix keeps it apart on the shared setups (a file on a Redis of its own stays on it).
+ * relay, and MCP Events' inbound deliveries, fan-out and webhook deliveries. Each file's own prefix keeps it apart
+ * on the shared setups (a file on a Redis of its own stays on it).
  */
 const onEveryForm = [
   'tests/e2e/calls/walking-skeleton.test.ts',
