@@ -208,7 +208,7 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       );
       return r.data.find((d) => d.caller.username === 'alice');
     });
-    expect(record.caller).toMatchObject({ subject: 'alice', username: 'alice', acting_via: 'token-user' });
+    expect(record.caller).toMatchObject({ subject: 'alice', username: 'alice', acting_via: `id-jag:${idpId}` });
     const grant = await waitFor('the grant’s audit event', async () => {
       const page = await unwrap(api.GET('/audit_events', { params: { query: { limit: 100 } } }));
       return page.data.find((e) => e.action === 'enterprise_idp.grant' && e.outcome === 'success');
