@@ -27,7 +27,8 @@ import { sdkClient } from '../events/fixture.ts';
  * client using it: the provider retries at edge B (also a delivery A had queued, whose answer it never got), the
  * clients go on at edge B with their cursors. Then Redis is stopped and started again from its AOF: what was written
  * before is delivered after (webhook and poll), a delivery while it is down is refused with 503 and taken on the
- * provider's retry, and so is one while Redis has lost the published state (not yet republished). Every occurrence reaches every subscriber, in order, each eventId once in a subscription's stream.
+ * provider's retry, and so is one while Redis has lost the published state (not yet republished). Every occurrence
+ * reaches every subscriber, in order, each eventId once in a subscription's stream.
  */
 
 const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;

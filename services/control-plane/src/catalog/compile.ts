@@ -430,6 +430,55 @@ async function compileOwnTools(
   return { ...base, tools };
 }
 
+/** A tool as an external MCP server lists it (`tools/list`): nothing in it is trusted to have a shape. */
+interface RemoteTool {
+  name?: unknown;
+  description?: unknown;
+  title?: unknown;
+  inputSchema?: unknown;
+  annotations?: unknown;
+  execution?: { taskSupport?: unknown };
+  _meta?: unknown;
+}
+
+/** The catalog entry of an external server's tool, under the name it is served as (`name`). */
+function externalToolEntry(
+  cfg: StoredExternalConfig,
+  remote: RemoteTool & { name: string },
+  name: string,
+): Catalog['tools'][number] {
+  // Nothing is declared for an external server's tool: its annotations are hints (ADR 0078).
+  const labels = mergeLabels(annotationLabels(remote.annotations));
+  const inputSchema =
+    remote.inputSchema && typeof remote.inputSchema === 'object'
+      ? (remote.inputSchema as Record<string, unknown>)
+      : { type: 'object' };
+  return {
+    tool: {
+      name,
+      description: typeof remote.description === 'string' ? remote.description : '',
+      ...(typeof remote.title === 'string' ? { title: remote.title } : {}),
+      // A tool that runs only as a task stays one here: its callers must make tasks (ADR 0040).
+      ...(remote.execution?.taskSupport === 'required' ? { execution: { taskSupport: 'required' as const } } : {}),
+      inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
+      // An MCP App's `_meta.ui` (its `ui://` resource, CSP, visibility) goes with the tool (ADR 0058).
+      ...(remote._meta && typeof remote._meta === 'object' && !Array.isArray(remote._meta)
+        ? { _meta: remote._meta as Record<string, unknown> }
+        : {}),
+    },
+    plan: {
+      kind: 'mcp',
+      server: cfg.name,
+      url: cfg.url,
+      remoteTool: remote.name,
+      ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
+      ...(cfg.headerSecrets ? { headerSecrets: cfg.headerSecrets } : {}),
+    },
+    source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
+    ...(labels ? { labels } : {}),
+  };
+}
+
 /**
  * Adds the tools of external MCP servers: listed by the worker, filtered by the config's `tools`,
  * prefixed `<name>__` when a name is already taken. A server that cannot be listed is reported in
@@ -459,50 +508,13 @@ async function mergeExternalTools(
       warnings.push(`external MCP server "${cfg.name}" could not be listed: ${result.error ?? 'unknown error'}`);
       return;
     }
-    for (const remote of result.tools as {
-      name?: unknown;
-      description?: unknown;
-      title?: unknown;
-      inputSchema?: unknown;
-      annotations?: unknown;
-      execution?: { taskSupport?: unknown };
-      _meta?: unknown;
-    }[]) {
+    for (const remote of result.tools as RemoteTool[]) {
       if (typeof remote.name !== 'string') continue;
       if (cfg.tools.length > 0 && !cfg.tools.includes(remote.name)) continue;
       let name = remote.name;
       if (taken.has(name)) name = `${cfg.name}__${remote.name}`.slice(0, 128);
       taken.add(name);
-      // Nothing is declared for an external server's tool: its annotations are hints (ADR 0078).
-      const labels = mergeLabels(annotationLabels(remote.annotations));
-      const inputSchema =
-        remote.inputSchema && typeof remote.inputSchema === 'object'
-          ? (remote.inputSchema as Record<string, unknown>)
-          : { type: 'object' };
-      tools.push({
-        tool: {
-          name,
-          description: typeof remote.description === 'string' ? remote.description : '',
-          ...(typeof remote.title === 'string' ? { title: remote.title } : {}),
-          // A tool that runs only as a task stays one here: its callers must make tasks (ADR 0040).
-          ...(remote.execution?.taskSupport === 'required' ? { execution: { taskSupport: 'required' as const } } : {}),
-          inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
-          // An MCP App's `_meta.ui` (its `ui://` resource, CSP, visibility) goes with the tool (ADR 0058).
-          ...(remote._meta && typeof remote._meta === 'object' && !Array.isArray(remote._meta)
-            ? { _meta: remote._meta as Record<string, unknown> }
-            : {}),
-        },
-        plan: {
-          kind: 'mcp',
-          server: cfg.name,
-          url: cfg.url,
-          remoteTool: remote.name,
-          ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
-          ...(cfg.headerSecrets ? { headerSecrets: cfg.headerSecrets } : {}),
-        },
-        source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
-        ...(labels ? { labels } : {}),
-      });
+      tools.push(externalToolEntry(cfg, remote as RemoteTool & { name: string }, name));
     }
   });
   const external = externalFeatures(configs, listed, warnings);

@@ -72,11 +72,13 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-const groupId = (remote: string, args: Record<string, unknown>) =>
-  createHash('sha256')
+/** The id of one (event type, arguments) group: the external type and its arguments, in a canonical order. */
+function groupId(remote: string, args: Record<string, unknown>): string {
+  return createHash('sha256')
     .update(`${remote}\n${canonical(args)}`)
     .digest('base64url')
     .slice(0, 32);
+}
 
 /**
  * External MCP servers' events relayed (docs/events.md "External MCP servers' events"): every tick, the servers whose
