@@ -80,11 +80,7 @@ export function tokenExchangeRoute(deps: TokenExchangeDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     res.setHeader('cache-control', 'no-store');
     const address = clientKey(req.ip);
-    const blockedMs = await deps.limiter.blockedFor(address);
-    if (blockedMs > 0) {
-      res.setHeader('retry-after', String(Math.ceil(blockedMs / 1000)));
-      return void res.status(429).json({ error: 'slow_down', error_description: 'Too many refused requests.' });
-    }
+    if (await overBudget(deps.limiter, address, res)) return;
     try {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const params = exchangeParams(body);
@@ -322,6 +318,19 @@ function rightsOf(t: DelegatedToken) {
 }
 
 /** `token.narrowed`: the root acts (a key or an OAuth subject); the details name every actor and what it may do. */
+/** 429 (`slow_down`, `Retry-After`) for an address past its budget of refused requests at the token endpoints. */
+export async function overBudget(
+  limiter: { blockedFor(address: string): Promise<number> },
+  address: string,
+  res: Response,
+): Promise<boolean> {
+  const blockedMs = await limiter.blockedFor(address);
+  if (blockedMs <= 0) return false;
+  res.setHeader('retry-after', String(Math.ceil(blockedMs / 1000)));
+  res.status(429).json({ error: 'slow_down', error_description: 'Too many refused requests.' });
+  return true;
+}
+
 /** An audit event's source for a request to the token endpoints: the client's address and user agent. */
 export function tokenRequestSource(req: Request): AuditEventInput['source'] {
   return {

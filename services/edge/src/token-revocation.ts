@@ -5,7 +5,7 @@ import { delegationActors, type AuditEventInput, type DelegatedToken } from '@to
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
-import { tokenRequestSource } from './token-exchange.ts';
+import { overBudget, tokenRequestSource } from './token-exchange.ts';
 
 /**
  * RFC 7009 token revocation for narrowed tokens (ADR 0084, addendum), `POST /oauth/revoke` on the edge: `token` (and
@@ -31,11 +31,7 @@ export function tokenRevocationRoute(deps: TokenRevocationDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     res.setHeader('cache-control', 'no-store');
     const address = clientKey(req.ip);
-    const blockedMs = await deps.limiter.blockedFor(address);
-    if (blockedMs > 0) {
-      res.setHeader('retry-after', String(Math.ceil(blockedMs / 1000)));
-      return void res.status(429).json({ error: 'slow_down', error_description: 'Too many refused requests.' });
-    }
+    if (await overBudget(deps.limiter, address, res)) return;
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = typeof body.token === 'string' ? body.token : '';
     if (!token) return void res.status(400).json({ error: 'invalid_request', error_description: 'token is required.' });
