@@ -21,6 +21,13 @@ import {
   signOut,
 } from '../../helpers/browser.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import {
+  guardrailFile,
+  namesOf,
+  policyFile,
+  quotaFile,
+  sessionFile,
+} from '../../../packages/dashboard/src/rule-files.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 let stack: Stack;
@@ -470,6 +477,153 @@ describe('the dashboard for admins', () => {
       (p) => p.name !== 'lp-agent-everything' && p.principals.some((x) => x.value === agent.id),
     );
     expect(proposed.map((p) => p.tools)).toEqual([['get_ticket']]);
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('a rule editor’s file agrees with the export of the rule it would save: planned, nothing to change', async () => {
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'editor-agent', scopes: ['runtime'] } }));
+    const names = namesOf({ servers: [{ id: example.serverId, name: 'support' }], apiKeys: [key] });
+    const approval = { approvers: { apiKeys: [key.id] }, approvals: 1 };
+    // The bodies the editors send (log only: they judge the other tests' calls without changing them).
+    const policy = {
+      name: 'editor-policy',
+      principals: [
+        { type: 'api_key' as const, value: key.id },
+        { type: 'oauth_group' as const, value: 'ops' },
+      ],
+      servers: [example.serverId],
+      tools: ['get_ticket'],
+      condition: 'args.ticket_id != "T-9"',
+      onFalse: 'require_approval' as const,
+      approval,
+      enforce: false,
+    };
+    const quota = {
+      name: 'editor-quota',
+      counts: 'calls' as const,
+      limit: 5,
+      window: 'day' as const,
+      per: 'api_key' as const,
+      match: { tools: ['get_*'], servers: [example.serverId], apiKeys: [key.id] },
+      enforce: false,
+    };
+    const guardrail = {
+      name: 'editor-guardrail',
+      serverId: example.serverId,
+      tools: ['get_ticket'],
+      detectors: [{ kind: 'secrets' as const }],
+      action: 'block' as const,
+      on: ['arguments' as const],
+      enforce: false,
+    };
+    const rules = [
+      {
+        id: 'editor-rule',
+        after: ['untrusted' as const],
+        toolLabels: ['public_write' as const],
+        action: 'require_approval' as const,
+        approval,
+        enforce: false,
+      },
+    ];
+    await unwrap(api.POST('/access_policies', { body: policy }));
+    await unwrap(api.POST('/quotas', { body: quota }));
+    await unwrap(api.POST('/guardrails', { body: guardrail }));
+    await unwrap(api.PUT('/session_settings', { body: { ttlSeconds: 600, rules } }));
+    const files = [
+      policyFile(policy, names),
+      quotaFile(quota, names),
+      guardrailFile(guardrail, names),
+      sessionFile({ ttlSeconds: 600, rules }, names),
+    ];
+    const plan = await unwrap(api.POST('/workspace_files/plan', { body: { files } }));
+    const planned = plan.changes.filter((c) => files.some((f) => f.path === c.file));
+    expect(planned.map((c) => c.kind).sort()).toEqual(['access_policy', 'guardrail', 'quota', 'session']);
+    // Adopting the saved rule (apply's marker) is all a plan of the editor's file would do: no field differs.
+    for (const c of planned) expect({ [c.kind]: c.fields.filter((f) => f !== 'managed') }).toEqual({ [c.kind]: [] });
+  });
+
+  it('tries an unsaved quota on past calls from its editor: the calls it would refuse, with an example', async () => {
+    const agent = await unwrap(api.POST('/api_keys', { body: { name: 'bt-agent', scopes: ['runtime'] } }));
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'bt-agent-tickets',
+          principals: [{ type: 'api_key', value: agent.id }],
+          servers: [example.serverId],
+          tools: ['*'],
+        },
+      }),
+    );
+    const client = new Client({ name: 'dashboard-backtest', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
+        requestInit: { headers: { 'x-api-key': agent.key } },
+      }),
+    );
+    try {
+      for (const id of ['T-1', 'T-2', 'T-3'])
+        await client.callTool({ name: 'get_ticket', arguments: { ticket_id: id } });
+    } finally {
+      await client.close();
+    }
+    await waitFor('the three calls recorded', async () => {
+      const r = await unwrap(api.GET('/execution_records', { params: { query: { key_id: agent.id } } }));
+      return r.data.length >= 3 ? true : undefined;
+    });
+    // What the API answers for the file the editor should send: one get_ticket call a day per key.
+    const content = [
+      'name: one-a-day',
+      'counts: calls',
+      'limit: 1',
+      'window: day',
+      'per: api_key',
+      'match: { tools: [get_ticket], servers: [support] }',
+    ].join('\n');
+    const expected = await unwrap(
+      api.POST('/governance/backtest', {
+        body: {
+          files: [{ path: 'quotas/one-a-day.yaml', content }],
+          from: new Date(Date.now() - 7 * 86_400_000).toISOString(),
+          to: new Date().toISOString(),
+        },
+      }),
+    );
+    expect(expected.changes.newlyRefused.calls).toBeGreaterThanOrEqual(2);
+
+    await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'Quotas', 'Quotas');
+    const form = page.getByRole('region', { name: 'Create a quota' });
+    await form.getByLabel('Name', { exact: true }).fill('one-a-day');
+    await form.getByLabel('Limit', { exact: true }).fill('1');
+    await form.getByLabel('Per', { exact: true }).selectOption('day');
+    await form.getByLabel('One counter for each').selectOption('api_key');
+    await form.getByLabel('Tools (names or patterns with *, separated by commas)').fill('get_ticket');
+    await form.getByLabel('support', { exact: true }).check();
+    await form.getByRole('button', { name: 'Try on past calls' }).click();
+    await form.getByText(/\d+ past calls replayed/).waitFor();
+    const refused = await form.locator('[data-change="newlyRefused"]').innerText();
+    expect(refused).toMatch(new RegExp(`^${expected.changes.newlyRefused.calls} newly refused \\(e\\.g\\. `));
+    expect(expected.changes.newlyRefused.examples.slice(0, 3).some((id) => refused.includes(id))).toBe(true);
+    await audit(page, 'quotas (tried on past calls)');
+    // Nothing was saved: trying is not creating.
+    expect((await unwrap(api.GET('/quotas'))).data.map((q) => q.name)).not.toContain('one-a-day');
+    // The session settings' editor tries them as they stand (the previous case's log-only rule, its approver by name).
+    await openFromNav(page, 'Session rules', 'Session rules');
+    const session = page.getByRole('region', { name: 'Change the session settings' });
+    await session.getByRole('button', { name: 'Try on past calls' }).click();
+    await session.getByText(/\d+ past calls replayed/).waitFor();
+    expect(await session.locator('[data-change="newlyRefused"]').innerText()).toMatch(/^0 newly refused/);
+    // The policy and guardrail editors have the button too (disabled until the rule has a name).
+    for (const [nav, region] of [
+      ['Access policies', 'Create an access policy'],
+      ['Guardrails', 'Create a guardrail'],
+    ]) {
+      await openFromNav(page, nav!, nav!);
+      const button = page.getByRole('region', { name: region }).getByRole('button', { name: 'Try on past calls' });
+      expect(await button.isDisabled()).toBe(true);
+    }
     await signOut(page);
     expect(pageProblems).toEqual([]);
   }, 120_000);

@@ -10,6 +10,8 @@ import { Show } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
 import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
+import { BacktestButton } from '../components/backtest-button.tsx';
+import { namesOf, quotaFile } from '../rule-files.ts';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -209,6 +211,10 @@ function CreateQuota({
       >
         Create quota
       </FormEnd>
+      <BacktestButton
+        client={client}
+        documents={draft.name.trim() && draft.limit !== '' ? [quotaFile(bodyOf(draft), namesOf({ servers }))] : []}
+      />
     </FormSection>
   );
 }

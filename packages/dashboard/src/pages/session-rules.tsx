@@ -6,6 +6,8 @@ import { CodeArea, FormEnd, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { FormSection, Section } from '../components/section.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
+import { BacktestButton } from '../components/backtest-button.tsx';
+import { namesOf, sessionFile, type RuleFile } from '../rule-files.ts';
 import { useMay, Writable } from '../powers.tsx';
 import { Show, useLoad } from '../ui.tsx';
 
@@ -62,6 +64,18 @@ function rulesText(rules: Rule[]): string {
   return JSON.stringify(body, null, 2);
 }
 
+/** The form's settings as `session.yaml`, to try on past calls; none while the rules are not a JSON list. */
+function proposed(ttl: string, rules: string, apiKeys: { id: string; name: string }[]): RuleFile[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(rules);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return [sessionFile({ ttlSeconds: Number(ttl), rules: parsed as Body['rules'] }, namesOf({ apiKeys }))];
+}
+
 function EditSettings({
   client,
   settings,
@@ -75,6 +89,8 @@ function EditSettings({
 }) {
   const [ttl, setTtl] = useState(String(settings.ttlSeconds ?? 86_400));
   const [rules, setRules] = useState(rulesText(settings.rules));
+  // The approvers' keys by name, as session.yaml names them.
+  const [keys] = useLoad(() => unwrap(client.GET('/api_keys')), [client]);
   const save = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -110,6 +126,7 @@ function EditSettings({
       <FormEnd action={save} failed="Not saved" busyLabel="Saving…">
         Save session settings
       </FormEnd>
+      <BacktestButton client={client} documents={proposed(ttl, rules, keys.state === 'done' ? keys.data.data : [])} />
     </FormSection>
   );
 }

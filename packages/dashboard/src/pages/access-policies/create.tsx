@@ -4,6 +4,8 @@ import { unwrap, type Schemas } from '../../api.ts';
 import { useAction } from '../../components/action.ts';
 import { Checks, SelectField, TextField, NameField, toggled, FormEnd } from '../../components/form.tsx';
 import { FormSection } from '../../components/section.tsx';
+import { BacktestButton } from '../../components/backtest-button.tsx';
+import { namesOf, policyFile } from '../../rule-files.ts';
 import { Outcome, type Approvers, type Key, type OutcomeState } from './outcome.tsx';
 
 /** The body's `condition`, `onFalse` and `approval` of the form's outcome. */
@@ -197,15 +199,15 @@ export function CreatePolicy({
   const [tools, setTools] = useState('*');
   const [outcome, setOutcome] = useState<OutcomeState>(noOutcome);
   const create = useAction();
+  const body: Schemas['AccessPolicyBody'] = {
+    name: name.trim(),
+    principals: principals.map((p) => ({ type: p.type, value: p.value.trim() })),
+    servers: allServers ? ['*'] : serverIds,
+    tools: names(tools),
+    ...outcomeBody(outcome),
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const body: Schemas['AccessPolicyBody'] = {
-      name: name.trim(),
-      principals: principals.map((p) => ({ type: p.type, value: p.value.trim() })),
-      servers: allServers ? ['*'] : serverIds,
-      tools: names(tools),
-      ...outcomeBody(outcome),
-    };
     create.run(() => unwrap(client.POST('/access_policies', { body })), {
       then: (policy) => {
         setName('');
@@ -237,6 +239,10 @@ export function CreatePolicy({
       <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
         Create policy
       </FormEnd>
+      <BacktestButton
+        client={client}
+        documents={body.name ? [policyFile(body, namesOf({ servers, apiKeys: keys }))] : []}
+      />
     </FormSection>
   );
 }

@@ -4,6 +4,8 @@ import { unwrap, type Schemas } from '../../api.ts';
 import { useAction, type Action } from '../../components/action.ts';
 import { ActionError, SubmitButton, TextField } from '../../components/form.tsx';
 import { FormSection } from '../../components/section.tsx';
+import { BacktestButton } from '../../components/backtest-button.tsx';
+import { guardrailFile, namesOf } from '../../rule-files.ts';
 import {
   ActionFields,
   DetectorFields,
@@ -136,6 +138,10 @@ export function GuardrailForm(props: {
       <DetectorFields draft={draft} set={set} />
       <ActionFields draft={draft} set={set} />
       <FormButtons action={save} editing={editing} disabled={!draft.name.trim()} onCancel={props.onCancel} />
+      <BacktestButton
+        client={client}
+        documents={draft.name.trim() ? [guardrailFile(bodyOf(draft), namesOf({ servers: props.servers }))] : []}
+      />
     </FormSection>
   );
 }
