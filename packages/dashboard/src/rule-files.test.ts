@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { guardrailFile, namesOf, policyFile, quotaFile, sessionFile } from './rule-files.ts';
+import { confirmationsFile, guardrailFile, namesOf, policyFile, quotaFile, sessionFile } from './rule-files.ts';
 
 const names = namesOf({
   servers: [{ id: 's-1', name: 'support' }],
@@ -101,5 +101,11 @@ describe('a rule editor’s body as a workspace file', () => {
       ].map((r) => JSON.parse(JSON.stringify(r))),
     });
     expect(f.content.endsWith('\n')).toBe(true);
+  });
+
+  it('writes a server’s file with its name and the tools a person confirms, all a backtest judges of it', () => {
+    const f = confirmationsFile('support', ['create_ticket']);
+    expect(f.path).toBe('mcp-servers/support.yaml');
+    expect(parsed(f)).toEqual({ name: 'support', confirmTools: ['create_ticket'] });
   });
 });

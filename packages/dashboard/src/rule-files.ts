@@ -73,3 +73,11 @@ export function sessionFile(body: Schemas['PutSessionSettingsBody'], names: Name
   const rules = body.rules.map((r) => (r.approval ? { ...r, approval: approvalFile(r.approval, names) } : r));
   return file('session.yaml', { ...body, rules });
 }
+
+/**
+ * `mcp-servers/<name>.yaml` with only the server's `confirmTools`: of a server's file a backtest judges those alone, the
+ * other fields left out (they would mean their defaults to a plan, not to the backtest).
+ */
+export function confirmationsFile(server: string, confirmTools: readonly string[]): RuleFile {
+  return file(`mcp-servers/${server}.yaml`, { name: server, confirmTools });
+}

@@ -544,7 +544,7 @@ describe('the dashboard for admins', () => {
     for (const c of planned) expect({ [c.kind]: c.fields.filter((f) => f !== 'managed') }).toEqual({ [c.kind]: [] });
   });
 
-  it('tries an unsaved quota on past calls from its editor: the calls it would refuse, with an example', async () => {
+  it('tries an unsaved quota on past calls from its editor (refusals, an example); the other rule editors too', async () => {
     const agent = await unwrap(api.POST('/api_keys', { body: { name: 'bt-agent', scopes: ['runtime'] } }));
     await unwrap(
       api.POST('/access_policies', {
@@ -615,6 +615,13 @@ describe('the dashboard for admins', () => {
     await session.getByRole('button', { name: 'Try on past calls' }).click();
     await session.getByText(/\d+ past calls replayed/).waitFor();
     expect(await session.locator('[data-change="newlyRefused"]').innerText()).toMatch(/^0 newly refused/);
+    // The server's editor tries the tools a person confirms first: get_ticket checked asks each of its calls.
+    await page.goto(`/servers/${example.serverId}/edit`);
+    await page.locator('#tool-get_ticket-confirm').check();
+    await page.getByRole('button', { name: 'Try on past calls' }).click();
+    await page.getByText(/\d+ past calls replayed/).waitFor();
+    const asked = await page.locator('[data-change="newlyAskedToConfirm"]').innerText();
+    expect(Number(/^(\d+) newly asked to confirm/.exec(asked)?.[1])).toBeGreaterThanOrEqual(3);
     // The policy and guardrail editors have the button too (disabled until the rule has a name).
     for (const [nav, region] of [
       ['Access policies', 'Create an access policy'],

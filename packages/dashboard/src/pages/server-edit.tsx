@@ -18,6 +18,8 @@ import {
   useInstanceTools,
 } from '../components/tool-picker.tsx';
 import { Link, navigate } from '../router.tsx';
+import { BacktestButton } from '../components/backtest-button.tsx';
+import { confirmationsFile } from '../rule-files.ts';
 import { ConfirmButton, Show, useLoad } from '../ui.tsx';
 
 type Server = Schemas['McpServer'];
@@ -66,7 +68,7 @@ function useEditDraft(server: Server) {
       : {}),
     ...(!sameSet(server.confirmTools, new Set(confirmTools)) ? { confirmTools: confirmTools } : {}),
   };
-  return { ...f, chooseInstance, body };
+  return { ...f, chooseInstance, body, confirmTools };
 }
 
 type Draft = ReturnType<typeof useEditDraft>;
@@ -191,6 +193,8 @@ function EditForm({ client, server, instances }: { client: ManagementClient; ser
           Cancel
         </Link>
       </div>
+      {/* The tools a person confirms first, as checked now, on past calls (under the server's saved name). */}
+      <BacktestButton client={client} documents={[confirmationsFile(server.name, d.confirmTools)]} />
     </form>
   );
 }
