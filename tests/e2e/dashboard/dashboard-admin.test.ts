@@ -62,6 +62,22 @@ afterAll(async () => {
   await upstream?.close();
 });
 
+/** A new runtime key granted every tool of the example server by a policy of its own, and an MCP client with it. */
+async function agentOnExample(name: string, policy: string) {
+  const agent = await unwrap(api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
+  const principals = [{ type: 'api_key' as const, value: agent.id }];
+  await unwrap(
+    api.POST('/access_policies', { body: { name: policy, principals, servers: [example.serverId], tools: ['*'] } }),
+  );
+  const client = new Client({ name: `dashboard-${name}`, version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': agent.key } },
+    }),
+  );
+  return { agent, client };
+}
+
 describe('the dashboard for admins', () => {
   it('shows an external user: attributes, a connection, MCP connections and secrets', async () => {
     await signIn(page, stack.bootstrapKey);
@@ -409,23 +425,7 @@ describe('the dashboard for admins', () => {
   }, 120_000);
 
   it('shows least privilege per key: unused grants, the narrowest policy, quotas; proposes it as a change, planned and applied', async () => {
-    const agent = await unwrap(api.POST('/api_keys', { body: { name: 'lp-agent', scopes: ['runtime'] } }));
-    await unwrap(
-      api.POST('/access_policies', {
-        body: {
-          name: 'lp-agent-everything',
-          principals: [{ type: 'api_key', value: agent.id }],
-          servers: [example.serverId],
-          tools: ['*'],
-        },
-      }),
-    );
-    const client = new Client({ name: 'dashboard-least-privilege', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
-        requestInit: { headers: { 'x-api-key': agent.key } },
-      }),
-    );
+    const { agent, client } = await agentOnExample('lp-agent', 'lp-agent-everything');
     try {
       await waitFor('two get_ticket calls recorded', async () => {
         await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } });
@@ -545,23 +545,7 @@ describe('the dashboard for admins', () => {
   });
 
   it('tries an unsaved quota on past calls from its editor (refusals, an example); the other rule editors too', async () => {
-    const agent = await unwrap(api.POST('/api_keys', { body: { name: 'bt-agent', scopes: ['runtime'] } }));
-    await unwrap(
-      api.POST('/access_policies', {
-        body: {
-          name: 'bt-agent-tickets',
-          principals: [{ type: 'api_key', value: agent.id }],
-          servers: [example.serverId],
-          tools: ['*'],
-        },
-      }),
-    );
-    const client = new Client({ name: 'dashboard-backtest', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
-        requestInit: { headers: { 'x-api-key': agent.key } },
-      }),
-    );
+    const { agent, client } = await agentOnExample('bt-agent', 'bt-agent-tickets');
     try {
       for (const id of ['T-1', 'T-2', 'T-3'])
         await client.callTool({ name: 'get_ticket', arguments: { ticket_id: id } });
