@@ -141,3 +141,54 @@ describe('ExecutionRecordStream with a record the store refuses', () => {
     }
   });
 });
+
+describe('ExecutionRecordStream storing entries as they came', () => {
+  it('gives the entries unparsed to storeRaw; a batch it refuses for its content goes to store parsed', async () => {
+    const server = await startRedisServer();
+    handles.push(server);
+    const redis = new Redis(server.url);
+    clients.push(redis);
+    const prefix = 'raw';
+    const sink = new ExecutionRecordSink(redis, prefix, { maxLen: 1000, flushMs: 5, onError: () => undefined });
+    const raw: string[] = [];
+    const parsed: string[] = [];
+    let transient = 1;
+    const refused = Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
+    const stream = new ExecutionRecordStream({
+      redis,
+      prefix,
+      consumer: 'c1',
+      storeRaw: (entries) => {
+        // Once unreachable (retried whole), then refusing the entry that holds record 3 for what is in it.
+        if (transient-- > 0) return Promise.reject(new Error('connection terminated'));
+        if (entries.some((e) => e.includes('inv-3'))) return Promise.reject(refused);
+        raw.push(...entries);
+        return Promise.resolve();
+      },
+      store: (batch) => {
+        parsed.push(...batch.map((r) => r.invocationId));
+        return Promise.resolve();
+      },
+      onError: () => undefined,
+      isPermanent: (err) => (err as { code?: string }).code === '22P05',
+      blockMs: 50,
+    });
+    await stream.start();
+    try {
+      sink.add(record(1));
+      sink.add(record(2));
+      await sink.flush();
+      await until('the first entry stored as it came', () => Promise.resolve(raw.length === 1));
+      expect((JSON.parse(raw[0]!) as ExecutionRecord[]).map((r) => r.invocationId)).toEqual(['inv-1', 'inv-2']);
+      expect(parsed).toEqual([]);
+      sink.add(record(3));
+      await sink.flush();
+      await until('record 3 stored parsed', () => Promise.resolve(parsed.includes('inv-3')));
+      expect(parsed).toEqual(['inv-3']);
+      expect(raw).toHaveLength(1);
+    } finally {
+      await stream.stop();
+      sink.close();
+    }
+  });
+});

@@ -128,6 +128,11 @@ export interface ExecutionRecordStreamOptions<T = ExecutionRecord> {
   consumer: string;
   /** Stores a batch; must be idempotent (a batch may be delivered again after a crash). */
   store: (records: T[]) => Promise<void>;
+  /**
+   * Stores the entries as they came (each an entry's JSON text), unparsed; when it fails for what is in them
+   * (`isPermanent`), the entries' records are parsed, checked and given to `store`. Absent: always `store`.
+   */
+  storeRaw?: (entries: string[]) => Promise<void>;
   /** Another stream than the execution records' (e.g. `redisKeys(prefix).auditEvents`), with its entries' parser. */
   stream?: { key: string; parse: (raw: unknown) => T | undefined };
   onError: (err: unknown) => void;
@@ -221,16 +226,12 @@ export class ExecutionRecordStream<T = ExecutionRecord> {
           continue;
         }
         if (entries.length === 0) continue;
-        const records: T[] = [];
-        for (const [, fields] of entries) {
-          // Each entry is a batch: fields are ['b', '[record, …]'].
-          const batch: unknown = JSON.parse(fields[1] ?? '[]');
-          for (const raw of Array.isArray(batch) ? batch : []) {
-            const parsed = this.parse(raw);
-            if (parsed !== undefined) records.push(parsed);
-          }
+        // Each entry is a batch: fields are ['b', '[record, …]'].
+        const texts = entries.map(([, fields]) => fields[1] ?? '[]');
+        if (!(await this.storedRaw(texts))) {
+          const records = texts.flatMap((text) => this.parseBatch(text));
+          if (records.length > 0) await this.storeBatch(records);
         }
-        if (records.length > 0) await this.storeBatch(records);
         const ids = entries.map(([id]) => id);
         await this.conn.xack(this.key, this.group, ...ids);
         await this.conn.xdel(this.key, ...ids);
@@ -252,6 +253,30 @@ export class ExecutionRecordStream<T = ExecutionRecord> {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+  }
+
+  /** Whether `storeRaw` stored the entries; false when there is none, or it refused them for what is in them. */
+  private async storedRaw(texts: string[]): Promise<boolean> {
+    const { storeRaw, isPermanent } = this.opts;
+    if (!storeRaw) return false;
+    try {
+      await storeRaw(texts);
+      return true;
+    } catch (err) {
+      if (!isPermanent?.(err)) throw err;
+      return false;
+    }
+  }
+
+  /** An entry's records, each checked (`parse`); what is not a record is left out. */
+  private parseBatch(text: string): T[] {
+    const batch: unknown = JSON.parse(text);
+    const records: T[] = [];
+    for (const raw of Array.isArray(batch) ? batch : []) {
+      const parsed = this.parse(raw);
+      if (parsed !== undefined) records.push(parsed);
+    }
+    return records;
   }
 
   /**

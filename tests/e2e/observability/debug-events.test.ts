@@ -214,9 +214,9 @@ describe('debug session events', () => {
       outcome: 'success' as const,
       steps: [],
     };
-    await storeExecutionRecords(pool, [record]);
+    const counts = await storeExecutionRecords(pool, [record]);
     await pool.end();
-    await announceStoredRecords(redis, stack.redisPrefix, [record]);
+    await announceStoredRecords(redis, stack.redisPrefix, counts);
     await waitFor(
       'the other replica’s record',
       () => resumed.records().length >= 4 || undefined,

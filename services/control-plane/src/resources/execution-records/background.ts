@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ExecutionRecordStream } from '@toolplane/queue';
+import { tracingEnabled } from '@toolplane/telemetry';
 import type { ResourceBackground } from '../background.ts';
 import { applyRetention } from './retention.ts';
-import { announceStoredRecords, storeExecutionRecords } from './store.ts';
+import { announceStoredRecords, storeExecutionRecords, storeRawExecutionRecords } from './store.ts';
 
 /**
  * Execution records from the workers' stream into PostgreSQL (on the records' own pool), announced after the commit
@@ -16,10 +17,15 @@ export const executionRecordsBackground: ResourceBackground = ({ deps, ingestPoo
     prefix,
     consumer: `control-plane-${randomBytes(6).toString('hex')}`,
     // Announced after the commit: every replica's debug-session event streams then read them.
-    store: async (batch) => {
-      await storeExecutionRecords(ingestPool, batch);
-      await announceStoredRecords(redis, prefix, batch);
-    },
+    store: async (batch) => announceStoredRecords(redis, prefix, await storeExecutionRecords(ingestPool, batch)),
+    // The entries as the workers wrote them, read by PostgreSQL; while tracing is on, parsed (each record's storage is
+    // a span of its call's trace).
+    ...(tracingEnabled()
+      ? {}
+      : {
+          storeRaw: async (entries: string[]) =>
+            announceStoredRecords(redis, prefix, await storeRawExecutionRecords(ingestPool, entries)),
+        }),
     onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
     // PostgreSQL's data exceptions and integrity violations (SQLSTATE classes 22 and 23) are about a record itself:
     // such a record is set aside so that it cannot hold up the others; every other failure is retried.

@@ -42,7 +42,7 @@ function upsert(table: string, period: string): string {
 }
 
 /**
- * The statement's tail that turns the inserted records (a CTE named `inserted` with workspace_id,
+ * The statement's CTEs that turn the inserted records (a CTE named `inserted` with workspace_id,
  * server_id, tool, started_at, duration_ms, outcome) into increments of both rollup tables. Rows are
  * upserted in key order so that two replicas storing batches at once take the row locks in the same order.
  */
@@ -52,5 +52,5 @@ export const rollupUpsertSql = `,
       width_bucket(duration_ms, ARRAY[${LATENCY_BOUNDS_MS.join(', ')}]::float8[]) AS k
     FROM inserted
   ),
-  per_minute AS (${upsert(rollupTables.minute, "date_trunc('minute', started_at)")} RETURNING 1)
-  ${upsert(rollupTables.tenMinutes, "date_bin('10 minutes', started_at, TIMESTAMP '2000-01-01')")}`;
+  per_minute AS (${upsert(rollupTables.minute, "date_trunc('minute', started_at)")} RETURNING 1),
+  per_ten_minutes AS (${upsert(rollupTables.tenMinutes, "date_bin('10 minutes', started_at, TIMESTAMP '2000-01-01')")} RETURNING 1)`;
