@@ -502,8 +502,12 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
  */
 export function readBody(body: Readable, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    const premature = () =>
-      reject(body.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    let settled = false;
+    // Built only for a stream that did end early: an Error's stack costs about 10 µs (the profile of this cut).
+    const premature = () => {
+      if (!settled)
+        reject(body.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
     // First: an error a destroyed stream has yet to emit must find a listener.
     body.on('error', reject);
     if (body.destroyed) return premature();
@@ -513,12 +517,15 @@ export function readBody(body: Readable, maxBytes: number): Promise<Buffer | und
       size += chunk.length;
       if (size <= maxBytes) chunks.push(chunk);
       else {
+        settled = true;
         resolve(undefined);
         body.destroy();
       }
     });
-    body.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    // After `end` or the resolve above this settles nothing.
+    body.on('end', () => {
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
     body.on('close', premature);
   });
 }
