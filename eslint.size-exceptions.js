@@ -11,7 +11,6 @@ export const sizeExceptions = [
       'The hot path of every tool call (the worker, the reply channel, the HTTP client metric). A split must come ' +
       'with interleaved A/B figures of `pnpm bench:tool-call` (docs/benchmarks.md).',
     files: {
-      'services/worker/src/http-operation.ts': { lines: 84 },
       'services/worker/src/workflow-credentials.ts': { lines: 81 },
       'packages/queue/src/reply-channel.ts': { params: 6 },
       'packages/telemetry/src/metrics.ts': { params: 5 },

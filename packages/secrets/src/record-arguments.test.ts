@@ -49,4 +49,21 @@ describe('record arguments (ADR 0080)', () => {
     expect(opener.open(first, 'r1')).toEqual({ a: 1 });
     expect(opener.open(later, 'r3')).toEqual({ a: 3 });
   });
+
+  it('gives each seal under one data key its own IV, a count from 1 (no random IV per call), and counts again under the next key', () => {
+    const keys = generateSealingKeyPair();
+    let now = 0;
+    const sealer = new RecordArgumentsSealer(keys.publicKeyPem, () => now);
+    const ivOf = (s: string) => s.split('.')[2]!;
+    const count = (n: number) => Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n >> 8, n & 0xff]).toString('base64url');
+    const sealed = Array.from({ length: 300 }, (_, i) => sealer.seal({ i }, `r${i}`));
+    expect(sealed.map(ivOf)).toEqual(Array.from({ length: 300 }, (_, i) => count(i + 1)));
+    const opener = new RecordArgumentsOpener(keys.privateKeyPem);
+    expect(sealed.map((s, i) => opener.open(s, `r${i}`))).toEqual(Array.from({ length: 300 }, (_, i) => ({ i })));
+    now = 3_600_000;
+    const next = sealer.seal({ a: 1 }, 'n1');
+    expect(ivOf(next)).toBe(count(1));
+    expect(next.split('.')[1]).not.toBe(sealed[0]!.split('.')[1]);
+    expect(opener.open(next, 'n1')).toEqual({ a: 1 });
+  });
 });

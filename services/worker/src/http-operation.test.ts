@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
+import { request } from 'undici';
 import type { HttpOperationPlan } from '@toolplane/contracts';
-import { buildRequest, toToolResult } from './http-operation.ts';
+import { buildRequest, readBody, toToolResult } from './http-operation.ts';
 
 const plan: HttpOperationPlan = {
   kind: 'http',
@@ -249,5 +252,45 @@ describe('toToolResult', () => {
     expect(bad.isError).toBe(true);
     expect(bad.structuredContent).toBeUndefined();
     expect(String(bad.content[0]!.text)).toContain('not the JSON object its API description promises');
+  });
+});
+
+describe('readBody', () => {
+  /** A real HTTP server on 127.0.0.1 that writes `parts` (chunked: no content-length), or drops the socket after them. */
+  async function serve(parts: string[], drop = false) {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (const p of parts.slice(0, -1)) res.write(p);
+      // Dropped once the last part reached the socket (headers and all): a body cut short.
+      if (drop) res.write(parts.at(-1), () => res.socket?.destroy());
+      else res.end(parts.at(-1));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+
+  it('reads a body whole, gives up past the limit, and rejects a body cut short or destroyed before its end', async () => {
+    const parts = ['{"a":', '"x".repeat', '(1)}'];
+    const upstream = await serve(parts);
+    try {
+      const whole = await request(upstream.url);
+      expect((await readBody(whole.body, 1024))?.toString()).toBe(parts.join(''));
+      const big = await request(upstream.url);
+      await expect(readBody(big.body, 10)).resolves.toBeUndefined();
+      expect(big.body.destroyed).toBe(true);
+      const early = await request(upstream.url);
+      early.body.destroy();
+      await expect(readBody(early.body, 1024)).rejects.toBeDefined();
+    } finally {
+      await upstream.close();
+    }
+    const cut = await serve(['{"a":1'], true);
+    try {
+      const res = await request(cut.url);
+      await expect(readBody(res.body, 1024)).rejects.toBeDefined();
+    } finally {
+      await cut.close();
+    }
   });
 });
