@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse, type ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Express, Request, Response } from 'express';
 
 /** The MCP endpoint of one server, as the express routes name it (`/mcp/:serverId`, `/api/v1/mcp/:serverId`). */
@@ -61,6 +62,32 @@ export function hotLane(opts: HotLaneOptions): (req: IncomingMessage, res: Serve
       })
       .catch((err: unknown) => opts.onError(err, req, res));
     return true;
+  };
+}
+
+/**
+ * The request and response classes of an HTTP server serving `app` (`createServer(options, listener)`): Node's own,
+ * constructed with express's prototypes (`app.request`, `app.response`) from the start. express's `app.handle` and the
+ * hot lane then set the prototype each already has (a no-op) instead of changing both objects' shape on every request,
+ * after Node's parser made them (hot-lane.test.ts).
+ */
+export function expressServerClasses(app: Express): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
+  function Req(this: IncomingMessage, socket: Socket) {
+    IncomingMessage.call(this, socket);
+  }
+  function Res(this: ServerResponse, req: IncomingMessage, options?: object) {
+    // Node passes the server's options (`highWaterMark`, …) as a second argument its types leave out.
+    (ServerResponse as unknown as (this: ServerResponse, r: IncomingMessage, o?: object) => void).call(
+      this,
+      req,
+      options,
+    );
+  }
+  Req.prototype = app.request;
+  Res.prototype = app.response;
+  return {
+    IncomingMessage: Req as unknown as typeof IncomingMessage,
+    ServerResponse: Res as unknown as typeof ServerResponse,
   };
 }
 
