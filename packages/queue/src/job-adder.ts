@@ -158,7 +158,7 @@ export class JobAdder {
    */
   private async send(script: DefinedScript, packed: Packed): Promise<unknown> {
     const bytes = evalshaCommand(this.head!, ...packed);
-    const command = new Command('evalsha', [script.sha, this.keys.length, ...this.argsOf(packed)], {});
+    const command = new Command('evalsha', [script.sha, this.keys.length, ...this.keys, ...packed], {});
     command.toWritable = () => bytes;
     try {
       return await (this.redis as Redis).sendCommand(command);
