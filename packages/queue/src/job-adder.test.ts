@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import { JobAdder, requestJobOptions } from './job-adder.ts';
+import { Command, Redis } from 'ioredis';
+import { evalshaCommand, evalshaHead, JobAdder, requestJobOptions } from './job-adder.ts';
 import { queueStreams } from './reply-channel.ts';
 
 // The direct add (cost cut 2) against BullMQ's own `Queue.add`, on the real Redis of tests/setup/global-setup.js.
@@ -96,6 +96,31 @@ describe('JobAdder', () => {
     await new JobAdder(otherQueue, other, 'job').add({}, 'after');
     await adder.add({}, 'again');
     expect(await redis.lrange(`${prefix}:q:wait`, 0, -1)).toEqual(['again', 'after', 'before']);
+  });
+
+  it("writes each add as one buffer, byte for byte what ioredis's EVALSHA writes for the same arguments", async () => {
+    const { redis, prefix, adder } = queueOf();
+    await adder.add({}, 'first');
+    const sha = 'ab'.repeat(20);
+    const keys = ['p:q:wait', 'p:q:ü', 'p:q:'.repeat(40)];
+    const args = [Buffer.of(0x9a, 0xc0, 0xff, 0x0d, 0x0a), `{"x":"ünï ${'y'.repeat(300)}"}`, Buffer.alloc(0)] as const;
+    const ours = evalshaCommand(evalshaHead(sha, keys), ...args);
+    const theirs = new Command('evalsha', [sha, keys.length, ...keys, ...args]).toWritable(redis.stream);
+    expect(ours.equals(Buffer.from(theirs))).toBe(true);
+    // The adder's writes are such buffers (one socket write per add, whole), and Redis added the jobs.
+    const written: unknown[] = [];
+    const write = redis.stream.write.bind(redis.stream) as (...a: unknown[]) => boolean;
+    redis.stream.write = ((chunk: unknown, ...rest: unknown[]) => (
+      written.push(chunk),
+      write(chunk, ...rest)
+    )) as never;
+    await adder.add({ n: 1 }, 'second');
+    redis.stream.write = write as never;
+    expect(written).toHaveLength(1);
+    expect(Buffer.isBuffer(written[0]) && written[0].subarray(0, 21).toString('latin1')).toBe(
+      '*15\r\n$7\r\nevalsha\r\n$40',
+    );
+    expect(await redis.lrange(`${prefix}:q:wait`, 0, -1)).toEqual(['second', 'first']);
   });
 
   it("refuses a job id BullMQ refuses, through BullMQ's own checks", async () => {

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
+import { Command, type Cluster, type Redis } from 'ioredis';
 
 /** The options every request/reply job is added with (`RequestReplyClient`): one attempt, removed once finished. */
 export const requestJobOptions = { attempts: 1, removeOnComplete: true, removeOnFail: true } as const;
@@ -7,6 +7,8 @@ export const requestJobOptions = { attempts: 1, removeOnComplete: true, removeOn
 /** ioredis's compiled Lua script (`defineCommand`): what BullMQ's `addStandardJob:<version>` command runs. */
 interface DefinedScript {
   numberOfKeys: number | null;
+  /** The script's SHA-1 (hex), what `EVALSHA` names. */
+  sha: string;
   execute(container: Redis | Cluster, args: (string | Buffer | number)[], options: object): Promise<unknown>;
 }
 
@@ -37,6 +39,51 @@ function writeStr(buf: Buffer, at: number, s: string, bytes: number): number {
   return at + header.length + buf.write(s, at + header.length, 'utf8');
 }
 
+const crlf = Buffer.from('\r\n');
+
+/** A RESP bulk string's header (`$<bytes>\r\n`). */
+function bulkHeader(bytes: number): string {
+  return `$${bytes}\r\n`;
+}
+
+/** A RESP bulk string of a constant value, whole. */
+function bulk(value: string): Buffer {
+  return Buffer.from(`${bulkHeader(Buffer.byteLength(value))}${value}\r\n`);
+}
+
+/**
+ * One `EVALSHA` of the add script in RESP, as ioredis would write it for the same arguments (`Command.toWritable`):
+ * the head (command, SHA, key count, the nine keys) built once per connection's script, then the three arguments.
+ */
+export function evalshaCommand(head: Buffer, packedArgs: Buffer, json: string, packedOpts: Buffer): Buffer {
+  const jsonBytes = Buffer.byteLength(json, 'utf8');
+  const argsHeader = bulkHeader(packedArgs.length);
+  const jsonHeader = bulkHeader(jsonBytes);
+  const optsHeader = bulkHeader(packedOpts.length);
+  const size = head.length + argsHeader.length + jsonHeader.length + optsHeader.length + packedArgs.length + jsonBytes;
+  const buf = Buffer.allocUnsafe(size + packedOpts.length + 6);
+  let at = head.copy(buf, 0);
+  at += buf.write(argsHeader, at, 'latin1');
+  at += packedArgs.copy(buf, at);
+  at += crlf.copy(buf, at);
+  at += buf.write(jsonHeader, at, 'latin1');
+  at += buf.write(json, at, 'utf8');
+  at += crlf.copy(buf, at);
+  at += buf.write(optsHeader, at, 'latin1');
+  at += packedOpts.copy(buf, at);
+  crlf.copy(buf, at);
+  return buf;
+}
+
+/** The add's three arguments: the packed job fields, the data's JSON, the packed options. */
+type Packed = readonly [Buffer, string, Buffer];
+
+/** `EVALSHA <sha> <number of keys> <keys…>` in RESP, with the array's length for three arguments after the keys. */
+export function evalshaHead(sha: string, keys: readonly string[]): Buffer {
+  const parts = [Buffer.from(`*${3 + keys.length + 3}\r\n`), bulk('evalsha'), bulk(sha), bulk(String(keys.length))];
+  return Buffer.concat([...parts, ...keys.map(bulk)]);
+}
+
 /** A job id BullMQ's `Queue.add` takes as it is (`addJob`, `validateOptions`); any other goes through `Queue.add`. */
 function plainJobId(id: string): boolean {
   return id !== '' && !id.includes(':') && `${parseInt(id, 10)}` !== id;
@@ -60,6 +107,8 @@ export class JobAdder {
   private readonly argsName: Buffer;
   private readonly optsHead: Buffer;
   private readonly optsTail: Buffer;
+  /** The `EVALSHA`'s constant head (`evalshaHead`), when adds are written whole (not on a Cluster, no key prefix). */
+  private head: Buffer | undefined;
 
   private readonly queue: Queue;
   private readonly redis: Redis | Cluster;
@@ -94,10 +143,33 @@ export class JobAdder {
       return;
     }
     const idBytes = Buffer.byteLength(jobId, 'utf8');
-    const args = [...this.keys, this.packArgs(jobId, idBytes), JSON.stringify(data), this.packOpts(jobId, idBytes)];
-    const result = await script.execute(this.redis, args, {});
+    const packed = [this.packArgs(jobId, idBytes), JSON.stringify(data), this.packOpts(jobId, idBytes)] as const;
+    const result = this.head
+      ? await this.send(script, packed)
+      : await script.execute(this.redis, this.argsOf(packed), {});
     // Negative answers are BullMQ's errors (a missing parent): none can happen without a parent, but never ignored.
     if (typeof result === 'number' && result < 0) throw new Error(`addStandardJob answered ${result}`);
+  }
+
+  /**
+   * The `EVALSHA` written as one buffer (`evalshaCommand`), through the connection's command queue (`sendCommand`: the
+   * same reply handling, offline queue and resend after a reconnect as ioredis's script). When Redis lost its scripts
+   * (`NOSCRIPT`: the script did not run, nothing was added), ioredis's script adds it (`EVAL` on that answer).
+   */
+  private async send(script: DefinedScript, packed: Packed): Promise<unknown> {
+    const bytes = evalshaCommand(this.head!, ...packed);
+    const command = new Command('evalsha', [script.sha, this.keys.length, ...this.keys, ...packed], {});
+    command.toWritable = () => bytes;
+    try {
+      return await (this.redis as Redis).sendCommand(command);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
+      return script.execute(this.redis, this.argsOf(packed), {});
+    }
+  }
+
+  private argsOf(packed: Packed): (string | Buffer)[] {
+    return [...this.keys, ...packed];
   }
 
   private async load(): Promise<DefinedScript | undefined> {
@@ -108,6 +180,9 @@ export class JobAdder {
     const names = Object.keys(set).filter((n) => n.startsWith('addStandardJob:'));
     const script = names.length === 1 ? set[names[0]!] : undefined;
     if (script?.numberOfKeys === this.keys.length && typeof script.execute === 'function') this.script = script;
+    // One write per add, built here (a Cluster routes by slot: ioredis's script; BullMQ refuses ioredis key prefixes).
+    if (this.script && !this.redis.isCluster && /^[0-9a-f]{40}$/.test(this.script.sha))
+      this.head = evalshaHead(this.script.sha, this.keys);
     return this.script;
   }
 

@@ -92,6 +92,37 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
     expect(client.inFlight).toBe(0);
   });
 
+  it('fails requests in flight at their own deadlines, earliest first, with one timer for all of them', async () => {
+    const { client } = setup({ consumer: false });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const failed: string[] = [];
+    const call = (name: string, ms: number) => {
+      const id = randomUUID();
+      return client
+        .request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + ms })
+        .catch((e: unknown) => void failed.push(`${name} ${(e as TransientError).code}`));
+    };
+    // The later deadline first: the earlier one, added after it, still fails first.
+    const calls = [
+      call('late', 1500),
+      ...Array.from({ length: 20 }, (_, i) => call(`many-${i}`, 600)),
+      call('early', 200),
+    ];
+    while (client.inFlight < calls.length) await new Promise((r) => setImmediate(r));
+    // No timer per request keeps the process up (a request's Redis connections do).
+    expect(timers() - before).toBeLessThanOrEqual(1);
+    await calls.at(-1);
+    expect(failed).toEqual(['early tool.timeout']);
+    expect(client.inFlight).toBe(21);
+    await Promise.all(calls);
+    expect(failed.at(-1)).toBe('late tool.timeout');
+    expect(new Set(failed.slice(1, -1))).toEqual(
+      new Set(Array.from({ length: 20 }, (_, i) => `many-${i} tool.timeout`)),
+    );
+    expect(client.inFlight).toBe(0);
+  });
+
   it('fails a request within seconds when its job vanished from Redis (restarted without its data)', async () => {
     const { client, redis, prefix } = setup({ consumer: false });
     const id = randomUUID();

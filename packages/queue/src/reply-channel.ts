@@ -50,7 +50,9 @@ export const queueStreams = { events: { maxLen: 0 } };
 interface Pending<R> {
   resolve: (r: R) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Epoch ms at which it fails with `tool.timeout` (`sweepDeadlines`), and the wait that makes (for the message). */
+  deadlineAt: number;
+  timeoutMs: number;
   onEvent?: ((event: unknown) => void) | undefined;
   /** The job is in the queue (from then on its absence means it is lost or answered). */
   enqueued: boolean;
@@ -102,6 +104,13 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   private checking = false;
   /** Epoch ms since when the command connection has been down (undefined while it is up). */
   private downSince: number | undefined;
+  /**
+   * One timer for every request's deadline, set for the earliest (`armDeadline`), instead of a timer per request: a
+   * timer of a new duration made and removed a Node timer list on every call (each call's wait differs by the
+   * milliseconds it took to get here), the most of the edge's timer work (docs/benchmarks.md, thirty-eighth session).
+   */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineTimerAt = Infinity;
 
   constructor(opts: RequestReplyOptions<R>) {
     this.opts = opts;
@@ -146,7 +155,6 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   private fail(id: string, error: Error): void {
     const p = this.pending.get(id);
     if (!p) return;
-    clearTimeout(p.timer);
     this.pending.delete(id);
     p.reject(error);
   }
@@ -215,8 +223,32 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    clearTimeout(p.timer);
     p.resolve(parsed);
+  }
+
+  /** Sets the deadline timer for `at` unless it is already set for that or earlier. */
+  private armDeadline(at: number): void {
+    if (at >= this.deadlineTimerAt) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = at;
+    // Unref'd: it may outlive the requests it was set for (it is not cleared when they end); a request in flight keeps
+    // the process up through its Redis connections.
+    this.deadlineTimer = setTimeout(() => this.sweepDeadlines(), Math.max(1, at - Date.now())).unref();
+  }
+
+  /** Fails the requests whose deadline passed (`tool.timeout`), then sets the timer for the earliest of the rest. */
+  private sweepDeadlines(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineTimerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (p.deadlineAt <= now) {
+        this.pending.delete(id);
+        p.reject(new TransientError('tool.timeout', `no answer within ${p.timeoutMs} ms`));
+      } else if (p.deadlineAt < next) next = p.deadlineAt;
+    }
+    if (next < Infinity) this.armDeadline(next);
   }
 
   private onEvent(raw: unknown): void {
@@ -243,21 +275,18 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     onEvent?: (event: unknown) => void,
   ): Promise<R> {
     await this.start();
-    const timeoutMs = Math.max(1, job.deadlineAt - Date.now());
+    const now = Date.now();
+    const timeoutMs = Math.max(1, job.deadlineAt - now);
+    const deadlineAt = now + timeoutMs;
     const shard = this.nextShard;
     this.nextShard = (shard + 1) % this.queues.length;
     const reply = new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new TransientError('tool.timeout', `no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, onEvent, enqueued: false, shard });
+      this.pending.set(id, { resolve, reject, deadlineAt, timeoutMs, onEvent, enqueued: false, shard });
       signal?.addEventListener(
         'abort',
         () => {
           const p = this.pending.get(id);
           if (!p) return;
-          clearTimeout(p.timer);
           this.pending.delete(id);
           onAbort?.();
           reject(new TransientError('tool.timeout', 'the caller cancelled the request'));
@@ -265,6 +294,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         { once: true },
       );
     });
+    this.armDeadline(deadlineAt);
     // The deadline may pass while the job is still being added: the rejection is then handled below.
     reply.catch(() => undefined);
     try {
@@ -274,11 +304,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
       onEnqueued?.();
     } catch (err) {
       onEnqueued?.(err);
-      const p = this.pending.get(id);
-      if (p) {
-        clearTimeout(p.timer);
-        this.pending.delete(id);
-      }
+      this.pending.delete(id);
       throw new TransientError(
         'queue.unavailable',
         'The call was not run: the queue (Redis) is unavailable. Retry in a few seconds.',
@@ -320,8 +346,9 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
 
   async close(): Promise<void> {
     clearInterval(this.checker);
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = Infinity;
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
       p.reject(new TransientError('queue.unavailable', 'shutting down'));
       this.pending.delete(id);
     }

@@ -20,6 +20,7 @@ import { ProtectedResource } from './enterprise-as/resource-servers.ts';
 import { readSigningKey } from './enterprise-as/signing-key.ts';
 import type { EdgeEnv } from './env.ts';
 import { createHttpApp } from './http-app.ts';
+import { expressServerClasses } from './hot-lane.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
 import { McpEndpoints } from './mcp-endpoints.ts';
 import { EdgeMcpHandler } from './mcp-handler.ts';
@@ -214,7 +215,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       await resources.events.subscribe(...changeChannels(resources));
       await invocations.start();
       await new Promise<void>((resolve, reject) => {
-        server = createServer(listener);
+        server = createServer(expressServerClasses(http), listener);
         server.listen(env.PORT, env.HOST, () => resolve());
         server.once('error', reject);
       });

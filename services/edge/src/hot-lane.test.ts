@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import express, { type Request, type Response } from 'express';
-import { hotLane } from './hot-lane.ts';
+import { expressServerClasses, hotLane } from './hot-lane.ts';
 
 // Which requests take the hot lane, and that a body reaches the handler as express.json would hand it over
 // (tests/e2e/calls/fast-path.test.ts, "the hot lane", compares the real edge's answers both ways).
@@ -12,6 +12,8 @@ const limit = 1000;
 let server: Server;
 let base: string;
 const tracked: string[] = [];
+/** Per request: whether Node made its request and response with express's members (`expressServerClasses`). */
+const born: boolean[] = [];
 
 /** What the handler saw: the lane, the server id, the parsed body, and the prototypes express gives. */
 function answer(lane: string) {
@@ -52,7 +54,12 @@ beforeAll(async () => {
     serve: answer('hot'),
     onError,
   });
-  server = createServer((req, res) => void (hot(req, res) || app(req, res)));
+  // As the edge's server: Node's classes with express's members from the start.
+  server = createServer(expressServerClasses(app), (req, res) => {
+    const [r, s] = [req as unknown as Request, res as unknown as Response];
+    born.push(r.app === app && s.app === app && typeof r.get === 'function' && typeof s.json === 'function');
+    void (hot(req, res) || app(req, res));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -119,6 +126,13 @@ describe('the hot lane', () => {
     }
     // Its response was tracked like every other (the drain bookkeeping).
     expect(tracked.filter((t) => t === 'hot')).toHaveLength(2);
+  });
+
+  it("gets requests and responses Node made with express's members, on either lane", async () => {
+    born.length = 0;
+    expect((await send('/mcp/srv-1', body)).json.lane).toBe('hot');
+    expect((await send('/mcp/srv-1?via=express', body)).json.lane).toBe('express');
+    expect(born).toEqual([true, true]);
   });
 
   it('takes JSON declared as UTF-8, with no content type, and split across packets', async () => {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse, type ServerOptions } from 'node:http';
 import type { Express, Request, Response } from 'express';
 
 /** The MCP endpoint of one server, as the express routes name it (`/mcp/:serverId`, `/api/v1/mcp/:serverId`). */
@@ -40,8 +40,8 @@ export function hotLane(opts: HotLaneOptions): (req: IncomingMessage, res: Serve
     const match = mcpPath.exec(incoming.url ?? '');
     if (!match) return false;
     // As express's `app.handle` sets them up.
-    const req = Object.setPrototypeOf(incoming, app.request) as Request;
-    const res = Object.setPrototypeOf(outgoing, app.response) as Response;
+    const req = asExpress<Request>(incoming, app, app.request as object);
+    const res = asExpress<Response>(outgoing, app, app.response as object);
     req.res = res;
     res.req = req;
     res.locals = Object.create(null) as Response['locals'];
@@ -62,6 +62,39 @@ export function hotLane(opts: HotLaneOptions): (req: IncomingMessage, res: Serve
       .catch((err: unknown) => opts.onError(err, req, res));
     return true;
   };
+}
+
+/** On the prototypes `expressServerClasses` makes: the app whose request and response members they carry. */
+const membersOf = Symbol('toolplane.expressMembers');
+
+/**
+ * The request and response classes of an HTTP server serving `app` (`createServer(options, listener)`): Node's own,
+ * extended with the members express's prototypes give (express's `request` and `response`, then the app's `app`),
+ * copied once. The hot lane takes its requests as they are; changing the prototype of both objects on every request
+ * (what express's `app.handle` does) cost about a microsecond each, and the objects' later reads went through a chain
+ * of express's prototypes (docs/benchmarks.md, thirty-eighth session). express's own routes still set `app.request`
+ * and `app.response`: the same members.
+ */
+export function expressServerClasses(app: Express): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
+  class ExpressRequest extends IncomingMessage {}
+  class ExpressResponse extends ServerResponse {}
+  withMembers(ExpressRequest.prototype, app.request as object, IncomingMessage.prototype, app);
+  withMembers(ExpressResponse.prototype, app.response as object, ServerResponse.prototype, app);
+  return { IncomingMessage: ExpressRequest, ServerResponse: ExpressResponse as typeof ServerResponse };
+}
+
+/** Copies the members of `from`'s prototype chain, down to `base` (left out), onto `to`: the deepest first. */
+function withMembers(to: object, from: object, base: object, app: Express): void {
+  const chain: object[] = [];
+  for (let p: object | null = from; p !== null && p !== base; p = Object.getPrototypeOf(p) as object | null)
+    chain.unshift(p);
+  for (const p of chain) Object.defineProperties(to, Object.getOwnPropertyDescriptors(p));
+  Object.defineProperty(to, membersOf, { value: app });
+}
+
+/** The object, with the app's request or response prototype unless Node made it with those members already. */
+function asExpress<T>(o: object, app: Express, proto: object): T {
+  return ((o as { [membersOf]?: Express })[membersOf] === app ? o : Object.setPrototypeOf(o, proto)) as T;
 }
 
 /** body-parser's error for a body that is not JSON (the app's error handler maps its `type`). */
