@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from '@jest/globals';
-import { request } from 'undici';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Agent, request as undiciRequest } from 'undici';
 import type { HttpOperationPlan } from '@toolplane/contracts';
 import { buildRequest, readBody, toToolResult } from './http-operation.ts';
 
@@ -267,8 +267,17 @@ describe('readBody', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((resolve) => server.close(resolve)) };
+    const close = () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    };
+    return { url: `http://127.0.0.1:${port}/`, close };
   }
+
+  // A dispatcher of the test's own, closed at its end: no kept-alive socket or timer outlives the file.
+  const agent = new Agent();
+  const request = (url: string) => undiciRequest(url, { dispatcher: agent });
+  afterAll(() => agent.close());
 
   it('reads a body whole, gives up past the limit, and rejects a body cut short or destroyed before its end', async () => {
     const parts = ['{"a":', '"x".repeat', '(1)}'];
