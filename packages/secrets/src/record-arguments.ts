@@ -18,7 +18,7 @@ import {
  * worker can seal and never open; only the process holding the private key (the control plane's backtest) opens them.
  * The record's id is the associated data: a sealed value moved to another record does not open.
  *
- * Cost per call (issue #75): the data key is held as a `KeyObject` (a raw `Buffer` key made `createCipheriv` check and
+ * Cost per call: the data key is held as a `KeyObject` (a raw `Buffer` key made `createCipheriv` check and
  * import it on every call, about 13 µs), and a call's IV is the data key's invocation counter (NIST SP 800-38D §8.2.1,
  * the deterministic construction: 32 zero bits, then a 64-bit count from 1), unique under its key because every data
  * key is fresh random bytes and counts from 1; no random bytes drawn per call. The wrap of a data key keeps a random IV.

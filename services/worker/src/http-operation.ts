@@ -497,7 +497,7 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
 /**
  * A response body read whole, up to `maxBytes` (decompressed): undefined, the stream destroyed, past that. Read with
  * `data` events rather than an async iterator (the iterator, its end-of-stream watcher and a promise per chunk cost the
- * worker about 3 µs per call; issue #75). A stream error (an abort: the caller's cancel, the timeout) rejects, and so
+ * worker about 3 µs per call, docs/benchmarks.md). A stream error (an abort: the caller's cancel, the timeout) rejects, and so
  * does a stream that closes, or was destroyed already, before its end (`ERR_STREAM_PREMATURE_CLOSE`, as the iterator).
  */
 export function readBody(body: Readable, maxBytes: number): Promise<Buffer | undefined> {

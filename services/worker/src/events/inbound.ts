@@ -24,19 +24,12 @@ export interface InboundDeps extends FanOutDeps {
 
 type Refusal = RefusalReason | 'replay' | 'no_secret';
 
-/** A refused delivery's execution record (the tool named `inbound/<provider>`) and its audit event: no payload. */
-function recordRefusal(
-  deps: InboundDeps,
-  delivery: InboundDelivery,
-  events: InstanceEvents,
-  refusal: { reason: Refusal; message: string; deliveryId?: string | undefined },
-): void {
+/** What every execution record of an inbound delivery says: the tool `inbound/<provider>`, no caller, no step. */
+function deliveryRecord(deps: InboundDeps, delivery: InboundDelivery, events: InstanceEvents, invocationId: string) {
   const server = events.servers[0]!;
-  const at = new Date(deps.now()).toISOString();
-  const id = randomUUID();
-  deps.records.add({
-    v: 1,
-    invocationId: id,
+  return {
+    v: 1 as const,
+    invocationId,
     workspaceId: events.workspaceId,
     serverId: server.serverId,
     catalogVersion: server.catalogVersion,
@@ -44,10 +37,24 @@ function recordRefusal(
     caller: {},
     startedAt: delivery.receivedAt,
     durationMs: Math.max(0, deps.now() - Date.parse(delivery.receivedAt)),
+    steps: [],
+  };
+}
+
+/** A refused delivery's execution record (the tool named `inbound/<provider>`) and its audit event: no payload. */
+function recordRefusal(
+  deps: InboundDeps,
+  delivery: InboundDelivery,
+  events: InstanceEvents,
+  refusal: { reason: Refusal; message: string; deliveryId?: string | undefined },
+): void {
+  const at = new Date(deps.now()).toISOString();
+  const id = randomUUID();
+  deps.records.add({
+    ...deliveryRecord(deps, delivery, events, id),
     outcome: 'rejected',
     errorCode: `events.inbound_${refusal.reason}`,
     message: `inbound delivery refused: ${refusal.message}`,
-    steps: [],
   });
   deps.audit.add({
     id,
@@ -84,24 +91,14 @@ function recordGiven(
   events: InstanceEvents,
   fanned: { deliveryId: string; given: readonly Given[] },
 ): void {
-  const server = events.servers[0]!;
   const to = fanned.given.filter((g) => g.given).length;
   const not = fanned.given.flatMap((g) => (g.given ? [] : [`${g.id}: ${g.why}`]));
   const summary = `delivery ${fanned.deliveryId} given to ${to} of ${fanned.given.length} subscriptions`;
   const message = not.length > 0 ? `${summary}; not to ${not.join('; ')}` : summary;
   deps.records.add({
-    v: 1,
-    invocationId: randomUUID(),
-    workspaceId: events.workspaceId,
-    serverId: server.serverId,
-    catalogVersion: server.catalogVersion,
-    tool: `inbound/${events.provider}`,
-    caller: {},
-    startedAt: delivery.receivedAt,
-    durationMs: Math.max(0, deps.now() - Date.parse(delivery.receivedAt)),
+    ...deliveryRecord(deps, delivery, events, randomUUID()),
     outcome: 'success',
     message: message.length > MAX_SUMMARY ? `${message.slice(0, MAX_SUMMARY - 1)}…` : message,
-    steps: [],
   });
 }
 
