@@ -57,6 +57,23 @@ const document = {
   components: { schemas: { Repo: { type: 'object', properties: { full_name: { type: 'string' } } } } },
 };
 
+/**
+ * A connector of one ping tool whose instances take Stripe-signed deliveries of `payment_intent.succeeded` as the event
+ * type `payment_succeeded` (the fault tests' event source).
+ */
+export const stripePayConnector = {
+  metadata: { name: 'pay', slug: 'pay', version: '1.0.0' },
+  authentication: [],
+  operations: [{ operation_id: 'ping', endpoint: 'https://api.example.com/ping', method: 'GET' }],
+  mcp_config: {
+    enabled: true,
+    server_name: 'pay',
+    server_description: 'Payments',
+    route_mappings: [{ operation_id: 'ping', mcp_tool_name: 'ping', mcp_tool_description: 'Ping' }],
+  },
+  events: { provider: 'stripe', types: [{ name: 'payment_succeeded', match: ['payment_intent.succeeded'] }] },
+};
+
 export interface EventsStack {
   stack: Stack;
   api: ManagementClient;

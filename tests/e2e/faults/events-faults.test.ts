@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { logLines } from '../../helpers/records.ts';
 import { startTestStack, tempDir } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { sdkClient } from '../events/fixture.ts';
+import { sdkClient, stripePayConnector } from '../events/fixture.ts';
 
 /**
  * MCP Events under faults (docs/events.md "Faults"), on one stack: two edges, one worker, a Redis of this file's own
@@ -33,7 +33,7 @@ import { sdkClient } from '../events/fixture.ts';
 
 const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 const CALLBACK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
-const EVENT = 'payment_succeeded';
+const EVENT = stripePayConnector.events.types[0]!.name;
 
 const Poll = z.looseObject({
   events: z.array(z.looseObject({ eventId: z.string() })),
@@ -169,22 +169,7 @@ beforeAll(async () => {
     },
   }));
   redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  const connector = await unwrap(
-    api.POST('/connectors', {
-      body: {
-        metadata: { name: 'pay', slug: 'pay', version: '1.0.0' },
-        authentication: [],
-        operations: [{ operation_id: 'ping', endpoint: 'https://api.example.com/ping', method: 'GET' }],
-        mcp_config: {
-          enabled: true,
-          server_name: 'pay',
-          server_description: 'Payments',
-          route_mappings: [{ operation_id: 'ping', mcp_tool_name: 'ping', mcp_tool_description: 'Ping' }],
-        },
-        events: { provider: 'stripe', types: [{ name: EVENT, match: ['payment_intent.succeeded'] }] },
-      } as never,
-    }),
-  );
+  const connector = await unwrap(api.POST('/connectors', { body: stripePayConnector as never }));
   const instance = await unwrap(
     api.POST('/connector_instances', {
       body: { createServer: false, connector_id: connector.id, name: 'pay', webhook_secret: STRIPE_SECRET },

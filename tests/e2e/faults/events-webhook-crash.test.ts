@@ -17,6 +17,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { CompactEncrypt } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { stripePayConnector } from '../events/fixture.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
@@ -100,19 +101,7 @@ beforeAll(async () => {
   }));
   redis = stackRedis(stack);
   await redis.connect();
-  const descriptor = {
-    metadata: { name: 'pay', slug: 'pay', version: '1.0.0' },
-    authentication: [],
-    operations: [{ operation_id: 'ping', endpoint: 'https://api.example.com/ping', method: 'GET' }],
-    mcp_config: {
-      enabled: true,
-      server_name: 'pay',
-      server_description: 'Payments',
-      route_mappings: [{ operation_id: 'ping', mcp_tool_name: 'ping', mcp_tool_description: 'Ping' }],
-    },
-    events: { provider: 'stripe', types: [{ name: 'payment_succeeded', match: ['payment_intent.succeeded'] }] },
-  };
-  const connector = await unwrap(api.POST('/connectors', { body: descriptor as never }));
+  const connector = await unwrap(api.POST('/connectors', { body: stripePayConnector as never }));
   const instance = await unwrap(
     api.POST('/connector_instances', {
       body: { createServer: false, connector_id: connector.id, name: 'pay', webhook_secret: STRIPE_SECRET },
