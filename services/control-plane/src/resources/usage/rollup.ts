@@ -10,7 +10,7 @@
 /**
  * The statement's part that turns the inserted records (a CTE named `inserted` with id, workspace_id, server_id,
  * tool, key_id, username, started_at; their cost units from the batch's rows, the CTE `src`) into increments of
- * `usage_days`: a CTE, so that it goes between `inserted` and the traffic rollup's tail. Rows are upserted in key
+ * `usage_days`: a CTE, between `inserted` and the traffic rollup's CTEs. Rows are upserted in key
  * order (two replicas storing at once lock them in the same order).
  */
 export const usageUpsertSql = `,
