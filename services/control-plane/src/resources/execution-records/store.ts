@@ -67,10 +67,9 @@ const stepsSql = (() => {
 })();
 
 /** The records of the workers' stream entries as they are (each a JSON array of execution records, version 1). */
-const rawSql =
-  insertSql(`SELECT CASE WHEN x.v = 1 THEN x."invocationId" END AS id, x."workspaceId" AS workspace_id, x."serverId" AS server_id,
-    x."catalogVersion" AS catalog_version, x.tool, x.caller->>'keyId' AS key_id, x.caller->>'username' AS username,
-    x."startedAt" AS started_at, x."durationMs" AS duration_ms, x.outcome, x."errorCode" AS error_code, x.message,
+const rawSql = insertSql(`SELECT CASE WHEN x.v = 1 THEN x."invocationId" END AS id, x."workspaceId" AS workspace_id,
+    x."serverId" AS server_id, x."catalogVersion" AS catalog_version, x.tool, x.caller->>'keyId' AS key_id,
+    x.caller->>'username' AS username, x."startedAt" AS started_at, x."durationMs" AS duration_ms, x.outcome, x."errorCode" AS error_code, x.message,
     ${stepsSql} AS steps, x.debug, (x.debug->>'sessionId')::uuid AS debug_session_id, x."costUnits" AS cost_units,
     x."parentInvocationId" AS parent_invocation_id, x."sealedArguments" AS sealed_arguments
   FROM jsonb_to_recordset($1::jsonb) AS x(v int, "invocationId" uuid, "parentInvocationId" uuid, "workspaceId" uuid,
