@@ -126,7 +126,11 @@ function EditSettings({
       <FormEnd action={save} failed="Not saved" busyLabel="Saving…">
         Save session settings
       </FormEnd>
-      <BacktestButton client={client} documents={proposed(ttl, rules, keys.state === 'done' ? keys.data.data : [])} />
+      {/* Nothing to try until the keys are known (the file names approvers by name); if they cannot be read, by id. */}
+      <BacktestButton
+        client={client}
+        documents={keys.state === 'loading' ? [] : proposed(ttl, rules, keys.state === 'done' ? keys.data.data : [])}
+      />
     </FormSection>
   );
 }
