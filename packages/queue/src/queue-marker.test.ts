@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -25,6 +26,41 @@ function redisWithPrefix() {
     redis.disconnect();
   });
   return { prefix, redis };
+}
+
+/**
+ * Redis's MONITOR on a socket of its own, calling `onCommand` with each command's arguments. Not ioredis's
+ * `monitor()`: it enters monitoring mode only after MONITOR's OK has been handled, so a command line that comes in the
+ * same read (the tests' shared Redis is busy with other files) is taken for a reply to nothing and fails the
+ * connection ("Command queue state error").
+ */
+async function monitorCommands(url: string, onCommand: (args: string[]) => void): Promise<() => void> {
+  const { hostname, port, username, password } = new URL(url);
+  const socket = connect(Number(port || 6379), hostname);
+  socket.setEncoding('utf8');
+  const resp = (...args: string[]) =>
+    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  const auth = password ? [decodeURIComponent(username || 'default'), decodeURIComponent(password)] : [];
+  let oks = auth.length ? 2 : 1;
+  let buffered = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (line.startsWith('-')) reject(new Error(line.slice(1)));
+        else if (oks > 0 && line === '+OK') {
+          if (--oks === 0) resolve();
+        }
+        // `+<time> [<db> <client>] "<arg>" "<arg>" …`, each argument quoted with its quotes and backslashes escaped
+        else onCommand([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
+      }
+    });
+    socket.write((auth.length ? resp('AUTH', ...auth) : '') + resp('MONITOR'));
+  });
+  return () => socket.destroy();
 }
 
 describe("BullMQ's wake-up marker", () => {
@@ -96,12 +132,11 @@ describe("BullMQ's wake-up marker", () => {
       client.request(randomUUID(), { n, replyTo: client.clientId, deadlineAt: Date.now() + 30_000 });
     // Every moveToActive of this queue (11 keys, the wait list first; one call or several, cost cut 3), seen by
     // Redis's MONITOR (an EVAL: a script's first call on this Redis).
-    const monitor = await redis.monitor();
-    cleanups.push(async () => monitor.disconnect());
     let fetches = 0;
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const stopMonitor = await monitorCommands(redisUrl!, (args) => {
       if (/^evalsha$|^eval$/i.test(args[0] ?? '') && args[2] === '11' && args[3] === `${prefix}:calls:wait`) fetches++;
     });
+    cleanups.push(async () => stopMonitor());
 
     // One at a time: each job finds every fetcher blocked on the marker, and the fetcher that takes it
     // learns that the queue is empty: it blocks again without another moveToActive that finds nothing
