@@ -2,6 +2,7 @@ import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { atTurnEnd } from './coalesce-writes.ts';
 import { JobTaker, type NextJobData } from './job-taker.ts';
+import { WakeTake } from './wake-take.ts';
 
 /** The most jobs one fetch takes (each a slot of the worker's concurrency that is free). */
 const MAX_TAKE = 16;
@@ -137,12 +138,15 @@ export class JobFinisher {
 /** What `FinishingWorker` reads of BullMQ's worker and backend beyond their declared types. */
 interface WorkerInternals {
   drained: boolean;
+  /** BullMQ's wait on the marker in progress (none: not waiting). */
+  waiting: Promise<number> | null;
   waitForJob(blockUntil: number): Promise<number>;
   mainLoopQueue: { numTotal(): number } | null;
   updateDelays(limitDelay?: number, delayUntil?: number): void;
   backend: {
     closing: boolean | undefined;
     client: Promise<Redis | Cluster>;
+    blockingConnection?: { client: Promise<Redis | Cluster> };
     queue: { keys: Record<string, string> };
     getKeepJobs(shouldRemove: unknown, workerKeepJobs: unknown): { count?: number };
     finishedErrors(e: { code: number; jobId?: string; command: string; state?: string }): Error;
@@ -167,6 +171,11 @@ export class FinishingWorker extends Worker {
   /** Whether jobs waited at this worker's last finish (its own, or BullMQ's that fetched one). */
   private backlog = false;
   private blocked = false;
+  /** The take sent with each wait on the marker (none: a cluster, a rate limiter or a named worker). */
+  private wake: WakeTake | null | undefined;
+  private wakes = 0;
+  /** Closing (set before BullMQ's own close): jobs a wait's take fetches go back. */
+  private stopping = false;
 
   constructor(name: string, processor: Processor, opts: WorkerOptions) {
     super(name, processor, opts);
@@ -176,25 +185,31 @@ export class FinishingWorker extends Worker {
       set: (drained: boolean) => (this.isDrained = drained),
     });
     // Whether BullMQ's main loop is blocked on the marker: a fetch made meanwhile (a job's finish) takes one job only,
-    // as BullMQ's does, since jobs it took besides would wait for the loop to wake up.
+    // as BullMQ's does, since jobs it took besides would wait for the loop to wake up. Each wait carries the take that
+    // follows it (`WakeTake`): what it fetched is started as BullMQ's loop asks for its next job.
     const self = this as unknown as WorkerInternals;
     const wait = self.waitForJob.bind(this);
     self.waitForJob = async (blockUntil: number) => {
       this.blocked = true;
+      const wake = this.stopping ? undefined : await this.wakeTakeOf();
+      wake?.arm(this.wakeTokens());
       try {
         return await wait(blockUntil);
       } finally {
         this.blocked = false;
+        if (wake) this.taken.push(...(await wake.collect(!this.closing && !this.stopping)));
       }
     };
   }
 
   protected override async moveToActive(token: string, name?: string): Promise<Job> {
+    // Closing: no job is started from now on (what a wait took went back), as after BullMQ's own close began.
+    if (this.stopping) return this.nextJobFromJobData(undefined, undefined, token);
     const next = this.taken.shift();
     if (next) return this.start(next);
     const self = this as unknown as WorkerInternals;
     const room = this.concurrency - (self.mainLoopQueue?.numTotal() ?? this.concurrency);
-    const batch = room > 1 && !this.blocked && name === undefined && !this.opts.limiter;
+    const batch = room > 1 && !this.blocked && name === undefined && this.plainFetch();
     const taker = batch ? await this.takerOf() : undefined;
     if (!taker) return super.moveToActive(token, name);
     const tokens = Array.from({ length: Math.min(room, MAX_TAKE) }, (_, i) => (i === 0 ? token : `${token}.${i}`));
@@ -236,8 +251,44 @@ export class FinishingWorker extends Worker {
     return this.taker ?? undefined;
   }
 
-  /** Jobs taken and not started go back to the queue's head before BullMQ closes. */
+  /** On the blocking connection, unless it is a cluster's or the worker takes jobs by name or under a rate limit. */
+  private async wakeTakeOf(): Promise<WakeTake | undefined> {
+    if (this.wake === undefined) {
+      this.wake = null;
+      const backend = (this as unknown as WorkerInternals).backend;
+      const blocking = await backend.blockingConnection?.client;
+      const taker =
+        blocking && !blocking.isCluster && this.plainFetch() ? JobTaker.on(blocking, backend.queue.keys) : undefined;
+      if (taker) this.wake = new WakeTake(blocking as Redis, taker, this.opts.lockDuration ?? 30_000);
+    }
+    return this.wake ?? undefined;
+  }
+
+  private plainFetch(): boolean {
+    return this.opts.name === undefined && !this.opts.limiter;
+  }
+
+  /** A wait's take: one token per slot free besides the wait's own (at least one), as a fetch of the loop takes. */
+  private wakeTokens(): string[] {
+    const self = this as unknown as WorkerInternals;
+    const room = this.concurrency - (self.mainLoopQueue?.numTotal() ?? this.concurrency);
+    const first = `${this.id}:w${++this.wakes}`;
+    return Array.from({ length: Math.max(1, Math.min(room, MAX_TAKE)) }, (_, i) => (i === 0 ? first : `${first}.${i}`));
+  }
+
+  /**
+   * Jobs taken and not started go back to the queue's head before BullMQ closes. A wait in progress is ended first (as
+   * a timeout) and its take's jobs go back too: BullMQ's close would cut the blocking connection with the take's answer
+   * maybe on its way.
+   */
   override async close(force = false): Promise<void> {
+    this.stopping = true;
+    const self = this as unknown as WorkerInternals;
+    const waiting = self.waiting;
+    if (this.wake && waiting) {
+      const main = (await self.backend.client) as Redis;
+      if (await this.wake.unblock(main).catch(() => false)) await waiting.catch(() => undefined);
+    }
     const left = this.taken.splice(0);
     if (left.length && this.taker) await this.taker.giveBack(left.map((t) => ({ id: t.data[1]!, token: t.token })));
     return super.close(force);
@@ -253,7 +304,7 @@ export class FinishingWorker extends Worker {
     // nothing).
     if (!this.covers(job) || this.backlog) return this.bullFinish(args);
     if (backend.closing) return undefined as unknown as Job;
-    const fetchNext = fetchNextCallback() && !(this.closing || this.isPaused());
+    const fetchNext = fetchNextCallback() && !(this.closing || this.stopping || this.isPaused());
     const client = await backend.client;
     this.finisher ??= new JobFinisher(client, backend.queue.keys);
     const outcome = await this.finisher.finish(job.id!, token);

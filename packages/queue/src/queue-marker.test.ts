@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { requestJobOptions } from './job-adder.ts';
 import { queueStreams, RequestReplyClient } from './reply-channel.ts';
 import { ReplyingConsumer } from './reply-consumer.ts';
 
@@ -34,7 +35,7 @@ function redisWithPrefix() {
  * same read (the tests' shared Redis is busy with other files) is taken for a reply to nothing and fails the
  * connection ("Command queue state error").
  */
-async function monitorCommands(url: string, onCommand: (args: string[]) => void): Promise<() => void> {
+async function monitorCommands(url: string, onCommand: (args: string[], client: string) => void): Promise<() => void> {
   const { hostname, port, username, password } = new URL(url);
   const socket = connect(Number(port || 6379), hostname);
   socket.setEncoding('utf8');
@@ -55,7 +56,11 @@ async function monitorCommands(url: string, onCommand: (args: string[]) => void)
           if (--oks === 0) resolve();
         }
         // `+<time> [<db> <client>] "<arg>" "<arg>" …`, each argument quoted with its quotes and backslashes escaped
-        else onCommand([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
+        else
+          onCommand(
+            [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!),
+            /^\+\S+ \[\d+ (\S+)\]/.exec(line)?.[1] ?? '',
+          );
       }
     });
     socket.write((auth.length ? resp('AUTH', ...auth) : '') + resp('MONITOR'));
@@ -132,24 +137,94 @@ describe("BullMQ's wake-up marker", () => {
       client.request(randomUUID(), { n, replyTo: client.clientId, deadlineAt: Date.now() + 30_000 });
     // Every moveToActive of this queue (11 keys, the wait list first; one call or several, cost cut 3), seen by
     // Redis's MONITOR (an EVAL: a script's first call on this Redis).
-    let fetches = 0;
-    const stopMonitor = await monitorCommands(redisUrl!, (args) => {
-      if (/^evalsha$|^eval$/i.test(args[0] ?? '') && args[2] === '11' && args[3] === `${prefix}:calls:wait`) fetches++;
+    // Which of them a blocking connection sent: the take written behind each wait on the marker (`WakeTake`).
+    const fetchers: string[] = [];
+    const waiters = new Set<string>();
+    const stopMonitor = await monitorCommands(redisUrl!, (args, client) => {
+      if (/^bzpopmin$/i.test(args[0] ?? '') && args[1] === `${prefix}:calls:marker`) waiters.add(client);
+      if (/^evalsha$|^eval$/i.test(args[0] ?? '') && args[2] === '11' && args[3] === `${prefix}:calls:wait`)
+        fetchers.push(client);
     });
     cleanups.push(async () => stopMonitor());
 
     // One at a time: each job finds every fetcher blocked on the marker, and the fetcher that takes it
     // learns that the queue is empty: it blocks again without another moveToActive that finds nothing
-    // (unpatched: two per job). At most one more per fetcher: the fetches that start the consumer.
+    // (unpatched: two per job). At most one more per fetcher: the fetches that start the consumer. Each job is
+    // fetched by the take its wake-up's wait carried, not one round trip after the wake.
     for (let n = 0; n < 40; n++) expect((await call(n)).n).toBe(n);
-    expect(fetches).toBeGreaterThanOrEqual(40);
-    expect(fetches).toBeLessThanOrEqual(40 + 4);
+    expect(fetchers.length).toBeGreaterThanOrEqual(40);
+    expect(fetchers.length).toBeLessThanOrEqual(40 + 4);
+    expect(fetchers.filter((client) => waiters.has(client)).length).toBeGreaterThanOrEqual(40);
     // Bursts larger than the concurrency, then a trickle again after the queue drained.
     for (let burst = 0; burst < 3; burst++) {
       const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => call(i)));
       expect(replies.map((r) => r.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
       expect((await call(1000 + burst)).n).toBe(1000 + burst);
     }
+  });
+});
+
+describe('The take a wait on the marker carries (WakeTake)', () => {
+  it('runs when a closing worker ends the wait, and gives back what it took: the job waits, unlocked and unrun', async () => {
+    const { prefix, redis } = redisWithPrefix();
+    const [wait, active, marker] = ['wait', 'active', 'marker'].map((k) => `${prefix}:calls:${k}`) as [
+      string,
+      string,
+      string,
+    ];
+    const queue = new Queue('calls', { connection: redis, prefix, streams: queueStreams });
+    cleanups.push(() => queue.close());
+    await queue.add(
+      'call',
+      { n: 1, replyTo: 'r', deadlineAt: Date.now() + 60_000 },
+      { jobId: 'j1', ...requestJobOptions },
+    );
+    // Out of the wait list, and no marker: when it is put back below, nothing wakes a fetcher for it.
+    await redis.lrem(wait, 0, 'j1');
+    await redis.del(marker);
+    const seen: { args: string[]; client: string }[] = [];
+    let blocked!: () => void;
+    const isBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    let ended!: () => void;
+    const monitorCaughtUp = new Promise<void>((resolve) => (ended = resolve));
+    const stopMonitor = await monitorCommands(redisUrl!, (args, client) => {
+      if (!args.some((a) => a.startsWith(prefix)) && !/^client$/i.test(args[0] ?? '')) return;
+      seen.push({ args, client });
+      if (/^bzpopmin$/i.test(args[0] ?? '') && args[1] === marker) blocked();
+      if (/^get$/i.test(args[0] ?? '') && args[1] === `${prefix}:end`) ended();
+    });
+    cleanups.push(async () => stopMonitor());
+    const runs: number[] = [];
+    const consumer = new ReplyingConsumer({
+      redis,
+      prefix,
+      queueName: 'calls',
+      concurrency: 4,
+      job: z.object({ n: z.number(), replyTo: z.string(), deadlineAt: z.number() }),
+      handle: async (j) => (runs.push(j.n), { n: j.n }),
+    });
+    consumer.start();
+    await isBlocked;
+    await redis.rpush(wait, 'j1');
+    await consumer.close();
+    await redis.get(`${prefix}:end`);
+    await monitorCaughtUp; // every command before it seen
+
+    expect(runs).toEqual([]);
+    // On the waiting connection, after its wait (MONITOR does not show the CLIENT UNBLOCK that ended it): the take
+    // ran, then the give-back (active, wait, marker).
+    const waiter = seen.find(({ args }) => /^bzpopmin$/i.test(args[0]!))!.client;
+    const onIt = seen.filter(({ client }) => client === waiter).map(({ args }) => args);
+    const afterWait = onIt.slice(onIt.findIndex((args) => /^bzpopmin$/i.test(args[0]!)) + 1);
+    expect(afterWait.map((args) => [args[2], args[3]])).toEqual([
+      ['11', wait],
+      ['3', active],
+    ]);
+    expect(await redis.lrange(wait, 0, -1)).toEqual(['j1']);
+    expect(await redis.llen(active)).toBe(0);
+    expect(await redis.exists(`${prefix}:calls:j1:lock`)).toBe(0);
+    expect(await redis.hget(`${prefix}:calls:j1`, 'ats')).toBe('0');
+    expect(await redis.zcard(marker)).toBe(1); // and the next fetcher is woken for it
   });
 });
 
