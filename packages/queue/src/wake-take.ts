@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { coalesceWrites } from './coalesce-writes.ts';
 import type { JobTaker, NextJobData } from './job-taker.ts';
 
 /** What ioredis hands its `sendCommand` (the fields read here). */
@@ -49,26 +50,24 @@ export class WakeTake {
     this.client = client;
     this.taker = taker;
     this.lockDuration = lockDuration;
+    // The wait and its take leave in one write at the end of the turn (`coalesceWrites`): after the upstream request
+    // of the job just started, which the next wait would otherwise precede.
+    coalesceWrites(client);
     const send = client.sendCommand.bind(client) as SendCommand;
     (client as unknown as { sendCommand: SendCommand }).sendCommand = (command, stream) => {
       const tokens = this.armed;
       const socket = client.stream;
       if (!tokens || command.name !== 'bzpopmin' || client.status !== 'ready' || !socket) return send(command, stream);
       this.armed = undefined;
-      socket.cork();
-      try {
-        if (this.id?.socket !== socket) this.readId(socket);
-        const out = send(command, stream);
-        const sent: Sent = { tokens, answered: false, result: this.takeAfter(tokens) };
-        command.promise.then(
-          () => (sent.answered = true),
-          () => undefined,
-        );
-        this.sent = sent;
-        return out;
-      } finally {
-        socket.uncork();
-      }
+      if (this.id?.socket !== socket) this.readId(socket);
+      const out = send(command, stream);
+      const sent: Sent = { tokens, answered: false, result: this.takeAfter(tokens) };
+      command.promise.then(
+        () => (sent.answered = true),
+        () => undefined,
+      );
+      this.sent = sent;
+      return out;
     };
   }
 
