@@ -55,7 +55,8 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
       /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 ENV NODE_ENV=production
 # V8's young generation capped at 16 MB semi-spaces (V8 grows them to 64 MB under load): fewer page faults, less
-# memory, more calls per CPU second (docs/adr/0031-young-generation.md). Override with NODE_OPTIONS in the manifest.
+# memory, more calls per CPU second (docs/adr/0031-young-generation.md). Override with NODE_OPTIONS in the manifest:
+# the worker's manifests do (64 MB: its calls outlive a scavenge when the upstream is slow).
 ENV NODE_OPTIONS=--max-semi-space-size=16
 # OCI labels: where the image comes from (set by CI: --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD)).
 ARG VERSION=0.1.0

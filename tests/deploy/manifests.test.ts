@@ -3,6 +3,7 @@
 // availability rules every pod must follow, and that the configuration matches the services' zod
 // schemas (the names and the values).
 import { describe, expect, it } from '@jest/globals';
+import { workerNodeOptions } from '@toolplane/cli';
 import { queueNames } from '../../packages/contracts/src/index.ts';
 import { ControlPlaneEnv } from '../../services/control-plane/src/env.ts';
 import { EdgeEnv, EdgeEnvChecked } from '../../services/edge/src/env.ts';
@@ -246,7 +247,7 @@ describe.each(names)('the %s overlay', (overlay) => {
         ),
       );
       for (const n of envNames(objects, w.container)) {
-        if (!(schema.names as readonly string[]).includes(n) && !expanded.has(n))
+        if (!(schema.names as readonly string[]).includes(n) && !expanded.has(n) && n !== 'NODE_OPTIONS')
           problems.push(`${w.name}: ${n} is not in its env schema`);
       }
       const parsed = schema.parse(containerEnv(objects, w, w.container));
@@ -254,6 +255,10 @@ describe.each(names)('the %s overlay', (overlay) => {
         problems.push(`${w.name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     expect(problems).toEqual([]);
+    // Node's own variable: the worker's young generation (ADR 0031); the others keep the image's.
+    expect(toolplane(objects).map((w) => [w.service, containerEnv(objects, w, w.container).NODE_OPTIONS])).toEqual(
+      toolplane(objects).map((w) => [w.service, w.service === 'worker' ? workerNodeOptions : undefined]),
+    );
     // Migrations run as a Job, never at start (read-only filesystem, several replicas).
     const cp = toolplane(objects).find((w) => w.service === 'control-plane')!;
     expect(containerEnv(objects, cp, cp.container).MIGRATE_ON_START).toBe('false');

@@ -139,6 +139,14 @@ async function waitForHttp(url: string, proc: ServiceProcess): Promise<void> {
  */
 export const serviceNodeOptions = '--max-semi-space-size=16';
 
+/**
+ * The worker's instead: V8's 64 MB. Its calls outlive a scavenge when the upstream is slow (100 ms, 512 in flight:
+ * 12 % less worker CPU per call, none lost at 32 in flight; ADR 0031, amended). Its manifests set the same.
+ */
+export const workerNodeOptions = '--max-semi-space-size=64';
+
+const nodeOptionsOf = (service: ServiceName) => (service === 'worker' ? workerNodeOptions : serviceNodeOptions);
+
 const fromSources = (service: ServiceName) => ({
   args: ['--conditions=@toolplane/source', join(repoRoot, 'services', service, 'src', 'main.ts')],
   cwd: repoRoot,
@@ -159,7 +167,7 @@ function spawnService(
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       ...env,
-      NODE_OPTIONS: [serviceNodeOptions, env.NODE_OPTIONS].filter(Boolean).join(' '),
+      NODE_OPTIONS: [nodeOptionsOf(service), env.NODE_OPTIONS].filter(Boolean).join(' '),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

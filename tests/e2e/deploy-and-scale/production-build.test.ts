@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, repoRoot, serviceNodeOptions, type Stack } from '@toolplane/cli';
+import { registerTicketExample, repoRoot, serviceNodeOptions, workerNodeOptions, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, tempDir } from '../../helpers/stack.ts';
@@ -203,13 +203,13 @@ describe('the production build (scripts/build-service.sh, as the Dockerfile runs
     expect(existsSync(join(out, 'control-plane/prisma/migrations'))).toBe(true);
   });
 
-  it('starts every service with the Node options of the image (the young generation capped: ADR 0031)', () => {
+  it('starts every service with the Node options of the image, the worker with those of its manifests (ADR 0031)', () => {
     expect(stack.processes.length).toBeGreaterThanOrEqual(3);
     for (const p of stack.processes) {
       const environ = readFileSync(`/proc/${p.child.pid}/environ`, 'utf8').split('\0');
       expect([p.name, environ.find((v) => v.startsWith('NODE_OPTIONS='))]).toEqual([
         p.name,
-        `NODE_OPTIONS=${serviceNodeOptions}`,
+        `NODE_OPTIONS=${p.name.startsWith('worker') ? workerNodeOptions : serviceNodeOptions}`,
       ]);
     }
   });
