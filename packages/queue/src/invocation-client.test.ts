@@ -115,4 +115,24 @@ describe('tool invocation replies (ADR 0033)', () => {
     expect(toolReplyMessage({ ...j, serializedResult: undefined }, plain)).toBe(JSON.stringify(plain));
     expect(toolReplyMessage(j, plain).split('\n')).toHaveLength(2);
   });
+
+  it('puts the `type` of each block first and sends a result with a member of its own as one message', () => {
+    const j = job('plain', true);
+    const reply = (result: unknown): ToolInvokeResult =>
+      ({ v: 1, invocationId: j.invocationId, ok: true, result }) as ToolInvokeResult;
+    const blocks = [{ text: 'a', type: 'text' }, { type: 'text', text: 'b' }, {}];
+    const [, second] = toolReplyMessage(j, reply({ content: blocks })).split('\n');
+    expect(second).toBe('{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"},{}]}');
+    // A member beyond content, structuredContent and isError (first or last): the whole reply, as one JSON message.
+    for (const result of [
+      { content: [], extra: 1 },
+      { resultType: 'task', content: [] },
+    ]) {
+      expect(toolReplyMessage(j, reply(result))).toBe(JSON.stringify(reply(result)));
+    }
+    // An inherited enumerable key is no member of the result.
+    const inherited = Object.create({ extra: 1 }) as Record<string, unknown>;
+    inherited.content = [];
+    expect(toolReplyMessage(j, reply(inherited)).split('\n')).toHaveLength(2);
+  });
 });

@@ -105,16 +105,27 @@ const plainMembers = new Set(['content', 'structuredContent', 'isError']);
  * parse and serialisation made before. Anything else is one JSON message.
  */
 export function toolReplyMessage(job: ToolInvokeJob, reply: ToolInvokeResult): string {
-  if (!job.serializedResult || !reply.ok || !Object.keys(reply.result).every((k) => plainMembers.has(k)))
-    return JSON.stringify(reply);
+  if (!job.serializedResult || !reply.ok || !onlyPlainMembers(reply.result)) return JSON.stringify(reply);
   const { content, structuredContent, isError } = reply.result;
   const envelope = { v: reply.v, invocationId: reply.invocationId, ok: true, ...(isError ? { isError } : {}) };
   const result: ToolResultPayload = { content: content.map(typeFirst), structuredContent, isError };
   return `${JSON.stringify(envelope)}\n${JSON.stringify(result)}`;
 }
 
+/** Whether `result` has no member but a plain result's (a loop over its keys: no array of them per call). */
+function onlyPlainMembers(result: object): boolean {
+  for (const k in result) if (Object.hasOwn(result, k) && !plainMembers.has(k)) return false;
+  return true;
+}
+
+/** A block's first own key is `type`: checked without the array of its keys `Object.keys` would build per block. */
+function typeIsFirst(block: object): boolean {
+  for (const k in block) if (Object.hasOwn(block, k)) return k === 'type';
+  return false;
+}
+
 function typeFirst(block: ToolResultPayload['content'][number]): ToolResultPayload['content'][number] {
-  if (Object.keys(block)[0] === 'type') return block;
+  if (typeIsFirst(block)) return block;
   const { type, ...rest } = block;
   return { type, ...rest };
 }

@@ -467,9 +467,13 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
       const received = await readBody(res.body, limits.maxResponseBytes);
       if (!received) return { kind: 'too_large' };
       // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After.
+      // A loop over the keys: no [key, value] array per header per call (issue #75).
       const responseHeaders: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers))
+      for (const k in res.headers) {
+        if (!Object.hasOwn(res.headers, k)) continue;
+        const v = res.headers[k];
         responseHeaders[k] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
+      }
       return {
         kind: 'response',
         status: res.statusCode,

@@ -201,24 +201,45 @@ export async function resendableTool(deps: Pick<ProcessorDeps, 'plans'>, job: To
   }
 }
 
-/** What every execution record of `job` says: which call, by whom, when, how long. */
-export function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
-  return {
-    v: 1 as const,
+/** The members every execution record of a job has, in the record's order. */
+export interface RecordBase {
+  v: 1;
+  invocationId: string;
+  parentInvocationId?: string;
+  workspaceId: string;
+  serverId: string;
+  catalogVersion: number;
+  tool: string;
+  caller: ExecutionRecord['caller'];
+  startedAt: string;
+  durationMs: number;
+  costUnits?: number;
+  guardrails?: ExecutionRecord['guardrails'];
+}
+
+/**
+ * What every execution record of `job` says: which call, by whom, when, how long. Built by assignment, in the record's
+ * key order, rather than by spreading optional parts (issue #75: one object per call, not one per optional member).
+ */
+export function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number): RecordBase {
+  // The required members are all assigned below, before it is returned.
+  const base = {
+    v: 1,
     // A task's invocation id is no UUID: its record gets one derived from it (ADR 0040).
     invocationId: executionRecordId(job.invocationId),
-    // A call a `run_code` program made: linked to the program's invocation.
-    ...(job.parentInvocationId ? { parentInvocationId: job.parentInvocationId } : {}),
-    workspaceId: job.principal.workspaceId,
-    serverId: job.serverId,
-    catalogVersion: job.catalogVersion,
-    tool: job.tool,
-    caller: recordCaller(job.principal),
-    startedAt: new Date(startedAt).toISOString(),
-    durationMs,
-    // A tool call that reached the data plane was charged its cost (usage); a job's `request` is no tool call.
-    ...(job.request ? {} : { costUnits: job.rules?.cost ?? 1 }),
-    // What guardrails found in the arguments at the edge (`on: "arguments"`; the result's findings follow them).
-    ...(job.rules?.guardrails ? { guardrails: job.rules.guardrails.arguments } : {}),
-  };
+  } as RecordBase;
+  // A call a `run_code` program made: linked to the program's invocation.
+  if (job.parentInvocationId) base.parentInvocationId = job.parentInvocationId;
+  base.workspaceId = job.principal.workspaceId;
+  base.serverId = job.serverId;
+  base.catalogVersion = job.catalogVersion;
+  base.tool = job.tool;
+  base.caller = recordCaller(job.principal);
+  base.startedAt = new Date(startedAt).toISOString();
+  base.durationMs = durationMs;
+  // A tool call that reached the data plane was charged its cost (usage); a job's `request` is no tool call.
+  if (!job.request) base.costUnits = job.rules?.cost ?? 1;
+  // What guardrails found in the arguments at the edge (`on: "arguments"`; the result's findings follow them).
+  if (job.rules?.guardrails) base.guardrails = job.rules.guardrails.arguments;
+  return base;
 }

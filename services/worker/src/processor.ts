@@ -192,7 +192,12 @@ function recorder(
   let clean = false;
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
-    const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
+    // The base object takes the rest in place (the spread's key order, one object fewer per call; issue #75).
+    const rec = recordBase(job, started, now() - started) as ExecutionRecord;
+    rec.outcome = outcome;
+    Object.assign(rec, rest);
+    rec.steps = steps;
+    Object.assign(rec, traceIds);
     const argumentFindings = job.rules?.guardrails?.arguments;
     if (argumentFindings && rest.guardrails) rec.guardrails = [...argumentFindings, ...rest.guardrails];
     if (tree) rec.tree = tree; // workflow calls only
