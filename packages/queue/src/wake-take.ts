@@ -50,8 +50,9 @@ export class WakeTake {
     this.client = client;
     this.taker = taker;
     this.lockDuration = lockDuration;
-    // The wait and its take leave in one write at the end of the turn (`coalesceWrites`): after the upstream request
-    // of the job just started, which the next wait would otherwise precede.
+    // The wait and its take leave in one write at the end of the turn (`coalesceWrites`). The upstream request of the
+    // job the wake started leaves after it all the same (undici writes on a reused keep-alive socket only after a
+    // check phase); written later still, the wait would come after that job's answer and delay its reply instead.
     coalesceWrites(client);
     const send = client.sendCommand.bind(client) as SendCommand;
     (client as unknown as { sendCommand: SendCommand }).sendCommand = (command, stream) => {
