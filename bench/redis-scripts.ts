@@ -1,4 +1,4 @@
-// bench/redis-scripts: what each Lua script of the call path costs Redis per job, in isolation (issue #75). Not a
+// bench/redis-scripts: what each Lua script of the call path costs Redis per job, in isolation. Not a
 // test: it prints what it measured; copy it into docs/benchmarks.md.
 //
 //   node --conditions=@toolplane/source bench/redis-scripts.ts [--jobs 20000] [--rounds 3] [--take 1]

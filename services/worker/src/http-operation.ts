@@ -414,6 +414,42 @@ const timeoutCodes = new Set([
   'ETIMEDOUT',
 ]);
 
+/** The upstream's answer read up to `maxBytes` (decompressed), with its headers for workflows. */
+async function responseOutcome(res: Dispatcher.ResponseData, maxBytes: number): Promise<UpstreamOutcome> {
+  if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
+    res.body.destroy();
+    return { kind: 'too_large' };
+  }
+  const received = await readBody(res.body, maxBytes);
+  if (!received) return { kind: 'too_large' };
+  // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After. A loop over
+  // the keys: no [key, value] array per header per call.
+  const responseHeaders: Record<string, string> = {};
+  for (const k in res.headers) {
+    if (!Object.hasOwn(res.headers, k)) continue;
+    const v = res.headers[k];
+    responseHeaders[k] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
+  }
+  return {
+    kind: 'response',
+    status: res.statusCode,
+    contentType: responseHeaders['content-type'] ?? '',
+    body: received,
+    headers: responseHeaders,
+  };
+}
+
+/** A request that failed neither by the caller's cancel nor by the timeout: refused by the guard, unreachable, or thrown. */
+function failureOutcome(err: unknown): UpstreamOutcome {
+  const refusal = outboundRefusal(err);
+  if (refusal)
+    return { kind: 'unreachable', code: refusal.code, message: `The upstream request was ${refusal.message}.` };
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') throw err;
+  if (timeoutCodes.has(code)) return { kind: 'timeout' };
+  return { kind: 'unreachable', code };
+}
+
 async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal): Promise<UpstreamOutcome> {
   if (cancel?.aborted) return { kind: 'cancelled' };
   const controller = new AbortController();
@@ -459,39 +495,12 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
         url = target;
         continue;
       }
-      // Read up to the limit (decompressed bytes), then stop reading.
-      if (Number(res.headers['content-length'] ?? 0) > limits.maxResponseBytes) {
-        res.body.destroy();
-        return { kind: 'too_large' };
-      }
-      const received = await readBody(res.body, limits.maxResponseBytes);
-      if (!received) return { kind: 'too_large' };
-      // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After.
-      // A loop over the keys: no [key, value] array per header per call (issue #75).
-      const responseHeaders: Record<string, string> = {};
-      for (const k in res.headers) {
-        if (!Object.hasOwn(res.headers, k)) continue;
-        const v = res.headers[k];
-        responseHeaders[k] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
-      }
-      return {
-        kind: 'response',
-        status: res.statusCode,
-        contentType: responseHeaders['content-type'] ?? '',
-        body: received,
-        headers: responseHeaders,
-      };
+      return await responseOutcome(res, limits.maxResponseBytes);
     }
   } catch (err) {
     if (cancel?.aborted) return { kind: 'cancelled' };
     if (timedOut) return { kind: 'timeout' };
-    const refusal = outboundRefusal(err);
-    if (refusal)
-      return { kind: 'unreachable', code: refusal.code, message: `The upstream request was ${refusal.message}.` };
-    const code = (err as { code?: unknown } | null)?.code;
-    if (typeof code !== 'string') throw err;
-    if (timeoutCodes.has(code)) return { kind: 'timeout' };
-    return { kind: 'unreachable', code };
+    return failureOutcome(err);
   } finally {
     clearTimeout(timer);
     cancel?.removeEventListener('abort', onCancel);

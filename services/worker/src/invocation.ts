@@ -219,7 +219,7 @@ export interface RecordBase {
 
 /**
  * What every execution record of `job` says: which call, by whom, when, how long. Built by assignment, in the record's
- * key order, rather than by spreading optional parts (issue #75: one object per call, not one per optional member).
+ * key order, rather than by spreading optional parts (one object per call, not one per optional member).
  */
 export function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number): RecordBase {
   // The required members are all assigned below, before it is returned.

@@ -192,7 +192,7 @@ function recorder(
   let clean = false;
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
-    // The base object takes the rest in place (the spread's key order, one object fewer per call; issue #75).
+    // The base object takes the rest in place (the spread's key order, one object fewer per call).
     const rec = recordBase(job, started, now() - started) as ExecutionRecord;
     rec.outcome = outcome;
     Object.assign(rec, rest);
