@@ -14,21 +14,24 @@ const job: ToolInvokeJob = {
   deadlineAt: Date.UTC(2026, 10, 29),
 };
 
+/** The members a record's base always has, in the record's order. */
+const recordOrder = [
+  'v',
+  'invocationId',
+  'workspaceId',
+  'serverId',
+  'catalogVersion',
+  'tool',
+  'caller',
+  'startedAt',
+  'durationMs',
+  'costUnits',
+];
+
 describe('recordBase', () => {
   it('gives the members in the order of the record, the optional ones only when the job has them', () => {
     const base = recordBase(job, Date.UTC(2026, 10, 28), 12);
-    expect(Object.keys(base)).toEqual([
-      'v',
-      'invocationId',
-      'workspaceId',
-      'serverId',
-      'catalogVersion',
-      'tool',
-      'caller',
-      'startedAt',
-      'durationMs',
-      'costUnits',
-    ]);
+    expect(Object.keys(base)).toEqual(recordOrder);
     expect(base).toStrictEqual({
       v: 1,
       invocationId: job.invocationId,
@@ -52,18 +55,11 @@ describe('recordBase', () => {
       rules: { cost: 5, guardrails: { arguments: findings } },
     } as unknown as ToolInvokeJob;
     const base = recordBase(full, 0, 0);
+    // The parent right after the call's own id, the argument findings last.
     expect(Object.keys(base)).toEqual([
-      'v',
-      'invocationId',
+      ...recordOrder.slice(0, 2),
       'parentInvocationId',
-      'workspaceId',
-      'serverId',
-      'catalogVersion',
-      'tool',
-      'caller',
-      'startedAt',
-      'durationMs',
-      'costUnits',
+      ...recordOrder.slice(2),
       'guardrails',
     ]);
     // A task's invocation id is no UUID: the record's is derived from it (version 8).
