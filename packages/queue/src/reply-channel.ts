@@ -107,7 +107,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   /**
    * One timer for every request's deadline, set for the earliest (`armDeadline`), instead of a timer per request: a
    * timer of a new duration made and removed a Node timer list on every call (each call's wait differs by the
-   * milliseconds it took to get here), the most of the edge's timer work (docs/benchmarks.md, thirty-eighth session).
+   * milliseconds it took to get here), the most of the edge's timer work (docs/benchmarks.md, 2026-11-28, `36e6065`).
    */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private deadlineTimerAt = Infinity;

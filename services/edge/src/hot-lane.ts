@@ -72,7 +72,7 @@ const membersOf = Symbol('toolplane.expressMembers');
  * extended with the members express's prototypes give (express's `request` and `response`, then the app's `app`),
  * copied once. The hot lane takes its requests as they are; changing the prototype of both objects on every request
  * (what express's `app.handle` does) cost about a microsecond each, and the objects' later reads went through a chain
- * of express's prototypes (docs/benchmarks.md, thirty-eighth session). express's own routes still set `app.request`
+ * of express's prototypes (docs/benchmarks.md, 2026-11-28, `36e6065`). express's own routes still set `app.request`
  * and `app.response`: the same members.
  */
 export function expressServerClasses(app: Express): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {

@@ -5,8 +5,8 @@ import { Redis } from 'ioredis';
 import { startTestStack } from '../../helpers/stack.ts';
 
 // MCP Events e2e (docs/events.md): a stack whose server exposes event types from an OpenAPI document's `webhooks`.
-// Occurrences are put into a subscription's stream by XADD, as the worker's fan-out will (the inbound half, built
-// alongside: the lead joins the two after merging).
+// Occurrences are put into a subscription's stream by XADD, as the worker's fan-out does
+// (services/worker/src/events/fan-out.ts), so these tests need no inbound delivery.
 
 const document = {
   openapi: '3.1.0',
