@@ -5,7 +5,7 @@ import type { WorkspaceAccessReader } from './step-access.ts';
 /** Why a task's caller may no longer call its tool with its arguments (as a new call of theirs would be refused), or undefined. */
 export type TaskAccessCheck = (job: ToolInvokeJob) => Promise<string | undefined>;
 
-export interface TaskAccessDeps {
+interface TaskAccessDeps {
   /** The job's tool in the catalog version it was validated against, and that version's server name. */
   plans: {
     get(serverId: string, version: number, tool: string): Promise<CatalogTool | undefined>;
