@@ -371,7 +371,13 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
       withTaskResults(processor, taskRecords, log, {
         caller: taskCallerCheck(redis, env.REDIS_PREFIX),
         // The caller's access to the tool with these arguments, from the policies published now (issue #89).
-        access: taskAccessCheck({ plans, workspaceAccess: workspaceAccessReader(core), audit: core.audit }),
+        access: taskAccessCheck({
+          plans,
+          workspaceAccess: workspaceAccessReader(core),
+          audit: core.audit,
+          quotaRefunds: (charge) => giveBackQuota(redis, charge),
+          log,
+        }),
         // A task's call held for someone else's approval runs only on a grant (ADR 0049).
         held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
       }),

@@ -1,5 +1,6 @@
 import { argumentsAsSent, auditActor, taskRefusal, taskRefusalEvent } from '@toolplane/access';
-import type { AuditEventInput, CatalogTool, ToolInvokeJob } from '@toolplane/contracts';
+import type { AuditEventInput, CallRules, CatalogTool, ToolInvokeJob } from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
 import type { WorkspaceAccessReader } from './step-access.ts';
 
 /** Why a task's caller may no longer call its tool with its arguments (as a new call of theirs would be refused), or undefined. */
@@ -14,6 +15,9 @@ interface TaskAccessDeps {
   workspaceAccess: WorkspaceAccessReader;
   /** Where a refusal's `tool.call_refused` event goes. */
   audit: { add(event: AuditEventInput): void };
+  /** A refused call ran nothing: its windowed quota units go back, as a held call's denied by its approver. */
+  quotaRefunds?: ((charge: NonNullable<CallRules['quota']>) => Promise<void>) | undefined;
+  log: Logger;
 }
 
 /**
@@ -22,12 +26,23 @@ interface TaskAccessDeps {
  * limited to other servers). The job carries its caller (`stepCaller`, as a workflow's steps do, ADR 0045); the
  * decision is the edge's, from the policies published now, on the arguments as sent; a held call's approval stands
  * in for the conditions it was held by (`taskRefusal`). Fails closed: a job without its caller, a tool gone from its
- * catalog version or policies that cannot be read refuse. A refusal is a `tool.call_refused` audit event.
+ * catalog version or policies that cannot be read refuse. A refusal is a `tool.call_refused` audit event, and gives
+ * the call's windowed quota units back (its calls in flight end with the job).
  */
 export function taskAccessCheck(deps: TaskAccessDeps): TaskAccessCheck {
   return async (job) => {
     const reason = await refusalOf(deps, job);
-    if (reason !== undefined) deps.audit.add(refusalEvent(job, reason, await serverNameOf(deps, job)));
+    if (reason === undefined) return undefined;
+    deps.audit.add(refusalEvent(job, reason, await serverNameOf(deps, job)));
+    if (job.rules?.quota)
+      await deps
+        .quotaRefunds?.(job.rules.quota)
+        .catch((err: unknown) =>
+          deps.log.warn(
+            { err: String(err), invocationId: job.invocationId },
+            'a refused task’s quota units not given back',
+          ),
+        );
     return reason;
   };
 }
