@@ -10,6 +10,7 @@ import {
   type ConditionalTool,
 } from './call-conditions.ts';
 import { decideAccess } from './decide.ts';
+import { taskRefusal } from './step-access.ts';
 
 const access = (policies: AccessPolicyRule[]): WorkspaceAccess => ({ v: 1, workspaceId: 'w', policies });
 const key = [{ type: 'api_key' as const, value: 'k' }];
@@ -193,5 +194,37 @@ describe('log-only conditions (enforce: false)', () => {
     expect(c.rules.logOnly).toBe(false);
     expect(shadowRefusals(c, loaded, tool('refund'), { amount: 500 })).toEqual([]);
     expect(conditionRefusal(c, loaded, tool('refund'), { amount: 500 })).toContain('small-refunds');
+  });
+});
+
+describe("a task's call decided again when its job starts (issue #89)", () => {
+  const approval = { version: 'v1', approvers: { apiKeys: ['a'] }, approvals: 1, expiresInSeconds: 600 };
+  const refunds = (extra: Partial<AccessPolicyRule> = {}): AccessPolicyRule => ({
+    id: 'p1',
+    name: 'refunds',
+    principals: key,
+    servers: ['s1'],
+    tools: ['refund'],
+    condition: 'args.amount <= 100',
+    ...extra,
+  });
+  const caller = { identity: { keyId: 'k' }, condition: { key_id: 'k' } };
+  const call = { serverId: 's1', serverName: 'billing', tool: tool('refund') };
+  const decide = (policies: AccessPolicyRule[], amount: number, approved: boolean) =>
+    taskRefusal(access(policies), caller, call, { args: { amount }, approved });
+
+  it('runs while the policies still grant it with these arguments', () => {
+    expect(decide([refunds()], 50, false)).toBeUndefined();
+  });
+
+  it('is refused once the tool is no longer granted, or a condition is false for its arguments', () => {
+    expect(decide([refunds({ tools: ['get'] })], 50, true)).toMatch(/refund/);
+    expect(decide([refunds()], 500, false)).toContain('access policy "refunds"');
+  });
+
+  it('approved: the conditions an approval stands in for do not refuse it; another false condition does', () => {
+    expect(decide([refunds({ approval })], 500, true)).toBeUndefined();
+    expect(decide([refunds({ approval })], 500, false)).toContain('access policy "refunds"');
+    expect(decide([refunds()], 500, true)).toContain('access policy "refunds"');
   });
 });

@@ -87,6 +87,21 @@ export function delegationRefusalEvent(base: CallEventBase, reason: 'tool' | 'co
   });
 }
 
+/**
+ * The audit event of a task's call refused when its job started (issue #89): its caller no longer may call the tool
+ * with these arguments under the published policies (`refusedBy: "access"`). The reason is the refusal's text (policies' names and conditions, never a value).
+ */
+export function taskRefusalEvent(
+  base: CallEventBase,
+  refusal: { refusedBy: 'access'; task: string; reason: string },
+): AuditEventInput {
+  return toolEvent(base, {
+    action: 'tool.call_refused',
+    outcome: 'refused',
+    details: { ...refusal, server: base.serverName, tool: base.tool },
+  });
+}
+
 /** One inner call of a `run_code` program, as its audit event lists it. */
 export interface ProgramCall {
   readonly tool: string;

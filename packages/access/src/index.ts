@@ -10,7 +10,7 @@ export { conditionRefusal, conditionsReadSession, failedClauses, shadowRefusals 
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
-export { stepRefusal, stepShadowRefusals } from './step-access.ts';
+export { stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
@@ -29,6 +29,7 @@ export {
   quotaAlertEvent,
   quotaEvent,
   sessionDecisionEvent,
+  taskRefusalEvent,
 } from './call-events.ts';
 export type { CallEventBase, ConfirmationOutcome, ProgramCall, SessionDecisionFacts } from './call-events.ts';
 export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';

@@ -1,7 +1,14 @@
 import type { ConditionCaller } from '@toolplane/conditions';
 import type { WorkspaceAccess } from '@toolplane/contracts';
-import { conditionRefusal, shadowRefusals, type ConditionalTool, type ShadowRefusal } from './call-conditions.ts';
+import {
+  conditionRefusal,
+  failedClauses,
+  shadowRefusals,
+  type ConditionalTool,
+  type ShadowRefusal,
+} from './call-conditions.ts';
 import { decideAccess, hiddenToolRefusal, type CallerIdentity } from './decide.ts';
+import { approvalInsteadOf } from './policy-approval.ts';
 
 /** A hosted server's tool called as a workflow step: where it lives and what conditions read of it. */
 interface StepTool {
@@ -45,4 +52,31 @@ export function stepShadowRefusals(
   if (!decision.allowed || !decision.conditions) return [];
   const server = { catalog: { serverId: step.serverId, name: step.serverName } };
   return shadowRefusals({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
+}
+
+/**
+ * The access decision of a task's call when its job starts (issue #89): a task's job may wait in the queue (a held
+ * call for hours), and it runs only if its caller may still call the tool with these arguments under the policies as
+ * published then, decided as `stepRefusal` decides a step (the key's servers, the grants, the conditions on the
+ * arguments as sent). A call held for an approval (`approved`, ADR 0049) is not refused by the false conditions an
+ * approval stands in for (`approvalInsteadOf`): that is what the approver decided. Undefined when it may run.
+ */
+export function taskRefusal(
+  access: WorkspaceAccess,
+  caller: { identity: CallerIdentity; condition: ConditionCaller },
+  call: StepTool,
+  { args, approved }: { args: Readonly<Record<string, unknown>>; approved: boolean },
+): string | undefined {
+  const decision = decideAccess(access, caller.identity, call.serverId);
+  if (!decision.allowed) return decision.reason;
+  const name = call.tool.def.name;
+  if (decision.grant !== 'all' && !decision.grant.has(name)) return hiddenToolRefusal(decision.who, name);
+  if (!decision.conditions) return undefined;
+  const conditions = { rules: decision.conditions, caller: caller.condition };
+  const server = { catalog: { serverId: call.serverId, name: call.serverName } };
+  if (approved) {
+    const failed = failedClauses(conditions, server, call.tool, args);
+    if (failed.length === 0 || approvalInsteadOf(failed) !== undefined) return undefined;
+  }
+  return conditionRefusal(conditions, server, call.tool, args);
 }

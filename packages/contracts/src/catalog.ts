@@ -3,7 +3,7 @@ import { HttpMethod, ParameterLocation } from './descriptor.ts';
 import { QuotaRule } from './quotas.ts';
 import { ApprovalRule } from './approvals.ts';
 import { GuardrailRule } from './guardrails.ts';
-import { DataLabel, labelSources, SessionSettings } from './session.ts';
+import { DataLabel, labelSources, resultLabels, SessionSettings } from './session.ts';
 import { CatalogEventType } from './events.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
@@ -353,6 +353,12 @@ export const Catalog = z.object({
   tools: z.array(CatalogTool),
   /** External MCP servers' resources, resource templates and prompts (absent: tools only). */
   external: z.array(ExternalFeatures).optional(),
+  /**
+   * The server's classification by an admin (`config.dataLabels`, ADR 0078): what every read of its attached servers'
+   * resources and prompts brings into the caller's session, as every result of its tools does (each tool carries
+   * them in its `labels` too). Absent: none.
+   */
+  classification: z.array(z.enum(resultLabels)).optional(),
   /** Problems met while compiling that did not stop it (an external MCP server that could not be listed). */
   warnings: z.array(z.string()).optional(),
   /**

@@ -363,8 +363,9 @@ const jobFields = {
    */
   callerToken: z.string().optional(),
   /**
-   * Workflow tools whose steps call hosted servers' tools only: the caller, for the worker's access decision of each
-   * such step (its tool's grants and conditions, with the step's arguments; ADR 0045). Absent there: the steps fail.
+   * Workflow tools whose steps call hosted servers' tools, and tasks' calls only: the caller, for the worker's access
+   * decision of each such step (its tool's grants and conditions, with the step's arguments; ADR 0045) and of a task's
+   * call when its job starts (issue #89). Absent there: the steps fail, the task is refused.
    */
   stepCaller: StepCaller.optional(),
   /**

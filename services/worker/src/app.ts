@@ -68,6 +68,7 @@ import { workerEvents } from './events/index.ts';
 import { eventSecretOpener } from './events/secret.ts';
 import { SecretResolver } from './secret-resolver.ts';
 import { heldCallStart } from './held-calls.ts';
+import { taskAccessCheck } from './task-access.ts';
 import { taskCallerCheck, withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
 import { StepDelegationCounter } from './step-delegation.ts';
@@ -284,10 +285,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     // A cacheable call's clean result, under the key its edge named (ADR 0067).
     resultCache: (key, value, ttlMs) => redis.set(key, value, 'PX', ttlMs),
     maxScanBytes: env.GUARDRAIL_MAX_SCAN_BYTES,
-    workspaceAccess: async (workspaceId: string) => {
-      const raw = await redis.get(keys.access(workspaceId));
-      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
-    },
+    workspaceAccess: workspaceAccessReader(core),
     // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
     delegationCalls: new StepDelegationCounter(redis, env.REDIS_PREFIX),
@@ -372,6 +370,14 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     handle: releasingCallsInFlight(
       withTaskResults(processor, taskRecords, log, {
         caller: taskCallerCheck(redis, env.REDIS_PREFIX),
+        // The caller's access to the tool with these arguments, from the policies published now (issue #89).
+        access: taskAccessCheck({
+          plans,
+          workspaceAccess: workspaceAccessReader(core),
+          audit: core.audit,
+          quotaRefunds: (charge) => giveBackQuota(redis, charge),
+          log,
+        }),
         // A task's call held for someone else's approval runs only on a grant (ADR 0049).
         held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
       }),
@@ -414,8 +420,16 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
   return { consumer, tasks, watcher, events: buildEvents(core) };
 }
 
+/** A workspace's published access policies, read from Redis (absent: the document is missing). */
+function workspaceAccessReader({ redis, keys }: Pick<Core, 'redis' | 'keys'>) {
+  return async (workspaceId: string) => {
+    const raw = await redis.get(keys.access(workspaceId));
+    return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
+  };
+}
+
 function buildEvents(core: Core): ReturnType<typeof workerEvents> {
-  const { env, redis, log, keys } = core;
+  const { env, redis, log } = core;
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   return workerEvents({
     redis,
@@ -425,10 +439,7 @@ function buildEvents(core: Core): ReturnType<typeof workerEvents> {
     records: core.records,
     audit: core.audit,
     sessions: redisSessionStore(redis, env.REDIS_PREFIX),
-    workspaceAccess: async (workspaceId: string) => {
-      const raw = await redis.get(keys.access(workspaceId));
-      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
-    },
+    workspaceAccess: workspaceAccessReader(core),
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
     // A webhook subscription's secret, sealed by the edge to the key per-request credentials are sealed to.
     open: requestCredentialsKey ? eventSecretOpener(readFileSync(requestCredentialsKey, 'utf8')) : undefined,

@@ -27,6 +27,11 @@ export class PlanCache {
     return this.load(serverId, version).then((plans) => plans?.tools.get(tool));
   }
 
+  /** The server's name in one catalog version (what access conditions read as `server.name`). */
+  async serverName(serverId: string, version: number): Promise<string | undefined> {
+    return (await this.load(serverId, version))?.name;
+  }
+
   /** An attached external MCP server's features (where it is, its header secrets) in one catalog version. */
   async external(serverId: string, version: number, server: string): Promise<ExternalFeatures | undefined> {
     return (await this.load(serverId, version))?.external.get(server);
@@ -49,6 +54,7 @@ export class PlanCache {
       if (!raw) return undefined;
       const catalog = Catalog.parse(JSON.parse(raw));
       plans = {
+        name: catalog.name,
         tools: new Map(catalog.tools.map((t) => [t.tool.name, t])),
         external: new Map((catalog.external ?? []).map((e) => [e.server, e])),
         guardrails: catalog.guardrails ? compileGuardrails(catalog.guardrails) : [],
@@ -63,6 +69,7 @@ type Guardrails = readonly CompiledGuardrail[];
 
 /** One catalog version's plans: its tools by name, its external servers' features by server name, its guardrails. */
 interface VersionPlans {
+  name: string;
   tools: Map<string, CatalogTool>;
   external: Map<string, ExternalFeatures>;
   guardrails: CompiledGuardrail[];

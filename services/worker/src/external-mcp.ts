@@ -4,6 +4,7 @@ import {
   type ExecutionRecord,
   type ExecutionStep,
   type ExternalFeatures,
+  type GuardrailFinding,
   type ToolInvokeEvent,
   type ToolInvokeJob,
   type ToolInvokeResult,
@@ -12,6 +13,7 @@ import { TransientError, UserError } from '@toolplane/errors';
 import type { PublishedReplies } from '@toolplane/queue';
 import { ProtocolError } from '@modelcontextprotocol/client';
 import type { GuardedValue } from './guardrails.ts';
+import { SESSION_NOT_UPDATED, SessionNotUpdated } from './session-labels.ts';
 import { redactSecrets, redactText } from './redact.ts';
 import {
   externalHeaders,
@@ -134,6 +136,11 @@ export async function runMcpRequest(
     timeoutMs: number;
     /** The answer through its server's guardrails (guardrails.ts `guardValue`). */
     guard?: (value: unknown, secretValues: string[]) => Promise<GuardedValue>;
+    /**
+     * Writes what the answer brings into the caller's session (a job with `rules.session`: its server's classification
+     * and the guardrails' findings on what leaves; ADR 0078, issue #89) before it leaves. Rejects: nothing leaves.
+     */
+    bring?: (found: readonly GuardrailFinding[]) => Promise<unknown>;
   },
   run: McpRequestRun,
   features: ExternalServerRef,
@@ -153,38 +160,61 @@ export async function runMcpRequest(
       durationMs: now() - sentAt,
       attempt: 1,
     });
+  let answer: Awaited<ReturnType<typeof requestRemote>>;
   try {
     const timeoutMs = Math.min(deps.timeoutMs, run.remaining);
-    const answer = await requestRemote({ url: features.url, headers, job, timeoutMs, cancel });
-    step('response');
-    const guarded = deps.guard ? await deps.guard(answer, Object.values(headers)) : { value: answer, record: {} };
-    if ('withheld' in guarded) {
-      run.record('tool_error', guarded.record);
-      const protocolError = { code: WITHHELD, message: guarded.withheld };
-      return { ...base, result: { content: [], protocolError } };
-    }
-    run.record('success', guarded.record);
-    const mcpResult = guarded.value as typeof answer;
-    return { ...base, result: redactSecrets({ content: [], mcpResult }, Object.values(headers)) };
+    answer = await requestRemote({ url: features.url, headers, job, timeoutMs, cancel });
   } catch (err) {
-    const cause = (err as { cause?: unknown }).cause;
-    if (err instanceof RemoteRequestError && cause instanceof ProtocolError && !cancel.aborted) {
-      step('response');
-      run.record('tool_error', { errorCode: 'upstream.protocol_error', message: cause.message });
-      const protocolError = {
-        code: cause.code,
-        message: cause.message,
-        ...(cause.data !== undefined ? { data: cause.data } : {}),
-      };
-      return { ...base, result: redactSecrets({ content: [], protocolError }, Object.values(headers)) };
-    }
-    const outcome = cancel.aborted ? 'cancelled' : err instanceof RemoteTimeoutError ? 'timeout' : 'unreachable';
-    step(outcome);
-    const why = redactText(err instanceof Error ? err.message : String(err), Object.values(headers));
-    // Recorded by the processor, as every failure that leaves a call without a result.
-    throw new TransientError(
-      outcome === 'timeout' ? 'upstream.timeout' : 'upstream.unreachable',
-      `The external MCP server "${features.server}" could not answer ${job.request.method}: ${why}`,
-    );
+    return failedRequest(err, { run, features, headers, step, base });
   }
+  step('response');
+  const guarded = deps.guard ? await deps.guard(answer, Object.values(headers)) : { value: answer, record: {} };
+  if ('withheld' in guarded) {
+    run.record('tool_error', guarded.record);
+    const protocolError = { code: WITHHELD, message: guarded.withheld };
+    return { ...base, result: { content: [], protocolError } };
+  }
+  if (deps.bring)
+    try {
+      await deps.bring((guarded.record.guardrails ?? []).filter((f) => f.action !== 'block'));
+    } catch (err) {
+      run.record('failed', { ...guarded.record, errorCode: 'state.unavailable', message: SESSION_NOT_UPDATED });
+      throw new SessionNotUpdated(err);
+    }
+  run.record('success', guarded.record);
+  const mcpResult = guarded.value as typeof answer;
+  return { ...base, result: redactSecrets({ content: [], mcpResult }, Object.values(headers)) };
+}
+
+/** A request the external server did not answer: its JSON-RPC error relayed, or a transient error saying why. */
+function failedRequest(
+  err: unknown,
+  on: {
+    run: McpRequestRun;
+    features: ExternalServerRef;
+    headers: Record<string, string>;
+    step: (outcome: ExecutionStep['outcome']) => void;
+    base: { v: 1; invocationId: string; ok: true };
+  },
+): ToolInvokeResult {
+  const { run, features, headers, step, base } = on;
+  const cause = (err as { cause?: unknown }).cause;
+  if (err instanceof RemoteRequestError && cause instanceof ProtocolError && !run.cancel.aborted) {
+    step('response');
+    run.record('tool_error', { errorCode: 'upstream.protocol_error', message: cause.message });
+    const protocolError = {
+      code: cause.code,
+      message: cause.message,
+      ...(cause.data !== undefined ? { data: cause.data } : {}),
+    };
+    return { ...base, result: redactSecrets({ content: [], protocolError }, Object.values(headers)) };
+  }
+  const outcome = run.cancel.aborted ? 'cancelled' : err instanceof RemoteTimeoutError ? 'timeout' : 'unreachable';
+  step(outcome);
+  const why = redactText(err instanceof Error ? err.message : String(err), Object.values(headers));
+  // Recorded by the processor, as every failure that leaves a call without a result.
+  throw new TransientError(
+    outcome === 'timeout' ? 'upstream.timeout' : 'upstream.unreachable',
+    `The external MCP server "${features.server}" could not answer ${run.job.request.method}: ${why}`,
+  );
 }

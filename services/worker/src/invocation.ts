@@ -105,15 +105,22 @@ export interface ProcessorDeps {
   now?: () => number;
 }
 
-/** Invocations running in this worker, by id, so a caller's cancellation can abort them. */
+/**
+ * Invocations running in this worker, by id, so a caller's cancellation can abort them. A call that holds a slot of a
+ * quota on calls in flight (`holdsSlot`, ADR 0048) is the exception once its job started: the quota protects the
+ * upstream, which goes on working on a request it received whatever the caller did, so such a call runs to the
+ * upstream's answer or its timeout (then its job ends and its slot is released); a cancellation only ends the caller's
+ * wait (issue #89). One cancelled before its job started sends nothing.
+ */
 export class RunningInvocations {
-  private readonly running = new Map<string, AbortController>();
+  /** Running invocations' controllers (none: one its caller's cancellation does not abort). */
+  private readonly running = new Map<string, AbortController | undefined>();
   private readonly cancelledEarly = new Set<string>();
 
-  start(id: string): AbortSignal {
+  start(id: string, { holdsSlot = false }: { holdsSlot?: boolean } = {}): AbortSignal {
     const c = new AbortController();
     if (this.cancelledEarly.delete(id)) c.abort();
-    this.running.set(id, c);
+    this.running.set(id, holdsSlot ? undefined : c);
     return c.signal;
   }
 
@@ -122,8 +129,7 @@ export class RunningInvocations {
   }
 
   cancel(id: string): void {
-    const c = this.running.get(id);
-    if (c) c.abort();
+    if (this.running.has(id)) this.running.get(id)?.abort();
     else if (this.cancelledEarly.size < 10_000) this.cancelledEarly.add(id); // may still be queued here
   }
 }

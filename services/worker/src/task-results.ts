@@ -3,6 +3,7 @@ import type { Logger } from '@toolplane/logger';
 import { settlementOf, type TaskRecord, type TaskRecords } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import type { HeldCallStart } from './held-calls.ts';
+import type { TaskAccessCheck } from './task-access.ts';
 
 type Handler<A extends unknown[]> = (job: ToolInvokeJob, ...rest: A) => Promise<ToolInvokeResult>;
 
@@ -50,6 +51,8 @@ interface TaskResultsOptions {
   checkFirst?: boolean;
   /** The caller's credential and person, checked when the job starts (with `checkFirst`). */
   caller?: TaskCallerCheck | undefined;
+  /** The caller's access to the tool with these arguments, decided again when the job starts (with `checkFirst`). */
+  access?: TaskAccessCheck | undefined;
   /** A call held for someone else's approval runs only on a grant, which it spends (with `checkFirst`). */
   held?: HeldCallStart | undefined;
 }
@@ -57,7 +60,8 @@ interface TaskResultsOptions {
 /**
  * The worker's side of durable tasks (ADR 0040). A job that runs a task (`job.task`) runs only while its task is
  * `working` on it: a task cancelled while its job waited, or lost with Redis's data, sends nothing. Nor does a task
- * whose caller's key was revoked (or token expired, or person removed) since it was created: it fails saying so. Its
+ * whose caller's key was revoked (or token expired, or person removed) since it was created, nor one whose caller may
+ * no longer call its tool with its arguments under the policies published now: it fails saying so. Its
  * reply settles the task record (any edge then answers `tasks/get` from it) before it is published to the edge that
  * enqueued it, which may be gone. Jobs of plain calls pass straight through: no Redis command is added to them.
  */
@@ -65,7 +69,7 @@ export function withTaskResults<A extends unknown[]>(
   handle: Handler<A>,
   tasks: TaskRecords,
   log: Logger,
-  { checkFirst = true, caller, held }: TaskResultsOptions = {},
+  { checkFirst = true, caller, access, held }: TaskResultsOptions = {},
 ): Handler<A> {
   const runTask = async (arrived: ToolInvokeJob & { task: NonNullable<ToolInvokeJob['task']> }, ...rest: A) => {
     let job = arrived;
@@ -80,6 +84,10 @@ export function withTaskResults<A extends unknown[]>(
       }
       const refusal = caller ? await callerRefusal(caller, job, task) : undefined;
       if (refusal) return refuseTask(tasks, log, job, { why: refusal });
+      // The caller may still call this tool with these arguments, as the policies say now (issue #89): before a held
+      // call's grant is spent, so a refused call spends nothing.
+      const denied = access ? await accessRefusal(access, job) : undefined;
+      if (denied) return refuseTask(tasks, log, job, { why: denied, code: 'access.denied' });
       if (job.rules?.approval && held) {
         const start = await held(job, job.rules.approval);
         if ('refused' in start) return refuseTask(tasks, log, job, { why: start.refused, code: 'approval.refused' });
@@ -103,6 +111,16 @@ async function callerRefusal(check: TaskCallerCheck, job: ToolInvokeJob, task: T
     return (await check(job, task)) ?? '';
   } catch {
     return "the caller's credential could not be checked (Redis unavailable)";
+  }
+}
+
+/** The access check's refusal; a check that cannot be made (Redis unavailable) refuses too (fails closed). */
+async function accessRefusal(check: TaskAccessCheck, job: ToolInvokeJob): Promise<string | undefined> {
+  try {
+    const why = await check(job);
+    return why === undefined ? undefined : `The task's call was not run: ${why}`;
+  } catch {
+    return "The task's call was not run: its caller's access could not be decided (Redis unavailable).";
   }
 }
 

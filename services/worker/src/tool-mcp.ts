@@ -1,10 +1,11 @@
-import type { ExecutionStep, ToolInvokeResult, ToolResultPayload } from '@toolplane/contracts';
+import type { ExecutionStep, GuardrailFinding, ToolInvokeResult, ToolResultPayload } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import { errorResult } from './http-operation.ts';
 import { guardValue, jobGuardrails } from './guardrails.ts';
 import { relayedEvents, type RunOutcome } from './result-chain.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
+import { sessionWriter } from './session-labels.ts';
 import { type Invocation, type McpPlan, type ProcessorDeps, fallbackToShared, guardDeps } from './invocation.ts';
 
 /** A tool of an attached external MCP server, and its other requests (resources, prompts, completions). */
@@ -20,8 +21,13 @@ export async function runRequest(deps: ProcessorDeps, run: Omit<McpRequestRun, '
     );
   const fallback = () => fallbackToShared(deps, job);
   const guard = (value: unknown, secretValues: string[]) => guardValue(guardDeps(deps), job, value, secretValues);
+  // A read of a classified server brings its labels into the caller's session (ADR 0078, issue #89).
+  const write = job.rules?.session
+    ? sessionWriter(deps.sessions, { job, answered: () => true, now: run.now })
+    : undefined;
+  const bring = write && ((found: readonly GuardrailFinding[]) => write(found, false));
   return runMcpRequest(
-    { secrets: deps.secrets, timeoutMs: deps.limits.timeoutMs, guard },
+    { secrets: deps.secrets, timeoutMs: deps.limits.timeoutMs, guard, ...(bring ? { bring } : {}) },
     { ...run, fallback },
     features,
   );

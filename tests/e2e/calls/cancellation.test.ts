@@ -9,16 +9,21 @@ import { quotaMeta, type ToolResult } from '../../helpers/quotas.ts';
 import { stackRedis, startTestStack, yamlBody } from '../../helpers/stack.ts';
 import { scaled, waitFor } from '../../helpers/wait.ts';
 
-// A caller that goes away (cancels or disconnects) stops the upstream call in the worker; a quota on calls in flight
-// keeps its slot until the worker's request is over (ADR 0048), however the caller went away.
+// A caller that goes away (cancels or disconnects) stops the upstream call in the worker; a call under a quota on
+// calls in flight runs to the upstream's answer instead, and keeps its slot until then (ADR 0048, issue #89), however
+// the caller went away: the upstream never works on more calls than the quota allows.
 let stack: Stack;
 let api: ManagementClient;
 let upstream: Server;
 let mcpUrl: string;
 let serverId: string;
 const events: string[] = [];
-/** Requests open at the upstream now (until answered or closed by the worker), and the most at once. */
-const load = { open: 0, maxOpen: 0 };
+/**
+ * Requests open at the upstream now (until answered or closed by the worker), and the most at once; requests the
+ * upstream works on (five seconds each, whether or not the worker closed the connection meanwhile: an API does not
+ * stop its work when its client goes away), and the most at once.
+ */
+const load = { open: 0, maxOpen: 0, working: 0, maxWorking: 0 };
 /** Who waits for the upstream's next request. */
 const starts: (() => void)[] = [];
 
@@ -47,10 +52,14 @@ beforeAll(async () => {
     if (req.url === '/fast') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     load.open++;
     load.maxOpen = Math.max(load.maxOpen, load.open);
+    load.working++;
+    load.maxWorking = Math.max(load.maxWorking, load.working);
+    const began = Date.now();
     for (const started of starts.splice(0)) started();
     res.on('close', () => load.open--);
     events.push('started');
     const timer = setTimeout(() => {
+      load.working--;
       events.push('completed');
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}');
     }, 5000);
@@ -58,6 +67,8 @@ beforeAll(async () => {
       if (!res.writableEnded) {
         clearTimeout(timer);
         events.push('aborted');
+        // The work goes on to its end: the request was received.
+        setTimeout(() => load.working--, Math.max(0, 5000 - (Date.now() - began)));
       }
     });
   });
@@ -175,7 +186,7 @@ const reachedOrEnded = (ended: Promise<unknown>) =>
   Promise.race([nextStart(), ended.then(() => false).catch(() => false)]);
 
 describe('a quota on calls in flight', () => {
-  it('keeps its slot until the worker ends the call, however the caller went away: the upstream never has two', async () => {
+  it('keeps its slot until the upstream answered, however the caller went away: the upstream never works on two', async () => {
     await unwrap(
       api.POST('/quotas', {
         body: { name: 'one-at-a-time', match: { servers: [serverId], tools: ['slow'] }, counts: 'in_flight', limit: 1 },
@@ -200,7 +211,10 @@ describe('a quota on calls in flight', () => {
       const r = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 3, method: 'tasks/get', params: { taskId } }, headers);
       return /"status":"([a-z_]+)"/.exec(await r.text())?.[1];
     };
+    // The calls the tests above aborted: their upstream work goes on for its five seconds.
+    await waitFor('the upstream work of earlier calls over', () => load.working === 0 || undefined, scaled(15_000));
     load.maxOpen = 0;
+    load.maxWorking = 0;
     const client = new Client({ name: 'cancel-in-flight', version: '1.0.0' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(mcpUrl), {
@@ -244,8 +258,9 @@ describe('a quota on calls in flight', () => {
           return { reached, cancel };
         });
       }
-      await waitFor('every upstream request over', () => load.open === 0 || undefined, scaled(30_000));
+      await waitFor('every upstream request over', () => load.open + load.working === 0 || undefined, scaled(30_000));
       expect(load.maxOpen).toBe(1);
+      expect(load.maxWorking).toBe(1);
       // A worker slow to stop its call (stopped here) keeps the slot: the next call is refused meanwhile, never
       // queued behind a request still open at the upstream.
       const worker = stack.processes.find((p) => p.service === 'worker')!.child.pid!;
@@ -272,8 +287,9 @@ describe('a quota on calls in flight', () => {
         redis.disconnect();
       }
       expect(quotaMeta(next ?? { content: [] })?.quota).toBe('one-at-a-time');
-      await waitFor('every upstream request over', () => load.open === 0 || undefined, scaled(30_000));
+      await waitFor('every upstream request over', () => load.open + load.working === 0 || undefined, scaled(30_000));
       expect(load.maxOpen).toBe(1);
+      expect(load.maxWorking).toBe(1);
     } finally {
       await client.close();
     }

@@ -162,6 +162,59 @@ describe('resources, templates, prompts and completions of attached external ser
   });
 });
 
+describe('reads under a narrowed token (ADR 0084, issue #89)', () => {
+  /** A token narrowed from a new runtime key at the edge's token endpoint (RFC 8693), with these rights. */
+  async function narrowed(details: Record<string, unknown>): Promise<string> {
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'narrowed-reader', scopes: ['runtime'] } }));
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: key.key,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', actor: 'reader', ...details }]),
+    });
+    const res = await fetch(`${stack.edgeUrls[0]!}/oauth/token-exchange`, { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  async function bearer(token: string): Promise<Client> {
+    const client = new Client({ name: 'features-narrowed', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    return client;
+  }
+
+  it('spend its calls and meet its conditions like calls: refused, nothing reaches the attached server', async () => {
+    const client = await bearer(await narrowed({ calls: 1 }));
+    try {
+      expect((await client.readResource({ uri: 'docs://readme' })).contents).toHaveLength(1);
+      const before = docs.requests.length;
+      for (const read of [
+        () => client.readResource({ uri: 'docs://readme' }),
+        () => client.readResource({ uri: 'docs://page/2' }),
+        () => client.getPrompt({ name: 'summarize', arguments: { topic: 'queues' } }),
+      ])
+        expect((await rpcError(read())).message).toMatch(/narrowed token \S+ has no calls left/);
+      expect(docs.requests.length).toBe(before);
+    } finally {
+      await client.close();
+    }
+    const conditioned = await bearer(await narrowed({ condition: 'args.amount <= 100' }));
+    try {
+      const before = docs.requests.length;
+      const refused = await rpcError(conditioned.readResource({ uri: 'docs://readme' }));
+      expect(refused.message).toMatch(/allows this read of "docs:\/\/readme" only when args.amount <= 100/);
+      expect(docs.requests.length).toBe(before);
+    } finally {
+      await conditioned.close();
+    }
+  });
+});
+
 describe('resource subscriptions', () => {
   /** Touches `uri` at the docs server until `heard` holds: the watch starts within a worker's tick. */
   const untilHeard = (what: string, uri: string, heard: () => boolean) =>

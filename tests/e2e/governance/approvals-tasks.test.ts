@@ -24,8 +24,9 @@ let api: ManagementClient;
 let upstream: Server;
 /** What reached the upstream: each request's method and URL. */
 const received: string[] = [];
-/** Each server's MCP path. */
+/** Each server's MCP path, and its id. */
 const paths: Record<'orders' | 'brief', string> = { orders: '', brief: '' };
+const serverIds: Record<'orders' | 'brief', string> = { orders: '', brief: '' };
 let approver: ManagementClient;
 const opened: { close(): Promise<void> }[] = [];
 
@@ -67,10 +68,10 @@ beforeAll(async () => {
     const rule = { approvers: { apiKeys: [key.id] }, ...(expiresInSeconds ? { expiresInSeconds } : {}) };
     const body = { name, mode: 'NORMAL', connectorInstanceId: instance.id, approvalTools: ['delete_order'] };
     const server = await unwrap(api.POST('/mcp_manager', { body: { ...body, approvalRule: rule } as never }));
-    return new URL(server.url).pathname;
+    return { path: new URL(server.url).pathname, id: server.id };
   };
-  paths.orders = await make('orders');
-  paths.brief = await make('orders-brief', 3);
+  ({ path: paths.orders, id: serverIds.orders } = await make('orders'));
+  ({ path: paths.brief, id: serverIds.brief } = await make('orders-brief', 3));
 }, 120_000);
 
 afterAll(async () => {
@@ -79,13 +80,13 @@ afterAll(async () => {
   await new Promise((r) => upstream?.close(r));
 });
 
-const headers = () => ({ 'x-api-key': stack.bootstrapKey });
+const headers = (key = stack.bootstrapKey) => ({ 'x-api-key': key });
 
-/** A Tasks session of `era` on edge `edge` (0 or 1) for the server. */
-async function session(era: Era, server: keyof typeof paths, edge = 0): Promise<TaskEnabledSession> {
+/** A Tasks session of `era` on edge `edge` (0 or 1) for the server (with the bootstrap key unless `key`). */
+async function session(era: Era, server: keyof typeof paths, edge = 0, key?: string): Promise<TaskEnabledSession> {
   const url = `${stack.edgeUrls[edge]!}${paths[server]}`;
-  if (era === '2026-07-28') return modernTaskSession(url, { headers: headers(), opened });
-  return (await legacyTaskSession(url, { headers: headers(), opened })).session;
+  if (era === '2026-07-28') return modernTaskSession(url, { headers: headers(key), opened });
+  return (await legacyTaskSession(url, { headers: headers(key), opened })).session;
 }
 
 /** delete_order(`id`) as a task: its id, once it says which approval request it waits for (and that request's id). */
@@ -179,6 +180,42 @@ describe('a held task', () => {
       const row = await unwrap(api.GET('/approvals/{id}', { params: { path: { id: approvalId } } }));
       return row.state === 'expired' ? row : undefined;
     });
+  });
+
+  it('is refused when approved after its caller lost the call (issue #89): failed, nothing sent, the refusal audited', async () => {
+    const caller = await unwrap(api.POST('/api_keys', { body: { name: 'held-caller', scopes: ['runtime'] } }));
+    const s = await session('2025-11-25', 'orders', 0, caller.key);
+    const id = 'task-lost-access';
+    const { taskId, approvalId } = await heldTask(s, '2025-11-25', id);
+    // A policy now grants the key the tool under a condition these arguments fail.
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'held-caller-not-this-order',
+          principals: [{ type: 'api_key', value: caller.id }],
+          servers: [serverIds.orders],
+          tools: ['delete_order'],
+          condition: `args.id != "${id}"`,
+        },
+      }),
+    );
+    await waitFor('the policy at the edge (the same call refused)', async () => {
+      const again = await (await s.callTool('delete_order', { id })).settle();
+      return JSON.stringify(again.outcome).includes('Access denied') || undefined;
+    });
+    await unwrap(approver.POST('/approvals/{id}/approve', { params: { path: { id: approvalId } }, body: {} }));
+    const task = await settled(s, taskId);
+    expect(task.status).toBe('failed');
+    expect(task.statusMessage).toContain("The task's call was not run");
+    expect(task.statusMessage).toContain('access policy "held-caller-not-this-order"');
+    expect(deleted(id)).toEqual([]);
+    const event = await waitFor('the refusal in the audit trail', async () => {
+      const { data } = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'tool.call_refused', outcome: 'refused' } } }),
+      );
+      return data.find((e) => (e.details as { task?: string } | null)?.task === taskId);
+    });
+    expect(event.details).toMatchObject({ refusedBy: 'access', tool: 'delete_order' });
   });
 
   it('runs once when approved after its edge and the worker were killed and the control plane restarted', async () => {

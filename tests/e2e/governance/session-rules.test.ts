@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
 import { postMcp } from '../../helpers/mcp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -27,6 +28,11 @@ const opened: { close(): Promise<void> }[] = [];
 let normal: { id: string; url: string; name: string };
 let smart: { id: string; url: string };
 let flows: { id: string; url: string };
+/** An attached external MCP server (a note to read, a tool that sends notes out) and its server, classified private. */
+let notes: ExternalMcpServer;
+let classified: { id: string; url: string };
+/** Notes the external server was asked to send. */
+let notesSent = 0;
 let approverId: string;
 /** The approver's management client. */
 let approver: ManagementClient;
@@ -227,6 +233,31 @@ flows:
       } as never,
     }),
   );
+  notes = await startStreamableMcpServer({
+    tools: [
+      {
+        name: 'send_note',
+        description: 'Send a note outside',
+        inputSchema: { type: 'object' },
+        annotations: { openWorldHint: true },
+      },
+    ],
+    onCall: (name) => {
+      notesSent++;
+      return { content: [{ type: 'text', text: `called ${name}` }] };
+    },
+    features: { resources: [{ uri: 'notes://plan', name: 'plan', text: 'the launch plan' }] },
+  });
+  classified = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'notes-classified',
+        mode: 'NORMAL',
+        config: { dataLabels: ['private'] },
+        externalMcpConfigs: [{ name: 'notes', url: notes.url }],
+      } as never,
+    }),
+  );
   const approverKey = await unwrap(api.POST('/api_keys', { body: { name: 'approver', scopes: ['management'] } }));
   approverId = approverKey.id;
   approver = createManagementClient(stack.controlPlaneUrl, approverKey.key);
@@ -237,6 +268,7 @@ afterAll(async () => {
   for (const c of opened) await c.close().catch(() => undefined);
   await stack?.stop();
   await new Promise<void>((r) => forge.close(() => r()));
+  await notes?.close();
 });
 
 describe('the classic chain: an injected issue, then a public gist', () => {
@@ -406,6 +438,23 @@ describe('a label from a guardrail finding', () => {
     });
     await setSession(true);
   }, 180_000);
+});
+
+describe("a read of a classified server's resource (issue #89)", () => {
+  it('labels the session private: the next call sending data out is held, nothing sent', async () => {
+    // Without the read, the outbound tool runs.
+    const fresh = await client(classified.url, await newKey('agent-no-read'));
+    expect(((await fresh.callTool({ name: 'send_note', arguments: {} })) as Result).isError).toBeFalsy();
+    expect(notesSent).toBe(1);
+    const agent = await client(classified.url, await newKey('agent-read'));
+    expect((await agent.readResource({ uri: 'notes://plan' })).contents[0]).toMatchObject({ text: 'the launch plan' });
+    const r = (await agent.callTool({ name: 'send_note', arguments: {} })) as Result;
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(
+      /private data from the result of "notes:\/\/plan" \(record [0-9a-f-]{36}, [^;]+; its server is classified so by an admin\)/,
+    );
+    expect(notesSent).toBe(1);
+  });
 });
 
 describe('a condition that reads the session', () => {

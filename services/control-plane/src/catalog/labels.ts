@@ -1,4 +1,4 @@
-import { type Catalog, resultLabels, type WorkflowPlan } from '@toolplane/contracts';
+import { type Catalog, type ResultLabel, resultLabels, type WorkflowPlan } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import { labelled, mergeLabels, type ToolLabels } from '@toolplane/openapi';
 import type { WorkflowIR } from '@toolplane/workflow';
@@ -17,9 +17,9 @@ import type { WorkflowIR } from '@toolplane/workflow';
 const results = new Set<string>(resultLabels);
 
 /** `config.dataLabels` as stored (absent or not a list: none; only the result labels). */
-function classificationOf(config: unknown): string[] {
+function classificationOf(config: unknown): ResultLabel[] {
   const v = (config as { dataLabels?: unknown } | null | undefined)?.dataLabels;
-  return Array.isArray(v) ? v.filter((l): l is string => typeof l === 'string' && results.has(l)) : [];
+  return Array.isArray(v) ? v.filter((l): l is ResultLabel => typeof l === 'string' && results.has(l)) : [];
 }
 
 /** Every problem of a server config's `dataLabels` (a list of `private` / `untrusted`, each once), at its path. */
@@ -58,12 +58,17 @@ export function workflowLabels(workflows: readonly WorkflowIR[], stepTools: Work
   );
 }
 
-/** Adds the server's classification (`config.dataLabels`) to every tool of its catalog. */
+/**
+ * Adds the server's classification (`config.dataLabels`) to every tool of its catalog, and, for a server with attached
+ * external servers, to the catalog itself: what reads of their resources and prompts bring (issue #89).
+ */
 export function withClassification(catalog: Catalog, config: unknown): Catalog {
-  const classified = labelled(classificationOf(config), 'classification');
+  const labels = classificationOf(config);
+  const classified = labelled(labels, 'classification');
   if (classified.length === 0) return catalog;
   return {
     ...catalog,
+    ...(catalog.external?.length ? { classification: labels } : {}),
     tools: catalog.tools.map((t) => {
       const labels = mergeLabels(t.labels, classified);
       return labels ? { ...t, labels } : t;

@@ -13,22 +13,31 @@ import type { Stage } from './stage.ts';
  * or of a token it was narrowed from is false on the arguments as sent, or when the calls of the token (or of an
  * ancestor) are spent. Each refusal is a `tool.call_refused` audit event naming the chain of actors. The charge is
  * given back when a later stage refuses the call or its job is not queued. Callers without a narrowed token pay one test.
+ *
+ * A read of an attached server (a resource, a prompt, a completion: ADR 0041) is judged like a call (issue #89): what
+ * it may read at all is the token's view (a token that lists tools sees the resources of the attached servers it may
+ * call a tool or prompt of, and the prompts it names, as an access policy's grant does); its chain's conditions are
+ * evaluated with the read's name (a URI, a prompt's name) as `tool.name` and no arguments, so a condition on arguments
+ * refuses reads; and each read spends one of its calls.
  */
 export const delegationStage: Stage = {
   name: 'delegation',
   appliesTo: () => true,
+  reads: true,
   run(s) {
     const d = s.call.delegation;
     if (!d) return undefined;
     const name = s.tool.def.name;
-    if (d.token.tools && !d.token.tools.includes(name))
+    if (!s.read && d.token.tools && !d.token.tools.includes(name))
       return refused(s, d, { errorCode: 'delegation.tool', reason: 'tool', message: `may not call tool "${name}"` });
     const failed = falseCondition(s, d);
     if (failed !== undefined)
       return refused(s, d, {
         errorCode: 'delegation.condition',
         reason: 'condition',
-        message: `allows this call only when ${failed} (false for these arguments)`,
+        message: s.read
+          ? `allows this read of "${name}" only when ${failed} (false for a read, which has no arguments)`
+          : `allows this call only when ${failed} (false for these arguments)`,
       });
     // A workflow whose steps call hosted servers' tools: the token's narrowing goes with its job, for each step.
     if (s.tool.workflow?.hostedSteps) s.rules.delegation = stepNarrowing(d);
@@ -64,7 +73,8 @@ function falseCondition(s: CallState, d: CallDelegation): string | undefined {
       server_name: catalog.name,
       ...(annotations ? { annotations } : {}),
     },
-    args: argumentsAsSent(call.loaded, tool, call.arguments),
+    // A read has no arguments of a tool (nor a tool's defaults to fill in).
+    args: s.read ? call.arguments : argumentsAsSent(call.loaded, tool, call.arguments),
   };
   return falseDelegationCondition(d.token.conditions, activation);
 }

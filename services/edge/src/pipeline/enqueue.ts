@@ -92,7 +92,9 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
     ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
     ...(config ? { config } : {}),
     ...(callerToken ? { callerToken } : {}),
-    ...(tool.workflow?.hostedSteps && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
+    // The caller, for the worker's access decisions: a workflow's steps on hosted servers' tools (ADR 0045), and a
+    // task's call decided again when its job starts (issue #89).
+    ...((tool.workflow?.hostedSteps || call.task) && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
     ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
     ...(call.multiRound ? { multiRound: call.multiRound } : {}),
     ...(call.relay ? { relay: call.relay } : {}),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { toolResultValue, type QuotaRule, type ToolInvokeJob } from '@toolplane/contracts';
+import { toolResultValue, type DelegatedToken, type QuotaRule, type ToolInvokeJob } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import { QuotaMeter, type ExecutionRecordSink, type InvocationClient } from '@toolplane/queue';
 import { Redis } from 'ioredis';
@@ -91,5 +91,60 @@ describe('a read of an attached server in the call pipeline', () => {
     await readOnce(f);
     await readOnce(f);
     expect(f.jobs).toHaveLength(2);
+  });
+});
+
+/** A narrowed token (ADR 0084) with `calls` calls left, listing `tools`, under `conditions`. */
+function narrowed(calls: number, extra: Partial<DelegatedToken> = {}) {
+  const left = { calls };
+  const token = {
+    v: 1,
+    jti: 't1',
+    workspaceId: 'w1',
+    sub: 'api_key:k1',
+    parent: { kind: 'key', keyId: 'k1', keyHash: 'h' },
+    chain: ['t1'],
+    act: { sub: 'agent' },
+    iat: 0,
+    exp: 4_000_000_000,
+    servers: null,
+    tools: null,
+    conditions: [],
+    limits: [{ jti: 't1', calls }],
+    ...extra,
+  } as DelegatedToken;
+  const delegation = {
+    token,
+    actors: ['api_key:k1', 'agent'],
+    charge: () => Promise.resolve(left.calls-- > 0),
+    refund: () => Promise.resolve(void left.calls++),
+  };
+  return { left, delegation };
+}
+
+describe('a read under a narrowed token (issue #89)', () => {
+  it('spends one of its calls: once they are spent, a read is refused and no job is queued', async () => {
+    const f = fakes([]);
+    const { delegation } = narrowed(1);
+    const call = { ...f.call, delegation };
+    const run = () => runCall(f.deps, call, readTool(call.name), { stages: readStages, read }).then(toolResultValue);
+    expect((await run()).mcpResult).toBeDefined();
+    const spent = await run();
+    expect(spent.isError).toBe(true);
+    expect(JSON.stringify(spent.content)).toMatch(/has no calls left/);
+    expect(f.jobs).toHaveLength(1);
+  });
+
+  it('meets its conditions: one on arguments is false for a read, which is refused unsent and uncharged', async () => {
+    const f = fakes([]);
+    const { left, delegation } = narrowed(5, { conditions: ['args.amount <= 100'] });
+    const call = { ...f.call, delegation };
+    const refused = await runCall(f.deps, call, readTool(call.name), { stages: readStages, read }).then(
+      toolResultValue,
+    );
+    expect(refused.isError).toBe(true);
+    expect(JSON.stringify(refused.content)).toMatch(/only when args.amount <= 100/);
+    expect(f.jobs).toHaveLength(0);
+    expect(left.calls).toBe(5);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ToolOutcome } from '@toolplane/contracts';
+import type { ResultLabel, ToolOutcome } from '@toolplane/contracts';
 import type { ToolCall, ToolCallDeps } from '../call-types.ts';
 import type { LoadedTool } from '../catalogs.ts';
 import { enqueueJob } from './enqueue.ts';
@@ -45,8 +45,13 @@ export async function runCall(
 }
 
 /** What a read of an attached server is called as in the pipeline: a tool named by what it reads, taking no arguments. */
-export function readTool(name: string): LoadedTool {
-  return { def: { name, inputSchema: { type: 'object' } }, validate: () => true, rules: {} } as unknown as LoadedTool;
+export function readTool(name: string, brings?: readonly ResultLabel[]): LoadedTool {
+  // What the read brings into the caller's session (its server's classification, ADR 0078): the session stage hands
+  // the worker the session, which it labels before the answer leaves.
+  const rules = brings?.length
+    ? { labels: { results: brings.map((label) => ({ label, source: 'classification' as const })), outbound: [] } }
+    : {};
+  return { def: { name, inputSchema: { type: 'object' } }, validate: () => true, rules } as unknown as LoadedTool;
 }
 
 const plans = new WeakMap<LoadedTool, readonly Stage[]>();

@@ -37,12 +37,16 @@ export const sessionStage: Stage = {
   // Every tool: a workspace whose conditions read the session counts every call in it. A workspace that keeps no
   // session pays one test.
   appliesTo: () => true,
+  // A read of an attached server's resource or prompt brings its server's classification (issue #89); it is no call
+  // of a tool: not counted, and it sends nothing out.
+  reads: true,
   run(s) {
     const session = s.call.session;
     if (!session) return undefined;
     const { tool } = s;
     const brings = (tool.rules.labels?.results.length ?? 0) > 0 || tool.rules.scannedResults || tool.workflow;
-    if (brings || session.countCalls) s.rules.session = jobSession(s, session);
+    const countCalls = session.countCalls === true && !s.read;
+    if (brings || countCalls) s.rules.session = jobSession(s, session, countCalls);
     const rules = rulesFor(session.settings, tool);
     const settle = brings ? answeredLabels(s) : undefined;
     if (rules.length === 0) return settle;
@@ -51,7 +55,7 @@ export const sessionStage: Stage = {
 };
 
 /** What the job carries: the session's scopes and lifetime, what each result of the tool brings, where it came from. */
-function jobSession(s: CallState, session: CallSession): SessionOfJob {
+function jobSession(s: CallState, session: CallSession, countCalls: boolean): SessionOfJob {
   const { call, tool } = s;
   const results = tool.rules.labels?.results;
   const via = call.task
@@ -64,7 +68,7 @@ function jobSession(s: CallState, session: CallSession): SessionOfJob {
     ttlSeconds: session.settings.ttlSeconds,
     ...(results?.length ? { labels: results.map(({ label, source }) => ({ label, source })) } : {}),
     ...(via ? { via } : {}),
-    ...(session.countCalls ? { countCalls: true as const } : {}),
+    ...(countCalls ? { countCalls: true as const } : {}),
   };
 }
 

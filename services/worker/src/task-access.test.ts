@@ -1,0 +1,84 @@
+import { describe, expect, it } from '@jest/globals';
+import type { AuditEventInput, CatalogTool, ToolInvokeJob, WorkspaceAccess } from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import { taskAccessCheck } from './task-access.ts';
+
+// A task's call decided again when its job starts (issue #89), with fakes of the worker's own readers: refused when
+// the published policies no longer grant it (audited, its windowed quota units given back), let through when they do,
+// refused when the job does not say who called.
+
+const entry = {
+  tool: { name: 'refund', inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } },
+  plan: { kind: 'http', params: [] },
+} as unknown as CatalogTool;
+
+const job = (extra: Partial<ToolInvokeJob> = {}): ToolInvokeJob =>
+  ({
+    v: 2,
+    invocationId: 'inv-1',
+    serverId: 's1',
+    catalogVersion: 1,
+    tool: 'refund',
+    arguments: { amount: 500 },
+    principal: { workspaceId: 'w1', keyId: 'k' },
+    deadlineAt: Date.now() + 60_000,
+    replyTo: 'edge',
+    task: { id: 'task-1' },
+    stepCaller: { identity: { keyId: 'k' }, condition: { key_id: 'k' } },
+    rules: { quota: { keys: ['q:day'], amounts: [1] } },
+    ...extra,
+  }) as ToolInvokeJob;
+
+function fakes(policies: WorkspaceAccess['policies']) {
+  const audit: AuditEventInput[] = [];
+  const refunds: unknown[] = [];
+  const check = taskAccessCheck({
+    plans: {
+      get: (_s, _v, name) => Promise.resolve(name === 'refund' ? entry : undefined),
+      serverName: () => Promise.resolve('billing'),
+    },
+    workspaceAccess: () => Promise.resolve({ v: 1, workspaceId: 'w1', policies }),
+    audit: { add: (e) => void audit.push(e) },
+    quotaRefunds: (charge) => Promise.resolve(void refunds.push(charge)),
+    log: { warn: () => undefined } as unknown as Logger,
+  });
+  return { check, audit, refunds };
+}
+
+const policy = (condition?: string) => ({
+  id: 'p1',
+  name: 'refunds',
+  principals: [{ type: 'api_key' as const, value: 'k' }],
+  servers: ['s1'],
+  tools: ['refund'],
+  ...(condition ? { condition } : {}),
+});
+
+describe("a task's call decided again when its job starts", () => {
+  it('runs while the policies grant it with its arguments: nothing written', async () => {
+    const f = fakes([policy('args.amount <= 1000')]);
+    expect(await f.check(job())).toBeUndefined();
+    expect(f.audit).toEqual([]);
+    expect(f.refunds).toEqual([]);
+  });
+
+  it('refused by a condition now false: a tool.call_refused event, the quota units given back', async () => {
+    const f = fakes([policy('args.amount <= 100')]);
+    expect(await f.check(job())).toContain('access policy "refunds"');
+    expect(f.audit).toEqual([
+      expect.objectContaining({
+        action: 'tool.call_refused',
+        outcome: 'refused',
+        resource: { type: 'tool', id: 's1/refund' },
+        details: expect.objectContaining({ refusedBy: 'access', task: 'task-1', server: 'billing', tool: 'refund' }),
+      }),
+    ]);
+    expect(f.refunds).toEqual([{ keys: ['q:day'], amounts: [1] }]);
+  });
+
+  it('refused when the job does not say who called (fails closed)', async () => {
+    const f = fakes([policy()]);
+    const { stepCaller: _none, ...anonymous } = job();
+    expect(await f.check(anonymous as ToolInvokeJob)).toMatch(/does not say who called/);
+  });
+});
