@@ -9922,8 +9922,8 @@ export interface operations {
       header?: never;
       path: {
         /**
-         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>`
-         * (public).
+         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server
+         * id>:<client>` (an anonymous caller of a public server: a digest of its MCP session, else of its address).
          */
         scope: string;
       };
@@ -10026,8 +10026,8 @@ export interface operations {
       header?: never;
       path: {
         /**
-         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>`
-         * (public).
+         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server
+         * id>:<client>` (an anonymous caller of a public server: a digest of its MCP session, else of its address).
          */
         scope: string;
       };
