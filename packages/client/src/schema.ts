@@ -1888,7 +1888,12 @@ export interface paths {
      * edge’s own code, quotas replayed in time order, in log-only mode: no upstream is called, nothing is charged or
      * changed. The answer counts the calls that would newly be refused, held for approval, allowed, charged differently
      * or found something in, by API key, person, tool and day, with example record ids; never an argument’s value.
-     * Arguments are those the records kept sealed (ADR 0080). The replay stops when the client goes away.
+     * Arguments are those the records kept sealed (ADR 0080). A change that depends on them (a condition or a guardrail
+     * on arguments) is counted only, never by record id, and fewer than 5 such calls are left out of every count
+     * (`fromArguments`, ADR 0091). Every run writes the audit event `governance.backtest` (the proposal’s digest, the
+     * records replayed). A few backtests run at once (`BACKTEST_MAX_CONCURRENT` per control plane,
+     * `BACKTEST_MAX_CONCURRENT_PER_WORKSPACE`): one more answers 429 with `Retry-After`. The replay stops when the
+     * client goes away.
      */
     post: operations['backtest'];
     delete?: never;
@@ -5560,34 +5565,36 @@ export interface components {
         /** @description Calls the current rules let through (or hold) that the proposed ones refuse. */
         newlyRefused: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5597,38 +5604,46 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
         /** @description Calls the current rules allow that the proposed ones hold for approval. */
         newlyHeld: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5638,38 +5653,46 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
         /** @description Calls the current rules refuse or hold that the proposed ones allow. */
         newlyAllowed: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5679,6 +5702,12 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
         /**
          * @description Calls of tools the proposed servers’ `confirmTools` newly mark: a person would be asked to
@@ -5686,34 +5715,36 @@ export interface components {
          */
         newlyAskedToConfirm: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5723,38 +5754,46 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
         /** @description Calls allowed by both, charged to other quotas or amounts. */
         chargedDifferently: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5764,38 +5803,46 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
         /** @description Calls in whose arguments the proposed guardrails find what the current do not. */
         newFindings: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5805,38 +5852,46 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
         /** @description Calls whose record kept no arguments, judged differently by rules that read them: not known. */
         unjudged: {
           calls: number;
-          /** @description Up to 20 record ids (`GET /execution_records/{id}`). */
+          /**
+           * @description Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.
+           */
           examples: string[];
           byKey: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byPerson: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byTool: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           byDay: {
             /** @description The API key id, person, tool or UTC day (null: the calls had none). */
             value: string | null;
             calls: number;
-            /** @description A few record ids. */
+            /** @description A few record ids (never of a call changed through its arguments). */
             examples: string[];
           }[];
           /** @description Calls of values past the 500 listed per dimension. */
@@ -5846,6 +5901,12 @@ export interface components {
             byTool: number;
             byDay: number;
           };
+          /**
+           * @description Calls whose change depends on their recorded arguments (a condition or a guardrail on
+           * arguments read them, or a quota or session rule after such a change; ADR 0091): counted in `calls` and the
+           * values, never in `examples`. Null: fewer than 5 (none included), left out of every count, value and reason.
+           */
+          fromArguments: number | null;
         };
       };
       /** @description Why the proposed rules refuse or hold those calls. */
@@ -9861,8 +9922,8 @@ export interface operations {
       header?: never;
       path: {
         /**
-         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>`
-         * (public).
+         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server
+         * id>:<client>` (an anonymous caller of a public server: a digest of its MCP session, else of its address).
          */
         scope: string;
       };
@@ -9965,8 +10026,8 @@ export interface operations {
       header?: never;
       path: {
         /**
-         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>`
-         * (public).
+         * @description The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server
+         * id>:<client>` (an anonymous caller of a public server: a digest of its MCP session, else of its address).
          */
         scope: string;
       };

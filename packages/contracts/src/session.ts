@@ -89,7 +89,9 @@ export type SessionOfJob = z.infer<typeof SessionOfJob>;
  * What a session is, precisely: the principal, never what the client says of itself. A caller with an API key is
  * that key's session (`k:`); one with an OAuth token without a key, its subject's (`s:`); the external user a call
  * acts as (`x-username`, a token's user) is a session of its own (`u:`), which the call's labels reach too. An
- * anonymous caller of a public server is the server's one anonymous session (`a:`). A new `Mcp-Session-Id`, a task,
+ * anonymous caller of a public server has one per client (`a:<server>:<client>`, `anonymousClient`: the edge's digest
+ * of its `Mcp-Session-Id`, else of its address; issue #89: one visitor's labels no longer refuse every other visitor's
+ * calls); without a client, the server's (`a:<server>`, the backtest's replay). A new `Mcp-Session-Id`, a task,
  * a program or a changed `x-username` change none of these for the same key: the key's session keeps its labels.
  */
 export function sessionScopes(
@@ -99,11 +101,12 @@ export function sessionScopes(
     readonly userId?: string | undefined;
   },
   serverId: string,
+  anonymousClient?: string,
 ): string[] {
   const scopes: string[] = [];
   if (p.keyId !== undefined) scopes.push(`k:${p.keyId}`);
   else if (p.subject !== undefined && p.subject !== 'anonymous') scopes.push(`s:${p.subject}`);
-  else scopes.push(`a:${serverId}`);
+  else scopes.push(anonymousClient === undefined ? `a:${serverId}` : `a:${serverId}:${anonymousClient}`);
   if (p.userId !== undefined) scopes.push(`u:${p.userId}`);
   return scopes;
 }

@@ -29,6 +29,7 @@ import { redisStateStore, RuntimeStateKeeper } from './publication/runtime-state
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import type { Background } from './resources/background.ts';
 import { backgroundsFor } from './resources/backgrounds.ts';
+import { BacktestSlots } from './http/backtest-slots.ts';
 import { httpApp, managementTokenVerifier } from './http-app.ts';
 
 /** What a test or an embedding may supply instead of what the environment configures. */
@@ -115,6 +116,10 @@ function buildDeps(
       log,
     }),
     largeImports: largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES),
+    backtests: new BacktestSlots({
+      max: env.BACKTEST_MAX_CONCURRENT,
+      perWorkspace: env.BACKTEST_MAX_CONCURRENT_PER_WORKSPACE,
+    }),
     changeWebhooks: changeWebhooksFor(tasks, log),
   };
 }

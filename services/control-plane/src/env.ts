@@ -160,6 +160,13 @@ export const ControlPlaneEnv = z.object({
     .int()
     .min(0)
     .default(1024 * 1024),
+  /**
+   * Backtests (`POST /governance/backtest`) running at once on this control plane, each a thread with one database
+   * connection of its own; one more answers 429 with `Retry-After` (ADR 0091).
+   */
+  BACKTEST_MAX_CONCURRENT: z.coerce.number().int().positive().default(2),
+  /** Backtests of one workspace running at once on this control plane; one more answers 429 with `Retry-After`. */
+  BACKTEST_MAX_CONCURRENT_PER_WORKSPACE: z.coerce.number().int().positive().default(1),
   /** Execution records older than this are deleted. */
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Audit events older than this are deleted (each workspace's last one is kept: the chain goes on from it). */

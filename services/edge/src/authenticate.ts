@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   decideAccess,
   usesSession,
@@ -68,12 +69,28 @@ export interface CallSession {
 /** Whether a workspace's conditions read the session, worked out once per published document. */
 const readingSession = new WeakMap<WorkspaceAccess, boolean>();
 
-function sessionOf(access: WorkspaceAccess, principal: Principal, serverId: string): { session?: CallSession } {
+/**
+ * An anonymous caller's own session (issue #89, ADR 0078 amended): its MCP session, else its address, as a digest (the
+ * Redis key names no address). Callers with a key or a token are their principal's session, whatever they send.
+ */
+function anonymousClient(req: AuthRequest, address: string): string {
+  const mcpSession = req.header('mcp-session-id');
+  const client = mcpSession ? `m:${mcpSession}` : `ip:${address}`;
+  return createHash('sha256').update(client).digest('base64url').slice(0, 22);
+}
+
+function sessionOf(
+  access: WorkspaceAccess,
+  principal: Principal,
+  serverId: string,
+  anonymous: (() => string) | undefined,
+): { session?: CallSession } {
   if (!access.session) return {};
   let countCalls = readingSession.get(access);
   if (countCalls === undefined)
     readingSession.set(access, (countCalls = access.policies.some((p) => p.condition && usesSession(p.condition))));
-  return { session: { settings: access.session, scopes: sessionScopes(principal, serverId), countCalls } };
+  const scopes = sessionScopes(principal, serverId, anonymous?.());
+  return { session: { settings: access.session, scopes, countCalls } };
 }
 
 /**
@@ -224,7 +241,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
       stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
       ...quotasOf(access, c, acting, serverId),
-      ...sessionOf(access, principal, serverId),
+      ...sessionOf(access, principal, serverId, c.identity.anonymous ? () => anonymousClient(req, address) : undefined),
       ...(c.delegation ? { delegation: c.delegation } : {}),
     };
   };

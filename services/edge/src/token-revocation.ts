@@ -12,7 +12,8 @@ import { overBudget, tokenRequestSource } from './token-exchange.ts';
  * an optional `token_type_hint`, ignored) revokes that token and, through their chains, every token narrowed from it,
  * on every edge at their next call. Who may: the token's holder (the token itself is its client authentication:
  * narrowed tokens belong to no registered client, and giving one up only takes rights away), its root API key
- * (`x-api-key`), or a narrowed token it was narrowed from (`Authorization: Bearer`). Another credential is
+ * (`x-api-key`), or a narrowed token it was narrowed from (`Authorization: Bearer`); both at once is
+ * `invalid_request` (400: one client authentication per request, RFC 6749 §2.3). Another credential is
  * `invalid_client` (401); an unknown, expired or already revoked token is answered 200, as §2.2 asks. The parent key
  * keeps working. Each revocation is a `token.revoked` audit event naming the chain of actors.
  */
@@ -35,6 +36,12 @@ export function tokenRevocationRoute(deps: TokenRevocationDeps) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = typeof body.token === 'string' ? body.token : '';
     if (!token) return void res.status(400).json({ error: 'invalid_request', error_description: 'token is required.' });
+    // One client authentication per request (RFC 6749 §2.3, issue #89): a root key and a bearer token at once is neither.
+    if (req.header('x-api-key') !== undefined && req.header('authorization') !== undefined)
+      return void res.status(400).json({
+        error: 'invalid_request',
+        error_description: 'one client authentication per request: x-api-key or Authorization, not both.',
+      });
     const record = deps.tokens.isToken(token) ? await deps.tokens.read(token) : null;
     // Unknown, expired or revoked already (or not a narrowed token): nothing to do, and nothing said (§2.2).
     if (!record) return void res.status(200).end();

@@ -169,6 +169,14 @@ const guardrailFile = {
     'on: [arguments]\n',
 };
 
+/** Key a's ten searches name a region code (`eu-0`…, `us-0`…): found by a custom pattern, log only. */
+const codesFile = {
+  path: 'guardrails/region-codes.yaml',
+  content:
+    'name: region-codes\nserver: bt\ndetectors:\n  - kind: custom\n    label: region-code\n    patterns:\n' +
+    "      - '^(eu|us)-[0-9]$'\naction: block\nenforce: false\non: [arguments]\n",
+};
+
 let periodA: { from: string; to: string };
 
 beforeAll(async () => {
@@ -287,7 +295,7 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     expect(opener.open(send.sealed_arguments!, sealed.find((r) => r !== send)!.id)).toBeUndefined();
   });
 
-  it('(a) a condition that refuses 7 known calls: exactly those 7, nothing sent upstream (the CLI)', async () => {
+  it('(a) a condition that refuses 7 known calls: exactly 7, counted only, nothing sent upstream (the CLI)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backtest-'));
     mkdirSync(join(dir, 'access-policies'));
     const searchOutsideEu = join(dir, 'access-policies', 'a-search-outside-eu.yaml');
@@ -320,9 +328,10 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     const rows = await recordsSince(periodA.from, [keys.a.id], periodA.to);
     const euSearches = rows.filter((r) => r.tool === 'search' && r.outcome === 'success').slice(0, 7);
     expect(report.calls).toMatchObject({ replayed: MIX_CALLS, truncated: false, withoutArguments: 1 });
-    expect(report.changes.newlyRefused.calls).toBe(7);
-    expect([...report.changes.newlyRefused.examples].sort()).toEqual(euSearches.map((r) => r.id).sort());
-    expect(byValue(report.changes.newlyRefused.byKey)).toEqual({ [keys.a.id]: 7 });
+    expect(euSearches).toHaveLength(7);
+    // A condition reads the arguments: the 7 are counted, never named (ADR 0091).
+    expect(report.changes.newlyRefused).toMatchObject({ calls: 7, fromArguments: 7, examples: [] });
+    expect(report.changes.newlyRefused.byKey).toEqual([{ value: keys.a.id, calls: 7, examples: [] }]);
     expect(byValue(report.changes.newlyRefused.byTool)).toEqual({ search: 7 });
     expect(report.reasons).toEqual([{ change: 'newlyRefused', code: 'access.condition', rule: null, calls: 7 }]);
     for (const k of ['newlyHeld', 'newlyAllowed', 'chargedDifferently', 'newFindings', 'unjudged'] as const)
@@ -382,20 +391,25 @@ describe('backtest: replay recorded calls through a proposed change', () => {
   }, 240_000);
 
   it('(c) a guardrail on arguments: the findings of a live log-only run, per key and detector', async () => {
-    const report = await backtest(periodA, [guardrailFile]);
+    // Fewer than 5 calls found through their arguments: left out of every count (ADR 0091).
+    const few = await backtest(periodA, [guardrailFile]);
+    expect(few.findings).toEqual([]);
+    expect(few.changes.newFindings).toMatchObject({ calls: 0, fromArguments: null, examples: [], byKey: [] });
+    const report = await backtest(periodA, [codesFile]);
     expect(report.changes.newlyRefused.calls).toBe(0);
     expect(report.findings).toEqual([
-      { guardrail: 'no-emails', detector: 'pii:email', action: 'would_block', calls: 3 },
+      { guardrail: 'region-codes', detector: 'custom:region-code', action: 'would_block', calls: 10 },
     ]);
+    expect(report.changes.newFindings).toMatchObject({ calls: 10, fromArguments: 10, examples: [] });
     const replayed = byValue(report.changes.newFindings.byKey);
-    expect(replayed).toEqual({ [keys.b.id]: 2, [keys.c.id]: 1 });
+    expect(replayed).toEqual({ [keys.a.id]: 10 });
     // Live, log only: the same guardrail, the same sequence again.
     const guardrail = await unwrap(
       api.POST('/guardrails', {
         body: {
           serverId,
-          name: 'no-emails',
-          detectors: [{ kind: 'pii', types: ['email'] }],
+          name: 'region-codes',
+          detectors: [{ kind: 'custom', label: 'region-code', patterns: ['^(eu|us)-[0-9]$'] }],
           action: 'block',
           enforce: false,
           on: ['arguments'],
@@ -405,7 +419,7 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     const probe = await mcpClient(keys.probe.key);
     const since = new Date().toISOString();
     await waitFor('the guardrail on the edge', async () => {
-      await probe.callTool({ name: 'send', arguments: { body: `probe-${randomUUID()}@example.com` } });
+      await probe.callTool({ name: 'send', arguments: { body: 'eu-9', to: randomUUID() } });
       return (await recordsSince(since, [keys.probe.id])).some((r) => (r.findings ?? []).length > 0);
     });
     const periodC = await runMix();
@@ -415,10 +429,44 @@ describe('backtest: replay recorded calls through a proposed change', () => {
     expect(countBy(live, (r) => r.key_id)).toEqual(replayed);
     const liveFindings = live.flatMap((r) => r.findings!.filter((f) => f.on === 'arguments'));
     expect(countBy(liveFindings, (f) => `${f.guardrail} ${f.detector} ${f.action}`)).toEqual({
-      'no-emails pii:email would_block': 3,
+      'region-codes custom:region-code would_block': 10,
     });
     await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: guardrail.id } } }));
   }, 240_000);
+
+  it('(d) a condition probing one recorded value learns nothing of it; every run is audited (issue #89)', async () => {
+    // Key a searched `us-2` once. A policy refusing exactly that call, and one refusing none, answer alike: a recorded
+    // value cannot be read a character at a time (ADR 0091).
+    const probe = (prefix: string) => ({
+      path: 'access-policies/a-probe.yaml',
+      content:
+        'name: a-probe\nprincipals:\n  - type: api_key\n    value: key-a\nservers: [bt]\ntools: [search]\n' +
+        `condition: '!args.q.startsWith("${prefix}")'\n`,
+    });
+    const rest = {
+      path: 'access-policies/a-rest.yaml',
+      content: 'name: a-rest\nprincipals:\n  - type: api_key\n    value: key-a\nservers: [bt]\ntools: [read, send]\n',
+    };
+    const since = new Date().toISOString();
+    const hit = await backtest(periodA, [probe('us-2'), rest]);
+    const miss = await backtest(periodA, [probe('us-9'), rest]);
+    expect(hit.calls).toMatchObject({ replayed: MIX_CALLS });
+    expect(hit.changes.newlyRefused).toMatchObject({ calls: 0, fromArguments: null, examples: [], byKey: [] });
+    expect(hit.reasons).toEqual([]);
+    expect(hit).toEqual(miss);
+    const events = await unwrap(api.GET('/audit_events', { params: { query: { action: 'governance.backtest' } } }));
+    const runs = events.data.filter((e) => e.at >= since);
+    expect(runs).toHaveLength(2);
+    for (const e of runs) {
+      expect(e).toMatchObject({ outcome: 'success', actor: { type: 'api_key' }, resource: { type: 'backtest' } });
+      expect(e.details).toMatchObject({
+        files: ['access-policies/a-probe.yaml', 'access-policies/a-rest.yaml'],
+        replayed: MIX_CALLS,
+        fromArguments: 0,
+      });
+    }
+    expect(new Set(runs.map((e) => e.resource.id)).size).toBe(2);
+  }, 120_000);
 
   it('the least-privilege proposal for a key, replayed over the period, refuses none of its calls', async () => {
     const proposal = await unwrap(
@@ -550,6 +598,14 @@ describe('backtest: replay recorded calls through a proposed change', () => {
       await waitFor('the replay waiting on its read', async () =>
         (await connections()).some((c) => c.wait_event_type === 'Lock'),
       );
+      expect(replayThreads()).toEqual([19]);
+      // One backtest of this workspace at a time (BACKTEST_MAX_CONCURRENT_PER_WORKSPACE): the next is refused at
+      // once, before any work, with Retry-After (ADR 0091).
+      const second = await api.POST('/governance/backtest', { body: { files: [quotaFile], ...periodA } });
+      expect(second.response.status).toBe(429);
+      expect(second.response.headers.get('content-type')).toContain('application/problem+json');
+      expect(Number(second.response.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(second.error).toMatchObject({ code: 'request.rate_limited' });
       expect(replayThreads()).toEqual([19]);
       controller.abort();
       expect(await request).toBe('aborted');

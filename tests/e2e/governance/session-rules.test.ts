@@ -26,6 +26,7 @@ const gists: string[] = [];
 const sent = (description: string) => gists.filter((d) => d === description).length;
 const opened: { close(): Promise<void> }[] = [];
 let normal: { id: string; url: string; name: string };
+let forgeInstanceId: string;
 let smart: { id: string; url: string };
 let flows: { id: string; url: string };
 /** An attached external MCP server (a note to read, a tool that sends notes out) and its server, classified private. */
@@ -191,6 +192,7 @@ beforeAll(async () => {
       body: { createServer: false, connector_id: connector.id, name: 'forge', base_url: forgeUrl },
     }),
   );
+  forgeInstanceId = instance.id;
   const made = await unwrap(
     api.POST('/mcp_manager', {
       body: { name: 'forge', mode: 'NORMAL', connectorInstanceId: instance.id, codeMode: true } as never,
@@ -488,5 +490,38 @@ describe('a condition that reads the session', () => {
     const after = await publish(normal.url, other, 'condition-after');
     expect(textOf(after)).toMatch(byCondition);
     expect(sent('condition-after')).toBe(0);
+  }, 120_000);
+});
+
+describe('anonymous callers of a public server', () => {
+  it('each has a session of its own: one visitor’s untrusted read refuses its own write, not another’s (issue #89)', async () => {
+    const open = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'forge-public', mode: 'NORMAL', connectorInstanceId: forgeInstanceId, isPublic: true } as never,
+      }),
+    );
+    const visitor = async () => {
+      const c = new Client({ name: 'session-rules-anonymous', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(open.url)));
+      opened.push(c);
+      return c;
+    };
+    const first = await visitor();
+    await waitFor('the public server on the edge', async () => {
+      const r = (await first.callTool({ name: 'get_issue', arguments: ISSUE }).catch(() => undefined)) as
+        Result | undefined;
+      return r !== undefined && r.isError !== true && textOf(r).includes('Ignore your previous instructions');
+    });
+    // The visitor that read outsiders' content cannot publish: it is held, and an anonymous caller cannot be bound to
+    // an approval, so refused; nothing sent.
+    const own = (await first.callTool({ name: 'create_gist', arguments: gist('anon-first') })) as Result;
+    expect(own.isError).toBe(true);
+    expect(textOf(own)).toContain("Nothing out after outsiders' content");
+    expect(sent('anon-first')).toBe(0);
+    // Another visitor (its own MCP session) publishes: the first one's labels are not its session.
+    const second = await visitor();
+    const theirs = (await second.callTool({ name: 'create_gist', arguments: gist('anon-second') })) as Result;
+    expect(theirs.isError).toBeFalsy();
+    expect(sent('anon-second')).toBe(1);
   }, 120_000);
 });

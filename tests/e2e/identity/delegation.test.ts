@@ -410,6 +410,11 @@ describe('revoking one narrowed token (RFC 7009)', () => {
     const child = await narrow(e1, { token: parent.token, type: ACCESS_TOKEN }, { actor: 'by-child' });
     // A child is no credential for its parent.
     expect((await revoke(e2, parent.token, { authorization: `Bearer ${child.token}` })).status).toBe(401);
+    // Two client authentications in one request (the root key and an ancestor token): refused, nothing revoked.
+    const both = await revoke(e2, child.token, { 'x-api-key': key.key, authorization: `Bearer ${parent.token}` });
+    expect(both.status).toBe(400);
+    expect(await both.json()).toMatchObject({ error: 'invalid_request' });
+    expect((await call(e1, { authorization: `Bearer ${child.token}` })).status).toBe(200);
     expect((await revoke(e2, child.token, { authorization: `Bearer ${parent.token}` })).status).toBe(200);
     expect((await call(e1, { authorization: `Bearer ${child.token}` })).status).toBe(401);
     expect((await call(e1, { authorization: `Bearer ${parent.token}` })).status).toBe(200);

@@ -65,12 +65,16 @@ function idJag(o: IdJagOptions = {}): Promise<string> {
 }
 
 /** The token request (client_secret_basic unless `auth` says otherwise); the answer's status and JSON body. */
-async function redeem(assertion: string, auth: { id?: string; secret?: string } = {}) {
+async function redeem(assertion: string, auth: { id?: string; secret?: string; form?: Record<string, string> } = {}) {
   const basic = Buffer.from(`${auth.id ?? clientId}:${auth.secret ?? clientSecret}`).toString('base64');
   const res = await fetch(`${edgeUrl}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
-    body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }),
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion,
+      ...auth.form,
+    }),
   });
   const body = (await res.json()) as Record<string, string>;
   if (body.access_token) credentials.push(body.access_token);
@@ -280,6 +284,20 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     const r = await redeem(await idJag(), { secret: 'tpidp_wrong' });
     expect(r.status).toBe(401);
     expect(r.body.error).toBe('invalid_client');
+  });
+
+  it('refuses two client authentication methods in one request with invalid_request (RFC 6749 §2.3)', async () => {
+    const assertion = await idJag();
+    // HTTP Basic and client_secret_post at once, even with the right secret in both: refused before the ID-JAG is spent.
+    const both = await redeem(assertion, { form: { client_id: clientId, client_secret: clientSecret } });
+    expect(both.status).toBe(400);
+    expect(both.body.error).toBe('invalid_request');
+    expect(both.body.error_description).toMatch(/one client authentication method/);
+    expect(both.body.access_token).toBeUndefined();
+    // One method: the same assertion redeems.
+    const one = await redeem(assertion);
+    expect(one.status).toBe(200);
+    expect(one.body.access_token).toBeDefined();
   });
 
   it('manages IdPs with /enterprise_idps: never answers a secret again, rotates it, and a removed IdP is refused', async () => {

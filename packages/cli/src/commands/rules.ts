@@ -43,7 +43,10 @@ function lines(r: Backtest): string[] {
   for (const [k, name] of Object.entries(changeNames)) {
     const change = r.changes[k as keyof typeof changeNames];
     if (change.calls === 0) continue;
-    out.push(`${name}: ${change.calls}`);
+    const through = change.fromArguments
+      ? ` (${change.fromArguments} through their arguments: counted, not named)`
+      : '';
+    out.push(`${name}: ${change.calls}${through}`);
     for (const [dim, label] of [
       ['byKey', 'key'],
       ['byPerson', 'person'],
@@ -51,7 +54,10 @@ function lines(r: Backtest): string[] {
       ['byDay', 'day'],
     ] as const)
       for (const v of change[dim].slice(0, 10))
-        out.push(`  ${label} ${v.value ?? '(none)'}: ${v.calls} (e.g. ${v.examples.join(', ')})`);
+        out.push(
+          `  ${label} ${v.value ?? '(none)'}: ${v.calls}` +
+            (v.examples.length ? ` (e.g. ${v.examples.join(', ')})` : ''),
+        );
   }
   for (const x of r.reasons) out.push(`reason: ${x.change} ${x.code}${x.rule ? ` (${x.rule})` : ''} × ${x.calls}`);
   for (const f of r.findings) out.push(`finding: ${f.guardrail} ${f.detector} ${f.action} × ${f.calls}`);

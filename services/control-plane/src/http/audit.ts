@@ -66,7 +66,8 @@ function sourceOf(req: Request, requestId: string): AuditSource {
   };
 }
 
-function actorOf(c: Pick<Caller, 'keyId' | 'keyName' | 'subject'> | undefined): AuditActor {
+/** Who an event says acted: the key, else the person's subject. */
+export function actorOf(c: Pick<Caller, 'keyId' | 'keyName' | 'subject'> | undefined): AuditActor {
   if (!c) return { type: 'anonymous', id: null, name: null };
   if (c.keyId !== undefined) return { type: 'api_key', id: c.keyId, name: c.keyName ?? null };
   return { type: 'oauth_subject', id: c.subject ?? null, name: null };

@@ -13,6 +13,7 @@ import type { ApiCatalog } from '../documents/api-catalog.ts';
 import type { DebugEventHub } from '../publication/debug-events.ts';
 import type { PeopleConnections } from '../catalog/people-connections.ts';
 import type { ChangeWebhooks } from '../documents/change-webhooks.ts';
+import type { BacktestSlots } from '../http/backtest-slots.ts';
 
 /**
  * Everything a resource's handlers may use, built once by `createControlPlaneApp` (app.ts) and handed to every router:
@@ -43,4 +44,6 @@ export interface ControlPlaneDeps {
   readonly largeImports: ReturnType<typeof largeImportLimit>;
   /** Held changes of registered external MCP servers announced to their `notifyWebhookUrl` (ADR 0061). */
   readonly changeWebhooks: ChangeWebhooks;
+  /** The backtests running at once, per control plane and per workspace (ADR 0091). */
+  readonly backtests: BacktestSlots;
 }

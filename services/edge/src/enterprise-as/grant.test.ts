@@ -26,12 +26,23 @@ function refusal(error: string, description: RegExp) {
 }
 
 describe('the ID-JAG grant’s checks', () => {
-  it('reads client_secret_basic (form-encoded parts) before client_secret_post, and refuses neither', () => {
+  it('reads client_secret_basic (form-encoded parts) or client_secret_post, never both in one request', () => {
     const basic = `Basic ${Buffer.from('my%20agent:s%3Acret').toString('base64')}`;
-    expect(clientCredentials({ client_id: 'x', client_secret: 'y' }, basic)).toEqual({
-      clientId: 'my agent',
-      secret: 's:cret',
-    });
+    expect(clientCredentials({}, basic)).toEqual({ clientId: 'my agent', secret: 's:cret' });
+    expect(clientCredentials({ client_id: 'my agent' }, basic)).toEqual({ clientId: 'my agent', secret: 's:cret' });
+    // RFC 6749 §2.3: one authentication method per request (issue #89).
+    expect(() => clientCredentials({ client_id: 'x', client_secret: 'y' }, basic)).toThrow(
+      refusal('invalid_request', /one client authentication method/),
+    );
+    expect(() => clientCredentials({ client_id: 'my agent', client_secret: 's:cret' }, basic)).toThrow(
+      refusal('invalid_request', /Authorization header and client_secret/),
+    );
+    expect(() =>
+      clientCredentials({ client_id: 'x', client_secret: 'y', client_assertion: 'a.b.c' }, undefined),
+    ).toThrow(refusal('invalid_request', /client_secret and client_assertion/));
+    expect(() => clientCredentials({ client_id: 'other' }, basic)).toThrow(
+      refusal('invalid_request', /another client/),
+    );
     expect(clientCredentials({ client_id: 'x', client_secret: 'y' }, undefined)).toEqual({
       clientId: 'x',
       secret: 'y',

@@ -31,24 +31,49 @@ export class GrantRefusal extends Error {
   }
 }
 
-/** The client's credentials: `client_secret_basic` (RFC 6749 §2.3.1), else `client_secret_post`. */
+/** The client authentication methods a token request carries (RFC 6749 §2.3, RFC 7521 §4.2). */
+function methodsOf(form: Record<string, unknown>, authorization: string | undefined): string[] {
+  const present = (v: unknown) => v !== undefined && v !== '';
+  return [
+    ...(authorization !== undefined && authorization !== '' ? ['the Authorization header'] : []),
+    ...(present(form.client_secret) ? ['client_secret'] : []),
+    ...(present(form.client_assertion) || present(form.client_assertion_type) ? ['client_assertion'] : []),
+  ];
+}
+
+/**
+ * The client's credentials: `client_secret_basic` (RFC 6749 §2.3.1) or `client_secret_post`, never both: "the client
+ * MUST NOT use more than one authentication method in each request" (§2.3), so a request carrying two (HTTP Basic and
+ * a `client_secret` in the body, or either beside a `client_assertion`) is refused `invalid_request` (issue #89).
+ */
 export function clientCredentials(
   form: Record<string, unknown>,
   authorization: string | undefined,
 ): { clientId: string; secret: string } {
+  const methods = methodsOf(form, authorization);
+  if (methods.length > 1)
+    throw new GrantRefusal(
+      'invalid_request',
+      `one client authentication method per request (RFC 6749 §2.3); this one used ${methods.join(' and ')}`,
+    );
   const basic = /^Basic\s+(\S+)$/i.exec(authorization ?? '')?.[1];
   if (basic) {
     const decoded = Buffer.from(basic, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon > 0) {
+      let found: { clientId: string; secret: string };
       try {
-        return {
+        found = {
           clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
           secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
         };
       } catch {
         throw new GrantRefusal('invalid_client', 'the client credentials could not be read');
       }
+      // A `client_id` in the body beside HTTP Basic (allowed: it is no authentication) must name the same client.
+      if (typeof form.client_id === 'string' && form.client_id !== '' && form.client_id !== found.clientId)
+        throw new GrantRefusal('invalid_request', 'client_id in the body names another client than HTTP Basic');
+      return found;
     }
   }
   const { client_id: clientId, client_secret: secret } = form;

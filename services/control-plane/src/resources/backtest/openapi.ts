@@ -4,14 +4,16 @@ const Value = z
   .object({
     value: z.string().nullable().describe('The API key id, person, tool or UTC day (null: the calls had none).'),
     calls: z.number().int(),
-    examples: z.array(z.string()).describe('A few record ids.'),
+    examples: z.array(z.string()).describe('A few record ids (never of a call changed through its arguments).'),
   })
   .strict();
 
 const Change = z
   .object({
     calls: z.number().int(),
-    examples: z.array(z.string()).describe('Up to 20 record ids (`GET /execution_records/{id}`).'),
+    examples: z
+      .array(z.string())
+      .describe('Up to 20 record ids (`GET /execution_records/{id}`), of calls changed without their arguments.'),
     byKey: z.array(Value),
     byPerson: z.array(Value),
     byTool: z.array(Value),
@@ -25,6 +27,15 @@ const Change = z
       })
       .strict()
       .describe('Calls of values past the 500 listed per dimension.'),
+    fromArguments: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'Calls whose change depends on their recorded arguments (a condition or a guardrail on arguments read them, ' +
+          'or a quota or session rule after such a change; ADR 0091): counted in `calls` and the values, never in ' +
+          '`examples`. Null: fewer than 5 (none included), left out of every count, value and reason.',
+      ),
   })
   .strict()
   .meta({ id: 'BacktestChange' });

@@ -13,7 +13,7 @@ import type { Rules } from './rules.ts';
  * event loop it competed with live work (every live call's execution record is stored through the control plane) and,
  * on the same cores, with the edges and workers. The thread (replay-worker.ts) lowers its own priority to nice 19
  * first thing (on Linux `setpriority(PRIO_PROCESS, 0)` applies to the calling thread only), then does all of the
- * replay: its own PostgreSQL pool (application_name `toolplane-backtest`), the records' pages, the arguments opened
+ * replay: its own PostgreSQL connection (one; application_name `toolplane-backtest`), the records' pages, the arguments opened
  * with the control plane's key, the judgement and the tallies; it posts back the answer's counts. The main thread keeps
  * the request, the rules, the answer and cancellation: the client going away terminates the thread, which closes its
  * connections. One thread per backtest, ended with it. The thread is the control plane's process: the arguments' key
@@ -117,7 +117,8 @@ export function pacedSource(source: RecordSource, pacing: Pacing = realPacing): 
 
 /** The replay of `job`, in the thread (called by replay-worker.ts once its priority is lowered). */
 export async function runReplayJob(job: ReplayJob, post: (m: ThreadMessage) => void): Promise<void> {
-  const db = createDb(withApplicationName(job.databaseUrl));
+  // One connection: the replay reads one page at a time, and backtests at once are bounded (ADR 0091).
+  const db = createDb(withApplicationName(job.databaseUrl), undefined, 1);
   try {
     const source = pacedSource(await recordSource(db, job.workspaceId, job.period, openerOf(job.key)));
     const outcome = await replay(source, job.rules, {

@@ -48,6 +48,11 @@ export interface ReplayOutcome {
   withoutArguments: number;
   truncated: boolean;
   cancelled: boolean;
+  /**
+   * A change through arguments was counted: the two sides' quota counters and sessions may differ from then on by what
+   * arguments said, so a later change that reached those stages counts as through arguments too (ADR 0091).
+   */
+  diverged: boolean;
   changes: Record<ChangeKind, Tally>;
   reasons: Counts<{ change: string; code: string; rule: string | null }>;
   findings: Counts<{ guardrail: string; detector: string; action: string }>;
@@ -75,6 +80,19 @@ function changesOf(cur: Verdict, prop: Verdict): ChangeKind[] {
   return out;
 }
 
+/** The verdict came from (or passed) the stages that keep state across calls: the session rules and the quotas. */
+const reachedState = (v: Verdict) =>
+  v.outcome !== 'refused' || v.code === 'session.refused' || v.code === 'quota.exceeded';
+
+/**
+ * Whether a change depends on the recorded arguments (ADR 0091): a condition or a guardrail on arguments read them on
+ * either side, or the change came from the session rules or the quotas after an earlier change through arguments.
+ */
+function throughArguments(o: ReplayOutcome, cur: Verdict, prop: Verdict): boolean {
+  if (cur.readArguments || prop.readArguments) return true;
+  return o.diverged && (reachedState(cur) || reachedState(prop));
+}
+
 function tallyCall(o: ReplayOutcome, r: ReplayedRecord, verdicts: { cur: Verdict; prop: Verdict }): void {
   const { cur, prop } = verdicts;
   const changes = changesOf(cur, prop);
@@ -84,14 +102,16 @@ function tallyCall(o: ReplayOutcome, r: ReplayedRecord, verdicts: { cur: Verdict
     o.changes.unjudged.add(r.id, r.values);
     return;
   }
+  const hidden = throughArguments(o, cur, prop);
+  if (hidden) o.diverged = true;
   for (const change of changes) {
-    o.changes[change].add(r.id, r.values);
+    o.changes[change].add(r.id, r.values, hidden);
     if (change === 'newlyRefused' || change === 'newlyHeld')
-      o.reasons.add({ change, code: prop.code ?? '', rule: prop.rule ?? null });
+      o.reasons.add({ change, code: prop.code ?? '', rule: prop.rule ?? null }, hidden);
     if (change === 'newFindings') {
       const had = new Set(cur.findings.map(findingKey));
       for (const f of prop.findings.filter((x) => !had.has(findingKey(x))))
-        o.findings.add({ guardrail: f.guardrail, detector: f.detector, action: f.action });
+        o.findings.add({ guardrail: f.guardrail, detector: f.detector, action: f.action }, hidden);
     }
   }
 }
@@ -104,6 +124,7 @@ export function emptyOutcome(): ReplayOutcome {
     withoutArguments: 0,
     truncated: false,
     cancelled: false,
+    diverged: false,
     changes: Object.fromEntries(changeKinds.map((k) => [k, new Tally()])) as Record<ChangeKind, Tally>,
     reasons: new Counts(),
     findings: new Counts(),

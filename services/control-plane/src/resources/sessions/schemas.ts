@@ -79,10 +79,16 @@ export const PutSessionSettingsBody = z
   .meta({ id: 'PutSessionSettingsBody' });
 export type PutSessionSettingsBody = z.output<typeof PutSessionSettingsBody>;
 
-/** A session's scope, as `sessionScopes` names it: `k:<keyId>`, `u:<userId>`, `s:<subject>`, `a:<serverId>`. */
+/**
+ * A session's scope, as `sessionScopes` names it: `k:<keyId>`, `u:<userId>`, `s:<subject>`, `a:<serverId>:<client>`
+ * (an anonymous caller of a public server, issue #89).
+ */
 export const SessionParams = z.object({
   scope: z
     .string()
-    .regex(/^[kusa]:.{1,298}$/, 'k:<API key id>, u:<user>, s:<OAuth subject> or a:<server id>')
-    .describe('The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>` (public).'),
+    .regex(/^[kusa]:.{1,298}$/, 'k:<API key id>, u:<user>, s:<OAuth subject> or a:<server id>:<client>')
+    .describe(
+      'The session’s scope: `k:<API key id>`, `u:<user>`, `s:<OAuth subject>` or `a:<server id>:<client>` (an ' +
+        'anonymous caller of a public server: a digest of its MCP session, else of its address).',
+    ),
 });
