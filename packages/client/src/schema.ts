@@ -2266,6 +2266,29 @@ export interface components {
       /** @description The key; shown once. */
       key: string;
     };
+    WaitsForApproval: {
+      /** @enum {string} */
+      status: 'waits_for_approval';
+      type: string;
+      title: string;
+      detail: string;
+      loosens: string[];
+      changeRequest: {
+        id: string;
+        expiresAt: string;
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          groups?: string[];
+          people?: string[];
+        };
+      };
+      /**
+       * @description An API key’s creation only: the new key’s value, shown once and to the requester alone. The key
+       * works once the creation is approved; no approver sees it.
+       */
+      key?: string;
+    };
     CreateApiKeyBody: {
       name: string;
       /**
@@ -2292,24 +2315,6 @@ export interface components {
       lastUsedAt: string | null;
       /** Format: date-time */
       revokedAt: string | null;
-    };
-    WaitsForApproval: {
-      /** @enum {string} */
-      status: 'waits_for_approval';
-      type: string;
-      title: string;
-      detail: string;
-      loosens: string[];
-      changeRequest: {
-        id: string;
-        expiresAt: string;
-        approvers: {
-          apiKeys?: string[];
-          subjects?: string[];
-          groups?: string[];
-          people?: string[];
-        };
-      };
     };
     UpdateApiKeyBody: {
       name?: string;

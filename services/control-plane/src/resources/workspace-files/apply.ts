@@ -19,13 +19,18 @@ const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
   session: 'session_settings',
   external_mcp_server: 'external_server',
   enterprise_idp: 'enterprise_idp',
+  role_mapping: 'role_mapping',
 };
 
 /** The fields an update or deletion loosens (four eyes on loosening), compared as the files and the live state say. */
 function loosened(c: Change): string[] {
   const kind = looseningKindOf[c.kind];
-  if (kind && c.action === 'create' && creationLoosens.has(kind))
-    return loosenedFields(kind, { stored: {}, body: c.desired?.spec });
+  // A creation is judged by what it grants, as its POST is (a new policy: plan, without the live policies, counts the
+  // keys it names as named elsewhere; apply's own step judges them as they are).
+  if (kind && c.action === 'create' && creationLoosens.has(kind)) {
+    const spec = c.desired?.spec;
+    return loosenedFields(kind, { stored: { otherPrincipals: spec?.principals }, body: spec, created: true });
+  }
   if (!kind || !c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
   // A key freed by a policy's deletion (no policy naming it any more) is seen by apply's own step, not by plan.
   const stored = { configured: true, ...c.live.spec, otherPrincipals: c.live.spec.principals };
