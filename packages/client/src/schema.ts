@@ -6410,6 +6410,8 @@ export interface components {
           id: string;
           expiresAt: string;
         };
+        /** @description An API key’s creation: its value, shown once; the key works once the creation is approved. */
+        key?: string;
       };
       /** @description API keys apply created, each with its value: shown once. */
       createdKeys: {

@@ -548,6 +548,18 @@ describe('four eyes on loosening', () => {
     // The approver never sees the value; the requester's works now.
     expect(JSON.stringify(applied)).not.toContain(value);
     const mintedId = (await keys()).find((k) => k.name === 'minted')!.id;
+    // A key a workspace file adds waits alike, its value in apply's answer for the requester.
+    const { files } = await unwrap(api.GET('/workspace_files'));
+    const keyFile = { path: 'api-keys/filed.yaml', content: 'name: filed\nscopes:\n  - audit\n' };
+    const applied2 = await unwrap(
+      api.POST('/workspace_files/apply', {
+        body: { files: [...files.filter((f) => f.path !== 'session.yaml'), keyFile] },
+      }),
+    );
+    expect(applied2.outcome).toBe('waits_for_approval');
+    expect(applied2.waiting).toMatchObject({ kind: 'api_key', name: 'filed', loosens: true });
+    expect(applied2.waiting!.key).toMatch(/^tp_/);
+    expect((await keys()).some((k) => k.name === 'filed')).toBe(false);
     expect(await status(unwrap(mintedApi.GET('/change_requests')))).toBe(200);
     // The minted key named an approver (approved by another): still, it never decides its creator's change.
     const settings = await unwrap(api.GET('/change_approvals/settings'));

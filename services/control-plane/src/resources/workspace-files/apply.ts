@@ -56,7 +56,7 @@ export interface ApplyResult {
   notApplied: ReturnType<typeof reported>[];
   failed?: ReturnType<typeof reported> & { problem: Problem };
   /** The loosening change apply stopped before (four eyes on loosening): its change request waits for approval. */
-  waiting?: ReturnType<typeof reported> & { changeRequest: { id: string; expiresAt: string } };
+  waiting?: ReturnType<typeof reported> & { changeRequest: { id: string; expiresAt: string }; key?: string };
   /** Keys apply created: their values, shown once (as `POST /api_keys` shows them). */
   createdKeys: { name: string; id: string; key: string }[];
 }
@@ -133,11 +133,16 @@ function answeredProblem(status: number, body: unknown): Problem {
   );
 }
 
-/** A guarded operation's 202 (change-requests/four-eyes.ts): the change request it made. */
-function heldRequest(body: unknown): { id: string; expiresAt: string } | undefined {
-  const answer = body as { status?: unknown; changeRequest?: { id: string; expiresAt: string } } | undefined;
+/**
+ * A guarded operation's 202 (change-requests/four-eyes.ts): the change request it made, and a held key creation's
+ * value (given to the requester alone: the key works once approved).
+ */
+function heldRequest(body: unknown) {
+  const answer = body as
+    { status?: unknown; changeRequest?: { id: string; expiresAt: string }; key?: unknown } | undefined;
   if (answer?.status !== 'waits_for_approval' || !answer.changeRequest) return undefined;
-  return { id: answer.changeRequest.id, expiresAt: answer.changeRequest.expiresAt };
+  const changeRequest = { id: answer.changeRequest.id, expiresAt: answer.changeRequest.expiresAt };
+  return { changeRequest, ...(typeof answer.key === 'string' ? { key: answer.key } : {}) };
 }
 
 /**
@@ -164,7 +169,7 @@ export async function applyPlan(
       if (!outcome.ok || outcome.status >= 400 || held) {
         if (held) {
           result.outcome = 'waits_for_approval';
-          result.waiting = { ...reported(c), changeRequest: held };
+          result.waiting = { ...reported(c), ...held };
         } else {
           result.outcome = 'failed';
           result.failed = {
