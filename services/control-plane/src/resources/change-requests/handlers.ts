@@ -129,7 +129,9 @@ async function lineage(db: Db, workspaceId: string, who: Identity) {
   while (next !== undefined && !keys.has(next)) {
     if (keys.size >= chainLimit) return { keys, subjects, complete: false };
     keys.add(next);
-    const row = await db.apiKey.findFirst({ where: { id: next, workspaceId }, select: { createdBy: true } });
+    const row = isUuid(next)
+      ? await db.apiKey.findFirst({ where: { id: next, workspaceId }, select: { createdBy: true } })
+      : null;
     const by = row?.createdBy as { type?: string; id?: string } | null | undefined;
     next = by?.type === 'api_key' ? by.id : undefined;
     if (by?.type === 'oauth_subject' && by.id !== undefined) subjects.add(by.id);
