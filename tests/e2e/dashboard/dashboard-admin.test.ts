@@ -699,6 +699,14 @@ describe('the dashboard for admins', () => {
     await page.getByRole('button', { name: `Approve the change PATCH /quotas/${q.id}` }).click();
     await page.getByRole('alert').filter({ hasText: 'the requester of a change never approves' }).waitFor();
     expect((await unwrap(api.GET('/quotas/{id}', { params: { path: { id: q.id } } }))).limit).toBe(3);
+    // A key made on the API keys page waits too (a new identity, issue #89): its value shown once, its request linked.
+    await openFromNav(page, 'API keys', 'API keys');
+    await page.locator('#key-name').fill('held-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('heading', { level: 3, name: 'Key held-key waits for approval' }).waitFor();
+    expect(await page.locator('#new-key').inputValue()).toMatch(/^tp_/);
+    await page.getByRole('link', { name: 'its change request' }).waitFor();
+    await audit(page, 'api keys (a key waiting for approval)');
     await signOut(page);
 
     // Another approver the setting names: approved, applied once.
