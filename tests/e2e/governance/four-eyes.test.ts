@@ -578,6 +578,16 @@ describe('four eyes on loosening', () => {
     expect(own.response.status).toBe(403);
     expect(JSON.stringify(own.error)).toContain('an identity the requester created');
     expect((await quota()).limit).not.toBe(4000);
+    // Nor does a key the minted key created (its creation approved by another): the chain leads to the requester.
+    const grand = await held(mintedApi.POST('/api_keys', { body: { name: 'grandchild', scopes: ['approve'] } }));
+    expect((await approve(approver, grand.changeRequest.id)).state).toBe('applied');
+    const grandApi = createManagementClient(stack.controlPlaneUrl, (grand as Waiting & { key: string }).key);
+    const chained = await grandApi.POST('/change_requests/{id}/approve', {
+      params: { path: { id: waiting.changeRequest.id } },
+      body: {},
+    });
+    expect(chained.response.status).toBe(403);
+    expect(JSON.stringify(chained.error)).toContain('an identity the requester created');
     // A key another created decides it.
     expect((await approve(approver, waiting.changeRequest.id)).state).toBe('applied');
     // Roles: a first mapping narrows (everyone signed in was an admin) and applies; giving a role is held.
