@@ -548,6 +548,13 @@ describe('four eyes on loosening', () => {
     // The approver never sees the value; the requester's works now.
     expect(JSON.stringify(applied)).not.toContain(value);
     const mintedId = (await keys()).find((k) => k.name === 'minted')!.id;
+    // The CLI stops on it (exit 7) and prints the value once.
+    const cli = await sourceCli(stack)('keys', 'create', '--name', 'cli-key', '--scope', 'runtime').then(
+      () => ({ code: 0, stderr: '' }),
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(cli.code).toBe(7);
+    expect(cli.stderr).toMatch(/key \(shown once; it works once approved\): tp_/);
     // A key a workspace file adds waits alike, its value in apply's answer for the requester.
     const { files } = await unwrap(api.GET('/workspace_files'));
     const keyFile = { path: 'api-keys/filed.yaml', content: 'name: filed\nscopes:\n  - audit\n' };
