@@ -2271,6 +2271,29 @@ export interface components {
       /** @description The key; shown once. */
       key: string;
     };
+    WaitsForApproval: {
+      /** @enum {string} */
+      status: 'waits_for_approval';
+      type: string;
+      title: string;
+      detail: string;
+      loosens: string[];
+      changeRequest: {
+        id: string;
+        expiresAt: string;
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          groups?: string[];
+          people?: string[];
+        };
+      };
+      /**
+       * @description An API key’s creation only: the new key’s value, shown once and to the requester alone. The key
+       * works once the creation is approved; no approver sees it.
+       */
+      key?: string;
+    };
     CreateApiKeyBody: {
       name: string;
       /**
@@ -2297,24 +2320,6 @@ export interface components {
       lastUsedAt: string | null;
       /** Format: date-time */
       revokedAt: string | null;
-    };
-    WaitsForApproval: {
-      /** @enum {string} */
-      status: 'waits_for_approval';
-      type: string;
-      title: string;
-      detail: string;
-      loosens: string[];
-      changeRequest: {
-        id: string;
-        expiresAt: string;
-        approvers: {
-          apiKeys?: string[];
-          subjects?: string[];
-          groups?: string[];
-          people?: string[];
-        };
-      };
     };
     UpdateApiKeyBody: {
       name?: string;
@@ -6466,6 +6471,8 @@ export interface components {
           id: string;
           expiresAt: string;
         };
+        /** @description An API key’s creation: its value, shown once; the key works once the creation is approved. */
+        key?: string;
       };
       /** @description API keys apply created, each with its value: shown once. */
       createdKeys: {

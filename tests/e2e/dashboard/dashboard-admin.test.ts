@@ -662,6 +662,14 @@ describe('the dashboard for admins', () => {
 
   it('lists change requests; one opened shows its diff; its requester is refused, another approver applies it', async () => {
     const second = await unwrap(api.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
+    // The requester: a key of its own beside the second admin's (a key the requester created never decides its
+    // changes, issue #89: the bootstrap key created both).
+    const requesterKey = await unwrap(
+      api.POST('/api_keys', {
+        body: { name: 'change requester', scopes: ['management', 'runtime', 'admin', 'audit'] },
+      }),
+    );
+    const requester = createManagementClient(stack.controlPlaneUrl, requesterKey.key);
     const q = await unwrap(
       api.POST('/quotas', {
         body: { name: 'four-eyes-quota', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 3, window: 'hour' },
@@ -672,12 +680,12 @@ describe('the dashboard for admins', () => {
         body: { enabled: true, approvers: { apiKeys: [second.id] }, approvals: 1, expiresInSeconds: 3600 },
       }),
     );
-    const held = await api.PATCH('/quotas/{id}', { params: { path: { id: q.id } }, body: { limit: 30 } });
+    const held = await requester.PATCH('/quotas/{id}', { params: { path: { id: q.id } }, body: { limit: 30 } });
     expect(held.response.status).toBe(202);
     const id = (held.data as unknown as { changeRequest: { id: string } }).changeRequest.id;
 
     // The requester: the request listed and opened, its exact change as a diff; approving it is refused.
-    await signIn(page, stack.bootstrapKey);
+    await signIn(page, requesterKey.key);
     await openFromNav(page, 'Change requests', 'Change requests');
     const row = page.getByRole('row').filter({ hasText: `PATCH /quotas/${q.id}` });
     await row.getByText('limit', { exact: true }).waitFor();
@@ -691,6 +699,14 @@ describe('the dashboard for admins', () => {
     await page.getByRole('button', { name: `Approve the change PATCH /quotas/${q.id}` }).click();
     await page.getByRole('alert').filter({ hasText: 'the requester of a change never approves' }).waitFor();
     expect((await unwrap(api.GET('/quotas/{id}', { params: { path: { id: q.id } } }))).limit).toBe(3);
+    // A key made on the API keys page waits too (a new identity, issue #89): its value shown once, its request linked.
+    await openFromNav(page, 'API keys', 'API keys');
+    await page.locator('#key-name').fill('held-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('heading', { level: 3, name: 'Key held-key waits for approval' }).waitFor();
+    expect(await page.locator('#new-key').inputValue()).toMatch(/^tp_/);
+    await page.getByRole('link', { name: 'its change request' }).waitFor();
+    await audit(page, 'api keys (a key waiting for approval)');
     await signOut(page);
 
     // Another approver the setting names: approved, applied once.
@@ -710,7 +726,7 @@ describe('the dashboard for admins', () => {
       .waitFor();
     await signOut(page);
     // Four eyes off again (itself a loosening: approved by the second admin).
-    const off = await api.PUT('/change_approvals/settings', {
+    const off = await requester.PUT('/change_approvals/settings', {
       body: { enabled: false, approvers: {}, approvals: 1, expiresInSeconds: 3600 },
     });
     const offId = (off.data as unknown as { changeRequest: { id: string } }).changeRequest.id;

@@ -16,10 +16,16 @@ import { waitFor } from '../../helpers/wait.ts';
  * back, and the edge still refusing a call); its requester never approves it (403); an approver the setting names
  * approves it and it is applied once (a second approval: 409), all in the audit trail; a tightening applies at once;
  * a target changed since the request refuses its approval (409); turning the setting off waits for approval too.
+ * Loosening is judged by effect (issue #89, ADR 0087): creating what a change would loosen is held as the change is
+ * (a policy, a key, a public server, a renamed policy in workspace files), a role given is held, a renamed operation
+ * may not cost less unheld, and a key the requester created never decides its change.
  */
 
 let stack: Stack;
+/** The requester: a management key of its own (the bootstrap key created every key here: none of them may decide its changes). */
 let api: ManagementClient;
+let requesterKeyId: string;
+let agent: Client;
 let approver: ManagementClient;
 let bystander: ManagementClient;
 let bystanderKeyId: string;
@@ -63,16 +69,39 @@ const quota = () => unwrap(api.GET('/quotas/{id}', { params: { path: { id: quota
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'four-eyes-key' });
-  ({ stack, api } = await startTestStack('four-eyes'));
+  const started = await startTestStack('four-eyes');
+  stack = started.stack;
+  const boot = started.api;
   db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
+  const requester = await unwrap(
+    boot.POST('/api_keys', { body: { name: 'requester', scopes: ['management', 'audit'] } }),
+  );
+  requesterKeyId = requester.id;
+  api = createManagementClient(stack.controlPlaneUrl, requester.key);
   example = await registerTicketExample(api, upstream.url, 'four-eyes-key');
-  const second = await unwrap(api.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
+  const second = await unwrap(boot.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
   approverKeyId = second.id;
   approver = createManagementClient(stack.controlPlaneUrl, second.key);
-  const third = await unwrap(api.POST('/api_keys', { body: { name: 'bystander', scopes: ['management'] } }));
+  const third = await unwrap(boot.POST('/api_keys', { body: { name: 'bystander', scopes: ['management'] } }));
   bystander = createManagementClient(stack.controlPlaneUrl, third.key);
   bystanderKeyId = third.id;
+  // An agent's key, named by two policies: it may search, and read ticket T-1 only.
+  const agentKey = await unwrap(boot.POST('/api_keys', { body: { name: 'agent', scopes: ['runtime'] } }));
+  const principals = [{ type: 'api_key' as const, value: agentKey.id }];
+  await unwrap(
+    api.POST('/access_policies', {
+      body: { name: 'agent-lists', principals, servers: ['*'], tools: ['search_tickets'] },
+    }),
+  );
+  const reads = { name: 'agent-reads', principals, servers: ['*'], tools: ['get_ticket'] };
+  await unwrap(api.POST('/access_policies', { body: { ...reads, condition: 'args.ticket_id == "T-1"' } }));
+  agent = new Client({ name: 'four-eyes-agent', version: '1.0.0' });
+  await agent.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': agentKey.key } },
+    }),
+  );
   const q = await unwrap(
     api.POST('/quotas', {
       body: { name: 'no-get-ticket', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'minute' },
@@ -95,6 +124,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close().catch(() => undefined);
+  await agent?.close().catch(() => undefined);
   await db?.end();
   await stack?.stop();
   await upstream?.close();
@@ -429,5 +459,158 @@ describe('four eyes on loosening', () => {
     expect(await costOf()).toBe(5);
     expect((await approve(approver, cheaper.changeRequest.id)).state).toBe('applied');
     expect(await costOf()).toBeUndefined();
+  });
+  // Issue #89 finding 15: costs compared by what an operation calls, not by its name.
+  it('holds a renamed operation that costs less than it did under its old name', async () => {
+    const put = (yaml: string) =>
+      api.PUT('/connectors/{id}', {
+        params: { path: { id: example.connectorId } },
+        body: yaml as never,
+        bodySerializer: (b) => b as unknown as string,
+        headers: { 'content-type': 'application/yaml' },
+      });
+    const priced = ticketSystemDescriptorYaml.replace(
+      '    summary: "Get ticket by ID"\n',
+      '    summary: "Get ticket by ID"\n    cost: 5\n',
+    );
+    expect((await put(priced)).response.status).toBe(200);
+    const renamed = ticketSystemDescriptorYaml.replaceAll('operation_id: get_ticket\n', 'operation_id: fetch_ticket\n');
+    expect(renamed.match(/operation_id: fetch_ticket/g)).toHaveLength(2);
+    const cheaper = await held(put(renamed));
+    expect(cheaper.loosens).toEqual(['cost']);
+    const c = await unwrap(api.GET('/connectors/{id}', { params: { path: { id: example.connectorId } } }));
+    const ops = (c as unknown as { descriptor: { operations: { operation_id: string; cost?: number }[] } }).descriptor
+      .operations;
+    expect(ops.find((o) => o.operation_id === 'get_ticket')?.cost).toBe(5);
+    expect(ops.some((o) => o.operation_id === 'fetch_ticket')).toBe(false);
+  });
+
+  // Issue #89 finding 1: creating what a change would loosen is held as the change is.
+  it('holds a policy created rather than changed: a new grant, deleted and created again, renamed in files', async () => {
+    const policies = async () => (await unwrap(api.GET('/access_policies'))).data;
+    const grant = await held(
+      api.POST('/access_policies', {
+        body: {
+          name: 'mallory-all',
+          principals: [{ type: 'oauth_subject', value: 'mallory' }],
+          servers: ['*'],
+          tools: ['*'],
+          enforce: false,
+        },
+      }),
+    );
+    expect(grant.loosens).toEqual(['(created)']);
+    expect((await policies()).some((p) => p.name === 'mallory-all')).toBe(false);
+    // The agent reads T-1 only: a PATCH dropping the condition is held, and so is deleting and creating it without.
+    const reads = (await policies()).find((p) => p.name === 'agent-reads')!;
+    const widened = await held(
+      api.PATCH('/access_policies/{id}', { params: { path: { id: reads.id } }, body: { condition: null } }),
+    );
+    expect(widened.loosens).toEqual(['condition']);
+    const deleted = await api.DELETE('/access_policies/{id}', { params: { path: { id: reads.id } } });
+    expect(deleted.response.status).toBe(204);
+    const { name, principals, servers, tools } = reads;
+    const again = await held(api.POST('/access_policies', { body: { name, principals, servers, tools } }));
+    expect(again.loosens).toEqual(['(created)']);
+    expect((await policies()).some((p) => p.name === 'agent-reads')).toBe(false);
+    const call = (await agent.callTool({ name: 'get_ticket', arguments: { ticket_id: 'T-2' } })) as ToolResult;
+    expect(call.isError).toBe(true);
+    // Workspace files: the agent's other policy renamed and widened to every tool; apply stops at the new policy.
+    const { files } = await unwrap(api.GET('/workspace_files'));
+    const lists = files.find((f) => f.path === 'access-policies/agent-lists.yaml')!;
+    const renamedFile = {
+      path: 'access-policies/agent-any.yaml',
+      content: lists.content
+        .replace(/^name: agent-lists$/m, 'name: agent-any')
+        .replace(/^( *- )search_tickets$/m, '$1"*"'),
+    };
+    expect(renamedFile.content).toContain('"*"');
+    const edited = [...files.filter((f) => f.path !== 'session.yaml' && f !== lists), renamedFile];
+    const result = await unwrap(api.POST('/workspace_files/apply', { body: { files: edited } }));
+    expect(result.outcome).toBe('waits_for_approval');
+    expect(result.waiting).toMatchObject({ kind: 'access_policy', name: 'agent-any', action: 'create' });
+    expect((await policies()).some((p) => p.name === 'agent-any')).toBe(false);
+    expect((await policies()).some((p) => p.name === 'agent-lists')).toBe(true);
+  });
+
+  // Issue #89 finding 2: a new identity, or a role, is a change under four eyes; a decider is another person.
+  it('holds a new key and a role given; a key the requester created never decides its change', async () => {
+    const minted = await held(api.POST('/api_keys', { body: { name: 'minted', scopes: ['management'] } }));
+    expect(minted.loosens).toEqual(['(created)']);
+    const value = (minted as Waiting & { key?: string }).key!;
+    expect(value).toMatch(/^tp_/);
+    const keys = async () => (await unwrap(api.GET('/api_keys'))).data;
+    expect((await keys()).some((k) => k.name === 'minted')).toBe(false);
+    const mintedApi = createManagementClient(stack.controlPlaneUrl, value);
+    expect(await status(unwrap(mintedApi.GET('/change_requests')))).toBe(401);
+    const applied = await approve(approver, minted.changeRequest.id);
+    expect(applied.state).toBe('applied');
+    // The approver never sees the value; the requester's works now.
+    expect(JSON.stringify(applied)).not.toContain(value);
+    const mintedId = (await keys()).find((k) => k.name === 'minted')!.id;
+    // The CLI stops on it (exit 7) and prints the value once.
+    const cli = await sourceCli(stack)('keys', 'create', '--name', 'cli-key', '--scope', 'runtime').then(
+      () => ({ code: 0, stderr: '' }),
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(cli.code).toBe(7);
+    expect(cli.stderr).toMatch(/key \(shown once; it works once approved\): tp_/);
+    // A key a workspace file adds waits alike, its value in apply's answer for the requester.
+    const { files } = await unwrap(api.GET('/workspace_files'));
+    const keyFile = { path: 'api-keys/filed.yaml', content: 'name: filed\nscopes:\n  - audit\n' };
+    const applied2 = await unwrap(
+      api.POST('/workspace_files/apply', {
+        body: { files: [...files.filter((f) => f.path !== 'session.yaml'), keyFile] },
+      }),
+    );
+    expect(applied2.outcome).toBe('waits_for_approval');
+    expect(applied2.waiting).toMatchObject({ kind: 'api_key', name: 'filed', loosens: true });
+    expect(applied2.waiting!.key).toMatch(/^tp_/);
+    expect((await keys()).some((k) => k.name === 'filed')).toBe(false);
+    expect(await status(unwrap(mintedApi.GET('/change_requests')))).toBe(200);
+    // The minted key named an approver (approved by another): still, it never decides its creator's change.
+    const settings = await unwrap(api.GET('/change_approvals/settings'));
+    const approvers = { ...settings.approvers, apiKeys: [...(settings.approvers.apiKeys ?? []), mintedId] };
+    const named = await held(
+      api.PUT('/change_approvals/settings', {
+        body: { enabled: true, approvers, approvals: 1, expiresInSeconds: settings.expiresInSeconds },
+      }),
+    );
+    await approve(approver, named.changeRequest.id);
+    const waiting = await held(patchQuota({ limit: 4000 }));
+    const own = await mintedApi.POST('/change_requests/{id}/approve', {
+      params: { path: { id: waiting.changeRequest.id } },
+      body: {},
+    });
+    expect(own.response.status).toBe(403);
+    expect(JSON.stringify(own.error)).toContain('an identity the requester created');
+    expect((await quota()).limit).not.toBe(4000);
+    // Nor does a key the minted key created (its creation approved by another): the chain leads to the requester.
+    const grand = await held(mintedApi.POST('/api_keys', { body: { name: 'grandchild', scopes: ['approve'] } }));
+    expect((await approve(approver, grand.changeRequest.id)).state).toBe('applied');
+    const grandApi = createManagementClient(stack.controlPlaneUrl, (grand as Waiting & { key: string }).key);
+    const chained = await grandApi.POST('/change_requests/{id}/approve', {
+      params: { path: { id: waiting.changeRequest.id } },
+      body: {},
+    });
+    expect(chained.response.status).toBe(403);
+    expect(JSON.stringify(chained.error)).toContain('an identity the requester created');
+    // A key another created decides it.
+    expect((await approve(approver, waiting.changeRequest.id)).state).toBe('applied');
+    // Roles: a first mapping narrows (everyone signed in was an admin) and applies; giving a role is held.
+    const mapping = { groupsClaim: null, assignments: [{ subject: 'ada', roles: ['admin' as const] }] };
+    expect((await api.PUT('/role_mappings', { body: mapping })).response.status).toBe(200);
+    const more = [...mapping.assignments, { subject: 'mallory', roles: ['admin' as const] }];
+    const admin = await held(api.PUT('/role_mappings', { body: { ...mapping, assignments: more } }));
+    expect(admin.loosens).toEqual(['assignments[subject mallory: admin]']);
+    expect((await unwrap(api.GET('/role_mappings'))).assignments).toEqual(mapping.assignments);
+    expect((await held(api.DELETE('/role_mappings'))).loosens).toEqual(['(deleted)']);
+    expect((await unwrap(api.GET('/role_mappings'))).configured).toBe(true);
+    // A public server is held whether made public or created public.
+    const pub = await held(api.POST('/mcp_manager', { body: { name: 'four-eyes-public', isPublic: true } }));
+    expect(pub.loosens).toEqual(['isPublic']);
+    const servers = await unwrap(api.GET('/mcp_manager'));
+    expect(JSON.stringify(servers)).not.toContain('four-eyes-public');
+    expect(requesterKeyId).not.toBe(mintedId);
   });
 });

@@ -167,9 +167,15 @@ export class Api {
       throw problemToError(response.status, error, `${method} ${path} answered HTTP ${response.status}`);
     }
     // Four eyes on loosening (docs/governance.md): the change is held, not made; every command stops on it alike.
-    const held = data as { status?: unknown; detail?: unknown } | undefined;
-    if (response.status === 202 && held?.status === 'waits_for_approval')
-      throw new CliError(String(held.detail), ExitCode.waiting, { status: 202, code: 'change.waits_for_approval' });
+    // A key's creation held gives its value once (it works once approved): the message carries it.
+    const held = data as { status?: unknown; detail?: unknown; key?: unknown } | undefined;
+    if (response.status === 202 && held?.status === 'waits_for_approval') {
+      const key = typeof held.key === 'string' ? `\nkey (shown once; it works once approved): ${held.key}` : '';
+      throw new CliError(`${String(held.detail)}${key}`, ExitCode.waiting, {
+        status: 202,
+        code: 'change.waits_for_approval',
+      });
+    }
     // 204 (and empty 2xx answers) carry no body: `data` is undefined then, as the operations' types say.
     return { status: response.status, data: data as D };
   }

@@ -164,6 +164,13 @@ function applyLines(out: Output, result: WorkspaceApplyResult, revealKeys: boole
   if (result.waiting) {
     const id = result.waiting.changeRequest.id;
     lines.push(out.red(`waits for approval ${id}: ${changeLine(out, result.waiting)} loosens a rule`));
+    const { name, key } = result.waiting;
+    if (key !== undefined)
+      lines.push(
+        revealKeys
+          ? `api key ${name}: ${key} (shown once; it works once approved)`
+          : `api key ${name} waits for approval; --reveal-keys prints its value (shown once)`,
+      );
     lines.push(...result.notApplied.map((c) => `not applied: ${changeLine(out, c)}`));
     lines.push(`Another approver approves it (POST /change_requests/${id}/approve); then apply the same files again.`);
   }

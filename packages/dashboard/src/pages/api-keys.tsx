@@ -9,6 +9,7 @@ import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
 import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 import { NarrowedTokens } from './api-keys/narrowed-tokens.tsx';
+import { Link } from '../router.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -19,18 +20,36 @@ const scopes: { scope: Scope; help: string }[] = [
   { scope: 'approve', help: 'approve or deny calls, nothing else' },
 ];
 
+/** A new key's value; `changeRequestId`: its creation waits for another person's approval (four eyes, ADR 0087). */
+type Made = { name: string; key: string; changeRequestId?: string | undefined };
+
+/** What `POST /api_keys` answered: the key, or (202) its value and the change request its creation waits for. */
+function madeOf(name: string, answer: Schemas['CreatedApiKey']): Made {
+  const held = answer as unknown as { status?: unknown; key?: string; changeRequest?: { id: string } };
+  if (held.status !== 'waits_for_approval') return { name: answer.name, key: answer.key };
+  return { name, key: held.key ?? '', changeRequestId: held.changeRequest?.id };
+}
+
 /** The new key, shown once. */
-function NewKey({ created, onDone }: { created: Schemas['CreatedApiKey']; onDone: () => void }) {
+function NewKey({ created, onDone }: { created: Made; onDone: () => void }) {
+  const id = created.changeRequestId;
   return (
     <OneTimeKey
       id="new-key"
-      title={`Key ${created.name} created`}
+      title={`Key ${created.name} ${id ? 'waits for approval' : 'created'}`}
       label={`The key ${created.name}`}
       value={created.key}
       onDone={onDone}
     >
       <strong>Copy it now: it is shown only this once.</strong> Toolplane keeps only a hash of it; if it is lost, create
       another key and revoke this one.
+      {id && (
+        <>
+          {' '}
+          A new key is a new identity: it works once another person approves{' '}
+          <Link href={`/change-requests/${id}`}>its change request</Link>.
+        </>
+      )}
     </OneTimeKey>
   );
 }
@@ -48,7 +67,7 @@ function CreateKey({
   const [chosen, setChosen] = useState<Scope[]>(['management', 'runtime']);
   const [serverIds, setServerIds] = useState<string[]>([]);
   const create = useAction();
-  const [created, setCreated] = useState<Schemas['CreatedApiKey'] | null>(null);
+  const [created, setCreated] = useState<Made | null>(null);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setCreated(null);
@@ -58,8 +77,8 @@ function CreateKey({
       ...(serverIds.length > 0 ? { serverIds } : {}),
     };
     create.run(() => unwrap(client.POST('/api_keys', { body })), {
-      then: (key) => {
-        setCreated(key);
+      then: (answer) => {
+        setCreated(madeOf(body.name, answer));
         setName('');
         setServerIds([]);
         onCreated();

@@ -5,7 +5,8 @@ import { credentialName } from '../../http/auth.ts';
 import type { RuntimePublisher } from '../../publication/publisher.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
-import { changeApiKey, createApiKey, mayGrant, syncApiKey, type KeyRow } from './keys.ts';
+import { applyingApproved } from '../change-requests/four-eyes.ts';
+import { changeApiKey, createApiKey, creatorOf, mayGrant, syncApiKey, type KeyRow, type SealedKey } from './keys.ts';
 import type { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
 
 /** A key as the API shows it; `lastUsed`: the last use edges recorded in Redis, when later than the stored one. */
@@ -64,15 +65,29 @@ async function withLastUse(db: Db, publisher: RuntimePublisher, rows: KeyRow[]) 
   return rows.map((k, i) => present(k, recorded[i]));
 }
 
-/** `POST /api_keys`: a key of the caller's workspace, its value shown once. */
-export async function issueApiKey({ db, publisher }: ControlPlaneDeps, { body, caller: me }: Input<CreateApiKeyBody>) {
+/** The value a held creation gave its requester, by its hash and prefix (four-eyes.ts), when applying it approved. */
+function sealedOf(params: Record<string, string>): SealedKey | undefined {
+  const { keyHash, keyPrefix } = params;
+  return applyingApproved() && keyHash && keyPrefix ? { hash: keyHash, prefix: keyPrefix } : undefined;
+}
+
+/**
+ * `POST /api_keys`: a key of the caller's workspace, its value shown once, its creator stored. A creation that waited
+ * for approval (four eyes) gave its requester the value with the 202: applied, the approver's answer has none.
+ */
+export async function issueApiKey(
+  { db, publisher }: ControlPlaneDeps,
+  { body, caller: me, params }: Input<CreateApiKeyBody>,
+) {
   const issues = body.scopes.flatMap((s, i) =>
     mayGrant(me, s) ? [] : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
   );
   issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
   if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
-  const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body });
-  return { ...present(row), key: value };
+  const sealed = sealedOf(params);
+  const createdBy = creatorOf(me);
+  const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body, sealed, createdBy });
+  return { ...present(row), ...(value !== undefined ? { key: value } : {}) };
 }
 
 /** `GET /api_keys`: the workspace's keys, oldest first. */

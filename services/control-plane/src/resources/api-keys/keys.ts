@@ -18,7 +18,7 @@ export function mayGrant(me: Pick<Caller, 'scopes' | 'serverIds'>, scope: string
 }
 
 /** A new key value: a recognisable prefix plus 32 random bytes. */
-function newApiKeyValue(): string {
+export function newApiKeyValue(): string {
   return `tp_${randomBytes(32).toString('base64url')}`;
 }
 
@@ -47,26 +47,54 @@ function apiKeyRecord(row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes'
   };
 }
 
+/** Who created a key, as stored: the creating key or the signed-in person (a key never decides its creator's change). */
+type KeyCreator = { type: 'api_key' | 'oauth_subject'; id: string };
+
+/** A key's value seen only by its hash and prefix: a key whose creation waited for approval (four-eyes.ts). */
+export interface SealedKey {
+  hash: string;
+  prefix: string;
+}
+
+/** The hash and prefix a key `value` is stored by. */
+export const sealKey = (value: string): SealedKey => ({ hash: hashApiKey(value), prefix: value.slice(0, 10) });
+
 export async function createApiKey(
   db: Db,
   publisher: RuntimePublisher,
-  input: { workspaceId: string; name: string; scopes: string[]; serverIds?: string[] | undefined; value?: string },
+  input: {
+    workspaceId: string;
+    name: string;
+    scopes: string[];
+    serverIds?: string[] | undefined;
+    value?: string;
+    /** Instead of a value: the one a held creation gave its requester (the answer then has none). */
+    sealed?: SealedKey | undefined;
+    createdBy?: KeyCreator | undefined;
+  },
 ) {
-  const value = input.value ?? newApiKeyValue();
-  const hash = hashApiKey(value);
+  const value = input.sealed ? undefined : (input.value ?? newApiKeyValue());
+  const { hash, prefix } = input.sealed ?? sealKey(value!);
   const row = await changeApiKey(db, publisher, (tx) =>
     tx.apiKey.create({
       data: {
         workspaceId: input.workspaceId,
         name: input.name,
-        prefix: value.slice(0, 10),
+        prefix,
         hash,
         scopes: input.scopes,
         serverIds: input.serverIds ?? [],
+        ...(input.createdBy ? { createdBy: input.createdBy } : {}),
       },
     }),
   );
   return { row, value };
+}
+
+/** Who `caller` is as a key's creator. */
+export function creatorOf(caller: Pick<Caller, 'keyId' | 'subject'>): KeyCreator | undefined {
+  if (caller.keyId !== undefined) return { type: 'api_key', id: caller.keyId };
+  return caller.subject !== undefined ? { type: 'oauth_subject', id: caller.subject } : undefined;
 }
 
 /**

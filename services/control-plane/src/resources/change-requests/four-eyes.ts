@@ -16,6 +16,7 @@ import {
   type RequestedChange,
 } from './loosening.ts';
 import { WaitsForApprovalAnswer } from './openapi.ts';
+import { newApiKeyValue, sealKey } from '../api-keys/keys.ts';
 
 /**
  * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening"): `fourEyes` wraps the changing
@@ -85,7 +86,15 @@ function storedCaller(c: Caller): Record<string, unknown> {
 
 /** Stores the change request and its event `change_request.requested` (the request's own event); its answer. */
 async function hold(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, unknown, unknown>, h: Hold) {
-  const { caller, params, body } = input;
+  const { caller, body } = input;
+  // A key's creation: its value made now and given to the requester alone; the request keeps its hash, which the
+  // approved creation stores (api-keys/handlers.ts), so that no approver ever sees the value.
+  const key = g.kind === 'api_key' && h.created ? newApiKeyValue() : undefined;
+  const sealed = key !== undefined ? sealKey(key) : undefined;
+  const params = {
+    ...(input.params as Record<string, string>),
+    ...(sealed ? { keyHash: sealed.hash, keyPrefix: sealed.prefix } : {}),
+  };
   const now = new Date();
   const rule = { approvers: h.settings.approvers, approvals: h.settings.approvals };
   const expiresAt = new Date(now.getTime() + h.settings.expiresInSeconds * 1000);
@@ -132,16 +141,27 @@ async function hold(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, un
     }),
   );
   if (scope) scope.recorded = event;
-  return waiting({ id, expiresAt, approvers: h.settings.approvers, fields: h.fields, what: `${data.method} ${path}` });
+  const what = `${data.method} ${path}`;
+  return waiting({ id, expiresAt, approvers: h.settings.approvers, fields: h.fields, what, key });
 }
 
 interface Hold {
   settings: { approvers: unknown; approvals: number; expiresInSeconds: number };
   stored: Record<string, unknown>;
   fields: string[];
+  created: boolean;
 }
 
-function waiting(r: { id: string; expiresAt: Date; approvers: unknown; fields: string[]; what: string }): Reply {
+interface Waiting {
+  id: string;
+  expiresAt: Date;
+  approvers: unknown;
+  fields: string[];
+  what: string;
+  key?: string | undefined;
+}
+
+function waiting(r: Waiting): Reply {
   return new Reply(
     202,
     {
@@ -150,23 +170,30 @@ function waiting(r: { id: string; expiresAt: Date; approvers: unknown; fields: s
       title: 'The change loosens a rule: it waits for another person’s approval',
       detail:
         `${r.what} loosens ${r.fields.join(', ')}: with four eyes on loosening, it waits for approval ${r.id} ` +
-        `(POST /change_requests/${r.id}/approve by another approver) and changes nothing until then`,
+        `(POST /change_requests/${r.id}/approve by another approver) and changes nothing until then` +
+        (r.key !== undefined
+          ? '; `key` is the new key’s value, shown once: it works once the creation is approved'
+          : ''),
       loosens: r.fields,
       changeRequest: { id: r.id, expiresAt: r.expiresAt.toISOString(), approvers: r.approvers },
+      ...(r.key !== undefined ? { key: r.key } : {}),
     },
     { 'content-type': 'application/problem+json' },
   );
 }
 
-/** What judging a change needs beyond its target: an access policy's, the principals of the workspace's other policies. */
+/**
+ * What judging a change needs beyond its target: an access policy's, the principals of the workspace's other policies
+ * (for a new one, of all its policies).
+ */
 async function contextOf(
   deps: ControlPlaneDeps,
   kind: LooseningKind,
   { workspaceId, stored }: { workspaceId: string; stored: Record<string, unknown> },
 ) {
-  if (kind !== 'access_policy' || typeof stored.id !== 'string') return {};
+  if (kind !== 'access_policy') return {};
   const others = await deps.db.accessPolicy.findMany({
-    where: { workspaceId, id: { not: stored.id } },
+    where: { workspaceId, ...(typeof stored.id === 'string' ? { id: { not: stored.id } } : {}) },
     select: { principals: true },
   });
   return { otherPrincipals: others.flatMap((o) => o.principals as unknown[]) };
@@ -196,14 +223,15 @@ async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unkno
   const stored = await readTarget(deps, g, input);
   if (!stored) return undefined;
   const seen = { ...stored, ...(await contextOf(deps, g.kind, { workspaceId: input.caller.workspaceId, stored })) };
+  const created = g.op.route.method === 'post';
   const change = g.compared
     ? await g.compared(deps, input)
-    : { stored: seen, body: input.body as Record<string, unknown> | undefined };
+    : { stored: seen, body: input.body as Record<string, unknown> | undefined, created };
   if (!change) return undefined;
   const fields = loosenedFields(g.kind, change);
   if (fields.length === 0) return undefined;
   refuseCredentials(input.body, fields);
-  return hold(deps, g, input, { settings, stored, fields });
+  return hold(deps, g, input, { settings, stored, fields, created });
 }
 
 /** Runs `handler` as an approved change: unguarded. */
@@ -230,8 +258,9 @@ function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handl
 
 /**
  * The table with its changing operations guarded: each `PUT`, `PATCH` and `DELETE` whose path a `GET` of the table
- * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation loosens.
- * Their routes document the 202.
+ * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation can grant
+ * access (loosening.ts `creationLoosens`: judged by what it creates, so that deleting and creating again, or creating
+ * instead of changing, is held as the change would be). Their routes document the 202.
  */
 export function fourEyes(kind: LooseningKind, table: Operation[], compared?: Compared): Operation[] {
   return table.map((op) => {

@@ -112,16 +112,59 @@ export async function getChangeRequest({ db }: ControlPlaneDeps, { caller, param
 export const conflict = (message: string, state: string) =>
   new UserError('resource.conflict', message, { status: 409, details: { state } });
 
-/** 403 for the change's requester (its key, its subject): they never decide it, nor make a link to decide it. */
-export function refuseRequester(row: Row, caller: Caller): void {
-  const r = row.caller as Partial<Caller>;
-  if ((caller.keyId && r.keyId === caller.keyId) || (caller.subject && r.subject === caller.subject))
-    throw new AuthError('auth.forbidden', 'the requester of a change never approves or denies it: another must');
+/** An identity that made a request or decides one: a key, or a signed-in person. */
+type Identity = Pick<Caller, 'keyId' | 'subject'>;
+
+/** How far a chain of keys creating keys is followed (a longer one is refused as if it led to the requester). */
+const chainLimit = 64;
+
+/**
+ * The identities behind `who`: itself, then the key or person that created its key, and so on up the chain of
+ * creators (api_keys.created_by). `complete` false: the chain was longer than `chainLimit`.
+ */
+async function lineage(db: Db, workspaceId: string, who: Identity) {
+  const keys = new Set<string>();
+  const subjects = new Set<string>(who.subject !== undefined ? [who.subject] : []);
+  let next = who.keyId;
+  while (next !== undefined && !keys.has(next)) {
+    if (keys.size >= chainLimit) return { keys, subjects, complete: false };
+    keys.add(next);
+    const row = isUuid(next)
+      ? await db.apiKey.findFirst({ where: { id: next, workspaceId }, select: { createdBy: true } })
+      : null;
+    const by = row?.createdBy as { type?: string; id?: string } | null | undefined;
+    next = by?.type === 'api_key' ? by.id : undefined;
+    if (by?.type === 'oauth_subject' && by.id !== undefined) subjects.add(by.id);
+  }
+  return { keys, subjects, complete: true };
+}
+
+/**
+ * 403 for the change's requester and any identity it controls: they never decide it, nor make a link to decide it. A
+ * decider must be a different person, not a different key (issue #89): refused are the requester's own key or
+ * subject, a key the requester created (directly or through keys it created), and an identity of the same person (a
+ * signed-in person and the keys they created, on either side).
+ */
+export async function refuseRequester(db: Db, row: Row, caller: Caller): Promise<void> {
+  const requester = row.caller as Identity;
+  const forbidden = (why: string) =>
+    new AuthError('auth.forbidden', `the requester of a change never approves or denies it: another must (${why})`);
+  if ((caller.keyId && requester.keyId === caller.keyId) || (caller.subject && requester.subject === caller.subject))
+    throw forbidden('the requester itself');
+  const decider = await lineage(db, row.workspaceId, caller);
+  if (!decider.complete) throw forbidden('a chain of keys too long to follow');
+  if (
+    (requester.keyId !== undefined && decider.keys.has(requester.keyId)) ||
+    (requester.subject !== undefined && decider.subjects.has(requester.subject))
+  )
+    throw forbidden('an identity the requester created');
+  const made = await lineage(db, row.workspaceId, requester);
+  if ([...made.subjects].some((s) => decider.subjects.has(s))) throw forbidden('the same person');
 }
 
 /** The requester never decides; anyone else must be named by the rule (none named: who may change policies). */
-function refuseDecider(row: Row, caller: Caller): void {
-  refuseRequester(row, caller);
+async function refuseDecider(db: Db, row: Row, caller: Caller): Promise<void> {
+  await refuseRequester(db, row, caller);
   const { approvers } = row.rule as Rule;
   const none = Object.values(approvers).every((l) => (l ?? []).length === 0);
   const named = none
@@ -264,7 +307,7 @@ export async function decideRow(deps: ControlPlaneDeps, found: Row, who: Decider
 async function decide(deps: ControlPlaneDeps, input: Input<DecideChangeRequestBody>, decision: 'approve' | 'deny') {
   const { caller, params, body, source } = input;
   const found = await byId(deps.db, caller, params.id!);
-  refuseDecider(found, caller);
+  await refuseDecider(deps.db, found, caller);
   return decideRow(deps, found, { approver: actorOf(caller), decision, comment: body.comment ?? null, source });
 }
 

@@ -23,7 +23,7 @@ const notNamed = (message: string) =>
 export async function createChangeRequestLink(deps: ControlPlaneDeps, input: Input<CreateChangeRequestLinkBody>) {
   const { caller, params, body } = input;
   const row = await byId(deps.db, caller, params.id!);
-  refuseRequester(row, caller);
+  await refuseRequester(deps.db, row, caller);
   const state = stateAt(row, Date.now());
   if (state !== 'pending') throw conflict(`change request ${row.id} is ${state}: no one can decide it any more`, state);
   const people = ((row.rule as { approvers: ApprovalApprovers }).approvers.people ?? []) as string[];

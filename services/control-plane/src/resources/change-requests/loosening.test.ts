@@ -214,6 +214,95 @@ describe('loosenedFields', () => {
     expect(loosenedFields('connector', { stored, body: undefined })).toEqual([]);
   });
 
+  it('connector: a renamed or moved operation may not cost less than it did (issue #89)', () => {
+    const op = (id: string, endpoint: string, cost?: number) => ({
+      operation_id: id,
+      method: 'GET',
+      endpoint,
+      ...(cost !== undefined ? { cost } : {}),
+    });
+    const of = (...operations: unknown[]) => ({ descriptor: { operations }, document: null });
+    const stored = of(op('get', 'https://api/t/{id}', 5), op('list', 'https://api/t'));
+    // Renamed: the same method and endpoint, cheaper.
+    expect(
+      loosenedFields('connector', { stored, body: of(op('fetch', 'https://api/t/{id}'), op('list', 'https://api/t')) }),
+    ).toEqual(['cost']);
+    // Renamed and moved: a new operation cheaper than the dearest one dropped.
+    expect(
+      loosenedFields('connector', {
+        stored,
+        body: of(op('fetch', 'https://api/t/{key}', 2), op('list', 'https://api/t')),
+      }),
+    ).toEqual(['cost']);
+    // Renamed at the same cost, or a new operation beside the old ones: nothing loosens.
+    expect(
+      loosenedFields('connector', {
+        stored,
+        body: of(op('fetch', 'https://api/t/{id}', 5), op('list', 'https://api/t')),
+      }),
+    ).toEqual([]);
+    expect(
+      loosenedFields('connector', { stored, body: of(...stored.descriptor.operations, op('new', 'https://api/n', 0)) }),
+    ).toEqual([]);
+    // An OpenAPI operation moved to another path without its cost extension costs 1, less than 3.
+    const doc = (path: string, ext?: number) => ({
+      descriptor: null,
+      document: {
+        paths: { [path]: { get: { operationId: path, ...(ext !== undefined ? { 'x-toolplane-cost': ext } : {}) } } },
+      },
+    });
+    expect(loosenedFields('connector', { stored: doc('/a', 3), body: doc('/b') })).toEqual(['cost']);
+    expect(loosenedFields('connector', { stored: doc('/a', 3), body: doc('/b', 3) })).toEqual([]);
+  });
+
+  it('creations are judged by what they grant (issue #89)', () => {
+    const created = (kind: Parameters<typeof loosenedFields>[0], body: Record<string, unknown>, stored = {}) =>
+      loosenedFields(kind, { stored, body, created: true });
+    const policy = { name: 'p', servers: ['*'], tools: ['*'] };
+    const subject = [{ type: 'oauth_subject', value: 'mallory' }];
+    const key = [{ type: 'api_key', value: 'k1' }];
+    expect(created('access_policy', { ...policy, principals: subject })).toEqual(['(created)']);
+    expect(created('access_policy', { ...policy, principals: subject, enforce: false })).toEqual(['(created)']);
+    // A key no policy names calls every tool: the first policy naming it narrows it.
+    expect(created('access_policy', { ...policy, principals: key }, { otherPrincipals: [] })).toEqual([]);
+    expect(created('access_policy', { ...policy, principals: key }, { otherPrincipals: key })).toEqual(['(created)']);
+    expect(created('api_key', { name: 'k', scopes: ['runtime'] })).toEqual(['(created)']);
+    expect(created('server', { name: 's', isPublic: true })).toEqual(['isPublic']);
+    expect(created('server', { name: 's', isPublic: false, codeMode: true })).toEqual([]);
+    expect(created('external_server', { name: 'e', autoAccept: true })).toEqual(['autoAccept']);
+    expect(created('external_server', { name: 'e', autoAccept: false })).toEqual([]);
+  });
+
+  it('role mapping: a role given, another groups claim or the mapping removed loosen; a first mapping narrows', () => {
+    const stored = {
+      configured: true,
+      groupsClaim: null,
+      assignments: [
+        { subject: 'ada', roles: ['admin'] },
+        { group: 'ops', roles: ['operator'] },
+      ],
+    };
+    const body = (assignments: unknown[], groupsClaim: string | null = null) => ({ groupsClaim, assignments });
+    expect(
+      loosenedFields('role_mapping', {
+        stored,
+        body: body([
+          { subject: 'ada', roles: ['admin'] },
+          { group: 'ops', roles: ['operator', 'approver'] },
+        ]),
+      }),
+    ).toEqual(['assignments[group ops: approver]']);
+    expect(loosenedFields('role_mapping', { stored, body: body(stored.assignments, 'roles') })).toEqual([
+      'groupsClaim',
+    ]);
+    expect(loosenedFields('role_mapping', { stored, body: body([{ subject: 'ada', roles: ['admin'] }]) })).toEqual([]);
+    expect(loosenedFields('role_mapping', { stored, body: undefined })).toEqual(['(deleted)']);
+    const none = { configured: false, groupsClaim: null, assignments: [] };
+    expect(loosenedFields('role_mapping', { stored: none, body: body([{ subject: 'x', roles: ['admin'] }]) })).toEqual(
+      [],
+    );
+  });
+
   it('session settings: a rule removed, log only or reduced, ttl shortened; the reverse tightens', () => {
     const r = { id: 'r1', after: ['private', 'untrusted'], toolLabels: ['external_write'], action: 'refuse' };
     const s = { configured: true, ttlSeconds: 3600, rules: [{ ...r, enforce: true }] };

@@ -15,14 +15,19 @@ export type LooseningKind =
   | 'change_approvals'
   | 'external_server'
   | 'connector'
-  | 'enterprise_idp';
+  | 'enterprise_idp'
+  | 'role_mapping';
 
 type Json = Record<string, unknown>;
 
-/** A requested change: `body` undefined is a deletion. */
+/**
+ * A requested change: `body` undefined is a deletion; `created`: a creation (`POST`, a workspace file adding a
+ * resource), judged by what the new resource grants (`stored` then holds only the context four-eyes.ts reads).
+ */
 export interface RequestedChange {
   stored: Json;
   body: Json | undefined;
+  created?: boolean;
 }
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -62,6 +67,8 @@ function approvalLoosened(prev: Approval, next: Approval): boolean {
 function serverLoosened(c: RequestedChange): string[] {
   const { stored: s, body: b } = c;
   if (!b) return [];
+  // A new server exposes its tools to whom policies grant them; made public, to anyone.
+  if (c.created) return b.isPublic === true ? ['isPublic'] : [];
   const out: string[] = [];
   if (b.isPublic === true && s.isPublic !== true) out.push('isPublic');
   if (b.codeMode !== undefined && b.codeMode !== false && !s.codeMode) out.push('codeMode');
@@ -89,8 +96,21 @@ function keysFreed(s: Json, next: unknown): boolean {
   return [...named(s.principals)].some((k) => !kept.has(k) && !others.has(k));
 }
 
+/**
+ * A new policy grants its servers and tools to its principals (`enforce: false` only stops its condition refusing):
+ * a loosening, unless every principal is an API key no other policy names. Such a key calls every tool (ADR 0013),
+ * and the first policy naming it narrows it to what the policy grants.
+ */
+function policyCreationLoosens(s: Json, b: Json): boolean {
+  const others = new Set(
+    (list(s.otherPrincipals) as Principal[]).filter((p) => p.type === 'api_key').map((p) => p.value),
+  );
+  return (list(b.principals) as Principal[]).some((p) => p.type !== 'api_key' || others.has(p.value));
+}
+
 function policyLoosened(c: RequestedChange): string[] {
   const { stored: s, body: b } = c;
+  if (c.created) return b && policyCreationLoosens(s, b) ? ['(created)'] : [];
   // A policy grants (the union of grants): deleting one narrows what its principals may call, unless it was the last
   // to name a key.
   if (!b) return keysFreed(s, []) ? ['principals'] : [];
@@ -106,7 +126,9 @@ function policyLoosened(c: RequestedChange): string[] {
   return out;
 }
 
-function apiKeyLoosened({ stored: s, body: b }: RequestedChange): string[] {
+/** Any new key is a new identity: it calls, and with `management` or `approve` it decides changes. */
+function apiKeyLoosened({ stored: s, body: b, created }: RequestedChange): string[] {
+  if (created) return ['(created)'];
   if (!b) return [];
   const out: string[] = [];
   // null lifts the restriction: every server of the workspace.
@@ -169,7 +191,10 @@ function guardrailLoosened({ stored: s, body: b }: RequestedChange): string[] {
   return out;
 }
 
-/** A registered external MCP server: `autoAccept` publishes every change of its tools unreviewed (ADR 0061). */
+/**
+ * A registered external MCP server: `autoAccept` publishes every change of its tools unreviewed (ADR 0061), whether
+ * turned on or registered on.
+ */
 function externalServerLoosened({ stored: s, body: b }: RequestedChange): string[] {
   return b?.autoAccept === true && s.autoAccept !== true ? ['autoAccept'] : [];
 }
@@ -237,16 +262,65 @@ function extensions(document: unknown, name: string): [string, unknown][] {
   );
 }
 
-/** What each operation costs against cost quotas: a descriptor's `cost`, an OpenAPI operation's extension (default 1). */
-function costsOf({ descriptor, document }: Json): Map<string, number> {
+/** One operation's cost against cost quotas, and what it is known by: its name, and what it calls (method and path). */
+interface Priced {
+  names: string[];
+  cost: number;
+}
+
+const costOf = (v: unknown) => (typeof v === 'number' ? v : 1);
+
+/**
+ * Every operation's cost (ADR 0048): a descriptor's operations (`cost`, default 1) by `operation_id` and by method and
+ * endpoint; an OpenAPI document's operations (`x-toolplane-cost`, default 1) by method and path and `operationId`.
+ */
+function pricedOf({ descriptor, document }: Json): Priced[] {
   const d = isObject(descriptor) ? descriptor : {};
   const declared = list(d.operations).flatMap((o) =>
-    isObject(o) ? [[String(o.operation_id), typeof o.cost === 'number' ? o.cost : 1] as [string, number]] : [],
+    isObject(o)
+      ? [
+          {
+            names: [`id ${String(o.operation_id)}`, `${String(o.method).toUpperCase()} ${String(o.endpoint)}`],
+            cost: costOf(o.cost),
+          },
+        ]
+      : [],
   );
-  const extended = extensions(document, 'x-toolplane-cost').map(
-    ([k, v]) => [k, typeof v === 'number' ? v : 1] as [string, number],
+  const paths = isObject(document) && isObject(document.paths) ? document.paths : {};
+  const methods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+  const documented = Object.entries(paths).flatMap(([path, item]) =>
+    isObject(item)
+      ? Object.entries(item).flatMap(([method, op]) =>
+          methods.has(method) && isObject(op)
+            ? [
+                {
+                  names: [
+                    `${method.toUpperCase()} ${path}`,
+                    ...(typeof op.operationId === 'string' ? [`id ${op.operationId}`] : []),
+                  ],
+                  cost: costOf(op['x-toolplane-cost']),
+                },
+              ]
+            : [],
+        )
+      : [],
   );
-  return new Map([...declared, ...extended]);
+  return [...declared, ...documented];
+}
+
+/**
+ * Whether some operation costs less than before, judged by what it is rather than what it is called: an operation
+ * known before by its name or by what it calls costs less now; or operations were replaced (renamed, moved) and one
+ * that is new costs less than the dearest one dropped (issue #89: a renamed operation must not lower its cost
+ * unheld).
+ */
+function costLowered(before: Priced[], after: Priced[]): boolean {
+  const matches = (a: Priced, b: Priced) => a.names.some((n) => b.names.includes(n));
+  if (before.some((b) => after.some((a) => matches(a, b) && a.cost < b.cost))) return true;
+  const dropped = before.filter((b) => !after.some((a) => matches(a, b)));
+  const added = after.filter((a) => !before.some((b) => matches(a, b)));
+  const dearest = Math.max(...dropped.map((b) => b.cost));
+  return added.some((a) => a.cost < dearest);
 }
 
 /** The data-flow labels each route mapping (by tool) and each OpenAPI operation declares (ADR 0078). */
@@ -275,13 +349,13 @@ function someLooser<T>(before: Map<string, T>, after: Map<string, T>, looser: (b
 
 /**
  * A connector's document replaced (`stored` and `body`: `{ descriptor, document }` as read): an operation that costs
- * less against cost quotas, a tool or operation that declares fewer data-flow labels, a result shape changed (what a
+ * less against cost quotas (by what it calls, whatever its name), a tool or operation that declares fewer data-flow labels, a result shape changed (what a
  * result shows). Operations and tools added or removed change what servers expose, not a rule.
  */
 function connectorLoosened({ stored: s, body: b }: RequestedChange): string[] {
   if (!b) return [];
   const out: string[] = [];
-  if (someLooser(costsOf(s), costsOf(b), (x, y) => y < x)) out.push('cost');
+  if (costLowered(pricedOf(s), pricedOf(b))) out.push('cost');
   if (someLooser(labelsOf(s), labelsOf(b), narrowed)) out.push('labels');
   if (someLooser(shapesOf(s), shapesOf(b), (x, y) => x !== y)) out.push('result_shape');
   return out;
@@ -297,8 +371,37 @@ const idpChecks = ['issuer', 'jwksUrl', 'clientId', 'userClaim'] as const;
  */
 function enterpriseIdpLoosened(c: RequestedChange): string[] {
   if (!c.body) return [];
-  if (c.stored.issuer === undefined) return ['(created)'];
+  if (c.created || c.stored.issuer === undefined) return ['(created)'];
   return idpChecks.filter((f) => sets(c, f));
+}
+
+type Assignment = { subject?: string; group?: string; roles?: string[] };
+
+/** Each (subject or group, role) pair a mapping assigns. */
+function rolePairs(assignments: unknown): Set<string> {
+  return new Set(
+    (list(assignments) as Assignment[]).flatMap((a) =>
+      list(a.roles).map(
+        (r) => `${a.subject !== undefined ? `subject ${a.subject}` : `group ${a.group}`}: ${String(r)}`,
+      ),
+    ),
+  );
+}
+
+/**
+ * The workspace's role mapping (who holds `admin`, `approver`, …): any subject or group gaining a role, another groups
+ * claim (other people in the groups), or the mapping removed (everyone signed in an admin again). A first mapping
+ * narrows: without one everyone signed in is an admin.
+ */
+function roleMappingLoosened({ stored: s, body: b }: RequestedChange): string[] {
+  if (s.configured !== true) return [];
+  if (!b) return ['(deleted)'];
+  const before = rolePairs(s.assignments);
+  const gained = [...rolePairs(b.assignments)].filter((p) => !before.has(p));
+  return [
+    ...gained.map((p) => `assignments[${p}]`),
+    ...((b.groupsClaim ?? null) !== (s.groupsClaim ?? null) ? ['groupsClaim'] : []),
+  ];
 }
 
 const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
@@ -312,14 +415,24 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   external_server: externalServerLoosened,
   connector: connectorLoosened,
   enterprise_idp: enterpriseIdpLoosened,
+  role_mapping: roleMappingLoosened,
 };
 
-/** The kinds whose creation (`POST`) is itself a loosening: four eyes guard it too (four-eyes.ts). */
-export const creationLoosens: ReadonlySet<LooseningKind> = new Set(['enterprise_idp']);
+/**
+ * The kinds whose creation (`POST`) can grant access, judged by what it creates: four eyes guard it too
+ * (four-eyes.ts). A new quota, guardrail or connector adds a rule or an API, and grants no one anything.
+ */
+export const creationLoosens: ReadonlySet<LooseningKind> = new Set([
+  'enterprise_idp',
+  'access_policy',
+  'api_key',
+  'server',
+  'external_server',
+]);
 
 /**
  * The fields `change` loosens on a resource of `kind` (`(deleted)`: deleting it removes a rule in force; `(created)`:
- * creating it lets someone in, for the kinds in `creationLoosens`).
+ * creating it grants someone access, for the kinds in `creationLoosens`).
  */
 export function loosenedFields(kind: LooseningKind, change: RequestedChange): string[] {
   return byKind[kind](change);

@@ -52,6 +52,13 @@ export const WaitsForApprovalAnswer = z
     detail: z.string(),
     loosens: z.array(z.string()),
     changeRequest: z.object({ id: z.string(), expiresAt: z.string(), approvers: ApprovalApprovers }),
+    key: z
+      .string()
+      .optional()
+      .describe(
+        'An API key’s creation only: the new key’s value, shown once and to the requester alone. The key works once ' +
+          'the creation is approved; no approver sees it.',
+      ),
   })
   .meta({ id: 'WaitsForApproval' });
 

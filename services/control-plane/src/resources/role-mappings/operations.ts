@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { json, noContent, problems } from '../../openapi/registry.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { PutRoleMappingBody, RoleAssignment } from './schemas.ts';
@@ -24,9 +25,9 @@ const audit = (verb: string) => ({ action: `role_mapping.${verb}`, resource: 'ro
  * The roles of the people signed in to the workspace (docs/governance.md "People and roles"): which OAuth subjects
  * and which values of a groups claim hold `viewer`, `operator`, `admin`, `auditor` or `approver`. One mapping per
  * workspace, replaced whole; each change is an audit event with the mapping before and after. API keys have no
- * roles (their scopes decide).
+ * roles (their scopes decide). Giving anyone a role, or removing the mapping, waits for approval under four eyes.
  */
-export const roleMappingsOperations: Operation[] = [
+export const roleMappingsOperations: Operation[] = fourEyes('role_mapping', [
   operation({
     route: {
       method: 'get',
@@ -67,4 +68,4 @@ export const roleMappingsOperations: Operation[] = [
     },
     handler: handlers.deleteRoleMapping,
   }),
-];
+]);

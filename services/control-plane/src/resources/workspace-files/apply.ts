@@ -19,13 +19,18 @@ const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
   session: 'session_settings',
   external_mcp_server: 'external_server',
   enterprise_idp: 'enterprise_idp',
+  role_mapping: 'role_mapping',
 };
 
 /** The fields an update or deletion loosens (four eyes on loosening), compared as the files and the live state say. */
 function loosened(c: Change): string[] {
   const kind = looseningKindOf[c.kind];
-  if (kind && c.action === 'create' && creationLoosens.has(kind))
-    return loosenedFields(kind, { stored: {}, body: c.desired?.spec });
+  // A creation is judged by what it grants, as its POST is (a new policy: plan, without the live policies, counts the
+  // keys it names as named elsewhere; apply's own step judges them as they are).
+  if (kind && c.action === 'create' && creationLoosens.has(kind)) {
+    const spec = c.desired?.spec;
+    return loosenedFields(kind, { stored: { otherPrincipals: spec?.principals }, body: spec, created: true });
+  }
   if (!kind || !c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
   // A key freed by a policy's deletion (no policy naming it any more) is seen by apply's own step, not by plan.
   const stored = { configured: true, ...c.live.spec, otherPrincipals: c.live.spec.principals };
@@ -51,7 +56,7 @@ export interface ApplyResult {
   notApplied: ReturnType<typeof reported>[];
   failed?: ReturnType<typeof reported> & { problem: Problem };
   /** The loosening change apply stopped before (four eyes on loosening): its change request waits for approval. */
-  waiting?: ReturnType<typeof reported> & { changeRequest: { id: string; expiresAt: string } };
+  waiting?: ReturnType<typeof reported> & { changeRequest: { id: string; expiresAt: string }; key?: string };
   /** Keys apply created: their values, shown once (as `POST /api_keys` shows them). */
   createdKeys: { name: string; id: string; key: string }[];
 }
@@ -128,11 +133,16 @@ function answeredProblem(status: number, body: unknown): Problem {
   );
 }
 
-/** A guarded operation's 202 (change-requests/four-eyes.ts): the change request it made. */
-function heldRequest(body: unknown): { id: string; expiresAt: string } | undefined {
-  const answer = body as { status?: unknown; changeRequest?: { id: string; expiresAt: string } } | undefined;
+/**
+ * A guarded operation's 202 (change-requests/four-eyes.ts): the change request it made, and a held key creation's
+ * value (given to the requester alone: the key works once approved).
+ */
+function heldRequest(body: unknown) {
+  const answer = body as
+    { status?: unknown; changeRequest?: { id: string; expiresAt: string }; key?: unknown } | undefined;
   if (answer?.status !== 'waits_for_approval' || !answer.changeRequest) return undefined;
-  return { id: answer.changeRequest.id, expiresAt: answer.changeRequest.expiresAt };
+  const changeRequest = { id: answer.changeRequest.id, expiresAt: answer.changeRequest.expiresAt };
+  return { changeRequest, ...(typeof answer.key === 'string' ? { key: answer.key } : {}) };
 }
 
 /**
@@ -159,7 +169,7 @@ export async function applyPlan(
       if (!outcome.ok || outcome.status >= 400 || held) {
         if (held) {
           result.outcome = 'waits_for_approval';
-          result.waiting = { ...reported(c), changeRequest: held };
+          result.waiting = { ...reported(c), ...held };
         } else {
           result.outcome = 'failed';
           result.failed = {

@@ -63,7 +63,13 @@ export const ApplyResult = z
       .strict()
       .optional()
       .describe('The change that failed, with the problem its operation answered.'),
-    waiting: Change.extend({ changeRequest: z.object({ id: z.string(), expiresAt: z.string() }).strict() })
+    waiting: Change.extend({
+      changeRequest: z.object({ id: z.string(), expiresAt: z.string() }).strict(),
+      key: z
+        .string()
+        .optional()
+        .describe('An API key’s creation: its value, shown once; the key works once the creation is approved.'),
+    })
       .strict()
       .optional()
       .describe('With four eyes on loosening: the loosening change apply stopped before, and its change request.'),
