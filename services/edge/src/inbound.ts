@@ -1,7 +1,7 @@
 import { clientKey } from '@toolplane/config';
 import { EventSource, eventSourcesKey, type InboundDelivery } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { InboundQueue } from '@toolplane/queue';
+import { InboundQueue, type InboundBounds } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import express, { type Express, type Request, type Response } from 'express';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
@@ -32,7 +32,12 @@ export interface InboundRouteOptions {
   maxBodyBytes: number;
   /** Requests per client address and window (UNAUTH_RATE_LIMIT, UNAUTH_RATE_WINDOW_SECONDS: a public route's budget). */
   rateLimit: { points: number; windowSeconds: number };
+  /** What one instance and one client address may have queued at once (ADR 0089). */
+  bounds: InboundBounds;
 }
+
+/** How long a delivery refused for a full bound is told to wait (a worker handles a queued one in milliseconds). */
+const FULL_RETRY_AFTER_SECONDS = 5;
 
 /** The first source of the instance (its workspace and how its provider signs), or undefined: no event types. */
 async function sourceOf(redis: RedisClient, instanceId: string): Promise<EventSource | undefined> {
@@ -71,11 +76,13 @@ function keptHeaders(req: Request): Record<string, string> {
  * worker verifies the signature with the instance's webhook secret, which the edge never reads. The raw bytes (capped
  * at MAX_BODY_BYTES) and the signing headers are queued on `INBOUND_QUEUE` as they came, and the answer is 202; an
  * instance without event types is a 404 (a 503 while the control plane's state marker is missing: its sources may
- * not be republished yet after Redis lost them, and the provider must retry); each client address has a public route's budget (429 past it). The queue
- * shares the edge's connection (closed with it).
+ * not be republished yet after Redis lost them, and the provider must retry); each client address has a public route's budget (429 past it). While
+ * queued, a delivery holds its bytes against its instance's bound (503 past it) and its client address's (429): what
+ * anyone can put in Redis through the URL is bounded, and nothing is kept of a delivery once handled (ADR 0089). The
+ * queue shares the edge's connection (closed with it).
  */
 export function inboundRoutes(http: Express, opts: InboundRouteOptions): void {
-  const queue = new InboundQueue(opts.redis, opts.prefix);
+  const queue = new InboundQueue(opts.redis, opts.prefix, opts.bounds);
   const state = new RuntimeStateProbe(opts.redis, opts.prefix);
   const limiter = new UnauthenticatedLimiter(opts.rateLimit.points, opts.rateLimit.windowSeconds);
   const raw = express.raw({ limit: opts.maxBodyBytes, type: () => true });
@@ -106,7 +113,15 @@ export function inboundRoutes(http: Express, opts: InboundRouteOptions): void {
       body: body.toString('base64'),
     };
     const deliveryId = DELIVERY_ID_HEADERS.map((h) => headers[h]).find((v) => v !== undefined);
-    await queue.add(delivery, deliveryId);
+    const admitted = await queue.add(delivery, { deliveryId, address });
+    if ('refused' in admitted) {
+      opts.log.debug({ instanceId, bytes: body.length, full: admitted.refused }, 'inbound delivery not queued: full');
+      res.set('retry-after', String(FULL_RETRY_AFTER_SECONDS));
+      // One address past its share: 429; the instance's whole share taken: 503 (the provider retries).
+      return void res
+        .status(admitted.refused === 'address' ? 429 : 503)
+        .json({ error: `too many deliveries queued for this ${admitted.refused === 'address' ? 'address' : 'URL'}` });
+    }
     opts.log.debug({ instanceId, bytes: body.length }, 'inbound delivery queued');
     res.status(202).json({ accepted: true });
   };
