@@ -126,6 +126,11 @@ export const EventSubscription = z.object({
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
   /**
+   * Who the subscription counts against (the edge's `EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER`): a digest of the caller's
+   * person, else key, else token subject, else an anonymous caller's client address (never the address itself).
+   */
+  owner: z.string().max(80).optional(),
+  /**
    * The subscriber's session (ADR 0078), when it subscribed from one: an occurrence given to it brings `untrusted`
    * (provider data) into these scopes, as a tool result labelled so would.
    */

@@ -191,6 +191,12 @@ export const EdgeEnv = z.object({
   EVENTS_WEBHOOK_MAX_TTL_MS: z.coerce.number().int().positive().default(86_400_000),
   /** MCP Events: the most subscriptions one connector instance holds (past it: `ResourceExhausted`). */
   EVENTS_MAX_SUBSCRIPTIONS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * MCP Events: the most subscriptions of one connector instance one caller holds (a person, else an API key, else an
+   * OAuth subject, else an anonymous caller's client address; past it: `ResourceExhausted`), so that no one caller
+   * fills EVENTS_MAX_SUBSCRIPTIONS for everyone.
+   */
+  EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().positive().default(100),
   /** MCP Events: the `nextPollMs` a poll answers with. */
   EVENTS_NEXT_POLL_MS: z.coerce.number().int().positive().default(5_000),
   /** MCP Events, tests only: webhook callbacks may be `http://127.0.0.1` or `http://[::1]`. */
