@@ -64,6 +64,38 @@ function slackChallenge(source: EventSource, body: Buffer): string | undefined {
   }
 }
 
+const HEX64 = /^[0-9a-f]{64}$/;
+const present = (v: string | undefined): boolean => v !== undefined && v !== '';
+
+/**
+ * Whether the headers carry a signature of the form the instance's provider signs with (checked without the secret,
+ * which the edge never holds): a delivery without one could only be refused by the worker, so it is answered 401 and
+ * nothing is queued. The signature itself is the worker's to verify.
+ */
+const SIGNED: Record<EventSource['provider'], (h: Readonly<Record<string, string>>) => boolean> = {
+  github: (h) =>
+    HEX64.test((h['x-hub-signature-256'] ?? '').replace(/^sha256=/, '')) &&
+    present(h['x-github-event']) &&
+    present(h['x-github-delivery']),
+  stripe: (h) => {
+    const parts = (h['stripe-signature'] ?? '').split(',').map((p) => p.trim());
+    return parts.some((p) => /^t=\d+$/.test(p)) && parts.some((p) => HEX64.test(p.replace(/^v1=/, '')));
+  },
+  slack: (h) =>
+    HEX64.test((h['x-slack-signature'] ?? '').replace(/^v0=/, '')) &&
+    /^\d+$/.test(h['x-slack-request-timestamp'] ?? ''),
+  standard: (h) =>
+    present(h['webhook-id']) &&
+    /^\d+$/.test(h['webhook-timestamp'] ?? '') &&
+    /(^|\s)v1,[A-Za-z0-9+/]+=*/.test(h['webhook-signature'] ?? ''),
+  jira: (h) =>
+    HEX64.test((h['x-hub-signature'] ?? '').replace(/^sha256=/, '')) && present(h['x-atlassian-webhook-identifier']),
+  google_calendar: (h) =>
+    ['x-goog-channel-token', 'x-goog-channel-id', 'x-goog-message-number', 'x-goog-resource-state'].every((n) =>
+      present(h[n]),
+    ),
+};
+
 function keptHeaders(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers))
@@ -73,7 +105,8 @@ function keptHeaders(req: Request): Record<string, string> {
 
 /**
  * `POST /hooks/{instanceId}`: a provider's delivery for a connector instance (MCP Events). Not MCP, no credential: the
- * worker verifies the signature with the instance's webhook secret, which the edge never reads. The raw bytes (capped
+ * worker verifies the signature with the instance's webhook secret, which the edge never reads; a delivery without a
+ * signature of its provider's form is answered 401 and not queued (`SIGNED`). The raw bytes (capped
  * at MAX_BODY_BYTES) and the signing headers are queued on `INBOUND_QUEUE` as they came, and the answer is 202; an
  * instance without event types is a 404 (a 503 while the control plane's state marker is missing: its sources may
  * not be republished yet after Redis lost them, and the provider must retry); each client address has a public route's budget (429 past it). While
@@ -104,6 +137,10 @@ export function inboundRoutes(http: Express, opts: InboundRouteOptions): void {
     const challenge = slackChallenge(source, body);
     if (challenge !== undefined) return void res.type('text/plain').send(challenge);
     const headers = keptHeaders(req);
+    if (!SIGNED[source.provider](headers)) {
+      opts.log.debug({ instanceId, provider: source.provider }, 'inbound delivery not queued: unsigned');
+      return void res.status(401).json({ error: `not signed as ${source.provider} signs its deliveries` });
+    }
     const delivery: InboundDelivery = {
       v: 1,
       workspaceId: source.workspaceId,

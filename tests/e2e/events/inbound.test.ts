@@ -267,9 +267,9 @@ describe('inbound deliveries', () => {
     const res = await post(slack.instanceId, JSON.stringify({ type: 'url_verification', challenge }), {});
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(challenge);
-    // The same body to a GitHub instance is a delivery like any other (queued, then refused unsigned).
+    // The same body to a GitHub instance is a delivery like any other: unsigned, it is refused before it is queued.
     expect((await post(github.instanceId, JSON.stringify({ type: 'url_verification', challenge }), {})).status).toBe(
-      202,
+      401,
     );
   });
 
@@ -303,7 +303,7 @@ describe('inbound deliveries', () => {
 
     expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
     expect((await occurrences(mine)).map((o) => o.eventId)).not.toContain(forged.id);
-    // Each refusal has its audit event (an unsigned delivery of the Slack case is one more bad_signature).
+    // Each refusal has its audit event.
     const audits = await waitFor('the audit events', async () => {
       const all = [...(await refusalAudits(github.instanceId)), ...(await refusalAudits(stripe.instanceId))];
       const reasons = new Set(all.map((a) => a.details?.reason));
