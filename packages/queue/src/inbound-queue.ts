@@ -15,7 +15,7 @@ const JOB_OVERHEAD_BYTES = 4096;
  * How long a delivery's hold lasts unless the worker releases it (a worker that died with it): past every retry of
  * the job's backoff (about two minutes), so a delivery waiting for a worker keeps its place.
  */
-export const INBOUND_HOLD_MS = 10 * 60_000;
+const INBOUND_HOLD_MS = 10 * 60_000;
 
 /**
  * Takes a delivery's place in its instance's and its address's bounds (KEYS: the instance's set, the address's;
