@@ -114,6 +114,10 @@ export class InboundQueue {
       await releaseHold(this.redis, instanceId, { member, address }).catch(() => undefined);
       throw err;
     }
+    // A job of that id was queued already (the provider's retry, or someone sending its id again): this hold has no
+    // job to end it, so it is given back now (a job already handled and removed reads as absent: released twice).
+    if (jobId && !((await this.redis.hget(this.queue.toKey(jobId), 'data')) ?? '').includes(member))
+      await releaseHold(this.redis, instanceId, { member, address });
     return { queued: true };
   }
 

@@ -39,11 +39,11 @@ function forged(): { body: string; headers: Record<string, string> } {
 }
 
 /** POSTs a forged delivery as if from `address` (the edge trusts the forwarded address in this stack). */
-async function post(address: string): Promise<Response> {
+async function post(address: string, headers: Record<string, string> = {}): Promise<Response> {
   const d = forged();
   return fetch(`${stack.edgeUrl}/hooks/${instanceId}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': address, ...d.headers },
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': address, ...d.headers, ...headers },
     body: d.body,
   });
 }
@@ -131,6 +131,19 @@ describe('an inbound URL flooded', () => {
     // Each place is given back when the worker has refused its delivery.
     await waitFor('every queued delivery handled', async () => (await held()) === 0);
     await waitFor('the 26 refused by the worker', () => refusedByWorker() === 26);
+  }, 300_000);
+
+  it('holds no place for a delivery whose id is queued already', async () => {
+    worker().child.kill('SIGSTOP');
+    try {
+      // The same delivery id sent again while the first waits: one job, one place (else each copy would hold one).
+      for (let i = 0; i < 3; i++) expect((await post('198.51.100.20', { 'webhook-id': 'msg_same' })).status).toBe(202);
+      expect(await held()).toBe(1);
+    } finally {
+      worker().child.kill('SIGCONT');
+    }
+    await waitFor('the one job handled', async () => (await held()) === 0);
+    await waitFor('refused by the worker', () => refusedByWorker() === 27);
   }, 300_000);
 
   it("keeps nothing of 1,000 refused deliveries of 900 KB: Redis's memory stays flat", async () => {
