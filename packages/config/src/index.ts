@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+export { classifyAddress, hostRefusal, isMetadataHost, type AddressClass } from './address-class.ts';
 export { clientKey, trustProxy } from './client-address.ts';
 
 /**

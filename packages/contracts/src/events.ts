@@ -79,6 +79,11 @@ export const InboundDelivery = z.object({
   headers: z.record(z.string(), z.string()),
   /** The raw body, base64 (signatures are over the exact bytes). */
   body: z.string(),
+  /**
+   * What the delivery holds of its instance's and its source address's bounds while queued (`inboundHeldKey`): the
+   * member in both sets, and the address's digest (never the address). Released by the worker when it is handled.
+   */
+  held: z.object({ member: z.string().max(128), address: z.string().max(64) }).optional(),
 });
 export type InboundDelivery = z.infer<typeof InboundDelivery>;
 
@@ -121,6 +126,11 @@ export const EventSubscription = z.object({
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
   /**
+   * Who the subscription counts against (the edge's `EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER`): a digest of the caller's
+   * person, else key, else token subject, else an anonymous caller's client address (never the address itself).
+   */
+  owner: z.string().max(80).optional(),
+  /**
    * The subscriber's session (ADR 0078), when it subscribed from one: an occurrence given to it brings `untrusted`
    * (provider data) into these scopes, as a tool result labelled so would.
    */
@@ -137,6 +147,14 @@ export const subscriptionStreamKey = (instanceId: string, subscriptionId: string
 
 /** Deliveries already taken (a provider's delivery id), to refuse replays: a set member per id, with a lifetime. */
 export const inboundSeenKey = (instanceId: string): string => `{ev:${instanceId}}:seen`;
+
+/**
+ * The deliveries of one instance queued and not yet handled (sorted set: member `<bytes>:<id>`, score: when its hold
+ * lapses, ms), bounded by the edge in bytes (`INBOUND_MAX_QUEUED_BYTES_PER_INSTANCE`); with `addressDigest`, those
+ * of one source address (`INBOUND_MAX_QUEUED_BYTES_PER_ADDRESS`). Released by the worker when a delivery is handled.
+ */
+export const inboundHeldKey = (instanceId: string, addressDigest?: string): string =>
+  addressDigest === undefined ? `{ev:${instanceId}}:held` : `{ev:${instanceId}}:held:${addressDigest}`;
 
 /** The BullMQ queue of inbound deliveries (edge → worker). */
 export const INBOUND_QUEUE = 'inbound-events';

@@ -128,6 +128,29 @@ describe('subscriptions in Redis', () => {
   });
 });
 
+describe('subscriptions per caller', () => {
+  it("refuses a caller's new subscription past its own bound; others, and a refresh of its own, still pass", async () => {
+    const first = subscription({ owner: 'caller-a' });
+    const of = (owner: string, n: number) => ({
+      ...first,
+      id: `${first.id}-${owner}-${n}`,
+      arguments: { repository: `acme/${n}` },
+      owner,
+    });
+    const opts = { max: 10, perOwner: 2, now: NOW };
+    await registerSubscription(redis, first, opts);
+    await registerSubscription(redis, of('caller-a', 2), opts);
+    const refused = registerSubscription(redis, of('caller-a', 3), opts);
+    await expect(refused).rejects.toMatchObject({ scope: 'caller', max: 2 });
+    await expect(refused).rejects.toThrow('You already have your most subscriptions');
+    expect((await registerSubscription(redis, of('caller-b', 1), opts)).created).toBe(true);
+    expect((await registerSubscription(redis, { ...first, expiresAt: NOW + 90_000 }, opts)).created).toBe(false);
+    // Once one of its own lapses, the caller may subscribe again.
+    await registerSubscription(redis, { ...first, expiresAt: NOW + 1 }, opts);
+    expect((await registerSubscription(redis, of('caller-a', 3), { ...opts, now: NOW + 2 })).created).toBe(true);
+  });
+});
+
 describe('subscription streams', () => {
   it('reads from a cursor in order, in pages (hasMore), skipping entries that are not occurrences', async () => {
     const sub = subscription();

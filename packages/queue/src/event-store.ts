@@ -81,30 +81,44 @@ export interface Registration {
   previous?: EventSubscription | undefined;
 }
 
-/** Raised when an instance already has its most subscriptions (`ResourceExhausted` on the wire). */
+/**
+ * Raised when an instance already has its most subscriptions, or the caller its most of the instance's (`scope`:
+ * `caller`); `ResourceExhausted` on the wire.
+ */
 export class SubscriptionLimitError extends Error {
   readonly max: number;
-  constructor(max: number) {
-    super(`This event source already has its most subscriptions (${max}).`);
+  readonly scope: 'instance' | 'caller';
+  constructor(max: number, scope: 'instance' | 'caller' = 'instance') {
+    super(
+      scope === 'caller'
+        ? `You already have your most subscriptions to this event source (${max}); unsubscribe, or let one lapse, first.`
+        : `This event source already has its most subscriptions (${max}).`,
+    );
     this.max = max;
+    this.scope = scope;
   }
 }
 
 /**
  * Registers a subscription, or refreshes it (same id: its fields replaced, `createdAt` kept). A new one first sweeps
- * the instance's expired subscriptions (and their streams) and is refused past `max`. A lapsed subscription (expired
- * but not yet swept) is registered anew with an empty stream: what it was given before its lapse is gone.
+ * the instance's expired subscriptions (and their streams) and is refused past `max`, or when its `owner` already has
+ * `perOwner` live ones of the instance (one caller cannot take the instance's share from everyone; issue #89). A
+ * lapsed subscription (expired but not yet swept) is registered anew with an empty stream: what it was given before
+ * its lapse is gone.
  */
 export async function registerSubscription(
   redis: Client,
   sub: EventSubscription,
-  opts: { max: number; now: number },
+  opts: { max: number; perOwner?: number | undefined; now: number },
 ): Promise<Registration> {
   const previous = await readSubscription(redis, sub.instanceId, sub.id);
   const live = previous !== undefined && previous.expiresAt > opts.now;
   if (!live) {
-    await sweepExpired(redis, sub.instanceId, opts.now);
-    if ((await redis.hlen(subscriptionsKey(sub.instanceId))) >= opts.max) throw new SubscriptionLimitError(opts.max);
+    const others = await sweepExpired(redis, sub.instanceId, opts.now);
+    if (others.length >= opts.max) throw new SubscriptionLimitError(opts.max);
+    const owned = sub.owner === undefined ? 0 : others.filter((o) => o.owner === sub.owner).length;
+    if (opts.perOwner !== undefined && owned >= opts.perOwner)
+      throw new SubscriptionLimitError(opts.perOwner, 'caller');
   }
   const stored: EventSubscription = live ? { ...sub, createdAt: previous.createdAt } : sub;
   await redis.hset(subscriptionsKey(sub.instanceId), sub.id, JSON.stringify(stored));
@@ -134,17 +148,16 @@ export async function removeSubscription(redis: Client, instanceId: string, id: 
   return removed === 1;
 }
 
-/** Drops an instance's expired subscriptions and their streams; returns how many. */
-async function sweepExpired(redis: Client, instanceId: string, now: number): Promise<number> {
+/** Drops an instance's expired subscriptions and their streams; returns the live ones. */
+async function sweepExpired(redis: Client, instanceId: string, now: number): Promise<EventSubscription[]> {
   const all = await redis.hgetall(subscriptionsKey(instanceId));
-  const expired = Object.entries(all)
-    .filter(([, raw]) => {
-      const parsed = EventSubscription.safeParse(safeJson(raw));
-      return !parsed.success || parsed.data.expiresAt <= now;
-    })
-    .map(([id]) => id);
-  for (const id of expired) await removeSubscription(redis, instanceId, id);
-  return expired.length;
+  const live: EventSubscription[] = [];
+  for (const [id, raw] of Object.entries(all)) {
+    const parsed = EventSubscription.safeParse(safeJson(raw));
+    if (parsed.success && parsed.data.expiresAt > now) live.push(parsed.data);
+    else await removeSubscription(redis, instanceId, id);
+  }
+  return live;
 }
 
 const safeJson = (raw: string): unknown => {

@@ -67,6 +67,25 @@ export const EdgeEnv = z.object({
   /** Largest accepted JSON-RPC request body. */
   MAX_BODY_BYTES: maxBodyBytes(1024 * 1024),
   /**
+   * MCP Events, inbound URLs (`POST /hooks/{instanceId}`, ADR 0089): the most bytes of deliveries one connector
+   * instance may have queued and not yet handled by a worker; past it a delivery is answered 503 with `Retry-After`.
+   */
+  INBOUND_MAX_QUEUED_BYTES_PER_INSTANCE: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(64 * 1024 * 1024),
+  /**
+   * MCP Events, inbound URLs: the most bytes of deliveries one client address (an IPv6 /64) may have queued for one
+   * instance; past it a delivery is answered 429 with `Retry-After`. Keep it above MAX_BODY_BYTES × 4/3 (bodies are
+   * queued base64) and below the instance's bound, so one address cannot fill an instance's share.
+   */
+  INBOUND_MAX_QUEUED_BYTES_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(16 * 1024 * 1024),
+  /**
    * Browser origins allowed to call the MCP endpoints (comma-separated, `*` for any), with CORS (the dashboard's
    * origin, for "Try a tool"). Requests with another `Origin` header get 403 (DNS-rebinding protection); requests
    * without one are not browsers.
@@ -172,6 +191,12 @@ export const EdgeEnv = z.object({
   EVENTS_WEBHOOK_MAX_TTL_MS: z.coerce.number().int().positive().default(86_400_000),
   /** MCP Events: the most subscriptions one connector instance holds (past it: `ResourceExhausted`). */
   EVENTS_MAX_SUBSCRIPTIONS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * MCP Events: the most subscriptions of one connector instance one caller holds (a person, else an API key, else an
+   * OAuth subject, else an anonymous caller's client address; past it: `ResourceExhausted`), so that no one caller
+   * fills EVENTS_MAX_SUBSCRIPTIONS for everyone.
+   */
+  EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().positive().default(100),
   /** MCP Events: the `nextPollMs` a poll answers with. */
   EVENTS_NEXT_POLL_MS: z.coerce.number().int().positive().default(5_000),
   /** MCP Events, tests only: webhook callbacks may be `http://127.0.0.1` or `http://[::1]`. */

@@ -18,6 +18,8 @@ export interface HttpAppOptions {
     | 'MAX_BODY_BYTES'
     | 'TRUST_PROXY'
     | 'ALLOWED_ORIGINS'
+    | 'INBOUND_MAX_QUEUED_BYTES_PER_INSTANCE'
+    | 'INBOUND_MAX_QUEUED_BYTES_PER_ADDRESS'
     | 'REDIS_PREFIX'
     | 'UNAUTH_RATE_LIMIT'
     | 'UNAUTH_RATE_WINDOW_SECONDS'
@@ -71,6 +73,10 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
     log: opts.log,
     maxBodyBytes: env.MAX_BODY_BYTES,
     rateLimit: { points: env.UNAUTH_RATE_LIMIT, windowSeconds: env.UNAUTH_RATE_WINDOW_SECONDS },
+    bounds: {
+      perInstanceBytes: env.INBOUND_MAX_QUEUED_BYTES_PER_INSTANCE,
+      perAddressBytes: env.INBOUND_MAX_QUEUED_BYTES_PER_ADDRESS,
+    },
   });
   const jsonBody: RequestHandler[] = [
     express.json({ limit: env.MAX_BODY_BYTES, type: () => true }),

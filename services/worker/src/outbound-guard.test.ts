@@ -2,10 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { sendRequest, toToolResult } from './http-operation.ts';
+import { classifyAddress, hostRefusal } from '@toolplane/config';
 import {
   checkUrl,
   checkUrlSync,
-  classifyAddress,
   configureOutbound,
   createGuardedFetch,
   denyAllPrivate,
@@ -37,6 +37,8 @@ describe('classifyAddress', () => {
     ['0.0.0.0', 'reserved'],
     ['::', 'reserved'],
     ['::7f00:1', 'reserved'],
+    ['198.18.0.1', 'reserved'],
+    ['64:ff9b::a00:5', 'private'],
     ['224.0.0.1', 'reserved'],
     ['255.255.255.255', 'reserved'],
   ])('%s is %s', (ip, cls) => {
@@ -47,6 +49,29 @@ describe('classifyAddress', () => {
     '%s is public',
     (ip) => {
       expect(classifyAddress(ip)).toBeUndefined();
+    },
+  );
+});
+
+describe('hostRefusal (a callback URL at subscribe: the same classes as at delivery)', () => {
+  it.each([
+    ['https://[::7f00:1]/', 'reserved'],
+    ['https://[64:ff9b::a00:5]/', 'private'],
+    ['https://198.18.0.1/', 'reserved'],
+    ['https://localhost./', 'loopback'],
+    ['https://api.localhost/', 'loopback'],
+    ['https://[::ffff:127.0.0.1]/', 'loopback'],
+    ['https://0x7f.1/', 'loopback'],
+    ['https://metadata.google.internal./', 'cloud metadata'],
+    ['https://169.254.169.254/', 'cloud metadata'],
+  ])('%s is %s', (url, cls) => {
+    expect(hostRefusal(new URL(url).hostname)).toBe(cls);
+  });
+
+  it.each(['https://example.com/', 'https://93.184.216.34/', 'https://[2606:2800:220:1:248:1893:25c8:1946]/'])(
+    '%s is left to the connection',
+    (url) => {
+      expect(hostRefusal(new URL(url).hostname)).toBeUndefined();
     },
   );
 });

@@ -1,6 +1,7 @@
 import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
 import { Readable } from 'node:stream';
 import got, { type BeforeRedirectHook, type Delays, type OptionsInit } from 'got';
+import { classifyAddress, isMetadataHost, type AddressClass } from '@toolplane/config';
 import ipaddr from 'ipaddr.js';
 
 /**
@@ -11,10 +12,9 @@ import ipaddr from 'ipaddr.js';
  * literals are checked before connecting, and every redirect target is checked again. `OUTBOUND_ALLOW`
  * lists exceptions (IPs, CIDRs, host names) for development, such as the embedded example on
  * 127.0.0.1. Used by `sendRequest` (HTTP operations, OAuth tokens, connector tests, workflows) and
- * `guardedFetch` (external MCP servers).
+ * `guardedFetch` (external MCP servers). The address classes are `@toolplane/config`'s `classifyAddress`, which the
+ * edge applies to a webhook callback URL at subscribe.
  */
-
-export type AddressClass = 'loopback' | 'private' | 'link-local' | 'cloud metadata' | 'reserved';
 
 export interface OutboundPolicy {
   /** Address ranges allowed whatever their class. */
@@ -72,64 +72,6 @@ export function parseOutboundAllow(spec: string): OutboundPolicy {
     }
   }
   return policy;
-}
-
-/** Well-known metadata endpoints: AWS/GCP/Azure/OpenStack (IPv4), AWS (IPv6), ECS task metadata, Alibaba. */
-const metadataAddresses = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2', '100.100.100.200']);
-/** Names of metadata services, refused before any DNS lookup. */
-const metadataHosts = new Set([
-  'metadata.google.internal',
-  'metadata.goog',
-  'metadata',
-  'instance-data',
-  'instance-data.ec2.internal',
-]);
-
-function v4FromParts(hi: number, lo: number): ipaddr.IPv4 {
-  return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
-}
-
-/** The class of an address that must not be reached by default, or `undefined` for a public unicast address. */
-export function classifyAddress(ip: string): AddressClass | undefined {
-  if (!ipaddr.isValid(ip)) return 'reserved';
-  const addr = ipaddr.process(ip); // IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4
-  if (metadataAddresses.has(addr.toNormalizedString()) || metadataAddresses.has(addr.toString()))
-    return 'cloud metadata';
-  if (addr.kind() === 'ipv4') {
-    switch ((addr as ipaddr.IPv4).range()) {
-      case 'unicast':
-        return undefined;
-      case 'loopback':
-        return 'loopback';
-      case 'private':
-      case 'carrierGradeNat':
-        return 'private';
-      case 'linkLocal':
-        return 'link-local';
-      default:
-        return 'reserved'; // unspecified (0.0.0.0 reaches this host), broadcast, multicast, documentation, benchmarking…
-    }
-  }
-  const v6 = addr as ipaddr.IPv6;
-  const range = v6.range() as string;
-  switch (range) {
-    case 'unicast':
-      // ::/96 (IPv4-compatible, deprecated) is not routable: refused.
-      return v6.parts.slice(0, 6).every((p) => p === 0) ? 'reserved' : undefined;
-    case 'loopback':
-      return 'loopback';
-    case 'uniqueLocal':
-    case 'deprecatedSiteLocal':
-      return 'private';
-    case 'linkLocal':
-      return 'link-local';
-    case 'rfc6052': // NAT64: the IPv4 address is the last 32 bits
-      return classifyAddress(v4FromParts(v6.parts[6]!, v6.parts[7]!).toString());
-    case '6to4': // 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
-      return classifyAddress(v4FromParts(v6.parts[1]!, v6.parts[2]!).toString());
-    default:
-      return 'reserved'; // unspecified, multicast, Teredo, documentation…
-  }
 }
 
 function inRanges(ip: string, policy: OutboundPolicy): boolean {
@@ -220,7 +162,7 @@ export function checkUrlSync(url: string | URL, policy: OutboundPolicy = active.
   if (ipaddr.isValid(host) && /^[0-9a-f:.]+$/i.test(host)) {
     const refusal = checkAddress(host, host, policy);
     if (refusal) throw refusal;
-  } else if (metadataHosts.has(host.toLowerCase().replace(/\.$/, '')) && !hostAllowed(host, policy)) {
+  } else if (isMetadataHost(host) && !hostAllowed(host, policy)) {
     throw new OutboundRefusedError(host, undefined, 'cloud metadata', `${host} is a cloud metadata service`);
   }
   if (!passed || passed.size >= maxPassedHosts) passedHosts.set(policy, (passed = new Set()));

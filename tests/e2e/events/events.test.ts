@@ -9,7 +9,7 @@ import {
   type Experimental_MCPEventStore as MCPEventStore,
   type Experimental_MCPEventSubscription as MCPEventSubscription,
 } from '@ai-sdk/mcp';
-import type { Client } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { unwrap } from '@toolplane/client';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
@@ -35,7 +35,7 @@ let s: EventsStack;
 let client: Client;
 
 beforeAll(async () => {
-  s = await startEventsStack('events', { EVENTS_HEARTBEAT_MS: '300' });
+  s = await startEventsStack('events', { EVENTS_HEARTBEAT_MS: '300', EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER: '20' });
   client = await sdkClient(s.server.url, s.stack.bootstrapKey);
 }, 180_000);
 
@@ -151,6 +151,38 @@ describe('the official SDK client, raw methods', () => {
     const again = await poll(client, { name: 'github.push', arguments: args, cursor: rest.cursor });
     expect(again.events).toEqual([]);
     expect(again.cursor).toBe(rest.cursor);
+  });
+
+  it('bounds the subscriptions one anonymous caller holds; the source still takes other callers’', async () => {
+    const open = await unwrap(
+      s.api.POST('/mcp_manager', {
+        body: {
+          name: 'repos-public',
+          mode: 'NORMAL',
+          connectorInstanceId: s.instanceId,
+          isPublic: true,
+          config: { events: ['github.push'] },
+        },
+      }),
+    );
+    const anonymous = new Client({ name: 'events-anonymous', version: '1.0.0' });
+    await anonymous.connect(new StreamableHTTPClientTransport(new URL(open.url)));
+    try {
+      // Each poll with new arguments registers a subscription: twenty are this caller's share.
+      for (let i = 0; i < 20; i++)
+        await poll(anonymous, { name: 'github.push', arguments: { repository: `anon/r${i}` }, cursor: null });
+      const refused = poll(anonymous, { name: 'github.push', arguments: { repository: 'anon/r20' }, cursor: null });
+      await expect(refused).rejects.toMatchObject({ code: -32025, data: { limit: 'subscriptions', max: 20 } });
+      await expect(refused).rejects.toThrow('You already have your most subscriptions to this event source');
+      // One of its own again is a refresh, not a new one.
+      const again = await poll(anonymous, { name: 'github.push', arguments: { repository: 'anon/r0' }, cursor: null });
+      expect(again.events).toEqual([]);
+      // Another caller of the same source is not refused.
+      const keyed = await poll(client, { name: 'github.push', arguments: { repository: 'acme/other' }, cursor: null });
+      expect(keyed.cursor).toEqual(expect.any(String));
+    } finally {
+      await anonymous.close();
+    }
   });
 
   it('refuses arguments its inputSchema does not take, with Ajv’s errors; an unknown event type is NotFound', async () => {

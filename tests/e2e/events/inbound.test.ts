@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -156,7 +156,9 @@ const post = (instanceId: string, body: string, headers: Record<string, string>)
 
 function githubDelivery(action: string, repository: string, opts: { secret?: string } = {}) {
   const id = randomUUID();
-  const body = JSON.stringify({ action, repository: { full_name: repository }, issue: { number: 7, title: 'Bug' } });
+  // Each payload differs, as GitHub's do (its issue and timestamps): a signed body is known by its digest.
+  const issue = { id: randomInt(2 ** 40), number: 7, title: 'Bug' };
+  const body = JSON.stringify({ action, repository: { full_name: repository }, issue });
   const signature = `sha256=${createHmac('sha256', opts.secret ?? GITHUB_SECRET)
     .update(body)
     .digest('hex')}`;
@@ -185,9 +187,8 @@ async function refusalRecord(serverId: string, tool: string, errorCode: string) 
 
 async function refusalAudits(instanceId: string) {
   const page = await unwrap(api.GET('/audit_events', { params: { query: { resource_id: instanceId, limit: 100 } } }));
-  return (page.data as { action: string; outcome: string; details: { reason?: string } | null }[]).filter(
-    (e) => e.action === 'events.inbound_refused',
-  );
+  type Audit = { action: string; outcome: string; details: { reason?: string; deliveryId?: string } | null };
+  return (page.data as Audit[]).filter((e) => e.action === 'events.inbound_refused');
 }
 
 beforeAll(async () => {
@@ -266,9 +267,9 @@ describe('inbound deliveries', () => {
     const res = await post(slack.instanceId, JSON.stringify({ type: 'url_verification', challenge }), {});
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(challenge);
-    // The same body to a GitHub instance is a delivery like any other (queued, then refused unsigned).
+    // The same body to a GitHub instance is a delivery like any other: unsigned, it is refused before it is queued.
     expect((await post(github.instanceId, JSON.stringify({ type: 'url_verification', challenge }), {})).status).toBe(
-      202,
+      401,
     );
   });
 
@@ -302,7 +303,7 @@ describe('inbound deliveries', () => {
 
     expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
     expect((await occurrences(mine)).map((o) => o.eventId)).not.toContain(forged.id);
-    // Each refusal has its audit event (an unsigned delivery of the Slack case is one more bad_signature).
+    // Each refusal has its audit event.
     const audits = await waitFor('the audit events', async () => {
       const all = [...(await refusalAudits(github.instanceId)), ...(await refusalAudits(stripe.instanceId))];
       const reasons = new Set(all.map((a) => a.details?.reason));
@@ -310,6 +311,25 @@ describe('inbound deliveries', () => {
     });
     expect([...new Set(audits.map((a) => a.details?.reason))].sort()).toEqual(['bad_signature', 'replay', 'stale']);
     expect(audits.every((a) => a.outcome === 'refused')).toBe(true);
+  }, 120_000);
+
+  it('takes a signed GitHub body once, whatever delivery id or event type it is sent again under', async () => {
+    const sub = await subscribe(github, 'issue_opened', { arguments: { repository: 'acme/replayed' } });
+    const first = githubDelivery('opened', 'acme/replayed');
+    expect((await post(github.instanceId, first.body, first.headers)).status).toBe(202);
+    await waitFor('the first given', async () => (await occurrences(sub)).length === 1);
+    // The captured body and signature, under new unsigned headers: another delivery id, then another event type too.
+    const again = { ...first.headers, 'x-github-delivery': randomUUID() };
+    const relabelled = { ...first.headers, 'x-github-delivery': randomUUID(), 'x-github-event': 'pull_request' };
+    for (const headers of [again, relabelled])
+      expect((await post(github.instanceId, first.body, headers)).status).toBe(202);
+    const audits = await waitFor('both refused as replays', async () => {
+      const replays = (await refusalAudits(github.instanceId)).filter((a) => a.details?.reason === 'replay');
+      const ids = new Set(replays.map((a) => a.details?.deliveryId));
+      return ids.has(again['x-github-delivery']) && ids.has(relabelled['x-github-delivery']) ? replays : undefined;
+    });
+    expect(audits.every((a) => a.outcome === 'refused')).toBe(true);
+    expect((await occurrences(sub)).map((o) => o.eventId)).toEqual([first.id]);
   }, 120_000);
 
   it("POSTs to a webhook subscription's callback, signed as Standard Webhooks with its secret", async () => {

@@ -7,7 +7,7 @@ import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import {
   eventSourcesKey,
-  INBOUND_QUEUE,
+  inboundHeldKey,
   subscriptionsKey,
   subscriptionStreamKey,
   type EventOccurrence,
@@ -63,23 +63,19 @@ function stripeDelivery(id: string) {
   return { body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` } };
 }
 
-/** How many deliveries the edges queued (answered 202). */
-let queued = 0;
-
 /** POSTs a delivery to an edge's inbound URL; the status (0: no answer). */
 async function post(edgeUrl: string, id: string): Promise<number> {
   const d = stripeDelivery(id);
   try {
     const res = await fetch(`${edgeUrl}/hooks/${instanceId}`, { method: 'POST', headers: d.headers, body: d.body });
-    if (res.status === 202) queued++;
     return res.status;
   } catch {
     return 0;
   }
 }
 
-/** How many queued deliveries a worker finished (the inbound queue's completed jobs). */
-const handled = () => redis.zcard(`${stack.redisPrefix}:${INBOUND_QUEUE}:completed`);
+/** Whether every queued delivery was handled (each holds a place in its instance's bound until a worker ends it). */
+const allHandled = async () => (await redis.zcard(inboundHeldKey(instanceId))) === 0;
 
 /** Kills a service process (SIGKILL) and forgets it. */
 async function kill(p: ServiceProcess): Promise<void> {
@@ -231,9 +227,10 @@ describe('MCP Events under faults', () => {
 
     // The provider retries at edge B: the second (now queued twice), then the third and a fourth.
     expect(await post(edgeB(), e[1]!)).toBe(202);
+    expect(await redis.zcard(inboundHeldKey(instanceId))).toBe(2);
     const worker = await stack.addWorker();
     // The new worker takes both copies of the second at once: one is given, the other refused as already taken.
-    await waitFor('every queued delivery handled', async () => (await handled()) === queued);
+    await waitFor('every queued delivery handled', allHandled);
     expect(await given(pollSub)).toEqual(e.slice(0, 2));
     expect(logLines(worker, 'inbound delivery refused').filter((l) => l.reason === 'replay')).toHaveLength(1);
     for (const id of e.slice(2)) await deliver(edgeB(), id, pollSub);

@@ -23,6 +23,7 @@ export function eventsDeps(
       webhookMaxTtlMs: env.EVENTS_WEBHOOK_MAX_TTL_MS,
       allowLoopbackCallbacks: env.EVENTS_ALLOW_LOOPBACK_CALLBACKS,
       maxSubscriptions: env.EVENTS_MAX_SUBSCRIPTIONS,
+      maxSubscriptionsPerCaller: env.EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER,
       nextPollMs: env.EVENTS_NEXT_POLL_MS,
     },
     ...(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE

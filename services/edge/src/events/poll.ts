@@ -2,7 +2,7 @@ import { CURSOR_PATTERN, readStream, refreshSubscription, type StreamRead } from
 import type { EventOccurrence, EventSubscription } from '@toolplane/contracts';
 import type { Caller } from '../authenticate.ts';
 import { resolveEventType } from './event-types.ts';
-import { nowOf, storeSubscription, subscriptionOf, type EventsDeps } from './subscriptions.ts';
+import { nowOf, storeSubscription, subscriptionOf, type EventRequest, type EventsDeps } from './subscriptions.ts';
 import { invalidParams, type PollParams, type StreamParams } from './wire.ts';
 
 /** The default and the most events one poll answers with. */
@@ -33,7 +33,7 @@ export async function startSubscription(
   deps: EventsDeps,
   caller: Caller,
   params: PollParams | StreamParams,
-  opts: { delivery: 'poll' | 'push'; requestId: string | number },
+  opts: { delivery: 'poll' | 'push'; request: EventRequest },
 ): Promise<Start> {
   const args = params.arguments ?? {};
   const cursor = params.cursor ?? null;
@@ -41,10 +41,11 @@ export async function startSubscription(
   const type = resolveEventType(caller, { name: params.name, arguments: args, delivery: opts.delivery });
   const now = nowOf(deps);
   const expiresAt = now + deps.settings.idleTtlMs;
-  const sub = subscriptionOf(caller, type, { arguments: args, delivery: opts.delivery, expiresAt, now });
+  const { owner } = opts.request;
+  const sub = subscriptionOf(caller, type, { arguments: args, delivery: opts.delivery, expiresAt, now, owner });
   const live = cursor !== null && (await refreshSubscription(deps.redis, sub.instanceId, sub.id, { expiresAt, now }));
   if (live) return { sub, cursor, fresh: false, truncated: false };
-  const { tail } = await storeSubscription(deps, caller, sub, opts.requestId);
+  const { tail } = await storeSubscription(deps, caller, sub, opts.request.id);
   return { sub, cursor: tail, fresh: true, truncated: cursor !== null };
 }
 
@@ -63,9 +64,9 @@ export async function pollEvents(
   deps: EventsDeps,
   caller: Caller,
   params: PollParams,
-  requestId: string | number,
+  request: EventRequest,
 ): Promise<Record<string, unknown>> {
-  const start = await startSubscription(deps, caller, params, { delivery: 'poll', requestId });
+  const start = await startSubscription(deps, caller, params, { delivery: 'poll', request });
   const nextPollMs = deps.settings.nextPollMs;
   if (start.fresh)
     return {

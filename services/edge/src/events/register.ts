@@ -4,7 +4,7 @@ import type { LoadedCatalog } from '../catalogs.ts';
 import { eventTypesOf, grantsEvent, hasEvents } from './event-types.ts';
 import { pollEvents } from './poll.ts';
 import { streamEvents } from './stream.ts';
-import type { EventsDeps } from './subscriptions.ts';
+import { subscriptionOwner, type EventRequest, type EventsDeps } from './subscriptions.ts';
 import { subscribeWebhook, unsubscribeWebhook } from './webhook.ts';
 import {
   EVENTS_CAPABILITIES,
@@ -64,13 +64,17 @@ export function registerEvents(
   const { deps, current, connection } = opts;
   if (!deps || !hasEvents(loaded)) return;
   const caller = (ctx: ServerContext) => current(ctx).caller;
+  const request = (ctx: ServerContext): EventRequest => {
+    const c = current(ctx);
+    return { id: ctx.mcpReq.id, owner: subscriptionOwner(c.caller, c.source.ip) };
+  };
   server.setRequestHandler('events/list', { params: ListParams }, (_params, ctx) => listEvents(caller(ctx).loaded));
   server.setRequestHandler('events/poll', { params: PollParams }, (params, ctx) =>
-    pollEvents(deps, caller(ctx), params, ctx.mcpReq.id),
+    pollEvents(deps, caller(ctx), params, request(ctx)),
   );
   server.setRequestHandler('events/stream', { params: StreamParams }, (params, ctx) =>
     streamEvents(deps, caller(ctx), params, {
-      requestId: ctx.mcpReq.id,
+      request: request(ctx),
       notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]),
       // 2026-07-28: the SDK's signal follows the request's stream; 2025: the edge's connection signal (its close, or a
       // notifications/cancelled naming the request).
@@ -78,7 +82,7 @@ export function registerEvents(
     }),
   );
   server.setRequestHandler('events/subscribe', { params: SubscribeParams }, (params, ctx) =>
-    subscribeWebhook(deps, caller(ctx), params, ctx.mcpReq.id),
+    subscribeWebhook(deps, caller(ctx), params, request(ctx)),
   );
   server.setRequestHandler('events/unsubscribe', { params: UnsubscribeParams }, (params, ctx) =>
     unsubscribeWebhook(deps, caller(ctx), params, ctx.mcpReq.id),

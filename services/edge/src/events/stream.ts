@@ -2,12 +2,12 @@ import { duplicateConnection, refreshSubscription, registerSubscription, waitFor
 import type { RedisClient } from '@toolplane/redis';
 import type { Caller } from '../authenticate.ts';
 import { MAX_EVENTS, occurrenceOnWire, readFrom, startSubscription, type Start } from './poll.ts';
-import { nowOf, type EventsDeps } from './subscriptions.ts';
+import { nowOf, type EventRequest, type EventsDeps } from './subscriptions.ts';
 import { SUBSCRIPTION_ID_META, type StreamParams } from './wire.ts';
 
 /** How a stream's handler talks to its client: the request's related notifications and its end. */
 export interface StreamChannel {
-  requestId: string | number;
+  request: EventRequest;
   notify: (notification: { method: string; params: Record<string, unknown> }) => Promise<void>;
   /** Aborts when the client cancels or goes away. */
   signal: AbortSignal;
@@ -27,8 +27,8 @@ export async function streamEvents(
   params: StreamParams,
   channel: StreamChannel,
 ): Promise<Record<string, unknown>> {
-  const start = await startSubscription(deps, caller, params, { delivery: 'push', requestId: channel.requestId });
-  const meta = { [SUBSCRIPTION_ID_META]: channel.requestId };
+  const start = await startSubscription(deps, caller, params, { delivery: 'push', request: channel.request });
+  const meta = { [SUBSCRIPTION_ID_META]: channel.request.id };
   const send = (method: string, p: Record<string, unknown>) =>
     channel.notify({ method: `notifications/events/${method}`, params: { ...p, _meta: meta } });
   const first = start.fresh ? undefined : await readFrom(deps, start, { count: MAX_EVENTS, maxAgeMs: params.maxAgeMs });
@@ -120,5 +120,6 @@ async function keepAlive(deps: EventsDeps, start: Start): Promise<void> {
   const now = nowOf(deps);
   const expiresAt = now + deps.settings.idleTtlMs;
   if (await refreshSubscription(deps.redis, start.sub.instanceId, start.sub.id, { expiresAt, now })) return;
-  await registerSubscription(deps.redis, { ...start.sub, expiresAt }, { max: deps.settings.maxSubscriptions, now });
+  const { maxSubscriptions: max, maxSubscriptionsPerCaller: perOwner } = deps.settings;
+  await registerSubscription(deps.redis, { ...start.sub, expiresAt }, { max, perOwner, now });
 }

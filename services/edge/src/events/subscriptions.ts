@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { auditActor, printable } from '@toolplane/access';
 import type { AuditEventInput, EventPrincipal, EventSubscription } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
@@ -12,6 +12,7 @@ import {
 import type { RedisClient } from '@toolplane/redis';
 import { currentTraceIds } from '@toolplane/telemetry';
 import type { Caller } from '../authenticate.ts';
+import { programCaller } from '../code-slots.ts';
 import type { LoadedEventType } from './event-types.ts';
 import type { StreamStanding } from './standing.ts';
 import { resourceExhausted } from './wire.ts';
@@ -29,6 +30,8 @@ export interface EventsSettings {
   allowLoopbackCallbacks: boolean;
   /** The most subscriptions one connector instance holds. */
   maxSubscriptions: number;
+  /** The most of them one caller holds (`subscriptionOwner`). */
+  maxSubscriptionsPerCaller: number;
   /** What a poll answers as `nextPollMs`. */
   nextPollMs: number;
 }
@@ -60,6 +63,20 @@ export function eventPrincipal(caller: Caller): EventPrincipal {
   };
 }
 
+/** One events request: its JSON-RPC id, and who the subscriptions it makes count against (`subscriptionOwner`). */
+export interface EventRequest {
+  id: string | number;
+  owner: string;
+}
+
+/**
+ * Who a subscription counts against (EVENTS_MAX_SUBSCRIPTIONS_PER_CALLER): the person, else the key, else the token
+ * subject, else an anonymous caller's client address (an IPv6 /64), as a digest: the address is not stored.
+ */
+export function subscriptionOwner(caller: Caller, clientAddress: string | undefined): string {
+  return createHash('sha256').update(programCaller(caller.principal, clientAddress)).digest('hex').slice(0, 32);
+}
+
 /** A subscription of this caller to this event type (not yet stored). */
 export function subscriptionOf(
   caller: Caller,
@@ -70,6 +87,7 @@ export function subscriptionOf(
     expiresAt: number;
     callback?: EventSubscription['callback'];
     now: number;
+    owner: string;
   },
 ): EventSubscription {
   const { catalog } = caller.loaded;
@@ -98,6 +116,7 @@ export function subscriptionOf(
       : {}),
     createdAt: request.now,
     expiresAt: request.expiresAt,
+    owner: request.owner,
   };
 }
 
@@ -115,6 +134,7 @@ export async function storeSubscription(
   try {
     ({ created } = await registerSubscription(deps.redis, sub, {
       max: deps.settings.maxSubscriptions,
+      perOwner: deps.settings.maxSubscriptionsPerCaller,
       now: sub.createdAt,
     }));
   } catch (err) {

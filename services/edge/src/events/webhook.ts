@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { hostRefusal } from '@toolplane/config';
 import { CURSOR_PATTERN, readSubscription, removeSubscription, subscriptionIdOf } from '@toolplane/queue';
 import type { Caller } from '../authenticate.ts';
 import { eventTypesOf, resolveEventType } from './event-types.ts';
@@ -8,6 +8,7 @@ import {
   storeSubscription,
   subscriptionAudit,
   subscriptionOf,
+  type EventRequest,
   type EventsDeps,
   type EventsSettings,
 } from './subscriptions.ts';
@@ -38,41 +39,13 @@ function checkSecret(secret: string): void {
     throw invalidParams('delivery.secret must be "whsec_" followed by the base64 of 24 to 64 random bytes.');
 }
 
-/** Whether a literal IP address is one a callback may not name (loopback, private, link-local, unspecified). */
-function isPrivateAddress(host: string): boolean {
-  const ip = host.replace(/^\[|\]$/g, '');
-  const kind = isIP(ip);
-  if (kind === 4) {
-    const [a, b] = ip.split('.').map(Number) as [number, number];
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127)
-    );
-  }
-  if (kind === 6) {
-    const lower = ip.toLowerCase();
-    return (
-      lower === '::' ||
-      lower === '::1' ||
-      /^f[cd]/.test(lower) ||
-      /^fe[89ab]/.test(lower) ||
-      lower.startsWith('::ffff:')
-    );
-  }
-  return host === 'localhost' || host.endsWith('.localhost');
-}
-
 const isLoopback = (host: string) => host === '127.0.0.1' || host === '[::1]';
 
 /**
  * A callback URL as the subscription keeps it (E11, E12): `https` (or `http` to the loopback address where tests
- * allow it), no credentials, no fragment, no literal private address. Names are checked again where they resolve:
- * the worker's outbound guard, at each delivery.
+ * allow it), no credentials, no fragment, and no host the worker's outbound guard would refuse without DNS (an
+ * address literal of a class it refuses, `localhost` with or without its final dot, a metadata service's name:
+ * `hostRefusal`, the guard's own classes). Names are checked again where they resolve: the guard, at each delivery.
  */
 function checkCallbackUrl(raw: string, settings: Pick<EventsSettings, 'allowLoopbackCallbacks'>): string {
   let url: URL;
@@ -86,8 +59,9 @@ function checkCallbackUrl(raw: string, settings: Pick<EventsSettings, 'allowLoop
     throw invalidParams('delivery.url must use https.');
   if (url.username || url.password || url.hash)
     throw invalidParams('delivery.url may carry no credentials or fragment.');
-  if (!loopbackAllowed && isPrivateAddress(url.hostname))
-    throw invalidParams('delivery.url names a private, loopback or link-local address.');
+  const refusal = loopbackAllowed ? undefined : hostRefusal(url.hostname);
+  if (refusal)
+    throw invalidParams(`delivery.url names a ${refusal} address (a private, loopback or reserved one is refused).`);
   return url.href;
 }
 
@@ -105,7 +79,7 @@ export async function subscribeWebhook(
   deps: EventsDeps,
   caller: Caller,
   params: SubscribeParams,
-  requestId: string | number,
+  request: EventRequest,
 ): Promise<Record<string, unknown>> {
   requireAuthenticated(caller);
   const { mode } = params.delivery;
@@ -133,10 +107,11 @@ export async function subscribeWebhook(
     expiresAt,
     callback: { url, secretSealed: '' },
     now,
+    owner: request.owner,
   });
   const secretSealed = await deps.sealSecret(params.delivery.secret, unsealed.id);
   const sub = { ...unsealed, callback: { url, secretSealed } };
-  const { created, tail } = await storeSubscription(deps, caller, sub, requestId);
+  const { created, tail } = await storeSubscription(deps, caller, sub, request.id);
   return {
     resultType: 'complete',
     id: sub.id,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { stepRefusal } from '@toolplane/access';
 import {
   EventSubscription,
@@ -29,6 +30,33 @@ export interface FanOutDeps {
   now: () => number;
   /** A webhook subscription's stream got an entry: its deliverer is woken. */
   webhookEntry: (instanceId: string, subscriptionId: string) => void;
+}
+
+/**
+ * Which subscriptions an occurrence was given to (a hash under the instance's hash tag, field: the subscription id),
+ * so a fan-out run again (its job stalled when a worker died, and retried) gives each subscription what it was not
+ * given yet, and nothing twice. Removed once the delivery is in the seen set (`forgetGiven`); else it lapses.
+ */
+export const givenKey = (instanceId: string, eventId: string): string =>
+  `{ev:${instanceId}}:given:${createHash('sha256').update(eventId).digest('hex').slice(0, 32)}`;
+
+/** How long a fan-out's record of what it gave outlives it when its run did not end (a dead worker's). */
+const GIVEN_TTL_MS = 3_600_000;
+
+/**
+ * Appends an occurrence to a subscription's stream unless it was given to it already (KEYS: the given hash, the
+ * stream; ARGV: the subscription id, the hash's lifetime, the stream's length, the occurrence's JSON): 1 appended,
+ * 0 given before. One script: a re-run racing the first cannot both append.
+ */
+const GIVE_ONCE = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', '${OCCURRENCE_FIELD}', ARGV[4])
+return 1`;
+
+/** Drops the record of what an occurrence was given to (its delivery is in the seen set from now on). */
+export async function forgetGiven(deps: Pick<FanOutDeps, 'redis'>, instanceId: string, eventId: string) {
+  await deps.redis.del(givenKey(instanceId, eventId));
 }
 
 /** What happened to one occurrence for one subscription (logged and counted; never the payload). */
@@ -116,6 +144,9 @@ async function giveTo(
 ): Promise<Given> {
   const { server, type } = target;
   if (!passesFilters(type, sub.arguments, occurrence.data)) return { id: sub.id, given: false, why: 'filters' };
+  const given = givenKey(sub.instanceId, occurrence.eventId);
+  // Given by an earlier run of this fan-out: neither charged nor appended again.
+  if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
   const refused = accessRefusal(target.access, sub, server, occurrence.data);
   if (refused !== undefined) return { id: sub.id, given: false, why: `access: ${refused}` };
   const guardrails = guardrailsFor(server.guardrails, sub.name);
@@ -124,7 +155,7 @@ async function giveTo(
     return { id: sub.id, given: false, why: `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim() };
   const overQuota = await quotaRefusal(deps, sub, target);
   if (overQuota !== undefined) return { id: sub.id, given: false, why: overQuota };
-  const given: EventOccurrence = { ...occurrence, data: guarded.value };
+  const shown: EventOccurrence = { ...occurrence, data: guarded.value };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
   if (sub.session)
     await deps.sessions.add(sub.workspaceId, sub.session, {
@@ -135,16 +166,14 @@ async function giveTo(
       labels: [{ label: 'untrusted', source: 'declared' }],
       countCall: false,
     });
-  await deps.redis.xadd(
+  const appended = await deps.redis.eval(
+    GIVE_ONCE,
+    2,
+    given,
     subscriptionStreamKey(sub.instanceId, sub.id),
-    'MAXLEN',
-    '~',
-    String(deps.streamMaxLen),
-    '*',
-    OCCURRENCE_FIELD,
-    JSON.stringify(given),
+    ...[sub.id, GIVEN_TTL_MS, deps.streamMaxLen, JSON.stringify(shown)],
   );
-  if (sub.delivery === 'webhook') deps.webhookEntry(sub.instanceId, sub.id);
+  if (appended === 1 && sub.delivery === 'webhook') deps.webhookEntry(sub.instanceId, sub.id);
   return { id: sub.id, given: true };
 }
 

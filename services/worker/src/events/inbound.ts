@@ -7,7 +7,7 @@ import {
   type InboundDelivery,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { fanOut, type FanOutDeps, type Given } from './fan-out.ts';
+import { fanOut, forgetGiven, type FanOutDeps, type Given } from './fan-out.ts';
 import type { EventSources, InstanceEvents } from './sources.ts';
 import { verifyDelivery, type RefusalReason } from './verify.ts';
 
@@ -102,49 +102,52 @@ function recordGiven(
   });
 }
 
-/** Whether the delivery id was taken within the replay window (the set holds ids scored by when they expire). */
-async function seenBefore(deps: InboundDeps, instanceId: string, deliveryId: string): Promise<boolean> {
-  const score = await deps.redis.zscore(inboundSeenKey(instanceId), deliveryId);
+/**
+ * Whether the delivery was taken within the replay window, by its replay key (a signed delivery id, or the signed
+ * body's digest: `verify.ts`); the set holds keys scored by when they expire.
+ */
+async function seenBefore(deps: InboundDeps, instanceId: string, replayKey: string): Promise<boolean> {
+  const score = await deps.redis.zscore(inboundSeenKey(instanceId), replayKey);
   return score !== null && Number(score) > deps.now();
 }
 
-/** Remembers a delivery id fanned out (after the fan-out: a retry of the same job is not a replay; ids expire). */
-async function markSeen(deps: InboundDeps, instanceId: string, deliveryId: string): Promise<void> {
+/** Remembers a delivery fanned out (after the fan-out: a retry of the same job is not a replay; keys expire). */
+async function markSeen(deps: InboundDeps, instanceId: string, replayKey: string): Promise<void> {
   const key = inboundSeenKey(instanceId);
   const now = deps.now();
   await deps.redis
     .multi()
     .zremrangebyscore(key, '-inf', String(now))
-    .zadd(key, String(now + deps.replayWindowMs), deliveryId)
+    .zadd(key, String(now + deps.replayWindowMs), replayKey)
     .pexpire(key, deps.replayWindowMs)
     .exec();
 }
 
-/** How long a claim on a delivery id holds without its handling ending (a killed worker's lapses after it). */
+/** How long a claim on a delivery holds without its handling ending (a killed worker's lapses after it). */
 const CLAIM_MS = 60_000;
 
 /** Releases a claim only while it is still this handling's. */
 const RELEASE_CLAIM = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
-/** The claim's key: beside the seen set (same hash tag), named by a digest of the delivery id. */
-const claimKey = (instanceId: string, deliveryId: string): string =>
-  `${inboundSeenKey(instanceId)}:claim:${createHash('sha256').update(deliveryId).digest('hex').slice(0, 32)}`;
+/** The claim's key: beside the seen set (same hash tag), named by a digest of the replay key. */
+const claimKey = (instanceId: string, replayKey: string): string =>
+  `${inboundSeenKey(instanceId)}:claim:${createHash('sha256').update(replayKey).digest('hex').slice(0, 32)}`;
 
 /**
- * One delivery id is fanned out by one handling at a time: a provider's retry queued beside the first copy (the edge
+ * One delivery (its replay key) is fanned out by one handling at a time: a provider's retry queued beside the first copy (the edge
  * that queued it died before answering) would otherwise pass the seen check while the first is still fanning out,
  * and every subscriber would be given it twice. Runs `fan` under the claim; a claim held by another handling throws
  * (the queue retries it with backoff, and it then meets the seen set: a replay).
  */
 async function underClaim<T>(
   deps: InboundDeps,
-  where: { instanceId: string; deliveryId: string },
+  where: { instanceId: string; replayKey: string },
   fan: () => Promise<T>,
 ) {
-  const key = claimKey(where.instanceId, where.deliveryId);
+  const key = claimKey(where.instanceId, where.replayKey);
   const token = randomUUID();
   if ((await deps.redis.set(key, token, 'PX', CLAIM_MS, 'NX')) !== 'OK')
-    throw new Error('this delivery id is being fanned out by another job; tried again later');
+    throw new Error('this delivery is being fanned out by another job; tried again later');
   try {
     return await fan();
   } finally {
@@ -179,30 +182,23 @@ export async function handleInbound(deps: InboundDeps, delivery: InboundDelivery
     toleranceMs: deps.toleranceMs,
   });
   if (!verdict.ok) return recordRefusal(deps, delivery, events, verdict);
-  const { deliveryId } = verdict;
-  if (await seenBefore(deps, instanceId, deliveryId))
-    return recordRefusal(deps, delivery, events, {
-      reason: 'replay',
-      message: 'this delivery id was already taken',
-      deliveryId,
-    });
-  const given = await underClaim(deps, { instanceId, deliveryId }, async () => {
+  const { deliveryId, replayKey } = verdict;
+  const replay = { reason: 'replay' as const, message: 'this delivery was already taken', deliveryId };
+  if (await seenBefore(deps, instanceId, replayKey)) return recordRefusal(deps, delivery, events, replay);
+  const given = await underClaim(deps, { instanceId, replayKey }, async () => {
     // Checked again under the claim: a copy whose handling ended since the check above was given already.
-    if (await seenBefore(deps, instanceId, deliveryId)) return undefined;
+    if (await seenBefore(deps, instanceId, replayKey)) return undefined;
     const out = await fanOut(
       deps,
       { instanceId, workspaceId: events.workspaceId, servers: events.servers },
       { eventId: deliveryId, types: verdict.types, data: verdict.data, timestamp: delivery.receivedAt },
     );
-    await markSeen(deps, instanceId, deliveryId);
+    await markSeen(deps, instanceId, replayKey);
+    // A run after this one meets the seen set: what it was given to need not be remembered.
+    await forgetGiven(deps, instanceId, deliveryId);
     return out;
   });
-  if (!given)
-    return recordRefusal(deps, delivery, events, {
-      reason: 'replay',
-      message: 'this delivery id was already taken',
-      deliveryId,
-    });
+  if (!given) return recordRefusal(deps, delivery, events, replay);
   recordGiven(deps, delivery, events, { deliveryId, given });
   deps.log.debug(
     {

@@ -40,6 +40,45 @@ describe('verifyDelivery', () => {
     });
   });
 
+  it('GitHub and Jira: a signed body is known by its digest, whatever unsigned id or event type it comes under', () => {
+    const body = JSON.stringify({ action: 'opened', issue: { number: 1 } });
+    const signed = { 'x-hub-signature-256': `sha256=${hmac('s3cret', body)}` };
+    const as = (event: string, delivery: string) =>
+      verifyDelivery(
+        input(
+          {
+            provider: 'github',
+            secret: 's3cret',
+            headers: { ...signed, 'x-github-event': event, 'x-github-delivery': delivery },
+          },
+          body,
+        ),
+      );
+    const first = as('issues', 'd-1');
+    const relabelled = as('pull_request', 'd-2');
+    expect(first.ok && relabelled.ok).toBe(true);
+    if (!first.ok || !relabelled.ok) return;
+    expect(relabelled.deliveryId).toBe('d-2');
+    expect(relabelled.replayKey).toBe(first.replayKey);
+    expect(first.replayKey).not.toContain('d-1');
+    const other = as('issues', 'd-1');
+    expect(other.ok && other.replayKey).toBe(first.replayKey);
+    const jiraBody = JSON.stringify({ webhookEvent: 'jira:issue_created' });
+    const jira = (id: string) =>
+      verifyDelivery(
+        input(
+          {
+            provider: 'jira',
+            secret: 'j',
+            headers: { 'x-hub-signature': `sha256=${hmac('j', jiraBody)}`, 'x-atlassian-webhook-identifier': id },
+          },
+          jiraBody,
+        ),
+      );
+    const [j1, j2] = [jira('1'), jira('2')];
+    expect(j1.ok && j2.ok && j1.replayKey === j2.replayKey).toBe(true);
+  });
+
   it('Stripe: t=,v1= over "t.body", within the tolerance; any of several v1 signatures', () => {
     const body = JSON.stringify({ id: 'evt_1', type: 'payment_intent.succeeded', data: { object: {} } });
     const sign = (t: number) => ({

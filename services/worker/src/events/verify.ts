@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { WebhookProvider } from '@toolplane/contracts';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
@@ -9,6 +9,12 @@ export type RefusalReason = 'bad_signature' | 'stale' | 'malformed';
 interface Verified {
   ok: true;
   deliveryId: string;
+  /**
+   * What a replay is known by within the replay window: the delivery id where the provider signs it (Stripe, Slack,
+   * Standard Webhooks), else the digest of the signed body (GitHub and Jira sign the body only: their delivery id and
+   * event type are unsigned headers, so the same signed body under another id or type is the same delivery).
+   */
+  replayKey: string;
   /** The provider's type, most precise first (GitHub `issues.opened`, then `issues`). */
   types: string[];
   data: unknown;
@@ -50,6 +56,9 @@ function json(body: Buffer): Record<string, unknown> | undefined {
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** The replay key of a provider that signs the body alone. */
+const bodyKey = (body: Buffer): string => `body:${createHash('sha256').update(body).digest('hex')}`;
+
 /** GitHub: `x-hub-signature-256: sha256=<hex HMAC of the body>`; the delivery is `x-github-delivery`, no timestamp. */
 function github({ secret, headers, body }: VerifyInput): Verdict {
   const signature = headers['x-hub-signature-256'] ?? '';
@@ -61,7 +70,8 @@ function github({ secret, headers, body }: VerifyInput): Verdict {
   if (!data || !event || !deliveryId)
     return refuse('malformed', 'x-github-event, x-github-delivery or a JSON body missing');
   const action = text(data.action);
-  return { ok: true, deliveryId, types: action ? [`${event}.${action}`, event] : [event], data };
+  const types = action ? [`${event}.${action}`, event] : [event];
+  return { ok: true, deliveryId, replayKey: bodyKey(body), types, data };
 }
 
 /** Seconds of a signed timestamp → whether it is within the tolerance of now. */
@@ -83,7 +93,7 @@ function stripe(input: VerifyInput): Verdict {
   const id = text(data?.id);
   const type = text(data?.type);
   if (!data || !id || !type) return refuse('malformed', 'the Stripe event has no id or type');
-  return { ok: true, deliveryId: id, types: [type], data };
+  return { ok: true, deliveryId: id, replayKey: id, types: [type], data };
 }
 
 /** Slack: `x-slack-signature: v0=<hex HMAC of "v0:ts:body">`, `x-slack-request-timestamp`; `event_id`, `event.type`. */
@@ -99,7 +109,7 @@ function slack(input: VerifyInput): Verdict {
   const type = text(event?.type);
   if (!data || !id || !type) return refuse('malformed', 'the Slack event has no event_id or event.type');
   const subtype = text(event?.subtype);
-  return { ok: true, deliveryId: id, types: subtype ? [`${type}.${subtype}`, type] : [type], data };
+  return { ok: true, deliveryId: id, replayKey: id, types: subtype ? [`${type}.${subtype}`, type] : [type], data };
 }
 
 /** Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), checked by the `standardwebhooks` package. */
@@ -124,7 +134,7 @@ function standard(input: VerifyInput): Verdict {
   const data = json(input.body);
   const type = text(data?.type);
   if (!data || !id || !type) return refuse('malformed', 'the payload has no type');
-  return { ok: true, deliveryId: id, types: [type], data };
+  return { ok: true, deliveryId: id, replayKey: id, types: [type], data };
 }
 
 /** Jira: `x-hub-signature: sha256=<hex HMAC of the body>`; `x-atlassian-webhook-identifier`; `webhookEvent`. */
@@ -135,7 +145,7 @@ function jira({ secret, headers, body }: VerifyInput): Verdict {
   const type = text(data?.webhookEvent);
   const deliveryId = headers['x-atlassian-webhook-identifier'];
   if (!data || !type || !deliveryId) return refuse('malformed', 'the Jira event has no webhookEvent or identifier');
-  return { ok: true, deliveryId, types: [type], data };
+  return { ok: true, deliveryId, replayKey: bodyKey(body), types: [type], data };
 }
 
 /**
@@ -158,7 +168,8 @@ function googleCalendar({ secret, headers }: VerifyInput): Verdict {
     resourceUri: headers['x-goog-resource-uri'] ?? null,
     changed: headers['x-goog-changed'] ?? null,
   };
-  return { ok: true, deliveryId: `${channel}:${number}`, types: [state], data };
+  const deliveryId = `${channel}:${number}`;
+  return { ok: true, deliveryId, replayKey: deliveryId, types: [state], data };
 }
 
 const verifiers: Record<WebhookProvider, (input: VerifyInput) => Verdict> = {

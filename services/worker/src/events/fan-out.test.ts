@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  subscriptionsKey,
+  subscriptionStreamKey,
+  type CatalogEventType,
+  type EventSubscription,
+} from '@toolplane/contracts';
+import type { RedisClient } from '@toolplane/redis';
+import { Redis } from 'ioredis';
+import { fanOut, forgetGiven, givenKey, type FanOutDeps } from './fan-out.ts';
+import type { ServerEvents } from './sources.ts';
+
+// The fan-out on the real Redis from tests/setup/global-setup.js; each case its own instance id.
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the fan-out tests need Redis');
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+const instances: string[] = [];
+
+afterAll(async () => {
+  for (const instanceId of instances) {
+    const left = await redis.keys(`{ev:${instanceId}}:*`);
+    if (left.length) await redis.del(...left);
+  }
+  redis.disconnect();
+});
+
+const type: CatalogEventType = {
+  event: { name: 'push', inputSchema: { type: 'object' }, delivery: ['poll', 'webhook'] },
+  source: { connector: 'gh', instance: 'gh', instanceId: 'set-below' },
+  match: { provider: 'github', types: ['push'] },
+};
+const server: ServerEvents = { serverId: 'srv-1', serverName: 'gh', catalogVersion: 1, types: [type], guardrails: [] };
+
+function setUp() {
+  const instanceId = `inst-${randomUUID()}`;
+  instances.push(instanceId);
+  const woken: string[] = [];
+  const deps: FanOutDeps = {
+    redis: redis as unknown as RedisClient,
+    sessions: { add: () => Promise.resolve() },
+    workspaceAccess: (workspaceId) => Promise.resolve({ v: 1, workspaceId, policies: [] }),
+    quotaMeter: { charge: () => Promise.reject(new Error('no quota applies here')) },
+    maxScanBytes: 65_536,
+    streamMaxLen: 100,
+    now: () => Date.now(),
+    webhookEntry: (_instance, id) => void woken.push(id),
+  };
+  const sub = (id: string, delivery: EventSubscription['delivery']): EventSubscription => ({
+    v: 1,
+    id,
+    workspaceId: 'ws-1',
+    serverId: server.serverId,
+    instanceId,
+    name: 'push',
+    arguments: {},
+    principal: { keyId: `key-${id}` },
+    delivery,
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 60_000,
+  });
+  const where = { instanceId, workspaceId: 'ws-1', servers: [server] };
+  const add = (s: EventSubscription) => redis.hset(subscriptionsKey(instanceId), s.id, JSON.stringify(s));
+  const entries = async (id: string) =>
+    (await redis.xrange(subscriptionStreamKey(instanceId, id), '-', '+')).map(
+      ([, fields]) => (JSON.parse(fields[1]!) as { eventId: string }).eventId,
+    );
+  return { deps, sub, where, add, entries, woken, instanceId };
+}
+
+describe('fanOut run again for the same occurrence (a stalled job retried after its worker died)', () => {
+  it('gives each subscription only what it was not given yet: nothing twice, a webhook deliverer woken once', async () => {
+    const t = setUp();
+    const occurrence = { eventId: 'evt-1', types: ['push'], data: { n: 1 }, timestamp: new Date().toISOString() };
+    await t.add(t.sub('sub-poll', 'poll'));
+    await t.add(t.sub('sub-hook', 'webhook'));
+    const first = await fanOut(t.deps, t.where, occurrence);
+    expect(first.every((g) => g.given)).toBe(true);
+    // A subscription made between the first run and the second (the worker died before the seen set was written).
+    await t.add(t.sub('sub-late', 'poll'));
+    const again = await fanOut(t.deps, t.where, occurrence);
+    expect(again.map((g) => g.id).sort()).toEqual(['sub-hook', 'sub-late', 'sub-poll']);
+    expect(await t.entries('sub-poll')).toEqual(['evt-1']);
+    expect(await t.entries('sub-hook')).toEqual(['evt-1']);
+    expect(await t.entries('sub-late')).toEqual(['evt-1']);
+    expect(t.woken).toEqual(['sub-hook']);
+    // The next occurrence is given as usual; once forgotten (the delivery in the seen set), no record is left.
+    await fanOut(t.deps, t.where, { ...occurrence, eventId: 'evt-2' });
+    expect(await t.entries('sub-poll')).toEqual(['evt-1', 'evt-2']);
+    await forgetGiven(t.deps, t.instanceId, 'evt-1');
+    expect(await redis.exists(givenKey(t.instanceId, 'evt-1'))).toBe(0);
+    expect(await redis.pttl(givenKey(t.instanceId, 'evt-2'))).toBeGreaterThan(0);
+  });
+
+  it('two runs at once give a subscription the occurrence once', async () => {
+    const t = setUp();
+    const occurrence = { eventId: 'evt-race', types: ['push'], data: {}, timestamp: new Date().toISOString() };
+    for (let i = 0; i < 5; i++) await t.add(t.sub(`sub-${i}`, 'poll'));
+    await Promise.all([fanOut(t.deps, t.where, occurrence), fanOut(t.deps, t.where, occurrence)]);
+    for (let i = 0; i < 5; i++) expect(await t.entries(`sub-${i}`)).toEqual(['evt-race']);
+  });
+});
