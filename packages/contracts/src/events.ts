@@ -102,8 +102,28 @@ export const EventPrincipal = z.object({
   keyId: z.string().optional(),
   subject: z.string().optional(),
   username: z.string().optional(),
+  /** A narrowed token's id (ADR 0084): its subscriptions are its own, not its key's, and end with it. */
+  tokenId: z.string().optional(),
 });
 export type EventPrincipal = z.infer<typeof EventPrincipal>;
+
+/**
+ * The credential a subscription was made with, judged again at each delivery (issue #89, docs/events.md "A
+ * subscription follows its credential"): the API key by hash (a key's, or a narrowed token's parent key), a narrowed
+ * token's chain of ids (one revoked ends it), when the token expires, and the person it acts for by id. Never a
+ * credential itself.
+ */
+export const SubscriberCredential = z.object({
+  keyHash: z.string().optional(),
+  tokenChain: z.array(z.string()).optional(),
+  /** Epoch ms: the OAuth or narrowed token's expiry. */
+  expiresAt: z.number().int().optional(),
+  /** The id of the person `principal.username` names, when it subscribed. */
+  userId: z.string().optional(),
+  /** A narrowed token's conditions (its own and its ancestors'): each occurrence is given only when every one holds. */
+  conditions: z.array(z.string()).optional(),
+});
+export type SubscriberCredential = z.infer<typeof SubscriberCredential>;
 
 /**
  * A subscription, kept in Redis by the edge (`subscriptionsKey` of its instance) and read by the worker's fan-out.
@@ -135,6 +155,8 @@ export const EventSubscription = z.object({
    * (provider data) into these scopes, as a tool result labelled so would.
    */
   session: SessionOfJob.optional(),
+  /** What it was made with (absent: an anonymous caller's, or one made before credentials were kept: ended). */
+  credential: SubscriberCredential.optional(),
 });
 export type EventSubscription = z.infer<typeof EventSubscription>;
 

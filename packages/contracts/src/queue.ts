@@ -60,6 +60,12 @@ function publishedStateKeys(prefix: string) {
     secretsChanged: `${prefix}:events:secrets`,
     /** Hash: external user name → id, per workspace (x-username). */
     users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
+    /**
+     * Hash: name → id of the workspace's people who are gone under that name (deleted, deactivated, renamed away; issue
+     * #89): a token whose user claim names one is refused, never run as the workspace's own caller. A name taken again
+     * leaves it.
+     */
+    formerUsers: (workspaceId: string) => `${prefix}:former-users:${workspaceId}`,
     /** Hash: user id → JSON of the user's declared attributes (`$current_user.<name>` in workflows). */
     userAttributes: (workspaceId: string) => `${prefix}:user-attributes:${workspaceId}`,
     /** String (JSON `ServerIdentitySettings`): how a server treats calls made for external users. */

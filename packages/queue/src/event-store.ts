@@ -50,6 +50,8 @@ export function canonicalJson(value: unknown): string {
 /** `sub_` and 32 hex digits of SHA-256 over the subscription's key parts. */
 export function subscriptionIdOf(p: SubscriptionKeyParts): string {
   const principal = [p.principal.keyId ?? null, p.principal.subject ?? null, p.principal.username ?? null];
+  // A narrowed token's subscriptions are its own (ids made without one are unchanged).
+  if (p.principal.tokenId !== undefined) principal.push(p.principal.tokenId);
   const parts = [p.workspaceId, p.serverId, principal, p.name, p.arguments, p.delivery, p.callbackUrl ?? null];
   return `sub_${createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 32)}`;
 }

@@ -15,5 +15,6 @@ export * from './approvals.ts';
 export * from './held-jobs.ts';
 export * from './session-store.ts';
 export * from './event-store.ts';
+export * from './subscriber-standing.ts';
 export * from './quota-replay.ts';
 export * from './inbound-queue.ts';

@@ -37,6 +37,20 @@ describe('restrictCatalog', () => {
     expect(restrictCatalog(loaded, new Set(['get']), 'API key k')).toBe(view);
   });
 
+  it("a view of a view (a narrowed token's) grants only what both grant, event types too (issue #89)", () => {
+    const parent = restrictCatalog(loaded, new Set(['get', 'github.push']), 'API key k');
+    const narrowed = restrictCatalog(
+      parent,
+      new Set(['get', 'github.push', 'github.issue_opened']),
+      'narrowed token t',
+    );
+    expect(narrowed.restriction!.granted!('github.push')).toBe(true);
+    expect(narrowed.restriction!.granted!('github.issue_opened')).toBe(false);
+    expect(
+      restrictCatalog(loaded, new Set(['github.issue_opened']), 'x').restriction!.granted!('github.issue_opened'),
+    ).toBe(true);
+  });
+
   it('refuses a hidden tool with an isError result and a rejected execution record', () => {
     const added: ExecutionRecord[] = [];
     const sink = { add: (r: ExecutionRecord) => added.push(r) } as unknown as ExecutionRecordSink;

@@ -84,6 +84,12 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
   const catalogTools = loaded.catalog.tools.filter((t) => grant.has(t.tool.name));
   const smart = loaded.catalog.mode === 'SMART';
   const external = loaded.catalog.external && restrictExternal(loaded.catalog.external, grant, catalogTools);
+  // A view of a view (a narrowed token's, of its parent's) grants the intersection: never a name the parent is not
+  // granted (event types are granted by name, as tools are; issue #89).
+  const parent = loaded.restriction;
+  const granted = parent
+    ? (name: string) => grant.has(name) && (parent.granted?.(name) ?? false)
+    : (name: string) => grant.has(name);
   const view: LoadedCatalog = {
     ...loaded,
     catalog: { ...loaded.catalog, tools: catalogTools, ...(external ? { external } : {}) },
@@ -93,7 +99,7 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
     restriction: {
       hidden: (name: string) => loaded.tools.has(name) && !tools.has(name),
       who,
-      granted: (name: string) => grant.has(name),
+      granted,
     },
   };
   if (!byGrant) views.set(loaded, (byGrant = new Map()));

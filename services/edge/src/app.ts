@@ -106,6 +106,8 @@ function edgeAuthenticator(
     catalogs: r.catalogs,
     accessPolicies: r.accessPolicies,
     userId: (workspaceId, username) => readState(() => redis.hget(keys.users(workspaceId), username)),
+    formerUser: async (workspaceId, username) =>
+      (await readState(() => redis.hexists(keys.formerUsers(workspaceId), username))) === 1,
     state: r.state,
     limiter,
     records: r.records,

@@ -81,6 +81,8 @@ interface World {
   allowedOrigins?: string[];
   /** Narrowed tokens by value (ADR 0084). */
   narrowed?: Record<string, DelegatedToken>;
+  /** Names of people gone (deleted, deactivated). */
+  former?: string[];
 }
 
 function setup(world: World = {}) {
@@ -99,6 +101,7 @@ function setup(world: World = {}) {
       seen.userLookups++;
       return Promise.resolve(world.users?.[username] ?? null);
     },
+    formerUser: (_workspaceId, username) => Promise.resolve(world.former?.includes(username) ?? false),
     state: {
       assertComplete: () =>
         world.complete === false ? Promise.reject(stateUnavailable(stateMessages.restoring)) : Promise.resolve(),
@@ -344,6 +347,29 @@ describe('authenticate: OAuth access tokens', () => {
       username: 'bob',
       userId: 'u-bob',
       actingVia: 'token-user',
+    });
+  });
+
+  it('a token whose person is gone is refused, never run with the shared credentials (issue #89)', async () => {
+    const policies = [rule([{ type: 'oauth_subject', value: '*' }])];
+    const idJag = { ...token('bob-sub', { preferred_username: 'bob' }), user: 'bob', idp: 'idp-1' } as TokenCheck;
+    const oauth = oauthFake({ ...tokens, idJag });
+    // The person deleted: the outside issuer's token naming them, and the edges' own (ID-JAG) token, are refused.
+    const gone = setup({ oauth, policies, former: ['bob'] });
+    for (const bearer of ['bob', 'idJag']) {
+      const refused = await refusal(gone.authenticate(request({ authorization: `Bearer ${bearer}` })));
+      expect(refused).toMatchObject({ status: 403, code: -32001 });
+      expect(refused.message).toMatch(/"bob", who is no longer an active external user/);
+    }
+    // An ID-JAG token's person is refused even when no tombstone says so (Redis restored without it).
+    const unknown = setup({ oauth, policies });
+    expect(await refusal(unknown.authenticate(request({ authorization: 'Bearer idJag' })))).toMatchObject({
+      status: 403,
+    });
+    // An outside issuer's claim that never named a person is the subject's own, as before.
+    expect((await unknown.authenticate(request({ authorization: 'Bearer bob' }))).principal).toEqual({
+      workspaceId: 'w1',
+      subject: 'bob-sub',
     });
   });
 });

@@ -135,6 +135,11 @@ export interface AuthenticatorDeps {
   accessPolicies: { get(workspaceId: string): Promise<WorkspaceAccess> };
   /** The id of a workspace's external user by name, null for none. */
   userId(workspaceId: string, username: string): Promise<string | null>;
+  /**
+   * Whether the name is one of a person gone (deleted, deactivated, renamed away; `formerUsers`): a token whose user
+   * claim names one is refused. Absent: no name is known as gone (only the edges' own tokens are then refused).
+   */
+  formerUser?(workspaceId: string, username: string): Promise<boolean>;
   /** Throws the retryable `state.unavailable` unless the published state is complete: called before trusting a miss. */
   state: { assertComplete(): Promise<void> };
   /** Requests that end unauthenticated, per client address (`UnauthenticatedLimiter`). */
@@ -488,6 +493,8 @@ async function actingAs(
     tokenUser !== undefined && (requested === undefined || requested === tokenUser)
       ? await deps.userId(workspaceId, tokenUser)
       : null;
+  if (tokenUser !== undefined && claimedUserId === null && requested === undefined)
+    await refuseGonePerson(deps, c, tokenUser);
   const username = requested ?? (claimedUserId ? tokenUser : undefined);
   if (username === undefined) return undefined;
   // Never looked up: an unauthenticated caller learns nothing about the workspace's users (decideAccess refuses).
@@ -504,6 +511,25 @@ async function actingAs(
         'there (`active: true`), not created again.',
     );
   return { username, userId, selfUser: Boolean(claimedUserId) };
+}
+
+/**
+ * A token whose user claim names no active person (issue #89): an edges' own token (ID-JAG) always names its person,
+ * and an outside issuer's token naming a person gone (deleted, deactivated, renamed away) was that person's. Either is
+ * refused (403), never run as the token's subject with the shared credentials. A claim that never named a person is
+ * the subject's own (docs/identity.md).
+ */
+async function refuseGonePerson(deps: AuthenticatorDeps, c: Credentialed, tokenUser: string): Promise<void> {
+  const gone = c.idp !== undefined || ((await deps.formerUser?.(c.workspaceId, tokenUser)) ?? false);
+  if (!gone) return;
+  // A miss while Redis's published state is being restored is not a verdict.
+  await deps.state.assertComplete();
+  throw new AuthRefusal(
+    403,
+    -32001,
+    `This token acts for the person "${tokenUser}", who is no longer an active external user of the workspace: ` +
+      'it is refused (never run with the shared credentials). Reactivate the person (`active: true`), or sign in again.',
+  );
 }
 
 /** A caller the access policies refuse: 403, and a refused `tools/call` leaves an execution record. */

@@ -422,3 +422,269 @@ describe('end to end: a provider’s signed delivery, through the worker, to sub
     }
   }, 120_000);
 });
+
+describe('a subscriber’s credential, judged at each delivery (issue #89)', () => {
+  const githubSecret = `gh-${randomBytes(12).toString('hex')}`;
+  /** What the callback received, by the path it was posted to. */
+  const received: { path: string; body: string }[] = [];
+  const callback = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      received.push({ path: req.url ?? '', body });
+      const message = JSON.parse(body) as { type?: string; challenge?: string };
+      if (message.type === 'verification') return void res.writeHead(200).end(message.challenge);
+      res.writeHead(204).end();
+    });
+  });
+  const opened: Client[] = [];
+
+  beforeAll(async () => {
+    await unwrap(
+      s.api.PATCH('/connector_instances/{id}', {
+        params: { path: { id: s.instanceId } },
+        body: { webhook_secret: githubSecret } as never,
+      }),
+    );
+    await new Promise<void>((r) => callback.listen(0, '127.0.0.1', r));
+  });
+
+  afterAll(async () => {
+    for (const c of opened) await c.close().catch(() => undefined);
+    callback.closeAllConnections();
+    await new Promise<void>((r) => callback.close(() => r()));
+  });
+
+  const callbackUrl = (path: string) => `http://127.0.0.1:${(callback.address() as AddressInfo).port}/${path}`;
+  const hooked = (path: string, eventId: string) =>
+    received.some((r) => r.path === `/${path}` && r.body.includes(eventId));
+
+  /** A provider's signed push of `repository` through the inbound URL; its delivery id (the occurrence's eventId). */
+  async function push(repository: string): Promise<string> {
+    const id = randomUUID();
+    const body = JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: repository } });
+    const res = await fetch(`${s.stack.edgeUrl}/hooks/${s.instanceId}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-github-delivery': id,
+        'x-hub-signature-256': `sha256=${createHmac('sha256', githubSecret).update(body).digest('hex')}`,
+      },
+      body,
+    });
+    expect(res.status).toBe(202);
+    return id;
+  }
+
+  /** The stored subscriptions of the instance made with this key (any delivery). */
+  async function subscriptionsOf(keyId: string): Promise<string[]> {
+    const all = await s.redis.hgetall(`{ev:${s.instanceId}}:subs`);
+    return Object.values(all).filter((raw) => raw.includes(`"keyId":"${keyId}"`));
+  }
+
+  /** A stream, a poll and a webhook subscription of `c` to pushes of `repository`, the webhook posting to `path`. */
+  async function subscribeEveryWay(c: Client, repository: string, path: string) {
+    const args = { repository };
+    const streamed: string[] = [];
+    const state = { active: false, terminated: undefined as unknown };
+    c.setNotificationHandler('notifications/events/active', { params: z.looseObject({}) }, () => {
+      state.active = true;
+    });
+    c.setNotificationHandler('notifications/events/event', { params: z.looseObject({}) }, (p) => {
+      streamed.push(String((p as { eventId?: unknown }).eventId));
+    });
+    c.setNotificationHandler('notifications/events/terminated', { params: z.looseObject({}) }, (p) => {
+      state.terminated = p;
+    });
+    const streaming = c
+      .request(
+        { method: 'events/stream', params: { name: 'github.push', arguments: args, cursor: null } },
+        z.looseObject({}),
+        { timeout: 600_000 },
+      )
+      .catch((err: unknown) => err);
+    await waitFor('the stream is active', () => state.active);
+    const registered = await poll(c, { name: 'github.push', arguments: args, cursor: null });
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    await c.request(
+      {
+        method: 'events/subscribe',
+        params: { name: 'github.push', arguments: args, delivery: { mode: 'webhook', url: callbackUrl(path), secret } },
+      },
+      z.looseObject({}),
+    );
+    return { streamed, state, streaming, cursor: registered.cursor };
+  }
+
+  it.each<[string, (keyId: string) => Promise<void>]>([
+    [
+      'deleted',
+      async (id) => {
+        const res = await s.api.DELETE('/api_keys/{id}', { params: { path: { id } } });
+        expect(res.response.status).toBe(204);
+      },
+    ],
+    [
+      'limited to another server',
+      async (id) => {
+        await unwrap(s.api.PATCH('/api_keys/{id}', { params: { path: { id } }, body: { serverIds: [s.plain.id] } }));
+      },
+    ],
+  ])(
+    'a key %s after subscribing: its webhook, poll and stream subscriptions end, the stream is told, the next event reaches none',
+    async (label, change) => {
+      const key = await unwrap(s.api.POST('/api_keys', { body: { name: `events-${label}`, scopes: ['runtime'] } }));
+      const c = await sdkClient(s.server.url, key.key);
+      opened.push(c);
+      const repository = `acme/${randomUUID().slice(0, 8)}`;
+      const path = randomUUID();
+      const subs = await subscribeEveryWay(c, repository, path);
+      expect(await subscriptionsOf(key.id)).toHaveLength(3);
+      const first = await push(repository);
+      await waitFor('the first push, by webhook, poll and stream', async () => {
+        const polled = await poll(c, { name: 'github.push', arguments: { repository }, cursor: subs.cursor });
+        return hooked(path, first) && subs.streamed.includes(first) && polled.events.some((e) => e.eventId === first);
+      });
+      await change(key.id);
+      const second = await push(repository);
+      // Each is ended where it is judged: the stream by its edge, the poll and webhook subscriptions by the fan-out.
+      await waitFor('its subscriptions ended', async () => (await subscriptionsOf(key.id)).length === 0);
+      await waitFor('the stream told it ended', () => subs.state.terminated !== undefined);
+      expect(subs.state.terminated).toMatchObject({ error: { message: expect.stringMatching(/Access revoked/) } });
+      await subs.streaming;
+      // The bootstrap key's subscription to the same pushes got the second one: the fan-out has run for it.
+      const control = await poll(client, { name: 'github.push', arguments: { repository }, cursor: null });
+      await push(repository);
+      await waitFor('a later push, polled by the bootstrap key', async () => {
+        const r = await poll(client, { name: 'github.push', arguments: { repository }, cursor: control.cursor });
+        return r.events.length > 0;
+      });
+      expect(subs.streamed).not.toContain(second);
+      expect(hooked(path, second)).toBe(false);
+    },
+    120_000,
+  );
+
+  it('a narrowed token: its webhook subscription lives no longer than the token, is its own, and ends when the token is revoked', async () => {
+    const key = await unwrap(s.api.POST('/api_keys', { body: { name: 'events-narrowed', scopes: ['runtime'] } }));
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: key.key,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', expires_in: 600 }]),
+    });
+    const exchanged = await fetch(`${s.stack.edgeUrl}/oauth/token-exchange`, { method: 'POST', body: form });
+    expect(exchanged.status).toBe(200);
+    const { access_token: token, authorization_details: details } = (await exchanged.json()) as {
+      access_token: string;
+      authorization_details: { token_id: string }[];
+    };
+    const c = new Client({ name: 'events-narrowed', version: '1.0.0' });
+    await c.connect(
+      new StreamableHTTPClientTransport(new URL(s.server.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    opened.push(c);
+    const repository = `acme/${randomUUID().slice(0, 8)}`;
+    const path = randomUUID();
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    const subscribed = await c.request(
+      {
+        method: 'events/subscribe',
+        params: {
+          name: 'github.push',
+          arguments: { repository },
+          delivery: { mode: 'webhook', url: callbackUrl(path), secret },
+          ttlMs: null,
+        },
+      },
+      z.looseObject({ id: z.string(), refreshBefore: z.string() }),
+    );
+    // The most a webhook TTL may be is a day; the token lives ten minutes, and so does its subscription.
+    expect(Date.parse(subscribed.refreshBefore) - Date.now()).toBeLessThanOrEqual(600_000);
+    const stored = JSON.parse((await s.redis.hget(`{ev:${s.instanceId}}:subs`, subscribed.id))!) as {
+      principal: Record<string, string>;
+    };
+    expect(stored.principal).toMatchObject({ keyId: key.id, tokenId: details[0]!.token_id });
+    const first = await push(repository);
+    await waitFor('the first push, by webhook', () => hooked(path, first));
+    const revoked = await fetch(`${s.stack.edgeUrl}/oauth/revoke`, {
+      method: 'POST',
+      body: new URLSearchParams({ token }),
+    });
+    expect(revoked.status).toBe(200);
+    const second = await push(repository);
+    await waitFor(
+      'the subscription ended',
+      async () => (await s.redis.hexists(`{ev:${s.instanceId}}:subs`, subscribed.id)) === 0,
+    );
+    // Its key's own subscription to the same pushes got the second one: the fan-out has run for it.
+    const own = await sdkClient(s.server.url, key.key);
+    opened.push(own);
+    const registered = await poll(own, { name: 'github.push', arguments: { repository }, cursor: null });
+    const third = await push(repository);
+    await waitFor('a later push, polled by the key', async () => {
+      const r = await poll(own, { name: 'github.push', arguments: { repository }, cursor: registered.cursor });
+      return r.events.some((e) => e.eventId === third);
+    });
+    expect(hooked(path, second)).toBe(false);
+    expect(hooked(path, third)).toBe(false);
+  }, 120_000);
+
+  it('a narrowed token lists, polls and subscribes to no event type its key is not granted, and within its conditions', async () => {
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: s.limitedKey,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([
+        { type: 'toolplane_delegation', tools: ['github.push', 'github.issue_opened'] },
+      ]),
+    });
+    const exchanged = await fetch(`${s.stack.edgeUrl}/oauth/token-exchange`, { method: 'POST', body: form });
+    expect(exchanged.status).toBe(200);
+    const { access_token: token } = (await exchanged.json()) as { access_token: string };
+    const c = new Client({ name: 'events-narrowed-grant', version: '1.0.0' });
+    await c.connect(
+      new StreamableHTTPClientTransport(new URL(s.server.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    opened.push(c);
+    const listed = await c.request({ method: 'events/list', params: {} }, List);
+    expect(listed.events.map((e) => e.name)).toEqual(['github.push']);
+    await expect(poll(c, { name: 'github.issue_opened', arguments: {}, cursor: null })).rejects.toThrow(
+      /no access policy grants/,
+    );
+    // A narrowed token's conditions bound its subscriptions as they bound its calls.
+    const conditioned = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: s.limitedKey,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      authorization_details: JSON.stringify([
+        { type: 'toolplane_delegation', condition: 'args.repository == "acme/only"' },
+      ]),
+    });
+    const second = await fetch(`${s.stack.edgeUrl}/oauth/token-exchange`, { method: 'POST', body: conditioned });
+    expect(second.status).toBe(200);
+    const bound = new Client({ name: 'events-narrowed-condition', version: '1.0.0' });
+    await bound.connect(
+      new StreamableHTTPClientTransport(new URL(s.server.url), {
+        requestInit: {
+          headers: { authorization: `Bearer ${((await second.json()) as { access_token: string }).access_token}` },
+        },
+      }),
+    );
+    opened.push(bound);
+    await expect(
+      poll(bound, { name: 'github.push', arguments: { repository: 'acme/other' }, cursor: null }),
+    ).rejects.toThrow(/allows the event type "github.push" only when/);
+    const allowed = await poll(bound, { name: 'github.push', arguments: { repository: 'acme/only' }, cursor: null });
+    expect(allowed.events).toEqual([]);
+  });
+});

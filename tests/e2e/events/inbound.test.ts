@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -120,6 +120,8 @@ async function subscribe(
     delivery: 'poll',
     createdAt: Date.now(),
     expiresAt: Date.now() + 3_600_000,
+    // The credential it was made with, judged at each delivery (docs/events.md): a key that stands, the stack's own.
+    credential: { keyHash: createHash('sha256').update(stack.bootstrapKey).digest('hex') },
     ...extra,
   };
   await redis.hset(subscriptionsKey(at.instanceId), sub.id, JSON.stringify(sub));

@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -155,6 +155,8 @@ describe('webhook deliveries when the worker dies and the callback is down', () 
       principal: { keyId: 'k' },
       delivery: 'webhook',
       callback: { url: `http://127.0.0.1:${port}/hook`, secretSealed },
+      // The credential it was made with, judged at each delivery (docs/events.md): a key that stands.
+      credential: { keyHash: createHash('sha256').update(stack.bootstrapKey).digest('hex') },
       createdAt: Date.now(),
       expiresAt: Date.now() + 3_600_000,
     };

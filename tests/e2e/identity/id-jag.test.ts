@@ -249,6 +249,68 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     expect((await callAs(token, serverA.mcpUrl)).structuredContent).toMatchObject({ id: 'TCK-1' });
   });
 
+  it('refuses a token whose person was deleted, the edges’ own and the external issuer’s alike: nothing runs with the shared credentials (issue #89)', async () => {
+    await unwrap(api.POST('/external_users', { body: { name: 'dana' } }));
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'dana-on-a',
+          principals: [{ type: 'external_user', value: 'dana' }],
+          servers: [serverA.serverId],
+          tools: ['*'],
+        },
+      }),
+    );
+    const granted = await waitFor('dana’s ID-JAG redeemed', async () => {
+      const r = await redeem(await idJag({ sub: 'dana' }));
+      return r.status === 200 && r;
+    });
+    const outside = await new SignJWT({ scope: 'mcp:tools' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setSubject('dana')
+      .setIssuer(external.issuer)
+      .setAudience(serverA.mcpUrl)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(external.signingKey);
+    const tokens = [granted.body.access_token!, outside];
+    // Both first act as dana.
+    for (const token of tokens)
+      expect((await callAs(token, serverA.mcpUrl)).structuredContent).toMatchObject({ id: 'TCK-1' });
+    const record = await waitFor('dana’s execution records', async () => {
+      const r = await unwrap(
+        api.GET('/execution_records', { params: { query: { server_id: serverA.serverId, tool: 'get_ticket' } } }),
+      );
+      const hers = r.data.filter((d) => d.caller.username === 'dana');
+      return hers.length === 2 && hers;
+    });
+    expect(record.map((r) => r.caller.subject)).toEqual(['dana', 'dana']);
+    const res = await api.DELETE('/external_users/{name}', { params: { path: { name: 'dana' } } });
+    expect(res.response.status).toBe(204);
+    const before = upstream.requests.length;
+    for (const token of tokens) {
+      const refused = await fetch(serverA.mcpUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+        }),
+      });
+      expect(refused.status).toBe(403);
+      const answer = (await refused.json()) as { error: { message: string } };
+      expect(answer.error.message).toMatch(/"dana", who is no longer an active external user/);
+    }
+    expect(upstream.requests.length).toBe(before);
+    await api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } });
+  });
+
   const replayed = randomUUID();
   it.each<[string, () => Promise<string>, RegExp, { id?: string; secret?: string }?]>([
     ['an ID-JAG for another audience', () => idJag({ aud: 'https://as.other.example' }), /"aud" claim/],

@@ -13,6 +13,7 @@ export function eventsDeps(
 ): EventsDeps {
   return {
     redis: r.redis,
+    prefix: env.REDIS_PREFIX,
     log: r.log,
     audit: r.audit,
     standing: streamStanding(r),

@@ -1,4 +1,5 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { falseDelegationCondition } from '@toolplane/access';
 import type { CatalogEventType } from '@toolplane/contracts';
 import { conditionRefusal } from '../access-conditions.ts';
 import type { Caller } from '../authenticate.ts';
@@ -85,5 +86,28 @@ export function resolveEventType(
   }
   const refusal = caller.conditions ? conditionRefusal(caller.conditions, loaded, type, request.arguments) : undefined;
   if (refusal) throw forbidden(refusal);
+  const narrowed = delegationRefusal(caller, request);
+  if (narrowed) throw forbidden(narrowed);
   return type;
+}
+
+/**
+ * A narrowed token's conditions on the subscription's arguments (ADR 0084, issue #89): an event type is subscribed to
+ * as its tool would be called; the fan-out judges them again on each occurrence (`args.event.data`).
+ */
+function delegationRefusal(
+  caller: Caller,
+  request: { name: string; arguments: Readonly<Record<string, unknown>> },
+): string | undefined {
+  const token = caller.delegation?.token;
+  if (!token || token.conditions.length === 0) return undefined;
+  const { catalog } = caller.loaded;
+  const failed = falseDelegationCondition(token.conditions, {
+    caller: caller.stepCaller?.().condition ?? {},
+    tool: { name: request.name, server_id: catalog.serverId, server_name: catalog.name },
+    args: request.arguments,
+  });
+  return failed === undefined
+    ? undefined
+    : `The narrowed token ${token.jti} allows the event type "${request.name}" only when ${failed} (false for these arguments).`;
 }

@@ -1,9 +1,16 @@
-import { duplicateConnection, refreshSubscription, registerSubscription, waitForEntries } from '@toolplane/queue';
+import {
+  duplicateConnection,
+  refreshSubscription,
+  registerSubscription,
+  removeSubscription,
+  subscriberRefusal,
+  waitForEntries,
+} from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import type { Caller } from '../authenticate.ts';
 import { MAX_EVENTS, occurrenceOnWire, readFrom, startSubscription, type Start } from './poll.ts';
 import { nowOf, type EventRequest, type EventsDeps } from './subscriptions.ts';
-import { SUBSCRIPTION_ID_META, type StreamParams } from './wire.ts';
+import { forbidden, SUBSCRIPTION_ID_META, type StreamParams } from './wire.ts';
 
 /** How a stream's handler talks to its client: the request's related notifications and its end. */
 export interface StreamChannel {
@@ -40,9 +47,12 @@ export async function streamEvents(
   const stop = () => blocking.disconnect();
   channel.signal.addEventListener('abort', stop, { once: true });
   try {
+    const stands = async () => !(await terminated(deps, caller, { name: params.name, start, send }));
     while (!channel.signal.aborted) {
-      if (await terminated(deps, caller, { name: params.name, send })) break;
-      cursor = await nextRound(deps, { start, cursor, blocking, send });
+      if (!(await stands())) break;
+      const next = await nextRound(deps, { start, cursor, blocking, send, stands });
+      if (next === undefined) break;
+      cursor = next;
     }
   } catch (err) {
     if (!channel.signal.aborted) throw err;
@@ -56,22 +66,40 @@ export async function streamEvents(
 type Send = (method: string, p: Record<string, unknown>) => Promise<void>;
 
 /**
- * Before each round: a stream whose event type left the server, or whose caller's policies no longer grant it, is
- * told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends. A check that cannot be
- * made (Redis unavailable) ends nothing: the next round checks again.
+ * Before each round, and again before what a round woke for is delivered: a stream whose event type left the server,
+ * whose caller's policies no longer grant it, or whose subscriber's credential no longer holds (key deleted or
+ * limited to other servers, narrowed token revoked, token expired, person gone: `subscriberRefusal`, from Redis as it
+ * is now; issue #89) is told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends; a
+ * refused subscriber's subscription is removed. A check that cannot be made (Redis unavailable) ends nothing and
+ * delivers nothing: the next round checks again.
  */
-async function terminated(deps: EventsDeps, caller: Caller, stream: { name: string; send: Send }): Promise<boolean> {
-  if (!deps.standing) return false;
-  const error = await deps.standing(caller, stream.name).catch((err: unknown) => {
+async function terminated(
+  deps: EventsDeps,
+  caller: Caller,
+  stream: { name: string; start: Start; send: Send },
+): Promise<boolean> {
+  const error = await standingError(deps, caller, stream).catch((err: unknown) => {
     deps.log.warn({ err }, 'events/stream: its standing could not be checked');
-    return undefined;
+    return 'unknown' as const;
   });
+  if (error === 'unknown') return false;
   if (!error) return false;
   await stream.send('terminated', {
     error: { code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) },
   });
   deps.log.debug({ name: stream.name, code: error.code }, 'events/stream terminated');
   return true;
+}
+
+/** Why the stream may not go on (its type, its grant, its subscriber's credential), if so. */
+async function standingError(deps: EventsDeps, caller: Caller, stream: { name: string; start: Start }) {
+  const { sub } = stream.start;
+  const refused = await subscriberRefusal(deps.redis, deps.prefix, sub, nowOf(deps));
+  if (refused !== undefined) {
+    await removeSubscription(deps.redis, sub.instanceId, sub.id);
+    return forbidden(`Access revoked: ${refused}.`);
+  }
+  return deps.standing ? deps.standing(caller, stream.name) : undefined;
 }
 
 async function deliver(
@@ -93,8 +121,8 @@ async function deliver(
  */
 async function nextRound(
   deps: EventsDeps,
-  round: { start: Start; cursor: string; blocking: RedisClient; send: Send },
-): Promise<string> {
+  round: { start: Start; cursor: string; blocking: RedisClient; send: Send; stands: () => Promise<boolean> },
+): Promise<string | undefined> {
   const { start, blocking, send } = round;
   const woke = await waitForEntries(blocking, start.sub, {
     cursor: round.cursor,
@@ -106,6 +134,8 @@ async function nextRound(
     await send('heartbeat', { cursor: round.cursor });
     return round.cursor;
   }
+  // What woke it is delivered only to a subscriber that still stands (judged now, not at the round's start).
+  if (!(await round.stands())) return undefined;
   let cursor = round.cursor;
   for (;;) {
     const read = await readFrom(deps, { ...start, cursor }, { count: MAX_EVENTS });

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { auditActor, printable } from '@toolplane/access';
-import type { AuditEventInput, EventPrincipal, EventSubscription } from '@toolplane/contracts';
+import type { AuditEventInput, EventPrincipal, EventSubscription, SubscriberCredential } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import {
   registerSubscription,
@@ -42,6 +42,8 @@ export type EventSecretSealer = (secret: string, subscriptionId: string) => Prom
 /** What the events handlers work with. */
 export interface EventsDeps {
   redis: RedisClient;
+  /** The Redis prefix of published state (keys, people, narrowed tokens): a stream's subscriber is judged from it. */
+  prefix: string;
   settings: EventsSettings;
   log: Logger;
   audit?: Pick<ExecutionRecordSink<AuditEventInput>, 'add'> | undefined;
@@ -53,13 +55,32 @@ export interface EventsDeps {
 
 export const nowOf = (deps: EventsDeps): number => (deps.now ?? Date.now)();
 
-/** Who subscribes: the caller's key or token subject, and the person it acts for. */
+/** Who subscribes: the caller's key or token subject, the person it acts for, and a narrowed token's id. */
 export function eventPrincipal(caller: Caller): EventPrincipal {
   const { keyId, subject, username } = caller.principal;
+  const tokenId = caller.delegation?.token.jti;
   return {
     ...(keyId !== undefined ? { keyId } : {}),
     ...(subject !== undefined ? { subject } : {}),
     ...(username !== undefined ? { username } : {}),
+    ...(tokenId !== undefined ? { tokenId } : {}),
+  };
+}
+
+/**
+ * What a subscription keeps of the caller's credential, judged again at each delivery (`subscriberRefusal`, issue
+ * #89): the key's hash, a narrowed token's chain, the token's expiry, the person's id. None for an anonymous caller.
+ */
+function subscriberCredential(caller: Caller): SubscriberCredential | undefined {
+  const { credential } = caller;
+  if (credential.kind === 'anonymous') return undefined;
+  const { userId } = caller.principal;
+  return {
+    ...(credential.kind === 'key' ? { keyHash: credential.keyHash } : {}),
+    ...(caller.delegation ? { tokenChain: [...caller.delegation.token.chain] } : {}),
+    ...(caller.delegation?.token.conditions.length ? { conditions: [...caller.delegation.token.conditions] } : {}),
+    ...(credential.expiresAt !== undefined ? { expiresAt: credential.expiresAt } : {}),
+    ...(userId !== undefined ? { userId } : {}),
   };
 }
 
@@ -91,6 +112,7 @@ export function subscriptionOf(
   },
 ): EventSubscription {
   const { catalog } = caller.loaded;
+  const credential = subscriberCredential(caller);
   const parts = {
     workspaceId: catalog.workspaceId,
     serverId: catalog.serverId,
@@ -114,6 +136,7 @@ export function subscriptionOf(
     ...(caller.session
       ? { session: { scopes: [...caller.session.scopes], ttlSeconds: caller.session.settings.ttlSeconds } }
       : {}),
+    ...(credential ? { credential } : {}),
     createdAt: request.now,
     expiresAt: request.expiresAt,
     owner: request.owner,

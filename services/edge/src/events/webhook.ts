@@ -100,7 +100,9 @@ export async function subscribeWebhook(
   const args = params.arguments ?? {};
   const type = resolveEventType(caller, { name: params.name, arguments: args, delivery: 'webhook' });
   const now = nowOf(deps);
-  const expiresAt = now + grantedTtl(params.ttlMs, deps.settings);
+  // Never past the caller's token (an OAuth or narrowed token's expiry; issue #89): the subscription ends with it.
+  const tokenExpiry = caller.credential.kind === 'anonymous' ? undefined : caller.credential.expiresAt;
+  const expiresAt = Math.min(now + grantedTtl(params.ttlMs, deps.settings), tokenExpiry ?? Infinity);
   const unsealed = subscriptionOf(caller, type, {
     arguments: args,
     delivery: 'webhook',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
+  redisKeys,
   subscriptionsKey,
   subscriptionStreamKey,
   type CatalogEventType,
@@ -16,12 +17,16 @@ const redisUrl = process.env.TEST_REDIS_URL;
 if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the fan-out tests need Redis');
 const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
 const instances: string[] = [];
+// Published state of this file's own prefix: the subscribers' key (each subscription follows its credential).
+const prefix = `fan-out-test-${randomUUID()}`;
+const keyHash = 'key-hash-of-the-subscriber';
 
 afterAll(async () => {
   for (const instanceId of instances) {
     const left = await redis.keys(`{ev:${instanceId}}:*`);
     if (left.length) await redis.del(...left);
   }
+  await redis.del(redisKeys(prefix).apiKeys);
   redis.disconnect();
 });
 
@@ -38,6 +43,8 @@ function setUp() {
   const woken: string[] = [];
   const deps: FanOutDeps = {
     redis: redis as unknown as RedisClient,
+    prefix,
+    log: { info: () => undefined, warn: () => undefined },
     sessions: { add: () => Promise.resolve() },
     workspaceAccess: (workspaceId) => Promise.resolve({ v: 1, workspaceId, policies: [] }),
     quotaMeter: { charge: () => Promise.reject(new Error('no quota applies here')) },
@@ -54,13 +61,18 @@ function setUp() {
     instanceId,
     name: 'push',
     arguments: {},
-    principal: { keyId: `key-${id}` },
+    principal: { keyId: 'key-1' },
+    credential: { keyHash },
     delivery,
     createdAt: Date.now(),
     expiresAt: Date.now() + 60_000,
   });
   const where = { instanceId, workspaceId: 'ws-1', servers: [server] };
-  const add = (s: EventSubscription) => redis.hset(subscriptionsKey(instanceId), s.id, JSON.stringify(s));
+  const add = async (s: EventSubscription) => {
+    const key = { keyId: 'key-1', workspaceId: 'ws-1', scopes: ['runtime'], revoked: false };
+    await redis.hset(redisKeys(prefix).apiKeys, keyHash, JSON.stringify(key));
+    await redis.hset(subscriptionsKey(instanceId), s.id, JSON.stringify(s));
+  };
   const entries = async (id: string) =>
     (await redis.xrange(subscriptionStreamKey(instanceId, id), '-', '+')).map(
       ([, fields]) => (JSON.parse(fields[1]!) as { eventId: string }).eventId,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { stepRefusal } from '@toolplane/access';
+import { falseDelegationCondition, stepRefusal } from '@toolplane/access';
 import {
   EventSubscription,
   quotaTakesCaller,
@@ -11,7 +11,8 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
-import type { QuotaMeter } from '@toolplane/queue';
+import { removeSubscription, subscriberRefusal, type QuotaMeter } from '@toolplane/queue';
+import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import type { SessionStore } from '../session-labels.ts';
 import type { ServerEvents } from './sources.ts';
@@ -21,6 +22,9 @@ export const OCCURRENCE_FIELD = 'occurrence';
 
 export interface FanOutDeps {
   redis: RedisClient;
+  /** The Redis prefix of published state: each subscriber's key, token and person are judged from it. */
+  prefix: string;
+  log: Pick<Logger, 'info' | 'warn'>;
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
   /** Counts each occurrence given against the subscriber's quotas on the event type (ADR 0048's counters). */
@@ -110,6 +114,25 @@ function accessRefusal(
 }
 
 /**
+ * A narrowed token's conditions (issue #89), as its calls meet them: the event type's name as the tool, the
+ * subscription's arguments and the occurrence (`args.event.data`). Undefined: they hold (or the token has none).
+ */
+function delegationRefusal(sub: EventSubscription, server: ServerEvents, data: unknown): string | undefined {
+  const conditions = sub.credential?.conditions;
+  if (!conditions?.length) return undefined;
+  const { keyId, subject, username } = sub.principal;
+  return falseDelegationCondition(conditions, {
+    caller: {
+      ...(keyId ? { key_id: keyId } : {}),
+      ...(subject ? { subject } : {}),
+      ...(username ? { user: username } : {}),
+    },
+    tool: { name: sub.name, server_id: server.serverId, server_name: server.serverName },
+    args: { ...sub.arguments, event: { data } },
+  });
+}
+
+/**
  * The subscriber's quotas that take the event type (by its name, as a tool's; calls in flight do not apply to events):
  * one occurrence given is one call. Undefined: charged, or none applies; else why it is not given (no room, or the
  * quota could not be counted: fail closed).
@@ -135,7 +158,29 @@ async function quotaRefusal(
   }
 }
 
-/** One occurrence for one subscription: filters, access and conditions, guardrails, quota, session label, stream. */
+/**
+ * The subscriber's credential judged as it is now (issue #89): a key deleted or limited to other servers, a narrowed
+ * token revoked, a token expired, a person gone ends the subscription (removed with its stream: nothing more is given,
+ * an open stream is told by its edge). Undefined: it stands; a check that cannot be made gives nothing this time and
+ * ends nothing (fails closed).
+ */
+async function credentialRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<string | undefined> {
+  let refused: string | undefined;
+  try {
+    refused = await subscriberRefusal(deps.redis, deps.prefix, sub, deps.now());
+  } catch {
+    return "the subscriber's credential could not be checked";
+  }
+  if (refused === undefined) return undefined;
+  await removeSubscription(deps.redis, sub.instanceId, sub.id);
+  deps.log.info(
+    { subscriptionId: sub.id, reason: refused },
+    'event subscription ended: its credential no longer holds',
+  );
+  return refused;
+}
+
+/** One occurrence for one subscription: credential, filters, access and conditions, guardrails, quota, session label, stream. */
 async function giveTo(
   deps: FanOutDeps,
   sub: EventSubscription,
@@ -147,8 +192,12 @@ async function giveTo(
   const given = givenKey(sub.instanceId, occurrence.eventId);
   // Given by an earlier run of this fan-out: neither charged nor appended again.
   if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
+  const standing = await credentialRefusal(deps, sub);
+  if (standing !== undefined) return { id: sub.id, given: false, why: `credential: ${standing}` };
   const refused = accessRefusal(target.access, sub, server, occurrence.data);
   if (refused !== undefined) return { id: sub.id, given: false, why: `access: ${refused}` };
+  const narrowed = delegationRefusal(sub, server, occurrence.data);
+  if (narrowed !== undefined) return { id: sub.id, given: false, why: `narrowed token: ${narrowed}` };
   const guardrails = guardrailsFor(server.guardrails, sub.name);
   const guarded = applyGuardrails(occurrence.data, guardrails, { maxScanBytes: deps.maxScanBytes });
   if (guarded.withheld)

@@ -79,6 +79,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
   const sources = new EventSources(redis, prefix);
   const inboundDeps = {
     redis,
+    prefix,
     log,
     sources,
     secret: deps.secret,

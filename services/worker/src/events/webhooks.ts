@@ -9,6 +9,7 @@ import {
   webhookVerifiedKey,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
+import { removeSubscription, subscriberRefusal } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { Webhook } from 'standardwebhooks';
 import { OCCURRENCE_FIELD } from './fan-out.ts';
@@ -164,11 +165,28 @@ export class WebhookDeliverer {
         continue;
       }
       for (const entry of entries) {
+        if (!(await this.stands(sub, member))) return;
         if (!(await this.deliverOne(sub, entry, lock))) return;
         await redis.set(cursorKey, entry[0]);
         if ((await redis.eval(RENEW, 1, lock.key, lock.token, String(this.lockMs))) !== 1) return;
       }
     }
+  }
+
+  /**
+   * Whether the subscriber's credential still holds, judged before each delivery (issue #89): otherwise the
+   * subscription ends (removed with its stream and cursor) and nothing more is sent. A check that cannot be made sends
+   * nothing now (the next poll tries again).
+   */
+  private async stands(sub: EventSubscription, member: string): Promise<boolean> {
+    const { redis, prefix, log } = this.deps;
+    const refused = await subscriberRefusal(redis, prefix, sub, this.deps.now());
+    if (refused === undefined) return true;
+    await removeSubscription(redis, sub.instanceId, sub.id);
+    await redis.del(webhookCursorKey(sub.instanceId, sub.id));
+    await redis.srem(webhookPendingKey(prefix), member);
+    log.info({ subscriptionId: sub.id, reason: refused }, 'webhook subscription ended: its credential no longer holds');
+    return false;
   }
 
   /**

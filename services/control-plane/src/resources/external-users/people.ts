@@ -41,6 +41,7 @@ export async function createPerson(
     const row = await tx.externalUser.create({ data: { ...person, attributes: person.attributes ?? {} } });
     await redis.hset(keys.userAttributes(row.workspaceId), row.id, JSON.stringify(row.attributes ?? {}));
     if (row.active) await redis.hset(keys.users(row.workspaceId), row.name, row.id);
+    await gone(redis, keys, row);
     return row;
   });
 }
@@ -75,7 +76,8 @@ export async function changePerson(
   change: PersonChange,
   refuse: (holder: { name: string; active: boolean }) => Error,
 ) {
-  const keys = redisKeys(deps.prefix).users(row.workspaceId);
+  const all = redisKeys(deps.prefix);
+  const keys = all.users(row.workspaceId);
   if (change.name !== row.name) {
     const holder = await nameHolder(deps, row.workspaceId, change.name, row.id);
     if (holder) throw refuse(holder);
@@ -85,6 +87,8 @@ export async function changePerson(
   const deactivated = row.active && !updated.active;
   if (row.active && (deactivated || renamed)) await deps.redis.hdel(keys, row.name);
   if (updated.active) await deps.redis.hset(keys, updated.name, updated.id);
+  if (renamed) await deps.redis.hset(all.formerUsers(row.workspaceId), row.name, row.id);
+  await gone(deps.redis, all, updated);
   return { updated, renamed, deactivated, reactivated: !row.active && updated.active };
 }
 
@@ -94,6 +98,20 @@ export async function deletePerson(deps: Deps, person: { id: string; workspaceId
   await deps.db.$transaction(async (tx) => {
     await tx.externalUser.delete({ where: { id: person.id } });
     await deps.redis.hdel(keys.users(person.workspaceId), person.name);
+    await deps.redis.hset(keys.formerUsers(person.workspaceId), person.name, person.id);
   });
   await deps.redis.hdel(keys.userAttributes(person.workspaceId), person.id);
+}
+
+/**
+ * Whether a name is one of a person gone (`formerUsers`): an inactive person's name is, an active one's is not (a name
+ * taken again, or a person reactivated). A token whose user claim names a gone person is refused at the edge.
+ */
+async function gone(
+  redis: Deps['redis'],
+  keys: ReturnType<typeof redisKeys>,
+  row: { workspaceId: string; name: string; id: string; active: boolean },
+): Promise<void> {
+  if (row.active) await redis.hdel(keys.formerUsers(row.workspaceId), row.name);
+  else await redis.hset(keys.formerUsers(row.workspaceId), row.name, row.id);
 }

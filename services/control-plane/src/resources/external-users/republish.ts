@@ -20,7 +20,9 @@ export async function republishUsers(
     include: { connections: { select: { connectorInstanceId: true, kind: true } } },
   });
   for (const u of users) {
-    await redis.hset(keys.users(u.workspaceId), u.name, u.id);
+    // An inactive person is published as gone, never as a person calls may act as (docs/identity.md).
+    if (u.active) await redis.hset(keys.users(u.workspaceId), u.name, u.id);
+    else await redis.hset(keys.formerUsers(u.workspaceId), u.name, u.id);
     await redis.hset(keys.userAttributes(u.workspaceId), u.id, JSON.stringify(u.attributes ?? {}));
     const markers = u.connections.map((c) => connectionMarker(c.kind, c.connectorInstanceId));
     const own = userSecrets.prefix(u.workspaceId, u.id);
