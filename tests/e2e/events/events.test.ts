@@ -463,7 +463,9 @@ describe('a subscriber’s credential, judged at each delivery (issue #89)', () 
   /** A provider's signed push of `repository` through the inbound URL; its delivery id (the occurrence's eventId). */
   async function push(repository: string): Promise<string> {
     const id = randomUUID();
-    const body = JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: repository } });
+    // Each push names its own commit, as GitHub's do: a signed body sent again is a replay (ADR 0089).
+    const after = randomBytes(20).toString('hex');
+    const body = JSON.stringify({ ref: 'refs/heads/main', after, repository: { full_name: repository } });
     const res = await fetch(`${s.stack.edgeUrl}/hooks/${s.instanceId}`, {
       method: 'POST',
       headers: {
