@@ -34,7 +34,7 @@ function run(bin: string, args: string[]): { code: number | null; output: string
 }
 
 describe('the test command runs the static checks', () => {
-  it('runs Prettier, ESLint and knip through turbo when it runs the whole suite', () => {
+  it('runs Prettier, ESLint, knip and the duplicate check through turbo when it runs the whole suite', () => {
     const script = readFileSync(join(repoRoot, 'scripts/test.sh'), 'utf8');
     expect(script).toContain('bash scripts/check.sh\n');
     const check = readFileSync(join(repoRoot, 'scripts/check.sh'), 'utf8');
@@ -48,6 +48,7 @@ describe('the test command runs the static checks', () => {
       knip: 'knip --no-progress',
       boundaries: 'node scripts/check-boundaries.ts',
       cycles: 'node scripts/check-import-cycles.ts',
+      duplicates: 'node scripts/check-duplicates.ts',
     });
     expect(manifest.scripts.typecheck).toMatch(/^tsc -p tsconfig\.json --incremental /);
   });
@@ -64,6 +65,7 @@ const staticTasks = [
   '//#format:check',
   '//#eslint',
   '//#knip',
+  '//#duplicates',
 ] as const;
 type StaticTask = (typeof staticTasks)[number];
 
@@ -101,17 +103,26 @@ function taskHashes(dir: string): Record<StaticTask, string> {
 }
 
 const code: StaticTask[] = ['//#typecheck', '//#boundaries', '//#cycles', '//#eslint', '//#format:check', '//#knip'];
+const codeAndClones: StaticTask[] = [...code, '//#duplicates'];
 const changes: { path: string; reruns: StaticTask[] }[] = [
-  { path: 'services/edge/src/env.ts', reruns: code },
-  { path: 'packages/contracts/src/index.ts', reruns: [...code, '@toolplane/dashboard#build'] },
+  { path: 'services/edge/src/env.ts', reruns: codeAndClones },
+  { path: 'packages/contracts/src/index.ts', reruns: [...codeAndClones, '@toolplane/dashboard#build'] },
   { path: 'pnpm-lock.yaml', reruns: [...staticTasks] },
   { path: 'eslint.config.js', reruns: code },
   { path: 'tsconfig.base.json', reruns: code },
-  { path: 'services/control-plane/prisma/schema.prisma', reruns: [...code, '@toolplane/control-plane#generate'] },
-  { path: 'packages/dashboard/src/main.tsx', reruns: [...code, '@toolplane/dashboard#build'] },
+  {
+    path: 'services/control-plane/prisma/schema.prisma',
+    reruns: [...codeAndClones, '@toolplane/control-plane#generate'],
+  },
+  { path: 'packages/dashboard/src/main.tsx', reruns: [...codeAndClones, '@toolplane/dashboard#build'] },
   { path: 'docs/operations.md', reruns: ['//#format:check', '//#knip'] },
   { path: '.prettierrc.json', reruns: code },
   { path: 'knip.jsonc', reruns: code },
+  // The duplicate check reads its baseline, its script and the packages' sources, tests aside.
+  { path: 'scripts/duplicates-baseline.json', reruns: [...code, '//#duplicates'] },
+  { path: 'scripts/check-duplicates.ts', reruns: codeAndClones },
+  { path: 'services/edge/src/access.test.ts', reruns: code },
+  { path: '.gitignore', reruns: [...code, '//#duplicates'] },
 ];
 
 describe('turbo', () => {
@@ -230,5 +241,56 @@ describe('knip', () => {
     expect(r.output).toMatch(/Unused files[\s\S]*packages\/config\/src\/zz-scratch-\d+-orphan\.ts/);
     expect(r.output).toMatch(/Unused exports[\s\S]*zz_scratch_\d+_unused\s+scripts\/zz-scratch-\d+-entry\.ts/);
     expect(r.output).toMatch(/Unused dependencies[\s\S]*is-number\s+bench\/package\.json/);
+  });
+});
+
+describe('the duplicate-code check (scripts/check-duplicates.ts, ADR 0093)', () => {
+  function duplicates(args: string[] = []): { code: number | null; output: string } {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/check-duplicates.ts'), ...args], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    return { code: r.status, output: `${r.stdout}${r.stderr}` };
+  }
+
+  it('passes the repository against its committed baseline', () => {
+    const r = duplicates();
+    expect(r.output).toMatch(/^duplicates: \d+ pairs \(.*services\/control-plane \d+/m);
+    expect(r.output).not.toContain('above its baseline');
+    expect(r.code).toBe(0);
+  });
+
+  it('fails when a folder gains a pair, printing the new pair', () => {
+    // A copy of a module of packages/config: its lines stand twice in that folder.
+    const source = readFileSync(join(repoRoot, 'packages/config/src/index.ts'), 'utf8');
+    const copy = scratch(`packages/config/src/${tag}-copy.ts`, source);
+    const r = duplicates();
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/^packages\/config: \d+ duplicate pairs, above its baseline of \d+/m);
+    expect(r.output).toContain(`src/index.ts ~ src/${tag}-copy.ts`);
+    expect(r.output).toMatch(new RegExp(`packages/config/src/index\\.ts:\\d+-\\d+ ~ ${copy}:\\d+-\\d+`));
+    expect(r.output).not.toMatch(/^services\//m);
+  });
+
+  it('asks for the baseline to be lowered when a folder loses pairs, and --update writes the figures', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolplane-duplicates-'));
+    undo.push(() => rmSync(dir, { recursive: true, force: true }));
+    const baseline = join(dir, 'baseline.json');
+    expect(duplicates(['--update', `--baseline=${baseline}`]).code).toBe(0);
+    const written = JSON.parse(readFileSync(baseline, 'utf8')) as {
+      folders: Record<string, { pairs: number; files: Record<string, number> }>;
+    };
+    const edge = written.folders['services/edge'];
+    expect(edge?.pairs).toBeGreaterThan(0);
+    expect(Object.values(edge?.files ?? {}).reduce((a, b) => a + b, 0)).toBe(edge?.pairs);
+    expect(duplicates([`--baseline=${baseline}`])).toEqual({ code: 0, output: expect.not.stringMatching(/baseline/) });
+
+    written.folders['services/edge'] = { pairs: (edge?.pairs ?? 0) + 2, files: edge?.files ?? {} };
+    writeFileSync(baseline, JSON.stringify(written));
+    const r = duplicates([`--baseline=${baseline}`]);
+    expect(r.code).toBe(0);
+    expect(r.output).toContain(
+      `services/edge: ${edge?.pairs} duplicate pairs, below its baseline of ${(edge?.pairs ?? 0) + 2}: lower it`,
+    );
   });
 });
