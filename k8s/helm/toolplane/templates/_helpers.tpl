@@ -26,7 +26,6 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- define "toolplane.podLabels" -}}
 app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/component: {{ .component }}
-app.kubernetes.io/part-of: toolplane
 app.kubernetes.io/version: {{ include "toolplane.version" .root | quote }}
 {{- end -}}
 
@@ -87,6 +86,17 @@ topologySpreadConstraints:
     secretKeyRef:
       name: {{ $secret }}
       key: REDIS_SENTINEL_MASTER
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: REDIS_PASSWORD
+- name: REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: REDIS_SENTINEL_PASSWORD
+      optional: true
 {{- else }}
 - name: REDIS_URL
   valueFrom:
