@@ -137,11 +137,15 @@ function differences(a: unknown, b: unknown, path: string): string[] {
     : [`${path}: chart ${JSON.stringify(a)?.slice(0, 200)} ≠ kustomize ${JSON.stringify(b)?.slice(0, 200)}`];
 }
 
-const key = (o: K8sObject) => `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`;
+/** The chart's objects by kind and name; kustomize's generated ConfigMaps and Secrets without their hash suffix. */
+const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+const treeKey = (o: K8sObject) =>
+  ['ConfigMap', 'Secret'].includes(o.kind) ? `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}` : key(o);
 
 /**
  * What only one side renders: the Namespace (Helm's is the release's, `--create-namespace`), the dev overlay's own
- * Redis, PostgreSQL, collector and Jaeger (the chart runs none: they are the operator's), and the chart's names for
+ * Redis, PostgreSQL, collector and Jaeger (the chart runs none: they are the operator's), the chart's alerts and
+ * dashboards (kustomize has no component for them: ADR 0092), and the chart's names for
  * the egress to Redis and PostgreSQL (the same rules: the reachability test below).
  */
 const onlyIn = {
@@ -170,7 +174,12 @@ const onlyIn = {
     ],
   },
   prod: {
-    chart: ['NetworkPolicy/to-postgres', 'NetworkPolicy/to-redis', 'PrometheusRule/toolplane'],
+    chart: [
+      'ConfigMap/toolplane-dashboards',
+      'NetworkPolicy/to-postgres',
+      'NetworkPolicy/to-redis',
+      'PrometheusRule/toolplane',
+    ],
     kustomize: ['Namespace/toolplane', 'NetworkPolicy/to-managed-postgres', 'NetworkPolicy/to-managed-redis'],
   },
 };
@@ -185,19 +194,16 @@ describe.each([
   it('render the same objects (name, kind and spec) where both have them', () => {
     const differ: string[] = [];
     for (const o of chart) {
-      const other = tree.find((t) => key(t) === key(o));
+      const other = tree.find((t) => treeKey(t) === key(o));
       if (other) differ.push(...differences(comparable(o), comparable(other), key(o)));
     }
     expect(differ).toEqual([]);
   });
 
   it('differ only in what one of them has on purpose', () => {
-    const only = (a: K8sObject[], b: K8sObject[]) =>
-      a
-        .filter((o) => !b.some((x) => key(x) === key(o)))
-        .map(key)
-        .sort();
-    expect({ chart: only(chart, tree), kustomize: only(tree, chart) }).toEqual(onlyIn[overlay]);
+    const chartOnly = chart.filter((o) => !tree.some((t) => treeKey(t) === key(o))).map(key);
+    const treeOnly = tree.filter((t) => !chart.some((o) => treeKey(t) === key(o))).map(treeKey);
+    expect({ chart: chartOnly.sort(), kustomize: treeOnly.sort() }).toEqual(onlyIn[overlay]);
   });
 
   it('let each pod reach exactly what the overlay lets it reach', () => {
@@ -222,11 +228,12 @@ describe.each([
 describe.each(['redis-sentinel', 'redis-cluster'] as const)('the %s form and its kustomize component', (form) => {
   it('configure, run and scale the services the same way (ConfigMaps, Deployments, ScaledObject)', () => {
     const kinds = ['ConfigMap', 'Deployment', 'ScaledObject'];
-    const chart = rendered[form]!.filter((o) => kinds.includes(o.kind));
+    // The dashboards' ConfigMap is the chart's own (prod values).
+    const chart = rendered[form]!.filter((o) => kinds.includes(o.kind) && o.metadata.name !== 'toolplane-dashboards');
     const tree = kustomize[form].filter((o) => kinds.includes(o.kind));
-    expect(chart.map(key).sort()).toEqual(tree.map(key).sort());
+    expect(chart.map(key).sort()).toEqual(tree.map(treeKey).sort());
     const differ = chart.flatMap((o) =>
-      differences(comparable(o), comparable(tree.find((t) => key(t) === key(o))!), key(o)),
+      differences(comparable(o), comparable(tree.find((t) => treeKey(t) === key(o))!), key(o)),
     );
     expect(differ).toEqual([]);
   });

@@ -67,6 +67,32 @@ describe('promtool', () => {
   });
 });
 
+describe('the dashboards (k8s/monitoring/dashboards)', () => {
+  const dir = join(monitoring, 'dashboards');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+  it('are Grafana dashboards whose every panel queries Prometheus, also in the chart’s ConfigMap', () => {
+    expect(files).toContain('overview.json');
+    const configMap = find(renderHelm(['ci/prod-values.yaml']), 'ConfigMap', 'toolplane-dashboards');
+    expect(configMap.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(Object.keys(configMap.data ?? {}).sort()).toEqual(files.sort());
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      expect(readFileSync(join(repoRoot, 'k8s/helm/toolplane/files/dashboards', f), 'utf8')).toBe(text);
+      expect(JSON.parse(configMap.data![f]!)).toEqual(JSON.parse(text));
+      const dashboard = JSON.parse(text) as {
+        uid: string;
+        panels: { type: string; title: string; targets?: { expr: string }[] }[];
+      };
+      expect(dashboard.uid).toMatch(/^toolplane-/);
+      const panels = dashboard.panels.filter((p) => p.type !== 'row');
+      expect(panels.length).toBeGreaterThan(5);
+      for (const p of panels)
+        expect([p.title, (p.targets ?? []).every((t) => t.expr.length > 0)]).toEqual([p.title, true]);
+    }
+  });
+});
+
 describe('each alert', () => {
   interface AlertTest {
     alertname: string;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -791,12 +791,28 @@ interface RuleRead {
   grouping: { label: string; metrics: string[] }[];
 }
 
-/** What a Prometheus rules file reads: metric selectors (names, matched labels) and grouping labels. */
-function ruleReads(file: string): RuleRead {
-  const doc = parseYaml(readFileSync(join(repoRoot, file), 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+/** The PromQL expressions of the alert rules and of every dashboard panel. */
+function monitoringExpressions(): string[] {
+  const doc = parseYaml(readFileSync(join(repoRoot, 'k8s/monitoring/rules.yaml'), 'utf8')) as {
+    groups: { rules: { expr: string }[] }[];
+  };
+  const dashboards = join(repoRoot, 'k8s/monitoring/dashboards');
+  const panels = readdirSync(dashboards)
+    .filter((f) => f.endsWith('.json'))
+    .flatMap(
+      (f) =>
+        (JSON.parse(readFileSync(join(dashboards, f), 'utf8')) as { panels: { targets?: { expr: string }[] }[] })
+          .panels,
+    )
+    .flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  return [...doc.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...panels];
+}
+
+/** What PromQL expressions read: metric selectors (names, matched labels) and grouping labels. */
+function ruleReads(expressions: string[]): RuleRead {
   const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset']);
   const read: RuleRead = { selectors: new Map(), grouping: [] };
-  for (const { expr } of doc.groups.flatMap((g) => g.rules)) {
+  for (const expr of expressions) {
     let text = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
     const labels = [...text.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g)].flatMap((m) =>
       m[1]!.split(',').map((l) => l.trim()),
@@ -818,7 +834,7 @@ function ruleReads(file: string): RuleRead {
   return read;
 }
 
-describe('the alert rules (k8s/monitoring/rules.yaml)', () => {
+describe('the alert rules and dashboards (k8s/monitoring)', () => {
   it('read only metrics and labels the services export on /metrics', async () => {
     // A success, a tool error, a refused key and a stored record: every series the rules read, but the approval
     // webhooks' (below).
@@ -852,8 +868,8 @@ describe('the alert rules (k8s/monitoring/rules.yaml)', () => {
         ? new Set<string>()
         : (exported.get(name) ?? (declaredOnly[name] ? new Set(declaredOnly[name]) : undefined));
     const problems: string[] = [];
-    const { selectors, grouping } = ruleReads('k8s/monitoring/rules.yaml');
-    expect(selectors.size).toBeGreaterThan(8);
+    const { selectors, grouping } = ruleReads(monitoringExpressions());
+    expect(selectors.size).toBeGreaterThan(10);
     for (const [name, labels] of selectors) {
       const have = labelsOf(name);
       if (!have) problems.push(`${name}: not exported`);
