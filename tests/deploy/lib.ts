@@ -304,7 +304,7 @@ export function prepareFieldCheck(objects: K8sObject[]): void {
  * the object along the TypeScript declarations of kubernetes-models (its JSON Schemas allow unknown
  * properties, the API server's strict field validation does not).
  */
-export function unknownFields(o: K8sObject): string[] {
+function unknownFields(o: K8sObject): string[] {
   const { decl, checker: c } = interfaceFor(o.apiVersion, o.kind);
   const problems: string[] = [];
   const walk = (value: unknown, type: ts.Type, path: string): void => {
