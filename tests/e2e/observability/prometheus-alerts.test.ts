@@ -1,7 +1,8 @@
 // The alert rules (k8s/monitoring/rules.yaml) in the real Prometheus server (Debian's `prometheus` package,
 // scripts/toolchain.sh `ensure_promtool`) against a live stack: every rule evaluates without error on the services'
-// real series, no alert is active while all is well, and stopping the worker makes ToolplaneNoWorker (and the
-// worker's ToolplaneServiceDown) go pending, as Prometheus's HTTP API reports it.
+// real series, no alert is active while all is well, stopping Redis makes ToolplaneRedisUnreachable go pending,
+// and stopping the worker makes ToolplaneNoWorker (and the worker's ToolplaneServiceDown) go pending, as
+// Prometheus's HTTP API reports it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, repoRoot, type RegisteredExample, type Stack } from '@toolplane/cli';
 import type { ManagementClient } from '@toolplane/client';
-import { freePort } from '@toolplane/embedded';
+import { freePort, startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../../helpers/stack.ts';
 import { scaled, waitFor } from '../../helpers/wait.ts';
 
 let stack: Stack;
+let redis: RedisHandle;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let prometheus: ChildProcess | undefined;
@@ -72,7 +74,13 @@ const alerts = async () => (await api<{ alerts: Alert[] }>('/api/v1/alerts')).al
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'prometheus-canary', host: '127.0.0.1' });
   let api: ManagementClient;
-  ({ stack, api } = await startTestStack('prometheus-alerts', { logLevel: 'warn', metricsPort: 0 }));
+  // A Redis of its own, to stop it.
+  redis = await startRedisServer();
+  ({ stack, api } = await startTestStack('prometheus-alerts', {
+    redisUrl: redis.url,
+    logLevel: 'warn',
+    metricsPort: 0,
+  }));
   example = await registerTicketExample(api, upstream.url, 'prometheus-canary', 'prometheus');
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
@@ -101,6 +109,7 @@ afterAll(async () => {
     await exited;
   }
   await stack?.stop();
+  await redis?.stop();
   await upstream?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -147,6 +156,19 @@ describe('the alert rules in Prometheus against a live stack', () => {
     expect(rules.length).toBeGreaterThan(15);
     // A rule evaluated before the first scrape of a worker saw no `up` (pending, absorbed by its `for`); once every
     // target is scraped, nothing is active.
+    await waitFor('no alert active', async () => ((await alerts()).length === 0 ? true : undefined));
+  });
+
+  it('stopping Redis makes ToolplaneRedisUnreachable go pending for the worker; it ends when Redis is back', async () => {
+    const exited = new Promise((resolve) => redis.process.once('exit', resolve));
+    redis.process.kill('SIGKILL');
+    await exited;
+    const unreachable = await waitFor('ToolplaneRedisUnreachable active', async () =>
+      (await alerts()).find((a) => a.labels.alertname === 'ToolplaneRedisUnreachable'),
+    );
+    expect(unreachable).toMatchObject({ state: 'pending', labels: { severity: 'critical' } });
+    expect(unreachable.labels.instance).toBe(new URL(stack.metricsUrls['worker-1']!).host);
+    redis = await startRedisServer({ port: redis.port });
     await waitFor('no alert active', async () => ((await alerts()).length === 0 ? true : undefined));
   });
 

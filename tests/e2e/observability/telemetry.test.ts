@@ -854,8 +854,9 @@ describe('the alert rules and dashboards (k8s/monitoring)', () => {
       for (const l of (m[2] ?? '').matchAll(/([a-z_][a-z0-9_]*)="/gi)) labels.add(l[1]!);
       exported.set(m[1]!, labels);
     }
-    // Prometheus's own: `up` and the target labels it adds to every series (the PodMonitor's `service`).
+    // Prometheus's own: `up`, `scrape_duration_seconds` and the target labels it adds to every series (the PodMonitor's `service`).
     const targetLabels = new Set(['instance', 'job', 'service']);
+    const prometheusOwn = new Set(['up', 'scrape_duration_seconds']);
     // Counted only when an approval rule's webhook is announced to (tests/e2e/governance/approvals.test.ts makes
     // such calls); its name and attributes are read from the instrument's declaration instead.
     const declaredOnly: Record<string, string[]> = { toolplane_approval_notifications_total: ['format', 'outcome'] };
@@ -864,7 +865,7 @@ describe('the alert rules and dashboards (k8s/monitoring)', () => {
     expect(telemetry).toMatch(/approvalNotifications\.add\(1, \{ format, outcome \}\)/);
 
     const labelsOf = (name: string) =>
-      name === 'up'
+      prometheusOwn.has(name)
         ? new Set<string>()
         : (exported.get(name) ?? (declaredOnly[name] ? new Set(declaredOnly[name]) : undefined));
     const problems: string[] = [];
