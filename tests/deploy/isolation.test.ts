@@ -7,14 +7,16 @@ import { describe, expect, it } from '@jest/globals';
 import {
   allowed,
   byKind,
+  clusterDns,
+  managed,
   overlays,
+  pods,
+  reachability,
   renderKustomization,
   repoRoot,
   workloads,
-  type Connection,
   type Endpoint,
   type K8sObject,
-  type Labels,
 } from './lib.ts';
 
 const rendered: Record<'dev' | 'prod', K8sObject[]> = {
@@ -321,79 +323,6 @@ describe.each(['dev'] as const)('the sealed secrets store (%s overlay)', (overla
 });
 
 // ---- network -----------------------------------------------------------------------------------------
-
-interface Destination {
-  name: string;
-  endpoint: Endpoint;
-  conn: Connection;
-}
-
-/** Addresses outside the cluster, and cluster-internal ones reached by IP. */
-const addresses: Destination[] = [
-  { name: 'internet https (8.8.8.8:443)', endpoint: { ip: '8.8.8.8' }, conn: { port: 443 } },
-  { name: 'internet any port (203.0.113.10:8443)', endpoint: { ip: '203.0.113.10' }, conn: { port: 8443 } },
-  { name: 'internet IPv6 ([2606:4700:4700::1111]:443)', endpoint: { ip: '2606:4700:4700::1111' }, conn: { port: 443 } },
-  { name: 'service CIDR (10.96.0.1:443)', endpoint: { ip: '10.96.0.1' }, conn: { port: 443 } },
-  { name: 'EKS service CIDR (172.20.0.1:443)', endpoint: { ip: '172.20.0.1' }, conn: { port: 443 } },
-  { name: 'a pod by IP (10.244.3.7:8080)', endpoint: { ip: '10.244.3.7' }, conn: { port: 8080 } },
-  { name: 'a VPC host (10.0.8.20:22)', endpoint: { ip: '10.0.8.20' }, conn: { port: 22 } },
-  { name: 'cloud metadata (169.254.169.254:80)', endpoint: { ip: '169.254.169.254' }, conn: { port: 80 } },
-  { name: 'shared address space (100.64.0.10:443)', endpoint: { ip: '100.64.0.10' }, conn: { port: 443 } },
-  { name: 'private network (192.168.1.1:443)', endpoint: { ip: '192.168.1.1' }, conn: { port: 443 } },
-  { name: 'loopback (127.0.0.1:6379)', endpoint: { ip: '127.0.0.1' }, conn: { port: 6379 } },
-  { name: 'IPv6 unique local ([fd00::1]:443)', endpoint: { ip: 'fd00::1' }, conn: { port: 443 } },
-  { name: 'IPv6 link local ([fe80::1]:80)', endpoint: { ip: 'fe80::1' }, conn: { port: 80 } },
-];
-
-const managed: Destination[] = [
-  { name: 'managed Redis (10.0.64.10:6379)', endpoint: { ip: '10.0.64.10' }, conn: { port: 6379 } },
-  { name: 'managed PostgreSQL (10.0.65.10:5432)', endpoint: { ip: '10.0.65.10' }, conn: { port: 5432 } },
-  { name: 'AWS endpoints (10.0.66.10:443)', endpoint: { ip: '10.0.66.10' }, conn: { port: 443 } },
-  {
-    name: 'observability/opentelemetry-collector:4318',
-    endpoint: {
-      pod: { 'app.kubernetes.io/name': 'opentelemetry-collector' },
-      namespace: 'observability',
-      ip: '10.0.40.9',
-    },
-    conn: { port: 4318 },
-  },
-];
-
-const clusterDns: Endpoint = { pod: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system', ip: '10.0.40.2' };
-
-/** Every pod of the overlay as a source, and each of its TCP ports as a destination. */
-function pods(
-  objects: K8sObject[],
-  ipBase: string,
-): { name: string; endpoint: Endpoint & { pod: Labels }; ports: number[] }[] {
-  return workloads(objects).map((w, i) => ({
-    name: w.name,
-    endpoint: { pod: w.labels, namespace: w.namespace, ip: `${ipBase}.${i + 10}` },
-    ports: w.pod.containers.flatMap((c: { ports?: { containerPort: number; protocol?: string }[] }) =>
-      (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort),
-    ),
-  }));
-}
-
-/** "source -> destination" for every connection the NetworkPolicies allow (DNS aside). */
-function reachability(objects: K8sObject[], ipBase: string, extra: Destination[]): string[] {
-  const policies = byKind(objects, 'NetworkPolicy');
-  const all = pods(objects, ipBase);
-  const destinations: Destination[] = [
-    ...all.flatMap((p) => p.ports.map((port) => ({ name: `${p.name}:${port}`, endpoint: p.endpoint, conn: { port } }))),
-    ...addresses,
-    ...extra,
-  ];
-  const out: string[] = [];
-  for (const src of all) {
-    for (const d of destinations) {
-      if (d.endpoint === src.endpoint) continue;
-      if (allowed(policies, src.endpoint, d.endpoint, d.conn)) out.push(`${src.name} -> ${d.name}`);
-    }
-  }
-  return out.sort();
-}
 
 describe('NetworkPolicies', () => {
   it('deny everything by default in both overlays', () => {

@@ -1,7 +1,17 @@
-// Helpers for the deployment tests: render Kustomize overlays with kubectl, parse YAML, validate
-// objects against the Kubernetes schemas (kubernetes-models, offline), evaluate NetworkPolicies.
+// Helpers for the deployment tests: render Kustomize overlays with kubectl and the Helm chart with helm, parse
+// YAML, validate objects against the Kubernetes schemas (kubernetes-models, offline), the hardening rules every pod
+// follows, evaluate NetworkPolicies (which pod reaches what).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -46,22 +56,71 @@ export interface K8sObject {
   [key: string]: unknown;
 }
 
-/** kubectl, or a failure (never a skip): the manifests cannot be checked without it. */
-function kubectl(): string {
-  // KUBECTL, when set, is the only candidate.
-  const candidates = process.env.KUBECTL
-    ? [process.env.KUBECTL]
-    : ['kubectl', '/usr/bin/kubectl', '/usr/local/bin/kubectl'];
+/** The binaries scripts/toolchain.sh unpacks from the npm layer package (`ensure_helm`), newest first. */
+function toolchainBinaries(name: string): string[] {
+  const dir = join(repoRoot, '.toolchain');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => d.startsWith('kubectl-layer-'))
+    .sort()
+    .reverse()
+    .map((d) => join(dir, d, name));
+}
+
+/** A tool by its environment variable (then the only candidate) or its usual places; a failure, never a skip. */
+function findTool(name: string, envValue: string | undefined, versionArgs: string[], purpose: string): string {
+  const candidates = envValue
+    ? [envValue]
+    : [name, ...toolchainBinaries(name), `/usr/bin/${name}`, `/usr/local/bin/${name}`];
   for (const c of candidates) {
-    const r = spawnSync(c, ['version', '--client'], { encoding: 'utf8' });
+    const r = spawnSync(c, versionArgs, { encoding: 'utf8' });
     if (r.status === 0) return c;
   }
+  const variable = name.toUpperCase();
   throw new Error(
-    `kubectl is required to render the Kustomize overlays (tried ${candidates.join(', ')}).` +
+    `${name} is required to ${purpose} (tried ${candidates.join(', ')}).` +
       (process.env.CI === 'true'
-        ? ' CI=true: install kubectl on the CI machine.'
-        : ' Install kubectl (client only) or set KUBECTL.'),
+        ? ` CI=true: scripts/test.sh installs it (scripts/toolchain.sh); set ${variable} to its path.`
+        : ` Run bash scripts/test.sh once (it installs it into .toolchain/) or set ${variable}.`),
   );
+}
+
+let kubectlPath: string | undefined;
+/** kubectl, or a failure (never a skip): the manifests cannot be checked without it. */
+function kubectl(): string {
+  kubectlPath ??= findTool('kubectl', process.env.KUBECTL, ['version', '--client'], 'render the Kustomize overlays');
+  return kubectlPath;
+}
+
+let helmPath: string | undefined;
+/** helm (scripts/toolchain.sh `ensure_helm`), or a failure (never a skip). */
+function helm(): string {
+  helmPath ??= findTool('helm', process.env.HELM, ['version', '--short'], 'lint and render the Helm chart');
+  return helmPath;
+}
+
+export const helmChart = join(repoRoot, 'k8s/helm/toolplane');
+
+/** Runs helm with `args`; its exit code and output. */
+export function runHelm(args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(helm(), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `helm template` of the chart with values files (paths relative to the chart), in namespace toolplane. */
+export function renderHelm(valuesFiles: string[]): K8sObject[] {
+  const r = runHelm([
+    'template',
+    'toolplane',
+    helmChart,
+    '--namespace',
+    'toolplane',
+    ...valuesFiles.flatMap((f) => ['--values', resolve(helmChart, f)]),
+  ]);
+  if (r.status !== 0) throw new Error(`helm template (${valuesFiles.join(', ')}) failed:\n${r.stderr}`);
+  return parseYamlStream(r.stdout)
+    .filter((o): o is K8sObject => o !== null && typeof o === 'object')
+    .map((o) => ({ ...o, metadata: { namespace: 'toolplane', ...o.metadata } }));
 }
 
 /** `kubectl kustomize <dir>`: every object of an overlay, as plain objects. */
@@ -178,6 +237,20 @@ export async function validateObject(o: K8sObject): Promise<void> {
   new Model({ ...o, ...(data ? { data } : {}) }).validate();
 }
 
+/** Schema violations and unknown fields of every object (empty: all valid). Call `prepareFieldCheck` first. */
+export async function schemaProblems(objects: K8sObject[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const o of objects) {
+    try {
+      await validateObject(o);
+    } catch (err) {
+      problems.push(`${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
+    }
+    problems.push(...unknownFields(o).map((f) => `unknown field ${f}`));
+  }
+  return problems;
+}
+
 let checker: { program: ts.Program; checker: ts.TypeChecker } | undefined;
 const declCache = new Map<string, ts.InterfaceDeclaration>();
 
@@ -231,7 +304,7 @@ export function prepareFieldCheck(objects: K8sObject[]): void {
  * the object along the TypeScript declarations of kubernetes-models (its JSON Schemas allow unknown
  * properties, the API server's strict field validation does not).
  */
-export function unknownFields(o: K8sObject): string[] {
+function unknownFields(o: K8sObject): string[] {
   const { decl, checker: c } = interfaceFor(o.apiVersion, o.kind);
   const problems: string[] = [];
   const walk = (value: unknown, type: ts.Type, path: string): void => {
@@ -260,6 +333,50 @@ export function unknownFields(o: K8sObject): string[] {
     }
   };
   walk(o, c.getDeclaredTypeOfSymbol(c.getSymbolAtLocation(decl.name)!), `${o.kind}/${o.metadata.name}`);
+  return problems;
+}
+
+// ---- hardening -----------------------------------------------------------------------------------------
+
+/**
+ * What breaks the hardening every pod follows (the kustomize base's and the chart's): non-root, seccomp
+ * RuntimeDefault, no API token (but for `apiTokenFor`), read-only root filesystem, no privilege escalation, no
+ * capabilities, resources, a pinned image, probes. Empty: none.
+ */
+export function hardeningProblems(objects: K8sObject[], options: { apiTokenFor?: string[] } = {}): string[] {
+  const problems: string[] = [];
+  for (const w of workloads(objects)) {
+    const pod = w.pod;
+    if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${w.name}: pod runAsNonRoot`);
+    if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault')
+      problems.push(`${w.name}: seccomp RuntimeDefault`);
+    if (pod.automountServiceAccountToken !== false && !(options.apiTokenFor ?? []).includes(w.name))
+      problems.push(`${w.name}: automountServiceAccountToken must be false`);
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      const at = `${w.name}/${c.name}`;
+      const sc = c.securityContext ?? {};
+      const uid = sc.runAsUser ?? pod.securityContext?.runAsUser;
+      if (typeof uid !== 'number' || uid === 0) problems.push(`${at}: runAsUser must be a non-zero uid`);
+      if (sc.runAsNonRoot === false) problems.push(`${at}: runAsNonRoot overridden`);
+      if (sc.readOnlyRootFilesystem !== true) problems.push(`${at}: readOnlyRootFilesystem`);
+      if (sc.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation`);
+      if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities drop ALL`);
+      if (sc.privileged) problems.push(`${at}: privileged`);
+      for (const kind of ['requests', 'limits']) {
+        for (const r of ['cpu', 'memory'])
+          if (!c.resources?.[kind]?.[r]) problems.push(`${at}: resources.${kind}.${r}`);
+      }
+      if (
+        !/^[^@]+(:[^:@/]*\d[^:@/]*)(@sha256:[a-f0-9]{64})?$|@sha256:[a-f0-9]{64}$/.test(c.image) ||
+        /:latest(@|$)/.test(c.image)
+      )
+        problems.push(`${at}: image ${c.image} is not pinned`);
+      if (w.object.kind !== 'Job' && !(pod.initContainers ?? []).includes(c)) {
+        if (!c.readinessProbe) problems.push(`${at}: readinessProbe`);
+        if (!c.livenessProbe) problems.push(`${at}: livenessProbe`);
+      }
+    }
+  }
   return problems;
 }
 
@@ -381,6 +498,82 @@ export function allowed(policies: K8sObject[], from: Endpoint, to: Endpoint, con
     );
   };
   return side('Egress', from, to) && side('Ingress', to, from);
+}
+
+// ---- reachability ------------------------------------------------------------------------------------
+
+interface Destination {
+  name: string;
+  endpoint: Endpoint;
+  conn: Connection;
+}
+
+/** Addresses outside the cluster, and cluster-internal ones reached by IP (the isolation tests' destinations). */
+const addresses: Destination[] = [
+  { name: 'internet https (8.8.8.8:443)', endpoint: { ip: '8.8.8.8' }, conn: { port: 443 } },
+  { name: 'internet any port (203.0.113.10:8443)', endpoint: { ip: '203.0.113.10' }, conn: { port: 8443 } },
+  { name: 'internet IPv6 ([2606:4700:4700::1111]:443)', endpoint: { ip: '2606:4700:4700::1111' }, conn: { port: 443 } },
+  { name: 'service CIDR (10.96.0.1:443)', endpoint: { ip: '10.96.0.1' }, conn: { port: 443 } },
+  { name: 'EKS service CIDR (172.20.0.1:443)', endpoint: { ip: '172.20.0.1' }, conn: { port: 443 } },
+  { name: 'a pod by IP (10.244.3.7:8080)', endpoint: { ip: '10.244.3.7' }, conn: { port: 8080 } },
+  { name: 'a VPC host (10.0.8.20:22)', endpoint: { ip: '10.0.8.20' }, conn: { port: 22 } },
+  { name: 'cloud metadata (169.254.169.254:80)', endpoint: { ip: '169.254.169.254' }, conn: { port: 80 } },
+  { name: 'shared address space (100.64.0.10:443)', endpoint: { ip: '100.64.0.10' }, conn: { port: 443 } },
+  { name: 'private network (192.168.1.1:443)', endpoint: { ip: '192.168.1.1' }, conn: { port: 443 } },
+  { name: 'loopback (127.0.0.1:6379)', endpoint: { ip: '127.0.0.1' }, conn: { port: 6379 } },
+  { name: 'IPv6 unique local ([fd00::1]:443)', endpoint: { ip: 'fd00::1' }, conn: { port: 443 } },
+  { name: 'IPv6 link local ([fe80::1]:80)', endpoint: { ip: 'fe80::1' }, conn: { port: 80 } },
+];
+
+/** The prod overlay's managed services (their subnets) and the operator's collector. */
+export const managed: Destination[] = [
+  { name: 'managed Redis (10.0.64.10:6379)', endpoint: { ip: '10.0.64.10' }, conn: { port: 6379 } },
+  { name: 'managed PostgreSQL (10.0.65.10:5432)', endpoint: { ip: '10.0.65.10' }, conn: { port: 5432 } },
+  { name: 'AWS endpoints (10.0.66.10:443)', endpoint: { ip: '10.0.66.10' }, conn: { port: 443 } },
+  {
+    name: 'observability/opentelemetry-collector:4318',
+    endpoint: {
+      pod: { 'app.kubernetes.io/name': 'opentelemetry-collector' },
+      namespace: 'observability',
+      ip: '10.0.40.9',
+    },
+    conn: { port: 4318 },
+  },
+];
+
+export const clusterDns: Endpoint = { pod: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system', ip: '10.0.40.2' };
+
+/** Every pod of the overlay as a source, and each of its TCP ports as a destination. */
+export function pods(
+  objects: K8sObject[],
+  ipBase: string,
+): { name: string; endpoint: Endpoint & { pod: Labels }; ports: number[] }[] {
+  return workloads(objects).map((w, i) => ({
+    name: w.name,
+    endpoint: { pod: w.labels, namespace: w.namespace, ip: `${ipBase}.${i + 10}` },
+    ports: w.pod.containers.flatMap((c: { ports?: { containerPort: number; protocol?: string }[] }) =>
+      (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort),
+    ),
+  }));
+}
+
+/** "source -> destination" for every connection the NetworkPolicies allow (DNS aside). */
+export function reachability(objects: K8sObject[], ipBase: string, extra: Destination[]): string[] {
+  const policies = byKind(objects, 'NetworkPolicy');
+  const all = pods(objects, ipBase);
+  const destinations: Destination[] = [
+    ...all.flatMap((p) => p.ports.map((port) => ({ name: `${p.name}:${port}`, endpoint: p.endpoint, conn: { port } }))),
+    ...addresses,
+    ...extra,
+  ];
+  const out: string[] = [];
+  for (const src of all) {
+    for (const d of destinations) {
+      if (d.endpoint === src.endpoint) continue;
+      if (allowed(policies, src.endpoint, d.endpoint, d.conn)) out.push(`${src.name} -> ${d.name}`);
+    }
+  }
+  return out.sort();
 }
 
 export function readRepoFile(path: string): string {

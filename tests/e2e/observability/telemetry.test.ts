@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, repoRoot, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
@@ -773,5 +776,111 @@ describe('metrics', () => {
     expect(delta('toolplane_tool_calls_total', { server: server.id, tool: 'get_ticket', outcome: 'success' })).toBe(1);
     // The other server's budget is untouched.
     expect(delta('toolplane_rate_limited_total', { server: example.serverId, tool: 'get_ticket' })).toBe(0);
+  });
+});
+
+// `yaml` is a dependency of packages/openapi, not of tests/: load that copy (as tests/deploy/lib.ts does).
+const parseYaml = (
+  createRequire(join(repoRoot, 'packages/openapi/package.json'))('yaml') as { parse(s: string): unknown }
+).parse;
+
+interface RuleRead {
+  /** Metric name → labels its selectors match on. */
+  selectors: Map<string, Set<string>>;
+  /** Labels of `by (…)` / `on (…)` clauses, each with the metrics of its expression (one of them must carry it). */
+  grouping: { label: string; metrics: string[] }[];
+}
+
+/** The PromQL expressions of the alert rules and of every dashboard panel. */
+function monitoringExpressions(): string[] {
+  const doc = parseYaml(readFileSync(join(repoRoot, 'k8s/monitoring/rules.yaml'), 'utf8')) as {
+    groups: { rules: { expr: string }[] }[];
+  };
+  const dashboards = join(repoRoot, 'k8s/monitoring/dashboards');
+  const panels = readdirSync(dashboards)
+    .filter((f) => f.endsWith('.json'))
+    .flatMap(
+      (f) =>
+        (JSON.parse(readFileSync(join(dashboards, f), 'utf8')) as { panels: { targets?: { expr: string }[] }[] })
+          .panels,
+    )
+    .flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  return [...doc.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...panels];
+}
+
+/** What PromQL expressions read: metric selectors (names, matched labels) and grouping labels. */
+function ruleReads(expressions: string[]): RuleRead {
+  const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset']);
+  const read: RuleRead = { selectors: new Map(), grouping: [] };
+  for (const expr of expressions) {
+    let text = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    const labels = [...text.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g)].flatMap((m) =>
+      m[1]!.split(',').map((l) => l.trim()),
+    );
+    text = text.replace(/\b(?:by|on|without|ignoring)\s*\([^)]*\)/g, ' ');
+    const metrics: string[] = [];
+    // An identifier not preceded by a digit or dot (durations, numbers), with its selector; a `(` after it: a function.
+    for (const m of text.matchAll(/(?<![\w.:])([a-zA-Z_][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?(\s*\()?/g)) {
+      const [, name, selector, call] = m;
+      if (call || keywords.has(name!) || name!.includes(':')) continue;
+      metrics.push(name!);
+      const set = read.selectors.get(name!) ?? new Set<string>();
+      for (const l of (selector ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) set.add(l[1]!);
+      read.selectors.set(name!, set);
+    }
+    // Over recorded series only (`toolplane:…`), the labels are those their own rules group by, checked there.
+    if (metrics.length > 0) for (const label of labels) read.grouping.push({ label, metrics });
+  }
+  return read;
+}
+
+describe('the alert rules and dashboards (k8s/monitoring)', () => {
+  it('read only metrics and labels the services export on /metrics', async () => {
+    // A success, a tool error, a refused key and a stored record: every series the rules read, but the approval
+    // webhooks' (below).
+    expect((await callTool({ ticket_id: 'TCK-1' })).status).toBe(200);
+    expect((await callTool({ ticket_id: 'TCK-404' })).body).toContain('"isError":true');
+    expect((await callTool({ ticket_id: 'TCK-1' }, { apiKey: 'tp_not_a_key_0000000000000000' })).status).toBe(401);
+    await waitFor('a stored execution record', async () =>
+      sample(await scrape('control-plane'), 'toolplane_execution_records_stored_total', {}) > 0 ? true : undefined,
+    );
+    const pages = await Promise.all([scrape('edge'), scrape('worker'), scrape('control-plane')]);
+    /** Each exported series name and the labels it carries. */
+    const exported = new Map<string, Set<string>>();
+    for (const line of pages.join('\n').split('\n')) {
+      const m = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? \S+$/i.exec(line);
+      if (!m) continue;
+      const labels = exported.get(m[1]!) ?? new Set<string>();
+      for (const l of (m[2] ?? '').matchAll(/([a-z_][a-z0-9_]*)="/gi)) labels.add(l[1]!);
+      exported.set(m[1]!, labels);
+    }
+    // Prometheus's own: `up`, `scrape_duration_seconds` and the target labels it adds to every series (the PodMonitor's `service`).
+    const targetLabels = new Set(['instance', 'job', 'service']);
+    const prometheusOwn = new Set(['up', 'scrape_duration_seconds']);
+    // Counted only when an approval rule's webhook is announced to (tests/e2e/governance/approvals.test.ts makes
+    // such calls); its name and attributes are read from the instrument's declaration instead.
+    const declaredOnly: Record<string, string[]> = { toolplane_approval_notifications_total: ['format', 'outcome'] };
+    const telemetry = readFileSync(join(repoRoot, 'packages/telemetry/src/metrics.ts'), 'utf8');
+    expect(telemetry).toContain("createCounter('toolplane.approval.notifications'");
+    expect(telemetry).toMatch(/approvalNotifications\.add\(1, \{ format, outcome \}\)/);
+
+    const labelsOf = (name: string) =>
+      prometheusOwn.has(name)
+        ? new Set<string>()
+        : (exported.get(name) ?? (declaredOnly[name] ? new Set(declaredOnly[name]) : undefined));
+    const problems: string[] = [];
+    const { selectors, grouping } = ruleReads(monitoringExpressions());
+    expect(selectors.size).toBeGreaterThan(10);
+    for (const [name, labels] of selectors) {
+      const have = labelsOf(name);
+      if (!have) problems.push(`${name}: not exported`);
+      else
+        for (const label of labels)
+          if (!have.has(label) && !targetLabels.has(label)) problems.push(`${name}: no label ${label}`);
+    }
+    for (const { label, metrics } of grouping)
+      if (!targetLabels.has(label) && !metrics.some((n) => labelsOf(n)?.has(label)))
+        problems.push(`${label}: on none of ${metrics.join(', ')}`);
+    expect(problems).toEqual([]);
   });
 });
