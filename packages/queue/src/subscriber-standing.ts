@@ -11,13 +11,83 @@ export class SubscriberStateUnavailable extends Error {
   }
 }
 
+/** A credential kept by something long-lived that acts for its caller (an event subscription, a task's job). */
+export interface StandingCredential {
+  workspaceId: string;
+  serverId: string;
+  /** SHA-256 of the API key (a key's, or a narrowed token's parent key). */
+  keyHash?: string | undefined;
+  /** A narrowed token's id and its ancestors': any revoked ends it. */
+  tokenChain?: string[] | undefined;
+  /** Epoch ms: the token's expiry. */
+  expiresAt?: number | undefined;
+  /** The person it acts for, and their id when it was made. */
+  username?: string | undefined;
+  userId?: string | undefined;
+}
+
+/** How a refusal names the credential: "the API key" of a subscription, "the API key that created it" of a task. */
+export interface StandingWords {
+  key: string;
+  /** The key is no longer published, or revoked. */
+  keyGone: string;
+  token: string;
+  person: (username: string) => string;
+  /** A miss while the published state is incomplete throws `SubscriberStateUnavailable` (else it is a verdict). */
+  strictState?: boolean;
+}
+
+const subscriptionWords: StandingWords = {
+  key: 'the API key',
+  keyGone: 'the API key was revoked or deleted',
+  token: 'the access token',
+  person: (u) => `the person "${u}" it acts for is no longer an active external user`,
+  strictState: true,
+};
+
 /**
- * Why a subscription's subscriber may no longer be given anything (issue #89, docs/events.md "A subscription follows
- * its credential"), judged as a new request of theirs would be, from what Redis holds now: the API key still
- * published, not revoked, with the `runtime` scope and still reaching the subscription's server; a narrowed token not
- * revoked (nor any token of its chain); a token not expired; the person it acts for still that workspace's active
- * person. Undefined: it stands. A miss while the control plane's published state is incomplete throws
- * `SubscriberStateUnavailable`. Three reads at most (an `EXISTS` per token of a chain).
+ * Why a credential kept by something long-lived may no longer act (issue #89, "every judgement follows its
+ * credential"), judged as a new request of its caller's would be, from what Redis holds now: the API key still
+ * published, not revoked, with the `runtime` scope and still reaching the server; a narrowed token not revoked (nor any
+ * token of its chain); a token not expired; the person it acts for still that workspace's active person. Undefined: it
+ * stands. Three reads at most (an `EXISTS` per token of a chain). One judgement for event subscriptions
+ * (`subscriberRefusal`) and tasks' jobs (the worker's `taskCallerCheck`).
+ */
+export async function credentialRefusal(
+  redis: Client,
+  prefix: string,
+  c: StandingCredential,
+  { now, words }: { now: number; words: StandingWords },
+): Promise<string | undefined> {
+  if (c.expiresAt !== undefined && c.expiresAt <= now) return `${words.token} expired`;
+  const keys = redisKeys(prefix);
+  const { username } = c;
+  const [key, person, revoked] = await Promise.all([
+    c.keyHash !== undefined ? redis.hget(keys.apiKeys, c.keyHash) : undefined,
+    username !== undefined ? redis.hget(keys.users(c.workspaceId), username) : undefined,
+    Promise.all((c.tokenChain ?? []).map((jti) => redis.exists(delegationKeys(prefix).revoked(jti)))),
+  ]);
+  if (revoked.some((n) => n > 0)) return 'the narrowed token was revoked';
+  const missing = (c.keyHash !== undefined && key === null) || (username !== undefined && person === null);
+  if (words.strictState && missing && (await redis.exists(keys.runtimeState)) === 0)
+    throw new SubscriberStateUnavailable();
+  if (c.keyHash !== undefined) {
+    const parsed = key ? ApiKeyRecord.safeParse(JSON.parse(key)) : undefined;
+    const record = parsed?.success && !parsed.data.revoked ? parsed.data : undefined;
+    if (!record) return words.keyGone;
+    if (!record.scopes.includes('runtime')) return `${words.key} has no "runtime" scope`;
+    if (record.serverIds && !record.serverIds.includes(c.serverId))
+      return `${words.key} is limited to other MCP servers`;
+  }
+  if (username !== undefined && (person === null || person !== c.userId)) return words.person(username);
+  return undefined;
+}
+
+/**
+ * Why a subscription's subscriber may no longer be given anything (docs/events.md "A subscription follows its
+ * credential"): `credentialRefusal` of the credential it was made with. An anonymous caller's stands; one made before
+ * subscriptions kept their credential ends. A miss while the control plane's published state is incomplete throws
+ * `SubscriberStateUnavailable`.
  */
 export async function subscriberRefusal(
   redis: Client,
@@ -28,26 +98,12 @@ export async function subscriberRefusal(
   const { credential, principal } = sub;
   const anonymous = principal.keyId === undefined && (principal.subject ?? 'anonymous') === 'anonymous';
   if (!credential) return anonymous ? undefined : 'it was made before subscriptions kept their credential';
-  if (credential.expiresAt !== undefined && credential.expiresAt <= now) return 'the access token expired';
-  const keys = redisKeys(prefix);
+  const { workspaceId, serverId } = sub;
   const { username } = principal;
-  const [key, person, revoked] = await Promise.all([
-    credential.keyHash !== undefined ? redis.hget(keys.apiKeys, credential.keyHash) : undefined,
-    username !== undefined ? redis.hget(keys.users(sub.workspaceId), username) : undefined,
-    Promise.all((credential.tokenChain ?? []).map((jti) => redis.exists(delegationKeys(prefix).revoked(jti)))),
-  ]);
-  if (revoked.some((n) => n > 0)) return 'the narrowed token was revoked';
-  const missing = (credential.keyHash !== undefined && key === null) || (username !== undefined && person === null);
-  if (missing && (await redis.exists(keys.runtimeState)) === 0) throw new SubscriberStateUnavailable();
-  if (credential.keyHash !== undefined) {
-    const parsed = key ? ApiKeyRecord.safeParse(JSON.parse(key)) : undefined;
-    const record = parsed?.success && !parsed.data.revoked ? parsed.data : undefined;
-    if (!record) return 'the API key was revoked or deleted';
-    if (!record.scopes.includes('runtime')) return 'the API key has no "runtime" scope';
-    if (record.serverIds && !record.serverIds.includes(sub.serverId))
-      return 'the API key is limited to other MCP servers';
-  }
-  if (username !== undefined && (person === null || person !== credential.userId))
-    return `the person "${username}" it acts for is no longer an active external user`;
-  return undefined;
+  return credentialRefusal(
+    redis,
+    prefix,
+    { ...credential, workspaceId, serverId, username },
+    { now, words: subscriptionWords },
+  );
 }

@@ -1,6 +1,12 @@
-import { ApiKeyRecord, redisKeys, type ToolInvokeJob, type ToolInvokeResult } from '@toolplane/contracts';
+import type { ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { settlementOf, type TaskRecord, type TaskRecords } from '@toolplane/queue';
+import {
+  credentialRefusal,
+  settlementOf,
+  type StandingWords,
+  type TaskRecord,
+  type TaskRecords,
+} from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import type { HeldCallStart } from './held-calls.ts';
 import type { TaskAccessCheck } from './task-access.ts';
@@ -20,31 +26,29 @@ function refused(job: ToolInvokeJob, code: string, message: string): ToolInvokeR
 /**
  * The checks a new call of the task's caller would pass at the edge, made again when its job starts (a task's job may
  * wait in the queue): the API key is still published, not revoked, with the `runtime` scope and this server; an OAuth
- * token has not expired; the person it acts for (`x-username`, a token's user) is still that workspace's person.
- * Two `HGET`s at most, on task jobs only.
+ * token has not expired; the person it acts for (`x-username`, a token's user) is still that workspace's person
+ * (`credentialRefusal`, the judgement event subscriptions follow too). Two `HGET`s at most, on task jobs only.
  */
 export function taskCallerCheck(redis: RedisClient, prefix: string): TaskCallerCheck {
-  const keys = redisKeys(prefix);
-  return async (job, task) => {
-    if (task.credentialExpiresAt !== undefined && Date.now() >= task.credentialExpiresAt)
-      return "the caller's access token expired";
+  return (job, task) => {
     const { workspaceId, username, userId } = job.principal;
-    const [key, person] = await Promise.all([
-      task.keyHash !== undefined ? redis.hget(keys.apiKeys, task.keyHash) : undefined,
-      username !== undefined ? redis.hget(keys.users(workspaceId), username) : undefined,
-    ]);
-    if (task.keyHash !== undefined) {
-      const parsed = key ? ApiKeyRecord.safeParse(JSON.parse(key)) : undefined;
-      const record = parsed?.success && !parsed.data.revoked ? parsed.data : undefined;
-      if (!record) return 'the API key that created it was revoked';
-      if (!record.scopes.includes('runtime')) return 'the API key that created it has no "runtime" scope';
-      if (record.serverIds && !record.serverIds.includes(job.serverId))
-        return 'the API key that created it is limited to other MCP servers';
-    }
-    if (username !== undefined && person !== userId) return `the person "${username}" it acts for is gone`;
-    return undefined;
+    const credential = { workspaceId, serverId: job.serverId, keyHash: task.keyHash, username, userId };
+    return credentialRefusal(
+      redis,
+      prefix,
+      { ...credential, expiresAt: task.credentialExpiresAt },
+      { now: Date.now(), words: taskWords },
+    );
   };
 }
+
+/** How a task's refusal names its caller's credential. */
+const taskWords: StandingWords = {
+  key: 'the API key that created it',
+  keyGone: 'the API key that created it was revoked',
+  token: "the caller's access token",
+  person: (username) => `the person "${username}" it acts for is gone`,
+};
 
 interface TaskResultsOptions {
   /** Read the task before running its job (false: the abandoned-job handler, which sends nothing). */
