@@ -12,7 +12,7 @@ export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-cond
 export { decideCall, explainAccess } from './explain.ts';
 export { stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
-export { approvalInsteadOf, approversText } from './policy-approval.ts';
+export { approvalInsteadOf, approversText, heldBecause } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';
 export { delegationStepRefusal, falseDelegationCondition } from './delegation.ts';
