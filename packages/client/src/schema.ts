@@ -1836,8 +1836,9 @@ export interface paths {
      * @description Computed from the execution records of the period (SQL aggregates; at most 31 days) and the policies
      * as the edges decide them now: per principal with records (the busiest 100), what it may call, what it called, the
      * granted servers and tools it never used, one policy per server used naming only the tools called, calls quotas at
-     * the peak hour and day × `margin`, and the `secrets:*` / `pii:*` guardrail findings per tool. Calls refused by
-     * access policies are not use. Admins and auditors read it; a key limited to servers may not.
+     * the peak hour and day × `margin`, and the `secrets:*` / `pii:*` guardrail findings per tool. Only calls that ran
+     * are use: a call never sent (refused by any rule, held for an approval, over a quota, unconfirmed) is counted as
+     * refused. Admins and auditors read it; a key limited to servers may not.
      */
     get: operations['getLeastPrivilege'];
     put?: never;
@@ -5428,9 +5429,12 @@ export interface components {
     };
     LeastPrivilegeEntry: {
       principal: components['schemas']['LeastPrivilegePrincipal'];
-      /** @description Calls in the period that access policies did not refuse. */
+      /** @description Calls in the period that ran (reached the upstream). */
       calls: number;
-      /** @description Calls access policies refused (`access.*`). */
+      /**
+       * @description Calls never sent: refused by a rule, held for an approval, over a quota, unconfirmed (outcome
+       * `rejected`, and `access.*`).
+       */
       refused: number;
       /** @description What the principal may call now (`decideAccess`), tools of the servers’ live catalogs. */
       granted: {
@@ -5513,7 +5517,7 @@ export interface components {
     LeastPrivilegeQuota: {
       /** @enum {string} */
       window: 'hour' | 'day';
-      /** @description The most calls (not refused by access) in one UTC hour or day of the period. */
+      /** @description The most calls that ran (reached the upstream) in one UTC hour or day of the period. */
       peak: number;
       /**
        * Format: date-time
