@@ -5279,11 +5279,20 @@ export interface components {
       /** @description Length of each `series` step: 60 for `1h`, 600 for `24h`. */
       step_seconds: number;
       totals: {
+        /**
+         * @description Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are
+         * about.
+         */
         calls: number;
-        /** @description Calls whose outcome is not `success`. */
+        /** @description Calls sent whose outcome is not `success`. */
         errors: number;
         /** @description errors / calls; 0 without calls. */
         error_rate: number;
+        /**
+         * @description Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota,
+         * unconfirmed, refused by a rule): neither calls nor errors, and in no latency.
+         */
+        refused: number;
         /**
          * @description Median latency (ms): the upper bound of the latency bucket holding that call, at most the
          * slowest call; null without calls.
@@ -5305,11 +5314,19 @@ export interface components {
     TrafficStep: {
       /** Format: date-time */
       start: string;
+      /**
+       * @description Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are about.
+       */
       calls: number;
-      /** @description Calls whose outcome is not `success`. */
+      /** @description Calls sent whose outcome is not `success`. */
       errors: number;
       /** @description errors / calls; 0 without calls. */
       error_rate: number;
+      /**
+       * @description Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota,
+       * unconfirmed, refused by a rule): neither calls nor errors, and in no latency.
+       */
+      refused: number;
       /**
        * @description Median latency (ms): the upper bound of the latency bucket holding that call, at most the slowest
        * call; null without calls.
@@ -5325,11 +5342,19 @@ export interface components {
       /** Format: uuid */
       server_id: string;
       tool: string;
+      /**
+       * @description Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are about.
+       */
       calls: number;
-      /** @description Calls whose outcome is not `success`. */
+      /** @description Calls sent whose outcome is not `success`. */
       errors: number;
       /** @description errors / calls; 0 without calls. */
       error_rate: number;
+      /**
+       * @description Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota,
+       * unconfirmed, refused by a rule): neither calls nor errors, and in no latency.
+       */
+      refused: number;
     };
     Usage: {
       /**
