@@ -6358,7 +6358,14 @@ export interface components {
       changes: components['schemas']['WorkspaceChange'][];
       summary: {
         create: number;
+        /** @description Updates that change the workspace (not counting `adopt`). */
         update: number;
+        /**
+         * @description Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s
+         * marker): no change to the workspace, so a plan of a fresh export has no changes; apply records them as
+         * managed by files.
+         */
+        adopt: number;
         delete: number;
         unchanged: number;
         unmanaged: number;
@@ -6512,7 +6519,14 @@ export interface components {
       }[];
       summary: {
         create: number;
+        /** @description Updates that change the workspace (not counting `adopt`). */
         update: number;
+        /**
+         * @description Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s
+         * marker): no change to the workspace, so a plan of a fresh export has no changes; apply records them as
+         * managed by files.
+         */
+        adopt: number;
         delete: number;
         unchanged: number;
         unmanaged: number;
