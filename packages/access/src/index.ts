@@ -6,7 +6,13 @@
 export { decideAccess, hiddenToolRefusal } from './decide.ts';
 export type { CallerIdentity } from './decide.ts';
 export type { ToolConditions, ToolGrant } from './grants.ts';
-export { conditionRefusal, conditionsReadSession, failedClauses, shadowRefusals } from './call-conditions.ts';
+export {
+  conditionProblem,
+  conditionRefusal,
+  conditionsReadSession,
+  failedClauses,
+  shadowRefusals,
+} from './call-conditions.ts';
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
