@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AccessPolicyRule, WorkspaceAccess } from '@toolplane/contracts';
 import {
+  conditionProblem,
   conditionRefusal,
   conditionsReadSession,
   failedClauses,
@@ -9,6 +10,7 @@ import {
   type CallServer,
   type ConditionalTool,
 } from './call-conditions.ts';
+import { conditionRefusalEvent, type CallEventBase } from './call-events.ts';
 import { decideAccess } from './decide.ts';
 import { taskRefusal } from './step-access.ts';
 
@@ -226,5 +228,42 @@ describe("a task's call decided again when its job starts (issue #89)", () => {
     expect(decide([refunds({ approval })], 500, true)).toBeUndefined();
     expect(decide([refunds({ approval })], 500, false)).toContain('access policy "refunds"');
     expect(decide([refunds()], 500, true)).toContain('access policy "refunds"');
+  });
+});
+
+describe('a condition that cannot be evaluated for a tool (issue #91)', () => {
+  const limits: AccessPolicyRule = {
+    id: 'p9',
+    name: 'limits',
+    principals: key,
+    servers: ['s1'],
+    tools: ['*'],
+    condition: '!has(args.limit) || args.limit <= 5',
+  };
+
+  it('is refused naming the real reason, never as false for these arguments; its event says the problem', () => {
+    expect(conditionProblem(limits, tool('get'))).toMatch(/^unknown argument "limit"/);
+    const refused = conditionRefusal(conditionsOf([limits])!, loaded, tool('get'), { amount: 1 });
+    expect(refused).toContain(
+      'access policy "limits" (p9): its condition cannot be evaluated for this tool (unknown argument "limit"',
+    );
+    const base: CallEventBase = {
+      workspaceId: 'w',
+      serverId: 's1',
+      serverName: 'billing',
+      tool: 'get',
+      actor: { type: 'api_key', id: 'k' } as CallEventBase['actor'],
+      source: {} as CallEventBase['source'],
+    };
+    const problem = conditionProblem(limits, tool('get'));
+    const event = conditionRefusalEvent(base, { id: 'p9', name: 'limits', problem });
+    expect(event.details).toMatchObject({ policy: { id: 'p9', name: 'limits', problem } });
+  });
+
+  it('names no problem for a tool that has the argument', () => {
+    const withLimit: ConditionalTool = {
+      def: { name: 'list', inputSchema: { type: 'object', properties: { limit: { type: 'integer' } } } },
+    };
+    expect(conditionProblem(limits, withLimit)).toBeUndefined();
   });
 });

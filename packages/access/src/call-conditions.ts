@@ -53,6 +53,15 @@ function compiledFor(rule: AccessPolicyRule, tool: ConditionalTool): CompileResu
   return result;
 }
 
+/**
+ * Why a policy's condition cannot be evaluated for `tool` at all (it names an argument the tool does not have, …):
+ * the first problem of compiling it against the tool's input schema; undefined when it compiles.
+ */
+export function conditionProblem(rule: AccessPolicyRule, tool: ConditionalTool): string | undefined {
+  const c = compiledFor(rule, tool);
+  return c.ok ? undefined : (c.problems[0]?.message ?? 'invalid');
+}
+
 /** Whether some condition a call of `tool` is checked with reads `session` (then read the session for the call first). */
 export function conditionsReadSession(conditions: CallConditions, tool: ConditionalTool): boolean {
   return conditions.rules
@@ -127,7 +136,7 @@ export function policyName(rule: { readonly id: string; readonly name?: string |
 function whyNot(rule: AccessPolicyRule, tool: ConditionalTool, activation: ConditionActivation): string {
   const policy = policyName(rule);
   const e = readCondition(rule, tool, activation);
-  if (!e.compiled) return `${policy}: its condition does not apply to this tool (${e.problem})`;
+  if (!e.compiled) return `${policy}: its condition cannot be evaluated for this tool (${e.problem})`;
   if (e.failed && (e.reason === undefined || e.reason === 'the condition is false'))
     return `${policy}: ${e.failed.text} is false`;
   const part = e.failed && e.reason && !e.reason.includes(e.failed.text) ? ` (in ${e.failed.text})` : '';

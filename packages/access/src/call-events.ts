@@ -153,7 +153,8 @@ export function confirmationEvent(
 /** The audit event of a call an access policy's condition refused (no argument values). */
 export function conditionRefusalEvent(
   base: CallEventBase,
-  policy: { id: string; name: string | null } | null,
+  /** `problem`: why its condition cannot be evaluated for this tool at all, when it cannot (issue #91). */
+  policy: { id: string; name: string | null; problem?: string | undefined } | null,
 ): AuditEventInput {
   return toolEvent(base, {
     action: 'tool.call_refused',

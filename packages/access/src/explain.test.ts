@@ -3,6 +3,7 @@ import type { AccessPolicyRule, WorkspaceAccess } from '@toolplane/contracts';
 import { conditionRefusal, type CallServer, type ConditionalTool } from './call-conditions.ts';
 import { decideAccess } from './decide.ts';
 import { explainAccess, type ExplainCall } from './explain.ts';
+import { approvalInsteadOf } from './policy-approval.ts';
 
 const access = (policies: AccessPolicyRule[]): WorkspaceAccess => ({ v: 1, workspaceId: 'w', policies });
 const server: CallServer = { catalog: { serverId: 's1', name: 'billing' } };
@@ -214,6 +215,29 @@ describe('explainAccess of a policy whose false condition requires approval', ()
     expect(shadow.allowed).toBe(true);
     expect(shadow.approval).toBeUndefined();
     expect(shadow.policies[0]!.why).toContain('would require approval (log only)');
+  });
+
+  it('holds a call its condition cannot be evaluated for, naming the real reason (issue #91)', () => {
+    // The docs' pattern for an optional argument, granted on every tool, read for a tool with no `limit`.
+    const limits: AccessPolicyRule = {
+      ...asks,
+      tools: ['*'],
+      condition: '!has(args.limit) || args.limit <= 5',
+    };
+    const getPet: ConditionalTool = {
+      def: { name: 'getPetById', inputSchema: { type: 'object', properties: { petId: { type: 'integer' } } } },
+    };
+    const held = explainAccess(access([limits]), call({ petId: 1 }, { tool: getPet }));
+    expect(held.allowed).toBe(false);
+    expect(held.approval).toEqual({ ...rule, policy: { id: 'p1', name: 'small-refunds' } });
+    expect(held.reason).toContain(
+      'access policy "small-refunds" (p1) grants it only when its condition holds, and its condition cannot be ' +
+        'evaluated for this tool (unknown argument "limit": the tool\'s input schema has the arguments petId',
+    );
+    expect(held.reason).not.toContain('does not for these arguments');
+    const edge = approvalInsteadOf([[limits]], getPet);
+    expect(edge?.problem).toMatch(/^unknown argument "limit"/);
+    expect(approvalInsteadOf([[asks]], refund)?.problem).toBeUndefined();
   });
 
   it('refuses when another failed clause has no such policy; the server’s rule holds every call of its tool', () => {

@@ -22,7 +22,7 @@ import {
   type CallerIdentity,
   type PrincipalMatcher,
 } from './decide.ts';
-import { approvalInsteadOf, approversText, type PolicyApprovalRule } from './policy-approval.ts';
+import { approvalInsteadOf, approversText, heldBecause, type PolicyApprovalRule } from './policy-approval.ts';
 
 /**
  * Why a caller may or may not call a tool with given arguments (`POST /access_policies/explain`): the decision made by
@@ -71,7 +71,9 @@ export interface AccessExplanation {
   /** false: refused, or (with `approval`) held until approved. */
   readonly allowed: boolean;
   /** The rule the call is held under until someone it names approves it: the tool's server's, or a policy's. */
-  readonly approval?: (ApprovalRule & { readonly policy?: PolicyApprovalRule['policy'] }) | undefined;
+  readonly approval?:
+    | (ApprovalRule & { readonly policy?: PolicyApprovalRule['policy']; readonly problem?: string | undefined })
+    | undefined;
   /** One sentence: what grants the call, the rule it waits for, or the refusal the edge gives. */
   readonly reason: string;
   readonly who: string;
@@ -100,7 +102,7 @@ export function decideCall(access: WorkspaceAccess, call: ExplainCall, who: stri
   const refused = conditions && conditionRefusal(conditions, call.server, call.tool, call.args);
   if (!refused) return { allowed: true, decision };
   // The edge holds instead of refusing when every failed clause has a policy requiring the same approval rule.
-  const approval = approvalInsteadOf(failedClauses(conditions, call.server, call.tool, call.args));
+  const approval = approvalInsteadOf(failedClauses(conditions, call.server, call.tool, call.args), call.tool);
   return approval ? { allowed: false, approval } : { allowed: false, reason: refused };
 }
 
@@ -213,7 +215,7 @@ function allowedReason(access: WorkspaceAccess, readings: readonly PolicyReading
 function heldReason(rule: NonNullable<AccessExplanation['approval']>, r: Reading): string {
   const tool = `tool "${r.call.tool.def.name}" on MCP server "${r.call.server.catalog.name}"`;
   const why = rule.policy
-    ? `${policyName(rule.policy)} grants it ` + 'only when its condition holds, and it does not for these arguments'
+    ? `${policyName(rule.policy)} grants it only when its condition holds, and ${heldBecause(rule)}`
     : 'its server requires approval for every call of it';
   return (
     `Requires approval: ${r.who} may call ${tool} once someone else approves exactly this call (approvers: ` +
@@ -242,6 +244,10 @@ export function explainAccess(access: WorkspaceAccess, call: ExplainCall): Acces
   const decided = decideCall(access, call, who);
   if ('reason' in decided) return { allowed: false, reason: decided.reason, who, policies };
   const approval = call.toolApproval ?? ('approval' in decided ? decided.approval : undefined);
-  if (approval) return { allowed: false, approval, reason: heldReason(approval, r), who, policies };
+  if (approval) {
+    // The reason says why the call is held (`problem`); the rule is answered as the policy has it.
+    const { problem: _problem, ...rule } = approval as PolicyApprovalRule;
+    return { allowed: false, approval: rule, reason: heldReason(approval, r), who, policies };
+  }
   return { allowed: true, reason: allowedReason(access, policies, r), who, policies };
 }

@@ -6,13 +6,19 @@
 export { decideAccess, hiddenToolRefusal } from './decide.ts';
 export type { CallerIdentity } from './decide.ts';
 export type { ToolConditions, ToolGrant } from './grants.ts';
-export { conditionRefusal, conditionsReadSession, failedClauses, shadowRefusals } from './call-conditions.ts';
+export {
+  conditionProblem,
+  conditionRefusal,
+  conditionsReadSession,
+  failedClauses,
+  shadowRefusals,
+} from './call-conditions.ts';
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
 export { stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
-export { approvalInsteadOf, approversText } from './policy-approval.ts';
+export { approvalInsteadOf, approversText, heldBecause } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';
 export { delegationStepRefusal, falseDelegationCondition } from './delegation.ts';

@@ -1,4 +1,5 @@
 import type { AccessPolicyRule, ApprovalRule } from '@toolplane/contracts';
+import { conditionProblem, type ConditionalTool } from './call-conditions.ts';
 
 /**
  * An access policy's `onFalse: "require_approval"` (ADR 0049): a call whose only refusal is the false condition of
@@ -14,22 +15,41 @@ export interface PolicyApprovalRule extends ApprovalRule {
    * the earlier result whose label decided, and that label's origin (for the approval's request and the inbox).
    */
   readonly session?: { readonly reason: string; readonly origin: Readonly<Record<string, unknown>> } | undefined;
+  /**
+   * Why the policy's condition could not be evaluated for the call's tool (it names an argument the tool does not
+   * have, issue #91): the call is held for that, not for a false condition, and the agent, the record and the
+   * `approval.requested` event say so.
+   */
+  readonly problem?: string | undefined;
 }
 
 /**
  * The rule a call refused by these clauses (each: the policies any of which would have granted it) may run under
  * instead: every failed clause must have a policy whose false condition requires approval (the first such, in the
  * published order), and they must all require the same rule (an approval under one rule never stands in for
- * another's). Undefined: the call stays refused.
+ * another's). Undefined: the call stays refused. With the call's `tool`, a condition that cannot be evaluated for it
+ * is named as the `problem`.
  */
-export function approvalInsteadOf(clauses: readonly (readonly AccessPolicyRule[])[]): PolicyApprovalRule | undefined {
+export function approvalInsteadOf(
+  clauses: readonly (readonly AccessPolicyRule[])[],
+  tool?: ConditionalTool,
+): PolicyApprovalRule | undefined {
   let chosen: (AccessPolicyRule & { approval: ApprovalRule }) | undefined;
   for (const clause of clauses) {
     const rule = clause.find((r): r is AccessPolicyRule & { approval: ApprovalRule } => r.approval !== undefined);
     if (!rule || (chosen && chosen.approval.version !== rule.approval.version)) return undefined;
     chosen ??= rule;
   }
-  return chosen && { ...chosen.approval, policy: { id: chosen.id, name: chosen.name } };
+  if (!chosen) return undefined;
+  const problem = tool ? conditionProblem(chosen, tool) : undefined;
+  return { ...chosen.approval, policy: { id: chosen.id, name: chosen.name }, ...(problem ? { problem } : {}) };
+}
+
+/** Why a policy's rule holds a call, after "access policy … grants it only when its condition holds, and": */
+export function heldBecause(rule: Pick<PolicyApprovalRule, 'problem'>): string {
+  return rule.problem
+    ? `its condition cannot be evaluated for this tool (${rule.problem})`
+    : 'it does not for these arguments';
 }
 
 /** Who may approve under a rule, and how many of them, as the agent and explanations say it. */

@@ -1836,8 +1836,9 @@ export interface paths {
      * @description Computed from the execution records of the period (SQL aggregates; at most 31 days) and the policies
      * as the edges decide them now: per principal with records (the busiest 100), what it may call, what it called, the
      * granted servers and tools it never used, one policy per server used naming only the tools called, calls quotas at
-     * the peak hour and day × `margin`, and the `secrets:*` / `pii:*` guardrail findings per tool. Calls refused by
-     * access policies are not use. Admins and auditors read it; a key limited to servers may not.
+     * the peak hour and day × `margin`, and the `secrets:*` / `pii:*` guardrail findings per tool. Only calls that ran
+     * are use: a call never sent (refused by any rule, held for an approval, over a quota, unconfirmed) is counted as
+     * refused. Admins and auditors read it; a key limited to servers may not.
      */
     get: operations['getLeastPrivilege'];
     put?: never;
@@ -5278,11 +5279,20 @@ export interface components {
       /** @description Length of each `series` step: 60 for `1h`, 600 for `24h`. */
       step_seconds: number;
       totals: {
+        /**
+         * @description Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are
+         * about.
+         */
         calls: number;
-        /** @description Calls whose outcome is not `success`. */
+        /** @description Calls sent whose outcome is not `success`. */
         errors: number;
         /** @description errors / calls; 0 without calls. */
         error_rate: number;
+        /**
+         * @description Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota,
+         * unconfirmed, refused by a rule): neither calls nor errors, and in no latency.
+         */
+        refused: number;
         /**
          * @description Median latency (ms): the upper bound of the latency bucket holding that call, at most the
          * slowest call; null without calls.
@@ -5304,11 +5314,19 @@ export interface components {
     TrafficStep: {
       /** Format: date-time */
       start: string;
+      /**
+       * @description Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are about.
+       */
       calls: number;
-      /** @description Calls whose outcome is not `success`. */
+      /** @description Calls sent whose outcome is not `success`. */
       errors: number;
       /** @description errors / calls; 0 without calls. */
       error_rate: number;
+      /**
+       * @description Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota,
+       * unconfirmed, refused by a rule): neither calls nor errors, and in no latency.
+       */
+      refused: number;
       /**
        * @description Median latency (ms): the upper bound of the latency bucket holding that call, at most the slowest
        * call; null without calls.
@@ -5324,11 +5342,19 @@ export interface components {
       /** Format: uuid */
       server_id: string;
       tool: string;
+      /**
+       * @description Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are about.
+       */
       calls: number;
-      /** @description Calls whose outcome is not `success`. */
+      /** @description Calls sent whose outcome is not `success`. */
       errors: number;
       /** @description errors / calls; 0 without calls. */
       error_rate: number;
+      /**
+       * @description Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota,
+       * unconfirmed, refused by a rule): neither calls nor errors, and in no latency.
+       */
+      refused: number;
     };
     Usage: {
       /**
@@ -5428,9 +5454,12 @@ export interface components {
     };
     LeastPrivilegeEntry: {
       principal: components['schemas']['LeastPrivilegePrincipal'];
-      /** @description Calls in the period that access policies did not refuse. */
+      /** @description Calls in the period that ran (reached the upstream). */
       calls: number;
-      /** @description Calls access policies refused (`access.*`). */
+      /**
+       * @description Calls never sent: refused by a rule, held for an approval, over a quota, unconfirmed (outcome
+       * `rejected`, and `access.*`).
+       */
       refused: number;
       /** @description What the principal may call now (`decideAccess`), tools of the servers’ live catalogs. */
       granted: {
@@ -5513,7 +5542,7 @@ export interface components {
     LeastPrivilegeQuota: {
       /** @enum {string} */
       window: 'hour' | 'day';
-      /** @description The most calls (not refused by access) in one UTC hour or day of the period. */
+      /** @description The most calls that ran (reached the upstream) in one UTC hour or day of the period. */
       peak: number;
       /**
        * Format: date-time
@@ -6329,7 +6358,14 @@ export interface components {
       changes: components['schemas']['WorkspaceChange'][];
       summary: {
         create: number;
+        /** @description Updates that change the workspace (not counting `adopt`). */
         update: number;
+        /**
+         * @description Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s
+         * marker): no change to the workspace, so a plan of a fresh export has no changes; apply records them as
+         * managed by files.
+         */
+        adopt: number;
         delete: number;
         unchanged: number;
         unmanaged: number;
@@ -6483,7 +6519,14 @@ export interface components {
       }[];
       summary: {
         create: number;
+        /** @description Updates that change the workspace (not counting `adopt`). */
         update: number;
+        /**
+         * @description Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s
+         * marker): no change to the workspace, so a plan of a fresh export has no changes; apply records them as
+         * managed by files.
+         */
+        adopt: number;
         delete: number;
         unchanged: number;
         unmanaged: number;

@@ -81,6 +81,22 @@ export function Show<T>({
 }
 
 /** A block of text to copy, with a Copy button. */
+/** A button copying `text` (`label` names it: "Copy the MCP URL"). */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = () => {
+    navigator.clipboard.writeText(text).then(
+      () => setCopied(true),
+      () => setCopied(false),
+    );
+  };
+  return (
+    <button type="button" className="secondary" onClick={copy} aria-label={`Copy ${label}`}>
+      {copied ? 'Copied' : 'Copy'}
+    </button>
+  );
+}
+
 export function CopyBlock({ label, text }: { label: string; text: string }) {
   const [copied, setCopied] = useState(false);
   const copy = () => {

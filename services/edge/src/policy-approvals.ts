@@ -23,6 +23,6 @@ export function conditionCheck(
   const refused = conditionRefusal(conditions, loaded, tool, sent);
   if (refused === undefined) return {};
   const failed = failedClauses(conditions, loaded, tool, sent);
-  const approval = failed.length > 0 ? approvalInsteadOf(failed) : undefined;
+  const approval = failed.length > 0 ? approvalInsteadOf(failed, tool) : undefined;
   return approval ? { approval } : { refused };
 }

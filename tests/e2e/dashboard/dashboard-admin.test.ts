@@ -670,6 +670,11 @@ describe('the dashboard for admins', () => {
       }),
     );
     const requester = createManagementClient(stack.controlPlaneUrl, requesterKey.key);
+    // Off (the default): the page says so, never that changes wait (issue #91).
+    await signIn(page, requesterKey.key);
+    await openFromNav(page, 'Change requests', 'Change requests');
+    await page.getByText('Four eyes on loosening is off: every change applies at once').waitFor();
+    await signOut(page);
     const q = await unwrap(
       api.POST('/quotas', {
         body: { name: 'four-eyes-quota', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 3, window: 'hour' },
@@ -687,6 +692,7 @@ describe('the dashboard for admins', () => {
     // The requester: the request listed and opened, its exact change as a diff; approving it is refused.
     await signIn(page, requesterKey.key);
     await openFromNav(page, 'Change requests', 'Change requests');
+    await page.getByText('Four eyes on loosening is on: a change that loosens a rule').waitFor();
     const row = page.getByRole('row').filter({ hasText: `PATCH /quotas/${q.id}` });
     await row.getByText('limit', { exact: true }).waitFor();
     await audit(page, 'change requests (pending)');

@@ -60,14 +60,17 @@ const TO = '2026-01-01T11:00:00.000Z';
  * successes a minute (20 to 70 ms) and a tool error every ninth minute, `create_ticket` 2 to 4 (80 ms) and a failure
  * every fifteenth; on `reports`, `get_ticket` 3 a minute (150 ms) and 2 rejected every twentieth.
  */
-function knownMix(): { records: ExecutionRecord[]; perTool: Record<string, { calls: number; errors: number }> } {
+type ToolCounts = { calls: number; errors: number; refused: number };
+function knownMix(): { records: ExecutionRecord[]; perTool: Record<string, ToolCounts> } {
   const out: ExecutionRecord[] = [];
-  const perTool: Record<string, { calls: number; errors: number }> = {};
+  const perTool: Record<string, ToolCounts> = {};
   const add = (serverId: string, tool: string, minute: number, n: number, ms: number, outcome: Outcome = 'success') => {
     const startedAt = new Date(Date.parse(TO) - 3_600_000 + minute * 60_000 + 5_000).toISOString();
-    const figures = (perTool[tool] ??= { calls: 0, errors: 0 });
-    figures.calls += n;
-    if (outcome !== 'success') figures.errors += n;
+    const figures = (perTool[tool] ??= { calls: 0, errors: 0, refused: 0 });
+    // Refused before anything was sent (`rejected`): neither a call nor an error, a figure of its own (issue #91).
+    if (outcome === 'rejected') figures.refused += n;
+    else figures.calls += n;
+    if (outcome !== 'success' && outcome !== 'rejected') figures.errors += n;
     out.push(...executionRecords({ workspaceId, serverId, tool, startedAt }, n, ms, outcome));
   };
   for (let m = 0; m < 60; m++) {
@@ -106,12 +109,13 @@ function expectedTotals(s: Stats): Record<string, string> {
   return {
     Calls: String(s.totals.calls),
     Errors: `${s.totals.errors} (${percent(s.totals.error_rate)})`,
+    Refused: String(s.totals.refused),
     'p50 latency': latency(s.totals.p50_ms),
     'p95 latency': latency(s.totals.p95_ms),
   };
 }
 
-/** The rows of the per-step data table under the charts: [start, calls, errors, error rate, p50, p95]. */
+/** The rows of the per-step data table under the charts: [start, calls, errors, error rate, refused, p50, p95]. */
 async function shownSeries(what: string, step: string): Promise<string[][]> {
   const region = page.getByRole('region', { name: `Traffic of ${what}` });
   const table = region.getByRole('table', { name: `Traffic of ${what} per ${step}` });
@@ -131,6 +135,7 @@ const expectedSeries = (s: Stats) =>
     String(p.calls),
     String(p.errors),
     percent(p.error_rate),
+    String(p.refused),
     latency(p.p50_ms),
     latency(p.p95_ms),
   ]);
@@ -207,19 +212,24 @@ describe('the overview', () => {
     await sink.flush();
     const hour = await waitFor('the known mix in the rollup', async () => {
       const s = await stats({ to: TO });
-      if (s.totals.calls !== records.length) throw new Error(`${s.totals.calls} of ${records.length} so far`);
+      const stored = s.totals.calls + s.totals.refused;
+      if (stored !== records.length) throw new Error(`${stored} of ${records.length} so far`);
       return s;
     });
     // The API's figures, against the mix's own counts.
-    const calls = records.length;
-    const errors = records.filter((r) => r.outcome !== 'success').length;
-    expect(hour.totals).toMatchObject({ calls, errors, error_rate: errors / calls });
+    const refused = records.filter((r) => r.outcome === 'rejected').length;
+    const calls = records.length - refused;
+    const errors = records.filter((r) => r.outcome !== 'success' && r.outcome !== 'rejected').length;
+    expect(refused).toBeGreaterThan(0);
+    expect(hour.totals).toMatchObject({ calls, errors, error_rate: errors / calls, refused });
     expect(hour.series).toHaveLength(60);
     expect(hour.series.every((p) => p.calls > 0)).toBe(true);
     expect(hour.series.reduce((n, p) => n + p.calls, 0)).toBe(calls);
-    expect(Object.fromEntries(hour.busiest_tools.map((t) => [t.tool, { calls: t.calls, errors: t.errors }]))).toEqual(
-      perTool,
-    );
+    expect(
+      Object.fromEntries(
+        hour.busiest_tools.map((t) => [t.tool, { calls: t.calls, errors: t.errors, refused: t.refused }]),
+      ),
+    ).toEqual(perTool);
     expect(hour.busiest_tools.map((t) => t.tool)).toEqual(
       Object.keys(perTool).sort((a, b) => perTool[b]!.calls - perTool[a]!.calls),
     );
@@ -229,7 +239,7 @@ describe('the overview', () => {
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     expect(await shownTotals('the workspace')).toEqual(expectedTotals(hour));
     expect(await drawnCharts('the workspace')).toEqual([
-      'Calls and errors per minute',
+      'Calls, errors and refusals per minute',
       'Error rate',
       'Latency (p50, p95)',
     ]);
@@ -240,6 +250,7 @@ describe('the overview', () => {
         serverName(t.server_id),
         String(t.calls),
         `${t.errors} (${percent(t.error_rate)})`,
+        String(t.refused),
       ]),
     );
     expect(await shownTools('Tools with the most errors')).toEqual(
@@ -248,6 +259,7 @@ describe('the overview', () => {
         serverName(t.server_id),
         String(t.calls),
         `${t.errors} (${percent(t.error_rate)})`,
+        String(t.refused),
       ]),
     );
     await audit(page, 'overview (an hour of traffic)');
@@ -312,8 +324,8 @@ describe('a server’s traffic and who called', () => {
     expect(await shownTotals('tickets')).toEqual(expectedTotals(now));
     expect(await drawnCharts('tickets')).toHaveLength(3);
     expect(await shownTools('Busiest tools')).toEqual([
-      ['search_tickets', 'tickets', '4', '0 (0 %)'],
-      ['get_ticket', 'tickets', '2', '2 (100 %)'],
+      ['search_tickets', 'tickets', '4', '0 (0 %)', '0'],
+      ['get_ticket', 'tickets', '2', '2 (100 %)', '0'],
     ]);
     await page.getByLabel('Show the traffic of').selectOption('get_ticket');
     const tool = await stats({ server_id: example.serverId, tool: 'get_ticket' });

@@ -182,9 +182,14 @@ describe('the dashboard', () => {
     expect(mcpUrl.startsWith(stack.edgeUrl)).toBe(true);
     await page.getByRole('heading', { name: 'Tools (2)' }).waitFor();
     const inspector = page.getByLabel('MCP Inspector (command line)', { exact: true });
+    // The arguments tests/e2e/calls/walking-skeleton.test.ts runs the inspector with (issue #91: without the
+    // transport it failed); the URL has its own copy button; each block is as wide as the page, nothing cut off.
     expect(await inspector.innerText()).toBe(
-      `npx @modelcontextprotocol/inspector --cli ${mcpUrl} --header "x-api-key: YOUR_API_KEY" --method tools/list`,
+      `npx @modelcontextprotocol/inspector --cli ${mcpUrl} --transport http --header "x-api-key: YOUR_API_KEY" ` +
+        '--method tools/list',
     );
+    await page.getByRole('button', { name: 'Copy the MCP URL' }).waitFor();
+    expect(await inspector.evaluate((pre) => pre.scrollWidth <= pre.clientWidth)).toBe(true);
     for (const client of ['Claude Desktop', 'Cursor', 'VS Code'])
       JSON.parse(
         await page

@@ -530,6 +530,23 @@ describe('access policies', () => {
     );
     expect(syntax.status).toBe(422);
     expect(syntax.errors!.map((e) => e.path)).toEqual(['/condition']);
+    // An argument some granted tool has and another does not (issue #91): the other's calls could never be granted
+    // by it, so granting every tool is a problem naming that tool; scoped to the tool that has it, it is saved.
+    const guarded = '!has(args.limit) || args.limit <= 10';
+    const everyTool = await problem(
+      unwrap(api.POST('/access_policies', { body: { ...body, tools: ['*'], condition: guarded } })),
+    );
+    expect(everyTool.status).toBe(422);
+    expect(everyTool.errors).toEqual([
+      {
+        path: '/condition',
+        message: expect.stringContaining('the condition cannot be evaluated for tool') as unknown as string,
+      },
+    ]);
+    expect(everyTool.errors![0]!.message).toContain('"get_ticket"');
+    expect(everyTool.errors![0]!.message).toContain('"create_ticket"');
+    expect(everyTool.errors![0]!.message).toContain('unknown argument "limit"');
+    expect(everyTool.errors![0]!.message).not.toContain('"search_tickets"');
 
     const policy = await unwrap(api.POST('/access_policies', { body: { ...body, condition: 'args.limit <= 10' } }));
     expect(policy.condition).toBe('args.limit <= 10');

@@ -22,7 +22,7 @@ import { waitFor } from '../../helpers/wait.ts';
  * quotas at the peak × margin and the `pii:email` finding a guardrail made on one tool's result. The proposal, written
  * by `toolplane least-privilege propose` and applied by `toolplane apply` (the broad policy deleted), lets the same 2
  * calls run and refuses the 7 others. The aggregates over records stored with chosen times (peaks per hour and day, a
- * person, calls refused by access, secrets and personal-data findings) and the bounds of a query.
+ * person, calls refused, held or unconfirmed, secrets and personal-data findings) and the bounds of a query.
  */
 
 const remoteTools = ['lookup_customer', 'list_orders', 'refund_order', 'close_account', 'export_data', 'send_mail'];
@@ -202,7 +202,7 @@ describe('least privilege proposed from use', () => {
     expect(after.principals[0]!.unused.tools).toEqual([]);
   }, 180_000);
 
-  it('aggregates: peaks per hour and day, a person, access refusals apart, secrets and pii findings', async () => {
+  it('aggregates: peaks per hour and day, a person, calls never sent (refused, held, unconfirmed) apart, findings', async () => {
     const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 1 });
     try {
       const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
@@ -226,6 +226,10 @@ describe('least privilege proposed from use', () => {
         ...as(executionRecords(at('2026-01-05T10:02:00Z', 'admin'), 5, 1, 'rejected'), k, {
           errorCode: 'access.denied',
         }),
+        // Held for an approval, over a quota, unconfirmed (issue #91): never sent, so not use either.
+        ...['approval.requested', 'quota.exceeded', 'confirmation.declined'].flatMap((errorCode) =>
+          as(executionRecords(at('2026-01-05T10:03:00Z', 'create'), 1, 0, 'rejected'), k, { errorCode }),
+        ),
       ]);
       const query = { from: '2026-01-05', to: '2026-01-07', margin: 1.2 };
       const r = await unwrap(api.GET('/least_privilege', { params: { query } }));
@@ -234,11 +238,12 @@ describe('least privilege proposed from use', () => {
         'external_user:ann',
       ]);
       const [kk, person] = r.principals as [(typeof r.principals)[0], (typeof r.principals)[0]];
-      expect(kk).toMatchObject({ calls: 6, refused: 5 });
+      expect(kk).toMatchObject({ calls: 6, refused: 8 });
       // No such key (deleted, say): it grants nothing now.
       expect(kk.granted).toEqual({ unrestricted: false, grantedBy: [], servers: [] });
       expect(kk.used.servers[0]!.tools).toEqual([
         { tool: 'admin', calls: 0, errors: 0, refused: 5 },
+        { tool: 'create', calls: 0, errors: 0, refused: 3 },
         { tool: 'read', calls: 4, errors: 0, refused: 0 },
         { tool: 'write', calls: 2, errors: 0, refused: 0 },
       ]);

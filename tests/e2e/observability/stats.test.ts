@@ -93,12 +93,13 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const hourTotals = { calls: 26, errors: 8, error_rate: 8 / 26, p50_ms: 50, p95_ms: 2000 };
+// The 2 `rejected` records (refused before anything was sent) are neither calls nor errors, nor latencies (issue #91).
+const hourTotals = { calls: 24, errors: 6, error_rate: 6 / 24, refused: 2, p50_ms: 50, p95_ms: 2000 };
 
 describe('GET /stats over a known traffic mix', () => {
-  it('counts calls, errors and latency percentiles per minute, by the records’ own time', async () => {
+  it('counts calls, errors, refusals apart and latency percentiles per minute, by the records’ own time', async () => {
     await send(mix());
-    const hour = await waitForCalls(26);
+    const hour = await waitForCalls(24);
     expect(hour).toMatchObject({
       window: '1h',
       from: '2026-01-01T10:00:00.000Z',
@@ -109,27 +110,43 @@ describe('GET /stats over a known traffic mix', () => {
     expect(hour.series).toHaveLength(60);
     const busy = hour.series.filter((s) => s.calls > 0);
     expect(busy).toEqual([
-      { start: '2026-01-01T10:00:00.000Z', calls: 2, errors: 0, error_rate: 0, p50_ms: 4, p95_ms: 4 },
-      { start: '2026-01-01T10:57:00.000Z', calls: 6, errors: 0, error_rate: 0, p50_ms: 4, p95_ms: 4 },
-      { start: '2026-01-01T10:58:00.000Z', calls: 8, errors: 3, error_rate: 3 / 8, p50_ms: 15, p95_ms: 400 },
-      { start: '2026-01-01T10:59:00.000Z', calls: 10, errors: 5, error_rate: 0.5, p50_ms: 150, p95_ms: 2000 },
+      { start: '2026-01-01T10:00:00.000Z', calls: 2, errors: 0, error_rate: 0, refused: 0, p50_ms: 4, p95_ms: 4 },
+      { start: '2026-01-01T10:57:00.000Z', calls: 6, errors: 0, error_rate: 0, refused: 0, p50_ms: 4, p95_ms: 4 },
+      {
+        start: '2026-01-01T10:58:00.000Z',
+        calls: 6,
+        errors: 1,
+        error_rate: 1 / 6,
+        refused: 2,
+        p50_ms: 50,
+        p95_ms: 400,
+      },
+      {
+        start: '2026-01-01T10:59:00.000Z',
+        calls: 10,
+        errors: 5,
+        error_rate: 0.5,
+        refused: 0,
+        p50_ms: 150,
+        p95_ms: 2000,
+      },
     ]);
     expect(hour.series[1]).toEqual({
       start: '2026-01-01T10:01:00.000Z',
       calls: 0,
       errors: 0,
       error_rate: 0,
+      refused: 0,
       p50_ms: null,
       p95_ms: null,
     });
     expect(hour.busiest_tools).toEqual([
-      { server_id: serverA, tool: 'search_tickets', calls: 12, errors: 1, error_rate: 1 / 12 },
-      { server_id: serverB, tool: 'export', calls: 10, errors: 5, error_rate: 0.5 },
-      { server_id: serverA, tool: 'create_ticket', calls: 4, errors: 2, error_rate: 0.5 },
+      { server_id: serverA, tool: 'search_tickets', calls: 12, errors: 1, error_rate: 1 / 12, refused: 0 },
+      { server_id: serverB, tool: 'export', calls: 10, errors: 5, error_rate: 0.5, refused: 0 },
+      { server_id: serverA, tool: 'create_ticket', calls: 2, errors: 0, error_rate: 0, refused: 2 },
     ]);
     expect(hour.most_errors.map((t) => [t.tool, t.errors])).toEqual([
       ['export', 5],
-      ['create_ticket', 2],
       ['search_tickets', 1],
     ]);
     expect((await stats({ top: 1 })).busiest_tools.map((t) => t.tool)).toEqual(['search_tickets']);
@@ -137,33 +154,35 @@ describe('GET /stats over a known traffic mix', () => {
 
   it('filters by server and by tool', async () => {
     expect((await stats({ server_id: serverA })).totals).toEqual({
-      calls: 16,
-      errors: 3,
-      error_rate: 3 / 16,
+      calls: 14,
+      errors: 1,
+      error_rate: 1 / 14,
+      refused: 2,
       p50_ms: 5,
       p95_ms: 400,
     });
     expect((await stats({ tool: 'create_ticket' })).totals).toEqual({
-      calls: 4,
-      errors: 2,
-      error_rate: 0.5,
-      p50_ms: 1,
+      calls: 2,
+      errors: 0,
+      error_rate: 0,
+      refused: 2,
+      p50_ms: 12,
       p95_ms: 12,
     });
     const none = await stats({ server_id: randomUUID() });
-    expect(none.totals).toEqual({ calls: 0, errors: 0, error_rate: 0, p50_ms: null, p95_ms: null });
+    expect(none.totals).toEqual({ calls: 0, errors: 0, error_rate: 0, refused: 0, p50_ms: null, p95_ms: null });
     expect(none.busiest_tools).toEqual([]);
   });
 
   it('sums the day in 10-minute steps', async () => {
     const day = await stats({ window: '24h' });
     expect(day).toMatchObject({ from: '2025-12-31T11:00:00.000Z', step_seconds: 600 });
-    expect(day.totals).toEqual({ calls: 27, errors: 8, error_rate: 8 / 27, p50_ms: 50, p95_ms: 2000 });
+    expect(day.totals).toEqual({ calls: 25, errors: 6, error_rate: 6 / 25, refused: 2, p50_ms: 50, p95_ms: 2000 });
     expect(day.series).toHaveLength(144);
     expect(day.series.filter((s) => s.calls > 0).map((s) => [s.start, s.calls, s.errors])).toEqual([
       ['2026-01-01T09:50:00.000Z', 1, 0],
       ['2026-01-01T10:00:00.000Z', 2, 0],
-      ['2026-01-01T10:50:00.000Z', 24, 8],
+      ['2026-01-01T10:50:00.000Z', 22, 6],
     ]);
   });
 
@@ -172,7 +191,7 @@ describe('GET /stats over a known traffic mix', () => {
     // The same records again (a control plane died before acknowledging them), with one new record.
     const again = [...mix(), ...extra];
     await send(again);
-    await waitForCalls(27);
+    await waitForCalls(25);
     await send(again);
     await send(mix().slice(0, 5));
     // The stream is drained (each entry acknowledged and deleted) once both batches are stored.
@@ -181,9 +200,16 @@ describe('GET /stats over a known traffic mix', () => {
       if (left !== 0) throw new Error(`${left} entries left`);
       return true;
     });
-    expect((await stats({})).totals).toEqual({ calls: 27, errors: 8, error_rate: 8 / 27, p50_ms: 50, p95_ms: 2000 });
+    expect((await stats({})).totals).toEqual({
+      calls: 25,
+      errors: 6,
+      error_rate: 6 / 25,
+      refused: 2,
+      p50_ms: 50,
+      p95_ms: 2000,
+    });
     // The day's table (per 10 minutes) too: the day before plus the one new record.
-    expect((await stats({ window: '24h' })).totals).toMatchObject({ calls: 28, errors: 8 });
+    expect((await stats({ window: '24h' })).totals).toMatchObject({ calls: 26, errors: 6, refused: 2 });
   }, 60_000);
 });
 
@@ -324,7 +350,7 @@ describe('faults', () => {
       await locker.query('ROLLBACK');
       const after = await waitForCalls(before.calls + 3);
       expect(after.totals).toMatchObject({ calls: before.calls + 3, errors: before.errors + 3 });
-      expect((await stats({ window: '24h' })).totals).toMatchObject({ calls: 31, errors: 11 });
+      expect((await stats({ window: '24h' })).totals).toMatchObject({ calls: 29, errors: 9 });
       expect(await stored()).toBe(3);
     } finally {
       await locker.end();
@@ -354,7 +380,7 @@ describe('real calls and restricted keys', () => {
     });
     expect(now.totals).toMatchObject({ calls: 1, errors: 0 });
     expect(now.busiest_tools).toEqual([
-      { server_id: serverA, tool: 'search_tickets', calls: 1, errors: 0, error_rate: 0 },
+      { server_id: serverA, tool: 'search_tickets', calls: 1, errors: 0, error_rate: 0, refused: 0 },
     ]);
     expect(now.totals.p50_ms).toBeGreaterThan(0);
   }, 60_000);
@@ -372,7 +398,7 @@ describe('real calls and restricted keys', () => {
     );
     expect((other as ApiError).status).toBe(403);
     const own = await unwrap(client.GET('/stats', { params: { query: { to: TO, server_id: serverA } } }));
-    expect(own.totals.calls).toBe(16);
+    expect(own.totals.calls).toBe(14);
   });
 });
 
@@ -385,7 +411,7 @@ describe('toolplane stats', () => {
     };
     expect(json.totals).toEqual((await stats({ server_id: serverA })).totals);
     const text = (await cli('stats', '--to', TO, '--server', 'stats')).stdout;
-    expect(text).toContain('calls 16  errors 3 (18.8%)  p50 5 ms  p95 400 ms');
+    expect(text).toContain('calls 14  errors 1 (7.1%)  refused 2  p50 5 ms  p95 400 ms');
     expect(text).toMatch(/stats\s+search_tickets\s+12\s+1\s+8\.3%/);
   }, 60_000);
 

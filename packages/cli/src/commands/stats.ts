@@ -25,7 +25,7 @@ function lines(s: TrafficStats, name: (serverId: string) => string): string[] {
     );
   return [
     `${s.from} → ${s.to}`,
-    `calls ${t.calls}  errors ${t.errors} (${percent(t.error_rate)})  p50 ${ms(t.p50_ms)}  p95 ${ms(t.p95_ms)}`,
+    `calls ${t.calls}  errors ${t.errors} (${percent(t.error_rate)})  refused ${t.refused}  p50 ${ms(t.p50_ms)}  p95 ${ms(t.p95_ms)}`,
     '',
     'Busiest tools',
     ...(s.busiest_tools.length > 0 ? tools(s.busiest_tools) : ['  (no calls)']),

@@ -95,6 +95,11 @@ const marks: Record<string, string> = { create: '+', update: '~', delete: '-', u
 
 function changeLine(out: Output, c: Change): string {
   const what = `${marks[c.action]} ${c.action} ${c.kind.replaceAll('_', ' ')} ${c.name} (${c.file})`;
+  // Adopting a resource that matches its file changes nothing in the workspace (issue #91): said so, dimmed.
+  if (c.action === 'update' && c.fields.every((f) => f === 'managed'))
+    return out.dim(
+      `= adopt ${c.kind.replaceAll('_', ' ')} ${c.name} (${c.file}): matches its file, not yet managed by files`,
+    );
   const base = c.action === 'update' ? `${what}: ${c.fields.join(', ')}` : what;
   // Four eyes on loosening (ADR 0079): plan says which changes loosen a rule, and which fields.
   const line = c.loosens ? `${base} [loosens: ${(c.loosenedFields ?? []).join(', ')}]` : base;
@@ -104,13 +109,15 @@ function changeLine(out: Output, c: Change): string {
 }
 
 const pending = (p: Pick<WorkspacePlan, 'summary'>) => p.summary.create + p.summary.update + p.summary.delete;
+const adopting = (s: WorkspacePlan['summary']) =>
+  s.adopt > 0 ? `${s.adopt} matching and not yet managed by files (apply adopts them), ` : '';
 
 function planLines(out: Output, plan: WorkspacePlan): string[] {
   const { summary: s } = plan;
   return [
     ...plan.changes.map((c) => changeLine(out, c)),
     pending(plan) === 0
-      ? `No changes: the workspace matches the files (${s.unchanged} unchanged, ${s.unmanaged} not in the files).`
+      ? `No changes: the workspace matches the files (${s.unchanged} unchanged, ${adopting(s)}${s.unmanaged} not in the files).`
       : `Plan: ${s.create} to create, ${s.update} to update, ${s.delete} to delete (${s.unchanged} unchanged, ${s.unmanaged} not in the files).`,
   ];
 }
@@ -187,7 +194,7 @@ function applyLines(out: Output, result: WorkspaceApplyResult, revealKeys: boole
 async function apply(ctx: Context, dir: string, opts: Record<string, unknown>): Promise<void> {
   const api = ctx.api();
   const { files, values, plan } = await planOf(api, dir, opts);
-  if (pending(plan) === 0) {
+  if (pending(plan) === 0 && plan.summary.adopt === 0) {
     ctx.out.result({ outcome: 'unchanged', ...plan }, () => planLines(ctx.out, plan).slice(-1));
     return;
   }

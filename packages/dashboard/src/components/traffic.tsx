@@ -99,6 +99,8 @@ function chartSeries(stats: Stats) {
     calls: [
       { label: 'Calls', values: stats.series.map((p) => p.calls), color: '#1d4ed8', bars: true },
       { label: 'Errors', values: stats.series.map((p) => p.errors), color: '#a11212', bars: true },
+      // Refused before anything was sent (held, over a quota, unconfirmed): a series of its own (issue #91).
+      { label: 'Refused', values: stats.series.map((p) => p.refused), color: '#6b7280', bars: true },
     ],
     errors: [{ label: 'Error rate', values: stats.series.map((p) => busy(p.error_rate * 100, p)), color: '#a11212' }],
     latency: [
@@ -122,6 +124,12 @@ function Totals({ totals: t, what }: { totals: Stats['totals']; what: string }) 
         </dd>
       </div>
       <div>
+        <dt>Refused</dt>
+        <dd title="Refused before anything was sent: held for an approval, over a quota, unconfirmed, refused by a rule">
+          {t.refused}
+        </dd>
+      </div>
+      <div>
         <dt>p50 latency</dt>
         <dd>{latency(t.p50_ms)}</dd>
       </div>
@@ -138,7 +146,7 @@ function Charts({ stats, step }: { stats: Stats; step: string }) {
   return (
     <Suspense fallback={<Loading what="the charts" />}>
       <div className="charts">
-        <ChartFigure title={`Calls and errors per ${step}`} wide>
+        <ChartFigure title={`Calls, errors and refusals per ${step}`} wide>
           <TimeChart times={charts.times} series={charts.calls} />
         </ChartFigure>
         <ChartFigure title="Error rate">
@@ -157,6 +165,7 @@ const seriesColumns: Column<Point>[] = [
   { header: 'Calls', cell: (p) => p.calls },
   { header: 'Errors', cell: (p) => p.errors },
   { header: 'Error rate', cell: (p) => percent(p.error_rate) },
+  { header: 'Refused', cell: (p) => p.refused },
   { header: 'p50', cell: (p) => latency(p.p50_ms) },
   { header: 'p95', cell: (p) => latency(p.p95_ms) },
 ];
@@ -241,6 +250,7 @@ function ToolTable({
     { header: 'Server', cell: (t) => serverName(t.server_id) },
     { header: 'Calls', cell: (t) => t.calls },
     { header: 'Errors', cell: (t) => `${t.errors} (${percent(t.error_rate)})` },
+    { header: 'Refused', cell: (t) => t.refused },
   ];
   return (
     <ResourceTable

@@ -202,7 +202,9 @@ export function CatalogPage({ client, query }: { client: ManagementClient; query
       <p>
         Public API descriptions from the <a href="https://apis.guru">APIs.guru</a> directory. Adding one registers its
         OpenAPI document as a connector: every operation becomes a tool, its security schemes the credential fields of
-        the connector’s instances.
+        the connector’s instances. This catalog is not built in: it is fetched from the internet, so without internet
+        access it cannot be searched (the curated connectors above, and an API added from its own document on the
+        Connectors page, need no internet).
       </p>
       <SearchForm q={q} category={category} found={results.state === 'done' ? results.data : null} onSearch={go} />
       {added && <AddedNotice added={added} />}

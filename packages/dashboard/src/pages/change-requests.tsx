@@ -65,10 +65,7 @@ export function ChangeRequestsPage({
   return (
     <>
       <h1>Change requests</h1>
-      <p className="hint">
-        With four eyes on loosening, a change that loosens a rule (a policy widened, a quota raised, a confirmation
-        lifted…) changes nothing until another approver approves it; it is then applied once, as its requester made it.
-      </p>
+      <FourEyesState client={client} />
       <div className="filters">
         <SelectField
           inline
@@ -96,4 +93,22 @@ export function ChangeRequestsPage({
       />
     </>
   );
+}
+
+/** What the workspace's four-eyes setting does now (issue #91): on, off, or, unread, what it would do. */
+function FourEyesState({ client }: { client: ManagementClient }) {
+  const [setting] = useLoad(() => unwrap(client.GET('/change_approvals/settings')), [client]);
+  const held =
+    'a change that loosens a rule (a policy widened, a quota raised, a confirmation lifted…) changes nothing until ' +
+    'another approver approves it; it is then applied once, as its requester made it.';
+  if (setting.state === 'done' && setting.data.enabled)
+    return <p className="hint">Four eyes on loosening is on: {held}</p>;
+  if (setting.state === 'done')
+    return (
+      <p className="hint">
+        Four eyes on loosening is off: every change applies at once and no change request is made (the list keeps the
+        requests made while it was on). Turned on (<code>PUT /change_approvals/settings</code>), {held}
+      </p>
+    );
+  return <p className="hint">When four eyes on loosening is on, {held}</p>;
 }

@@ -84,7 +84,7 @@ function Findings({ e }: { e: Entry }) {
 function columnsFor(onPropose: (e: Entry) => void, open: string | null): Column<Entry>[] {
   return [
     { header: 'Who', rowHeader: true, cell: (e) => `${kinds[e.principal.type]} ${e.principal.name}` },
-    { header: 'Calls', cell: (e) => `${e.calls} (${e.refused} refused)` },
+    { header: 'Calls that ran', cell: (e) => `${e.calls} (${e.refused} not sent: refused or held)` },
     { header: 'Unused grants', cell: (e) => <Unused e={e} /> },
     { header: 'Narrowest policy', cell: (e) => <Narrowest e={e} /> },
     { header: 'Quotas at peak × margin', cell: (e) => <Quotas e={e} /> },
@@ -126,8 +126,9 @@ export function LeastPrivilegePage({ client, query }: { client: ManagementClient
     <>
       <h1>Least privilege</h1>
       <p className="hint">
-        What each API key and person used of what they may call, from the execution records (calls access policies
-        refused are not use). Proposals, not changes: a proposal applies only through plan and apply.
+        What each API key and person used of what they may call, from the execution records: only calls that reached the
+        upstream are use (a call refused by any rule, held for an approval, over a quota or unconfirmed is not).
+        Proposals, not changes: a proposal applies only through plan and apply.
       </p>
       <div className="filters">
         <SelectField

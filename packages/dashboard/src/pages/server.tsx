@@ -9,7 +9,7 @@ import { ServerTraffic } from '../components/traffic.tsx';
 import { TryTool } from '../try-tool.tsx';
 import { InArea, useMay, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
-import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
+import { CopyBlock, CopyButton, Empty, Json, Show, useLoad } from '../ui.tsx';
 
 type Server = Schemas['McpServer'];
 type Config = Schemas['McpServerConfig'];
@@ -40,7 +40,8 @@ function clientConfigs(name: string, url: string, key: string): { label: string;
     },
     {
       label: 'MCP Inspector (command line)',
-      text: `npx @modelcontextprotocol/inspector --cli ${url} --header "x-api-key: ${key}" --method tools/list`,
+      // The edge speaks Streamable HTTP: without `--transport http` the inspector tries stdio and fails (issue #91).
+      text: `npx @modelcontextprotocol/inspector --cli ${url} --transport http --header "x-api-key: ${key}" --method tools/list`,
     },
   ];
 }
@@ -50,7 +51,7 @@ function Facts({ server }: { server: Server }) {
     <dl className="facts">
       <dt>MCP URL</dt>
       <dd>
-        <code data-testid="mcp-url">{server.url}</code>
+        <code data-testid="mcp-url">{server.url}</code> <CopyButton text={server.url} label="the MCP URL" />
       </dd>
       <dt>Mode</dt>
       <dd>{server.mode}</dd>

@@ -200,8 +200,14 @@ export function directorySource(dir: string, log?: Logger): ApiCatalogSource {
 
 /** The catalog of an APIs.guru listing URL, every request made by a worker (`fetch`). */
 export function listingSource(url: string, fetch: Fetcher, maxDocumentBytes: number): ApiCatalogSource {
+  // Not built in (issue #91): said plainly, since the first place a person meets it is often a machine offline.
   const failed = (what: string, why: string) =>
-    new TransientError('upstream.unreachable', `the API catalog's ${what} could not be fetched: ${why}`);
+    new TransientError(
+      'upstream.unreachable',
+      `the API catalog is not built in: it is fetched from the internet (${url}, API_CATALOG_SOURCE), and its ` +
+        `${what} could not be fetched: ${why}. Without internet access, set API_CATALOG_SOURCE to a directory of ` +
+        'OpenAPI documents, or add an API from its document (Connectors); the curated connectors need no catalog',
+    );
   return {
     kind: 'url',
     location: url,

@@ -1,5 +1,6 @@
 import {
   accessWouldRefuseEvent,
+  conditionProblem,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
@@ -81,7 +82,7 @@ function refusingPolicy(
   loaded: LoadedCatalog,
   tool: LoadedTool,
   input: Readonly<Record<string, unknown>>,
-): { id: string; name: string | null } | null {
+): { id: string; name: string | null; problem?: string } | null {
   const clauses = conditions.rules.clauses(tool.def.name);
   const failed =
     clauses.length === 1
@@ -91,5 +92,8 @@ function refusingPolicy(
           return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
         });
   const first = failed?.[0];
-  return first ? { id: first.id, name: first.name ?? null } : null;
+  if (!first) return null;
+  // A condition that cannot be evaluated for this tool says why, rather than reading as false (issue #91).
+  const problem = conditionProblem(first, tool);
+  return { id: first.id, name: first.name ?? null, ...(problem ? { problem } : {}) };
 }

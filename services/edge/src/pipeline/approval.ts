@@ -1,5 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { approvalEvent, approversText, type CallEventBase, type PolicyApprovalRule } from '@toolplane/access';
+import {
+  approvalEvent,
+  approversText,
+  heldBecause,
+  type CallEventBase,
+  type PolicyApprovalRule,
+} from '@toolplane/access';
 import { approvalKey, approvalPendingKey, type ApprovalRule, type Principal } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
 import { callEvents } from '../call-audit.ts';
@@ -187,7 +193,7 @@ function needsApproval(name: string, rule: Rule): string {
   const { id, name: policy } = rule.policy;
   return (
     `This call of "${name}" needs someone else's approval: access policy ${policy ? `"${policy}" (${id})` : id} ` +
-    'grants it only when its condition holds, and it does not for these arguments'
+    `grants it only when its condition holds, and ${heldBecause(rule)}`
   );
 }
 

@@ -3,7 +3,9 @@ import type { Db } from '../../db/client.ts';
 /**
  * What the records of a period say per principal (an API key, by the records' `key_id`; a person, by their
  * `username`), in SQL aggregates over `execution_records` (the workspace's `started_at` index bounds the scan): never
- * a record loaded. Calls refused by access policies (`error_code` `access.*`) are counted apart: they are not use.
+ * a record loaded. Calls that never reached the upstream are counted apart as refused: they are not use (issue #91).
+ * Those are the records with outcome `rejected` (refused before any request: held for an approval, over a quota,
+ * unconfirmed, refused by a rule or a guardrail, invalid arguments) and those access policies refused (`access.*`).
  */
 
 /** The most principals one answer holds (the busiest first). */
@@ -25,7 +27,7 @@ export interface Period {
 /** The records of the period, one row per principal they name (a call with a key and a person counts for both). */
 const rec = (filter: string) => `WITH rec AS (
     SELECT r.id AS record_id, p.type, p.id, r.server_id, r.tool, r.started_at, r.outcome, r.error_code, r.steps,
-      coalesce(r.error_code, '') LIKE 'access.%' AS refused
+      (r.outcome = 'rejected' OR coalesce(r.error_code, '') LIKE 'access.%') AS refused
     FROM execution_records r
     CROSS JOIN LATERAL (VALUES ('api_key', r.key_id), ('external_user', r.username)) AS p(type, id)
     WHERE r.workspace_id = $1::uuid AND r.started_at >= $2::timestamp AND r.started_at < $3::timestamp

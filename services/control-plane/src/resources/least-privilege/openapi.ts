@@ -26,7 +26,10 @@ const Policy = z
 const QuotaProposal = z
   .object({
     window: z.enum(['hour', 'day']),
-    peak: z.number().int().describe('The most calls (not refused by access) in one UTC hour or day of the period.'),
+    peak: z
+      .number()
+      .int()
+      .describe('The most calls that ran (reached the upstream) in one UTC hour or day of the period.'),
     peakAt: z.iso.datetime().describe('The start of that hour or day.'),
     quota: z
       .object({
@@ -47,8 +50,13 @@ const QuotaProposal = z
 const Entry = z
   .object({
     principal: Principal,
-    calls: z.number().int().describe('Calls in the period that access policies did not refuse.'),
-    refused: z.number().int().describe('Calls access policies refused (`access.*`).'),
+    calls: z.number().int().describe('Calls in the period that ran (reached the upstream).'),
+    refused: z
+      .number()
+      .int()
+      .describe(
+        'Calls never sent: refused by a rule, held for an approval, over a quota, unconfirmed (outcome `rejected`, and `access.*`).',
+      ),
     granted: z
       .object({
         unrestricted: z.boolean().describe('An API key no policy names: it may call every tool.'),

@@ -26,7 +26,8 @@ export const leastPrivilegeOperations: Operation[] = [
         `${MAX_DAYS} days) and the policies as the edges decide them now: per principal with records (the busiest ` +
         `${PRINCIPALS_MAX}), what it may call, what it called, the granted servers and tools it never used, one ` +
         'policy per server used naming only the tools called, calls quotas at the peak hour and day × `margin`, ' +
-        'and the `secrets:*` / `pii:*` guardrail findings per tool. Calls refused by access policies are not use. ' +
+        'and the `secrets:*` / `pii:*` guardrail findings per tool. Only calls that ran are use: a call never sent ' +
+        '(refused by any rule, held for an approval, over a quota, unconfirmed) is counted as refused. ' +
         'Admins and auditors read it; a key limited to servers may not.',
       responses: { 200: json('The proposals.', LeastPrivilege), ...problems(403, 422) },
     },

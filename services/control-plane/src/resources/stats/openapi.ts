@@ -10,9 +10,18 @@ const latency = (q: string) =>
     );
 
 const Figures = {
-  calls: z.number().int(),
-  errors: z.number().int().describe('Calls whose outcome is not `success`.'),
+  calls: z
+    .number()
+    .int()
+    .describe('Calls sent on (every outcome but `rejected`): the calls `errors`, `p50_ms` and `p95_ms` are about.'),
+  errors: z.number().int().describe('Calls sent whose outcome is not `success`.'),
   error_rate: z.number().describe('errors / calls; 0 without calls.'),
+  refused: z
+    .number()
+    .int()
+    .describe(
+      'Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota, unconfirmed, refused by a rule): neither calls nor errors, and in no latency.',
+    ),
   p50_ms: latency('Median'),
   p95_ms: latency('95th percentile'),
 };
@@ -24,6 +33,7 @@ const ToolFigures = z
     calls: Figures.calls,
     errors: Figures.errors,
     error_rate: Figures.error_rate,
+    refused: Figures.refused,
   })
   .strict()
   .meta({ id: 'ToolTraffic' });

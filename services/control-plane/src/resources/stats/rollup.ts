@@ -1,8 +1,10 @@
 /**
  * The traffic rollup (table `execution_stats_minutes`, and `execution_stats_ten_minutes`, the same per
  * 10 minutes, for the day's figures): one row per server, tool and minute of the
- * records' own `started_at`, with the calls, the errors (every outcome but `success`), the sum and the
- * maximum of the durations, and a fixed latency histogram. It is written by the same statement that
+ * records' own `started_at`, with the calls sent (every outcome but `rejected`), the errors among them (every
+ * outcome but `success`), the calls refused before anything was sent (`rejected`: held for an approval, over a quota,
+ * unconfirmed, refused by a rule; counted apart and in no latency figure, issue #91), the sum and the maximum of the
+ * sent calls' durations, and a fixed latency histogram of them. It is written by the same statement that
  * stores the records (execution-records/store.ts), from the rows that statement inserted: a batch delivered
  * again inserts no record and adds nothing. `GET /stats` sums rows in one statement (traffic.ts); it never scans
  * the records.
@@ -25,17 +27,19 @@ export const rollupTables = { minute: 'execution_stats_minutes', tenMinutes: 'ex
 
 /** One rollup table's upsert from the `bucketed` CTE; `period` is the start of the row's period. */
 function upsert(table: string, period: string): string {
-  return `INSERT INTO ${table} (workspace_id, server_id, tool, minute, calls, errors, duration_sum_ms,
+  return `INSERT INTO ${table} (workspace_id, server_id, tool, minute, calls, errors, refused, duration_sum_ms,
     duration_max_ms, latency_buckets)
-  SELECT workspace_id, server_id, tool, ${period} AS period, count(*)::int,
-    (count(*) FILTER (WHERE outcome <> 'success'))::int, sum(duration_ms), max(duration_ms),
-    ARRAY[${bucketIndexes.map((k) => `(count(*) FILTER (WHERE k = ${k}))::int`).join(', ')}]
+  SELECT workspace_id, server_id, tool, ${period} AS period, (count(*) FILTER (WHERE NOT refused))::int,
+    (count(*) FILTER (WHERE NOT refused AND outcome <> 'success'))::int, (count(*) FILTER (WHERE refused))::int,
+    coalesce(sum(duration_ms) FILTER (WHERE NOT refused), 0), coalesce(max(duration_ms) FILTER (WHERE NOT refused), 0),
+    ARRAY[${bucketIndexes.map((k) => `(count(*) FILTER (WHERE k = ${k} AND NOT refused))::int`).join(', ')}]
   FROM bucketed
   GROUP BY workspace_id, server_id, tool, period
   ORDER BY server_id, tool, period
   ON CONFLICT (server_id, tool, minute) DO UPDATE SET
     calls = ${table}.calls + EXCLUDED.calls,
     errors = ${table}.errors + EXCLUDED.errors,
+    refused = ${table}.refused + EXCLUDED.refused,
     duration_sum_ms = ${table}.duration_sum_ms + EXCLUDED.duration_sum_ms,
     duration_max_ms = greatest(${table}.duration_max_ms, EXCLUDED.duration_max_ms),
     latency_buckets = ARRAY[${bucketIndexes.map((k) => `${table}.latency_buckets[${k + 1}] + EXCLUDED.latency_buckets[${k + 1}]`).join(', ')}]`;
@@ -48,7 +52,7 @@ function upsert(table: string, period: string): string {
  */
 export const rollupUpsertSql = `,
   bucketed AS (
-    SELECT workspace_id, server_id, tool, started_at, outcome, duration_ms,
+    SELECT workspace_id, server_id, tool, started_at, outcome, duration_ms, outcome = 'rejected' AS refused,
       width_bucket(duration_ms, ARRAY[${LATENCY_BOUNDS_MS.join(', ')}]::float8[]) AS k
     FROM inserted
   ),

@@ -34,21 +34,22 @@ describe('quantileFromBuckets', () => {
 describe('summarise', () => {
   const start = Date.parse('2026-01-01T10:00:00Z');
   const end = start + 3_600_000;
-  const row = (minute: string, calls: number, errors: number, durations: number[]) => ({
+  const row = (minute: string, calls: number, errors: number, durations: number[], refused = 0) => ({
     minute_ms: Date.parse(minute),
     calls,
     errors,
+    refused,
     max_ms: Math.max(...durations),
     buckets: histogram(durations),
   });
 
   it('puts minutes into steps, sums them, and ranks tools', () => {
     const s = summarise(
-      [row('2026-01-01T10:00:00Z', 2, 1, [4, 40]), row('2026-01-01T10:01:00Z', 1, 0, [4])],
+      [row('2026-01-01T10:00:00Z', 2, 1, [4, 40], 4), row('2026-01-01T10:01:00Z', 1, 0, [4])],
       [
-        { server_id: 'b', tool: 'x', calls: 1, errors: 1 },
-        { server_id: 'a', tool: 'y', calls: 1, errors: 0 },
-        { server_id: 'a', tool: 'x', calls: 1, errors: 0 },
+        { server_id: 'b', tool: 'x', calls: 1, errors: 1, refused: 0 },
+        { server_id: 'a', tool: 'y', calls: 1, errors: 0, refused: 4 },
+        { server_id: 'a', tool: 'x', calls: 1, errors: 0, refused: 0 },
       ],
       { start, end, stepSeconds: 600, top: 2, window: '1h' },
     );
@@ -58,10 +59,11 @@ describe('summarise', () => {
       calls: 3,
       errors: 1,
       error_rate: 1 / 3,
+      refused: 4,
       p50_ms: 5,
       p95_ms: 40,
     });
-    expect(s.totals).toEqual({ calls: 3, errors: 1, error_rate: 1 / 3, p50_ms: 5, p95_ms: 40 });
+    expect(s.totals).toEqual({ calls: 3, errors: 1, error_rate: 1 / 3, refused: 4, p50_ms: 5, p95_ms: 40 });
     expect(s.busiest_tools.map((t) => `${t.server_id}/${t.tool}`)).toEqual(['a/x', 'a/y']);
     expect(s.most_errors.map((t) => `${t.server_id}/${t.tool}`)).toEqual(['b/x']);
   });

@@ -20,12 +20,17 @@ export function quantileFromBuckets(buckets: readonly number[], q: number, maxMs
   return maxMs;
 }
 
-/** Figures of a set of rollup rows: calls, errors, error rate (errors / calls, 0 without calls), p50, p95. */
-function figures(calls: number, errors: number, buckets: readonly number[], maxMs: number) {
+/**
+ * Figures of a set of rollup rows: calls sent, errors among them, error rate (errors / calls, 0 without calls),
+ * calls refused before anything was sent (apart: neither errors nor latencies, issue #91), p50, p95 of the sent.
+ */
+function figures(t: { calls: number; errors: number; refused: number }, buckets: readonly number[], maxMs: number) {
+  const { calls, errors, refused } = t;
   return {
     calls,
     errors,
     error_rate: calls === 0 ? 0 : errors / calls,
+    refused,
     p50_ms: quantileFromBuckets(buckets, 0.5, maxMs),
     p95_ms: quantileFromBuckets(buckets, 0.95, maxMs),
   };
@@ -37,8 +42,15 @@ const windows = {
   '24h': { ms: 86_400_000, stepSeconds: 600, table: rollupTables.tenMinutes },
 };
 
-type SeriesRow = { minute_ms: number; calls: number; errors: number; max_ms: number; buckets: number[] };
-type ToolRow = { server_id: string; tool: string; calls: number; errors: number };
+type SeriesRow = {
+  minute_ms: number;
+  calls: number;
+  errors: number;
+  refused: number;
+  max_ms: number;
+  buckets: number[];
+};
+type ToolRow = { server_id: string; tool: string; calls: number; errors: number; refused: number };
 
 const bucketSums = bucketIndexes.map((k) => `sum(latency_buckets[${k + 1}])::float8`).join(', ');
 
@@ -67,7 +79,7 @@ export async function trafficStats(db: Db, workspaceId: string, q: StatsQuery) {
   if (q.tool) where += ` AND tool = $${params.push(q.tool)}`;
   const rows = await db.$queryRawUnsafe<(SeriesRow & ToolRow & { per_minute: boolean })[]>(
     `SELECT grouping(minute) = 0 AS per_minute, (extract(epoch FROM minute) * 1000)::float8 AS minute_ms,
-         server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors,
+         server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors, sum(refused)::float8 AS refused,
          max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
        FROM ${table} WHERE ${where} GROUP BY GROUPING SETS ((minute), (server_id, tool)) ORDER BY minute`,
     ...params,
@@ -84,11 +96,18 @@ export function summarise(
   o: { start: number; end: number; stepSeconds: number; top: number; window: string },
 ) {
   const stepMs = o.stepSeconds * 1000;
-  type Acc = { calls: number; errors: number; max: number; buckets: number[] };
-  const empty = (): Acc => ({ calls: 0, errors: 0, max: 0, buckets: new Array<number>(LATENCY_BUCKETS).fill(0) });
+  type Acc = { calls: number; errors: number; refused: number; max: number; buckets: number[] };
+  const empty = (): Acc => ({
+    calls: 0,
+    errors: 0,
+    refused: 0,
+    max: 0,
+    buckets: new Array<number>(LATENCY_BUCKETS).fill(0),
+  });
   const add = (acc: Acc, row: SeriesRow) => {
     acc.calls += Number(row.calls);
     acc.errors += Number(row.errors);
+    acc.refused += Number(row.refused ?? 0);
     acc.max = Math.max(acc.max, Number(row.max_ms));
     row.buckets.forEach((n, k) => (acc.buckets[k]! += Number(n)));
   };
@@ -106,6 +125,7 @@ export function summarise(
     calls: Number(t.calls),
     errors: Number(t.errors),
     error_rate: Number(t.calls) === 0 ? 0 : Number(t.errors) / Number(t.calls),
+    refused: Number(t.refused ?? 0),
   }));
   const byName = (a: { server_id: string; tool: string }, b: { server_id: string; tool: string }) =>
     a.server_id.localeCompare(b.server_id) || a.tool.localeCompare(b.tool);
@@ -114,10 +134,10 @@ export function summarise(
     from: new Date(o.start).toISOString(),
     to: new Date(o.end).toISOString(),
     step_seconds: o.stepSeconds,
-    totals: figures(total.calls, total.errors, total.buckets, total.max),
+    totals: figures(total, total.buckets, total.max),
     series: steps.map((s, i) => ({
       start: new Date(o.start + i * stepMs).toISOString(),
-      ...figures(s.calls, s.errors, s.buckets, s.max),
+      ...figures(s, s.buckets, s.max),
     })),
     busiest_tools: [...toolFigures].sort((a, b) => b.calls - a.calls || byName(a, b)).slice(0, o.top),
     most_errors: toolFigures

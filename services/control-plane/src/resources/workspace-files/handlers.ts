@@ -9,6 +9,7 @@ import { conditionProblems } from './conditions.ts';
 import { confirmToolProblems } from './confirm-tools.ts';
 import { readLive } from './live.ts';
 import { planChanges, type Plan } from './plan.ts';
+import { markerOnly } from './kind.ts';
 import { ruleToolProblems } from './rule-tools.ts';
 import { readFiles, type WorkspaceFile } from './read-files.ts';
 import type { ApplyBody, PlanBody } from './schemas.ts';
@@ -42,11 +43,17 @@ async function planOf(
   return plan;
 }
 
+/**
+ * The counts of a plan. An update that only adopts a resource already matching its file (apply's marker, `fields:
+ * ["managed"]`) changes nothing in the workspace: counted as `adopt`, not `update`, so a fresh export plans as no
+ * changes (issue #91); apply still adopts it.
+ */
 function summary(plan: Plan) {
-  const count = (action: string) => plan.changes.filter((c) => c.action === action).length;
+  const count = (action: string) => plan.changes.filter((c) => c.action === action && !markerOnly(c)).length;
   return {
     create: count('create'),
     update: count('update'),
+    adopt: plan.changes.filter(markerOnly).length,
     delete: count('delete'),
     unchanged: count('unchanged'),
     unmanaged: count('unmanaged'),

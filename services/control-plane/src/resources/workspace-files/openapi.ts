@@ -40,7 +40,13 @@ const Change = z
 const Summary = z
   .object({
     create: z.number().int(),
-    update: z.number().int(),
+    update: z.number().int().describe('Updates that change the workspace (not counting `adopt`).'),
+    adopt: z
+      .number()
+      .int()
+      .describe(
+        'Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s marker): no change to the workspace, so a plan of a fresh export has no changes; apply records them as managed by files.',
+      ),
     delete: z.number().int(),
     unchanged: z.number().int(),
     unmanaged: z.number().int(),
