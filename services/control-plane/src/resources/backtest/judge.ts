@@ -54,6 +54,11 @@ export interface Verdict {
   readonly findings: readonly GuardrailFinding[];
   /** Some condition or guardrail read the arguments. */
   readonly readArguments: boolean;
+  /**
+   * The outcome itself came from a rule that reads the arguments (a guardrail's block, a condition's refusal or hold):
+   * another value could have decided otherwise (ADR 0091).
+   */
+  readonly byArguments: boolean;
   /** A person was asked to confirm the call first (its server's `confirmTools`); the replay takes it as accepted. */
   readonly confirm: boolean;
 }
@@ -86,11 +91,12 @@ function argumentGuardrails(judge: Judge, call: RecordedCall): CompiledGuardrail
 }
 
 const verdict = (
-  v: Omit<Verdict, 'charged' | 'findings' | 'readArguments' | 'confirm'> & Partial<Verdict>,
+  v: Omit<Verdict, 'charged' | 'findings' | 'readArguments' | 'byArguments' | 'confirm'> & Partial<Verdict>,
 ): Verdict => ({
   charged: '',
   findings: [],
   readArguments: false,
+  byArguments: false,
   confirm: false,
   ...v,
 });
@@ -162,12 +168,13 @@ function verdictOf(judge: Judge, call: RecordedCall): Verdict {
       rule: guarded.blocked,
       findings: guarded.findings,
       readArguments: true,
+      byArguments: true,
     });
   const readConditions = decision.conditions !== undefined && decision.conditions.clauses(name).length > 0;
   const read = guarded.read || readConditions;
   const base = { findings: guarded.findings, readArguments: read };
   const conditions = readConditions ? judgeConditions(judge, call, guarded.args) : undefined;
-  if (conditions?.refused) return verdict({ outcome: 'refused', code: 'access.condition', ...base });
+  if (conditions?.refused) return verdict({ outcome: 'refused', code: 'access.condition', ...base, byArguments: true });
   // The session stage after access: its refusal wins over a hold; a hold already asked for stays the access one's.
   const session = judge.sessions.judge(call.entry, call.scopes, call.at);
   if (session?.rule.action === 'refuse')
@@ -175,7 +182,7 @@ function verdictOf(judge: Judge, call: RecordedCall): Verdict {
   // The confirmation stage comes next (before the approval's hold and the quotas): the person is asked first.
   const asked = { ...base, confirm: judge.rules.confirmTools.get(call.serverId)?.has(name) === true };
   if (conditions?.held !== undefined)
-    return verdict({ outcome: 'held', code: 'approval.required', rule: conditions.held, ...asked });
+    return verdict({ outcome: 'held', code: 'approval.required', rule: conditions.held, ...asked, byArguments: true });
   if (session)
     return verdict({ outcome: 'held', code: 'approval.required', rule: sessionRule(session.rule), ...asked });
   const quota = chargeQuotas(judge, call);

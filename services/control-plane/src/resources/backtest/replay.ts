@@ -85,11 +85,15 @@ const reachedState = (v: Verdict) =>
   v.outcome !== 'refused' || v.code === 'session.refused' || v.code === 'quota.exceeded';
 
 /**
- * Whether a change depends on the recorded arguments (ADR 0091): a condition or a guardrail on arguments read them on
- * either side, or the change came from the session rules or the quotas after an earlier change through arguments.
+ * Whether a change depends on the recorded arguments (ADR 0091): a rule that reads them decided either side's outcome
+ * (a guardrail's block, a condition's refusal or hold), the guardrails on arguments found something else, or the
+ * change came from the session rules or the quotas after an earlier change through arguments. A condition that held
+ * on both sides while a quota or an access grant made the change decided nothing: another value would have changed
+ * nothing, so the call may be named.
  */
-function throughArguments(o: ReplayOutcome, cur: Verdict, prop: Verdict): boolean {
-  if (cur.readArguments || prop.readArguments) return true;
+function throughArguments(o: ReplayOutcome, verdicts: { cur: Verdict; prop: Verdict }, changes: string[]): boolean {
+  const { cur, prop } = verdicts;
+  if (cur.byArguments || prop.byArguments || changes.includes('newFindings')) return true;
   return o.diverged && (reachedState(cur) || reachedState(prop));
 }
 
@@ -102,7 +106,7 @@ function tallyCall(o: ReplayOutcome, r: ReplayedRecord, verdicts: { cur: Verdict
     o.changes.unjudged.add(r.id, r.values);
     return;
   }
-  const hidden = throughArguments(o, cur, prop);
+  const hidden = throughArguments(o, verdicts, changes);
   if (hidden) o.diverged = true;
   for (const change of changes) {
     o.changes[change].add(r.id, r.values, hidden);
