@@ -244,8 +244,25 @@ function settingsLoosened({ stored: s, body: b }: RequestedChange): string[] {
   if (typeof b.approvals === 'number' && b.approvals < (s.approvals as number)) out.push('approvals');
   if (typeof b.expiresInSeconds === 'number' && b.expiresInSeconds > (s.expiresInSeconds as number))
     out.push('expiresInSeconds');
-  if (b.approvers !== undefined && canonical(b.approvers) !== canonical(s.approvers)) out.push('approvers');
+  if (b.approvers !== undefined && approversWidened(s.approvers, b.approvers)) out.push('approvers');
   return out;
+}
+
+/** Each approver a setting names, as `<list> <value>`; empty: none named (whoever may change policies decides). */
+function named(approvers: unknown): Set<string> {
+  return new Set(
+    Object.entries(isObject(approvers) ? approvers : {}).flatMap(([k, l]) => list(l).map((v) => `${k} ${String(v)}`)),
+  );
+}
+
+/**
+ * Who decides widens when someone is named who was not, or when none is named any more (then whoever may change
+ * policies decides). An approver removed leaves fewer who may decide: no one gains a say (issue #89, ADR 0087).
+ */
+function approversWidened(prev: unknown, next: unknown): boolean {
+  const [p, n] = [named(prev), named(next)];
+  if (n.size === 0) return p.size > 0;
+  return p.size > 0 && [...n].some((a) => !p.has(a));
 }
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
