@@ -48,6 +48,9 @@ const principals = () => ({
   free: { api_key: ids.free! },
   mallory: { oauth_subject: 'mallory' },
   eve: { oauth_subject: 'eve' },
+  // A key a policy names with the person pat (written ahead of pat), acting as pat and as quinn (named by none).
+  'delegate as pat': { api_key: ids.delegate!, external_user: 'pat' },
+  'delegate as quinn': { api_key: ids.delegate!, external_user: 'quinn' },
 });
 const calls: [string, Record<string, unknown>][] = [
   ['search_tickets', {}],
@@ -59,12 +62,12 @@ async function grid(): Promise<Access['grid']> {
   const out: Access['grid'] = {};
   for (const [who, caller] of Object.entries(principals()))
     for (const [tool, args] of calls) {
-      const e = await unwrap(
-        api.POST('/access_policies/explain', {
-          body: { caller, server: example.serverId, tool, arguments: args },
-        }),
-      );
-      out[`${who} ${tool} ${JSON.stringify(args)}`] = rank[e.decision];
+      const e = await api.POST('/access_policies/explain', {
+        body: { caller, server: example.serverId, tool, arguments: args },
+      });
+      // A person who does not exist cannot be explained (422): no access.
+      if (!e.response.ok && 'external_user' in caller) out[`${who} ${tool} ${JSON.stringify(args)}`] = 0;
+      else out[`${who} ${tool} ${JSON.stringify(args)}`] = rank[(await unwrap(Promise.resolve(e))).decision];
     }
   return out;
 }
@@ -452,6 +455,13 @@ const cases: Case[] = [
   // Who decides.
   { name: 'approver added', send: () => settings([ids.approver!, ids.minted!, ids.bystander!]) },
   { name: 'approver removed', send: () => settings([ids.approver!, ids.minted!]) },
+  // People: a person a policy names reaches what it grants; one named by none reaches nothing.
+  { name: 'person added that a policy names', send: () => api.POST('/external_users', { body: { name: 'pat' } }) },
+  { name: 'person added that no policy names', send: () => api.POST('/external_users', { body: { name: 'quinn' } }) },
+  {
+    name: 'person removed',
+    send: () => api.DELETE('/external_users/{name}', { params: { path: { name: 'pat' } } }),
+  },
   // Workspace-file apply, each kind.
   {
     name: 'files: a policy added',
@@ -574,6 +584,7 @@ beforeAll(async () => {
   ids.bystander = (await key('gen-bystander', ['management'])).id;
   ids.agent = (await key('gen-agent', ['runtime'])).id;
   ids.free = (await key('gen-free', ['runtime'])).id;
+  ids.delegate = (await key('gen-delegate', ['runtime'])).id;
   example = await registerTicketExample(api, upstream.url, 'gen-key');
   await key('gen-limited', ['runtime'], [example.serverId]);
   const mine = await unwrap(api.POST('/api_keys', { body: { name: 'gen-minted', scopes: ['management', 'approve'] } }));
@@ -582,6 +593,11 @@ beforeAll(async () => {
   await unwrap(policy({ name: 'gen-agent-lists', principals: agentOnly(), servers: ['*'], tools: ['search_tickets'] }));
   const reads = { name: 'gen-agent-reads', principals: agentOnly(), servers: ['*'], tools: ['get_ticket'] };
   await unwrap(policy({ ...reads, condition: 'args.ticket_id == "T-1"' }));
+  const forPat = [
+    { type: 'api_key', value: ids.delegate },
+    { type: 'external_user', value: 'pat' },
+  ];
+  await unwrap(policy({ name: 'gen-pat', principals: forPat, servers: ['*'], tools: ['search_tickets'] }));
   await unwrap(
     api.POST('/quotas', {
       body: { name: 'gen-quota', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 10, window: 'day' },

@@ -64,8 +64,8 @@ const notGuarded: Record<string, string> = {
   startDebugSession: 'records calls for the caller; grants nothing',
   stopDebugSession: 'ends recording',
   // People and their directory: a person reaches only what policies grant them.
-  createExternalUser: 'a person; their reach is what policies grant external users',
-  updateExternalUser: 'a person’s attributes (conditions may read them): left out, see ADR 0087',
+  updateExternalUser:
+    'a person’s attributes: no policy, condition or principal reads them (workflows’ `$current_user.<name>` values)',
   deleteExternalUser: 'a person removed',
   rotateScimToken: 'the directory’s token (people only): left out, see ADR 0087',
   deleteScimToken: 'the directory’s token removed',
@@ -96,6 +96,7 @@ describe('four eyes covers every changing operation', () => {
       'createServer',
       'createExternalMcpServer',
       'createEnterpriseIdp',
+      'createExternalUser',
       'putRoleMapping',
       'deleteRoleMapping',
     ])

@@ -184,14 +184,15 @@ function waiting(r: Waiting): Reply {
 
 /**
  * What judging a change needs beyond its target: an access policy's, the principals of the workspace's other policies
- * (for a new one, of all its policies).
+ * (for a new one, of all its policies); a new person's, the principals of all its policies.
  */
 async function contextOf(
   deps: ControlPlaneDeps,
   kind: LooseningKind,
   { workspaceId, stored }: { workspaceId: string; stored: Record<string, unknown> },
 ) {
-  if (kind !== 'access_policy') return {};
+  // A person added is judged by the policies naming people (loosening.ts `externalUserLoosened`).
+  if (kind !== 'access_policy' && kind !== 'external_user') return {};
   const others = await deps.db.accessPolicy.findMany({
     where: { workspaceId, ...(typeof stored.id === 'string' ? { id: { not: stored.id } } : {}) },
     select: { principals: true },

@@ -16,7 +16,8 @@ export type LooseningKind =
   | 'external_server'
   | 'connector'
   | 'enterprise_idp'
-  | 'role_mapping';
+  | 'role_mapping'
+  | 'external_user';
 
 type Json = Record<string, unknown>;
 
@@ -421,6 +422,21 @@ function roleMappingLoosened({ stored: s, body: b }: RequestedChange): string[] 
   ];
 }
 
+/**
+ * A person added (`POST /external_users`) reaches what policies grant the people they name: the new person's name
+ * (a policy written ahead of them) or every person (`external_user: "*"`). A token naming them as its user, and any
+ * principal a policy names with them, then acts as them. Named by no policy, the person reaches nothing (issue #89).
+ */
+function externalUserLoosened({ stored: s, body: b, created }: RequestedChange): string[] {
+  if (!created || !b) return [];
+  const name = String(b.name).toLowerCase();
+  const named = list(s.otherPrincipals).some((p) => {
+    const x = p as { type?: unknown; value?: unknown };
+    return x.type === 'external_user' && (x.value === '*' || String(x.value).toLowerCase() === name);
+  });
+  return named ? ['(created)'] : [];
+}
+
 const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   server: serverLoosened,
   access_policy: policyLoosened,
@@ -433,6 +449,7 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   connector: connectorLoosened,
   enterprise_idp: enterpriseIdpLoosened,
   role_mapping: roleMappingLoosened,
+  external_user: externalUserLoosened,
 };
 
 /**
@@ -445,6 +462,7 @@ export const creationLoosens: ReadonlySet<LooseningKind> = new Set([
   'api_key',
   'server',
   'external_server',
+  'external_user',
 ]);
 
 /**
