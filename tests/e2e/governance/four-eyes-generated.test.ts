@@ -17,6 +17,8 @@ import { startTestStack } from '../../helpers/stack.ts';
  */
 
 let stack: Stack;
+/** The control plane without the contract proxy (SCIM's own routes). */
+let direct: string;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 /** The requester: a management key the bootstrap key created. */
@@ -41,6 +43,8 @@ interface Access {
   externals: Record<string, boolean>;
   idps: Record<string, string>;
   decide: { enabled: boolean; approvals: number; approvers: string[] };
+  /** The SCIM token's prefix (a credential that provisions people and groups), or null. */
+  scim: string | null;
 }
 
 const principals = () => ({
@@ -79,7 +83,9 @@ async function access(): Promise<Access> {
   const roles = (await unwrap(api.GET('/role_mappings'))) as unknown as Row;
   const settings = (await unwrap(api.GET('/change_approvals/settings'))) as unknown as Row;
   const approvers = settings.approvers as Record<string, string[] | undefined>;
+  const scim = await api.GET('/scim_token');
   return {
+    scim: scim.response.status === 404 ? null : (await unwrap(Promise.resolve(scim))).prefix,
     grid: await grid(),
     keys: Object.fromEntries(
       rows(await unwrap(api.GET('/api_keys'))).map((k) => [
@@ -169,6 +175,7 @@ function widening(before: Access, after: Access): string[] {
   for (const [name, auto] of Object.entries(after.externals))
     if (auto && !before.externals[name]) out.push(`external ${name} autoAccept`);
   for (const [name, idp] of Object.entries(after.idps)) if (before.idps[name] !== idp) out.push(`idp ${name}`);
+  if (after.scim !== null && after.scim !== before.scim) out.push('a new SCIM token');
   const [b, a] = [before.decide, after.decide];
   if (b.enabled && !a.enabled) out.push('four eyes off');
   if (a.enabled && a.approvals < b.approvals) out.push('fewer approvals');
@@ -462,6 +469,9 @@ const cases: Case[] = [
     name: 'person removed',
     send: () => api.DELETE('/external_users/{name}', { params: { path: { name: 'pat' } } }),
   },
+  // The directory's credential.
+  { name: 'SCIM token created', send: () => api.POST('/scim_token') },
+  { name: 'SCIM token deleted', send: () => api.DELETE('/scim_token') },
   // Workspace-file apply, each kind.
   {
     name: 'files: a policy added',
@@ -573,6 +583,7 @@ beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'gen-key' });
   const started = await startTestStack('four-eyes-generated');
   stack = started.stack;
+  direct = started.directControlPlaneUrl;
   const boot = started.api;
   const key = (name: string, scopes: ('management' | 'runtime' | 'approve')[], serverIds?: string[]) =>
     unwrap(boot.POST('/api_keys', { body: { name, scopes, ...(serverIds ? { serverIds } : {}) } }));
@@ -637,6 +648,20 @@ describe('four eyes, generated: held exactly when the effect widens someone’s 
     expect((await approve(approver, heldId)).state).toBe('applied');
     const after = await access();
     expect({ held: true, widens: widening(before, after).length > 0 }).toEqual({ held: true, widens: true });
+  });
+
+  it('a SCIM token whose creation waited: its value to the requester alone, working once approved', async () => {
+    const held = await api.POST('/scim_token');
+    expect(held.response.status).toBe(202);
+    const { key, changeRequest } = held.data as unknown as { key: string; changeRequest: { id: string } };
+    expect(key).toMatch(/^tpscim_/);
+    // SCIM is outside the management API's document: straight to the control plane.
+    const users = () => fetch(`${direct}/scim/v2/Users`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await users()).status).toBe(401);
+    const applied = await approve(approver, changeRequest.id);
+    expect(applied.state).toBe('applied');
+    expect(JSON.stringify(applied)).not.toContain(key);
+    expect((await users()).status).toBe(200);
   });
 
   it('ran every case with an effect: each request changed what the API reads', () => {

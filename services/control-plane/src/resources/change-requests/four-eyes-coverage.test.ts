@@ -67,8 +67,6 @@ const notGuarded: Record<string, string> = {
   updateExternalUser:
     'a person’s attributes: no policy, condition or principal reads them (workflows’ `$current_user.<name>` values)',
   deleteExternalUser: 'a person removed',
-  rotateScimToken: 'the directory’s token (people only): left out, see ADR 0087',
-  deleteScimToken: 'the directory’s token removed',
 };
 
 const changing = allOperations.filter((op) => ['post', 'put', 'patch', 'delete'].includes(op.route.method));
@@ -97,6 +95,7 @@ describe('four eyes covers every changing operation', () => {
       'createExternalMcpServer',
       'createEnterpriseIdp',
       'createExternalUser',
+      'rotateScimToken',
       'putRoleMapping',
       'deleteRoleMapping',
     ])

@@ -17,6 +17,7 @@ import {
 } from './loosening.ts';
 import { WaitsForApprovalAnswer } from './openapi.ts';
 import { newApiKeyValue, sealKey } from '../api-keys/keys.ts';
+import { newScimTokenValue, sealScimToken } from '../scim-token/token.ts';
 
 /**
  * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening"): `fourEyes` wraps the changing
@@ -89,8 +90,9 @@ async function hold(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, un
   const { caller, body } = input;
   // A key's creation: its value made now and given to the requester alone; the request keeps its hash, which the
   // approved creation stores (api-keys/handlers.ts), so that no approver ever sees the value.
-  const key = g.kind === 'api_key' && h.created ? newApiKeyValue() : undefined;
-  const sealed = key !== undefined ? sealKey(key) : undefined;
+  const credential = h.created ? credentials[g.kind] : undefined;
+  const key = credential?.value();
+  const sealed = key !== undefined ? credential!.seal(key) : undefined;
   const params = {
     ...(input.params as Record<string, string>),
     ...(sealed ? { keyHash: sealed.hash, keyPrefix: sealed.prefix } : {}),
@@ -145,6 +147,17 @@ async function hold(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, un
   return waiting({ id, expiresAt, approvers: h.settings.approvers, fields: h.fields, what, key });
 }
 
+/**
+ * The kinds whose creation is a credential: made when the creation is held, its value given to the requester alone
+ * (the 202's `key`), its hash and prefix kept in the change request's parameters for the approved creation to store.
+ */
+const credentials: Partial<
+  Record<LooseningKind, { value: () => string; seal: (v: string) => { hash: string; prefix: string } }>
+> = {
+  api_key: { value: newApiKeyValue, seal: sealKey },
+  scim_token: { value: newScimTokenValue, seal: sealScimToken },
+};
+
 interface Hold {
   settings: { approvers: unknown; approvals: number; expiresInSeconds: number };
   stored: Record<string, unknown>;
@@ -172,7 +185,7 @@ function waiting(r: Waiting): Reply {
         `${r.what} loosens ${r.fields.join(', ')}: with four eyes on loosening, it waits for approval ${r.id} ` +
         `(POST /change_requests/${r.id}/approve by another approver) and changes nothing until then` +
         (r.key !== undefined
-          ? '; `key` is the new key’s value, shown once: it works once the creation is approved'
+          ? '; `key` is the new credential’s value, shown once: it works once the creation is approved'
           : ''),
       loosens: r.fields,
       changeRequest: { id: r.id, expiresAt: r.expiresAt.toISOString(), approvers: r.approvers },
@@ -248,11 +261,14 @@ export function applyingApproved(): boolean {
 /** A creation has no target: its state is nothing (bound by its body alone; the handler refuses a duplicate). */
 const nothing: Handler = async () => ({});
 
+/** Whether a `POST` creates its kind's resource (`POST /scim_token` creates a token, replacing any earlier one). */
+const creates = (operationId: string | undefined) =>
+  operationId !== undefined && (operationId.startsWith('create') || operationId === 'rotateScimToken');
+
 /** The `GET` a changing operation's target is read with; for a creation that loosens, `nothing`. */
 function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handler | undefined {
   const { method, path } = op.route;
-  if (method === 'post')
-    return creationLoosens.has(kind) && op.route.operationId?.startsWith('create') ? nothing : undefined;
+  if (method === 'post') return creationLoosens.has(kind) && creates(op.route.operationId) ? nothing : undefined;
   if (!['put', 'patch', 'delete'].includes(method)) return undefined;
   return table.find((o) => o.route.method === 'get' && o.route.path === path)?.handler;
 }

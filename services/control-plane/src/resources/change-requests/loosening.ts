@@ -17,7 +17,8 @@ export type LooseningKind =
   | 'connector'
   | 'enterprise_idp'
   | 'role_mapping'
-  | 'external_user';
+  | 'external_user'
+  | 'scim_token';
 
 type Json = Record<string, unknown>;
 
@@ -437,6 +438,14 @@ function externalUserLoosened({ stored: s, body: b, created }: RequestedChange):
   return named ? ['(created)'] : [];
 }
 
+/**
+ * The SCIM token (`POST /scim_token`, creating or rotating it): a credential its holder provisions people with, and
+ * the SCIM groups access policies and role mappings name: a new one always loosens; its deletion never does.
+ */
+function scimTokenLoosened({ created }: RequestedChange): string[] {
+  return created ? ['(created)'] : [];
+}
+
 const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   server: serverLoosened,
   access_policy: policyLoosened,
@@ -450,6 +459,7 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   enterprise_idp: enterpriseIdpLoosened,
   role_mapping: roleMappingLoosened,
   external_user: externalUserLoosened,
+  scim_token: scimTokenLoosened,
 };
 
 /**
@@ -463,6 +473,7 @@ export const creationLoosens: ReadonlySet<LooseningKind> = new Set([
   'server',
   'external_server',
   'external_user',
+  'scim_token',
 ]);
 
 /**
