@@ -664,6 +664,18 @@ describe('four eyes, generated: held exactly when the effect widens someone’s 
     expect((await users()).status).toBe(200);
   });
 
+  it('refuses at once (422) what the handler would refuse, and holds nothing for an approval that could only fail', async () => {
+    const pending = async () =>
+      (await unwrap(api.GET('/change_requests', { params: { query: { state: 'pending' } } }))).data.length;
+    const before = await pending();
+    // A scope the requester lacks; a quota counting a tool no server exposes.
+    const key = await api.POST('/api_keys', { body: { name: 'gen-audit', scopes: ['audit'] } });
+    expect(key.response.status).toBe(422);
+    const quota = await patchQuota({ match: { tools: ['no_such_tool'] }, limit: 1000 });
+    expect(quota.response.status).toBe(422);
+    expect(await pending()).toBe(before);
+  });
+
   it('ran every case with an effect: each request changed what the API reads', () => {
     expect(cases.length).toBeGreaterThan(40);
   });

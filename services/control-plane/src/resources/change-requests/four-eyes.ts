@@ -277,16 +277,26 @@ function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handl
  * The table with its changing operations guarded: each `PUT`, `PATCH` and `DELETE` whose path a `GET` of the table
  * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation can grant
  * access (loosening.ts `creationLoosens`: judged by what it creates, so that deleting and creating again, or creating
- * instead of changing, is held as the change would be). Their routes document the 202.
+ * instead of changing, is held as the change would be). Their routes document the 202. `checks`: per operation id,
+ * what its handler refuses before changing anything (a key granting a scope its creator lacks), run before a change is
+ * held so that a request the handler would refuse is refused at once rather than held (issue #89).
  */
-export function fourEyes(kind: LooseningKind, table: Operation[], compared?: Compared): Operation[] {
+export function fourEyes(
+  kind: LooseningKind,
+  table: Operation[],
+  compared?: Compared,
+  checks: Partial<Record<string, Handler>> = {},
+): Operation[] {
   return table.map((op) => {
     const read = readerOf(kind, table, op);
     if (!op.handler || !read) return op;
     const g: Guarded = { op, kind, read, compared };
     guarded.set(op.route.operationId!, g);
+    const check = checks[op.route.operationId!];
     const handler: Handler = async (deps, input) => {
       if (applying.getStore()) return op.handler!(deps, input);
+      // What the handler would refuse is refused now, never held for an approval that could only fail.
+      if (check) await check(deps, input);
       return (await heldChange(deps, g, input)) ?? op.handler!(deps, input);
     };
     const responses = {
