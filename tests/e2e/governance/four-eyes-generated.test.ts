@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { curatedConnectors } from '@toolplane/connectors';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../../helpers/stack.ts';
 
@@ -674,6 +675,42 @@ describe('four eyes, generated: held exactly when the effect widens someone’s 
     const quota = await patchQuota({ match: { tools: ['no_such_tool'] }, limit: 1000 });
     expect(quota.response.status).toBe(422);
     expect(await pending()).toBe(before);
+  });
+
+  it('a curated connector’s upgrade that lowers an operation’s cost waits; its costs read back widen once approved', async () => {
+    const stripe = curatedConnectors().find((c) => c.slug === 'stripe')!;
+    const added = await api.POST('/connectors/curated/{slug}', { params: { path: { slug: 'stripe' } } });
+    expect(added.response.status).toBe(201);
+    const id = (await unwrap(api.GET('/connectors'))).data.find((c) => c.slug === 'stripe')!.id;
+    // The workspace's copy as an older release had it: every operation dearer (a tightening: applied at once).
+    const older = structuredClone(stripe.document) as Row & { document: { paths: Record<string, Row> } };
+    older.version = '0.9.0';
+    for (const item of Object.values(older.document.paths))
+      for (const op of Object.values(item)) if (op && typeof op === 'object') (op as Row)['x-toolplane-cost'] = 5;
+    const raised = await api.PUT('/connectors/{id}', { params: { path: { id } }, body: older as never });
+    expect(raised.response.status).toBe(200);
+    // The test's own reading of the costs: each operation's declared cost (none: 1).
+    const costs = async () => {
+      const doc = (await unwrap(api.GET('/connectors/{id}/openapi.json', { params: { path: { id } } }))) as unknown as {
+        paths: Record<string, Record<string, Row>>;
+      };
+      return Object.values(doc.paths).flatMap((item) =>
+        Object.values(item)
+          .filter((op) => op && typeof op === 'object' && 'operationId' in op)
+          .map((op) => (typeof op['x-toolplane-cost'] === 'number' ? op['x-toolplane-cost'] : 1)),
+      );
+    };
+    const before = await costs();
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((c) => c === 5)).toBe(true);
+    const upgrade = await api.POST('/connectors/curated/{slug}/upgrade', { params: { path: { slug: 'stripe' } } });
+    expect(upgrade.response.status).toBe(202);
+    const heldId = idOf(upgrade.data)!;
+    expect(await costs()).toEqual(before);
+    expect(await status(approve(api, heldId))).toBe(403);
+    expect((await approve(approver, heldId)).state).toBe('applied');
+    const after = await costs();
+    expect(after.some((c) => c < 5)).toBe(true);
   });
 
   it('ran every case with an effect: each request changed what the API reads', () => {

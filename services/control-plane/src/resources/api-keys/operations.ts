@@ -49,7 +49,6 @@ export const apiKeysOperations: Operation[] = fourEyes(
       handler: handlers.revokeApiKey,
     }),
   ],
-  undefined,
   // What the handler refuses is refused before a creation is held.
-  { createApiKey: (deps, input) => handlers.checkNewKey(deps, input as Input<CreateApiKeyBody>) },
+  { checks: { createApiKey: (deps, input) => handlers.checkNewKey(deps, input as Input<CreateApiKeyBody>) } },
 );

@@ -52,7 +52,6 @@ const notGuarded: Record<string, string> = {
   pushConnector: 'a new API; its tools reach no one until a server and a policy do',
   addCuratedConnector: 'a new API; its tools reach no one until a server and a policy do',
   setupCuratedConnector: 'a new API and its instance; reach as granted by policies',
-  upgradeCuratedConnector: 'the curated document’s next version; its costs are not judged yet (left out, ADR 0087)',
   addFromApiCatalog: 'a new API; its tools reach no one until a server and a policy do',
   addFromRegistry: 'a registered external server, without autoAccept',
   putRegistrySettings: 'where servers are found; grants nothing',
@@ -96,6 +95,7 @@ describe('four eyes covers every changing operation', () => {
       'createEnterpriseIdp',
       'createExternalUser',
       'rotateScimToken',
+      'upgradeCuratedConnector',
       'putRoleMapping',
       'deleteRoleMapping',
     ])

@@ -277,18 +277,22 @@ function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handl
  * The table with its changing operations guarded: each `PUT`, `PATCH` and `DELETE` whose path a `GET` of the table
  * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation can grant
  * access (loosening.ts `creationLoosens`: judged by what it creates, so that deleting and creating again, or creating
- * instead of changing, is held as the change would be). Their routes document the 202. `checks`: per operation id,
- * what its handler refuses before changing anything (a key granting a scope its creator lacks), run before a change is
- * held so that a request the handler would refuse is refused at once rather than held (issue #89).
+ * instead of changing, is held as the change would be), and a `POST` `readers` names. Their routes document the 202.
+ * `checks` run before a change is held, so that a request the handler would refuse is refused at once (issue #89).
  */
-export function fourEyes(
-  kind: LooseningKind,
-  table: Operation[],
-  compared?: Compared,
-  checks: Partial<Record<string, Handler>> = {},
-): Operation[] {
+export interface FourEyesOptions {
+  /** What a kind's loosening compares when the target's `GET` answer and the body are not it (`Compared`). */
+  compared?: Compared | undefined;
+  /** Per operation id: what its handler refuses before changing anything, run before a change is held. */
+  checks?: Partial<Record<string, Handler>>;
+  /** Per operation id: the reader of a `POST` that replaces its target (a curated connector's upgrade). */
+  readers?: Partial<Record<string, Handler>>;
+}
+
+export function fourEyes(kind: LooseningKind, table: Operation[], options: FourEyesOptions = {}): Operation[] {
+  const { compared, checks = {}, readers = {} } = options;
   return table.map((op) => {
-    const read = readerOf(kind, table, op);
+    const read = readers[op.route.operationId!] ?? readerOf(kind, table, op);
     if (!op.handler || !read) return op;
     const g: Guarded = { op, kind, read, compared };
     guarded.set(op.route.operationId!, g);

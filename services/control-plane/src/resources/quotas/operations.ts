@@ -69,10 +69,11 @@ export const quotasOperations: Operation[] = fourEyes(
     }),
     rows.delete({ summary: 'Delete a quota', handler: handlers.deleteQuota }),
   ],
-  undefined,
   // What the handlers refuse is refused before a change is held.
   {
-    createQuota: (deps, input) => handlers.checkNewQuota(deps, input as Input<CreateQuotaBody>),
-    updateQuota: (deps, input) => handlers.checkQuotaUpdate(deps, input as Input<UpdateQuotaBody>),
+    checks: {
+      createQuota: (deps, input) => handlers.checkNewQuota(deps, input as Input<CreateQuotaBody>),
+      updateQuota: (deps, input) => handlers.checkQuotaUpdate(deps, input as Input<UpdateQuotaBody>),
+    },
   },
 );
