@@ -32,7 +32,7 @@ type Handler = NonNullable<Operation['handler']>;
  * What a kind's loosening compares when the target's `GET` answer and the request's body are not it (a connector's
  * document, sent as text): the stored and requested values, or undefined for a request that changes nothing (a dry run).
  */
-export type Compared = (
+type Compared = (
   deps: ControlPlaneDeps,
   input: Input<unknown, unknown, unknown>,
 ) => Promise<RequestedChange | undefined>;
@@ -280,7 +280,7 @@ function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handl
  * instead of changing, is held as the change would be), and a `POST` `readers` names. Their routes document the 202.
  * `checks` run before a change is held, so that a request the handler would refuse is refused at once (issue #89).
  */
-export interface FourEyesOptions {
+interface FourEyesOptions {
   /** What a kind's loosening compares when the target's `GET` answer and the body are not it (`Compared`). */
   compared?: Compared | undefined;
   /** Per operation id: what its handler refuses before changing anything, run before a change is held. */
