@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
-import { type ManagementClient, unwrap } from '@toolplane/client';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
@@ -752,6 +752,71 @@ describe('around the matrix', () => {
         }
       }
     expect(reached).toEqual([]);
+  });
+
+  // Four eyes (ADR 0087, issue #89): a decider is another person, not another identity of the same one. In a workspace
+  // of its own (the setting on there holds nothing of this file's), ada signed in creates a key; a change her key asks
+  // for is refused to her signed-in token, and a change her token asks for to her key; another's key decides both.
+  it('four eyes: the same signed-in person never decides through another identity of theirs', async () => {
+    const boot = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+    const created = await unwrap(boot.POST('/workspaces', { body: { name: 'four-eyes-person' } }));
+    const admin = createManagementClient(stack.controlPlaneUrl, created.apiKey.key);
+    const management = async (sub: string) => {
+      const jwt = await new SignJWT({
+        scope: 'openid toolplane:management toolplane:approve toolplane:admin',
+        toolplane_workspace: created.id,
+      })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(authServer.issuer)
+        .setSubject(sub)
+        .setAudience('https://identity.test/api')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(authServer.signingKey);
+      return createManagementClient(stack.controlPlaneUrl, { accessToken: jwt });
+    };
+    const ada = await management('ada');
+    const adaKey = await unwrap(ada.POST('/api_keys', { body: { name: 'ada-key', scopes: ['management'] } }));
+    const adasKey = createManagementClient(stack.controlPlaneUrl, adaKey.key);
+    const quota = await unwrap(
+      admin.POST('/quotas', { body: { name: 'person-quota', match: {}, counts: 'calls', limit: 1, window: 'day' } }),
+    );
+    await unwrap(
+      admin.PUT('/change_approvals/settings', {
+        body: {
+          enabled: true,
+          approvers: { subjects: ['ada'], apiKeys: [adaKey.id, created.apiKey.id] },
+          approvals: 1,
+          expiresInSeconds: 3600,
+        },
+      }),
+    );
+    const raise = async (by: ManagementClient, limit: number) => {
+      const r = await by.PATCH('/quotas/{id}', { params: { path: { id: quota.id } }, body: { limit } });
+      expect(r.response.status).toBe(202);
+      return (r.data as unknown as { changeRequest: { id: string } }).changeRequest.id;
+    };
+    const approve = (by: ManagementClient, id: string) =>
+      by.POST('/change_requests/{id}/approve', { params: { path: { id } }, body: {} });
+    const limit = async () => (await unwrap(admin.GET('/quotas/{id}', { params: { path: { id: quota.id } } }))).limit;
+    // Asked by her key: her signed-in token is the same person.
+    const byKey = await raise(adasKey, 10);
+    const refused = await approve(ada, byKey);
+    expect(refused.response.status).toBe(403);
+    expect(JSON.stringify(refused.error)).toContain('the same person');
+    // Asked by her token: the key she created is hers.
+    const byToken = await raise(ada, 20);
+    const mine = await approve(adasKey, byToken);
+    expect(mine.response.status).toBe(403);
+    expect(JSON.stringify(mine.error)).toContain('an identity the requester created');
+    expect(await limit()).toBe(1);
+    // Another signed-in person, named by neither chain, is not refused as the same person (but is no approver here).
+    const bea = await approve(await management('bea'), byKey);
+    expect(bea.response.status).toBe(403);
+    expect(JSON.stringify(bea.error)).toContain('is not an approver');
+    // The workspace's own key (nobody's creation) decides.
+    expect((await unwrap(approve(admin, byKey))).state).toBe('applied');
+    expect(await limit()).toBe(10);
   });
 
   it('docs/security.md states the same matrix', () => {

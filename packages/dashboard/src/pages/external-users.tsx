@@ -74,19 +74,37 @@ function useScimToken(client: ManagementClient) {
   );
 }
 
+/** A new token's value; `changeRequestId`: its creation waits for another person's approval (four eyes, ADR 0087). */
+type MadeToken = { token: string; changeRequestId?: string | undefined };
+
+/** What `POST /scim_token` answered: the token, or (202) its value and the change request its creation waits for. */
+function madeTokenOf(answer: Schemas['CreatedScimToken']): MadeToken {
+  const held = answer as unknown as { status?: unknown; key?: string; changeRequest?: { id: string } };
+  if (held.status !== 'waits_for_approval') return { token: answer.token };
+  return { token: held.key ?? '', changeRequestId: held.changeRequest?.id };
+}
+
 /** The new token, shown once. */
-function NewScimToken({ created, onDone }: { created: Schemas['CreatedScimToken']; onDone: () => void }) {
+function NewScimToken({ created, onDone }: { created: MadeToken; onDone: () => void }) {
+  const id = created.changeRequestId;
   return (
     <OneTimeKey
       id="new-scim-token"
-      title="SCIM token created"
+      title={id ? 'SCIM token waits for approval' : 'SCIM token created'}
       label="The SCIM token"
       value={created.token}
       onDone={onDone}
     >
       <strong>Copy it now: it is shown only this once.</strong> Give your identity provider the SCIM base URL{' '}
-      <code>{`${window.location.origin}${created.endpoint}`}</code> and this token as its bearer token. Toolplane keeps
-      only a hash of it; if it is lost, rotate it.
+      <code>{`${window.location.origin}/scim/v2`}</code> and this token as its bearer token. Toolplane keeps only a hash
+      of it; if it is lost, rotate it.
+      {id && (
+        <>
+          {' '}
+          A new SCIM token adds people and groups: it works once another person approves{' '}
+          <Link href={`/change-requests/${id}`}>its change request</Link>.
+        </>
+      )}
     </OneTimeKey>
   );
 }
@@ -112,11 +130,11 @@ function ScimTokenFacts({ token }: { token: ScimToken }) {
 function ScimProvisioning({ client }: { client: ManagementClient }) {
   const [loaded, reload] = useScimToken(client);
   const action = useAction();
-  const [created, setCreated] = useState<Schemas['CreatedScimToken'] | null>(null);
+  const [created, setCreated] = useState<MadeToken | null>(null);
   const rotate = () =>
     action.run(() => unwrap(client.POST('/scim_token')), {
-      then: (token) => {
-        setCreated(token);
+      then: (answer) => {
+        setCreated(madeTokenOf(answer));
         reload();
       },
       failed: 'Not created',

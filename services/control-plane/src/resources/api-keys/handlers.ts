@@ -75,19 +75,23 @@ function sealedOf(params: Record<string, string>): SealedKey | undefined {
  * `POST /api_keys`: a key of the caller's workspace, its value shown once, its creator stored. A creation that waited
  * for approval (four eyes) gave its requester the value with the 202: applied, the approver's answer has none.
  */
-export async function issueApiKey(
-  { db, publisher }: ControlPlaneDeps,
-  { body, caller: me, params }: Input<CreateApiKeyBody>,
-) {
+export async function issueApiKey(deps: ControlPlaneDeps, input: Input<CreateApiKeyBody>) {
+  const { db, publisher } = deps;
+  const { body, caller: me, params } = input;
+  await checkNewKey(deps, input);
+  const sealed = sealedOf(params);
+  const createdBy = creatorOf(me);
+  const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body, sealed, createdBy });
+  return { ...present(row), ...(value !== undefined ? { key: value } : {}) };
+}
+
+/** What `POST /api_keys` refuses (422) before making anything, and before its creation is held (four eyes). */
+export async function checkNewKey({ db }: ControlPlaneDeps, { body, caller: me }: Input<CreateApiKeyBody>) {
   const issues = body.scopes.flatMap((s, i) =>
     mayGrant(me, s) ? [] : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
   );
   issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
   if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
-  const sealed = sealedOf(params);
-  const createdBy = creatorOf(me);
-  const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body, sealed, createdBy });
-  return { ...present(row), ...(value !== undefined ? { key: value } : {}) };
 }
 
 /** `GET /api_keys`: the workspace's keys, oldest first. */

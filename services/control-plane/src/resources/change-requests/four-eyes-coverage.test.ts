@@ -52,7 +52,6 @@ const notGuarded: Record<string, string> = {
   pushConnector: 'a new API; its tools reach no one until a server and a policy do',
   addCuratedConnector: 'a new API; its tools reach no one until a server and a policy do',
   setupCuratedConnector: 'a new API and its instance; reach as granted by policies',
-  upgradeCuratedConnector: 'the curated document’s next version; its costs are not judged yet (left out, ADR 0087)',
   addFromApiCatalog: 'a new API; its tools reach no one until a server and a policy do',
   addFromRegistry: 'a registered external server, without autoAccept',
   putRegistrySettings: 'where servers are found; grants nothing',
@@ -64,11 +63,9 @@ const notGuarded: Record<string, string> = {
   startDebugSession: 'records calls for the caller; grants nothing',
   stopDebugSession: 'ends recording',
   // People and their directory: a person reaches only what policies grant them.
-  createExternalUser: 'a person; their reach is what policies grant external users',
-  updateExternalUser: 'a person’s attributes (conditions may read them): left out, see ADR 0087',
+  updateExternalUser:
+    'a person’s attributes: no policy, condition or principal reads them (workflows’ `$current_user.<name>` values)',
   deleteExternalUser: 'a person removed',
-  rotateScimToken: 'the directory’s token (people only): left out, see ADR 0087',
-  deleteScimToken: 'the directory’s token removed',
 };
 
 const changing = allOperations.filter((op) => ['post', 'put', 'patch', 'delete'].includes(op.route.method));
@@ -96,6 +93,9 @@ describe('four eyes covers every changing operation', () => {
       'createServer',
       'createExternalMcpServer',
       'createEnterpriseIdp',
+      'createExternalUser',
+      'rotateScimToken',
+      'upgradeCuratedConnector',
       'putRoleMapping',
       'deleteRoleMapping',
     ])

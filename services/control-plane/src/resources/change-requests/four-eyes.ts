@@ -17,6 +17,7 @@ import {
 } from './loosening.ts';
 import { WaitsForApprovalAnswer } from './openapi.ts';
 import { newApiKeyValue, sealKey } from '../api-keys/keys.ts';
+import { newScimTokenValue, sealScimToken } from '../scim-token/token.ts';
 
 /**
  * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening"): `fourEyes` wraps the changing
@@ -31,7 +32,7 @@ type Handler = NonNullable<Operation['handler']>;
  * What a kind's loosening compares when the target's `GET` answer and the request's body are not it (a connector's
  * document, sent as text): the stored and requested values, or undefined for a request that changes nothing (a dry run).
  */
-export type Compared = (
+type Compared = (
   deps: ControlPlaneDeps,
   input: Input<unknown, unknown, unknown>,
 ) => Promise<RequestedChange | undefined>;
@@ -89,8 +90,9 @@ async function hold(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, un
   const { caller, body } = input;
   // A key's creation: its value made now and given to the requester alone; the request keeps its hash, which the
   // approved creation stores (api-keys/handlers.ts), so that no approver ever sees the value.
-  const key = g.kind === 'api_key' && h.created ? newApiKeyValue() : undefined;
-  const sealed = key !== undefined ? sealKey(key) : undefined;
+  const credential = h.created ? credentials[g.kind] : undefined;
+  const key = credential?.value();
+  const sealed = key !== undefined ? credential!.seal(key) : undefined;
   const params = {
     ...(input.params as Record<string, string>),
     ...(sealed ? { keyHash: sealed.hash, keyPrefix: sealed.prefix } : {}),
@@ -145,6 +147,17 @@ async function hold(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, un
   return waiting({ id, expiresAt, approvers: h.settings.approvers, fields: h.fields, what, key });
 }
 
+/**
+ * The kinds whose creation is a credential: made when the creation is held, its value given to the requester alone
+ * (the 202's `key`), its hash and prefix kept in the change request's parameters for the approved creation to store.
+ */
+const credentials: Partial<
+  Record<LooseningKind, { value: () => string; seal: (v: string) => { hash: string; prefix: string } }>
+> = {
+  api_key: { value: newApiKeyValue, seal: sealKey },
+  scim_token: { value: newScimTokenValue, seal: sealScimToken },
+};
+
 interface Hold {
   settings: { approvers: unknown; approvals: number; expiresInSeconds: number };
   stored: Record<string, unknown>;
@@ -172,7 +185,7 @@ function waiting(r: Waiting): Reply {
         `${r.what} loosens ${r.fields.join(', ')}: with four eyes on loosening, it waits for approval ${r.id} ` +
         `(POST /change_requests/${r.id}/approve by another approver) and changes nothing until then` +
         (r.key !== undefined
-          ? '; `key` is the new key’s value, shown once: it works once the creation is approved'
+          ? '; `key` is the new credential’s value, shown once: it works once the creation is approved'
           : ''),
       loosens: r.fields,
       changeRequest: { id: r.id, expiresAt: r.expiresAt.toISOString(), approvers: r.approvers },
@@ -184,14 +197,15 @@ function waiting(r: Waiting): Reply {
 
 /**
  * What judging a change needs beyond its target: an access policy's, the principals of the workspace's other policies
- * (for a new one, of all its policies).
+ * (for a new one, of all its policies); a new person's, the principals of all its policies.
  */
 async function contextOf(
   deps: ControlPlaneDeps,
   kind: LooseningKind,
   { workspaceId, stored }: { workspaceId: string; stored: Record<string, unknown> },
 ) {
-  if (kind !== 'access_policy') return {};
+  // A person added is judged by the policies naming people (loosening.ts `externalUserLoosened`).
+  if (kind !== 'access_policy' && kind !== 'external_user') return {};
   const others = await deps.db.accessPolicy.findMany({
     where: { workspaceId, ...(typeof stored.id === 'string' ? { id: { not: stored.id } } : {}) },
     select: { principals: true },
@@ -247,11 +261,14 @@ export function applyingApproved(): boolean {
 /** A creation has no target: its state is nothing (bound by its body alone; the handler refuses a duplicate). */
 const nothing: Handler = async () => ({});
 
+/** Whether a `POST` creates its kind's resource (`POST /scim_token` creates a token, replacing any earlier one). */
+const creates = (operationId: string | undefined) =>
+  operationId !== undefined && (operationId.startsWith('create') || operationId === 'rotateScimToken');
+
 /** The `GET` a changing operation's target is read with; for a creation that loosens, `nothing`. */
 function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handler | undefined {
   const { method, path } = op.route;
-  if (method === 'post')
-    return creationLoosens.has(kind) && op.route.operationId?.startsWith('create') ? nothing : undefined;
+  if (method === 'post') return creationLoosens.has(kind) && creates(op.route.operationId) ? nothing : undefined;
   if (!['put', 'patch', 'delete'].includes(method)) return undefined;
   return table.find((o) => o.route.method === 'get' && o.route.path === path)?.handler;
 }
@@ -260,16 +277,30 @@ function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handl
  * The table with its changing operations guarded: each `PUT`, `PATCH` and `DELETE` whose path a `GET` of the table
  * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation can grant
  * access (loosening.ts `creationLoosens`: judged by what it creates, so that deleting and creating again, or creating
- * instead of changing, is held as the change would be). Their routes document the 202.
+ * instead of changing, is held as the change would be), and a `POST` `readers` names. Their routes document the 202.
+ * `checks` run before a change is held, so that a request the handler would refuse is refused at once (issue #89).
  */
-export function fourEyes(kind: LooseningKind, table: Operation[], compared?: Compared): Operation[] {
+interface FourEyesOptions {
+  /** What a kind's loosening compares when the target's `GET` answer and the body are not it (`Compared`). */
+  compared?: Compared | undefined;
+  /** Per operation id: what its handler refuses before changing anything, run before a change is held. */
+  checks?: Partial<Record<string, Handler>>;
+  /** Per operation id: the reader of a `POST` that replaces its target (a curated connector's upgrade). */
+  readers?: Partial<Record<string, Handler>>;
+}
+
+export function fourEyes(kind: LooseningKind, table: Operation[], options: FourEyesOptions = {}): Operation[] {
+  const { compared, checks = {}, readers = {} } = options;
   return table.map((op) => {
-    const read = readerOf(kind, table, op);
+    const read = readers[op.route.operationId!] ?? readerOf(kind, table, op);
     if (!op.handler || !read) return op;
     const g: Guarded = { op, kind, read, compared };
     guarded.set(op.route.operationId!, g);
+    const check = checks[op.route.operationId!];
     const handler: Handler = async (deps, input) => {
       if (applying.getStore()) return op.handler!(deps, input);
+      // What the handler would refuse is refused now, never held for an approval that could only fail.
+      if (check) await check(deps, input);
       return (await heldChange(deps, g, input)) ?? op.handler!(deps, input);
     };
     const responses = {

@@ -326,11 +326,18 @@ describe('loosenedFields', () => {
     expect(loosenedFields('session_settings', { stored: { configured: false }, body: tighter })).toEqual([]);
   });
 
-  it('the four-eyes setting: off, fewer approvals, other approvers; on is a tightening', () => {
+  it('the four-eyes setting: off, fewer approvals, an approver added or none named; on, or an approver removed, tightens', () => {
     const on = { enabled: true, approvers: { apiKeys: ['k1'] }, approvals: 2, expiresInSeconds: 3600 };
     expect(loosenedFields('change_approvals', { stored: on, body: { ...on, enabled: false } })).toEqual(['enabled']);
     expect(loosenedFields('change_approvals', { stored: on, body: { ...on, approvals: 1 } })).toEqual(['approvals']);
     expect(loosenedFields('change_approvals', { stored: on, body: { ...on, approvers: {} } })).toEqual(['approvers']);
+    // An approver added gains a say; one removed leaves fewer who decide (no one gains one).
+    const two = { ...on, approvers: { apiKeys: ['k1', 'k2'] } };
+    expect(loosenedFields('change_approvals', { stored: on, body: two })).toEqual(['approvers']);
+    expect(loosenedFields('change_approvals', { stored: two, body: on })).toEqual([]);
+    const other = { ...on, approvers: { apiKeys: ['k1'], subjects: ['ada'] } };
+    expect(loosenedFields('change_approvals', { stored: on, body: other })).toEqual(['approvers']);
+    expect(loosenedFields('change_approvals', { stored: { ...on, approvers: {} }, body: on })).toEqual([]);
     expect(loosenedFields('change_approvals', { stored: { ...on, enabled: false }, body: on })).toEqual([]);
     expect(loosenedFields('change_approvals', { stored: on, body: undefined })).toEqual(['enabled']);
   });

@@ -16,7 +16,9 @@ export type LooseningKind =
   | 'external_server'
   | 'connector'
   | 'enterprise_idp'
-  | 'role_mapping';
+  | 'role_mapping'
+  | 'external_user'
+  | 'scim_token';
 
 type Json = Record<string, unknown>;
 
@@ -244,8 +246,25 @@ function settingsLoosened({ stored: s, body: b }: RequestedChange): string[] {
   if (typeof b.approvals === 'number' && b.approvals < (s.approvals as number)) out.push('approvals');
   if (typeof b.expiresInSeconds === 'number' && b.expiresInSeconds > (s.expiresInSeconds as number))
     out.push('expiresInSeconds');
-  if (b.approvers !== undefined && canonical(b.approvers) !== canonical(s.approvers)) out.push('approvers');
+  if (b.approvers !== undefined && approversWidened(s.approvers, b.approvers)) out.push('approvers');
   return out;
+}
+
+/** Each approver a setting names, as `<list> <value>`; empty: none named (whoever may change policies decides). */
+function named(approvers: unknown): Set<string> {
+  return new Set(
+    Object.entries(isObject(approvers) ? approvers : {}).flatMap(([k, l]) => list(l).map((v) => `${k} ${String(v)}`)),
+  );
+}
+
+/**
+ * Who decides widens when someone is named who was not, or when none is named any more (then whoever may change
+ * policies decides). An approver removed leaves fewer who may decide: no one gains a say (issue #89, ADR 0087).
+ */
+function approversWidened(prev: unknown, next: unknown): boolean {
+  const [p, n] = [named(prev), named(next)];
+  if (n.size === 0) return p.size > 0;
+  return p.size > 0 && [...n].some((a) => !p.has(a));
 }
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -404,6 +423,29 @@ function roleMappingLoosened({ stored: s, body: b }: RequestedChange): string[] 
   ];
 }
 
+/**
+ * A person added (`POST /external_users`) reaches what policies grant the people they name: the new person's name
+ * (a policy written ahead of them) or every person (`external_user: "*"`). A token naming them as its user, and any
+ * principal a policy names with them, then acts as them. Named by no policy, the person reaches nothing (issue #89).
+ */
+function externalUserLoosened({ stored: s, body: b, created }: RequestedChange): string[] {
+  if (!created || !b) return [];
+  const name = String(b.name).toLowerCase();
+  const named = list(s.otherPrincipals).some((p) => {
+    const x = p as { type?: unknown; value?: unknown };
+    return x.type === 'external_user' && (x.value === '*' || String(x.value).toLowerCase() === name);
+  });
+  return named ? ['(created)'] : [];
+}
+
+/**
+ * The SCIM token (`POST /scim_token`, creating or rotating it): a credential its holder provisions people with, and
+ * the SCIM groups access policies and role mappings name: a new one always loosens; its deletion never does.
+ */
+function scimTokenLoosened({ created }: RequestedChange): string[] {
+  return created ? ['(created)'] : [];
+}
+
 const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   server: serverLoosened,
   access_policy: policyLoosened,
@@ -416,6 +458,8 @@ const byKind: Record<LooseningKind, (c: RequestedChange) => string[]> = {
   connector: connectorLoosened,
   enterprise_idp: enterpriseIdpLoosened,
   role_mapping: roleMappingLoosened,
+  external_user: externalUserLoosened,
+  scim_token: scimTokenLoosened,
 };
 
 /**
@@ -428,6 +472,8 @@ export const creationLoosens: ReadonlySet<LooseningKind> = new Set([
   'api_key',
   'server',
   'external_server',
+  'external_user',
+  'scim_token',
 ]);
 
 /**

@@ -138,5 +138,5 @@ export const connectorsOperations: Operation[] = fourEyes(
       handler: handlers.getConnectorOpenApi,
     }),
   ],
-  handlers.connectorChange,
+  { compared: handlers.connectorChange },
 );

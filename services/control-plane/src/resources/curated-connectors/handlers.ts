@@ -157,12 +157,15 @@ export async function upgradeCuratedConnector(
   deps: ControlPlaneDeps,
   { query, params, caller: { workspaceId } }: Input<undefined, UpdateConnectorQuery>,
 ) {
-  const { db, fetchDocument } = deps;
-  const slug = params.slug!;
+  const { row, source } = await upgradeOf(deps, workspaceId, params.slug!);
+  return replaceConnector(deps, { workspaceId, row, source, dryRun: query.dry_run === 'true' });
+}
+
+/** The workspace's connector of `slug` (its newest) and the shipped document that upgrading replaces it with. */
+async function upgradeOf({ db, fetchDocument }: ControlPlaneDeps, workspaceId: string, slug: string) {
   const curated = curatedCatalog().find((c) => c.slug === slug);
   if (!curated) throw new NotFoundError('curated connector', slug);
-  const row = await db.connector.findFirst({ where: { workspaceId, slug }, orderBy: { createdAt: 'desc' } });
-  if (!row) throw new NotFoundError('connector', slug);
+  const row = await newest(db, workspaceId, slug);
   const keys = (await curatedCredentials(fetchDocument)).get(slug)!;
   const mine = credentialFields(row.descriptor as ConnectorDescriptor)
     .map((f) => f.key)
@@ -170,5 +173,38 @@ export async function upgradeCuratedConnector(
   const auth = curated.auth.find((a) => keys[a]?.join() === mine) ?? curated.auth[0]!;
   const { envelope } = variantOf(slug, auth);
   const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
-  return replaceConnector(deps, { workspaceId, row, source, dryRun: query.dry_run === 'true' });
+  return { row, source };
+}
+
+async function newest(db: ControlPlaneDeps['db'], workspaceId: string, slug: string) {
+  const row = await db.connector.findFirst({ where: { workspaceId, slug }, orderBy: { createdAt: 'desc' } });
+  if (!row) throw new NotFoundError('connector', slug);
+  return row;
+}
+
+/**
+ * Four eyes on loosening (ADR 0087): an upgrade's target, the workspace's connector of the slug as it is (bound by
+ * its id, version and descriptor: another upgrade or `PUT` since makes the request stale).
+ */
+export async function upgradeTarget({ db }: ControlPlaneDeps, { params, caller }: Input<unknown, unknown, unknown>) {
+  const row = await newest(db, caller.workspaceId, (params as Record<string, string>).slug!);
+  return { id: row.id, version: row.version, descriptor: row.descriptor };
+}
+
+/**
+ * What an upgrade changes, compared as a `PUT /connectors/{id}` of the shipped document is (its operations' costs,
+ * labels, result shapes: loosening.ts); nothing for a dry run or a connector the workspace has not added.
+ */
+export async function upgradeChange(deps: ControlPlaneDeps, input: Input<unknown, unknown, unknown>) {
+  if ((input.query as UpdateConnectorQuery | undefined)?.dry_run === 'true') return undefined;
+  const slug = (input.params as Record<string, string>).slug!;
+  const found = await upgradeOf(deps, input.caller.workspaceId, slug).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  });
+  if (!found) return undefined;
+  return {
+    stored: { descriptor: found.row.descriptor, document: found.row.document },
+    body: { descriptor: found.source.descriptor, document: found.source.document ?? null },
+  };
 }

@@ -1,4 +1,5 @@
 import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import {
@@ -19,9 +20,10 @@ const tags = ['external users'];
  * connection per connector instance: credentials pushed here, or their own account connected with a connect link
  * (ADR 0027); `x-username` on MCP requests makes tools run with that user's connection. The edge learns name → id
  * from a Redis hash published here. People's own-account connections end (revoked at the provider through a worker)
- * on disconnect and deletion (`deps.people`).
+ * on disconnect and deletion (`deps.people`). A person added that a policy names (by name, or `*`) waits for approval
+ * with four eyes on loosening (ADR 0087).
  */
-export const externalUsersOperations: Operation[] = [
+export const externalUsersOperations: Operation[] = fourEyes('external_user', [
   operation({
     route: {
       method: 'post',
@@ -198,4 +200,4 @@ export const externalUsersOperations: Operation[] = [
     params: pathParams('name', 'serverId', 'external'),
     handler: handlers.deleteUserMcpConnection,
   }),
-];
+]);

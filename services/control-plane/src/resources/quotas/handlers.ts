@@ -102,6 +102,11 @@ async function refuseInvalid(db: Db, workspaceId: string, q: { name: string; mat
 }
 
 /** `POST /quotas`: a quota, published to every edge with the workspace's policies (ADR 0048). */
+/** What `POST /quotas` refuses (422) before making anything, and before its creation is held (four eyes). */
+export async function checkNewQuota({ db }: ControlPlaneDeps, { body, caller }: Input<CreateQuotaBody>) {
+  await refuseInvalid(db, caller.workspaceId, body);
+}
+
 export async function createQuota({ db, publisher }: ControlPlaneDeps, { body, caller }: Input<CreateQuotaBody>) {
   const { workspaceId } = caller;
   await refuseInvalid(db, workspaceId, body);
@@ -130,11 +135,11 @@ export const listQuotas = quotaRows.list;
 /** `GET /quotas/{id}`. */
 export const getQuota = quotaRows.get;
 
-/** `PATCH /quotas/{id}`: the fields given replace the quota's; counts and window are checked as they will be. */
-export async function updateQuota(
-  { db, publisher }: ControlPlaneDeps,
-  { body, params, caller }: Input<UpdateQuotaBody>,
-) {
+/**
+ * What `PATCH /quotas/{id}` refuses (422) before changing anything, and before its change is held (four eyes): counts
+ * and window checked as they will be, names the match gives. The quota and its counts and window as changed.
+ */
+export async function checkQuotaUpdate({ db }: ControlPlaneDeps, { body, params, caller }: Input<UpdateQuotaBody>) {
   const { workspaceId } = caller;
   const row = await byId(db, workspaceId, params.id!);
   const counts = body.counts ?? row.counts;
@@ -147,6 +152,15 @@ export async function updateQuota(
     { name: body.name ?? row.name, match: body.match ?? (row.match as QuotaMatch) },
     row.id,
   );
+  return { row, counts, window };
+}
+
+/** `PATCH /quotas/{id}`: the fields given replace the quota's; counts and window are checked as they will be. */
+export async function updateQuota(deps: ControlPlaneDeps, input: Input<UpdateQuotaBody>) {
+  const { db, publisher } = deps;
+  const { body, caller } = input;
+  const { workspaceId } = caller;
+  const { row, counts, window } = await checkQuotaUpdate(deps, input);
   const updated = await db.quota.update({
     where: { id: row.id },
     data: {

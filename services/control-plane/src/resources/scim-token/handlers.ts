@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { NotFoundError } from '@toolplane/errors';
-import { hashApiKey } from '../../http/auth.ts';
+import { applyingApproved } from '../change-requests/four-eyes.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { Reply, type Input } from '../operation.ts';
+import { newScimTokenValue, sealScimToken } from './token.ts';
 
 /** Where the identity provider sends its SCIM requests (outside `/api/v1`). */
 export const scimBasePath = '/scim/v2';
@@ -19,13 +19,18 @@ function present(row: { id: string; prefix: string; createdAt: Date; lastUsedAt:
 
 /**
  * `POST /scim_token`: a new SCIM token for the caller's workspace, replacing the previous one (which stops working at
- * once: rotation). Stored as a SHA-256 hash like API keys; the value is in this answer only.
+ * once: rotation). Stored as a SHA-256 hash like API keys; the value is in this answer only. With four eyes on, the
+ * creation waits for approval (ADR 0087): the 202 gave its requester the value, and the approved creation stores the
+ * hash it was sealed with, its answer (the approver's) without a value.
  */
-export async function rotateScimToken({ db }: ControlPlaneDeps, { caller: { workspaceId } }: Input) {
-  const token = `tpscim_${randomBytes(32).toString('base64url')}`;
-  const data = { prefix: token.slice(0, 12), hash: hashApiKey(token), createdAt: new Date(), lastUsedAt: null };
+export async function rotateScimToken({ db }: ControlPlaneDeps, { caller: { workspaceId }, params }: Input) {
+  const { keyHash, keyPrefix } = (params ?? {}) as Record<string, string | undefined>;
+  const sealed = applyingApproved() && keyHash && keyPrefix ? { hash: keyHash, prefix: keyPrefix } : undefined;
+  const token = sealed ? undefined : newScimTokenValue();
+  const { hash, prefix } = sealed ?? sealScimToken(token!);
+  const data = { prefix, hash, createdAt: new Date(), lastUsedAt: null };
   const row = await db.scimToken.upsert({ where: { workspaceId }, create: { workspaceId, ...data }, update: data });
-  return new Reply(201, { ...present(row), token });
+  return new Reply(201, { ...present(row), ...(token !== undefined ? { token } : {}) });
 }
 
 /** `GET /scim_token`: the workspace's SCIM token (its prefix and dates), or 404 when it has none. */

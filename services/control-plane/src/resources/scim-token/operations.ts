@@ -1,4 +1,5 @@
 import { json, noContent, problems } from '../../openapi/registry.ts';
+import { fourEyes } from '../change-requests/four-eyes.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreatedScimToken, ScimToken } from './openapi.ts';
@@ -7,9 +8,11 @@ const tags = ['scim'];
 
 /**
  * The workspace's SCIM token (ADR 0062): the bearer token its identity provider uses on `/scim/v2` (SCIM 2.0, outside
- * this API and its document) to create, update, deactivate and delete people and groups. One per workspace.
+ * this API and its document) to create, update, deactivate and delete people and groups. One per workspace. A new
+ * token is a new credential that adds people and the groups policies and roles name: with four eyes on, it waits for
+ * approval (ADR 0087).
  */
-export const scimTokenOperations: Operation[] = [
+export const scimTokenOperations: Operation[] = fourEyes('scim_token', [
   operation({
     route: {
       method: 'post',
@@ -46,4 +49,4 @@ export const scimTokenOperations: Operation[] = [
     },
     handler: handlers.deleteScimToken,
   }),
-];
+]);
