@@ -84,7 +84,8 @@ describe('entriesOfListing', () => {
   it('reports a listing that cannot be fetched or read as a transient error naming the URL', async () => {
     const down = listingSource('https://catalog.test/list.json', async () => ({ ok: false, error: 'HTTP 502' }), 1e6);
     await expect(down.list()).rejects.toThrow(
-      "the API catalog's listing (https://catalog.test/list.json) could not be fetched: HTTP 502",
+      'the API catalog is not built in: it is fetched from the internet (https://catalog.test/list.json, ' +
+        'API_CATALOG_SOURCE), and its listing (https://catalog.test/list.json) could not be fetched: HTTP 502',
     );
     const html = listingSource('https://catalog.test/list.json', async () => ({ ok: true, content: '<html>' }), 1e6);
     await expect(html.list()).rejects.toBeInstanceOf(TransientError);
