@@ -88,7 +88,7 @@ export function delegationRefusalEvent(base: CallEventBase, reason: 'tool' | 'co
 }
 
 /**
- * The audit event of a task's call refused when its job started (issue #89): its caller no longer may call the tool
+ * The audit event of a task's call refused when its job started: its caller no longer may call the tool
  * with these arguments under the published policies (`refusedBy: "access"`). The reason is the refusal's text (policies' names and conditions, never a value).
  */
 export function taskRefusalEvent(
@@ -153,7 +153,7 @@ export function confirmationEvent(
 /** The audit event of a call an access policy's condition refused (no argument values). */
 export function conditionRefusalEvent(
   base: CallEventBase,
-  /** `problem`: why its condition cannot be evaluated for this tool at all, when it cannot (issue #91). */
+  /** `problem`: why its condition cannot be evaluated for this tool at all, when it cannot. */
   policy: { id: string; name: string | null; problem?: string | undefined } | null,
 ): AuditEventInput {
   return toolEvent(base, {

@@ -17,7 +17,7 @@ export interface PolicyApprovalRule extends ApprovalRule {
   readonly session?: { readonly reason: string; readonly origin: Readonly<Record<string, unknown>> } | undefined;
   /**
    * Why the policy's condition could not be evaluated for the call's tool (it names an argument the tool does not
-   * have, issue #91): the call is held for that, not for a false condition, and the agent, the record and the
+   * have): the call is held for that, not for a false condition, and the agent, the record and the
    * `approval.requested` event say so.
    */
   readonly problem?: string | undefined;

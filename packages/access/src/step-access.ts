@@ -55,7 +55,7 @@ export function stepShadowRefusals(
 }
 
 /**
- * The access decision of a task's call when its job starts (issue #89): a task's job may wait in the queue (a held
+ * The access decision of a task's call when its job starts: a task's job may wait in the queue (a held
  * call for hours), and it runs only if its caller may still call the tool with these arguments under the policies as
  * published then, decided as `stepRefusal` decides a step (the key's servers, the grants, the conditions on the
  * arguments as sent). A call held for an approval (`approved`, ADR 0049) is not refused by the false conditions an

@@ -108,7 +108,7 @@ export const EventPrincipal = z.object({
 export type EventPrincipal = z.infer<typeof EventPrincipal>;
 
 /**
- * The credential a subscription was made with, judged again at each delivery (issue #89, docs/events.md "A
+ * The credential a subscription was made with, judged again at each delivery (docs/events.md "A
  * subscription follows its credential"): the API key by hash (a key's, or a narrowed token's parent key), a narrowed
  * token's chain of ids (one revoked ends it), when the token expires, and the person it acts for by id. Never a
  * credential itself.

@@ -371,7 +371,7 @@ const jobFields = {
   /**
    * Workflow tools whose steps call hosted servers' tools, and tasks' calls only: the caller, for the worker's access
    * decision of each such step (its tool's grants and conditions, with the step's arguments; ADR 0045) and of a task's
-   * call when its job starts (issue #89). Absent there: the steps fail, the task is refused.
+   * call when its job starts. Absent there: the steps fail, the task is refused.
    */
   stepCaller: StepCaller.optional(),
   /**

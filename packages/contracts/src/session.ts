@@ -90,7 +90,7 @@ export type SessionOfJob = z.infer<typeof SessionOfJob>;
  * that key's session (`k:`); one with an OAuth token without a key, its subject's (`s:`); the external user a call
  * acts as (`x-username`, a token's user) is a session of its own (`u:`), which the call's labels reach too. An
  * anonymous caller of a public server has one per client (`a:<server>:<client>`, `anonymousClient`: the edge's digest
- * of its `Mcp-Session-Id`, else of its address; issue #89: one visitor's labels no longer refuse every other visitor's
+ * of its `Mcp-Session-Id`, else of its address: one visitor's labels no longer refuse every other visitor's
  * calls); without a client, the server's (`a:<server>`, the backtest's replay). A new `Mcp-Session-Id`, a task,
  * a program or a changed `x-username` change none of these for the same key: the key's session keeps its labels.
  */

@@ -104,7 +104,7 @@ export class SubscriptionLimitError extends Error {
 /**
  * Registers a subscription, or refreshes it (same id: its fields replaced, `createdAt` kept). A new one first sweeps
  * the instance's expired subscriptions (and their streams) and is refused past `max`, or when its `owner` already has
- * `perOwner` live ones of the instance (one caller cannot take the instance's share from everyone; issue #89). A
+ * `perOwner` live ones of the instance (one caller cannot take the instance's share from everyone). A
  * lapsed subscription (expired but not yet swept) is registered anew with an empty stream: what it was given before
  * its lapse is gone.
  */

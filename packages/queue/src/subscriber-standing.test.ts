@@ -4,7 +4,7 @@ import { delegationKeys, redisKeys, type EventSubscription } from '@toolplane/co
 import { Redis } from 'ioredis';
 import { subscriberRefusal, SubscriberStateUnavailable } from './subscriber-standing.ts';
 
-// A subscriber judged from what Redis holds now (issue #89), on the real Redis of tests/setup/global-setup.js; each
+// A subscriber judged from what Redis holds now, on the real Redis of tests/setup/global-setup.js; each
 // case under a prefix of its own.
 const redisUrl = process.env.TEST_REDIS_URL;
 if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the queue tests need Redis');

@@ -46,7 +46,7 @@ const subscriptionWords: StandingWords = {
 };
 
 /**
- * Why a credential kept by something long-lived may no longer act (issue #89, "every judgement follows its
+ * Why a credential kept by something long-lived may no longer act ("every judgement follows its
  * credential"), judged as a new request of its caller's would be, from what Redis holds now: the API key still
  * published, not revoked, with the `runtime` scope and still reaching the server; a narrowed token not revoked (nor any
  * token of its chain); a token not expired; the person it acts for still that workspace's active person. Undefined: it

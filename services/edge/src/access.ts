@@ -85,7 +85,7 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
   const smart = loaded.catalog.mode === 'SMART';
   const external = loaded.catalog.external && restrictExternal(loaded.catalog.external, grant, catalogTools);
   // A view of a view (a narrowed token's, of its parent's) grants the intersection: never a name the parent is not
-  // granted (event types are granted by name, as tools are; issue #89).
+  // granted (event types are granted by name, as tools are).
   const parent = loaded.restriction;
   const granted = parent
     ? (name: string) => grant.has(name) && (parent.granted?.(name) ?? false)

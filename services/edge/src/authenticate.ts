@@ -70,7 +70,7 @@ export interface CallSession {
 const readingSession = new WeakMap<WorkspaceAccess, boolean>();
 
 /**
- * An anonymous caller's own session (issue #89, ADR 0078 amended): its MCP session, else its address, as a digest (the
+ * An anonymous caller's own session (ADR 0078 amended): its MCP session, else its address, as a digest (the
  * Redis key names no address). Callers with a key or a token are their principal's session, whatever they send.
  */
 function anonymousClient(req: AuthRequest, address: string): string {
@@ -514,7 +514,7 @@ async function actingAs(
 }
 
 /**
- * A token whose user claim names no active person (issue #89): an edges' own token (ID-JAG) always names its person,
+ * A token whose user claim names no active person: an edges' own token (ID-JAG) always names its person,
  * and an outside issuer's token naming a person gone (deleted, deactivated, renamed away) was that person's. Either is
  * refused (403), never run as the token's subject with the shared credentials. A claim that never named a person is
  * the subject's own (docs/identity.md).

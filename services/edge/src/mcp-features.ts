@@ -216,8 +216,8 @@ async function complete(
 
 /**
  * One request to an external MCP server through the queue: a read through the call pipeline (`readStages`: the
- * stages that apply to reads: a narrowed token's rights, the session's labels, the caller's quotas), then a job naming the catalog version, the attached server and
- * the request (references only, like a tool call's), answered by a worker with the server's result. The server's own
+ * stages that apply to reads: a narrowed token's rights, the session's labels, the caller's quotas), then a job naming
+ * the catalog version, the attached server and the request (references only, like a tool call's), answered by a worker with the server's result. The server's own
  * JSON-RPC error (a resource it does not have, say) is relayed as that error; a refusal by a stage or a failure to
  * reach the server is an internal error saying so.
  */
@@ -232,7 +232,7 @@ async function forward(
   const current = b.current(ctx);
   const call = toolCall(current, message, ctx.mcpReq.signal, multiRound ? { multiRound } : undefined);
   // A resource's contents and a prompt's messages bring the server's classification into the caller's session, as a
-  // tool's result does (ADR 0078, issue #89); a completion's suggestions bring nothing.
+  // tool's result does (ADR 0078); a completion's suggestions bring nothing.
   const brings = request.method === 'completion/complete' ? undefined : current.caller.loaded.catalog.classification;
   const tool = readTool(label, brings);
   const result = toolResultValue(await runCall(b.deps, call, tool, { stages: readStages, read: request }));

@@ -36,7 +36,7 @@ export function tokenRevocationRoute(deps: TokenRevocationDeps) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = typeof body.token === 'string' ? body.token : '';
     if (!token) return void res.status(400).json({ error: 'invalid_request', error_description: 'token is required.' });
-    // One client authentication per request (RFC 6749 §2.3, issue #89): a root key and a bearer token at once is neither.
+    // One client authentication per request (RFC 6749 §2.3): a root key and a bearer token at once is neither.
     if (req.header('x-api-key') !== undefined && req.header('authorization') !== undefined)
       return void res.status(400).json({
         error: 'invalid_request',

@@ -370,7 +370,7 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     handle: releasingCallsInFlight(
       withTaskResults(processor, taskRecords, log, {
         caller: taskCallerCheck(redis, env.REDIS_PREFIX),
-        // The caller's access to the tool with these arguments, from the policies published now (issue #89).
+        // The caller's access to the tool with these arguments, from the policies published now.
         access: taskAccessCheck({
           plans,
           workspaceAccess: workspaceAccessReader(core),

@@ -138,7 +138,7 @@ export async function runMcpRequest(
     guard?: (value: unknown, secretValues: string[]) => Promise<GuardedValue>;
     /**
      * Writes what the answer brings into the caller's session (a job with `rules.session`: its server's classification
-     * and the guardrails' findings on what leaves; ADR 0078, issue #89) before it leaves. Rejects: nothing leaves.
+     * and the guardrails' findings on what leaves; ADR 0078) before it leaves. Rejects: nothing leaves.
      */
     bring?: (found: readonly GuardrailFinding[]) => Promise<unknown>;
   },

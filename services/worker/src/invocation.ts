@@ -110,7 +110,7 @@ export interface ProcessorDeps {
  * quota on calls in flight (`holdsSlot`, ADR 0048) is the exception once its job started: the quota protects the
  * upstream, which goes on working on a request it received whatever the caller did, so such a call runs to the
  * upstream's answer or its timeout (then its job ends and its slot is released); a cancellation only ends the caller's
- * wait (issue #89). One cancelled before its job started sends nothing.
+ * wait. One cancelled before its job started sends nothing.
  */
 export class RunningInvocations {
   /** Running invocations' controllers (none: one its caller's cancellation does not abort). */

@@ -57,7 +57,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   ): Promise<ToolInvokeResult> {
     // A call held for an approval waited for its approvers, not for a worker: not a queue wait.
     if (received && !job.rules?.approval) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
-    // A call holding a slot of a quota on calls in flight runs to the upstream's answer once started (issue #89).
+    // A call holding a slot of a quota on calls in flight runs to the upstream's answer once started.
     const cancel = deps.running.start(job.invocationId, { holdsSlot: (job.rules?.quota?.inFlight?.length ?? 0) > 0 });
     // Above 1: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
     const delivered = received?.attemptsStarted ?? 1;

@@ -3,7 +3,7 @@ import type { AuditEventInput, CatalogTool, ToolInvokeJob, WorkspaceAccess } fro
 import type { Logger } from '@toolplane/logger';
 import { taskAccessCheck } from './task-access.ts';
 
-// A task's call decided again when its job starts (issue #89), with fakes of the worker's own readers: refused when
+// A task's call decided again when its job starts, with fakes of the worker's own readers: refused when
 // the published policies no longer grant it (audited, its windowed quota units given back), let through when they do,
 // refused when the job does not say who called.
 

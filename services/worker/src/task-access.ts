@@ -21,7 +21,7 @@ interface TaskAccessDeps {
 }
 
 /**
- * A task's call decided again when its job starts (issue #89): a task's job may wait in the queue (a call held for an
+ * A task's call decided again when its job starts: a task's job may wait in the queue (a call held for an
  * approval, for hours), and the caller's access may have changed meanwhile (a policy narrowed or deleted, the key
  * limited to other servers). The job carries its caller (`stepCaller`, as a workflow's steps do, ADR 0045); the
  * decision is the edge's, from the policies published now, on the arguments as sent; a held call's approval stands

@@ -88,7 +88,7 @@ export function withTaskResults<A extends unknown[]>(
       }
       const refusal = caller ? await callerRefusal(caller, job, task) : undefined;
       if (refusal) return refuseTask(tasks, log, job, { why: refusal });
-      // The caller may still call this tool with these arguments, as the policies say now (issue #89): before a held
+      // The caller may still call this tool with these arguments, as the policies say now: before a held
       // call's grant is spent, so a refused call spends nothing.
       const denied = access ? await accessRefusal(access, job) : undefined;
       if (denied) return refuseTask(tasks, log, job, { why: denied, code: 'access.denied' });

@@ -21,7 +21,7 @@ export async function runRequest(deps: ProcessorDeps, run: Omit<McpRequestRun, '
     );
   const fallback = () => fallbackToShared(deps, job);
   const guard = (value: unknown, secretValues: string[]) => guardValue(guardDeps(deps), job, value, secretValues);
-  // A read of a classified server brings its labels into the caller's session (ADR 0078, issue #89).
+  // A read of a classified server brings its labels into the caller's session (ADR 0078).
   const write = job.rules?.session
     ? sessionWriter(deps.sessions, { job, answered: () => true, now: run.now })
     : undefined;

@@ -10,7 +10,7 @@ import { stackRedis, startTestStack, yamlBody } from '../../helpers/stack.ts';
 import { scaled, waitFor } from '../../helpers/wait.ts';
 
 // A caller that goes away (cancels or disconnects) stops the upstream call in the worker; a call under a quota on
-// calls in flight runs to the upstream's answer instead, and keeps its slot until then (ADR 0048, issue #89), however
+// calls in flight runs to the upstream's answer instead, and keeps its slot until then (ADR 0048), however
 // the caller went away: the upstream never works on more calls than the quota allows.
 let stack: Stack;
 let api: ManagementClient;

@@ -107,7 +107,7 @@ describe('GET /api_catalog', () => {
     expect(down.code).toBe('upstream.unreachable');
     expect(down.message).toContain(`${listing.url}/v2/list.json`);
     expect(down.message).toContain('HTTP 503');
-    // Offline, the person reads that the catalog comes from the internet and what works without it (issue #91).
+    // Offline, the person reads that the catalog comes from the internet and what works without it.
     expect(down.message).toContain('the API catalog is not built in: it is fetched from the internet');
     expect(down.message).toContain('set API_CATALOG_SOURCE to a directory');
 

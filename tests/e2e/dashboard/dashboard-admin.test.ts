@@ -663,14 +663,14 @@ describe('the dashboard for admins', () => {
   it('lists change requests; one opened shows its diff; its requester is refused, another approver applies it', async () => {
     const second = await unwrap(api.POST('/api_keys', { body: { name: 'second admin', scopes: ['management'] } }));
     // The requester: a key of its own beside the second admin's (a key the requester created never decides its
-    // changes, issue #89: the bootstrap key created both).
+    // changes: the bootstrap key created both).
     const requesterKey = await unwrap(
       api.POST('/api_keys', {
         body: { name: 'change requester', scopes: ['management', 'runtime', 'admin', 'audit'] },
       }),
     );
     const requester = createManagementClient(stack.controlPlaneUrl, requesterKey.key);
-    // Off (the default): the page says so, never that changes wait (issue #91).
+    // Off (the default): the page says so, never that changes wait.
     await signIn(page, requesterKey.key);
     await openFromNav(page, 'Change requests', 'Change requests');
     await page.getByText('Four eyes on loosening is off: every change applies at once').waitFor();
@@ -705,7 +705,7 @@ describe('the dashboard for admins', () => {
     await page.getByRole('button', { name: `Approve the change PATCH /quotas/${q.id}` }).click();
     await page.getByRole('alert').filter({ hasText: 'the requester of a change never approves' }).waitFor();
     expect((await unwrap(api.GET('/quotas/{id}', { params: { path: { id: q.id } } }))).limit).toBe(3);
-    // A key made on the API keys page waits too (a new identity, issue #89): its value shown once, its request linked.
+    // A key made on the API keys page waits too (a new identity): its value shown once, its request linked.
     await openFromNav(page, 'API keys', 'API keys');
     await page.locator('#key-name').fill('held-key');
     await page.getByRole('button', { name: 'Create key' }).click();

@@ -67,7 +67,7 @@ function knownMix(): { records: ExecutionRecord[]; perTool: Record<string, ToolC
   const add = (serverId: string, tool: string, minute: number, n: number, ms: number, outcome: Outcome = 'success') => {
     const startedAt = new Date(Date.parse(TO) - 3_600_000 + minute * 60_000 + 5_000).toISOString();
     const figures = (perTool[tool] ??= { calls: 0, errors: 0, refused: 0 });
-    // Refused before anything was sent (`rejected`): neither a call nor an error, a figure of its own (issue #91).
+    // Refused before anything was sent (`rejected`): neither a call nor an error, a figure of its own.
     if (outcome === 'rejected') figures.refused += n;
     else figures.calls += n;
     if (outcome !== 'success' && outcome !== 'rejected') figures.errors += n;

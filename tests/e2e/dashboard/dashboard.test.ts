@@ -182,7 +182,7 @@ describe('the dashboard', () => {
     expect(mcpUrl.startsWith(stack.edgeUrl)).toBe(true);
     await page.getByRole('heading', { name: 'Tools (2)' }).waitFor();
     const inspector = page.getByLabel('MCP Inspector (command line)', { exact: true });
-    // The arguments tests/e2e/calls/walking-skeleton.test.ts runs the inspector with (issue #91: without the
+    // The arguments tests/e2e/calls/walking-skeleton.test.ts runs the inspector with (without the
     // transport it failed); the URL has its own copy button; each block is as wide as the page, nothing cut off.
     expect(await inspector.innerText()).toBe(
       `npx @modelcontextprotocol/inspector --cli ${mcpUrl} --transport http --header "x-api-key: YOUR_API_KEY" ` +

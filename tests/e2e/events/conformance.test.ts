@@ -276,7 +276,7 @@ describe('MCP Events conformance (docs/events.md)', () => {
       'https://10.0.0.1/hook',
       'https://169.254.169.254/latest',
       'ftp://example.com/hook',
-      // What the worker's outbound guard refuses at delivery is refused here too (issue #89): an IPv4-compatible
+      // What the worker's outbound guard refuses at delivery is refused here too: an IPv4-compatible
       // loopback, NAT64 of a private address, the benchmarking range, localhost with its final dot.
       'https://[::7f00:1]/hook',
       'https://[64:ff9b::a00:5]/hook',

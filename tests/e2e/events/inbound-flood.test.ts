@@ -11,7 +11,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { stripePayConnector } from './fixture.ts';
 
 /**
- * An inbound URL under a flood of unsigned deliveries (issue #89, finding 4; ADR 0089), on a Redis of this file's own
+ * An inbound URL under a flood of unsigned deliveries (finding 4; ADR 0089), on a Redis of this file's own
  * so its memory can be read: while queued, a delivery holds its bytes against its client address's bound (429 past
  * it) and its instance's (503 past it); once the worker has refused it, nothing of it is left in Redis. 1,000
  * deliveries of 900 KB leave Redis's memory where it was (± 10 MB).

@@ -530,7 +530,7 @@ describe('access policies', () => {
     );
     expect(syntax.status).toBe(422);
     expect(syntax.errors!.map((e) => e.path)).toEqual(['/condition']);
-    // An argument some granted tool has and another does not (issue #91): the other's calls could never be granted
+    // An argument some granted tool has and another does not: the other's calls could never be granted
     // by it, so granting every tool is a problem naming that tool; scoped to the tool that has it, it is saved.
     const guarded = '!has(args.limit) || args.limit <= 10';
     const everyTool = await problem(

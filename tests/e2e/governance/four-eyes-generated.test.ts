@@ -6,7 +6,7 @@ import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../../helpers/stack.ts';
 
 /**
- * Four eyes by effect, generated (issue #89's acceptance, ADR 0087): a table of create / change / delete requests over
+ * Four eyes by effect, generated (ADR 0087): a table of create / change / delete requests over
  * every guarded kind (policies, keys, servers, quotas, guardrails, role mappings, external servers, enterprise IdPs,
  * the setting itself) and over workspace-file apply, each tightening or loosening, runs with four eyes on. Whether a
  * request widens anyone's access is computed here, independently of the control plane's own judgement

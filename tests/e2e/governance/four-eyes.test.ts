@@ -16,7 +16,7 @@ import { waitFor } from '../../helpers/wait.ts';
  * back, and the edge still refusing a call); its requester never approves it (403); an approver the setting names
  * approves it and it is applied once (a second approval: 409), all in the audit trail; a tightening applies at once;
  * a target changed since the request refuses its approval (409); turning the setting off waits for approval too.
- * Loosening is judged by effect (issue #89, ADR 0087): creating what a change would loosen is held as the change is
+ * Loosening is judged by effect (ADR 0087): creating what a change would loosen is held as the change is
  * (a policy, a key, a public server, a renamed policy in workspace files), a role given is held, a renamed operation
  * may not cost less unheld, and a key the requester created never decides its change.
  */

@@ -226,7 +226,7 @@ describe('least privilege proposed from use', () => {
         ...as(executionRecords(at('2026-01-05T10:02:00Z', 'admin'), 5, 1, 'rejected'), k, {
           errorCode: 'access.denied',
         }),
-        // Held for an approval, over a quota, unconfirmed (issue #91): never sent, so not use either.
+        // Held for an approval, over a quota, unconfirmed: never sent, so not use either.
         ...['approval.requested', 'quota.exceeded', 'confirmation.declined'].flatMap((errorCode) =>
           as(executionRecords(at('2026-01-05T10:03:00Z', 'create'), 1, 0, 'rejected'), k, { errorCode }),
         ),

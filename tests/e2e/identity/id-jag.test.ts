@@ -249,7 +249,7 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     expect((await callAs(token, serverA.mcpUrl)).structuredContent).toMatchObject({ id: 'TCK-1' });
   });
 
-  it('refuses a token whose person was deleted, the edges’ own and the external issuer’s alike: nothing runs with the shared credentials (issue #89)', async () => {
+  it('refuses a token whose person was deleted (the edges’ own, an external issuer’s): nothing runs with shared credentials', async () => {
     await unwrap(api.POST('/external_users', { body: { name: 'dana' } }));
     const policy = await unwrap(
       api.POST('/access_policies', {

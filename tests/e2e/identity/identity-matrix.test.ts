@@ -754,7 +754,7 @@ describe('around the matrix', () => {
     expect(reached).toEqual([]);
   });
 
-  // Four eyes (ADR 0087, issue #89): a decider is another person, not another identity of the same one. In a workspace
+  // Four eyes (ADR 0087): a decider is another person, not another identity of the same one. In a workspace
   // of its own (the setting on there holds nothing of this file's), ada signed in creates a key; a change her key asks
   // for is refused to her signed-in token, and a change her token asks for to her key; another's key decides both.
   it('four eyes: the same signed-in person never decides through another identity of theirs', async () => {

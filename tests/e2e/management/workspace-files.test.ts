@@ -453,7 +453,7 @@ describe('workspace files', () => {
     // A second export of the unchanged workspace: the same bytes.
     expect((await cli(a.key, ['export', dirA])).code).toBe(0);
     expect(tree(dirA)).toEqual(files);
-    // Its own export plans as no changes (issue #91: a drift check on day one must pass).
+    // Its own export plans as no changes (a drift check on day one must pass).
     const own = await cli(a.key, ['plan', dirA, '--values', valuesFile()], valuesEnv);
     expect(own.stdout).toContain('No changes: the workspace matches the files');
     expect(own.stdout).not.toContain('~ update');

@@ -93,7 +93,7 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-// The 2 `rejected` records (refused before anything was sent) are neither calls nor errors, nor latencies (issue #91).
+// The 2 `rejected` records (refused before anything was sent) are neither calls nor errors, nor latencies.
 const hourTotals = { calls: 24, errors: 6, error_rate: 6 / 24, refused: 2, p50_ms: 50, p95_ms: 2000 };
 
 describe('GET /stats over a known traffic mix', () => {

@@ -95,7 +95,7 @@ const marks: Record<string, string> = { create: '+', update: '~', delete: '-', u
 
 function changeLine(out: Output, c: Change): string {
   const what = `${marks[c.action]} ${c.action} ${c.kind.replaceAll('_', ' ')} ${c.name} (${c.file})`;
-  // Adopting a resource that matches its file changes nothing in the workspace (issue #91): said so, dimmed.
+  // Adopting a resource that matches its file changes nothing in the workspace: said so, dimmed.
   if (c.action === 'update' && c.fields.every((f) => f === 'managed'))
     return out.dim(
       `= adopt ${c.kind.replaceAll('_', ' ')} ${c.name} (${c.file}): matches its file, not yet managed by files`,

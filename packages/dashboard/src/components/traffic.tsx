@@ -99,7 +99,7 @@ function chartSeries(stats: Stats) {
     calls: [
       { label: 'Calls', values: stats.series.map((p) => p.calls), color: '#1d4ed8', bars: true },
       { label: 'Errors', values: stats.series.map((p) => p.errors), color: '#a11212', bars: true },
-      // Refused before anything was sent (held, over a quota, unconfirmed): a series of its own (issue #91).
+      // Refused before anything was sent (held, over a quota, unconfirmed): a series of its own.
       { label: 'Refused', values: stats.series.map((p) => p.refused), color: '#6b7280', bars: true },
     ],
     errors: [{ label: 'Error rate', values: stats.series.map((p) => busy(p.error_rate * 100, p)), color: '#a11212' }],

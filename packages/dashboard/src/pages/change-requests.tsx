@@ -95,7 +95,7 @@ export function ChangeRequestsPage({
   );
 }
 
-/** What the workspace's four-eyes setting does now (issue #91): on, off, or, unread, what it would do. */
+/** What the workspace's four-eyes setting does now: on, off, or, unread, what it would do. */
 function FourEyesState({ client }: { client: ManagementClient }) {
   const [setting] = useLoad(() => unwrap(client.GET('/change_approvals/settings')), [client]);
   const held =

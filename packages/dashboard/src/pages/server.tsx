@@ -40,7 +40,7 @@ function clientConfigs(name: string, url: string, key: string): { label: string;
     },
     {
       label: 'MCP Inspector (command line)',
-      // The edge speaks Streamable HTTP: without `--transport http` the inspector tries stdio and fails (issue #91).
+      // The edge speaks Streamable HTTP: without `--transport http` the inspector tries stdio and fails.
       text: `npx @modelcontextprotocol/inspector --cli ${url} --transport http --header "x-api-key: ${key}" --method tools/list`,
     },
   ];

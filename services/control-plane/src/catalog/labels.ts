@@ -60,7 +60,7 @@ export function workflowLabels(workflows: readonly WorkflowIR[], stepTools: Work
 
 /**
  * Adds the server's classification (`config.dataLabels`) to every tool of its catalog, and, for a server with attached
- * external servers, to the catalog itself: what reads of their resources and prompts bring (issue #89).
+ * external servers, to the catalog itself: what reads of their resources and prompts bring.
  */
 export function withClassification(catalog: Catalog, config: unknown): Catalog {
   const labels = classificationOf(config);

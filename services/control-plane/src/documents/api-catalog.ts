@@ -200,7 +200,7 @@ export function directorySource(dir: string, log?: Logger): ApiCatalogSource {
 
 /** The catalog of an APIs.guru listing URL, every request made by a worker (`fetch`). */
 export function listingSource(url: string, fetch: Fetcher, maxDocumentBytes: number): ApiCatalogSource {
-  // Not built in (issue #91): said plainly, since the first place a person meets it is often a machine offline.
+  // Not built in: said plainly, since the first place a person meets it is often a machine offline.
   const failed = (what: string, why: string) =>
     new TransientError(
       'upstream.unreachable',

@@ -1,7 +1,7 @@
 import { rateLimited } from './limits.ts';
 
 /**
- * How many backtests run at once (ADR 0091, issue #89): each is a thread with a database connection of its own, so
+ * How many backtests run at once (ADR 0091): each is a thread with a database connection of its own, so
  * at most `max` per control plane and `perWorkspace` per workspace; one more answers 429 with `Retry-After` at once,
  * before any work, instead of queueing. A slot is held until the replay's thread has ended.
  */

@@ -30,7 +30,7 @@ describe('the ID-JAG grant’s checks', () => {
     const basic = `Basic ${Buffer.from('my%20agent:s%3Acret').toString('base64')}`;
     expect(clientCredentials({}, basic)).toEqual({ clientId: 'my agent', secret: 's:cret' });
     expect(clientCredentials({ client_id: 'my agent' }, basic)).toEqual({ clientId: 'my agent', secret: 's:cret' });
-    // RFC 6749 §2.3: one authentication method per request (issue #89).
+    // RFC 6749 §2.3: one authentication method per request.
     expect(() => clientCredentials({ client_id: 'x', client_secret: 'y' }, basic)).toThrow(
       refusal('invalid_request', /one client authentication method/),
     );

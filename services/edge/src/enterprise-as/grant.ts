@@ -44,7 +44,7 @@ function methodsOf(form: Record<string, unknown>, authorization: string | undefi
 /**
  * The client's credentials: `client_secret_basic` (RFC 6749 §2.3.1) or `client_secret_post`, never both: "the client
  * MUST NOT use more than one authentication method in each request" (§2.3), so a request carrying two (HTTP Basic and
- * a `client_secret` in the body, or either beside a `client_assertion`) is refused `invalid_request` (issue #89).
+ * a `client_secret` in the body, or either beside a `client_assertion`) is refused `invalid_request`.
  */
 export function clientCredentials(
   form: Record<string, unknown>,

@@ -92,7 +92,7 @@ export function resolveEventType(
 }
 
 /**
- * A narrowed token's conditions on the subscription's arguments (ADR 0084, issue #89): an event type is subscribed to
+ * A narrowed token's conditions on the subscription's arguments (ADR 0084): an event type is subscribed to
  * as its tool would be called; the fan-out judges them again on each occurrence (`args.event.data`).
  */
 function delegationRefusal(

@@ -69,7 +69,7 @@ type Send = (method: string, p: Record<string, unknown>) => Promise<void>;
  * Before each round, and again before what a round woke for is delivered: a stream whose event type left the server,
  * whose caller's policies no longer grant it, or whose subscriber's credential no longer holds (key deleted or
  * limited to other servers, narrowed token revoked, token expired, person gone: `subscriberRefusal`, from Redis as it
- * is now; issue #89) is told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends; a
+ * is now) is told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends; a
  * refused subscriber's subscription is removed. A check that cannot be made (Redis unavailable) ends nothing and
  * delivers nothing: the next round checks again.
  */

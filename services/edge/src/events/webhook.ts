@@ -100,7 +100,7 @@ export async function subscribeWebhook(
   const args = params.arguments ?? {};
   const type = resolveEventType(caller, { name: params.name, arguments: args, delivery: 'webhook' });
   const now = nowOf(deps);
-  // Never past the caller's token (an OAuth or narrowed token's expiry; issue #89): the subscription ends with it.
+  // Never past the caller's token (an OAuth or narrowed token's expiry): the subscription ends with it.
   const tokenExpiry = caller.credential.kind === 'anonymous' ? undefined : caller.credential.expiresAt;
   const expiresAt = Math.min(now + grantedTtl(params.ttlMs, deps.settings), tokenExpiry ?? Infinity);
   const unsealed = subscriptionOf(caller, type, {

@@ -93,7 +93,7 @@ function refusingPolicy(
         });
   const first = failed?.[0];
   if (!first) return null;
-  // A condition that cannot be evaluated for this tool says why, rather than reading as false (issue #91).
+  // A condition that cannot be evaluated for this tool says why, rather than reading as false.
   const problem = conditionProblem(first, tool);
   return { id: first.id, name: first.name ?? null, ...(problem ? { problem } : {}) };
 }

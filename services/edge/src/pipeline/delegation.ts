@@ -14,7 +14,7 @@ import type { Stage } from './stage.ts';
  * ancestor) are spent. Each refusal is a `tool.call_refused` audit event naming the chain of actors. The charge is
  * given back when a later stage refuses the call or its job is not queued. Callers without a narrowed token pay one test.
  *
- * A read of an attached server (a resource, a prompt, a completion: ADR 0041) is judged like a call (issue #89): what
+ * A read of an attached server (a resource, a prompt, a completion: ADR 0041) is judged like a call: what
  * it may read at all is the token's view (a token that lists tools sees the resources of the attached servers it may
  * call a tool or prompt of, and the prompts it names, as an access policy's grant does); its chain's conditions are
  * evaluated with the read's name (a URI, a prompt's name) as `tool.name` and no arguments, so a condition on arguments

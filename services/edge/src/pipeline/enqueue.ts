@@ -93,7 +93,7 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
     ...(config ? { config } : {}),
     ...(callerToken ? { callerToken } : {}),
     // The caller, for the worker's access decisions: a workflow's steps on hosted servers' tools (ADR 0045), and a
-    // task's call decided again when its job starts (issue #89).
+    // task's call decided again when its job starts.
     ...((tool.workflow?.hostedSteps || call.task) && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
     ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
     ...(call.multiRound ? { multiRound: call.multiRound } : {}),

@@ -37,7 +37,7 @@ export const sessionStage: Stage = {
   // Every tool: a workspace whose conditions read the session counts every call in it. A workspace that keeps no
   // session pays one test.
   appliesTo: () => true,
-  // A read of an attached server's resource or prompt brings its server's classification (issue #89); it is no call
+  // A read of an attached server's resource or prompt brings its server's classification; it is no call
   // of a tool: not counted, and it sends nothing out.
   reads: true,
   run(s) {

@@ -114,7 +114,7 @@ function accessRefusal(
 }
 
 /**
- * A narrowed token's conditions (issue #89), as its calls meet them: the event type's name as the tool, the
+ * A narrowed token's conditions, as its calls meet them: the event type's name as the tool, the
  * subscription's arguments and the occurrence (`args.event.data`). Undefined: they hold (or the token has none).
  */
 function delegationRefusal(sub: EventSubscription, server: ServerEvents, data: unknown): string | undefined {
@@ -159,7 +159,7 @@ async function quotaRefusal(
 }
 
 /**
- * The subscriber's credential judged as it is now (issue #89): a key deleted or limited to other servers, a narrowed
+ * The subscriber's credential judged as it is now: a key deleted or limited to other servers, a narrowed
  * token revoked, a token expired, a person gone ends the subscription (removed with its stream: nothing more is given,
  * an open stream is told by its edge). Undefined: it stands; a check that cannot be made gives nothing this time and
  * ends nothing (fails closed).

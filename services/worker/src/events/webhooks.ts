@@ -174,7 +174,7 @@ export class WebhookDeliverer {
   }
 
   /**
-   * Whether the subscriber's credential still holds, judged before each delivery (issue #89): otherwise the
+   * Whether the subscriber's credential still holds, judged before each delivery: otherwise the
    * subscription ends (removed with its stream and cursor) and nothing more is sent. A check that cannot be made sends
    * nothing now (the next poll tries again).
    */

@@ -27,7 +27,7 @@ const NAMED_TOOLS = 5;
  * grant naming no tool a live catalog has yet is checked without a schema. The condition is checked against the
  * tools together first (a schema that is any of theirs: a misspelt argument is named once), then against each tool:
  * a condition that names an argument some granted tool does not have can never be evaluated for that tool's calls
- * (the edge would refuse or hold every one of them, issue #91), so it is a problem unless the policy's `tools` are
+ * (the edge would refuse or hold every one of them), so it is a problem unless the policy's `tools` are
  * scoped to the tools that have it. Each problem is a `/condition` issue of the 422.
  */
 export async function conditionIssues(db: Db, workspaceId: string, target: ConditionTarget): Promise<ProblemIssue[]> {

@@ -3,7 +3,7 @@ import { allOperations } from '../operations.ts';
 import { guardedOperation } from './four-eyes.ts';
 
 /**
- * Four eyes by effect (ADR 0087, issue #89): every changing operation of the management API (generated from the
+ * Four eyes by effect (ADR 0087): every changing operation of the management API (generated from the
  * operation tables) is either guarded by `fourEyes`, judged by what it does, or named here with why it cannot widen
  * anyone's access. A new changing operation fails here until someone decides which.
  */

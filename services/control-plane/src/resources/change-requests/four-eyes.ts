@@ -278,7 +278,7 @@ function readerOf(kind: LooseningKind, table: Operation[], op: Operation): Handl
  * reads (the target's state, compared and bound), and the `POST` creating one for the kinds whose creation can grant
  * access (loosening.ts `creationLoosens`: judged by what it creates, so that deleting and creating again, or creating
  * instead of changing, is held as the change would be), and a `POST` `readers` names. Their routes document the 202.
- * `checks` run before a change is held, so that a request the handler would refuse is refused at once (issue #89).
+ * `checks` run before a change is held, so that a request the handler would refuse is refused at once.
  */
 interface FourEyesOptions {
   /** What a kind's loosening compares when the target's `GET` answer and the body are not it (`Compared`). */

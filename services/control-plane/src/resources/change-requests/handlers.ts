@@ -141,7 +141,7 @@ async function lineage(db: Db, workspaceId: string, who: Identity) {
 
 /**
  * 403 for the change's requester and any identity it controls: they never decide it, nor make a link to decide it. A
- * decider must be a different person, not a different key (issue #89): refused are the requester's own key or
+ * decider must be a different person, not a different key: refused are the requester's own key or
  * subject, a key the requester created (directly or through keys it created), and an identity of the same person (a
  * signed-in person and the keys they created, on either side).
  */

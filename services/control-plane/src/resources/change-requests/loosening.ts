@@ -259,7 +259,7 @@ function named(approvers: unknown): Set<string> {
 
 /**
  * Who decides widens when someone is named who was not, or when none is named any more (then whoever may change
- * policies decides). An approver removed leaves fewer who may decide: no one gains a say (issue #89, ADR 0087).
+ * policies decides). An approver removed leaves fewer who may decide: no one gains a say (ADR 0087).
  */
 function approversWidened(prev: unknown, next: unknown): boolean {
   const [p, n] = [named(prev), named(next)];
@@ -330,7 +330,7 @@ function pricedOf({ descriptor, document }: Json): Priced[] {
 /**
  * Whether some operation costs less than before, judged by what it is rather than what it is called: an operation
  * known before by its name or by what it calls costs less now; or operations were replaced (renamed, moved) and one
- * that is new costs less than the dearest one dropped (issue #89: a renamed operation must not lower its cost
+ * that is new costs less than the dearest one dropped (a renamed operation must not lower its cost
  * unheld).
  */
 function costLowered(before: Priced[], after: Priced[]): boolean {
@@ -426,7 +426,7 @@ function roleMappingLoosened({ stored: s, body: b }: RequestedChange): string[] 
 /**
  * A person added (`POST /external_users`) reaches what policies grant the people they name: the new person's name
  * (a policy written ahead of them) or every person (`external_user: "*"`). A token naming them as its user, and any
- * principal a policy names with them, then acts as them. Named by no policy, the person reaches nothing (issue #89).
+ * principal a policy names with them, then acts as them. Named by no policy, the person reaches nothing.
  */
 function externalUserLoosened({ stored: s, body: b, created }: RequestedChange): string[] {
   if (!created || !b) return [];

@@ -3,7 +3,7 @@ import type { Db } from '../../db/client.ts';
 /**
  * What the records of a period say per principal (an API key, by the records' `key_id`; a person, by their
  * `username`), in SQL aggregates over `execution_records` (the workspace's `started_at` index bounds the scan): never
- * a record loaded. Calls that never reached the upstream are counted apart as refused: they are not use (issue #91).
+ * a record loaded. Calls that never reached the upstream are counted apart as refused: they are not use.
  * Those are the records with outcome `rejected` (refused before any request: held for an approval, over a quota,
  * unconfirmed, refused by a rule or a guardrail, invalid arguments) and those access policies refused (`access.*`).
  */

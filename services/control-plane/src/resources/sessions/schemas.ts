@@ -81,7 +81,7 @@ export type PutSessionSettingsBody = z.output<typeof PutSessionSettingsBody>;
 
 /**
  * A session's scope, as `sessionScopes` names it: `k:<keyId>`, `u:<userId>`, `s:<subject>`, `a:<serverId>:<client>`
- * (an anonymous caller of a public server, issue #89).
+ * (an anonymous caller of a public server).
  */
 export const SessionParams = z.object({
   scope: z

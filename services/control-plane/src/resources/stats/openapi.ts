@@ -20,7 +20,8 @@ const Figures = {
     .number()
     .int()
     .describe(
-      'Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota, unconfirmed, refused by a rule): neither calls nor errors, and in no latency.',
+      'Calls refused before anything was sent (outcome `rejected`: held for an approval, over a quota, unconfirmed, ' +
+        'refused by a rule): neither calls nor errors, and in no latency.',
     ),
   p50_ms: latency('Median'),
   p95_ms: latency('95th percentile'),

@@ -3,7 +3,7 @@
  * 10 minutes, for the day's figures): one row per server, tool and minute of the
  * records' own `started_at`, with the calls sent (every outcome but `rejected`), the errors among them (every
  * outcome but `success`), the calls refused before anything was sent (`rejected`: held for an approval, over a quota,
- * unconfirmed, refused by a rule; counted apart and in no latency figure, issue #91), the sum and the maximum of the
+ * unconfirmed, refused by a rule; counted apart and in no latency figure), the sum and the maximum of the
  * sent calls' durations, and a fixed latency histogram of them. It is written by the same statement that
  * stores the records (execution-records/store.ts), from the rows that statement inserted: a batch delivered
  * again inserts no record and adds nothing. `GET /stats` sums rows in one statement (traffic.ts); it never scans

@@ -22,7 +22,7 @@ export function quantileFromBuckets(buckets: readonly number[], q: number, maxMs
 
 /**
  * Figures of a set of rollup rows: calls sent, errors among them, error rate (errors / calls, 0 without calls),
- * calls refused before anything was sent (apart: neither errors nor latencies, issue #91), p50, p95 of the sent.
+ * calls refused before anything was sent (apart: neither errors nor latencies), p50, p95 of the sent.
  */
 function figures(t: { calls: number; errors: number; refused: number }, buckets: readonly number[], maxMs: number) {
   const { calls, errors, refused } = t;

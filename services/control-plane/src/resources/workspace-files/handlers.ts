@@ -46,7 +46,7 @@ async function planOf(
 /**
  * The counts of a plan. An update that only adopts a resource already matching its file (apply's marker, `fields:
  * ["managed"]`) changes nothing in the workspace: counted as `adopt`, not `update`, so a fresh export plans as no
- * changes (issue #91); apply still adopts it.
+ * changes; apply still adopts it.
  */
 function summary(plan: Plan) {
   const count = (action: string) => plan.changes.filter((c) => c.action === action && !markerOnly(c)).length;

@@ -45,7 +45,8 @@ const Summary = z
       .number()
       .int()
       .describe(
-        'Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s marker): no change to the workspace, so a plan of a fresh export has no changes; apply records them as managed by files.',
+        'Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s marker): no ' +
+          'change to the workspace, so a plan of a fresh export has no changes; apply records them as managed by files.',
       ),
     delete: z.number().int(),
     unchanged: z.number().int(),
