@@ -7,6 +7,7 @@ import {
   type DelegationLimit,
   type DelegationParent,
 } from '@toolplane/contracts';
+import { DelegationCalls } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { restrictCatalog } from './access.ts';
 import type { LoadedCatalog } from './catalogs.ts';
@@ -16,15 +17,18 @@ import { readState } from './runtime-state.ts';
 /**
  * Narrowed tokens (ADR 0084) in Redis: each token's record (`DelegatedToken`) under the SHA-256 of the token, expiring
  * with it, so that every edge reads the same; the token itself is never stored. Calls of tokens with a limit are
- * counted here too.
+ * counted by `DelegationCalls` (@toolplane/queue), the worker's counter of a workflow's steps.
  */
 export class DelegatedTokens {
   private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof delegationKeys>;
+  /** The calls of tokens with a limit, counted where the worker counts a workflow's steps. */
+  private readonly calls: DelegationCalls;
 
   constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = delegationKeys(prefix);
+    this.calls = new DelegationCalls(redis, prefix);
   }
 
   /** Whether a bearer credential is a narrowed token (else an OAuth access token). */
@@ -67,32 +71,15 @@ export class DelegatedTokens {
 
   /**
    * Charges one call to every limit of a token's chain: false (nothing charged) when one of them has no room left.
-   * Each counter lives as long as its token could.
+   * Redis unreachable: `state.unavailable`.
    */
-  async charge(limits: readonly DelegationLimit[], exp: number): Promise<boolean> {
-    const charged: string[] = [];
-    let room = true;
-    for (const limit of limits) {
-      const key = this.keys.calls(limit.jti);
-      const count = await readState(() => this.redis.incr(key));
-      charged.push(key);
-      if (count === 1) await this.redis.expireat(key, exp + 60);
-      if (count > limit.calls) {
-        room = false;
-        break;
-      }
-    }
-    if (!room) await this.release(charged);
-    return room;
+  charge(limits: readonly DelegationLimit[], exp: number): Promise<boolean> {
+    return readState(() => this.calls.charge(limits, exp));
   }
 
   /** Gives back a charge (the call was refused later, or never queued). */
-  async refund(limits: readonly DelegationLimit[]): Promise<void> {
-    await this.release(limits.map((l) => this.keys.calls(l.jti)));
-  }
-
-  private async release(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await this.redis.decr(key).catch(() => undefined);
+  refund(limits: readonly DelegationLimit[]): Promise<void> {
+    return this.calls.refund(limits);
   }
 }
 

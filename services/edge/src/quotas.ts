@@ -1,4 +1,4 @@
-import { quotaTakesCaller, type QuotaCaller, type CallRules, type WorkspaceAccess } from '@toolplane/contracts';
+import type { CallRules } from '@toolplane/contracts';
 import type { CallQuotas, QuotaCharge } from '@toolplane/queue';
 
 /**
@@ -9,6 +9,7 @@ import type { CallQuotas, QuotaCharge } from '@toolplane/queue';
  */
 
 export {
+  callerQuotas,
   QuotaMeter,
   quotasOfTool,
   type CallQuotas,
@@ -16,14 +17,6 @@ export {
   type QuotaCharge,
   type QuotaRefusal,
 } from '@toolplane/queue';
-
-/** The quotas of `access` for this caller on this server; undefined (the common case) when there are none. */
-export function callerQuotas(access: WorkspaceAccess, caller: QuotaCaller, serverId: string): CallQuotas | undefined {
-  const all = access.quotas;
-  if (!all || all.length === 0) return undefined;
-  const rules = all.filter((q) => quotaTakesCaller(q, caller, serverId));
-  return rules.length > 0 ? { workspaceId: access.workspaceId, rules, caller } : undefined;
-}
 
 /**
  * What a job carries of its charge: the windowed counters, which a worker gives back if the job expires queued, and

@@ -23,7 +23,6 @@ import type { Stage } from './stage.ts';
 export const delegationStage: Stage = {
   name: 'delegation',
   appliesTo: () => true,
-  reads: true,
   run(s) {
     const d = s.call.delegation;
     if (!d) return undefined;

@@ -36,10 +36,9 @@ export const sessionStage: Stage = {
   name: 'session',
   // Every tool: a workspace whose conditions read the session counts every call in it. A workspace that keeps no
   // session pays one test.
+  // Reads too (`rules` in @toolplane/access): a read of an attached server's resource or prompt brings its server's
+  // classification; it is no call of a tool: not counted, and it sends nothing out.
   appliesTo: () => true,
-  // A read of an attached server's resource or prompt brings its server's classification; it is no call
-  // of a tool: not counted, and it sends nothing out.
-  reads: true,
   run(s) {
     const session = s.call.session;
     if (!session) return undefined;

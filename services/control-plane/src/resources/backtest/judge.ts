@@ -15,6 +15,20 @@ import type { RecordedLabel, SessionReplay } from './session.ts';
  * `QuotaReplay`); nothing is sent anywhere.
  */
 
+/**
+ * The rules the replay judges, in the order `verdictOf` applies them (after the access decision on the server and the
+ * tool, which the edge makes as it loads the caller's catalog): the one list's order (`rules` in @toolplane/access,
+ * ADR 0097), compared with it by a unit test. A confirmation is taken as accepted; an approval is a hold.
+ */
+export const backtestRuleNames: readonly string[] = [
+  'argument-guardrails',
+  'access',
+  'session',
+  'confirmation',
+  'approval',
+  'quota',
+];
+
 /** A recorded call as the judgement reads it. */
 export interface RecordedCall {
   readonly id: string;
