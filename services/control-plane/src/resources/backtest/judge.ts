@@ -7,12 +7,12 @@ import type { Rules } from './rules.ts';
 import type { RecordedLabel, SessionReplay } from './session.ts';
 
 /**
- * One recorded call judged by one set of rules, in the edge's order (ADR 0077, ADR 0080): the access decision on the
- * server and the tool (authentication), the guardrails on arguments, the conditions of the caller's grants (on the
- * arguments as sent), the session rules (on what the caller's session holds by then, `SessionReplay`), the
- * confirmations (a person asked first: taken as accepted), then the quotas, replayed in time order. The same
- * functions as the edge's stages (`@toolplane/access`, `@toolplane/guardrails`, the quota meter's rule in
- * `QuotaReplay`); nothing is sent anywhere.
+ * One recorded call judged by one set of rules, in the order of the one list of rules (ADR 0077, ADR 0080, ADR 0097):
+ * the access decision on the server and the tool (authentication), the guardrails on arguments, the conditions of the
+ * caller's grants (on the arguments as sent), the session rules (on what the caller's session holds by then,
+ * `SessionReplay`), the confirmations (a person asked first: taken as accepted), then the quotas, replayed in time
+ * order. The same functions as the edge's stages (`@toolplane/access`, `@toolplane/guardrails`, the quota meter's rule
+ * in `QuotaReplay`); nothing is sent anywhere.
  */
 
 /**
