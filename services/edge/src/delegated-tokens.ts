@@ -7,12 +7,12 @@ import {
   type DelegationLimit,
   type DelegationParent,
 } from '@toolplane/contracts';
-import { DelegationCalls } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { restrictCatalog } from './access.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { StreamCredential } from './open-streams.ts';
 import { readState } from './runtime-state.ts';
+import { DelegationCalls } from '@toolplane/queue';
 
 /**
  * Narrowed tokens (ADR 0084) in Redis: each token's record (`DelegatedToken`) under the SHA-256 of the token, expiring

@@ -1,4 +1,4 @@
-import { rulePlan, type RuleName } from '@toolplane/access';
+import { rulePlan } from '@toolplane/access';
 import { accessStage } from './access.ts';
 import { approvalStage } from './approval.ts';
 import { argumentGuardrailsStage } from './argument-guardrails.ts';
@@ -17,7 +17,7 @@ import { upstreamCredentialStage } from './upstream-credential.ts';
  * also says which of them a call and a read of an attached server meet: the plans below are built from it once, as
  * this module loads (a rule of either path without its stage here fails the load).
  */
-const stages: Readonly<Partial<Record<RuleName, Stage>>> = {
+const stages: Parameters<typeof rulePlan<Stage>>[1] = {
   arguments: argumentsStage,
   delegation: delegationStage,
   'argument-guardrails': argumentGuardrailsStage,
