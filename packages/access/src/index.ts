@@ -40,5 +40,4 @@ export {
 export type { CallEventBase, ConfirmationOutcome, ProgramCall, SessionDecisionFacts } from './call-events.ts';
 export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';
 export type { SessionMatch } from './session-rules.ts';
-export { rulePlan, ruleNamesOf, rules, rulesOf } from './rules.ts';
-export type { Rule, RuleName, RulePath, SettleKind } from './rules.ts';
+export { rulePlan, ruleNamesOf } from './rules.ts';

@@ -22,7 +22,7 @@ export type RulePath = 'call' | 'read' | 'workflowStep' | 'eventSubscribe' | 'ev
  * spent or given back as the job is queued (`spend`), a charge released the way the call ends (`release`), or an answer
  * without a job (`answer`).
  */
-export type SettleKind = 'none' | 'refund' | 'mark' | 'labels' | 'spend' | 'release' | 'answer';
+type SettleKind = 'none' | 'refund' | 'mark' | 'labels' | 'spend' | 'release' | 'answer';
 
 export interface Rule {
   readonly name: string;
@@ -55,7 +55,7 @@ export const rules = [
 export type RuleName = (typeof rules)[number]['name'];
 
 /** The rules a path runs, in order. */
-export function rulesOf(path: RulePath): readonly Rule[] {
+function rulesOf(path: RulePath): readonly Rule[] {
   return rules.filter((rule) => (rule.paths as readonly RulePath[]).includes(path));
 }
 

@@ -1,5 +1,5 @@
 import type { CallRules } from '@toolplane/contracts';
-import type { CallQuotas, QuotaCharge } from '@toolplane/queue';
+import type { QuotaCharge } from '@toolplane/queue';
 
 /**
  * Quotas on the edge (ADR 0048): which of a workspace's quotas a call falls under. The counters, their keys and the
@@ -15,7 +15,6 @@ export {
   type CallQuotas,
   type ChargeOutcome,
   type QuotaCharge,
-  type QuotaRefusal,
 } from '@toolplane/queue';
 
 /**
