@@ -182,6 +182,11 @@ interface ChangeListeners {
 export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): () => boolean {
   const { events, keys, cancels, elicitationReplies, catalogs, apiKeys, accessPolicies } = r;
   const { legacySessions, mcp, openStreams, log } = listeners;
+  const dropAll = () => {
+    catalogs.invalidate(undefined);
+    apiKeys.invalidate(undefined);
+    accessPolicies.invalidate(undefined);
+  };
   events.on('message', (channel: string, message: string) => {
     if (channel === cancels.channel) {
       const aborted = cancels.onMessage(message);
@@ -198,7 +203,10 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
       apiKeys.invalidate(message);
       void openStreams.keyChanged(message);
     } else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
-    else if (channel === keys.resourceUpdated) {
+    else if (channel === keys.stateRepublished) {
+      dropAll();
+      void openStreams.keysRepublished();
+    } else if (channel === keys.resourceUpdated) {
       const sent = mcp.resourceUpdated(message);
       log.debug({ sent }, 'a resource of an external server was updated');
     }
@@ -210,11 +218,7 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
     if (ended > 0) log.warn({ ended }, 'open streams ended: the Redis pub/sub connection was lost');
   });
   // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
-  events.on('ready', () => {
-    catalogs.invalidate(undefined);
-    apiKeys.invalidate(undefined);
-    accessPolicies.invalidate(undefined);
-  });
+  events.on('ready', dropAll);
   return () => events.status === 'ready';
 }
 
@@ -224,6 +228,7 @@ export function changeChannels(r: EdgeResources): string[] {
     r.keys.catalogChanged,
     r.keys.apiKeyChanged,
     r.keys.accessChanged,
+    r.keys.stateRepublished,
     r.cancels.channel,
     r.elicitationReplies.channel,
     r.keys.resourceUpdated,

@@ -82,6 +82,13 @@ export class OpenStreams {
     return affected.length > 0 ? this.check(affected, hash) : Promise.resolve();
   }
 
+  /** The whole state was published again (a restored database may know other keys): every key's streams checked. */
+  keysRepublished(): Promise<void> {
+    const hashes = new Set<string>();
+    for (const e of this.entries) if (e.credential.kind === 'key') hashes.add(e.credential.keyHash);
+    return Promise.all([...hashes].map((hash) => this.keyChanged(hash))).then(() => undefined);
+  }
+
   /** Ends every stream (the announcements of key changes can no longer be heard); returns how many. */
   endAll(reason: string): number {
     const all = [...this.entries];
