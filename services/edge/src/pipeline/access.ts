@@ -1,18 +1,20 @@
 import {
   accessWouldRefuseEvent,
   conditionProblem,
+  conditionRefusal,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
+  shadowRefusals,
+  type CallConditions,
   type CallEventBase,
 } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
-import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
-import { callEvents } from '../call-audit.ts';
-import { argumentsAsSent } from '../call-arguments.ts';
-import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
-import { conditionCheck } from '../policy-approvals.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import { argumentsAsSent } from '../calls/call-arguments.ts';
+import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
+import { conditionCheck } from '../governance/policy-approvals.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { refuse } from './refusal.ts';
 import { readCallSession } from './session.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';

@@ -8,9 +8,9 @@ import {
 } from '@toolplane/access';
 import { approvalKey, approvalPendingKey, type ApprovalRule, type Principal } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
-import { callEvents } from '../call-audit.ts';
-import type { ToolCallDeps } from '../call-types.ts';
-import { argumentsDigest, maskArguments, principalBinding } from '../confirmation.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
+import { argumentsDigest, maskArguments, principalBinding } from '../confirmation/confirmation.ts';
 import { failedCall, jobOf } from './enqueue.ts';
 import { errorResult, refuse, type Rejection } from './refusal.ts';
 import { settleAll, type CallState, type Settle, type Stage, type Verdict } from './stage.ts';

@@ -11,10 +11,10 @@ import { compileGuardrails } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
-import { CatalogCache, type LoadedCatalog, type LoadedTool } from '../catalogs.ts';
-import type { RuntimeStateProbe } from '../runtime-state.ts';
-import { ShadowEventBudget } from '../shadow-decisions.ts';
-import { callTool, type ToolCall, type ToolCallDeps } from '../tool-calls.ts';
+import { CatalogCache, type LoadedCatalog, type LoadedTool } from '../state/catalogs.ts';
+import type { RuntimeStateProbe } from '../state/runtime-state.ts';
+import { ShadowEventBudget } from '../governance/shadow-decisions.ts';
+import { callTool, type ToolCall, type ToolCallDeps } from '../calls/tool-calls.ts';
 
 /** A card number that passes Luhn: what a model should not send to a logging API. */
 const CARD = '4111 1111 1111 1111';

@@ -11,9 +11,9 @@ import type { InvocationClient } from '@toolplane/queue';
 import { roundInvocationId, settlementOfResult, TaskRecords, type TaskRecord, type TaskStatus } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
-import type { EdgeCallContext, TraceFacts } from '../call-context.ts';
-import { isProxiedTool, type LoadedCatalog } from '../catalogs.ts';
-import { callTool, toolCall, type TaskBinding, type ToolCallDeps, type ToolCallMessage } from '../tool-calls.ts';
+import type { EdgeCallContext, TraceFacts } from '../calls/call-context.ts';
+import { isProxiedTool, type LoadedCatalog } from '../state/catalogs.ts';
+import { callTool, toolCall, type TaskBinding, type ToolCallDeps, type ToolCallMessage } from '../calls/tool-calls.ts';
 import {
   currentView,
   declaresTasks,
