@@ -94,7 +94,7 @@ function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
   return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs), limiter };
 }
 
-/** Authentication (authenticate.ts) over the edge's caches of published state. */
+/** Authentication (identity/authenticate.ts) over the edge's caches of published state. */
 function edgeAuthenticator(
   env: EdgeEnv,
   r: EdgeResources,
@@ -176,8 +176,8 @@ function mcpLayer(env: EdgeEnv, resources: EdgeResources, log: Logger) {
 }
 
 /**
- * The edge, wired: its Redis resources (edge-resources.ts), authentication (authenticate.ts), the MCP layer
- * (mcp-handler.ts) behind its endpoints (mcp-endpoints.ts), and the HTTP surface (http-app.ts).
+ * The edge, wired: its Redis resources (edge-resources.ts), authentication (identity/authenticate.ts), the MCP layer
+ * (protocol/mcp-handler.ts) behind its endpoints (protocol/mcp-endpoints.ts), and the HTTP surface (protocol/http-app.ts).
  */
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });

@@ -102,7 +102,7 @@ export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
   };
 }
 
-/** What `tools/call` needs on this edge (tool-calls.ts), from its resources. */
+/** What `tools/call` needs on this edge (calls/tool-calls.ts), from its resources. */
 export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolCallDeps {
   const { redis, keys } = r;
   return {

@@ -168,11 +168,11 @@ export interface ToolCall {
   readonly session?: CallSession | undefined;
   /** A narrowed token's call (ADR 0084): the token's rights, judged by the delegation stage. */
   readonly delegation?: CallDelegation | undefined;
-  /** A call a `run_code` program made (code-mode.ts): the program's invocation, on the job and the records. */
+  /** A call a `run_code` program made (code-mode/code-mode.ts): the program's invocation, on the job and the records. */
   readonly parentInvocationId?: string | undefined;
   /** Its invocation id, given by the `run_code` program that made it (named in the program's audit event). */
   readonly invocationId?: string | undefined;
-  /** A 2026-07-28 `run_code` call: its round's multi-round fields, and what its inner calls carry (code-rounds.ts). */
+  /** A 2026-07-28 `run_code` call: its round's multi-round fields, and what its inner calls carry (code-mode/code-rounds.ts). */
   readonly codeRounds?: CodeRounds | undefined;
 }
 

@@ -21,7 +21,7 @@ import type { ToolCallDeps } from '../calls/tool-calls.ts';
 /**
  * How a call of a tool marked `confirm` asks the caller's person, per protocol era (ADR 0038), as MCP form-mode
  * elicitation: on 2026-07-28 an `input_required` result the client fulfils and retries, on 2025-11-25 an
- * `elicitation/create` request on the call's own stream. Built by the MCP layer (mcp-handler.ts) for the SDK's
+ * `elicitation/create` request on the call's own stream. Built by the MCP layer (protocol/mcp-handler.ts) for the SDK's
  * paths; the fast path never serves such a call.
  */
 

@@ -15,8 +15,8 @@ import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
  * A person's confirmation of a call of a tool marked `confirm` (ADR 0038, docs/governance.md "A person's
  * confirmation"): what the person is shown (the arguments, secrets masked), how an answer is bound to the arguments
  * it was given for across the rounds of a 2026-07-28 call, and the audit events of decisions. Pure pieces: the
- * asking itself (per protocol era) is in confirmation-askers.ts, the decision in tool-calls.ts, the audit events of
- * every decision on a call in call-audit.ts.
+ * asking itself (per protocol era) is in confirmation-askers.ts, the decision in calls/tool-calls.ts, the audit events of
+ * every decision on a call in calls/call-audit.ts.
  */
 
 /** Whether a `tools/call` is code mode's `run_code` (a SMART server's, or a NORMAL server's with code mode on). */

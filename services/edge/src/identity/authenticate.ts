@@ -37,7 +37,7 @@ export interface Caller {
   readonly loaded: LoadedCatalog;
   /** The key id, or `oauth:<sub>` (`oauth:anonymous` on a public server): scopes 2025-era session state. */
   readonly clientId: string;
-  /** What the caller authenticated with: a long-lived answer ends with it (open-streams.ts). */
+  /** What the caller authenticated with: a long-lived answer ends with it (protocol/open-streams.ts). */
   readonly credential: StreamCredential;
   /** The verified OAuth access token (never an API key); undefined for key and anonymous callers. */
   readonly accessToken: string | undefined;
@@ -446,7 +446,7 @@ async function tokenCaller(
     identity: { subject: check.subject, groups: check.groups },
     loaded,
     credential: { kind: 'token', expiresAt: typeof exp === 'number' ? exp * 1000 : undefined },
-    // Only workflows of servers that opted in ever receive it (`$current_user.token`, see tool-calls.ts).
+    // Only workflows of servers that opted in ever receive it (`$current_user.token`, see calls/tool-calls.ts).
     accessToken: bearer,
     // The edges' own tokens (ADR 0082) name their person; others by the user claim.
     tokenUser: check.user ?? (typeof claim === 'string' && claim.length > 0 ? claim : undefined),

@@ -52,7 +52,7 @@ function fakes() {
   return { jobs, records, events, logs, deps };
 }
 
-/** A catalog whose `log_event` tool is guarded by `rules` (as catalogs.ts compiles them), in `mode`. */
+/** A catalog whose `log_event` tool is guarded by `rules` (as state/catalogs.ts compiles them), in `mode`. */
 function loaded(rules: GuardrailRule[], mode: 'NORMAL' | 'SMART' = 'NORMAL'): LoadedCatalog {
   const logEvent: LoadedTool = {
     def: { name: 'log_event', description: 'log', inputSchema: { type: 'object' } },

@@ -32,9 +32,9 @@ export interface HttpAppOptions {
   enterpriseAs?: EnterpriseAuthorizationServer | undefined;
   /** Readiness is this connection's. */
   redis: RedisClient;
-  /** RFC 8693 token exchange for narrowed tokens (token-exchange.ts, ADR 0084). */
+  /** RFC 8693 token exchange for narrowed tokens (identity/token-exchange.ts, ADR 0084). */
   tokenExchange: (req: Request, res: Response) => Promise<void>;
-  /** RFC 7009 revocation of one narrowed token (token-revocation.ts, ADR 0084 addendum). */
+  /** RFC 7009 revocation of one narrowed token (identity/token-revocation.ts, ADR 0084 addendum). */
   tokenRevocation: (req: Request, res: Response) => Promise<void>;
 }
 

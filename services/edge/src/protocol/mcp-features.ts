@@ -17,7 +17,7 @@ import { toolCall, type ToolCallDeps } from '../calls/tool-calls.ts';
 
 /**
  * What a server offers besides tools: the resources, resource templates, prompts and completions of the external MCP
- * servers attached to it (ADR 0041), as the caller's catalog view holds them (access.ts grants them). Lists are
+ * servers attached to it (ADR 0041), as the caller's catalog view holds them (governance/access.ts grants them). Lists are
  * answered from the catalog; reads, prompts, completions and subscriptions cross the queue to a worker, which alone
  * holds the external servers' headers, like their tool calls.
  */

@@ -240,7 +240,7 @@ async function sdkToolsCall(
  * `inputResponses` and the opaque `requestState`, relayed as they are (nothing is kept).
  */
 function multiRoundOf(ctx: AskingRound, envelope: Record<string, unknown>): ToolInvokeJob['multiRound'] {
-  // The SDK lifts both out of the params into the context; a confirmation's own (confirmation.ts) stay here.
+  // The SDK lifts both out of the params into the context; a confirmation's own (confirmation/confirmation.ts) stay here.
   const inputResponses = upstreamInputResponses(ctx.mcpReq.inputResponses);
   const requestState = upstreamRequestState(ctx.mcpReq.requestState());
   const declared = envelope[CLIENT_CAPABILITIES_META_KEY];
@@ -252,7 +252,7 @@ function multiRoundOf(ctx: AskingRound, envelope: Record<string, unknown>): Tool
 }
 
 /**
- * A 2026-07-28 `run_code` call's round (code-rounds.ts): its inner calls are asked as direct calls of their tools
+ * A 2026-07-28 `run_code` call's round (code-mode/code-rounds.ts): its inner calls are asked as direct calls of their tools
  * would be, each with the request state and input responses the program's state gives it (none on a first call).
  */
 function codeRoundsOf(

@@ -90,7 +90,7 @@ export interface LoadedCatalog {
   search?: ToolSearch;
   /** `tools/list` payload, built once per version (deterministic order: catalog order). */
   list: CatalogTool['tool'][];
-  /** Set on a caller's restricted view (access policies, see access.ts): which tools are hidden from whom. */
+  /** Set on a caller's restricted view (access policies, see governance/access.ts): which tools are hidden from whom. */
   restriction?: {
     hidden: (name: string) => boolean;
     who: string;

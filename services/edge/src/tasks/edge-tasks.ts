@@ -25,7 +25,7 @@ import {
   TASKS_EXTENSION,
 } from './wire.ts';
 
-/** A held call's job is due this long after its request's expiry (`HOLD_SLACK_MS` in tool-calls.ts). */
+/** A held call's job is due this long after its request's expiry (`HOLD_SLACK_MS` in calls/tool-calls.ts). */
 const HELD_SLACK_MS = 1000;
 
 /** How the edge keeps tasks (edge env `TASK_*`). */
