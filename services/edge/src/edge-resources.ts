@@ -30,7 +30,7 @@ import {
   SessionUrlElicitation,
 } from './protocol/protocol-state.ts';
 import { readState, RuntimeStateProbe } from './state/runtime-state.ts';
-import type { ConnectLinkRequest, ToolCallDeps } from './calls/tool-calls.ts';
+import type { ConnectLinkRequest, ToolCallDeps } from './calls/call-types.ts';
 import { upstreamCredentialSealer } from './identity/upstream-auth.ts';
 import { eventsDeps } from './events/deps.ts';
 import { QuotaMeter } from './governance/quotas.ts';

@@ -11,7 +11,8 @@ import {
 } from '@toolplane/telemetry';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '@modelcontextprotocol/server';
 import { CACHE_META } from './result-cache.ts';
-import { callTool, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
+import { callTool, UnknownToolError } from './tool-calls.ts';
+import type { ToolCall, ToolCallDeps } from './call-types.ts';
 
 /**
  * `callTool`, observed while tracing or metrics are on: the edge's MCP server span for one `tools/call` (OTel MCP /

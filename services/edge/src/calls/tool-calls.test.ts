@@ -9,7 +9,8 @@ import type { Caller } from '../identity/authenticate.ts';
 import { configHeaders, edgeCallContext, requestFacts, type TraceFacts } from './call-context.ts';
 import { MASKED, type Confirmation, type ConfirmationPrompt } from '../confirmation/confirmation.ts';
 import { ShadowEventBudget } from '../governance/shadow-decisions.ts';
-import { callTool as callToolOutcome, toolCall, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
+import { callTool as callToolOutcome } from './tool-calls.ts';
+import { toolCall, type ToolCall, type ToolCallDeps } from './call-types.ts';
 
 /** `callTool`'s result as a value. */
 const callTool = async (...args: Parameters<typeof callToolOutcome>) => toolResultValue(await callToolOutcome(...args));

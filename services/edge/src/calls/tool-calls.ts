@@ -8,16 +8,6 @@ import { runCall } from '../pipeline/run.ts';
 import { connectionsTool, unknownTool } from '../smart/smart-connections.ts';
 import { structured } from '../smart/smart-mode.ts';
 
-export type {
-  ConnectLinkRequest,
-  LiveCall,
-  TaskBinding,
-  ToolCall,
-  ToolCallDeps,
-  ToolCallMessage,
-} from './call-types.ts';
-export { confirmSealing, toolCall } from './call-types.ts';
-
 /** Thrown for calls naming a tool the server does not expose (a JSON-RPC error, not a tool result). */
 export class UnknownToolError extends Error {
   readonly tool: string;

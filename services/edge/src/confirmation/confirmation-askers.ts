@@ -16,7 +16,7 @@ import {
   type ConfirmationPrompt,
 } from './confirmation.ts';
 import { declaresFormElicitation, ElicitationReplies, type ElicitationReply } from '../protocol/protocol-state.ts';
-import type { ToolCallDeps } from '../calls/tool-calls.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
 
 /**
  * How a call of a tool marked `confirm` asks the caller's person, per protocol era (ADR 0038), as MCP form-mode

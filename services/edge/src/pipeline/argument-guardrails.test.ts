@@ -14,7 +14,8 @@ import type { RedisClient } from '@toolplane/redis';
 import { CatalogCache, type LoadedCatalog, type LoadedTool } from '../state/catalogs.ts';
 import type { RuntimeStateProbe } from '../state/runtime-state.ts';
 import { ShadowEventBudget } from '../governance/shadow-decisions.ts';
-import { callTool, type ToolCall, type ToolCallDeps } from '../calls/tool-calls.ts';
+import { callTool } from '../calls/tool-calls.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
 
 /** A card number that passes Luhn: what a model should not send to a logging API. */
 const CARD = '4111 1111 1111 1111';

@@ -3,7 +3,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { observedCall } from '../calls/call-span.ts';
 import { isProxiedTool, type LoadedCatalog } from '../state/catalogs.ts';
-import type { ToolCall, ToolCallDeps, ToolCallMessage } from '../calls/tool-calls.ts';
+import type { ToolCall, ToolCallDeps, ToolCallMessage } from '../calls/call-types.ts';
 
 const plainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -4,7 +4,7 @@ import { callerSessionScope, type EdgeCallContext } from '../calls/call-context.
 import { isProxiedTool } from '../state/catalogs.ts';
 import { isLogLevel, logPasses, type LogLevel } from './protocol-state.ts';
 import type { RelayedRequest } from './relay.ts';
-import type { LiveCall, ToolCallDeps } from '../calls/tool-calls.ts';
+import type { LiveCall, ToolCallDeps } from '../calls/call-types.ts';
 
 /**
  * What the caller wants to hear while the call runs: progress (it sent `_meta.progressToken`) and the

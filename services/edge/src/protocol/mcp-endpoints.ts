@@ -7,7 +7,7 @@ import type { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, type EdgeMcpHandler, type ServerOptions } from './mcp-handler.ts';
 import type { OpenStreams } from './open-streams.ts';
 import { stateMessages } from '../state/runtime-state.ts';
-import type { ToolCallDeps } from '../calls/tool-calls.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
 
 export interface McpEndpointDeps {
   authenticate: (req: AuthRequest) => Promise<Caller>;

@@ -13,7 +13,7 @@ import { callerSessionScope, type EdgeCallContext } from '../calls/call-context.
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import { readStages } from '../pipeline/order.ts';
 import { readTool, runCall } from '../pipeline/run.ts';
-import { toolCall, type ToolCallDeps } from '../calls/tool-calls.ts';
+import { toolCall, type ToolCallDeps } from '../calls/call-types.ts';
 
 /**
  * What a server offers besides tools: the resources, resource templates, prompts and completions of the external MCP

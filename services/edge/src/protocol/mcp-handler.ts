@@ -56,8 +56,8 @@ import { ResourceStreams } from './resource-streams.ts';
 import { missingTasksExtension, type EdgeTasks } from '../tasks/edge-tasks.ts';
 import { isLegacyTaskRequest, serveLegacyTask } from '../tasks/legacy.ts';
 import { declaresTasks, TASK_CAPABILITIES } from '../tasks/wire.ts';
-import type { CodeRounds } from '../calls/call-types.ts';
-import { confirmSealing, toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from '../calls/tool-calls.ts';
+import { confirmSealing, toolCall, type CodeRounds, type ToolCall, type ToolCallDeps } from '../calls/call-types.ts';
+import { UnknownToolError } from '../calls/tool-calls.ts';
 
 /** How the edge's MCP servers present themselves. */
 export interface ServerOptions {

@@ -4,7 +4,7 @@ import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import type { EdgeCallContext } from '../calls/call-context.ts';
 import { ELICITATION_ID_PREFIX } from '../confirmation/confirmation.ts';
 import { ElicitationReplies, type ElicitationReply } from './protocol-state.ts';
-import type { ToolCallDeps } from '../calls/tool-calls.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
 
 /** A request an external MCP server sent during a call, as the worker passed it on. */
 export type RelayedRequest = Extract<ToolInvokeEvent['event'], { kind: 'request' }>;

@@ -13,7 +13,8 @@ import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import type { EdgeCallContext, TraceFacts } from '../calls/call-context.ts';
 import { isProxiedTool, type LoadedCatalog } from '../state/catalogs.ts';
-import { callTool, toolCall, type TaskBinding, type ToolCallDeps, type ToolCallMessage } from '../calls/tool-calls.ts';
+import { callTool } from '../calls/tool-calls.ts';
+import { toolCall, type TaskBinding, type ToolCallDeps, type ToolCallMessage } from '../calls/call-types.ts';
 import {
   currentView,
   declaresTasks,
