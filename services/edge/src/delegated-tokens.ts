@@ -7,6 +7,7 @@ import {
   type DelegationLimit,
   type DelegationParent,
 } from '@toolplane/contracts';
+import { DelegationBudget } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { restrictCatalog } from './access.ts';
 import type { LoadedCatalog } from './catalogs.ts';
@@ -21,10 +22,13 @@ import { readState } from './runtime-state.ts';
 export class DelegatedTokens {
   private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof delegationKeys>;
+  /** The chain's limits on calls: the counters the worker's steps and the events' fan-out spend too. */
+  private readonly budget: DelegationBudget;
 
   constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = delegationKeys(prefix);
+    this.budget = new DelegationBudget(redis, prefix);
   }
 
   /** Whether a bearer credential is a narrowed token (else an OAuth access token). */
@@ -69,35 +73,23 @@ export class DelegatedTokens {
    * Charges one call to every limit of a token's chain: false (nothing charged) when one of them has no room left.
    * Each counter lives as long as its token could.
    */
-  async charge(limits: readonly DelegationLimit[], exp: number): Promise<boolean> {
-    const charged: string[] = [];
-    let room = true;
-    for (const limit of limits) {
-      const key = this.keys.calls(limit.jti);
-      const count = await readState(() => this.redis.incr(key));
-      charged.push(key);
-      if (count === 1) await this.redis.expireat(key, exp + 60);
-      if (count > limit.calls) {
-        room = false;
-        break;
-      }
-    }
-    if (!room) await this.release(charged);
-    return room;
+  charge(limits: readonly DelegationLimit[], exp: number): Promise<boolean> {
+    return readState(() => this.budget.charge(limits, exp));
   }
 
   /** Gives back a charge (the call was refused later, or never queued). */
-  async refund(limits: readonly DelegationLimit[]): Promise<void> {
-    await this.release(limits.map((l) => this.keys.calls(l.jti)));
+  refund(limits: readonly DelegationLimit[]): Promise<void> {
+    return this.budget.refund(limits);
   }
 
-  private async release(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await this.redis.decr(key).catch(() => undefined);
+  /** Whether a limit of the chain has no room for another call (nothing charged). */
+  spent(limits: readonly DelegationLimit[]): Promise<boolean> {
+    return readState(() => this.budget.spent(limits));
   }
 }
 
 /** What authentication and calls use of the store (fakes in authenticate.test.ts). */
-export type DelegationStore = Pick<DelegatedTokens, 'isToken' | 'read' | 'charge' | 'refund'>;
+export type DelegationStore = Pick<DelegatedTokens, 'isToken' | 'read' | 'charge' | 'refund' | 'spent'>;
 
 /** What a new token inherits from the one it was narrowed from (nothing, for a key's first token). */
 export interface Ancestry {
@@ -122,6 +114,8 @@ export interface CallDelegation {
   /** Charges a call to the chain's limits: false when one has no room. */
   charge(): Promise<boolean>;
   refund(): Promise<void>;
+  /** Whether the chain's calls are spent (nothing charged): its event subscriptions are refused then. */
+  spent(): Promise<boolean>;
 }
 
 function callDelegation(store: DelegationStore, token: DelegatedToken): CallDelegation {
@@ -130,6 +124,7 @@ function callDelegation(store: DelegationStore, token: DelegatedToken): CallDele
     actors: delegationActors(token),
     charge: () => store.charge(token.limits, token.exp),
     refund: () => store.refund(token.limits),
+    spent: () => store.spent(token.limits),
   };
 }
 

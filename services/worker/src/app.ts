@@ -23,6 +23,7 @@ import {
   exactCheck,
   giveBackQuota,
   QuotaMeter,
+  DelegationBudget,
   ExecutionRecordSink,
   PublishedReplies,
   queueShardPrefixes,
@@ -71,7 +72,6 @@ import { heldCallStart } from './held-calls.ts';
 import { taskAccessCheck } from './task-access.ts';
 import { taskCallerCheck, withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
-import { StepDelegationCounter } from './step-delegation.ts';
 
 export interface WorkerDeps {
   log: Logger;
@@ -288,7 +288,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     workspaceAccess: workspaceAccessReader(core),
     // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
-    delegationCalls: new StepDelegationCounter(redis, env.REDIS_PREFIX),
+    delegationCalls: new DelegationBudget(redis, env.REDIS_PREFIX),
     argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
     // What results bring into their callers' sessions, in the main Redis with the quotas (ADR 0078).
     sessions: redisSessionStore(redis, env.REDIS_PREFIX),

@@ -24,13 +24,13 @@ import {
 } from '@toolplane/contracts';
 import { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
-import type { ChargeOutcome, QuotaCharge, QuotaMeter } from '@toolplane/queue';
+import type { ChargeOutcome, DelegationBudget, QuotaCharge, QuotaMeter } from '@toolplane/queue';
 import { currentTraceIds } from '@toolplane/telemetry';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import { stepAccess, type WorkspaceAccessReader } from './step-access.ts';
 import type { RecordLabels, SessionStore } from './session-labels.ts';
-import { stepDelegation, type StepDelegationCounter } from './step-delegation.ts';
+import { stepDelegation } from './step-delegation.ts';
 import { stepSession, type StepSessionDeps } from './step-session.ts';
 
 /**
@@ -56,7 +56,7 @@ export interface StepCheckDeps {
   /** Sessions' labels (ADR 0078), for a run that carries its caller's session. */
   sessions?: SessionStore | undefined;
   /** A narrowed token's call counters (ADR 0084), for a workflow called with one (absent: a limited token's step is refused). */
-  delegationCalls?: StepDelegationCounter | undefined;
+  delegationCalls?: DelegationBudget | undefined;
   now?: (() => number) | undefined;
   log: Logger;
 }

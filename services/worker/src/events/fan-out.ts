@@ -11,7 +11,7 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
-import { removeSubscription, subscriberRefusal, type QuotaMeter } from '@toolplane/queue';
+import { removeSubscription, subscriberRefusal, type DelegationBudget, type QuotaMeter } from '@toolplane/queue';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import type { SessionStore } from '../session-labels.ts';
@@ -29,6 +29,8 @@ export interface FanOutDeps {
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
   /** Counts each occurrence given against the subscriber's quotas on the event type (ADR 0048's counters). */
   quotaMeter: Pick<QuotaMeter, 'charge'>;
+  /** A narrowed token's limits on calls, spent by each occurrence given to its subscriptions (absent: none is given). */
+  budget?: Pick<DelegationBudget, 'charge' | 'refund'>;
   maxScanBytes: number;
   streamMaxLen: number;
   now: () => number;
@@ -159,6 +161,29 @@ async function quotaRefusal(
 }
 
 /**
+ * A narrowed token's limits on calls follow its subscriptions (docs/events.md): each occurrence given is one call,
+ * charged to every limit of its chain in the counters its calls and workflow steps spend (`DelegationBudget`). None
+ * left: the subscription ends (removed with its stream, as when its credential fails) and the token's next poll,
+ * stream or subscribe is refused saying so. Counters that cannot be read give nothing this time and end nothing.
+ */
+async function budgetRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<string | undefined> {
+  const limits = sub.credential?.limits;
+  if (!limits?.length) return undefined;
+  if (!deps.budget) return 'its calls cannot be counted';
+  const exp = Math.ceil((sub.credential?.expiresAt ?? sub.expiresAt) / 1000);
+  let room: boolean;
+  try {
+    room = await deps.budget.charge(limits, exp);
+  } catch {
+    return 'its calls could not be counted';
+  }
+  if (room) return undefined;
+  await removeSubscription(deps.redis, sub.instanceId, sub.id);
+  deps.log.info({ subscriptionId: sub.id }, 'event subscription ended: its narrowed token has no calls left');
+  return 'no calls left';
+}
+
+/**
  * The subscriber's credential judged as it is now: a key deleted or limited to other servers, a narrowed
  * token revoked, a token expired, a person gone ends the subscription (removed with its stream: nothing more is given,
  * an open stream is told by its edge). Undefined: it stands; a check that cannot be made gives nothing this time and
@@ -202,8 +227,13 @@ async function giveTo(
   const guarded = applyGuardrails(occurrence.data, guardrails, { maxScanBytes: deps.maxScanBytes });
   if (guarded.withheld)
     return { id: sub.id, given: false, why: `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim() };
+  const spent = await budgetRefusal(deps, sub);
+  if (spent !== undefined) return { id: sub.id, given: false, why: `narrowed token: ${spent}` };
   const overQuota = await quotaRefusal(deps, sub, target);
-  if (overQuota !== undefined) return { id: sub.id, given: false, why: overQuota };
+  if (overQuota !== undefined) {
+    if (sub.credential?.limits?.length) await deps.budget?.refund(sub.credential.limits);
+    return { id: sub.id, given: false, why: overQuota };
+  }
   const shown: EventOccurrence = { ...occurrence, data: guarded.value };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
   if (sub.session)

@@ -1,6 +1,6 @@
 import { type AuditEventInput, type ExecutionRecord, type WorkspaceAccess } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { InboundConsumer, type QuotaMeter } from '@toolplane/queue';
+import { DelegationBudget, InboundConsumer, type QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
 import type { SessionStore } from '../session-labels.ts';
@@ -88,6 +88,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
     sessions: deps.sessions,
     workspaceAccess: deps.workspaceAccess,
     quotaMeter: deps.quotaMeter,
+    budget: new DelegationBudget(redis, prefix),
     maxScanBytes: settings.maxScanBytes,
     streamMaxLen: settings.streamMaxLen,
     toleranceMs: settings.toleranceMs,
