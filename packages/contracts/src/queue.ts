@@ -216,6 +216,12 @@ export const Principal = z.object({
   actingVia: z.string().optional(),
   /** A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder). */
   delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()) }).optional(),
+  /**
+   * An anonymous caller's own client (its MCP session, else its address, as a digest; never the address), in a
+   * workspace that keeps sessions: its session scope (`sessionScopes`), kept in its records so a backtest replays
+   * each client's session apart (ADR 0078 amended, ADR 0080).
+   */
+  client: z.string().optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
@@ -235,6 +241,7 @@ export function recordCaller(p: Principal): ExecutionRecord['caller'] {
     ...(p.username ? { username: p.username } : {}),
     ...(p.actingVia ? { actingVia: p.actingVia } : {}),
     ...(p.delegation ? { delegation: p.delegation } : {}),
+    ...(p.client ? { client: p.client } : {}),
   };
 }
 
@@ -1061,6 +1068,8 @@ export const ExecutionRecordV1 = z.object({
     actingVia: z.string().optional(),
     /** A narrowed token's call (ADR 0084): the token and the chain of actors, root first. */
     delegation: Principal.shape.delegation,
+    /** An anonymous caller's own client, as its session is keyed (`Principal.client`); read by the backtest only. */
+    client: z.string().optional(),
   }),
   startedAt: z.string(),
   durationMs: z.number(),
