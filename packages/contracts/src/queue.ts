@@ -201,6 +201,9 @@ function oauthConnectKeys(prefix: string) {
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
+/** An anonymous caller's client as its session is keyed: a base64url SHA-256 prefix (never an address). */
+const ClientDigest = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
 export const Principal = z.object({
   workspaceId: z.string(),
   keyId: z.string().optional(),
@@ -221,7 +224,7 @@ export const Principal = z.object({
    * workspace that keeps sessions: its session scope (`sessionScopes`), kept in its records so a backtest replays
    * each client's session apart (ADR 0078 amended, ADR 0080).
    */
-  client: z.string().optional(),
+  client: ClientDigest.optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
@@ -381,6 +384,18 @@ const jobFields = {
    * call when its job starts. Absent there: the steps fail, the task is refused.
    */
   stepCaller: StepCaller.optional(),
+  /**
+   * Workflow tools whose steps call hosted servers' tools: what the caller authenticated with (the API key's SHA-256, a
+   * narrowed token's chain of ids, the token's expiry in epoch ms; never a credential), judged again before each such
+   * step (ADR 0090): a key deleted, a token revoked or expired since the call started refuses the next step.
+   */
+  callerStanding: z
+    .object({
+      keyHash: z.string().optional(),
+      tokenChain: z.array(z.string()).optional(),
+      expiresAt: z.number().int().optional(),
+    })
+    .optional(),
   /**
    * Connector and OpenAPI tools only, and only when the server allows per-request authentication
    * (`perRequestAuth`): the caller's `X-Upstream-Authorization` value, sealed by the edge to the workers'
@@ -1069,7 +1084,7 @@ export const ExecutionRecordV1 = z.object({
     /** A narrowed token's call (ADR 0084): the token and the chain of actors, root first. */
     delegation: Principal.shape.delegation,
     /** An anonymous caller's own client, as its session is keyed (`Principal.client`); read by the backtest only. */
-    client: z.string().optional(),
+    client: Principal.shape.client,
   }),
   startedAt: z.string(),
   durationMs: z.number(),

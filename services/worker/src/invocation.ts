@@ -89,6 +89,11 @@ export interface ProcessorDeps {
   quotaMeter?: QuotaMeter;
   /** A narrowed token's call counters, for workflow steps of its calls (step-delegation.ts, ADR 0084). */
   delegationCalls?: DelegationBudget;
+  /** Why a workflow's caller no longer stands, judged before each hosted step (task-results.ts, ADR 0090). */
+  standing?: (
+    job: Pick<ToolInvokeJob, 'principal' | 'callerStanding'>,
+    serverId: string,
+  ) => Promise<string | undefined>;
   /** A hosted server's guardrails on arguments, for workflow steps on its tools (step-checks.ts, ADR 0050). */
   argumentGuardrails?: ArgumentGuardrailsReader;
   /** Where workflow steps' audit events go (step-checks.ts: log-only rules' would-be refusals, quota alerts). */

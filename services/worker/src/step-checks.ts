@@ -57,6 +57,10 @@ export interface StepCheckDeps {
   sessions?: SessionStore | undefined;
   /** A narrowed token's call counters (ADR 0084), for a workflow called with one (absent: a limited token's step is refused). */
   delegationCalls?: DelegationBudget | undefined;
+  /** Why the workflow's caller no longer stands for a step on a server (`workflowCallerCheck`); absent: not judged again. */
+  standing?:
+    | ((job: Pick<ToolInvokeJob, 'principal' | 'callerStanding'>, serverId: string) => Promise<string | undefined>)
+    | undefined;
   now?: (() => number) | undefined;
   log: Logger;
 }
@@ -79,11 +83,14 @@ const nothingToRelease = () => Promise.resolve();
  */
 export async function checkStep(
   deps: StepCheckDeps,
-  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules'>,
+  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules' | 'callerStanding'>,
   step: ToolStepPlan,
   sent: Record<string, unknown>,
 ): Promise<StepChecked> {
   if (step.serverId === undefined) return { args: sent, done: nothingToRelease };
+  // Judged when it acts (ADR 0090): a key deleted or a token revoked since the workflow started refuses the step.
+  const gone = await deps.standing?.(job, step.serverId);
+  if (gone !== undefined) return { refused: `the step was not run: ${gone}` };
   // The step's audit facts, read only if an event is written (most steps write none).
   let events: CallEventBase | undefined;
   const audit: StepAudit | undefined = deps.audit && {
