@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DelegationLimit } from './delegation.ts';
 import { SessionOfJob } from './session.ts';
 
 /**
@@ -122,6 +123,11 @@ export const SubscriberCredential = z.object({
   userId: z.string().optional(),
   /** A narrowed token's conditions (its own and its ancestors'): each occurrence is given only when every one holds. */
   conditions: z.array(z.string()).optional(),
+  /**
+   * A narrowed token's limits on calls (its own and its ancestors'): each occurrence given spends one call of each, in
+   * the counters its calls spend; none left ends the subscription.
+   */
+  limits: z.array(DelegationLimit).optional(),
 });
 export type SubscriberCredential = z.infer<typeof SubscriberCredential>;
 

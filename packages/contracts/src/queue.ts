@@ -206,6 +206,9 @@ function oauthConnectKeys(prefix: string) {
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
+/** An anonymous caller's client as its session is keyed: a base64url SHA-256 prefix (never an address). */
+const ClientDigest = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
 export const Principal = z.object({
   workspaceId: z.string(),
   keyId: z.string().optional(),
@@ -221,6 +224,12 @@ export const Principal = z.object({
   actingVia: z.string().optional(),
   /** A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder). */
   delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()) }).optional(),
+  /**
+   * An anonymous caller's own client (its MCP session, else its address, as a digest; never the address), in a
+   * workspace that keeps sessions: its session scope (`sessionScopes`), kept in its records so a backtest replays
+   * each client's session apart (ADR 0078 amended, ADR 0080).
+   */
+  client: ClientDigest.optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
@@ -240,6 +249,7 @@ export function recordCaller(p: Principal): ExecutionRecord['caller'] {
     ...(p.username ? { username: p.username } : {}),
     ...(p.actingVia ? { actingVia: p.actingVia } : {}),
     ...(p.delegation ? { delegation: p.delegation } : {}),
+    ...(p.client ? { client: p.client } : {}),
   };
 }
 
@@ -379,6 +389,18 @@ const jobFields = {
    * call when its job starts. Absent there: the steps fail, the task is refused.
    */
   stepCaller: StepCaller.optional(),
+  /**
+   * Workflow tools whose steps call hosted servers' tools: what the caller authenticated with (the API key's SHA-256, a
+   * narrowed token's chain of ids, the token's expiry in epoch ms; never a credential), judged again before each such
+   * step (ADR 0090): a key deleted, a token revoked or expired since the call started refuses the next step.
+   */
+  callerStanding: z
+    .object({
+      keyHash: z.string().optional(),
+      tokenChain: z.array(z.string()).optional(),
+      expiresAt: z.number().int().optional(),
+    })
+    .optional(),
   /**
    * Connector and OpenAPI tools only, and only when the server allows per-request authentication
    * (`perRequestAuth`): the caller's `X-Upstream-Authorization` value, sealed by the edge to the workers'
@@ -1066,6 +1088,8 @@ export const ExecutionRecordV1 = z.object({
     actingVia: z.string().optional(),
     /** A narrowed token's call (ADR 0084): the token and the chain of actors, root first. */
     delegation: Principal.shape.delegation,
+    /** An anonymous caller's own client, as its session is keyed (`Principal.client`); read by the backtest only. */
+    client: Principal.shape.client,
   }),
   startedAt: z.string(),
   durationMs: z.number(),

@@ -16,7 +16,7 @@ export * from './held-jobs.ts';
 export * from './session-store.ts';
 export * from './event-store.ts';
 export * from './subscriber-standing.ts';
+export * from './delegation-budget.ts';
 export * from './quota-replay.ts';
 export * from './inbound-queue.ts';
 export * from './quota-refusal.ts';
-export * from './delegation-calls.ts';

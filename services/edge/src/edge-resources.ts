@@ -36,6 +36,7 @@ import { eventsDeps } from './events/deps.ts';
 import { QuotaMeter } from './governance/quotas.ts';
 import { ShadowEventBudget } from './governance/shadow-decisions.ts';
 import { ResultCache } from './calls/result-cache.ts';
+import { callerStanding } from './calls/caller-standing.ts';
 
 /** The edge's Redis connections and what lives on them: caches of published state, queue clients, session state. */
 export type EdgeResources = ReturnType<typeof openEdgeResources>;
@@ -142,6 +143,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
       maxCalls: env.CODE_MODE_MAX_CALLS,
       resultChars: env.CODE_MODE_RESULT_CHARS,
     },
+    standing: callerStanding(redis, env.REDIS_PREFIX),
     codePrograms: new ProgramSlots({
       perEdge: env.CODE_MODE_MAX_PROGRAMS,
       perCaller: env.CODE_MODE_MAX_PROGRAMS_PER_CALLER,

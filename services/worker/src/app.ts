@@ -19,7 +19,7 @@ import {
 import {
   checkQueueLayout,
   coalesceWrites,
-  DelegationCalls,
+  DelegationBudget,
   duplicateConnection,
   exactCheck,
   giveBackQuota,
@@ -70,7 +70,7 @@ import { eventSecretOpener } from './events/secret.ts';
 import { SecretResolver } from './secret-resolver.ts';
 import { heldCallStart } from './held-calls.ts';
 import { taskAccessCheck } from './task-access.ts';
-import { taskCallerCheck, withTaskResults } from './task-results.ts';
+import { taskCallerCheck, withTaskResults, workflowCallerCheck } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
 
 export interface WorkerDeps {
@@ -292,7 +292,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     workspaceAccess: workspaceAccessReader(core),
     // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
-    delegationCalls: new DelegationCalls(redis, env.REDIS_PREFIX),
+    delegationCalls: new DelegationBudget(redis, env.REDIS_PREFIX),
+    standing: workflowCallerCheck(redis, env.REDIS_PREFIX),
     argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
     // What results bring into their callers' sessions, in the main Redis with the quotas (ADR 0078).
     sessions: redisSessionStore(redis, env.REDIS_PREFIX),

@@ -10,7 +10,7 @@ import type {
 } from '@toolplane/contracts';
 import { compileGuardrails } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
-import { DelegationCalls, QuotaMeter } from '@toolplane/queue';
+import { DelegationBudget, QuotaMeter } from '@toolplane/queue';
 import { Redis } from 'ioredis';
 import { redisSessionStore, type SessionStore } from './session-labels.ts';
 import { checkStep, type StepCheckDeps } from './step-checks.ts';
@@ -250,7 +250,7 @@ describe('a workflow step called with a narrowed token (ADR 0084), in the edgeâ€
   }
   const withCalls = (d: StepCheckDeps): StepCheckDeps => ({
     ...d,
-    delegationCalls: new DelegationCalls(redis, prefix),
+    delegationCalls: new DelegationBudget(redis, prefix),
   });
 
   it('gives the tokenâ€™s call back when a later check refuses the step, and spends it on one that runs', async () => {

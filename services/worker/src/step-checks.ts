@@ -28,7 +28,7 @@ import {
   quotaRefusalMessage,
   quotasOfTool,
   type ChargeOutcome,
-  type DelegationCalls,
+  type DelegationBudget,
   type QuotaCharge,
   type QuotaMeter,
 } from '@toolplane/queue';
@@ -64,7 +64,11 @@ export interface StepCheckDeps {
   /** Sessions' labels (ADR 0078), for a run that carries its caller's session. */
   sessions?: SessionStore | undefined;
   /** A narrowed token's call counters (ADR 0084), for a workflow called with one (absent: a limited token's step is refused). */
-  delegationCalls?: DelegationCalls | undefined;
+  delegationCalls?: DelegationBudget | undefined;
+  /** Why the workflow's caller no longer stands for a step on a server (`workflowCallerCheck`); absent: not judged again. */
+  standing?:
+    | ((job: Pick<ToolInvokeJob, 'principal' | 'callerStanding'>, serverId: string) => Promise<string | undefined>)
+    | undefined;
   now?: (() => number) | undefined;
   log: Logger;
 }
@@ -80,7 +84,7 @@ export type StepChecked =
 
 const nothingToRelease = () => Promise.resolve();
 
-type StepJob = Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules'>;
+type StepJob = Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules' | 'callerStanding'>;
 
 /** One step as its checks see it: each may refuse it, send other arguments, or keep something for its end. */
 interface StepRun {
@@ -118,6 +122,9 @@ export async function checkStep(
   sent: Record<string, unknown>,
 ): Promise<StepChecked> {
   if (step.serverId === undefined) return { args: sent, done: nothingToRelease };
+  // Judged when it acts (ADR 0090): a key deleted or a token revoked since the workflow started refuses the step.
+  const gone = await deps.standing?.(job, step.serverId);
+  if (gone !== undefined) return { refused: `the step was not run: ${gone}` };
   // The step's audit facts, read only if an event is written (most steps write none).
   let events: CallEventBase | undefined;
   const audit: StepAudit | undefined = deps.audit && {

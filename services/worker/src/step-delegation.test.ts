@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CallRules, ToolStepPlan } from '@toolplane/contracts';
-import type { DelegationCalls } from '@toolplane/queue';
+import type { DelegationBudget } from '@toolplane/queue';
 import { stepDelegation } from './step-delegation.ts';
 
 // A narrowed token's rights on a workflow's steps (ADR 0084): its tools and servers, its conditions on the step's
@@ -26,7 +26,7 @@ function counter(room: boolean) {
   const fake = {
     charge: async () => (calls.push('charge'), room),
     refund: async () => void calls.push('refund'),
-  } as unknown as DelegationCalls;
+  } as unknown as DelegationBudget;
   return { fake, calls };
 }
 

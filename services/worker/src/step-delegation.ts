@@ -1,12 +1,12 @@
 import { delegationStepRefusal } from '@toolplane/access';
 import type { ToolInvokeJob, ToolStepPlan } from '@toolplane/contracts';
-import type { DelegationCalls } from '@toolplane/queue';
+import type { DelegationBudget } from '@toolplane/queue';
 
 /**
  * A workflow called with a narrowed token (ADR 0084, addendum): each step on a hosted server's tool meets the token's
  * rights as a direct call of that tool with the token would at the edge: its servers and tools, the conditions of its
  * chain on the step's arguments as they will be sent, its expiry, and its chain's limits on calls, charged in the same
- * Redis counters as the edge's `delegation` stage (`DelegationCalls` in @toolplane/queue). The job carries the rights
+ * Redis counters as the edge's `delegation` stage (`DelegationBudget` of `@toolplane/queue`). The job carries the rights
  * (`rules.delegation`), never the token.
  */
 
@@ -17,7 +17,7 @@ const nothing = () => Promise.resolve();
  * step refused by a later check). A job without `rules.delegation` is no narrowed token's: nothing to do.
  */
 export async function stepDelegation(
-  counter: Pick<DelegationCalls, 'charge' | 'refund'> | undefined,
+  counter: Pick<DelegationBudget, 'charge' | 'refund'> | undefined,
   job: Pick<ToolInvokeJob, 'rules' | 'stepCaller'>,
   step: ToolStepPlan,
   args: Readonly<Record<string, unknown>>,

@@ -42,6 +42,32 @@ export function taskCallerCheck(redis: RedisClient, prefix: string): TaskCallerC
   };
 }
 
+/**
+ * The same judgement before each step of a workflow on a hosted server's tool (ADR 0090, "judged when it acts"): the
+ * job's `callerStanding` (the key's hash, a narrowed token's chain, the token's expiry) and its person, read from Redis
+ * as they are now, the key's servers against the step's server. A job without one (an anonymous caller's) stands.
+ */
+export function workflowCallerCheck(redis: RedisClient, prefix: string) {
+  return (job: Pick<ToolInvokeJob, 'principal' | 'callerStanding'>, serverId: string): Promise<string | undefined> => {
+    if (!job.callerStanding) return Promise.resolve(undefined);
+    const { workspaceId, username, userId } = job.principal;
+    const person = userId !== undefined ? { username, userId } : {};
+    return credentialRefusal(
+      redis,
+      prefix,
+      { workspaceId, serverId, ...job.callerStanding, ...person },
+      { now: Date.now(), words: workflowWords },
+    ).catch(() => "the caller's credential could not be checked");
+  };
+}
+
+const workflowWords: StandingWords = {
+  key: 'the API key that called the workflow',
+  keyGone: 'the API key that called the workflow was revoked or deleted',
+  token: "the caller's access token",
+  person: (username) => `the person "${username}" it acts for is gone`,
+};
+
 /** How a task's refusal names its caller's credential. */
 const taskWords: StandingWords = {
   key: 'the API key that created it',

@@ -637,6 +637,77 @@ describe('a subscriber’s credential, judged at each delivery (issue #89)', () 
     expect(hooked(path, third)).toBe(false);
   }, 120_000);
 
+  it.each(['poll', 'webhook'] as const)(
+    'a narrowed token’s calls are spent by the occurrences its %s subscription is given; none left ends it, saying so',
+    async (mode) => {
+      const key = await unwrap(
+        s.api.POST('/api_keys', { body: { name: `events-budget-${mode}`, scopes: ['runtime'] } }),
+      );
+      const form = new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: key.key,
+        subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        authorization_details: JSON.stringify([{ type: 'toolplane_delegation', calls: 1 }]),
+      });
+      const exchanged = await fetch(`${s.stack.edgeUrl}/oauth/token-exchange`, { method: 'POST', body: form });
+      expect(exchanged.status).toBe(200);
+      const { access_token: token, authorization_details: details } = (await exchanged.json()) as {
+        access_token: string;
+        authorization_details: { token_id: string }[];
+      };
+      const c = new Client({ name: `events-budget-${mode}`, version: '1.0.0' });
+      await c.connect(
+        new StreamableHTTPClientTransport(new URL(s.server.url), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      opened.push(c);
+      const repository = `acme/${randomUUID().slice(0, 8)}`;
+      const path = randomUUID();
+      const subscribe = () =>
+        c.request(
+          {
+            method: 'events/subscribe',
+            params: {
+              name: 'github.push',
+              arguments: { repository },
+              delivery: {
+                mode: 'webhook',
+                url: callbackUrl(path),
+                secret: `whsec_${randomBytes(32).toString('base64')}`,
+              },
+            },
+          },
+          z.looseObject({ id: z.string() }),
+        );
+      const registered =
+        mode === 'poll' ? await poll(c, { name: 'github.push', arguments: { repository }, cursor: null }) : undefined;
+      if (mode === 'webhook') await subscribe();
+      expect(await subscriptionsOf(key.id)).toHaveLength(1);
+      const first = await push(repository);
+      await waitFor('the first push given', async () =>
+        mode === 'webhook'
+          ? hooked(path, first)
+          : (await poll(c, { name: 'github.push', arguments: { repository }, cursor: registered!.cursor })).events.some(
+              (e) => e.eventId === first,
+            ),
+      );
+      // The occurrence spent the token's one call, in the counter its tool calls spend.
+      expect(await s.redis.get(`${s.stack.redisPrefix}:delegation:calls:${details[0]!.token_id}`)).toBe('1');
+      const second = await push(repository);
+      await waitFor('the subscription ended', async () => (await subscriptionsOf(key.id)).length === 0);
+      const again =
+        mode === 'webhook'
+          ? subscribe()
+          : poll(c, { name: 'github.push', arguments: { repository }, cursor: registered!.cursor });
+      await expect(again).rejects.toThrow(/has no calls left: each event given to its subscriptions spends one/);
+      expect(await subscriptionsOf(key.id)).toHaveLength(0);
+      expect(hooked(path, second)).toBe(false);
+    },
+    120_000,
+  );
+
   it('a narrowed token lists, polls and subscribes to no event type its key is not granted, and within its conditions', async () => {
     const form = new URLSearchParams({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',

@@ -253,6 +253,8 @@ const forgeDocument = {
 };
 
 /** The forge on 127.0.0.1, registered as the server `forge`; its MCP address. */
+let forgeInstanceId: string;
+
 async function forgeServer(): Promise<string> {
   forge = createServer((req, res) => {
     req.resume();
@@ -273,6 +275,7 @@ async function forgeServer(): Promise<string> {
       body: { createServer: false, connector_id: connector.id, name: 'forge', base_url: `http://127.0.0.1:${port}` },
     }),
   );
+  forgeInstanceId = instance.id;
   const made = await unwrap(
     api.POST('/mcp_manager', { body: { name: 'forge', mode: 'NORMAL', connectorInstanceId: instance.id } as never }),
   );
@@ -563,6 +566,57 @@ describe('backtest: replay recorded calls through a proposed change', () => {
       expect(confirmed.changes[k].calls).toBe(0);
     expect((await cli(...args)).stdout).toContain('newly asked to confirm: 4');
     expect(gists).toBe(sentBefore);
+  }, 120_000);
+
+  it('replays an anonymous caller’s session per client, as the edge keeps it: one visitor’s read holds no other’s send', async () => {
+    const open = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'forge-public', mode: 'NORMAL', connectorInstanceId: forgeInstanceId, isPublic: true } as never,
+      }),
+    );
+    const visitor = async () => {
+      const c = new Client({ name: 'backtest-anonymous', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(open.url)));
+      clients.push(c);
+      return c;
+    };
+    const reader = await visitor();
+    await waitFor(
+      'the public server on the edge',
+      async () => (await reader.listTools().catch(() => undefined)) !== undefined,
+    );
+    const from = new Date(Date.now() - 1).toISOString();
+    expect(
+      ((await reader.callTool({ name: 'get_issue', arguments: { number: 7 } })) as ToolResult).isError,
+    ).toBeFalsy();
+    // Another visitor (its own MCP session) publishes after the read, then the reader does.
+    const other = await visitor();
+    const publish = (c: Client) =>
+      c.callTool({ name: 'create_gist', arguments: { text: 'hi' } }) as Promise<ToolResult>;
+    expect((await publish(other)).isError).toBeFalsy();
+    expect((await publish(reader)).isError).toBeFalsy();
+    const recorded = async () =>
+      (
+        await db.query<{ id: string; tool: string }>(
+          `SELECT id::text, tool FROM execution_records WHERE server_id = $1::uuid AND started_at >= $2::timestamp
+           ORDER BY started_at, id`,
+          [open.id, from],
+        )
+      ).rows;
+    await waitFor('the visitors’ calls recorded', async () => (await recorded()).length === 3);
+    const rows = await recorded();
+    expect(rows.map((r) => r.tool)).toEqual(['get_issue', 'create_gist', 'create_gist']);
+    const session = {
+      path: 'session.yaml',
+      content:
+        'ttlSeconds: 3600\nrules:\n  - id: nothing-out\n    name: nothing out\n    after: [untrusted]\n' +
+        '    toolLabels: [public_write]\n    action: refuse\n    enforce: true\n',
+    };
+    const report = await backtest({ from, to: new Date(Date.now() + 1).toISOString() }, [session]);
+    expect(report.calls).toMatchObject({ replayed: 3, truncated: false });
+    // Only the reader's own send is refused: the other visitor's session never held the read's label.
+    expect(report.changes.newlyRefused.calls).toBe(1);
+    expect(report.changes.newlyRefused.examples).toEqual([rows[2]!.id]);
   }, 120_000);
   it('runs on a thread of its own at nice 19; a client that goes away ends it and its connection', async () => {
     const pid = stack.processes.find((p) => p.name === 'control-plane')!.child.pid!;

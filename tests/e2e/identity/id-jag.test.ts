@@ -8,6 +8,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 import { dumpPostgres, dumpRedis } from '../../helpers/output-search.ts';
@@ -288,6 +289,29 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     const res = await api.DELETE('/external_users/{name}', { params: { path: { name: 'dana' } } });
     expect(res.response.status).toBe(204);
     const before = upstream.requests.length;
+    await expectGone(tokens);
+    // Redis loses what it knew of gone people (a flush, an empty restart): the control plane republishes it from
+    // PostgreSQL, and the tokens stay refused.
+    const redis = new Redis(stack.redisUrl);
+    try {
+      const formerKeys = await redis.keys(`${stack.redisPrefix}:former-users:*`);
+      expect(formerKeys).toHaveLength(1);
+      await redis.del(`${stack.redisPrefix}:runtime-state`, ...formerKeys);
+      await waitFor(
+        'the runtime state republished',
+        async () => (await redis.exists(`${stack.redisPrefix}:runtime-state`)) === 1,
+      );
+      expect(await redis.hget(formerKeys[0]!, 'dana')).toBeTruthy();
+    } finally {
+      redis.disconnect();
+    }
+    await expectGone(tokens);
+    expect(upstream.requests.length).toBe(before);
+    await api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } });
+  });
+
+  /** Each token's call is refused as acting for dana, a person gone. */
+  async function expectGone(tokens: string[]) {
     for (const token of tokens) {
       const refused = await fetch(serverA.mcpUrl, {
         method: 'POST',
@@ -307,9 +331,7 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       const answer = (await refused.json()) as { error: { message: string } };
       expect(answer.error.message).toMatch(/"dana", who is no longer an active external user/);
     }
-    expect(upstream.requests.length).toBe(before);
-    await api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } });
-  });
+  }
 
   const replayed = randomUUID();
   it.each<[string, () => Promise<string>, RegExp, { id?: string; secret?: string }?]>([

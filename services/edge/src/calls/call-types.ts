@@ -35,6 +35,7 @@ import type { ProgramSlots } from '../code-mode/code-slots.ts';
 import type { CallQuotas, QuotaMeter } from '../governance/quotas.ts';
 import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from '../governance/shadow-decisions.ts';
+import type { StreamCredential } from '../protocol/open-streams.ts';
 import type { UpstreamCredentialSealer } from '../identity/upstream-auth.ts';
 import type { EventsDeps } from '../events/subscriptions.ts';
 
@@ -111,6 +112,11 @@ export interface ToolCallDeps {
   codePrograms?: ProgramSlots;
   /** MCP Events (ADR 0081): subscriptions and their streams; absent: `events/*` is not served. */
   events?: EventsDeps;
+  /**
+   * Why a caller no longer stands when a program it started makes its next inner call (`callerStanding`); absent:
+   * not judged again.
+   */
+  standing?: (call: ToolCall) => Promise<string | undefined>;
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */
@@ -168,6 +174,8 @@ export interface ToolCall {
   readonly session?: CallSession | undefined;
   /** A narrowed token's call (ADR 0084): the token's rights, judged by the delegation stage. */
   readonly delegation?: CallDelegation | undefined;
+  /** What the caller authenticated with (never the credential): judged again before a program's inner calls. */
+  readonly credential?: StreamCredential | undefined;
   /** A call a `run_code` program made (code-mode/code-mode.ts): the program's invocation, on the job and the records. */
   readonly parentInvocationId?: string | undefined;
   /** Its invocation id, given by the `run_code` program that made it (named in the program's audit event). */
@@ -249,6 +257,7 @@ export function toolCall(
     quotas: caller.quotas,
     session: caller.session,
     delegation: caller.delegation,
+    credential: caller.credential,
     codeRounds: extras?.codeRounds,
   };
 }

@@ -96,6 +96,9 @@ function innerCalls(
       return step.outcome;
     }
     if (step.kind === 'stop') return { halt: step.message };
+    // Judged when it acts (ADR 0090): a key deleted, a token revoked or a person gone since the program started.
+    const gone = await deps.standing?.(call);
+    if (gone !== undefined) return { message: `The call of ${name} was not run: ${gone}.` };
     const asked = rounds?.inner(name, step.answers);
     const invocationId = randomUUID();
     const innerCall: ToolCall = {

@@ -15,7 +15,7 @@ import type { Caller } from '../identity/authenticate.ts';
 import { programCaller } from '../code-mode/code-slots.ts';
 import type { LoadedEventType } from './event-types.ts';
 import type { StreamStanding } from './standing.ts';
-import { resourceExhausted } from './wire.ts';
+import { forbidden, resourceExhausted } from './wire.ts';
 
 /** How this edge serves MCP Events (env.ts `EVENTS_*`; docs/events.md). */
 export interface EventsSettings {
@@ -79,6 +79,9 @@ function subscriberCredential(caller: Caller): SubscriberCredential | undefined 
     ...(credential.kind === 'key' ? { keyHash: credential.keyHash } : {}),
     ...(caller.delegation ? { tokenChain: [...caller.delegation.token.chain] } : {}),
     ...(caller.delegation?.token.conditions.length ? { conditions: [...caller.delegation.token.conditions] } : {}),
+    ...(caller.delegation?.token.limits.length
+      ? { limits: caller.delegation.token.limits.map((l) => ({ ...l })) }
+      : {}),
     ...(credential.expiresAt !== undefined ? { expiresAt: credential.expiresAt } : {}),
     ...(userId !== undefined ? { userId } : {}),
   };
@@ -144,6 +147,19 @@ export function subscriptionOf(
 }
 
 /**
+ * A narrowed token whose calls are spent subscribes to nothing: each occurrence given would spend one (the fan-out
+ * ended its subscriptions when none was left), so a poll, stream or subscribe of it is refused, saying why.
+ */
+async function refuseSpentToken(caller: Caller): Promise<void> {
+  const d = caller.delegation;
+  if (!d || d.token.limits.length === 0 || !(await d.spent())) return;
+  throw forbidden(
+    `The narrowed token ${d.token.jti} has no calls left: each event given to its subscriptions spends one, ` +
+      'and its subscriptions ended.',
+  );
+}
+
+/**
  * Stores a subscription (new, lapsed or refreshed); a new one is an audit event. Returns whether it is new and the
  * cursor of "now" on its stream.
  */
@@ -153,6 +169,7 @@ export async function storeSubscription(
   sub: EventSubscription,
   requestId: string | number,
 ): Promise<{ created: boolean; tail: string }> {
+  await refuseSpentToken(caller);
   let created: boolean;
   try {
     ({ created } = await registerSubscription(deps.redis, sub, {

@@ -119,6 +119,7 @@ function setup(world: World = {}) {
       read: (bearer) => Promise.resolve(world.narrowed?.[bearer] ?? null),
       charge: () => Promise.resolve(true),
       refund: () => Promise.resolve(),
+      spent: () => Promise.resolve(false),
     },
   };
   return { authenticate: createAuthenticator(deps), seen };

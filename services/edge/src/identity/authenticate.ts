@@ -83,13 +83,13 @@ function sessionOf(
   access: WorkspaceAccess,
   principal: Principal,
   serverId: string,
-  anonymous: (() => string) | undefined,
+  anonymous: string | undefined,
 ): { session?: CallSession } {
   if (!access.session) return {};
   let countCalls = readingSession.get(access);
   if (countCalls === undefined)
     readingSession.set(access, (countCalls = access.policies.some((p) => p.condition && usesSession(p.condition))));
-  const scopes = sessionScopes(principal, serverId, anonymous?.());
+  const scopes = sessionScopes(principal, serverId, anonymous);
   return { session: { settings: access.session, scopes, countCalls } };
 }
 
@@ -235,6 +235,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     if (!decision.allowed)
       throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
     const principal = principalOf(c, acting, decision.actingVia);
+    // An anonymous caller's session is its client's own; its records say which, for the backtest's replay.
+    const client = c.identity.anonymous && access.session ? anonymousClient(req, address) : undefined;
+    if (client !== undefined) principal.client = client;
     const loaded = restrictCatalog(c.loaded, decision.grant, decision.who);
     return {
       principal,
@@ -246,7 +249,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
       stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
       ...quotasOf(access, c, acting, serverId),
-      ...sessionOf(access, principal, serverId, c.identity.anonymous ? () => anonymousClient(req, address) : undefined),
+      ...sessionOf(access, principal, serverId, client),
       ...(c.delegation ? { delegation: c.delegation } : {}),
     };
   };

@@ -7,28 +7,28 @@ import {
   type DelegationLimit,
   type DelegationParent,
 } from '@toolplane/contracts';
+import { DelegationBudget } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { restrictCatalog } from '../governance/access.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';
 import { readState } from '../state/runtime-state.ts';
-import { DelegationCalls } from '@toolplane/queue';
 
 /**
  * Narrowed tokens (ADR 0084) in Redis: each token's record (`DelegatedToken`) under the SHA-256 of the token, expiring
  * with it, so that every edge reads the same; the token itself is never stored. Calls of tokens with a limit are
- * counted by `DelegationCalls` (@toolplane/queue), the worker's counter of a workflow's steps.
+ * counted by `DelegationBudget` (@toolplane/queue), which the worker's steps and the events' fan-out spend too.
  */
 export class DelegatedTokens {
   private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof delegationKeys>;
-  /** The calls of tokens with a limit, counted where the worker counts a workflow's steps. */
-  private readonly calls: DelegationCalls;
+  /** The chain's limits on calls: the counters the worker's steps and the events' fan-out spend too. */
+  private readonly budget: DelegationBudget;
 
   constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = delegationKeys(prefix);
-    this.calls = new DelegationCalls(redis, prefix);
+    this.budget = new DelegationBudget(redis, prefix);
   }
 
   /** Whether a bearer credential is a narrowed token (else an OAuth access token). */
@@ -74,17 +74,22 @@ export class DelegatedTokens {
    * Redis unreachable: `state.unavailable`.
    */
   charge(limits: readonly DelegationLimit[], exp: number): Promise<boolean> {
-    return readState(() => this.calls.charge(limits, exp));
+    return readState(() => this.budget.charge(limits, exp));
   }
 
   /** Gives back a charge (the call was refused later, or never queued). */
   refund(limits: readonly DelegationLimit[]): Promise<void> {
-    return this.calls.refund(limits);
+    return this.budget.refund(limits);
+  }
+
+  /** Whether a limit of the chain has no room for another call (nothing charged). */
+  spent(limits: readonly DelegationLimit[]): Promise<boolean> {
+    return readState(() => this.budget.spent(limits));
   }
 }
 
 /** What authentication and calls use of the store (fakes in authenticate.test.ts). */
-export type DelegationStore = Pick<DelegatedTokens, 'isToken' | 'read' | 'charge' | 'refund'>;
+export type DelegationStore = Pick<DelegatedTokens, 'isToken' | 'read' | 'charge' | 'refund' | 'spent'>;
 
 /** What a new token inherits from the one it was narrowed from (nothing, for a key's first token). */
 export interface Ancestry {
@@ -109,6 +114,8 @@ export interface CallDelegation {
   /** Charges a call to the chain's limits: false when one has no room. */
   charge(): Promise<boolean>;
   refund(): Promise<void>;
+  /** Whether the chain's calls are spent (nothing charged): its event subscriptions are refused then. */
+  spent(): Promise<boolean>;
 }
 
 function callDelegation(store: DelegationStore, token: DelegatedToken): CallDelegation {
@@ -117,6 +124,7 @@ function callDelegation(store: DelegationStore, token: DelegatedToken): CallDele
     actors: delegationActors(token),
     charge: () => store.charge(token.limits, token.exp),
     refund: () => store.refund(token.limits),
+    spent: () => store.spent(token.limits),
   };
 }
 

@@ -45,6 +45,7 @@ function delegation(t: DelegatedToken, room = true) {
       counts.refunded++;
       return Promise.resolve();
     },
+    spent: () => Promise.resolve(!room),
   };
   return { d, counts };
 }

@@ -13,7 +13,7 @@ import {
   type Span,
   tracingEnabled,
 } from '@toolplane/telemetry';
-import type { ToolCallDeps } from '../calls/call-types.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
 import type { UrlElicitationMode } from '../protocol/protocol-state.ts';
 import { errorResult } from './refusal.ts';
 import { finishAll, type CallState, type Settle } from './stage.ts';
@@ -95,6 +95,7 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
     // The caller, for the worker's access decisions: a workflow's steps on hosted servers' tools (ADR 0045), and a
     // task's call decided again when its job starts.
     ...((tool.workflow?.hostedSteps || call.task) && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
+    ...(tool.workflow?.hostedSteps ? callerStandingOf(call) : {}),
     ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
     ...(call.multiRound ? { multiRound: call.multiRound } : {}),
     ...(call.relay ? { relay: call.relay } : {}),
@@ -169,4 +170,17 @@ function startProducerSpan(invocationId: string, tool: string) {
     },
     { kind: SpanKind.PRODUCER },
   );
+}
+
+/** What the caller authenticated with, for the worker to judge again before each hosted step (none: anonymous). */
+function callerStandingOf(call: ToolCall): Pick<ToolInvokeJob, 'callerStanding'> {
+  const { credential, delegation } = call;
+  if (!credential || credential.kind === 'anonymous') return {};
+  return {
+    callerStanding: {
+      ...(credential.kind === 'key' ? { keyHash: credential.keyHash } : {}),
+      ...(delegation ? { tokenChain: [...delegation.token.chain] } : {}),
+      ...(credential.expiresAt !== undefined ? { expiresAt: credential.expiresAt } : {}),
+    },
+  };
 }

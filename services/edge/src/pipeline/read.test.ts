@@ -118,6 +118,7 @@ function narrowed(calls: number, extra: Partial<DelegatedToken> = {}) {
     actors: ['api_key:k1', 'agent'],
     charge: () => Promise.resolve(left.calls-- > 0),
     refund: () => Promise.resolve(void left.calls++),
+    spent: () => Promise.resolve(left.calls <= 0),
   };
   return { left, delegation };
 }

@@ -11,7 +11,7 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
-import { removeSubscription, subscriberRefusal, type QuotaMeter } from '@toolplane/queue';
+import { removeSubscription, subscriberRefusal, type DelegationBudget, type QuotaMeter } from '@toolplane/queue';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import type { SessionStore } from '../session-labels.ts';
@@ -29,6 +29,8 @@ export interface FanOutDeps {
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
   /** Counts each occurrence given against the subscriber's quotas on the event type (ADR 0048's counters). */
   quotaMeter: Pick<QuotaMeter, 'charge'>;
+  /** A narrowed token's limits on calls, spent by each occurrence given to its subscriptions (absent: none is given). */
+  budget?: Pick<DelegationBudget, 'charge' | 'refund'>;
   maxScanBytes: number;
   streamMaxLen: number;
   now: () => number;
@@ -159,6 +161,29 @@ async function quotaRefusal(
 }
 
 /**
+ * A narrowed token's limits on calls follow its subscriptions (docs/events.md): each occurrence given is one call,
+ * charged to every limit of its chain in the counters its calls and workflow steps spend (`DelegationBudget`). None
+ * left: the subscription ends (removed with its stream, as when its credential fails) and the token's next poll,
+ * stream or subscribe is refused saying so. Counters that cannot be read give nothing this time and end nothing.
+ */
+async function budgetRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<string | undefined> {
+  const limits = sub.credential?.limits;
+  if (!limits?.length) return undefined;
+  if (!deps.budget) return 'its calls cannot be counted';
+  const exp = Math.ceil((sub.credential?.expiresAt ?? sub.expiresAt) / 1000);
+  let room: boolean;
+  try {
+    room = await deps.budget.charge(limits, exp);
+  } catch {
+    return 'its calls could not be counted';
+  }
+  if (room) return undefined;
+  await removeSubscription(deps.redis, sub.instanceId, sub.id);
+  deps.log.info({ subscriptionId: sub.id }, 'event subscription ended: its narrowed token has no calls left');
+  return 'no calls left';
+}
+
+/**
  * The subscriber's credential judged as it is now: a key deleted or limited to other servers, a narrowed
  * token revoked, a token expired, a person gone ends the subscription (removed with its stream: nothing more is given,
  * an open stream is told by its edge). Undefined: it stands; a check that cannot be made gives nothing this time and
@@ -187,6 +212,8 @@ interface Delivery {
   readonly target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined };
   /** The payload as the subscriber will receive it (the guardrails on results may redact it). */
   data: unknown;
+  /** Gives back a narrowed token's charge when a later rule refuses the occurrence. */
+  refund?: () => Promise<void>;
 }
 
 /** A rule's check of one delivery: why the occurrence is not given, or undefined (it goes on). */
@@ -203,9 +230,15 @@ interface DeliveryCheck {
 const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
   delegation: {
     name: 'delegation',
-    run({ sub, target, data }) {
-      const narrowed = delegationRefusal(sub, target.server, data);
-      return narrowed === undefined ? undefined : `narrowed token: ${narrowed}`;
+    async run(d) {
+      const narrowed = delegationRefusal(d.sub, d.target.server, d.data);
+      if (narrowed !== undefined) return `narrowed token: ${narrowed}`;
+      // Each occurrence given is one of the token's calls, given back if a later rule refuses it.
+      const spent = await budgetRefusal(d.deps, d.sub);
+      if (spent !== undefined) return `narrowed token: ${spent}`;
+      const limits = d.sub.credential?.limits;
+      if (limits?.length) d.refund = async () => void (await d.deps.budget?.refund(limits));
+      return undefined;
     },
   },
   access: {
@@ -248,7 +281,9 @@ async function giveTo(
   const d: Delivery = { deps, sub, target, data: occurrence.data };
   for (const check of deliveryChecks) {
     const why = await check.run(d);
-    if (why !== undefined) return { id: sub.id, given: false, why };
+    if (why === undefined) continue;
+    await d.refund?.();
+    return { id: sub.id, given: false, why };
   }
   const shown: EventOccurrence = { ...occurrence, data: d.data };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).

@@ -6,7 +6,7 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { InboundConsumer, type QuotaMeter } from '@toolplane/queue';
+import { DelegationBudget, InboundConsumer, type QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { observeQueueDepth, observeWebhooksPending } from '@toolplane/telemetry';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
@@ -95,6 +95,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
     sessions: deps.sessions,
     workspaceAccess: deps.workspaceAccess,
     quotaMeter: deps.quotaMeter,
+    budget: new DelegationBudget(redis, prefix),
     maxScanBytes: settings.maxScanBytes,
     streamMaxLen: settings.streamMaxLen,
     toleranceMs: settings.toleranceMs,

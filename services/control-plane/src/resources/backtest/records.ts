@@ -24,6 +24,8 @@ interface Row {
   username: string | null;
   subject: string | null;
   labels: RecordedLabel[] | null;
+  /** An anonymous caller's own client (`Principal.client`); null on records made before it was kept. */
+  client: string | null;
   started_at: Date;
   outcome: string;
   error_code: string | null;
@@ -91,10 +93,18 @@ async function loadCatalogs(db: Db, facts: Facts, rows: readonly Row[]): Promise
   }
 }
 
-/** The caller as the edge authenticated it: its key (and the key's servers), the person, an OAuth subject. */
+/** A record of a public server's unauthenticated caller: no key, no subject but `anonymous`. */
+const anonymousRecord = (r: Row) => !r.key_id && (!r.subject || r.subject === 'anonymous');
+
+/**
+ * The caller as the edge authenticated it: its key (and the key's servers), the person, an OAuth subject; a public
+ * server's anonymous caller as the edge decides it (`anonymous`: the server's tools, never a person), not as an OAuth
+ * subject named "anonymous".
+ */
 function callerOf(r: Row, facts: Facts): { identity: CallerIdentity; caller: ConditionCaller } {
   const key = r.key_id ? facts.keys.get(r.key_id) : undefined;
   const identity: CallerIdentity = {
+    ...(anonymousRecord(r) ? { anonymous: true } : {}),
     ...(r.key_id ? { keyId: r.key_id } : {}),
     ...(key && key.serverIds.length > 0 ? { keyServerIds: key.serverIds } : {}),
     ...(!r.key_id && r.subject ? { subject: r.subject } : {}),
@@ -110,18 +120,19 @@ function callerOf(r: Row, facts: Facts): { identity: CallerIdentity; caller: Con
 }
 
 /**
- * The call's session scopes, as the edge's `sessionScopes`: its key, else its OAuth subject, else the server's anonymous
- * session; and the person it acts for (by name here: the edge names the person's id, one per name in a workspace),
- * never for an anonymous caller (the edge resolves no person for one).
+ * The call's session scopes, as the edge's `sessionScopes`: its key, else its OAuth subject, else the anonymous
+ * caller's own client's session (the record's `client`; a record made before it was kept shares the server's one
+ * anonymous session); and the person it acts for (by name here: the edge names the person's id, one per name in a
+ * workspace), never for an anonymous caller (the edge resolves no person for one).
  */
 function scopesOf(r: Row): string[] {
-  const anonymous = !r.key_id && (!r.subject || r.subject === 'anonymous');
+  const anonymous = anonymousRecord(r);
   const who = {
     ...(r.key_id ? { keyId: r.key_id } : {}),
     ...(r.subject ? { subject: r.subject } : {}),
     ...(r.username && !anonymous ? { userId: r.username } : {}),
   };
-  return sessionScopes(who, r.server_id);
+  return sessionScopes(who, r.server_id, anonymous ? (r.client ?? undefined) : undefined);
 }
 
 function recordOf(r: Row, facts: Facts, opener: RecordArgumentsOpener | undefined): ReplayedRecord {
@@ -164,6 +175,7 @@ export async function recordSource(
         `SELECT id::text AS id, server_id::text AS server_id, catalog_version, tool, key_id, username,
            CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'caller'->>'subject' END AS subject,
            CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'labels' END AS labels,
+           CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'caller'->>'client' END AS client,
            started_at, outcome, error_code, sealed_arguments
          FROM execution_records
          WHERE workspace_id = $1::uuid AND started_at >= $2::timestamp AND started_at < $3::timestamp

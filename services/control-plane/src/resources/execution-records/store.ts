@@ -60,7 +60,8 @@ const stepsSql = (() => {
       caller,
       'caller',
       `jsonb_build_object('subject', coalesce(x.caller->'subject', 'null'::jsonb), 'actingVia',
-        coalesce(x.caller->'actingVia', 'null'::jsonb)) || ${member(delegated, 'delegation', "x.caller->'delegation'")}`,
+        coalesce(x.caller->'actingVia', 'null'::jsonb)) || ${member(delegated, 'delegation', "x.caller->'delegation'")}
+        || ${member("coalesce(x.caller->>'client', '') <> ''", 'client', "x.caller->'client'")}`,
     ),
   ].join(' || ');
   return `CASE WHEN ${more} THEN ${object} ELSE x.steps END`;
@@ -215,6 +216,7 @@ function stepsColumn(r: ExecutionRecord): unknown {
             subject: r.caller.subject ?? null,
             actingVia: r.caller.actingVia ?? null,
             ...(r.caller.delegation ? { delegation: r.caller.delegation } : {}),
+            ...(r.caller.client ? { client: r.caller.client } : {}),
           },
         }
       : {}),

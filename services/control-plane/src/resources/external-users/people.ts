@@ -1,5 +1,5 @@
 import { redisKeys } from '@toolplane/contracts';
-import type { ExternalUser } from '../../generated/prisma/client.ts';
+import type { ExternalUser, Prisma } from '../../generated/prisma/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 
 /**
@@ -39,6 +39,7 @@ export async function createPerson(
   if (holder) throw refuse(holder);
   return db.$transaction(async (tx) => {
     const row = await tx.externalUser.create({ data: { ...person, attributes: person.attributes ?? {} } });
+    if (row.active) await tx.formerUser.deleteMany({ where: { workspaceId: row.workspaceId, name: row.name } });
     await redis.hset(keys.userAttributes(row.workspaceId), row.id, JSON.stringify(row.attributes ?? {}));
     if (row.active) await redis.hset(keys.users(row.workspaceId), row.name, row.id);
     await gone(redis, keys, row);
@@ -82,7 +83,12 @@ export async function changePerson(
     const holder = await nameHolder(deps, row.workspaceId, change.name, row.id);
     if (holder) throw refuse(holder);
   }
-  const updated = await deps.db.externalUser.update({ where: { id: row.id }, data: change });
+  const updated = await deps.db.$transaction(async (tx) => {
+    const next = await tx.externalUser.update({ where: { id: row.id }, data: change });
+    if (next.name !== row.name) await recordGone(tx, row);
+    if (next.active) await tx.formerUser.deleteMany({ where: { workspaceId: row.workspaceId, name: next.name } });
+    return next;
+  });
   const renamed = updated.name !== row.name;
   const deactivated = row.active && !updated.active;
   if (row.active && (deactivated || renamed)) await deps.redis.hdel(keys, row.name);
@@ -97,10 +103,24 @@ export async function deletePerson(deps: Deps, person: { id: string; workspaceId
   const keys = redisKeys(deps.prefix);
   await deps.db.$transaction(async (tx) => {
     await tx.externalUser.delete({ where: { id: person.id } });
+    await recordGone(tx, person);
     await deps.redis.hdel(keys.users(person.workspaceId), person.name);
     await deps.redis.hset(keys.formerUsers(person.workspaceId), person.name, person.id);
   });
   await deps.redis.hdel(keys.userAttributes(person.workspaceId), person.id);
+}
+
+/**
+ * A name whose person is gone with no row left to say so (deleted, renamed away), kept in PostgreSQL: the record
+ * `formerUsers` is republished from after a Redis loss, so the person's tokens stay refused.
+ */
+function recordGone(tx: Prisma.TransactionClient, person: { id: string; workspaceId: string; name: string }) {
+  const { workspaceId, name } = person;
+  return tx.formerUser.upsert({
+    where: { workspaceId_name: { workspaceId, name } },
+    create: { workspaceId, name, personId: person.id },
+    update: { personId: person.id, goneAt: new Date() },
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.ts';
 import { connectionMarker } from '../../catalog/people-connections.ts';
 
 /**
- * Re-publishes every workspace's user names and what each user has connected (Redis may have
+ * Re-publishes every workspace's user names (active, and gone: inactive rows and `former_users`) and what each user has connected (Redis may have
  * restarted empty): connector connections from PostgreSQL, external MCP headers and workflow secrets
  * from the secrets store's names (`secrets`; without it only connector connections).
  */
@@ -19,6 +19,12 @@ export async function republishUsers(
   const users = await db.externalUser.findMany({
     include: { connections: { select: { connectorInstanceId: true, kind: true } } },
   });
+  // Names of people deleted or renamed away: PostgreSQL's record, so their tokens stay refused after a Redis loss.
+  const active = new Set(users.filter((u) => u.active).map((u) => `${u.workspaceId}\n${u.name}`));
+  for (const f of await db.formerUser.findMany()) {
+    if (!active.has(`${f.workspaceId}\n${f.name}`))
+      await redis.hset(keys.formerUsers(f.workspaceId), f.name, f.personId);
+  }
   for (const u of users) {
     // An inactive person is published as gone, never as a person calls may act as (docs/identity.md).
     if (u.active) await redis.hset(keys.users(u.workspaceId), u.name, u.id);
