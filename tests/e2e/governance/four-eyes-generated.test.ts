@@ -3,6 +3,9 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { curatedConnectors } from '@toolplane/connectors';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { SignJWT } from 'jose';
+import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+import { samlSignIn, startSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 
 /**
@@ -15,6 +18,21 @@ import { startTestStack } from '../../helpers/stack.ts';
  * mappings, public servers, quotas, guardrails, external servers' `autoAccept`, IdPs, who decides). A held request
  * (202) changes nothing until approved, is refused to its requester and to a key the requester created, and once
  * approved by another its effect must widen; a request applied at once must widen nothing.
+ *
+ * Every role and limited key, sampled: each case is first sent by every requester that may not send it (people
+ * signed in with SAML in each role, `viewer`, `operator`, `admin`, `auditor`, `approver`; keys with the runtime,
+ * approve or audit scope alone, keys limited to a server with and without `server_admin`, a key of another
+ * workspace) and must be refused (403; 404 for a server not the key's own; another workspace's key acts on its own
+ * workspace) without changing anything. Who may send what is this file's own oracle (`refusalOf`: the role table's
+ * areas, governing fields for whoever may change policies only), from the request as the case would send it. Every
+ * case is then sent by the broad management key, and a representative case per area by the requester that may send
+ * it besides that key (`by`: an admin person for policies, keys, servers, quotas, roles, people and files; the
+ * operator and the limited keys for servers and external servers, where a governing field is refused to them). A
+ * held change is refused to every identity its requester controls: itself, a key it created, a key that key created,
+ * and for a person the same subject signed in with OIDC and a link another caller makes for the external user who is
+ * that person (their name is its subject); a different person (the approver) applies it. The rule names every one of
+ * them as a decider, so that what refuses them is whose they are. The operator and the limited keys request nothing
+ * that waits (what they may change loosens no rule), so they have no change of their own to approve.
  */
 
 let stack: Stack;
@@ -28,7 +46,52 @@ let api: ManagementClient;
 let approver: ManagementClient;
 /** A key the requester minted (before the setting was on), named approver too: it never decides its creator's change. */
 let minted: ManagementClient;
+/** A key `minted` created: its creator's creator is the requester. */
+let mintedMinted: ManagementClient;
 const ids: Record<string, string> = {};
+
+let samlIdp: SamlIdp;
+/** The control plane's OAuth issuer (OIDC sign-in), and its access tokens' audience. */
+let issuer: LocalAuthorizationServer;
+const audience = 'https://toolplane.four-eyes.test/api';
+
+/** An access token of the control plane's issuer: the person `subject` signed in with OIDC. */
+function oauthToken(subject: string, groups: string[], workspaceId: string): Promise<string> {
+  return new SignJWT({ scope: 'toolplane:management toolplane:runtime', toolplane_workspace: workspaceId, groups })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(issuer.issuer)
+    .setSubject(subject)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(issuer.signingKey);
+}
+
+/** The people signed in (SAML), one per role: their group is their role's name, their subject `<role>@gen.example`. */
+const people = ['viewer', 'operator', 'admin', 'auditor', 'approver'] as const;
+type Person = (typeof people)[number];
+const subjectOf = (p: Person) => `${p}@gen.example`;
+/** Keys limited by scope (runtime, approve or audit alone), to the example's server (with or without server_admin), or to another workspace. */
+const limitedKeys = [
+  'runtime key',
+  'approve key',
+  'audit key',
+  'server key',
+  'server admin key',
+  'other workspace key',
+] as const;
+/** Every kind of requester: the broad management key (`api`), each person, each limited key. */
+type Requester = 'key' | Person | (typeof limitedKeys)[number];
+const requesterKinds: Requester[] = ['key', ...people, ...limitedKeys];
+const clients = {} as Record<Requester, ManagementClient>;
+/** The admin's other identities: the same person signed in with OIDC, a key it created, a key that key created. */
+const adminAlso = {} as Record<'oidc' | 'minted' | 'mintedMinted', ManagementClient>;
+/** The client a case's changing request goes through (its lookups read through `api`). */
+let by: ManagementClient;
+/** While set, the planner's requests are recorded here instead of sent. */
+let planned: Sent[] | undefined;
+/** A client that sends nothing: what a case would send, recorded (`plan`). */
+let planner: ManagementClient;
 
 type Rank = 0 | 1 | 2;
 const rank = { deny: 0, require_approval: 1, allow: 2 } as const;
@@ -187,10 +250,125 @@ function widening(before: Access, after: Access): string[] {
   return out;
 }
 
+/** One request as sent: method, path under `/api/v1`, JSON body. */
+interface Sent {
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+/** The areas of the management API the cases change, by path (docs/governance.md "People and roles"). */
+const areas: [RegExp, string][] = [
+  [/^\/(access_policies|quotas|guardrails|change_approvals)(\/|$)/, 'policies'],
+  [/^\/api_keys(\/|$)/, 'keys'],
+  [/^\/(mcp_manager|external_mcp_servers)(\/|$)/, 'servers'],
+  [/^\/role_mappings$/, 'roles'],
+  [/^\/(enterprise_idps|external_users|scim_token)(\/|$)/, 'people'],
+  [/^\/workspace_files(\/|$)/, 'files'],
+];
+/** Fields that decide who may call a server or what is reviewed (ADR 0073): only who may change access policies. */
+const governingFields = [
+  'isPublic',
+  'codeMode',
+  'confirmTools',
+  'approvalTools',
+  'approvalRule',
+  'config',
+  'autoAccept',
+];
+
+/** What a person holds, from the mapping read back: their group's and subject's roles; no mapping: admin. */
+function rolesOfPerson(p: Person, roles: Access['roles']): string[] {
+  if (!roles.configured) return ['admin'];
+  const named = [`group ${p}: `, `${subjectOf(p)}: `];
+  return roles.pairs.flatMap((pair) => named.filter((n) => pair.startsWith(n)).map((n) => pair.slice(n.length)));
+}
+
+/**
+ * The test's own permission oracle: how `r` is refused the request `sent` (403; 404: a server not its own; elsewhere:
+ * a key of another workspace acts on its own workspace, never on this one), or undefined where it may send it. A
+ * governing field counts when named: no case names one with its stored value.
+ */
+function refusalOf(r: Requester, sent: Sent, roles: Access['roles']): 403 | 404 | 'elsewhere' | undefined {
+  const area = areas.find(([pattern]) => pattern.test(sent.path))?.[1];
+  if (area === undefined) throw new Error(`no area for ${sent.method} ${sent.path}`);
+  const body = typeof sent.body === 'object' && sent.body !== null ? (sent.body as Row) : {};
+  const governing = governingFields.some((f) => body[f] !== undefined);
+  if (r === 'key') return undefined;
+  if (r === 'runtime key' || r === 'approve key' || r === 'audit key') return 403;
+  if (r === 'other workspace key') return 'elsewhere';
+  if (r === 'server key' || r === 'server admin key') {
+    const server = /^\/mcp_manager\/([^/]+)$/.exec(sent.path)?.[1];
+    if (server === undefined) return 403;
+    if (server !== example.serverId) return 404;
+    if (sent.method === 'DELETE') return r === 'server admin key' ? undefined : 403;
+    return governing ? 403 : undefined;
+  }
+  const held = rolesOfPerson(r, roles);
+  if (held.includes('admin')) return undefined;
+  return held.includes('operator') && area === 'servers' && !governing ? undefined : 403;
+}
+
+/** What the case sends, recorded and not sent. */
+async function plan(c: Case): Promise<Sent> {
+  planned = [];
+  by = planner;
+  try {
+    await c.send();
+    expect(planned).toHaveLength(1);
+    return planned[0]!;
+  } finally {
+    by = api;
+    planned = undefined;
+  }
+}
+
+/** The case sent by `r`. */
+async function sendAs(r: Requester, c: Case): Promise<{ data?: unknown; response: Response }> {
+  by = clients[r];
+  try {
+    return await c.send();
+  } finally {
+    by = api;
+  }
+}
+
+/** A requester's identities other than the requester, and the different person who approves what it requested. */
+function identitiesOf(r: Requester): {
+  controlled: [string, ManagementClient][];
+  other: ManagementClient;
+  person?: string;
+} {
+  if (r === 'key')
+    return {
+      controlled: [
+        ['itself', api],
+        ['a key it created', minted],
+        ['a key its key created', mintedMinted],
+      ],
+      other: approver,
+    };
+  if (r === 'admin')
+    return {
+      controlled: [
+        ['itself', clients.admin],
+        ['the same person signed in with OIDC', adminAlso.oidc],
+        ['a key it created', adminAlso.minted],
+        ['a key its key created', adminAlso.mintedMinted],
+      ],
+      other: clients.approver,
+      // The external user whose name is its subject: the same person, deciding through a link another made.
+      person: subjectOf('admin'),
+    };
+  throw new Error(`${r} requests nothing that waits`);
+}
+
 type Answer = Promise<{ data?: unknown; response: Response }>;
 
 interface Case {
   name: string;
+  /** Who sends it (the broad key when not named); every other requester is tried first, where it may not. */
+  by?: Requester;
   /** Sends the request; `held` reads the change request's id from a 202 (or an apply waiting for approval). */
   send: () => Answer;
   held?: (data: unknown) => string | undefined;
@@ -211,23 +389,51 @@ const keyId = async (name: string) =>
 const idpId = async (name: string) =>
   rows(await unwrap(api.GET('/enterprise_idps'))).find((r) => r.name === name)!.id as string;
 
-const policy = (body: Row): Answer => api.POST('/access_policies', { body: body as never });
+const policy = (body: Row): Answer => by.POST('/access_policies', { body: body as never });
 const patchPolicy = async (name: string, body: Row): Answer =>
-  api.PATCH('/access_policies/{id}', {
+  by.PATCH('/access_policies/{id}', {
     params: { path: { id: await byName('/access_policies', name) } },
     body: body as never,
   });
 const patchQuota = async (body: Row): Answer =>
-  api.PATCH('/quotas/{id}', { params: { path: { id: await byName('/quotas', 'gen-quota') } }, body: body as never });
+  by.PATCH('/quotas/{id}', { params: { path: { id: await byName('/quotas', 'gen-quota') } }, body: body as never });
+/**
+ * Four eyes on, deciders named: the keys `apiKeys` and every person and key of the test (its requesters' own among them),
+ * so that what refuses a requester's identities is that they are the requester's, not that the rule names someone else.
+ */
 const settings = (apiKeys: string[]): Answer =>
-  api.PUT('/change_approvals/settings', {
-    body: { enabled: true, approvers: { apiKeys }, approvals: 1, expiresInSeconds: 3600 },
+  by.PUT('/change_approvals/settings', {
+    body: {
+      enabled: true,
+      approvers: {
+        apiKeys: [...apiKeys, ...deciderKeys()],
+        subjects: people.map(subjectOf),
+        people: [subjectOf('admin')],
+      },
+      approvals: 1,
+      expiresInSeconds: 3600,
+    },
+  });
+
+/** The keys named to decide besides `settings`' own: the requester's and the admin's keys (never deciding their changes). */
+const deciderKeys = () => [ids.mintedMinted!, ids.adminMinted!, ids.adminMintedMinted!];
+/** Each person's group mapped to its role, and `extra`. */
+const mapRoles = (extra: { subject: string; roles: ('admin' | 'operator')[] }[]): Answer =>
+  by.PUT('/role_mappings', {
+    body: { groupsClaim: null, assignments: [...people.map((p) => ({ group: p, roles: [p] })), ...extra] },
+  });
+
+/** `PATCH` making a server public (the example's when unnamed). */
+const serverPublic = async (name?: string): Answer =>
+  by.PATCH('/mcp_manager/{id}', {
+    params: { path: { id: name === undefined ? example.serverId : await serverId(name) } },
+    body: { isPublic: true },
   });
 
 /** Workspace-file apply of the exported files as `edit` changes them (session.yaml kept, unmanaged). */
 async function applyFiles(edit: (files: { path: string; content: string }[]) => { path: string; content: string }[]) {
   const { files } = await unwrap(api.GET('/workspace_files'));
-  return api.POST('/workspace_files/apply', { body: { files: edit(files.filter((f) => f.path !== 'session.yaml')) } });
+  return by.POST('/workspace_files/apply', { body: { files: edit(files.filter((f) => f.path !== 'session.yaml')) } });
 }
 const replaced = (path: string, from: RegExp, to: string) => (files: { path: string; content: string }[]) =>
   files.map((f) => (f.path === path ? { ...f, content: f.content.replace(from, to) } : f));
@@ -275,7 +481,7 @@ const cases: Case[] = [
   {
     name: 'policy deleted: another still names the key',
     send: async () =>
-      api.DELETE('/access_policies/{id}', {
+      by.DELETE('/access_policies/{id}', {
         params: { path: { id: await byName('/access_policies', 'gen-agent-reads') } },
       }),
   },
@@ -286,19 +492,35 @@ const cases: Case[] = [
   {
     name: 'policy deleted: the last one naming a key (it calls every tool again)',
     send: async () =>
-      api.DELETE('/access_policies/{id}', { params: { path: { id: await byName('/access_policies', 'gen-free') } } }),
+      by.DELETE('/access_policies/{id}', { params: { path: { id: await byName('/access_policies', 'gen-free') } } }),
+  },
+  {
+    name: 'admin person: policy created granting a subject a tool',
+    by: 'admin',
+    send: () =>
+      policy({
+        name: 'gen-eve-search',
+        principals: [{ type: 'oauth_subject', value: 'eve' }],
+        servers: ['*'],
+        tools: ['search_tickets'],
+      }),
   },
   // API keys.
-  { name: 'key created', send: () => api.POST('/api_keys', { body: { name: 'gen-new', scopes: ['runtime'] } }) },
+  { name: 'key created', send: () => by.POST('/api_keys', { body: { name: 'gen-new', scopes: ['runtime'] } }) },
+  {
+    name: 'admin person: key created',
+    by: 'admin',
+    send: () => by.POST('/api_keys', { body: { name: 'gen-admin-new', scopes: ['runtime'] } }),
+  },
   {
     name: 'key’s server restriction lifted',
     send: async () =>
-      api.PATCH('/api_keys/{id}', { params: { path: { id: await keyId('gen-limited') } }, body: { serverIds: null } }),
+      by.PATCH('/api_keys/{id}', { params: { path: { id: await keyId('gen-limited') } }, body: { serverIds: null } }),
   },
   {
     name: 'key limited to a server',
     send: async () =>
-      api.PATCH('/api_keys/{id}', {
+      by.PATCH('/api_keys/{id}', {
         params: { path: { id: await keyId('gen-limited') } },
         body: { serverIds: [example.serverId] },
       }),
@@ -306,21 +528,21 @@ const cases: Case[] = [
   {
     name: 'key renamed',
     send: async () =>
-      api.PATCH('/api_keys/{id}', {
+      by.PATCH('/api_keys/{id}', {
         params: { path: { id: await keyId('gen-limited') } },
         body: { name: 'gen-limited-renamed' },
       }),
   },
   {
     name: 'key deleted',
-    send: async () => api.DELETE('/api_keys/{id}', { params: { path: { id: await keyId('gen-new') } } }),
+    send: async () => by.DELETE('/api_keys/{id}', { params: { path: { id: await keyId('gen-new') } } }),
   },
   // Servers.
-  { name: 'server created private', send: () => api.POST('/mcp_manager', { body: { name: 'gen-private' } }) },
+  { name: 'server created private', send: () => by.POST('/mcp_manager', { body: { name: 'gen-private' } }) },
   {
     name: 'server made public',
     send: async () =>
-      api.PATCH('/mcp_manager/{id}', {
+      by.PATCH('/mcp_manager/{id}', {
         params: { path: { id: await serverId('gen-private') } },
         body: { isPublic: true },
       }),
@@ -328,24 +550,42 @@ const cases: Case[] = [
   {
     name: 'server’s description changed',
     send: async () =>
-      api.PATCH('/mcp_manager/{id}', {
+      by.PATCH('/mcp_manager/{id}', {
         params: { path: { id: await serverId('gen-private') } },
         body: { description: 'described' },
       }),
   },
   {
     name: 'server created public',
-    send: () => api.POST('/mcp_manager', { body: { name: 'gen-public', isPublic: true } }),
+    send: () => by.POST('/mcp_manager', { body: { name: 'gen-public', isPublic: true } }),
   },
   {
     name: 'server deleted',
-    send: async () => api.DELETE('/mcp_manager/{id}', { params: { path: { id: await serverId('gen-private') } } }),
+    send: async () => by.DELETE('/mcp_manager/{id}', { params: { path: { id: await serverId('gen-private') } } }),
+  },
+  {
+    name: 'operator: server created',
+    by: 'operator',
+    send: () => by.POST('/mcp_manager', { body: { name: 'gen-op' } }),
+  },
+  { name: 'operator: server made public', by: 'operator', send: () => serverPublic('gen-op') },
+  { name: 'admin person: server made public', by: 'admin', send: () => serverPublic('gen-op') },
+  {
+    name: 'key limited to a server: its server described',
+    by: 'server key',
+    send: () =>
+      by.PATCH('/mcp_manager/{id}', { params: { path: { id: example.serverId } }, body: { description: 'limited' } }),
+  },
+  {
+    name: 'key limited to a server, server_admin: its server made public',
+    by: 'server admin key',
+    send: () => serverPublic(),
   },
   // Quotas.
   {
     name: 'quota created',
     send: () =>
-      api.POST('/quotas', {
+      by.POST('/quotas', {
         body: { name: 'gen-quota-2', match: { tools: ['search_tickets'] }, counts: 'calls', limit: 100, window: 'day' },
       }),
   },
@@ -355,20 +595,21 @@ const cases: Case[] = [
   { name: 'quota turned to log only', send: () => patchQuota({ enforce: false }) },
   {
     name: 'quota deleted',
-    send: async () => api.DELETE('/quotas/{id}', { params: { path: { id: await byName('/quotas', 'gen-quota-2') } } }),
+    send: async () => by.DELETE('/quotas/{id}', { params: { path: { id: await byName('/quotas', 'gen-quota-2') } } }),
   },
+  { name: 'admin person: quota raised', by: 'admin', send: () => patchQuota({ limit: 30 }) },
   // Guardrails.
   {
     name: 'guardrail created',
     send: () =>
-      api.POST('/guardrails', {
+      by.POST('/guardrails', {
         body: { name: 'gen-guard-2', detectors: [{ kind: 'secrets' }], action: 'redact' } as never,
       }),
   },
   {
     name: 'guardrail made to block',
     send: async () =>
-      api.PATCH('/guardrails/{id}', {
+      by.PATCH('/guardrails/{id}', {
         params: { path: { id: await byName('/guardrails', 'gen-guard-2') } },
         body: { action: 'block' } as never,
       }),
@@ -376,7 +617,7 @@ const cases: Case[] = [
   {
     name: 'guardrail made to flag only',
     send: async () =>
-      api.PATCH('/guardrails/{id}', {
+      by.PATCH('/guardrails/{id}', {
         params: { path: { id: await byName('/guardrails', 'gen-guard') } },
         body: { action: 'flag' } as never,
       }),
@@ -384,49 +625,30 @@ const cases: Case[] = [
   {
     name: 'guardrail deleted',
     send: async () =>
-      api.DELETE('/guardrails/{id}', { params: { path: { id: await byName('/guardrails', 'gen-guard-2') } } }),
+      by.DELETE('/guardrails/{id}', { params: { path: { id: await byName('/guardrails', 'gen-guard-2') } } }),
   },
   // Role mappings.
-  {
-    name: 'first role mapping (everyone signed in was an admin)',
-    send: () =>
-      api.PUT('/role_mappings', { body: { groupsClaim: null, assignments: [{ subject: 'ada', roles: ['admin'] }] } }),
-  },
-  {
-    name: 'role given',
-    send: () =>
-      api.PUT('/role_mappings', {
-        body: {
-          groupsClaim: null,
-          assignments: [
-            { subject: 'ada', roles: ['admin'] },
-            { subject: 'mallory', roles: ['admin'] },
-          ],
-        },
-      }),
-  },
-  {
-    name: 'role taken',
-    send: () =>
-      api.PUT('/role_mappings', { body: { groupsClaim: null, assignments: [{ subject: 'ada', roles: ['admin'] }] } }),
-  },
-  { name: 'role mapping removed', send: () => api.DELETE('/role_mappings') },
+  { name: 'role given', send: () => mapRoles([{ subject: 'mallory', roles: ['admin'] }]) },
+  { name: 'role taken', send: () => mapRoles([]) },
+  { name: 'admin person: role given', by: 'admin', send: () => mapRoles([{ subject: 'eve', roles: ['operator'] }]) },
+  { name: 'role mapping removed', send: () => by.DELETE('/role_mappings') },
+  { name: 'first role mapping (everyone signed in was an admin)', send: () => mapRoles([]) },
   // External servers.
   {
     name: 'external server registered',
-    send: () => api.POST('/external_mcp_servers', { body: { name: 'gen-ext', url: 'http://127.0.0.1:9/mcp' } }),
+    send: () => by.POST('/external_mcp_servers', { body: { name: 'gen-ext', url: 'http://127.0.0.1:9/mcp' } }),
   },
   {
     name: 'external server registered with autoAccept',
     send: () =>
-      api.POST('/external_mcp_servers', {
+      by.POST('/external_mcp_servers', {
         body: { name: 'gen-ext-auto', url: 'http://127.0.0.1:9/mcp', autoAccept: true },
       }),
   },
   {
     name: 'external server’s autoAccept on',
     send: async () =>
-      api.PATCH('/external_mcp_servers/{id}', {
+      by.PATCH('/external_mcp_servers/{id}', {
         params: { path: { id: await byName('/external_mcp_servers', 'gen-ext') } },
         body: { autoAccept: true },
       }),
@@ -434,7 +656,7 @@ const cases: Case[] = [
   {
     name: 'external server’s autoAccept off',
     send: async () =>
-      api.PATCH('/external_mcp_servers/{id}', {
+      by.PATCH('/external_mcp_servers/{id}', {
         params: { path: { id: await byName('/external_mcp_servers', 'gen-ext') } },
         body: { autoAccept: false },
       }),
@@ -442,37 +664,56 @@ const cases: Case[] = [
   {
     name: 'external server deleted',
     send: async () =>
-      api.DELETE('/external_mcp_servers/{id}', {
+      by.DELETE('/external_mcp_servers/{id}', {
         params: { path: { id: await byName('/external_mcp_servers', 'gen-ext') } },
       }),
   },
+  {
+    name: 'operator: external server registered',
+    by: 'operator',
+    send: () => by.POST('/external_mcp_servers', { body: { name: 'gen-op-ext', url: 'http://127.0.0.1:9/mcp' } }),
+  },
+  {
+    name: 'operator: external server’s autoAccept on',
+    by: 'operator',
+    send: async () =>
+      by.PATCH('/external_mcp_servers/{id}', {
+        params: { path: { id: await byName('/external_mcp_servers', 'gen-op-ext') } },
+        body: { autoAccept: true },
+      }),
+  },
   // Enterprise IdPs.
-  { name: 'enterprise IdP added', send: () => api.POST('/enterprise_idps', { body: idp }) },
+  { name: 'enterprise IdP added', send: () => by.POST('/enterprise_idps', { body: idp }) },
   {
     name: 'enterprise IdP’s keys changed',
     send: async () =>
-      api.PATCH('/enterprise_idps/{id}', {
+      by.PATCH('/enterprise_idps/{id}', {
         params: { path: { id: await idpId('gen-idp') } },
         body: { jwksUrl: 'https://elsewhere.gen.example/jwks' },
       }),
   },
   {
     name: 'enterprise IdP removed',
-    send: async () => api.DELETE('/enterprise_idps/{id}', { params: { path: { id: await idpId('gen-idp') } } }),
+    send: async () => by.DELETE('/enterprise_idps/{id}', { params: { path: { id: await idpId('gen-idp') } } }),
   },
   // Who decides.
   { name: 'approver added', send: () => settings([ids.approver!, ids.minted!, ids.bystander!]) },
   { name: 'approver removed', send: () => settings([ids.approver!, ids.minted!]) },
   // People: a person a policy names reaches what it grants; one named by none reaches nothing.
-  { name: 'person added that a policy names', send: () => api.POST('/external_users', { body: { name: 'pat' } }) },
-  { name: 'person added that no policy names', send: () => api.POST('/external_users', { body: { name: 'quinn' } }) },
+  { name: 'person added that a policy names', send: () => by.POST('/external_users', { body: { name: 'pat' } }) },
+  { name: 'person added that no policy names', send: () => by.POST('/external_users', { body: { name: 'quinn' } }) },
   {
     name: 'person removed',
-    send: () => api.DELETE('/external_users/{name}', { params: { path: { name: 'pat' } } }),
+    send: () => by.DELETE('/external_users/{name}', { params: { path: { name: 'pat' } } }),
+  },
+  {
+    name: 'admin person: person added that a policy names',
+    by: 'admin',
+    send: () => by.POST('/external_users', { body: { name: 'pat' } }),
   },
   // The directory's credential.
-  { name: 'SCIM token created', send: () => api.POST('/scim_token') },
-  { name: 'SCIM token deleted', send: () => api.DELETE('/scim_token') },
+  { name: 'SCIM token created', send: () => by.POST('/scim_token') },
+  { name: 'SCIM token deleted', send: () => by.DELETE('/scim_token') },
   // Workspace-file apply, each kind.
   {
     name: 'files: a policy added',
@@ -505,6 +746,12 @@ const cases: Case[] = [
   {
     name: 'files: a quota raised',
     send: () => applyFiles(replaced('quotas/gen-quota.yaml', /^limit: \d+$/m, 'limit: 900')),
+    held: filesHeld,
+  },
+  {
+    name: 'admin person, files: a quota raised',
+    by: 'admin',
+    send: () => applyFiles(replaced('quotas/gen-quota.yaml', /^limit: \d+$/m, 'limit: 950')),
     held: filesHeld,
   },
   {
@@ -561,7 +808,7 @@ const cases: Case[] = [
     send: async () => {
       const { files } = await unwrap(api.GET('/workspace_files'));
       const kept = files.filter((f) => f.path !== 'quotas/gen-file-quota.yaml');
-      return api.POST('/workspace_files/apply', { body: { files: kept, prune: true } });
+      return by.POST('/workspace_files/apply', { body: { files: kept, prune: true } });
     },
     held: filesHeld,
   },
@@ -580,28 +827,86 @@ async function status(p: Promise<unknown>): Promise<number> {
 const approve = (c: ManagementClient, id: string) =>
   unwrap(c.POST('/change_requests/{id}/approve', { params: { path: { id } }, body: {} }));
 
+type Scope = 'management' | 'runtime' | 'approve' | 'audit' | 'server_admin';
+const clientOf = (credential: string | { accessToken: string }) =>
+  createManagementClient(stack.controlPlaneUrl, credential);
+/** Keys the bootstrap key creates. */
+const keyMaker = (boot: ManagementClient) => (name: string, scopes: Scope[], serverIds?: string[]) =>
+  unwrap(boot.POST('/api_keys', { body: { name, scopes, ...(serverIds ? { serverIds } : {}) } }));
+
+/** A management key `creator` creates, its id kept as `ids[name]`. */
+async function mint(creator: ManagementClient, name: string): Promise<ManagementClient> {
+  const made = await unwrap(creator.POST('/api_keys', { body: { name, scopes: ['management', 'approve'] } }));
+  ids[name] = made.id;
+  return clientOf(made.key);
+}
+
+/**
+ * Every requester but the broad key (before four eyes is on: keys created later would wait): the keys it and the
+ * admin created, the limited keys, each person signed in with SAML, the admin with OIDC too and as an external user.
+ */
+async function startRequesters(boot: ManagementClient, workspaceId: string): Promise<void> {
+  const key = keyMaker(boot);
+  minted = await mint(api, 'minted');
+  mintedMinted = await mint(minted, 'mintedMinted');
+  clients.key = api;
+  clients['runtime key'] = clientOf((await key('gen-runtime-only', ['runtime'])).key);
+  clients['approve key'] = clientOf((await key('gen-approve-only', ['approve'])).key);
+  clients['audit key'] = clientOf((await key('gen-audit-only', ['audit'])).key);
+  clients['server key'] = clientOf((await key('gen-server-key', ['management'], [example.serverId])).key);
+  const serverAdmin = await key('gen-server-admin-key', ['management', 'server_admin'], [example.serverId]);
+  clients['server admin key'] = clientOf(serverAdmin.key);
+  const elsewhere = await unwrap(boot.POST('/workspaces', { body: { name: 'gen-elsewhere' } }));
+  clients['other workspace key'] = clientOf(elsewhere.apiKey.key);
+  // Each person's group mapped to its role, then each signed in with SAML; the admin with OIDC too, and its keys.
+  await unwrap(mapRoles([]));
+  for (const p of people)
+    clients[p] = clientOf({ accessToken: await samlSignIn(samlIdp, direct, { subject: subjectOf(p), groups: [p] }) });
+  adminAlso.oidc = clientOf({ accessToken: await oauthToken(subjectOf('admin'), ['admin'], workspaceId) });
+  adminAlso.minted = await mint(clients.admin, 'adminMinted');
+  adminAlso.mintedMinted = await mint(adminAlso.minted, 'adminMintedMinted');
+  await unwrap(api.POST('/external_users', { body: { name: subjectOf('admin') } }));
+}
+
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'gen-key' });
-  const started = await startTestStack('four-eyes-generated');
+  let acs = '';
+  let workspaceId = '';
+  samlIdp = await startSamlIdp({
+    acsUrl: () => acs,
+    workspaceId: () => workspaceId,
+    person: () => ({ subject: 'nobody@gen.example', groups: [] }),
+  });
+  issuer = await startAuthorizationServer();
+  const oauth = { OAUTH_ISSUER: issuer.issuer, OAUTH_JWKS_URL: `${issuer.issuer}/jwks`, OAUTH_AUDIENCE: audience };
+  const started = await startTestStack('four-eyes-generated', {
+    serviceEnv: { 'control-plane': { ...samlIdp.env(), SAML_SCOPES: 'management runtime', ...oauth } },
+  });
   stack = started.stack;
   direct = started.directControlPlaneUrl;
+  acs = `${direct}/saml/acs`;
   const boot = started.api;
-  const key = (name: string, scopes: ('management' | 'runtime' | 'approve')[], serverIds?: string[]) =>
-    unwrap(boot.POST('/api_keys', { body: { name, scopes, ...(serverIds ? { serverIds } : {}) } }));
+  workspaceId = (await unwrap(boot.GET('/workspaces/current'))).id;
+  const key = keyMaker(boot);
   const requester = await key('gen-requester', ['management', 'runtime']);
-  api = createManagementClient(stack.controlPlaneUrl, requester.key);
+  api = clientOf(requester.key);
+  by = api;
+  planner = createManagementClient(stack.controlPlaneUrl, 'tp_planned', async (input, init) => {
+    const request = new Request(input, init);
+    const body = request.body ? ((await request.json()) as unknown) : undefined;
+    planned!.push({ method: request.method, path: new URL(request.url).pathname.replace(/^.*\/api\/v1/, ''), body });
+    return new Response(null, { status: 204 });
+  });
   const second = await key('gen-approver', ['management']);
   ids.approver = second.id;
-  approver = createManagementClient(stack.controlPlaneUrl, second.key);
+  approver = clientOf(second.key);
   ids.bystander = (await key('gen-bystander', ['management'])).id;
   ids.agent = (await key('gen-agent', ['runtime'])).id;
   ids.free = (await key('gen-free', ['runtime'])).id;
   ids.delegate = (await key('gen-delegate', ['runtime'])).id;
   example = await registerTicketExample(api, upstream.url, 'gen-key');
   await key('gen-limited', ['runtime'], [example.serverId]);
-  const mine = await unwrap(api.POST('/api_keys', { body: { name: 'gen-minted', scopes: ['management', 'approve'] } }));
-  ids.minted = mine.id;
-  minted = createManagementClient(stack.controlPlaneUrl, mine.key);
+  await startRequesters(boot, workspaceId);
   await unwrap(policy({ name: 'gen-agent-lists', principals: agentOnly(), servers: ['*'], tools: ['search_tickets'] }));
   const reads = { name: 'gen-agent-reads', principals: agentOnly(), servers: ['*'], tools: ['get_ticket'] };
   await unwrap(policy({ ...reads, condition: 'args.ticket_id == "T-1"' }));
@@ -621,18 +926,38 @@ beforeAll(async () => {
     }),
   );
   await unwrap(api.POST('/mcp_manager', { body: { name: 'gen-public-2' } }));
-  await unwrap(settings([ids.approver, ids.minted]));
+  await unwrap(settings([ids.approver, ids.minted!]));
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
+  await samlIdp?.close();
+  await issuer?.close();
   await upstream?.close();
 });
 
 describe('four eyes, generated: held exactly when the effect widens someone’s access', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const before = await access();
-    const answer = await c.send();
+    const sent = await plan(c);
+    const who = c.by ?? 'key';
+    // The permission decision: every other requester that may not send it is refused, and changes nothing.
+    const tried = requesterKinds.filter((r) => r !== who && refusalOf(r, sent, before.roles) !== undefined);
+    for (const r of tried) {
+      const expected = refusalOf(r, sent, before.roles);
+      const got = (await sendAs(r, c)).response.status;
+      // A key of another workspace acts on its own (held there once a case turned its setting on), never a failure.
+      const seen = expected === 'elsewhere' && got < 500 ? 'elsewhere' : got;
+      expect({ requester: r, status: seen }).toEqual({ requester: r, status: expected });
+    }
+    if (tried.length > 0) expect(await access()).toEqual(before);
+    const refusal = refusalOf(who, sent, before.roles);
+    const answer = await sendAs(who, c);
+    if (refusal !== undefined) {
+      expect({ requester: who, status: answer.response.status }).toEqual({ requester: who, status: refusal });
+      expect(await access()).toEqual(before);
+      return;
+    }
     const refused = answer.response.ok ? undefined : (answer as { error?: unknown }).error;
     expect({ status: answer.response.status, refused }).toEqual({ status: expect.any(Number), refused: undefined });
     const heldId = answer.response.status === 202 ? idOf(answer.data) : c.held?.(answer.data);
@@ -641,12 +966,23 @@ describe('four eyes, generated: held exactly when the effect widens someone’s 
       expect({ applied: true, widens: widening(before, after) }).toEqual({ applied: true, widens: [] });
       return;
     }
-    // Held: nothing changed yet; neither the requester nor a key it minted decides it; another approver applies it.
+    // Held: nothing changed yet; no identity the requester controls decides it; another person applies it.
     expect(await access()).toEqual(before);
-    expect(await status(approve(api, heldId))).toBe(403);
-    expect(await status(approve(minted, heldId))).toBe(403);
+    const { controlled, other, person } = identitiesOf(who);
+    for (const [identity, decider] of controlled)
+      expect({ identity, status: await status(approve(decider, heldId)) }).toEqual({ identity, status: 403 });
+    if (person !== undefined) {
+      const link = await approver.POST('/change_requests/{id}/links', {
+        params: { path: { id: heldId } },
+        body: { person },
+      });
+      expect({ identity: 'a link for the same person', status: link.response.status }).toEqual({
+        identity: 'a link for the same person',
+        status: 403,
+      });
+    }
     expect(await access()).toEqual(before);
-    expect((await approve(approver, heldId)).state).toBe('applied');
+    expect((await approve(other, heldId)).state).toBe('applied');
     const after = await access();
     expect({ held: true, widens: widening(before, after).length > 0 }).toEqual({ held: true, widens: true });
   });

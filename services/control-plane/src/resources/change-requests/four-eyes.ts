@@ -1,12 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditActor } from '@toolplane/contracts';
-import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { AuthError, NotFoundError, ValidationError } from '@toolplane/errors';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { canonical } from '../governing.ts';
+import { canonical, mayChangePolicies } from '../governing.ts';
 import { Reply, type Input, type Operation } from '../operation.ts';
 import {
   creationLoosens,
@@ -228,6 +228,21 @@ function refuseCredentials(body: unknown, fields: string[]): void {
   );
 }
 
+/**
+ * 403 for a loosening change from a caller who may not change access policies: every field that loosens a rule is one
+ * only such a caller changes (resources/governing.ts, ADR 0073), so its handler would refuse it once approved. It is
+ * refused now, never held for an approval that could only fail (an operator's or a server-limited key's server made
+ * public, an external server's `autoAccept`, a connector's costs).
+ */
+function refuseUnempowered(caller: Caller, fields: string[]): void {
+  if (mayChangePolicies(caller)) return;
+  throw new AuthError(
+    'auth.forbidden',
+    `this change loosens ${fields.join(', ')}: only a caller who may change access policies (the admin role, or an ` +
+      'API key with the "management" scope and no server restriction) makes it, with or without four eyes',
+  );
+}
+
 /** The change request `input` must become instead of running, or undefined: not loosening, or the setting off. */
 async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unknown, unknown, unknown>) {
   const settings = await deps.db.changeApprovalSettings.findUnique({
@@ -244,6 +259,7 @@ async function heldChange(deps: ControlPlaneDeps, g: Guarded, input: Input<unkno
   if (!change) return undefined;
   const fields = loosenedFields(g.kind, change);
   if (fields.length === 0) return undefined;
+  refuseUnempowered(input.caller, fields);
   refuseCredentials(input.body, fields);
   return hold(deps, g, input, { settings, stored, fields, created });
 }

@@ -162,6 +162,25 @@ export async function refuseRequester(db: Db, row: Row, caller: Caller): Promise
   if ([...made.subjects].some((s) => decider.subjects.has(s))) throw forbidden('the same person');
 }
 
+/**
+ * 403 when the person a link is for is the change's requester: an external user is the signed-in person whose subject
+ * is their SCIM `externalId` or their name (as their SCIM groups are found, http/oauth.ts), and the requester is every
+ * person up its chain of creators. Whoever holds the link decides as that person.
+ */
+export async function refuseRequesterPerson(
+  db: Db,
+  row: Row,
+  person: { name: string; externalId: string | null },
+): Promise<void> {
+  const made = await lineage(db, row.workspaceId, row.caller as Identity);
+  const same = [...made.subjects].some((s) => s === person.externalId || s.toLowerCase() === person.name.toLowerCase());
+  if (same)
+    throw new AuthError(
+      'auth.forbidden',
+      `the requester of a change never approves or denies it: "${person.name}" is the person who requested it`,
+    );
+}
+
 /** The requester never decides; anyone else must be named by the rule (none named: who may change policies). */
 async function refuseDecider(db: Db, row: Row, caller: Caller): Promise<void> {
   await refuseRequester(db, row, caller);
