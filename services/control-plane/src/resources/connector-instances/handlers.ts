@@ -11,7 +11,8 @@ import type { Input } from '../operation.ts';
 import { createInstance } from './create.ts';
 import { present } from './present.ts';
 import { credentialIssues } from './credentials.ts';
-import { changedFields, instanceFields, refuseOriginChange } from '../governing.ts';
+import { changedFields, refuseOriginChange } from '../governing.ts';
+import { instanceFields } from './field-powers.ts';
 import type { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
 
 /** The workspace's instance `id` with its connector, or a 404. */
