@@ -1,6 +1,5 @@
 import type { ProblemIssue } from '@toolplane/errors';
-import type { PlanCheck } from '../workspace-files/kind.ts';
-import { idsByName } from '../workspace-files/live.ts';
+import { idsByName, type PlanCheck } from '../workspace-files/kind.ts';
 import { conditionIssues } from './condition-check.ts';
 
 /**

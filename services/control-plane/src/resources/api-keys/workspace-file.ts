@@ -1,3 +1,4 @@
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { apiKeyScopes } from '@toolplane/contracts';
 import { z } from 'zod';
 import { hashApiKey } from '../../http/auth.ts';
@@ -18,6 +19,8 @@ const KeySpec = z.strictObject({
  */
 export const apiKeyFiles: WorkspaceFileKind = {
   kind: 'api_key',
+  loosened: (change) => loosenedFields('api_key', change),
+  creationLoosens: creationLoosens.has('api_key'),
   dir: 'api-keys',
   schema: KeySpec,
   refers: (s) => namedIn('server', 'MCP server', s.servers as string[] | null, '/servers'),

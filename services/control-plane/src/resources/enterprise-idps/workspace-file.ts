@@ -1,3 +1,4 @@
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { z } from 'zod';
 import { markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { enterpriseIdpsOperations } from './operations.ts';
@@ -15,6 +16,8 @@ const IdpSpec = z.strictObject({
 
 export const enterpriseIdpFiles: WorkspaceFileKind = {
   kind: 'enterprise_idp',
+  loosened: (change) => loosenedFields('enterprise_idp', change),
+  creationLoosens: creationLoosens.has('enterprise_idp'),
   dir: 'enterprise-idps',
   schema: IdpSpec,
   async live(ctx) {

@@ -1,3 +1,4 @@
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
 import {
@@ -31,6 +32,8 @@ const reviewFields = ['autoAccept', 'onChange', 'notifyWebhookUrl'] as const;
 /** Registered external MCP servers (`external-mcp-servers/<name>.yaml`). */
 export const externalServerFiles: WorkspaceFileKind = {
   kind: 'external_mcp_server',
+  loosened: (change) => loosenedFields('external_server', change),
+  creationLoosens: creationLoosens.has('external_server'),
   dir: 'external-mcp-servers',
   schema: ExternalServerSpec,
   async live(ctx) {

@@ -1,3 +1,5 @@
+import { ruleToolProblems } from '../quotas/rule-tool-files.ts';
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import type { GuardrailDetector } from '@toolplane/contracts';
 import { z } from 'zod';
 import { idOf, markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
@@ -31,6 +33,9 @@ export const GuardrailSpec = z
 /** Guardrails (`guardrails/<name>.yaml`): each field its file has as the row holds it, the server by name. */
 export const guardrailFiles: WorkspaceFileKind = {
   kind: 'guardrail',
+  check: (plan) => ruleToolProblems('guardrail', plan),
+  loosened: (change) => loosenedFields('guardrail', change),
+  creationLoosens: creationLoosens.has('guardrail'),
   dir: 'guardrails',
   schema: GuardrailSpec,
   refers: (s) =>

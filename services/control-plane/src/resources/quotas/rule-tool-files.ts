@@ -1,6 +1,5 @@
 import type { ProblemIssue } from '@toolplane/errors';
-import type { Change, Kind, PlanCheck } from '../workspace-files/kind.ts';
-import { idsByName } from '../workspace-files/live.ts';
+import { idsByName, type Change, type Kind, type PlanCheck } from '../workspace-files/kind.ts';
 import { exposedTools } from './handlers.ts';
 
 /** A change apply carries out with its API operation (not only apply's marker). */

@@ -1,3 +1,5 @@
+import { ruleToolProblems } from './rule-tool-files.ts';
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { QuotaMatch } from '@toolplane/contracts';
 import type { z } from 'zod';
 import {
@@ -60,6 +62,9 @@ function matchNames(s: Record<string, unknown>): NamedResource[] {
 /** Quotas (`quotas/<name>.yaml`, ADR 0048): each field its file has, as the quota's row holds it. */
 export const quotaFiles: WorkspaceFileKind = {
   kind: 'quota',
+  check: (plan) => ruleToolProblems('quota', plan),
+  loosened: (change) => loosenedFields('quota', change),
+  creationLoosens: creationLoosens.has('quota'),
   dir: 'quotas',
   schema: QuotaSpec,
   refers: matchNames,

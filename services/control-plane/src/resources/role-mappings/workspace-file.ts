@@ -1,3 +1,4 @@
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { markerOnly, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { roleMappingsOperations } from './operations.ts';
 import { PutRoleMappingBody } from './schemas.ts';
@@ -12,8 +13,11 @@ export const roleMappingName = 'workspace';
  */
 export const roleMappingFiles: WorkspaceFileKind = {
   kind: 'role_mapping',
+  loosened: (change) => loosenedFields('role_mapping', change),
+  creationLoosens: creationLoosens.has('role_mapping'),
   dir: '',
   file: roleMappingsFile,
+  single: roleMappingName,
   schema: PutRoleMappingBody,
   /** The mapping as its file holds it (`PUT /role_mappings`' body); none when it maps no roles. */
   async live({ deps, workspaceId, marker }) {

@@ -1,6 +1,13 @@
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
-import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../workspace-files/approval-rules.ts';
+import {
+  ApprovalRuleSpec,
+  approvalFileProblems,
+  approvalRuleBody,
+  approvalRuleFile,
+  approvalWaits,
+} from './approval-rule-files.ts';
 import {
   changed,
   idOf,
@@ -100,6 +107,8 @@ function serverBody(c: Change, ctx: StepContext, part: ServerPart): Record<strin
 /** MCP servers (`mcp-servers/<name>.yaml`): their connector instance, external servers and approving keys by name. */
 export const serverFiles: WorkspaceFileKind = {
   kind: 'server',
+  loosened: (change) => loosenedFields('server', change),
+  creationLoosens: creationLoosens.has('server'),
   dir: 'mcp-servers',
   schema: ServerSpec,
   refers: (s) => [
@@ -149,6 +158,8 @@ export const serverFiles: WorkspaceFileKind = {
       externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marker, r.name),
     }));
   },
+  problems: approvalFileProblems,
+  waits: approvalWaits,
   /** Its approval rule's keys by name: keys are read after servers (they name servers). */
   named(r, names) {
     r.spec.approvalRule = approvalRuleFile(r.spec.approvalRule, names('api_key'));

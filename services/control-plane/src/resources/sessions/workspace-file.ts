@@ -1,7 +1,8 @@
+import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import type { SessionRule } from '@toolplane/contracts';
 import { z } from 'zod';
 import { roleMappingName } from '../role-mappings/workspace-file.ts';
-import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../workspace-files/approval-rules.ts';
+import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../servers/approval-rule-files.ts';
 import { idOf, markerOnly, run, type NamedResource, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { sessionsOperations } from './operations.ts';
 import { PutSessionSettingsBody, SessionRuleBody } from './schemas.ts';
@@ -45,6 +46,8 @@ function approverNames(s: Record<string, unknown>): NamedResource[] {
  */
 export const sessionFiles: WorkspaceFileKind = {
   kind: 'session',
+  loosened: (change) => loosenedFields('session_settings', change),
+  creationLoosens: creationLoosens.has('session_settings'),
   dir: '',
   file: 'session.yaml',
   schema: SessionSpec,
