@@ -1,7 +1,7 @@
-import { conditionProblems } from './condition-files.ts';
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
+import { conditionProblems } from './condition-files.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../servers/approval-rule-files.ts';
 import { idOf, liveRows, markerOnly, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { accessPoliciesOperations } from './operations.ts';
@@ -26,8 +26,7 @@ const PolicySpec = z.strictObject({
 export const accessPolicyFiles: WorkspaceFileKind = {
   kind: 'access_policy',
   check: conditionProblems,
-  loosened: (change) => loosenedFields('access_policy', change),
-  creationLoosens: creationLoosens.has('access_policy'),
+  ...looseningOf('access_policy'),
   dir: 'access-policies',
   schema: PolicySpec,
   refers: (s) => [

@@ -1,6 +1,6 @@
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { apiKeyScopes } from '@toolplane/contracts';
 import { z } from 'zod';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { hashApiKey } from '../../http/auth.ts';
 import { idOf, liveRows, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { apiKeysOperations } from './operations.ts';
@@ -19,8 +19,7 @@ const KeySpec = z.strictObject({
  */
 export const apiKeyFiles: WorkspaceFileKind = {
   kind: 'api_key',
-  loosened: (change) => loosenedFields('api_key', change),
-  creationLoosens: creationLoosens.has('api_key'),
+  ...looseningOf('api_key'),
   dir: 'api-keys',
   schema: KeySpec,
   refers: (s) => namedIn('server', 'MCP server', s.servers as string[] | null, '/servers'),

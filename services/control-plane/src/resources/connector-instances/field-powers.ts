@@ -1,4 +1,5 @@
-import type { FieldPower } from '../governing.ts';
+import type { Caller } from '../../http/auth.ts';
+import { changedFields, refuseOriginChange, type FieldPower } from '../governing.ts';
 import type { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
 
 /**
@@ -15,3 +16,14 @@ export const instanceFields = {
   base_url: 'origin',
   oauth_urls: 'origin',
 } as const satisfies Record<keyof CreateInstanceBody | keyof UpdateInstanceBody, FieldPower>;
+
+/** 403 when `body` changes where `row`'s stored credentials go and `caller` may not write the workspace's secrets. */
+export function refuseInstanceOriginChange(
+  caller: Caller,
+  row: { name: string; baseUrl: unknown; oauthUrls: unknown },
+  body: UpdateInstanceBody,
+): void {
+  const stored: Record<string, unknown> = { base_url: row.baseUrl, oauth_urls: row.oauthUrls };
+  const moved = changedFields(instanceFields, 'origin', body, (f) => stored[f] ?? null);
+  refuseOriginChange(caller, `connector instance ${row.name}`, moved);
+}

@@ -1,4 +1,3 @@
-import { connectorText } from '../workspace-files/connector-files.ts';
 import { UserError, ValidationError } from '@toolplane/errors';
 import {
   fileProblem,
@@ -7,6 +6,7 @@ import {
   type FileRead,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
+import { connectorText } from '../workspace-files/connector-files.ts';
 import { connectorsOperations } from './operations.ts';
 import { readConnectorSource } from './sources.ts';
 

@@ -1,5 +1,5 @@
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { z } from 'zod';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { enterpriseIdpsOperations } from './operations.ts';
 import { CreateEnterpriseIdpBody } from './schemas.ts';
@@ -16,8 +16,7 @@ const IdpSpec = z.strictObject({
 
 export const enterpriseIdpFiles: WorkspaceFileKind = {
   kind: 'enterprise_idp',
-  loosened: (change) => loosenedFields('enterprise_idp', change),
-  creationLoosens: creationLoosens.has('enterprise_idp'),
+  ...looseningOf('enterprise_idp'),
   dir: 'enterprise-idps',
   schema: IdpSpec,
   async live(ctx) {

@@ -8,10 +8,10 @@ import type { Tx } from '../../db/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { changedFields, refuseLoosening, refuseOriginChange } from '../governing.ts';
-import { externalServerFields } from './field-powers.ts';
 import { listingOf } from './listing.ts';
 import { checkRename, find, headerChanges, nameTaken, present, sealHeaders, withUsers } from './registry.ts';
 import { announceHeld, pinsAfterListing, recordHeld } from './review.ts';
+import { externalServerFields } from './field-powers.ts';
 import type { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
 
 /** The review settings after a patch: each one named replaces the stored one. */

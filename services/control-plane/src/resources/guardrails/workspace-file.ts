@@ -1,7 +1,7 @@
-import { ruleToolProblems } from '../quotas/rule-tool-files.ts';
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import type { GuardrailDetector } from '@toolplane/contracts';
 import { z } from 'zod';
+import { ruleToolProblems } from '../quotas/rule-tool-files.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { idOf, markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { guardrailsOperations } from './operations.ts';
 import { checkPatterns, CreateGuardrailBody } from './schemas.ts';
@@ -34,8 +34,7 @@ export const GuardrailSpec = z
 export const guardrailFiles: WorkspaceFileKind = {
   kind: 'guardrail',
   check: (plan) => ruleToolProblems('guardrail', plan),
-  loosened: (change) => loosenedFields('guardrail', change),
-  creationLoosens: creationLoosens.has('guardrail'),
+  ...looseningOf('guardrail'),
   dir: 'guardrails',
   schema: GuardrailSpec,
   refers: (s) =>

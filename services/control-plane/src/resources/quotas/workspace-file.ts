@@ -1,5 +1,3 @@
-import { ruleToolProblems } from './rule-tool-files.ts';
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { QuotaMatch } from '@toolplane/contracts';
 import type { z } from 'zod';
 import {
@@ -12,6 +10,8 @@ import {
   liveRows,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
+import { ruleToolProblems } from './rule-tool-files.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { quotasOperations } from './operations.ts';
 import { CreateQuotaBody } from './schemas.ts';
 
@@ -63,8 +63,7 @@ function matchNames(s: Record<string, unknown>): NamedResource[] {
 export const quotaFiles: WorkspaceFileKind = {
   kind: 'quota',
   check: (plan) => ruleToolProblems('quota', plan),
-  loosened: (change) => loosenedFields('quota', change),
-  creationLoosens: creationLoosens.has('quota'),
+  ...looseningOf('quota'),
   dir: 'quotas',
   schema: QuotaSpec,
   refers: matchNames,

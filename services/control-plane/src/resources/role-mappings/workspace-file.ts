@@ -1,11 +1,10 @@
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
-import { markerOnly, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
+import { markerOnly, run, singleName, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { roleMappingsOperations } from './operations.ts';
 import { PutRoleMappingBody } from './schemas.ts';
 
 /** The role mapping's one file, and the name plans and markers give it (one per workspace). */
 const roleMappingsFile = 'role-mappings.yaml';
-export const roleMappingName = 'workspace';
 
 /**
  * The workspace's role mapping (ADR 0053), one file at the directory's root: the API's body (`PUT /role_mappings`),
@@ -13,11 +12,9 @@ export const roleMappingName = 'workspace';
  */
 export const roleMappingFiles: WorkspaceFileKind = {
   kind: 'role_mapping',
-  loosened: (change) => loosenedFields('role_mapping', change),
-  creationLoosens: creationLoosens.has('role_mapping'),
+  ...looseningOf('role_mapping'),
   dir: '',
   file: roleMappingsFile,
-  single: roleMappingName,
   schema: PutRoleMappingBody,
   /** The mapping as its file holds it (`PUT /role_mappings`' body); none when it maps no roles. */
   async live({ deps, workspaceId, marker }) {
@@ -31,10 +28,10 @@ export const roleMappingFiles: WorkspaceFileKind = {
     return [
       {
         kind: 'role_mapping',
-        name: roleMappingName,
+        name: singleName,
         id: workspaceId,
         spec,
-        marker: marker('role_mapping', roleMappingName),
+        marker: marker('role_mapping', singleName),
       },
     ];
   },

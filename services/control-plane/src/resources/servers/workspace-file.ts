@@ -1,4 +1,3 @@
-import { creationLoosens, loosenedFields } from '../change-requests/loosening.ts';
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
 import {
@@ -14,7 +13,7 @@ import {
   inlineConfigsOf,
   liveRows,
   Names,
-  Reference,
+  References,
   references,
   resolved,
   run,
@@ -24,6 +23,7 @@ import {
   type StepContext,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { serversOperations } from './operations.ts';
 
 const ExternalRef = z.strictObject({ name: z.string().min(1), tools: Names.default([]) });
@@ -33,7 +33,7 @@ const InlineExternal = z.strictObject({
   name: z.string().min(1),
   url: HttpUrl,
   tools: Names.default([]),
-  headers: z.record(z.string(), Reference).default({}),
+  headers: References,
 });
 
 const ServerSpec = z.strictObject({
@@ -107,8 +107,7 @@ function serverBody(c: Change, ctx: StepContext, part: ServerPart): Record<strin
 /** MCP servers (`mcp-servers/<name>.yaml`): their connector instance, external servers and approving keys by name. */
 export const serverFiles: WorkspaceFileKind = {
   kind: 'server',
-  loosened: (change) => loosenedFields('server', change),
-  creationLoosens: creationLoosens.has('server'),
+  ...looseningOf('server'),
   dir: 'mcp-servers',
   schema: ServerSpec,
   refers: (s) => [

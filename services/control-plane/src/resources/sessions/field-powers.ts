@@ -1,4 +1,5 @@
-import type { FieldPower } from '../governing.ts';
+import type { Caller } from '../../http/auth.ts';
+import { refuseLoosening, type FieldPower } from '../governing.ts';
 import type { PutSessionSettingsBody } from './schemas.ts';
 
 /**
@@ -9,3 +10,8 @@ export const sessionSettingsFields = {
   ttlSeconds: 'governing',
   rules: 'governing',
 } as const satisfies Record<keyof PutSessionSettingsBody, FieldPower>;
+
+/** 403 unless `caller` may change access policies: every field of the settings can loosen a rule. */
+export function refuseSettingsLoosening(caller: Caller): void {
+  refuseLoosening(caller, 'the session settings', Object.keys(sessionSettingsFields));
+}

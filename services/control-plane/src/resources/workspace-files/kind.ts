@@ -16,6 +16,9 @@ import { operationOf, type Operation } from '../operation.ts';
 /** A kind's name as plans, markers and `managed_resources` say it: `quota`, `access_policy`. */
 export type Kind = string;
 
+/** The name of the one resource a kind's one `file` describes (the role mapping, the session settings): the workspace's. */
+export const singleName = 'workspace';
+
 type Spec = Record<string, unknown>;
 
 /** What apply recorded on a resource it manages (`managed_resources`). */
@@ -128,8 +131,6 @@ export interface WorkspaceFileKind {
   file?: string;
   /** The schema of its files (none: a format of its own, read by `read`: secrets, connectors). */
   schema?: z.ZodType;
-  /** The name of the one resource its `file` describes (the role mapping). */
-  single?: string;
   /** Its files read in a format of its own (secrets, connectors), each file's problems listed. */
   read?(f: FileRead): DesiredResource[] | Promise<DesiredResource[]>;
   /** What a change of one resource loosens (four eyes on loosening, ADR 0079); none: it never loosens. */
@@ -183,6 +184,9 @@ export const referencePattern = /^\$\{(env|secret):([A-Za-z0-9_][A-Za-z0-9_./-]{
 export const Reference = z
   .string()
   .regex(referencePattern, 'must be a reference, ${env:NAME} or ${secret:NAME}: files never hold a secret value');
+
+/** A map of references (an instance's `credentials`, a server's `headers`): what the files hold of its values. */
+export const References = z.record(z.string(), Reference).default(() => ({}));
 
 export const Names = z.array(z.string().min(1).max(200));
 

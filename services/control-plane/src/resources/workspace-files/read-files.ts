@@ -4,7 +4,7 @@ import { documentYamlLimits, type YamlLimits } from '@toolplane/openapi';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
 import { parseOffThread, type Parsed, type ParseJob } from './parse-files.ts';
-import { fileProblem as at, type DesiredResource, type Kind, type WorkspaceFileKind } from './kind.ts';
+import { fileProblem as at, singleName, type DesiredResource, type Kind, type WorkspaceFileKind } from './kind.ts';
 import { kinds } from './specs.ts';
 
 /** One file of the directory as the client sent it: its path relative to the directory, and its text. */
@@ -68,7 +68,8 @@ function readSpec(
     return [];
   }
   const spec = parsed.data as Record<string, unknown>;
-  const name = kind.single ?? String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
+  const name =
+    kind.file !== undefined ? singleName : String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
   return [{ kind: kind.kind, name, file: f.path, spec }];
 }
 
