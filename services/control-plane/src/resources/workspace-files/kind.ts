@@ -117,7 +117,7 @@ export interface PlanCheck {
 }
 
 /** A change as four eyes on loosening judges it: the stored value (live), the body (absent: a deletion). */
-export interface LooseningChange {
+interface LooseningChange {
   stored: Spec;
   body: Spec | undefined;
   created?: boolean;
@@ -181,7 +181,7 @@ export function namedIn(kind: Kind, what: string, list: readonly string[] | null
 /** `${env:NAME}` or `${secret:NAME}`: how files name a secret value they never hold. */
 export const referencePattern = /^\$\{(env|secret):([A-Za-z0-9_][A-Za-z0-9_./-]{0,199})\}$/;
 
-export const Reference = z
+const Reference = z
   .string()
   .regex(referencePattern, 'must be a reference, ${env:NAME} or ${secret:NAME}: files never hold a secret value');
 

@@ -19,12 +19,6 @@ export interface Plan {
   problems: ProblemIssue[];
 }
 
-/** A plan with the live workspace it was made against: what the checks after the plan read. */
-export interface Planned {
-  plan: Plan;
-  live: LiveState;
-}
-
 export interface PlanOptions {
   prune: boolean;
   /** The references the client has a value for (`env:NAME`, `secret:NAME`): only names travel with a plan. */
