@@ -190,7 +190,7 @@ export function accessWouldRefuseEvent(base: CallEventBase, r: ShadowRefusal, in
  * `would_block`, …), outcome success, on the guardrail; the detectors and JSON paths, never a value. The call is named
  * by its invocation id.
  */
-export function guardrailArgumentsEvent(
+function guardrailArgumentsEvent(
   base: CallEventBase,
   { guardrail, findings }: { guardrail: { id: string; name: string }; findings: readonly GuardrailFinding[] },
   invocationId: string,
@@ -208,6 +208,26 @@ export function guardrailArgumentsEvent(
     },
   });
   return { ...event, resource: { type: 'guardrail', id: guardrail.id } };
+}
+
+/**
+ * The audit events of what guardrails found in the arguments of a call that went on (a call at the edge, a workflow's
+ * step in the worker): one per guardrail that found something, in the guardrails' order, its findings' first action
+ * naming it. `admit` (the edge's budget of events) may leave one out.
+ */
+export function guardrailFindingEvents(
+  base: CallEventBase,
+  found: { guardrails: readonly { rule: { id: string; name: string } }[]; findings: readonly GuardrailFinding[] },
+  invocationId: string,
+  admit?: (guardrail: { id: string; name: string }, action: string) => boolean,
+): AuditEventInput[] {
+  const events: AuditEventInput[] = [];
+  for (const { rule } of found.guardrails) {
+    const mine = found.findings.filter((f) => f.guardrail === rule.name);
+    if (mine.length === 0 || (admit && !admit(rule, mine[0]!.action))) continue;
+    events.push(guardrailArgumentsEvent(base, { guardrail: rule, findings: mine }, invocationId));
+  }
+  return events;
 }
 
 /**

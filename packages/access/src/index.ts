@@ -29,7 +29,7 @@ export {
   conditionRefusalEvent,
   confirmationEvent,
   delegationRefusalEvent,
-  guardrailArgumentsEvent,
+  guardrailFindingEvents,
   printable,
   programEvent,
   quotaAlertEvent,
@@ -40,3 +40,4 @@ export {
 export type { CallEventBase, ConfirmationOutcome, ProgramCall, SessionDecisionFacts } from './call-events.ts';
 export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';
 export type { SessionMatch } from './session-rules.ts';
+export { rulePlan, ruleNamesOf } from './rules.ts';

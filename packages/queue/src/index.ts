@@ -18,3 +18,5 @@ export * from './event-store.ts';
 export * from './subscriber-standing.ts';
 export * from './quota-replay.ts';
 export * from './inbound-queue.ts';
+export * from './quota-refusal.ts';
+export * from './delegation-calls.ts';

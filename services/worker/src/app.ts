@@ -19,6 +19,7 @@ import {
 import {
   checkQueueLayout,
   coalesceWrites,
+  DelegationCalls,
   duplicateConnection,
   exactCheck,
   giveBackQuota,
@@ -71,7 +72,6 @@ import { heldCallStart } from './held-calls.ts';
 import { taskAccessCheck } from './task-access.ts';
 import { taskCallerCheck, withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
-import { StepDelegationCounter } from './step-delegation.ts';
 
 export interface WorkerDeps {
   log: Logger;
@@ -213,7 +213,7 @@ function listenForEvents({ log, redis, events, keys, running, debug, resolver, r
     else if (channel === keys.debugSessionChanged) {
       debug.invalidate(message);
       log.debug({ serverId: message }, 'debug session changed; cached state dropped');
-    } else resolver.invalidate(message);
+    } else if (channel === keys.secretsChanged) resolver.invalidate(message);
   });
   // Invalidations sent while disconnected are lost: start from empty caches after a reconnect.
   events.on('ready', () => {
@@ -254,6 +254,10 @@ function buildClients(core: Core, overrides: Partial<WorkerDeps>): Clients {
     },
   });
   const plans = new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX);
+  // A republished state may come from a restored database, whose catalog versions may reuse numbers: plans dropped.
+  core.events.on('message', (channel: string) => {
+    if (channel === core.keys.stateRepublished) plans.clear();
+  });
   const connectLinks = new ConnectLinks(redis, env.REDIS_PREFIX, env.PUBLIC_API_URL);
   return { leases, userTokens, plans, connectLinks };
 }
@@ -288,7 +292,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     workspaceAccess: workspaceAccessReader(core),
     // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
     quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
-    delegationCalls: new StepDelegationCounter(redis, env.REDIS_PREFIX),
+    delegationCalls: new DelegationCalls(redis, env.REDIS_PREFIX),
     argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
     // What results bring into their callers' sessions, in the main Redis with the quotas (ADR 0078).
     sessions: redisSessionStore(redis, env.REDIS_PREFIX),
@@ -488,7 +492,13 @@ async function start(parts: Parts): Promise<void> {
   await checkRedisForm(core.connection);
   // A shard count other than the deployment's ends startup too (QueueLayoutError).
   await checkQueueLayout(core.redis, env.REDIS_PREFIX, env.REDIS_QUEUE_SHARDS);
-  await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged, keys.mcpRelayReply);
+  await events.subscribe(
+    keys.secretsChanged,
+    keys.cancel,
+    keys.debugSessionChanged,
+    keys.mcpRelayReply,
+    keys.stateRepublished,
+  );
   consumer.start();
   tasks.start();
   consumers.watcher.start();

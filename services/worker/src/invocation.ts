@@ -21,7 +21,7 @@ import type { PlanCache } from './catalog-cache.ts';
 import type { HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { ArgumentSealer } from './record-arguments.ts';
-import type { ExecutionRecordSink, PublishedReplies, QuotaMeter } from '@toolplane/queue';
+import type { DelegationCalls, ExecutionRecordSink, PublishedReplies, QuotaMeter } from '@toolplane/queue';
 import type { GuardrailDeps } from './guardrails.ts';
 import type { RequestCredentialOpener } from './request-credentials.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -30,7 +30,6 @@ import type { UserTokenKeeper } from './user-tokens.ts';
 import type { WorkspaceAccessReader } from './step-access.ts';
 import type { ArgumentGuardrailsReader } from './step-checks.ts';
 import type { SessionStore } from './session-labels.ts';
-import type { StepDelegationCounter } from './step-delegation.ts';
 
 /**
  * One invocation as the worker's steps see it (its job, clock, cancellation and record), the deps every step takes,
@@ -89,7 +88,7 @@ export interface ProcessorDeps {
   /** Charges a workflow step's tool's quotas (step-checks.ts, ADR 0048; absent: a step under a quota is refused). */
   quotaMeter?: QuotaMeter;
   /** A narrowed token's call counters, for workflow steps of its calls (step-delegation.ts, ADR 0084). */
-  delegationCalls?: StepDelegationCounter;
+  delegationCalls?: DelegationCalls;
   /** A hosted server's guardrails on arguments, for workflow steps on its tools (step-checks.ts, ADR 0050). */
   argumentGuardrails?: ArgumentGuardrailsReader;
   /** Where workflow steps' audit events go (step-checks.ts: log-only rules' would-be refusals, quota alerts). */

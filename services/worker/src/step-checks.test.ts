@@ -10,7 +10,7 @@ import type {
 } from '@toolplane/contracts';
 import { compileGuardrails } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
-import { QuotaMeter } from '@toolplane/queue';
+import { DelegationCalls, QuotaMeter } from '@toolplane/queue';
 import { Redis } from 'ioredis';
 import { redisSessionStore, type SessionStore } from './session-labels.ts';
 import { checkStep, type StepCheckDeps } from './step-checks.ts';
@@ -224,5 +224,72 @@ describe('a workflow step in its caller’s session (ADR 0078)', () => {
     expect(held.labels.get('untrusted')).toMatchObject({ tool: 'log_event', serverId: 's1', source: 'declared' });
     const { serverId: _none, ...operation } = step;
     expect(await checkStep(d, j, operation, {})).toEqual({ args: {}, done: expect.any(Function) });
+  });
+});
+
+describe('a workflow step called with a narrowed token (ADR 0084), in the edge’s order', () => {
+  const card = '4111111111111111';
+  const block: GuardrailRule = {
+    id: 'g-block',
+    name: 'no-cards',
+    tools: ['log_event'],
+    on: ['arguments'],
+    detectors: [{ kind: 'pii', types: ['card'] }],
+    action: 'block',
+    enforce: true,
+  };
+  /** A job of a token with one call left, its own counter, and maybe a condition of its chain. */
+  function narrowed(conditions: string[] = []) {
+    const jti = `tok-${randomUUID()}`;
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const delegation = { tokenId: jti, servers: null, tools: null, conditions, limits: [{ jti, calls: 1 }], exp };
+    return {
+      j: { ...job, rules: { delegation } },
+      used: async () => Number(await redis.get(`${prefix}:delegation:calls:${jti}`)),
+    };
+  }
+  const withCalls = (d: StepCheckDeps): StepCheckDeps => ({
+    ...d,
+    delegationCalls: new DelegationCalls(redis, prefix),
+  });
+
+  it('gives the token’s call back when a later check refuses the step, and spends it on one that runs', async () => {
+    const { j, used } = narrowed();
+    const blocked = await checkStep(withCalls(deps([], [block])), j, step, { m: `paid ${card}` });
+    expect(blocked).toEqual({ refused: expect.stringContaining('guardrail "no-cards" withheld') });
+    expect(await used()).toBe(0);
+    const noRoom: QuotaRule = {
+      id: 'q0',
+      name: 'none',
+      match: {},
+      counts: 'calls',
+      limit: 0,
+      window: 'day',
+      enforce: true,
+    };
+    expect(await checkStep(withCalls(deps([noRoom])), j, step, { m: 'x' })).toEqual({
+      refused: expect.stringContaining('quota "none"'),
+    });
+    expect(await used()).toBe(0);
+    expect(await checkStep(withCalls(deps([])), j, step, { m: 'x' })).toMatchObject({ args: { m: 'x' } });
+    expect(await used()).toBe(1);
+    expect(await checkStep(withCalls(deps([])), j, step, { m: 'y' })).toEqual({
+      refused: expect.stringContaining('has no calls left'),
+    });
+    expect(await used()).toBe(1);
+  });
+
+  it('judges the token’s conditions on the arguments as sent, before the guardrails redact them', async () => {
+    const redact = { ...block, id: 'g-redact', name: 'redact-cards', action: 'redact' as const };
+    const { j, used } = narrowed([`args.m == "paid ${card}"`]);
+    const checked = await checkStep(withCalls(deps([], [redact])), j, step, { m: `paid ${card}` });
+    expect(checked).toMatchObject({ args: { m: 'paid [redacted:pii:card]' } });
+    expect(await used()).toBe(1);
+    // A number where the condition compares a string: the condition is false, the step refused, nothing charged.
+    const lying = narrowed([`args.m == "paid ${card}"`]);
+    expect(await checkStep(withCalls(deps([])), lying.j, step, { m: 4111111111111111 })).toEqual({
+      refused: expect.stringContaining('only when'),
+    });
+    expect(await lying.used()).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 import {
   accessWouldRefuseEvent,
   auditActor,
-  guardrailArgumentsEvent,
+  guardrailFindingEvents,
   quotaAlertEvent,
   quotaEvent,
+  rulePlan,
   sessionDecisionEvent,
   type CallEventBase,
   type SessionDecisionFacts,
@@ -13,8 +14,6 @@ import {
   GuardrailRule,
   type AuditEventInput,
   type GuardrailFinding,
-  quotaTakesCaller,
-  quotaTakesTool,
   redisKeys,
   type QuotaCaller,
   type StepCaller,
@@ -24,24 +23,33 @@ import {
 } from '@toolplane/contracts';
 import { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
-import type { ChargeOutcome, QuotaCharge, QuotaMeter } from '@toolplane/queue';
+import {
+  callerQuotas,
+  quotaRefusalMessage,
+  quotasOfTool,
+  type ChargeOutcome,
+  type DelegationCalls,
+  type QuotaCharge,
+  type QuotaMeter,
+} from '@toolplane/queue';
 import { currentTraceIds } from '@toolplane/telemetry';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import { stepAccess, type WorkspaceAccessReader } from './step-access.ts';
 import type { RecordLabels, SessionStore } from './session-labels.ts';
-import { stepDelegation, type StepDelegationCounter } from './step-delegation.ts';
+import { stepDelegation } from './step-delegation.ts';
 import { stepSession, type StepSessionDeps } from './step-session.ts';
 
 /**
  * A workflow step on a hosted server's tool asks the rules a direct call of that tool asks at the edge (ADR 0045,
- * 0048, 0050), each a function of its own, in the edge's order: the tool's guardrails on arguments (a block refuses
- * the step, a redaction sends the arguments redacted), the caller's access to the tool (grants, conditions on the
- * arguments as they will be sent), then the tool's quotas, charged in the same Redis counters as a direct call
- * (`QuotaMeter`); between access and quotas, for a run that carries its caller's session, the session rules
- * (step-session.ts, ADR 0078: a refused step costs no quota). A refused step sends nothing; the workflow fails with
- * the reason. Steps of connectors' operations and of external servers registered alone belong to no hosted server:
- * none of these apply.
+ * 0048, 0050, 0078, 0084), each a function of its own, in the order of the one list of rules (`rules` in
+ * @toolplane/access, ADR 0097), as the edge's pipeline runs them: a narrowed token's rights (its tools, conditions on
+ * the arguments as sent, its calls: given back when a later check refuses), the tool's guardrails on arguments (a block
+ * refuses the step, a redaction sends the arguments redacted), the caller's access to the tool (grants, conditions on
+ * the arguments as they will be sent), the session rules for a run that carries its caller's session (step-session.ts),
+ * then the tool's quotas, charged in the same Redis counters as a direct call (`QuotaMeter`). A refused step sends
+ * nothing and costs nothing; the workflow fails with the reason. Steps of connectors' operations and of external servers
+ * registered alone belong to no hosted server: none of these apply.
  */
 
 /** What the step checks read: the published policies and quotas, the meter, the step's server's guardrails. */
@@ -56,7 +64,7 @@ export interface StepCheckDeps {
   /** Sessions' labels (ADR 0078), for a run that carries its caller's session. */
   sessions?: SessionStore | undefined;
   /** A narrowed token's call counters (ADR 0084), for a workflow called with one (absent: a limited token's step is refused). */
-  delegationCalls?: StepDelegationCounter | undefined;
+  delegationCalls?: DelegationCalls | undefined;
   now?: (() => number) | undefined;
   log: Logger;
 }
@@ -72,14 +80,40 @@ export type StepChecked =
 
 const nothingToRelease = () => Promise.resolve();
 
+type StepJob = Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules'>;
+
+/** One step as its checks see it: each may refuse it, send other arguments, or keep something for its end. */
+interface StepRun {
+  readonly deps: StepCheckDeps;
+  readonly job: StepJob;
+  readonly step: ToolStepPlan;
+  /** The workspace's published policies and quotas, read once for every check that needs them. */
+  readonly workspaceAccess: WorkspaceAccessReader | undefined;
+  readonly audit: StepAudit | undefined;
+  /** The arguments as the later checks see them (the guardrails may redact them). */
+  args: Record<string, unknown>;
+  /** Gives back what an earlier check charged when a later one refuses (a narrowed token's call). */
+  refund?: () => Promise<void>;
+  brought?: () => Promise<RecordLabels>;
+  /** Releases the step's calls in flight when it ends. */
+  done?: () => Promise<void>;
+}
+
+/** A rule's check of a step: why it refuses it, or undefined (it goes on). */
+interface StepCheck {
+  readonly name: string;
+  run(r: StepRun): Promise<string | undefined>;
+}
+
 /**
- * Every check of one step, in order; the first refusal stops it. What a log-only rule would have done (a guardrail's
- * findings, a policy's or a quota's would-be refusal), a quota's refusal and alerts are audit events, built as the edge
- * builds them for a plain call of the tool (`@toolplane/access` call-events), the workflow's invocation named.
+ * Every check of one step, in order; the first refusal stops it (a narrowed token's charge is given back). What a
+ * log-only rule would have done (a guardrail's findings, a policy's or a quota's would-be refusal), a quota's refusal
+ * and alerts are audit events, built as the edge builds them for a plain call of the tool (`@toolplane/access`
+ * call-events), the workflow's invocation named.
  */
 export async function checkStep(
   deps: StepCheckDeps,
-  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId' | 'rules'>,
+  job: StepJob,
   step: ToolStepPlan,
   sent: Record<string, unknown>,
 ): Promise<StepChecked> {
@@ -93,45 +127,102 @@ export async function checkStep(
     },
     invocationId: job.invocationId,
   };
-  const guarded = await stepGuardrails(deps, step, sent);
-  if ('refused' in guarded) return guarded;
-  const { args } = guarded;
-  if (audit && guarded.found) recordFindings(audit, guarded.found);
-  // The workspace's published policies and quotas, read once for both checks.
   let read: ReturnType<WorkspaceAccessReader> | undefined;
   const workspaceAccess = deps.workspaceAccess && ((id: string) => (read ??= deps.workspaceAccess!(id)));
-  const decided = await stepAccess(workspaceAccess, job, step, args);
-  if ('refused' in decided) return decided;
-  if (audit)
-    for (const r of decided.shadow) audit.sink.add(accessWouldRefuseEvent(audit.events, r, audit.invocationId));
-  // The caller's session (ADR 0078): a step sending data out after what the session holds; what its result brings.
-  const session = job.rules?.session
-    ? await stepSession({ ...sessionDeps(deps), workspaceAccess }, job, step, audit && sessionEvents(audit))
-    : noSession;
-  if ('refused' in session) return session;
-  const { brought } = session;
-  // A narrowed token's rights (ADR 0084): its tools, conditions and calls, as a direct call with it would meet them.
-  const narrowed = await stepDelegation(deps.delegationCalls, job, step, args);
-  if ('refused' in narrowed) return narrowed;
-  const charged = await chargeStepQuotas({ ...deps, workspaceAccess }, job, step);
-  if (audit && charged.outcome) recordQuotas(audit, charged.outcome);
-  if ('refused' in charged) {
-    await narrowed.refund();
-    return { refused: charged.refused };
+  const r: StepRun = { deps, job, step, workspaceAccess, audit, args: sent };
+  for (const check of stepChecks) {
+    const refused = await check.run(r);
+    if (refused === undefined) continue;
+    await r.refund?.();
+    return { refused };
   }
-  const { charge } = charged;
-  if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease, ...(brought ? { brought } : {}) };
-  // Calls in flight end with the step (its windowed units stay charged, as a direct call's).
-  const done = () =>
-    deps
-      .quotaMeter!.release(charge, { windowed: false, inFlight: true })
-      .catch((err: unknown) =>
-        deps.log.warn({ invocationId: job.invocationId, err: String(err) }, 'a step’s call in flight was not released'),
-      );
-  return { args, done, ...(brought ? { brought } : {}) };
+  const { args, brought } = r;
+  return { args, done: r.done ?? nothingToRelease, ...(brought ? { brought } : {}) };
 }
 
-const noSession = { brought: undefined };
+const delegationCheck: StepCheck = {
+  name: 'delegation',
+  async run(r) {
+    // A narrowed token's rights (ADR 0084): its tools, conditions and calls, as a direct call with it would meet them.
+    const narrowed = await stepDelegation(r.deps.delegationCalls, r.job, r.step, r.args);
+    if ('refused' in narrowed) return narrowed.refused;
+    r.refund = narrowed.refund;
+    return undefined;
+  },
+};
+
+const argumentGuardrailsCheck: StepCheck = {
+  name: 'argument-guardrails',
+  async run(r) {
+    const guarded = await stepGuardrails(r.deps, r.step, r.args);
+    if ('refused' in guarded) return guarded.refused;
+    r.args = guarded.args;
+    if (r.audit && guarded.found)
+      for (const event of guardrailFindingEvents(r.audit.events, guarded.found, r.audit.invocationId))
+        r.audit.sink.add(event);
+    return undefined;
+  },
+};
+
+const accessCheck: StepCheck = {
+  name: 'access',
+  async run(r) {
+    const decided = await stepAccess(r.workspaceAccess, r.job, r.step, r.args);
+    if ('refused' in decided) return decided.refused;
+    const { audit } = r;
+    if (audit)
+      for (const w of decided.shadow) audit.sink.add(accessWouldRefuseEvent(audit.events, w, audit.invocationId));
+    return undefined;
+  },
+};
+
+const sessionCheck: StepCheck = {
+  name: 'session',
+  async run(r) {
+    // The caller's session (ADR 0078): a step sending data out after what the session holds; what its result brings.
+    if (!r.job.rules?.session) return undefined;
+    const deps = { ...sessionDeps(r.deps), workspaceAccess: r.workspaceAccess };
+    const session = await stepSession(deps, r.job, r.step, r.audit && sessionEvents(r.audit));
+    if ('refused' in session) return session.refused;
+    if (session.brought) r.brought = session.brought;
+    return undefined;
+  },
+};
+
+const quotaCheck: StepCheck = {
+  name: 'quota',
+  async run(r) {
+    const { deps, job } = r;
+    const charged = await chargeStepQuotas({ ...deps, workspaceAccess: r.workspaceAccess }, job, r.step);
+    if (r.audit && charged.outcome) recordQuotas(r.audit, charged.outcome);
+    if ('refused' in charged) return charged.refused;
+    const { charge } = charged;
+    if (!charge || charge.inFlight.length === 0) return undefined;
+    // Calls in flight end with the step (its windowed units stay charged, as a direct call's).
+    r.done = () =>
+      deps
+        .quotaMeter!.release(charge, { windowed: false, inFlight: true })
+        .catch((err: unknown) =>
+          deps.log.warn(
+            { invocationId: job.invocationId, err: String(err) },
+            'a step’s call in flight was not released',
+          ),
+        );
+    return undefined;
+  },
+};
+
+/** The checks of a step, in the list's order (built once, as this module loads). */
+const stepChecks = rulePlan<StepCheck>('workflowStep', {
+  delegation: delegationCheck,
+  'argument-guardrails': argumentGuardrailsCheck,
+  access: accessCheck,
+  session: sessionCheck,
+  quota: quotaCheck,
+});
+
+/** The names of the rules a step meets, in order (compared with the list by a unit test). */
+export const stepRuleNames: readonly string[] = stepChecks.map((check) => check.name);
 
 /** What a step's session reads of the step checks' deps: its tool's labels (the live catalog), the store, the clock. */
 const sessionDeps = (deps: StepCheckDeps): StepSessionDeps => ({
@@ -167,18 +258,6 @@ function stepEvents(job: Pick<ToolInvokeJob, 'principal' | 'invocationId'>, step
     },
     parentInvocationId: job.invocationId,
   };
-}
-
-/** One audit event per guardrail and action found in a step's arguments that went on (log-only, redact, flag). */
-function recordFindings(
-  audit: StepAudit,
-  found: { guardrails: readonly CompiledGuardrail[]; findings: readonly GuardrailFinding[] },
-) {
-  for (const { rule } of found.guardrails) {
-    const mine = found.findings.filter((f) => f.guardrail === rule.name);
-    if (mine.length > 0)
-      audit.sink.add(guardrailArgumentsEvent(audit.events, { guardrail: rule, findings: mine }, audit.invocationId));
-  }
 }
 
 /** A step's quota charge as the edge records a call's: log-only quotas' would-be refusals, a refusal, alerts. */
@@ -238,32 +317,16 @@ async function chargeStepQuotas(
 ): Promise<({ refused: string } | { charge: QuotaCharge | undefined }) & { outcome?: ChargeOutcome }> {
   if (step.serverId === undefined || !job.stepCaller) return { charge: undefined };
   const access: WorkspaceAccess | undefined = await deps.workspaceAccess?.(job.principal.workspaceId);
-  if (!access?.quotas?.length) return { charge: undefined };
-  const caller = quotaCaller(job.stepCaller);
-  const rules = access.quotas.filter(
-    (q) => quotaTakesCaller(q, caller, step.serverId!) && quotaTakesTool(q, step.name),
-  );
+  // The same quotas as a direct call of the tool by this caller (the edge's `callerQuotas`, then `quotasOfTool`).
+  const quotas = access && callerQuotas(access, quotaCaller(job.stepCaller), step.serverId);
+  const rules = quotas ? quotasOfTool(quotas, step.name) : [];
   if (rules.length === 0) return { charge: undefined };
   const unavailable = `the quotas of the step's tool "${step.name}" could not be checked (Redis unavailable).`;
   if (!deps.quotaMeter) return { refused: unavailable };
   try {
-    const outcome = await deps.quotaMeter.charge(
-      { workspaceId: access.workspaceId, rules, caller },
-      rules,
-      step.cost ?? 1,
-    );
+    const outcome = await deps.quotaMeter.charge(quotas!, rules, step.cost ?? 1);
     if (!outcome.refused) return { charge: outcome.charge, outcome };
-    const { rule, retryAfterSeconds } = outcome.refused;
-    const { limit, counts, window } = rule;
-    // As the edge says it of a direct call (pipeline/quota.ts).
-    const what =
-      counts === 'in_flight'
-        ? `${limit} call${limit === 1 ? '' : 's'} at once`
-        : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
-    return {
-      refused: `quota "${rule.name}" (${what}) has no room for the step's tool "${step.name}": retry after ${retryAfterSeconds} s.`,
-      outcome,
-    };
+    return { refused: quotaRefusalMessage(step.name, outcome.refused, 'step'), outcome };
   } catch (err) {
     deps.log.warn({ tool: step.name, err: String(err) }, 'a step’s quotas could not be checked');
     return { refused: unavailable };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CallRules, ToolStepPlan } from '@toolplane/contracts';
-import { stepDelegation, type StepDelegationCounter } from './step-delegation.ts';
+import type { DelegationCalls } from '@toolplane/queue';
+import { stepDelegation } from './step-delegation.ts';
 
 // A narrowed token's rights on a workflow's steps (ADR 0084): its tools and servers, its conditions on the step's
 // arguments, its expiry and its chain's call limits, charged through the counter (a fake of our own interface here).
@@ -25,7 +26,7 @@ function counter(room: boolean) {
   const fake = {
     charge: async () => (calls.push('charge'), room),
     refund: async () => void calls.push('refund'),
-  } as unknown as StepDelegationCounter;
+  } as unknown as DelegationCalls;
   return { fake, calls };
 }
 

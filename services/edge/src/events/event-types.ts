@@ -1,9 +1,8 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { falseDelegationCondition } from '@toolplane/access';
+import { conditionRefusal, falseDelegationCondition, rulePlan } from '@toolplane/access';
 import type { CatalogEventType } from '@toolplane/contracts';
-import { conditionRefusal } from '../access-conditions.ts';
-import type { Caller } from '../authenticate.ts';
-import type { LoadedCatalog } from '../catalogs.ts';
+import type { Caller } from '../identity/authenticate.ts';
+import type { LoadedCatalog } from '../state/catalogs.ts';
 import { forbidden, invalidParams, notFound, unsupported } from './wire.ts';
 
 /**
@@ -76,20 +75,64 @@ export function resolveEventType(
       feature: 'deliveryMode',
       value: request.delivery,
     });
-  if (!type.validate(request.arguments)) {
+  for (const check of subscribeChecks) {
+    const refused = check.run(caller, type, request);
+    if (refused) throw refused;
+  }
+  return type;
+}
+
+type SubscribeRequest = { name: string; arguments: Readonly<Record<string, unknown>> };
+interface SubscribeCheck {
+  readonly name: string;
+  run(caller: Caller, type: LoadedEventType, request: SubscribeRequest): Error | undefined;
+}
+
+/** The subscription's arguments against the event type's schema. */
+const argumentsCheck: SubscribeCheck = {
+  name: 'arguments',
+  run(_caller, type, request) {
+    if (type.validate(request.arguments)) return undefined;
     const errors = (type.validate.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? '' }));
     const first = errors[0];
-    throw invalidParams(
+    return invalidParams(
       `Invalid arguments for event type "${request.name}"${first ? `: ${first.path || '/'} ${first.message}` : ''}`,
       { errors },
     );
-  }
-  const refusal = caller.conditions ? conditionRefusal(caller.conditions, loaded, type, request.arguments) : undefined;
-  if (refusal) throw forbidden(refusal);
-  const narrowed = delegationRefusal(caller, request);
-  if (narrowed) throw forbidden(narrowed);
-  return type;
-}
+  },
+};
+
+/** A narrowed token's conditions on the subscription's arguments. */
+const delegationCheck: SubscribeCheck = {
+  name: 'delegation',
+  run(caller, _type, request) {
+    const narrowed = delegationRefusal(caller, request);
+    return narrowed ? forbidden(narrowed) : undefined;
+  },
+};
+
+/** A condition on the caller's grant of the event type, on the subscription's arguments. */
+const accessCheck: SubscribeCheck = {
+  name: 'access',
+  run(caller, type, request) {
+    const { conditions, loaded } = caller;
+    const refusal = conditions ? conditionRefusal(conditions, loaded, type, request.arguments) : undefined;
+    return refusal ? forbidden(refusal) : undefined;
+  },
+};
+
+/**
+ * The rules a subscription meets once its event type is granted and delivered that way, in the order of the one list of
+ * rules (`rules` in @toolplane/access): the arguments, a narrowed token's conditions, the grant's conditions.
+ */
+const subscribeChecks = rulePlan<SubscribeCheck>('eventSubscribe', {
+  arguments: argumentsCheck,
+  delegation: delegationCheck,
+  access: accessCheck,
+});
+
+/** The names of the rules a subscription meets, in order (compared with the list by a unit test). */
+export const subscribeRuleNames: readonly string[] = subscribeChecks.map((check) => check.name);
 
 /**
  * A narrowed token's conditions on the subscription's arguments (ADR 0084): an event type is subscribed to

@@ -1,10 +1,10 @@
 import { toolResultValue, type GuardrailFinding, type ToolOutcome } from '@toolplane/contracts';
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
-import type { ToolCallDeps } from '../call-types.ts';
-import { guardrailArgumentsEvent, type CallEventBase } from '@toolplane/access';
-import { callEvents } from '../call-audit.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
+import { guardrailFindingEvents, type CallEventBase } from '@toolplane/access';
+import { callEvents } from '../calls/call-audit.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { refuse } from './refusal.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';
 
@@ -68,15 +68,12 @@ function guardArguments(s: CallState): Verdict {
 function recordFindings(
   deps: ToolCallDeps,
   who: { events: CallEventBase; caller: string },
-  { guardrails, findings }: { guardrails: readonly CompiledGuardrail[]; findings: GuardrailFinding[] },
+  found: { guardrails: readonly CompiledGuardrail[]; findings: GuardrailFinding[] },
   invocationId: string,
 ): void {
-  for (const { rule } of guardrails) {
-    const found = findings.filter((f) => f.guardrail === rule.name);
-    if (found.length === 0) continue;
-    if (deps.shadowEvents?.once(`guardrail ${rule.id} ${found[0]!.action} ${who.events.tool} ${who.caller}`) ?? true)
-      deps.audit!.add(guardrailArgumentsEvent(who.events, { guardrail: rule, findings: found }, invocationId));
-  }
+  const admit = (rule: { id: string }, action: string) =>
+    deps.shadowEvents?.once(`guardrail ${rule.id} ${action} ${who.events.tool} ${who.caller}`) ?? true;
+  for (const event of guardrailFindingEvents(who.events, found, invocationId, admit)) deps.audit!.add(event);
 }
 
 /**

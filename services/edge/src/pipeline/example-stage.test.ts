@@ -2,19 +2,20 @@ import { describe, expect, it } from '@jest/globals';
 import { toolResultValue, type AuditEventInput, type ToolInvokeJob } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
 import { callStages } from './order.ts';
 import { refuse } from './refusal.ts';
 import { runCall } from './run.ts';
 import type { Ending, Stage } from './stage.ts';
 
-/** A tool's plan in an order other than `order.ts`'s (as `planOf` works it out for the real one). */
+/** A tool's plan in an order other than the list's (as `planOf` works it out for the real one). */
 const planFor = (tool: LoadedTool, stages: readonly Stage[]) => stages.filter((stage) => stage.appliesTo(tool));
 
 /**
- * Adding a call capability: a stage of its own (this file stands for its folder) and one line in the order
- * (`order.ts`; here a copy of the order with the line added). Nothing else changes: the stage refuses (nothing is
+ * Adding a call capability: a stage of its own (this file stands for its folder) and one line in the list of rules
+ * (`rules.ts` in @toolplane/access, which `order.ts` builds the order from; here a copy of the order with the line
+ * added). Nothing else changes: the stage refuses (nothing is
  * enqueued, a rejected record), lets through in log-only mode (an audit event saying what it would have done), settles
  * when the call ends, and a tool it does not apply to never meets it.
  */

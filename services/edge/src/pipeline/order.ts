@@ -1,3 +1,4 @@
+import { rulePlan } from '@toolplane/access';
 import { accessStage } from './access.ts';
 import { approvalStage } from './approval.ts';
 import { argumentGuardrailsStage } from './argument-guardrails.ts';
@@ -12,26 +13,26 @@ import { taskOnlyStage } from './task-only.ts';
 import { upstreamCredentialStage } from './upstream-credential.ts';
 
 /**
- * The order of the stages, the one place it is written (ADR 0077). Each later stage sees the call as the earlier ones
- * left it: the guardrails on arguments run before anything reads the arguments; the session rules after access (a
- * hold they ask for is the approval stage's); every stage that only refuses runs
- * before the ones that keep something (a person's answer, a spent approval, a quota charge), so that a refused call
- * costs nothing; the quota charges after every refusal; the cache answers only a charged call. A narrowed token's
- * limits (ADR 0084) come right after the arguments: its charge of calls is given back when a later stage refuses.
+ * The edge's stage of each rule. Their order is the one list of rules (`rules` in @toolplane/access, ADR 0097), which
+ * also says which of them a call and a read of an attached server meet: the plans below are built from it once, as
+ * this module loads (a rule of either path without its stage here fails the load).
  */
-export const callStages: readonly Stage[] = [
-  argumentsStage,
-  delegationStage,
-  argumentGuardrailsStage,
-  accessStage,
-  sessionStage,
-  upstreamCredentialStage,
-  taskOnlyStage,
-  confirmationStage,
-  approvalStage,
-  quotaStage,
-  cacheStage,
-];
+const stages: Parameters<typeof rulePlan<Stage>>[1] = {
+  arguments: argumentsStage,
+  delegation: delegationStage,
+  'argument-guardrails': argumentGuardrailsStage,
+  access: accessStage,
+  session: sessionStage,
+  'upstream-credential': upstreamCredentialStage,
+  'task-only': taskOnlyStage,
+  confirmation: confirmationStage,
+  approval: approvalStage,
+  quota: quotaStage,
+  cache: cacheStage,
+};
+
+/** The stages of a call of a tool, in the list's order (ADR 0077). */
+export const callStages: readonly Stage[] = rulePlan('call', stages);
 
 /** The stages a read of an attached server's resource, prompt or completion meets, in the same order. */
-export const readStages: readonly Stage[] = callStages.filter((stage) => stage.reads === true);
+export const readStages: readonly Stage[] = rulePlan('read', stages);

@@ -1,10 +1,11 @@
 import { toolResultValue } from '@toolplane/contracts';
 import { recordQuotaCharged, recordQuotaRefused, recordQuotaUse } from '@toolplane/telemetry';
 import { quotaAlertEvent, quotaEvent, type CallEventBase } from '@toolplane/access';
-import { callEvents } from '../call-audit.ts';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from '../quotas.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import { quotaRefusalFacts, quotaRefusalMessage } from '@toolplane/queue';
+import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge } from '../governance/quotas.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
 import type { CallState, Ending, Stage, Verdict } from './stage.ts';
 
@@ -19,7 +20,6 @@ import type { CallState, Ending, Stage, Verdict } from './stage.ts';
 export const quotaStage: Stage = {
   name: 'quota',
   appliesTo: () => true,
-  reads: true,
   run: (s) => (s.call.quotas && s.deps.quotas ? chargeQuotas(s) : undefined),
 };
 
@@ -49,8 +49,8 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
   };
   observeQuotas(deps, who, outcome, s.invocationId);
   if (outcome.refused) {
-    const message = quotaMessage(tool.def.name, outcome.refused);
-    const result = { ...errorResult(message), _meta: { 'toolplane/quota': quotaFacts(outcome.refused) } };
+    const message = quotaRefusalMessage(tool.def.name, outcome.refused, 'call');
+    const result = { ...errorResult(message), _meta: { 'toolplane/quota': quotaRefusalFacts(outcome.refused) } };
     return refuse(s, { errorCode: 'quota.exceeded', message, result });
   }
   const { charge } = outcome;
@@ -108,26 +108,4 @@ function observeQuotas(
     recordQuotaCharged(rule.id, rule.counts, amount);
   });
   for (const a of outcome.alerts) deps.audit?.add(quotaAlertEvent(events(), a, who.person));
-}
-
-function quotaFacts(r: QuotaRefusal) {
-  return {
-    quota: r.rule.name,
-    counts: r.rule.counts,
-    limit: r.rule.limit,
-    ...(r.rule.window ? { window: r.rule.window } : {}),
-    retryAfterSeconds: r.retryAfterSeconds,
-  };
-}
-
-function quotaMessage(tool: string, r: QuotaRefusal): string {
-  const { name, limit, counts, window } = r.rule;
-  const what =
-    counts === 'in_flight'
-      ? `${limit} call${limit === 1 ? '' : 's'} at once`
-      : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
-  return (
-    `Quota "${name}" (${what}) has no room for this call of "${tool}": the call was not made, nothing was sent. ` +
-    `Retry after ${r.retryAfterSeconds} s.`
-  );
 }

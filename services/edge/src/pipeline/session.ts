@@ -17,10 +17,10 @@ import type {
   ToolOutcome,
 } from '@toolplane/contracts';
 import { addToSession, readSession, type SessionView } from '@toolplane/queue';
-import type { CallSession } from '../authenticate.ts';
-import { callEvents } from '../call-audit.ts';
-import type { LoadedTool } from '../catalogs.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import type { CallSession } from '../identity/authenticate.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import type { LoadedTool } from '../state/catalogs.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
 import type { CallState, Settle, Stage, Verdict } from './stage.ts';
 
@@ -36,10 +36,9 @@ export const sessionStage: Stage = {
   name: 'session',
   // Every tool: a workspace whose conditions read the session counts every call in it. A workspace that keeps no
   // session pays one test.
+  // Reads too (`rules` in @toolplane/access): a read of an attached server's resource or prompt brings its server's
+  // classification; it is no call of a tool: not counted, and it sends nothing out.
   appliesTo: () => true,
-  // A read of an attached server's resource or prompt brings its server's classification; it is no call
-  // of a tool: not counted, and it sends nothing out.
-  reads: true,
   run(s) {
     const session = s.call.session;
     if (!session) return undefined;

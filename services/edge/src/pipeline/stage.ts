@@ -1,7 +1,7 @@
 import type { PolicyApprovalRule } from '@toolplane/access';
 import type { CallRules, ToolInvokeJob, ToolOutcome } from '@toolplane/contracts';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedTool } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedTool } from '../state/catalogs.ts';
 
 /**
  * The call pipeline (ADR 0077): every rule on a call is a stage, one module each in this folder, run in the order of
@@ -57,18 +57,16 @@ export interface Settle {
 export type Verdict = void | { settle: Settle } | { refused: ToolOutcome } | { answered: ToolOutcome };
 
 export interface Stage {
-  /** Its name, as docs/architecture.md and the stage × path test list it. */
+  /**
+   * Its rule's name in the one list of rules (`rules` in @toolplane/access), which also says which paths it applies to
+   * (calls, reads of attached servers, …); docs/architecture.md and the stage × path test list it.
+   */
   readonly name: string;
   /**
    * Whether calls of this tool can meet the stage at all: worked out once per catalog version (`planOf`), so that a
    * tool with no rules pays nothing for it. A stage whose rules depend on the caller answers true and looks at run time.
    */
   appliesTo(tool: LoadedTool): boolean;
-  /**
-   * Whether it also applies to a read of an attached server's resource, prompt or completion (a call of the server,
-   * named by what it reads, with no arguments of a tool): the quota stage does (a quota on every tool counts reads).
-   */
-  readonly reads?: boolean;
   /** Its check: synchronous unless it has to ask something (Redis, a person). */
   run(s: CallState): Verdict | Promise<Verdict>;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { falseDelegationCondition, stepRefusal } from '@toolplane/access';
+import { falseDelegationCondition, rulePlan, stepRefusal } from '@toolplane/access';
 import {
   EventSubscription,
   quotaTakesCaller,
@@ -180,7 +180,58 @@ async function credentialRefusal(deps: FanOutDeps, sub: EventSubscription): Prom
   return refused;
 }
 
-/** One occurrence for one subscription: credential, filters, access and conditions, guardrails, quota, session label, stream. */
+/** One occurrence on its way to one subscription, as its rules see it. */
+interface Delivery {
+  readonly deps: FanOutDeps;
+  readonly sub: EventSubscription;
+  readonly target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined };
+  /** The payload as the subscriber will receive it (the guardrails on results may redact it). */
+  data: unknown;
+}
+
+/** A rule's check of one delivery: why the occurrence is not given, or undefined (it goes on). */
+interface DeliveryCheck {
+  readonly name: string;
+  run(d: Delivery): string | undefined | Promise<string | undefined>;
+}
+
+/**
+ * The rules an occurrence meets for a subscription whose credential stands and whose filters it passes, in the order of
+ * the one list of rules (`rules` in @toolplane/access, ADR 0097): a narrowed token's conditions, the access policies
+ * and their conditions, the server's guardrails on results, then the quotas (charged only for what is given).
+ */
+const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
+  delegation: {
+    name: 'delegation',
+    run({ sub, target, data }) {
+      const narrowed = delegationRefusal(sub, target.server, data);
+      return narrowed === undefined ? undefined : `narrowed token: ${narrowed}`;
+    },
+  },
+  access: {
+    name: 'access',
+    run({ sub, target, data }) {
+      const refused = accessRefusal(target.access, sub, target.server, data);
+      return refused === undefined ? undefined : `access: ${refused}`;
+    },
+  },
+  'result-guardrails': {
+    name: 'result-guardrails',
+    run(d) {
+      const guardrails = guardrailsFor(d.target.server.guardrails, d.sub.name);
+      const guarded = applyGuardrails(d.data, guardrails, { maxScanBytes: d.deps.maxScanBytes });
+      if (guarded.withheld) return `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim();
+      d.data = guarded.value;
+      return undefined;
+    },
+  },
+  quota: { name: 'quota', run: ({ deps, sub, target }) => quotaRefusal(deps, sub, target) },
+});
+
+/** The names of the rules a delivery meets, in order (compared with the list by a unit test). */
+export const deliveryRuleNames: readonly string[] = deliveryChecks.map((check) => check.name);
+
+/** One occurrence for one subscription: credential, filters, then its rules (`deliveryChecks`), session label, stream. */
 async function giveTo(
   deps: FanOutDeps,
   sub: EventSubscription,
@@ -194,17 +245,12 @@ async function giveTo(
   if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
   const standing = await credentialRefusal(deps, sub);
   if (standing !== undefined) return { id: sub.id, given: false, why: `credential: ${standing}` };
-  const refused = accessRefusal(target.access, sub, server, occurrence.data);
-  if (refused !== undefined) return { id: sub.id, given: false, why: `access: ${refused}` };
-  const narrowed = delegationRefusal(sub, server, occurrence.data);
-  if (narrowed !== undefined) return { id: sub.id, given: false, why: `narrowed token: ${narrowed}` };
-  const guardrails = guardrailsFor(server.guardrails, sub.name);
-  const guarded = applyGuardrails(occurrence.data, guardrails, { maxScanBytes: deps.maxScanBytes });
-  if (guarded.withheld)
-    return { id: sub.id, given: false, why: `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim() };
-  const overQuota = await quotaRefusal(deps, sub, target);
-  if (overQuota !== undefined) return { id: sub.id, given: false, why: overQuota };
-  const shown: EventOccurrence = { ...occurrence, data: guarded.value };
+  const d: Delivery = { deps, sub, target, data: occurrence.data };
+  for (const check of deliveryChecks) {
+    const why = await check.run(d);
+    if (why !== undefined) return { id: sub.id, given: false, why };
+  }
+  const shown: EventOccurrence = { ...occurrence, data: d.data };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
   if (sub.session)
     await deps.sessions.add(sub.workspaceId, sub.session, {

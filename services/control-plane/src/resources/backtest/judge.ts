@@ -7,13 +7,27 @@ import type { Rules } from './rules.ts';
 import type { RecordedLabel, SessionReplay } from './session.ts';
 
 /**
- * One recorded call judged by one set of rules, in the edge's order (ADR 0077, ADR 0080): the access decision on the
- * server and the tool (authentication), the guardrails on arguments, the conditions of the caller's grants (on the
- * arguments as sent), the session rules (on what the caller's session holds by then, `SessionReplay`), the
- * confirmations (a person asked first: taken as accepted), then the quotas, replayed in time order. The same
- * functions as the edge's stages (`@toolplane/access`, `@toolplane/guardrails`, the quota meter's rule in
- * `QuotaReplay`); nothing is sent anywhere.
+ * One recorded call judged by one set of rules, in the order of the one list of rules (ADR 0077, ADR 0080, ADR 0097):
+ * the access decision on the server and the tool (authentication), the guardrails on arguments, the conditions of the
+ * caller's grants (on the arguments as sent), the session rules (on what the caller's session holds by then,
+ * `SessionReplay`), the confirmations (a person asked first: taken as accepted), then the quotas, replayed in time
+ * order. The same functions as the edge's stages (`@toolplane/access`, `@toolplane/guardrails`, the quota meter's rule
+ * in `QuotaReplay`); nothing is sent anywhere.
  */
+
+/**
+ * The rules the replay judges, in the order `verdictOf` applies them (after the access decision on the server and the
+ * tool, which the edge makes as it loads the caller's catalog): the one list's order (`rules` in @toolplane/access,
+ * ADR 0097), compared with it by a unit test. A confirmation is taken as accepted; an approval is a hold.
+ */
+export const backtestRuleNames: readonly string[] = [
+  'argument-guardrails',
+  'access',
+  'session',
+  'confirmation',
+  'approval',
+  'quota',
+];
 
 /** A recorded call as the judgement reads it. */
 export interface RecordedCall {
