@@ -96,7 +96,49 @@ function controlPlaneLayerProblem(from: string, to: string): string | undefined 
     : undefined;
 }
 
+/**
+ * Within the resources layer, tiers, bottom first (docs/architecture.md, "Resource folders read one another through
+ * registries"): the modules every resource is written against, the workspace-file machinery every kind is declared
+ * against, the resource folders, and the registries that list each resource's declarations (operation tables,
+ * backgrounds, workspace-file kinds). An import of a module in a tier above is an upward arrow unless it is a registry:
+ * shared code reads the resources only through a registry. `*` is every resource folder not named.
+ */
+const resourceTiers = [
+  ['governing.ts', 'rows.ts', 'row-operations.ts', 'background.ts'],
+  ['workspace-files'],
+  ['*'],
+  ['operations.ts', 'backgrounds.ts', 'workspace-file-kinds.ts'],
+];
+const registryTier = resourceTiers.length - 1;
+
+/**
+ * The upward arrows allowed, `from -> to` relative to `src/resources/` (at most 3; the check fails on one not listed,
+ * and on one listed that is gone, so the list only shrinks).
+ */
+const upwardArrowAllowance: string[] = [];
+
+/** `path`'s tier under `src/resources/`; undefined outside it (deps.ts and operation.ts sit in a layer below). */
+function resourceTier(path: string): number | undefined {
+  const [layer, top, rest] = [path.split('/')[0], path.split('/')[1]!, path.split('/')[2]];
+  if (layer !== 'resources' || path === 'resources/deps.ts' || path === 'resources/operation.ts') return undefined;
+  const i = resourceTiers.findIndex((names) => names.includes(top));
+  if (i >= 0) return i;
+  if (rest !== undefined) return resourceTiers.findIndex((names) => names.includes('*'));
+  throw new Error(
+    `services/control-plane/src/${path}: not in any tier of the resources in scripts/check-boundaries.ts`,
+  );
+}
+
+/** `from -> to` when importing `to` from `from` is an upward arrow between resource tiers. */
+function upwardArrow(from: string, to: string): string | undefined {
+  if (from.endsWith('.test.ts')) return undefined;
+  const [a, b] = [resourceTier(from), resourceTier(to)];
+  if (a === undefined || b === undefined || b <= a || b === registryTier) return undefined;
+  return `${from.slice('resources/'.length)} -> ${to.slice('resources/'.length)}`;
+}
+
 const problems: string[] = [];
+const upwardArrows = new Set<string>();
 for (const top of ['services', 'packages']) {
   for (const pkg of readdirSync(join(root, top))) {
     const dir = join(root, top, pkg);
@@ -129,11 +171,14 @@ for (const top of ['services', 'packages']) {
         else if (spec.startsWith('.') && relative(dir, resolve(dirname(file), spec)).startsWith('..'))
           problems.push(`${relFile} imports ${spec}: outside ${rel}; declare the package and import it by name`);
         else if (spec.startsWith('.') && rel === 'services/control-plane') {
-          const upward = controlPlaneLayerProblem(
+          const [from, to] = [
             relative(join(dir, 'src'), file),
             relative(join(dir, 'src'), resolve(dirname(file), spec)),
-          );
+          ];
+          const upward = controlPlaneLayerProblem(from, to);
           if (upward) problems.push(`${relFile} imports ${spec}: ${upward}`);
+          const arrow = upwardArrow(from, to);
+          if (arrow) upwardArrows.add(arrow);
         }
       }
       if (
@@ -146,6 +191,16 @@ for (const top of ['services', 'packages']) {
     }
   }
 }
+
+for (const arrow of upwardArrows)
+  if (!upwardArrowAllowance.includes(arrow))
+    problems.push(
+      `services/control-plane/src/resources/${arrow}: an upward arrow between the control plane's resources ` +
+        '(shared code reads a resource only through a registry: declare it in the resource and list it in the registry)',
+    );
+for (const arrow of upwardArrowAllowance)
+  if (!upwardArrows.has(arrow)) problems.push(`the allowance names ${arrow}, an upward arrow that is gone: remove it`);
+if (upwardArrowAllowance.length > 3) problems.push('the allowance of upward arrows holds more than 3');
 
 if (problems.length > 0) {
   console.error(`module boundary violations (${problems.length}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -89,6 +89,56 @@ describe('scripts/check-boundaries.ts (run by the test command)', () => {
     );
   });
 
+  describe("the control plane's resources read one another through registries", () => {
+    const cp = 'services/control-plane/src/resources';
+    /** A kind declared in its resource against the shared machinery, listed in the registry the machinery reads. */
+    const resources: Files = {
+      ...valid,
+      [`${cp}/workspace-files/kind.ts`]: 'export interface Kind {\n  kind: string;\n}\n',
+      [`${cp}/servers/schemas.ts`]: 'export type CreateServer = { name: string };\n',
+      [`${cp}/servers/workspace-file.ts`]:
+        "import type { Kind } from '../workspace-files/kind.ts';\nexport const serverFiles: Kind = { kind: 'server' };\n",
+      [`${cp}/workspace-file-kinds.ts`]:
+        "import { serverFiles } from './servers/workspace-file.ts';\nexport const kinds = [serverFiles];\n",
+      [`${cp}/workspace-files/specs.ts`]:
+        "import { kinds } from '../workspace-file-kinds.ts';\nexport const all = kinds;\n",
+      // Tests import what they exercise.
+      [`${cp}/workspace-files/specs.test.ts`]:
+        "import { serverFiles } from '../servers/workspace-file.ts';\nexport const proof = serverFiles;\n",
+    };
+
+    it('passes a resource importing the shared machinery and the machinery reading the registry', () => {
+      expect(check(resources)).toEqual({ code: 0, output: 'module boundaries: ok\n' });
+    });
+
+    it('fails on every upward arrow: a value, a type-only and a dynamic import of a resource by shared code', () => {
+      const r = check({
+        ...resources,
+        [`${cp}/workspace-files/export.ts`]:
+          "import { serverFiles } from '../servers/workspace-file.ts';\nexport const s = serverFiles;\n",
+        [`${cp}/governing.ts`]:
+          "import type { CreateServer } from './servers/schemas.ts';\nexport type F = keyof CreateServer;\n",
+        [`${cp}/workspace-files/live.ts`]: "export const later = () => import('../servers/schemas.ts');\n",
+      });
+      expect(r.code).toBe(1);
+      const arrows = r.output.split('\n').filter((l) => l.includes('an upward arrow between'));
+      expect(arrows.map((l) => l.replace(/: an upward arrow.*/, '').trim()).sort()).toEqual([
+        `- ${cp}/governing.ts -> servers/schemas.ts`,
+        `- ${cp}/workspace-files/export.ts -> servers/workspace-file.ts`,
+        `- ${cp}/workspace-files/live.ts -> servers/schemas.ts`,
+      ]);
+    });
+
+    it('fails on a module of the resources in no tier', () => {
+      const r = check({
+        ...resources,
+        [`${cp}/stray.ts`]: "import { all } from './workspace-files/specs.ts';\nexport const s = all;\n",
+      });
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain(`${cp}/stray.ts: not in any tier of the resources`);
+    });
+  });
+
   it('fails on a bare side-effect import of the secrets package in the edge (no binding, still loaded)', () => {
     const r = check({
       ...valid,

@@ -80,9 +80,8 @@ export function Show<T>({
   return <>{children(loaded.data)}</>;
 }
 
-/** A block of text to copy, with a Copy button. */
-/** A button copying `text` (`label` names it: "Copy the MCP URL"). */
-export function CopyButton({ text, label }: { text: string; label: string }) {
+/** Whether `text` was copied, and the click that copies it to the clipboard. */
+function useCopy(text: string): [boolean, () => void] {
   const [copied, setCopied] = useState(false);
   const copy = () => {
     navigator.clipboard.writeText(text).then(
@@ -90,6 +89,12 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
       () => setCopied(false),
     );
   };
+  return [copied, copy];
+}
+
+/** A button copying `text` (`label` names it: "Copy the MCP URL"). */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, copy] = useCopy(text);
   return (
     <button type="button" className="secondary" onClick={copy} aria-label={`Copy ${label}`}>
       {copied ? 'Copied' : 'Copy'}
@@ -97,14 +102,9 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
+/** A block of text to copy, with a Copy button. */
 export function CopyBlock({ label, text }: { label: string; text: string }) {
-  const [copied, setCopied] = useState(false);
-  const copy = () => {
-    navigator.clipboard.writeText(text).then(
-      () => setCopied(true),
-      () => setCopied(false),
-    );
-  };
+  const [copied, copy] = useCopy(text);
   return (
     <figure className="copy">
       <figcaption>

@@ -6,14 +6,12 @@ import { SignJWT } from 'jose';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { rolesAllow, roleNames, type Role } from '../../../services/control-plane/src/http/roles.ts';
-import {
-  connectorParts,
-  externalServerFields,
-  instanceFields,
-  serverFields,
-  sessionSettingsFields,
-  type FieldPower,
-} from '../../../services/control-plane/src/resources/governing.ts';
+import type { FieldPower } from '../../../services/control-plane/src/resources/governing.ts';
+import { instanceFields } from '../../../services/control-plane/src/resources/connector-instances/field-powers.ts';
+import { connectorParts } from '../../../services/control-plane/src/resources/connectors/field-powers.ts';
+import { externalServerFields } from '../../../services/control-plane/src/resources/external-mcp-servers/field-powers.ts';
+import { serverFields } from '../../../services/control-plane/src/resources/servers/field-powers.ts';
+import { sessionSettingsFields } from '../../../services/control-plane/src/resources/sessions/field-powers.ts';
 import {
   CreateInstanceBody,
   UpdateInstanceBody,

@@ -1,6 +1,8 @@
 import { PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
-import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../workspace-files/approval-rules.ts';
+import { conditionProblems } from './condition-files.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
+import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../servers/approval-rule-files.ts';
 import { idOf, liveRows, markerOnly, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { accessPoliciesOperations } from './operations.ts';
 
@@ -23,6 +25,8 @@ const PolicySpec = z.strictObject({
 /** Access policies (`access-policies/<name>.yaml`): servers and API keys by name, as every reference in the files. */
 export const accessPolicyFiles: WorkspaceFileKind = {
   kind: 'access_policy',
+  check: conditionProblems,
+  ...looseningOf('access_policy'),
   dir: 'access-policies',
   schema: PolicySpec,
   refers: (s) => [

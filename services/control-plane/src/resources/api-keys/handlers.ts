@@ -6,7 +6,8 @@ import type { RuntimePublisher } from '../../publication/publisher.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { applyingApproved } from '../change-requests/four-eyes.ts';
-import { changeApiKey, createApiKey, creatorOf, mayGrant, syncApiKey, type KeyRow, type SealedKey } from './keys.ts';
+import { mayGrant } from '../../http/access.ts';
+import { changeApiKey, createApiKey, creatorOf, syncApiKey, type KeyRow, type SealedKey } from './keys.ts';
 import type { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
 
 /** A key as the API shows it; `lastUsed`: the last use edges recorded in Redis, when later than the stored one. */

@@ -4,19 +4,6 @@ import type { Db, Tx } from '../../db/client.ts';
 import { hashApiKey, type Caller } from '../../http/auth.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
 
-/**
- * No escalation: a key grants only scopes it has itself (a key without a server restriction has every power
- * server_admin gives back to a restricted key, so it may grant that one; management implies approve). `POST
- * /api_keys` and a workspace plan (whose apply creates keys through it) ask the same question.
- */
-export function mayGrant(me: Pick<Caller, 'scopes' | 'serverIds'>, scope: string): boolean {
-  return (
-    me.scopes.includes(scope) ||
-    (scope === 'server_admin' && !me.serverIds) ||
-    (scope === 'approve' && me.scopes.includes('management'))
-  );
-}
-
 /** A new key value: a recognisable prefix plus 32 random bytes. */
 export function newApiKeyValue(): string {
   return `tp_${randomBytes(32).toString('base64url')}`;

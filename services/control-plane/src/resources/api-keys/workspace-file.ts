@@ -1,5 +1,6 @@
 import { apiKeyScopes } from '@toolplane/contracts';
 import { z } from 'zod';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { hashApiKey } from '../../http/auth.ts';
 import { idOf, liveRows, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { apiKeysOperations } from './operations.ts';
@@ -18,6 +19,7 @@ const KeySpec = z.strictObject({
  */
 export const apiKeyFiles: WorkspaceFileKind = {
   kind: 'api_key',
+  ...looseningOf('api_key'),
   dir: 'api-keys',
   schema: KeySpec,
   refers: (s) => namedIn('server', 'MCP server', s.servers as string[] | null, '/servers'),

@@ -14,7 +14,7 @@ import { workspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { SessionRuleBody } from '../sessions/schemas.ts';
 import { publishedRule } from '../sessions/settings.ts';
-import { approvalRuleBody } from '../workspace-files/approval-rules.ts';
+import { approvalRuleBody } from '../servers/approval-rule-files.ts';
 import type { DesiredResource } from '../workspace-files/kind.ts';
 import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts';
 

@@ -11,7 +11,7 @@ import type { Input } from '../operation.ts';
 import { createInstance } from './create.ts';
 import { present } from './present.ts';
 import { credentialIssues } from './credentials.ts';
-import { changedFields, instanceFields, refuseOriginChange } from '../governing.ts';
+import { refuseInstanceOriginChange } from './field-powers.ts';
 import type { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
 
 /** The workspace's instance `id` with its connector, or a 404. */
@@ -71,9 +71,7 @@ export async function updateConnectorInstance(
   const { workspaceId } = caller;
   const row = await instanceWithConnector(deps, params.id!, workspaceId);
   // Where its stored credentials go is chosen only by someone who may write them (ADR 0073).
-  const stored = { base_url: row.baseUrl, oauth_urls: row.oauthUrls };
-  const moved = changedFields(instanceFields, 'origin', body, (f) => stored[f as keyof typeof stored] ?? null);
-  refuseOriginChange(caller, `connector instance ${row.name}`, moved);
+  refuseInstanceOriginChange(caller, row, body);
   const given = body.credentials ?? {};
   const issues = credentialIssues(
     credentialFields(row.connector.descriptor as ConnectorDescriptor),

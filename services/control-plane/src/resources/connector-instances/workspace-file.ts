@@ -4,7 +4,7 @@ import {
   changed,
   idOf,
   liveRows,
-  Reference,
+  References,
   references,
   resolved,
   run,
@@ -19,7 +19,7 @@ const InstanceSpec = z.strictObject({
   connector: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}@.{1,50}$/, 'must be slug@version'),
   baseUrl: HttpUrl.nullable().default(null),
   oauthUrls: OAuthUrls.nullable().default(null),
-  credentials: z.record(z.string(), Reference).default({}),
+  credentials: References,
 });
 
 /** Connector instances (`connector-instances/<name>.yaml`): their connector as `slug@version`, credentials as references. */

@@ -1,8 +1,9 @@
 import type { Caller } from '../../http/auth.ts';
-import { canonical, connectorParts, refuseLoosening, refuseOriginChange } from '../governing.ts';
+import { canonical, refuseLoosening, refuseOriginChange } from '../governing.ts';
+import { connectorParts } from './field-powers.ts';
 
 /**
- * The parts of a connector's document that `connectorParts` (resources/governing.ts) does not leave free, read from a
+ * The parts of a connector's document that `connectorParts` (field-powers.ts) does not leave free, read from a
  * stored or replacing source (its descriptor, and the OpenAPI document of an OpenAPI connector). ADR 0073.
  */
 interface Source {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { enterpriseIdpsOperations } from './operations.ts';
 import { CreateEnterpriseIdpBody } from './schemas.ts';
@@ -15,6 +16,7 @@ const IdpSpec = z.strictObject({
 
 export const enterpriseIdpFiles: WorkspaceFileKind = {
   kind: 'enterprise_idp',
+  ...looseningOf('enterprise_idp'),
   dir: 'enterprise-idps',
   schema: IdpSpec,
   async live(ctx) {

@@ -7,10 +7,11 @@ import { isUniqueViolation } from '../../catalog/service.ts';
 import type { Tx } from '../../db/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
-import { changedFields, externalServerFields, refuseLoosening, refuseOriginChange } from '../governing.ts';
+import { changedFields, refuseLoosening, refuseOriginChange } from '../governing.ts';
 import { listingOf } from './listing.ts';
 import { checkRename, find, headerChanges, nameTaken, present, sealHeaders, withUsers } from './registry.ts';
 import { announceHeld, pinsAfterListing, recordHeld } from './review.ts';
+import { externalServerFields } from './field-powers.ts';
 import type { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
 
 /** The review settings after a patch: each one named replaces the stored one. */

@@ -3,12 +3,13 @@ import { z } from 'zod';
 import {
   changed,
   liveRows,
-  Reference,
+  References,
   references,
   resolved,
   run,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { externalMcpServersOperations } from './operations.ts';
 import { CreateExternalServerBody } from './schemas.ts';
 
@@ -19,7 +20,7 @@ import { CreateExternalServerBody } from './schemas.ts';
 const ExternalServerSpec = z.strictObject({
   name: z.string().min(1),
   url: HttpUrl,
-  headers: z.record(z.string(), Reference).default({}),
+  headers: References,
   autoAccept: CreateExternalServerBody.shape.autoAccept.unwrap().default(false),
   onChange: CreateExternalServerBody.shape.onChange.unwrap().default('keep_pinned'),
   notifyWebhookUrl: CreateExternalServerBody.shape.notifyWebhookUrl.unwrap().default(null),
@@ -31,6 +32,7 @@ const reviewFields = ['autoAccept', 'onChange', 'notifyWebhookUrl'] as const;
 /** Registered external MCP servers (`external-mcp-servers/<name>.yaml`). */
 export const externalServerFiles: WorkspaceFileKind = {
   kind: 'external_mcp_server',
+  ...looseningOf('external_server'),
   dir: 'external-mcp-servers',
   schema: ExternalServerSpec,
   async live(ctx) {

@@ -1,5 +1,7 @@
 import type { GuardrailDetector } from '@toolplane/contracts';
 import { z } from 'zod';
+import { ruleToolProblems } from '../quotas/rule-tool-files.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { idOf, markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { guardrailsOperations } from './operations.ts';
 import { checkPatterns, CreateGuardrailBody } from './schemas.ts';
@@ -31,6 +33,8 @@ export const GuardrailSpec = z
 /** Guardrails (`guardrails/<name>.yaml`): each field its file has as the row holds it, the server by name. */
 export const guardrailFiles: WorkspaceFileKind = {
   kind: 'guardrail',
+  check: (plan) => ruleToolProblems('guardrail', plan),
+  ...looseningOf('guardrail'),
   dir: 'guardrails',
   schema: GuardrailSpec,
   refers: (s) =>

@@ -10,6 +10,8 @@ import {
   liveRows,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
+import { ruleToolProblems } from './rule-tool-files.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { quotasOperations } from './operations.ts';
 import { CreateQuotaBody } from './schemas.ts';
 
@@ -60,6 +62,8 @@ function matchNames(s: Record<string, unknown>): NamedResource[] {
 /** Quotas (`quotas/<name>.yaml`, ADR 0048): each field its file has, as the quota's row holds it. */
 export const quotaFiles: WorkspaceFileKind = {
   kind: 'quota',
+  check: (plan) => ruleToolProblems('quota', plan),
+  ...looseningOf('quota'),
   dir: 'quotas',
   schema: QuotaSpec,
   refers: matchNames,

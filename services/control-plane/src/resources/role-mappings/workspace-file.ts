@@ -1,10 +1,10 @@
-import { markerOnly, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
+import { markerOnly, run, singleName, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { roleMappingsOperations } from './operations.ts';
 import { PutRoleMappingBody } from './schemas.ts';
 
 /** The role mapping's one file, and the name plans and markers give it (one per workspace). */
 const roleMappingsFile = 'role-mappings.yaml';
-export const roleMappingName = 'workspace';
 
 /**
  * The workspace's role mapping (ADR 0053), one file at the directory's root: the API's body (`PUT /role_mappings`),
@@ -12,6 +12,7 @@ export const roleMappingName = 'workspace';
  */
 export const roleMappingFiles: WorkspaceFileKind = {
   kind: 'role_mapping',
+  ...looseningOf('role_mapping'),
   dir: '',
   file: roleMappingsFile,
   schema: PutRoleMappingBody,
@@ -27,10 +28,10 @@ export const roleMappingFiles: WorkspaceFileKind = {
     return [
       {
         kind: 'role_mapping',
-        name: roleMappingName,
+        name: singleName,
         id: workspaceId,
         spec,
-        marker: marker('role_mapping', roleMappingName),
+        marker: marker('role_mapping', singleName),
       },
     ];
   },

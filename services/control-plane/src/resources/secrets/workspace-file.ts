@@ -1,12 +1,22 @@
 import { workspaceSecrets } from '@toolplane/contracts';
 import { z } from 'zod';
-import { run, valueOf, type Change, type StepContext, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { requestIssues } from '../../http/error-handler.ts';
+import {
+  fileProblem,
+  run,
+  valueOf,
+  type Change,
+  type DesiredResource,
+  type FileRead,
+  type StepContext,
+  type WorkspaceFileKind,
+} from '../workspace-files/kind.ts';
 import { secretsOperations } from './operations.ts';
 
 /** The one file that lists the workspace secrets' names. */
-export const secretsFile = 'secrets.yaml';
+const secretsFile = 'secrets.yaml';
 
-export const SecretsSpec = z.strictObject({ secrets: z.array(z.string().min(1)).default([]) });
+const SecretsSpec = z.strictObject({ secrets: z.array(z.string().min(1)).default([]) });
 
 /** A secret's value is given to the apply (`${secret:NAME}`); it is set once, when created, and deleted by name. */
 function secretStep(c: Change, ctx: StepContext) {
@@ -16,11 +26,22 @@ function secretStep(c: Change, ctx: StepContext) {
   return run(secretsOperations, 'setSecret', { params: { name: c.name }, body: { value } });
 }
 
-/** The workspace secrets: their names, in `secrets.yaml` (read by read-files.ts); never their values. */
+/** `secrets.yaml`: the names of the secrets the files need. */
+function readSecrets({ file, value, problems }: FileRead): DesiredResource[] {
+  const parsed = SecretsSpec.safeParse(value ?? {});
+  if (!parsed.success) {
+    problems.push(...requestIssues(parsed.error).map((i) => fileProblem(file.path, i.path, i.message)));
+    return [];
+  }
+  return parsed.data.secrets.map((name) => ({ kind: 'secret', name, file: file.path, spec: { name } }));
+}
+
+/** The workspace secrets: their names, in `secrets.yaml`; never their values. */
 export const secretFiles: WorkspaceFileKind = {
   kind: 'secret',
   dir: '',
   file: secretsFile,
+  read: readSecrets,
   async live({ deps, workspaceId, marker }) {
     const prefix = workspaceSecrets.prefix(workspaceId);
     return (await deps.secrets.list(prefix))

@@ -1,7 +1,8 @@
 import { AuthError } from '@toolplane/errors';
 import type { Caller } from '../../http/auth.ts';
 import type { ServerRow } from '../../catalog/compile.ts';
-import { changedFields, refuseLoosening, serverFields } from '../governing.ts';
+import { changedFields, refuseLoosening } from '../governing.ts';
+import { serverFields } from './field-powers.ts';
 
 /**
  * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it (`exposure` and `governing`

@@ -1,13 +1,19 @@
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
-import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../workspace-files/approval-rules.ts';
+import {
+  ApprovalRuleSpec,
+  approvalFileProblems,
+  approvalRuleBody,
+  approvalRuleFile,
+  approvalWaits,
+} from './approval-rule-files.ts';
 import {
   changed,
   idOf,
   inlineConfigsOf,
   liveRows,
   Names,
-  Reference,
+  References,
   references,
   resolved,
   run,
@@ -17,6 +23,7 @@ import {
   type StepContext,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { serversOperations } from './operations.ts';
 
 const ExternalRef = z.strictObject({ name: z.string().min(1), tools: Names.default([]) });
@@ -26,7 +33,7 @@ const InlineExternal = z.strictObject({
   name: z.string().min(1),
   url: HttpUrl,
   tools: Names.default([]),
-  headers: z.record(z.string(), Reference).default({}),
+  headers: References,
 });
 
 const ServerSpec = z.strictObject({
@@ -100,6 +107,7 @@ function serverBody(c: Change, ctx: StepContext, part: ServerPart): Record<strin
 /** MCP servers (`mcp-servers/<name>.yaml`): their connector instance, external servers and approving keys by name. */
 export const serverFiles: WorkspaceFileKind = {
   kind: 'server',
+  ...looseningOf('server'),
   dir: 'mcp-servers',
   schema: ServerSpec,
   refers: (s) => [
@@ -149,6 +157,8 @@ export const serverFiles: WorkspaceFileKind = {
       externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marker, r.name),
     }));
   },
+  problems: approvalFileProblems,
+  waits: approvalWaits,
   /** Its approval rule's keys by name: keys are read after servers (they name servers). */
   named(r, names) {
     r.spec.approvalRule = approvalRuleFile(r.spec.approvalRule, names('api_key'));

@@ -3,11 +3,11 @@ import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { SessionRule } from '@toolplane/contracts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { refuseLoosening, sessionSettingsFields } from '../governing.ts';
 import type { Input } from '../operation.ts';
 import { approvalRuleIssues } from '../servers/approval-rule.ts';
 import type { PutSessionSettingsBody } from './schemas.ts';
 import { publishedRule } from './settings.ts';
+import { refuseSettingsLoosening } from './field-powers.ts';
 
 type Row = { ttlSeconds: number; rules: unknown; updatedAt: Date } | null;
 
@@ -43,7 +43,7 @@ async function approverProblems(deps: ControlPlaneDeps, workspaceId: string, bod
  * (ADR 0073). 422 lists every problem of the rules' approvers.
  */
 export async function putSessionSettings(deps: ControlPlaneDeps, { caller, body }: Input<PutSessionSettingsBody>) {
-  refuseLoosening(caller, 'the session settings', Object.keys(sessionSettingsFields));
+  refuseSettingsLoosening(caller);
   const { workspaceId } = caller;
   const problems = await approverProblems(deps, workspaceId, body);
   if (problems.length > 0) throw new ValidationError('the session settings are invalid', problems);
@@ -60,7 +60,7 @@ export async function putSessionSettings(deps: ControlPlaneDeps, { caller, body 
 
 /** `DELETE /session_settings`: no session kept any more (labels already kept expire with their sessions). */
 export async function deleteSessionSettings(deps: ControlPlaneDeps, { caller }: Input): Promise<void> {
-  refuseLoosening(caller, 'the session settings', Object.keys(sessionSettingsFields));
+  refuseSettingsLoosening(caller);
   const where = { workspaceId: caller.workspaceId };
   if (!(await deps.db.sessionSettings.findUnique({ where, select: { workspaceId: true } }))) return;
   await deps.db.sessionSettings.delete({ where });

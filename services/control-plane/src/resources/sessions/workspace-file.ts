@@ -1,8 +1,15 @@
 import type { SessionRule } from '@toolplane/contracts';
 import { z } from 'zod';
-import { roleMappingName } from '../role-mappings/workspace-file.ts';
-import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../workspace-files/approval-rules.ts';
-import { idOf, markerOnly, run, type NamedResource, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
+import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../servers/approval-rule-files.ts';
+import {
+  idOf,
+  markerOnly,
+  run,
+  singleName,
+  type NamedResource,
+  type WorkspaceFileKind,
+} from '../workspace-files/kind.ts';
 import { sessionsOperations } from './operations.ts';
 import { PutSessionSettingsBody, SessionRuleBody } from './schemas.ts';
 
@@ -45,6 +52,7 @@ function approverNames(s: Record<string, unknown>): NamedResource[] {
  */
 export const sessionFiles: WorkspaceFileKind = {
   kind: 'session',
+  ...looseningOf('session_settings'),
   dir: '',
   file: 'session.yaml',
   schema: SessionSpec,
@@ -54,7 +62,7 @@ export const sessionFiles: WorkspaceFileKind = {
     if (!row) return [];
     const keys = names('api_key');
     const spec = { ttlSeconds: row.ttlSeconds, rules: (row.rules as SessionRule[]).map((r) => ruleFile(r, keys)) };
-    const name = roleMappingName;
+    const name = singleName;
     return [{ kind: 'session', name, id: workspaceId, spec, marker: marker('session', name) }];
   },
   write(c, ctx) {

@@ -3,38 +3,24 @@ import { toProblem, UserError, ValidationError, type Problem, type ProblemIssue 
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invokeOperation } from '../operation.ts';
-import { creationLoosens, loosenedFields, type LooseningKind } from '../change-requests/loosening.ts';
-import { approvalWaits } from './approval-rules.ts';
 import { inlineConfigsOf, type Change, type ServerPart, type StepContext } from './kind.ts';
-import { kinds } from './specs.ts';
+import { kindOf, kinds } from './specs.ts';
 import { stepOf } from './steps.ts';
-
-/** The kinds of workspace files whose changes can loosen a rule (ADR 0079), as change-requests/loosening.ts names them. */
-const looseningKindOf: Partial<Record<Change['kind'], LooseningKind>> = {
-  server: 'server',
-  access_policy: 'access_policy',
-  api_key: 'api_key',
-  quota: 'quota',
-  guardrail: 'guardrail',
-  session: 'session_settings',
-  external_mcp_server: 'external_server',
-  enterprise_idp: 'enterprise_idp',
-  role_mapping: 'role_mapping',
-};
 
 /** The fields an update or deletion loosens (four eyes on loosening), compared as the files and the live state say. */
 function loosened(c: Change): string[] {
-  const kind = looseningKindOf[c.kind];
+  const kind = kindOf(c.kind);
+  if (!kind.loosened) return [];
   // A creation is judged by what it grants, as its POST is (a new policy: plan, without the live policies, counts the
   // keys it names as named elsewhere; apply's own step judges them as they are).
-  if (kind && c.action === 'create' && creationLoosens.has(kind)) {
+  if (c.action === 'create' && kind.creationLoosens) {
     const spec = c.desired?.spec;
-    return loosenedFields(kind, { stored: { otherPrincipals: spec?.principals }, body: spec, created: true });
+    return kind.loosened({ stored: { otherPrincipals: spec?.principals }, body: spec, created: true });
   }
-  if (!kind || !c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
+  if (!c.live || (c.action !== 'update' && c.action !== 'delete')) return [];
   // A key freed by a policy's deletion (no policy naming it any more) is seen by apply's own step, not by plan.
   const stored = { configured: true, ...c.live.spec, otherPrincipals: c.live.spec.principals };
-  return loosenedFields(kind, { stored, body: c.action === 'delete' ? undefined : c.desired?.spec });
+  return kind.loosened({ stored, body: c.action === 'delete' ? undefined : c.desired?.spec });
 }
 
 /** A change as the API reports it; one that loosens a rule says so, and which fields. */
@@ -74,7 +60,7 @@ interface Entry {
 function ordered(changes: Change[]): Entry[] {
   const rank = (c: Change) => kinds.findIndex((k) => k.kind === c.kind);
   const writes = changes.filter((c) => c.action === 'create' || c.action === 'update');
-  const waiting = new Set(writes.filter((c) => approvalWaits(c, changes)));
+  const waiting = new Set(writes.filter((c) => kindOf(c.kind).waits?.(c, changes) ?? false));
   const deletes = changes.filter((c) => c.action === 'delete').sort((a, b) => rank(b) - rank(a));
   return [
     ...writes.map((c): Entry => ({ c, part: waiting.has(c) ? 'withoutApproval' : 'all' })),

@@ -1,7 +1,6 @@
 import { stringify } from 'yaml';
 import type { LiveState } from './live.ts';
 import type { WorkspaceFile } from './read-files.ts';
-import { secretsFile } from '../secrets/workspace-file.ts';
 import { fileOf } from './specs.ts';
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0 });
@@ -13,7 +12,7 @@ const yaml = (value: unknown) => stringify(value, { lineWidth: 0 });
 export function exportFiles(live: LiveState): WorkspaceFile[] {
   const files: WorkspaceFile[] = [];
   const secrets = live.resources.filter((r) => r.kind === 'secret').map((r) => r.name);
-  if (secrets.length > 0) files.push({ path: secretsFile, content: yaml({ secrets: secrets.sort() }) });
+  if (secrets.length > 0) files.push({ path: fileOf('secret', ''), content: yaml({ secrets: secrets.sort() }) });
   for (const r of live.resources) {
     if (r.kind === 'secret') continue;
     if (r.kind === 'connector')

@@ -1,17 +1,16 @@
 import { ValidationError } from '@toolplane/errors';
 import type { Caller } from '../../http/auth.ts';
-import { mayGrant } from '../api-keys/keys.ts';
+import { mayGrant } from '../../http/access.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { applyPlan, reported } from './apply.ts';
 import { exportFiles } from './export.ts';
-import { conditionProblems } from './conditions.ts';
 import { confirmToolProblems } from './confirm-tools.ts';
 import { readLive } from './live.ts';
 import { planChanges, type Plan } from './plan.ts';
 import { markerOnly } from './kind.ts';
-import { ruleToolProblems } from './rule-tools.ts';
 import { readFiles, type WorkspaceFile } from './read-files.ts';
+import { kinds } from './specs.ts';
 import type { ApplyBody, PlanBody } from './schemas.ts';
 
 /** `GET /workspace_files`: the workspace as files (export); 409 when two resources of a kind share a name. */
@@ -36,9 +35,10 @@ async function planOf(
     callerKeyId: me.keyId,
     mayGrant: (scope) => mayGrant(me, scope),
   });
-  plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, { plan, live })));
   plan.problems.push(...(await confirmToolProblems(deps, me.workspaceId, plan)));
-  plan.problems.push(...(await ruleToolProblems(deps.db, me.workspaceId, { plan, live })));
+  for (const kind of kinds)
+    if (kind.check)
+      plan.problems.push(...(await kind.check({ deps, workspaceId: me.workspaceId, changes: plan.changes, live })));
   if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);
   return plan;
 }

@@ -1,5 +1,6 @@
+import type { ProblemIssue } from '@toolplane/errors';
 import { z } from 'zod';
-import type { ConnectorSource } from '../connectors/sources.ts';
+import type { Fetcher } from '../../documents/fetch.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { operationOf, type Operation } from '../operation.ts';
 
@@ -7,12 +8,16 @@ import { operationOf, type Operation } from '../operation.ts';
  * A kind of workspace file (ADR 0042, docs/gitops.md), declared in its resource's folder
  * (`resources/<name>/workspace-file.ts`) and listed once, in apply's order, in `resources/workspace-file-kinds.ts`:
  * its folder, the schema of its files, how the live workspace reads as its files, and the API operations that apply a
- * change of it. Plan, apply and export (this folder) run every kind the same way. This module holds what those
- * declarations share; it imports none of them (nor the list).
+ * change of it, and what it alone knows of plan and apply (its own file format, its checks, what loosens a rule).
+ * Plan, apply and export (this folder) run every kind the same way and reach a resource only through its declaration.
+ * This module holds what those declarations share; it imports none of them (nor the list).
  */
 
 /** A kind's name as plans, markers and `managed_resources` say it: `quota`, `access_policy`. */
 export type Kind = string;
+
+/** The name of the one resource a kind's one `file` describes (the role mapping, the session settings): the workspace's. */
+export const singleName = 'workspace';
 
 type Spec = Record<string, unknown>;
 
@@ -41,7 +46,7 @@ export interface DesiredResource {
   file: string;
   spec: Spec;
   /** Connectors: the document read as an upload would be, and its text. */
-  connector?: ConnectorSource & { text: string };
+  connector?: { kind: string; slug: string; version: string; descriptor: object; document?: unknown; text: string };
 }
 
 type Action = 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
@@ -92,14 +97,52 @@ export interface NamedResource {
   what: string;
 }
 
+/** A file of a kind that reads its own format (secrets, connectors), parsed as YAML or JSON. */
+export interface FileRead {
+  file: { path: string; content: string };
+  /** Its value; undefined when it did not parse (`parsed` false, its problems already listed). */
+  value: unknown;
+  parsed: boolean;
+  fetchDocument: Fetcher;
+  /** Where the kind lists the file's problems. */
+  problems: ProblemIssue[];
+}
+
+/** What a kind's check of a whole plan reads (a check that needs more of the workspace than the plan holds). */
+export interface PlanCheck {
+  deps: ControlPlaneDeps;
+  workspaceId: string;
+  changes: readonly Change[];
+  live: { resources: LiveResource[] };
+}
+
+/** A change as four eyes on loosening judges it: the stored value (live), the body (absent: a deletion). */
+interface LooseningChange {
+  stored: Spec;
+  body: Spec | undefined;
+  created?: boolean;
+}
+
 export interface WorkspaceFileKind {
   kind: Kind;
   /** Its folder in the directory (one file per resource); '' for a kind whose one `file` is at the root. */
   dir: string;
   /** The one file at the directory's root that holds the kind (secrets, the role mapping). */
   file?: string;
-  /** The schema of its files (none: a format of its own, read by read-files.ts: secrets, connectors). */
+  /** The schema of its files (none: a format of its own, read by `read`: secrets, connectors). */
   schema?: z.ZodType;
+  /** Its files read in a format of its own (secrets, connectors), each file's problems listed. */
+  read?(f: FileRead): DesiredResource[] | Promise<DesiredResource[]>;
+  /** What a change of one resource loosens (four eyes on loosening, ADR 0079); none: it never loosens. */
+  loosened?(change: LooseningChange): string[];
+  /** Whether a creation is judged by what it grants (else only updates and deletions loosen). */
+  creationLoosens?: boolean;
+  /** What plan finds wrong in one change of the kind; `exists` says whether the files or the workspace have a resource. */
+  problems?(c: Change, exists: (kind: Kind, name: string) => boolean): ProblemIssue[];
+  /** What plan finds wrong reading more of the workspace (live catalogs): after the plan, once per kind. */
+  check?(plan: PlanCheck): Promise<ProblemIssue[]>;
+  /** Whether a change's step waits for one after every other creation and update (a server's approvers created later). */
+  waits?(c: Change, changes: readonly Change[]): boolean;
   /** The live workspace's resources of the kind, as their files hold them. */
   live(ctx: LiveContext): Promise<LiveResource[]>;
   /** The other resources a file of the kind names (by name, as every reference in the files). */
@@ -138,9 +181,12 @@ export function namedIn(kind: Kind, what: string, list: readonly string[] | null
 /** `${env:NAME}` or `${secret:NAME}`: how files name a secret value they never hold. */
 export const referencePattern = /^\$\{(env|secret):([A-Za-z0-9_][A-Za-z0-9_./-]{0,199})\}$/;
 
-export const Reference = z
+const Reference = z
   .string()
   .regex(referencePattern, 'must be a reference, ${env:NAME} or ${secret:NAME}: files never hold a secret value');
+
+/** A map of references (an instance's `credentials`, a server's `headers`): what the files hold of its values. */
+export const References = z.record(z.string(), Reference).default(() => ({}));
 
 export const Names = z.array(z.string().min(1).max(200));
 
@@ -205,3 +251,14 @@ export const changed = (c: Change, field: string) => c.action === 'create' || c.
 
 /** An update of apply's marker alone: no operation to run. */
 export const markerOnly = (c: Change) => c.action === 'update' && !c.fields.some((f) => f !== 'managed');
+
+/** A problem of a file at a JSON pointer (`<file>#<pointer>`). */
+export const fileProblem = (file: string, path: string, message: string): ProblemIssue => ({
+  path: `${file}#${path}`,
+  message,
+});
+
+/** The ids of the live resources of `kind`, by name. */
+export function idsByName(live: { resources: readonly LiveResource[] }, kind: Kind): Map<string, string> {
+  return new Map(live.resources.filter((r) => r.kind === kind).map((r) => [r.name, r.id]));
+}

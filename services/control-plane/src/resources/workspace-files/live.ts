@@ -18,11 +18,6 @@ async function markers(db: Db, workspaceId: string) {
   return out;
 }
 
-/** The ids of the live resources of `kind`, by name. */
-export function idsByName(live: LiveState, kind: Kind): Map<string, string> {
-  return new Map(live.resources.filter((r) => r.kind === kind).map((r) => [r.name, r.id]));
-}
-
 /** Names two resources of a kind share. */
 function ambiguity(resources: LiveResource[]): ProblemIssue[] {
   const seen = new Map<string, number>();

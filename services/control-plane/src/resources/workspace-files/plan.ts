@@ -2,7 +2,6 @@ import type { ProblemIssue } from '@toolplane/errors';
 import { resultShapeProblems } from '../../catalog/result-shapes.ts';
 import { resultCacheProblems } from '../../catalog/result-cache.ts';
 import { dataLabelProblems } from '../../catalog/labels.ts';
-import { approvalFileProblems } from './approval-rules.ts';
 import {
   inlineConfigsOf,
   referencePattern,
@@ -18,12 +17,6 @@ import { fileOf, kindOf, kinds } from './specs.ts';
 export interface Plan {
   changes: Change[];
   problems: ProblemIssue[];
-}
-
-/** A plan with the live workspace it was made against: what the checks after the plan read. */
-export interface Planned {
-  plan: Plan;
-  live: LiveState;
 }
 
 export interface PlanOptions {
@@ -230,8 +223,8 @@ function immutables(c: Change): ProblemIssue[] {
 /**
  * The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables,
  * scopes the caller cannot grant, servers' approval rules and result shapes). The checks that read more of the
- * workspace follow it (handlers.ts): policies' conditions (conditions.ts), servers' tools to confirm (confirm-tools.ts)
- * and the tools quotas and guardrails name (rule-tools.ts).
+ * workspace follow it (handlers.ts): servers' tools to confirm (confirm-tools.ts) and each kind's own `check` (policies'
+ * conditions, the tools quotas and guardrails name).
  */
 export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
   const changes = diff(desired, live, opts);
@@ -246,7 +239,7 @@ export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions
       ...referenceProblems(c, opts, exists),
       ...immutables(c),
       ...ungrantable(c, opts),
-      ...approvalFileProblems(c, exists),
+      ...(kindOf(c.kind).problems?.(c, exists) ?? []),
       ...resultShapes(c),
     );
   }

@@ -1,13 +1,10 @@
-import { UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
+import type { ProblemIssue } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import { documentYamlLimits, type YamlLimits } from '@toolplane/openapi';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
-import { readConnectorSource } from '../connectors/sources.ts';
 import { parseOffThread, type Parsed, type ParseJob } from './parse-files.ts';
-import { roleMappingName } from '../role-mappings/workspace-file.ts';
-import { SecretsSpec } from '../secrets/workspace-file.ts';
-import type { DesiredResource, Kind, WorkspaceFileKind } from './kind.ts';
+import { fileProblem as at, singleName, type DesiredResource, type Kind, type WorkspaceFileKind } from './kind.ts';
 import { kinds } from './specs.ts';
 
 /** One file of the directory as the client sent it: its path relative to the directory, and its text. */
@@ -21,8 +18,6 @@ export interface Desired {
   /** Every problem of every file, each at `<file>#<JSON pointer>`. */
   problems: ProblemIssue[];
 }
-
-const at = (file: string, path: string, message: string): ProblemIssue => ({ path: `${file}#${path}`, message });
 
 type FileLimits = YamlLimits & { maxBytes: number };
 
@@ -58,37 +53,6 @@ function valueOf(file: string, parsed: Parsed, problems: ProblemIssue[]): unknow
   return undefined;
 }
 
-async function readConnector(f: WorkspaceFile, parsed: Parsed, fetchDocument: Fetcher, problems: ProblemIssue[]) {
-  const body = valueOf(f.path, parsed, problems);
-  if (!parsed.ok) return [];
-  try {
-    const source = await readConnectorSource(f.content, fetchDocument, body);
-    return [
-      {
-        kind: 'connector' as const,
-        name: `${source.slug}@${source.version}`,
-        file: f.path,
-        spec: {},
-        connector: { ...source, text: f.content },
-      },
-    ];
-  } catch (err) {
-    if (err instanceof ValidationError) problems.push(...err.issues.map((i) => at(f.path, i.path, i.message)));
-    else if (err instanceof UserError) problems.push(at(f.path, '', err.message));
-    else throw err;
-    return [];
-  }
-}
-
-function readSecrets(f: WorkspaceFile, value: Parsed, problems: ProblemIssue[]): DesiredResource[] {
-  const parsed = SecretsSpec.safeParse(valueOf(f.path, value, problems) ?? {});
-  if (!parsed.success) {
-    problems.push(...requestIssues(parsed.error).map((i) => at(f.path, i.path, i.message)));
-    return [];
-  }
-  return parsed.data.secrets.map((name) => ({ kind: 'secret', name, file: f.path, spec: { name } }));
-}
-
 function readSpec(
   f: WorkspaceFile,
   kind: WorkspaceFileKind,
@@ -105,7 +69,7 @@ function readSpec(
   }
   const spec = parsed.data as Record<string, unknown>;
   const name =
-    kind.file !== undefined ? roleMappingName : String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
+    kind.file !== undefined ? singleName : String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
   return [{ kind: kind.kind, name, file: f.path, spec }];
 }
 
@@ -163,9 +127,10 @@ export async function readFiles(
     } else if (!('text' in job)) problems.push(job);
     else {
       const value = parsed[next++]!;
-      if (kind.kind === 'secret') resources.push(...readSecrets(f, value, problems));
-      else if (kind.kind === 'connector') resources.push(...(await readConnector(f, value, fetchDocument, problems)));
-      else resources.push(...readSpec(f, kind, value, problems));
+      if (kind.read) {
+        const read = { file: f, value: valueOf(f.path, value, problems), parsed: value.ok, fetchDocument, problems };
+        resources.push(...(await kind.read(read)));
+      } else resources.push(...readSpec(f, kind, value, problems));
     }
   }
   problems.push(...duplicates(resources));

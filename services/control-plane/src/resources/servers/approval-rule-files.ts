@@ -2,9 +2,9 @@ import type { ProblemIssue } from '@toolplane/errors';
 import { ApprovalApprovers } from '@toolplane/contracts';
 import { z } from 'zod';
 import type { StoredApprovalRule } from '../../catalog/approvals.ts';
-import { approvalRuleShapeProblems } from '../servers/approval-rule.ts';
-import { ApprovalNotifyTarget, ApprovalRuleBody } from '../servers/schemas.ts';
-import type { Change, Kind } from './kind.ts';
+import type { Change, Kind } from '../workspace-files/kind.ts';
+import { approvalRuleShapeProblems } from './approval-rule.ts';
+import { ApprovalNotifyTarget, ApprovalRuleBody } from './schemas.ts';
 
 /**
  * A rule of approvals in its file (ADR 0049: a server's `approvalRule`, a policy's `approval`): the API's rule with its

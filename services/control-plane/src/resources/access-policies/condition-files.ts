@@ -1,8 +1,6 @@
 import type { ProblemIssue } from '@toolplane/errors';
-import type { Db } from '../../db/client.ts';
-import { conditionIssues } from '../access-policies/condition-check.ts';
-import { idsByName } from './live.ts';
-import type { Planned } from './plan.ts';
+import { idsByName, type PlanCheck } from '../workspace-files/kind.ts';
+import { conditionIssues } from './condition-check.ts';
 
 /**
  * The conditions of the policies a plan creates or changes, checked as the API checks them (ADR 0036: syntax, names,
@@ -10,17 +8,17 @@ import type { Planned } from './plan.ts';
  * plan lists their problems before anything is applied. A server the same files create has no catalog yet: its tools
  * are checked without a schema, as the API would check them right after.
  */
-export async function conditionProblems(db: Db, workspaceId: string, { plan, live }: Planned): Promise<ProblemIssue[]> {
+export async function conditionProblems({ deps, workspaceId, changes, live }: PlanCheck): Promise<ProblemIssue[]> {
   const serverIds = idsByName(live, 'server');
   const problems: ProblemIssue[] = [];
-  for (const c of plan.changes) {
+  for (const c of changes) {
     if (c.kind !== 'access_policy' || (c.action !== 'create' && c.action !== 'update')) continue;
     const spec = c.desired!.spec as { servers?: string[]; tools?: string[]; condition?: string | null };
     if (!spec.condition) continue;
     const servers = (spec.servers ?? []).flatMap((s) =>
       s === '*' ? ['*'] : serverIds.has(s) ? [serverIds.get(s)!] : [],
     );
-    const issues = await conditionIssues(db, workspaceId, {
+    const issues = await conditionIssues(deps.db, workspaceId, {
       servers,
       tools: spec.tools ?? [],
       condition: spec.condition,

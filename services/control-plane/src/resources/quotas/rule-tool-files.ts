@@ -1,9 +1,6 @@
 import type { ProblemIssue } from '@toolplane/errors';
-import type { Db } from '../../db/client.ts';
-import { exposedTools } from '../quotas/handlers.ts';
-import { idsByName } from './live.ts';
-import type { Change } from './kind.ts';
-import type { Planned } from './plan.ts';
+import { idsByName, type Change, type Kind, type PlanCheck } from '../workspace-files/kind.ts';
+import { exposedTools } from './handlers.ts';
 
 /** A change apply carries out with its API operation (not only apply's marker). */
 const written = (c: Change) =>
@@ -48,22 +45,25 @@ function namedTools(c: Change): NamedTools | undefined {
  * catalog after the apply is not known yet: the rule's own step checks its tools then (a server it names that no file
  * or the workspace has is a problem of the plan already).
  */
-export async function ruleToolProblems(db: Db, workspaceId: string, { plan, live }: Planned): Promise<ProblemIssue[]> {
+export async function ruleToolProblems(
+  kind: Kind,
+  { deps, workspaceId, changes, live }: PlanCheck,
+): Promise<ProblemIssue[]> {
   const serverIds = idsByName(live, 'server');
   const moving = new Set(
-    plan.changes
+    changes
       .filter((c) => (c.kind === 'server' || c.kind === 'workflow_deployment') && (written(c) || c.action === 'delete'))
       .map((c) => c.name),
   );
   const problems: ProblemIssue[] = [];
-  for (const c of plan.changes) {
-    const named = c.desired && written(c) ? namedTools(c) : undefined;
+  for (const c of changes) {
+    const named = c.kind === kind && c.desired && written(c) ? namedTools(c) : undefined;
     if (!named || named.tools.length === 0) continue;
     const { servers, tools } = named;
     const settled = servers ? servers.every((n) => serverIds.has(n) && !moving.has(n)) : moving.size === 0;
     if (!settled) continue;
     const exposed = await exposedTools(
-      db,
+      deps.db,
       workspaceId,
       servers?.map((n) => serverIds.get(n)!),
     );
