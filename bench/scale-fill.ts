@@ -73,7 +73,7 @@ export async function bulkRecords(
          t.username, now() - make_interval(secs => g * $3::float8), 20 + g % 50,
          CASE WHEN g % 20 = 0 THEN 'tool_error' ELSE 'success' END, NULL, NULL, t.steps
        FROM execution_records t, generate_series($4::int, $5::int) g WHERE t.id = $1::uuid`,
-      [template.id, tools, seconds, start, Math.min(count, start + 100_000) - 1],
+      [template.id, tools, seconds, start + 1, Math.min(count, start + 100_000)],
     );
   }
 }
