@@ -12,15 +12,16 @@ const batchSize = 2_000;
 export const bulkKeyValue = (i: number) => `tp_scale_${String(i).padStart(8, '0')}_${'k'.repeat(24)}`;
 
 /**
- * Keys `from` … `to - 1` of `workspaceId` with the runtime scope: the `api_keys` rows `createApiKey` writes and the
- * record `setApiKey` puts in the keys' hash (same fields, same order), without the per-key change message (no edge has
- * cached a key that did not exist). Returns the keys' ids.
+ * Keys `from` … `to - 1` of `workspaceId` with the runtime scope, created by the key `creatorId`: the `api_keys` rows
+ * `createApiKey` writes for `POST /api_keys` and the record `setApiKey` puts in the keys' hash (same fields, same
+ * order), without the per-key change message (no edge has cached a key that did not exist). Returns the keys' ids.
  */
 export async function bulkApiKeys(
   pool: pg.Pool,
   redis: Redis,
   prefix: string,
   workspaceId: string,
+  creatorId: string,
   from: number,
   to: number,
 ): Promise<string[]> {
@@ -36,10 +37,17 @@ export async function bulkApiKeys(
       };
     });
     await pool.query(
-      `INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, server_ids)
-       SELECT id, $1::uuid, name, prefix, hash, ARRAY['runtime'], ARRAY[]::text[]
+      `INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, server_ids, created_by)
+       SELECT id, $1::uuid, name, prefix, hash, ARRAY['runtime'], ARRAY[]::text[], $6::jsonb
        FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS k(id, name, prefix, hash)`,
-      [workspaceId, rows.map((r) => r.id), rows.map((r) => r.name), rows.map((r) => r.prefix), rows.map((r) => r.hash)],
+      [
+        workspaceId,
+        rows.map((r) => r.id),
+        rows.map((r) => r.name),
+        rows.map((r) => r.prefix),
+        rows.map((r) => r.hash),
+        JSON.stringify({ type: 'api_key', id: creatorId }),
+      ],
     );
     const pipe = redis.pipeline();
     for (const r of rows) {
@@ -53,8 +61,8 @@ export async function bulkApiKeys(
 }
 
 /**
- * `count` execution records of one server's calls, copies of a stored record `template` (its steps and
- * catalog version) with their own ids, spread evenly over the `days` before now, a third each of three tools, one in
+ * `count` execution records of one server's calls, copies of a stored record `template` (its key, steps, catalog
+ * version, sealed arguments, debug capture) with their own ids, spread evenly over the `days` before now, a third each of three tools, one in
  * twenty a tool error: what the records store writes (the rollup's rows are not made).
  */
 export async function bulkRecords(
@@ -68,10 +76,11 @@ export async function bulkRecords(
   for (let start = 0; start < count; start += 100_000) {
     await pool.query(
       `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at,
-         duration_ms, outcome, error_code, message, steps)
+         duration_ms, outcome, error_code, message, steps, debug, debug_session_id, parent_invocation_id, sealed_arguments)
        SELECT gen_random_uuid(), t.workspace_id, t.server_id, t.catalog_version, ($2::text[])[1 + g % 3], t.key_id,
          t.username, now() - make_interval(secs => g * $3::float8), 20 + g % 50,
-         CASE WHEN g % 20 = 0 THEN 'tool_error' ELSE 'success' END, NULL, NULL, t.steps
+         CASE WHEN g % 20 = 0 THEN 'tool_error' ELSE 'success' END, NULL, NULL, t.steps, t.debug, t.debug_session_id,
+         t.parent_invocation_id, t.sealed_arguments
        FROM execution_records t, generate_series($4::int, $5::int) g WHERE t.id = $1::uuid`,
       [template.id, tools, seconds, start + 1, Math.min(count, start + 100_000)],
     );

@@ -73,7 +73,8 @@ type Fill = (f: Filled, from: number, to: number) => Promise<void>;
 
 const fills: Record<Dimension, Fill> = {
   'api-keys': async (f, from, to) => {
-    await bulkApiKeys(f.pool, f.redis, f.stack.redisPrefix, f.workspaceId, from, to);
+    const creator = await f.pool.query<{ id: string }>("SELECT id FROM api_keys WHERE name = 'bootstrap'");
+    await bulkApiKeys(f.pool, f.redis, f.stack.redisPrefix, f.workspaceId, creator.rows[0]!.id, from, to);
   },
   // Through POST /workspaces: each is a workspace row, its first key, its session settings and its access document.
   workspaces: async (f, from, to) => {
@@ -176,7 +177,8 @@ async function recordQueries(f: Filled) {
     ],
     [
       'records list, errors of the last day',
-      "SELECT * FROM execution_records WHERE workspace_id = $1 AND outcome = 'tool_error' AND started_at >= now() - interval '1 day' ORDER BY started_at DESC, id DESC LIMIT 51",
+      "SELECT * FROM execution_records WHERE workspace_id = $1 AND outcome = 'tool_error' " +
+        "AND started_at >= now() - interval '1 day' ORDER BY started_at DESC, id DESC LIMIT 51",
       [ws],
     ],
     [
@@ -358,7 +360,8 @@ function table(dimension: Dimension, rows: SizeResult[]): string {
   const lines = [
     `### ${dimension}`,
     '',
-    '| size | calls/s | p50 / p99 ms | CPU ms per call: edge / worker / Redis / PG / CP (sum) | RSS MB: edges / worker / CP | Redis MB (keys) | PG MB | edge / worker start ms | revoked key refused ms (both edges) | dimension |',
+    '| size | calls/s | p50 / p99 ms | CPU ms per call: edge / worker / Redis / PG / CP (sum) | RSS MB: edges / worker / CP | ' +
+      'Redis MB (keys) | PG MB | edge / worker start ms | revoked key refused ms (both edges) | dimension |',
     '| ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of rows) {
@@ -371,8 +374,10 @@ function table(dimension: Dimension, rows: SizeResult[]): string {
     lines.push(
       `| ${r.size.toLocaleString('en')} | ${r.call.throughput.toFixed(0)}${ratio(r.call.throughput, base.call.throughput)} | ` +
         `${r.call.p50.toFixed(2)} / ${r.call.p99.toFixed(2)} | ` +
-        `${['edge', 'worker', 'redis', 'postgres', 'control-plane'].map((k) => f3(role(r, k))).join(' / ')} (${f3(r.call.cpuSum)}${ratio(r.call.cpuSum, base.call.cpuSum)}) | ` +
-        `${edges} / ${f1(rss['worker-1'])} / ${f1(rss['control-plane'])} | ${f1(r.footprint.redisMb)} (${r.footprint.redisKeys}) | ${f1(r.footprint.postgresMb)} | ` +
+        `${['edge', 'worker', 'redis', 'postgres', 'control-plane'].map((k) => f3(role(r, k))).join(' / ')} ` +
+        `(${f3(r.call.cpuSum)}${ratio(r.call.cpuSum, base.call.cpuSum)}) | ` +
+        `${edges} / ${f1(rss['worker-1'])} / ${f1(rss['control-plane'])} | ` +
+        `${f1(r.footprint.redisMb)} (${r.footprint.redisKeys}) | ${f1(r.footprint.postgresMb)} | ` +
         `${r.startup.edgeMs.toFixed(0)} / ${r.startup.workerMs.toFixed(0)} | ${r.revocationMs.map((v) => v.toFixed(0)).join(', ')} | ${own} |`,
     );
   }
