@@ -4,6 +4,7 @@ import {
   DelegatedToken,
   delegationActors,
   delegationKeys,
+  redisKeys,
   type DelegationLimit,
   type DelegationParent,
 } from '@toolplane/contracts';
@@ -21,10 +22,12 @@ import { readState } from './runtime-state.ts';
 export class DelegatedTokens {
   private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof delegationKeys>;
+  private readonly standingChanged: string;
 
   constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = delegationKeys(prefix);
+    this.standingChanged = redisKeys(prefix).standingChanged;
   }
 
   /** Whether a bearer credential is a narrowed token (else an OAuth access token). */
@@ -48,9 +51,13 @@ export class DelegatedTokens {
     return revoked.some((n) => n > 0) ? null : parsed.data;
   }
 
-  /** Revokes a token and, through their chains, every token narrowed from it, on every edge (RFC 7009). */
+  /**
+   * Revokes a token and, through their chains, every token narrowed from it, on every edge (RFC 7009); announced, so
+   * that every edge ends the open streams of the token and of those narrowed from it (ADR 0095).
+   */
   async revoke(token: DelegatedToken): Promise<void> {
     await readState(() => this.redis.set(this.keys.revoked(token.jti), '1', 'EXAT', token.exp + 60));
+    await this.redis.publish(this.standingChanged, `token:${token.jti}`);
   }
 
   /** Stores a new token's record (everything but its id, made here) and answers the token. */

@@ -197,7 +197,8 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
     } else if (channel === keys.apiKeyChanged) {
       apiKeys.invalidate(message);
       void openStreams.keyChanged(message);
-    } else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
+    } else if (channel === keys.standingChanged) void openStreams.standingChanged();
+    else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
     else if (channel === keys.resourceUpdated) {
       const sent = mcp.resourceUpdated(message);
       log.debug({ sent }, 'a resource of an external server was updated');
@@ -223,6 +224,7 @@ export function changeChannels(r: EdgeResources): string[] {
   return [
     r.keys.catalogChanged,
     r.keys.apiKeyChanged,
+    r.keys.standingChanged,
     r.keys.accessChanged,
     r.cancels.channel,
     r.elicitationReplies.channel,
