@@ -23,9 +23,6 @@ export interface StreamPrincipal {
   userId?: string | undefined;
 }
 
-/** Why a stream's principal no longer stands on `serverId` (undefined: it stands); a throw ends the stream. */
-export type PrincipalJudge = (principal: StreamPrincipal, serverId: string) => Promise<string | undefined>;
-
 export interface OpenStream {
   serverId: string;
   credential: StreamCredential;
@@ -59,7 +56,8 @@ export class OpenStreams {
   private readonly entries = new Set<Entry>();
   private readonly readKey: (hash: string) => Promise<ApiKeyRecord | null>;
   private readonly onEnd: (stream: OpenStream, reason: string) => void;
-  private readonly judge: PrincipalJudge;
+  /** Why a stream's principal no longer stands on the server (undefined: it stands). */
+  private readonly judge: (principal: StreamPrincipal, serverId: string) => Promise<string | undefined>;
 
   /**
    * `readKey`: the key's record as Redis has it now (past any cache); `judge`: a principal's standing, from Redis as it
@@ -68,7 +66,8 @@ export class OpenStreams {
   constructor(
     readKey: (hash: string) => Promise<ApiKeyRecord | null>,
     onEnd: (stream: OpenStream, reason: string) => void = () => undefined,
-    judge: PrincipalJudge = () => Promise.resolve(undefined),
+    judge: (principal: StreamPrincipal, serverId: string) => Promise<string | undefined> = () =>
+      Promise.resolve(undefined),
   ) {
     this.readKey = readKey;
     this.onEnd = onEnd;
@@ -138,7 +137,8 @@ export class OpenStreams {
   private async judgeAll(entries: Entry[]): Promise<void> {
     await Promise.all(
       entries.map(async (e) => {
-        const refused = await this.judge(e.principal!, e.serverId).catch(
+        if (!e.principal) return;
+        const refused = await this.judge(e.principal, e.serverId).catch(
           () => 'its credential could not be checked (Redis unreachable)',
         );
         if (refused) this.finish(e, refused);
