@@ -3,7 +3,7 @@
 // control plane serves the same document at GET /api/v1/openapi.json;
 // services/control-plane/src/api-document.test.ts fails when the committed file is stale. It also
 // writes packages/client/src/schema.ts, the typed client's types (packages/client/src/schema.test.ts), and
-// docs/edge-openapi.json, the edge's MCP endpoints (services/edge/src/openapi.ts, served at GET /openapi.json on
+// docs/edge-openapi.json, the edge's MCP endpoints (services/edge/src/protocol/openapi.ts, served at GET /openapi.json on
 // the edge; tests/contract/edge-openapi.test.ts fails when it is stale).
 //
 //   node --conditions=@toolplane/source scripts/gen-openapi.ts          write docs/openapi.json
@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderClientSchema } from '../packages/client/src/generate.ts';
 import { openApiDocumentText, openApiDocumentPath } from '../services/control-plane/src/api-document.ts';
-import { edgeOpenApiDocumentPath, edgeOpenApiDocumentText } from '../services/edge/src/openapi.ts';
+import { edgeOpenApiDocumentPath, edgeOpenApiDocumentText } from '../services/edge/src/protocol/openapi.ts';
 
 const clientSchemaPath = fileURLToPath(new URL('../packages/client/src/schema.ts', import.meta.url));
 const outputs: [string, string][] = [

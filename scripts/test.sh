@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (pinned Node, pnpm, redis-server, chromium, helm and
-# kubectl, promtool),
+# kubectl, promtool, Debian's PostgreSQL for the restore drill),
 # generates the Prisma client, builds the dashboard, type-checks, checks module boundaries and import cycles, formatting (Prettier), lint
 # (ESLint with type information) and dead code (knip) through turbo (scripts/check.sh: a second run on an unchanged
 # tree is served from .turbo/), then runs every jest test against real Redis
@@ -11,6 +11,7 @@ ensure_redis
 ensure_chromium
 ensure_helm
 ensure_promtool
+ensure_postgres_tools
 ensure_deps
 cd "$TOOLPLANE_ROOT"
 

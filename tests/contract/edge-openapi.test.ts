@@ -5,7 +5,7 @@ import {
   edgeOpenApiDocument,
   edgeOpenApiDocumentPath,
   edgeOpenApiDocumentText,
-} from '../../services/edge/src/openapi.ts';
+} from '../../services/edge/src/protocol/openapi.ts';
 
 // The edge's OpenAPI document (its MCP endpoints), like the management API's
 // (services/control-plane/src/openapi/document.test.ts): valid, committed current as docs/edge-openapi.json, and

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { compileCondition, evaluate } from '../../packages/conditions/src/index.ts';
-import { argumentsAsSent, nonFiniteNumberPath } from '../../services/edge/src/call-arguments.ts';
-import type { LoadedCatalog, LoadedTool } from '../../services/edge/src/catalogs.ts';
+import { argumentsAsSent, nonFiniteNumberPath } from '../../services/edge/src/calls/call-arguments.ts';
+import type { LoadedCatalog, LoadedTool } from '../../services/edge/src/state/catalogs.ts';
 import { buildRequest } from '../../services/worker/src/http-operation.ts';
 
 // Issue #58 C, as a property: for any arguments the edge lets through under a condition (its own checks, then the

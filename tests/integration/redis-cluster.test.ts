@@ -33,7 +33,7 @@ import {
   TaskRecords,
 } from '../../packages/queue/src/index.ts';
 import { ConnectLinks } from '../../services/worker/src/connect-links.ts';
-import { QuotaMeter } from '../../services/edge/src/quotas.ts';
+import { QuotaMeter } from '../../services/edge/src/governance/quotas.ts';
 import { quotaUsage } from '../../services/control-plane/src/resources/usage/counters.ts';
 
 /**

@@ -50,6 +50,11 @@ function publishedStateKeys(prefix: string) {
     access: (workspaceId: string) => `${prefix}:access:${workspaceId}`,
     /** Pub/sub: an edge found published state missing (the workspace id whose access document it lacked): the control plane republishes. */
     stateMissing: `${prefix}:events:state-missing`,
+    /**
+     * Pub/sub: the control plane published the whole state again (after Redis lost it, or at its start, e.g. on a
+     * restored database): edges and workers drop everything they cached from it (the marker's epoch).
+     */
+    stateRepublished: `${prefix}:events:state-republished`,
     /** Pub/sub: a workspace id whose access policies changed. */
     accessChanged: `${prefix}:events:access`,
     /** Pub/sub: a server id whose catalog changed (or was deleted). */

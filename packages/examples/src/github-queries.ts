@@ -1,7 +1,7 @@
 /**
  * Natural-language queries written for given operations of GitHub's REST description (npm
  * `@octokit/openapi`): [query, operationId]. SMART-mode search must find the operation's tool in the
- * top 3 for at least 90 % of them (services/edge/src/smart-search-quality.test.ts on the search index,
+ * top 3 for at least 90 % of them (services/edge/src/smart/smart-search-quality.test.ts on the search index,
  * tests/e2e/calls/smart-openapi.test.ts through the whole platform).
  */
 export const githubSearchQueries: readonly [string, string][] = [

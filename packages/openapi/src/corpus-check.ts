@@ -47,7 +47,7 @@ export async function checkDocument(text: string): Promise<CorpusOutcome> {
     if (err instanceof ValidationError) return { kind: 'rejected', reason: err.message, issues: err.issues };
     return { kind: 'crash', error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }
-  // The edge's settings (services/edge/src/catalogs.ts).
+  // The edge's settings (services/edge/src/state/catalogs.ts).
   const newAjv = () => new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
   let ajv = newAjv();
   let schemas = 0;

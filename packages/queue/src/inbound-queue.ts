@@ -152,8 +152,11 @@ export interface InboundConsumerOptions {
 /** The worker's side of `INBOUND_QUEUE`. */
 export class InboundConsumer {
   private readonly worker: Worker;
+  private readonly opts: InboundConsumerOptions;
+  private queue: Queue | undefined;
 
   constructor(opts: InboundConsumerOptions) {
+    this.opts = opts;
     const run = async (job: Job): Promise<void> => {
       const parsed = InboundDelivery.safeParse(job.data);
       if (!parsed.success) return opts.onInvalid(job.id);
@@ -186,7 +189,19 @@ export class InboundConsumer {
     return this.worker.waitUntilReady();
   }
 
-  close(): Promise<void> {
-    return this.worker.close();
+  /** Deliveries queued by state (the queue-depth metric: the events' backlog; the `Queue` is opened on first use). */
+  async jobCounts(): Promise<Record<string, number>> {
+    this.queue ??= new Queue(INBOUND_QUEUE, {
+      connection: this.opts.redis,
+      prefix: bullPrefix(this.opts.redis, this.opts.prefix),
+      streams: queueStreams,
+    });
+    this.queue.on('error', (err) => this.opts.onError(err));
+    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.worker.close(), this.queue?.close()]);
   }
 }

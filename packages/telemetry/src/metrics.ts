@@ -24,6 +24,9 @@ interface Instruments {
   quotaUse: Gauge;
   approvalNotifications: Counter;
   resultBytesShaped: Counter;
+  auditExportLag: ObservableGauge;
+  webhooksPending: ObservableGauge;
+  certificateExpiry: ObservableGauge;
 }
 
 let instruments: Instruments | undefined;
@@ -96,6 +99,17 @@ export function setMeter(meter: Meter | undefined): void {
     resultBytesShaped: meter.createCounter('toolplane.result.shaped.bytes', {
       description: 'Bytes of tool results before and after their shape (projection, item cap), by tool.',
       unit: 'By',
+    }),
+    auditExportLag: meter.createObservableGauge('toolplane.audit_export.lag', {
+      description: 'Seconds since the oldest audit event an enabled exporter has not had acknowledged (0: caught up).',
+      unit: 's',
+    }),
+    webhooksPending: meter.createObservableGauge('toolplane.events.webhooks.pending', {
+      description: 'Event subscriptions by webhook with a delivery waiting to be taken by their callback.',
+    }),
+    certificateExpiry: meter.createObservableGauge('toolplane.certificate.expiry', {
+      description: 'Seconds until a certificate Toolplane checks signatures with expires (negative: expired).',
+      unit: 's',
     }),
   };
 }
@@ -215,4 +229,32 @@ export function recordResultShaped(tool: string, bytesBefore: number, bytesAfter
 export function recordApprovalNotification(format: string, outcome: 'delivered' | 'failed'): void {
   if (!instruments) return;
   instruments.approvalNotifications.add(1, { format, outcome });
+}
+
+/**
+ * Reports each enabled audit exporter's lag at each scrape (`lags`: seconds per exporter id, ADR 0065). Does nothing
+ * (never calls `lags`) while metrics are off.
+ */
+export function observeAuditExportLag(lags: () => Promise<readonly { exporter: string; seconds: number }[]>): void {
+  if (!instruments) return;
+  instruments.auditExportLag.addCallback(async (result) => {
+    for (const { exporter, seconds } of await lags()) result.observe(seconds, { exporter });
+  });
+}
+
+/** Reports how many webhook subscriptions wait for their callback to take a delivery, at each scrape. */
+export function observeWebhooksPending(count: () => Promise<number>): void {
+  if (!instruments) return;
+  instruments.webhooksPending.addCallback(async (result) => result.observe(await count()));
+}
+
+/**
+ * Reports the seconds left until each certificate of `certificate` (its name, e.g. `saml_idp`) expires, at each scrape:
+ * one series per certificate, `index` its place in the configured list.
+ */
+export function observeCertificateExpiry(certificate: string, notAfterMs: readonly number[], now = Date.now): void {
+  if (!instruments || notAfterMs.length === 0) return;
+  instruments.certificateExpiry.addCallback((result) => {
+    notAfterMs.forEach((at, index) => result.observe((at - now()) / 1000, { certificate, index }));
+  });
 }

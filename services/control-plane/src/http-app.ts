@@ -1,5 +1,6 @@
 import { trustProxy } from '@toolplane/config';
 import express from 'express';
+import { observeCertificateExpiry } from '@toolplane/telemetry';
 import { openApiDocumentText } from './api-document.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import type { Db } from './db/client.ts';
@@ -12,7 +13,7 @@ import { AuthError } from '@toolplane/errors';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { apiRouter } from './http/api-router.ts';
 import { samlRouter } from './http/saml/router.ts';
-import { SamlSignIn, samlSettings } from './http/saml/sign-in.ts';
+import { certificatesNotAfter, SamlSignIn, samlSettings } from './http/saml/sign-in.ts';
 import { approvalPageRouter } from './resources/approvals/page-router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
@@ -132,6 +133,7 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   publicRoutes(http, deps);
   const settings = samlSettings(deps.env);
   const saml = settings ? new SamlSignIn(settings, deps) : undefined;
+  if (settings) observeCertificateExpiry('saml_idp', certificatesNotAfter(settings.idpCerts));
   http.use('/api/v1', managementApi(deps, bearerVerifier(oauth, saml)));
   // SAML sign-in of people (ADR 0083): metadata, AuthnRequests, the ACS; the session is the management API's bearer.
   const limit = { points: deps.env.UNAUTH_RATE_LIMIT, windowSeconds: deps.env.UNAUTH_RATE_WINDOW_SECONDS };

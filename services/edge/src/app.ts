@@ -5,9 +5,9 @@ import { createLogger, type Logger } from '@toolplane/logger';
 import { checkQueueLayout, credentialRefusal, type StandingWords } from '@toolplane/queue';
 import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
-import { createAuthenticator } from './authenticate.ts';
-import { DelegatedTokens } from './delegated-tokens.ts';
-import { DpopProofs } from './dpop.ts';
+import { createAuthenticator } from './identity/authenticate.ts';
+import { DelegatedTokens } from './identity/delegated-tokens.ts';
+import { DpopProofs } from './identity/dpop.ts';
 import {
   changeChannels,
   listenForChanges,
@@ -15,22 +15,22 @@ import {
   toolCallDeps,
   type EdgeResources,
 } from './edge-resources.ts';
-import { EnterpriseAuthorizationServer } from './enterprise-as/server.ts';
-import { ProtectedResource } from './enterprise-as/resource-servers.ts';
-import { readSigningKey } from './enterprise-as/signing-key.ts';
+import { EnterpriseAuthorizationServer } from './identity/enterprise-as/server.ts';
+import { ProtectedResource } from './identity/enterprise-as/resource-servers.ts';
+import { readSigningKey } from './identity/enterprise-as/signing-key.ts';
 import type { EdgeEnv } from './env.ts';
-import { createHttpApp } from './http-app.ts';
-import { expressServerClasses } from './hot-lane.ts';
-import { LegacySseSessions } from './legacy-sse.ts';
-import { McpEndpoints } from './mcp-endpoints.ts';
-import { EdgeMcpHandler } from './mcp-handler.ts';
+import { createHttpApp } from './protocol/http-app.ts';
+import { expressServerClasses } from './protocol/hot-lane.ts';
+import { LegacySseSessions } from './protocol/legacy-sse.ts';
+import { McpEndpoints } from './protocol/mcp-endpoints.ts';
+import { EdgeMcpHandler } from './protocol/mcp-handler.ts';
 import { EdgeTasks } from './tasks/edge-tasks.ts';
-import { OAuthResourceServer } from './oauth.ts';
-import { OpenStreams } from './open-streams.ts';
-import { UnauthenticatedLimiter } from './rate-limit.ts';
-import { readState } from './runtime-state.ts';
-import { tokenExchangeRoute } from './token-exchange.ts';
-import { tokenRevocationRoute } from './token-revocation.ts';
+import { OAuthResourceServer } from './identity/oauth.ts';
+import { OpenStreams } from './protocol/open-streams.ts';
+import { UnauthenticatedLimiter } from './identity/rate-limit.ts';
+import { readState } from './state/runtime-state.ts';
+import { tokenExchangeRoute } from './identity/token-exchange.ts';
+import { tokenRevocationRoute } from './identity/token-revocation.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -94,7 +94,7 @@ function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
   return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs), limiter };
 }
 
-/** Authentication (authenticate.ts) over the edge's caches of published state. */
+/** Authentication (identity/authenticate.ts) over the edge's caches of published state. */
 function edgeAuthenticator(
   env: EdgeEnv,
   r: EdgeResources,
@@ -187,8 +187,8 @@ function mcpLayer(env: EdgeEnv, resources: EdgeResources, log: Logger) {
 }
 
 /**
- * The edge, wired: its Redis resources (edge-resources.ts), authentication (authenticate.ts), the MCP layer
- * (mcp-handler.ts) behind its endpoints (mcp-endpoints.ts), and the HTTP surface (http-app.ts).
+ * The edge, wired: its Redis resources (edge-resources.ts), authentication (identity/authenticate.ts), the MCP layer
+ * (protocol/mcp-handler.ts) behind its endpoints (protocol/mcp-endpoints.ts), and the HTTP surface (protocol/http-app.ts).
  */
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });

@@ -11,15 +11,15 @@ import {
   queueShardPrefixes,
 } from '@toolplane/queue';
 import { createRedisClient, redisConnectionOf, type RedisClient } from '@toolplane/redis';
-import { AccessPolicyCache } from './access.ts';
-import { ApiKeyCache } from './api-keys.ts';
-import { CatalogCache } from './catalogs.ts';
-import { ProgramSlots } from './code-slots.ts';
-import { ConfirmStates, RedisStateKey, redisNonceSpender } from './confirm-state.ts';
+import { AccessPolicyCache } from './governance/access.ts';
+import { ApiKeyCache } from './identity/api-keys.ts';
+import { CatalogCache } from './state/catalogs.ts';
+import { ProgramSlots } from './code-mode/code-slots.ts';
+import { ConfirmStates, RedisStateKey, redisNonceSpender } from './confirmation/confirm-state.ts';
 import type { EdgeEnv } from './env.ts';
-import type { LegacySseSessions } from './legacy-sse.ts';
-import type { EdgeMcpHandler } from './mcp-handler.ts';
-import type { OpenStreams } from './open-streams.ts';
+import type { LegacySseSessions } from './protocol/legacy-sse.ts';
+import type { EdgeMcpHandler } from './protocol/mcp-handler.ts';
+import type { OpenStreams } from './protocol/open-streams.ts';
 import {
   CancelRegistry,
   ElicitationReplies,
@@ -28,14 +28,14 @@ import {
   SessionRelayCapabilities,
   SessionLogLevels,
   SessionUrlElicitation,
-} from './protocol-state.ts';
-import { readState, RuntimeStateProbe } from './runtime-state.ts';
-import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
-import { upstreamCredentialSealer } from './upstream-auth.ts';
+} from './protocol/protocol-state.ts';
+import { readState, RuntimeStateProbe } from './state/runtime-state.ts';
+import type { ConnectLinkRequest, ToolCallDeps } from './calls/call-types.ts';
+import { upstreamCredentialSealer } from './identity/upstream-auth.ts';
 import { eventsDeps } from './events/deps.ts';
-import { QuotaMeter } from './quotas.ts';
-import { ShadowEventBudget } from './shadow-decisions.ts';
-import { ResultCache } from './result-cache.ts';
+import { QuotaMeter } from './governance/quotas.ts';
+import { ShadowEventBudget } from './governance/shadow-decisions.ts';
+import { ResultCache } from './calls/result-cache.ts';
 
 /** The edge's Redis connections and what lives on them: caches of published state, queue clients, session state. */
 export type EdgeResources = ReturnType<typeof openEdgeResources>;
@@ -102,7 +102,7 @@ export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
   };
 }
 
-/** What `tools/call` needs on this edge (tool-calls.ts), from its resources. */
+/** What `tools/call` needs on this edge (calls/tool-calls.ts), from its resources. */
 export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolCallDeps {
   const { redis, keys } = r;
   return {
@@ -182,6 +182,11 @@ interface ChangeListeners {
 export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): () => boolean {
   const { events, keys, cancels, elicitationReplies, catalogs, apiKeys, accessPolicies } = r;
   const { legacySessions, mcp, openStreams, log } = listeners;
+  const dropAll = () => {
+    catalogs.invalidate(undefined);
+    apiKeys.invalidate(undefined);
+    accessPolicies.invalidate(undefined);
+  };
   events.on('message', (channel: string, message: string) => {
     if (channel === cancels.channel) {
       const aborted = cancels.onMessage(message);
@@ -199,7 +204,10 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
       void openStreams.keyChanged(message);
     } else if (channel === keys.standingChanged) void openStreams.standingChanged();
     else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
-    else if (channel === keys.resourceUpdated) {
+    else if (channel === keys.stateRepublished) {
+      dropAll();
+      void openStreams.keysRepublished();
+    } else if (channel === keys.resourceUpdated) {
       const sent = mcp.resourceUpdated(message);
       log.debug({ sent }, 'a resource of an external server was updated');
     }
@@ -211,11 +219,7 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
     if (ended > 0) log.warn({ ended }, 'open streams ended: the Redis pub/sub connection was lost');
   });
   // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
-  events.on('ready', () => {
-    catalogs.invalidate(undefined);
-    apiKeys.invalidate(undefined);
-    accessPolicies.invalidate(undefined);
-  });
+  events.on('ready', dropAll);
   return () => events.status === 'ready';
 }
 
@@ -226,6 +230,7 @@ export function changeChannels(r: EdgeResources): string[] {
     r.keys.apiKeyChanged,
     r.keys.standingChanged,
     r.keys.accessChanged,
+    r.keys.stateRepublished,
     r.cancels.channel,
     r.elicitationReplies.channel,
     r.keys.resourceUpdated,

@@ -1,8 +1,8 @@
 import { logLevel, maxBodyBytes, port, telemetryEnv } from '@toolplane/config';
 import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
-import { DEFAULT_SANDBOX_LIMITS } from './code-sandbox.ts';
-import { DEFAULT_PROGRAM_BOUNDS } from './code-slots.ts';
+import { DEFAULT_SANDBOX_LIMITS } from './code-mode/code-sandbox.ts';
+import { DEFAULT_PROGRAM_BOUNDS } from './code-mode/code-slots.ts';
 
 export const EdgeEnv = z.object({
   /** Port of the MCP HTTP endpoint (0 picks a free one). */

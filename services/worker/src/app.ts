@@ -213,7 +213,7 @@ function listenForEvents({ log, redis, events, keys, running, debug, resolver, r
     else if (channel === keys.debugSessionChanged) {
       debug.invalidate(message);
       log.debug({ serverId: message }, 'debug session changed; cached state dropped');
-    } else resolver.invalidate(message);
+    } else if (channel === keys.secretsChanged) resolver.invalidate(message);
   });
   // Invalidations sent while disconnected are lost: start from empty caches after a reconnect.
   events.on('ready', () => {
@@ -254,6 +254,10 @@ function buildClients(core: Core, overrides: Partial<WorkerDeps>): Clients {
     },
   });
   const plans = new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX);
+  // A republished state may come from a restored database, whose catalog versions may reuse numbers: plans dropped.
+  core.events.on('message', (channel: string) => {
+    if (channel === core.keys.stateRepublished) plans.clear();
+  });
   const connectLinks = new ConnectLinks(redis, env.REDIS_PREFIX, env.PUBLIC_API_URL);
   return { leases, userTokens, plans, connectLinks };
 }
@@ -488,7 +492,13 @@ async function start(parts: Parts): Promise<void> {
   await checkRedisForm(core.connection);
   // A shard count other than the deployment's ends startup too (QueueLayoutError).
   await checkQueueLayout(core.redis, env.REDIS_PREFIX, env.REDIS_QUEUE_SHARDS);
-  await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged, keys.mcpRelayReply);
+  await events.subscribe(
+    keys.secretsChanged,
+    keys.cancel,
+    keys.debugSessionChanged,
+    keys.mcpRelayReply,
+    keys.stateRepublished,
+  );
   consumer.start();
   tasks.start();
   consumers.watcher.start();

@@ -6,7 +6,8 @@ import { LRUCache } from 'lru-cache';
 /**
  * Execution plans by `(serverId, catalogVersion)`, loaded from Redis on first use (the versioned key,
  * so a call enqueued just before an update runs on the version it was validated against). Versions
- * are immutable, so entries never go stale; at most `maxEntries` versions are kept, the least
+ * are immutable while the database lives, so entries go stale only when a restored database reuses a number
+ * (`clear`, on the control plane's republication); at most `maxEntries` versions are kept, the least
  * recently used evicted first (lru-cache, ADR 0014).
  */
 export class PlanCache {
@@ -18,6 +19,11 @@ export class PlanCache {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.byVersion = new LRUCache({ max: maxEntries });
+  }
+
+  /** Drops every version (the state was published again, possibly from a restored database). */
+  clear(): void {
+    this.byVersion.clear();
   }
 
   get(serverId: string, version: number, tool: string): Promise<CatalogTool | undefined> {

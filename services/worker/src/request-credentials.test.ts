@@ -13,7 +13,7 @@ const pair = () => {
   };
 };
 
-/** As the edge seals (services/edge/src/upstream-auth.ts). */
+/** As the edge seals (services/edge/src/identity/upstream-auth.ts). */
 const seal = (publicKey: ReturnType<typeof pair>['publicKey'], value: string, inv: string) =>
   new CompactEncrypt(new TextEncoder().encode(value))
     .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', inv })

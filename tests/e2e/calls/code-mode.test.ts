@@ -49,7 +49,7 @@ const MAX_PROGRAMS_PER_CALLER = 2;
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
   // Ten minutes of wall time: no program here is stopped by its clock, whatever the machine's load (the wall time is
-  // checked by services/edge/src/code-sandbox.test.ts).
+  // checked by services/edge/src/code-mode/code-sandbox.test.ts).
   const edge = {
     CODE_MODE_WALL_MS: '600000',
     CODE_MODE_MAX_PROGRAMS: String(MAX_PROGRAMS),

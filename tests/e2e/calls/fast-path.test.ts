@@ -152,7 +152,7 @@ describe('the tools/call fast path', () => {
   });
 });
 
-// The edge takes a plain MCP POST past express's router and body parser (services/edge/src/hot-lane.ts); a
+// The edge takes a plain MCP POST past express's router and body parser (services/edge/src/protocol/hot-lane.ts); a
 // query string sends the same request through express. Both must answer alike, errors included.
 describe('the hot lane', () => {
   const raw = (label: string, body: string, headers: Record<string, string> = {}) => ({ label, body, headers });

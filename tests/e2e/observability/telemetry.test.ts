@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, repoRoot, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { freePort } from '@toolplane/embedded';
+import { startSamlIdp, type SamlIdp } from '../../helpers/saml-idp.ts';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
 import { scaled, waitFor } from '../../helpers/wait.ts';
 
@@ -54,6 +56,10 @@ let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let receiver: Server;
+/** An identity provider whose certificate the control plane reports the expiry of (it is valid for one day). */
+let idp: SamlIdp;
+/** An audit exporter whose receiver never answers: its lag is reported. */
+let exporterId: string;
 /** Every OTLP request body received, raw (for the canary search) and decoded. */
 const rawPayloads: string[] = [];
 const spans: ReceivedSpan[] = [];
@@ -224,6 +230,7 @@ async function recordWithTrace(traceId: string, tool = 'get_ticket'): Promise<Re
 beforeAll(async () => {
   const endpoint = await startReceiver();
   upstream = await startTicketSystem({ apiKey: CANARY, host: '127.0.0.1' });
+  idp = await startSamlIdp({ acsUrl: () => '', workspaceId: () => '', person: () => ({ subject: 'x', groups: [] }) });
   // Metrics on in every service, each on a free port (`toolplane dev --metrics-port` uses the same option).
   ({ stack, api } = await startTestStack('telemetry', {
     logLevel: 'warn',
@@ -234,16 +241,20 @@ beforeAll(async () => {
       OTEL_BSP_SCHEDULE_DELAY: '100',
     },
     // Debug level: the worker's per-call line must carry the trace ids.
-    serviceEnv: { worker: { LOG_LEVEL: 'debug' } },
+    serviceEnv: { worker: { LOG_LEVEL: 'debug' }, 'control-plane': idp.env() },
   }));
   expect(Object.keys(stack.metricsUrls).sort()).toEqual(['control-plane', 'edge', 'worker-1']);
   example = await registerTicketExample(api, upstream.url, CANARY, 'telemetry');
+  const closed = await freePort();
+  const target = { type: 'syslog' as const, host: '127.0.0.1', port: closed };
+  exporterId = (await unwrap(api.POST('/audit_exporters', { body: { name: 'nowhere', target } }))).id;
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
   await new Promise((r) => receiver?.close(r));
+  await idp?.close();
 });
 
 describe('OpenTelemetry traces of a tool call', () => {
@@ -845,6 +856,13 @@ describe('the alert rules and dashboards (k8s/monitoring)', () => {
       sample(await scrape('control-plane'), 'toolplane_execution_records_stored_total', {}) > 0 ? true : undefined,
     );
     const pages = await Promise.all([scrape('edge'), scrape('worker'), scrape('control-plane')]);
+    // The gauges the day-two alerts read carry real values: the exporter is behind, the certificate has a day left.
+    expect(sample(pages[2]!, 'toolplane_audit_export_lag', { exporter: exporterId })).toBeGreaterThan(0);
+    const left = sample(pages[2]!, 'toolplane_certificate_expiry', { certificate: 'saml_idp', index: '0' });
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(86_400);
+    expect(pages[1]).toMatch(/^toolplane_queue_depth\{[^}]*queue="inbound-events"[^}]*\} 0$/m);
+    expect(pages[1]).toMatch(/^toolplane_events_webhooks_pending(\{[^}]*\})? 0$/m);
     /** Each exported series name and the labels it carries. */
     const exported = new Map<string, Set<string>>();
     for (const line of pages.join('\n').split('\n')) {

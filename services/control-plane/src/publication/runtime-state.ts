@@ -28,7 +28,7 @@ function runIdOf(info: string): string {
 }
 
 export function redisStateStore(redis: RedisClient, prefix: string): RuntimeStateStore {
-  const key = redisKeys(prefix).runtimeState;
+  const { runtimeState: key, stateRepublished } = redisKeys(prefix);
   return {
     async runId() {
       // In a cluster INFO answers from one node: the run is every master's, so that one master restarting (or a
@@ -50,6 +50,9 @@ export function redisStateStore(redis: RedisClient, prefix: string): RuntimeStat
     },
     async writeMarker(marker) {
       await redis.set(key, JSON.stringify(marker));
+      // What edges and workers cached may be of another state (a database restored from a backup knows other keys,
+      // policies and catalog versions): they drop it all.
+      await redis.publish(stateRepublished, marker.epoch);
     },
   };
 }

@@ -1,9 +1,8 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { falseDelegationCondition } from '@toolplane/access';
+import { conditionRefusal, falseDelegationCondition } from '@toolplane/access';
 import type { CatalogEventType } from '@toolplane/contracts';
-import { conditionRefusal } from '../access-conditions.ts';
-import type { Caller } from '../authenticate.ts';
-import type { LoadedCatalog } from '../catalogs.ts';
+import type { Caller } from '../identity/authenticate.ts';
+import type { LoadedCatalog } from '../state/catalogs.ts';
 import { forbidden, invalidParams, notFound, unsupported } from './wire.ts';
 
 /**

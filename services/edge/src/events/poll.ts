@@ -1,6 +1,6 @@
 import { CURSOR_PATTERN, readStream, refreshSubscription, type StreamRead } from '@toolplane/queue';
 import type { EventOccurrence, EventSubscription } from '@toolplane/contracts';
-import type { Caller } from '../authenticate.ts';
+import type { Caller } from '../identity/authenticate.ts';
 import { resolveEventType } from './event-types.ts';
 import { nowOf, storeSubscription, subscriptionOf, type EventRequest, type EventsDeps } from './subscriptions.ts';
 import { invalidParams, type PollParams, type StreamParams } from './wire.ts';

@@ -1,6 +1,6 @@
 import type { Server, ServerCapabilities, ServerContext } from '@modelcontextprotocol/server';
-import type { EdgeCallContext } from '../call-context.ts';
-import type { LoadedCatalog } from '../catalogs.ts';
+import type { EdgeCallContext } from '../calls/call-context.ts';
+import type { LoadedCatalog } from '../state/catalogs.ts';
 import { eventTypesOf, grantsEvent, hasEvents } from './event-types.ts';
 import { pollEvents } from './poll.ts';
 import { streamEvents } from './stream.ts';

@@ -1,9 +1,9 @@
 import { decideAccess } from '@toolplane/access';
 import type { ApiKeyRecord, WorkspaceAccess } from '@toolplane/contracts';
 import type { ProtocolError } from '@modelcontextprotocol/server';
-import type { Caller } from '../authenticate.ts';
-import type { LoadedCatalog } from '../catalogs.ts';
-import { keyRefusal } from '../open-streams.ts';
+import type { Caller } from '../identity/authenticate.ts';
+import type { LoadedCatalog } from '../state/catalogs.ts';
+import { keyRefusal } from '../protocol/open-streams.ts';
 import { eventTypesOf } from './event-types.ts';
 import { forbidden, notFound } from './wire.ts';
 

@@ -7,7 +7,7 @@ import {
   waitForEntries,
 } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
-import type { Caller } from '../authenticate.ts';
+import type { Caller } from '../identity/authenticate.ts';
 import { MAX_EVENTS, occurrenceOnWire, readFrom, startSubscription, type Start } from './poll.ts';
 import { nowOf, type EventRequest, type EventsDeps } from './subscriptions.ts';
 import { forbidden, SUBSCRIPTION_ID_META, type StreamParams } from './wire.ts';

@@ -11,8 +11,8 @@ import {
 } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { currentTraceIds } from '@toolplane/telemetry';
-import type { Caller } from '../authenticate.ts';
-import { programCaller } from '../code-slots.ts';
+import type { Caller } from '../identity/authenticate.ts';
+import { programCaller } from '../code-mode/code-slots.ts';
 import type { LoadedEventType } from './event-types.ts';
 import type { StreamStanding } from './standing.ts';
 import { resourceExhausted } from './wire.ts';

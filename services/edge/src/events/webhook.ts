@@ -1,6 +1,6 @@
 import { hostRefusal } from '@toolplane/config';
 import { CURSOR_PATTERN, readSubscription, removeSubscription, subscriptionIdOf } from '@toolplane/queue';
-import type { Caller } from '../authenticate.ts';
+import type { Caller } from '../identity/authenticate.ts';
 import { eventTypesOf, resolveEventType } from './event-types.ts';
 import {
   eventPrincipal,

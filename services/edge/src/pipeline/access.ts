@@ -1,18 +1,20 @@
 import {
   accessWouldRefuseEvent,
   conditionProblem,
+  conditionRefusal,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
+  shadowRefusals,
+  type CallConditions,
   type CallEventBase,
 } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
-import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
-import { callEvents } from '../call-audit.ts';
-import { argumentsAsSent } from '../call-arguments.ts';
-import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
-import { conditionCheck } from '../policy-approvals.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import { argumentsAsSent } from '../calls/call-arguments.ts';
+import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
+import { conditionCheck } from '../governance/policy-approvals.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { refuse } from './refusal.ts';
 import { readCallSession } from './session.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';
@@ -20,7 +22,7 @@ import type { CallState, Stage, Verdict } from './stage.ts';
 /**
  * The conditions of the caller's grants (ADR 0046), on the arguments as they will be sent (after guardrails, with the
  * defaults the worker fills in): a false one refuses the call (`access.condition`, an audit event), unless it requires
- * approval instead (the approval stage then asks for it, policy-approvals.ts). Log-only policies: their would-be
+ * approval instead (the approval stage then asks for it, governance/policy-approvals.ts). Log-only policies: their would-be
  * refusals are `access.would_refuse` audit events and the call goes on. Tools hidden from the caller never get here
  * (access.ts refuses them by name). Only callers some applicable grant has a condition for pay for this stage.
  */

@@ -8,9 +8,9 @@ import {
 } from '@toolplane/access';
 import { approvalKey, approvalPendingKey, type ApprovalRule, type Principal } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
-import { callEvents } from '../call-audit.ts';
-import type { ToolCallDeps } from '../call-types.ts';
-import { argumentsDigest, maskArguments, principalBinding } from '../confirmation.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
+import { argumentsDigest, maskArguments, principalBinding } from '../confirmation/confirmation.ts';
 import { failedCall, jobOf } from './enqueue.ts';
 import { errorResult, refuse, type Rejection } from './refusal.ts';
 import { settleAll, type CallState, type Settle, type Stage, type Verdict } from './stage.ts';
@@ -19,7 +19,7 @@ type Schema = Readonly<Record<string, unknown>>;
 
 /**
  * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools`, or one
- * an access policy's false condition requires approval for (policy-approvals.ts), is not enqueued until an approver
+ * an access policy's false condition requires approval for (governance/policy-approvals.ts), is not enqueued until an approver
  * granted exactly that call. The request lives in Redis under its call binding (caller,
  * server, tool, arguments digest, rule version): the first call makes it (`approval.requested`, a row in the control
  * plane), retries read it, and the retry after the grant spends it in the same script (single use) and runs.

@@ -11,10 +11,11 @@ import { compileGuardrails } from '@toolplane/guardrails';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
-import { CatalogCache, type LoadedCatalog, type LoadedTool } from '../catalogs.ts';
-import type { RuntimeStateProbe } from '../runtime-state.ts';
-import { ShadowEventBudget } from '../shadow-decisions.ts';
-import { callTool, type ToolCall, type ToolCallDeps } from '../tool-calls.ts';
+import { CatalogCache, type LoadedCatalog, type LoadedTool } from '../state/catalogs.ts';
+import type { RuntimeStateProbe } from '../state/runtime-state.ts';
+import { ShadowEventBudget } from '../governance/shadow-decisions.ts';
+import { callTool } from '../calls/tool-calls.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
 
 /** A card number that passes Luhn: what a model should not send to a logging API. */
 const CARD = '4111 1111 1111 1111';
@@ -52,7 +53,7 @@ function fakes() {
   return { jobs, records, events, logs, deps };
 }
 
-/** A catalog whose `log_event` tool is guarded by `rules` (as catalogs.ts compiles them), in `mode`. */
+/** A catalog whose `log_event` tool is guarded by `rules` (as state/catalogs.ts compiles them), in `mode`. */
 function loaded(rules: GuardrailRule[], mode: 'NORMAL' | 'SMART' = 'NORMAL'): LoadedCatalog {
   const logEvent: LoadedTool = {
     def: { name: 'log_event', description: 'log', inputSchema: { type: 'object' } },

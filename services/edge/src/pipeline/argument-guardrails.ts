@@ -1,10 +1,10 @@
 import { toolResultValue, type GuardrailFinding, type ToolOutcome } from '@toolplane/contracts';
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
-import type { ToolCallDeps } from '../call-types.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
 import { guardrailArgumentsEvent, type CallEventBase } from '@toolplane/access';
-import { callEvents } from '../call-audit.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { refuse } from './refusal.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';
 

@@ -1,5 +1,5 @@
-import { nonFiniteNumberPath } from '../call-arguments.ts';
-import { describeArgumentErrors } from '../catalogs.ts';
+import { nonFiniteNumberPath } from '../calls/call-arguments.ts';
+import { describeArgumentErrors } from '../state/catalogs.ts';
 import { errorResult, invalidArguments, refuse } from './refusal.ts';
 import type { Stage } from './stage.ts';
 

@@ -1,4 +1,4 @@
-import { recordCachedCall } from '../result-cache.ts';
+import { recordCachedCall } from '../calls/result-cache.ts';
 import type { Stage } from './stage.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { ToolOutcome } from '@toolplane/contracts';
 import { confirmationEvent, type ConfirmationOutcome } from '@toolplane/access';
-import { callEvents } from '../call-audit.ts';
-import { confirmSealing } from '../call-types.ts';
-import { confirmationPrompt, confirmedResult, type Confirmation } from '../confirmation.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import { confirmSealing } from '../calls/call-types.ts';
+import { confirmationPrompt, confirmedResult, type Confirmation } from '../confirmation/confirmation.ts';
 import { errorResult, refuse } from './refusal.ts';
 import type { CallState, Stage, Verdict } from './stage.ts';
 

@@ -1,8 +1,8 @@
 import { delegationRefusalEvent, falseDelegationCondition } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
-import { callEvents } from '../call-audit.ts';
-import { argumentsAsSent } from '../call-arguments.ts';
-import type { CallDelegation } from '../delegated-tokens.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import { argumentsAsSent } from '../calls/call-arguments.ts';
+import type { CallDelegation } from '../identity/delegated-tokens.ts';
 import { refuse } from './refusal.ts';
 import type { CallState, Verdict } from './stage.ts';
 import type { Stage } from './stage.ts';

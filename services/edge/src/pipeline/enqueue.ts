@@ -13,8 +13,8 @@ import {
   type Span,
   tracingEnabled,
 } from '@toolplane/telemetry';
-import type { ToolCallDeps } from '../call-types.ts';
-import type { UrlElicitationMode } from '../protocol-state.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
+import type { UrlElicitationMode } from '../protocol/protocol-state.ts';
 import { errorResult } from './refusal.ts';
 import { finishAll, type CallState, type Settle } from './stage.ts';
 

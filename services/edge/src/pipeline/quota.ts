@@ -1,10 +1,16 @@
 import { toolResultValue } from '@toolplane/contracts';
 import { recordQuotaCharged, recordQuotaRefused, recordQuotaUse } from '@toolplane/telemetry';
 import { quotaAlertEvent, quotaEvent, type CallEventBase } from '@toolplane/access';
-import { callEvents } from '../call-audit.ts';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from '../quotas.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import {
+  jobCharge,
+  quotasOfTool,
+  type ChargeOutcome,
+  type QuotaCharge,
+  type QuotaRefusal,
+} from '../governance/quotas.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
 import type { CallState, Ending, Stage, Verdict } from './stage.ts';
 

@@ -4,8 +4,8 @@ import { toolResultValue, type DelegatedToken, type QuotaRule, type ToolInvokeJo
 import type { Logger } from '@toolplane/logger';
 import { QuotaMeter, type ExecutionRecordSink, type InvocationClient } from '@toolplane/queue';
 import { Redis } from 'ioredis';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedCatalog } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedCatalog } from '../state/catalogs.ts';
 import { readStages } from './order.ts';
 import { readTool, runCall } from './run.ts';
 

@@ -1,7 +1,7 @@
 import { recordCaller, type GuardrailFinding, type ToolResultPayload } from '@toolplane/contracts';
 import { currentTraceIds, recordToolCall } from '@toolplane/telemetry';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import { describeArgumentErrors, type LoadedTool } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import { describeArgumentErrors, type LoadedTool } from '../state/catalogs.ts';
 
 /** A tool error the model reads. */
 export function errorResult(text: string): ToolResultPayload {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ResultLabel, ToolOutcome } from '@toolplane/contracts';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedTool } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedTool } from '../state/catalogs.ts';
 import { enqueueJob } from './enqueue.ts';
 import { callStages } from './order.ts';
 import { finishAll, settleAll, type CallState, type ReadRequest, type Settle, type Stage } from './stage.ts';

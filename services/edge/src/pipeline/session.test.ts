@@ -12,8 +12,8 @@ import type { Logger } from '@toolplane/logger';
 import { addToSession, type ExecutionRecordSink, type InvocationClient } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { Redis } from 'ioredis';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
 import { runCall } from './run.ts';
 
 // The session stage (ADR 0078) through the whole pipeline, with the session store on the real Redis of

@@ -17,10 +17,10 @@ import type {
   ToolOutcome,
 } from '@toolplane/contracts';
 import { addToSession, readSession, type SessionView } from '@toolplane/queue';
-import type { CallSession } from '../authenticate.ts';
-import { callEvents } from '../call-audit.ts';
-import type { LoadedTool } from '../catalogs.ts';
-import { budgetCaller } from '../shadow-decisions.ts';
+import type { CallSession } from '../identity/authenticate.ts';
+import { callEvents } from '../calls/call-audit.ts';
+import type { LoadedTool } from '../state/catalogs.ts';
+import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
 import type { CallState, Settle, Stage, Verdict } from './stage.ts';
 

@@ -1,7 +1,7 @@
 import type { PolicyApprovalRule } from '@toolplane/access';
 import type { CallRules, ToolInvokeJob, ToolOutcome } from '@toolplane/contracts';
-import type { ToolCall, ToolCallDeps } from '../call-types.ts';
-import type { LoadedTool } from '../catalogs.ts';
+import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedTool } from '../state/catalogs.ts';
 
 /**
  * The call pipeline (ADR 0077): every rule on a call is a stage, one module each in this folder, run in the order of

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '@toolplane/errors';
-import type { ToolCallDeps } from '../call-types.ts';
-import type { LoadedCatalog } from '../catalogs.ts';
+import type { ToolCallDeps } from '../calls/call-types.ts';
+import type { LoadedCatalog } from '../state/catalogs.ts';
 import { refuse } from './refusal.ts';
 import type { Stage } from './stage.ts';
 

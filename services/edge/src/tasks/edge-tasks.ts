@@ -11,9 +11,10 @@ import type { InvocationClient } from '@toolplane/queue';
 import { roundInvocationId, settlementOfResult, TaskRecords, type TaskRecord, type TaskStatus } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
-import type { EdgeCallContext, TraceFacts } from '../call-context.ts';
-import { isProxiedTool, type LoadedCatalog } from '../catalogs.ts';
-import { callTool, toolCall, type TaskBinding, type ToolCallDeps, type ToolCallMessage } from '../tool-calls.ts';
+import type { EdgeCallContext, TraceFacts } from '../calls/call-context.ts';
+import { isProxiedTool, type LoadedCatalog } from '../state/catalogs.ts';
+import { callTool } from '../calls/tool-calls.ts';
+import { toolCall, type TaskBinding, type ToolCallDeps, type ToolCallMessage } from '../calls/call-types.ts';
 import {
   currentView,
   declaresTasks,
@@ -25,7 +26,7 @@ import {
   TASKS_EXTENSION,
 } from './wire.ts';
 
-/** A held call's job is due this long after its request's expiry (`HOLD_SLACK_MS` in tool-calls.ts). */
+/** A held call's job is due this long after its request's expiry (`HOLD_SLACK_MS` in calls/tool-calls.ts). */
 const HELD_SLACK_MS = 1000;
 
 /** How the edge keeps tasks (edge env `TASK_*`). */

@@ -1,7 +1,7 @@
 import { INVALID_PARAMS, METHOD_NOT_FOUND, ProtocolError } from '@modelcontextprotocol/server';
 import { terminalStatuses, type TaskRecord } from '@toolplane/queue';
 import type { Response } from 'express';
-import type { EdgeCallContext } from '../call-context.ts';
+import type { EdgeCallContext } from '../calls/call-context.ts';
 import { anonymousCaller, taskScope, unknownTask, type EdgeTasks } from './edge-tasks.ts';
 import { legacyTask, RELATED_TASK_META } from './wire.ts';
 

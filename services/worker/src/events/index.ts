@@ -1,7 +1,14 @@
-import { type AuditEventInput, type ExecutionRecord, type WorkspaceAccess } from '@toolplane/contracts';
+import {
+  INBOUND_QUEUE,
+  webhookPendingKey,
+  type AuditEventInput,
+  type ExecutionRecord,
+  type WorkspaceAccess,
+} from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import { InboundConsumer, type QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
+import { observeQueueDepth, observeWebhooksPending } from '@toolplane/telemetry';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
 import type { SessionStore } from '../session-labels.ts';
 import { deliveryRecord } from './delivery-record.ts';
@@ -110,6 +117,9 @@ export function workerEvents(deps: WorkerEventsDeps) {
       consumer.start();
       deliverer.start();
       poller.start();
+      // The events' backlog (k8s/monitoring/rules.yaml): deliveries queued, and webhooks waiting for their callback.
+      observeQueueDepth(INBOUND_QUEUE, () => consumer.jobCounts());
+      observeWebhooksPending(() => redis.scard(webhookPendingKey(prefix)));
     },
     waitUntilReady: () => consumer.waitUntilReady(),
     async stop(): Promise<void> {

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { apiKeyScopes } from '@toolplane/contracts';
 import { AuthError } from '@toolplane/errors';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
@@ -44,6 +45,22 @@ export function samlSettings(env: ControlPlaneEnv): SamlSettings | undefined {
     scopes: env.SAML_SCOPES.split(' '),
     sessionMs: env.SAML_SESSION_SECONDS * 1000,
   };
+}
+
+/**
+ * When each of the identity provider's certificates expires (ms since the epoch), for the certificate-expiry metric; a
+ * certificate that does not parse is left out (sign-in refuses assertions it cannot check anyway).
+ */
+export function certificatesNotAfter(certs: readonly string[]): number[] {
+  const pem = (c: string) =>
+    c.includes('-----BEGIN') ? c : `-----BEGIN CERTIFICATE-----\n${c.replace(/\s+/g, '')}\n-----END CERTIFICATE-----\n`;
+  return certs.flatMap((c) => {
+    try {
+      return [Date.parse(new X509Certificate(pem(c)).validTo)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** The scopes that open the management API at all (as `managementApiScopes`, without importing auth's runtime). */
