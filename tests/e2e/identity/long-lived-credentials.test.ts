@@ -8,7 +8,7 @@ import { createManagementClient, type ManagementClient, unwrap } from '@toolplan
 import { z } from 'zod';
 import { postMcp } from '../../helpers/mcp.ts';
 import { legacyTaskSession } from '../../helpers/task-sessions.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { scaled, waitFor } from '../../helpers/wait.ts';
 import { startEventsStack, type EventsStack } from '../events/fixture.ts';
 
 /**
@@ -260,7 +260,10 @@ async function subscribeWebhook(c: Client, repository: string, path: string): Pr
     arguments: { repository },
     delivery: { mode: 'webhook', url: receiverUrl(path), secret },
   };
-  const made = await c.request({ method: 'events/subscribe', params }, z.looseObject({ id: z.string() }));
+  // The SDK's own 60 s request timeout, scaled as every bound of these tests is (a subscribe verifies its callback).
+  const made = await c.request({ method: 'events/subscribe', params }, z.looseObject({ id: z.string() }), {
+    timeout: scaled(60_000),
+  });
   return made.id;
 }
 
@@ -289,6 +292,7 @@ const poll = (c: Client, repository: string, cursor: string | null) =>
   c.request(
     { method: 'events/poll', params: { name: 'github.push', arguments: { repository }, cursor } },
     z.looseObject({ cursor: z.string().nullable(), events: z.array(z.looseObject({ eventId: z.string() })) }),
+    { timeout: scaled(60_000) },
   );
 
 describe('a long-lived thing follows its credential, on both edges', () => {
