@@ -61,6 +61,11 @@ function publishedStateKeys(prefix: string) {
     catalogChanged: `${prefix}:events:catalog`,
     /** Pub/sub: an API key hash that changed (created, revoked). */
     apiKeyChanged: `${prefix}:events:apikey`,
+    /**
+     * Pub/sub: a credential's standing changed other than by its key's record (a narrowed token revoked; a person
+     * deleted, deactivated or renamed away; the message names which): each edge judges its open streams again (ADR 0095).
+     */
+    standingChanged: `${prefix}:events:standing`,
     /** Pub/sub: a secret-name prefix whose values changed (workers drop cached values under it). */
     secretsChanged: `${prefix}:events:secrets`,
     /** Hash: external user name → id, per workspace (x-username). */

@@ -45,8 +45,10 @@ export interface TaskRecord extends Omit<TaskSettlement, 'status'> {
   inputResponses?: Record<string, unknown> | undefined;
   /** The SHA-256 of the API key that created it (key callers): the worker checks the key still holds at the job's start. */
   keyHash?: string | undefined;
-  /** The `exp` (epoch ms) of the OAuth token that created it: the job does not start past it. */
+  /** The `exp` (epoch ms) of the OAuth or narrowed token that created it: the job does not start past it. */
   credentialExpiresAt?: number | undefined;
+  /** A narrowed token's id and its ancestors' (ADR 0084): the job does not start once any of them is revoked. */
+  tokenChain?: string[] | undefined;
 }
 
 export const terminalStatuses: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -321,7 +323,7 @@ export class TaskRecords {
   }
 }
 
-const jsonFields = ['result', 'error', 'inputRequests', 'inputResponses', 'arguments'] as const;
+const jsonFields = ['result', 'error', 'inputRequests', 'inputResponses', 'arguments', 'tokenChain'] as const;
 const numberFields = ['createdAt', 'lastUpdatedAt', 'ttlMs', 'deadlineAt', 'credentialExpiresAt'] as const;
 
 function encode(fields: Partial<TaskRecord>): Record<string, string> {

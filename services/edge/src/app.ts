@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
-import { checkQueueLayout } from '@toolplane/queue';
+import { checkQueueLayout, credentialRefusal, type StandingWords } from '@toolplane/queue';
 import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './identity/authenticate.ts';
@@ -139,7 +139,7 @@ function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
 }
 
 /** Long-lived answers end with their credential (docs/security.md, "Long-lived answers"). */
-function edgeOpenStreams(r: EdgeResources, log: Logger): OpenStreams {
+function edgeOpenStreams(r: EdgeResources, log: Logger, prefix: string): OpenStreams {
   return new OpenStreams(
     (hash) => r.apiKeys.read(hash),
     (stream, reason) =>
@@ -147,8 +147,19 @@ function edgeOpenStreams(r: EdgeResources, log: Logger): OpenStreams {
         { serverId: stream.serverId, credential: stream.credential.kind, reason },
         'stream ended: its credential no longer reaches the server',
       ),
+    // A narrowed token's chain and the person, judged as a task's job and an event subscription are (ADR 0095).
+    (principal, serverId) =>
+      credentialRefusal(r.redis, prefix, { ...principal, serverId }, { now: Date.now(), words: streamWords }),
   );
 }
+
+/** How an open stream's end names what no longer holds. */
+const streamWords: StandingWords = {
+  key: 'the API key',
+  keyGone: 'the API key was revoked',
+  token: 'the access token',
+  person: (u) => `the person "${u}" it acts for is no longer an active external user`,
+};
 
 /** The MCP layer: the tool-call dependencies, durable tasks and the handler every MCP request reaches. */
 function mcpLayer(env: EdgeEnv, resources: EdgeResources, log: Logger) {
@@ -186,7 +197,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const { redis, invocations, records } = resources;
   const { toolDeps, serverOptions, mcp } = mcpLayer(env, resources, log);
   const legacySessions = new LegacySseSessions();
-  const openStreams = edgeOpenStreams(resources, log);
+  const openStreams = edgeOpenStreams(resources, log, env.REDIS_PREFIX);
   const streamsHeard = listenForChanges(resources, { legacySessions, mcp, openStreams, log });
   const identity = credentials(env, resources, log);
   const authenticate = edgeAuthenticator(env, resources, identity);

@@ -204,7 +204,8 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
     } else if (channel === keys.apiKeyChanged) {
       apiKeys.invalidate(message);
       void openStreams.keyChanged(message);
-    } else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
+    } else if (channel === keys.standingChanged) void openStreams.standingChanged();
+    else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
     else if (channel === keys.stateRepublished) {
       dropAll();
       void openStreams.keysRepublished();
@@ -229,6 +230,7 @@ export function changeChannels(r: EdgeResources): string[] {
   return [
     r.keys.catalogChanged,
     r.keys.apiKeyChanged,
+    r.keys.standingChanged,
     r.keys.accessChanged,
     r.keys.stateRepublished,
     r.cancels.channel,

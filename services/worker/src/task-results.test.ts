@@ -78,4 +78,15 @@ describe('a task job checks its creator when it starts', () => {
     expect(gone.ran).toBe(0);
     expect(gone.task.statusMessage).toBe('The task\'s call was not run: the person "bob" it acts for is gone.');
   });
+
+  it("does not run once a narrowed token of the creator's chain is revoked; the record keeps the chain as made", async () => {
+    await redis.hset(keys.apiKeys, 'h-parent', keyRecord());
+    const standing = await runTask({ keyHash: 'h-parent', tokenChain: ['t-root', 't-leaf'] });
+    expect(standing.ran).toBe(1);
+    expect(standing.task.tokenChain).toEqual(['t-root', 't-leaf']);
+    await redis.set(`${prefix}:delegation:revoked:t-root`, '1');
+    const revoked = await runTask({ keyHash: 'h-parent', tokenChain: ['t-root', 't-leaf'] });
+    expect(revoked.ran).toBe(0);
+    expect(revoked.task.statusMessage).toBe("The task's call was not run: the narrowed token was revoked.");
+  });
 });

@@ -25,18 +25,20 @@ function refused(job: ToolInvokeJob, code: string, message: string): ToolInvokeR
 
 /**
  * The checks a new call of the task's caller would pass at the edge, made again when its job starts (a task's job may
- * wait in the queue): the API key is still published, not revoked, with the `runtime` scope and this server; an OAuth
- * token has not expired; the person it acts for (`x-username`, a token's user) is still that workspace's person
- * (`credentialRefusal`, the judgement event subscriptions follow too). Two `HGET`s at most, on task jobs only.
+ * wait in the queue): the API key is still published, not revoked, with the `runtime` scope and this server; a
+ * narrowed token (nor any of its chain) not revoked; an OAuth or narrowed token has not expired; the person it acts
+ * for (`x-username`, a token's user) is still that workspace's person (`credentialRefusal`, the judgement event
+ * subscriptions follow too). Two `HGET`s at most (and an `EXISTS` per token of a narrowed token's chain), on task
+ * jobs only.
  */
 export function taskCallerCheck(redis: RedisClient, prefix: string): TaskCallerCheck {
   return (job, task) => {
     const { workspaceId, username, userId } = job.principal;
-    const credential = { workspaceId, serverId: job.serverId, keyHash: task.keyHash, username, userId };
+    const { keyHash, tokenChain, credentialExpiresAt: expiresAt } = task;
     return credentialRefusal(
       redis,
       prefix,
-      { ...credential, expiresAt: task.credentialExpiresAt },
+      { workspaceId, serverId: job.serverId, keyHash, tokenChain, expiresAt, username, userId },
       { now: Date.now(), words: taskWords },
     );
   };

@@ -86,20 +86,26 @@ export interface EventsStack {
   limitedKey: string;
 }
 
-export async function startEventsStack(label: string, edgeEnv: Record<string, string> = {}): Promise<EventsStack> {
+/** `edges`: how many edges (one by default); `baseUrl`: the upstream the instance's tools call (nothing by default). */
+export async function startEventsStack(
+  label: string,
+  edgeEnv: Record<string, string> = {},
+  opts: { edges?: number; baseUrl?: string } = {},
+): Promise<EventsStack> {
   const { stack, api } = await startTestStack(label, {
     logLevel: 'warn',
+    edges: opts.edges ?? 1,
     serviceEnv: { edge: { EVENTS_ALLOW_LOOPBACK_CALLBACKS: 'true', ...edgeEnv } },
   });
   try {
-    return await populate(stack, api);
+    return await populate(stack, api, opts.baseUrl ?? 'http://127.0.0.1:9');
   } catch (err) {
     await stack.stop(); // a failed set-up must not leave the stack running
     throw err;
   }
 }
 
-async function populate(stack: Stack, api: ManagementClient): Promise<EventsStack> {
+async function populate(stack: Stack, api: ManagementClient, baseUrl: string): Promise<EventsStack> {
   const connector = await unwrap(
     api.POST('/connectors', {
       body: {
@@ -116,7 +122,7 @@ async function populate(stack: Stack, api: ManagementClient): Promise<EventsStac
         createServer: false,
         connector_id: connector.id,
         name: 'repos',
-        base_url: 'http://127.0.0.1:9',
+        base_url: baseUrl,
         credentials: {},
       },
     }),

@@ -4,6 +4,7 @@ import {
   DelegatedToken,
   delegationActors,
   delegationKeys,
+  redisKeys,
   type DelegationLimit,
   type DelegationParent,
 } from '@toolplane/contracts';
@@ -24,11 +25,13 @@ export class DelegatedTokens {
   private readonly keys: ReturnType<typeof delegationKeys>;
   /** The chain's limits on calls: the counters the worker's steps and the events' fan-out spend too. */
   private readonly budget: DelegationBudget;
+  private readonly standingChanged: string;
 
   constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = delegationKeys(prefix);
     this.budget = new DelegationBudget(redis, prefix);
+    this.standingChanged = redisKeys(prefix).standingChanged;
   }
 
   /** Whether a bearer credential is a narrowed token (else an OAuth access token). */
@@ -52,9 +55,13 @@ export class DelegatedTokens {
     return revoked.some((n) => n > 0) ? null : parsed.data;
   }
 
-  /** Revokes a token and, through their chains, every token narrowed from it, on every edge (RFC 7009). */
+  /**
+   * Revokes a token and, through their chains, every token narrowed from it, on every edge (RFC 7009); announced, so
+   * that every edge ends the open streams of the token and of those narrowed from it (ADR 0095).
+   */
   async revoke(token: DelegatedToken): Promise<void> {
     await readState(() => this.redis.set(this.keys.revoked(token.jti), '1', 'EXAT', token.exp + 60));
+    await this.redis.publish(this.standingChanged, `token:${token.jti}`);
   }
 
   /** Stores a new token's record (everything but its id, made here) and answers the token. */

@@ -5,7 +5,7 @@ import { edgeCallContext, toAuthInfo } from '../calls/call-context.ts';
 import { answerRefusal, jsonRpcError, unavailable } from './http-errors.ts';
 import type { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, type EdgeMcpHandler, type ServerOptions } from './mcp-handler.ts';
-import type { OpenStreams } from './open-streams.ts';
+import type { OpenStreams, StreamPrincipal } from './open-streams.ts';
 import { stateMessages } from '../state/runtime-state.ts';
 import type { ToolCallDeps } from '../calls/call-types.ts';
 
@@ -19,6 +19,18 @@ export interface McpEndpointDeps {
   openStreams: OpenStreams;
   /** Whether key changes can be heard (the pub/sub connection is up): no long-lived answer opens otherwise. */
   streamsHeard: () => boolean;
+}
+
+/** Whom a long-lived answer acts for besides its credential: a narrowed token's chain, the person; none: undefined. */
+function streamPrincipal(caller: Caller): StreamPrincipal | undefined {
+  const tokenChain = caller.delegation?.token.chain;
+  const { username, userId } = caller.principal;
+  if (!tokenChain && username === undefined) return undefined;
+  return {
+    workspaceId: caller.loaded.catalog.workspaceId,
+    ...(tokenChain ? { tokenChain: [...tokenChain] } : {}),
+    ...(username !== undefined ? { username, userId } : {}),
+  };
 }
 
 /**
@@ -55,6 +67,7 @@ export class McpEndpoints {
       const forget = this.deps.openStreams.add({
         serverId: caller.loaded.catalog.serverId,
         credential: caller.credential,
+        principal: streamPrincipal(caller),
         end: () => res.destroy(),
       });
       res.once('close', forget);
@@ -81,6 +94,7 @@ export class McpEndpoints {
     const forget = openStreams.add({
       serverId,
       credential: caller.credential,
+      principal: streamPrincipal(caller),
       end: () => void session.transport.close(),
     });
     res.once('close', forget);

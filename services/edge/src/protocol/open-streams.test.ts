@@ -86,4 +86,39 @@ describe('OpenStreams', () => {
     expect(streams.endAll('gone')).toBe(0);
     expect(ended).toEqual(['expired: the access token has expired']);
   });
+
+  it("judges a narrowed token's or a person's stream when it opens and at each announced standing change", async () => {
+    const refusals = new Map<string, string | Error>();
+    const ended: string[] = [];
+    const streams = new OpenStreams(
+      () => Promise.resolve(record()),
+      () => undefined,
+      (principal) => {
+        const why = refusals.get(principal.username ?? principal.tokenChain!.join('>'));
+        return why instanceof Error ? Promise.reject(why) : Promise.resolve(why);
+      },
+    );
+    const open = (name: string, principal?: Parameters<typeof streams.add>[0]['principal']) =>
+      streams.add({
+        serverId: 's1',
+        credential: { kind: 'key', keyHash: 'h1' },
+        principal,
+        end: (r) => ended.push(`${name}: ${r}`),
+      });
+    refusals.set('mallory', 'the person "mallory" it acts for is no longer an active external user');
+    open('mallory', { workspaceId: 'w1', username: 'mallory', userId: 'u0' });
+    open('alice', { workspaceId: 'w1', username: 'alice', userId: 'u1' });
+    open('token', { workspaceId: 'w1', tokenChain: ['t1', 't2'] });
+    open('plain');
+    await settled();
+    expect(ended).toEqual(['mallory: the person "mallory" it acts for is no longer an active external user']);
+    refusals.set('t1>t2', 'the narrowed token was revoked');
+    refusals.set('alice', new Error('Redis is unreachable'));
+    await streams.standingChanged();
+    expect(ended.slice(1).sort()).toEqual([
+      'alice: its credential could not be checked (Redis unreachable)',
+      'token: the narrowed token was revoked',
+    ]);
+    expect(streams.size).toBe(1); // the plain key's stream: nothing of it changed
+  });
 });

@@ -12,9 +12,22 @@ export type StreamCredential =
   /** The unauthenticated caller of a public server. */
   | { kind: 'anonymous' };
 
+/**
+ * Whom a stream acts for besides its credential: a narrowed token's chain (any revoked ends it) and the person it acts
+ * for (gone: it ends). Judged when a change of either is announced (`standingChanged`, ADR 0095).
+ */
+export interface StreamPrincipal {
+  workspaceId: string;
+  tokenChain?: string[] | undefined;
+  username?: string | undefined;
+  userId?: string | undefined;
+}
+
 export interface OpenStream {
   serverId: string;
   credential: StreamCredential;
+  /** Absent: nothing to judge beyond the credential (a plain key, a token without a person, anonymous). */
+  principal?: StreamPrincipal | undefined;
   /** Ends the stream (called once). */
   end(reason: string): void;
 }
@@ -35,21 +48,30 @@ interface Entry extends OpenStream {
  * The long-lived answers of this edge process (legacy HTTP+SSE streams, 2026-07-28 `subscriptions/listen`
  * streams) by the credential that opened them, so that none outlives its credential (docs/security.md,
  * "Long-lived answers"): a key's streams are checked again when the key's change is announced (revoked,
- * restricted to other servers: ended), a token's stream ends at the token's `exp`, and every stream ends
- * when the announcements can no longer be heard (`endAll`: the pub/sub connection was lost).
+ * restricted to other servers: ended), a token's stream ends at the token's `exp`, a stream of a narrowed token or
+ * acting for a person is judged again when a token's revocation or a person's leaving is announced, and every stream
+ * ends when the announcements can no longer be heard (`endAll`: the pub/sub connection was lost).
  */
 export class OpenStreams {
   private readonly entries = new Set<Entry>();
   private readonly readKey: (hash: string) => Promise<ApiKeyRecord | null>;
   private readonly onEnd: (stream: OpenStream, reason: string) => void;
+  /** Why a stream's principal no longer stands on the server (undefined: it stands). */
+  private readonly judge: (principal: StreamPrincipal, serverId: string) => Promise<string | undefined>;
 
-  /** `readKey`: the key's record as Redis has it now (past any cache); a throw ends the stream (fail closed). */
+  /**
+   * `readKey`: the key's record as Redis has it now (past any cache); `judge`: a principal's standing, from Redis as it
+   * is now (`credentialRefusal`). A throw of either ends the stream (fail closed).
+   */
   constructor(
     readKey: (hash: string) => Promise<ApiKeyRecord | null>,
     onEnd: (stream: OpenStream, reason: string) => void = () => undefined,
+    judge: (principal: StreamPrincipal, serverId: string) => Promise<string | undefined> = () =>
+      Promise.resolve(undefined),
   ) {
     this.readKey = readKey;
     this.onEnd = onEnd;
+    this.judge = judge;
   }
 
   get size(): number {
@@ -73,7 +95,16 @@ export class OpenStreams {
       }
     }
     if (credential.kind === 'key') void this.check([entry], credential.keyHash);
+    if (stream.principal) void this.judgeAll([entry]);
     return () => this.remove(entry);
+  }
+
+  /**
+   * A narrowed token was revoked or a person left (the announcement does not say whose streams: a token's
+   * descendants name it in their chains): every stream with a principal is judged again; those refused end.
+   */
+  standingChanged(): Promise<void> {
+    return this.judgeAll([...this.entries].filter((e) => e.principal));
   }
 
   /** The control plane announced a change of the key with this hash: its streams it no longer reaches end. */
@@ -86,7 +117,9 @@ export class OpenStreams {
   keysRepublished(): Promise<void> {
     const hashes = new Set<string>();
     for (const e of this.entries) if (e.credential.kind === 'key') hashes.add(e.credential.keyHash);
-    return Promise.all([...hashes].map((hash) => this.keyChanged(hash))).then(() => undefined);
+    // People were published again too: the streams with a principal are judged again.
+    const judged = [...[...hashes].map((hash) => this.keyChanged(hash)), this.standingChanged()];
+    return Promise.all(judged).then(() => undefined);
   }
 
   /** Ends every stream (the announcements of key changes can no longer be heard); returns how many. */
@@ -108,6 +141,18 @@ export class OpenStreams {
       const refused = keyRefusal(record, e.serverId);
       if (refused) this.finish(e, refused);
     }
+  }
+
+  private async judgeAll(entries: Entry[]): Promise<void> {
+    await Promise.all(
+      entries.map(async (e) => {
+        if (!e.principal) return;
+        const refused = await this.judge(e.principal, e.serverId).catch(
+          () => 'its credential could not be checked (Redis unreachable)',
+        );
+        if (refused) this.finish(e, refused);
+      }),
+    );
   }
 
   private remove(entry: Entry): void {

@@ -69,13 +69,18 @@ export function taskScope(ctx: EdgeCallContext): string {
   return `${caller.clientId}|${caller.loaded.catalog.serverId}|${caller.principal.userId ?? ''}`;
 }
 
-/** What the worker checks again of the task's creator when its job starts: the key (by hash) or the token's expiry. */
-function credentialOf(ctx: EdgeCallContext): Pick<TaskRecord, 'keyHash' | 'credentialExpiresAt'> {
-  const { credential } = ctx.caller;
-  if (credential.kind === 'key') return { keyHash: credential.keyHash };
-  if (credential.kind === 'token' && credential.expiresAt !== undefined)
-    return { credentialExpiresAt: credential.expiresAt };
-  return {};
+/**
+ * What the worker checks again of the task's creator when its job starts: the key (by hash), a narrowed token's chain
+ * and the token's expiry (an OAuth token's or a narrowed token's).
+ */
+function credentialOf(ctx: EdgeCallContext): Pick<TaskRecord, 'keyHash' | 'credentialExpiresAt' | 'tokenChain'> {
+  const { credential, delegation } = ctx.caller;
+  if (credential.kind === 'anonymous') return {};
+  return {
+    ...(credential.kind === 'key' ? { keyHash: credential.keyHash } : {}),
+    ...(credential.expiresAt !== undefined ? { credentialExpiresAt: credential.expiresAt } : {}),
+    ...(delegation ? { tokenChain: [...delegation.token.chain] } : {}),
+  };
 }
 
 /** An anonymous caller of a public server: every such caller has the same credential, so none has a task list. */

@@ -174,12 +174,14 @@ function approvalEvent(
 const system: AuditActor = { type: 'system', id: null, name: 'toolplane' };
 
 /**
- * A request found past its expiry: expired in Redis (unless a retry found it first) and in its row, with its event;
- * outside the request's own event (which records the refusal).
+ * A request found past its expiry, or ended early (its person left): expired in Redis (unless a retry found it first)
+ * and in its row, with its event; outside the request's own event (which records the refusal). A task's call held for
+ * it is promoted, so its task fails now rather than at the request's expiry (nothing is sent: its job finds the request
+ * expired).
  */
 export async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, source: AuditSource): Promise<void> {
   const rule = row.rule as unknown as StoredApprovalRule;
-  await decideApproval(deps.redis, approvalKey(deps.prefix, row.workspaceId, row.binding), {
+  const { held } = await decideApproval(deps.redis, approvalKey(deps.prefix, row.workspaceId, row.binding), {
     id: row.id,
     decision: 'expired',
     expiresAt: row.expiresAt.getTime(),
@@ -191,6 +193,7 @@ export async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, sour
       if (n.count > 0) await appendAuditEvent(tx, approvalEvent(row, 'expired', system, source));
     }),
   );
+  if (held) await promoteHeld(deps, row, held);
 }
 
 /**

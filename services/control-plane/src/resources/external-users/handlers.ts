@@ -6,7 +6,7 @@ import { auditScopes } from '../../db/audited-db.ts';
 import { isUuid } from '../../db/ids.ts';
 import { credentialIssues } from '../connector-instances/credentials.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { endPersonConnections } from './ending.ts';
+import { endPersonConnections, endPersonRequests } from './ending.ts';
 import { createPerson, deletePerson, setPersonAttributes } from './people.ts';
 import { Reply, type Input } from '../operation.ts';
 import type { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
@@ -86,13 +86,17 @@ export async function listExternalUsers({ db }: ControlPlaneDeps, { caller }: In
 }
 
 /**
- * `DELETE /external_users/{name}`: the user's own accounts end first (revoked at the provider), then everything stored
- * under their name, the user and what the edge knows of them.
+ * `DELETE /external_users/{name}`: the user's own accounts end first (revoked at the provider), their waiting approval
+ * requests expire (as SCIM's delete does), then everything stored under their name, the user and what the edge knows
+ * of them.
  */
 export async function deleteExternalUser(deps: ControlPlaneDeps, input: Input): Promise<void> {
   const user = await userByName(deps, input);
   // Outside the request's audit scope: the user's own delete below carries its event.
-  await auditScopes.exit(() => endPersonConnections(deps, user));
+  await auditScopes.exit(async () => {
+    await endPersonConnections(deps, user);
+    await endPersonRequests(deps, user, input.source);
+  });
   await deletePerson(deps, user);
 }
 

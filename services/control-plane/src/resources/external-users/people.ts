@@ -95,6 +95,8 @@ export async function changePerson(
   if (updated.active) await deps.redis.hset(keys, updated.name, updated.id);
   if (renamed) await deps.redis.hset(all.formerUsers(row.workspaceId), row.name, row.id);
   await gone(deps.redis, all, updated);
+  // Open streams acting for them end on every edge (ADR 0095).
+  if (row.active && (deactivated || renamed)) await deps.redis.publish(all.standingChanged, `person:${row.id}`);
   return { updated, renamed, deactivated, reactivated: !row.active && updated.active };
 }
 
@@ -108,6 +110,8 @@ export async function deletePerson(deps: Deps, person: { id: string; workspaceId
     await deps.redis.hset(keys.formerUsers(person.workspaceId), person.name, person.id);
   });
   await deps.redis.hdel(keys.userAttributes(person.workspaceId), person.id);
+  // Open streams acting for them end on every edge (ADR 0095).
+  await deps.redis.publish(keys.standingChanged, `person:${person.id}`);
 }
 
 /**
