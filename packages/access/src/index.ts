@@ -11,12 +11,13 @@ export {
   conditionRefusal,
   conditionsReadSession,
   failedClauses,
+  refusingPolicy,
   shadowRefusals,
 } from './call-conditions.ts';
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
-export { stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
+export { stepRefusal, stepRefusingPolicy, stepShadowRefusals, taskRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText, heldBecause } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';

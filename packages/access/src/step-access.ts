@@ -3,6 +3,7 @@ import type { WorkspaceAccess } from '@toolplane/contracts';
 import {
   conditionRefusal,
   failedClauses,
+  refusingPolicy,
   shadowRefusals,
   type ConditionalTool,
   type ShadowRefusal,
@@ -52,6 +53,19 @@ export function stepShadowRefusals(
   if (!decision.allowed || !decision.conditions) return [];
   const server = { catalog: { serverId: step.serverId, name: step.serverName } };
   return shadowRefusals({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
+}
+
+/** The policy whose false condition refused a step (`stepRefusal`), as its audit event names it; null for any other refusal. */
+export function stepRefusingPolicy(
+  access: WorkspaceAccess,
+  caller: { identity: CallerIdentity; condition: ConditionCaller },
+  step: StepTool,
+  args: Readonly<Record<string, unknown>>,
+): ReturnType<typeof refusingPolicy> {
+  const decision = decideAccess(access, caller.identity, step.serverId);
+  if (!decision.allowed || !decision.conditions) return null;
+  const server = { catalog: { serverId: step.serverId, name: step.serverName } };
+  return refusingPolicy({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
 }
 
 /**

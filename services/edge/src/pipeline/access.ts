@@ -1,16 +1,15 @@
 import {
   accessWouldRefuseEvent,
-  conditionProblem,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
+  refusingPolicy,
   type CallEventBase,
 } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
-import { conditionRefusal, shadowRefusals, type CallConditions } from '../access-conditions.ts';
+import { shadowRefusals, type CallConditions } from '../access-conditions.ts';
 import { callEvents } from '../call-audit.ts';
 import { argumentsAsSent } from '../call-arguments.ts';
-import type { LoadedCatalog, LoadedTool } from '../catalogs.ts';
 import { conditionCheck } from '../policy-approvals.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';
@@ -71,29 +70,4 @@ function check(s: CallState, conditions: CallConditions): Verdict {
     if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), tool.def.name) ?? true)
       deps.audit?.add(accessWouldRefuseEvent((events ??= callEvents(call, tool.def.name)), r, s.invocationId));
   return undefined;
-}
-
-/**
- * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit
- * event; null when that clause has none. Only refused calls get here: a clause at a time is checked again.
- */
-function refusingPolicy(
-  conditions: CallConditions,
-  loaded: LoadedCatalog,
-  tool: LoadedTool,
-  input: Readonly<Record<string, unknown>>,
-): { id: string; name: string | null; problem?: string } | null {
-  const clauses = conditions.rules.clauses(tool.def.name);
-  const failed =
-    clauses.length === 1
-      ? clauses[0]
-      : clauses.find((clause) => {
-          const rules = { clauses: () => [clause] } as unknown as CallConditions['rules'];
-          return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
-        });
-  const first = failed?.[0];
-  if (!first) return null;
-  // A condition that cannot be evaluated for this tool says why, rather than reading as false.
-  const problem = conditionProblem(first, tool);
-  return { id: first.id, name: first.name ?? null, ...(problem ? { problem } : {}) };
 }
