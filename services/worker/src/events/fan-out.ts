@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
-import { falseDelegationCondition, stepRefusal } from '@toolplane/access';
+import {
+  accessWouldRefuseEvent,
+  auditActor,
+  conditionRefusalEvent,
+  delegationRefusalEvent,
+  falseDelegationCondition,
+  quotaEvent,
+  stepRefusal,
+  stepRefusingPolicy,
+  stepShadowRefusals,
+  type CallEventBase,
+} from '@toolplane/access';
 import {
   EventSubscription,
+  type AuditEventInput,
   quotaTakesCaller,
   quotaTakesTool,
   subscriptionsKey,
@@ -11,9 +23,10 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
-import { removeSubscription, subscriberRefusal, type QuotaMeter } from '@toolplane/queue';
+import { removeSubscription, subscriberRefusal, type ChargeOutcome, type QuotaMeter } from '@toolplane/queue';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
+import { currentTraceIds } from '@toolplane/telemetry';
 import type { SessionStore } from '../session-labels.ts';
 import type { ServerEvents } from './sources.ts';
 
@@ -34,6 +47,11 @@ export interface FanOutDeps {
   now: () => number;
   /** A webhook subscription's stream got an entry: its deliverer is woken. */
   webhookEntry: (instanceId: string, subscriptionId: string) => void;
+  /**
+   * Where an occurrence's decisions are written as a call's are (`@toolplane/access` call-events): a condition's or a
+   * narrowed token's refusal, a quota's refusal, log-only policies' and quotas' would-be refusals (absent: nowhere).
+   */
+  audit?: { add(event: AuditEventInput): void } | undefined;
 }
 
 /**
@@ -87,16 +105,35 @@ export function passesFilters(type: CatalogEventType, args: Readonly<Record<stri
   return true;
 }
 
+/** The audit facts of an occurrence given (or not) to a subscription: the event type as its server's tool, the subscriber. */
+function occurrenceEvents(sub: EventSubscription, server: ServerEvents, eventId: string): CallEventBase {
+  const { keyId, subject, username } = sub.principal;
+  const userId = sub.credential?.userId;
+  return {
+    workspaceId: sub.workspaceId,
+    serverId: server.serverId,
+    serverName: server.serverName,
+    tool: sub.name,
+    actor: auditActor({ workspaceId: sub.workspaceId, keyId, subject, username, userId }),
+    source: { requestId: eventId, traceId: currentTraceIds()?.traceId ?? null, clientAddress: null, userAgent: null },
+  };
+}
+
+/** Writes one audit event of an occurrence, built from its audit facts and its event id (a call's invocation id). */
+type RecordEvent = (event: (base: CallEventBase, eventId: string) => AuditEventInput) => void;
+
 /**
  * The access policies' decision on one occurrence for the subscriber (ADR 0081): the event type's name as the tool on
  * its server, the subscriber's principal as the caller, and conditions that see the subscription's arguments and the
- * occurrence (`args.event.data`). Undefined: it may be given; else why not. No published policies: refused.
+ * occurrence (`args.event.data`). Undefined: it may be given; else why not. No published policies: refused. A false
+ * condition's refusal and log-only policies' would-be refusals are audit events (`record`), as a call's are.
  */
 function accessRefusal(
   access: WorkspaceAccess | undefined,
   sub: EventSubscription,
   server: ServerEvents,
   data: unknown,
+  record: RecordEvent,
 ): string | undefined {
   if (!access) return 'the workspace access policies could not be read';
   const { keyId, subject, username } = sub.principal;
@@ -110,7 +147,16 @@ function accessRefusal(
   };
   const tool = { def: { name: sub.name, inputSchema: { type: 'object' as const } } };
   const args = { ...sub.arguments, event: { data } };
-  return stepRefusal(access, caller, { serverId: server.serverId, serverName: server.serverName, tool }, args);
+  const step = { serverId: server.serverId, serverName: server.serverName, tool };
+  const refused = stepRefusal(access, caller, step, args);
+  if (refused !== undefined) {
+    const policy = stepRefusingPolicy(access, caller, step, args);
+    if (policy) record((base) => conditionRefusalEvent(base, policy));
+    return refused;
+  }
+  for (const r of stepShadowRefusals(access, caller, step, args))
+    record((base, eventId) => accessWouldRefuseEvent(base, r, eventId));
+  return undefined;
 }
 
 /**
@@ -141,6 +187,7 @@ async function quotaRefusal(
   deps: FanOutDeps,
   sub: EventSubscription,
   target: { server: ServerEvents; access: WorkspaceAccess | undefined },
+  record: RecordEvent,
 ): Promise<string | undefined> {
   const quotas = target.access?.quotas ?? [];
   const { keyId, subject, username } = sub.principal;
@@ -150,12 +197,18 @@ async function quotaRefusal(
       q.counts !== 'in_flight' && quotaTakesCaller(q, caller, target.server.serverId) && quotaTakesTool(q, sub.name),
   );
   if (rules.length === 0) return undefined;
+  let outcome: ChargeOutcome;
   try {
-    const outcome = await deps.quotaMeter.charge({ workspaceId: sub.workspaceId, rules, caller }, rules, 1);
-    return outcome.refused ? `quota "${outcome.refused.rule.name}" has no room` : undefined;
+    outcome = await deps.quotaMeter.charge({ workspaceId: sub.workspaceId, rules, caller }, rules, 1);
   } catch {
     return 'the quotas could not be counted';
   }
+  for (const w of outcome.shadow)
+    record((base, eventId) => quotaEvent(base, w, { kind: 'would_refuse', invocationId: eventId }));
+  const { refused } = outcome;
+  if (!refused) return undefined;
+  record((base) => quotaEvent(base, refused, { kind: 'refused' }));
+  return `quota "${refused.rule.name}" has no room`;
 }
 
 /**
@@ -194,15 +247,22 @@ async function giveTo(
   if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
   const standing = await credentialRefusal(deps, sub);
   if (standing !== undefined) return { id: sub.id, given: false, why: `credential: ${standing}` };
-  const refused = accessRefusal(target.access, sub, server, occurrence.data);
+  // The occurrence's audit facts, read only if an event is written (most occurrences write none).
+  let base: CallEventBase | undefined;
+  const record: RecordEvent = (event) =>
+    deps.audit?.add(event((base ??= occurrenceEvents(sub, server, occurrence.eventId)), occurrence.eventId));
+  const refused = accessRefusal(target.access, sub, server, occurrence.data, record);
   if (refused !== undefined) return { id: sub.id, given: false, why: `access: ${refused}` };
   const narrowed = delegationRefusal(sub, server, occurrence.data);
-  if (narrowed !== undefined) return { id: sub.id, given: false, why: `narrowed token: ${narrowed}` };
+  if (narrowed !== undefined) {
+    record((b) => delegationRefusalEvent(b, 'condition'));
+    return { id: sub.id, given: false, why: `narrowed token: ${narrowed}` };
+  }
   const guardrails = guardrailsFor(server.guardrails, sub.name);
   const guarded = applyGuardrails(occurrence.data, guardrails, { maxScanBytes: deps.maxScanBytes });
   if (guarded.withheld)
     return { id: sub.id, given: false, why: `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim() };
-  const overQuota = await quotaRefusal(deps, sub, target);
+  const overQuota = await quotaRefusal(deps, sub, target, record);
   if (overQuota !== undefined) return { id: sub.id, given: false, why: overQuota };
   const shown: EventOccurrence = { ...occurrence, data: guarded.value };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
