@@ -1,8 +1,15 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { falseDelegationCondition } from '@toolplane/access';
-import type { CatalogEventType } from '@toolplane/contracts';
-import { conditionRefusal } from '../access-conditions.ts';
+import {
+  accessWouldRefuseEvent,
+  conditionRefusalEvent,
+  delegationRefusalEvent,
+  falseDelegationCondition,
+  refusingPolicy,
+} from '@toolplane/access';
+import type { AuditEventInput, CatalogEventType, EventSubscription } from '@toolplane/contracts';
+import { conditionRefusal, shadowRefusals } from '../access-conditions.ts';
 import type { Caller } from '../authenticate.ts';
+import { callEvents } from '../call-audit.ts';
 import type { LoadedCatalog } from '../catalogs.ts';
 import { forbidden, invalidParams, notFound, unsupported } from './wire.ts';
 
@@ -56,13 +63,25 @@ export const hasEvents = (loaded: LoadedCatalog): boolean => (loaded.catalog.eve
 export const grantsEvent = (loaded: LoadedCatalog, name: string): boolean =>
   loaded.restriction?.granted?.(name) ?? loaded.restriction === undefined;
 
+/** Where a subscribe's decisions are written (the edge's audit sink; absent: nowhere) and the request that asked. */
+export interface EventAudit {
+  readonly sink: { add(event: AuditEventInput): void } | undefined;
+  readonly requestId: string | number;
+}
+
+/** The audit facts of a subscription to the event type `name`: the event type as the tool, as a call of it names it. */
+const subscribeEvents = (caller: Caller, name: string, requestId: string | number) =>
+  callEvents({ principal: caller.principal, loaded: caller.loaded, keyName: caller.keyName, requestId }, name);
+
 /**
  * The event type a request names, once the caller may have it with these arguments in this delivery mode; else the
- * specification's error: `NotFound`, `Forbidden`, `InvalidParams` (with Ajv's errors), `Unsupported`.
+ * specification's error: `NotFound`, `Forbidden`, `InvalidParams` (with Ajv's errors), `Unsupported`. A refusal by a
+ * condition of a policy or of a narrowed token is an audit event, as a call's refusal by it is.
  */
 export function resolveEventType(
   caller: Caller,
   request: { name: string; arguments: Readonly<Record<string, unknown>>; delivery: 'poll' | 'push' | 'webhook' },
+  audit?: EventAudit,
 ): LoadedEventType {
   const { loaded } = caller;
   const type = eventTypesOf(loaded).get(request.name);
@@ -84,11 +103,33 @@ export function resolveEventType(
       { errors },
     );
   }
-  const refusal = caller.conditions ? conditionRefusal(caller.conditions, loaded, type, request.arguments) : undefined;
-  if (refusal) throw forbidden(refusal);
+  const { conditions } = caller;
+  const refusal = conditions ? conditionRefusal(conditions, loaded, type, request.arguments) : undefined;
+  if (refusal) {
+    const policy = refusingPolicy(conditions!, loaded, type, request.arguments);
+    audit?.sink?.add(conditionRefusalEvent(subscribeEvents(caller, request.name, audit.requestId), policy));
+    throw forbidden(refusal);
+  }
   const narrowed = delegationRefusal(caller, request);
-  if (narrowed) throw forbidden(narrowed);
+  if (narrowed) {
+    audit?.sink?.add(delegationRefusalEvent(subscribeEvents(caller, request.name, audit.requestId), 'condition'));
+    throw forbidden(narrowed);
+  }
   return type;
+}
+
+/**
+ * The would-be refusals of the caller's log-only policies on a subscription just made (its arguments), as
+ * `access.would_refuse` audit events naming the subscription, as a call's name its invocation: written once per
+ * subscription made, not on each poll that refreshes it.
+ */
+export function recordWouldRefuse(audit: EventAudit, caller: Caller, sub: EventSubscription): void {
+  const { conditions, loaded } = caller;
+  const type = eventTypesOf(loaded).get(sub.name);
+  if (!audit.sink || !conditions?.rules.logOnly || !type) return;
+  const base = subscribeEvents(caller, sub.name, audit.requestId);
+  for (const r of shadowRefusals(conditions, loaded, type, sub.arguments))
+    audit.sink.add(accessWouldRefuseEvent(base, r, sub.id));
 }
 
 /**

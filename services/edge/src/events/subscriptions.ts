@@ -13,7 +13,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { currentTraceIds } from '@toolplane/telemetry';
 import type { Caller } from '../authenticate.ts';
 import { programCaller } from '../code-slots.ts';
-import type { LoadedEventType } from './event-types.ts';
+import { recordWouldRefuse, type LoadedEventType } from './event-types.ts';
 import type { StreamStanding } from './standing.ts';
 import { resourceExhausted } from './wire.ts';
 
@@ -164,7 +164,10 @@ export async function storeSubscription(
     if (err instanceof SubscriptionLimitError) throw resourceExhausted(err.message, err.max);
     throw err;
   }
-  if (created) subscriptionAudit(deps, caller, sub, { action: 'event.subscribed', requestId });
+  if (created) {
+    subscriptionAudit(deps, caller, sub, { action: 'event.subscribed', requestId });
+    recordWouldRefuse({ sink: deps.audit, requestId }, caller, sub);
+  }
   return { created, tail: await streamTail(deps.redis, sub.instanceId, sub.id) };
 }
 
