@@ -129,10 +129,8 @@ type RecordEvent = (event: (base: CallEventBase, eventId: string) => AuditEventI
  * condition's refusal and log-only policies' would-be refusals are audit events (`record`), as a call's are.
  */
 function accessRefusal(
-  access: WorkspaceAccess | undefined,
   sub: EventSubscription,
-  server: ServerEvents,
-  data: unknown,
+  { access, server, data }: { access: WorkspaceAccess | undefined; server: ServerEvents; data: unknown },
   record: RecordEvent,
 ): string | undefined {
   if (!access) return 'the workspace access policies could not be read';
@@ -251,7 +249,7 @@ async function giveTo(
   let base: CallEventBase | undefined;
   const record: RecordEvent = (event) =>
     deps.audit?.add(event((base ??= occurrenceEvents(sub, server, occurrence.eventId)), occurrence.eventId));
-  const refused = accessRefusal(target.access, sub, server, occurrence.data, record);
+  const refused = accessRefusal(sub, { access: target.access, server, data: occurrence.data }, record);
   if (refused !== undefined) return { id: sub.id, given: false, why: `access: ${refused}` };
   const narrowed = delegationRefusal(sub, server, occurrence.data);
   if (narrowed !== undefined) {
