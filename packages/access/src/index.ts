@@ -17,7 +17,7 @@ export {
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
-export { stepRefusal, stepRefusingPolicy, stepShadowRefusals, taskRefusal } from './step-access.ts';
+export { stepConditions, stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText, heldBecause } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';

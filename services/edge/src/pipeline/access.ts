@@ -1,15 +1,16 @@
+import { recordDenied } from '@toolplane/telemetry';
+import { callEvents } from '../call-audit.ts';
+import { argumentsAsSent } from '../call-arguments.ts';
 import {
   accessWouldRefuseEvent,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
   refusingPolicy,
+  shadowRefusals,
+  type CallConditions,
   type CallEventBase,
 } from '@toolplane/access';
-import { recordDenied } from '@toolplane/telemetry';
-import { shadowRefusals, type CallConditions } from '../access-conditions.ts';
-import { callEvents } from '../call-audit.ts';
-import { argumentsAsSent } from '../call-arguments.ts';
 import { conditionCheck } from '../policy-approvals.ts';
 import { budgetCaller } from '../shadow-decisions.ts';
 import { refuse } from './refusal.ts';

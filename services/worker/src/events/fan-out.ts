@@ -6,9 +6,10 @@ import {
   delegationRefusalEvent,
   falseDelegationCondition,
   quotaEvent,
+  refusingPolicy,
+  shadowRefusals,
+  stepConditions,
   stepRefusal,
-  stepRefusingPolicy,
-  stepShadowRefusals,
   type CallEventBase,
 } from '@toolplane/access';
 import {
@@ -147,12 +148,13 @@ function accessRefusal(
   const args = { ...sub.arguments, event: { data } };
   const step = { serverId: server.serverId, serverName: server.serverName, tool };
   const refused = stepRefusal(access, caller, step, args);
+  const on = stepConditions(access, caller, step);
   if (refused !== undefined) {
-    const policy = stepRefusingPolicy(access, caller, step, args);
+    const policy = on && refusingPolicy(on.conditions, on.server, tool, args);
     if (policy) record((base) => conditionRefusalEvent(base, policy));
     return refused;
   }
-  for (const r of stepShadowRefusals(access, caller, step, args))
+  for (const r of on ? shadowRefusals(on.conditions, on.server, tool, args) : [])
     record((base, eventId) => accessWouldRefuseEvent(base, r, eventId));
   return undefined;
 }
