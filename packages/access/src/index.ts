@@ -7,7 +7,6 @@ export { decideAccess, hiddenToolRefusal } from './decide.ts';
 export type { CallerIdentity } from './decide.ts';
 export type { ToolConditions, ToolGrant } from './grants.ts';
 export {
-  conditionProblem,
   conditionRefusal,
   conditionsReadSession,
   failedClauses,
