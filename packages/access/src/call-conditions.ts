@@ -184,6 +184,23 @@ export function failedClauses(
   return clauses.filter((clause) => !clause.some((rule) => holds(rule, tool, activation)) && !clause.some(shadowed));
 }
 
+/**
+ * The first policy of the first clause that refuses a call (any of whose conditions would have granted it), as its
+ * refusal's audit event names it, with why its condition cannot be evaluated for this tool when it cannot; null when
+ * nothing refuses the call or that clause has no policy.
+ */
+export function refusingPolicy(
+  conditions: CallConditions,
+  server: CallServer,
+  tool: ConditionalTool,
+  args: Readonly<Record<string, unknown>>,
+): { id: string; name: string | null; problem?: string } | null {
+  const first = failedClauses(conditions, server, tool, args)[0]?.[0];
+  if (!first) return null;
+  const problem = conditionProblem(first, tool);
+  return { id: first.id, name: first.name ?? null, ...(problem ? { problem } : {}) };
+}
+
 /** What a log-only policy would have done to a call: refuse it, or hold it for approval (`onFalse`). */
 export interface ShadowRefusal {
   readonly policy: AccessPolicyRule;

@@ -7,16 +7,16 @@ export { decideAccess, hiddenToolRefusal } from './decide.ts';
 export type { CallerIdentity } from './decide.ts';
 export type { ToolConditions, ToolGrant } from './grants.ts';
 export {
-  conditionProblem,
   conditionRefusal,
   conditionsReadSession,
   failedClauses,
+  refusingPolicy,
   shadowRefusals,
 } from './call-conditions.ts';
 export { conditionSession, usesSession } from '@toolplane/conditions';
 export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { decideCall, explainAccess } from './explain.ts';
-export { stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
+export { stepConditions, stepRefusal, stepShadowRefusals, taskRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { approvalInsteadOf, approversText, heldBecause } from './policy-approval.ts';
 export type { PolicyApprovalRule } from './policy-approval.ts';

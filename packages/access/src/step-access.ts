@@ -4,6 +4,8 @@ import {
   conditionRefusal,
   failedClauses,
   shadowRefusals,
+  type CallConditions,
+  type CallServer,
   type ConditionalTool,
   type ShadowRefusal,
 } from './call-conditions.ts';
@@ -39,6 +41,22 @@ export function stepRefusal(
 }
 
 /**
+ * The conditions the caller's grants put on a hosted server's tool, and its server as they read it; undefined when the
+ * caller may not call it or no grant of it has a condition. What the audit of a step's (or an event occurrence's)
+ * decision reads: `shadowRefusals` (log-only policies' would-be refusals), `refusingPolicy` (the policy of a refusal).
+ */
+export function stepConditions(
+  access: WorkspaceAccess,
+  caller: { identity: CallerIdentity; condition: ConditionCaller },
+  step: Omit<StepTool, 'tool'>,
+): { conditions: CallConditions; server: CallServer } | undefined {
+  const decision = decideAccess(access, caller.identity, step.serverId);
+  if (!decision.allowed || !decision.conditions) return undefined;
+  const server = { catalog: { serverId: step.serverId, name: step.serverName } };
+  return { conditions: { rules: decision.conditions, caller: caller.condition }, server };
+}
+
+/**
  * The would-be refusals of the caller's log-only policies on a workflow step that may run (their conditions on the
  * step's arguments): what the edge records of a plain call of the tool as `access.would_refuse`.
  */
@@ -48,10 +66,8 @@ export function stepShadowRefusals(
   step: StepTool,
   args: Readonly<Record<string, unknown>>,
 ): ShadowRefusal[] {
-  const decision = decideAccess(access, caller.identity, step.serverId);
-  if (!decision.allowed || !decision.conditions) return [];
-  const server = { catalog: { serverId: step.serverId, name: step.serverName } };
-  return shadowRefusals({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
+  const on = stepConditions(access, caller, step);
+  return on ? shadowRefusals(on.conditions, on.server, step.tool, args) : [];
 }
 
 /**

@@ -327,6 +327,64 @@ describe('@ai-sdk/mcp experimental_events', () => {
   });
 });
 
+describe('a subscription refused or let through by a condition is in the audit trail, as a call is', () => {
+  it('a false condition refuses the poll (the policy named); a log-only one lets it subscribe and records its would-be refusal', async () => {
+    const since = new Date().toISOString();
+    const keyFor = async (name: string, enforce: boolean) => {
+      const key = await unwrap(s.api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
+      const policy = await unwrap(
+        s.api.POST('/access_policies', {
+          body: {
+            name,
+            principals: [{ type: 'api_key', value: key.id }],
+            servers: [s.server.id],
+            tools: ['github.push'],
+            condition: 'args.repository == "acme/only"',
+            ...(enforce ? {} : { enforce: false }),
+          },
+        }),
+      );
+      return { key, policy, client: await sdkClient(s.server.url, key.key) };
+    };
+    const enforced = await keyFor('audited-enforced', true);
+    const logged = await keyFor('audited-log-only', false);
+    try {
+      const args = { repository: 'acme/other' };
+      // Until the policies reached the edge: the log-only key is granted the event type, the other refused by its condition.
+      const sub = await waitFor('the log-only key subscribes', () =>
+        poll(logged.client, { name: 'github.push', arguments: args, cursor: null }).catch(() => undefined),
+      );
+      expect(sub.events).toEqual([]);
+      await expect(poll(enforced.client, { name: 'github.push', arguments: args, cursor: null })).rejects.toThrow(
+        /access policy "audited-enforced".* is false/,
+      );
+      const found = (action: string, actor: string) =>
+        waitFor(`${action} of ${actor}`, async () => {
+          const page = await unwrap(s.api.GET('/audit_events', { params: { query: { action, from: since } } }));
+          return page.data.find((e) => e.actor.id === actor);
+        });
+      const refused = await found('tool.call_refused', enforced.key.id);
+      expect(refused).toMatchObject({
+        outcome: 'refused',
+        resource: { type: 'tool', id: `${s.server.id}/github.push` },
+        details: { policy: { id: enforced.policy.id, name: 'audited-enforced' }, tool: 'github.push' },
+      });
+      const would = await found('access.would_refuse', logged.key.id);
+      const { id: subscriptionId } = await subscriptionFor(s.redis, s.instanceId, 'acme/other');
+      expect(would).toMatchObject({
+        outcome: 'success',
+        resource: { type: 'access_policy', id: logged.policy.id },
+        details: { would: 'refuse', tool: 'github.push', invocationId: subscriptionId },
+      });
+      // Never the arguments' values.
+      expect(JSON.stringify([refused, would])).not.toContain('acme/other');
+    } finally {
+      await enforced.client.close();
+      await logged.client.close();
+    }
+  }, 120_000);
+});
+
 describe('end to end: a provider’s signed delivery, through the worker, to subscriptions made at the edge', () => {
   it('a push signed as GitHub signs it reaches a poll, a stream and an @ai-sdk/mcp webhook subscription', async () => {
     const githubSecret = `gh-${randomBytes(12).toString('hex')}`;

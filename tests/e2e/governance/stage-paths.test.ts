@@ -1,18 +1,26 @@
+import { createServer, type Server as HttpServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { registerTicketExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { readStages } from '../../../services/edge/src/pipeline/order.ts';
 import { postMcp } from '../../helpers/mcp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 // Every rule on a call, on every path a call takes: a table of stages (a rule set up through the
 // management API, enforced or log only) and a table of paths (NORMAL `tools/call` in both protocol eras, SMART
-// `execute_tool`, a task, a code-mode program's inner call, a workflow step), each cell generated. Enforced: the call
+// `execute_tool`, a task, a code-mode program's inner call, a workflow step, a read of an attached server's resource),
+// each cell generated. Enforced: the call
 // is refused (the path's way of saying so) and the upstream, a real HTTP server on 127.0.0.1, receives nothing. Log
 // only: the call reaches the upstream and the audit trail holds what the rule would have done. Adding a stage or a
-// path is one row.
+// path is one row. A cell a rule does not apply to by the product's own declaration (a read meets only the stages
+// that declare `reads`, services/edge/src/pipeline/stage.ts) is not generated; docs/governance.md "Every rule on
+// every path" says why, and where an event's subscription and delivery are tested.
 //
 // Each rule has servers of its own on the one ticket connector instance: a NORMAL server (tools/call, tasks), a SMART
 // one (execute_tool, run_code) and a NORMAL one whose workflow tool's step calls the first one's get_ticket. Each path
@@ -26,6 +34,9 @@ const ARGS = { ticket_id: 'TCK-1' };
 let stack: Stack;
 let api: ManagementClient;
 let upstream: TicketSystem;
+/** An MCP server on 127.0.0.1 attached to the rows' read servers: one resource, each read of it counted. */
+let attached: { url: string; http: HttpServer; reads: string[] };
+const RESOURCE = 'grid://tickets/TCK-1';
 let instanceId: string;
 /** A key that approves; never a caller. */
 let approverId: string;
@@ -39,6 +50,8 @@ interface RuleServers {
   /** `tool`: the cell's tool as the SMART server names it (a later instance's tool of a taken name has a suffix). */
   smart: { id: string; url: string; tool: string };
   flows: { id: string; url: string; tool: string };
+  /** A NORMAL server of nothing but the attached MCP server (`attached`), for a rule that applies to reads. */
+  reads?: { id: string; url: string };
 }
 
 /** A runtime key each path calls as (or, in a row that says so, a narrowed token of that key: `headers`). */
@@ -126,10 +139,33 @@ async function codeCall(url: string, caller: Caller, tool = TOOL): Promise<Outco
   return value.refused !== undefined ? { refused: true, text: value.refused } : { refused: false, text: '' };
 }
 
+/** A read of the attached server's resource through the row's read server: refused when the edge answers an error. */
+async function readCall(s: RuleServers, caller: Caller): Promise<Outcome> {
+  const client = await mcpClient(s.reads!.url, caller);
+  try {
+    const r = await client.readResource({ uri: RESOURCE });
+    return { refused: false, text: r.contents.map((c) => ('text' in c ? c.text : '')).join('\n') };
+  } catch (err) {
+    return { refused: true, text: (err as Error).message };
+  }
+}
+
 interface Path {
   name: string;
   call(servers: RuleServers, caller: Caller): Promise<Outcome>;
+  /** Whether a stage applies on this path, by the product's declaration (absent: every stage). */
+  applies?: (stage: Stage) => boolean;
+  /** What receives the path's calls (absent: the ticket system). */
+  reached?: () => readonly unknown[];
+  /** The tool a log-only rule's audit event names (absent: the cell's tool, as the path's server names it). */
+  tool?: RegExp;
 }
+
+/**
+ * The product's stages a read meets (`reads`): a row's stage applies to a read when it is one of them, unless the row
+ * says why its rule does not judge a read (`notOnReads`).
+ */
+const readsStage = (stage: Stage) => readStages.some((s) => s.name === stage.stage) && !stage.notOnReads;
 
 const PATHS: Path[] = [
   {
@@ -157,6 +193,13 @@ const PATHS: Path[] = [
     call: async (s, c) =>
       outcomeOf(await (await mcpClient(s.flows.url, c)).callTool({ name: s.flows.tool, arguments: {} })),
   },
+  {
+    name: "a read of an attached server's resource",
+    call: readCall,
+    applies: readsStage,
+    reached: () => attached.reads,
+    tool: new RegExp(`^${RESOURCE}$`),
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -171,6 +214,10 @@ interface Recorded {
 
 interface Stage {
   name: string;
+  /** The product's stage of this rule (services/edge/src/pipeline/order.ts), whose declaration says where it applies. */
+  stage: string;
+  /** Why the rule judges no read though its stage sees reads (`reads`: for something other than this rule). */
+  notOnReads?: string;
   /** The servers' own settings (confirmTools, approvalTools). */
   server?: () => Record<string, unknown>;
   /** The servers' own connector instance (its tool declared otherwise) and its name; absent: the shared one. */
@@ -224,20 +271,25 @@ const accessCondition = (enforce: boolean) => async (s: RuleServers, callers: Ca
   return enforce ? undefined : { action: 'access.would_refuse', ruleIds: [policy.id] };
 };
 
+/** A quota of no room on the cell's tool, and one on every tool of the read server (a quota on every tool counts reads). */
 const emptyQuota = (enforce: boolean) => async (s: RuleServers) => {
-  const quota = await unwrap(
-    api.POST('/quotas', {
-      body: {
-        name: `grid-quota-${enforce ? 'enforced' : 'log'}`,
-        match: { servers: [s.normal.id, s.smart.id], tools: [TOOL] },
-        counts: 'calls',
-        limit: 0,
-        window: 'day',
-        enforce,
-      },
-    }),
-  );
-  return enforce ? undefined : { action: 'quota.would_refuse', ruleIds: [quota.id] };
+  const name = `grid-quota-${enforce ? 'enforced' : 'log'}`;
+  const ids: string[] = [];
+  for (const [suffix, match] of [
+    ['', { servers: [s.normal.id, s.smart.id], tools: [TOOL] }],
+    ['-reads', { servers: [s.reads!.id] }],
+  ] as const) {
+    const body = {
+      name: `${name}${suffix}`,
+      match,
+      counts: 'calls' as const,
+      limit: 0,
+      window: 'day' as const,
+      enforce,
+    };
+    ids.push((await unwrap(api.POST('/quotas', { body: body as never }))).id);
+  }
+  return enforce ? undefined : { action: 'quota.would_refuse', ruleIds: ids };
 };
 
 /**
@@ -278,39 +330,53 @@ const sessionSettings = () => ({
 const STAGES: Stage[] = [
   {
     name: 'argument guardrail (block)',
+    stage: 'argument-guardrails',
     rule: argumentGuardrail(true),
     says: /guardrail.* withheld .*custom found at \$\.ticket_id/i,
     hides: ARGS.ticket_id,
   },
-  { name: 'argument guardrail', logOnly: true, rule: argumentGuardrail(false) },
+  { name: 'argument guardrail', stage: 'argument-guardrails', logOnly: true, rule: argumentGuardrail(false) },
   {
     name: 'access condition',
+    stage: 'access',
     rule: accessCondition(true),
     says: /access policy "grid-condition-enforced" .* is false/,
   },
-  { name: 'access condition', logOnly: true, rule: accessCondition(false) },
+  { name: 'access condition', stage: 'access', logOnly: true, rule: accessCondition(false) },
   {
     name: 'confirmation (a client that cannot ask)',
+    stage: 'confirmation',
     server: () => ({ confirmTools: [TOOL] }),
     // A task: a tool a person confirms does not run as one (the edge refuses the task before anything runs).
     says: /needs a person's confirmation before each call, and this client cannot ask|does not run as a task/,
   },
   {
     name: 'approval',
+    stage: 'approval',
     server: () => ({ approvalTools: [TOOL], approvalRule: { approvers: { apiKeys: [approverId] } } }),
     says: /approval request [0-9a-f-]{36}/i,
   },
-  { name: 'quota without room', rule: emptyQuota(true), says: /quota "grid-quota-enforced" \(0 calls per day\)/i },
-  { name: 'quota', logOnly: true, rule: emptyQuota(false) },
+  {
+    name: 'quota without room',
+    stage: 'quota',
+    rule: emptyQuota(true),
+    says: /quota "grid-quota-enforced(-reads)?" \(0 calls per day\)/i,
+  },
+  { name: 'quota', stage: 'quota', logOnly: true, rule: emptyQuota(false) },
   {
     // A narrowed token for the cell's tool whose condition is false for its arguments: the delegation stage refuses
-    // it on every path; a workflow's tool is not among the token's tools, so it is refused by name.
+    // it on every path; a workflow's tool is not among the token's tools, so it is refused by name. Its tools take
+    // the attached server's tool, so that server's resources are in its view: the condition refuses a read (no `args`).
     name: 'delegation',
-    narrowed: { tools: [TOOL], condition: `args.ticket_id != "${ARGS.ticket_id}"`, actor: 'grid-sub-agent' },
-    says: /narrowed token [0-9a-f-]{36} (allows this call only when args\.ticket_id|may not use tool)/,
+    stage: 'delegation',
+    narrowed: { tools: [TOOL, 'peek'], condition: `args.ticket_id != "${ARGS.ticket_id}"`, actor: 'grid-sub-agent' },
+    says: /narrowed token [0-9a-f-]{36} (allows this (call|read of "[^"]+") only when args\.ticket_id|may not use tool)/,
   },
   {
     name: 'session rule',
+    stage: 'session',
+    notOnReads:
+      'a session rule judges a call of a tool that sends data out; a read sends nothing (it only brings labels)',
     instance: labelledInstance('external_write', '1.0.1'),
     server: () => ({ config: { dataLabels: ['private'] } }),
     prime: true,
@@ -318,6 +384,9 @@ const STAGES: Stage[] = [
   },
   {
     name: 'session rule',
+    stage: 'session',
+    notOnReads:
+      'a session rule judges a call of a tool that sends data out; a read sends nothing (it only brings labels)',
     logOnly: true,
     instance: labelledInstance('public_write', '1.0.2'),
     server: () => ({ config: { dataLabels: ['private'] } }),
@@ -339,6 +408,7 @@ async function ruleServers(
   label: string,
   settings: Record<string, unknown>,
   own?: { id: string; name: string },
+  reads?: boolean,
 ): Promise<RuleServers> {
   const instance = own?.id ?? instanceId;
   const name = `grid-${label}`;
@@ -370,11 +440,40 @@ flows:
   if (deployed.response.status !== 201) throw new Error(`deployment refused: ${JSON.stringify(deployed.error)}`);
   // A SMART server has every instance's tools: a later instance's tool of a taken name has its instance's suffix.
   const smartTool = own ? `${TOOL}__${own.name}` : TOOL;
+  const externalMcpConfigs = [{ name: 'attached', url: attached.url }];
+  const read = reads
+    ? await unwrap(
+        api.POST('/mcp_manager', {
+          body: { name: `${name}-reads`, mode: 'NORMAL', externalMcpConfigs, ...settings } as never,
+        }),
+      )
+    : undefined;
   return {
     normal: { id: normal.id, url: normal.url, name },
     smart: { id: smart.id, url: smart.url, tool: smartTool },
     flows: { id: flows.id, url: flows.url, tool },
+    ...(read ? { reads: { id: read.id, url: read.url } } : {}),
   };
+}
+
+/** The attached MCP server: a tool (its server is in a caller's view only with one) and the resource every read reads. */
+async function startAttached(): Promise<typeof attached> {
+  const reads: string[] = [];
+  const handler = toNodeHandler(
+    createMcpHandler(() => {
+      const server = new McpServer({ name: 'grid-attached', version: '1.0.0' });
+      server.registerTool('peek', { description: 'Peeks' }, () => ({ content: [{ type: 'text', text: 'peeked' }] }));
+      server.registerResource('ticket', RESOURCE, { mimeType: 'text/plain' }, () => {
+        reads.push(RESOURCE);
+        return { contents: [{ uri: RESOURCE, mimeType: 'text/plain', text: 'TCK-1: open' }] };
+      });
+      return server;
+    }),
+  );
+  const port = await freePort();
+  const http = createServer((req, res) => void handler(req, res));
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}/mcp`, http, reads };
 }
 
 interface Row {
@@ -392,6 +491,7 @@ const callers = new Map<string, Caller>();
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
+  attached = await startAttached();
   ({ stack, api } = await startTestStack('stage-paths'));
   ({ instanceId } = await registerTicketExample(api, upstream.url, 'k', 'grid-tickets'));
   const newKey = (name: string) => unwrap(api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
@@ -401,7 +501,8 @@ beforeAll(async () => {
     callers.set(path.name, { id: k.id, key: k.key });
   }
   for (const [i, stage] of STAGES.entries()) {
-    const servers = await ruleServers(`r${i}`, stage.server?.() ?? {}, await stage.instance?.());
+    const reads = PATHS.some((path) => path.reached && path.applies?.(stage) !== false);
+    const servers = await ruleServers(`r${i}`, stage.server?.() ?? {}, await stage.instance?.(), reads);
     rows.push({ stage, title: titleOf(stage), servers, recorded: undefined });
   }
   // The path keys may call every server but the conditioned ones' get_ticket, which only the conditions grant.
@@ -412,7 +513,12 @@ beforeAll(async () => {
         name: 'grid-callers',
         principals: [...callers.values()].map((c) => ({ type: 'api_key' as const, value: c.id })),
         servers: rows
-          .flatMap((r) => [r.servers.normal.id, r.servers.smart.id, r.servers.flows.id])
+          .flatMap((r) => [
+            r.servers.normal.id,
+            r.servers.smart.id,
+            r.servers.flows.id,
+            ...(r.servers.reads ? [r.servers.reads.id] : []),
+          ])
           .filter((id) => !conditioned.some((c) => c.servers.normal.id === id || c.servers.smart.id === id)),
         tools: ['*'],
       },
@@ -454,6 +560,8 @@ afterAll(async () => {
   for (const o of opened) await o.close().catch(() => undefined);
   await stack?.stop();
   await upstream?.close();
+  attached?.http.closeAllConnections();
+  await new Promise((resolve) => (attached ? attached.http.close(resolve) : resolve(undefined)));
 });
 
 function titleOf(stage: Stage): string {
@@ -473,7 +581,7 @@ async function recordedFor(recorded: Recorded, caller: Caller) {
 const rowOf = (stage: Stage) => rows.find((r) => r.stage === stage)!;
 
 describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (title, stage) => {
-  const cells = PATHS.filter((path) => !GAPS.has(`${title} × ${path.name}`));
+  const cells = PATHS.filter((path) => !GAPS.has(`${title} × ${path.name}`) && path.applies?.(stage) !== false);
   if (!stage.logOnly)
     it.each(cells.map((path) => [path.name, path] as const))(
       '%s: refused, nothing reaches the upstream',
@@ -483,17 +591,24 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
         // A rule made apart from its servers: until it reached this path's edge or worker (a call before may run).
         // A server's own setting is in its first catalog: its first call is refused.
         if (stage.prime) await prime(servers, caller);
+        // A narrowed token's refusal, where its key's own call goes through (a read: once its catalog has the resource).
+        if (stage.narrowed)
+          await waitFor(`${path.name} as the key itself`, async () => {
+            const plain = await path.call(servers, callers.get(path.name)!);
+            return plain.refused ? undefined : true;
+          });
         if (stage.rule || stage.prime)
           await waitFor(`${title} on ${path.name}`, async () => {
             const outcome = await path.call(servers, caller);
             return outcome.refused && stage.says!.test(outcome.text) ? true : undefined;
           });
-        const before = upstream.requests.length;
+        const reached = path.reached ?? (() => upstream.requests);
+        const before = reached().length;
         const outcome = await path.call(servers, caller);
         expect(outcome.refused).toBe(true);
         expect(outcome.text).toMatch(stage.says!);
         if (stage.hides) expect(outcome.text).not.toContain(stage.hides);
-        expect(upstream.requests.slice(before)).toEqual([]);
+        expect(reached().slice(before)).toEqual([]);
       },
       120_000,
     );
@@ -505,14 +620,15 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
         const caller = callers.get(path.name)!;
         const event = await waitFor(`${recorded!.action} of ${title} on ${path.name}`, async () => {
           if (stage.prime) await prime(servers, caller);
-          const before = upstream.requests.length;
+          const reached = path.reached ?? (() => upstream.requests);
+          const before = reached().length;
           const outcome = await path.call(servers, caller);
           expect(outcome).toEqual({ refused: false, text: expect.any(String) });
-          expect(upstream.requests.length).toBeGreaterThan(before);
+          expect(reached().length).toBeGreaterThan(before);
           return recordedFor(recorded!, caller);
         });
-        // The tool as the path's server names it (a SMART server's may carry its instance's suffix).
-        const tool = expect.stringMatching(new RegExp(`^${TOOL}(__|$)`));
+        // The tool as the path's server names it (a SMART server's may carry its instance's suffix; a read, its URI).
+        const tool = expect.stringMatching(path.tool ?? new RegExp(`^${TOOL}(__|$)`));
         expect(event).toMatchObject({ actor: { id: caller.id }, outcome: 'success', details: { tool } });
       },
       120_000,

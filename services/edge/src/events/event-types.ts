@@ -1,6 +1,16 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { conditionRefusal, falseDelegationCondition, rulePlan } from '@toolplane/access';
-import type { CatalogEventType } from '@toolplane/contracts';
+import {
+  accessWouldRefuseEvent,
+  conditionRefusal,
+  conditionRefusalEvent,
+  delegationRefusalEvent,
+  falseDelegationCondition,
+  refusingPolicy,
+  rulePlan,
+  shadowRefusals,
+} from '@toolplane/access';
+import type { AuditEventInput, CatalogEventType, EventSubscription } from '@toolplane/contracts';
+import { callEvents } from '../calls/call-audit.ts';
 import type { Caller } from '../identity/authenticate.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import { forbidden, invalidParams, notFound, unsupported } from './wire.ts';
@@ -55,6 +65,16 @@ export const hasEvents = (loaded: LoadedCatalog): boolean => (loaded.catalog.eve
 export const grantsEvent = (loaded: LoadedCatalog, name: string): boolean =>
   loaded.restriction?.granted?.(name) ?? loaded.restriction === undefined;
 
+/** Where a subscribe's decisions are written (the edge's audit sink; absent: nowhere) and the request that asked. */
+export interface EventAudit {
+  readonly sink: { add(event: AuditEventInput): void } | undefined;
+  readonly requestId: string | number;
+}
+
+/** The audit facts of a subscription to the event type `name`: the event type as the tool, as a call of it names it. */
+const subscribeEvents = (caller: Caller, name: string, requestId: string | number) =>
+  callEvents({ principal: caller.principal, loaded: caller.loaded, keyName: caller.keyName, requestId }, name);
+
 /**
  * The event type a request names, once the caller may have it with these arguments in this delivery mode; else the
  * specification's error: `NotFound`, `Forbidden`, `InvalidParams` (with Ajv's errors), `Unsupported`.
@@ -62,6 +82,7 @@ export const grantsEvent = (loaded: LoadedCatalog, name: string): boolean =>
 export function resolveEventType(
   caller: Caller,
   request: { name: string; arguments: Readonly<Record<string, unknown>>; delivery: 'poll' | 'push' | 'webhook' },
+  audit?: EventAudit,
 ): LoadedEventType {
   const { loaded } = caller;
   const type = eventTypesOf(loaded).get(request.name);
@@ -76,7 +97,7 @@ export function resolveEventType(
       value: request.delivery,
     });
   for (const check of subscribeChecks) {
-    const refused = check.run(caller, type, request);
+    const refused = check.run(caller, type, request, audit);
     if (refused) throw refused;
   }
   return type;
@@ -85,7 +106,8 @@ export function resolveEventType(
 type SubscribeRequest = { name: string; arguments: Readonly<Record<string, unknown>> };
 interface SubscribeCheck {
   readonly name: string;
-  run(caller: Caller, type: LoadedEventType, request: SubscribeRequest): Error | undefined;
+  /** Why the subscription is refused (a condition's refusal is also an audit event, as a call's refusal by it is). */
+  run(caller: Caller, type: LoadedEventType, request: SubscribeRequest, audit?: EventAudit): Error | undefined;
 }
 
 /** The subscription's arguments against the event type's schema. */
@@ -105,19 +127,24 @@ const argumentsCheck: SubscribeCheck = {
 /** A narrowed token's conditions on the subscription's arguments. */
 const delegationCheck: SubscribeCheck = {
   name: 'delegation',
-  run(caller, _type, request) {
+  run(caller, _type, request, audit) {
     const narrowed = delegationRefusal(caller, request);
-    return narrowed ? forbidden(narrowed) : undefined;
+    if (!narrowed) return undefined;
+    audit?.sink?.add(delegationRefusalEvent(subscribeEvents(caller, request.name, audit.requestId), 'condition'));
+    return forbidden(narrowed);
   },
 };
 
 /** A condition on the caller's grant of the event type, on the subscription's arguments. */
 const accessCheck: SubscribeCheck = {
   name: 'access',
-  run(caller, type, request) {
+  run(caller, type, request, audit) {
     const { conditions, loaded } = caller;
     const refusal = conditions ? conditionRefusal(conditions, loaded, type, request.arguments) : undefined;
-    return refusal ? forbidden(refusal) : undefined;
+    if (!refusal) return undefined;
+    const policy = refusingPolicy(conditions!, loaded, type, request.arguments);
+    audit?.sink?.add(conditionRefusalEvent(subscribeEvents(caller, request.name, audit.requestId), policy));
+    return forbidden(refusal);
   },
 };
 
@@ -133,6 +160,20 @@ const subscribeChecks = rulePlan<SubscribeCheck>('eventSubscribe', {
 
 /** The names of the rules a subscription meets, in order (compared with the list by a unit test). */
 export const subscribeRuleNames: readonly string[] = subscribeChecks.map((check) => check.name);
+
+/**
+ * The would-be refusals of the caller's log-only policies on a subscription just made (its arguments), as
+ * `access.would_refuse` audit events naming the subscription, as a call's name its invocation: written once per
+ * subscription made, not on each poll that refreshes it.
+ */
+export function recordWouldRefuse(audit: EventAudit, caller: Caller, sub: EventSubscription): void {
+  const { conditions, loaded } = caller;
+  const type = eventTypesOf(loaded).get(sub.name);
+  if (!audit.sink || !conditions?.rules.logOnly || !type) return;
+  const base = subscribeEvents(caller, sub.name, audit.requestId);
+  for (const r of shadowRefusals(conditions, loaded, type, sub.arguments))
+    audit.sink.add(accessWouldRefuseEvent(base, r, sub.id));
+}
 
 /**
  * A narrowed token's conditions on the subscription's arguments (ADR 0084): an event type is subscribed to

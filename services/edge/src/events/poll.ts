@@ -38,7 +38,11 @@ export async function startSubscription(
   const args = params.arguments ?? {};
   const cursor = params.cursor ?? null;
   if (cursor !== null && !CURSOR_PATTERN.test(cursor)) throw invalidParams('Unknown cursor: not one of this server.');
-  const type = resolveEventType(caller, { name: params.name, arguments: args, delivery: opts.delivery });
+  const type = resolveEventType(
+    caller,
+    { name: params.name, arguments: args, delivery: opts.delivery },
+    { sink: deps.audit, requestId: opts.request.id },
+  );
   const now = nowOf(deps);
   const expiresAt = now + deps.settings.idleTtlMs;
   const { owner } = opts.request;

@@ -13,7 +13,7 @@ import type { RedisClient } from '@toolplane/redis';
 import { currentTraceIds } from '@toolplane/telemetry';
 import type { Caller } from '../identity/authenticate.ts';
 import { programCaller } from '../code-mode/code-slots.ts';
-import type { LoadedEventType } from './event-types.ts';
+import { recordWouldRefuse, type LoadedEventType } from './event-types.ts';
 import type { StreamStanding } from './standing.ts';
 import { forbidden, resourceExhausted } from './wire.ts';
 
@@ -181,7 +181,10 @@ export async function storeSubscription(
     if (err instanceof SubscriptionLimitError) throw resourceExhausted(err.message, err.max);
     throw err;
   }
-  if (created) subscriptionAudit(deps, caller, sub, { action: 'event.subscribed', requestId });
+  if (created) {
+    subscriptionAudit(deps, caller, sub, { action: 'event.subscribed', requestId });
+    recordWouldRefuse({ sink: deps.audit, requestId }, caller, sub);
+  }
   return { created, tail: await streamTail(deps.redis, sub.instanceId, sub.id) };
 }
 

@@ -98,7 +98,11 @@ export async function subscribeWebhook(
   const cursor = params.cursor ?? null;
   if (cursor !== null && !CURSOR_PATTERN.test(cursor)) throw invalidParams('Unknown cursor: not one of this server.');
   const args = params.arguments ?? {};
-  const type = resolveEventType(caller, { name: params.name, arguments: args, delivery: 'webhook' });
+  const type = resolveEventType(
+    caller,
+    { name: params.name, arguments: args, delivery: 'webhook' },
+    { sink: deps.audit, requestId: request.id },
+  );
   const now = nowOf(deps);
   // Never past the caller's token (an OAuth or narrowed token's expiry): the subscription ends with it.
   const tokenExpiry = caller.credential.kind === 'anonymous' ? undefined : caller.credential.expiresAt;

@@ -1,17 +1,17 @@
+import { recordDenied } from '@toolplane/telemetry';
+import { callEvents } from '../calls/call-audit.ts';
+import { argumentsAsSent } from '../calls/call-arguments.ts';
 import {
   accessWouldRefuseEvent,
-  conditionProblem,
   conditionRefusal,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
+  refusingPolicy,
   shadowRefusals,
   type CallConditions,
   type CallEventBase,
 } from '@toolplane/access';
-import { recordDenied } from '@toolplane/telemetry';
-import { callEvents } from '../calls/call-audit.ts';
-import { argumentsAsSent } from '../calls/call-arguments.ts';
 import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
 import { conditionCheck } from '../governance/policy-approvals.ts';
 import { budgetCaller } from '../governance/shadow-decisions.ts';
@@ -73,29 +73,4 @@ function check(s: CallState, conditions: CallConditions): Verdict {
     if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), tool.def.name) ?? true)
       deps.audit?.add(accessWouldRefuseEvent((events ??= callEvents(call, tool.def.name)), r, s.invocationId));
   return undefined;
-}
-
-/**
- * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit
- * event; null when that clause has none. Only refused calls get here: a clause at a time is checked again.
- */
-function refusingPolicy(
-  conditions: CallConditions,
-  loaded: LoadedCatalog,
-  tool: LoadedTool,
-  input: Readonly<Record<string, unknown>>,
-): { id: string; name: string | null; problem?: string } | null {
-  const clauses = conditions.rules.clauses(tool.def.name);
-  const failed =
-    clauses.length === 1
-      ? clauses[0]
-      : clauses.find((clause) => {
-          const rules = { clauses: () => [clause] } as unknown as CallConditions['rules'];
-          return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
-        });
-  const first = failed?.[0];
-  if (!first) return null;
-  // A condition that cannot be evaluated for this tool says why, rather than reading as false.
-  const problem = conditionProblem(first, tool);
-  return { id: first.id, name: first.name ?? null, ...(problem ? { problem } : {}) };
 }

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
+  type AccessPolicyRule,
+  type AuditEventInput,
+  type QuotaRule,
   redisKeys,
   subscriptionsKey,
   subscriptionStreamKey,
   type CatalogEventType,
   type EventSubscription,
 } from '@toolplane/contracts';
+import { QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { Redis } from 'ioredis';
 import { fanOut, forgetGiven, givenKey, type FanOutDeps } from './fan-out.ts';
@@ -110,5 +114,76 @@ describe('fanOut run again for the same occurrence (a stalled job retried after 
     for (let i = 0; i < 5; i++) await t.add(t.sub(`sub-${i}`, 'poll'));
     await Promise.all([fanOut(t.deps, t.where, occurrence), fanOut(t.deps, t.where, occurrence)]);
     for (let i = 0; i < 5; i++) expect(await t.entries(`sub-${i}`)).toEqual(['evt-race']);
+  });
+});
+
+describe("an occurrence's decisions are audit events, as a call's are", () => {
+  const condition = (id: string, enforce: boolean): AccessPolicyRule => ({
+    id,
+    name: id,
+    principals: [{ type: 'api_key', value: 'key-1' }],
+    servers: [server.serverId],
+    tools: ['push'],
+    condition: 'args.event.data.n != 1',
+    ...(enforce ? {} : { enforce: false }),
+  });
+  const quota = (id: string, enforce: boolean): QuotaRule => ({
+    id,
+    name: id,
+    match: { servers: [server.serverId], tools: ['push'] },
+    counts: 'calls',
+    limit: 0,
+    window: 'day',
+    enforce,
+  });
+
+  /** One subscription of key-1 under these rules; each occurrence's `given` and the audit events it wrote. */
+  async function judged(policies: AccessPolicyRule[], quotas: QuotaRule[], data: readonly unknown[]) {
+    const t = setUp();
+    const events: AuditEventInput[] = [];
+    const deps: FanOutDeps = {
+      ...t.deps,
+      workspaceAccess: (workspaceId) => Promise.resolve({ v: 1, workspaceId, policies, quotas }),
+      quotaMeter: new QuotaMeter(redis as unknown as RedisClient, `${prefix}-${t.instanceId}`, 60),
+      audit: { add: (e) => void events.push(e) },
+    };
+    await t.add(t.sub('sub-1', 'poll'));
+    const given: boolean[] = [];
+    for (const [i, d] of data.entries()) {
+      const occurrence = { eventId: `evt-${i}`, types: ['push'], data: d, timestamp: new Date().toISOString() };
+      given.push(...(await fanOut(deps, t.where, occurrence)).map((g) => g.given));
+    }
+    const seen = events.map((e) => [e.action, e.outcome, e.resource.id, e.actor.id, e.details?.tool]);
+    return { given, events, seen };
+  }
+
+  it('a false condition refuses the occurrence, naming the policy; one that cannot read its field is false too', async () => {
+    const r = await judged([condition('p-enforced', true)], [], [{ n: 2 }, { n: 1 }, { m: 2 }]);
+    expect(r.given).toEqual([true, false, false]);
+    expect(r.seen).toEqual([
+      ['tool.call_refused', 'refused', 'srv-1/push', 'key-1', 'push'],
+      ['tool.call_refused', 'refused', 'srv-1/push', 'key-1', 'push'],
+    ]);
+    expect(r.events[0]!.details).toMatchObject({ policy: { id: 'p-enforced', name: 'p-enforced' }, server: 'gh' });
+    expect(r.events[0]!.source.requestId).toBe('evt-1');
+    // The occurrence's data is never in the trail.
+    expect(JSON.stringify(r.events)).not.toContain('"n"');
+  });
+
+  it("a log-only policy's would-be refusal: given, recorded with the occurrence named", async () => {
+    const r = await judged([condition('p-log', false)], [], [{ n: 1 }, { n: 2 }]);
+    expect(r.given).toEqual([true, true]);
+    expect(r.seen).toEqual([['access.would_refuse', 'success', 'p-log', 'key-1', 'push']]);
+    expect(r.events[0]!.details).toMatchObject({ would: 'refuse', invocationId: 'evt-0' });
+  });
+
+  it("a quota's refusal and a log-only quota's would-be refusal", async () => {
+    const enforced = await judged([], [quota('q-enforced', true)], [{ n: 1 }]);
+    expect(enforced.given).toEqual([false]);
+    expect(enforced.seen).toEqual([['tool.quota_exceeded', 'refused', 'srv-1/push', 'key-1', 'push']]);
+    const logged = await judged([], [quota('q-log', false)], [{ n: 1 }]);
+    expect(logged.given).toEqual([true]);
+    expect(logged.seen[0]).toEqual(['quota.would_refuse', 'success', 'q-log', 'key-1', 'push']);
+    expect(logged.events[0]!.details).toMatchObject({ quota: { id: 'q-log', enforce: false }, invocationId: 'evt-0' });
   });
 });

@@ -1,7 +1,21 @@
 import { createHash } from 'node:crypto';
-import { falseDelegationCondition, rulePlan, stepRefusal } from '@toolplane/access';
+import {
+  accessWouldRefuseEvent,
+  auditActor,
+  conditionRefusalEvent,
+  delegationRefusalEvent,
+  falseDelegationCondition,
+  quotaEvent,
+  refusingPolicy,
+  rulePlan,
+  shadowRefusals,
+  stepConditions,
+  stepRefusal,
+  type CallEventBase,
+} from '@toolplane/access';
 import {
   EventSubscription,
+  type AuditEventInput,
   quotaTakesCaller,
   quotaTakesTool,
   subscriptionsKey,
@@ -11,9 +25,16 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import { applyGuardrails, guardrailsFor } from '@toolplane/guardrails';
-import { removeSubscription, subscriberRefusal, type DelegationBudget, type QuotaMeter } from '@toolplane/queue';
+import {
+  removeSubscription,
+  subscriberRefusal,
+  type ChargeOutcome,
+  type DelegationBudget,
+  type QuotaMeter,
+} from '@toolplane/queue';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
+import { currentTraceIds } from '@toolplane/telemetry';
 import type { SessionStore } from '../session-labels.ts';
 import type { ServerEvents } from './sources.ts';
 
@@ -36,6 +57,11 @@ export interface FanOutDeps {
   now: () => number;
   /** A webhook subscription's stream got an entry: its deliverer is woken. */
   webhookEntry: (instanceId: string, subscriptionId: string) => void;
+  /**
+   * Where an occurrence's decisions are written as a call's are (`@toolplane/access` call-events): a condition's or a
+   * narrowed token's refusal, a quota's refusal, log-only policies' and quotas' would-be refusals (absent: nowhere).
+   */
+  audit?: { add(event: AuditEventInput): void } | undefined;
 }
 
 /**
@@ -89,16 +115,33 @@ export function passesFilters(type: CatalogEventType, args: Readonly<Record<stri
   return true;
 }
 
+/** The audit facts of an occurrence given (or not) to a subscription: the event type as its server's tool, the subscriber. */
+function occurrenceEvents(sub: EventSubscription, server: ServerEvents, eventId: string): CallEventBase {
+  const { keyId, subject, username } = sub.principal;
+  const userId = sub.credential?.userId;
+  return {
+    workspaceId: sub.workspaceId,
+    serverId: server.serverId,
+    serverName: server.serverName,
+    tool: sub.name,
+    actor: auditActor({ workspaceId: sub.workspaceId, keyId, subject, username, userId }),
+    source: { requestId: eventId, traceId: currentTraceIds()?.traceId ?? null, clientAddress: null, userAgent: null },
+  };
+}
+
+/** Writes one audit event of an occurrence, built from its audit facts and its event id (a call's invocation id). */
+type RecordEvent = (event: (base: CallEventBase, eventId: string) => AuditEventInput) => void;
+
 /**
  * The access policies' decision on one occurrence for the subscriber (ADR 0081): the event type's name as the tool on
  * its server, the subscriber's principal as the caller, and conditions that see the subscription's arguments and the
- * occurrence (`args.event.data`). Undefined: it may be given; else why not. No published policies: refused.
+ * occurrence (`args.event.data`). Undefined: it may be given; else why not. No published policies: refused. A false
+ * condition's refusal and log-only policies' would-be refusals are audit events (`record`), as a call's are.
  */
 function accessRefusal(
-  access: WorkspaceAccess | undefined,
   sub: EventSubscription,
-  server: ServerEvents,
-  data: unknown,
+  { access, server, data }: { access: WorkspaceAccess | undefined; server: ServerEvents; data: unknown },
+  record: RecordEvent,
 ): string | undefined {
   if (!access) return 'the workspace access policies could not be read';
   const { keyId, subject, username } = sub.principal;
@@ -112,7 +155,17 @@ function accessRefusal(
   };
   const tool = { def: { name: sub.name, inputSchema: { type: 'object' as const } } };
   const args = { ...sub.arguments, event: { data } };
-  return stepRefusal(access, caller, { serverId: server.serverId, serverName: server.serverName, tool }, args);
+  const step = { serverId: server.serverId, serverName: server.serverName, tool };
+  const refused = stepRefusal(access, caller, step, args);
+  const on = stepConditions(access, caller, step);
+  if (refused !== undefined) {
+    const policy = on && refusingPolicy(on.conditions, on.server, tool, args);
+    if (policy) record((base) => conditionRefusalEvent(base, policy));
+    return refused;
+  }
+  for (const r of on ? shadowRefusals(on.conditions, on.server, tool, args) : [])
+    record((base, eventId) => accessWouldRefuseEvent(base, r, eventId));
+  return undefined;
 }
 
 /**
@@ -143,6 +196,7 @@ async function quotaRefusal(
   deps: FanOutDeps,
   sub: EventSubscription,
   target: { server: ServerEvents; access: WorkspaceAccess | undefined },
+  record: RecordEvent,
 ): Promise<string | undefined> {
   const quotas = target.access?.quotas ?? [];
   const { keyId, subject, username } = sub.principal;
@@ -152,12 +206,18 @@ async function quotaRefusal(
       q.counts !== 'in_flight' && quotaTakesCaller(q, caller, target.server.serverId) && quotaTakesTool(q, sub.name),
   );
   if (rules.length === 0) return undefined;
+  let outcome: ChargeOutcome;
   try {
-    const outcome = await deps.quotaMeter.charge({ workspaceId: sub.workspaceId, rules, caller }, rules, 1);
-    return outcome.refused ? `quota "${outcome.refused.rule.name}" has no room` : undefined;
+    outcome = await deps.quotaMeter.charge({ workspaceId: sub.workspaceId, rules, caller }, rules, 1);
   } catch {
     return 'the quotas could not be counted';
   }
+  for (const w of outcome.shadow)
+    record((base, eventId) => quotaEvent(base, w, { kind: 'would_refuse', invocationId: eventId }));
+  const { refused } = outcome;
+  if (!refused) return undefined;
+  record((base) => quotaEvent(base, refused, { kind: 'refused' }));
+  return `quota "${refused.rule.name}" has no room`;
 }
 
 /**
@@ -212,6 +272,8 @@ interface Delivery {
   readonly target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined };
   /** The payload as the subscriber will receive it (the guardrails on results may redact it). */
   data: unknown;
+  /** Writes an audit event of this occurrence (built only when one is written). */
+  readonly record: RecordEvent;
   /** Gives back a narrowed token's charge when a later rule refuses the occurrence. */
   refund?: () => Promise<void>;
 }
@@ -232,7 +294,10 @@ const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
     name: 'delegation',
     async run(d) {
       const narrowed = delegationRefusal(d.sub, d.target.server, d.data);
-      if (narrowed !== undefined) return `narrowed token: ${narrowed}`;
+      if (narrowed !== undefined) {
+        d.record((b) => delegationRefusalEvent(b, 'condition'));
+        return `narrowed token: ${narrowed}`;
+      }
       // Each occurrence given is one of the token's calls, given back if a later rule refuses it.
       const spent = await budgetRefusal(d.deps, d.sub);
       if (spent !== undefined) return `narrowed token: ${spent}`;
@@ -243,8 +308,8 @@ const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
   },
   access: {
     name: 'access',
-    run({ sub, target, data }) {
-      const refused = accessRefusal(target.access, sub, target.server, data);
+    run({ sub, target, data, record }) {
+      const refused = accessRefusal(sub, { access: target.access, server: target.server, data }, record);
       return refused === undefined ? undefined : `access: ${refused}`;
     },
   },
@@ -258,7 +323,7 @@ const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
       return undefined;
     },
   },
-  quota: { name: 'quota', run: ({ deps, sub, target }) => quotaRefusal(deps, sub, target) },
+  quota: { name: 'quota', run: ({ deps, sub, target, record }) => quotaRefusal(deps, sub, target, record) },
 });
 
 /** The names of the rules a delivery meets, in order (compared with the list by a unit test). */
@@ -278,7 +343,11 @@ async function giveTo(
   if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
   const standing = await credentialRefusal(deps, sub);
   if (standing !== undefined) return { id: sub.id, given: false, why: `credential: ${standing}` };
-  const d: Delivery = { deps, sub, target, data: occurrence.data };
+  // The occurrence's audit facts, read only if an event is written (most occurrences write none).
+  let base: CallEventBase | undefined;
+  const record: RecordEvent = (event) =>
+    deps.audit?.add(event((base ??= occurrenceEvents(sub, server, occurrence.eventId)), occurrence.eventId));
+  const d: Delivery = { deps, sub, target, data: occurrence.data, record };
   for (const check of deliveryChecks) {
     const why = await check.run(d);
     if (why === undefined) continue;
