@@ -568,14 +568,22 @@ function titleOf(stage: Stage): string {
   return `${stage.name}${stage.logOnly ? ' (log only)' : ''}`;
 }
 
-/** The audit event a log-only rule recorded for `caller`'s call. */
-async function recordedFor(recorded: Recorded, caller: Caller) {
+/**
+ * The audit event a log-only rule recorded for `caller`'s call of a tool `tool` matches: on a workflow step, the edge
+ * may also record one for the workflow's own tool, and the cell is about the step's.
+ */
+async function recordedFor(recorded: Recorded, caller: Caller, tool: RegExp) {
   const page = await unwrap(
     api.GET('/audit_events', {
       params: { query: { action: recorded.action, from: since, limit: 200 } },
     }),
   );
-  return page.data.find((e) => recorded.ruleIds.includes(e.resource.id ?? '') && e.actor.id === caller.id);
+  return page.data.find(
+    (e) =>
+      recorded.ruleIds.includes(e.resource.id ?? '') &&
+      e.actor.id === caller.id &&
+      tool.test(String((e.details as { tool?: unknown } | null)?.tool ?? '')),
+  );
 }
 
 const rowOf = (stage: Stage) => rows.find((r) => r.stage === stage)!;
@@ -618,6 +626,8 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
       async (_name, path) => {
         const { servers, recorded } = rowOf(stage);
         const caller = callers.get(path.name)!;
+        // The tool as the path's server names it (a SMART server's may carry its instance's suffix; a read, its URI).
+        const toolName = path.tool ?? new RegExp(`^${TOOL}(__|$)`);
         const event = await waitFor(`${recorded!.action} of ${title} on ${path.name}`, async () => {
           if (stage.prime) await prime(servers, caller);
           const reached = path.reached ?? (() => upstream.requests);
@@ -625,10 +635,9 @@ describe.each(STAGES.map((stage) => [titleOf(stage), stage] as const))('%s', (ti
           const outcome = await path.call(servers, caller);
           expect(outcome).toEqual({ refused: false, text: expect.any(String) });
           expect(reached().length).toBeGreaterThan(before);
-          return recordedFor(recorded!, caller);
+          return recordedFor(recorded!, caller, toolName);
         });
-        // The tool as the path's server names it (a SMART server's may carry its instance's suffix; a read, its URI).
-        const tool = expect.stringMatching(path.tool ?? new RegExp(`^${TOOL}(__|$)`));
+        const tool = expect.stringMatching(toolName);
         expect(event).toMatchObject({ actor: { id: caller.id }, outcome: 'success', details: { tool } });
       },
       120_000,
