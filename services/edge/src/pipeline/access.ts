@@ -3,7 +3,6 @@ import { callEvents } from '../calls/call-audit.ts';
 import { argumentsAsSent } from '../calls/call-arguments.ts';
 import {
   accessWouldRefuseEvent,
-  conditionRefusal,
   conditionRefusalEvent,
   conditionSession,
   conditionsReadSession,
@@ -12,7 +11,6 @@ import {
   type CallConditions,
   type CallEventBase,
 } from '@toolplane/access';
-import type { LoadedCatalog, LoadedTool } from '../state/catalogs.ts';
 import { conditionCheck } from '../governance/policy-approvals.ts';
 import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { refuse } from './refusal.ts';
