@@ -176,6 +176,8 @@ describe('toolCall: one value per call, made whole from the request context', ()
       urlElicitation: undefined,
       confirmation: undefined,
       source: ctx.source,
+      // Who calls, as code-mode inner calls judge it again before each one.
+      credential: caller.credential,
     });
     expect(made.loaded).toBe(caller.loaded);
     expect(ctx).toMatchObject({ sessionId: 'session-1', logLevel: undefined, traceparent: undefined });
