@@ -496,7 +496,7 @@ const paths = {
 };
 
 /** Where the committed copy lives (scripts/gen-openapi.ts writes it). */
-export const edgeOpenApiDocumentPath = fileURLToPath(new URL('../../../docs/edge-openapi.json', import.meta.url));
+export const edgeOpenApiDocumentPath = fileURLToPath(new URL('../../../../docs/edge-openapi.json', import.meta.url));
 
 /** The document: MCP runtime endpoints of the edge, with `McpRequestDto` and `McpJsonRpcResponseDto`. */
 export function edgeOpenApiDocument() {
