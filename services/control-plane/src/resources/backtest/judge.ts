@@ -10,7 +10,8 @@ import type { RecordedLabel, SessionReplay } from './session.ts';
  * One recorded call judged by one set of rules, in the order of the one list of rules (ADR 0077, ADR 0080, ADR 0097):
  * the access decision on the server and the tool (authentication), the guardrails on arguments, the conditions of the
  * caller's grants (on the arguments as sent), the session rules (on what the caller's session holds by then,
- * `SessionReplay`), the confirmations (a person asked first: taken as accepted), then the quotas, replayed in time
+ * `SessionReplay`), the confirmations (a person asked first: taken as accepted), the approvals (a condition's, a session
+ * rule's, the server's `approvalTools`: held), then the quotas, replayed in time
  * order. The same functions as the edge's stages (`@toolplane/access`, `@toolplane/guardrails`, the quota meter's rule
  * in `QuotaReplay`); nothing is sent anywhere.
  */
@@ -199,6 +200,9 @@ function verdictOf(judge: Judge, call: RecordedCall): Verdict {
     return verdict({ outcome: 'held', code: 'approval.required', rule: conditions.held, ...asked, byArguments: true });
   if (session)
     return verdict({ outcome: 'held', code: 'approval.required', rule: sessionRule(session.rule), ...asked });
+  // The server's own approvals (`approvalTools`): held, under the server's name (its rule).
+  if (judge.rules.approvalTools.get(call.serverId)?.has(name))
+    return verdict({ outcome: 'held', code: 'approval.required', rule: call.serverName, ...asked });
   const quota = chargeQuotas(judge, call);
   if (quota.refused !== undefined)
     return verdict({ outcome: 'refused', code: 'quota.exceeded', rule: quota.refused, ...asked });

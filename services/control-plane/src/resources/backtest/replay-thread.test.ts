@@ -64,7 +64,7 @@ beforeAll(async () => {
   const org = await db.organization.create({ data: { name: `o-${randomUUID()}` } });
   const workspaceId = (await db.workspace.create({ data: { organizationId: org.id, name: 'w' } })).id;
   const access: WorkspaceAccess = { v: 1, workspaceId, policies: [] };
-  const rules = { access, guardrails: [], confirmTools: new Map() };
+  const rules = { access, guardrails: [], confirmTools: new Map(), approvalTools: new Map() };
   job = {
     databaseUrl: url,
     key: {},

@@ -8,7 +8,7 @@ const entry = {
   plan: { kind: 'http', params: [] },
 } as unknown as CatalogTool;
 const access: WorkspaceAccess = { v: 1, workspaceId: 'w', policies: [] };
-const rules: Rules = { access, guardrails: [], confirmTools: new Map() };
+const rules: Rules = { access, guardrails: [], confirmTools: new Map(), approvalTools: new Map() };
 const limited: Rules = {
   access: {
     ...access,
@@ -16,6 +16,7 @@ const limited: Rules = {
   },
   guardrails: [],
   confirmTools: new Map(),
+  approvalTools: new Map(),
 };
 
 /** A record `i` seconds into the day: a call of `entry` by key `k` (or as `call` says). */
@@ -103,6 +104,18 @@ describe('replay', () => {
     expect(back.changes.newlyAskedToConfirm.calls).toBe(0);
   });
 
+  it('holds the calls of a tool its server newly has approved, under the server’s name', async () => {
+    const all = [record(1), record(2, { serverId: 'other' })];
+    const approved: Rules = { ...rules, approvalTools: new Map([['s', new Set(['read'])]]) };
+    const o = await replay(listed(all), { current: rules, proposed: approved }, opts);
+    expect([...o.changes.newlyHeld.examples]).toEqual([all[0]!.id]);
+    expect(o.reasons.map((r) => ({ ...r }))).toEqual([
+      { change: 'newlyHeld', code: 'approval.required', rule: 'srv', calls: 1 },
+    ]);
+    const back = await replay(listed(all), { current: approved, proposed: approved }, opts);
+    expect(back.changes.newlyHeld.calls).toBe(0);
+  });
+
   describe('session rules (the labels records brought, in time order)', () => {
     const send = {
       tool: { name: 'send', inputSchema: { type: 'object' } },
@@ -125,6 +138,7 @@ describe('replay', () => {
       access: { ...access, policies, session: { ttlSeconds, rules: [rule(enforce)] } },
       guardrails: [],
       confirmTools: new Map(),
+      approvalTools: new Map(),
     });
     const asPerson = (person: string, keyId: string) => ({
       identity: { keyId, username: person },

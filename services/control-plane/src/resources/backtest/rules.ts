@@ -22,7 +22,7 @@ import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts'
  * The rules a backtest judges recorded calls by (ADR 0080): the workspace's as published (its access document:
  * policies, quotas, session settings; its guardrails), and the same with a proposed change laid over them. The change
  * is written as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, `mcp-servers/`: their
- * `confirmTools` only), read and checked by the workspace files' own readers; a file replaces the rule of its name, or
+ * `confirmTools` and `approvalTools` only), read and checked by the workspace files' own readers; a file replaces the rule of its name, or
  * adds one (`session.yaml` replaces the session settings whole, as apply does).
  */
 
@@ -37,6 +37,8 @@ export interface Rules {
   readonly guardrails: readonly ServerGuardrail[];
   /** Per server id: the tools a person confirms before each call (the server's `confirmTools`). */
   readonly confirmTools: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per server id: the tools someone else approves before each call (the server's `approvalTools`). */
+  readonly approvalTools: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The kinds of files a proposed change may hold. */
@@ -47,12 +49,13 @@ export async function currentRules(db: Db, workspaceId: string): Promise<Rules> 
   const [access, rows, servers] = await Promise.all([
     workspaceAccess(db, workspaceId),
     db.guardrail.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
-    db.mcpServer.findMany({ where: { workspaceId }, select: { id: true, confirmTools: true } }),
+    db.mcpServer.findMany({ where: { workspaceId }, select: { id: true, confirmTools: true, approvalTools: true } }),
   ]);
   return {
     access,
     guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })),
     confirmTools: new Map(servers.map((s) => [s.id, new Set(s.confirmTools)])),
+    approvalTools: new Map(servers.map((s) => [s.id, new Set(s.approvalTools)])),
   };
 }
 
@@ -181,6 +184,7 @@ export async function proposedRules(
   let guardrails = [...current.guardrails];
   let session = current.access.session;
   const confirmTools = new Map(current.confirmTools);
+  const approvalTools = new Map(current.approvalTools);
   const serverIds = (await namesOf(deps.db, workspaceId)).servers;
   for (const d of desired.resources) {
     if (d.kind === 'access_policy')
@@ -193,9 +197,11 @@ export async function proposedRules(
       );
       guardrails = replaced(guardrails, guardrailOf(d, id, resolve), (g) => g.rule.name);
     } else if (d.kind === 'session') session = sessionOf(d, resolve);
-    // A server's confirmations (a server the workspace does not have yet has no recorded calls).
-    else if (d.kind === 'server' && serverIds.has(d.name))
+    // A server's confirmations and approvals (a server the workspace does not have yet has no recorded calls).
+    else if (d.kind === 'server' && serverIds.has(d.name)) {
       confirmTools.set(serverIds.get(d.name)!, new Set(d.spec.confirmTools as string[]));
+      approvalTools.set(serverIds.get(d.name)!, new Set((d.spec.approvalTools as string[] | undefined) ?? []));
+    }
   }
   if (problems.length > 0)
     throw new ValidationError('the proposed files are invalid', problems, 'request.invalid', 422);
@@ -205,5 +211,5 @@ export async function proposedRules(
     ...(quotas.length > 0 ? { quotas } : {}),
     ...(session ? { session } : {}),
   };
-  return { access, guardrails, confirmTools };
+  return { access, guardrails, confirmTools, approvalTools };
 }
