@@ -109,9 +109,7 @@ describe('replay', () => {
     const approved: Rules = { ...rules, approvalTools: new Map([['s', new Set(['read'])]]) };
     const o = await replay(listed(all), { current: rules, proposed: approved }, opts);
     expect([...o.changes.newlyHeld.examples]).toEqual([all[0]!.id]);
-    expect(o.reasons.map((r) => ({ ...r }))).toEqual([
-      { change: 'newlyHeld', code: 'approval.required', rule: 'srv', calls: 1 },
-    ]);
+    expect(o.reasons.toJSON()).toEqual([{ change: 'newlyHeld', code: 'approval.required', rule: 'srv', calls: 1 }]);
     const back = await replay(listed(all), { current: approved, proposed: approved }, opts);
     expect(back.changes.newlyHeld.calls).toBe(0);
   });
