@@ -5966,8 +5966,8 @@ export interface components {
     BacktestRequest: {
       /**
        * @description The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`,
-       * `session.yaml`, `mcp-servers/`: their `confirmTools` only; docs/gitops.md): each replaces the rule of its name,
-       * or adds one (`session.yaml`: the session settings).
+       * `session.yaml`, `mcp-servers/`: their `confirmTools` and `approvalTools` only; docs/gitops.md): each replaces
+       * the rule of its name, or adds one (`session.yaml`: the session settings).
        */
       files: components['schemas']['WorkspaceFile'][];
       /**

@@ -14,8 +14,8 @@ const DAY_MS = 86_400_000;
 
 /** What the replay leaves to the edge alone, said in every answer. */
 const NOT_REPLAYED = [
-  'approval rules of servers (approvalTools) and, of a server file, anything but its confirmTools; a confirmation ' +
-    'is taken as accepted (a recorded decline or cancel stays as recorded)',
+  'of a server file, anything but its confirmTools and approvalTools; a confirmation is taken as accepted (a ' +
+    'recorded decline or cancel stays as recorded), an approval as asked for (held)',
   'conditions on the session: a record keeps no session calls (conditions reading them are false); session rules are ' +
     'judged on the labels the records kept (a call of a workspace that kept no session brought none)',
   'quotas on calls in flight: a record says when a call started, not what ran beside it',

@@ -14,7 +14,7 @@ export const BacktestBody = z
       .max(1000)
       .describe(
         'The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, ' +
-          '`mcp-servers/`: their `confirmTools` only; docs/gitops.md): each replaces the rule of its name, or adds one ' +
+          '`mcp-servers/`: their `confirmTools` and `approvalTools` only; docs/gitops.md): each replaces the rule of its name, or adds one ' +
           '(`session.yaml`: the session settings).',
       ),
     from: z.iso.datetime({ offset: true }).describe('The period’s start (included).'),
