@@ -840,6 +840,8 @@ const PROPOSALS: Partial<Record<string, (enforce: boolean) => Proposal>> = {
           'approvalRule:',
           '  approvers:',
           '    apiKeys: [grid-approver]',
+          '  approvals: 1',
+          '  expiresInSeconds: 3600',
         ]),
       },
     ],
