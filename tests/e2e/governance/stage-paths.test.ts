@@ -481,8 +481,8 @@ const labelledInstance =
       .replace(/^(\s*version:\s*)"[^"]+"/m, `$1"${version}"`)
       .replace(/(\n\s*)mcp_tool_name: get_ticket\n/, `$1mcp_tool_name: get_ticket$1labels: [${label}]\n`);
     if (!yaml.includes(`labels: [${label}]`)) throw new Error('the descriptor has no get_ticket route to label');
-    const { instanceId: id, serverId } = await registerTicketExample(api, upstream.url, 'k', name, yaml);
-    return { id, name: `${name}-instance`, serverId };
+    const { instanceId: id, serverId, mcpUrl } = await registerTicketExample(api, upstream.url, 'k', name, yaml);
+    return { id, name: `${name}-instance`, server: { id: serverId, url: mcpUrl } };
   };
 const sessionSettings = () => ({
   ttlSeconds: 3600,
@@ -543,13 +543,13 @@ const STAGES: Stage[] = [
   },
   { name: 'quota', stage: 'quota', logOnly: true, rule: emptyQuota(false) },
   {
-    // A narrowed token for the cell's tool and the event type whose condition is false for the cell's ticket: the
-    // delegation stage refuses it on every path; a workflow's tool is not among the token's tools, so it is refused by
-    // name. Its tools take the attached server's tool, so that server's resources are in its view: the condition
+    // A narrowed token for the cell's tool and the event type (and its server's tool) whose condition is false for the
+    // cell's ticket: the delegation stage refuses it on every path; a workflow's tool is not among the token's tools,
+    // so it is refused by name. Its tools take the attached server's tool, so that server's resources are in its view: the condition
     // refuses a read (no `args`).
     name: 'delegation',
     stage: 'delegation',
-    narrowed: { tools: [TOOL, 'peek', EVENT], condition: EVENT_CONDITION, actor: 'grid-sub-agent' },
+    narrowed: { tools: [TOOL, 'peek', 'ping', EVENT], condition: EVENT_CONDITION, actor: 'grid-sub-agent' },
     says: new RegExp(
       'narrowed token [0-9a-f-]{36} (allows (this (call|read of "[^"]+")|the event type "[^"]+") ' +
         'only when .*args\\.ticket_id|may not use tool)',
@@ -702,14 +702,14 @@ let period: Promise<{ from: string; to: string }> | undefined;
 const RECORDED_CALLS = 5;
 
 async function recordedServer(): Promise<void> {
-  const { serverId } = await labelledInstance('public_write', '1.0.2', 'grid-recorded')();
-  const server = await unwrap(
+  const { server } = await labelledInstance('public_write', '1.0.2', 'grid-recorded')();
+  await unwrap(
     api.PATCH('/mcp_manager/{id}', {
-      params: { path: { id: serverId } },
+      params: { path: { id: server.id } },
       body: { config: { dataLabels: ['private'] } } as never,
     }),
   );
-  recorded = { id: server.id, url: server.url };
+  recorded = server;
   const caller = callers.get(BACKTEST)!;
   const body = {
     name: 'grid-recorded',
