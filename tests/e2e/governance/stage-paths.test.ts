@@ -11,7 +11,6 @@ import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from
 import { z } from 'zod';
 import { ruleNamesOf, type RulePath } from '../../../packages/access/src/rules.ts';
 import { postMcp } from '../../helpers/mcp.ts';
-import { logLines } from '../../helpers/records.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -232,6 +231,7 @@ async function deliveryCall(s: RuleServers, caller: Caller): Promise<Outcome> {
 /** A provider's signed delivery of an occurrence naming the cell's ticket; its event id, once fanned out. */
 async function deliver(): Promise<string> {
   const id = randomUUID();
+  const sent = new Date(Date.now() - 1000).toISOString();
   const body = JSON.stringify({ action: 'opened', ...ARGS, id });
   const signature = `sha256=${createHmac('sha256', EVENTS_SECRET).update(body).digest('hex')}`;
   const res = await fetch(`${stack.edgeUrls[0]}/hooks/${eventsInstanceId}`, {
@@ -245,10 +245,12 @@ async function deliver(): Promise<string> {
     body,
   });
   expect(res.status).toBeLessThan(300);
-  const workers = stack.processes.filter((p) => p.name.startsWith('worker'));
-  await waitFor(`occurrence ${id} fanned out`, () =>
-    workers.some((w) => logLines(w, 'inbound delivery fanned out').some((l) => l.eventId === id)),
-  );
+  // The worker records each delivery it fanned out (tool `inbound/github`), naming it in the record's message.
+  await waitFor(`occurrence ${id} fanned out`, async () => {
+    const query = { tool: 'inbound/github', from: sent, limit: 200 };
+    const page = await unwrap(api.GET('/execution_records', { params: { query } }));
+    return page.data.some((r) => r.message?.includes(id));
+  });
   return id;
 }
 
