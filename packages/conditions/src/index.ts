@@ -13,3 +13,4 @@ export type { ConditionActivation, ConditionCaller, ConditionSession, ConditionT
 export { conditionSession } from './session.ts';
 export type { JsonSchema } from './schema.ts';
 export { conditionLimits } from './limits.ts';
+export { eventConditionSchema } from './event-schema.ts';

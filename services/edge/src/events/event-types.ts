@@ -9,6 +9,7 @@ import {
   rulePlan,
   shadowRefusals,
 } from '@toolplane/access';
+import { eventConditionSchema, type JsonSchema } from '@toolplane/conditions';
 import type { AuditEventInput, CatalogEventType, EventSubscription } from '@toolplane/contracts';
 import { callEvents } from '../calls/call-audit.ts';
 import type { Caller } from '../identity/authenticate.ts';
@@ -25,7 +26,10 @@ import { forbidden, invalidParams, notFound, unsupported } from './wire.ts';
 export interface LoadedEventType {
   readonly entry: CatalogEventType;
   readonly validate: ValidateFunction;
-  /** What conditions read: the name and the arguments' schema (a stable object: compiled conditions hang on it). */
+  /**
+   * What conditions read: the name and the arguments' schema with the occurrence's `event`, as the control plane checks
+   * them (a stable object: compiled conditions hang on it).
+   */
   readonly def: { name: string; inputSchema: Record<string, unknown> };
 }
 
@@ -51,7 +55,10 @@ export function eventTypesOf(loaded: LoadedCatalog): Map<string, LoadedEventType
     index.set(entry.event.name, {
       entry,
       validate: compile(inputSchema),
-      def: { name: entry.event.name, inputSchema },
+      def: {
+        name: entry.event.name,
+        inputSchema: eventConditionSchema(inputSchema as JsonSchema) as Record<string, unknown>,
+      },
     });
   }
   indexes.set(catalog, index);

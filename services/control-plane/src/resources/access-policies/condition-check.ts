@@ -1,4 +1,4 @@
-import { compileCondition, type JsonSchema } from '@toolplane/conditions';
+import { compileCondition, eventConditionSchema, type JsonSchema } from '@toolplane/conditions';
 import type { Catalog } from '@toolplane/contracts';
 import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
@@ -96,17 +96,6 @@ async function grantedTools(db: Db, workspaceId: string, target: ConditionTarget
         granted.push({ server, name: e.event.name, schema: eventConditionSchema(e.event.inputSchema as JsonSchema) });
   }
   return granted;
-}
-
-/** An event type's arguments as its conditions see them: the subscription's, and the occurrence's under `event`. */
-function eventConditionSchema(input: JsonSchema): JsonSchema {
-  const schema = input as Record<string, unknown> & { properties?: Record<string, unknown> };
-  const properties = schema.properties ?? {};
-  const event = {
-    type: 'object',
-    properties: { eventId: { type: 'string' }, name: { type: 'string' }, timestamp: { type: 'string' }, data: {} },
-  };
-  return { ...schema, properties: { ...properties, event } } as JsonSchema;
 }
 
 /** One schema for several: `{ anyOf: [...] }`, each one's local `$ref`s pointing into its own place. */
