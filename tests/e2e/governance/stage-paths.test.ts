@@ -219,10 +219,15 @@ async function deliveryCall(s: RuleServers, caller: Caller): Promise<Outcome> {
     received.push(eventId);
     return { refused: false, text: '' };
   }
+  // The refusal of this subscription's server (the caller's subscriptions of other rows meet the occurrence too).
   const refusal = await waitFor(`the refusal of occurrence ${eventId} in the audit trail`, async () => {
     const page = await unwrap(api.GET('/audit_events', { params: { query: { from: since, limit: 200 } } }));
     return page.data.find(
-      (e) => e.actor.id === caller.id && e.outcome === 'refused' && e.source?.requestId === eventId,
+      (e) =>
+        e.actor.id === caller.id &&
+        e.outcome === 'refused' &&
+        e.source?.requestId === eventId &&
+        e.resource.id === `${s.events!.id}/${EVENT}`,
     );
   });
   return { refused: true, text: `${refusal.action} ${JSON.stringify(refusal.details)}` };
