@@ -364,7 +364,7 @@ const PATHS: Path[] = [
 
 /** What the audit event of an enforced rule's refusal of an occurrence says (`tool.*` events, as a call's). */
 const TRAIL: Partial<Record<string, RegExp>> = {
-  delegation: /^tool\.call_refused .*"refusedBy":"delegation","reason":"condition"/,
+  delegation: /^tool\.call_refused (?=.*"refusedBy":"delegation")(?=.*"reason":"condition")/,
   access: /^tool\.call_refused .*"name":"grid-condition-enforced-events"/,
   quota: /^tool\.quota_exceeded .*"name":"grid-quota-enforced-events"/,
 };
