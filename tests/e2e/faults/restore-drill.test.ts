@@ -20,7 +20,7 @@ import { scaled, waitFor } from '../../helpers/wait.ts';
  * started on it. After it: the audit trail verifies, every key and secret of the backup works (the upstream's
  * credential is sealed outside PostgreSQL), and what is lost is exactly what the docs say: what happened after the
  * backup (a key created is unknown, a key deleted works again, its records and audit events are gone) and what lived
- * in Redis only (narrowed tokens: every one refused, never accepted). PostgreSQL is Debian's (scripts/toolchain.sh
+ * in Redis only (narrowed tokens: every one refused, never accepted; tasks: failed with their outcome unknown, their calls not run again). PostgreSQL is Debian's (scripts/toolchain.sh
  * `ensure_postgres_tools`), since pg_dump must be of the server's major version or newer.
  */
 
@@ -68,6 +68,37 @@ async function call(credential: { 'x-api-key': string } | { authorization: strin
   const body = (await res.json()) as { result?: { isError?: boolean; content?: { text?: string }[] } };
   if (body.result?.isError) return `tool error: ${body.result.content?.[0]?.text ?? ''}`;
   return body.result ? 'ok' : 'no result';
+}
+
+/** One JSON-RPC request of the 2025-11-25 protocol as `key`: its result, or its error's message. */
+async function rpc(
+  key: string,
+  method: string,
+  params: unknown,
+): Promise<{ result?: Record<string, unknown>; error?: string }> {
+  const headers = { 'x-api-key': key, 'mcp-protocol-version': '2025-11-25' };
+  const res = await postMcp(example.mcpUrl, { jsonrpc: '2.0', id: 1, method, params }, headers, scaled(30_000));
+  const text = (await res.text()).trim();
+  const data = text.startsWith('{')
+    ? text
+    : (text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .at(-1)
+        ?.slice(6) ?? '');
+  const body = JSON.parse(data) as { result?: Record<string, unknown>; error?: { message: string } };
+  return body.error ? { error: body.error.message } : { result: body.result ?? {} };
+}
+
+/** A durable task of `search_tickets` run to its end: its id. */
+async function completedTask(key: string): Promise<string> {
+  const created = await rpc(key, 'tools/call', { name: 'search_tickets', arguments: {}, task: {} });
+  const taskId = (created.result?.task as { taskId?: string } | undefined)?.taskId;
+  if (!taskId) throw new Error(`no task: ${JSON.stringify(created)}`);
+  await waitFor(`task ${taskId} completed`, async () =>
+    (await rpc(key, 'tasks/get', { taskId })).result?.status === 'completed' ? true : undefined,
+  );
+  return taskId;
 }
 
 const newKey = (name: string) => unwrap(api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
@@ -122,6 +153,9 @@ describe('restore drill', () => {
     expect(await call({ authorization: `Bearer ${token}` })).toBe('ok');
     expect(await call({ 'x-api-key': deletedAfter.key })).toBe('ok');
     await waitFor('the three records stored', async () => ((await counts()).records >= 3 ? true : undefined));
+    // A task run to its end: its record and result live in Redis (ADR 0040).
+    const taskId = await completedTask(kept.key);
+    expect((await rpc(kept.key, 'tasks/result', { taskId })).result?.isError).not.toBe(true);
 
     // The backup, taken while calls keep running: none of them fails because of it.
     const dump = join(dir, 'toolplane.dump');
@@ -189,6 +223,17 @@ describe('restore drill', () => {
     );
     expect(await call({ 'x-api-key': deletedAfter.key })).toBe('ok'); // deleted after it: valid again
     expect(await call({ authorization: `Bearer ${token}` })).toBe('http 401'); // narrowed tokens live in Redis only
+    // Tasks live in Redis only: the one run before the loss reads as failed, its outcome unknown (its id says which
+    // edge and when it was made: not silently unknown), its result gone, its call not run again; new tasks run.
+    const upstreamCalls = upstream.requests.length;
+    expect((await rpc(kept.key, 'tasks/get', { taskId })).result).toMatchObject({
+      status: 'failed',
+      statusMessage: expect.stringContaining('state was lost') as unknown,
+    });
+    const lost = await rpc(kept.key, 'tasks/result', { taskId });
+    expect(lost.error ?? (lost.result?.isError === true ? 'a tool error' : undefined)).toBeDefined();
+    expect(upstream.requests.length).toBe(upstreamCalls);
+    expect(await completedTask(kept.key)).not.toBe(taskId);
     // The upstream's credential (the sealed store, outside PostgreSQL) reached the upstream: it answers only with it.
     expect(upstream.requests.some((r) => r.headers['x-api-key'] === CANARY)).toBe(true);
     process.stderr.write(
