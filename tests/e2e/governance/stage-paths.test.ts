@@ -264,8 +264,7 @@ async function deliver(): Promise<string> {
  * files (`proposalOf`): refused when the report says the calls would no longer run as they did (newly refused, held
  * or asked to confirm); its text is what the report says (reasons, confirmations asked, findings: never a value).
  */
-async function backtestCall(stage: Stage, caller: Caller): Promise<Outcome> {
-  const period = await recordCalls(caller);
+async function backtestCall(stage: Stage): Promise<Outcome> {
   const report = await unwrap(
     api.POST('/governance/backtest', { body: { files: proposalOf(stage).files, ...period } }),
   );
@@ -356,7 +355,7 @@ const PATHS: Path[] = [
   {
     name: BACKTEST,
     on: 'backtest',
-    call: (_s, c, stage) => backtestCall(stage, c),
+    call: (_s, _c, stage) => backtestCall(stage),
     says: (stage) => proposalOf(stage).says,
     judgesOnly: true,
   },
@@ -703,8 +702,8 @@ async function eventsInstance(): Promise<string> {
  * policy of its own (`grid-recorded`, which a proposal replaces).
  */
 let recorded: { id: string; url: string } | undefined;
-/** The period of the recorded calls, once recorded (the first backtest cell records them). */
-let period: Promise<{ from: string; to: string }> | undefined;
+/** The period of the recorded calls (`recordCalls`, in `beforeAll`). */
+let period: { from: string; to: string };
 /** How many calls of the cell's tool are recorded: a count through arguments below 5 is not reported (ADR 0091). */
 const RECORDED_CALLS = 5;
 
@@ -728,27 +727,24 @@ async function recordedServer(): Promise<void> {
 }
 
 /**
- * The recorded calls (once): the backtest path's key primes its session (search_tickets brings `private`), then calls
- * the cell's tool `RECORDED_CALLS` times; each ran (a row's session rule on such calls is log only). Their period,
- * once every record is stored.
+ * The recorded calls: once the server's policy reached the edge (calls before are not in the period), the backtest
+ * path's key primes its session (search_tickets brings `private`), then calls the cell's tool `RECORDED_CALLS` times;
+ * each ran (a row's session rule on such calls is log only). Their period, once every record is stored.
  */
-function recordCalls(caller: Caller): Promise<{ from: string; to: string }> {
-  period ??= (async () => {
-    const client = await mcpClient(recorded!.url, caller);
-    const from = new Date(Date.now() - 1).toISOString();
-    const search = await client.callTool({ name: 'search_tickets', arguments: {} });
-    expect(search.isError).toBeFalsy();
-    for (let i = 0; i < RECORDED_CALLS; i++)
-      expect((await client.callTool({ name: TOOL, arguments: ARGS })).isError).toBeFalsy();
-    await waitFor('the recorded calls stored', async () => {
-      const page = await unwrap(
-        api.GET('/execution_records', { params: { query: { server_id: recorded!.id, from, limit: 100 } } }),
-      );
-      return page.data.length === RECORDED_CALLS + 1;
-    });
-    return { from, to: new Date(Date.now() + 1).toISOString() };
-  })();
-  return period;
+async function recordCalls(caller: Caller): Promise<{ from: string; to: string }> {
+  const client = await mcpClient(recorded!.url, caller);
+  const search = () => client.callTool({ name: 'search_tickets', arguments: {} });
+  await waitFor('the recorded server granted', async () => (await search()).isError !== true);
+  const from = new Date(Date.now() - 1).toISOString();
+  expect((await search()).isError).toBeFalsy();
+  for (let i = 0; i < RECORDED_CALLS; i++)
+    expect((await client.callTool({ name: TOOL, arguments: ARGS })).isError).toBeFalsy();
+  await waitFor('the recorded calls stored', async () => {
+    const query = { server_id: recorded!.id, from, limit: 100 };
+    const page = await unwrap(api.GET('/execution_records', { params: { query } }));
+    return page.data.length === RECORDED_CALLS + 1;
+  });
+  return { from, to: new Date(Date.now() + 1).toISOString() };
 }
 
 /** A rule of a row proposed to the backtest over the recorded calls, and what its report says. */
@@ -961,6 +957,7 @@ beforeAll(async () => {
   for (const row of rows) if (row.stage.narrowed) row.callers = await narrowedCallers(row.stage.narrowed);
   await unwrap(api.PUT('/session_settings', { body: sessionSettings() as never }));
   await recordedServer();
+  period = await recordCalls(callers.get(BACKTEST)!);
 }, 300_000);
 
 /** A narrowed token of each path's key (RFC 8693 exchange at the first edge), as that path's caller. */
