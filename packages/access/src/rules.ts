@@ -13,6 +13,8 @@
  * charged call.
  */
 
+import type { PortableRule } from './portable-rule.ts';
+
 /** The paths a rule can apply to. */
 export type RulePath = 'call' | 'read' | 'workflowStep' | 'eventSubscribe' | 'eventDelivery' | 'backtest';
 
@@ -28,6 +30,11 @@ export interface Rule {
   readonly name: string;
   readonly paths: readonly RulePath[];
   readonly settle: SettleKind;
+  /**
+   * A portable rule (ADR 0101): defined once, as a module with a pure check, run on each of its paths by that path's
+   * one generic adapter (`rulePlan`'s `portable`): no path's map names it.
+   */
+  readonly portable?: PortableRule;
 }
 
 /** The list, the only place the order is written. */
@@ -62,14 +69,24 @@ function rulesOf(path: RulePath): readonly Rule[] {
 /** The names of the rules a path runs, in order. */
 export const ruleNamesOf = (path: RulePath): readonly string[] => rulesOf(path).map((rule) => rule.name);
 
+/** The portable rules (ADR 0101), in the list's order: the registry of rules a server's `ruleSettings` may set. */
+export const portableRules: readonly PortableRule[] = (rules as readonly Rule[]).flatMap((rule) =>
+  rule.portable ? [rule.portable] : [],
+);
+
 /**
- * A path's implementations of its rules, in the list's order: built once, when its module loads. Throws when a rule of
- * the path has no implementation (a path cannot silently skip a rule); implementations of other paths' rules are left
- * out.
+ * A path's implementations of its rules, in the list's order: built once, when its module loads. A portable rule
+ * without an implementation of its own is made one by the path's adapter (`portable`). Throws when a rule of the path
+ * has no implementation (a path cannot silently skip a rule); implementations of other paths' rules are left out.
  */
-export function rulePlan<T>(path: RulePath, implementations: Readonly<Partial<Record<RuleName, T>>>): readonly T[] {
+export function rulePlan<T>(
+  path: RulePath,
+  implementations: Readonly<Partial<Record<RuleName, T>>>,
+  portable?: (rule: PortableRule) => T,
+): readonly T[] {
   return rulesOf(path).map((rule) => {
-    const implementation = implementations[rule.name as RuleName];
+    const implementation =
+      implementations[rule.name as RuleName] ?? (rule.portable && portable ? portable(rule.portable) : undefined);
     if (implementation === undefined) throw new Error(`the rule "${rule.name}" has no implementation on ${path}`);
     return implementation;
   });

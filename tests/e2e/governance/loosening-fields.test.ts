@@ -243,6 +243,7 @@ const serverChanges: Record<keyof typeof serverFields, () => unknown> = {
   // The operator names themselves the approver of the calls they would then approve.
   approvalRule: () => ({ approvers: { subjects: ['otto'] } }),
   config: () => ({ exposeCallerToken: true }),
+  ruleSettings: () => null,
 };
 
 describe('who may change what a rule rests on', () => {

@@ -124,6 +124,8 @@ export type ServerRow = {
   /** Tools whose calls someone else approves first, and the rule (ADR 0049); absent in rows read before them. */
   approvalTools?: string[];
   approvalRule?: unknown;
+  /** Settings of portable rules by rule name (ADR 0101); absent in rows read before the column existed. */
+  ruleSettings?: unknown;
   isPublic: boolean;
   config: unknown;
   perRequestAuth?: boolean;
@@ -296,7 +298,14 @@ export async function compileCatalog(
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
   const shaped = markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
   const cached = markCached(shaped, server.config, opts.strictCache === true);
-  return withEvents(tx, server, await withGuardrails(tx, server, withClassification(cached, server.config)));
+  const settled = withRuleSettings(cached, server.ruleSettings);
+  return withEvents(tx, server, await withGuardrails(tx, server, withClassification(settled, server.config)));
+}
+
+/** The server's settings of portable rules (ADR 0101), published as stored; none (null, `{}`): left out. */
+function withRuleSettings(catalog: Catalog, stored: unknown): Catalog {
+  const settings = stored as Record<string, unknown> | null | undefined;
+  return settings && Object.keys(settings).length > 0 ? { ...catalog, ruleSettings: settings } : catalog;
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */
