@@ -14,6 +14,7 @@
  */
 
 import type { PortableRule } from './portable-rule.ts';
+import { spendingLimit } from './spending-limit.ts';
 
 /** The paths a rule can apply to. */
 export type RulePath = 'call' | 'read' | 'workflowStep' | 'eventSubscribe' | 'eventDelivery' | 'backtest';
@@ -47,6 +48,9 @@ export const rules = [
   },
   { name: 'argument-guardrails', paths: ['call', 'workflowStep', 'backtest'], settle: 'mark' },
   { name: 'access', paths: ['call', 'workflowStep', 'eventSubscribe', 'eventDelivery', 'backtest'], settle: 'none' },
+  // A server's bound on an argument (ADR 0101), on the arguments as the guardrails left them, refusing before anything
+  // keeps something. Portable: the edge's calls and the worker's steps run it through their adapters.
+  { name: 'spending-limit', paths: ['call', 'workflowStep', 'backtest'], settle: 'none', portable: spendingLimit },
   { name: 'session', paths: ['call', 'read', 'workflowStep', 'backtest'], settle: 'labels' },
   { name: 'upstream-credential', paths: ['call'], settle: 'none' },
   { name: 'task-only', paths: ['call'], settle: 'none' },
