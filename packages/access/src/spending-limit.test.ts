@@ -1,9 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { CallerFacets, judgePortable, ruleSettingsProblems, settingsFor, type RuleCaller } from './portable-rule.ts';
+import {
+  CallerFacets,
+  judgePortable,
+  ruleSettingsProblems,
+  settingsFor,
+  type RuleCaller,
+  type RuleTool,
+} from './portable-rule.ts';
 import { portableRules, ruleNamesOf } from './rules.ts';
 import { spendingLimit } from './spending-limit.ts';
 
-const pay = { name: 'pay', inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } };
+const pay: RuleTool = { name: 'pay', inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } };
 const closed = { name: 'lookup', inputSchema: { type: 'object', properties: { id: {} }, additionalProperties: false } };
 const open = { name: 'open', inputSchema: { type: 'object', properties: { id: {} } } };
 
@@ -15,7 +22,7 @@ const parsed = (raw: unknown) => {
 const base = parsed({ argument: 'amount', limit: 100 });
 
 /** The decision on a call whose arguments the client wrote as `json` (the edge reads them with JSON.parse). */
-const judge = (json: string, o: { settings?: typeof base; caller?: RuleCaller; tool?: typeof pay } = {}) =>
+const judge = (json: string, o: { settings?: typeof base; caller?: RuleCaller; tool?: RuleTool } = {}) =>
   judgePortable(spendingLimit, o.settings ?? base, {
     args: JSON.parse(json) as Record<string, unknown>,
     tool: o.tool ?? pay,
@@ -27,7 +34,14 @@ describe('the spending limit', () => {
   it('is a portable rule of calls and workflow steps, after access and before anything that keeps something', () => {
     expect(portableRules).toContain(spendingLimit);
     expect(ruleNamesOf('call').indexOf('spending-limit')).toBe(ruleNamesOf('call').indexOf('access') + 1);
-    expect(ruleNamesOf('workflowStep')).toEqual(['delegation', 'argument-guardrails', 'access', 'spending-limit', 'session', 'quota']);
+    expect(ruleNamesOf('workflowStep')).toEqual([
+      'delegation',
+      'argument-guardrails',
+      'access',
+      'spending-limit',
+      'session',
+      'quota',
+    ]);
   });
 
   it('refuses over the limit with a message the model can act on, lets the rest through', () => {

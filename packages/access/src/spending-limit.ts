@@ -27,7 +27,8 @@ export const SpendingLimitSettings = z.strictObject({
     .string()
     .max(512)
     .refine((p) => p.split('.').length <= 8 && p.split('.').every((s) => segment.test(s)), {
-      message: 'a dotted path of at most 8 argument names (letters, digits, _, $ and -), e.g. "amount" or "order.total"',
+      message:
+        'a dotted path of at most 8 argument names (letters, digits, _, $ and -), e.g. "amount" or "order.total"',
     }),
   limit,
   per_caller: z.record(callerKey, limit).default({}),

@@ -393,6 +393,24 @@ const STAGES: Stage[] = [
     prime: true,
     rule: () => Promise.resolve({ action: 'session.would_hold', ruleIds: ['grid-session-log'] }),
   },
+  {
+    // A portable rule (ADR 0101): a bound on an argument that is not a number refuses every call that sends it.
+    name: 'spending limit',
+    stage: 'spending-limit',
+    server: () => ({ ruleSettings: { 'spending-limit': { argument: 'ticket_id', limit: 0 } } }),
+    says: /argument "ticket_id" must be a JSON number \(got string\) on tool "get_ticket[^"]*": the call was not made/,
+  },
+  {
+    name: 'spending limit',
+    stage: 'spending-limit',
+    logOnly: true,
+    server: () => ({ ruleSettings: { 'spending-limit': { argument: 'ticket_id', limit: 0, mode: 'log_only' } } }),
+    rule: (s) =>
+      Promise.resolve({
+        action: 'rule.would_refuse',
+        ruleIds: [`${s.normal.id}/${TOOL}`, `${s.smart.id}/${s.smart.tool}`],
+      }),
+  },
 ];
 
 /**
