@@ -333,6 +333,7 @@ describe('who may change what a rule rests on', () => {
       approvalTools: ['create_ticket'],
       approvalRule: { approvers: { subjects: ['otto'] } },
       config: { exposeCallerToken: true },
+      ruleSettings: { 'spending-limit': { argument: 'limit', limit: 50 } },
     };
     expect(Object.keys(created).sort()).toEqual(
       Object.entries(serverFields)
