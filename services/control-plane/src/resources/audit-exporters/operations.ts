@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { get, type Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { AuditExporterParams, CreateAuditExporterBody, UpdateAuditExporterBody } from './schemas.ts';
@@ -136,16 +136,11 @@ export const auditExportersOperations: Operation[] = [
     description: 'Its cursor, dead letters and sealed value go with it. ' + description,
     handler: handlers.deleteAuditExporter,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/audit_exporters/{id}/status',
-      operationId: 'getAuditExporterStatus',
-      'x-scope': 'audit',
-      tags,
-      summary: 'Where an audit exporter is: cursor, lag, last error, dead letters',
-      responses: { 200: json('The exporter’s delivery.', AuditExporterStatus), ...problems(403, 404) },
-    },
+  get('/audit_exporters/{id}/status', 'getAuditExporterStatus', {
+    'x-scope': 'audit',
+    tags,
+    summary: 'Where an audit exporter is: cursor, lag, last error, dead letters',
+    responses: { 200: json('The exporter’s delivery.', AuditExporterStatus), ...problems(403, 404) },
     params: AuditExporterParams,
     handler: handlers.getAuditExporterStatus,
   }),
