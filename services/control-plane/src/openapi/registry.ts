@@ -39,6 +39,11 @@ export interface AuditDeclaration {
   dryRun?: true;
 }
 
+/** The `x-audit` of an operation whose event's resource is its action's first part: `audited('quota.create')`. */
+export function audited(action: string): AuditDeclaration {
+  return { action, resource: action.slice(0, action.indexOf('.')) };
+}
+
 /**
  * The scope an operation needs (`x-scope`): `management` (the default), `audit` (the audit trail, which a
  * management key does not imply), `approve` (the approval requests: an approver's key needs no more, and

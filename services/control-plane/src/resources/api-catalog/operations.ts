@@ -1,4 +1,4 @@
-import { json, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
 import { Connector } from '../connectors/openapi.ts';
 import { get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -30,7 +30,7 @@ export const apiCatalogOperations: Operation[] = [
     handler: handlers.searchApiCatalog,
   }),
   post('/api_catalog/{id}/add', 'addFromApiCatalog', {
-    'x-audit': { action: 'connector.add_from_catalog', resource: 'connector' },
+    'x-audit': audited('connector.add_from_catalog'),
     tags,
     summary: 'Add an API of the catalog as an OpenAPI connector',
     description:

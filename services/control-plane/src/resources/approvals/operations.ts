@@ -1,4 +1,4 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
 import { get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { createApprovalLink } from './links.ts';
@@ -12,7 +12,7 @@ import {
 } from './schemas.ts';
 
 const tags = ['approvals'];
-const audit = (verb: string) => ({ action: `approval.${verb}`, resource: 'approval' });
+const audit = (verb: string) => audited(`approval.${verb}`);
 
 const decideDescription = (what: string) =>
   `${what} Only an approver the server’s \`approvalRule\` names may decide, never the caller of the call (same key, ` +
@@ -74,7 +74,7 @@ export const approvalsOperations: Operation[] = [
     handler: handlers.denyApproval,
   }),
   post('/approvals/{id}/links', 'createApprovalLink', {
-    'x-audit': { action: 'approval_link.create', resource: 'approval_link' },
+    'x-audit': audited('approval_link.create'),
     'x-server-limited-keys': 'filtered',
     tags,
     summary: 'Make a person’s approval link',

@@ -1,4 +1,4 @@
-import { json, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, pathParams, problems } from '../../openapi/registry.ts';
 import { get, post, put, type Operation } from '../operation.ts';
 import { fourEyes } from './four-eyes.ts';
 import * as handlers from './handlers.ts';
@@ -12,7 +12,7 @@ import {
 } from './schemas.ts';
 
 const tags = ['change requests'];
-const audit = (verb: string) => ({ action: `change_request.${verb}`, resource: 'change_request' });
+const audit = (verb: string) => audited(`change_request.${verb}`);
 
 /**
  * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening"): the workspace's setting, and the
@@ -86,7 +86,7 @@ export const changeRequestsOperations: Operation[] = [
     handler: handlers.denyChangeRequest,
   }),
   post('/change_requests/{id}/links', 'createChangeRequestLink', {
-    'x-audit': { action: 'change_request_link.create', resource: 'change_request_link' },
+    'x-audit': audited('change_request_link.create'),
     tags,
     summary: 'Make a person’s link to decide a change request',
     description:

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { del, get, patch, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { ConnectorInstance, ConnectorTestResult, CreatedConnectorInstance } from './openapi.ts';
@@ -13,7 +13,7 @@ const tags = ['connector instances'];
  */
 export const connectorInstancesOperations: Operation[] = [
   post('/connector_instances', 'createConnectorInstance', {
-    'x-audit': { action: 'connector_instance.create', resource: 'connector_instance' },
+    'x-audit': audited('connector_instance.create'),
     tags,
     summary: 'Bind a connector to credentials',
     description:
@@ -44,7 +44,7 @@ export const connectorInstancesOperations: Operation[] = [
     handler: handlers.getConnectorInstance,
   }),
   patch('/connector_instances/{id}', 'updateConnectorInstance', {
-    'x-audit': { action: 'connector_instance.update', resource: 'connector_instance' },
+    'x-audit': audited('connector_instance.update'),
     tags,
     summary: 'Rename an instance, change its base URL or some of its credentials',
     description:
@@ -74,7 +74,7 @@ export const connectorInstancesOperations: Operation[] = [
     handler: handlers.testConnectorInstance,
   }),
   del('/connector_instances/{id}', 'deleteConnectorInstance', {
-    'x-audit': { action: 'connector_instance.delete', resource: 'connector_instance' },
+    'x-audit': audited('connector_instance.delete'),
     tags,
     summary: 'Delete a connector instance and its credentials',
     description:

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, post, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -18,7 +18,7 @@ export const connectorsOperations: Operation[] = fourEyes(
   'connector',
   [
     post('/connectors', 'pushConnector', {
-      'x-audit': { action: 'connector.push', resource: 'connector' },
+      'x-audit': audited('connector.push'),
       tags,
       summary: 'Register a connector from a descriptor or an OpenAPI document',
       description:
@@ -53,7 +53,7 @@ export const connectorsOperations: Operation[] = fourEyes(
       handler: handlers.getConnector,
     }),
     put('/connectors/{id}', 'updateConnector', {
-      'x-audit': { action: 'connector.update', resource: 'connector', dryRun: true },
+      'x-audit': { ...audited('connector.update'), dryRun: true },
       tags,
       summary: 'Replace a connector’s descriptor or document (same slug and kind)',
       description:
@@ -80,7 +80,7 @@ export const connectorsOperations: Operation[] = fourEyes(
       handler: handlers.updateConnector,
     }),
     del('/connectors/{id}', 'deleteConnector', {
-      'x-audit': { action: 'connector.delete', resource: 'connector' },
+      'x-audit': audited('connector.delete'),
       tags,
       summary: 'Delete a connector',
       description:

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, jsonList, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonBody, jsonList, pathParams, problems } from '../../openapi/registry.ts';
 import { Connector, ConnectorUpdatePreview } from '../connectors/openapi.ts';
 import { UpdateConnectorQuery } from '../connectors/schemas.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
@@ -32,7 +32,7 @@ export const curatedConnectorsOperations: Operation[] = fourEyes(
       handler: handlers.listCuratedConnectors,
     }),
     post('/connectors/curated/{slug}', 'addCuratedConnector', {
-      'x-audit': { action: 'connector.add_curated', resource: 'connector' },
+      'x-audit': audited('connector.add_curated'),
       tags,
       summary: 'Add a curated connector to the workspace',
       description:
@@ -50,7 +50,7 @@ export const curatedConnectorsOperations: Operation[] = fourEyes(
       handler: handlers.addCuratedConnector,
     }),
     post('/connectors/curated/{slug}/setup', 'setupCuratedConnector', {
-      'x-audit': { action: 'connector.setup_curated', resource: 'connector' },
+      'x-audit': audited('connector.setup_curated'),
       tags,
       summary: 'Set up a curated connector in one step: the connector, an instance and its MCP server',
       description:
@@ -67,7 +67,7 @@ export const curatedConnectorsOperations: Operation[] = fourEyes(
       handler: handlers.setupCuratedConnector,
     }),
     post('/connectors/curated/{slug}/upgrade', 'upgradeCuratedConnector', {
-      'x-audit': { action: 'connector.upgrade_curated', resource: 'connector', dryRun: true },
+      'x-audit': { ...audited('connector.upgrade_curated'), dryRun: true },
       tags,
       summary: 'Bring the workspace’s curated connector to the version this Toolplane ships',
       description:

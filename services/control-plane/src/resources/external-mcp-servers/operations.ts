@@ -1,4 +1,4 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { get, post, type Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
@@ -87,7 +87,7 @@ export const externalMcpServersOperations: Operation[] = fourEyes('external_serv
     handler: review.listExternalMcpServerChanges,
   }),
   post('/external_mcp_servers/{id}/changes/{changeId}/accept', 'acceptExternalMcpServerChange', {
-    'x-audit': { action: 'external_mcp_server.change_accepted', resource: 'external_mcp_server' },
+    'x-audit': audited('external_mcp_server.change_accepted'),
     tags,
     summary: 'Accept a held change: pin the new definition and publish it',
     description:
@@ -99,7 +99,7 @@ export const externalMcpServersOperations: Operation[] = fourEyes('external_serv
     handler: review.acceptExternalMcpServerChange,
   }),
   post('/external_mcp_servers/{id}/changes/{changeId}/reject', 'rejectExternalMcpServerChange', {
-    'x-audit': { action: 'external_mcp_server.change_rejected', resource: 'external_mcp_server' },
+    'x-audit': audited('external_mcp_server.change_rejected'),
     tags,
     summary: 'Reject a held change: keep the pinned definition',
     description:

@@ -1,4 +1,4 @@
-import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, patch, post, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -25,7 +25,7 @@ const tags = ['external users'];
  */
 export const externalUsersOperations: Operation[] = fourEyes('external_user', [
   post('/external_users', 'createExternalUser', {
-    'x-audit': { action: 'external_user.create', resource: 'external_user' },
+    'x-audit': audited('external_user.create'),
     tags,
     summary: 'Create an external user (an end user of the workspace’s app)',
     responses: {
@@ -42,7 +42,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.listExternalUsers,
   }),
   patch('/external_users/{name}', 'updateExternalUser', {
-    'x-audit': { action: 'external_user.update', resource: 'external_user' },
+    'x-audit': audited('external_user.update'),
     tags,
     summary: 'Replace an external user’s attributes',
     responses: { 200: json('The user as changed.', ExternalUser), ...problems(400, 403, 404, 413, 415, 422) },
@@ -51,7 +51,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.updateExternalUser,
   }),
   del('/external_users/{name}', 'deleteExternalUser', {
-    'x-audit': { action: 'external_user.delete', resource: 'external_user' },
+    'x-audit': audited('external_user.delete'),
     tags,
     summary: 'Delete an external user with their connections and secrets',
     responses: { 204: noContent, ...problems(403, 404) },
@@ -66,7 +66,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.listUserConnections,
   }),
   put('/external_users/{name}/connections/{instanceId}', 'setUserConnection', {
-    'x-audit': { action: 'user_connection.set', resource: 'user_connection' },
+    'x-audit': audited('user_connection.set'),
     tags,
     summary: 'Create or replace an external user’s credentials for a connector instance',
     responses: {
@@ -78,7 +78,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.setUserConnection,
   }),
   del('/external_users/{name}/connections/{instanceId}', 'deleteUserConnection', {
-    'x-audit': { action: 'user_connection.delete', resource: 'user_connection' },
+    'x-audit': audited('user_connection.delete'),
     tags,
     summary: 'Delete an external user’s connection to a connector instance',
     description:
@@ -101,7 +101,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.listUserSecrets,
   }),
   put('/external_users/{name}/secrets/{secret}', 'setUserSecret', {
-    'x-audit': { action: 'user_secret.set', resource: 'user_secret' },
+    'x-audit': audited('user_secret.set'),
     tags,
     summary: 'Set an external user’s own value of a workflow secret (`$secrets.NAME`)',
     responses: {
@@ -113,7 +113,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.setUserSecret,
   }),
   del('/external_users/{name}/secrets/{secret}', 'deleteUserSecret', {
-    'x-audit': { action: 'user_secret.delete', resource: 'user_secret' },
+    'x-audit': audited('user_secret.delete'),
     tags,
     summary: 'Delete an external user’s own value of a workflow secret',
     responses: { 204: noContent, ...problems(403, 404, 422) },
@@ -121,7 +121,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.deleteUserSecret,
   }),
   put('/external_users/{name}/mcp_connections/{serverId}/{external}', 'setUserMcpConnection', {
-    'x-audit': { action: 'user_mcp_connection.set', resource: 'user_mcp_connection' },
+    'x-audit': audited('user_mcp_connection.set'),
     tags,
     summary: 'Set an external user’s headers for an external MCP server of one of the workspace’s servers',
     responses: {
@@ -133,7 +133,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
     handler: handlers.setUserMcpConnection,
   }),
   del('/external_users/{name}/mcp_connections/{serverId}/{external}', 'deleteUserMcpConnection', {
-    'x-audit': { action: 'user_mcp_connection.delete', resource: 'user_mcp_connection' },
+    'x-audit': audited('user_mcp_connection.delete'),
     tags,
     summary: 'Delete an external user’s headers for an external MCP server',
     responses: { 204: noContent, ...problems(403, 404) },

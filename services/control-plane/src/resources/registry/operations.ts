@@ -1,4 +1,4 @@
-import { json, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, pathParams, problems } from '../../openapi/registry.ts';
 import { get, post, put, type Operation } from '../operation.ts';
 import { addFromRegistry, searchRegistry } from './consumed.ts';
 import { RegistryAddResult, RegistrySearchPage, RegistrySettings, ServedServer, ServedServerList } from './openapi.ts';
@@ -20,7 +20,7 @@ export const registryOperations: Operation[] = [
     handler: getRegistrySettings,
   }),
   put('/registry/settings', 'putRegistrySettings', {
-    'x-audit': { action: 'workspace.registry_settings', resource: 'workspace' },
+    'x-audit': audited('workspace.registry_settings'),
     tags,
     summary: 'Set the registry source and namespace (null: the defaults)',
     responses: { 200: json('The settings, and what applies.', RegistrySettings), ...problems(403, 413, 415) },
@@ -39,7 +39,7 @@ export const registryOperations: Operation[] = [
     handler: searchRegistry,
   }),
   post('/registry/add', 'addFromRegistry', {
-    'x-audit': { action: 'external_mcp_server.add_from_registry', resource: 'external_mcp_server' },
+    'x-audit': audited('external_mcp_server.add_from_registry'),
     tags,
     summary: 'Register a server of the MCP Registry as an external MCP server',
     description:

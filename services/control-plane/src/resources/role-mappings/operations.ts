@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { audited, json, noContent, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -19,7 +19,7 @@ const RoleMapping = z
   .meta({ id: 'RoleMapping' });
 
 const tags = ['role-mappings'];
-const audit = (verb: string) => ({ action: `role_mapping.${verb}`, resource: 'role_mapping' });
+const audit = (verb: string) => audited(`role_mapping.${verb}`);
 
 /**
  * The roles of the people signed in to the workspace (docs/governance.md "People and roles"): which OAuth subjects

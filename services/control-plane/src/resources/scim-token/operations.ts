@@ -1,4 +1,4 @@
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { audited, json, noContent, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -14,7 +14,7 @@ const tags = ['scim'];
  */
 export const scimTokenOperations: Operation[] = fourEyes('scim_token', [
   post('/scim_token', 'rotateScimToken', {
-    'x-audit': { action: 'scim_token.rotate', resource: 'scim_token' },
+    'x-audit': audited('scim_token.rotate'),
     tags,
     summary: 'Create the workspace’s SCIM token, replacing any earlier one',
     description: 'The earlier token stops working at once. The value is shown once.',
@@ -28,7 +28,7 @@ export const scimTokenOperations: Operation[] = fourEyes('scim_token', [
     handler: handlers.getScimToken,
   }),
   del('/scim_token', 'deleteScimToken', {
-    'x-audit': { action: 'scim_token.delete', resource: 'scim_token' },
+    'x-audit': audited('scim_token.delete'),
     tags,
     summary: 'Delete the workspace’s SCIM token (the identity provider is refused from then on)',
     responses: { 204: noContent, ...problems(403, 404) },

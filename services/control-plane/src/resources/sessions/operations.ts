@@ -1,4 +1,4 @@
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { audited, json, noContent, problems } from '../../openapi/registry.ts';
 import { del, get, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { SessionAnswer, SessionSettingsAnswer } from './openapi.ts';
@@ -23,7 +23,7 @@ export const sessionsOperations: Operation[] = fourEyes('session_settings', [
     handler: handlers.getSessionSettings,
   }),
   put('/session_settings', 'putSessionSettings', {
-    'x-audit': { action: 'session_settings.update', resource: 'session_settings' },
+    'x-audit': audited('session_settings.update'),
     tags,
     summary: 'Set the workspace’s session settings',
     description:
@@ -36,7 +36,7 @@ export const sessionsOperations: Operation[] = fourEyes('session_settings', [
     handler: handlers.putSessionSettings,
   }),
   del('/session_settings', 'deleteSessionSettings', {
-    'x-audit': { action: 'session_settings.delete', resource: 'session_settings' },
+    'x-audit': audited('session_settings.delete'),
     tags,
     summary: 'Remove the workspace’s session settings (no session kept, no session rule)',
     responses: { 204: noContent, ...problems(403) },
@@ -53,7 +53,7 @@ export const sessionsOperations: Operation[] = fourEyes('session_settings', [
     handler: handlers.getSession,
   }),
   del('/sessions/{scope}', 'endSession', {
-    'x-audit': { action: 'session.ended', resource: 'session' },
+    'x-audit': audited('session.ended'),
     tags,
     summary: 'End a session: its labels and calls are dropped',
     description: 'Admins. The next call of the session starts with none (the audit event names who ended it).',

@@ -1,4 +1,4 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
 import { get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { ApplyResult, Managed, Plan, WorkspaceFiles } from './openapi.ts';
@@ -41,7 +41,7 @@ export const workspaceFilesOperations: Operation[] = [
     handler: handlers.planWorkspaceFiles,
   }),
   post('/workspace_files/apply', 'applyWorkspaceFiles', {
-    'x-audit': { action: 'workspace.apply', resource: 'workspace' },
+    'x-audit': audited('workspace.apply'),
     tags,
     summary: 'Make the workspace match a directory of workspace files',
     description:

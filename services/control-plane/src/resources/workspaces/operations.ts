@@ -1,4 +1,4 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
 import { get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreatedWorkspace, CurrentWorkspace, Workspace } from './openapi.ts';
@@ -28,7 +28,7 @@ export const workspacesOperations: Operation[] = [
     handler: handlers.currentWorkspace,
   }),
   post('/workspaces', 'createWorkspace', {
-    'x-audit': { action: 'workspace.create', resource: 'workspace' },
+    'x-audit': audited('workspace.create'),
     tags,
     summary: 'Create a workspace in the organization (`admin` scope)',
     description: 'The workspace comes with a first management+runtime key, its value shown once.',
