@@ -130,5 +130,11 @@ export function pathParams<K extends string>(...names: K[]) {
   return z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
 }
 
+/**
+ * A query date's documentation (`QueryDate`, http/query-date.ts): a date-time string (zod-to-openapi would show the
+ * parsed date as nullable; in a query string it is a date-time or a date).
+ */
+export const queryDateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
+
 /** The 204 of a delete. */
 export const noContent: ResponseConfig = { description: 'Done; no body.' };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryDateParam } from '../../openapi/registry.ts';
 import { ListAuditQuery } from './schemas.ts';
 
 export const nullableString = z.string().nullable();
@@ -45,14 +46,12 @@ export const AuditEvent = z
   .strict()
   .meta({ id: 'AuditEvent' });
 
-const dateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
-
 /**
  * `ListAuditQuery` with its dates and cursor described: what `GET /audit_events` parses and documents. The cursor is
  * documented as the string `next_cursor` is (a query parameter is text) and parsed as the number it holds (422 else).
  */
 export const ListAuditEventsQuery = ListAuditQuery.extend({
-  from: ListAuditQuery.shape.from.meta(dateParam('Events at or after this time (inclusive).')),
-  to: ListAuditQuery.shape.to.meta(dateParam('Events before this time (exclusive).')),
+  from: ListAuditQuery.shape.from.meta(queryDateParam('Events at or after this time (inclusive).')),
+  to: ListAuditQuery.shape.to.meta(queryDateParam('Events before this time (exclusive).')),
   cursor: ListAuditQuery.shape.cursor.meta({ type: 'string', description: 'The previous page’s `next_cursor`.' }),
 });

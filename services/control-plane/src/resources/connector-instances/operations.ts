@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { audited, json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { del, get, patch, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { ConnectorInstance, ConnectorTestResult, CreatedConnectorInstance } from './openapi.ts';
@@ -31,7 +30,7 @@ export const connectorInstancesOperations: Operation[] = [
     tags,
     summary: 'List the workspace’s connector instances',
     responses: {
-      200: json('Every instance, oldest first.', z.object({ data: z.array(ConnectorInstance) }).strict()),
+      200: jsonList('Every instance, oldest first.', ConnectorInstance),
       ...problems(403),
     },
     handler: handlers.listConnectorInstances,

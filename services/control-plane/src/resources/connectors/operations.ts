@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { audited, json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, post, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -37,7 +37,7 @@ export const connectorsOperations: Operation[] = fourEyes(
       tags,
       summary: 'List the workspace’s connectors',
       responses: {
-        200: json('Every connector, by slug, then oldest first.', z.object({ data: z.array(Connector) }).strict()),
+        200: jsonList('Every connector, by slug, then oldest first.', Connector),
         ...problems(403),
       },
       handler: handlers.listConnectors,

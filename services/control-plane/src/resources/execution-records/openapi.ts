@@ -1,5 +1,6 @@
 import { ExecutionRecordV1, GuardrailFinding, labelSources, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
+import { queryDateParam } from '../../openapi/registry.ts';
 import { ListQuery } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
@@ -101,10 +102,9 @@ export const ExecutionRecord = ExecutionRecordSummary.extend({
  * The list's query: ListQuery itself, with descriptions (zod-to-openapi shows a coerced date as
  * nullable; in a query string it is a date-time or a date).
  */
-const dateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
 export const ListExecutionRecordsQuery = ListQuery.extend({
-  from: ListQuery.shape.from.meta(dateParam('Records started at or after this time (inclusive).')),
-  to: ListQuery.shape.to.meta(dateParam('Records started before this time (exclusive).')),
+  from: ListQuery.shape.from.meta(queryDateParam('Records started at or after this time (inclusive).')),
+  to: ListQuery.shape.to.meta(queryDateParam('Records started before this time (exclusive).')),
   limit: ListQuery.shape.limit.meta({ description: 'Records per page.' }),
   cursor: ListQuery.shape.cursor.meta({ description: 'The previous page’s `next_cursor`.' }),
   key_id: ListQuery.shape.key_id.meta({ description: 'Calls made with this API key (its id).' }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryDateParam } from '../../openapi/registry.ts';
 import { StatsQuery } from './schemas.ts';
 
 const latency = (q: string) =>
@@ -61,13 +62,6 @@ export const Stats = z
   .strict()
   .meta({ id: 'TrafficStats' });
 
-const dateParam = {
-  type: 'string' as const,
-  format: 'date-time',
-  description:
-    'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
-};
-
 /** `StatsQuery` with each parameter described: what `GET /stats` parses and documents. */
 export const StatsQueryDoc = StatsQuery.extend({
   window: StatsQuery.shape.window.meta({
@@ -77,6 +71,10 @@ export const StatsQueryDoc = StatsQuery.extend({
   tool: StatsQuery.shape.tool.meta({
     description: 'One tool’s traffic (by name, on every server unless `server_id`).',
   }),
-  to: StatsQuery.shape.to.meta(dateParam),
+  to: StatsQuery.shape.to.meta(
+    queryDateParam(
+      'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
+    ),
+  ),
   top: StatsQuery.shape.top.meta({ description: 'Length of `busiest_tools` and `most_errors`.' }),
 });
