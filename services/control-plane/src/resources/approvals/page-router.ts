@@ -1,6 +1,7 @@
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router } from 'express';
 import { changeRequestPage } from '../change-requests/page.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import { served } from '../connect/pages.ts';
 import { approvalPage } from './page.ts';
 
 /**
@@ -10,11 +11,7 @@ import { approvalPage } from './page.ts';
  * the page itself with that nonce and cookie, else it is refused before anything is decided.
  */
 export function approvalPageRouter(deps: ControlPlaneDeps): Router {
-  // Pages, not API operations: they render HTML, so they read the request and write the answer.
-  const page =
-    (h: (d: ControlPlaneDeps, req: Request, res: Response) => Promise<void>): RequestHandler =>
-    (req, res) =>
-      h(deps, req, res);
+  const page = served(deps);
   const r = Router();
   r.get('/approve/:token', page(approvalPage.show));
   r.post('/approve/:token', express.urlencoded({ extended: false, limit: '16kb' }), page(approvalPage.decide));

@@ -62,6 +62,10 @@ export const Stats = z
   .strict()
   .meta({ id: 'TrafficStats' });
 
+const windowEnd = queryDateParam(
+  'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
+);
+
 /** `StatsQuery` with each parameter described: what `GET /stats` parses and documents. */
 export const StatsQueryDoc = StatsQuery.extend({
   window: StatsQuery.shape.window.meta({
@@ -71,10 +75,6 @@ export const StatsQueryDoc = StatsQuery.extend({
   tool: StatsQuery.shape.tool.meta({
     description: 'One tool’s traffic (by name, on every server unless `server_id`).',
   }),
-  to: StatsQuery.shape.to.meta(
-    queryDateParam(
-      'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
-    ),
-  ),
+  to: StatsQuery.shape.to.meta(windowEnd),
   top: StatsQuery.shape.top.meta({ description: 'Length of `busiest_tools` and `most_errors`.' }),
 });
