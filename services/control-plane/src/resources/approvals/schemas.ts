@@ -1,5 +1,6 @@
 import { ApprovalApprovers, approvalStates, labelSources, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
+import { personLinkBody } from '../connect/schemas.ts';
 
 export const ApprovalParams = z.object({ id: z.string().describe('The approval request’s id.') });
 
@@ -115,11 +116,9 @@ export const Approval = z
   .meta({ id: 'Approval' });
 export type Approval = z.output<typeof Approval>;
 
-export const CreateApprovalLinkBody = z
-  .strictObject({
-    person: z.string().min(1).max(200).describe('The person (external user) the link is for: one the rule names.'),
-  })
-  .meta({ id: 'CreateApprovalLinkBody' });
+export const CreateApprovalLinkBody = personLinkBody(
+  'The person (external user) the link is for: one the rule names.',
+).meta({ id: 'CreateApprovalLinkBody' });
 export type CreateApprovalLinkBody = z.output<typeof CreateApprovalLinkBody>;
 
 export const ApprovalLink = z
