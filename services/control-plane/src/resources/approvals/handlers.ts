@@ -12,6 +12,7 @@ import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
+import type { Approval as ApprovalRow } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { Caller } from '../../http/auth.ts';
 import { policyRuleInForce } from '../access-policies/approval.ts';
@@ -25,7 +26,7 @@ import type {
   RequestedDetails,
 } from './schemas.ts';
 
-export type ApprovalRow = NonNullable<Awaited<ReturnType<Db['approval']['findFirst']>>>;
+export type { ApprovalRow };
 
 /** Who called, as stored: the audit actor, and every credential of the call (each is compared for self-approval). */
 export type StoredRequester = AuditActor & RequestedDetails['requester'];

@@ -4,6 +4,7 @@ import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
+import type { ChangeRequest as Row } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { stepAuditScope } from '../../http/audit.ts';
 import type { Caller } from '../../http/auth.ts';
@@ -13,7 +14,7 @@ import type { Input } from '../operation.ts';
 import { actorOf, asApproved, guardedOperation, readTarget, targetVersion } from './four-eyes.ts';
 import type { DecideChangeRequestBody, ListChangeRequestsQuery, PutChangeApprovalSettingsBody } from './schemas.ts';
 
-export type Row = NonNullable<Awaited<ReturnType<Db['changeRequest']['findFirst']>>>;
+export type { Row };
 type Rule = { approvers: ApprovalApprovers; approvals: number; expiresInSeconds: number };
 interface Decision {
   approver: AuditActor;
