@@ -9,7 +9,7 @@ import {
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
 import { decideApproval, promoteHeldJob, type HeldApprovalJob } from '@toolplane/queue';
 import type { StoredApprovalRule } from '../../catalog/approvals.ts';
-import { appendAuditEvent } from '../../db/audit-trail.ts';
+import { appendAuditEvent, systemActor } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
 import type { Approval as ApprovalRow } from '../../generated/prisma/client.ts';
@@ -172,8 +172,6 @@ function approvalEvent(
   };
 }
 
-const system: AuditActor = { type: 'system', id: null, name: 'toolplane' };
-
 /**
  * A request found past its expiry, or ended early (its person left): expired in Redis (unless a retry found it first)
  * and in its row, with its event; outside the request's own event (which records the refusal). A task's call held for
@@ -191,7 +189,7 @@ export async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, sour
   await auditScopes.exit(() =>
     deps.db.$transaction(async (tx) => {
       const n = await tx.approval.updateMany({ where: { id: row.id, state: 'pending' }, data: { state: 'expired' } });
-      if (n.count > 0) await appendAuditEvent(tx, approvalEvent(row, 'expired', system, source));
+      if (n.count > 0) await appendAuditEvent(tx, approvalEvent(row, 'expired', systemActor, source));
     }),
   );
   if (held) await promoteHeld(deps, row, held);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditEventInput, ListRemoteToolsResult } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
 import {
@@ -11,7 +10,7 @@ import {
   reconcile,
   rejectChange,
 } from '../../catalog/pins.ts';
-import { appendAuditEvent } from '../../db/audit-trail.ts';
+import { appendAuditEvent, systemEvent } from '../../db/audit-trail.ts';
 import type { Tx } from '../../db/client.ts';
 import type { ChangeWebhooks } from '../../documents/change-webhooks.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -45,26 +44,18 @@ interface Entry {
   notifyWebhookUrl: string | null;
 }
 
-const noSource = { requestId: null, traceId: null, clientAddress: null, userAgent: null };
-
 /** `external_mcp_server.change_held`: by the system, naming the change (never its definition). */
 function heldEvent(entry: Entry, change: HeldChange): AuditEventInput {
-  return {
-    id: randomUUID(),
+  return systemEvent({
     at: change.heldAt,
     workspaceId: entry.workspaceId,
-    actor: { type: 'system', id: null, name: 'toolplane' },
     action: 'external_mcp_server.change_held',
     resource: { type: 'external_mcp_server', id: entry.id },
-    outcome: 'success',
-    status: null,
-    source: noSource,
-    changes: null,
     details: {
       server: entry.name,
       change: { id: change.id, kind: change.kind, name: change.name, change: change.change },
     },
-  };
+  });
 }
 
 /** The held changes' audit events, in the transaction that stores them. */
