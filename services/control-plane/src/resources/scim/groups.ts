@@ -2,7 +2,7 @@ import { humanName } from '@toolplane/contracts';
 import type { ScimGroup } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
-import { listResponse, scimById, scimEvent, type ScimContext } from './context.ts';
+import { listResponse, scimById, scimEvent, scimMeta, type ScimContext } from './context.ts';
 import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
@@ -28,12 +28,7 @@ function scimGroup(ctx: ScimContext, row: GroupRow, excluded: ReadonlySet<string
             $ref: `${ctx.base}/Users/${user.id}`,
           })),
         }),
-    meta: {
-      resourceType: 'Group',
-      created: row.createdAt.toISOString(),
-      lastModified: row.updatedAt.toISOString(),
-      location: `${ctx.base}/Groups/${row.id}`,
-    },
+    meta: scimMeta(ctx, 'Group', row),
   };
 }
 
