@@ -116,7 +116,7 @@ export function json(description: string, schema: z.ZodType): ResponseConfig {
 
 /** A JSON answer listing items: `{ data: [item, …] }` (a component of its own when given an `id`). */
 export function jsonList(description: string, item: z.ZodType, id?: string): ResponseConfig {
-  const list = z.object({ data: z.array(item) }).strict();
+  const list = z.strictObject({ data: z.array(item) });
   return json(description, id ? list.meta({ id }) : list);
 }
 

@@ -20,10 +20,7 @@ export const auditEventsOperations: Operation[] = [
       'Needs the `audit` scope (a management key does not imply it). Newest first unless `order=asc`; ' +
       '`next_cursor` continues in the same order.',
     responses: {
-      200: json(
-        'A page of events.',
-        z.object({ data: z.array(AuditEvent), next_cursor: z.string().nullable() }).strict(),
-      ),
+      200: json('A page of events.', z.strictObject({ data: z.array(AuditEvent), next_cursor: z.string().nullable() })),
       ...problems(403, 422),
     },
     query: ListAuditEventsQuery,
@@ -39,14 +36,12 @@ export const auditEventsOperations: Operation[] = [
     responses: {
       201: json(
         'The credential’s workspace and powers.',
-        z
-          .object({
-            workspace: z.object({ id: z.uuid(), name: z.string() }).strict(),
-            scopes: z.array(z.string()),
-            keyId: nullableString,
-            subject: nullableString,
-          })
-          .strict(),
+        z.strictObject({
+          workspace: z.strictObject({ id: z.uuid(), name: z.string() }),
+          scopes: z.array(z.string()),
+          keyId: nullableString,
+          subject: nullableString,
+        }),
       ),
       ...problems(403),
     },

@@ -6,7 +6,7 @@ import * as handlers from './handlers.ts';
 import { PutRoleMappingBody, RoleAssignment } from './schemas.ts';
 
 const RoleMapping = z
-  .object({
+  .strictObject({
     configured: z
       .boolean()
       .describe('false: the workspace maps no roles, and everyone the issuer signs in to it is an admin.'),
@@ -15,7 +15,6 @@ const RoleMapping = z
     assignments: z.array(RoleAssignment),
     updatedAt: z.iso.datetime().nullable(),
   })
-  .strict()
   .meta({ id: 'RoleMapping' });
 
 const tags = ['role-mappings'];
