@@ -79,6 +79,10 @@ export function systemEvent(e: {
   };
 }
 
+/** Appends an event the control plane records by itself (`systemEvent`), in `tx`. */
+export const appendSystemEvent = (tx: Tx, event: Parameters<typeof systemEvent>[0]) =>
+  appendAuditEvent(tx, systemEvent(event));
+
 /**
  * Appends one event to its workspace's chain, in the caller's transaction: the change and its event commit together
  * or not at all. Chains are serialised by a transaction-scoped advisory lock, taken here: append as the transaction's

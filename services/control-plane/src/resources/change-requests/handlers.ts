@@ -1,6 +1,6 @@
 import type { ApprovalApprovers, AuditActor, AuditSource } from '@toolplane/contracts';
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
-import { appendAuditEvent, systemEvent } from '../../db/audit-trail.ts';
+import { appendSystemEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
 import type { ChangeRequest as Row } from '../../generated/prisma/client.ts';
@@ -205,16 +205,13 @@ async function markEnded(deps: ControlPlaneDeps, row: Row, state: 'expired' | 's
     deps.db.$transaction(async (tx) => {
       const n = await tx.changeRequest.updateMany({ where: { id: row.id, state: 'pending' }, data: { state } });
       if (n.count > 0 && state === 'expired')
-        await appendAuditEvent(
-          tx,
-          systemEvent({
-            workspaceId: row.workspaceId,
-            action: 'change_request.expired',
-            resource: { type: 'change_request', id: row.id },
-            source,
-            details: { operation: `${row.method} ${row.path}` },
-          }),
-        );
+        await appendSystemEvent(tx, {
+          workspaceId: row.workspaceId,
+          action: 'change_request.expired',
+          resource: { type: 'change_request', id: row.id },
+          source,
+          details: { operation: `${row.method} ${row.path}` },
+        });
     }),
   );
 }

@@ -62,20 +62,6 @@ export function listResponse<T>(all: T[], query: Record<string, unknown> = {}, s
   };
 }
 
-/** A resource's `meta` (RFC 7643 §3.1): its type, its times and where it is (`<base>/Users/<id>`, `<base>/Groups/<id>`). */
-export function scimMeta(
-  ctx: ScimContext,
-  resourceType: 'User' | 'Group',
-  row: { id: string; createdAt: Date; updatedAt: Date },
-) {
-  return {
-    resourceType,
-    created: row.createdAt.toISOString(),
-    lastModified: row.updatedAt.toISOString(),
-    location: `${ctx.base}/${resourceType}s/${row.id}`,
-  };
-}
-
 /** A User or Group of the request's workspace by its id (`find` runs for a UUID only), else a SCIM 404. */
 export async function scimById<R>(kind: 'User' | 'Group', id: string, find: () => Promise<R | null>): Promise<R> {
   const row = isUuid(id) ? await find() : null;

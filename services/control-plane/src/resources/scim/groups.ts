@@ -2,11 +2,11 @@ import { humanName } from '@toolplane/contracts';
 import type { ScimGroup } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
-import { listResponse, scimById, scimEvent, scimMeta, type ScimContext } from './context.ts';
+import { listResponse, scimById, scimEvent, type ScimContext } from './context.ts';
 import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
-import { canonical, checkSchemas, filterable, groupAttributes, groupSchema } from './schema.ts';
+import { canonical, checkSchemas, filterable, groupAttributes, groupSchema, scimMeta } from './schema.ts';
 
 const withMembers = { members: { select: { user: { select: { id: true, name: true } } } } } as const;
 type GroupRow = ScimGroup & { members: { user: { id: string; name: string } }[] };
@@ -28,7 +28,7 @@ function scimGroup(ctx: ScimContext, row: GroupRow, excluded: ReadonlySet<string
             $ref: `${ctx.base}/Users/${user.id}`,
           })),
         }),
-    meta: scimMeta(ctx, 'Group', row),
+    meta: scimMeta(ctx.base, 'Group', row),
   };
 }
 

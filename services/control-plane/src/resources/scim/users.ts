@@ -3,7 +3,7 @@ import type { ExternalUser } from '../../generated/prisma/client.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import { endPersonConnections, endPersonRequests } from '../external-users/ending.ts';
 import { changePerson, createPerson, deletePerson } from '../external-users/people.ts';
-import { listResponse, scimById, scimEvent, scimMeta, type ScimContext } from './context.ts';
+import { listResponse, scimById, scimEvent, type ScimContext } from './context.ts';
 import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
@@ -12,6 +12,7 @@ import {
   checkSchemas,
   enterpriseSchema,
   filterable,
+  scimMeta,
   storedUserAttributes,
   userAttributes,
   userSchema,
@@ -35,7 +36,7 @@ function scimUser(ctx: ScimContext, row: UserRow) {
       display: group.displayName,
       $ref: `${ctx.base}/Groups/${group.id}`,
     })),
-    meta: scimMeta(ctx, 'User', row),
+    meta: scimMeta(ctx.base, 'User', row),
   };
 }
 
