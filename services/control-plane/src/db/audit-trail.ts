@@ -49,7 +49,7 @@ function json(value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull {
 export const systemActor: AuditActor = { type: 'system', id: null, name: 'toolplane' };
 
 /** The source of an event no request led to. */
-export const noSource: AuditSource = { requestId: null, traceId: null, clientAddress: null, userAgent: null };
+const noSource: AuditSource = { requestId: null, traceId: null, clientAddress: null, userAgent: null };
 
 /**
  * An event the control plane records by itself (`systemActor`), with no status and no changes: now unless `at`,

@@ -23,7 +23,7 @@ interface DecisionLink {
 }
 
 /** The person's choice on the form: the decision, and a comment (at most 1000 characters) or none. */
-export interface FormDecision {
+interface FormDecision {
   decision: 'approve' | 'deny';
   comment: string | undefined;
 }
