@@ -98,7 +98,7 @@ const attribute = (name: string, type: string, more: Record<string, unknown> = {
   ...more,
 });
 
-/** A resource's `meta` (RFC 7643 §3.1): its type, its times and where it is (`<base>/Users/<id>`, `<base>/Groups/<id>`). */
+/** A resource's `meta` (RFC 7643 §3.1): its type, its times and where it is (`<base>/Users/<id>`, …). */
 export function scimMeta(
   base: string,
   resourceType: 'User' | 'Group',
