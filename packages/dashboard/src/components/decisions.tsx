@@ -1,9 +1,9 @@
 import { useState, type ReactNode } from 'react';
 import { Writable } from '../powers.tsx';
-import { navigate } from '../router.tsx';
 import { useAction } from './action.ts';
 import { DecisionButtons } from './decision-buttons.tsx';
-import { ActionError, SelectField, Success, TextField } from './form.tsx';
+import { AddressSelect } from './filters.tsx';
+import { ActionError, Success, TextField } from './form.tsx';
 
 /** Who asked for something or decided it (an approval request's, a change request's). */
 export interface Party {
@@ -117,12 +117,13 @@ export function StateFilter({
 }) {
   return (
     <div className="filters">
-      <SelectField
-        inline
+      <AddressSelect
         id={id}
         label="State"
+        path={path}
+        param="state"
+        none="pending"
         value={value}
-        onValue={(v) => navigate(v === 'pending' ? path : `${path}?state=${v}`)}
         options={[...states.map((s) => ({ value: s, label: s })), { value: 'all', label: 'all' }]}
       />
       <button type="button" className="secondary" onClick={onRefresh}>

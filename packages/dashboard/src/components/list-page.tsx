@@ -25,6 +25,12 @@ export function useLists<C extends Record<string, Promise<{ data: unknown }>>>(
   return useLoad(() => listsOf(calls(client)), [client]);
 }
 
+/** What a list page's create form gets: the client, and `onCreated` (a reload of the list) once it created a row. */
+export interface CreateFormProps {
+  client: ManagementClient;
+  onCreated: () => void;
+}
+
 /** The parameters of an operation on the resource `id` (`DELETE /quotas/{id}`). */
 export const byId = (id: string) => ({ params: { path: { id } } });
 

@@ -14,6 +14,7 @@ import { Link } from '../router.tsx';
 import { ErrorBox, useLoad } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import type { CreateFormProps } from '../components/list-page.tsx';
 
 type Result =
   { kind: 'created'; connector: Schemas['Connector'] } | InvalidDocumentOutcome | { kind: 'error'; error: unknown };
@@ -43,7 +44,7 @@ function promisesText(c: Pick<Schemas['Connector'], 'capabilities' | 'sla'>): st
   return parts.length > 0 ? parts.join(' · ') : 'none declared';
 }
 
-function Upload({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
+function Upload({ client, onCreated }: CreateFormProps) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(null);

@@ -9,7 +9,14 @@ import { Link } from '../router.tsx';
 import { Show } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
-import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
+import {
+  byId,
+  FormAndList,
+  serverList,
+  useLists,
+  useRowDelete,
+  type CreateFormProps,
+} from '../components/list-page.tsx';
 import { BacktestButton } from '../components/backtest-button.tsx';
 import { namesOf, quotaFile } from '../rule-files.ts';
 
@@ -143,15 +150,7 @@ function MatchFields({ draft, set, servers }: { draft: Draft; set: SetDraft; ser
   );
 }
 
-function CreateQuota({
-  client,
-  servers,
-  onCreated,
-}: {
-  client: ManagementClient;
-  servers: Server[];
-  onCreated: () => void;
-}) {
+function CreateQuota({ client, servers, onCreated }: CreateFormProps & { servers: Server[] }) {
   const [draft, setDraft] = useState<Draft>(emptyDraft);
   const set = (change: Partial<Draft>) => setDraft((d) => ({ ...d, ...change }));
   const create = useAction();

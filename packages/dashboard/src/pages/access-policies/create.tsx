@@ -1,5 +1,4 @@
 import { useState, type FormEvent } from 'react';
-import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction } from '../../components/action.ts';
 import { Checks, SelectField, TextField, NameField, toggled, FormEnd } from '../../components/form.tsx';
@@ -7,6 +6,7 @@ import { FormSection } from '../../components/section.tsx';
 import { BacktestButton } from '../../components/backtest-button.tsx';
 import { namesOf, policyFile } from '../../rule-files.ts';
 import { Outcome, type Approvers, type Key, type OutcomeState } from './outcome.tsx';
+import type { CreateFormProps } from '../../components/list-page.tsx';
 
 /** The body's `condition`, `onFalse` and `approval` of the form's outcome. */
 function outcomeBody(o: OutcomeState): Partial<Schemas['AccessPolicyBody']> {
@@ -186,12 +186,7 @@ export function CreatePolicy({
   keys,
   servers,
   onCreated,
-}: {
-  client: ManagementClient;
-  keys: Key[];
-  servers: Server[];
-  onCreated: () => void;
-}) {
+}: CreateFormProps & { keys: Key[]; servers: Server[] }) {
   const [name, setName] = useState('');
   const [principals, setPrincipals] = useState<Principal[]>([{ type: 'api_key', value: '' }]);
   const [allServers, setAllServers] = useState(true);
