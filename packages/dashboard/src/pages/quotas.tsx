@@ -264,9 +264,7 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
             >
               <QuotasTable quotas={quotas} servers={servers} deletion={deletion} />
             </FormAndList>
-            {quotas.some((q) => !q.enforce) && (
-              <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />
-            )}
+            <WouldBeDecisions client={client} action="quota.would_refuse" rules={quotas} />
           </>
         )}
       </Show>
