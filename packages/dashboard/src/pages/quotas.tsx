@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { Checks, SelectField, TextField, toggled, FormEnd } from '../components/form.tsx';
+import { CheckField, Checks, SelectField, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
@@ -193,15 +193,12 @@ function CreateQuota({ client, servers, onCreated }: CreateFormProps & { servers
         options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
       />
       <MatchFields draft={draft} set={set} servers={servers} />
-      <span>
-        <input
-          type="checkbox"
-          id="quota-shadow"
-          checked={draft.shadow}
-          onChange={(e) => set({ shadow: e.target.checked })}
-        />
-        <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
-      </span>
+      <CheckField
+        id="quota-shadow"
+        label="Shadow mode: refuse nothing, record what it would refuse"
+        checked={draft.shadow}
+        onValue={(shadow) => set({ shadow })}
+      />
       <FormEnd
         action={create}
         failed="Not created"
