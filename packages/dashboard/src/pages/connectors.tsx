@@ -12,9 +12,8 @@ import { SubmitButton, Success } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ErrorBox, useLoad } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
-import type { CreateFormProps } from '../components/list-page.tsx';
+import { FormAndList, type CreateFormProps } from '../components/list-page.tsx';
 
 type Result =
   { kind: 'created'; connector: Schemas['Connector'] } | InvalidDocumentOutcome | { kind: 'error'; error: unknown };
@@ -108,10 +107,10 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
   return (
     <>
       <h1>Connectors</h1>
-      <Writable>
-        <Upload client={client} onCreated={reload} />
-      </Writable>
-      <Section id="connectors" title="Connectors of the workspace">
+      <FormAndList
+        form={<Upload client={client} onCreated={reload} />}
+        section={{ id: 'connectors', title: 'Connectors of the workspace' }}
+      >
         <ResourceTable
           loaded={connectors}
           what="the connectors"
@@ -124,7 +123,7 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
             </>
           }
         />
-      </Section>
+      </FormAndList>
     </>
   );
 }
