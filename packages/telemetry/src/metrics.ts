@@ -26,6 +26,9 @@ interface Instruments {
   resultBytesShaped: Counter;
   auditExportLag: ObservableGauge;
   webhooksPending: ObservableGauge;
+  approvalsPending: ObservableGauge;
+  approvalsOldestPending: ObservableGauge;
+  databaseUp: ObservableGauge;
   certificateExpiry: ObservableGauge;
 }
 
@@ -106,6 +109,17 @@ export function setMeter(meter: Meter | undefined): void {
     }),
     webhooksPending: meter.createObservableGauge('toolplane.events.webhooks.pending', {
       description: 'Event subscriptions by webhook with a delivery waiting to be taken by their callback.',
+    }),
+    approvalsPending: meter.createObservableGauge('toolplane.approvals.pending', {
+      description: 'Approval requests waiting for a decision (pending, not expired), over every workspace.',
+    }),
+    approvalsOldestPending: meter.createObservableGauge('toolplane.approvals.oldest_pending', {
+      description: 'Seconds the oldest approval request waiting for a decision has waited (0: none waits).',
+      unit: 's',
+    }),
+    databaseUp: meter.createObservableGauge('toolplane.database.up', {
+      description:
+        "Whether the control plane's PostgreSQL answered `SELECT 1` within 2 s at this scrape (1) or not (0).",
     }),
     certificateExpiry: meter.createObservableGauge('toolplane.certificate.expiry', {
       description: 'Seconds until a certificate Toolplane checks signatures with expires (negative: expired).',
@@ -246,6 +260,26 @@ export function observeAuditExportLag(lags: () => Promise<readonly { exporter: s
 export function observeWebhooksPending(count: () => Promise<number>): void {
   if (!instruments) return;
   instruments.webhooksPending.addCallback(async (result) => result.observe(await count()));
+}
+
+/** Reports the approval requests waiting for a decision, and how long the oldest has waited, at each scrape. */
+export function observeApprovalsPending(read: () => Promise<{ count: number; oldestSeconds: number }>): void {
+  if (!instruments) return;
+  const { approvalsPending, approvalsOldestPending } = instruments;
+  instruments.meter.addBatchObservableCallback(
+    async (result) => {
+      const { count, oldestSeconds } = await read();
+      result.observe(approvalsPending, count);
+      result.observe(approvalsOldestPending, oldestSeconds);
+    },
+    [approvalsPending, approvalsOldestPending],
+  );
+}
+
+/** Reports whether the database answers (`check` resolves true within its own bound), at each scrape. */
+export function observeDatabaseUp(check: () => Promise<boolean>): void {
+  if (!instruments) return;
+  instruments.databaseUp.addCallback(async (result) => result.observe((await check()) ? 1 : 0));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { trustProxy } from '@toolplane/config';
 import express from 'express';
-import { observeCertificateExpiry } from '@toolplane/telemetry';
+import { observeCertificateExpiry, observeDatabaseUp } from '@toolplane/telemetry';
 import { openApiDocumentText } from './api-document.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import type { Db } from './db/client.ts';
@@ -94,6 +94,19 @@ function dashboard(env: ControlPlaneEnv, oauth: ManagementTokenVerifier | undefi
   });
 }
 
+/** Whether PostgreSQL answers `SELECT 1` within 2 s (a scrape must not wait on a connection that hangs). */
+async function databaseAnswers(db: ControlPlaneDeps['db']): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2_000)));
+  try {
+    return await Promise.race([db.$queryRawUnsafe('SELECT 1').then(() => true as const), late]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Health and readiness, and the API's own description (public, like the document of any API). */
 function publicRoutes(http: express.Express, { db, redis }: ControlPlaneDeps): void {
   http.get('/healthz', (_req, res) => {
@@ -134,6 +147,7 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   const settings = samlSettings(deps.env);
   const saml = settings ? new SamlSignIn(settings, deps) : undefined;
   if (settings) observeCertificateExpiry('saml_idp', certificatesNotAfter(settings.idpCerts));
+  observeDatabaseUp(() => databaseAnswers(deps.db));
   http.use('/api/v1', managementApi(deps, bearerVerifier(oauth, saml)));
   // SAML sign-in of people (ADR 0083): metadata, AuthnRequests, the ACS; the session is the management API's bearer.
   const limit = { points: deps.env.UNAUTH_RATE_LIMIT, windowSeconds: deps.env.UNAUTH_RATE_WINDOW_SECONDS };

@@ -5,7 +5,8 @@ import { taskAccessCheck } from './task-access.ts';
 
 // A task's call decided again when its job starts, with fakes of the worker's own readers: refused when
 // the published policies no longer grant it (audited, its windowed quota units given back), let through when they do,
-// refused when the job does not say who called.
+// refused when a held job does not say who called (one that was not held was queued by an older edge: its decision
+// stands).
 
 const entry = {
   tool: { name: 'refund', inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } },
@@ -76,9 +77,14 @@ describe("a task's call decided again when its job starts", () => {
     expect(f.refunds).toEqual([{ keys: ['q:day'], amounts: [1] }]);
   });
 
-  it('refused when the job does not say who called (fails closed)', async () => {
-    const f = fakes([policy()]);
-    const { stepCaller: _none, ...anonymous } = job();
-    expect(await f.check(anonymous as ToolInvokeJob)).toMatch(/does not say who called/);
+  it('a held job that does not say who called is refused (fails closed); one queued straight by an older edge runs', async () => {
+    const f = fakes([]);
+    const { stepCaller: _none, ...older } = job();
+    const held = { ...older, rules: { ...older.rules, approval: { key: 'a', id: 'r1', timeoutMs: 1 } } };
+    // No policy grants the tool now: the older edge's decision at the enqueue stands, nothing is refunded.
+    expect(await f.check(older as ToolInvokeJob)).toBeUndefined();
+    expect(f.refunds).toEqual([]);
+    expect(await f.check(held as ToolInvokeJob)).toMatch(/does not say who called/);
+    expect(f.refunds).toEqual([{ keys: ['q:day'], amounts: [1] }]);
   });
 });

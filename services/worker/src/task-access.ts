@@ -25,8 +25,9 @@ interface TaskAccessDeps {
  * approval, for hours), and the caller's access may have changed meanwhile (a policy narrowed or deleted, the key
  * limited to other servers). The job carries its caller (`stepCaller`, as a workflow's steps do, ADR 0045); the
  * decision is the edge's, from the policies published now, on the arguments as sent; a held call's approval stands
- * in for the conditions it was held by (`taskRefusal`). Fails closed: a job without its caller, a tool gone from its
- * catalog version or policies that cannot be read refuse. A refusal is a `tool.call_refused` audit event, and gives
+ * in for the conditions it was held by (`taskRefusal`). Fails closed: a held job without its caller, a tool gone from
+ * its catalog version or policies that cannot be read refuse. A job without its caller that was not held was queued by
+ * an edge older than this check (one that has not rolled yet): the edge's decision, seconds old, stands. A refusal is a `tool.call_refused` audit event, and gives
  * the call's windowed quota units back (its calls in flight end with the job).
  */
 export function taskAccessCheck(deps: TaskAccessDeps): TaskAccessCheck {
@@ -48,7 +49,12 @@ export function taskAccessCheck(deps: TaskAccessDeps): TaskAccessCheck {
 }
 
 async function refusalOf(deps: TaskAccessDeps, job: ToolInvokeJob): Promise<string | undefined> {
-  if (!job.stepCaller) return 'the task does not say who called, so its access cannot be decided again';
+  if (!job.stepCaller) {
+    // Queued by an edge older than this check (a rolling upgrade): its decision at the enqueue stands for a call that
+    // goes straight to the queue, seconds old; a held call may have waited for hours and is refused.
+    if (!job.rules?.approval) return undefined;
+    return 'the task does not say who called, so its access cannot be decided again';
+  }
   const [entry, serverName, access] = await Promise.all([
     deps.plans.get(job.serverId, job.catalogVersion, job.tool),
     serverNameOf(deps, job),

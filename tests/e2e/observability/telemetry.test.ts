@@ -861,6 +861,10 @@ describe('the alert rules and dashboards (k8s/monitoring)', () => {
     const left = sample(pages[2]!, 'toolplane_certificate_expiry', { certificate: 'saml_idp', index: '0' });
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThanOrEqual(86_400);
+    // PostgreSQL answers the control plane's check; no approval request waits (the query over the pending ones ran).
+    expect(sample(pages[2]!, 'toolplane_database_up', {})).toBe(1);
+    expect(pages[2]).toMatch(/^toolplane_approvals_pending(\{[^}]*\})? 0$/m);
+    expect(pages[2]).toMatch(/^toolplane_approvals_oldest_pending(_seconds)?(\{[^}]*\})? 0$/m);
     expect(pages[1]).toMatch(/^toolplane_queue_depth\{[^}]*queue="inbound-events"[^}]*\} 0$/m);
     expect(pages[1]).toMatch(/^toolplane_events_webhooks_pending(\{[^}]*\})? 0$/m);
     /** Each exported series name and the labels it carries. */

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "approvals_pending_idx" ON "approvals"("requested_at") WHERE (state = 'pending');
