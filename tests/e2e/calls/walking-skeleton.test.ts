@@ -242,6 +242,41 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     expect(body.result).toMatchObject({ ttlMs: 10_000, cacheScope: 'private' });
   });
 
+  it('answers a revision it does not serve with UnsupportedProtocolVersion (-32022) and every revision it serves', async () => {
+    const envelope = {
+      'io.modelcontextprotocol/protocolVersion': '2099-01-01',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    // With and without the 2026-07-28 envelope (a 2025-era client's request), under either method header.
+    for (const params of [{ _meta: envelope }, {}]) {
+      const res = await fetch(example.mcpUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'x-api-key': stack.bootstrapKey,
+          'mcp-protocol-version': '2099-01-01',
+          'mcp-method': 'tools/list',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list', params }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        jsonrpc: '2.0',
+        id: 9,
+        error: {
+          code: -32022,
+          message: expect.stringContaining('2099-01-01') as unknown,
+          data: {
+            requested: '2099-01-01',
+            supported: expect.arrayContaining(['2026-07-28', '2025-11-25', '2025-06-18']),
+          },
+        },
+      });
+    }
+  });
+
   it('serves 2025-11-25 clients: the default v2 client handshake negotiates it', async () => {
     const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
     expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');

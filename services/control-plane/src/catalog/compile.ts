@@ -23,6 +23,7 @@ import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
 import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
+import { markNamed } from './named-tools.ts';
 import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
 import { withGuardrails } from './guardrails.ts';
@@ -343,23 +344,13 @@ function markTaskOnly(catalog: Catalog, names: readonly string[]): Catalog {
  */
 export function markConfirmed(catalog: Catalog, names: readonly string[], strict: boolean): Catalog {
   if (names.length === 0) return catalog;
-  const exposed = new Set(catalog.tools.map((t) => t.tool.name));
-  const missing = names.filter((name) => !exposed.has(name));
-  if (missing.length > 0 && strict)
-    throw new ValidationError(
-      'confirmTools names tools the server does not expose',
-      missing.map((name) => ({
-        path: `/confirmTools/${names.indexOf(name)}`,
-        message: `no tool "${name}" on this server`,
-      })),
-    );
-  const wanted = new Set(names);
-  const tools = catalog.tools.map((t) => (wanted.has(t.tool.name) ? { ...t, confirm: true as const } : t));
-  if (missing.length === 0) return { ...catalog, tools };
-  const warnings = missing.map(
-    (name) => `tool "${name}" is to be confirmed by a person (confirmTools), but the server does not expose it`,
-  );
-  return { ...catalog, tools, warnings: [...(catalog.warnings ?? []), ...warnings] };
+  return markNamed(catalog, names, {
+    field: 'confirmTools',
+    strict,
+    mark: (t) => ({ ...t, confirm: true as const }),
+    warning: (name) =>
+      `tool "${name}" is to be confirmed by a person (confirmTools), but the server does not expose it`,
+  });
 }
 
 async function compileOwnTools(

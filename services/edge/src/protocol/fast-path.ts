@@ -52,7 +52,7 @@ export function plainToolsCall(
 }
 
 /** The SDK's first protocol revision of the modern era (its `FIRST_MODERN_PROTOCOL_VERSION`, not exported). */
-const FIRST_MODERN_VERSION = '2026-07-28';
+export const FIRST_MODERN_VERSION = '2026-07-28';
 
 /**
  * Whether the SDK's era classification (`classifyInboundRequest`) is sure to call this POST legacy (2025 era),

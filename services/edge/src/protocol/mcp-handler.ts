@@ -10,6 +10,7 @@ import {
   type CallToolResult,
   type ListToolsResult,
   type ServerContext,
+  SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
 import { toolResultValue, type ToolInvokeJob } from '@toolplane/contracts';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
@@ -35,7 +36,7 @@ import {
   upstreamInputResponses,
   upstreamRequestState,
 } from '../confirmation/confirmation.ts';
-import { fastToolsCall, plainLegacyRequest, plainToolsCall } from './fast-path.ts';
+import { fastToolsCall, FIRST_MODERN_VERSION, plainLegacyRequest, plainToolsCall } from './fast-path.ts';
 import { ServerScopedEventBus } from './listen-bus.ts';
 import { liveCall } from './live-call.ts';
 import { featureCapabilities, registerFeatures } from './mcp-features.ts';
@@ -384,6 +385,7 @@ export class EdgeMcpHandler {
       return this.cancelled(req, res, caller);
     }
     if (req.method === 'POST' && isElicitationAnswer(message)) return this.elicitationAnswer(req, res, caller);
+    if (unsupportedVersion(req, res)) return Promise.resolve();
     const isModern =
       req.method === 'POST' &&
       req.body !== undefined &&
@@ -654,4 +656,29 @@ function isElicitationAnswer(message: RequestMessage): boolean {
     m.id.startsWith(ELICITATION_ID_PREFIX) &&
     ('result' in m || 'error' in m)
   );
+}
+
+/** Every protocol revision this edge serves: the 2026-07-28 era's and the 2025 era's (the SDK's list), newest first. */
+const SERVED_PROTOCOL_VERSIONS: readonly string[] = [FIRST_MODERN_VERSION, ...SUPPORTED_PROTOCOL_VERSIONS];
+
+/**
+ * A request whose `MCP-Protocol-Version` header names a revision this edge does not serve: 400 with the
+ * UnsupportedProtocolVersion error (-32022, 2026-07-28) naming what was asked and every revision served, so a client
+ * can retry with one, whichever era it speaks (a 2025-era client reads the 400). Answered before the era is judged:
+ * a revision nobody serves has no envelope to check. Returns whether it answered.
+ */
+function unsupportedVersion(req: AuthedRequest, res: Response): boolean {
+  const requested = req.get('mcp-protocol-version');
+  if (requested === undefined || SERVED_PROTOCOL_VERSIONS.includes(requested)) return false;
+  const id = (req.body as { id?: unknown } | undefined)?.id;
+  res.status(400).json({
+    jsonrpc: '2.0',
+    id: typeof id === 'string' || typeof id === 'number' ? id : null,
+    error: {
+      code: -32022,
+      message: `Unsupported protocol version: ${requested} (served: ${SERVED_PROTOCOL_VERSIONS.join(', ')})`,
+      data: { requested, supported: SERVED_PROTOCOL_VERSIONS },
+    },
+  });
+  return true;
 }
