@@ -370,3 +370,26 @@ export function sessionDecisionEvent(base: CallEventBase, d: SessionDecisionFact
   });
   return { ...event, resource: { type: 'session_rule', id: d.rule.id } };
 }
+
+/**
+ * The audit event of a portable rule's decision (ADR 0101): a refusal (`tool.call_refused`, `refusedBy` the rule), or
+ * a log-only rule's would-be refusal (`rule.would_refuse`, success: the call went on, named by its invocation id). The
+ * rule and its code, never the message (it may quote a value of the call).
+ */
+export function ruleDecisionEvent(
+  base: CallEventBase,
+  decision: { rule: string; code: string; kind: 'refused' | 'would_refuse'; invocationId: string },
+): AuditEventInput {
+  const { rule, code, kind, invocationId } = decision;
+  if (kind === 'refused')
+    return toolEvent(base, {
+      action: 'tool.call_refused',
+      outcome: 'refused',
+      details: { refusedBy: rule, code, server: base.serverName, tool: base.tool, invocationId },
+    });
+  return toolEvent(base, {
+    action: 'rule.would_refuse',
+    outcome: 'success',
+    details: { rule, code, server: base.serverName, tool: base.tool, invocationId },
+  });
+}

@@ -34,6 +34,7 @@ export {
   programEvent,
   quotaAlertEvent,
   quotaEvent,
+  ruleDecisionEvent,
   sessionDecisionEvent,
   taskRefusalEvent,
 } from './call-events.ts';
@@ -41,3 +42,13 @@ export type { CallEventBase, ConfirmationOutcome, ProgramCall, SessionDecisionFa
 export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';
 export type { SessionMatch } from './session-rules.ts';
 export { rulePlan, ruleNamesOf } from './rules.ts';
+export { portableRules } from './rules.ts';
+export {
+  CallerFacets,
+  judgePortable,
+  ruleCallerOf,
+  ruleSettingsLoosened,
+  ruleSettingsProblems,
+  settingsFor,
+} from './portable-rule.ts';
+export type { PortableRule } from './portable-rule.ts';

@@ -13,6 +13,9 @@
  * charged call.
  */
 
+import type { PortableRule } from './portable-rule.ts';
+import { spendingLimit } from './spending-limit.ts';
+
 /** The paths a rule can apply to. */
 export type RulePath = 'call' | 'read' | 'workflowStep' | 'eventSubscribe' | 'eventDelivery' | 'backtest';
 
@@ -28,6 +31,11 @@ export interface Rule {
   readonly name: string;
   readonly paths: readonly RulePath[];
   readonly settle: SettleKind;
+  /**
+   * A portable rule (ADR 0101): defined once, as a module with a pure check, run on each of its paths by that path's
+   * one generic adapter (`rulePlan`'s `portable`): no path's map names it.
+   */
+  readonly portable?: PortableRule;
 }
 
 /** The list, the only place the order is written. */
@@ -40,6 +48,9 @@ export const rules = [
   },
   { name: 'argument-guardrails', paths: ['call', 'workflowStep', 'backtest'], settle: 'mark' },
   { name: 'access', paths: ['call', 'workflowStep', 'eventSubscribe', 'eventDelivery', 'backtest'], settle: 'none' },
+  // A server's bound on an argument (ADR 0101), on the arguments as the guardrails left them, refusing before anything
+  // keeps something. Portable: the edge's calls and the worker's steps run it through their adapters.
+  { name: 'spending-limit', paths: ['call', 'workflowStep', 'backtest'], settle: 'none', portable: spendingLimit },
   { name: 'session', paths: ['call', 'read', 'workflowStep', 'backtest'], settle: 'labels' },
   { name: 'upstream-credential', paths: ['call'], settle: 'none' },
   { name: 'task-only', paths: ['call'], settle: 'none' },
@@ -62,14 +73,24 @@ function rulesOf(path: RulePath): readonly Rule[] {
 /** The names of the rules a path runs, in order. */
 export const ruleNamesOf = (path: RulePath): readonly string[] => rulesOf(path).map((rule) => rule.name);
 
+/** The portable rules (ADR 0101), in the list's order: the registry of rules a server's `ruleSettings` may set. */
+export const portableRules: readonly PortableRule[] = (rules as readonly Rule[]).flatMap((rule) =>
+  rule.portable ? [rule.portable] : [],
+);
+
 /**
- * A path's implementations of its rules, in the list's order: built once, when its module loads. Throws when a rule of
- * the path has no implementation (a path cannot silently skip a rule); implementations of other paths' rules are left
- * out.
+ * A path's implementations of its rules, in the list's order: built once, when its module loads. A portable rule
+ * without an implementation of its own is made one by the path's adapter (`portable`). Throws when a rule of the path
+ * has no implementation (a path cannot silently skip a rule); implementations of other paths' rules are left out.
  */
-export function rulePlan<T>(path: RulePath, implementations: Readonly<Partial<Record<RuleName, T>>>): readonly T[] {
+export function rulePlan<T>(
+  path: RulePath,
+  implementations: Readonly<Partial<Record<RuleName, T>>>,
+  portable?: (rule: PortableRule) => T,
+): readonly T[] {
   return rulesOf(path).map((rule) => {
-    const implementation = implementations[rule.name as RuleName];
+    const implementation =
+      implementations[rule.name as RuleName] ?? (rule.portable && portable ? portable(rule.portable) : undefined);
     if (implementation === undefined) throw new Error(`the rule "${rule.name}" has no implementation on ${path}`);
     return implementation;
   });

@@ -4016,6 +4016,10 @@ export interface components {
           format: 'json' | 'slack';
         }[];
       } | null;
+      /** @description Settings of portable rules (ADR 0101), by rule name; {} by default. */
+      ruleSettings: {
+        [key: string]: unknown;
+      };
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
@@ -4090,6 +4094,13 @@ export interface components {
       confirmTools?: string[];
       approvalTools?: string[];
       approvalRule?: components['schemas']['ApprovalRule'];
+      /**
+       * @description Settings of portable rules (ADR 0101), by rule name (e.g. `spending-limit`), each checked by its
+       * rule: every problem is listed (422). null or {}: none. Raising or removing one loosens (four eyes).
+       */
+      ruleSettings?: {
+        [key: string]: unknown;
+      } | null;
       connectorInstanceId?: string;
       config?: {
         [key: string]: unknown;
@@ -4193,6 +4204,10 @@ export interface components {
           format: 'json' | 'slack';
         }[];
       } | null;
+      /** @description Settings of portable rules (ADR 0101), by rule name; {} by default. */
+      ruleSettings: {
+        [key: string]: unknown;
+      };
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
@@ -4237,6 +4252,13 @@ export interface components {
       confirmTools?: string[];
       approvalTools?: string[];
       approvalRule?: components['schemas']['ApprovalRule'];
+      /**
+       * @description Settings of portable rules (ADR 0101), by rule name (e.g. `spending-limit`), each checked by its
+       * rule: every problem is listed (422). null or {}: none. Raising or removing one loosens (four eyes).
+       */
+      ruleSettings?: {
+        [key: string]: unknown;
+      } | null;
       config?: {
         [key: string]: unknown;
       };

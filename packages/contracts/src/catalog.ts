@@ -368,6 +368,11 @@ export const Catalog = z.object({
   guardrails: z.array(GuardrailRule).optional(),
   /** The event types this server exposes (MCP Events, docs/events.md); absent: none. */
   events: z.array(CatalogEventType).optional(),
+  /**
+   * The server's settings of portable rules (ADR 0101), by rule name, each as its rule's own schema reads it (checked
+   * when saved; the edge and the workers parse them again): absent, none.
+   */
+  ruleSettings: z.record(z.string(), z.unknown()).optional(),
 });
 export type Catalog = z.infer<typeof Catalog>;
 

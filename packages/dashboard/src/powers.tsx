@@ -62,3 +62,9 @@ export function Writable({ area, children }: { area?: Area; children: ReactNode 
   if (!may) return null;
   return area === undefined ? <>{children}</> : <InArea area={area}>{children}</InArea>;
 }
+
+/** A part of a page about another area (a server's debug sessions, a person's secrets): only for those who read it. */
+export function Readable({ area, children }: { area: Area; children: ReactNode }) {
+  const may = useMay(area, 'read');
+  return may ? <InArea area={area}>{children}</InArea> : null;
+}

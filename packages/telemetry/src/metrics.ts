@@ -37,6 +37,45 @@ let instruments: Instruments | undefined;
 /** Seconds; from 1 ms to 1 min. */
 const durationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** The gauges observed at each scrape (the day-two alerts read them): name, description and unit. */
+const gaugesAtScrape = {
+  auditExportLag: [
+    'toolplane.audit_export.lag',
+    'Seconds since the oldest audit event an enabled exporter has not had acknowledged (0: caught up).',
+    's',
+  ],
+  webhooksPending: [
+    'toolplane.events.webhooks.pending',
+    'Event subscriptions by webhook with a delivery waiting to be taken by their callback.',
+  ],
+  approvalsPending: [
+    'toolplane.approvals.pending',
+    'Approval requests waiting for a decision (pending, not expired), over every workspace.',
+  ],
+  approvalsOldestPending: [
+    'toolplane.approvals.oldest_pending',
+    'Seconds the oldest approval request waiting for a decision has waited (0: none waits).',
+    's',
+  ],
+  databaseUp: [
+    'toolplane.database.up',
+    "Whether the control plane's PostgreSQL answered `SELECT 1` within 2 s at this scrape (1) or not (0).",
+  ],
+  certificateExpiry: [
+    'toolplane.certificate.expiry',
+    'Seconds until a certificate Toolplane checks signatures with expires (negative: expired).',
+    's',
+  ],
+} as const satisfies Record<string, readonly [name: string, description: string, unit?: string]>;
+
+function scrapeGauges(meter: Meter): Record<keyof typeof gaugesAtScrape, ObservableGauge> {
+  const entries = Object.entries(gaugesAtScrape).map(([key, [name, description, unit]]) => [
+    key,
+    meter.createObservableGauge(name, { description, ...(unit ? { unit } : {}) }),
+  ]);
+  return Object.fromEntries(entries) as Record<keyof typeof gaugesAtScrape, ObservableGauge>;
+}
+
 /** @internal Used by `startTelemetry` only. */
 export function setMeter(meter: Meter | undefined): void {
   if (!meter) {
@@ -103,28 +142,7 @@ export function setMeter(meter: Meter | undefined): void {
       description: 'Bytes of tool results before and after their shape (projection, item cap), by tool.',
       unit: 'By',
     }),
-    auditExportLag: meter.createObservableGauge('toolplane.audit_export.lag', {
-      description: 'Seconds since the oldest audit event an enabled exporter has not had acknowledged (0: caught up).',
-      unit: 's',
-    }),
-    webhooksPending: meter.createObservableGauge('toolplane.events.webhooks.pending', {
-      description: 'Event subscriptions by webhook with a delivery waiting to be taken by their callback.',
-    }),
-    approvalsPending: meter.createObservableGauge('toolplane.approvals.pending', {
-      description: 'Approval requests waiting for a decision (pending, not expired), over every workspace.',
-    }),
-    approvalsOldestPending: meter.createObservableGauge('toolplane.approvals.oldest_pending', {
-      description: 'Seconds the oldest approval request waiting for a decision has waited (0: none waits).',
-      unit: 's',
-    }),
-    databaseUp: meter.createObservableGauge('toolplane.database.up', {
-      description:
-        "Whether the control plane's PostgreSQL answered `SELECT 1` within 2 s at this scrape (1) or not (0).",
-    }),
-    certificateExpiry: meter.createObservableGauge('toolplane.certificate.expiry', {
-      description: 'Seconds until a certificate Toolplane checks signatures with expires (negative: expired).',
-      unit: 's',
-    }),
+    ...scrapeGauges(meter),
   };
 }
 

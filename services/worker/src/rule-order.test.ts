@@ -7,7 +7,8 @@ import { stepRuleNames } from './step-checks.ts';
 describe('the worker’s rules, in the one list’s order', () => {
   it('a workflow step meets the rules of `workflowStep`: a narrowed token’s second, as at the edge', () => {
     expect(stepRuleNames).toEqual(ruleNamesOf('workflowStep'));
-    expect(stepRuleNames).toEqual(['delegation', 'argument-guardrails', 'access', 'session', 'quota']);
+    expect(stepRuleNames.slice(0, 3)).toEqual(['delegation', 'argument-guardrails', 'access']);
+    expect(stepRuleNames.at(-1)).toBe('quota');
   });
 
   it('an occurrence delivered to a subscription meets the rules of `eventDelivery`', () => {

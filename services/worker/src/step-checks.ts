@@ -1,6 +1,12 @@
 import {
   accessWouldRefuseEvent,
   auditActor,
+  CallerFacets,
+  judgePortable,
+  ruleCallerOf,
+  ruleDecisionEvent,
+  settingsFor,
+  type PortableRule,
   guardrailFindingEvents,
   quotaAlertEvent,
   quotaEvent,
@@ -101,6 +107,8 @@ interface StepRun {
   brought?: () => Promise<RecordLabels>;
   /** Releases the step's calls in flight when it ends. */
   done?: () => Promise<void>;
+  /** The workflow caller's facets the portable rules derived, each once. */
+  facets?: CallerFacets;
 }
 
 /** A rule's check of a step: why it refuses it, or undefined (it goes on). */
@@ -219,14 +227,50 @@ const quotaCheck: StepCheck = {
   },
 };
 
-/** The checks of a step, in the list's order (built once, as this module loads). */
-const stepChecks = rulePlan<StepCheck>('workflowStep', {
-  delegation: delegationCheck,
-  'argument-guardrails': argumentGuardrailsCheck,
-  access: accessCheck,
-  session: sessionCheck,
-  quota: quotaCheck,
-});
+/**
+ * A portable rule (ADR 0101) on a step: the settings its server's live catalog publishes, the workflow caller's facet,
+ * the arguments as the earlier checks left them; judged as the edge's `portableStage` judges a direct call (the same
+ * audit events, the refusal's message the workflow's reason).
+ */
+function portableCheck(rule: PortableRule): StepCheck {
+  return {
+    name: rule.name,
+    async run(r) {
+      const { step, job } = r;
+      const all = r.deps.argumentGuardrails?.ruleSettings
+        ? await r.deps.argumentGuardrails.ruleSettings(step.serverId!).catch(() => 'unreadable' as const)
+        : undefined;
+      const settings = all === 'unreadable' ? 'invalid' : settingsFor(rule, all);
+      if (settings === undefined) return undefined;
+      const tool = { name: step.name, inputSchema: step.inputSchema ?? {} };
+      if (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings)) return undefined;
+      const facets = (r.facets ??= new CallerFacets(ruleCallerOf(job.principal)));
+      const decision = judgePortable(rule, settings, { args: r.args, tool, facets });
+      if (decision === undefined) return undefined;
+      const refused = 'refuse' in decision;
+      const { code, message } = refused ? decision.refuse : decision.wouldRefuse;
+      const kind = refused ? ('refused' as const) : ('would_refuse' as const);
+      if (r.audit)
+        r.audit.sink.add(
+          ruleDecisionEvent(r.audit.events, { rule: rule.name, code, kind, invocationId: job.invocationId }),
+        );
+      return refused ? message : undefined;
+    },
+  };
+}
+
+/** The checks of a step, in the list's order (built once, as this module loads); portable rules by `portableCheck`. */
+const stepChecks = rulePlan<StepCheck>(
+  'workflowStep',
+  {
+    delegation: delegationCheck,
+    'argument-guardrails': argumentGuardrailsCheck,
+    access: accessCheck,
+    session: sessionCheck,
+    quota: quotaCheck,
+  },
+  portableCheck,
+);
 
 /** The names of the rules a step meets, in order (compared with the list by a unit test). */
 export const stepRuleNames: readonly string[] = stepChecks.map((check) => check.name);
@@ -348,6 +392,8 @@ export interface ArgumentGuardrailsReader {
   of(serverId: string): Promise<readonly CompiledGuardrail[]>;
   /** The tool's catalog `labels` (none: an unknown tool, or no label). */
   labels?(serverId: string, tool: string): Promise<readonly ToolLabel[]>;
+  /** The server's settings of portable rules (ADR 0101), as its live catalog publishes them (absent: none). */
+  ruleSettings?(serverId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 type ToolLabel = NonNullable<CatalogTool['labels']>[number];
@@ -357,12 +403,14 @@ const CatalogVersion = z.object({ version: z.number() });
 const CatalogChecks = z.object({
   guardrails: z.array(GuardrailRule).optional(),
   tools: z.array(z.object({ tool: z.object({ name: z.string() }), labels: CatalogTool.shape.labels })).optional(),
+  ruleSettings: z.record(z.string(), z.unknown()).optional(),
 });
 
 interface CatalogChecked {
   version: number;
   guardrails: readonly CompiledGuardrail[];
   labels: ReadonlyMap<string, readonly ToolLabel[]>;
+  ruleSettings: Record<string, unknown> | undefined;
 }
 
 export function argumentGuardrailsReader(redis: RedisClient, prefix: string): ArgumentGuardrailsReader {
@@ -378,7 +426,8 @@ export function argumentGuardrailsReader(redis: RedisClient, prefix: string): Ar
     const checks = CatalogChecks.parse(catalog);
     const labels = new Map<string, readonly ToolLabel[]>();
     for (const t of checks.tools ?? []) if (t.labels?.length) labels.set(t.tool.name, t.labels);
-    const made = { version, guardrails: compileGuardrails(checks.guardrails ?? [], 'arguments'), labels };
+    const guardrails = compileGuardrails(checks.guardrails ?? [], 'arguments');
+    const made = { version, guardrails, labels, ruleSettings: checks.ruleSettings };
     if (compiled.size > 1000) compiled.clear();
     compiled.set(serverId, made);
     return made;
@@ -386,5 +435,6 @@ export function argumentGuardrailsReader(redis: RedisClient, prefix: string): Ar
   return {
     of: async (serverId) => (await read(serverId))?.guardrails ?? [],
     labels: async (serverId, tool) => (await read(serverId))?.labels.get(tool) ?? [],
+    ruleSettings: async (serverId) => (await read(serverId))?.ruleSettings,
   };
 }

@@ -273,6 +273,7 @@ const governingFields = [
   'confirmTools',
   'approvalTools',
   'approvalRule',
+  'ruleSettings',
   'config',
   'autoAccept',
 ];

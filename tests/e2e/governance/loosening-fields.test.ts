@@ -221,6 +221,7 @@ function serverBaseline() {
     approvalTools: ['create_ticket'],
     approvalRule: { approvers: { subjects: ['ada'] }, approvals: 1, expiresInSeconds: 3600 },
     config: {},
+    ruleSettings: { 'spending-limit': { argument: 'limit', limit: 50 } },
     externalMcpConfigs: [],
     externalMcpServers: [],
   };
@@ -243,6 +244,8 @@ const serverChanges: Record<keyof typeof serverFields, () => unknown> = {
   // The operator names themselves the approver of the calls they would then approve.
   approvalRule: () => ({ approvers: { subjects: ['otto'] } }),
   config: () => ({ exposeCallerToken: true }),
+  // A raised spending limit (ADR 0101).
+  ruleSettings: () => ({ 'spending-limit': { argument: 'limit', limit: 5000 } }),
 };
 
 describe('who may change what a rule rests on', () => {
@@ -330,6 +333,7 @@ describe('who may change what a rule rests on', () => {
       approvalTools: ['create_ticket'],
       approvalRule: { approvers: { subjects: ['otto'] } },
       config: { exposeCallerToken: true },
+      ruleSettings: { 'spending-limit': { argument: 'limit', limit: 50 } },
     };
     expect(Object.keys(created).sort()).toEqual(
       Object.entries(serverFields)

@@ -582,13 +582,32 @@ const STAGES: Stage[] = [
     prime: true,
     rule: () => Promise.resolve({ action: 'session.would_hold', ruleIds: ['grid-session-log'] }),
   },
+  {
+    // A portable rule (ADR 0101): a bound on an argument that is not a number refuses every call that sends it.
+    name: 'spending limit',
+    stage: 'spending-limit',
+    server: () => ({ ruleSettings: { 'spending-limit': { argument: 'ticket_id', limit: 0 } } }),
+    says: /argument "ticket_id" must be a JSON number \(got string\) on tool "get_ticket[^"]*": the call was not made/,
+  },
+  {
+    name: 'spending limit',
+    stage: 'spending-limit',
+    logOnly: true,
+    server: () => ({ ruleSettings: { 'spending-limit': { argument: 'ticket_id', limit: 0, mode: 'log_only' } } }),
+    rule: (s) =>
+      Promise.resolve({
+        action: 'rule.would_refuse',
+        ruleIds: [`${s.normal.id}/${TOOL}`, `${s.smart.id}/${s.smart.tool}`],
+      }),
+  },
 ];
 
 /**
- * Cells left out of the grid while a gap is open (reported with the issue, never skipped). None now: a log-only rule on
- * a workflow step's tool is recorded by the worker as the edge records it for a plain call (step-checks.ts).
+ * Cells left out of the grid while a gap is open (reported with the issue, never skipped): a spending limit declares
+ * the backtest, but a proposal cannot change a server's `ruleSettings` yet (both sides judge the current ones, ADR
+ * 0101; docs/governance.md "Every rule on every path", note 9), so no proposal of it can be replayed.
  */
-const GAPS = new Set<string>([]);
+const GAPS = new Set<string>([`spending limit × ${BACKTEST}`, `spending limit (log only) × ${BACKTEST}`]);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The stack

@@ -1,17 +1,21 @@
-import { ConfirmButton } from '../ui.tsx';
+import { useState } from 'react';
+import { ConfirmButton, type Loaded } from '../ui.tsx';
 
 /**
  * Delete (or another `verb` of the kind: Revoke) `name`, behind `ConfirmButton`'s confirmation: "Delete {name}?
- * {then}", confirmed by "Delete {name}". Nothing for a caller who may only read the area it is in.
+ * {then}", confirmed by "Delete {name}"; the button says `label` (the verb unless given). Nothing for a caller who may
+ * only read the area it is in.
  */
 export function DeleteButton({
   verb = 'Delete',
+  label = verb,
   name,
   then,
   busy,
   onConfirm,
 }: {
   verb?: string;
+  label?: string;
   name: string;
   /** What follows, said after the question. */
   then?: string;
@@ -20,7 +24,7 @@ export function DeleteButton({
 }) {
   return (
     <ConfirmButton
-      label={verb}
+      label={label}
       name={name}
       question={then ? `${verb} ${name}? ${then}` : `${verb} ${name}?`}
       confirmLabel={`${verb} ${name}`}
@@ -43,7 +47,7 @@ export function RowDeleteButton({
   ...rest
 }: { row: { id: string; name: string }; deletion: RowDeletion } & Pick<
   Parameters<typeof DeleteButton>[0],
-  'verb' | 'then'
+  'verb' | 'label' | 'then'
 >) {
   return (
     <DeleteButton
@@ -52,5 +56,42 @@ export function RowDeleteButton({
       busy={deletion.deleting === row.id}
       onConfirm={() => deletion.onDelete(row.id)}
     />
+  );
+}
+
+/** Which row of `list` is open in its edit form (one at a time): its id, and the row once the list is loaded. */
+export function useEditedRow<R extends { id: string }>(list: Loaded<R[]>) {
+  const [editing, setEditing] = useState<string | null>(null);
+  const edited = list.state === 'done' ? list.data.find((r) => r.id === editing) : undefined;
+  return { editing, setEditing, edited };
+}
+
+/**
+ * A row's Change button, opening its edit form below the list (`editing`, or closing it when open), and its
+ * `RowDeleteButton`.
+ */
+export function ChangeAndDelete({
+  row,
+  editing,
+  onEditing,
+  ...remove
+}: {
+  row: { id: string; name: string };
+  editing: string | null;
+  onEditing: (id: string | null) => void;
+} & Omit<Parameters<typeof RowDeleteButton>[0], 'row'>) {
+  return (
+    <>
+      <button
+        type="button"
+        className="secondary"
+        aria-label={`Change ${row.name}`}
+        aria-expanded={editing === row.id}
+        onClick={() => onEditing(editing === row.id ? null : row.id)}
+      >
+        Change
+      </button>{' '}
+      <RowDeleteButton row={row} {...remove} />
+    </>
   );
 }

@@ -51,6 +51,33 @@ export function FilterSelect({
 }
 
 /**
+ * A select kept in the address of the page at `path`: a value goes to `{path}?{param}={value}`, the value `none` (the
+ * default, `''`) to `path` alone.
+ */
+export function AddressSelect({
+  path,
+  param,
+  none = '',
+  ...select
+}: {
+  path: string;
+  param: string;
+  none?: string;
+  id: string;
+  label: string;
+  value: string;
+  options: Option[];
+}) {
+  return (
+    <SelectField
+      inline
+      {...select}
+      onValue={(v) => navigate(v === none ? path : `${path}?${param}=${encodeURIComponent(v)}`)}
+    />
+  );
+}
+
+/**
  * A list's filters form (`.filters`), kept in the address of the list at `path`: `selects(set)` apply at once, the
  * text filters (`texts`, their `values`, ids `{idPrefix}-{key}`) with "Apply filters"; `after` ends the form.
  */

@@ -169,6 +169,26 @@ export function toggledSet<T>(set: ReadonlySet<T>, item: T, on: boolean): Set<T>
   return next;
 }
 
+/** A labelled checkbox (`onValue` gets whether it is checked), its box before its label. */
+export function CheckField({
+  id,
+  label,
+  checked,
+  onValue,
+}: {
+  id: string;
+  label: ReactNode;
+  checked: boolean;
+  onValue: (on: boolean) => void;
+}) {
+  return (
+    <span>
+      <input type="checkbox" id={id} checked={checked} onChange={(e) => onValue(e.target.checked)} />
+      <label htmlFor={id}>{label}</label>
+    </span>
+  );
+}
+
 /** A row of checkboxes (`.checks`), one per item; `children` come first (an "all" box). */
 export function Checks<T>({
   items,
@@ -189,15 +209,13 @@ export function Checks<T>({
     <div className="checks">
       {children}
       {items.map((item) => (
-        <span key={idOf(item)}>
-          <input
-            type="checkbox"
-            id={idOf(item)}
-            checked={checked(item)}
-            onChange={(e) => onToggle(item, e.target.checked)}
-          />
-          <label htmlFor={idOf(item)}>{labelOf(item)}</label>
-        </span>
+        <CheckField
+          key={idOf(item)}
+          id={idOf(item)}
+          label={labelOf(item)}
+          checked={checked(item)}
+          onValue={(on) => onToggle(item, on)}
+        />
       ))}
     </div>
   );

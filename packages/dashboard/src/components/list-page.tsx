@@ -25,6 +25,12 @@ export function useLists<C extends Record<string, Promise<{ data: unknown }>>>(
   return useLoad(() => listsOf(calls(client)), [client]);
 }
 
+/** What a list page's create form gets: the client, and `onCreated` (a reload of the list) once it created a row. */
+export interface CreateFormProps {
+  client: ManagementClient;
+  onCreated: () => void;
+}
+
 /** The parameters of an operation on the resource `id` (`DELETE /quotas/{id}`). */
 export const byId = (id: string) => ({ params: { path: { id } } });
 
@@ -40,7 +46,7 @@ export function useRowDelete(call: (id: string) => Promise<unknown>, onDone: () 
 /**
  * A list page's body: its create (or edit) form, only for those who may change the area (`Writable`), `between` it
  * and the list (what the form did), then the list under its heading (`Section`) with why the last row action failed
- * (`failure`, titled `failed`).
+ * (`failure`, titled `failed`), if its rows have actions.
  */
 export function FormAndList({
   form,
@@ -51,8 +57,8 @@ export function FormAndList({
 }: {
   form: ReactNode;
   between?: ReactNode;
-  section: { id: string; title: ReactNode; failed: string };
-  failure: unknown;
+  section: { id: string; title: ReactNode; failed?: string };
+  failure?: unknown;
   children: ReactNode;
 }) {
   return (
@@ -60,7 +66,7 @@ export function FormAndList({
       <Writable>{form}</Writable>
       {between}
       <Section id={section.id} title={section.title}>
-        {failure !== null && <ErrorBox error={failure} title={section.failed} />}
+        {failure !== undefined && failure !== null && <ErrorBox error={failure} title={section.failed} />}
         {children}
       </Section>
     </>

@@ -1,4 +1,5 @@
 import type { FormEvent, ReactNode } from 'react';
+import { Link } from '../router.tsx';
 import { Success } from './form.tsx';
 
 /** A part of a page under its heading: `<section>` named by its `<h2 id="{id}-title">`. */
@@ -38,5 +39,14 @@ export function FormSection({
       <Success>{done}</Success>
       {after}
     </Section>
+  );
+}
+
+/** Where a page is: a link up to the list it belongs to (`up`, named `label`), then `children` (the page's own name). */
+export function Crumbs({ up, label, children }: { up: string; label: string; children: ReactNode }) {
+  return (
+    <p className="crumbs">
+      <Link href={up}>{label}</Link> / {children}
+    </p>
   );
 }

@@ -85,20 +85,16 @@ async function lastDay(client: ManagementClient, actions: readonly WouldBeAction
   }
 }
 
-/**
- * The last day's would-be decisions of the workspace's log-only rules of one kind (`enforce: false`), newest first:
- * read from the audit trail (`GET /audit_events?action=…&from=…`, scope `audit`; a guardrail's three actions read
- * together). Each edge records at most one per rule, caller and tool per minute (the metric counts all of them).
- */
-export function WouldBeDecisions({
+/** The list under its heading: `title` ("Would-be refusals (last 24 h)" unless given) and `hint`. */
+function WouldBeList({
   client,
   action,
-  title,
+  title = 'Would-be refusals (last 24 h)',
   hint = 'What rules in log-only mode would have refused in the last 24 hours: the calls went on.',
 }: {
   client: ManagementClient;
   action: WouldBeAction | readonly WouldBeAction[];
-  title: string;
+  title?: string;
   hint?: string;
 }) {
   const actions = typeof action === 'string' ? [action] : action;
@@ -117,4 +113,18 @@ export function WouldBeDecisions({
       />
     </section>
   );
+}
+
+/**
+ * The last day's would-be decisions of the workspace's log-only rules of one kind (`enforce: false`), newest first:
+ * read from the audit trail (`GET /audit_events?action=…&from=…`, scope `audit`; a guardrail's three actions read
+ * together). Each edge records at most one per rule, caller and tool per minute (the metric counts all of them).
+ * Given `rules`, shown only while one of them is in log-only mode.
+ */
+export function WouldBeDecisions({
+  rules,
+  ...shown
+}: { rules?: readonly { enforce: boolean }[] } & Parameters<typeof WouldBeList>[0]) {
+  if (rules && !rules.some((r) => !r.enforce)) return null;
+  return <WouldBeList {...shown} />;
 }

@@ -91,9 +91,7 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
             >
               <PoliciesTable policies={policies} keys={keys} servers={servers} deletion={deletion} />
             </FormAndList>
-            {policies.some((p) => !p.enforce) && (
-              <WouldBeDecisions client={client} action="access.would_refuse" title="Would-be refusals (last 24 h)" />
-            )}
+            <WouldBeDecisions client={client} action="access.would_refuse" rules={policies} />
           </>
         )}
       </Show>

@@ -7,7 +7,14 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Empty, OneTimeKey, Show, when } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
-import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
+import {
+  byId,
+  FormAndList,
+  serverList,
+  useLists,
+  useRowDelete,
+  type CreateFormProps,
+} from '../components/list-page.tsx';
 import { NarrowedTokens } from './api-keys/narrowed-tokens.tsx';
 import { Link } from '../router.tsx';
 
@@ -54,15 +61,7 @@ function NewKey({ created, onDone }: { created: Made; onDone: () => void }) {
   );
 }
 
-function CreateKey({
-  client,
-  servers,
-  onCreated,
-}: {
-  client: ManagementClient;
-  servers: Schemas['McpServerSummary'][];
-  onCreated: () => void;
-}) {
+function CreateKey({ client, servers, onCreated }: CreateFormProps & { servers: Schemas['McpServerSummary'][] }) {
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<Scope[]>(['management', 'runtime']);
   const [serverIds, setServerIds] = useState<string[]>([]);
@@ -193,15 +192,13 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
       <h1>API keys</h1>
       <Show loaded={loaded} what="the API keys">
         {({ keys, servers }) => (
-          <>
-            <FormAndList
-              form={<CreateKey client={client} servers={servers} onCreated={reload} />}
-              section={{ id: 'keys', title: 'Keys', failed: 'Not revoked' }}
-              failure={error}
-            >
-              <KeysTable keys={keys} servers={servers} deletion={deletion} />
-            </FormAndList>
-          </>
+          <FormAndList
+            form={<CreateKey client={client} servers={servers} onCreated={reload} />}
+            section={{ id: 'keys', title: 'Keys', failed: 'Not revoked' }}
+            failure={error}
+          >
+            <KeysTable keys={keys} servers={servers} deletion={deletion} />
+          </FormAndList>
         )}
       </Show>
       <NarrowedTokens client={client} />

@@ -1,31 +1,15 @@
 import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
-import { useAction } from '../components/action.ts';
-import { ActionError, SelectField, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { Link, navigate } from '../router.tsx';
+import { Link } from '../router.tsx';
 import { Json, useLoad, when } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
-import { DecisionButtons } from '../components/decision-buttons.tsx';
+import { DecideForm, DecisionList, partyText, StateFilter, stateOf, stateQuery } from '../components/decisions.tsx';
 
 type Approval = Schemas['Approval'];
 type State = Approval['state'];
 
-const states: readonly State[] = ['pending', 'granted', 'denied', 'expired', 'executed'];
-
-/** The state filter in the address (`?state=`): pending unless it says another, or `all`. */
-function stateOf(query: URLSearchParams): State | 'all' {
-  const s = query.get('state') ?? 'pending';
-  return s === 'all' || states.includes(s as State) ? (s as State | 'all') : 'pending';
-}
-
-const partyKinds: Record<string, string> = { api_key: 'API key', oauth_subject: 'user', person: 'person' };
-
-/** Who a request or decision names: an API key by name (or id), a signed-in user by subject, a person. */
-function partyText(p: Approval['requester']): string {
-  return `${partyKinds[p.type] ?? p.type} ${p.name ?? p.id ?? '—'}`;
-}
+const states: readonly [State, ...State[]] = ['pending', 'granted', 'denied', 'expired', 'executed'];
 
 /** The rule: who may decide, how many approvals it needs and how many were given. */
 function RuleCell({ approval }: { approval: Approval }) {
@@ -67,21 +51,6 @@ function SessionChain({ approval }: { approval: Approval }) {
   );
 }
 
-/** The decisions so far, each with its comment. */
-function Decisions({ approval }: { approval: Approval }) {
-  if (approval.decisions.length === 0) return null;
-  return (
-    <ul className="decisions">
-      {approval.decisions.map((d) => (
-        <li key={`${d.approver.type} ${d.approver.id ?? ''} ${d.at}`}>
-          {d.decision === 'approve' ? 'Approved' : 'Denied'} by {partyText(d.approver)}
-          {d.comment ? `: ${d.comment}` : ''}
-        </li>
-      ))}
-    </ul>
-  );
-}
-
 /**
  * Approve or deny one pending request, with an optional comment; the decided request replaces the row
  * (`onDecided`). A refusal (403 not an approver, 409 decided already or expired) is shown in the row.
@@ -95,41 +64,26 @@ function Decide({
   approval: Approval;
   onDecided: (a: Approval) => void;
 }) {
-  const [comment, setComment] = useState('');
-  const action = useAction();
   const label = `${approval.tool} on ${approval.server.name}`;
-  const decide = (how: 'approve' | 'deny') => {
-    const init = { params: { path: { id: approval.id } }, body: comment.trim() ? { comment: comment.trim() } : {} };
-    action.run(
-      () =>
-        unwrap(
-          how === 'approve' ? client.POST('/approvals/{id}/approve', init) : client.POST('/approvals/{id}/deny', init),
-        ),
-      {
-        then: (decided) => {
-          onDecided(decided);
-          return `${how === 'approve' ? 'Approved' : 'Denied'}: the request is ${decided.state}.`;
-        },
-        failed: how === 'approve' ? 'Not approved' : 'Not denied',
-      },
-    );
-  };
+  const path = { path: { id: approval.id } };
   return (
     <div className="decide">
-      {approval.state === 'pending' && (
-        <Writable>
-          <TextField
-            id={`comment-${approval.id}`}
-            label={`Comment on ${label} (optional)`}
-            value={comment}
-            onValue={setComment}
-            maxLength={1000}
-          />
-          <DecisionButtons decisions={['approve', 'deny']} label={label} busy={action.busy} onDecide={decide} />
-        </Writable>
-      )}
-      <ActionError action={action} title="Not decided" />
-      <Success>{action.done}</Success>
+      <DecideForm
+        open={approval.state === 'pending'}
+        comment={{ id: `comment-${approval.id}`, label: `Comment on ${label} (optional)` }}
+        label={label}
+        send={(how, body) =>
+          unwrap(
+            how === 'approve'
+              ? client.POST('/approvals/{id}/approve', { params: path, body })
+              : client.POST('/approvals/{id}/deny', { params: path, body }),
+          )
+        }
+        then={(decided, how) => {
+          onDecided(decided);
+          return `${how === 'approve' ? 'Approved' : 'Denied'}: the request is ${decided.state}.`;
+        }}
+      />
     </div>
   );
 }
@@ -153,7 +107,7 @@ function columnsFor(client: ManagementClient, onDecided: (a: Approval) => void):
       header: 'Decision',
       cell: (a) => (
         <>
-          <Decisions approval={a} />
+          {a.decisions.length > 0 && <DecisionList decisions={a.decisions} />}
           <Decide client={client} approval={a} onDecided={onDecided} />
         </>
       ),
@@ -167,10 +121,9 @@ function columnsFor(client: ManagementClient, onDecided: (a: Approval) => void):
  * approver the rule names may, and never the caller of the call.
  */
 export function ApprovalsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
-  const state = stateOf(query);
+  const state = stateOf(query, states);
   const [loaded, reload] = useLoad(
-    () =>
-      unwrap(client.GET('/approvals', { params: { query: { limit: 100, ...(state === 'all' ? {} : { state }) } } })),
+    () => unwrap(client.GET('/approvals', { params: { query: stateQuery(state) } })),
     [client, state],
   );
   // Decided here: the answer replaces the listed request (it stays in view, whatever the filter).
@@ -184,19 +137,7 @@ export function ApprovalsPage({ client, query }: { client: ManagementClient; que
         Calls of tools that need someone else’s approval. An approved call runs once, when its caller calls again with
         the same arguments; a denial’s comment is shown to the caller. Secret values of the arguments are masked.
       </p>
-      <div className="filters">
-        <SelectField
-          inline
-          id="approvals-state"
-          label="State"
-          value={state}
-          onValue={(v) => navigate(v === 'pending' ? '/approvals' : `/approvals?state=${v}`)}
-          options={[...states.map((s) => ({ value: s, label: s })), { value: 'all', label: 'all' }]}
-        />
-        <button type="button" className="secondary" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+      <StateFilter id="approvals-state" path="/approvals" states={states} value={state} onRefresh={reload} />
       <ResourceTable
         loaded={rows}
         what="the approval requests"

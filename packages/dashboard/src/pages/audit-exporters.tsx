@@ -9,6 +9,7 @@ import { Link } from '../router.tsx';
 import { SecretInput, useLoad, when } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
+import type { CreateFormProps } from '../components/list-page.tsx';
 
 type Exporter = Schemas['AuditExporter'];
 type Status = Schemas['AuditExporterStatus'];
@@ -129,7 +130,7 @@ function TargetFields({ draft, set }: { draft: Draft; set: (d: Partial<Draft>) =
   );
 }
 
-function CreateExporter({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
+function CreateExporter({ client, onCreated }: CreateFormProps) {
   const action = useAction();
   const [draft, setDraft] = useState<Draft>(emptyDraft);
   const set = (d: Partial<Draft>) => setDraft((old) => ({ ...old, ...d }));

@@ -1,21 +1,15 @@
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
-import { SelectField } from '../components/form.tsx';
+import { partyText, StateFilter, stateOf, stateQuery } from '../components/decisions.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { Link, navigate } from '../router.tsx';
+import { Link } from '../router.tsx';
 import { useLoad, when } from '../ui.tsx';
-import { ChangeRequestDetail, partyText } from './change-requests/detail.tsx';
+import { ChangeRequestDetail } from './change-requests/detail.tsx';
 
 type ChangeRequest = Schemas['ChangeRequest'];
 type State = ChangeRequest['state'];
 
-const states: readonly State[] = ['pending', 'approved', 'applied', 'denied', 'expired', 'stale', 'failed'];
-
-/** The state filter in the address (`?state=`): pending unless it says another, or `all`. */
-function stateOf(query: URLSearchParams): State | 'all' {
-  const s = query.get('state') ?? 'pending';
-  return s === 'all' || states.includes(s as State) ? (s as State | 'all') : 'pending';
-}
+const states: readonly [State, ...State[]] = ['pending', 'approved', 'applied', 'denied', 'expired', 'stale', 'failed'];
 
 const columns: Column<ChangeRequest>[] = [
   {
@@ -48,16 +42,12 @@ export function ChangeRequestsPage({
   id?: string | undefined;
   query: URLSearchParams;
 }) {
-  const state = stateOf(query);
+  const state = stateOf(query, states);
   const [loaded, reload] = useLoad(
     () =>
       id
         ? Promise.resolve({ data: [] })
-        : unwrap(
-            client.GET('/change_requests', {
-              params: { query: { limit: 100, ...(state === 'all' ? {} : { state }) } },
-            }),
-          ),
+        : unwrap(client.GET('/change_requests', { params: { query: stateQuery(state) } })),
     [client, state, id],
   );
   if (id) return <ChangeRequestDetail client={client} id={id} />;
@@ -66,19 +56,13 @@ export function ChangeRequestsPage({
     <>
       <h1>Change requests</h1>
       <FourEyesState client={client} />
-      <div className="filters">
-        <SelectField
-          inline
-          id="change-requests-state"
-          label="State"
-          value={state}
-          onValue={(v) => navigate(v === 'pending' ? '/change-requests' : `/change-requests?state=${v}`)}
-          options={[...states.map((s) => ({ value: s, label: s })), { value: 'all', label: 'all' }]}
-        />
-        <button type="button" className="secondary" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+      <StateFilter
+        id="change-requests-state"
+        path="/change-requests"
+        states={states}
+        value={state}
+        onRefresh={reload}
+      />
       <ResourceTable
         loaded={rows}
         what="the change requests"

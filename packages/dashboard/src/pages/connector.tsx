@@ -6,6 +6,7 @@ import { Writable } from '../powers.tsx';
 import { Facts } from '../components/facts.tsx';
 import { NewVersion, type Connector } from './connector/new-version.tsx';
 import { DeleteConnector } from './connector/delete.tsx';
+import { Crumbs } from '../components/section.tsx';
 
 function ConnectorFacts({ connector, instances }: { connector: Connector; instances: Schemas['ConnectorInstance'][] }) {
   return (
@@ -40,9 +41,9 @@ export function ConnectorPage({ client, id }: { client: ManagementClient; id: st
   }, [client, id]);
   return (
     <>
-      <p className="crumbs">
-        <Link href="/connectors">Connectors</Link> / {loaded.state === 'done' ? loaded.data.connector.name : id}
-      </p>
+      <Crumbs up="/connectors" label="Connectors">
+        {loaded.state === 'done' ? loaded.data.connector.name : id}
+      </Crumbs>
       <Show loaded={loaded} what="the connector">
         {({ connector, instances, servers }) => (
           <>

@@ -12,8 +12,8 @@ import { SubmitButton, Success } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ErrorBox, useLoad } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { FormAndList, type CreateFormProps } from '../components/list-page.tsx';
 
 type Result =
   { kind: 'created'; connector: Schemas['Connector'] } | InvalidDocumentOutcome | { kind: 'error'; error: unknown };
@@ -43,7 +43,7 @@ function promisesText(c: Pick<Schemas['Connector'], 'capabilities' | 'sla'>): st
   return parts.length > 0 ? parts.join(' · ') : 'none declared';
 }
 
-function Upload({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
+function Upload({ client, onCreated }: CreateFormProps) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(null);
@@ -107,10 +107,10 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
   return (
     <>
       <h1>Connectors</h1>
-      <Writable>
-        <Upload client={client} onCreated={reload} />
-      </Writable>
-      <Section id="connectors" title="Connectors of the workspace">
+      <FormAndList
+        form={<Upload client={client} onCreated={reload} />}
+        section={{ id: 'connectors', title: 'Connectors of the workspace' }}
+      >
         <ResourceTable
           loaded={connectors}
           what="the connectors"
@@ -123,7 +123,7 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
             </>
           }
         />
-      </Section>
+      </FormAndList>
     </>
   );
 }

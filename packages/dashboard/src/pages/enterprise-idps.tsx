@@ -5,9 +5,10 @@ import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
 import { Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { ConfirmButton, ErrorBox, OneTimeKey, useLoad, useRowAction } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
-import { FormSection, Section } from '../components/section.tsx';
+import { OneTimeKey, useLoad } from '../ui.tsx';
+import { ChangeAndDelete, useEditedRow } from '../components/delete-button.tsx';
+import { byId, FormAndList, useRowDelete } from '../components/list-page.tsx';
+import { FormSection } from '../components/section.tsx';
 
 type Idp = Schemas['EnterpriseIdp'];
 type Fields = { name: string; issuer: string; jwksUrl: string; clientId: string; userClaim: string };
@@ -183,40 +184,22 @@ const columns: Column<Idp>[] = [
 export function EnterpriseIdpsPage({ client }: { client: ManagementClient }) {
   const [list, reload] = useLoad(() => unwrap(client.GET('/enterprise_idps')).then((r) => r.data), [client]);
   const [done, setDone] = useState<ReactNode>(null);
-  const [editing, setEditing] = useState<string | null>(null);
-  const removal = useRowAction();
+  const { editing, setEditing, edited } = useEditedRow(list);
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/enterprise_idps/{id}', byId(id))), reload);
   const report = (message: ReactNode) => {
     setDone(message);
     reload();
   };
   const actions = (i: Idp) => (
-    <>
-      <button
-        type="button"
-        className="secondary"
-        aria-label={`Change ${i.name}`}
-        aria-expanded={editing === i.id}
-        onClick={() => setEditing(editing === i.id ? null : i.id)}
-      >
-        Change
-      </button>{' '}
-      <ConfirmButton
-        label="Remove"
-        name={i.name}
-        question={`Remove ${i.name}? Its ID-JAGs are refused at once.`}
-        confirmLabel={`Remove ${i.name}`}
-        busy={removal.pending === i.id}
-        onConfirm={() =>
-          removal.run(
-            i.id,
-            () => unwrap(client.DELETE('/enterprise_idps/{id}', { params: { path: { id: i.id } } })),
-            reload,
-          )
-        }
-      />
-    </>
+    <ChangeAndDelete
+      row={i}
+      editing={editing}
+      onEditing={setEditing}
+      deletion={deletion}
+      verb="Remove"
+      then="Its ID-JAGs are refused at once."
+    />
   );
-  const edited = list.state === 'done' ? list.data.find((i) => i.id === editing) : undefined;
   return (
     <>
       <h1>Enterprise IdPs</h1>
@@ -226,12 +209,12 @@ export function EnterpriseIdpsPage({ client }: { client: ManagementClient }) {
         names (their connections, policies, quotas and audit apply). Adding an IdP or changing its issuer, keys, client
         or claim lets people in: with four eyes on loosening, it waits for another person’s approval.
       </p>
-      <Writable>
-        <AddIdp client={client} onAdded={reload} />
-      </Writable>
-      <Success>{done}</Success>
-      <Section id="idps" title="Enterprise IdPs of the workspace">
-        {removal.error !== null && <ErrorBox error={removal.error} title="Not removed" />}
+      <FormAndList
+        form={<AddIdp client={client} onAdded={reload} />}
+        between={<Success>{done}</Success>}
+        section={{ id: 'idps', title: 'Enterprise IdPs of the workspace', failed: 'Not removed' }}
+        failure={error}
+      >
         <ResourceTable
           loaded={list}
           what="the enterprise IdPs"
@@ -241,7 +224,7 @@ export function EnterpriseIdpsPage({ client }: { client: ManagementClient }) {
           empty="No enterprise IdP yet."
         />
         {edited && <EditIdp key={`${edited.id}-${edited.updatedAt}`} client={client} idp={edited} onDone={report} />}
-      </Section>
+      </FormAndList>
     </>
   );
 }

@@ -5,9 +5,10 @@ import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
 import { Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
-import { FormSection, Section } from '../components/section.tsx';
+import { SecretInput, useLoad, when } from '../ui.tsx';
+import { ChangeAndDelete, useEditedRow } from '../components/delete-button.tsx';
+import { byId, FormAndList, useRowDelete } from '../components/list-page.tsx';
+import { FormSection } from '../components/section.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 
@@ -206,40 +207,25 @@ const columns: Column<Registered>[] = [
 export function ExternalServersPage({ client }: { client: ManagementClient }) {
   const [list, reload] = useLoad(() => unwrap(client.GET('/external_mcp_servers')).then((r) => r.data), [client]);
   const [done, setDone] = useState<string | null>(null);
-  const [editing, setEditing] = useState<string | null>(null);
-  const removal = useRowAction();
+  const { editing, setEditing, edited } = useEditedRow(list);
+  const { error, ...deletion } = useRowDelete(
+    (id) => unwrap(client.DELETE('/external_mcp_servers/{id}', byId(id))),
+    reload,
+  );
   const report = (message: string) => {
     setDone(message);
     reload();
   };
   const actions = (s: Registered) => (
-    <>
-      <button
-        type="button"
-        className="secondary"
-        aria-label={`Change ${s.name}`}
-        aria-expanded={editing === s.id}
-        onClick={() => setEditing(editing === s.id ? null : s.id)}
-      >
-        Change
-      </button>{' '}
-      <ConfirmButton
-        label="Remove"
-        name={s.name}
-        question={`Unregister ${s.name}?`}
-        confirmLabel={`Unregister ${s.name}`}
-        busy={removal.pending === s.id}
-        onConfirm={() =>
-          removal.run(
-            s.id,
-            () => unwrap(client.DELETE('/external_mcp_servers/{id}', { params: { path: { id: s.id } } })),
-            reload,
-          )
-        }
-      />
-    </>
+    <ChangeAndDelete
+      row={s}
+      editing={editing}
+      onEditing={setEditing}
+      deletion={deletion}
+      verb="Unregister"
+      label="Remove"
+    />
   );
-  const edited = list.state === 'done' ? list.data.find((s) => s.id === editing) : undefined;
   return (
     <>
       <h1>External MCP servers</h1>
@@ -249,12 +235,12 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
         pinned when it is registered: a tool, resource or prompt it changes or adds later waits on the{' '}
         <Link href="/review">Review</Link> page until someone accepts it.
       </p>
-      <Writable>
-        <RegisterForm client={client} onRegistered={report} />
-      </Writable>
-      <Success>{done}</Success>
-      <Section id="registered" title="Registered servers">
-        {removal.error !== null && <ErrorBox error={removal.error} title="Not removed" />}
+      <FormAndList
+        form={<RegisterForm client={client} onRegistered={report} />}
+        between={<Success>{done}</Success>}
+        section={{ id: 'registered', title: 'Registered servers', failed: 'Not removed' }}
+        failure={error}
+      >
         <ResourceTable
           loaded={list}
           what="the external MCP servers"
@@ -266,7 +252,7 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
         {edited && (
           <EditServer key={`${edited.id}-${edited.updatedAt}`} client={client} server={edited} onDone={report} />
         )}
-      </Section>
+      </FormAndList>
     </>
   );
 }

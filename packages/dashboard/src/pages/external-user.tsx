@@ -6,8 +6,8 @@ import { useAction } from '../components/action.ts';
 import { ActionOutcome, CodeArea, SubmitButton } from '../components/form.tsx';
 import { Link } from '../router.tsx';
 import { Empty, Show, useLoad, when } from '../ui.tsx';
-import { InArea, useMay, useMayChange, Writable } from '../powers.tsx';
-import { FormSection, Section } from '../components/section.tsx';
+import { Readable, useMayChange, Writable } from '../powers.tsx';
+import { FormSection, Section, Crumbs } from '../components/section.tsx';
 import { Facts } from '../components/facts.tsx';
 import { Connections } from './external-user/connections.tsx';
 import { McpConnections } from './external-user/mcp-connections.tsx';
@@ -95,12 +95,11 @@ export function ExternalUserPage({ client, name }: { client: ManagementClient; n
       servers: servers.data,
     };
   }, [client, name]);
-  const maySeeSecrets = useMay('secrets', 'read');
   return (
     <>
-      <p className="crumbs">
-        <Link href="/external-users">External users</Link> / {name}
-      </p>
+      <Crumbs up="/external-users" label="External users">
+        {name}
+      </Crumbs>
       <Show loaded={loaded} what="the external user">
         {({ user, instances, servers }) =>
           user === null ? (
@@ -120,11 +119,9 @@ export function ExternalUserPage({ client, name }: { client: ManagementClient; n
               <Writable>
                 <McpConnections client={client} user={user.name} servers={servers} />
               </Writable>
-              {maySeeSecrets && (
-                <InArea area="secrets">
-                  <Secrets client={client} user={user.name} />
-                </InArea>
-              )}
+              <Readable area="secrets">
+                <Secrets client={client} user={user.name} />
+              </Readable>
             </>
           )
         }

@@ -11,6 +11,7 @@ import { Writable } from '../powers.tsx';
 import { FormSection, Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
 import { Facts } from '../components/facts.tsx';
+import { FormAndList } from '../components/list-page.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -215,10 +216,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
         attributes are what workflows read as <code>$current_user.&lt;name&gt;</code>. Open a user to edit their
         attributes, connections, MCP connections and secrets.
       </p>
-      <Writable>
-        <CreateUser action={action} onCreate={create} />
-      </Writable>
-      <Section id="users" title="Users">
+      <FormAndList form={<CreateUser action={action} onCreate={create} />} section={{ id: 'users', title: 'Users' }}>
         <ResourceTable
           loaded={users}
           what="the external users"
@@ -236,7 +234,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
             />
           )}
         />
-      </Section>
+      </FormAndList>
       <Writable>
         <ScimProvisioning client={client} />
       </Writable>

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { SelectField } from '../components/form.tsx';
@@ -41,43 +41,56 @@ function Unused({ e }: { e: Entry }) {
   );
 }
 
-function Narrowest({ e }: { e: Entry }) {
+/** A cell's short list: an item a line (`children`), each keyed by `keyOf`. */
+interface CompactListProps<T> {
+  items: readonly T[];
+  keyOf: (item: T) => string;
+  children: (item: T) => ReactNode;
+}
+
+function CompactList<T>({ items, keyOf, children }: CompactListProps<T>) {
   return (
     <ul className="compact">
-      {e.policies.map((p) => (
-        <li key={p.name}>
-          {p.name}:{' '}
-          {p.tools.map((t) => (
-            <code key={t}>{t} </code>
-          ))}
-        </li>
+      {items.map((item) => (
+        <li key={keyOf(item)}>{children(item)}</li>
       ))}
     </ul>
   );
 }
 
+function Narrowest({ e }: { e: Entry }) {
+  return (
+    <CompactList items={e.policies} keyOf={(p) => p.name}>
+      {(p) => (
+        <>
+          {p.name}:{' '}
+          {p.tools.map((t) => (
+            <code key={t}>{t} </code>
+          ))}
+        </>
+      )}
+    </CompactList>
+  );
+}
+
 function Quotas({ e }: { e: Entry }) {
   return (
-    <ul className="compact">
-      {e.quotas.map((q) => (
-        <li key={q.window}>
-          {q.quota.limit} calls per {q.window} (peak {q.peak} at {when(q.peakAt)})
-        </li>
-      ))}
-    </ul>
+    <CompactList items={e.quotas} keyOf={(q) => q.window}>
+      {(q) => `${q.quota.limit} calls per ${q.window} (peak ${q.peak} at ${when(q.peakAt)})`}
+    </CompactList>
   );
 }
 
 function Findings({ e }: { e: Entry }) {
   if (e.findings.length === 0) return <span>None</span>;
   return (
-    <ul className="compact">
-      {e.findings.map((f) => (
-        <li key={`${f.serverId} ${f.tool} ${f.detector} ${f.on}`}>
+    <CompactList items={e.findings} keyOf={(f) => `${f.serverId} ${f.tool} ${f.detector} ${f.on}`}>
+      {(f) => (
+        <>
           <code>{f.tool}</code>: {f.detector} in its {f.on} ({f.calls})
-        </li>
-      ))}
-    </ul>
+        </>
+      )}
+    </CompactList>
   );
 }
 

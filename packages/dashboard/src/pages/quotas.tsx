@@ -2,14 +2,21 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { Checks, SelectField, TextField, toggled, FormEnd } from '../components/form.tsx';
+import { CheckField, Checks, SelectField, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { Show } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
-import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
+import {
+  byId,
+  FormAndList,
+  serverList,
+  useLists,
+  useRowDelete,
+  type CreateFormProps,
+} from '../components/list-page.tsx';
 import { BacktestButton } from '../components/backtest-button.tsx';
 import { namesOf, quotaFile } from '../rule-files.ts';
 
@@ -143,15 +150,7 @@ function MatchFields({ draft, set, servers }: { draft: Draft; set: SetDraft; ser
   );
 }
 
-function CreateQuota({
-  client,
-  servers,
-  onCreated,
-}: {
-  client: ManagementClient;
-  servers: Server[];
-  onCreated: () => void;
-}) {
+function CreateQuota({ client, servers, onCreated }: CreateFormProps & { servers: Server[] }) {
   const [draft, setDraft] = useState<Draft>(emptyDraft);
   const set = (change: Partial<Draft>) => setDraft((d) => ({ ...d, ...change }));
   const create = useAction();
@@ -194,15 +193,12 @@ function CreateQuota({
         options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
       />
       <MatchFields draft={draft} set={set} servers={servers} />
-      <span>
-        <input
-          type="checkbox"
-          id="quota-shadow"
-          checked={draft.shadow}
-          onChange={(e) => set({ shadow: e.target.checked })}
-        />
-        <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
-      </span>
+      <CheckField
+        id="quota-shadow"
+        label="Shadow mode: refuse nothing, record what it would refuse"
+        checked={draft.shadow}
+        onValue={(shadow) => set({ shadow })}
+      />
       <FormEnd
         action={create}
         failed="Not created"
@@ -265,9 +261,7 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
             >
               <QuotasTable quotas={quotas} servers={servers} deletion={deletion} />
             </FormAndList>
-            {quotas.some((q) => !q.enforce) && (
-              <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />
-            )}
+            <WouldBeDecisions client={client} action="quota.would_refuse" rules={quotas} />
           </>
         )}
       </Show>

@@ -8,6 +8,7 @@ import { RecordFilters, filtersOf } from './records/filters.tsx';
 import { DebugCaptures } from './records/debug-captures.tsx';
 import { CallSession } from './records/session.tsx';
 import { Steps, Tree, ms } from './records/steps.tsx';
+import { Crumbs } from '../components/section.tsx';
 
 /**
  * Jaeger's UI, when the control plane was given one (JAEGER_UI_URL): a `<meta>` it puts into index.html, so no API
@@ -140,9 +141,9 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
   );
   return (
     <>
-      <p className="crumbs">
-        <Link href="/records">Execution records</Link> / {id}
-      </p>
+      <Crumbs up="/records" label="Execution records">
+        {id}
+      </Crumbs>
       <Show loaded={record} what="the execution record">
         {(r) => (
           <>

@@ -2,10 +2,10 @@ import { type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { SelectField, NameField, FormEnd } from '../components/form.tsx';
+import { NameField, FormEnd } from '../components/form.tsx';
+import { AddressSelect } from '../components/filters.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { SecretActions, useSecretDraft, type SecretDraft } from '../components/secret-actions.tsx';
-import { navigate } from '../router.tsx';
 import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { FormSection, Section } from '../components/section.tsx';
@@ -60,12 +60,12 @@ function ScopeChoice({ serverId, servers }: { serverId: string; servers: Servers
   return (
     <>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <SelectField
-          inline
+        <AddressSelect
           id="secrets-of"
           label="Show the secrets of"
+          path="/secrets"
+          param="server"
           value={serverId}
-          onValue={(v) => navigate(v ? `/secrets?server=${encodeURIComponent(v)}` : '/secrets')}
           options={[
             { value: '', label: 'The workspace' },
             ...list.map((s) => ({ value: s.id, label: `Server ${s.name}` })),

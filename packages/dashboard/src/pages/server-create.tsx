@@ -22,6 +22,7 @@ import {
 import { Link, navigate } from '../router.tsx';
 import { Empty, ErrorBox, Loading, useLoad, type Loaded } from '../ui.tsx';
 import { useGoverns } from '../powers.tsx';
+import { Crumbs } from '../components/section.tsx';
 
 type Instances = Loaded<Schemas['ConnectorInstance'][]>;
 
@@ -169,9 +170,9 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
   };
   return (
     <>
-      <p className="crumbs">
-        <Link href="/servers">MCP servers</Link> / new
-      </p>
+      <Crumbs up="/servers" label="MCP servers">
+        new
+      </Crumbs>
       <h1>Create an MCP server</h1>
       <form onSubmit={submit} className="form">
         <ServerNameField value={d.name} onValue={d.setName}>

@@ -21,6 +21,7 @@ import { Link, navigate } from '../router.tsx';
 import { BacktestButton } from '../components/backtest-button.tsx';
 import { confirmationsFile } from '../rule-files.ts';
 import { ConfirmButton, Show, useLoad } from '../ui.tsx';
+import { Crumbs } from '../components/section.tsx';
 
 type Server = Schemas['McpServer'];
 type Instance = Schemas['ConnectorInstance'];
@@ -267,9 +268,9 @@ export function ServerEditPage({ client, id }: { client: ManagementClient; id: s
     <Show loaded={loaded} what="the server">
       {({ server, instances }) => (
         <>
-          <p className="crumbs">
-            <Link href="/servers">MCP servers</Link> / <Link href={`/servers/${server.id}`}>{server.name}</Link> / edit
-          </p>
+          <Crumbs up="/servers" label="MCP servers">
+            <Link href={`/servers/${server.id}`}>{server.name}</Link> / edit
+          </Crumbs>
           <h1>Edit {server.name}</h1>
           <EditForm client={client} server={server} instances={instances} />
           <DeleteServer client={client} server={server} />

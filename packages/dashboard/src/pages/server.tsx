@@ -7,9 +7,10 @@ import { ResultShapes } from '../components/result-shapes.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ServerTraffic } from '../components/traffic.tsx';
 import { TryTool } from '../try-tool.tsx';
-import { InArea, useMay, Writable } from '../powers.tsx';
+import { Readable, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, CopyButton, Empty, Json, Show, useLoad } from '../ui.tsx';
+import { Crumbs } from '../components/section.tsx';
 
 type Server = Schemas['McpServer'];
 type Config = Schemas['McpServerConfig'];
@@ -191,12 +192,11 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
     ]);
     return { server, config };
   }, [client, id]);
-  const mayDebug = useMay('debug_sessions', 'read');
   return (
     <>
-      <p className="crumbs">
-        <Link href="/servers">MCP servers</Link> / {id}
-      </p>
+      <Crumbs up="/servers" label="MCP servers">
+        {id}
+      </Crumbs>
       <Show loaded={loaded} what="the server">
         {({ server, config }) => (
           <>
@@ -217,11 +217,9 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
             <ExternalServers server={server} />
             <ServerTraffic client={client} server={server} tools={config.tools.map((t) => t.name)} />
             <CatalogHistory client={client} serverId={server.id} />
-            {mayDebug && (
-              <InArea area="debug_sessions">
-                <DebugSessions client={client} serverId={server.id} />
-              </InArea>
-            )}
+            <Readable area="debug_sessions">
+              <DebugSessions client={client} serverId={server.id} />
+            </Readable>
           </>
         )}
       </Show>

@@ -178,11 +178,12 @@ export function SessionRulesPage({ client }: { client: ManagementClient }) {
                 }}
               />
             </Writable>
-            {readsTrail && settings.rules.some((r) => !r.enforce) && (
+            {readsTrail && (
               <WouldBeDecisions
                 client={client}
                 action={['session.would_hold', 'session.would_refuse']}
                 title="Would-be holds and refusals (last 24 h)"
+                rules={settings.rules}
               />
             )}
           </>

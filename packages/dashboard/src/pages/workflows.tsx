@@ -1,8 +1,8 @@
 import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
-import { SelectField } from '../components/form.tsx';
-import { Link, navigate } from '../router.tsx';
+import { AddressSelect } from '../components/filters.tsx';
+import { Link } from '../router.tsx';
 import { Empty, Show, useLoad } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Editor } from './workflows/editor.tsx';
@@ -22,12 +22,12 @@ function ServerChoice({ client, server }: { client: ManagementClient; server: st
             </Empty>
           );
         return (
-          <SelectField
-            inline
+          <AddressSelect
             id="workflow-server"
             label="Server"
+            path="/workflows"
+            param="server"
             value={server}
-            onValue={(v) => navigate(v ? `/workflows?server=${encodeURIComponent(v)}` : '/workflows')}
             options={[{ value: '', label: 'Choose a server' }, ...normal.map((s) => ({ value: s.id, label: s.name }))]}
           />
         );

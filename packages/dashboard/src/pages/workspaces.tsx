@@ -9,6 +9,7 @@ import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { FormSection, Section } from '../components/section.tsx';
 import { Facts } from '../components/facts.tsx';
+import type { CreateFormProps } from '../components/list-page.tsx';
 
 const slugLabel = 'Name (a slug: lower-case letters, digits, - and _)';
 
@@ -36,7 +37,7 @@ function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspa
   );
 }
 
-function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
+function CreateWorkspace({ client, onCreated }: CreateFormProps) {
   const [name, setName] = useState('');
   const create = useAction();
   const [created, setCreated] = useState<Schemas['CreatedWorkspace'] | null>(null);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ApprovalApprovers, ApprovalRule, Catalog, WorkflowPlan } from '@toolplane/contracts';
-import { ValidationError } from '@toolplane/errors';
 import type { Tx } from '../db/client.ts';
+import { markNamed } from './named-tools.ts';
 
 /** Where a rule's new requests are announced (`approvalRule.notify`): a webhook and the body it takes. */
 export interface ApprovalNotifyTarget {
@@ -61,24 +61,14 @@ export function markApproval(
   strict: boolean,
 ): Catalog {
   if (names.length === 0 || !rule) return catalog;
-  const exposed = new Set(catalog.tools.map((t) => t.tool.name));
-  const missing = names.filter((name) => !exposed.has(name));
-  if (missing.length > 0 && strict)
-    throw new ValidationError(
-      'approvalTools names tools the server does not expose',
-      missing.map((name) => ({
-        path: `/approvalTools/${names.indexOf(name)}`,
-        message: `no tool "${name}" on this server`,
-      })),
-    );
   const approval = publishedApprovalRule(rule);
-  const wanted = new Set(names);
-  const tools = catalog.tools.map((t) => (wanted.has(t.tool.name) ? { ...t, approval } : t));
-  if (missing.length === 0) return { ...catalog, tools };
-  const warnings = missing.map(
-    (name) => `tool "${name}" is to be approved before each call (approvalTools), but the server does not expose it`,
-  );
-  return { ...catalog, tools, warnings: [...(catalog.warnings ?? []), ...warnings] };
+  return markNamed(catalog, names, {
+    field: 'approvalTools',
+    strict,
+    mark: (t) => ({ ...t, approval }),
+    warning: (name) =>
+      `tool "${name}" is to be approved before each call (approvalTools), but the server does not expose it`,
+  });
 }
 
 /**

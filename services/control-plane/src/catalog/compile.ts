@@ -23,6 +23,7 @@ import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
 import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
+import { markNamed } from './named-tools.ts';
 import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
 import { withGuardrails } from './guardrails.ts';
@@ -124,6 +125,8 @@ export type ServerRow = {
   /** Tools whose calls someone else approves first, and the rule (ADR 0049); absent in rows read before them. */
   approvalTools?: string[];
   approvalRule?: unknown;
+  /** Settings of portable rules by rule name (ADR 0101); absent in rows read before the column existed. */
+  ruleSettings?: unknown;
   isPublic: boolean;
   config: unknown;
   perRequestAuth?: boolean;
@@ -296,7 +299,14 @@ export async function compileCatalog(
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
   const shaped = markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
   const cached = markCached(shaped, server.config, opts.strictCache === true);
-  return withEvents(tx, server, await withGuardrails(tx, server, withClassification(cached, server.config)));
+  const settled = withRuleSettings(cached, server.ruleSettings);
+  return withEvents(tx, server, await withGuardrails(tx, server, withClassification(settled, server.config)));
+}
+
+/** The server's settings of portable rules (ADR 0101), published as stored; none (null, `{}`): left out. */
+function withRuleSettings(catalog: Catalog, stored: unknown): Catalog {
+  const settings = stored as Record<string, unknown> | null | undefined;
+  return settings && Object.keys(settings).length > 0 ? { ...catalog, ruleSettings: settings } : catalog;
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */
@@ -334,23 +344,13 @@ function markTaskOnly(catalog: Catalog, names: readonly string[]): Catalog {
  */
 export function markConfirmed(catalog: Catalog, names: readonly string[], strict: boolean): Catalog {
   if (names.length === 0) return catalog;
-  const exposed = new Set(catalog.tools.map((t) => t.tool.name));
-  const missing = names.filter((name) => !exposed.has(name));
-  if (missing.length > 0 && strict)
-    throw new ValidationError(
-      'confirmTools names tools the server does not expose',
-      missing.map((name) => ({
-        path: `/confirmTools/${names.indexOf(name)}`,
-        message: `no tool "${name}" on this server`,
-      })),
-    );
-  const wanted = new Set(names);
-  const tools = catalog.tools.map((t) => (wanted.has(t.tool.name) ? { ...t, confirm: true as const } : t));
-  if (missing.length === 0) return { ...catalog, tools };
-  const warnings = missing.map(
-    (name) => `tool "${name}" is to be confirmed by a person (confirmTools), but the server does not expose it`,
-  );
-  return { ...catalog, tools, warnings: [...(catalog.warnings ?? []), ...warnings] };
+  return markNamed(catalog, names, {
+    field: 'confirmTools',
+    strict,
+    mark: (t) => ({ ...t, confirm: true as const }),
+    warning: (name) =>
+      `tool "${name}" is to be confirmed by a person (confirmTools), but the server does not expose it`,
+  });
 }
 
 async function compileOwnTools(

@@ -1,4 +1,12 @@
-import { AUDIT_GENESIS_HASH, UNAUTHENTICATED_CHAIN, type AuditEvent, type AuditEventInput } from '@toolplane/contracts';
+import { randomUUID } from 'node:crypto';
+import {
+  AUDIT_GENESIS_HASH,
+  UNAUTHENTICATED_CHAIN,
+  type AuditActor,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditSource,
+} from '@toolplane/contracts';
 import { auditEventHash } from '@toolplane/client/audit-chain';
 import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.ts';
@@ -36,6 +44,44 @@ export function auditEventOf(row: Row): AuditEvent {
 function json(value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull {
   return value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue);
 }
+
+/** The control plane's own actor: what it does by itself (a request expired, a change held, a webhook failed). */
+export const systemActor: AuditActor = { type: 'system', id: null, name: 'toolplane' };
+
+/** The source of an event no request led to. */
+const noSource: AuditSource = { requestId: null, traceId: null, clientAddress: null, userAgent: null };
+
+/**
+ * An event the control plane records by itself (`systemActor`), with no status and no changes: now unless `at`,
+ * `success` unless `outcome`, `noSource` unless a request led to it (`source`).
+ */
+export function systemEvent(e: {
+  workspaceId: string | null;
+  action: string;
+  resource: { type: string; id: string };
+  details: Record<string, unknown>;
+  at?: string;
+  outcome?: AuditEventInput['outcome'];
+  source?: AuditSource;
+}): AuditEventInput {
+  return {
+    id: randomUUID(),
+    at: e.at ?? new Date().toISOString(),
+    workspaceId: e.workspaceId,
+    actor: systemActor,
+    action: e.action,
+    resource: e.resource,
+    outcome: e.outcome ?? 'success',
+    status: null,
+    source: e.source ?? noSource,
+    changes: null,
+    details: e.details,
+  };
+}
+
+/** Appends an event the control plane records by itself (`systemEvent`), in `tx`. */
+export const appendSystemEvent = (tx: Tx, event: Parameters<typeof systemEvent>[0]) =>
+  appendAuditEvent(tx, systemEvent(event));
 
 /**
  * Appends one event to its workspace's chain, in the caller's transaction: the change and its event commit together

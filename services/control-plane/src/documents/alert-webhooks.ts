@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventInput } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
-import type { AuditTrail } from '../db/audit-trail.ts';
+import { systemEvent, type AuditTrail } from '../db/audit-trail.ts';
 import { WebhookAttempts, workerWebhookPost, type WebhookPost } from './webhook-attempts.ts';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/ids.ts';
@@ -74,8 +73,6 @@ function bodyOf(event: AuditEvent, window: string | null): QuotaAlertBody | unde
   };
 }
 
-const noSource = { requestId: null, traceId: null, clientAddress: null, userAgent: null };
-
 export class AlertWebhooks {
   private readonly deps: AlertWebhookDeps;
   private readonly attempts: WebhookAttempts;
@@ -123,19 +120,15 @@ export class AlertWebhooks {
       { eventId: event.id, quotaId, origin, attempts: f.attempts, error: f.error },
       'quota alert webhook failed',
     );
-    await this.deps.record({
-      id: randomUUID(),
-      at: new Date().toISOString(),
-      workspaceId: event.workspaceId,
-      actor: { type: 'system', id: null, name: 'toolplane' },
-      action: 'quota.alert_webhook_failed',
-      resource: { type: 'quota', id: quotaId },
-      outcome: 'failed',
-      status: null,
-      source: noSource,
-      changes: null,
-      details: { alertEventId: event.id, origin, attempts: f.attempts, error: f.error },
-    });
+    await this.deps.record(
+      systemEvent({
+        workspaceId: event.workspaceId,
+        action: 'quota.alert_webhook_failed',
+        resource: { type: 'quota', id: quotaId },
+        outcome: 'failed',
+        details: { alertEventId: event.id, origin, attempts: f.attempts, error: f.error },
+      }),
+    );
   }
 }
 

@@ -33,16 +33,14 @@ import { slugify } from './slug.ts';
  * which adds the connector's identity, a bundle of files with relative `$ref`s, and seed-001
  * `mcp_config.route_mappings` (by `operationId`, or the generated tool name when there is none).
  */
-const UserOAuth = z
-  .object({
-    scheme: z.string().min(1).optional(),
-    authorization_url: HttpUrl.optional(),
-    token_url: HttpUrl.optional(),
-    refresh_url: HttpUrl.optional(),
-    revocation_url: HttpUrl.optional(),
-    scopes: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
+const UserOAuth = z.strictObject({
+  scheme: z.string().min(1).optional(),
+  authorization_url: HttpUrl.optional(),
+  token_url: HttpUrl.optional(),
+  refresh_url: HttpUrl.optional(),
+  revocation_url: HttpUrl.optional(),
+  scopes: z.array(z.string().min(1)).optional(),
+});
 
 /** The readable part of an invalid `user_oauth` (each valid field), so the document's own problems are listed too. */
 function readableUserOAuth(value: unknown): OpenApiEnvelope['user_oauth'] {

@@ -1,3 +1,4 @@
+import { ValidationError } from '@toolplane/errors';
 import { z } from 'zod';
 
 /** The earliest and the latest instant a query date may name: years 1 to 9999, what PostgreSQL's ISO input takes. */
@@ -40,3 +41,15 @@ export const QueryDate = z.string().transform((text, ctx) => {
   }
   return new Date(ms);
 });
+
+const DAY_MS = 86_400_000;
+
+/** A period asked for (`from` < `to`, at most `maxDays` long), as given; a 422 on `/from` otherwise. */
+export function checkedPeriod(from: Date, to: Date, maxDays: number): { from: Date; to: Date } {
+  const problems = [];
+  if (from >= to) problems.push({ path: '/from', message: `must be before to (${to.toISOString()})` });
+  else if (to.getTime() - from.getTime() > maxDays * DAY_MS)
+    problems.push({ path: '/from', message: `the period may cover at most ${maxDays} days` });
+  if (problems.length > 0) throw new ValidationError('the request is invalid', problems, 'request.invalid', 422);
+  return { from, to };
+}

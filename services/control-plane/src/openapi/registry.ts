@@ -39,6 +39,11 @@ export interface AuditDeclaration {
   dryRun?: true;
 }
 
+/** The `x-audit` of an operation whose event's resource is its action's first part: `audited('quota.create')`. */
+export function audited(action: string): AuditDeclaration {
+  return { action, resource: action.slice(0, action.indexOf('.')) };
+}
+
 /**
  * The scope an operation needs (`x-scope`): `management` (the default), `audit` (the audit trail, which a
  * management key does not imply), `approve` (the approval requests: an approver's key needs no more, and
@@ -111,7 +116,7 @@ export function json(description: string, schema: z.ZodType): ResponseConfig {
 
 /** A JSON answer listing items: `{ data: [item, …] }` (a component of its own when given an `id`). */
 export function jsonList(description: string, item: z.ZodType, id?: string): ResponseConfig {
-  const list = z.object({ data: z.array(item) }).strict();
+  const list = z.strictObject({ data: z.array(item) });
   return json(description, id ? list.meta({ id }) : list);
 }
 
@@ -124,6 +129,12 @@ export function jsonBody(schema: z.ZodType, description?: string) {
 export function pathParams<K extends string>(...names: K[]) {
   return z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
 }
+
+/**
+ * A query date's documentation (`QueryDate`, http/query-date.ts): a date-time string (zod-to-openapi would show the
+ * parsed date as nullable; in a query string it is a date-time or a date).
+ */
+export const queryDateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
 
 /** The 204 of a delete. */
 export const noContent: ResponseConfig = { description: 'Done; no body.' };

@@ -44,11 +44,17 @@ function keeperWith(store: FakeStore) {
   return { keeper, published };
 }
 
+/** A keeper that published at start, over a Redis that keeps what it is given. */
+async function started() {
+  const store = new FakeStore();
+  const { keeper, published } = keeperWith(store);
+  await keeper.restore('start');
+  return { store, keeper, published };
+}
+
 describe('RuntimeStateKeeper (detection of a Redis that lost the published state)', () => {
   it('publishes at start and then finds the state intact while Redis keeps it', async () => {
-    const store = new FakeStore();
-    const { keeper, published } = keeperWith(store);
-    await keeper.restore('start');
+    const { store, keeper, published } = await started();
     expect(published).toHaveLength(1);
     expect(store.stored).toMatchObject({ runId: 'run-1' });
     expect(await keeper.check()).toBe('intact');
@@ -57,9 +63,7 @@ describe('RuntimeStateKeeper (detection of a Redis that lost the published state
   });
 
   it('republishes when the marker is gone (FLUSHALL, or a restart without persistence), with a new epoch', async () => {
-    const store = new FakeStore();
-    const { keeper, published } = keeperWith(store);
-    await keeper.restore('start');
+    const { store, keeper, published } = await started();
     const first = store.stored!.epoch;
     store.restart();
     expect(await keeper.check()).toBe('restored');
@@ -72,9 +76,7 @@ describe('RuntimeStateKeeper (detection of a Redis that lost the published state
   });
 
   it('republishes when Redis restarted with its data (a new run_id): AOF may have lost the last second', async () => {
-    const store = new FakeStore();
-    const { keeper, published } = keeperWith(store);
-    await keeper.restore('start');
+    const { store, keeper, published } = await started();
     store.restart(true);
     expect(store.stored).toBeDefined();
     expect(await keeper.check()).toBe('restored');
@@ -83,9 +85,7 @@ describe('RuntimeStateKeeper (detection of a Redis that lost the published state
   });
 
   it('writes no marker when Redis restarted during the publication, and publishes again at the next check', async () => {
-    const store = new FakeStore();
-    const { keeper, published } = keeperWith(store);
-    await keeper.restore('start');
+    const { store, keeper, published } = await started();
     store.restart();
     store.onPublish = () => {
       store.onPublish = undefined;
@@ -99,9 +99,7 @@ describe('RuntimeStateKeeper (detection of a Redis that lost the published state
   });
 
   it('reports an unreachable Redis without publishing, and restores once it is back', async () => {
-    const store = new FakeStore();
-    const { keeper, published } = keeperWith(store);
-    await keeper.restore('start');
+    const { store, keeper, published } = await started();
     store.down = true;
     expect(await keeper.check()).toBe('unreachable');
     store.down = false;
@@ -111,9 +109,7 @@ describe('RuntimeStateKeeper (detection of a Redis that lost the published state
   });
 
   it('republishes after a failed publication (PostgreSQL ahead of Redis) although Redis kept its data', async () => {
-    const store = new FakeStore();
-    const { keeper, published } = keeperWith(store);
-    await keeper.restore('start');
+    const { store, keeper, published } = await started();
     keeper.markStale();
     store.down = true;
     expect(await keeper.check()).toBe('unreachable');

@@ -160,6 +160,36 @@ export function operation<B = undefined, Q = Record<string, unknown>, P = Record
   };
 }
 
+/** What a compact declaration says after its path and operationId: the rest of the route, then what it parses. */
+type Compact<B, Q, P> = Omit<RouteDoc, 'method' | 'path' | 'operationId'> &
+  Omit<Declared<B, Q, P>, 'route'> & { handler: Handler<B, Q, P> };
+
+function declaredWith(method: RouteDoc['method']) {
+  return <B = undefined, Q = Record<string, unknown>, P = Record<string, string>>(
+    path: string,
+    operationId: string,
+    d: Compact<B, Q, P>,
+  ): Operation => {
+    const { body, query, params, reads, largeImport, checksBody, before, handler, ...route } = d;
+    const parses = { body, query, params, reads, largeImport, checksBody, before };
+    const given = Object.fromEntries(Object.entries(parses).filter(([, v]) => v !== undefined));
+    return operation<B, Q, P>({ route: { method, path, operationId, ...route }, ...given, handler });
+  };
+}
+
+/**
+ * An operation declared in one object, its method, path and operationId first:
+ * `get('/quotas/{id}', 'getQuota', { tags, summary, responses, params, handler })` is
+ * `operation({ route: { method: 'get', path: '/quotas/{id}', operationId: 'getQuota', tags, summary, responses },
+ * params, handler })`: the route's other fields in the order written (the order docs/openapi.json shows them in).
+ */
+export const get = declaredWith('get');
+export const post = declaredWith('post');
+export const put = declaredWith('put');
+export const patch = declaredWith('patch');
+/** `DELETE` (`delete` is a reserved word). */
+export const del = declaredWith('delete');
+
 /** An operation whose handler answers itself: an event stream or an export (`stream`), a redirect (`redirect`). */
 export function rawOperation<Q = Record<string, unknown>, P = Record<string, string>>(
   d: Omit<Declared<undefined, Q, P>, 'body'> & { answers: 'stream' | 'redirect'; handler: RawHandler<Q, P> },

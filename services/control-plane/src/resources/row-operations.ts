@@ -1,5 +1,13 @@
 import type { z } from 'zod';
-import { json, jsonList, noContent, problems, type OperationScope, type RouteDoc } from '../openapi/registry.ts';
+import {
+  audited,
+  json,
+  jsonList,
+  noContent,
+  problems,
+  type OperationScope,
+  type RouteDoc,
+} from '../openapi/registry.ts';
 import type { ControlPlaneDeps } from './deps.ts';
 import { operation, type Input, type Operation } from './operation.ts';
 
@@ -59,7 +67,7 @@ function rowEntry<B>(
   return operation<B>({
     route: {
       ...route,
-      ...(verb ? { 'x-audit': { action: `${r.audit}.${verb}`, resource: r.audit } } : {}),
+      ...(verb ? { 'x-audit': audited(`${r.audit}.${verb}`) } : {}),
       ...(scope ? { 'x-scope': scope } : {}),
       tags: r.tags,
       summary: e.summary,

@@ -6,6 +6,7 @@ import { argumentsStage } from './arguments.ts';
 import { cacheStage } from './cache.ts';
 import { confirmationStage } from './confirmation.ts';
 import { delegationStage } from './delegation.ts';
+import { portableStage } from './portable.ts';
 import { quotaStage } from './quota.ts';
 import { sessionStage } from './session.ts';
 import type { Stage } from './stage.ts';
@@ -15,7 +16,8 @@ import { upstreamCredentialStage } from './upstream-credential.ts';
 /**
  * The edge's stage of each rule. Their order is the one list of rules (`rules` in @toolplane/access, ADR 0097), which
  * also says which of them a call and a read of an attached server meet: the plans below are built from it once, as
- * this module loads (a rule of either path without its stage here fails the load).
+ * this module loads (a rule of either path without its stage here fails the load). A portable rule (ADR 0101) has no
+ * entry: `portableStage` makes its stage.
  */
 const stages: Parameters<typeof rulePlan<Stage>>[1] = {
   arguments: argumentsStage,
@@ -32,7 +34,7 @@ const stages: Parameters<typeof rulePlan<Stage>>[1] = {
 };
 
 /** The stages of a call of a tool, in the list's order (ADR 0077). */
-export const callStages: readonly Stage[] = rulePlan('call', stages);
+export const callStages: readonly Stage[] = rulePlan('call', stages, portableStage);
 
 /** The stages a read of an attached server's resource, prompt or completion meets, in the same order. */
-export const readStages: readonly Stage[] = rulePlan('read', stages);
+export const readStages: readonly Stage[] = rulePlan('read', stages, portableStage);

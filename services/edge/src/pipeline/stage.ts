@@ -1,4 +1,4 @@
-import type { PolicyApprovalRule } from '@toolplane/access';
+import type { CallerFacets, PolicyApprovalRule } from '@toolplane/access';
 import type { CallRules, ToolInvokeJob, ToolOutcome } from '@toolplane/contracts';
 import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
 import type { LoadedTool } from '../state/catalogs.ts';
@@ -27,6 +27,8 @@ export interface CallState {
   readonly read?: ReadRequest | undefined;
   /** What the stages hand the worker: the job's `rules`, a key for each capability (quota charge, cache hint, …). */
   readonly rules: CallRules;
+  /** The caller's facets the portable rules derived for this call (ADR 0101), each once. */
+  facets?: CallerFacets;
   /** How the call ends once every stage let it go on: its job queued and awaited, unless a stage set another (a hold). */
   terminal?: Terminal;
 }

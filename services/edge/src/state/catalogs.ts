@@ -9,6 +9,7 @@ import {
   type RedisKeys,
   type ResultLabel,
 } from '@toolplane/contracts';
+import { portableRules, settingsFor, type PortableRule } from '@toolplane/access';
 import { compileGuardrails, guardrailsFor, scans, type CompiledGuardrail } from '@toolplane/guardrails';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RedisClient } from '@toolplane/redis';
@@ -56,6 +57,11 @@ interface ToolRules {
   labels?: ToolLabels;
   /** Guardrails scan its results (their findings label the session): the session stage hands the worker the session. */
   scannedResults?: true;
+  /**
+   * The portable rules (ADR 0101) its server's `ruleSettings` set that apply to it, with their settings as parsed
+   * (`invalid`: unreadable, the rule refuses): each is a stage of its plan (pipeline/portable.ts). Absent: none.
+   */
+  portable?: ReadonlyMap<string, { settings: unknown } | 'invalid'>;
 }
 
 /** A tool's labels, split as the session stage reads them. */
@@ -76,6 +82,26 @@ function toolLabels(labels: CatalogTool['labels']): ToolLabels | undefined {
     else results.push({ label, source });
   }
   return { results, outbound };
+}
+
+type RuleSettings = ReadonlyMap<PortableRule, { settings: unknown } | 'invalid'>;
+
+/** A catalog's `ruleSettings`, each portable rule's parsed by its own schema; undefined when none sets one. */
+function serverRuleSettings(all: Record<string, unknown>): RuleSettings | undefined {
+  const out = new Map<PortableRule, { settings: unknown } | 'invalid'>();
+  for (const rule of portableRules) {
+    const settings = settingsFor(rule, all);
+    if (settings !== undefined) out.set(rule, settings);
+  }
+  return out.size > 0 ? out : undefined;
+}
+
+/** The portable rules a tool meets, by name: those it applies to (all of them when their settings are unreadable). */
+function portableOf(all: RuleSettings, tool: CatalogTool['tool']): LoadedTool['rules']['portable'] {
+  let out: Map<string, { settings: unknown } | 'invalid'> | undefined;
+  for (const [rule, settings] of all)
+    if (settings === 'invalid' || rule.appliesTo(tool, settings.settings)) (out ??= new Map()).set(rule.name, settings);
+  return out;
 }
 
 /** An external MCP tool's cache when its server's config names none: what each of its results declares. */
@@ -166,6 +192,8 @@ export class CatalogCache {
     const onResults = catalog.guardrails?.some((g) => scans(g, 'results'))
       ? compileGuardrails(catalog.guardrails, 'results')
       : undefined;
+    // The portable rules the server sets (ADR 0101), their settings parsed once per version.
+    const ruleSettings = catalog.ruleSettings && serverRuleSettings(catalog.ruleSettings);
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
       const rules: ToolRules = {};
@@ -187,6 +215,10 @@ export class CatalogCache {
       const labels = toolLabels(t.labels);
       if (labels) rules.labels = labels;
       if (onResults && guardrailsFor(onResults, t.tool.name).length > 0) rules.scannedResults = true;
+      if (ruleSettings) {
+        const portable = portableOf(ruleSettings, t.tool);
+        if (portable) rules.portable = portable;
+      }
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

@@ -1,12 +1,12 @@
 import { useState, type FormEvent } from 'react';
-import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction } from '../../components/action.ts';
-import { Checks, SelectField, TextField, NameField, toggled, FormEnd } from '../../components/form.tsx';
+import { CheckField, Checks, SelectField, TextField, NameField, toggled, FormEnd } from '../../components/form.tsx';
 import { FormSection } from '../../components/section.tsx';
 import { BacktestButton } from '../../components/backtest-button.tsx';
 import { namesOf, policyFile } from '../../rule-files.ts';
 import { Outcome, type Approvers, type Key, type OutcomeState } from './outcome.tsx';
+import type { CreateFormProps } from '../../components/list-page.tsx';
 
 /** The body's `condition`, `onFalse` and `approval` of the form's outcome. */
 function outcomeBody(o: OutcomeState): Partial<Schemas['AccessPolicyBody']> {
@@ -140,32 +140,37 @@ function Principals({
 }
 
 /** Which servers: every one (`*`), or those checked. */
-function Servers(props: {
-  servers: Server[];
+/** The servers a policy covers: every one (`*`), or those in `ids`. */
+interface ServerScope {
   all: boolean;
-  onAll: (all: boolean) => void;
-  serverIds: string[];
-  onServerIds: (ids: string[]) => void;
+  ids: string[];
+}
+
+function Servers({
+  servers,
+  value,
+  onValue,
+}: {
+  servers: Server[];
+  value: ServerScope;
+  onValue: (scope: ServerScope) => void;
 }) {
   return (
     <fieldset>
       <legend>Which servers</legend>
       <Checks
-        items={props.all ? [] : props.servers}
+        items={value.all ? [] : servers}
         idOf={(s) => `policy-server-${s.id}`}
         labelOf={(s) => s.name}
-        checked={(s) => props.serverIds.includes(s.id)}
-        onToggle={(s, on) => props.onServerIds(toggled(props.serverIds, s.id, on))}
+        checked={(s) => value.ids.includes(s.id)}
+        onToggle={(s, on) => onValue({ ...value, ids: toggled(value.ids, s.id, on) })}
       >
-        <span>
-          <input
-            type="checkbox"
-            id="policy-all-servers"
-            checked={props.all}
-            onChange={(e) => props.onAll(e.target.checked)}
-          />
-          <label htmlFor="policy-all-servers">Every server (*)</label>
-        </span>
+        <CheckField
+          id="policy-all-servers"
+          label="Every server (*)"
+          checked={value.all}
+          onValue={(all) => onValue({ ...value, all })}
+        />
       </Checks>
     </fieldset>
   );
@@ -186,23 +191,17 @@ export function CreatePolicy({
   keys,
   servers,
   onCreated,
-}: {
-  client: ManagementClient;
-  keys: Key[];
-  servers: Server[];
-  onCreated: () => void;
-}) {
+}: CreateFormProps & { keys: Key[]; servers: Server[] }) {
   const [name, setName] = useState('');
   const [principals, setPrincipals] = useState<Principal[]>([{ type: 'api_key', value: '' }]);
-  const [allServers, setAllServers] = useState(true);
-  const [serverIds, setServerIds] = useState<string[]>([]);
+  const [serverScope, setServerScope] = useState<ServerScope>({ all: true, ids: [] });
   const [tools, setTools] = useState('*');
   const [outcome, setOutcome] = useState<OutcomeState>(noOutcome);
   const create = useAction();
   const body: Schemas['AccessPolicyBody'] = {
     name: name.trim(),
     principals: principals.map((p) => ({ type: p.type, value: p.value.trim() })),
-    servers: allServers ? ['*'] : serverIds,
+    servers: serverScope.all ? ['*'] : serverScope.ids,
     tools: names(tools),
     ...outcomeBody(outcome),
   };
@@ -221,13 +220,7 @@ export function CreatePolicy({
     <FormSection id="create-policy" title="Create an access policy" onSubmit={submit} done={create.done}>
       <NameField id="policy-name" value={name} onValue={setName} />
       <Principals principals={principals} keys={keys} onChange={setPrincipals} />
-      <Servers
-        servers={servers}
-        all={allServers}
-        onAll={setAllServers}
-        serverIds={serverIds}
-        onServerIds={setServerIds}
-      />
+      <Servers servers={servers} value={serverScope} onValue={setServerScope} />
       <TextField
         id="policy-tools"
         label="Which tools (names separated by commas, or * for all)"

@@ -1,30 +1,14 @@
 import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
-import { useAction } from '../../components/action.ts';
-import { DecisionButtons } from '../../components/decision-buttons.tsx';
+import { DecideForm, DecisionList, partyText } from '../../components/decisions.tsx';
 import { LineDiff } from '../../components/definition-diff.tsx';
 import { Facts } from '../../components/facts.tsx';
-import { ActionError, Success, TextField } from '../../components/form.tsx';
 import { lineDiff } from '../../diff.ts';
-import { Writable } from '../../powers.tsx';
 import { Link } from '../../router.tsx';
 import { Json, Show, useLoad, when } from '../../ui.tsx';
 
 type ChangeRequest = Schemas['ChangeRequest'];
-type Party = ChangeRequest['requester'];
-
-const partyKinds: Record<string, string> = {
-  api_key: 'API key',
-  oauth_subject: 'user',
-  person: 'person',
-  system: 'Toolplane',
-};
-
-/** Who requested or decided: an API key by name (or id), a signed-in user by subject. */
-export function partyText(p: Party): string {
-  return `${partyKinds[p.type] ?? p.type} ${p.name ?? p.id ?? '—'}`;
-}
 
 /** Who may decide: the approvers the setting named when the change was made (none: who may change policies). */
 function approversText(r: ChangeRequest): string {
@@ -81,59 +65,31 @@ function Decide({
   request: ChangeRequest;
   onDecided: (r: ChangeRequest) => void;
 }) {
-  const [comment, setComment] = useState('');
-  const action = useAction();
-  const decide = (how: 'approve' | 'deny') => {
-    const init = { params: { path: { id: request.id } }, body: comment.trim() ? { comment: comment.trim() } : {} };
-    action.run(
-      () =>
-        unwrap(
-          how === 'approve'
-            ? client.POST('/change_requests/{id}/approve', init)
-            : client.POST('/change_requests/{id}/deny', init),
-        ),
-      {
-        then: (decided) => {
+  const path = { path: { id: request.id } };
+  return (
+    <section aria-labelledby="change-decide">
+      <h2 id="change-decide">Decision</h2>
+      <DecisionList decisions={request.decisions} />
+      <DecideForm
+        open={request.state === 'pending'}
+        comment={{ id: 'change-comment', label: 'Comment (optional)' }}
+        label={`the change ${request.operation}`}
+        send={(how, body) =>
+          unwrap(
+            how === 'approve'
+              ? client.POST('/change_requests/{id}/approve', { params: path, body })
+              : client.POST('/change_requests/{id}/deny', { params: path, body }),
+          )
+        }
+        then={(decided, how) => {
           onDecided(decided);
           return decided.state === 'applied'
             ? 'Approved: the change is applied.'
             : `${how === 'approve' ? 'Approved' : 'Denied'}: the request is ${decided.state}.`;
-        },
-        failed: how === 'approve' ? 'Not approved' : 'Not denied',
-      },
-    );
-  };
-  return (
-    <section aria-labelledby="change-decide">
-      <h2 id="change-decide">Decision</h2>
-      <ul className="decisions">
-        {request.decisions.map((d) => (
-          <li key={`${d.approver.type} ${d.approver.id ?? ''} ${d.at}`}>
-            {d.decision === 'approve' ? 'Approved' : 'Denied'} by {partyText(d.approver)}
-            {d.comment ? `: ${d.comment}` : ''}
-          </li>
-        ))}
-      </ul>
-      {request.state === 'pending' && (
-        <Writable>
-          <TextField
-            id="change-comment"
-            label="Comment (optional)"
-            value={comment}
-            onValue={setComment}
-            maxLength={1000}
-          />
-          <DecisionButtons
-            decisions={['approve', 'deny']}
-            label={`the change ${request.operation}`}
-            busy={action.busy}
-            onDecide={decide}
-          />
-          <p className="hint">Its requester never decides it: their approval is refused.</p>
-        </Writable>
-      )}
-      <ActionError action={action} title="Not decided" />
-      <Success>{action.done}</Success>
+        }}
+      >
+        <p className="hint">Its requester never decides it: their approval is refused.</p>
+      </DecideForm>
     </section>
   );
 }

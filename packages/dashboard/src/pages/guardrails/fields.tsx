@@ -1,5 +1,5 @@
 import { type Schemas } from '../../api.ts';
-import { Checks, CodeArea, SelectField, TextField, toggled } from '../../components/form.tsx';
+import { CheckField, Checks, CodeArea, SelectField, TextField, toggled } from '../../components/form.tsx';
 
 export type Guardrail = Schemas['Guardrail'];
 
@@ -131,15 +131,12 @@ export function ActionFields({ draft, set }: { draft: Draft; set: SetDraft }) {
         onValue={(action) => set({ action: action as Guardrail['action'] })}
         options={Object.entries(actionLabels).map(([value, label]) => ({ value, label }))}
       />
-      <span>
-        <input
-          type="checkbox"
-          id="guardrail-log-only"
-          checked={draft.logOnly}
-          onChange={(e) => set({ logOnly: e.target.checked })}
-        />
-        <label htmlFor="guardrail-log-only">Log only: change nothing, record what it would do</label>
-      </span>
+      <CheckField
+        id="guardrail-log-only"
+        label="Log only: change nothing, record what it would do"
+        checked={draft.logOnly}
+        onValue={(logOnly) => set({ logOnly })}
+      />
     </>
   );
 }

@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction } from '../../components/action.ts';
 import { CredentialInputs, typedValues, useCredentialFields } from '../../components/credential-inputs.tsx';
 import { SelectField, Success, TextField, FormEnd } from '../../components/form.tsx';
 import { Link } from '../../router.tsx';
 import { FormSection } from '../../components/section.tsx';
+import type { CreateFormProps } from '../../components/list-page.tsx';
 
 /** The created instance, and the MCP server generated for it (the descriptor's `mcp_config`). */
 function Created({ created }: { created: Schemas['CreatedConnectorInstance'] }) {
@@ -27,11 +27,7 @@ export function CreateInstance({
   client,
   connectors,
   onCreated,
-}: {
-  client: ManagementClient;
-  connectors: Schemas['Connector'][];
-  onCreated: () => void;
-}) {
+}: CreateFormProps & { connectors: Schemas['Connector'][] }) {
   const [connectorId, setConnectorId] = useState(connectors[0]?.id ?? '');
   const [name, setName] = useState('');
   const [baseUrl, setBaseUrl] = useState('');

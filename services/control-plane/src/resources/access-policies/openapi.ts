@@ -13,7 +13,7 @@ const timestamp = z.iso.datetime();
 
 /** An access policy as the API shows it (`present` in handlers.ts). */
 export const AccessPolicy = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     description: z.string().nullable(),
@@ -33,7 +33,7 @@ export const AccessPolicy = z
           'call runs once someone `approval` names approved exactly that call, once).',
       ),
     approval: z
-      .object({
+      .strictObject({
         version: z
           .string()
           .describe('Digests the policy, its condition and the rule: requests made under another are unusable.'),
@@ -41,7 +41,6 @@ export const AccessPolicy = z
         approvals: z.number().int(),
         expiresInSeconds: z.number().int(),
       })
-      .strict()
       .nullable()
       .meta({ id: 'PolicyApprovalRule' })
       .describe('With `require_approval`: who approves, how many of them, how long a request lives (else null).'),
@@ -54,67 +53,58 @@ export const AccessPolicy = z
     createdAt: timestamp,
     updatedAt: timestamp,
   })
-  .strict()
   .meta({ id: 'AccessPolicy' });
 
 /** A policy's condition on the explained call (`ConditionResult` of @toolplane/access). */
-const ExplainedCondition = z
-  .object({
-    expression: z.string(),
-    result: z
-      .boolean()
-      .nullable()
-      .describe('Whether it holds for the call; null: not evaluated (the policy does not apply to the call).'),
-    error: z
-      .string()
-      .nullable()
-      .describe('What made it false when that was an error: a missing argument, another type, data over the limits.'),
-    failed: z.string().nullable().describe('The part of the condition that was not true.'),
-  })
-  .strict();
+const ExplainedCondition = z.strictObject({
+  expression: z.string(),
+  result: z
+    .boolean()
+    .nullable()
+    .describe('Whether it holds for the call; null: not evaluated (the policy does not apply to the call).'),
+  error: z
+    .string()
+    .nullable()
+    .describe('What made it false when that was an error: a missing argument, another type, data over the limits.'),
+  failed: z.string().nullable().describe('The part of the condition that was not true.'),
+});
 
 const SessionExplanation = z
-  .object({
+  .strictObject({
     rules: z.array(
-      z
-        .object({
-          id: z.string(),
-          name: z.string(),
-          action: z.enum(['require_approval', 'refuse']),
-          enforce: z.boolean().describe('false: log only (`session.would_refuse`, `session.would_hold` recorded).'),
-          after: z.array(z.enum(resultLabels)),
-          why: z.string().describe('One line: what sets it off, and what it does to a call of this tool.'),
-        })
-        .strict(),
+      z.strictObject({
+        id: z.string(),
+        name: z.string(),
+        action: z.enum(['require_approval', 'refuse']),
+        enforce: z.boolean().describe('false: log only (`session.would_refuse`, `session.would_hold` recorded).'),
+        after: z.array(z.enum(resultLabels)),
+        why: z.string().describe('One line: what sets it off, and what it does to a call of this tool.'),
+      }),
     ),
     labels: z.array(z.enum(resultLabels)).describe('The labels the caller’s session holds now (all its scopes).'),
     decided_by: z
-      .object({
-        rule: z.object({ id: z.string(), name: z.string() }).strict(),
+      .strictObject({
+        rule: z.strictObject({ id: z.string(), name: z.string() }),
         enforce: z.boolean(),
         label: z.enum(resultLabels),
-        origin: z
-          .object({
-            tool: z.string(),
-            server_id: z.string(),
-            invocation_id: z.string().describe('The execution record of the result that brought the label.'),
-            at: z.iso.datetime(),
-            source: z.enum(labelSources),
-            detector: z.string().optional(),
-            text: z.string().describe('The origin in words, as refusals say it.'),
-          })
-          .strict(),
+        origin: z.strictObject({
+          tool: z.string(),
+          server_id: z.string(),
+          invocation_id: z.string().describe('The execution record of the result that brought the label.'),
+          at: z.iso.datetime(),
+          source: z.enum(labelSources),
+          detector: z.string().optional(),
+          text: z.string().describe('The origin in words, as refusals say it.'),
+        }),
         why: z.string().describe('The refusal or hold the caller gets, word for word (prefixed `Log only:`).'),
       })
-      .strict()
       .nullable()
       .describe('The rule that decides the call given the session (an enforced one first); null: none would.'),
   })
-  .strict()
   .meta({ id: 'SessionExplanation' });
 
 export const AccessExplanation = z
-  .object({
+  .strictObject({
     decision: z
       .enum(['allow', 'deny', 'require_approval'])
       .describe(
@@ -127,25 +117,23 @@ export const AccessExplanation = z
         'One sentence: what grants the call, the approval it waits for, or the refusal the edge gives, word for word.',
       ),
     approval: z
-      .object({
+      .strictObject({
         policy: z
-          .object({ id: z.uuid(), name: z.string() })
-          .strict()
+          .strictObject({ id: z.uuid(), name: z.string() })
           .nullable()
           .describe('The access policy whose false condition requires approval; null: the server’s rule for the tool.'),
         approvers: ApprovalApprovers,
         approvals: z.number().int().describe('How many distinct approvers must grant the request.'),
         expires_in_seconds: z.number().int().describe('How long a request (and the approval it gets) lives.'),
       })
-      .strict()
       .nullable()
       .describe('With `require_approval`: the rule the call is held under (else null).'),
     caller: z.string().describe('The caller as refusals name it.'),
-    server: z.object({ id: z.uuid(), name: z.string() }).strict(),
+    server: z.strictObject({ id: z.uuid(), name: z.string() }),
     tool: z.string(),
     policies: z.array(
       z
-        .object({
+        .strictObject({
           id: z.uuid(),
           name: z.string(),
           principals_match: z.boolean().describe('Whether it names the caller’s credential or the external user.'),
@@ -158,13 +146,12 @@ export const AccessExplanation = z
             .describe('false: log only, its false condition refuses nothing ("would refuse (log only)" in `why`).'),
           why: z.string().describe('One line: why it grants the call, or why not.'),
         })
-        .strict()
         .meta({ id: 'AccessPolicyExplanation' }),
     ),
     guardrails: z
       .array(
         z
-          .object({
+          .strictObject({
             id: z.uuid(),
             name: z.string(),
             action: z.enum(guardrailActions),
@@ -172,20 +159,18 @@ export const AccessExplanation = z
             enforce: z.boolean().describe('false: log only, the caller sees no change (`would_<action>` recorded).'),
             why: z.string().describe('One line: what it does to the call, or would do (log only).'),
           })
-          .strict()
           .meta({ id: 'GuardrailExplanation' }),
       )
       .describe('The guardrails of the server and tool the call passes through, in the order they apply (ADR 0050).'),
     quotas: z
       .array(
         z
-          .object({
+          .strictObject({
             id: z.string(),
             name: z.string(),
             enforce: z.boolean().describe('false: log only, refuses nothing (`quota.would_refuse` recorded).'),
             why: z.string().describe('One line: what it counts the call against, and what it does past its limit.'),
           })
-          .strict()
           .meta({ id: 'QuotaExplanation' }),
       )
       .describe(
@@ -197,5 +182,4 @@ export const AccessExplanation = z
         'session holds, and the rule that would decide the call with the earlier result whose label decides it.',
     ),
   })
-  .strict()
   .meta({ id: 'AccessExplanation' });

@@ -1,5 +1,5 @@
 import { json, pathParams, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { post, type Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import { explainAccessDecision } from './explain.ts';
 import * as handlers from './handlers.ts';
@@ -47,24 +47,19 @@ export const accessPoliciesOperations: Operation[] = fourEyes('access_policy', [
   rows.delete({ summary: 'Delete an access policy', handler: handlers.deleteAccessPolicy }),
   // Explaining a decision reads every policy of the workspace: a key limited to servers may not (`refused`). It
   // changes nothing: no audit event.
-  operation({
-    route: {
-      method: 'post',
-      path: '/access_policies/explain',
-      operationId: 'explainAccessDecision',
-      tags,
-      summary: 'Explain the access decision for a caller, a tool and arguments',
-      description:
-        'The decision the edge makes for the call (by the same code, on the policies the edges have) and how each ' +
-        'policy of the workspace reads it: principals, server, tool and condition. A caller, server or tool the ' +
-        'workspace does not have is a 422 naming it. The arguments are not checked against the tool’s input schema ' +
-        '(the edge does that before access conditions).',
-      'x-server-limited-keys': 'refused',
-      'x-audit': false,
-      responses: {
-        200: json('The decision and each policy’s part in it.', AccessExplanation),
-        ...problems(403, 413, 415, 422),
-      },
+  post('/access_policies/explain', 'explainAccessDecision', {
+    tags,
+    summary: 'Explain the access decision for a caller, a tool and arguments',
+    description:
+      'The decision the edge makes for the call (by the same code, on the policies the edges have) and how each ' +
+      'policy of the workspace reads it: principals, server, tool and condition. A caller, server or tool the ' +
+      'workspace does not have is a 422 naming it. The arguments are not checked against the tool’s input schema ' +
+      '(the edge does that before access conditions).',
+    'x-server-limited-keys': 'refused',
+    'x-audit': false,
+    responses: {
+      200: json('The decision and each policy’s part in it.', AccessExplanation),
+      ...problems(403, 413, 415, 422),
     },
     body: ExplainBody.meta({ id: 'AccessExplanationRequest' }),
     handler: explainAccessDecision,

@@ -3,7 +3,16 @@ import { z } from 'zod';
 import { conditionProblems } from './condition-files.ts';
 import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
 import { ApprovalRuleSpec, approvalRuleBody, approvalRuleFile } from '../servers/approval-rule-files.ts';
-import { idOf, liveRows, markerOnly, namedIn, Names, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import {
+  byName,
+  idOf,
+  liveRows,
+  markerOnly,
+  namedIn,
+  Names,
+  run,
+  type WorkspaceFileKind,
+} from '../workspace-files/kind.ts';
 import { accessPoliciesOperations } from './operations.ts';
 
 const PolicySpec = z.strictObject({
@@ -37,8 +46,7 @@ export const accessPolicyFiles: WorkspaceFileKind = {
   ],
   async live(ctx) {
     const [servers, keys] = [ctx.names('server'), ctx.names('api_key')];
-    const where = { workspaceId: ctx.workspaceId };
-    const rows = await ctx.deps.db.accessPolicy.findMany({ where, orderBy: { name: 'asc' } });
+    const rows = await ctx.deps.db.accessPolicy.findMany(byName(ctx));
     return liveRows(ctx, 'access_policy', rows, (r) => ({
       name: r.name,
       description: r.description,

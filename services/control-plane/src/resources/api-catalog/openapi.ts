@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** One API of the catalog (`CatalogApi` in api-catalog-source.ts, plus the workspace's connector of it). */
 const ApiCatalogEntry = z
-  .object({
+  .strictObject({
     id: z.string().describe('The APIs.guru id, `<provider>` or `<provider>:<service>` (`1password.com:events`).'),
     title: z.string(),
     provider: z.string(),
@@ -16,21 +16,18 @@ const ApiCatalogEntry = z
       .nullable()
       .describe('The workspace’s connector added from it (its catalog slug; the newest), or null.'),
   })
-  .strict()
   .meta({ id: 'ApiCatalogEntry' });
 
 export const ApiCatalogPage = z
-  .object({
+  .strictObject({
     data: z.array(ApiCatalogEntry).describe('Best match first with `q`; by title without.'),
-    pagination: z.object({ page: z.number().int(), limit: z.number().int(), total: z.number().int() }).strict(),
+    pagination: z.strictObject({ page: z.number().int(), limit: z.number().int(), total: z.number().int() }),
     categories: z
-      .array(z.object({ name: z.string(), count: z.number().int() }).strict())
+      .array(z.strictObject({ name: z.string(), count: z.number().int() }))
       .describe('Every category of the catalog and how many APIs it has (for a filter).'),
     source: z
-      .object({ kind: z.enum(['url', 'directory']), url: z.string().optional() })
-      .strict()
+      .strictObject({ kind: z.enum(['url', 'directory']), url: z.string().optional() })
       .describe('Where the catalog is read from (`API_CATALOG_SOURCE`; a directory’s path is not shown).'),
     indexedAt: z.iso.datetime().describe('When the source was last read.'),
   })
-  .strict()
   .meta({ id: 'ApiCatalogPage' });

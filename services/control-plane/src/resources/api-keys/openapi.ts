@@ -5,7 +5,7 @@ const timestamp = z.iso.datetime();
 
 /** An API key as the API shows it (`present` in handlers.ts); the value itself only in the create response. */
 export const ApiKey = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     prefix: z.string().describe('The first 10 characters of the key, to recognise it.'),
@@ -15,7 +15,6 @@ export const ApiKey = z
     lastUsedAt: timestamp.nullable(),
     revokedAt: timestamp.nullable(),
   })
-  .strict()
   .meta({ id: 'ApiKey' });
 
 export const CreatedApiKey = ApiKey.extend({ key: z.string().describe('The key; shown once.') })

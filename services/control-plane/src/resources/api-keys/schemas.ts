@@ -6,20 +6,16 @@ const ServerIds = z
   .min(1, 'must name at least one server (omit it for every server of the workspace)')
   .max(100);
 
-export const CreateApiKeyBody = z
-  .object({
-    name: humanName(100),
-    scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
-    serverIds: ServerIds.optional(),
-  })
-  .strict();
+export const CreateApiKeyBody = z.strictObject({
+  name: humanName(100),
+  scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
+  serverIds: ServerIds.optional(),
+});
 export type CreateApiKeyBody = z.output<typeof CreateApiKeyBody>;
 
-export const UpdateApiKeyBody = z
-  .object({
-    name: humanName(100).optional(),
-    /** null lifts the restriction. */
-    serverIds: ServerIds.nullable().optional(),
-  })
-  .strict();
+export const UpdateApiKeyBody = z.strictObject({
+  name: humanName(100).optional(),
+  /** null lifts the restriction. */
+  serverIds: ServerIds.nullable().optional(),
+});
 export type UpdateApiKeyBody = z.output<typeof UpdateApiKeyBody>;

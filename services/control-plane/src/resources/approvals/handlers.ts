@@ -9,9 +9,10 @@ import {
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
 import { decideApproval, promoteHeldJob, type HeldApprovalJob } from '@toolplane/queue';
 import type { StoredApprovalRule } from '../../catalog/approvals.ts';
-import { appendAuditEvent } from '../../db/audit-trail.ts';
+import { appendAuditEvent, systemActor } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
+import type { Approval as ApprovalRow } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { Caller } from '../../http/auth.ts';
 import { policyRuleInForce } from '../access-policies/approval.ts';
@@ -25,7 +26,7 @@ import type {
   RequestedDetails,
 } from './schemas.ts';
 
-export type ApprovalRow = NonNullable<Awaited<ReturnType<Db['approval']['findFirst']>>>;
+export type { ApprovalRow };
 
 /** Who called, as stored: the audit actor, and every credential of the call (each is compared for self-approval). */
 export type StoredRequester = AuditActor & RequestedDetails['requester'];
@@ -171,8 +172,6 @@ function approvalEvent(
   };
 }
 
-const system: AuditActor = { type: 'system', id: null, name: 'toolplane' };
-
 /**
  * A request found past its expiry, or ended early (its person left): expired in Redis (unless a retry found it first)
  * and in its row, with its event; outside the request's own event (which records the refusal). A task's call held for
@@ -190,7 +189,7 @@ export async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, sour
   await auditScopes.exit(() =>
     deps.db.$transaction(async (tx) => {
       const n = await tx.approval.updateMany({ where: { id: row.id, state: 'pending' }, data: { state: 'expired' } });
-      if (n.count > 0) await appendAuditEvent(tx, approvalEvent(row, 'expired', system, source));
+      if (n.count > 0) await appendAuditEvent(tx, approvalEvent(row, 'expired', systemActor, source));
     }),
   );
   if (held) await promoteHeld(deps, row, held);

@@ -1,5 +1,5 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
+import { get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { createApprovalLink } from './links.ts';
 import {
@@ -12,7 +12,7 @@ import {
 } from './schemas.ts';
 
 const tags = ['approvals'];
-const audit = (verb: string) => ({ action: `approval.${verb}`, resource: 'approval' });
+const audit = (verb: string) => audited(`approval.${verb}`);
 
 const decideDescription = (what: string) =>
   `${what} Only an approver the server’s \`approvalRule\` names may decide, never the caller of the call (same key, ` +
@@ -24,93 +24,68 @@ const decideDescription = (what: string) =>
  * make them; approvers decide here, and the decision reaches every edge through Redis.
  */
 export const approvalsOperations: Operation[] = [
-  operation({
-    route: {
-      method: 'get',
-      path: '/approvals',
-      operationId: 'listApprovals',
-      'x-server-limited-keys': 'filtered',
-      'x-scope': 'approve',
-      tags,
-      summary: 'List approval requests',
-      description: 'Newest first; `state` filters. Arguments are shown with secret values masked.',
-      responses: { 200: jsonList('The requests.', Approval, 'ApprovalList'), ...problems(403, 422) },
-    },
+  get('/approvals', 'listApprovals', {
+    'x-server-limited-keys': 'filtered',
+    'x-scope': 'approve',
+    tags,
+    summary: 'List approval requests',
+    description: 'Newest first; `state` filters. Arguments are shown with secret values masked.',
+    responses: { 200: jsonList('The requests.', Approval, 'ApprovalList'), ...problems(403, 422) },
     query: ListApprovalsQuery,
     handler: handlers.listApprovals,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/approvals/{id}',
-      operationId: 'getApproval',
-      'x-server-limited-keys': 'filtered',
-      'x-scope': 'approve',
-      tags,
-      summary: 'Get an approval request',
-      responses: { 200: json('The request.', Approval), ...problems(403, 404) },
-    },
+  get('/approvals/{id}', 'getApproval', {
+    'x-server-limited-keys': 'filtered',
+    'x-scope': 'approve',
+    tags,
+    summary: 'Get an approval request',
+    responses: { 200: json('The request.', Approval), ...problems(403, 404) },
     params: ApprovalParams,
     handler: handlers.getApproval,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/approvals/{id}/approve',
-      operationId: 'approveApproval',
-      'x-audit': audit('granted'),
-      'x-server-limited-keys': 'filtered',
-      'x-scope': 'approve',
-      tags,
-      summary: 'Approve a call',
-      description: decideDescription(
-        'Each approval is an event `approval.granted`; the request is granted (its `state`) once `approvals` distinct ' +
-          'approvers approved it, and the caller’s next call with the same arguments then runs, once.',
-      ),
-      responses: { 200: json('The request as decided.', Approval), ...problems(400, 403, 404, 409, 413, 415, 422) },
-    },
+  post('/approvals/{id}/approve', 'approveApproval', {
+    'x-audit': audit('granted'),
+    'x-server-limited-keys': 'filtered',
+    'x-scope': 'approve',
+    tags,
+    summary: 'Approve a call',
+    description: decideDescription(
+      'Each approval is an event `approval.granted`; the request is granted (its `state`) once `approvals` distinct ' +
+        'approvers approved it, and the caller’s next call with the same arguments then runs, once.',
+    ),
+    responses: { 200: json('The request as decided.', Approval), ...problems(400, 403, 404, 409, 413, 415, 422) },
     params: ApprovalParams,
     body: DecideApprovalBody,
     handler: handlers.approveApproval,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/approvals/{id}/deny',
-      operationId: 'denyApproval',
-      'x-audit': audit('denied'),
-      'x-server-limited-keys': 'filtered',
-      'x-scope': 'approve',
-      tags,
-      summary: 'Deny a call',
-      description: decideDescription(
-        'One denial decides (event `approval.denied`): the caller’s retries are refused with it until the request ' +
-          'expires.',
-      ),
-      responses: { 200: json('The request as decided.', Approval), ...problems(400, 403, 404, 409, 413, 415, 422) },
-    },
+  post('/approvals/{id}/deny', 'denyApproval', {
+    'x-audit': audit('denied'),
+    'x-server-limited-keys': 'filtered',
+    'x-scope': 'approve',
+    tags,
+    summary: 'Deny a call',
+    description: decideDescription(
+      'One denial decides (event `approval.denied`): the caller’s retries are refused with it until the request ' +
+        'expires.',
+    ),
+    responses: { 200: json('The request as decided.', Approval), ...problems(400, 403, 404, 409, 413, 415, 422) },
     params: ApprovalParams,
     body: DecideApprovalBody,
     handler: handlers.denyApproval,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/approvals/{id}/links',
-      operationId: 'createApprovalLink',
-      'x-audit': { action: 'approval_link.create', resource: 'approval_link' },
-      'x-server-limited-keys': 'filtered',
-      tags,
-      summary: 'Make a person’s approval link',
-      description:
-        'A link for a person the request’s rule names (`approvers.people`) to approve or deny it in their browser: ' +
-        'single-use, valid until the request expires, bound to the browser that opens it. Only the SHA-256 of its ' +
-        'token is stored. 422 for a person the rule does not name; 403 for the caller of the call (its key or ' +
-        'subject) and for the person the call was made for; 409 for a request decided, spent or past its expiry.',
-      responses: {
-        201: json('The link (give it to that person only).', ApprovalLink),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
+  post('/approvals/{id}/links', 'createApprovalLink', {
+    'x-audit': audited('approval_link.create'),
+    'x-server-limited-keys': 'filtered',
+    tags,
+    summary: 'Make a person’s approval link',
+    description:
+      'A link for a person the request’s rule names (`approvers.people`) to approve or deny it in their browser: ' +
+      'single-use, valid until the request expires, bound to the browser that opens it. Only the SHA-256 of its ' +
+      'token is stored. 422 for a person the rule does not name; 403 for the caller of the call (its key or ' +
+      'subject) and for the person the call was made for; 409 for a request decided, spent or past its expiry.',
+    responses: {
+      201: json('The link (give it to that person only).', ApprovalLink),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
     },
     params: ApprovalParams,
     body: CreateApprovalLinkBody,

@@ -1,7 +1,8 @@
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { decideChangeRequestOnPage, showChangeRequestPage } from '../change-requests/page.ts';
+import express, { Router } from 'express';
+import { changeRequestPage } from '../change-requests/page.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { decideOnPage, showApprovalPage } from './page.ts';
+import { served } from '../connect/pages.ts';
+import { approvalPage } from './page.ts';
 
 /**
  * People's approval pages (ADR 0049), outside the management API: the link is the credential (opaque, single-use,
@@ -10,20 +11,16 @@ import { decideOnPage, showApprovalPage } from './page.ts';
  * the page itself with that nonce and cookie, else it is refused before anything is decided.
  */
 export function approvalPageRouter(deps: ControlPlaneDeps): Router {
-  // Pages, not API operations: they render HTML, so they read the request and write the answer.
-  const page =
-    (h: (d: ControlPlaneDeps, req: Request, res: Response) => Promise<void>): RequestHandler =>
-    (req, res) =>
-      h(deps, req, res);
+  const page = served(deps);
   const r = Router();
-  r.get('/approve/:token', page(showApprovalPage));
-  r.post('/approve/:token', express.urlencoded({ extended: false, limit: '16kb' }), page(decideOnPage));
+  r.get('/approve/:token', page(approvalPage.show));
+  r.post('/approve/:token', express.urlencoded({ extended: false, limit: '16kb' }), page(approvalPage.decide));
   // A change request's (ADR 0079): the same kind of page, bound the same way.
-  r.get('/approve-change/:token', page(showChangeRequestPage));
+  r.get('/approve-change/:token', page(changeRequestPage.show));
   r.post(
     '/approve-change/:token',
     express.urlencoded({ extended: false, limit: '16kb' }),
-    page(decideChangeRequestOnPage),
+    page(changeRequestPage.decide),
   );
   return r;
 }

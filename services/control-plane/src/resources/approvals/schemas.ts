@@ -1,5 +1,6 @@
 import { ApprovalApprovers, approvalStates, labelSources, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
+import { personLinkBody } from '../connect/schemas.ts';
 
 export const ApprovalParams = z.object({ id: z.string().describe('The approval request’s id.') });
 
@@ -21,8 +22,7 @@ export type DecideApprovalBody = z.output<typeof DecideApprovalBody>;
 
 /** Who a request or decision names: an API key, an OAuth subject or a person (external user). */
 const Party = z
-  .object({ type: z.string(), id: z.string().nullable(), name: z.string().nullable() })
-  .strict()
+  .strictObject({ type: z.string(), id: z.string().nullable(), name: z.string().nullable() })
   .meta({ id: 'ApprovalParty' });
 
 /**
@@ -67,63 +67,55 @@ export const RequestedDetails = z.object({
 export type RequestedDetails = z.infer<typeof RequestedDetails>;
 
 export const Approval = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     state: z.enum(approvalStates),
-    server: z.object({ id: z.uuid(), name: z.string() }).strict(),
+    server: z.strictObject({ id: z.uuid(), name: z.string() }),
     tool: z.string(),
     arguments: z
       .record(z.string(), z.unknown())
       .describe('The call’s arguments, secret values masked as the confirmation prompt masks them.'),
     argumentsDigest: z.string().describe('SHA-256 of the server, the tool and the exact arguments.'),
     requester: Party.describe('Who called (a person acting through a key is named as the person).'),
-    rule: z
-      .object({
-        version: z.string(),
-        approvers: ApprovalApprovers,
-        approvals: z.number().int(),
-        expiresInSeconds: z.number().int(),
-        session: z
-          .object({
-            reason: z.string().describe('The session rule’s words: the rule and the earlier result that decided.'),
-            origin: sessionOrigin(z.iso.datetime()).strict(),
-          })
-          .strict()
-          .optional()
-          .describe(
-            'A call held by a session rule (ADR 0078): why, and the earlier result whose label decided (its tool, ' +
-              'execution record and time, how the label was found). Absent for other requests.',
-          ),
-      })
-      .strict(),
-    decisions: z.array(
-      z
-        .object({
-          approver: Party,
-          decision: z.enum(['approve', 'deny']),
-          comment: z.string().nullable(),
-          at: z.iso.datetime(),
+    rule: z.strictObject({
+      version: z.string(),
+      approvers: ApprovalApprovers,
+      approvals: z.number().int(),
+      expiresInSeconds: z.number().int(),
+      session: z
+        .strictObject({
+          reason: z.string().describe('The session rule’s words: the rule and the earlier result that decided.'),
+          origin: sessionOrigin(z.iso.datetime()).strict(),
         })
-        .strict(),
+        .optional()
+        .describe(
+          'A call held by a session rule (ADR 0078): why, and the earlier result whose label decided (its tool, ' +
+            'execution record and time, how the label was found). Absent for other requests.',
+        ),
+    }),
+    decisions: z.array(
+      z.strictObject({
+        approver: Party,
+        decision: z.enum(['approve', 'deny']),
+        comment: z.string().nullable(),
+        at: z.iso.datetime(),
+      }),
     ),
     requestedAt: z.iso.datetime(),
     expiresAt: z.iso.datetime(),
     decidedAt: z.iso.datetime().nullable(),
     executedAt: z.iso.datetime().nullable(),
   })
-  .strict()
   .meta({ id: 'Approval' });
 export type Approval = z.output<typeof Approval>;
 
-export const CreateApprovalLinkBody = z
-  .strictObject({
-    person: z.string().min(1).max(200).describe('The person (external user) the link is for: one the rule names.'),
-  })
-  .meta({ id: 'CreateApprovalLinkBody' });
+export const CreateApprovalLinkBody = personLinkBody(
+  'The person (external user) the link is for: one the rule names.',
+).meta({ id: 'CreateApprovalLinkBody' });
 export type CreateApprovalLinkBody = z.output<typeof CreateApprovalLinkBody>;
 
 export const ApprovalLink = z
-  .object({
+  .strictObject({
     url: z
       .string()
       .describe(
@@ -133,5 +125,4 @@ export const ApprovalLink = z
     person: z.string(),
     expiresAt: z.iso.datetime().describe('The request’s expiry: the link is worth nothing after it.'),
   })
-  .strict()
   .meta({ id: 'ApprovalLink' });

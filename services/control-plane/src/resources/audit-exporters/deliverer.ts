@@ -4,6 +4,7 @@ import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { auditEventOf } from '../../db/audit-trail.ts';
 import type { Db } from '../../db/client.ts';
+import type { AuditExportCursor as Cursor, AuditExporter as Exporter } from '../../generated/prisma/client.ts';
 import type { StoredTarget } from './handlers.ts';
 
 /**
@@ -27,8 +28,6 @@ export interface DelivererOptions {
   maxAttempts: number;
 }
 
-type Cursor = NonNullable<Awaited<ReturnType<Db['auditExportCursor']['findFirst']>>>;
-type Exporter = NonNullable<Awaited<ReturnType<Db['auditExporter']['findFirst']>>>;
 type Attempt = { ok: true } | { ok: false; permanent: boolean; error: string };
 
 /** How long one batch may take at a worker, and how long a lease outlives its holder's last renewal. */

@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '@toolplane/errors';
 import { auditExporterSecretName } from '../../catalog/secret-names.ts';
 import { requireScope } from '../../http/access.ts';
-import type { Db } from '../../db/client.ts';
+import type { AuditExporter as Row } from '../../generated/prisma/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { CreateAuditExporterBody, ExporterTarget, UpdateAuditExporterBody } from './schemas.ts';
 import { given, workspaceRows } from '../rows.ts';
-
-type Row = NonNullable<Awaited<ReturnType<Db['auditExporter']['findFirst']>>>;
 
 /** A target as stored and answered: its sealed value left out, its defaults filled in. */
 export type StoredTarget =

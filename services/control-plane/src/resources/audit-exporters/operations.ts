@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { get, type Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { AuditExporterParams, CreateAuditExporterBody, UpdateAuditExporterBody } from './schemas.ts';
@@ -10,31 +10,27 @@ const nullableDate = z.iso.datetime().nullable();
 
 const StoredTarget = z
   .discriminatedUnion('type', [
-    z
-      .object({
-        type: z.literal('syslog'),
-        host: z.string(),
-        port: z.number().int(),
-        tls: z.boolean(),
-        format: z.enum(['json', 'cef']),
-        caPem: z.string().optional(),
-        serverName: z.string().optional(),
-      })
-      .strict(),
-    z
-      .object({
-        type: z.literal('splunk_hec'),
-        url: z.string(),
-        index: z.string().optional(),
-        sourcetype: z.string().optional(),
-      })
-      .strict(),
-    z.object({ type: z.literal('webhook'), url: z.string() }).strict(),
+    z.strictObject({
+      type: z.literal('syslog'),
+      host: z.string(),
+      port: z.number().int(),
+      tls: z.boolean(),
+      format: z.enum(['json', 'cef']),
+      caPem: z.string().optional(),
+      serverName: z.string().optional(),
+    }),
+    z.strictObject({
+      type: z.literal('splunk_hec'),
+      url: z.string(),
+      index: z.string().optional(),
+      sourcetype: z.string().optional(),
+    }),
+    z.strictObject({ type: z.literal('webhook'), url: z.string() }),
   ])
   .meta({ id: 'AuditExporterTarget' });
 
 const AuditExporter = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     enabled: z.boolean(),
@@ -43,49 +39,43 @@ const AuditExporter = z
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
-  .strict()
   .meta({ id: 'AuditExporter' });
 
 const AuditExporterStatus = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     state: z.enum(['ok', 'failing', 'disabled']),
     cursors: z.array(
-      z
-        .object({
-          chain: z.string(),
-          seq: z.number().int().describe('The last event the receiver acknowledged (0: none yet).'),
-          lag: z.number().int().describe('Events of the chain after `seq`: still to send.'),
-          attempts: z.number().int().describe('Failed attempts since the last delivery.'),
-          lastDeliveredAt: nullableDate,
-          failingSince: nullableDate,
-          nextAttemptAt: nullableDate,
-          lastError: nullableString,
-          lastErrorAt: nullableDate,
-        })
-        .strict(),
+      z.strictObject({
+        chain: z.string(),
+        seq: z.number().int().describe('The last event the receiver acknowledged (0: none yet).'),
+        lag: z.number().int().describe('Events of the chain after `seq`: still to send.'),
+        attempts: z.number().int().describe('Failed attempts since the last delivery.'),
+        lastDeliveredAt: nullableDate,
+        failingSince: nullableDate,
+        nextAttemptAt: nullableDate,
+        lastError: nullableString,
+        lastErrorAt: nullableDate,
+      }),
     ),
     lastError: nullableString.describe('Why the exporter is failing (a refusal, a certificate, a timeout…).'),
     deadLetters: z
       .array(
-        z
-          .object({
-            id: z.uuid(),
-            chain: z.string(),
-            seq: z.number().int(),
-            eventId: z.uuid(),
-            error: z.string(),
-            attempts: z.number().int(),
-            at: z.iso.datetime(),
-          })
-          .strict(),
+        z.strictObject({
+          id: z.uuid(),
+          chain: z.string(),
+          seq: z.number().int(),
+          eventId: z.uuid(),
+          error: z.string(),
+          attempts: z.number().int(),
+          at: z.iso.datetime(),
+        }),
       )
       .describe(
         'Events the receiver refused for good after every attempt (the newest 100): the cursor moved past them.',
       ),
   })
-  .strict()
   .meta({ id: 'AuditExporterStatus' });
 
 const tags = ['audit'];
@@ -136,16 +126,11 @@ export const auditExportersOperations: Operation[] = [
     description: 'Its cursor, dead letters and sealed value go with it. ' + description,
     handler: handlers.deleteAuditExporter,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/audit_exporters/{id}/status',
-      operationId: 'getAuditExporterStatus',
-      'x-scope': 'audit',
-      tags,
-      summary: 'Where an audit exporter is: cursor, lag, last error, dead letters',
-      responses: { 200: json('The exporter’s delivery.', AuditExporterStatus), ...problems(403, 404) },
-    },
+  get('/audit_exporters/{id}/status', 'getAuditExporterStatus', {
+    'x-scope': 'audit',
+    tags,
+    summary: 'Where an audit exporter is: cursor, lag, last error, dead letters',
+    responses: { 200: json('The exporter’s delivery.', AuditExporterStatus), ...problems(403, 404) },
     params: AuditExporterParams,
     handler: handlers.getAuditExporterStatus,
   }),

@@ -1,16 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ValidationError } from '@toolplane/errors';
 import type { AuditEventInput } from '@toolplane/contracts';
 import { auditScopes } from '../../db/audited-db.ts';
 import { actorOf } from '../../http/audit.ts';
+import { checkedPeriod } from '../../http/query-date.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { replayOffThread } from './replay-thread.ts';
 import type { ReplaySummary } from './replay.ts';
 import { currentRules, proposedRules } from './rules.ts';
 import { MAX_DAYS, type BacktestBody } from './schemas.ts';
-
-const DAY_MS = 86_400_000;
 
 /** What the replay leaves to the edge alone, said in every answer. */
 const NOT_REPLAYED = [
@@ -23,14 +21,7 @@ const NOT_REPLAYED = [
 ];
 
 function periodOf(body: BacktestBody) {
-  const from = new Date(body.from);
-  const to = new Date(body.to);
-  const problems = [];
-  if (from >= to) problems.push({ path: '/from', message: `must be before to (${to.toISOString()})` });
-  else if (to.getTime() - from.getTime() > MAX_DAYS * DAY_MS)
-    problems.push({ path: '/from', message: `the period may cover at most ${MAX_DAYS} days` });
-  if (problems.length > 0) throw new ValidationError('the request is invalid', problems, 'request.invalid', 422);
-  return { from, to };
+  return checkedPeriod(new Date(body.from), new Date(body.to), MAX_DAYS);
 }
 
 /** The proposal's digest: SHA-256 of its files (path and content), in path order. */

@@ -1,4 +1,14 @@
-import { argumentsAsSent, decideAccess, decideCall, type CallerIdentity } from '@toolplane/access';
+import {
+  argumentsAsSent,
+  CallerFacets,
+  decideAccess,
+  decideCall,
+  judgePortable,
+  rulePlan,
+  settingsFor,
+  type CallerIdentity,
+  type PortableRule,
+} from '@toolplane/access';
 import type { ConditionCaller } from '@toolplane/conditions';
 import { quotaTakesCaller, type CatalogTool, type GuardrailFinding } from '@toolplane/contracts';
 import { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
@@ -21,14 +31,41 @@ import type { RecordedLabel, SessionReplay } from './session.ts';
  * tool, which the edge makes as it loads the caller's catalog): the one list's order (`rules` in @toolplane/access,
  * ADR 0097), compared with it by a unit test. A confirmation is taken as accepted; an approval is a hold.
  */
-export const backtestRuleNames: readonly string[] = [
-  'argument-guardrails',
-  'access',
-  'session',
-  'confirmation',
-  'approval',
-  'quota',
-];
+interface Judged {
+  readonly rule: string;
+  /** A portable rule (ADR 0101), judged by `judgePortableRules`. */
+  readonly portable?: PortableRule;
+}
+const judged = {
+  name: (rule: string): Judged => ({ rule }),
+  portable: (rule: PortableRule): Judged => ({ rule: rule.name, portable: rule }),
+};
+const backtestPlan = rulePlan<Judged>(
+  'backtest',
+  {
+    'argument-guardrails': judged.name('argument-guardrails'),
+    access: judged.name('access'),
+    session: judged.name('session'),
+    confirmation: judged.name('confirmation'),
+    approval: judged.name('approval'),
+    quota: judged.name('quota'),
+  },
+  judged.portable,
+);
+export const backtestRuleNames: readonly string[] = backtestPlan.map((p) => p.rule);
+
+/**
+ * The portable rules the replay judges (ADR 0101), by the one adapter below: each right after the conditions of the
+ * caller's grants (`access`) and before the session, where the list puts them (a portable rule elsewhere fails the
+ * load: the judgement's order is written out in `verdictOf`).
+ */
+const portableJudged = backtestPlan.flatMap((p) => (p.portable ? [p.portable] : []));
+{
+  const names = backtestRuleNames;
+  const between = names.slice(names.indexOf('access') + 1, names.indexOf('session'));
+  if (portableJudged.some((r) => !between.includes(r.name)))
+    throw new Error('the backtest judges portable rules between access and session only');
+}
 
 /** A recorded call as the judgement reads it. */
 export interface RecordedCall {
@@ -167,6 +204,32 @@ function judgeConditions(judge: Judge, call: RecordedCall, args: Readonly<Record
 
 const sessionRule = (rule: { id: string; name?: string | undefined }) => rule.name ?? rule.id;
 
+/**
+ * The portable rules on the call's server (its `ruleSettings` in these rules), on the arguments as sent: the first
+ * refusal (`{ rule, code }`), or undefined. A log-only rule changes nothing. A call whose record kept no arguments is
+ * not judged by them (`read` false): the replay cannot know what it sent.
+ */
+function judgePortableRules(judge: Judge, call: RecordedCall, args: Readonly<Record<string, unknown>>) {
+  const all = judge.rules.ruleSettings?.get(call.serverId);
+  if (!all || call.args === undefined) return { read: false };
+  const facets = new CallerFacets({
+    keyId: call.identity.keyId,
+    person: call.identity.username,
+    subject: call.identity.subject,
+  });
+  let read = false;
+  const tool = call.entry.tool;
+  for (const rule of portableJudged) {
+    const settings = settingsFor(rule, all);
+    if (settings === undefined || (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings))) continue;
+    read = true;
+    const decision = judgePortable(rule, settings, { args: argumentsAsSent(call.entry, args), tool, facets });
+    if (decision !== undefined && 'refuse' in decision)
+      return { read, refused: { rule: rule.name, code: decision.refuse.code } };
+  }
+  return { read };
+}
+
 /** The judgement of one call by one set of rules, before what its result brings into its session. */
 function verdictOf(judge: Judge, call: RecordedCall): Verdict {
   const { access } = judge.rules;
@@ -190,6 +253,9 @@ function verdictOf(judge: Judge, call: RecordedCall): Verdict {
   const base = { findings: guarded.findings, readArguments: read };
   const conditions = readConditions ? judgeConditions(judge, call, guarded.args) : undefined;
   if (conditions?.refused) return verdict({ outcome: 'refused', code: 'access.condition', ...base, byArguments: true });
+  const portable = judgePortableRules(judge, call, guarded.args);
+  if (portable.read) base.readArguments = true;
+  if (portable.refused) return verdict({ outcome: 'refused', ...portable.refused, ...base, byArguments: true });
   // The session stage after access: its refusal wins over a hold; a hold already asked for stays the access one's.
   const session = judge.sessions.judge(call.entry, call.scopes, call.at);
   if (session?.rule.action === 'refuse')

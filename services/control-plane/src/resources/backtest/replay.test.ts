@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CatalogTool, SessionRule, WorkspaceAccess } from '@toolplane/contracts';
+import { QuotaReplay } from '@toolplane/queue';
+import { judgeCall, type Judge } from './judge.ts';
 import { PAGE, replay, type RecordSource, type ReplayedRecord } from './replay.ts';
+import { SessionReplay } from './session.ts';
 import type { Rules } from './rules.ts';
 
 const entry = {
@@ -112,6 +115,38 @@ describe('replay', () => {
     expect(o.reasons.toJSON()).toEqual([{ change: 'newlyHeld', code: 'approval.required', rule: 'srv', calls: 1 }]);
     const back = await replay(listed(all), { current: approved, proposed: approved }, opts);
     expect(back.changes.newlyHeld.calls).toBe(0);
+  });
+
+  it('judges a server’s portable rules on the arguments recorded (a spending limit), not calls that kept none', async () => {
+    const pay = {
+      tool: { name: 'pay', inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } },
+      plan: { kind: 'http', params: [] },
+    } as unknown as CatalogTool;
+    const over = record(1, { entry: pay, tool: { def: pay.tool }, args: { amount: 500 } });
+    const within = record(2, { entry: pay, tool: { def: pay.tool }, args: { amount: 5 } });
+    const unkept = record(3, { entry: pay, tool: { def: pay.tool }, args: undefined });
+    const limit = { 'spending-limit': { argument: 'amount', limit: 100 } };
+    const limited: Rules = { ...rules, ruleSettings: new Map([['s', limit]]) };
+    const judge = (r: Rules): Judge => ({
+      rules: r,
+      quotas: new QuotaReplay(),
+      guardrails: new Map(),
+      sessions: new SessionReplay(undefined),
+    });
+    expect(judgeCall(judge(limited), over.call!)).toMatchObject({
+      outcome: 'refused',
+      rule: 'spending-limit',
+      code: 'spending_limit.exceeded',
+      readArguments: true,
+      byArguments: true,
+    });
+    expect(judgeCall(judge(limited), within.call!)).toMatchObject({ outcome: 'allowed', readArguments: true });
+    expect(judgeCall(judge(limited), unkept.call!)).toMatchObject({ outcome: 'allowed', readArguments: false });
+    expect(judgeCall(judge(rules), over.call!)).toMatchObject({ outcome: 'allowed', readArguments: false });
+    // A refusal decided by an argument's value names no call (ADR 0091): the replay counts it apart.
+    const o = await replay(listed([over, within, unkept]), { current: rules, proposed: limited }, opts);
+    expect([...o.changes.newlyRefused.examples]).toEqual([]);
+    expect(o.diverged).toBe(true);
   });
 
   describe('session rules (the labels records brought, in time order)', () => {

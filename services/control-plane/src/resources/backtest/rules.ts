@@ -39,6 +39,8 @@ export interface Rules {
   readonly confirmTools: ReadonlyMap<string, ReadonlySet<string>>;
   /** Per server id: the tools someone else approves before each call (the server's `approvalTools`). */
   readonly approvalTools: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per server id: its settings of portable rules (`ruleSettings`, ADR 0101), as published; a proposal keeps them. */
+  readonly ruleSettings?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
 /** The kinds of files a proposed change may hold. */
@@ -49,13 +51,19 @@ export async function currentRules(db: Db, workspaceId: string): Promise<Rules> 
   const [access, rows, servers] = await Promise.all([
     workspaceAccess(db, workspaceId),
     db.guardrail.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
-    db.mcpServer.findMany({ where: { workspaceId }, select: { id: true, confirmTools: true, approvalTools: true } }),
+    db.mcpServer.findMany({
+      where: { workspaceId },
+      select: { id: true, confirmTools: true, approvalTools: true, ruleSettings: true },
+    }),
   ]);
   return {
     access,
     guardrails: rows.map((r) => ({ serverId: r.serverId, rule: guardrailRuleOf(r) })),
     confirmTools: new Map(servers.map((s) => [s.id, new Set(s.confirmTools)])),
     approvalTools: new Map(servers.map((s) => [s.id, new Set(s.approvalTools)])),
+    ruleSettings: new Map(
+      servers.flatMap((s) => (s.ruleSettings ? [[s.id, s.ruleSettings as Record<string, unknown>] as const] : [])),
+    ),
   };
 }
 
@@ -211,5 +219,5 @@ export async function proposedRules(
     ...(quotas.length > 0 ? { quotas } : {}),
     ...(session ? { session } : {}),
   };
-  return { access, guardrails, confirmTools, approvalTools };
+  return { access, guardrails, confirmTools, approvalTools, ruleSettings: current.ruleSettings };
 }

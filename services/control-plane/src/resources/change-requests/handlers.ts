@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { ApprovalApprovers, AuditActor, AuditSource } from '@toolplane/contracts';
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
-import { appendAuditEvent } from '../../db/audit-trail.ts';
+import { appendSystemEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
+import type { ChangeRequest as Row } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { stepAuditScope } from '../../http/audit.ts';
 import type { Caller } from '../../http/auth.ts';
@@ -13,7 +13,7 @@ import type { Input } from '../operation.ts';
 import { actorOf, asApproved, guardedOperation, readTarget, targetVersion } from './four-eyes.ts';
 import type { DecideChangeRequestBody, ListChangeRequestsQuery, PutChangeApprovalSettingsBody } from './schemas.ts';
 
-export type Row = NonNullable<Awaited<ReturnType<Db['changeRequest']['findFirst']>>>;
+export type { Row };
 type Rule = { approvers: ApprovalApprovers; approvals: number; expiresInSeconds: number };
 interface Decision {
   approver: AuditActor;
@@ -205,17 +205,11 @@ async function markEnded(deps: ControlPlaneDeps, row: Row, state: 'expired' | 's
     deps.db.$transaction(async (tx) => {
       const n = await tx.changeRequest.updateMany({ where: { id: row.id, state: 'pending' }, data: { state } });
       if (n.count > 0 && state === 'expired')
-        await appendAuditEvent(tx, {
-          id: randomUUID(),
-          at: new Date().toISOString(),
+        await appendSystemEvent(tx, {
           workspaceId: row.workspaceId,
-          actor: { type: 'system', id: null, name: 'toolplane' },
           action: 'change_request.expired',
           resource: { type: 'change_request', id: row.id },
-          outcome: 'success',
-          status: null,
           source,
-          changes: null,
           details: { operation: `${row.method} ${row.path}` },
         });
     }),

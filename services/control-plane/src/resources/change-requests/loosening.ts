@@ -1,3 +1,4 @@
+import { portableRules, ruleSettingsLoosened } from '@toolplane/access';
 import { canonical } from '../governing.ts';
 
 /**
@@ -78,6 +79,8 @@ function serverLoosened(c: RequestedChange): string[] {
   if (b.approvalTools !== undefined && narrowed(s.approvalTools, b.approvalTools)) out.push('approvalTools');
   if (b.approvalRule !== undefined && approvalLoosened(s.approvalRule as Approval, b.approvalRule as Approval))
     out.push('approvalRule');
+  // Each portable rule judges its own settings (ADR 0101): a limit raised or removed, log-only instead of enforced.
+  if (b.ruleSettings !== undefined) out.push(...ruleSettingsLoosened(portableRules, s.ruleSettings, b.ruleSettings));
   // Result shapes, the cache, forwarding the caller's token, the labels results bring: any change may loosen.
   if (sets(c, 'config')) out.push('config');
   return out;

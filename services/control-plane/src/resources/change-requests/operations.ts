@@ -1,5 +1,5 @@
-import { json, pathParams, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { audited, json, pathParams, problems } from '../../openapi/registry.ts';
+import { get, post, put, type Operation } from '../operation.ts';
 import { fourEyes } from './four-eyes.ts';
 import * as handlers from './handlers.ts';
 import { createChangeRequestLink } from './links.ts';
@@ -12,7 +12,7 @@ import {
 } from './schemas.ts';
 
 const tags = ['change requests'];
-const audit = (verb: string) => ({ action: `change_request.${verb}`, resource: 'change_request' });
+const audit = (verb: string) => audited(`change_request.${verb}`);
 
 /**
  * Four eyes on loosening (ADR 0079, docs/governance.md "Four eyes on loosening"): the workspace's setting, and the
@@ -20,119 +20,84 @@ const audit = (verb: string) => ({ action: `change_request.${verb}`, resource: '
  */
 export const changeRequestsOperations: Operation[] = [
   ...fourEyes('change_approvals', [
-    operation({
-      route: {
-        method: 'get',
-        path: '/change_approvals/settings',
-        operationId: 'getChangeApprovalSettings',
-        tags,
-        summary: 'Get the workspace’s four-eyes setting (off until turned on)',
-        responses: { 200: json('The setting.', ChangeApprovalSettings), ...problems(403) },
-      },
+    get('/change_approvals/settings', 'getChangeApprovalSettings', {
+      tags,
+      summary: 'Get the workspace’s four-eyes setting (off until turned on)',
+      responses: { 200: json('The setting.', ChangeApprovalSettings), ...problems(403) },
       handler: handlers.getChangeApprovalSettings,
     }),
-    operation({
-      route: {
-        method: 'put',
-        path: '/change_approvals/settings',
-        operationId: 'putChangeApprovalSettings',
-        'x-audit': { action: 'change_approvals.update', resource: 'change_approval_settings' },
-        tags,
-        summary: 'Set four eyes on loosening',
-        description:
-          'Only a caller who may change access policies. While on, turning it off (or needing fewer approvals, other ' +
-          'approvers, longer-lived requests) is itself a loosening and waits for approval (202).',
-        responses: { 200: json('The setting.', ChangeApprovalSettings), ...problems(403, 413, 415, 422) },
-      },
+    put('/change_approvals/settings', 'putChangeApprovalSettings', {
+      'x-audit': { action: 'change_approvals.update', resource: 'change_approval_settings' },
+      tags,
+      summary: 'Set four eyes on loosening',
+      description:
+        'Only a caller who may change access policies. While on, turning it off (or needing fewer approvals, other ' +
+        'approvers, longer-lived requests) is itself a loosening and waits for approval (202).',
+      responses: { 200: json('The setting.', ChangeApprovalSettings), ...problems(403, 413, 415, 422) },
       body: PutChangeApprovalSettingsBody,
       handler: handlers.putChangeApprovalSettings,
     }),
   ]),
-  operation({
-    route: {
-      method: 'get',
-      path: '/change_requests',
-      operationId: 'listChangeRequests',
-      'x-scope': 'approve',
-      tags,
-      summary: 'List changes waiting for (or decided by) approval',
-      description: 'Newest first; `state` filters.',
-      responses: { 200: json('The change requests.', ChangeRequests), ...problems(403, 422) },
-    },
+  get('/change_requests', 'listChangeRequests', {
+    'x-scope': 'approve',
+    tags,
+    summary: 'List changes waiting for (or decided by) approval',
+    description: 'Newest first; `state` filters.',
+    responses: { 200: json('The change requests.', ChangeRequests), ...problems(403, 422) },
     query: ListChangeRequestsQuery,
     handler: handlers.listChangeRequests,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/change_requests/{id}',
-      operationId: 'getChangeRequest',
-      'x-scope': 'approve',
-      tags,
-      summary: 'Get a change request',
-      responses: { 200: json('The change request.', ChangeRequest), ...problems(403, 404) },
-    },
+  get('/change_requests/{id}', 'getChangeRequest', {
+    'x-scope': 'approve',
+    tags,
+    summary: 'Get a change request',
+    responses: { 200: json('The change request.', ChangeRequest), ...problems(403, 404) },
     params: pathParams('id'),
     handler: handlers.getChangeRequest,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/change_requests/{id}/approve',
-      operationId: 'approveChangeRequest',
-      'x-audit': audit('approved'),
-      'x-scope': 'approve',
-      tags,
-      summary: 'Approve a change that loosens a rule',
-      description:
-        'Only an approver the setting names (none named: a caller who may change access policies), never the ' +
-        'requester (403). Once `approvals` distinct approvers approved, the change is applied, once, as the requester ' +
-        '(event `change_request.applied`). 409: decided, applied or expired already, or its target changed since.',
-      responses: {
-        200: json('The change request as decided (with `result` when applied).', ChangeRequest),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
+  post('/change_requests/{id}/approve', 'approveChangeRequest', {
+    'x-audit': audit('approved'),
+    'x-scope': 'approve',
+    tags,
+    summary: 'Approve a change that loosens a rule',
+    description:
+      'Only an approver the setting names (none named: a caller who may change access policies), never the ' +
+      'requester (403). Once `approvals` distinct approvers approved, the change is applied, once, as the requester ' +
+      '(event `change_request.applied`). 409: decided, applied or expired already, or its target changed since.',
+    responses: {
+      200: json('The change request as decided (with `result` when applied).', ChangeRequest),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
     },
     params: pathParams('id'),
     body: DecideChangeRequestBody,
     handler: handlers.approveChangeRequest,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/change_requests/{id}/deny',
-      operationId: 'denyChangeRequest',
-      'x-audit': audit('denied'),
-      'x-scope': 'approve',
-      tags,
-      summary: 'Deny a change that loosens a rule',
-      responses: {
-        200: json('The change request as decided.', ChangeRequest),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
+  post('/change_requests/{id}/deny', 'denyChangeRequest', {
+    'x-audit': audit('denied'),
+    'x-scope': 'approve',
+    tags,
+    summary: 'Deny a change that loosens a rule',
+    responses: {
+      200: json('The change request as decided.', ChangeRequest),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
     },
     params: pathParams('id'),
     body: DecideChangeRequestBody,
     handler: handlers.denyChangeRequest,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/change_requests/{id}/links',
-      operationId: 'createChangeRequestLink',
-      'x-audit': { action: 'change_request_link.create', resource: 'change_request_link' },
-      tags,
-      summary: 'Make a person’s link to decide a change request',
-      description:
-        'A link for a person the four-eyes setting named when the change was made (`approvers.people`) to approve or ' +
-        'deny it in their browser, as approval links are for calls: single-use, valid until the request expires, ' +
-        'bound to the browser that opens it; only the SHA-256 of its token is stored. 422 for a person the setting ' +
-        'did not name or who is not an external user of the workspace; 403 for the change’s requester; 409 for a ' +
-        'request decided or past its expiry.',
-      responses: {
-        201: json('The link (give it to that person only).', ChangeRequestLink),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
+  post('/change_requests/{id}/links', 'createChangeRequestLink', {
+    'x-audit': audited('change_request_link.create'),
+    tags,
+    summary: 'Make a person’s link to decide a change request',
+    description:
+      'A link for a person the four-eyes setting named when the change was made (`approvers.people`) to approve or ' +
+      'deny it in their browser, as approval links are for calls: single-use, valid until the request expires, ' +
+      'bound to the browser that opens it; only the SHA-256 of its token is stored. 422 for a person the setting ' +
+      'did not name or who is not an external user of the workspace; 403 for the change’s requester; 409 for a ' +
+      'request decided or past its expiry.',
+    responses: {
+      201: json('The link (give it to that person only).', ChangeRequestLink),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
     },
     params: pathParams('id'),
     body: CreateChangeRequestLinkBody,

@@ -1,5 +1,6 @@
 import { ApprovalApprovers, MAX_APPROVAL_SECONDS } from '@toolplane/contracts';
 import { z } from 'zod';
+import { personLinkBody } from '../connect/schemas.ts';
 
 /** `PUT /change_approvals/settings`: four eyes on loosening (ADR 0079). */
 export const PutChangeApprovalSettingsBody = z
@@ -33,13 +34,7 @@ export const DecideChangeRequestBody = z
   .meta({ id: 'DecideChangeRequestBody' });
 export type DecideChangeRequestBody = z.output<typeof DecideChangeRequestBody>;
 
-export const CreateChangeRequestLinkBody = z
-  .strictObject({
-    person: z
-      .string()
-      .min(1)
-      .max(200)
-      .describe('The person (external user) the link is for: one the four-eyes setting named (`approvers.people`).'),
-  })
-  .meta({ id: 'CreateChangeRequestLinkBody' });
+export const CreateChangeRequestLinkBody = personLinkBody(
+  'The person (external user) the link is for: one the four-eyes setting named (`approvers.people`).',
+).meta({ id: 'CreateChangeRequestLinkBody' });
 export type CreateChangeRequestLinkBody = z.output<typeof CreateChangeRequestLinkBody>;

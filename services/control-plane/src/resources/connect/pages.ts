@@ -1,4 +1,5 @@
-import type { Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { ControlPlaneDeps } from '../deps.ts';
 
 export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -38,6 +39,16 @@ export function htmlPage(
         `<body><main><h1>${escapeHtml(title)}</h1>${main}</main></body></html>`,
     );
 }
+
+/**
+ * Pages, not API operations: they render HTML (and redirect), so their handlers read the request and write the answer
+ * themselves; `served(deps)(h)` is `h` as a route's handler.
+ */
+export const served =
+  (deps: ControlPlaneDeps) =>
+  (h: (d: ControlPlaneDeps, req: Request, res: Response) => Promise<void>): RequestHandler =>
+  (req, res) =>
+    h(deps, req, res);
 
 /** The hidden field carrying a form's nonce (`nonceFor`). */
 export const nonceField = (nonce: string) => `<input type="hidden" name="nonce" value="${escapeHtml(nonce)}">`;

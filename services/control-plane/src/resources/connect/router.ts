@@ -1,6 +1,7 @@
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router } from 'express';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { connectCallback, pressConnectButton, showConnectPage } from './handlers.ts';
+import { served } from './pages.ts';
 
 /**
  * People's connect links (ADR 0027), outside the management API: the link itself is the credential (opaque,
@@ -17,11 +18,7 @@ import { connectCallback, pressConnectButton, showConnectPage } from './handlers
  * callback must come with the same cookie (a provider page reached in another browser connects nobody).
  */
 export function connectRouter(deps: ControlPlaneDeps): Router {
-  // Pages, not API operations: they render HTML and redirect, so they read the request and write the answer.
-  const page =
-    (h: (d: ControlPlaneDeps, req: Request, res: Response) => Promise<void>): RequestHandler =>
-    (req, res) =>
-      h(deps, req, res);
+  const page = served(deps);
   const r = Router();
   r.get('/connect/callback', page(connectCallback));
   r.get('/connect/:token', page(showConnectPage));

@@ -32,19 +32,18 @@ const instanceShape = {
 };
 
 /** A connector instance as the API shows it (`present` in connector-instances.ts). */
-export const ConnectorInstance = z.object(instanceShape).strict().meta({ id: 'ConnectorInstance' });
+export const ConnectorInstance = z.strictObject(instanceShape).meta({ id: 'ConnectorInstance' });
 
 /** What `POST /connector_instances` answers: the same as `ConnectorInstance` (a name kept for clients of it). */
-export const CreatedConnectorInstance = z.object(instanceShape).strict().meta({ id: 'CreatedConnectorInstance' });
+export const CreatedConnectorInstance = z.strictObject(instanceShape).meta({ id: 'CreatedConnectorInstance' });
 
 /** What `POST /connector_instances/{id}/test` reports. */
 export const ConnectorTestResult = z
-  .object({
+  .strictObject({
     passed: z.boolean(),
     status: z.number().int().nullable().describe('What the upstream answered; null when it did not answer.'),
     expected_status: z.number().int(),
     duration_ms: z.number().int(),
     error: z.string().optional().describe('Why it failed (never a credential value).'),
   })
-  .strict()
   .meta({ id: 'ConnectorTestResult' });

@@ -4,7 +4,7 @@ import { OpenApiEnvelope } from '../../documents/openapi-connectors.ts';
 
 const timestamp = z.iso.datetime();
 
-const Issue = z.object({ path: z.string(), message: z.string() }).strict();
+const Issue = z.strictObject({ path: z.string(), message: z.string() });
 
 /** A plain OpenAPI 2.0 / 3.x document (told apart from a descriptor by its `openapi` or `swagger` field). */
 const OpenApiDocument = [
@@ -72,7 +72,7 @@ const openApiConnector = {
   ...connectorCommon,
   kind: z.literal('openapi'),
   credentialFields: z
-    .array(z.object({ key: z.string(), required: z.boolean(), secret: z.boolean() }).strict())
+    .array(z.strictObject({ key: z.string(), required: z.boolean(), secret: z.boolean() }))
     .describe('The credentials the document’s security schemes need (set on instances).'),
   warnings: z.array(Issue).describe('What the import left out or adjusted.'),
 };
@@ -80,8 +80,8 @@ const openApiConnector = {
 /** A connector as the API shows it (`present` in connectors.ts). */
 export const Connector = z
   .discriminatedUnion('kind', [
-    z.object(descriptorConnector).strict().meta({ id: 'DescriptorConnector' }),
-    z.object(openApiConnector).strict().meta({ id: 'OpenApiConnector' }),
+    z.strictObject(descriptorConnector).meta({ id: 'DescriptorConnector' }),
+    z.strictObject(openApiConnector).meta({ id: 'OpenApiConnector' }),
   ])
   .meta({ id: 'Connector' });
 
@@ -93,12 +93,10 @@ const storedDescriptor = z
 export const ConnectorWithDescriptor = z
   .discriminatedUnion('kind', [
     z
-      .object({ ...descriptorConnector, descriptor: storedDescriptor })
-      .strict()
+      .strictObject({ ...descriptorConnector, descriptor: storedDescriptor })
       .meta({ id: 'DescriptorConnectorWithDescriptor' }),
     z
-      .object({ ...openApiConnector, descriptor: storedDescriptor })
-      .strict()
+      .strictObject({ ...openApiConnector, descriptor: storedDescriptor })
       .meta({ id: 'OpenApiConnectorWithDescriptor' }),
   ])
   .meta({ id: 'ConnectorWithDescriptor' });
@@ -108,27 +106,25 @@ const ToolChangesShape = {
   removed: z.array(z.string()).describe('Tools the server would lose.'),
   changed: z
     .array(
-      z
-        .object({
-          name: z.string(),
-          fields: z
-            .array(z.enum(['title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'request']))
-            .describe('What changes: parts of the MCP definition, or `request` (the upstream call it makes).'),
-        })
-        .strict(),
+      z.strictObject({
+        name: z.string(),
+        fields: z
+          .array(z.enum(['title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'request']))
+          .describe('What changes: parts of the MCP definition, or `request` (the upstream call it makes).'),
+      }),
     )
     .describe('Tools kept under the same name whose definition or upstream request would change.'),
 };
 
 /** The answer of `PUT /connectors/{id}?dry_run=true`. */
 export const ConnectorUpdatePreview = z
-  .object({
+  .strictObject({
     state: z.literal('validated'),
     connector: Connector,
     servers: z
       .array(
         z
-          .object({
+          .strictObject({
             id: z.uuid(),
             name: z.string(),
             renamedTo: z
@@ -138,7 +134,6 @@ export const ConnectorUpdatePreview = z
             mode: z.enum(['SMART', 'NORMAL']),
             ...ToolChangesShape,
           })
-          .strict()
           .meta({ id: 'ServerToolChanges' }),
       )
       .describe(
@@ -146,5 +141,4 @@ export const ConnectorUpdatePreview = z
           'would change (SMART servers search every instance’s tools), by name.',
       ),
   })
-  .strict()
   .meta({ id: 'ConnectorUpdatePreview' });

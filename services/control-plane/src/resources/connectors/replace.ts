@@ -3,11 +3,10 @@ import { UserError, ValidationError } from '@toolplane/errors';
 import { diffTools } from '../../catalog/diff.ts';
 import { syncInstanceServers } from '../../catalog/instance-servers.ts';
 import type { Db } from '../../db/client.ts';
+import type { Connector as ConnectorRow } from '../../generated/prisma/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { ConnectorSource } from './sources.ts';
 import { present } from './store.ts';
-
-type ConnectorRow = NonNullable<Awaited<ReturnType<Db['connector']['findFirst']>>>;
 
 /**
  * What a change's catalogs (a dry run's) would do to each server's tools, against its live catalog: the servers

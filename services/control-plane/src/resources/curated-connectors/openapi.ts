@@ -4,21 +4,20 @@ import { CuratedAuth } from './schemas.ts';
 
 /** A curated connector as `GET /connectors/curated` lists it (handlers.ts). */
 export const CuratedConnector = z
-  .object({
+  .strictObject({
     slug: z.string(),
     name: z.string(),
     version: z.string(),
     description: z.string(),
     tools: z
-      .array(z.object({ name: z.string(), description: z.string() }).strict())
+      .array(z.strictObject({ name: z.string(), description: z.string() }))
       .describe('The MCP tools an instance gives, as written for a model.'),
     auth: z
       .array(CuratedAuth)
       .min(1)
       .describe('The authentication it offers, the default first: people’s accounts where the provider has OAuth.'),
     credentials: z
-      .object({ user_oauth: z.array(z.string()).optional(), token: z.array(z.string()).optional() })
-      .strict()
+      .strictObject({ user_oauth: z.array(z.string()).optional(), token: z.array(z.string()).optional() })
       .describe(
         'The credentials an instance of each variant takes: the OAuth app (`client_id`, `client_secret`) or the ' +
           'token’s field (`slack_token`, …).',
@@ -28,33 +27,27 @@ export const CuratedConnector = z
       .nullable()
       .describe('The workspace’s connector of this slug (the newest), null when it has not been added.'),
     update: z
-      .object({ from: z.string(), to: z.string() })
-      .strict()
+      .strictObject({ from: z.string(), to: z.string() })
       .nullable()
       .describe(
         'This Toolplane ships another version than the workspace’s connector: preview it with ' +
           '`POST /connectors/curated/{slug}/upgrade?dry_run=true`, apply it without. Never applied by itself.',
       ),
   })
-  .strict()
   .meta({ id: 'CuratedConnector' });
 
 /** What `POST /connectors/curated/{slug}/setup` answers. */
 export const CuratedConnectorSetup = z
-  .object({
-    connector: z
-      .object({
-        id: z.uuid(),
-        slug: z.string(),
-        version: z.string(),
-        added: z.boolean().describe('False when the workspace had added it already.'),
-      })
-      .strict(),
+  .strictObject({
+    connector: z.strictObject({
+      id: z.uuid(),
+      slug: z.string(),
+      version: z.string(),
+      added: z.boolean().describe('False when the workspace had added it already.'),
+    }),
     instance: CreatedConnectorInstance,
     server: z
-      .object({ id: z.uuid(), name: z.string(), url: z.string().describe('Its MCP endpoint.') })
-      .strict()
+      .strictObject({ id: z.uuid(), name: z.string(), url: z.string().describe('Its MCP endpoint.') })
       .nullable(),
   })
-  .strict()
   .meta({ id: 'CuratedConnectorSetup' });

@@ -4,7 +4,7 @@ const timestamp = z.iso.datetime();
 
 /** A debug session as the API shows it (`presentSession` in sessions.ts). */
 export const DebugSession = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     server_id: z.uuid(),
     opened_at: timestamp,
@@ -12,5 +12,4 @@ export const DebugSession = z
     closed_at: timestamp.nullable().describe('When it was stopped; null: not stopped (it may still have ended).'),
     active: z.boolean().describe('Whether it is open now: neither stopped nor past `ends_at`.'),
   })
-  .strict()
   .meta({ id: 'DebugSession' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, jsonList, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonBody, jsonList, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, rawOperation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { DebugSession } from './openapi.ts';
@@ -21,7 +21,7 @@ export const debugSessionsOperations: Operation[] = [
       path: '/mcp_manager/{id}/debug_sessions',
       'x-server-limited-keys': 'own_server',
       operationId: 'startDebugSession',
-      'x-audit': { action: 'debug_session.start', resource: 'debug_session' },
+      'x-audit': audited('debug_session.start'),
       tags,
       summary: 'Open a debug session on an MCP server (closes the open one)',
       description:
@@ -96,7 +96,7 @@ export const debugSessionsOperations: Operation[] = [
       path: '/mcp_manager/{id}/debug_sessions/{sessionId}',
       'x-server-limited-keys': 'own_server',
       operationId: 'stopDebugSession',
-      'x-audit': { action: 'debug_session.stop', resource: 'debug_session' },
+      'x-audit': audited('debug_session.stop'),
       tags,
       summary: 'Stop a debug session',
       responses: { 200: json('The session as stopped.', DebugSession), ...problems(403, 404) },

@@ -2,14 +2,14 @@ import { z } from 'zod';
 
 const timestamp = z.iso.datetime();
 
-const Issue = z.object({ path: z.string(), message: z.string() }).strict();
+const Issue = z.strictObject({ path: z.string(), message: z.string() });
 
 /** Servers are addressed by id or by name (Bump: id or slug). */
 export const serverId = z.string().describe('The server’s id, or its name.');
 
 /** Where one of a deployment's OpenAPI documents came from (`presentSources` in workflow-sources.ts); never its content. */
 const DeploymentSource = z
-  .object({
+  .strictObject({
     location: z.string().describe('The reference’s location, or the source description’s `url` it answers.'),
     origin: z
       .enum(['inline', 'url', 'connector', 'tools'])
@@ -31,12 +31,10 @@ const DeploymentSource = z
         '`tools`: the references of the tools the steps call (`toolplane:…/tools/<tool>`), compiled as deployed.',
       ),
     connector: z
-      .object({ slug: z.string(), version: z.string(), instanceId: z.uuid(), instanceName: z.string() })
-      .strict()
+      .strictObject({ slug: z.string(), version: z.string(), instanceId: z.uuid(), instanceName: z.string() })
       .optional()
       .describe('The connector and the instance whose credentials the steps calling its operations send.'),
   })
-  .strict()
   .meta({ id: 'DeploymentSource' });
 
 const deploymentShape = {
@@ -55,15 +53,14 @@ const deploymentShape = {
 };
 
 /** A workflow deployment as the API shows it (`present` in deployments.ts). */
-export const WorkflowDeployment = z.object(deploymentShape).strict().meta({ id: 'WorkflowDeployment' });
+export const WorkflowDeployment = z.strictObject(deploymentShape).meta({ id: 'WorkflowDeployment' });
 
 export const WorkflowDeploymentWithDefinition = z
-  .object({ ...deploymentShape, definition: z.string().describe('The workflow document as deployed.') })
-  .strict()
+  .strictObject({ ...deploymentShape, definition: z.string().describe('The workflow document as deployed.') })
   .meta({ id: 'WorkflowDeploymentWithDefinition' });
 
 export const DeployedWorkflow = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     mcp_server_id: z.uuid(),
     state: z.literal('active'),
@@ -71,12 +68,11 @@ export const DeployedWorkflow = z
     warnings: z.array(Issue),
     sources: z.array(DeploymentSource),
   })
-  .strict()
   .meta({ id: 'DeployedWorkflow' });
 
 /** The answer of a dry run (`?dry_run=true`): what a deployment of the document would create. */
 export const ValidatedWorkflow = z
-  .object({
+  .strictObject({
     mcp_server_id: z.uuid(),
     state: z.literal('validated'),
     format: z.enum(['flower', 'arazzo']),
@@ -84,16 +80,14 @@ export const ValidatedWorkflow = z
     warnings: z.array(Issue),
     sources: z.array(DeploymentSource),
   })
-  .strict()
   .meta({ id: 'ValidatedWorkflow' });
 
 /** The Bump-compatible 422 of a deployment (not problem+json). */
 export const DeploymentRejected = z
-  .object({
+  .strictObject({
     message: z.string(),
     errors: z.array(Issue),
     id: z.uuid().optional().describe('The errored deployment, when the document was read but did not compile.'),
     mcp_server_id: z.uuid().optional(),
   })
-  .strict()
   .meta({ id: 'DeploymentRejected' });

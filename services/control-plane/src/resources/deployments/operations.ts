@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, jsonList, noContent, problems, Problem } from '../../openapi/registry.ts';
+import { audited, json, jsonList, noContent, Problem, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import {
@@ -34,7 +34,7 @@ export const deploymentsOperations: Operation[] = [
       path: '/mcp_servers/{id}/deploy',
       'x-server-limited-keys': 'server_admin',
       operationId: 'deployWorkflow',
-      'x-audit': { action: 'workflow_deployment.deploy', resource: 'workflow_deployment', dryRun: true },
+      'x-audit': { ...audited('workflow_deployment.deploy'), dryRun: true },
       tags,
       summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
       description:
@@ -77,7 +77,7 @@ export const deploymentsOperations: Operation[] = [
       path: '/mcp_servers/{id}/deployments/{deploymentId}/redeploy',
       'x-server-limited-keys': 'server_admin',
       operationId: 'redeployWorkflow',
-      'x-audit': { action: 'workflow_deployment.rollback', resource: 'workflow_deployment' },
+      'x-audit': audited('workflow_deployment.rollback'),
       tags,
       summary: 'Deploy a past deployment again, from the documents it stored',
       description:
@@ -105,7 +105,7 @@ export const deploymentsOperations: Operation[] = [
       path: '/mcp_servers/{id}/deployments/{deploymentId}/withdraw',
       'x-server-limited-keys': 'server_admin',
       operationId: 'withdrawDeployment',
-      'x-audit': { action: 'workflow_deployment.withdraw', resource: 'workflow_deployment' },
+      'x-audit': audited('workflow_deployment.withdraw'),
       tags,
       summary: 'Take the active deployment’s tools off the server',
       description:

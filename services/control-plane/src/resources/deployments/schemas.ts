@@ -1,23 +1,22 @@
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
 
-export const DeployBody = z
-  .object({
-    /** The workflow document, YAML or JSON text (Bump: `definition`). */
-    definition: z.string().min(1, 'the workflow document is empty'),
-    /** Documents the Arazzo source descriptions resolve to (Bump's CLI sends `{ location, content }`). */
-    references: z
-      .array(
-        z
-          .object({ location: z.string().min(1), content: z.union([z.string(), z.record(z.string(), z.unknown())]) })
-          .strict(),
-      )
-      .max(50)
-      .default([]),
-    /** Base URL per Arazzo source description name (replaces the servers of its OpenAPI document). */
-    servers: z.record(z.string(), HttpUrl).default({}),
-  })
-  .strict();
+export const DeployBody = z.strictObject({
+  /** The workflow document, YAML or JSON text (Bump: `definition`). */
+  definition: z.string().min(1, 'the workflow document is empty'),
+  /** Documents the Arazzo source descriptions resolve to (Bump's CLI sends `{ location, content }`). */
+  references: z
+    .array(
+      z.strictObject({
+        location: z.string().min(1),
+        content: z.union([z.string(), z.record(z.string(), z.unknown())]),
+      }),
+    )
+    .max(50)
+    .default([]),
+  /** Base URL per Arazzo source description name (replaces the servers of its OpenAPI document). */
+  servers: z.record(z.string(), HttpUrl).default({}),
+});
 export type DeployBody = z.output<typeof DeployBody>;
 
 /** `?dry_run=true`: compile and validate only; nothing is stored and the server does not change. */

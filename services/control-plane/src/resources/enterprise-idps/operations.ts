@@ -6,7 +6,7 @@ import * as handlers from './handlers.ts';
 import { CreateEnterpriseIdpBody, EnterpriseIdpParams, UpdateEnterpriseIdpBody } from './schemas.ts';
 
 const EnterpriseIdp = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     issuer: z.string(),
@@ -20,7 +20,6 @@ const EnterpriseIdp = z
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
-  .strict()
   .meta({ id: 'EnterpriseIdp' });
 
 const rows = rowOperations({

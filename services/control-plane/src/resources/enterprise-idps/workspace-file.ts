@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
-import { markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { byName, liveRows, markerOnly, run, withDefault, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { enterpriseIdpsOperations } from './operations.ts';
 import { CreateEnterpriseIdpBody } from './schemas.ts';
 
@@ -20,8 +20,7 @@ export const enterpriseIdpFiles: WorkspaceFileKind = {
   dir: 'enterprise-idps',
   schema: IdpSpec,
   async live(ctx) {
-    const where = { workspaceId: ctx.workspaceId };
-    const rows = await ctx.deps.db.enterpriseIdp.findMany({ where, orderBy: { name: 'asc' } });
+    const rows = await ctx.deps.db.enterpriseIdp.findMany(byName(ctx));
     return liveRows(ctx, 'enterprise_idp', rows, (r) => ({
       name: r.name,
       issuer: r.issuer,

@@ -5,20 +5,19 @@ import { z } from 'zod';
 const DeliveryMode = z.enum(['poll', 'push', 'webhook']);
 
 const EventSubscriptionSummary = z
-  .object({
+  .strictObject({
     id: z.string(),
     name: z.string().describe('The event type.'),
     serverId: z.string(),
     serverName: z.string().nullable(),
     instanceId: z.string().describe('The connector instance whose deliveries feed it.'),
     principal: z
-      .object({
+      .strictObject({
         keyId: z.string().nullable(),
         keyName: z.string().nullable(),
         subject: z.string().nullable(),
         username: z.string().nullable(),
       })
-      .strict()
       .describe('Who subscribed: the API key (and its name), the OAuth subject, the person (`x-username`).'),
     delivery: DeliveryMode,
     arguments: z.record(z.string(), z.unknown()).describe('The subscription’s arguments (its filters).'),
@@ -35,27 +34,23 @@ const EventSubscriptionSummary = z
       .nullable()
       .describe('The category of the latest failed delivery (`http_4xx`, `http_5xx`, `timeout`, …), else null.'),
   })
-  .strict()
   .meta({ id: 'EventSubscriptionSummary' });
 
-export const EventSubscriptionList = z.object({ data: z.array(EventSubscriptionSummary) }).strict();
+export const EventSubscriptionList = z.strictObject({ data: z.array(EventSubscriptionSummary) });
 
 export const EventDeliveryList = z
-  .object({
+  .strictObject({
     subscriptionId: z.string(),
     data: z.array(
-      z
-        .object({
-          recordId: z.string().describe('Its execution record.'),
-          eventId: z.string(),
-          at: z.iso.datetime().describe('When the first attempt started.'),
-          outcome: z.enum(['delivered', 'failed']),
-          attempts: z.number().int(),
-          errorCategory: z.string().nullable(),
-          durationMs: z.number(),
-        })
-        .strict(),
+      z.strictObject({
+        recordId: z.string().describe('Its execution record.'),
+        eventId: z.string(),
+        at: z.iso.datetime().describe('When the first attempt started.'),
+        outcome: z.enum(['delivered', 'failed']),
+        attempts: z.number().int(),
+        errorCategory: z.string().nullable(),
+        durationMs: z.number(),
+      }),
     ),
   })
-  .strict()
   .meta({ id: 'EventDeliveryList' });

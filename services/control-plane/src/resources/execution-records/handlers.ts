@@ -20,7 +20,7 @@ async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise
 
 /**
  * Records with a guardrail finding of `action` (`would_*`: any of a log-only guardrail). The partial index of the
- * records that hold a finding serves it (ADR 0101): its condition implies the index's, so PostgreSQL reads those only.
+ * records that hold a finding serves it (ADR 0102): its condition implies the index's, so PostgreSQL reads those only.
  */
 function guardrailFilter(action: NonNullable<ListQuery['guardrail_action']>) {
   const actions = action === 'would_*' ? ['would_redact', 'would_block', 'would_flag'] : [action];

@@ -1,12 +1,13 @@
 import { ExecutionRecordV1, GuardrailFinding, labelSources, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
+import { queryDateParam } from '../../openapi/registry.ts';
 import { ListQuery } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
 /** An execution record in the list (`presentRecord(row, false)` in present.ts). */
 export const ExecutionRecordSummary = z
-  .object({
+  .strictObject({
     id: z.uuid().describe('The invocation id.'),
     server_id: z.uuid(),
     catalog_version: z.number().int(),
@@ -18,25 +19,23 @@ export const ExecutionRecordSummary = z
         'A call a `run_code` program made (code mode): the program’s invocation id, the id of its own record; null ' +
           'for other calls.',
       ),
-    caller: z
-      .object({
-        key_id: z.string().nullable(),
-        key_name: z.string().nullable().describe('The API key’s name; null for a token caller or a deleted key.'),
-        subject: z.string().nullable().describe('OAuth subject of a token caller (`anonymous` on a public server).'),
-        username: z.string().nullable().describe('The external user the call was made for.'),
-        acting_via: z
-          .string()
-          .nullable()
-          .describe('Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`.'),
-        delegation: z
-          .object({ token_id: z.string(), actors: z.array(z.string()) })
-          .optional()
-          .describe(
-            'Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors, root ' +
-              'first (`api_key:<key id>`, then each holder by the name it was given).',
-          ),
-      })
-      .strict(),
+    caller: z.strictObject({
+      key_id: z.string().nullable(),
+      key_name: z.string().nullable().describe('The API key’s name; null for a token caller or a deleted key.'),
+      subject: z.string().nullable().describe('OAuth subject of a token caller (`anonymous` on a public server).'),
+      username: z.string().nullable().describe('The external user the call was made for.'),
+      acting_via: z
+        .string()
+        .nullable()
+        .describe('Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`.'),
+      delegation: z
+        .object({ token_id: z.string(), actors: z.array(z.string()) })
+        .optional()
+        .describe(
+          'Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors, root ' +
+            'first (`api_key:<key id>`, then each holder by the name it was given).',
+        ),
+    }),
     started_at: timestamp,
     duration_ms: z.number(),
     outcome: ExecutionRecordV1.shape.outcome,
@@ -51,8 +50,7 @@ export const ExecutionRecordSummary = z
           'guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.',
       ),
     shape: z
-      .object({ bytes_before: z.number().int(), bytes_after: z.number().int() })
-      .strict()
+      .strictObject({ bytes_before: z.number().int(), bytes_after: z.number().int() })
       .nullable()
       .describe(
         'A result shaped for models (the server’s `config.resultShapes`, ADR 0052): the JSON text’s bytes before and ' +
@@ -66,20 +64,17 @@ export const ExecutionRecordSummary = z
       ),
     labels: z
       .array(
-        z
-          .object({
-            label: z.enum(resultLabels),
-            source: z.enum(labelSources),
-            detector: z.string().optional().describe('The guardrail finding’s detector (`source: "guardrail"`).'),
-          })
-          .strict(),
+        z.strictObject({
+          label: z.enum(resultLabels),
+          source: z.enum(labelSources),
+          detector: z.string().optional().describe('The guardrail finding’s detector (`source: "guardrail"`).'),
+        }),
       )
       .describe(
         'What the result brought into the caller’s session (ADR 0078): the tool’s declared or classified labels and ' +
           'one per guardrail finding; empty when the call keeps no session or brought nothing.',
       ),
   })
-  .strict()
   .meta({ id: 'ExecutionRecordSummary' });
 
 /** One execution record with its steps (`presentRecord(row, true)`). */
@@ -101,10 +96,9 @@ export const ExecutionRecord = ExecutionRecordSummary.extend({
  * The list's query: ListQuery itself, with descriptions (zod-to-openapi shows a coerced date as
  * nullable; in a query string it is a date-time or a date).
  */
-const dateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
 export const ListExecutionRecordsQuery = ListQuery.extend({
-  from: ListQuery.shape.from.meta(dateParam('Records started at or after this time (inclusive).')),
-  to: ListQuery.shape.to.meta(dateParam('Records started before this time (exclusive).')),
+  from: ListQuery.shape.from.meta(queryDateParam('Records started at or after this time (inclusive).')),
+  to: ListQuery.shape.to.meta(queryDateParam('Records started before this time (exclusive).')),
   limit: ListQuery.shape.limit.meta({ description: 'Records per page.' }),
   cursor: ListQuery.shape.cursor.meta({ description: 'The previous page’s `next_cursor`.' }),
   key_id: ListQuery.shape.key_id.meta({ description: 'Calls made with this API key (its id).' }),

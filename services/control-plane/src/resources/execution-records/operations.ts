@@ -29,12 +29,10 @@ export const executionRecordsOperations: Operation[] = [
       responses: {
         200: json(
           'One page of records.',
-          z
-            .object({
-              data: z.array(ExecutionRecordSummary),
-              next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
-            })
-            .strict(),
+          z.strictObject({
+            data: z.array(ExecutionRecordSummary),
+            next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
+          }),
         ),
         ...problems(403, 422),
       },

@@ -1,6 +1,6 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
-import { operation, type Operation } from '../operation.ts';
+import { get, post, type Operation } from '../operation.ts';
 import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import {
@@ -72,55 +72,40 @@ export const externalMcpServersOperations: Operation[] = fourEyes('external_serv
     problems: [403, 404, 409],
     handler: handlers.deleteExternalMcpServer,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/external_mcp_servers/{id}/changes',
-      operationId: 'listExternalMcpServerChanges',
-      tags,
-      summary: 'List the changes of a registered external MCP server held for review',
-      description:
-        'Each tool, resource, resource template and prompt the server offers is pinned when it is first listed ' +
-        '(ADR 0061). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted ' +
-        'or rejected: a new item is not served meanwhile, a changed one is served as pinned (`onChange: ' +
-        '"keep_pinned"`) or withheld (`"withhold"`). `fields` lists each pinned field that differs (name, title, ' +
-        'description, schemas, annotations; for a resource its URI, name, description, MIME type and `_meta`; for a ' +
-        'prompt its arguments), before and after. Oldest first.',
-      responses: { 200: jsonList('The held changes.', ExternalMcpServerChange), ...problems(403, 404) },
-    },
+  get('/external_mcp_servers/{id}/changes', 'listExternalMcpServerChanges', {
+    tags,
+    summary: 'List the changes of a registered external MCP server held for review',
+    description:
+      'Each tool, resource, resource template and prompt the server offers is pinned when it is first listed ' +
+      '(ADR 0061). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted ' +
+      'or rejected: a new item is not served meanwhile, a changed one is served as pinned (`onChange: ' +
+      '"keep_pinned"`) or withheld (`"withhold"`). `fields` lists each pinned field that differs (name, title, ' +
+      'description, schemas, annotations; for a resource its URI, name, description, MIME type and `_meta`; for a ' +
+      'prompt its arguments), before and after. Oldest first.',
+    responses: { 200: jsonList('The held changes.', ExternalMcpServerChange), ...problems(403, 404) },
     params: ExternalServerParams,
     handler: review.listExternalMcpServerChanges,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/external_mcp_servers/{id}/changes/{changeId}/accept',
-      operationId: 'acceptExternalMcpServerChange',
-      'x-audit': { action: 'external_mcp_server.change_accepted', resource: 'external_mcp_server' },
-      tags,
-      summary: 'Accept a held change: pin the new definition and publish it',
-      description:
-        'The definition becomes the pin, and every hosted server using the registered server gets a new catalog ' +
-        'version in one change (edges send `list_changed`). An id no longer held (decided, or superseded by a newer ' +
-        'listing) is a 404.',
-      responses: { 200: json('The change as decided.', ExternalMcpServerDecision), ...problems(403, 404) },
-    },
+  post('/external_mcp_servers/{id}/changes/{changeId}/accept', 'acceptExternalMcpServerChange', {
+    'x-audit': audited('external_mcp_server.change_accepted'),
+    tags,
+    summary: 'Accept a held change: pin the new definition and publish it',
+    description:
+      'The definition becomes the pin, and every hosted server using the registered server gets a new catalog ' +
+      'version in one change (edges send `list_changed`). An id no longer held (decided, or superseded by a newer ' +
+      'listing) is a 404.',
+    responses: { 200: json('The change as decided.', ExternalMcpServerDecision), ...problems(403, 404) },
     params: ExternalServerChangeParams,
     handler: review.acceptExternalMcpServerChange,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/external_mcp_servers/{id}/changes/{changeId}/reject',
-      operationId: 'rejectExternalMcpServerChange',
-      'x-audit': { action: 'external_mcp_server.change_rejected', resource: 'external_mcp_server' },
-      tags,
-      summary: 'Reject a held change: keep the pinned definition',
-      description:
-        'The pin stays (a changed item keeps being served as pinned, or withheld; a new item stays unserved), and ' +
-        'the same definition is not held again until the server changes it again.',
-      responses: { 200: json('The change as decided.', ExternalMcpServerDecision), ...problems(403, 404) },
-    },
+  post('/external_mcp_servers/{id}/changes/{changeId}/reject', 'rejectExternalMcpServerChange', {
+    'x-audit': audited('external_mcp_server.change_rejected'),
+    tags,
+    summary: 'Reject a held change: keep the pinned definition',
+    description:
+      'The pin stays (a changed item keeps being served as pinned, or withheld; a new item stays unserved), and ' +
+      'the same definition is not held again until the server changes it again.',
+    responses: { 200: json('The change as decided.', ExternalMcpServerDecision), ...problems(403, 404) },
     params: ExternalServerChangeParams,
     handler: review.rejectExternalMcpServerChange,
   }),

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { AuditEventInput, ListRemoteToolsResult } from '@toolplane/contracts';
+import type { ListRemoteToolsResult } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
 import {
   acceptChange,
@@ -11,7 +10,7 @@ import {
   reconcile,
   rejectChange,
 } from '../../catalog/pins.ts';
-import { appendAuditEvent } from '../../db/audit-trail.ts';
+import { appendSystemEvent } from '../../db/audit-trail.ts';
 import type { Tx } from '../../db/client.ts';
 import type { ChangeWebhooks } from '../../documents/change-webhooks.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -45,31 +44,22 @@ interface Entry {
   notifyWebhookUrl: string | null;
 }
 
-const noSource = { requestId: null, traceId: null, clientAddress: null, userAgent: null };
-
-/** `external_mcp_server.change_held`: by the system, naming the change (never its definition). */
-function heldEvent(entry: Entry, change: HeldChange): AuditEventInput {
-  return {
-    id: randomUUID(),
-    at: change.heldAt,
-    workspaceId: entry.workspaceId,
-    actor: { type: 'system', id: null, name: 'toolplane' },
-    action: 'external_mcp_server.change_held',
-    resource: { type: 'external_mcp_server', id: entry.id },
-    outcome: 'success',
-    status: null,
-    source: noSource,
-    changes: null,
-    details: {
-      server: entry.name,
-      change: { id: change.id, kind: change.kind, name: change.name, change: change.change },
-    },
-  };
-}
-
-/** The held changes' audit events, in the transaction that stores them. */
+/**
+ * The held changes' audit events, in the transaction that stores them: `external_mcp_server.change_held`, by the
+ * system, naming the change (never its definition).
+ */
 export async function recordHeld(tx: Tx, entry: Entry, held: HeldChange[]): Promise<void> {
-  for (const change of held) await appendAuditEvent(tx, heldEvent(entry, change));
+  for (const change of held)
+    await appendSystemEvent(tx, {
+      at: change.heldAt,
+      workspaceId: entry.workspaceId,
+      action: 'external_mcp_server.change_held',
+      resource: { type: 'external_mcp_server', id: entry.id },
+      details: {
+        server: entry.name,
+        change: { id: change.id, kind: change.kind, name: change.name, change: change.change },
+      },
+    });
 }
 
 /** After the commit: the held changes POSTed to the server's webhook, if it has one. */

@@ -1,10 +1,11 @@
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
 import {
+  byName,
   changed,
   liveRows,
-  References,
   references,
+  References,
   resolved,
   run,
   type WorkspaceFileKind,
@@ -36,8 +37,7 @@ export const externalServerFiles: WorkspaceFileKind = {
   dir: 'external-mcp-servers',
   schema: ExternalServerSpec,
   async live(ctx) {
-    const where = { workspaceId: ctx.workspaceId };
-    const rows = await ctx.deps.db.externalMcpServer.findMany({ where, orderBy: { name: 'asc' } });
+    const rows = await ctx.deps.db.externalMcpServer.findMany(byName(ctx));
     return liveRows(ctx, 'external_mcp_server', rows, (r, marker) => ({
       name: r.name,
       url: r.url,

@@ -8,8 +8,7 @@ const attributes = z
 
 /** An external user as the create and update responses show it. */
 export const ExternalUser = z
-  .object({ id: z.uuid(), name: z.string(), attributes, createdAt: timestamp })
-  .strict()
+  .strictObject({ id: z.uuid(), name: z.string(), attributes, createdAt: timestamp })
   .meta({ id: 'ExternalUser' });
 
 /** An external user in the list: with the connector instances the user has connected. */
@@ -24,7 +23,7 @@ export const ListedExternalUser = ExternalUser.extend({
  * their own account connected with a connect link (status, expiry and scopes; never a token).
  */
 export const UserConnection = z
-  .object({
+  .strictObject({
     connector_instance_id: z.uuid(),
     kind: z
       .enum(['credentials', 'oauth'])
@@ -44,12 +43,11 @@ export const UserConnection = z
     createdAt: timestamp,
     updatedAt: timestamp,
   })
-  .strict()
   .meta({ id: 'UserConnection' });
 
 /** A person's own-account connection ended: how the revocation at the provider went. */
 export const AccountDisconnected = z
-  .object({
+  .strictObject({
     connector_instance_id: z.uuid(),
     kind: z.literal('oauth'),
     revocation: z
@@ -61,24 +59,20 @@ export const AccountDisconnected = z
       ),
     revocation_error: z.string().optional(),
   })
-  .strict()
   .meta({ id: 'AccountDisconnected' });
 
 export const UserSecretListing = z
-  .object({ name: z.string(), updatedAt: timestamp })
-  .strict()
+  .strictObject({ name: z.string(), updatedAt: timestamp })
   .meta({ id: 'UserSecretListing' });
 
 export const UserSecretWritten = z
-  .object({ name: z.string(), user: z.string().describe('The user’s name.') })
-  .strict()
+  .strictObject({ name: z.string(), user: z.string().describe('The user’s name.') })
   .meta({ id: 'UserSecretWritten' });
 
 export const UserMcpConnection = z
-  .object({
+  .strictObject({
     server_id: z.uuid(),
     external: z.string().describe('The external MCP server’s name in the server’s configuration.'),
     header_names: z.array(z.string()),
   })
-  .strict()
   .meta({ id: 'UserMcpConnection' });

@@ -1,6 +1,6 @@
-import { json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
-import { operation, type Operation } from '../operation.ts';
+import { del, get, patch, post, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import {
   AccountDisconnected,
@@ -24,179 +24,119 @@ const tags = ['external users'];
  * with four eyes on loosening (ADR 0087).
  */
 export const externalUsersOperations: Operation[] = fourEyes('external_user', [
-  operation({
-    route: {
-      method: 'post',
-      path: '/external_users',
-      operationId: 'createExternalUser',
-      'x-audit': { action: 'external_user.create', resource: 'external_user' },
-      tags,
-      summary: 'Create an external user (an end user of the workspace’s app)',
-      responses: {
-        201: json('The user.', ExternalUser),
-        ...problems(400, 403, 409, 413, 415, 422),
-      },
+  post('/external_users', 'createExternalUser', {
+    'x-audit': audited('external_user.create'),
+    tags,
+    summary: 'Create an external user (an end user of the workspace’s app)',
+    responses: {
+      201: json('The user.', ExternalUser),
+      ...problems(400, 403, 409, 413, 415, 422),
     },
     body: CreateUserBody.meta({ id: 'CreateExternalUserBody' }),
     handler: handlers.createExternalUser,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/external_users',
-      operationId: 'listExternalUsers',
-      tags,
-      summary: 'List the workspace’s external users',
-      responses: { 200: jsonList('Every user, oldest first.', ListedExternalUser), ...problems(403) },
-    },
+  get('/external_users', 'listExternalUsers', {
+    tags,
+    summary: 'List the workspace’s external users',
+    responses: { 200: jsonList('Every user, oldest first.', ListedExternalUser), ...problems(403) },
     handler: handlers.listExternalUsers,
   }),
-  operation({
-    route: {
-      method: 'patch',
-      path: '/external_users/{name}',
-      operationId: 'updateExternalUser',
-      'x-audit': { action: 'external_user.update', resource: 'external_user' },
-      tags,
-      summary: 'Replace an external user’s attributes',
-      responses: { 200: json('The user as changed.', ExternalUser), ...problems(400, 403, 404, 413, 415, 422) },
-    },
+  patch('/external_users/{name}', 'updateExternalUser', {
+    'x-audit': audited('external_user.update'),
+    tags,
+    summary: 'Replace an external user’s attributes',
+    responses: { 200: json('The user as changed.', ExternalUser), ...problems(400, 403, 404, 413, 415, 422) },
     params: pathParams('name'),
     body: UpdateUserBody.meta({ id: 'UpdateExternalUserBody' }),
     handler: handlers.updateExternalUser,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/external_users/{name}',
-      operationId: 'deleteExternalUser',
-      'x-audit': { action: 'external_user.delete', resource: 'external_user' },
-      tags,
-      summary: 'Delete an external user with their connections and secrets',
-      responses: { 204: noContent, ...problems(403, 404) },
-    },
+  del('/external_users/{name}', 'deleteExternalUser', {
+    'x-audit': audited('external_user.delete'),
+    tags,
+    summary: 'Delete an external user with their connections and secrets',
+    responses: { 204: noContent, ...problems(403, 404) },
     params: pathParams('name'),
     handler: handlers.deleteExternalUser,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/external_users/{name}/connections',
-      operationId: 'listUserConnections',
-      tags,
-      summary: 'List an external user’s connector connections',
-      responses: { 200: jsonList('Every connection, oldest first.', UserConnection), ...problems(403, 404) },
-    },
+  get('/external_users/{name}/connections', 'listUserConnections', {
+    tags,
+    summary: 'List an external user’s connector connections',
+    responses: { 200: jsonList('Every connection, oldest first.', UserConnection), ...problems(403, 404) },
     params: pathParams('name'),
     handler: handlers.listUserConnections,
   }),
-  operation({
-    route: {
-      method: 'put',
-      path: '/external_users/{name}/connections/{instanceId}',
-      operationId: 'setUserConnection',
-      'x-audit': { action: 'user_connection.set', resource: 'user_connection' },
-      tags,
-      summary: 'Create or replace an external user’s credentials for a connector instance',
-      responses: {
-        200: json('The connection (key names only).', UserConnection),
-        ...problems(400, 403, 404, 409, 413, 415, 422),
-      },
+  put('/external_users/{name}/connections/{instanceId}', 'setUserConnection', {
+    'x-audit': audited('user_connection.set'),
+    tags,
+    summary: 'Create or replace an external user’s credentials for a connector instance',
+    responses: {
+      200: json('The connection (key names only).', UserConnection),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
     },
     params: pathParams('name', 'instanceId'),
     body: ConnectionBody.meta({ id: 'UserConnectionBody' }),
     handler: handlers.setUserConnection,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/external_users/{name}/connections/{instanceId}',
-      operationId: 'deleteUserConnection',
-      'x-audit': { action: 'user_connection.delete', resource: 'user_connection' },
-      tags,
-      summary: 'Delete an external user’s connection to a connector instance',
-      description:
-        'Credentials: deleted (204). The person’s own account (`kind: oauth`): a worker revokes the token at the ' +
-        'provider when the connector declares a revocation endpoint, and the tokens are deleted whatever the ' +
-        'provider answered (200, saying how the revocation went).',
-      responses: {
-        200: json('An own-account connection ended.', AccountDisconnected),
-        204: noContent,
-        ...problems(403, 404),
-      },
+  del('/external_users/{name}/connections/{instanceId}', 'deleteUserConnection', {
+    'x-audit': audited('user_connection.delete'),
+    tags,
+    summary: 'Delete an external user’s connection to a connector instance',
+    description:
+      'Credentials: deleted (204). The person’s own account (`kind: oauth`): a worker revokes the token at the ' +
+      'provider when the connector declares a revocation endpoint, and the tokens are deleted whatever the ' +
+      'provider answered (200, saying how the revocation went).',
+    responses: {
+      200: json('An own-account connection ended.', AccountDisconnected),
+      204: noContent,
+      ...problems(403, 404),
     },
     params: pathParams('name', 'instanceId'),
     handler: handlers.deleteUserConnection,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/external_users/{name}/secrets',
-      operationId: 'listUserSecrets',
-      tags,
-      summary: 'List an external user’s own workflow secrets (names only)',
-      responses: { 200: jsonList('Every secret of the user.', UserSecretListing), ...problems(403, 404) },
-    },
+  get('/external_users/{name}/secrets', 'listUserSecrets', {
+    tags,
+    summary: 'List an external user’s own workflow secrets (names only)',
+    responses: { 200: jsonList('Every secret of the user.', UserSecretListing), ...problems(403, 404) },
     params: pathParams('name'),
     handler: handlers.listUserSecrets,
   }),
-  operation({
-    route: {
-      method: 'put',
-      path: '/external_users/{name}/secrets/{secret}',
-      operationId: 'setUserSecret',
-      'x-audit': { action: 'user_secret.set', resource: 'user_secret' },
-      tags,
-      summary: 'Set an external user’s own value of a workflow secret (`$secrets.NAME`)',
-      responses: {
-        200: json('The secret was stored.', UserSecretWritten),
-        ...problems(400, 403, 404, 413, 415, 422),
-      },
+  put('/external_users/{name}/secrets/{secret}', 'setUserSecret', {
+    'x-audit': audited('user_secret.set'),
+    tags,
+    summary: 'Set an external user’s own value of a workflow secret (`$secrets.NAME`)',
+    responses: {
+      200: json('The secret was stored.', UserSecretWritten),
+      ...problems(400, 403, 404, 413, 415, 422),
     },
     params: pathParams('name', 'secret'),
     body: SecretBody.meta({ id: 'UserSecretBody' }),
     handler: handlers.setUserSecret,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/external_users/{name}/secrets/{secret}',
-      operationId: 'deleteUserSecret',
-      'x-audit': { action: 'user_secret.delete', resource: 'user_secret' },
-      tags,
-      summary: 'Delete an external user’s own value of a workflow secret',
-      responses: { 204: noContent, ...problems(403, 404, 422) },
-    },
+  del('/external_users/{name}/secrets/{secret}', 'deleteUserSecret', {
+    'x-audit': audited('user_secret.delete'),
+    tags,
+    summary: 'Delete an external user’s own value of a workflow secret',
+    responses: { 204: noContent, ...problems(403, 404, 422) },
     params: pathParams('name', 'secret'),
     handler: handlers.deleteUserSecret,
   }),
-  operation({
-    route: {
-      method: 'put',
-      path: '/external_users/{name}/mcp_connections/{serverId}/{external}',
-      operationId: 'setUserMcpConnection',
-      'x-audit': { action: 'user_mcp_connection.set', resource: 'user_mcp_connection' },
-      tags,
-      summary: 'Set an external user’s headers for an external MCP server of one of the workspace’s servers',
-      responses: {
-        200: json('The headers were stored (names only).', UserMcpConnection),
-        ...problems(400, 403, 404, 413, 415, 422),
-      },
+  put('/external_users/{name}/mcp_connections/{serverId}/{external}', 'setUserMcpConnection', {
+    'x-audit': audited('user_mcp_connection.set'),
+    tags,
+    summary: 'Set an external user’s headers for an external MCP server of one of the workspace’s servers',
+    responses: {
+      200: json('The headers were stored (names only).', UserMcpConnection),
+      ...problems(400, 403, 404, 413, 415, 422),
     },
     params: pathParams('name', 'serverId', 'external'),
     body: HeadersBody.meta({ id: 'UserMcpHeadersBody' }),
     handler: handlers.setUserMcpConnection,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/external_users/{name}/mcp_connections/{serverId}/{external}',
-      operationId: 'deleteUserMcpConnection',
-      'x-audit': { action: 'user_mcp_connection.delete', resource: 'user_mcp_connection' },
-      tags,
-      summary: 'Delete an external user’s headers for an external MCP server',
-      responses: { 204: noContent, ...problems(403, 404) },
-    },
+  del('/external_users/{name}/mcp_connections/{serverId}/{external}', 'deleteUserMcpConnection', {
+    'x-audit': audited('user_mcp_connection.delete'),
+    tags,
+    summary: 'Delete an external user’s headers for an external MCP server',
+    responses: { 204: noContent, ...problems(403, 404) },
     params: pathParams('name', 'serverId', 'external'),
     handler: handlers.deleteUserMcpConnection,
   }),

@@ -11,16 +11,15 @@ const Attributes = z
     z.string().max(1000),
   )
   .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
-export const CreateUserBody = z.object({ name: humanName(200), attributes: Attributes.optional() }).strict();
+export const CreateUserBody = z.strictObject({ name: humanName(200), attributes: Attributes.optional() });
 export type CreateUserBody = z.output<typeof CreateUserBody>;
-export const UpdateUserBody = z.object({ attributes: Attributes }).strict();
+export const UpdateUserBody = z.strictObject({ attributes: Attributes });
 export type UpdateUserBody = z.output<typeof UpdateUserBody>;
-export const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+export const ConnectionBody = z.strictObject({ credentials: z.record(z.string(), z.string()) });
 export type ConnectionBody = z.output<typeof ConnectionBody>;
-export const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
+export const SecretBody = z.strictObject({ value: z.string().min(1).max(65_536) });
 export type SecretBody = z.output<typeof SecretBody>;
 export const HeadersBody = z
-  .object({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
-  .strict()
+  .strictObject({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
   .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');
 export type HeadersBody = z.output<typeof HeadersBody>;

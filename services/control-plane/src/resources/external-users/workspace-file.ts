@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { liveRows, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import { byName, liveRows, run, type WorkspaceFileKind } from '../workspace-files/kind.ts';
 import { externalUsersOperations } from './operations.ts';
 
 const UserSpec = z.strictObject({
@@ -13,8 +13,7 @@ export const externalUserFiles: WorkspaceFileKind = {
   dir: 'external-users',
   schema: UserSpec,
   async live(ctx) {
-    const where = { workspaceId: ctx.workspaceId };
-    const rows = await ctx.deps.db.externalUser.findMany({ where, orderBy: { name: 'asc' } });
+    const rows = await ctx.deps.db.externalUser.findMany(byName(ctx));
     return liveRows(ctx, 'external_user', rows, (r) => ({ name: r.name, attributes: r.attributes }));
   },
   write(c) {

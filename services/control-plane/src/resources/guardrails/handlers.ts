@@ -1,14 +1,13 @@
 import type { GuardrailDetector, GuardrailTarget } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
+import type { Guardrail as GuardrailRow } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { exposedTools } from '../quotas/handlers.ts';
 import type { CreateGuardrailBody, UpdateGuardrailBody } from './schemas.ts';
 import { given, workspaceRows } from '../rows.ts';
-
-type GuardrailRow = NonNullable<Awaited<ReturnType<Db['guardrail']['findFirst']>>>;
 
 function present(row: GuardrailRow) {
   return {

@@ -7,7 +7,7 @@ import { CreateGuardrailBody, Detector, GuardrailParams, UpdateGuardrailBody } f
 import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const Guardrail = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     description: z.string().nullable(),
@@ -21,7 +21,6 @@ const Guardrail = z
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
-  .strict()
   .meta({ id: 'Guardrail' });
 
 const rows = rowOperations({

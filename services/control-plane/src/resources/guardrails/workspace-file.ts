@@ -2,7 +2,16 @@ import type { GuardrailDetector } from '@toolplane/contracts';
 import { z } from 'zod';
 import { ruleToolProblems } from '../quotas/rule-tool-files.ts';
 import { looseningOf } from '../change-requests/workspace-file-loosening.ts';
-import { idOf, markerOnly, run, withDefault, liveRows, type WorkspaceFileKind } from '../workspace-files/kind.ts';
+import {
+  byName,
+  fieldsOf,
+  idOf,
+  liveRows,
+  markerOnly,
+  run,
+  withDefault,
+  type WorkspaceFileKind,
+} from '../workspace-files/kind.ts';
 import { guardrailsOperations } from './operations.ts';
 import { checkPatterns, CreateGuardrailBody } from './schemas.ts';
 
@@ -41,13 +50,10 @@ export const guardrailFiles: WorkspaceFileKind = {
     s.server === null ? [] : [{ kind: 'server', name: String(s.server), path: '/server', what: 'MCP server' }],
   async live(ctx) {
     const serverNames = ctx.names('server');
-    const where = { workspaceId: ctx.workspaceId };
-    const rows = await ctx.deps.db.guardrail.findMany({ where, orderBy: { name: 'asc' } });
-    const fields = Object.keys(GuardrailSpec.shape);
+    const rows = await ctx.deps.db.guardrail.findMany(byName(ctx));
     return liveRows(ctx, 'guardrail', rows, (r) => {
-      const row = r as unknown as Record<string, unknown>;
       const server = r.serverId === null ? null : (serverNames.get(r.serverId) ?? r.serverId);
-      return Object.fromEntries(fields.map((f) => [f, f === 'server' ? server : (row[f] ?? null)]));
+      return fieldsOf(GuardrailSpec, r, { server });
     });
   },
   /** The API's body: every field of its file, its server by id (null: the workspace's). */

@@ -1,6 +1,5 @@
-import { ValidationError } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
-import { QUERY_DATE_MIN_MS } from '../../http/query-date.ts';
+import { checkedPeriod, QUERY_DATE_MIN_MS } from '../../http/query-date.ts';
 import { workspaceAccess } from '../access-policies/publish.ts';
 import {
   findingsOf,
@@ -27,12 +26,7 @@ const DAY_MS = 86_400_000;
 function periodOf(q: { from?: Date | undefined; to?: Date | undefined }, now: number) {
   const to = q.to ?? new Date(now);
   const from = q.from ?? new Date(Math.max(QUERY_DATE_MIN_MS, to.getTime() - 7 * DAY_MS));
-  const problems = [];
-  if (from >= to) problems.push({ path: '/from', message: `must be before to (${to.toISOString()})` });
-  else if (to.getTime() - from.getTime() > MAX_DAYS * DAY_MS)
-    problems.push({ path: '/from', message: `the period may cover at most ${MAX_DAYS} days` });
-  if (problems.length > 0) throw new ValidationError('the request is invalid', problems, 'request.invalid', 422);
-  return { from, to };
+  return checkedPeriod(from, to, MAX_DAYS);
 }
 
 type Named = PrincipalKey & { name: string };

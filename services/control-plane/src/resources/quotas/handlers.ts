@@ -1,14 +1,13 @@
 import type { Catalog, QuotaMatch } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
+import type { Quota as QuotaRow } from '../../generated/prisma/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { windowProblem, type CreateQuotaBody, type UpdateQuotaBody } from './schemas.ts';
 import { given, workspaceRows } from '../rows.ts';
-
-type QuotaRow = NonNullable<Awaited<ReturnType<Db['quota']['findFirst']>>>;
 
 function present(row: QuotaRow) {
   return {

@@ -7,7 +7,7 @@ import { CreateQuotaBody, QuotaParams, UpdateQuotaBody } from './schemas.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 
 const Quota = z
-  .object({
+  .strictObject({
     id: z.uuid(),
     name: z.string(),
     description: z.string().nullable(),
@@ -22,7 +22,6 @@ const Quota = z
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
-  .strict()
   .meta({ id: 'Quota' });
 
 const rows = rowOperations({

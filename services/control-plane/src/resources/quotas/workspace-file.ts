@@ -1,13 +1,15 @@
 import { QuotaMatch } from '@toolplane/contracts';
 import type { z } from 'zod';
 import {
+  byName,
+  fieldsOf,
   idOf,
+  liveRows,
   markerOnly,
   run,
   withDefault,
   type LiveContext,
   type NamedResource,
-  liveRows,
   type WorkspaceFileKind,
 } from '../workspace-files/kind.ts';
 import { ruleToolProblems } from './rule-tool-files.ts';
@@ -68,13 +70,8 @@ export const quotaFiles: WorkspaceFileKind = {
   schema: QuotaSpec,
   refers: matchNames,
   async live(ctx) {
-    const where = { workspaceId: ctx.workspaceId };
-    const rows = await ctx.deps.db.quota.findMany({ where, orderBy: { name: 'asc' } });
-    const fields = Object.keys(QuotaSpec.shape);
-    return liveRows(ctx, 'quota', rows, (r) => {
-      const row = r as unknown as Record<string, unknown>;
-      return Object.fromEntries(fields.map((f) => [f, f === 'match' ? matchByName(r.match, ctx) : (row[f] ?? null)]));
-    });
+    const rows = await ctx.deps.db.quota.findMany(byName(ctx));
+    return liveRows(ctx, 'quota', rows, (r) => fieldsOf(QuotaSpec, r, { match: matchByName(r.match, ctx) }));
   },
   /** The API's body: every field of its file, the servers and API keys its match names by their ids. */
   write(c, ctx) {

@@ -1,6 +1,6 @@
-import { json, noContent, problems } from '../../openapi/registry.ts';
+import { audited, json, noContent, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
-import { operation, type Operation } from '../operation.ts';
+import { del, get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreatedScimToken, ScimToken } from './openapi.ts';
 
@@ -13,40 +13,25 @@ const tags = ['scim'];
  * approval (ADR 0087).
  */
 export const scimTokenOperations: Operation[] = fourEyes('scim_token', [
-  operation({
-    route: {
-      method: 'post',
-      path: '/scim_token',
-      operationId: 'rotateScimToken',
-      'x-audit': { action: 'scim_token.rotate', resource: 'scim_token' },
-      tags,
-      summary: 'Create the workspace’s SCIM token, replacing any earlier one',
-      description: 'The earlier token stops working at once. The value is shown once.',
-      responses: { 201: json('The token, with its value (shown once).', CreatedScimToken), ...problems(403) },
-    },
+  post('/scim_token', 'rotateScimToken', {
+    'x-audit': audited('scim_token.rotate'),
+    tags,
+    summary: 'Create the workspace’s SCIM token, replacing any earlier one',
+    description: 'The earlier token stops working at once. The value is shown once.',
+    responses: { 201: json('The token, with its value (shown once).', CreatedScimToken), ...problems(403) },
     handler: handlers.rotateScimToken,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/scim_token',
-      operationId: 'getScimToken',
-      tags,
-      summary: 'Get the workspace’s SCIM token (never its value)',
-      responses: { 200: json('The token.', ScimToken), ...problems(403, 404) },
-    },
+  get('/scim_token', 'getScimToken', {
+    tags,
+    summary: 'Get the workspace’s SCIM token (never its value)',
+    responses: { 200: json('The token.', ScimToken), ...problems(403, 404) },
     handler: handlers.getScimToken,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/scim_token',
-      operationId: 'deleteScimToken',
-      'x-audit': { action: 'scim_token.delete', resource: 'scim_token' },
-      tags,
-      summary: 'Delete the workspace’s SCIM token (the identity provider is refused from then on)',
-      responses: { 204: noContent, ...problems(403, 404) },
-    },
+  del('/scim_token', 'deleteScimToken', {
+    'x-audit': audited('scim_token.delete'),
+    tags,
+    summary: 'Delete the workspace’s SCIM token (the identity provider is refused from then on)',
+    responses: { 204: noContent, ...problems(403, 404) },
     handler: handlers.deleteScimToken,
   }),
 ]);

@@ -6,7 +6,7 @@ import { listResponse, scimById, scimEvent, type ScimContext } from './context.t
 import { invalidValue, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
-import { canonical, checkSchemas, filterable, groupAttributes, groupSchema } from './schema.ts';
+import { canonical, checkSchemas, filterable, groupAttributes, groupSchema, scimMeta } from './schema.ts';
 
 const withMembers = { members: { select: { user: { select: { id: true, name: true } } } } } as const;
 type GroupRow = ScimGroup & { members: { user: { id: string; name: string } }[] };
@@ -28,12 +28,7 @@ function scimGroup(ctx: ScimContext, row: GroupRow, excluded: ReadonlySet<string
             $ref: `${ctx.base}/Users/${user.id}`,
           })),
         }),
-    meta: {
-      resourceType: 'Group',
-      created: row.createdAt.toISOString(),
-      lastModified: row.updatedAt.toISOString(),
-      location: `${ctx.base}/Groups/${row.id}`,
-    },
+    meta: scimMeta(ctx.base, 'Group', row),
   };
 }
 

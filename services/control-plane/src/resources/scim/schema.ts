@@ -98,6 +98,20 @@ const attribute = (name: string, type: string, more: Record<string, unknown> = {
   ...more,
 });
 
+/** A resource's `meta` (RFC 7643 §3.1): its type, its times and where it is (`<base>/Users/<id>`, …). */
+export function scimMeta(
+  base: string,
+  resourceType: 'User' | 'Group',
+  row: { id: string; createdAt: Date; updatedAt: Date },
+) {
+  return {
+    resourceType,
+    created: row.createdAt.toISOString(),
+    lastModified: row.updatedAt.toISOString(),
+    location: `${base}/${resourceType}s/${row.id}`,
+  };
+}
+
 /** `/Schemas`: the core User and Group schemas as this service supports them (RFC 7643 §7). */
 export function schemas(base: string) {
   const user = {

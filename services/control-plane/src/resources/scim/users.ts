@@ -12,6 +12,7 @@ import {
   checkSchemas,
   enterpriseSchema,
   filterable,
+  scimMeta,
   storedUserAttributes,
   userAttributes,
   userSchema,
@@ -35,12 +36,7 @@ function scimUser(ctx: ScimContext, row: UserRow) {
       display: group.displayName,
       $ref: `${ctx.base}/Groups/${group.id}`,
     })),
-    meta: {
-      resourceType: 'User',
-      created: row.createdAt.toISOString(),
-      lastModified: row.updatedAt.toISOString(),
-      location: `${ctx.base}/Users/${row.id}`,
-    },
+    meta: scimMeta(ctx.base, 'User', row),
   };
 }
 

@@ -9,14 +9,12 @@ const secretFields = {
   version: z.string().describe('Id of the current version.'),
   versions: z
     .array(
-      z
-        .object({
-          id: z.string(),
-          stages: z
-            .array(z.enum(['current', 'previous']))
-            .describe('`current`: the value in use; `previous`: the one it replaced.'),
-        })
-        .strict(),
+      z.strictObject({
+        id: z.string(),
+        stages: z
+          .array(z.enum(['current', 'previous']))
+          .describe('`current`: the value in use; `previous`: the one it replaced.'),
+      }),
     )
     .describe('Versions the store still holds, current first.'),
   created_at: timestamp,
@@ -24,13 +22,11 @@ const secretFields = {
 };
 
 export const WorkspaceSecret = z
-  .object({ ...secretFields, scope: z.literal('workspace') })
-  .strict()
+  .strictObject({ ...secretFields, scope: z.literal('workspace') })
   .meta({ id: 'WorkspaceSecret' });
 
 export const ServerSecret = z
-  .object({ ...secretFields, scope: z.literal('mcp_server'), mcp_server_id: z.uuid() })
-  .strict()
+  .strictObject({ ...secretFields, scope: z.literal('mcp_server'), mcp_server_id: z.uuid() })
   .meta({ id: 'ServerSecret' });
 
 /** `{id}` of the server routes: the server's id or name. */

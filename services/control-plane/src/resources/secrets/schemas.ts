@@ -9,12 +9,10 @@ const SecretValue = z
   .string({ error: 'a string is required' })
   .min(1, 'must not be empty')
   .refine((v) => Buffer.byteLength(v) <= maxValueBytes, `at most ${maxValueBytes} bytes`);
-export const CreateBody = z
-  .object({
-    name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage),
-    value: SecretValue,
-  })
-  .strict();
-export const PutBody = z.object({ value: SecretValue }).strict();
+export const CreateBody = z.strictObject({
+  name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage),
+  value: SecretValue,
+});
+export const PutBody = z.strictObject({ value: SecretValue });
 export type CreateBody = z.output<typeof CreateBody>;
 export type PutBody = z.output<typeof PutBody>;

@@ -4,30 +4,24 @@ import { z } from 'zod';
 /** Where a tool comes from: a connector instance, a workflow deployment or an external MCP server. */
 const ToolSource = z
   .discriminatedUnion('kind', [
-    z
-      .object({
-        kind: z.literal('connector_instance'),
-        instanceId: z.uuid().optional().describe('Absent in catalog versions compiled before instances were named.'),
-        instance: z.string().describe('The instance’s name.'),
-        connector: z.string().describe('Its connector’s slug.'),
-      })
-      .strict(),
-    z
-      .object({
-        kind: z.literal('workflow'),
-        deploymentId: z.string().describe('The deployment (`/mcp_servers/{id}/deployments`).'),
-        workflowId: z.string(),
-        document: z.string().describe('The id of the Flower or Arazzo document.'),
-      })
-      .strict(),
-    z
-      .object({
-        kind: z.literal('external_mcp_server'),
-        server: z.string().describe('The external MCP server’s name.'),
-        url: z.string(),
-        remoteTool: z.string().describe('The tool’s name on that server (the exposed name may carry a prefix).'),
-      })
-      .strict(),
+    z.strictObject({
+      kind: z.literal('connector_instance'),
+      instanceId: z.uuid().optional().describe('Absent in catalog versions compiled before instances were named.'),
+      instance: z.string().describe('The instance’s name.'),
+      connector: z.string().describe('Its connector’s slug.'),
+    }),
+    z.strictObject({
+      kind: z.literal('workflow'),
+      deploymentId: z.string().describe('The deployment (`/mcp_servers/{id}/deployments`).'),
+      workflowId: z.string(),
+      document: z.string().describe('The id of the Flower or Arazzo document.'),
+    }),
+    z.strictObject({
+      kind: z.literal('external_mcp_server'),
+      server: z.string().describe('The external MCP server’s name.'),
+      url: z.string(),
+      remoteTool: z.string().describe('The tool’s name on that server (the exposed name may carry a prefix).'),
+    }),
   ])
   .meta({ id: 'ToolSource' });
 
@@ -55,12 +49,7 @@ const SourcedTool = ToolDefinition.extend({
         'operation’s `cost`, a workflow’s declared cost or its steps’; 1 when none is declared. Agents never see it.',
     ),
   labels: z
-    .array(
-      z
-        .object({ label: z.enum(dataLabels), source: z.enum(labelSources) })
-        .strict()
-        .meta({ id: 'ToolDataLabel' }),
-    )
+    .array(z.strictObject({ label: z.enum(dataLabels), source: z.enum(labelSources) }).meta({ id: 'ToolDataLabel' }))
     .describe(
       'Its data-flow labels (ADR 0078, docs/governance.md “Where a tool’s labels come from”): what each result ' +
         'brings into the caller’s session (`private`, `untrusted`) and what it sends out (`public_write`, ' +
@@ -71,21 +60,19 @@ const SourcedTool = ToolDefinition.extend({
 }).meta({ id: 'SourcedTool' });
 
 export const ServerTools = z
-  .object({
+  .strictObject({
     serverId: z.uuid(),
     mode: z.enum(['SMART', 'NORMAL']),
     catalogVersion: z.number().int().describe('The live catalog version the tools are read from.'),
     data: z.array(SourcedTool).describe('The tools, as the edge serves them (SMART: the searchable catalog).'),
     warnings: z.array(z.string()).optional(),
   })
-  .strict()
   .meta({ id: 'ServerTools' });
 
 export const InstanceTools = z
-  .object({
+  .strictObject({
     instanceId: z.uuid(),
     connector: z.string().describe('The slug of the instance’s connector.'),
     data: z.array(SourcedTool).describe('Every tool of the instance; [] when its connector does not enable MCP.'),
   })
-  .strict()
   .meta({ id: 'InstanceTools' });

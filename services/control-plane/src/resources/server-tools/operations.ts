@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { json, pathParams, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { get, operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { InstanceTools, ServerTools } from './openapi.ts';
 
@@ -26,18 +26,13 @@ export const serverToolsOperations: Operation[] = [
     params: z.object({ id: z.string().describe('The server’s id, or its name.') }),
     handler: handlers.listServerTools,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/connector_instances/{id}/tools',
-      operationId: 'listConnectorInstanceTools',
-      tags: ['connector instances'],
-      summary: 'List a connector instance’s tools with their schemas',
-      description:
-        'Every tool the instance gives, compiled as for a NORMAL server bound to it without `selectedTools`: what a ' +
-        'server would expose before narrowing.',
-      responses: { 200: json('The instance’s tools.', InstanceTools), ...problems(403, 404) },
-    },
+  get('/connector_instances/{id}/tools', 'listConnectorInstanceTools', {
+    tags: ['connector instances'],
+    summary: 'List a connector instance’s tools with their schemas',
+    description:
+      'Every tool the instance gives, compiled as for a NORMAL server bound to it without `selectedTools`: what a ' +
+      'server would expose before narrowing.',
+    responses: { 200: json('The instance’s tools.', InstanceTools), ...problems(403, 404) },
     params: pathParams('id'),
     handler: handlers.listInstanceTools,
   }),

@@ -19,6 +19,8 @@ export const serverFields = {
   confirmTools: 'governing',
   approvalTools: 'governing',
   approvalRule: 'governing',
+  // Portable rules' settings (ADR 0101): raising or removing a limit loosens it.
+  ruleSettings: 'governing',
   // Result shapes, the result cache, task-only tools, forwarding the caller's token upstream, the labels every result
   // brings (`dataLabels`, ADR 0078: taking one away loosens a rule that sees the session).
   config: 'governing',

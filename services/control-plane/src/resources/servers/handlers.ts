@@ -13,6 +13,7 @@ import { refuseBadApprovals } from './approval-rule.ts';
 import { registeredFor, setRegisteredRefs, storeExternalConfigs } from './external.ts';
 import { findServer, liveCatalog, nameTaken, instanceProblem } from './lookup.ts';
 import { presentExternalConfigs, presentRegistered, presentServer, toolNames } from './present.ts';
+import { refuseBadRuleSettings } from './rule-settings.ts';
 import type { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
 import { publishServerIdentity } from './identity.ts';
 import { refuseServerLoosening } from './exposure.ts';
@@ -78,6 +79,7 @@ export async function createServer(
   refuseBadResultShapes(body.config);
   refuseBadResultCache(body.config);
   refuseBadDataLabels(body.config);
+  refuseBadRuleSettings(body.ruleSettings);
   const registered = await registeredFor(db, workspaceId, {
     refs: body.externalMcpServers ?? [],
     inline: body.externalMcpConfigs ?? [],
@@ -102,6 +104,7 @@ export async function createServer(
             confirmTools: body.confirmTools ?? [],
             approvalTools: body.approvalTools ?? [],
             ...(body.approvalRule ? { approvalRule: body.approvalRule } : {}),
+            ...(body.ruleSettings ? { ruleSettings: body.ruleSettings as object } : {}),
             isPublic: body.isPublic,
             perRequestAuth: body.perRequestAuth,
             codeMode: body.codeMode,

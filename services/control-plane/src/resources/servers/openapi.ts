@@ -56,6 +56,9 @@ const serverShape = {
     .nullable()
     .meta({ id: 'ServerApprovalRule' })
     .describe('Who approves calls of `approvalTools`, how many of them, and how long a request lives.'),
+  ruleSettings: z
+    .record(z.string(), z.unknown())
+    .describe('Settings of portable rules (ADR 0101), by rule name; {} by default.'),
   connectorInstanceId: z.uuid().nullable(),
   isPublic: z.boolean(),
   perRequestAuth: z

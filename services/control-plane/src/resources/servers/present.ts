@@ -44,6 +44,7 @@ export function presentServer(
     confirmTools: row.confirmTools ?? [],
     approvalTools: row.approvalTools ?? [],
     approvalRule: presentApprovalRule(row.approvalRule),
+    ruleSettings: (row.ruleSettings ?? {}) as Record<string, unknown>,
     connectorInstanceId: row.connectorInstanceId,
     isPublic: row.isPublic,
     perRequestAuth: row.perRequestAuth ?? false,

@@ -71,6 +71,14 @@ export const CreateServerBody = z
       .refine((list) => new Set(list).size === list.length, 'names must be unique')
       .optional(),
     approvalRule: ApprovalRuleBody.nullable().optional(),
+    ruleSettings: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe(
+        'Settings of portable rules (ADR 0101), by rule name (e.g. `spending-limit`), each checked by its rule: every ' +
+          'problem is listed (422). null or {}: none. Raising or removing one loosens (four eyes).',
+      ),
     /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
     connectorInstanceId: z.string().min(1).optional(),
     config: z.record(z.string(), z.unknown()).optional(),

@@ -15,6 +15,7 @@ import { refuseBadDataLabels } from '../../catalog/labels.ts';
 import { refuseBadResultCache } from '../../catalog/result-cache.ts';
 import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
+import { refuseBadRuleSettings } from './rule-settings.ts';
 import { nameTaken, instanceProblem } from './lookup.ts';
 import type { UpdateServer } from './schemas.ts';
 
@@ -48,6 +49,7 @@ export async function checkServerUpdate(db: Db, workspaceId: string, row: Server
   refuseBadResultShapes(body.config);
   refuseBadResultCache(body.config);
   refuseBadDataLabels(body.config);
+  refuseBadRuleSettings(body.ruleSettings);
 }
 
 /**
@@ -155,6 +157,7 @@ function updatedFields(body: UpdateServer, external: SealedExternalConfigs | und
     ...(body.confirmTools !== undefined ? { confirmTools: body.confirmTools } : {}),
     ...(body.approvalTools !== undefined ? { approvalTools: body.approvalTools } : {}),
     ...(body.approvalRule !== undefined ? { approvalRule: body.approvalRule ?? Prisma.DbNull } : {}),
+    ...(body.ruleSettings !== undefined ? { ruleSettings: (body.ruleSettings as object | null) ?? Prisma.DbNull } : {}),
     ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
     ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
     ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),

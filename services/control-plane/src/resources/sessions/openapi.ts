@@ -5,65 +5,57 @@ import { ApprovalApprovers } from '@toolplane/contracts';
 // The answers of the session operations (operations.ts).
 
 const PublishedRule = z
-  .object({
+  .strictObject({
     id: z.string(),
     name: z.string().optional(),
     after: z.array(z.enum(resultLabels)),
     toolLabels: z.array(z.enum(outboundLabels)),
     action: z.enum(['require_approval', 'refuse']),
     approval: z
-      .object({
+      .strictObject({
         version: z.string().describe('A digest of the rule and its approval rule: a change leaves older requests.'),
         approvers: ApprovalApprovers,
         approvals: z.number().int(),
         expiresInSeconds: z.number().int(),
       })
-      .strict()
       .optional(),
     enforce: z.boolean(),
   })
-  .strict()
   .meta({ id: 'SessionRule' });
 
 export const SessionSettingsAnswer = z
-  .object({
+  .strictObject({
     configured: z.boolean().describe('false: the workspace keeps no session (no settings; older workspaces).'),
     ttlSeconds: z.number().int().nullable(),
     rules: z.array(PublishedRule),
     updatedAt: z.iso.datetime().nullable(),
   })
-  .strict()
   .meta({ id: 'SessionSettings' });
 
 export const SessionAnswer = z
-  .object({
+  .strictObject({
     scope: z.string(),
     labels: z
       .array(
-        z
-          .object({
-            label: z.enum(resultLabels),
-            source: z.enum(labelSources),
-            tool: z.string(),
-            serverId: z.string(),
-            invocationId: z.string().describe('The execution record of the result that brought the label.'),
-            at: z.iso.datetime(),
-            detector: z.string().optional().describe('The guardrail detector that found it (`source: guardrail`).'),
-          })
-          .strict(),
+        z.strictObject({
+          label: z.enum(resultLabels),
+          source: z.enum(labelSources),
+          tool: z.string(),
+          serverId: z.string(),
+          invocationId: z.string().describe('The execution record of the result that brought the label.'),
+          at: z.iso.datetime(),
+          detector: z.string().optional().describe('The guardrail detector that found it (`source: guardrail`).'),
+        }),
       )
       .describe('Each label the session holds, with the latest result that brought it; never a value.'),
     calls: z.array(
-      z
-        .object({
-          serverId: z.string(),
-          tool: z.string(),
-          count: z.number().int(),
-          firstAt: z.iso.datetime(),
-          lastAt: z.iso.datetime(),
-        })
-        .strict(),
+      z.strictObject({
+        serverId: z.string(),
+        tool: z.string(),
+        count: z.number().int(),
+        firstAt: z.iso.datetime(),
+        lastAt: z.iso.datetime(),
+      }),
     ),
   })
-  .strict()
   .meta({ id: 'Session' });

@@ -1,5 +1,5 @@
-import { json, noContent, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { audited, json, noContent, problems } from '../../openapi/registry.ts';
+import { del, get, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { SessionAnswer, SessionSettingsAnswer } from './openapi.ts';
 import { PutSessionSettingsBody, SessionParams } from './schemas.ts';
@@ -13,76 +13,51 @@ const tags = ['sessions'];
  * by them), published to every edge and worker with the access policies; and one session's labels, read and ended.
  */
 export const sessionsOperations: Operation[] = fourEyes('session_settings', [
-  operation({
-    route: {
-      method: 'get',
-      path: '/session_settings',
-      operationId: 'getSessionSettings',
-      tags,
-      summary: 'Get the workspace’s session settings',
-      responses: {
-        200: json('The settings (`configured: false` when the workspace keeps no session).', SessionSettingsAnswer),
-        ...problems(403),
-      },
+  get('/session_settings', 'getSessionSettings', {
+    tags,
+    summary: 'Get the workspace’s session settings',
+    responses: {
+      200: json('The settings (`configured: false` when the workspace keeps no session).', SessionSettingsAnswer),
+      ...problems(403),
     },
     handler: handlers.getSessionSettings,
   }),
-  operation({
-    route: {
-      method: 'put',
-      path: '/session_settings',
-      operationId: 'putSessionSettings',
-      'x-audit': { action: 'session_settings.update', resource: 'session_settings' },
-      tags,
-      summary: 'Set the workspace’s session settings',
-      description:
-        'Replaces the settings whole and publishes them to every edge and worker. Only a caller who may change access ' +
-        'policies (an admin, or a management key without a server restriction). 422 lists every problem (a label ' +
-        'unknown, a rule requiring approval without an approval rule, a rule id used twice, an approver the workspace ' +
-        'does not have, a lifetime out of bounds).',
-      responses: { 200: json('The settings.', SessionSettingsAnswer), ...problems(403, 413, 415) },
-    },
+  put('/session_settings', 'putSessionSettings', {
+    'x-audit': audited('session_settings.update'),
+    tags,
+    summary: 'Set the workspace’s session settings',
+    description:
+      'Replaces the settings whole and publishes them to every edge and worker. Only a caller who may change access ' +
+      'policies (an admin, or a management key without a server restriction). 422 lists every problem (a label ' +
+      'unknown, a rule requiring approval without an approval rule, a rule id used twice, an approver the workspace ' +
+      'does not have, a lifetime out of bounds).',
+    responses: { 200: json('The settings.', SessionSettingsAnswer), ...problems(403, 413, 415) },
     body: PutSessionSettingsBody,
     handler: handlers.putSessionSettings,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/session_settings',
-      operationId: 'deleteSessionSettings',
-      'x-audit': { action: 'session_settings.delete', resource: 'session_settings' },
-      tags,
-      summary: 'Remove the workspace’s session settings (no session kept, no session rule)',
-      responses: { 204: noContent, ...problems(403) },
-    },
+  del('/session_settings', 'deleteSessionSettings', {
+    'x-audit': audited('session_settings.delete'),
+    tags,
+    summary: 'Remove the workspace’s session settings (no session kept, no session rule)',
+    responses: { 204: noContent, ...problems(403) },
     handler: handlers.deleteSessionSettings,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/sessions/{scope}',
-      operationId: 'getSession',
-      tags,
-      summary: 'Read one session: its labels with where each came from, and its calls',
-      description:
-        'Admins and auditors. Each label names the result that brought it (tool, execution record, time, how it was ' +
-        'found); never a value. An unknown or expired session has no labels.',
-      responses: { 200: json('The session.', SessionAnswer), ...problems(403, 422) },
-    },
+  get('/sessions/{scope}', 'getSession', {
+    tags,
+    summary: 'Read one session: its labels with where each came from, and its calls',
+    description:
+      'Admins and auditors. Each label names the result that brought it (tool, execution record, time, how it was ' +
+      'found); never a value. An unknown or expired session has no labels.',
+    responses: { 200: json('The session.', SessionAnswer), ...problems(403, 422) },
     params: SessionParams,
     handler: handlers.getSession,
   }),
-  operation({
-    route: {
-      method: 'delete',
-      path: '/sessions/{scope}',
-      operationId: 'endSession',
-      'x-audit': { action: 'session.ended', resource: 'session' },
-      tags,
-      summary: 'End a session: its labels and calls are dropped',
-      description: 'Admins. The next call of the session starts with none (the audit event names who ended it).',
-      responses: { 204: noContent, ...problems(403, 422) },
-    },
+  del('/sessions/{scope}', 'endSession', {
+    'x-audit': audited('session.ended'),
+    tags,
+    summary: 'End a session: its labels and calls are dropped',
+    description: 'Admins. The next call of the session starts with none (the audit event names who ended it).',
+    responses: { 204: noContent, ...problems(403, 422) },
     params: SessionParams,
     handler: handlers.endSession,
   }),

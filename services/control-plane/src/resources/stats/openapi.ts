@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryDateParam } from '../../openapi/registry.ts';
 import { StatsQuery } from './schemas.ts';
 
 const latency = (q: string) =>
@@ -28,7 +29,7 @@ const Figures = {
 };
 
 const ToolFigures = z
-  .object({
+  .strictObject({
     server_id: z.uuid(),
     tool: z.string(),
     calls: Figures.calls,
@@ -36,37 +37,27 @@ const ToolFigures = z
     error_rate: Figures.error_rate,
     refused: Figures.refused,
   })
-  .strict()
   .meta({ id: 'ToolTraffic' });
 
 /** `GET /stats`'s answer (`summarise` in traffic.ts). */
 export const Stats = z
-  .object({
+  .strictObject({
     window: StatsQuery.shape.window.unwrap(),
     from: z.iso.datetime().describe('Start of the window (inclusive), a whole step.'),
     to: z.iso.datetime().describe('End of the window (exclusive): `to` (or now) rounded up to a whole step.'),
     step_seconds: z.number().int().describe('Length of each `series` step: 60 for `1h`, 600 for `24h`.'),
-    totals: z.object(Figures).strict(),
+    totals: z.strictObject(Figures),
     series: z
-      .array(
-        z
-          .object({ start: z.iso.datetime(), ...Figures })
-          .strict()
-          .meta({ id: 'TrafficStep' }),
-      )
+      .array(z.strictObject({ start: z.iso.datetime(), ...Figures }).meta({ id: 'TrafficStep' }))
       .describe('Every step of the window, oldest first (steps without calls included, with zeros).'),
     busiest_tools: z.array(ToolFigures).describe('Tools by calls, most first (ties by server id, then name).'),
     most_errors: z.array(ToolFigures).describe('Tools with errors, by errors, most first.'),
   })
-  .strict()
   .meta({ id: 'TrafficStats' });
 
-const dateParam = {
-  type: 'string' as const,
-  format: 'date-time',
-  description:
-    'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
-};
+const windowEnd = queryDateParam(
+  'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
+);
 
 /** `StatsQuery` with each parameter described: what `GET /stats` parses and documents. */
 export const StatsQueryDoc = StatsQuery.extend({
@@ -77,6 +68,6 @@ export const StatsQueryDoc = StatsQuery.extend({
   tool: StatsQuery.shape.tool.meta({
     description: 'One tool’s traffic (by name, on every server unless `server_id`).',
   }),
-  to: StatsQuery.shape.to.meta(dateParam),
+  to: StatsQuery.shape.to.meta(windowEnd),
   top: StatsQuery.shape.top.meta({ description: 'Length of `busiest_tools` and `most_errors`.' }),
 });

@@ -10,7 +10,7 @@ const Figures = {
 };
 
 const UsageRow = z
-  .object({
+  .strictObject({
     day: z.iso.date().optional().describe('The UTC day (grouped by `day`).'),
     serverId: z.uuid().optional(),
     serverName: z.string().nullable().optional().describe('Null for a server deleted since.'),
@@ -20,12 +20,11 @@ const UsageRow = z
     person: z.string().nullable().optional().describe('The external user the calls acted as; null: none.'),
     ...Figures,
   })
-  .strict()
   .meta({ id: 'UsageRow' });
 
 /** `GET /usage`'s answer (report.ts). */
 export const Usage = z
-  .object({
+  .strictObject({
     from: z.iso.date().describe('The first day (UTC) summed.'),
     to: z.iso.date().describe('The last day (UTC) summed, included.'),
     groupBy: z.array(z.enum(usageDimensions)),
@@ -35,10 +34,9 @@ export const Usage = z
         'One row per group, with the grouped fields only (`server`: its id and name; `api_key`: its id and name), ' +
           `ordered by them; at most ${USAGE_ROWS_MAX}.`,
       ),
-    totals: z.object(Figures).strict().describe('The whole range under the filters (also when rows are cut).'),
+    totals: z.strictObject(Figures).describe('The whole range under the filters (also when rows are cut).'),
     truncated: z.boolean().describe(`More than ${USAGE_ROWS_MAX} groups: narrow the range, filters or groups.`),
   })
-  .strict()
   .meta({ id: 'Usage' });
 
 /** `UsageQuery` with each parameter described: what `GET /usage` parses and documents. */
@@ -58,23 +56,22 @@ export const UsageQueryDoc = UsageQuery.extend({
 
 /** `GET /quotas/{id}/usage`'s answer (counters.ts). */
 export const QuotaUsage = z
-  .object({
+  .strictObject({
     quotaId: z.uuid(),
     counts: z.enum(quotaCounts),
     limit: z.number().int(),
     per: z.enum(quotaPer).nullable(),
     window: z
-      .object({
+      .strictObject({
         id: z.string().describe('The window’s id in the quota’s time zone (`2026-11-27`, `2026-11-27T10`…).'),
         resetsAt: z.iso.datetime().describe('When it ends and the counters start again.'),
       })
-      .strict()
       .nullable()
       .describe('The current window; null for calls in flight (room comes back as calls end).'),
     counters: z
       .array(
         z
-          .object({
+          .strictObject({
             value: z
               .string()
               .nullable()
@@ -83,7 +80,6 @@ export const QuotaUsage = z
             used: z.number().describe('Calls, cost units or calls in flight counted so far.'),
             left: z.number().describe('`limit − used`, at least 0.'),
           })
-          .strict()
           .meta({ id: 'QuotaCounter' }),
       )
       .describe(
@@ -92,5 +88,4 @@ export const QuotaUsage = z
       ),
     truncated: z.boolean().describe(`More than ${QUOTA_COUNTERS_MAX} counters: the ones listed are some of them.`),
   })
-  .strict()
   .meta({ id: 'QuotaUsage' });

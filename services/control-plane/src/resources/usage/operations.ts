@@ -1,5 +1,5 @@
 import { json, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { get, operation, type Operation } from '../operation.ts';
 import { QuotaParams } from '../quotas/schemas.ts';
 import * as handlers from './handlers.ts';
 import { QuotaUsage, Usage, UsageQueryDoc } from './openapi.ts';
@@ -27,17 +27,12 @@ export const usageOperations: Operation[] = [
     query: UsageQueryDoc,
     handler: handlers.getUsage,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/quotas/{id}/usage',
-      operationId: 'getQuotaUsage',
-      tags: ['quotas'],
-      summary: 'How much of a quota is used and left in its current window',
-      description:
-        'Read from the counters the edges charge in Redis: one, or one per `per` value (API key, person, subject).',
-      responses: { 200: json('The quota’s counters.', QuotaUsage), ...problems(403, 404) },
-    },
+  get('/quotas/{id}/usage', 'getQuotaUsage', {
+    tags: ['quotas'],
+    summary: 'How much of a quota is used and left in its current window',
+    description:
+      'Read from the counters the edges charge in Redis: one, or one per `per` value (API key, person, subject).',
+    responses: { 200: json('The quota’s counters.', QuotaUsage), ...problems(403, 404) },
     params: QuotaParams,
     handler: handlers.getQuotaUsage,
   }),

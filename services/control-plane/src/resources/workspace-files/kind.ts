@@ -171,6 +171,21 @@ export function liveRows<R extends { id: string; name: string }>(
   });
 }
 
+/** A workspace's rows by name (`findMany`'s arguments): the order a kind's `live` lists them in. */
+export const byName = (ctx: LiveContext) => ({
+  where: { workspaceId: ctx.workspaceId },
+  orderBy: { name: 'asc' as const },
+});
+
+/**
+ * A row's spec where its file holds the row's own fields: each field of `schema` as the row holds it (null when the row
+ * has none), but those in `own`, which the file says its own way (a server by name).
+ */
+export function fieldsOf(schema: { shape: object }, row: object, own: Spec): Spec {
+  const held = row as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(schema.shape).map((f) => [f, f in own ? own[f] : (held[f] ?? null)]));
+}
+
 /** The resources of `kind` a list in a file names, each at `<path>/<index>` (`*`, every one, names none). */
 export function namedIn(kind: Kind, what: string, list: readonly string[] | null | undefined, path: string) {
   return (list ?? []).flatMap((name, i): NamedResource[] =>

@@ -20,10 +20,10 @@ const kind = z.enum([
   'session',
 ]);
 
-const File = z.object({ path: z.string(), content: z.string() }).strict();
+const File = z.strictObject({ path: z.string(), content: z.string() });
 
 const Change = z
-  .object({
+  .strictObject({
     kind,
     name: z.string(),
     file: z.string().describe('The file that describes it (a deletion: the file an export would write).'),
@@ -34,33 +34,27 @@ const Change = z
     loosens: z.literal(true).optional().describe('The change loosens a rule (four eyes on loosening, ADR 0079).'),
     loosenedFields: z.array(z.string()).optional().describe('With `loosens`: the fields it loosens.'),
   })
-  .strict()
   .meta({ id: 'WorkspaceChange' });
 
-const Summary = z
-  .object({
-    create: z.number().int(),
-    update: z.number().int().describe('Updates that change the workspace (not counting `adopt`).'),
-    adopt: z
-      .number()
-      .int()
-      .describe(
-        'Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s marker): no ' +
-          'change to the workspace, so a plan of a fresh export has no changes; apply records them as managed by files.',
-      ),
-    delete: z.number().int(),
-    unchanged: z.number().int(),
-    unmanaged: z.number().int(),
-  })
-  .strict();
+const Summary = z.strictObject({
+  create: z.number().int(),
+  update: z.number().int().describe('Updates that change the workspace (not counting `adopt`).'),
+  adopt: z
+    .number()
+    .int()
+    .describe(
+      'Updates that only adopt a resource already matching its file (`fields: ["managed"]`, apply’s marker): no ' +
+        'change to the workspace, so a plan of a fresh export has no changes; apply records them as managed by files.',
+    ),
+  delete: z.number().int(),
+  unchanged: z.number().int(),
+  unmanaged: z.number().int(),
+});
 
-export const Plan = z
-  .object({ changes: z.array(Change), summary: Summary })
-  .strict()
-  .meta({ id: 'WorkspacePlan' });
+export const Plan = z.strictObject({ changes: z.array(Change), summary: Summary }).meta({ id: 'WorkspacePlan' });
 
 export const ApplyResult = z
-  .object({
+  .strictObject({
     outcome: z.enum(['applied', 'failed', 'waits_for_approval']),
     applied: z.array(Change).describe('Done, in order.'),
     notApplied: z
@@ -71,7 +65,7 @@ export const ApplyResult = z
       .optional()
       .describe('The change that failed, with the problem its operation answered.'),
     waiting: Change.extend({
-      changeRequest: z.object({ id: z.string(), expiresAt: z.string() }).strict(),
+      changeRequest: z.strictObject({ id: z.string(), expiresAt: z.string() }),
       key: z
         .string()
         .optional()
@@ -81,19 +75,14 @@ export const ApplyResult = z
       .optional()
       .describe('With four eyes on loosening: the loosening change apply stopped before, and its change request.'),
     createdKeys: z
-      .array(z.object({ name: z.string(), id: z.uuid(), key: z.string() }).strict())
+      .array(z.strictObject({ name: z.string(), id: z.uuid(), key: z.string() }))
       .describe('API keys apply created, each with its value: shown once.'),
     summary: Summary,
   })
-  .strict()
   .meta({ id: 'WorkspaceApplyResult' });
 
 export const Managed = z
-  .object({ kind, name: z.string(), file: z.string(), appliedAt: z.iso.datetime() })
-  .strict()
+  .strictObject({ kind, name: z.string(), file: z.string(), appliedAt: z.iso.datetime() })
   .meta({ id: 'ManagedResource' });
 
-export const WorkspaceFiles = z
-  .object({ files: z.array(File) })
-  .strict()
-  .meta({ id: 'WorkspaceFiles' });
+export const WorkspaceFiles = z.strictObject({ files: z.array(File) }).meta({ id: 'WorkspaceFiles' });

@@ -6,20 +6,18 @@ const timestamp = z.iso.datetime();
 
 /** A workspace as the API shows it (`present` in handlers.ts). */
 export const Workspace = z
-  .object({ id: z.uuid(), organizationId: z.uuid(), name: z.string(), createdAt: timestamp })
-  .strict()
+  .strictObject({ id: z.uuid(), organizationId: z.uuid(), name: z.string(), createdAt: timestamp })
   .meta({ id: 'Workspace' });
 
 export const CreatedWorkspace = Workspace.extend({
   apiKey: z
-    .object({
+    .strictObject({
       id: z.uuid(),
       name: z.string(),
       prefix: z.string(),
       scopes: z.array(z.enum(apiKeyScopes)),
       key: z.string().describe('The key; shown once.'),
     })
-    .strict()
     .describe('The workspace’s first key (management and runtime).'),
 })
   .strict()
@@ -27,20 +25,18 @@ export const CreatedWorkspace = Workspace.extend({
 
 /** The current workspace with who is calling and what they may do there (the dashboard hides the rest). */
 export const CurrentWorkspace = Workspace.extend({
-  you: z
-    .object({
-      kind: z.enum(['api_key', 'person']),
-      subject: z.string().optional().describe('A signed-in person’s OAuth subject.'),
-      scopes: z.array(z.enum(apiKeyScopes)),
-      roles: z
-        .array(z.enum(roleNames))
-        .nullable()
-        .describe('A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key.'),
-      access: z
-        .record(z.enum(areaNames), z.enum(['none', 'read', 'write']))
-        .describe('What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).'),
-    })
-    .strict(),
+  you: z.strictObject({
+    kind: z.enum(['api_key', 'person']),
+    subject: z.string().optional().describe('A signed-in person’s OAuth subject.'),
+    scopes: z.array(z.enum(apiKeyScopes)),
+    roles: z
+      .array(z.enum(roleNames))
+      .nullable()
+      .describe('A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key.'),
+    access: z
+      .record(z.enum(areaNames), z.enum(['none', 'read', 'write']))
+      .describe('What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).'),
+  }),
 })
   .strict()
   .meta({ id: 'CurrentWorkspace' });

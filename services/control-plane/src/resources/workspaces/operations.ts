@@ -1,5 +1,5 @@
-import { json, jsonList, problems } from '../../openapi/registry.ts';
-import { operation, type Operation } from '../operation.ts';
+import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
+import { get, post, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { CreatedWorkspace, CurrentWorkspace, Workspace } from './openapi.ts';
 import { CreateWorkspaceBody } from './schemas.ts';
@@ -12,44 +12,29 @@ const tags = ['workspaces'];
  * management+runtime key (its value shown once). Without `admin`, a key sees its own workspace only.
  */
 export const workspacesOperations: Operation[] = [
-  operation({
-    route: {
-      method: 'get',
-      path: '/workspaces',
-      operationId: 'listWorkspaces',
-      tags,
-      summary: 'List workspaces: the organization’s with the `admin` scope, else the key’s own',
-      responses: { 200: jsonList('The workspaces, oldest first.', Workspace), ...problems(403) },
-    },
+  get('/workspaces', 'listWorkspaces', {
+    tags,
+    summary: 'List workspaces: the organization’s with the `admin` scope, else the key’s own',
+    responses: { 200: jsonList('The workspaces, oldest first.', Workspace), ...problems(403) },
     handler: handlers.listWorkspaces,
   }),
-  operation({
-    route: {
-      method: 'get',
-      path: '/workspaces/current',
-      operationId: 'getCurrentWorkspace',
-      tags,
-      summary: 'Get the caller’s workspace, and who the caller is there',
-      description:
-        'With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in each area ' +
-        'of the API (what the dashboard shows); every role may call it.',
-      responses: { 200: json('The workspace.', CurrentWorkspace), ...problems(403) },
-    },
+  get('/workspaces/current', 'getCurrentWorkspace', {
+    tags,
+    summary: 'Get the caller’s workspace, and who the caller is there',
+    description:
+      'With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in each area ' +
+      'of the API (what the dashboard shows); every role may call it.',
+    responses: { 200: json('The workspace.', CurrentWorkspace), ...problems(403) },
     handler: handlers.currentWorkspace,
   }),
-  operation({
-    route: {
-      method: 'post',
-      path: '/workspaces',
-      operationId: 'createWorkspace',
-      'x-audit': { action: 'workspace.create', resource: 'workspace' },
-      tags,
-      summary: 'Create a workspace in the organization (`admin` scope)',
-      description: 'The workspace comes with a first management+runtime key, its value shown once.',
-      responses: {
-        201: json('The workspace and its first key.', CreatedWorkspace),
-        ...problems(400, 403, 409, 413, 415, 422),
-      },
+  post('/workspaces', 'createWorkspace', {
+    'x-audit': audited('workspace.create'),
+    tags,
+    summary: 'Create a workspace in the organization (`admin` scope)',
+    description: 'The workspace comes with a first management+runtime key, its value shown once.',
+    responses: {
+      201: json('The workspace and its first key.', CreatedWorkspace),
+      ...problems(400, 403, 409, 413, 415, 422),
     },
     body: CreateWorkspaceBody.meta({ id: 'CreateWorkspaceBody' }),
     // A key without `admin` is refused (403) before its body is validated (422).
