@@ -46,6 +46,20 @@ const subscriptionWords: StandingWords = {
 };
 
 /**
+ * Key records parsed, by the JSON the control plane published: each delivery of a subscription reads its key's record
+ * again, and it is the same text until the key changes. Bounded: cleared past 1,000 texts. Read-only results.
+ */
+const parsedKeys = new Map<string, ApiKeyRecord | undefined>();
+
+function keyRecord(raw: string): ApiKeyRecord | undefined {
+  if (parsedKeys.has(raw)) return parsedKeys.get(raw);
+  const parsed = ApiKeyRecord.safeParse(JSON.parse(raw));
+  if (parsedKeys.size >= 1_000) parsedKeys.clear();
+  parsedKeys.set(raw, parsed.success ? parsed.data : undefined);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
  * Why a credential kept by something long-lived may no longer act ("every judgement follows its
  * credential"), judged as a new request of its caller's would be, from what Redis holds now: the API key still
  * published, not revoked, with the `runtime` scope and still reaching the server; a narrowed token not revoked (nor any
@@ -72,8 +86,8 @@ export async function credentialRefusal(
   if (words.strictState && missing && (await redis.exists(keys.runtimeState)) === 0)
     throw new SubscriberStateUnavailable();
   if (c.keyHash !== undefined) {
-    const parsed = key ? ApiKeyRecord.safeParse(JSON.parse(key)) : undefined;
-    const record = parsed?.success && !parsed.data.revoked ? parsed.data : undefined;
+    const parsed = key ? keyRecord(key) : undefined;
+    const record = parsed && !parsed.revoked ? parsed : undefined;
     if (!record) return words.keyGone;
     if (!record.scopes.includes('runtime')) return `${words.key} has no "runtime" scope`;
     if (record.serverIds && !record.serverIds.includes(c.serverId))
