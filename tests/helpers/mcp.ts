@@ -17,3 +17,29 @@ export function postMcp(
     ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
   });
 }
+
+/** What a JSON-RPC answer holds: its result, or its error. */
+export interface JsonRpcAnswer {
+  result?: Record<string, unknown>;
+  error?: { code?: number; message: string; data?: unknown };
+}
+
+/**
+ * The last JSON-RPC message of an answer: a JSON body, or the last `data:` line of an event stream. Throws when it is
+ * not JSON (the text is in the error).
+ */
+export async function lastMessage(res: Response): Promise<JsonRpcAnswer> {
+  const text = (await res.text()).trim();
+  const data = text.startsWith('{')
+    ? text
+    : (text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .at(-1)
+        ?.slice(6) ?? text);
+  try {
+    return JSON.parse(data) as JsonRpcAnswer;
+  } catch {
+    throw new Error(`not a JSON-RPC answer (HTTP ${res.status}): ${text.slice(0, 300)}`);
+  }
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, repoRoot, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { postMcp } from '../../helpers/mcp.ts';
+import { lastMessage, postMcp } from '../../helpers/mcp.ts';
 import { startTestStack, tempDir, withoutRateLimits } from '../../helpers/stack.ts';
 import { scaled, waitFor } from '../../helpers/wait.ts';
 
@@ -120,18 +120,12 @@ async function rpc(serverUrl: string, edge: string, method: string, params: unkn
   const url = serverUrl.replace(stack.edgeUrl, edge);
   const headers = { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' };
   const res = await postMcp(url, { jsonrpc: '2.0', id: 1, method, params }, headers, scaled(60_000));
-  const text = (await res.text()).trim();
-  const data = text.startsWith('{')
-    ? text
-    : (text
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .at(-1)
-        ?.slice(6) ?? '');
   try {
-    return { status: res.status, ...(JSON.parse(data) as Omit<Answer, 'status'>) };
-  } catch {
-    return { status: res.status, error: { message: `not JSON-RPC: ${text.slice(0, 200)}` } };
+    return { status: res.status, ...((await lastMessage(res)) as Omit<Answer, 'status'>) };
+  } catch (err) {
+    // A body cut off by an edge going away is not an answer: the caller sends the request again (`dropped`).
+    if (dropped(err)) throw err;
+    return { status: res.status, error: { message: (err as Error).message } };
   }
 }
 

@@ -10,7 +10,7 @@ import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { sourceCli } from '../../helpers/cli.ts';
-import { postMcp } from '../../helpers/mcp.ts';
+import { lastMessage, postMcp } from '../../helpers/mcp.ts';
 import { startTestStack, tempDir } from '../../helpers/stack.ts';
 import { scaled, waitFor } from '../../helpers/wait.ts';
 
@@ -77,16 +77,9 @@ async function rpc(
   params: unknown,
 ): Promise<{ result?: Record<string, unknown>; error?: string }> {
   const headers = { 'x-api-key': key, 'mcp-protocol-version': '2025-11-25' };
-  const res = await postMcp(example.mcpUrl, { jsonrpc: '2.0', id: 1, method, params }, headers, scaled(30_000));
-  const text = (await res.text()).trim();
-  const data = text.startsWith('{')
-    ? text
-    : (text
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .at(-1)
-        ?.slice(6) ?? '');
-  const body = JSON.parse(data) as { result?: Record<string, unknown>; error?: { message: string } };
+  const body = await lastMessage(
+    await postMcp(example.mcpUrl, { jsonrpc: '2.0', id: 1, method, params }, headers, scaled(30_000)),
+  );
   return body.error ? { error: body.error.message } : { result: body.result ?? {} };
 }
 

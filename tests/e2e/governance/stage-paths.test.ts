@@ -10,7 +10,7 @@ import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { z } from 'zod';
 import { ruleNamesOf, type RulePath } from '../../../packages/access/src/rules.ts';
-import { postMcp } from '../../helpers/mcp.ts';
+import { lastMessage, postMcp } from '../../helpers/mcp.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -117,19 +117,6 @@ type CallResult = Awaited<ReturnType<Client['callTool']>>;
 const textOf = (r: { content?: unknown }) =>
   ((r.content ?? []) as { text?: string }[]).map((c) => c.text ?? '').join('\n');
 const outcomeOf = (r: CallResult): Outcome => ({ refused: r.isError === true, text: textOf(r) });
-
-/** The last JSON-RPC message of an answer (a JSON body, or the last `data:` line of an event stream). */
-async function lastMessage(res: Response): Promise<{ result?: Record<string, unknown>; error?: { message: string } }> {
-  const text = (await res.text()).trim();
-  const data = text.startsWith('{')
-    ? text
-    : (text
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .at(-1)
-        ?.slice(6) ?? text);
-  return JSON.parse(data) as { result?: Record<string, unknown>; error?: { message: string } };
-}
 
 /**
  * A 2025-11-25 task (`params.task`): refused when the edge answers a JSON-RPC error, when the task fails or completes
