@@ -242,7 +242,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     expect(body.result).toMatchObject({ ttlMs: 10_000, cacheScope: 'private' });
   });
 
-  it('answers a revision it does not serve with UnsupportedProtocolVersion (-32022) and every revision it serves', async () => {
+  it('answers a revision it serves in neither era with UnsupportedProtocolVersion (-32022) naming what server/discover names', async () => {
     const envelope = {
       'io.modelcontextprotocol/protocolVersion': '2099-01-01',
       'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
@@ -270,7 +270,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
           message: expect.stringContaining('2099-01-01') as unknown,
           data: {
             requested: '2099-01-01',
-            supported: expect.arrayContaining(['2026-07-28', '2025-11-25', '2025-06-18']),
+            supported: ['2026-07-28'],
           },
         },
       });

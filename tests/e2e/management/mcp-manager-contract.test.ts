@@ -154,6 +154,7 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       'mode',
       'name',
       'perRequestAuth',
+      'ruleSettings',
       'selectedTools',
       'tools',
       'updatedAt',

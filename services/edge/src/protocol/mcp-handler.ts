@@ -661,11 +661,15 @@ function isElicitationAnswer(message: RequestMessage): boolean {
 /** Every protocol revision this edge serves: the 2026-07-28 era's and the 2025 era's (the SDK's list), newest first. */
 const SERVED_PROTOCOL_VERSIONS: readonly string[] = [FIRST_MODERN_VERSION, ...SUPPORTED_PROTOCOL_VERSIONS];
 
+/** The revisions `server/discover` names (the SDK's answer): an UnsupportedProtocolVersion error lists these. */
+const DISCOVERED_VERSIONS: readonly string[] = [FIRST_MODERN_VERSION];
+
 /**
- * A request whose `MCP-Protocol-Version` header names a revision this edge does not serve: 400 with the
- * UnsupportedProtocolVersion error (-32022, 2026-07-28) naming what was asked and every revision served, so a client
- * can retry with one, whichever era it speaks (a 2025-era client reads the 400). Answered before the era is judged:
- * a revision nobody serves has no envelope to check. Returns whether it answered.
+ * A request whose `MCP-Protocol-Version` header names a revision this edge serves in neither era: 400 with the
+ * UnsupportedProtocolVersion error (-32022, 2026-07-28), echoing what was asked and naming the revisions
+ * `server/discover` names (the error's list must be among them), so a client can retry with one; a 2025-era client
+ * reads the 400 and negotiates with `initialize` as before. Answered before the era is judged: a revision nobody
+ * serves has no envelope to check (the SDK answered -32602 for the envelope). Returns whether it answered.
  */
 function unsupportedVersion(req: AuthedRequest, res: Response): boolean {
   const requested = req.get('mcp-protocol-version');
@@ -676,8 +680,10 @@ function unsupportedVersion(req: AuthedRequest, res: Response): boolean {
     id: typeof id === 'string' || typeof id === 'number' ? id : null,
     error: {
       code: -32022,
-      message: `Unsupported protocol version: ${requested} (served: ${SERVED_PROTOCOL_VERSIONS.join(', ')})`,
-      data: { requested, supported: SERVED_PROTOCOL_VERSIONS },
+      message:
+        `Unsupported protocol version: ${requested} ` +
+        `(supported: ${DISCOVERED_VERSIONS.join(', ')}; 2025-era clients: initialize)`,
+      data: { requested, supported: DISCOVERED_VERSIONS },
     },
   });
   return true;
