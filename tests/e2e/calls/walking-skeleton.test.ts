@@ -219,23 +219,28 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     expect(invalid.isError).toBe(true);
   });
 
-  it('answers a raw 2026-07-28 tools/list with JSON, a deterministic order and a private caching hint', async () => {
-    const envelope = {
-      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  /** A raw `tools/list` of `version` (the 2026-07-28 envelope naming it, unless `envelope` is false). */
+  const rawList = (version: string, id: number, envelope = true) => {
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': version,
       'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
       'io.modelcontextprotocol/clientCapabilities': {},
     };
-    const res = await fetch(example.mcpUrl, {
+    return fetch(example.mcpUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'x-api-key': stack.bootstrapKey,
-        'mcp-protocol-version': '2026-07-28',
+        'mcp-protocol-version': version,
         'mcp-method': 'tools/list',
       },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: envelope } }),
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params: envelope ? { _meta: meta } : {} }),
     });
+  };
+
+  it('answers a raw 2026-07-28 tools/list with JSON, a deterministic order and a private caching hint', async () => {
+    const res = await rawList('2026-07-28', 7);
     expect(res.headers.get('content-type')).toContain('application/json');
     const body = (await res.json()) as { result: { tools: { name: string }[]; ttlMs: number; cacheScope: string } };
     expect(body.result.tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
@@ -243,24 +248,9 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
   });
 
   it('answers a revision it serves in neither era with UnsupportedProtocolVersion (-32022) naming what server/discover names', async () => {
-    const envelope = {
-      'io.modelcontextprotocol/protocolVersion': '2099-01-01',
-      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-      'io.modelcontextprotocol/clientCapabilities': {},
-    };
-    // With and without the 2026-07-28 envelope (a 2025-era client's request), under either method header.
-    for (const params of [{ _meta: envelope }, {}]) {
-      const res = await fetch(example.mcpUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'x-api-key': stack.bootstrapKey,
-          'mcp-protocol-version': '2099-01-01',
-          'mcp-method': 'tools/list',
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list', params }),
-      });
+    // With and without the 2026-07-28 envelope (a 2025-era client's request).
+    for (const envelope of [true, false]) {
+      const res = await rawList('2099-01-01', 9, envelope);
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({
         jsonrpc: '2.0',
@@ -268,10 +258,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
         error: {
           code: -32022,
           message: expect.stringContaining('2099-01-01') as unknown,
-          data: {
-            requested: '2099-01-01',
-            supported: ['2026-07-28'],
-          },
+          data: { requested: '2099-01-01', supported: ['2026-07-28'] },
         },
       });
     }
