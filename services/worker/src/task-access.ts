@@ -27,8 +27,9 @@ interface TaskAccessDeps {
  * decision is the edge's, from the policies published now, on the arguments as sent; a held call's approval stands
  * in for the conditions it was held by (`taskRefusal`). Fails closed: a held job without its caller, a tool gone from
  * its catalog version or policies that cannot be read refuse. A job without its caller that was not held was queued by
- * an edge older than this check (one that has not rolled yet): the edge's decision, seconds old, stands. A refusal is a `tool.call_refused` audit event, and gives
- * the call's windowed quota units back (its calls in flight end with the job).
+ * an edge older than this check (one that has not rolled yet): the edge's decision, seconds old, stands. A refusal
+ * is a `tool.call_refused` audit event, and gives the call's windowed quota units back (its calls in flight end with
+ * the job).
  */
 export function taskAccessCheck(deps: TaskAccessDeps): TaskAccessCheck {
   return async (job) => {
