@@ -20,8 +20,9 @@ import { scaled, waitFor } from '../../helpers/wait.ts';
  * started on it. After it: the audit trail verifies, every key and secret of the backup works (the upstream's
  * credential is sealed outside PostgreSQL), and what is lost is exactly what the docs say: what happened after the
  * backup (a key created is unknown, a key deleted works again, its records and audit events are gone) and what lived
- * in Redis only (narrowed tokens: every one refused, never accepted; tasks: failed with their outcome unknown, their calls not run again). PostgreSQL is Debian's (scripts/toolchain.sh
- * `ensure_postgres_tools`), since pg_dump must be of the server's major version or newer.
+ * in Redis only (narrowed tokens: every one refused, never accepted; tasks: failed with their outcome unknown, their
+ * calls not run again). PostgreSQL is Debian's (scripts/toolchain.sh `ensure_postgres_tools`), since pg_dump must be
+ * of the server's major version or newer.
  */
 
 const pgInstall = process.env.TOOLPLANE_PG_INSTALL;

@@ -218,8 +218,8 @@ async function complete(
  * One request to an external MCP server through the queue: a read through the call pipeline (`readStages`: the
  * stages that apply to reads: a narrowed token's rights, the session's labels, the caller's quotas), then a job naming
  * the catalog version, the attached server and the request (references only, like a tool call's), answered by a
- * worker with the server's result. The server's own JSON-RPC error (a resource it does not have, say) is relayed as that error; a refusal by a stage or a failure to
- * reach the server is an internal error saying so.
+ * worker with the server's result. The server's own JSON-RPC error (a resource it does not have, say) is relayed as
+ * that error; a refusal by a stage or a failure to reach the server is an internal error saying so.
  */
 async function forward(
   b: FeatureBinding,

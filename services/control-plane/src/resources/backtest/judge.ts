@@ -64,7 +64,7 @@ const portableJudged = backtestPlan.flatMap((p) => (p.portable ? [p.portable] : 
   const names = backtestRuleNames;
   const between = names.slice(names.indexOf('access') + 1, names.indexOf('session'));
   if (portableJudged.some((r) => !between.includes(r.name)))
-    throw new Error('the backtest judges portable rules between access and session only');
+    throw new Error('the backtest judges portable rules placed between the `access` and `session` rules only');
 }
 
 /** A recorded call as the judgement reads it. */
