@@ -154,7 +154,7 @@ export interface AuthenticatorDeps {
   userClaim: string;
   /** Narrowed tokens (ADR 0084); absent: a `tpd_` bearer is an OAuth token like any other. */
   delegations?: DelegationStore | undefined;
-  /** DPoP proofs of sender-constrained narrowed tokens (RFC 9449), and the `PUBLIC_URL` their `htu` is read against. */
+  /** DPoP proofs of sender-constrained tokens (RFC 9449, ADR 0106), and the `PUBLIC_URL` their `htu` is read against. */
   dpop?: { proofs: ProofChecker; publicUrl?: string | undefined } | undefined;
 }
 
@@ -326,21 +326,32 @@ function narrowedCaller(
     refuse,
     serverId,
     sender: async (token) => {
-      const jkt = token.cnf?.jkt;
-      if (jkt === undefined) return;
-      const refusal = await senderRefusal(deps.dpop, req, { ...presented, jkt });
+      const refusal = await senderRefusal(deps.dpop, req, { ...presented, cnf: token.cnf });
       if (refusal)
         throw refuse(401, `Unauthorized: ${refusal.message}.`, { 'www-authenticate': dpopChallenge(refusal) });
     },
   });
 }
 
-/** Why a request fails a DPoP-bound token's sender constraint (RFC 9449 §7.1), if it does. */
+/**
+ * Why a request fails its token's sender constraint (RFC 9449 §7.1), if it does: a token whose `cnf` names a DPoP
+ * key (`jkt`) is accepted only with the DPoP scheme and a valid proof of that key for this request; a token bound by
+ * another method (`cnf` without `jkt`, such as mTLS's `x5t#S256`) is refused, since the edge checks no other binding;
+ * an unbound token is accepted as a bearer token only (the DPoP scheme promises a binding it does not have).
+ */
 async function senderRefusal(
   dpop: AuthenticatorDeps['dpop'],
   req: AuthRequest,
-  presented: { bearer: string; dpop: boolean; jkt: string },
+  presented: { bearer: string; dpop: boolean; cnf: unknown },
 ): Promise<DpopRefusal | undefined> {
+  const { cnf } = presented;
+  if (cnf === undefined || cnf === null)
+    return presented.dpop
+      ? new DpopRefusal('invalid_token', 'This token is not bound to a DPoP key: send it as Bearer')
+      : undefined;
+  const jkt = typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined;
+  if (typeof jkt !== 'string')
+    return new DpopRefusal('invalid_token', 'This token is bound to a key by a method this edge does not check');
   if (!presented.dpop) return new DpopRefusal('invalid_token', 'This token is bound to a DPoP key: send it as DPoP');
   if (!dpop) return new DpopRefusal('invalid_token', 'This edge checks no DPoP proofs');
   const url = requestUrl(
@@ -354,8 +365,8 @@ async function senderRefusal(
   );
   try {
     const proof = req.header('dpop');
-    const jkt = await dpop.proofs.verify({ proof, method: req.method ?? '', url, accessToken: presented.bearer });
-    if (jkt !== presented.jkt) return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
+    if ((await dpop.proofs.verify({ proof, method: req.method ?? '', url, accessToken: presented.bearer })) !== jkt)
+      return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
   } catch (err) {
     if (err instanceof DpopRefusal) return err;
     throw err;
@@ -370,14 +381,11 @@ async function keylessCaller(
   serverId: string,
   address: string,
 ): Promise<Credentialed> {
-  const [, scheme, presented] = /^(Bearer|DPoP) (.+)$/i.exec(req.header('authorization') ?? '') ?? [];
-  // The DPoP scheme (RFC 9449 §7.1) is for narrowed tokens only.
-  if (presented && scheme!.toLowerCase() === 'dpop' && deps.delegations?.isToken(presented))
-    return narrowedCaller(deps, req, { bearer: presented, dpop: true, serverId, address });
-  const bearer = scheme?.toLowerCase() === 'bearer' ? presented : undefined;
-  if (bearer && deps.delegations?.isToken(bearer))
-    return narrowedCaller(deps, req, { bearer, dpop: false, serverId, address });
-  if (bearer && deps.oauth) return tokenCaller(deps, bearer, serverId, address);
+  const [, scheme, bearer] = /^(Bearer|DPoP) (.+)$/i.exec(req.header('authorization') ?? '') ?? [];
+  // The DPoP scheme (RFC 9449 §7.1): a DPoP-bound token with a proof of its key, checked with the token.
+  const presented = { dpop: scheme?.toLowerCase() === 'dpop', serverId, address };
+  if (bearer && deps.delegations?.isToken(bearer)) return narrowedCaller(deps, req, { ...presented, bearer });
+  if (bearer && deps.oauth) return tokenCaller(deps, req, { ...presented, bearer });
   const loaded = await deps.catalogs.get(serverId);
   // `isPublic`: anyone may list and call this server's tools, without a key.
   if (loaded?.catalog.isPublic)
@@ -422,12 +430,16 @@ async function keyCaller(
   };
 }
 
+/**
+ * An OAuth access token's caller (the external issuer's or the edges' own, ADR 0082): verified for this server, then
+ * its sender constraint: a token carrying `cnf.jkt` needs the DPoP scheme and a proof of that key (RFC 9449, ADR 0106).
+ */
 async function tokenCaller(
   deps: AuthenticatorDeps,
-  bearer: string,
-  serverId: string,
-  address: string,
+  req: AuthRequest,
+  presented: { bearer: string; dpop: boolean; serverId: string; address: string },
 ): Promise<Credentialed> {
+  const { bearer, serverId, address } = presented;
   const oauth = deps.oauth!;
   // The token's audience is this server's resource URL, so a valid token is valid for this server only.
   const check = await oauth.verify(bearer, serverId);
@@ -435,6 +447,13 @@ async function tokenCaller(
     const { status, error, description } = check;
     const refusal = new AuthRefusal(status, -32001, `Unauthorized: ${description}.`, {
       'www-authenticate': oauth.challenge(serverId, { error, description }),
+    });
+    throw unauthenticated(deps, address, refusal);
+  }
+  const sender = await senderRefusal(deps.dpop, req, { ...presented, cnf: check.claims.cnf });
+  if (sender) {
+    const refusal = new AuthRefusal(401, -32001, `Unauthorized: ${sender.message}.`, {
+      'www-authenticate': dpopChallenge(sender),
     });
     throw unauthenticated(deps, address, refusal);
   }

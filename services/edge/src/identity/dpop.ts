@@ -13,7 +13,7 @@ import { readState } from '../state/runtime-state.ts';
  */
 
 /** The asymmetric algorithms a proof may use (never `none`, never a MAC). */
-const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'PS384', 'PS512'];
+export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'PS384', 'PS512'];
 /** How far a proof's `iat` may lie from the edge's clock, either way (seconds). */
 const WINDOW_SECONDS = 300;
 
