@@ -20,7 +20,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from '../governance/access.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
-import { DpopRefusal, dpopChallenge, requestUrl, type ProofChecker } from './dpop.ts';
+import { DpopRefusal, dpopChallenge, requestUrl, tokenBinding, type ProofChecker } from './dpop.ts';
 import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';
@@ -344,14 +344,14 @@ async function senderRefusal(
   req: AuthRequest,
   presented: { bearer: string; dpop: boolean; cnf: unknown },
 ): Promise<DpopRefusal | undefined> {
-  const { cnf } = presented;
-  if (cnf === undefined || cnf === null)
+  const binding = tokenBinding(presented.cnf);
+  if (binding.kind === 'none')
     return presented.dpop
       ? new DpopRefusal('invalid_token', 'This token is not bound to a DPoP key: send it as Bearer')
       : undefined;
-  const jkt = typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined;
-  if (typeof jkt !== 'string')
+  if (binding.kind === 'unchecked')
     return new DpopRefusal('invalid_token', 'This token is bound to a key by a method this edge does not check');
+  const { jkt } = binding;
   if (!presented.dpop) return new DpopRefusal('invalid_token', 'This token is bound to a DPoP key: send it as DPoP');
   if (!dpop) return new DpopRefusal('invalid_token', 'This edge checks no DPoP proofs');
   const url = requestUrl(

@@ -34,6 +34,16 @@ export function dpopChallenge(refusal?: DpopRefusal): string {
   return `DPoP error="${refusal.error}", error_description="${description}", ${algs}`;
 }
 
+/**
+ * What a token's `cnf` claim (RFC 7800) binds it to: nothing, a DPoP key (`jkt`, RFC 9449 §6), or a binding the edge
+ * does not check (a `cnf` without `jkt`, such as mTLS's `x5t#S256`), which callers refuse.
+ */
+export function tokenBinding(cnf: unknown): { kind: 'none' } | { kind: 'dpop'; jkt: string } | { kind: 'unchecked' } {
+  if (cnf === undefined || cnf === null) return { kind: 'none' };
+  const jkt = typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined;
+  return typeof jkt === 'string' ? { kind: 'dpop', jkt } : { kind: 'unchecked' };
+}
+
 /** What a proof is checked against: the request it came with, and the access token it goes with (if any). */
 export interface ProofRequest {
   /** The `DPoP` header as received (absent: no proof). */

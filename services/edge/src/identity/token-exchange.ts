@@ -16,7 +16,7 @@ import {
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
-import { DpopRefusal, requestUrl, type ProofChecker } from './dpop.ts';
+import { DpopRefusal, requestUrl, tokenBinding, type ProofChecker } from './dpop.ts';
 import type { OAuthResourceServer, TokenCheck } from './oauth.ts';
 
 /**
@@ -128,11 +128,10 @@ async function boundKey(deps: TokenExchangeDeps, req: Request, subject: Subject)
 
 /** The DPoP key an OAuth subject token is bound to; bound by another method (no `jkt`), refused. */
 function boundJkt(cnf: unknown): string | undefined {
-  if (cnf === undefined || cnf === null) return undefined;
-  const jkt = typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined;
-  if (typeof jkt !== 'string')
+  const binding = tokenBinding(cnf);
+  if (binding.kind === 'unchecked')
     throw new ExchangeError('invalid_request', 'subject_token is bound to a key by a method this edge does not check.');
-  return jkt;
+  return binding.kind === 'dpop' ? binding.jkt : undefined;
 }
 
 function exchangeParams(body: Record<string, unknown>) {
