@@ -86,6 +86,7 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
       authorization_servers: [issuer],
       scopes_supported: ['mcp:tools'],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: expect.arrayContaining(['ES256', 'EdDSA', 'RS256']),
       resource_name: `Toolplane MCP server ${example.serverId}`,
     });
   });
