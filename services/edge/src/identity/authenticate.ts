@@ -310,11 +310,7 @@ function unauthenticated(deps: AuthenticatorDeps, address: string, refusal: Auth
  * DPoP scheme and a valid proof of that key for this request (401 with a `DPoP` challenge otherwise); an unbound one
  * is a bearer token.
  */
-function narrowedCaller(
-  deps: AuthenticatorDeps,
-  req: AuthRequest,
-  presented: { bearer: string; dpop: boolean; serverId: string; address: string },
-): Promise<Credentialed> {
+function narrowedCaller(deps: AuthenticatorDeps, req: AuthRequest, presented: PresentedToken): Promise<Credentialed> {
   const { bearer, serverId, address } = presented;
   const refuse = (status: 401 | 403, message: string, headers: Record<string, string> = API_KEY_CHALLENGE) =>
     status === 401
@@ -325,12 +321,28 @@ function narrowedCaller(
     oauthCaller: (parent, workspaceId) => narrowedOAuthCaller(deps, parent, { serverId, workspaceId }),
     refuse,
     serverId,
-    sender: async (token) => {
-      const refusal = await senderRefusal(deps.dpop, req, { ...presented, cnf: token.cnf });
-      if (refusal)
-        throw refuse(401, `Unauthorized: ${refusal.message}.`, { 'www-authenticate': dpopChallenge(refusal) });
-    },
+    sender: (token) => checkSender(deps, req, presented, token.cnf),
   });
+}
+
+/** A token as the request presented it: `Authorization: Bearer` or `DPoP` (`dpop`), to this server, from this address. */
+interface PresentedToken {
+  readonly bearer: string;
+  readonly dpop: boolean;
+  readonly serverId: string;
+  readonly address: string;
+}
+
+/** A token's sender constraint (`senderRefusal`): a failure is a 401 with the `DPoP` challenge, counted. */
+async function checkSender(deps: AuthenticatorDeps, req: AuthRequest, presented: PresentedToken, cnf: unknown) {
+  const refusal = await senderRefusal(deps.dpop, req, { ...presented, cnf });
+  if (!refusal) return;
+  const headers = { 'www-authenticate': dpopChallenge(refusal) };
+  throw unauthenticated(
+    deps,
+    presented.address,
+    new AuthRefusal(401, -32001, `Unauthorized: ${refusal.message}.`, headers),
+  );
 }
 
 /**
@@ -342,7 +354,7 @@ function narrowedCaller(
 async function senderRefusal(
   dpop: AuthenticatorDeps['dpop'],
   req: AuthRequest,
-  presented: { bearer: string; dpop: boolean; cnf: unknown },
+  presented: PresentedToken & { cnf: unknown },
 ): Promise<DpopRefusal | undefined> {
   const binding = tokenBinding(presented.cnf);
   if (binding.kind === 'none')
@@ -437,9 +449,9 @@ async function keyCaller(
 async function tokenCaller(
   deps: AuthenticatorDeps,
   req: AuthRequest,
-  presented: { bearer: string; dpop: boolean; serverId: string; address: string },
+  presented: PresentedToken,
 ): Promise<Credentialed> {
-  const { bearer, serverId, address } = presented;
+  const { bearer, serverId } = presented;
   const oauth = deps.oauth!;
   // The token's audience is this server's resource URL, so a valid token is valid for this server only.
   const check = await oauth.verify(bearer, serverId);
@@ -448,15 +460,9 @@ async function tokenCaller(
     const refusal = new AuthRefusal(status, -32001, `Unauthorized: ${description}.`, {
       'www-authenticate': oauth.challenge(serverId, { error, description }),
     });
-    throw unauthenticated(deps, address, refusal);
+    throw unauthenticated(deps, presented.address, refusal);
   }
-  const sender = await senderRefusal(deps.dpop, req, { ...presented, cnf: check.claims.cnf });
-  if (sender) {
-    const refusal = new AuthRefusal(401, -32001, `Unauthorized: ${sender.message}.`, {
-      'www-authenticate': dpopChallenge(sender),
-    });
-    throw unauthenticated(deps, address, refusal);
-  }
+  await checkSender(deps, req, presented, check.claims.cnf);
   const loaded = await deps.catalogs.get(serverId);
   if (!loaded) throw serverNotFound(serverId);
   const exp = check.claims.exp;
