@@ -270,3 +270,46 @@ describe('JobTaker and the consumer, taking', () => {
     expect((await worker.getNextJob('again', { block: false }))?.id).toBe('b2');
   });
 });
+
+describe('ReplyingConsumer, watching its fetchers', () => {
+  const Job = z.object({ id: z.string(), replyTo: z.string(), deadlineAt: z.number() });
+  type Job = z.infer<typeof Job>;
+
+  it('replaces a fetcher whose wait for jobs never ends while Redis answers, and its shard is served again', async () => {
+    const { redis, prefix } = queueOf(queueStreams);
+    const client = new RequestReplyClient<Job, { id: string }>({
+      redis,
+      prefix,
+      clientId: `c-${randomUUID()}`,
+      queueName: 'q',
+      jobName: 'job',
+      reply: z.object({ id: z.string() }),
+      idOf: (r) => r.id,
+    });
+    const told: string[] = [];
+    const consumer = new ReplyingConsumer<Job, { id: string }>({
+      redis,
+      prefix,
+      queueName: 'q',
+      concurrency: 1,
+      job: Job,
+      handle: (job) => Promise.resolve({ id: job.id }),
+      onError: (err) => told.push(String(err)),
+      fetcherStuckAfterMs: 300,
+    });
+    // The one fetcher's wait on the queue's marker never returns, as after a failover whose reconnect never ends.
+    const [stuck] = (consumer as unknown as { workers: { backend: { waitForJob: () => Promise<never> } }[] }).workers;
+    stuck!.backend.waitForJob = () => new Promise<never>(() => undefined);
+    consumer.start();
+    cleanups.push(async () => {
+      await client.close();
+      await consumer.close().catch(() => undefined);
+    });
+    const id = randomUUID();
+    const reply = await client.request(id, { id, replyTo: client.clientId, deadlineAt: Date.now() + 60_000 });
+    expect(reply.id).toBe(id);
+    expect(told.filter((t) => /waited \d+ ms; replaced/.test(t)).length).toBeGreaterThanOrEqual(1);
+    const [now] = (consumer as unknown as { workers: unknown[] }).workers;
+    expect(now).not.toBe(stuck);
+  });
+});

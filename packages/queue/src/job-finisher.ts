@@ -176,6 +176,8 @@ export class FinishingWorker extends Worker {
   private wakes = 0;
   /** Closing (set before BullMQ's own close): jobs a wait's take fetches go back. */
   private stopping = false;
+  /** Epoch ms since when BullMQ's loop waits on the marker (undefined: not waiting); read by the consumer's watch. */
+  waitingSince: number | undefined;
 
   constructor(name: string, processor: Processor, opts: WorkerOptions) {
     super(name, processor, opts);
@@ -191,11 +193,13 @@ export class FinishingWorker extends Worker {
     const wait = self.waitForJob.bind(this);
     self.waitForJob = async (blockUntil: number) => {
       this.blocked = true;
+      this.waitingSince = Date.now();
       const wake = this.stopping ? undefined : await this.wakeTakeOf();
       wake?.arm(this.wakeTokens());
       try {
         return await wait(blockUntil);
       } finally {
+        this.waitingSince = undefined;
         this.blocked = false;
         if (wake) this.taken.push(...(await wake.collect(!this.closing && !this.stopping)));
       }

@@ -1,5 +1,5 @@
 import { redisKeys } from '@toolplane/contracts';
-import { Queue, UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { Queue, UnrecoverableError, type Job } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
@@ -48,6 +48,12 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
    * `fetchers / shards` fetchers (at least one). Default: one queue, `bullPrefix`.
    */
   shards?: string[];
+  /**
+   * A fetcher whose wait for jobs lasts longer than this while Redis answers is replaced by a new one (default 20 s;
+   * a wait ends within BullMQ's block timeout, 10 s at most, plus its 1 s watchdog). After a failover a blocking
+   * connection can stay parked while its reconnect never completes, and the fetcher's shard would wait forever.
+   */
+  fetcherStuckAfterMs?: number;
 }
 
 /**
@@ -74,7 +80,11 @@ export interface ReceivedJob {
 
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
 export class ReplyingConsumer<J extends { replyTo: string }, R> {
-  private readonly workers: Worker[];
+  private readonly workers: FinishingWorker[];
+  /** How each fetcher was made (its shard and concurrency), to make it again (`watch`). */
+  private readonly makers: (() => FinishingWorker)[];
+  private watcher: NodeJS.Timeout | undefined;
+  private closing = false;
   private readonly opts: ReplyingConsumerOptions<J, R>;
   private readonly message: (job: J, reply: R) => string;
   private readonly shards: string[];
@@ -111,19 +121,39 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         .catch((err: unknown) => opts.onError?.(err));
     };
     // Fetcher i reads shard i mod shards; the concurrency is split evenly over all fetchers.
-    this.workers = Array.from({ length: fetchers }, (_, i) =>
-      this.newWorker(
-        run,
-        connection,
-        this.shards[i % this.shards.length]!,
-        Math.max(1, Math.ceil((opts.concurrency - i) / fetchers)),
-      ),
-    );
-    for (const worker of this.workers) {
+    this.makers = Array.from({ length: fetchers }, (_, i) => () => {
+      const prefix = this.shards[i % this.shards.length]!;
+      const worker = this.newWorker(run, connection, prefix, Math.max(1, Math.ceil((opts.concurrency - i) / fetchers)));
       worker.on('failed', (job) => this.onFailed(job, publisher, keys));
       // BullMQ reconnects by itself; an 'error' event without a listener would throw and end the process.
       worker.on('error', (err) => opts.onError?.(err));
-    }
+      return worker;
+    });
+    this.workers = this.makers.map((make) => make());
+  }
+
+  /**
+   * Keeps every fetcher fetching: one whose loop ended is run again, one stuck in its wait for jobs while Redis answers
+   * (`fetcherStuckAfterMs`) is closed and replaced.
+   */
+  private watch(now = Date.now()): void {
+    if (this.closing || !live(this.opts.redis)) return;
+    const stuckAfter = this.opts.fetcherStuckAfterMs ?? 20_000;
+    this.workers.forEach((worker, i) => {
+      if (!worker.isRunning()) {
+        this.opts.onError?.(new Error(`a fetcher of ${this.opts.queueName} stopped; it runs again`));
+        void worker.run().catch((err: unknown) => this.opts.onError?.(err));
+      } else if (worker.waitingSince !== undefined && now - worker.waitingSince > stuckAfter) {
+        this.opts.onError?.(
+          new Error(`a fetcher of ${this.opts.queueName} waited ${now - worker.waitingSince} ms; replaced`),
+        );
+        const fresh = this.makers[i]!();
+        this.workers[i] = fresh;
+        void fresh.run().catch((err: unknown) => this.opts.onError?.(err));
+        // Forced: its loop never ends. A job it still runs finishes; losing its lock, it is re-delivered, not re-sent.
+        void worker.close(true).catch(() => undefined);
+      }
+    });
   }
 
   private newWorker(
@@ -170,7 +200,9 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   }
 
   start(): void {
-    for (const worker of this.workers) void worker.run();
+    for (const worker of this.workers) void worker.run().catch((err: unknown) => this.opts.onError?.(err));
+    const every = Math.max(50, Math.min(5_000, (this.opts.fetcherStuckAfterMs ?? 20_000) / 4));
+    this.watcher ??= setInterval(() => this.watch(), every).unref();
   }
 
   waitUntilReady(): Promise<unknown> {
@@ -197,7 +229,14 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
 
   /** Stops taking jobs and waits for running ones to finish. */
   async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.watcher);
     await Promise.all((this.queues ?? []).map((q) => q.close()));
     await Promise.all(this.workers.map((w) => w.close()));
   }
+}
+
+/** Whether Redis answers on the connection (a cluster reports `connect` once usable, as BullMQ reads it). */
+function live(redis: Redis | Cluster): boolean {
+  return redis.status === 'ready' || (redis.isCluster && redis.status === 'connect');
 }
