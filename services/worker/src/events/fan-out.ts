@@ -31,6 +31,7 @@ import {
   type ChargeOutcome,
   type DelegationBudget,
   type QuotaMeter,
+  type SubscriberStandings,
 } from '@toolplane/queue';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
@@ -45,6 +46,8 @@ export interface FanOutDeps {
   redis: RedisClient;
   /** The Redis prefix of published state: each subscriber's key, token and person are judged from it. */
   prefix: string;
+  /** Subscribers that stood at their last judgement, kept until a change is announced (absent: judged every time). */
+  standings?: Pick<SubscriberStandings, 'refusal'> | undefined;
   log: Pick<Logger, 'info' | 'warn'>;
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
@@ -252,7 +255,9 @@ async function budgetRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<
 async function credentialRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<string | undefined> {
   let refused: string | undefined;
   try {
-    refused = await subscriberRefusal(deps.redis, deps.prefix, sub, deps.now());
+    refused = deps.standings
+      ? await deps.standings.refusal(deps.redis, deps.prefix, sub, deps.now())
+      : await subscriberRefusal(deps.redis, deps.prefix, sub, deps.now());
   } catch {
     return "the subscriber's credential could not be checked";
   }
@@ -329,18 +334,21 @@ const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
 /** The names of the rules a delivery meets, in order (compared with the list by a unit test). */
 export const deliveryRuleNames: readonly string[] = deliveryChecks.map((check) => check.name);
 
-/** One occurrence for one subscription: credential, filters, then its rules (`deliveryChecks`), session label, stream. */
+/**
+ * One occurrence for one subscription: filters, credential, then its rules (`deliveryChecks`), session label, stream.
+ * `givenBefore`: the subscriptions an earlier run of this fan-out gave it to.
+ */
 async function giveTo(
   deps: FanOutDeps,
   sub: EventSubscription,
   target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined },
-  occurrence: EventOccurrence,
+  occurrence: EventOccurrence & { givenBefore: Readonly<Record<string, string>> },
 ): Promise<Given> {
   const { server, type } = target;
   if (!passesFilters(type, sub.arguments, occurrence.data)) return { id: sub.id, given: false, why: 'filters' };
   const given = givenKey(sub.instanceId, occurrence.eventId);
   // Given by an earlier run of this fan-out: neither charged nor appended again.
-  if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
+  if (sub.id in occurrence.givenBefore) return { id: sub.id, given: true };
   const standing = await credentialRefusal(deps, sub);
   if (standing !== undefined) return { id: sub.id, given: false, why: `credential: ${standing}` };
   // The occurrence's audit facts, read only if an event is written (most occurrences write none).
@@ -354,7 +362,8 @@ async function giveTo(
     await d.refund?.();
     return { id: sub.id, given: false, why };
   }
-  const shown: EventOccurrence = { ...occurrence, data: d.data };
+  const { eventId, name, timestamp } = occurrence;
+  const shown: EventOccurrence = { eventId, name, timestamp, data: d.data };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
   if (sub.session)
     await deps.sessions.add(sub.workspaceId, sub.session, {
@@ -391,7 +400,12 @@ export async function fanOut(
   },
   delivery: { eventId: string; types: readonly string[]; data: unknown; timestamp: string },
 ): Promise<Given[]> {
-  const raw = await deps.redis.hgetall(subscriptionsKey(where.instanceId));
+  // The subscriptions and what an earlier run gave the occurrence to, in one round trip; the access policies read
+  // beside them, awaited only once a subscription takes the occurrence.
+  const [raw, givenBefore] = await Promise.all([
+    deps.redis.hgetall(subscriptionsKey(where.instanceId)),
+    deps.redis.hgetall(givenKey(where.instanceId, delivery.eventId)),
+  ]);
   const now = deps.now();
   const out: Given[] = [];
   let access: WorkspaceAccess | undefined | null = null;
@@ -411,6 +425,7 @@ export async function fanOut(
       name: sub.name,
       timestamp: delivery.timestamp,
       data: delivery.data,
+      givenBefore,
     };
     out.push(await giveTo(deps, sub, { server, type, access }, occurrence));
   }
