@@ -46,6 +46,7 @@ export { portableRules } from './rules.ts';
 export {
   CallerFacets,
   judgePortable,
+  portableRule,
   ruleCallerOf,
   ruleSettingsLoosened,
   ruleSettingsProblems,

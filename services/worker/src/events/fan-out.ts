@@ -2,16 +2,22 @@ import { createHash } from 'node:crypto';
 import {
   accessWouldRefuseEvent,
   auditActor,
+  CallerFacets,
   conditionRefusalEvent,
   delegationRefusalEvent,
   falseDelegationCondition,
+  judgePortable,
   quotaEvent,
   refusingPolicy,
+  ruleCallerOf,
+  ruleDecisionEvent,
   rulePlan,
+  settingsFor,
   shadowRefusals,
   stepConditions,
   stepRefusal,
   type CallEventBase,
+  type PortableRule,
 } from '@toolplane/access';
 import {
   EventSubscription,
@@ -271,7 +277,7 @@ async function credentialRefusal(deps: FanOutDeps, sub: EventSubscription): Prom
 }
 
 /** One occurrence on its way to one subscription, as its rules see it. */
-interface Delivery {
+export interface Delivery {
   readonly deps: FanOutDeps;
   readonly sub: EventSubscription;
   readonly target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined };
@@ -284,9 +290,40 @@ interface Delivery {
 }
 
 /** A rule's check of one delivery: why the occurrence is not given, or undefined (it goes on). */
-interface DeliveryCheck {
+export interface DeliveryCheck {
   readonly name: string;
   run(d: Delivery): string | undefined | Promise<string | undefined>;
+}
+
+/**
+ * The fan-out's one adapter of portable rules (ADR 0101, ADR 0103): a rule of the list that declares `eventDelivery`
+ * judges each occurrence as its calls' adapters judge a call. Its settings are the subscription's server's
+ * (`ruleSettings` in its live catalog); the tool is the event type (its name and arguments' schema); the arguments are
+ * the subscription's with the occurrence's payload as the guardrails left it (`event.data`), as conditions see them;
+ * the caller's facet is derived from the subscriber's principal. A refusal withholds the occurrence and is a
+ * `tool.call_refused` audit event; a log-only would-be refusal a `rule.would_refuse` one (the occurrence is given).
+ */
+export function portableDeliveryCheck(rule: PortableRule): DeliveryCheck {
+  return {
+    name: rule.name,
+    run(d) {
+      const settings = settingsFor(rule, d.target.server.ruleSettings);
+      if (settings === undefined) return undefined;
+      const { event } = d.target.type;
+      const tool = { name: d.sub.name, inputSchema: event.inputSchema };
+      if (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings)) return undefined;
+      const facets = new CallerFacets(ruleCallerOf(d.sub.principal));
+      const args = { ...d.sub.arguments, event: { data: d.data } };
+      const decision = judgePortable(rule, settings, { args, tool, facets });
+      if (decision === undefined) return undefined;
+      const refused = 'refuse' in decision;
+      const { code } = refused ? decision.refuse : decision.wouldRefuse;
+      const kind = refused ? ('refused' as const) : ('would_refuse' as const);
+      d.record((base, invocationId) => ruleDecisionEvent(base, { rule: rule.name, code, kind, invocationId }));
+      // The message may quote the payload: the reason kept in the delivery's record names the rule and its code only.
+      return refused ? `rule ${rule.name}: ${code}` : undefined;
+    },
+  };
 }
 
 /**
@@ -294,42 +331,46 @@ interface DeliveryCheck {
  * the one list of rules (`rules` in @toolplane/access, ADR 0097): a narrowed token's conditions, the access policies
  * and their conditions, the server's guardrails on results, then the quotas (charged only for what is given).
  */
-const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
-  delegation: {
-    name: 'delegation',
-    async run(d) {
-      const narrowed = delegationRefusal(d.sub, d.target.server, d.data);
-      if (narrowed !== undefined) {
-        d.record((b) => delegationRefusalEvent(b, 'condition'));
-        return `narrowed token: ${narrowed}`;
-      }
-      // Each occurrence given is one of the token's calls, given back if a later rule refuses it.
-      const spent = await budgetRefusal(d.deps, d.sub);
-      if (spent !== undefined) return `narrowed token: ${spent}`;
-      const limits = d.sub.credential?.limits;
-      if (limits?.length) d.refund = async () => void (await d.deps.budget?.refund(limits));
-      return undefined;
+const deliveryChecks = rulePlan<DeliveryCheck>(
+  'eventDelivery',
+  {
+    delegation: {
+      name: 'delegation',
+      async run(d) {
+        const narrowed = delegationRefusal(d.sub, d.target.server, d.data);
+        if (narrowed !== undefined) {
+          d.record((b) => delegationRefusalEvent(b, 'condition'));
+          return `narrowed token: ${narrowed}`;
+        }
+        // Each occurrence given is one of the token's calls, given back if a later rule refuses it.
+        const spent = await budgetRefusal(d.deps, d.sub);
+        if (spent !== undefined) return `narrowed token: ${spent}`;
+        const limits = d.sub.credential?.limits;
+        if (limits?.length) d.refund = async () => void (await d.deps.budget?.refund(limits));
+        return undefined;
+      },
     },
-  },
-  access: {
-    name: 'access',
-    run({ sub, target, data, record }) {
-      const refused = accessRefusal(sub, { access: target.access, server: target.server, data }, record);
-      return refused === undefined ? undefined : `access: ${refused}`;
+    access: {
+      name: 'access',
+      run({ sub, target, data, record }) {
+        const refused = accessRefusal(sub, { access: target.access, server: target.server, data }, record);
+        return refused === undefined ? undefined : `access: ${refused}`;
+      },
     },
-  },
-  'result-guardrails': {
-    name: 'result-guardrails',
-    run(d) {
-      const guardrails = guardrailsFor(d.target.server.guardrails, d.sub.name);
-      const guarded = applyGuardrails(d.data, guardrails, { maxScanBytes: d.deps.maxScanBytes });
-      if (guarded.withheld) return `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim();
-      d.data = guarded.value;
-      return undefined;
+    'result-guardrails': {
+      name: 'result-guardrails',
+      run(d) {
+        const guardrails = guardrailsFor(d.target.server.guardrails, d.sub.name);
+        const guarded = applyGuardrails(d.data, guardrails, { maxScanBytes: d.deps.maxScanBytes });
+        if (guarded.withheld) return `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim();
+        d.data = guarded.value;
+        return undefined;
+      },
     },
+    quota: { name: 'quota', run: ({ deps, sub, target, record }) => quotaRefusal(deps, sub, target, record) },
   },
-  quota: { name: 'quota', run: ({ deps, sub, target, record }) => quotaRefusal(deps, sub, target, record) },
-});
+  portableDeliveryCheck,
+);
 
 /** The names of the rules a delivery meets, in order (compared with the list by a unit test). */
 export const deliveryRuleNames: readonly string[] = deliveryChecks.map((check) => check.name);
