@@ -45,6 +45,7 @@ export { rulePlan, ruleNamesOf } from './rules.ts';
 export { portableRules } from './rules.ts';
 export {
   CallerFacets,
+  decisionOutcome,
   judgePortable,
   portableRule,
   ruleCallerOf,

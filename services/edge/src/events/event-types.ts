@@ -3,6 +3,7 @@ import {
   accessWouldRefuseEvent,
   CallerFacets,
   conditionRefusal,
+  decisionOutcome,
   conditionRefusalEvent,
   delegationRefusalEvent,
   falseDelegationCondition,
@@ -179,9 +180,7 @@ export function portableSubscribeCheck(rule: PortableRule): SubscribeCheck {
       const facets = new CallerFacets(ruleCallerOf(caller.principal));
       const decision = judgePortable(rule, settings, { args: request.arguments, tool, facets });
       if (decision === undefined) return undefined;
-      const refused = 'refuse' in decision;
-      const { code, message } = refused ? decision.refuse : decision.wouldRefuse;
-      const kind = refused ? ('refused' as const) : ('would_refuse' as const);
+      const { refused, code, message, kind } = decisionOutcome(decision);
       if (audit?.sink) {
         const base = subscribeEvents(caller, request.name, audit.requestId);
         audit.sink.add(ruleDecisionEvent(base, { rule: rule.name, code, kind, invocationId: String(audit.requestId) }));

@@ -4,6 +4,7 @@ import {
   auditActor,
   CallerFacets,
   conditionRefusalEvent,
+  decisionOutcome,
   delegationRefusalEvent,
   falseDelegationCondition,
   judgePortable,
@@ -37,7 +38,6 @@ import {
   type ChargeOutcome,
   type DelegationBudget,
   type QuotaMeter,
-  type SubscriberStandings,
 } from '@toolplane/queue';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
@@ -53,7 +53,7 @@ export interface FanOutDeps {
   /** The Redis prefix of published state: each subscriber's key, token and person are judged from it. */
   prefix: string;
   /** Subscribers that stood at their last judgement, kept until a change is announced (absent: judged every time). */
-  standings?: Pick<SubscriberStandings, 'refusal'> | undefined;
+  standings?: { refusal: typeof subscriberRefusal } | undefined;
   log: Pick<Logger, 'info' | 'warn'>;
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
@@ -316,9 +316,7 @@ export function portableDeliveryCheck(rule: PortableRule): DeliveryCheck {
       const args = { ...d.sub.arguments, event: { data: d.data } };
       const decision = judgePortable(rule, settings, { args, tool, facets });
       if (decision === undefined) return undefined;
-      const refused = 'refuse' in decision;
-      const { code } = refused ? decision.refuse : decision.wouldRefuse;
-      const kind = refused ? ('refused' as const) : ('would_refuse' as const);
+      const { refused, code, kind } = decisionOutcome(decision);
       d.record((base, invocationId) => ruleDecisionEvent(base, { rule: rule.name, code, kind, invocationId }));
       // The message may quote the payload: the reason kept in the delivery's record names the rule and its code only.
       return refused ? `rule ${rule.name}: ${code}` : undefined;
