@@ -45,7 +45,9 @@ export { rulePlan, ruleNamesOf } from './rules.ts';
 export { portableRules } from './rules.ts';
 export {
   CallerFacets,
+  decisionOutcome,
   judgePortable,
+  portableRule,
   ruleCallerOf,
   ruleSettingsLoosened,
   ruleSettingsProblems,

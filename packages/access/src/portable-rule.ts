@@ -125,6 +125,13 @@ export function judgePortable(
   }
 }
 
+/** A decision other than "go on", as a path's adapter records it: refused or log-only, with the rule's code and message. */
+export function decisionOutcome(decision: NonNullable<RuleDecision>) {
+  const refused = 'refuse' in decision;
+  const { code, message } = refused ? decision.refuse : decision.wouldRefuse;
+  return { refused, code, message, kind: refused ? ('refused' as const) : ('would_refuse' as const) };
+}
+
 /** One problem of a server's `ruleSettings`, at its JSON pointer. */
 export interface RuleSettingsProblem {
   readonly path: string;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { delegationKeys, redisKeys, type EventSubscription } from '@toolplane/contracts';
 import { Redis } from 'ioredis';
-import { subscriberRefusal, SubscriberStateUnavailable } from './subscriber-standing.ts';
+import { subscriberRefusal, SubscriberStandings, SubscriberStateUnavailable } from './subscriber-standing.ts';
 
 // A subscriber judged from what Redis holds now, on the real Redis of tests/setup/global-setup.js; each
 // case under a prefix of its own.
@@ -93,5 +93,75 @@ describe('subscriberRefusal', () => {
     await expect(subscriberRefusal(redis, prefix, subscription(), NOW)).rejects.toBeInstanceOf(
       SubscriberStateUnavailable,
     );
+  });
+});
+
+describe('SubscriberStandings', () => {
+  /** Redis as the judgement sees it, counting the reads it makes. */
+  function counted(onRead?: () => void) {
+    const reads = { n: 0 };
+    const client = new Proxy(redis, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (name === 'hget' || name === 'exists') {
+            reads.n++;
+            onRead?.();
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { client, reads };
+  }
+
+  it('a subscriber that stood reads nothing at its next delivery, until a change is announced', async () => {
+    const prefix = await published();
+    const standings = new SubscriberStandings({ listening: () => true });
+    const { client, reads } = counted();
+    const sub = subscription();
+    expect(await standings.refusal(client, prefix, sub, NOW)).toBeUndefined();
+    const first = reads.n;
+    expect(first).toBeGreaterThan(0);
+    // The key is removed without an announcement: the kept judgement holds, nothing is read.
+    await redis.hdel(redisKeys(prefix).apiKeys, 'h1');
+    expect(await standings.refusal(client, prefix, sub, NOW)).toBeUndefined();
+    expect(reads.n).toBe(first);
+    // Announced: judged again from Redis, and refused.
+    standings.forget();
+    expect(await standings.refusal(client, prefix, sub, NOW)).toMatch(/revoked or deleted/);
+    expect(reads.n).toBeGreaterThan(first);
+  });
+
+  it('another credential under the same subscription id is judged on its own; a token past its expiry is refused', async () => {
+    const prefix = await published();
+    const standings = new SubscriberStandings({ listening: () => true });
+    const sub = subscription({ credential: { keyHash: 'h1', expiresAt: NOW + 10 } });
+    expect(await standings.refusal(redis, prefix, sub, NOW)).toBeUndefined();
+    expect(await standings.refusal(redis, prefix, sub, NOW + 10)).toMatch(/expired/);
+    const other = subscription({ credential: { keyHash: 'h2' } });
+    expect(await standings.refusal(redis, prefix, other, NOW)).toMatch(/revoked or deleted/);
+  });
+
+  it('keeps nothing while announcements cannot be heard, nor a judgement made across one', async () => {
+    const prefix = await published();
+    let listening = false;
+    const deaf = new SubscriberStandings({ listening: () => listening });
+    const { client, reads } = counted();
+    await deaf.refusal(client, prefix, subscription(), NOW);
+    await deaf.refusal(client, prefix, subscription(), NOW);
+    expect(deaf.size).toBe(0);
+    const once = reads.n / 2;
+    listening = true;
+    await deaf.refusal(client, prefix, subscription(), NOW);
+    expect(deaf.size).toBe(1);
+    expect(reads.n).toBe(3 * once);
+
+    // A change announced while the judgement reads Redis: what it read may be older than the change.
+    const racing = new SubscriberStandings({ listening: () => true });
+    const announcedMidway = counted(() => racing.forget());
+    expect(await racing.refusal(announcedMidway.client, prefix, subscription(), NOW)).toBeUndefined();
+    expect(racing.size).toBe(0);
   });
 });

@@ -121,3 +121,52 @@ export async function subscriberRefusal(
     { now, words: subscriptionWords },
   );
 }
+
+/**
+ * Subscribers judged to stand, kept between deliveries (ADR 0103): a delivery of a subscription whose subscriber stood
+ * at its last judgement reads nothing from Redis until something that may end it is announced (`forget`: a key's
+ * change on `apiKeyChanged`, a narrowed token revoked or a person gone on `standingChanged`, the whole state published
+ * again under a new epoch on `stateRepublished`) or may have gone unheard (the pub/sub connection lost: nothing is
+ * kept while `listening` says no, and everything is forgotten when it is back). A token's expiry is read from the
+ * subscription at every delivery. Refusals are never kept: a refused subscription is removed.
+ */
+export class SubscriberStandings {
+  readonly #stood = new Set<string>();
+  readonly #listening: () => boolean;
+  readonly #max: number;
+  /** Moved by `forget`: a judgement made across an announcement is not kept. */
+  #generation = 0;
+
+  constructor(opts: { listening: () => boolean; max?: number }) {
+    this.#listening = opts.listening;
+    this.#max = opts.max ?? 10_000;
+  }
+
+  /** Every subscriber is judged again at its next delivery. */
+  forget(): void {
+    this.#generation++;
+    this.#stood.clear();
+  }
+
+  /** How many subscribers stand without a read (for tests and logs). */
+  get size(): number {
+    return this.#stood.size;
+  }
+
+  /** `subscriberRefusal`, or nothing read when the subscriber stood at its last judgement and nothing was announced. */
+  async refusal(redis: Client, prefix: string, sub: EventSubscription, now: number): Promise<string | undefined> {
+    const expiresAt = sub.credential?.expiresAt;
+    const live = expiresAt === undefined || expiresAt > now;
+    // The subscription's id names its principal; the credential it keeps (key hash, token chain, person's id) too.
+    const id = `${sub.id}:${JSON.stringify(sub.credential ?? null)}`;
+    const listening = this.#listening();
+    if (live && listening && this.#stood.has(id)) return undefined;
+    const generation = this.#generation;
+    const refused = await subscriberRefusal(redis, prefix, sub, now);
+    if (refused === undefined && listening && generation === this.#generation && this.#listening()) {
+      if (this.#stood.size >= this.#max) this.#stood.clear();
+      this.#stood.add(id);
+    }
+    return refused;
+  }
+}

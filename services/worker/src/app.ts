@@ -28,6 +28,7 @@ import {
   PublishedReplies,
   queueShardPrefixes,
   ReplyingConsumer,
+  SubscriberStandings,
   TaskRecords,
   toolReplyMessage,
 } from '@toolplane/queue';
@@ -433,6 +434,21 @@ function workspaceAccessReader({ redis, keys }: Pick<Core, 'redis' | 'keys'>) {
   };
 }
 
+/**
+ * Subscribers judged to stand, kept between deliveries until a change that may end one is announced (a key, a narrowed
+ * token, a person, the whole state) or the announcements may have gone unheard (ADR 0103).
+ */
+function subscriberStandings({ events, keys }: Core): SubscriberStandings {
+  const standings = new SubscriberStandings({ listening: () => events.status === 'ready' });
+  const announced = new Set<string>([keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]);
+  events.on('message', (channel: string) => {
+    if (announced.has(channel)) standings.forget();
+  });
+  events.on('close', () => standings.forget());
+  events.on('ready', () => standings.forget());
+  return standings;
+}
+
 function buildEvents(core: Core): ReturnType<typeof workerEvents> {
   const { env, redis, log } = core;
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
@@ -440,6 +456,7 @@ function buildEvents(core: Core): ReturnType<typeof workerEvents> {
     redis,
     prefix: env.REDIS_PREFIX,
     log,
+    standings: subscriberStandings(core),
     secret: (name) => core.resolver.resolve(name),
     records: core.records,
     audit: core.audit,
@@ -499,6 +516,9 @@ async function start(parts: Parts): Promise<void> {
     keys.debugSessionChanged,
     keys.mcpRelayReply,
     keys.stateRepublished,
+    // Subscribers' standing kept between deliveries is forgotten on these (ADR 0103).
+    keys.apiKeyChanged,
+    keys.standingChanged,
   );
   consumer.start();
   tasks.start();

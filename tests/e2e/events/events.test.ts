@@ -370,7 +370,7 @@ describe('a subscription refused or let through by a condition is in the audit t
         details: { policy: { id: enforced.policy.id, name: 'audited-enforced' }, tool: 'github.push' },
       });
       const would = await found('access.would_refuse', logged.key.id);
-      const { id: subscriptionId } = await subscriptionFor(s.redis, s.instanceId, 'acme/other');
+      const { id: subscriptionId } = await subscriptionFor(s.redis, s.instanceId, 'acme/other', logged.key.id);
       expect(would).toMatchObject({
         outcome: 'success',
         resource: { type: 'access_policy', id: logged.policy.id },

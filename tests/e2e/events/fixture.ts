@@ -185,14 +185,17 @@ export async function give(
   return (await redis.xadd(`{ev:${where.instanceId}}:sub:${where.subscriptionId}`, '*', 'occurrence', entry))!;
 }
 
-/** The subscription (id and stored JSON) of an instance whose arguments name this repository. */
+/** The subscription (id and stored JSON) of an instance whose arguments name this repository (made by this key). */
 export async function subscriptionFor(
   redis: Redis,
   instanceId: string,
   repository: string,
+  keyId?: string,
 ): Promise<{ id: string; stored: Record<string, unknown> }> {
   const all = await redis.hgetall(`{ev:${instanceId}}:subs`);
-  const found = Object.entries(all).find(([, raw]) => raw.includes(`"${repository}"`));
+  const found = Object.entries(all).find(
+    ([, raw]) => raw.includes(`"${repository}"`) && (keyId === undefined || raw.includes(`"keyId":"${keyId}"`)),
+  );
   if (!found) throw new Error(`no subscription for ${repository}`);
   return { id: found[0], stored: JSON.parse(found[1]) as Record<string, unknown> };
 }

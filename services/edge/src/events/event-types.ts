@@ -1,13 +1,20 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import {
   accessWouldRefuseEvent,
+  CallerFacets,
   conditionRefusal,
+  decisionOutcome,
   conditionRefusalEvent,
   delegationRefusalEvent,
   falseDelegationCondition,
+  judgePortable,
   refusingPolicy,
+  ruleCallerOf,
+  ruleDecisionEvent,
   rulePlan,
+  settingsFor,
   shadowRefusals,
+  type PortableRule,
 } from '@toolplane/access';
 import { eventConditionSchema, type JsonSchema } from '@toolplane/conditions';
 import type { AuditEventInput, CatalogEventType, EventSubscription } from '@toolplane/contracts';
@@ -111,7 +118,7 @@ export function resolveEventType(
 }
 
 type SubscribeRequest = { name: string; arguments: Readonly<Record<string, unknown>> };
-interface SubscribeCheck {
+export interface SubscribeCheck {
   readonly name: string;
   /** Why the subscription is refused (a condition's refusal is also an audit event, as a call's refusal by it is). */
   run(caller: Caller, type: LoadedEventType, request: SubscribeRequest, audit?: EventAudit): Error | undefined;
@@ -156,14 +163,47 @@ const accessCheck: SubscribeCheck = {
 };
 
 /**
- * The rules a subscription meets once its event type is granted and delivered that way, in the order of the one list of
- * rules (`rules` in @toolplane/access): the arguments, a narrowed token's conditions, the grant's conditions.
+ * The subscribe path's one adapter of portable rules (ADR 0101, ADR 0103): a rule of the list that declares
+ * `eventSubscribe` judges a subscription as the edge's `portableStage` judges a call. Its settings are the server's
+ * (`ruleSettings` in its catalog); the tool is the event type (its name and arguments' schema); the arguments are the
+ * subscription's; the caller's facet is derived from the principal. A refusal is `Forbidden` with the rule's message and
+ * a `tool.call_refused` audit event; a log-only would-be refusal a `rule.would_refuse` one (the subscription is made).
  */
-const subscribeChecks = rulePlan<SubscribeCheck>('eventSubscribe', {
-  arguments: argumentsCheck,
-  delegation: delegationCheck,
-  access: accessCheck,
-});
+export function portableSubscribeCheck(rule: PortableRule): SubscribeCheck {
+  return {
+    name: rule.name,
+    run(caller, type, request, audit) {
+      const settings = settingsFor(rule, caller.loaded.catalog.ruleSettings);
+      if (settings === undefined) return undefined;
+      const tool = { name: request.name, inputSchema: type.entry.event.inputSchema };
+      if (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings)) return undefined;
+      const facets = new CallerFacets(ruleCallerOf(caller.principal));
+      const decision = judgePortable(rule, settings, { args: request.arguments, tool, facets });
+      if (decision === undefined) return undefined;
+      const { refused, code, message, kind } = decisionOutcome(decision);
+      if (audit?.sink) {
+        const base = subscribeEvents(caller, request.name, audit.requestId);
+        audit.sink.add(ruleDecisionEvent(base, { rule: rule.name, code, kind, invocationId: String(audit.requestId) }));
+      }
+      return refused ? forbidden(message) : undefined;
+    },
+  };
+}
+
+/**
+ * The rules a subscription meets once its event type is granted and delivered that way, in the order of the one list of
+ * rules (`rules` in @toolplane/access): the arguments, a narrowed token's conditions, the grant's conditions, and the
+ * portable rules that declare the path (`portableSubscribeCheck`).
+ */
+const subscribeChecks = rulePlan<SubscribeCheck>(
+  'eventSubscribe',
+  {
+    arguments: argumentsCheck,
+    delegation: delegationCheck,
+    access: accessCheck,
+  },
+  portableSubscribeCheck,
+);
 
 /** The names of the rules a subscription meets, in order (compared with the list by a unit test). */
 export const subscribeRuleNames: readonly string[] = subscribeChecks.map((check) => check.name);

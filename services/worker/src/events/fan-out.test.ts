@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { portableRule } from '@toolplane/access';
 import {
   type AccessPolicyRule,
   type AuditEventInput,
@@ -13,7 +14,8 @@ import {
 import { QuotaMeter } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { Redis } from 'ioredis';
-import { fanOut, forgetGiven, givenKey, type FanOutDeps } from './fan-out.ts';
+import { z } from 'zod';
+import { fanOut, forgetGiven, givenKey, portableDeliveryCheck, type Delivery, type FanOutDeps } from './fan-out.ts';
 import type { ServerEvents } from './sources.ts';
 
 // The fan-out on the real Redis from tests/setup/global-setup.js; each case its own instance id.
@@ -185,5 +187,91 @@ describe("an occurrence's decisions are audit events, as a call's are", () => {
     expect(logged.given).toEqual([true]);
     expect(logged.seen[0]).toEqual(['quota.would_refuse', 'success', 'q-log', 'key-1', 'push']);
     expect(logged.events[0]!.details).toMatchObject({ quota: { id: 'q-log', enforce: false }, invocationId: 'evt-0' });
+  });
+});
+
+describe("a portable rule on the delivery path, through the fan-out's adapter", () => {
+  /** A rule of this test's own: an occurrence whose payload names a blocked repository is refused (or logged). */
+  const blockedRepository = portableRule<{ repository: string; mode: 'enforce' | 'log_only' }, { by: string }>({
+    name: 'blocked-repository',
+    settings: z.object({ repository: z.string(), mode: z.enum(['enforce', 'log_only']) }),
+    appliesTo: (tool) => tool.name === 'push',
+    facet: (caller) => ({ by: caller.keyId ?? 'nobody' }),
+    check({ args, settings, facet }) {
+      const data = (args.event as { data?: { repository?: unknown } } | undefined)?.data;
+      if (data?.repository !== settings.repository || facet.by !== 'key-1') return undefined;
+      const refusal = { code: 'blocked-repository.blocked', message: `${settings.repository} is blocked` };
+      return settings.mode === 'enforce' ? { refuse: refusal } : { wouldRefuse: refusal };
+    },
+    loosened: () => [],
+  });
+  const check = portableDeliveryCheck(blockedRepository);
+
+  /** One delivery of `data` to key-1's subscription on a server with these `ruleSettings`: why not, and the events. */
+  function deliver(ruleSettings: unknown, data: unknown) {
+    const t = setUp();
+    const events: AuditEventInput[] = [];
+    const sub = t.sub('sub-1', 'poll');
+    const d: Delivery = {
+      deps: t.deps,
+      sub,
+      target: { server: { ...server, ruleSettings }, type, access: undefined },
+      data,
+      record: (event) => {
+        const base = {
+          workspaceId: sub.workspaceId,
+          serverId: server.serverId,
+          serverName: server.serverName,
+          tool: sub.name,
+          actor: { type: 'api_key' as const, id: 'key-1', name: null },
+          source: { requestId: 'evt-1', traceId: null, clientAddress: null, userAgent: null },
+        };
+        events.push(event(base, 'evt-1'));
+      },
+    };
+    return { why: check.run(d), events: events.map((e) => [e.action, e.details]) };
+  }
+
+  it('is named as the rule, and a server that does not set the rule judges nothing', () => {
+    expect(check.name).toBe('blocked-repository');
+    expect(deliver(undefined, { repository: 'acme/secret' })).toEqual({ why: undefined, events: [] });
+    expect(deliver({ other: {} }, { repository: 'acme/secret' })).toEqual({ why: undefined, events: [] });
+  });
+
+  it('refuses an occurrence its check refuses, as a refused call is recorded; others go on', () => {
+    const settings = { 'blocked-repository': { repository: 'acme/secret', mode: 'enforce' } };
+    const refused = deliver(settings, { repository: 'acme/secret' });
+    expect(refused.why).toBe('rule blocked-repository: blocked-repository.blocked');
+    expect(refused.events).toEqual([
+      [
+        'tool.call_refused',
+        {
+          refusedBy: 'blocked-repository',
+          code: 'blocked-repository.blocked',
+          server: 'gh',
+          tool: 'push',
+          invocationId: 'evt-1',
+        },
+      ],
+    ]);
+    expect(deliver(settings, { repository: 'acme/open' })).toEqual({ why: undefined, events: [] });
+  });
+
+  it("a log-only rule's would-be refusal is recorded and the occurrence given; unreadable settings refuse", () => {
+    const logged = deliver(
+      { 'blocked-repository': { repository: 'acme/secret', mode: 'log_only' } },
+      {
+        repository: 'acme/secret',
+      },
+    );
+    expect(logged.why).toBeUndefined();
+    expect(logged.events).toEqual([
+      [
+        'rule.would_refuse',
+        expect.objectContaining({ rule: 'blocked-repository', code: 'blocked-repository.blocked' }),
+      ],
+    ]);
+    const unreadable = deliver({ 'blocked-repository': { repository: 7 } }, { repository: 'acme/open' });
+    expect(unreadable.why).toBe('rule blocked-repository: blocked-repository.unavailable');
   });
 });

@@ -2,16 +2,23 @@ import { createHash } from 'node:crypto';
 import {
   accessWouldRefuseEvent,
   auditActor,
+  CallerFacets,
   conditionRefusalEvent,
+  decisionOutcome,
   delegationRefusalEvent,
   falseDelegationCondition,
+  judgePortable,
   quotaEvent,
   refusingPolicy,
+  ruleCallerOf,
+  ruleDecisionEvent,
   rulePlan,
+  settingsFor,
   shadowRefusals,
   stepConditions,
   stepRefusal,
   type CallEventBase,
+  type PortableRule,
 } from '@toolplane/access';
 import {
   EventSubscription,
@@ -45,6 +52,8 @@ export interface FanOutDeps {
   redis: RedisClient;
   /** The Redis prefix of published state: each subscriber's key, token and person are judged from it. */
   prefix: string;
+  /** Subscribers that stood at their last judgement, kept until a change is announced (absent: judged every time). */
+  standings?: { refusal: typeof subscriberRefusal } | undefined;
   log: Pick<Logger, 'info' | 'warn'>;
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
@@ -252,7 +261,9 @@ async function budgetRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<
 async function credentialRefusal(deps: FanOutDeps, sub: EventSubscription): Promise<string | undefined> {
   let refused: string | undefined;
   try {
-    refused = await subscriberRefusal(deps.redis, deps.prefix, sub, deps.now());
+    refused = deps.standings
+      ? await deps.standings.refusal(deps.redis, deps.prefix, sub, deps.now())
+      : await subscriberRefusal(deps.redis, deps.prefix, sub, deps.now());
   } catch {
     return "the subscriber's credential could not be checked";
   }
@@ -266,7 +277,7 @@ async function credentialRefusal(deps: FanOutDeps, sub: EventSubscription): Prom
 }
 
 /** One occurrence on its way to one subscription, as its rules see it. */
-interface Delivery {
+export interface Delivery {
   readonly deps: FanOutDeps;
   readonly sub: EventSubscription;
   readonly target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined };
@@ -279,9 +290,38 @@ interface Delivery {
 }
 
 /** A rule's check of one delivery: why the occurrence is not given, or undefined (it goes on). */
-interface DeliveryCheck {
+export interface DeliveryCheck {
   readonly name: string;
   run(d: Delivery): string | undefined | Promise<string | undefined>;
+}
+
+/**
+ * The fan-out's one adapter of portable rules (ADR 0101, ADR 0103): a rule of the list that declares `eventDelivery`
+ * judges each occurrence as its calls' adapters judge a call. Its settings are the subscription's server's
+ * (`ruleSettings` in its live catalog); the tool is the event type (its name and arguments' schema); the arguments are
+ * the subscription's with the occurrence's payload as the guardrails left it (`event.data`), as conditions see them;
+ * the caller's facet is derived from the subscriber's principal. A refusal withholds the occurrence and is a
+ * `tool.call_refused` audit event; a log-only would-be refusal a `rule.would_refuse` one (the occurrence is given).
+ */
+export function portableDeliveryCheck(rule: PortableRule): DeliveryCheck {
+  return {
+    name: rule.name,
+    run(d) {
+      const settings = settingsFor(rule, d.target.server.ruleSettings);
+      if (settings === undefined) return undefined;
+      const { event } = d.target.type;
+      const tool = { name: d.sub.name, inputSchema: event.inputSchema };
+      if (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings)) return undefined;
+      const facets = new CallerFacets(ruleCallerOf(d.sub.principal));
+      const args = { ...d.sub.arguments, event: { data: d.data } };
+      const decision = judgePortable(rule, settings, { args, tool, facets });
+      if (decision === undefined) return undefined;
+      const { refused, code, kind } = decisionOutcome(decision);
+      d.record((base, invocationId) => ruleDecisionEvent(base, { rule: rule.name, code, kind, invocationId }));
+      // The message may quote the payload: the reason kept in the delivery's record names the rule and its code only.
+      return refused ? `rule ${rule.name}: ${code}` : undefined;
+    },
+  };
 }
 
 /**
@@ -289,58 +329,65 @@ interface DeliveryCheck {
  * the one list of rules (`rules` in @toolplane/access, ADR 0097): a narrowed token's conditions, the access policies
  * and their conditions, the server's guardrails on results, then the quotas (charged only for what is given).
  */
-const deliveryChecks = rulePlan<DeliveryCheck>('eventDelivery', {
-  delegation: {
-    name: 'delegation',
-    async run(d) {
-      const narrowed = delegationRefusal(d.sub, d.target.server, d.data);
-      if (narrowed !== undefined) {
-        d.record((b) => delegationRefusalEvent(b, 'condition'));
-        return `narrowed token: ${narrowed}`;
-      }
-      // Each occurrence given is one of the token's calls, given back if a later rule refuses it.
-      const spent = await budgetRefusal(d.deps, d.sub);
-      if (spent !== undefined) return `narrowed token: ${spent}`;
-      const limits = d.sub.credential?.limits;
-      if (limits?.length) d.refund = async () => void (await d.deps.budget?.refund(limits));
-      return undefined;
+const deliveryChecks = rulePlan<DeliveryCheck>(
+  'eventDelivery',
+  {
+    delegation: {
+      name: 'delegation',
+      async run(d) {
+        const narrowed = delegationRefusal(d.sub, d.target.server, d.data);
+        if (narrowed !== undefined) {
+          d.record((b) => delegationRefusalEvent(b, 'condition'));
+          return `narrowed token: ${narrowed}`;
+        }
+        // Each occurrence given is one of the token's calls, given back if a later rule refuses it.
+        const spent = await budgetRefusal(d.deps, d.sub);
+        if (spent !== undefined) return `narrowed token: ${spent}`;
+        const limits = d.sub.credential?.limits;
+        if (limits?.length) d.refund = async () => void (await d.deps.budget?.refund(limits));
+        return undefined;
+      },
     },
-  },
-  access: {
-    name: 'access',
-    run({ sub, target, data, record }) {
-      const refused = accessRefusal(sub, { access: target.access, server: target.server, data }, record);
-      return refused === undefined ? undefined : `access: ${refused}`;
+    access: {
+      name: 'access',
+      run({ sub, target, data, record }) {
+        const refused = accessRefusal(sub, { access: target.access, server: target.server, data }, record);
+        return refused === undefined ? undefined : `access: ${refused}`;
+      },
     },
-  },
-  'result-guardrails': {
-    name: 'result-guardrails',
-    run(d) {
-      const guardrails = guardrailsFor(d.target.server.guardrails, d.sub.name);
-      const guarded = applyGuardrails(d.data, guardrails, { maxScanBytes: d.deps.maxScanBytes });
-      if (guarded.withheld) return `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim();
-      d.data = guarded.value;
-      return undefined;
+    'result-guardrails': {
+      name: 'result-guardrails',
+      run(d) {
+        const guardrails = guardrailsFor(d.target.server.guardrails, d.sub.name);
+        const guarded = applyGuardrails(d.data, guardrails, { maxScanBytes: d.deps.maxScanBytes });
+        if (guarded.withheld) return `withheld by guardrail ${guarded.withheld.guardrail ?? ''}`.trim();
+        d.data = guarded.value;
+        return undefined;
+      },
     },
+    quota: { name: 'quota', run: ({ deps, sub, target, record }) => quotaRefusal(deps, sub, target, record) },
   },
-  quota: { name: 'quota', run: ({ deps, sub, target, record }) => quotaRefusal(deps, sub, target, record) },
-});
+  portableDeliveryCheck,
+);
 
 /** The names of the rules a delivery meets, in order (compared with the list by a unit test). */
 export const deliveryRuleNames: readonly string[] = deliveryChecks.map((check) => check.name);
 
-/** One occurrence for one subscription: credential, filters, then its rules (`deliveryChecks`), session label, stream. */
+/**
+ * One occurrence for one subscription: filters, credential, then its rules (`deliveryChecks`), session label, stream.
+ * `givenBefore`: the subscriptions an earlier run of this fan-out gave it to.
+ */
 async function giveTo(
   deps: FanOutDeps,
   sub: EventSubscription,
   target: { server: ServerEvents; type: CatalogEventType; access: WorkspaceAccess | undefined },
-  occurrence: EventOccurrence,
+  occurrence: EventOccurrence & { givenBefore: Readonly<Record<string, string>> },
 ): Promise<Given> {
   const { server, type } = target;
   if (!passesFilters(type, sub.arguments, occurrence.data)) return { id: sub.id, given: false, why: 'filters' };
   const given = givenKey(sub.instanceId, occurrence.eventId);
   // Given by an earlier run of this fan-out: neither charged nor appended again.
-  if ((await deps.redis.hexists(given, sub.id)) === 1) return { id: sub.id, given: true };
+  if (sub.id in occurrence.givenBefore) return { id: sub.id, given: true };
   const standing = await credentialRefusal(deps, sub);
   if (standing !== undefined) return { id: sub.id, given: false, why: `credential: ${standing}` };
   // The occurrence's audit facts, read only if an event is written (most occurrences write none).
@@ -354,7 +401,8 @@ async function giveTo(
     await d.refund?.();
     return { id: sub.id, given: false, why };
   }
-  const shown: EventOccurrence = { ...occurrence, data: d.data };
+  const { eventId, name, timestamp } = occurrence;
+  const shown: EventOccurrence = { eventId, name, timestamp, data: d.data };
   // Provider data is written by outsiders: the subscriber's session holds `untrusted` from now on (ADR 0078).
   if (sub.session)
     await deps.sessions.add(sub.workspaceId, sub.session, {
@@ -391,7 +439,12 @@ export async function fanOut(
   },
   delivery: { eventId: string; types: readonly string[]; data: unknown; timestamp: string },
 ): Promise<Given[]> {
-  const raw = await deps.redis.hgetall(subscriptionsKey(where.instanceId));
+  // The subscriptions and what an earlier run gave the occurrence to, in one round trip; the access policies read
+  // beside them, awaited only once a subscription takes the occurrence.
+  const [raw, givenBefore] = await Promise.all([
+    deps.redis.hgetall(subscriptionsKey(where.instanceId)),
+    deps.redis.hgetall(givenKey(where.instanceId, delivery.eventId)),
+  ]);
   const now = deps.now();
   const out: Given[] = [];
   let access: WorkspaceAccess | undefined | null = null;
@@ -411,6 +464,7 @@ export async function fanOut(
       name: sub.name,
       timestamp: delivery.timestamp,
       data: delivery.data,
+      givenBefore,
     };
     out.push(await giveTo(deps, sub, { server, type, access }, occurrence));
   }

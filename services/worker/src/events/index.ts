@@ -6,7 +6,7 @@ import {
   type WorkspaceAccess,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { DelegationBudget, InboundConsumer, type QuotaMeter } from '@toolplane/queue';
+import { DelegationBudget, InboundConsumer, type QuotaMeter, type SubscriberStandings } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { observeQueueDepth, observeWebhooksPending } from '@toolplane/telemetry';
 import { createGuardedFetch, isAllowlisted } from '../outbound-guard.ts';
@@ -37,6 +37,8 @@ export interface WorkerEventsDeps {
   sessions: Pick<SessionStore, 'add'>;
   workspaceAccess: (workspaceId: string) => Promise<WorkspaceAccess | undefined>;
   quotaMeter: Pick<QuotaMeter, 'charge'>;
+  /** Subscribers that stood at their last judgement, forgotten when a change is announced (ADR 0103). */
+  standings?: SubscriberStandings | undefined;
   /** Opens a webhook subscription's sealed secret (absent: this worker cannot deliver webhooks). */
   open: ((sealed: string, subscriptionId: string) => Promise<string>) | undefined;
   settings: EventsSettings;
@@ -75,6 +77,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
     redis,
     prefix,
     log,
+    standings: deps.standings,
     open:
       deps.open ??
       (() => Promise.reject(new Error('no REQUEST_CREDENTIALS_PRIVATE_KEY_FILE to open callback secrets'))),
@@ -88,6 +91,7 @@ export function workerEvents(deps: WorkerEventsDeps) {
     redis,
     prefix,
     log,
+    standings: deps.standings,
     sources,
     secret: deps.secret,
     records: deps.records,

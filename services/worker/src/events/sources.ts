@@ -17,6 +17,8 @@ export interface ServerEvents {
   catalogVersion: number;
   types: CatalogEventType[];
   guardrails: readonly CompiledGuardrail[];
+  /** The server's settings of portable rules (ADR 0101), as its catalog publishes them (absent: none). */
+  ruleSettings?: unknown;
 }
 
 /** Where one instance's deliveries go: its workspace, how its provider signs, each server's event types. */
@@ -32,6 +34,7 @@ interface LiveCatalog {
   name: string;
   events: CatalogEventType[];
   guardrails: readonly CompiledGuardrail[];
+  ruleSettings: unknown;
 }
 
 /**
@@ -65,6 +68,7 @@ export class EventSources {
         catalogVersion: live.version,
         types,
         guardrails: live.guardrails,
+        ruleSettings: live.ruleSettings,
       });
     }
     return head ? { workspaceId: head.workspaceId, provider: head.provider, servers } : undefined;
@@ -84,6 +88,7 @@ export class EventSources {
       catalogVersion: live.version,
       types,
       guardrails: live.guardrails,
+      ruleSettings: live.ruleSettings,
     };
     return { workspaceId: live.workspaceId, server };
   }
@@ -97,6 +102,7 @@ export class EventSources {
       name?: string;
       events?: unknown[];
       guardrails?: unknown;
+      ruleSettings?: unknown;
     };
     const id = `${serverId}:${value.version}`;
     const hit = this.parsed.get(id);
@@ -110,6 +116,7 @@ export class EventSources {
         return parsed.success ? [parsed.data] : [];
       }),
       guardrails: Array.isArray(value.guardrails) ? compileGuardrails(value.guardrails as GuardrailRule[]) : [],
+      ruleSettings: value.ruleSettings,
     };
     this.parsed.set(id, live);
     return live;

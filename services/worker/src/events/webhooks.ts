@@ -9,7 +9,7 @@ import {
   webhookVerifiedKey,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { removeSubscription, subscriberRefusal } from '@toolplane/queue';
+import { removeSubscription, subscriberRefusal, type SubscriberStandings } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { Webhook } from 'standardwebhooks';
 import { OCCURRENCE_FIELD } from './fan-out.ts';
@@ -31,6 +31,8 @@ export interface WebhookDelivererDeps {
   redis: RedisClient;
   prefix: string;
   log: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  /** Subscribers that stood at their last judgement, kept until a change is announced (absent: judged every time). */
+  standings?: Pick<SubscriberStandings, 'refusal'> | undefined;
   /** Opens a subscription's sealed signing secret (sealed by the edge to the workers, for that subscription only). */
   open: (sealed: string, subscriptionId: string) => Promise<string>;
   post: CallbackPost;
@@ -180,7 +182,10 @@ export class WebhookDeliverer {
    */
   private async stands(sub: EventSubscription, member: string): Promise<boolean> {
     const { redis, prefix, log } = this.deps;
-    const refused = await subscriberRefusal(redis, prefix, sub, this.deps.now());
+    const { standings } = this.deps;
+    const refused = standings
+      ? await standings.refusal(redis, prefix, sub, this.deps.now())
+      : await subscriberRefusal(redis, prefix, sub, this.deps.now());
     if (refused === undefined) return true;
     await removeSubscription(redis, sub.instanceId, sub.id);
     await redis.del(webhookCursorKey(sub.instanceId, sub.id));
