@@ -96,7 +96,7 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
   const last = await tx.auditEvent.findFirst({
     where: { chain },
     orderBy: { seq: 'desc' },
-    select: { seq: true, hash: true },
+    select: { seq: true, hash: true, atMax: true },
   });
   // Hashed as stored: plain JSON (no undefined, dates as strings), the form JSONB gives back.
   const stored = JSON.parse(JSON.stringify(input)) as AuditEventInput;
@@ -109,13 +109,16 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
     prevHash: last?.hash ?? AUDIT_GENESIS_HASH,
   };
   const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+  const at = new Date(event.at);
   await tx.auditEvent.create({
     data: {
       id: event.id,
       chain,
       seq: event.seq,
       workspaceId: event.workspaceId,
-      at: new Date(event.at),
+      at,
+      // Not hashed: what the trail's time bounds read (ADR 0105), derived from the chain's own `at`s.
+      atMax: last && last.atMax > at ? last.atMax : at,
       actorType: event.actor.type,
       actorId: event.actor.id,
       actorName: event.actor.name,
