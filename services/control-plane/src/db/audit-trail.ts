@@ -84,6 +84,13 @@ export const appendSystemEvent = (tx: Tx, event: Parameters<typeof systemEvent>[
   appendAuditEvent(tx, systemEvent(event));
 
 /**
+ * How far behind its chain's latest `at` an event may be appended and still count as in time order (ADR 0105): the
+ * time bounds of `GET /audit_events` read the events of this last stretch of time for nothing, and find the ones
+ * appended later than that through their own index. The migration `20261129120000_audit_time_bounds` says the same.
+ */
+export const AUDIT_LATE_AFTER_MS = 60_000;
+
+/**
  * Appends one event to its workspace's chain, in the caller's transaction: the change and its event commit together
  * or not at all. Chains are serialised by a transaction-scoped advisory lock, taken here: append as the transaction's
  * last statement so that the lock is held only until the commit. An event whose id is stored already (a stream
@@ -96,7 +103,7 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
   const last = await tx.auditEvent.findFirst({
     where: { chain },
     orderBy: { seq: 'desc' },
-    select: { seq: true, hash: true, atMax: true },
+    select: { seq: true, hash: true, atFloor: true },
   });
   // Hashed as stored: plain JSON (no undefined, dates as strings), the form JSONB gives back.
   const stored = JSON.parse(JSON.stringify(input)) as AuditEventInput;
@@ -110,6 +117,7 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
   };
   const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
   const at = new Date(event.at);
+  const floor = new Date(at.getTime() - AUDIT_LATE_AFTER_MS);
   await tx.auditEvent.create({
     data: {
       id: event.id,
@@ -118,7 +126,7 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
       workspaceId: event.workspaceId,
       at,
       // Not hashed: what the trail's time bounds read (ADR 0105), derived from the chain's own `at`s.
-      atMax: last && last.atMax > at ? last.atMax : at,
+      atFloor: last && last.atFloor > floor ? last.atFloor : floor,
       actorType: event.actor.type,
       actorId: event.actor.id,
       actorName: event.actor.name,

@@ -1,4 +1,4 @@
-import { auditEventOf } from '../../db/audit-trail.ts';
+import { AUDIT_LATE_AFTER_MS, auditEventOf } from '../../db/audit-trail.ts';
 import type { Db } from '../../db/client.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -38,10 +38,11 @@ async function actionFilter(db: Db, chain: string, action: string | undefined): 
 }
 
 /**
- * The time bounds as `seq` bounds (ADR 0105), from `at_max` (the chain's latest `at` so far, never falling as `seq`
- * grows): `from` starts at the first event whose `at_max` reached it (no earlier one can be at or after it); `to` ends
- * the events in time order at the last whose `at_max` is before it (`inTimeUpTo`): after it only events appended late
- * (`at < at_max`, their own small index) can be before `to`. Undefined: no such event, the list is empty.
+ * The time bounds as `seq` bounds (ADR 0105), from `at_floor` (the chain's latest `at` so far less a minute, never
+ * falling as `seq` grows; an event in time order has its `at` at most a minute above its floor): `from` starts at the
+ * first event whose floor reached a minute before it (no earlier one can be at or after it); `to` ends the events in
+ * time order at the last whose floor is before it (`inTimeUpTo`): after it only events appended late
+ * (`at < at_floor`, their own small index) can be before `to`. Undefined: no such event, the list is empty.
  */
 async function seqBounds(
   db: Db,
@@ -51,8 +52,8 @@ async function seqBounds(
   const bounds: { from?: number; inTimeUpTo?: number } = {};
   if (q.from) {
     const first = await db.auditEvent.findFirst({
-      where: { chain, atMax: { gte: q.from } },
-      orderBy: [{ atMax: 'asc' }, { seq: 'asc' }],
+      where: { chain, atFloor: { gte: new Date(q.from.getTime() - AUDIT_LATE_AFTER_MS) } },
+      orderBy: [{ atFloor: 'asc' }, { seq: 'asc' }],
       select: { seq: true },
     });
     if (!first) return undefined;
@@ -60,8 +61,8 @@ async function seqBounds(
   }
   if (q.to) {
     const last = await db.auditEvent.findFirst({
-      where: { chain, atMax: { lt: q.to } },
-      orderBy: [{ atMax: 'desc' }, { seq: 'desc' }],
+      where: { chain, atFloor: { lt: q.to } },
+      orderBy: [{ atFloor: 'desc' }, { seq: 'desc' }],
       select: { seq: true },
     });
     bounds.inTimeUpTo = last?.seq ?? 0;
@@ -99,7 +100,7 @@ async function auditRows(db: Db, chain: string, q: ListAuditQuery) {
   if (bounds.inTimeUpTo === undefined) return page(base, take);
   const inTime: Where = { AND: [base, { seq: { lte: bounds.inTimeUpTo } }] };
   const late: Where = {
-    AND: [base, { seq: { gt: bounds.inTimeUpTo } }, { at: { lt: db.auditEvent.fields.atMax } }],
+    AND: [base, { seq: { gt: bounds.inTimeUpTo } }, { at: { lt: db.auditEvent.fields.atFloor } }],
   };
   const [first, second] = q.order === 'asc' ? [inTime, late] : [late, inTime];
   const rows = await page(first, take);

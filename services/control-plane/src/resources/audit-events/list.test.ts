@@ -11,7 +11,7 @@ import { ListAuditQuery } from './schemas.ts';
 
 /**
  * `GET /audit_events` with each filter its index serves (actor by id or name, action, resource type and id, outcome)
- * and those it finds through the chain's actions and `at_max` (an action's patterns, the time bounds, ADR 0105) answers
+ * and those it finds through the chain's actions and `at_floor` (an action's patterns, the time bounds, ADR 0105) answers
  * the workspace's events that match, in either order, page after page, and none of another workspace's chain: events
  * appended late (an `at` before the chain's latest) included.
  */
@@ -49,6 +49,8 @@ function events(workspaceId: string): AuditEventInput[] {
     { at: '2026-11-20T10:04:30.000Z', actor: { type: 'system', id: null, name: 'edge' }, action: 'tool.would_refuse' },
     { at: '2026-11-20T09:00:00.000Z', actor: { type: 'system', id: null, name: 'edge' }, action: 'tool.refuse' },
     { at: '2026-11-20T10:11:59.999Z', actor: { type: 'system', id: null, name: 'edge' }, outcome: 'refused' },
+    // Less than a minute behind the chain's latest: counted in time order.
+    { at: '2026-11-20T10:14:30.000Z', actor: { type: 'system', id: null, name: 'edge' }, action: 'tool.refuse' },
   ];
   return [...variants, ...variants, ...late].map((v, i) => ({
     id: randomUUID(),
@@ -122,6 +124,8 @@ describe('the audit trail, filtered', () => {
     ],
     ['up to a time', { to: '2026-11-20T10:05:00Z' }, (e) => e.at < '2026-11-20T10:05:00'],
     ['from a time', { from: '2026-11-20T10:12:00Z' }, (e) => e.at >= '2026-11-20T10:12:00'],
+    ['up to a time among the last', { to: '2026-11-20T10:14:40Z' }, (e) => e.at < '2026-11-20T10:14:40'],
+    ['from a time among the last', { from: '2026-11-20T10:14:20Z' }, (e) => e.at >= '2026-11-20T10:14:20'],
     ['after every event', { from: '2026-11-21T00:00:00Z' }, () => false],
     ['before every event', { to: '2026-11-20T08:00:00Z' }, () => false],
     [
