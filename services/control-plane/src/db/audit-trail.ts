@@ -10,6 +10,7 @@ import {
 import { auditEventHash } from '@toolplane/client/audit-chain';
 import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.ts';
+import { inBatches, RETENTION_BATCH_ROWS } from './batched.ts';
 import type { Db, Tx } from './client.ts';
 
 type Row = Prisma.AuditEventGetPayload<object>;
@@ -172,26 +173,36 @@ function appendAuditEventAlone(
 /**
  * Retention: events older than `days` go, except each chain's last (the next event links to it, and a chain emptied
  * by retention would start again at 1). The only deletion the table's trigger allows: it checks the cutoff itself.
+ * In batches of `batchRows` events (db/batched.ts), each in a transaction of its own that allows the deletion.
  */
-export async function applyAuditRetention(pool: pg.Pool, now: Date, days: number): Promise<number> {
+export async function applyAuditRetention(
+  pool: pg.Pool,
+  now: Date,
+  days: number,
+  batchRows = RETENTION_BATCH_ROWS,
+): Promise<number> {
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SELECT set_config('toolplane.audit_retention', $1, true)`, [cutoff]);
-    const deleted = await client.query(
-      `DELETE FROM audit_events e WHERE e.at < $1::timestamptz
-         AND e.seq < (SELECT max(l.seq) FROM audit_events l WHERE l.chain = e.chain)`,
-      [cutoff],
-    );
-    await client.query('COMMIT');
-    return deleted.rowCount ?? 0;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  return inBatches(batchRows, async (limit) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('toolplane.audit_retention', $1, true)`, [cutoff]);
+      const deleted = await client.query(
+        `DELETE FROM audit_events WHERE ctid = ANY(ARRAY(
+           SELECT e.ctid FROM audit_events e WHERE e.at < $1::timestamptz
+              AND e.seq < (SELECT max(l.seq) FROM audit_events l WHERE l.chain = e.chain)
+            LIMIT ${limit}))`,
+        [cutoff],
+      );
+      await client.query('COMMIT');
+      return deleted.rowCount ?? 0;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  });
 }
 
 /**
