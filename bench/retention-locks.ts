@@ -27,6 +27,8 @@ const { values } = parseArgs({
     records: { type: 'string', default: '1000000' },
     'audit-events': { type: 'string', default: '1000000' },
     arms: { type: 'string', default: 'all,5000,all,5000' },
+    /** The admin URL of a server that holds a `filled` database of an earlier run (killed mid-way): no new fill. */
+    use: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -38,7 +40,10 @@ const outDir = values.out ?? join(repoRoot, 'bench', 'results', `${stamp}-retent
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'retention-locks-'));
-const handle = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg') });
+const used = values.use;
+const handle = used
+  ? { url: (db: string) => Object.assign(new URL(used), { pathname: `/${db}` }).toString(), stop: async () => {} }
+  : await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg') });
 const { execSync } = await import('node:child_process');
 const workspaceId = randomUUID();
 const template = randomUUID();
@@ -133,7 +138,7 @@ function summary(samples: { phase: string; probe: string; ms: number }[]) {
 }
 
 /** A copy of the filled database: every arm starts from the same rows. */
-async function copyOfFilled(name: string) {
+async function copyOfFilled(name: string): Promise<void> {
   const admin = new pg.Client({ connectionString: handle.url('postgres') });
   await admin.connect();
   try {
@@ -170,11 +175,17 @@ async function arm(name: string, batchRows: number) {
     };
   } finally {
     await pool.end();
+    const admin = new pg.Client({ connectionString: handle.url('postgres') });
+    await admin.connect();
+    await admin.query(`DROP DATABASE ${name}`).finally(() => admin.end());
   }
 }
 
-try {
-  await handle.createDatabase('filled');
+async function filled(): Promise<number> {
+  if (used) return NaN;
+  const admin = new pg.Client({ connectionString: handle.url('postgres') });
+  await admin.connect();
+  await admin.query('CREATE DATABASE filled').finally(() => admin.end());
   execSync('pnpm --filter @toolplane/control-plane exec prisma migrate deploy', {
     env: { ...process.env, DATABASE_URL: handle.url('filled') },
     stdio: 'ignore',
@@ -182,11 +193,15 @@ try {
   const fillPool = new pg.Pool({ connectionString: handle.url('filled'), max: 1 });
   const f0 = process.hrtime.bigint();
   await fill(fillPool, Number(values.records), Number(values['audit-events']));
-  const fillMs = ms(f0);
   await fillPool.end();
+  return ms(f0);
+}
+
+try {
+  const fillMs = await filled();
   const arms = [];
   for (const [i, a] of values.arms.split(',').entries()) {
-    const result = await arm(`arm${i}`, a === 'all' ? Infinity : Number(a));
+    const result = await arm(`arm${i}_${stamp.toLowerCase()}`, a === 'all' ? Infinity : Number(a));
     console.log(JSON.stringify(result));
     arms.push(result);
   }

@@ -173,7 +173,9 @@ function appendAuditEventAlone(
 /**
  * Retention: events older than `days` go, except each chain's last (the next event links to it, and a chain emptied
  * by retention would start again at 1). The only deletion the table's trigger allows: it checks the cutoff itself.
- * In batches of `batchRows` events (db/batched.ts), each in a transaction of its own that allows the deletion.
+ * In batches of `batchRows` events (db/batched.ts), each in a transaction of its own that allows the deletion. "Not
+ * the chain's last" is "a later event exists", one step of the `(chain, seq)` index: a `max(seq)` per event walked
+ * back over every event appended since the statement began, minutes per batch under concurrent appends.
  */
 export async function applyAuditRetention(
   pool: pg.Pool,
@@ -190,7 +192,7 @@ export async function applyAuditRetention(
       const deleted = await client.query(
         `DELETE FROM audit_events WHERE ctid = ANY(ARRAY(
            SELECT e.ctid FROM audit_events e WHERE e.at < $1::timestamptz
-              AND e.seq < (SELECT max(l.seq) FROM audit_events l WHERE l.chain = e.chain)
+              AND EXISTS (SELECT 1 FROM audit_events l WHERE l.chain = e.chain AND l.seq > e.seq)
             LIMIT ${limit}))`,
         [cutoff],
       );
