@@ -45,8 +45,8 @@ const handle = used
   ? { url: (db: string) => Object.assign(new URL(used), { pathname: `/${db}` }).toString(), stop: async () => {} }
   : await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg') });
 const { execSync } = await import('node:child_process');
-const workspaceId = randomUUID();
-const template = randomUUID();
+let workspaceId: string = randomUUID();
+let template: string = randomUUID();
 
 /** The records (one template written as the records store writes it, and its bulk copies) and the audit chain. */
 async function fill(pool: pg.Pool, records: number, events: number) {
@@ -182,7 +182,14 @@ async function arm(name: string, batchRows: number) {
 }
 
 async function filled(): Promise<number> {
-  if (used) return NaN;
+  if (used) {
+    // The earlier run's workspace and template record.
+    const pool = new pg.Pool({ connectionString: handle.url('filled'), max: 1 });
+    workspaceId = (await pool.query<{ chain: string }>('SELECT chain FROM audit_events LIMIT 1')).rows[0]!.chain;
+    template = (await pool.query<{ id: string }>('SELECT id FROM execution_records LIMIT 1')).rows[0]!.id;
+    await pool.end();
+    return NaN;
+  }
   const admin = new pg.Client({ connectionString: handle.url('postgres') });
   await admin.connect();
   await admin.query('CREATE DATABASE filled').finally(() => admin.end());
