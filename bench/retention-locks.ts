@@ -125,6 +125,42 @@ function probes(pool: pg.Pool) {
   };
 }
 
+/**
+ * What the probes wait on, sampled every 20 ms: each lock wait of this database's sessions, with what holds it
+ * (its statement or, for a background process, its kind: an autovacuum's truncation takes the table exclusively).
+ */
+function lockWaits(pool: pg.Pool) {
+  const seen = new Map<string, number>();
+  let running = true;
+  const done = (async () => {
+    const client = await pool.connect();
+    try {
+      while (running) {
+        const waits = await client.query<{ waiting: string; holder: string }>(
+          `SELECT left(a.query, 60) AS waiting, coalesce(string_agg(b.backend_type || ': ' || left(b.query, 60), '; '),
+             '?') AS holder
+           FROM pg_stat_activity a LEFT JOIN pg_stat_activity b ON b.pid = ANY(pg_blocking_pids(a.pid))
+           WHERE a.wait_event_type = 'Lock' AND a.datname = current_database() GROUP BY a.pid, a.query`,
+        );
+        for (const w of waits.rows) {
+          const key = `${w.waiting} <- ${w.holder}`;
+          seen.set(key, (seen.get(key) ?? 0) + 1);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      client.release();
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return Object.fromEntries(seen);
+    },
+  };
+}
+
 const quantile = (v: number[], q: number) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) * q)] ?? NaN;
 
 function summary(samples: { phase: string; probe: string; ms: number }[]) {
@@ -150,13 +186,14 @@ async function copyOfFilled(name: string): Promise<void> {
 
 async function arm(name: string, batchRows: number) {
   await copyOfFilled(name);
-  const pool = new pg.Pool({ connectionString: handle.url(name), max: 6 });
+  const pool = new pg.Pool({ connectionString: handle.url(name), max: 8 });
   pool.on('error', () => undefined);
   try {
     const probe = probes(pool);
     const t0 = process.hrtime.bigint();
     while (ms(t0) < 2_000) await new Promise((r) => setTimeout(r, 100));
     probe.during();
+    const waits = lockWaits(pool);
     const r0 = process.hrtime.bigint();
     const now = new Date();
     const [records, auditEvents] = await Promise.all([
@@ -165,6 +202,7 @@ async function arm(name: string, batchRows: number) {
     ]);
     const retentionMs = ms(r0);
     await probe.stop();
+    const lockWaitSamples = await waits.stop();
     return {
       arm: name,
       batchRows: Number.isFinite(batchRows) ? batchRows : 'all',
@@ -172,6 +210,7 @@ async function arm(name: string, batchRows: number) {
       records,
       auditEvents,
       probes: summary(probe.samples),
+      lockWaitSamples,
     };
   } finally {
     await pool.end();
