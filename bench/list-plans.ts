@@ -69,20 +69,29 @@ async function fillRecords(count: number) {
   fillTimes.records = ms(t0);
 }
 
-/** The workspace's audit chain: `count` events over 31 days, four actions of three resource types, by one key. */
+/**
+ * The workspace's audit chain: `count` events over 31 days, four actions of three resource types, by one key; one in
+ * a thousand appended late (its `at` ten minutes behind the chain's, an edge's event that reached the control plane
+ * late), one in a hundred a few seconds behind (appends that waited for the chain's lock). `at_floor` as
+ * `appendAuditEvent` sets it: the chain's latest `at` so far less a minute.
+ */
 async function fillAudit(count: number) {
   const t0 = process.hrtime.bigint();
   for (let start = 1; start <= count; start += 100_000) {
     await pool.query(
-      `INSERT INTO audit_events (id, chain, seq, workspace_id, at, actor_type, actor_id, actor_name, action,
+      `INSERT INTO audit_events (id, chain, seq, workspace_id, at, at_floor, actor_type, actor_id, actor_name, action,
          resource_type, resource_id, outcome, status, request_id, changes, details, prev_hash, hash)
-       SELECT gen_random_uuid(), $1::text, g, $1::uuid, now() - make_interval(secs => ($2::int - g) * $3::float8),
+       SELECT gen_random_uuid(), $1::text, g, $1::uuid,
+         t - CASE WHEN g % 1000 = 0 THEN interval '10 minutes' WHEN g % 100 = 0 THEN interval '3 seconds'
+                  ELSE interval '0' END,
+         t - CASE WHEN g % 100 = 0 THEN make_interval(secs => $3::float8) ELSE interval '0' END - interval '1 minute',
          'api_key', $4::text, 'deploy-bot', (ARRAY['server.update','access_policy.create','api_key.create',
          'tool.call'])[1 + g % 4], (ARRAY['server','access_policy','api_key','tool'])[1 + g % 4],
          gen_random_uuid()::text, CASE WHEN g % 20 = 0 THEN 'refused' ELSE 'success' END, 200,
          gen_random_uuid()::text, '{"name":{"from":"a","to":"b"}}'::jsonb, NULL, repeat('0', 64), repeat('f', 64)
-       FROM generate_series($5::int, $6::int) g`,
-      [workspaceId, count, (31 * 86_400) / count, keyId, start, Math.min(count, start + 99_999)],
+       FROM generate_series($5::int, $6::int) g,
+         LATERAL (SELECT $7::timestamptz - make_interval(secs => ($2::int - g) * $3::float8) AS t) l`,
+      [workspaceId, count, (31 * 86_400) / count, keyId, start, Math.min(count, start + 99_999), fillNow],
     );
   }
   fillTimes.auditEvents = ms(t0);
@@ -96,11 +105,32 @@ const auditPage = (where: string, order = 'DESC') =>
 const guardrail = (n: number) =>
   `((steps#>ARRAY[$${n}]::text[])::jsonb @> $${n + 1} AND ` +
   `JSONB_TYPEOF((steps#>ARRAY[$${n + 2}]::text[])::jsonb) = $${n + 3})`;
-const dayAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+const fillNow = new Date();
+const dayAgo = (days: number) => new Date(fillNow.getTime() - days * 86_400_000);
 const none = randomUUID();
+const floorMinute = 60_000;
 
-/** Each list's statement as Prisma writes it (its query log, 2026-11-29), with a value that matches nothing. */
-const queries: [string, string, unknown[]][] = [
+/** The chain's actions, one step of the action index each (`chainActions`, GET /audit_events with a pattern). */
+const chainActions = `WITH RECURSIVE a(action) AS (
+    (SELECT action FROM audit_events WHERE chain = $1 ORDER BY action LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.action FROM audit_events e WHERE e.chain = $1 AND e.action > a.action ORDER BY e.action LIMIT 1)
+      FROM a WHERE a.action IS NOT NULL
+  ) SELECT action FROM a WHERE action IS NOT NULL`;
+/** `seqBounds`: the last event whose floor is before `to`, the first whose floor reached a minute before `from`. */
+const inTimeUpTo = `SELECT seq FROM audit_events WHERE (chain = $1 AND at_floor < $2)
+  ORDER BY at_floor DESC, seq DESC LIMIT 1 OFFSET 0`;
+const fromSeq = `SELECT seq FROM audit_events WHERE (chain = $1 AND at_floor >= $2)
+  ORDER BY at_floor ASC, seq ASC LIMIT 1 OFFSET 0`;
+const seqOf = async (sql: string, params: unknown[]) =>
+  (await pool.query<{ seq: number }>(sql, params)).rows[0]?.seq ?? 0;
+const toBound = dayAgo(20);
+
+/**
+ * Each list's statement as Prisma writes it (its query log, 2026-11-29), with a value that matches nothing; the
+ * parameters of the statements after a first one (ADR 0105: a bound `seq`) as a function run before them.
+ */
+const queries: [string, string, unknown[] | (() => Promise<unknown[]>)][] = [
   ['records: newest page', recordsPage('true'), [workspaceId]],
   ['records: server_id (no calls)', recordsPage('server_id = $2'), [workspaceId, none]],
   ['records: tool (no calls)', recordsPage('tool = $2'), [workspaceId, 'never_called']],
@@ -133,8 +163,33 @@ const queries: [string, string, unknown[]][] = [
   ['audit: resource_type (none)', auditPage('resource_type = $2'), [workspaceId, 'quota']],
   ['audit: resource_id (none)', auditPage('resource_id = $2'), [workspaceId, 'nothing']],
   ['audit: outcome failed (none)', auditPage('outcome = $2'), [workspaceId, 'failed']],
-  ['audit: to 20 days ago', auditPage('at < $2'), [workspaceId, dayAgo(20)]],
-  ['audit: from 20 days ago, oldest first', auditPage('at >= $2', 'ASC'), [workspaceId, dayAgo(20)]],
+  ['audit: to 20 days ago', auditPage('at < $2'), [workspaceId, toBound]],
+  ['audit: from 20 days ago, oldest first', auditPage('at >= $2', 'ASC'), [workspaceId, toBound]],
+  // How GET /audit_events sends them since ADR 0105: an action pattern as the chain's actions that it names (none for
+  // quota.* and *.would_refuse: no page is read), a time bound as a `seq` bound from `at_floor`.
+  ["audit 0105: the chain's actions (a pattern)", chainActions, [workspaceId]],
+  [
+    'audit 0105: action *.create (two actions)',
+    auditPage('action IN ($2, $3)'),
+    [workspaceId, 'access_policy.create', 'api_key.create'],
+  ],
+  ['audit 0105: to: the last in time order', inTimeUpTo, [workspaceId, toBound]],
+  [
+    'audit 0105: to 20 days ago, appended late',
+    auditPage('at < $2 AND seq > $3 AND at < at_floor'),
+    async () => [workspaceId, toBound, await seqOf(inTimeUpTo, [workspaceId, toBound])],
+  ],
+  [
+    'audit 0105: to 20 days ago, in time order',
+    auditPage('at < $2 AND seq <= $3'),
+    async () => [workspaceId, toBound, await seqOf(inTimeUpTo, [workspaceId, toBound])],
+  ],
+  ['audit 0105: from: the first event', fromSeq, [workspaceId, new Date(toBound.getTime() - floorMinute)]],
+  [
+    'audit 0105: from 20 days ago, oldest first',
+    auditPage('at >= $2 AND seq >= $3', 'ASC'),
+    async () => [workspaceId, toBound, await seqOf(fromSeq, [workspaceId, new Date(toBound.getTime() - floorMinute)])],
+  ],
 ];
 
 interface Plan {
@@ -162,7 +217,8 @@ function removedRows(plan: string): number {
 async function explainAll(): Promise<Plan[]> {
   const runs = Number(values.runs);
   const out: Plan[] = [];
-  for (const [name, sql, params] of queries) {
+  for (const [name, sql, bound] of queries) {
+    const params = typeof bound === 'function' ? await bound() : bound;
     const executionMs: number[] = [];
     let text = '';
     for (let i = 0; i < runs; i++) {

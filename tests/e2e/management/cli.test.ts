@@ -1041,26 +1041,61 @@ describe('toolplane CLI', () => {
     }
     expect(await exited).toBe('SIGINT');
 
-    const intact = await cliJson<{ checked: number; intact: boolean }>(['audit', 'verify']);
-    expect(intact.intact).toBe(true);
+    const checkpoint = join(work, 'audit-checkpoint.json');
+    type Verified = { checked: number; intact: boolean; from: string };
+    const intact = await cliJson<Verified>(['audit', 'verify', '--checkpoint', checkpoint]);
+    expect(intact).toMatchObject({ intact: true, from: 'start' });
     expect(intact.checked).toBeGreaterThan(10);
+    const verifiedUpTo = (JSON.parse(readFileSync(checkpoint, 'utf8')) as { seq: number }).seq;
+    expect(verifiedUpTo).toBe(intact.checked);
 
-    // Someone with the table's ownership edits an event past the append-only trigger: the chain names it.
+    // A second verify reads only what was appended since (a policy's event).
+    const policy = (name: string) =>
+      unwrap(
+        api.POST('/access_policies', {
+          body: { name, principals: [{ type: 'oauth_subject', value: 'eve' }], servers: ['*'], tools: ['*'] },
+        }),
+      );
+    await policy('checkpointed');
+    const again = await cliJson<Verified>(['audit', 'verify', '--checkpoint', checkpoint]);
+    expect(again).toMatchObject({ intact: true, from: `after #${verifiedUpTo}` });
+    const movedTo = (JSON.parse(readFileSync(checkpoint, 'utf8')) as { seq: number }).seq;
+    expect(again.checked).toBeGreaterThanOrEqual(1);
+    expect(again.checked).toBe(movedTo - verifiedUpTo);
+
+    // Someone with the table's ownership edits events past the append-only trigger: one before the checkpoint, one
+    // after it. The verify from the checkpoint names the one after; a full verify the first.
+    const late = await policy('tampered-after-checkpoint');
     const db = new pg.Client({ connectionString: stack.databaseUrl });
     await db.connect();
+    let after: number;
     try {
       await expect(db.query(`UPDATE audit_events SET action = 'x' WHERE seq = 3`)).rejects.toThrow('append-only');
       await db.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only');
       await db.query(`UPDATE audit_events SET action = 'api_key.read' WHERE seq = 3`);
+      const tampered = await db.query<{ seq: number }>(
+        `UPDATE audit_events SET outcome = 'refused' WHERE resource_id = $1 RETURNING seq`,
+        [late.id],
+      );
+      after = tampered.rows[0]!.seq;
       await db.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
     } finally {
       await db.end();
     }
-    const broken = await cli(['audit', 'verify']);
-    expect(broken.code).toBe(3);
-    expect(broken.stderr).toMatch(
+    expect(after).toBeGreaterThan(movedTo);
+    const fromCheckpoint = await cli(['audit', 'verify', '--checkpoint', checkpoint]);
+    expect(fromCheckpoint.code).toBe(3);
+    expect(fromCheckpoint.stderr).toContain(`the audit trail is broken at event #${after} (`);
+    const full = await cli(['audit', 'verify', '--checkpoint', checkpoint, '--full']);
+    expect(full.code).toBe(3);
+    expect(full.stderr).toMatch(
       /the audit trail is broken at event #3 \([0-9a-f-]{36}\): its content does not match its hash/,
     );
+    const broken = await cli(['audit', 'verify']);
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toMatch(/the audit trail is broken at event #3 /);
+    // A broken trail leaves the checkpoint where it was.
+    expect((JSON.parse(readFileSync(checkpoint, 'utf8')) as { seq: number }).seq).toBe(movedTo);
   });
 
   it('catalog add <curated slug> --tools: the connector, an instance with the key from stdin and its server, in one step', async () => {

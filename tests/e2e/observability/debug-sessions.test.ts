@@ -142,11 +142,12 @@ describe('debug sessions', () => {
     });
     expect(later).toMatchObject({ records: 0, captures: 1 });
     expect(await count('SELECT count(*) AS n FROM execution_records')).toBe(total);
-    // 31 days later: records and ended sessions deleted.
+    // 31 days later: records and ended sessions deleted, two rows a statement until none is left.
     const much = await applyRetention(pool, {
       now: new Date(Date.now() + 31 * 86_400_000),
       recordsDays: 30,
       debugHours: 72,
+      batchRows: 2,
     });
     expect(much.records).toBe(total);
     expect(much.sessions).toBeGreaterThanOrEqual(1);

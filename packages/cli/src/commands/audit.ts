@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { AuditEvent as HashedEvent } from '@toolplane/contracts';
 import { AuditChainVerifier } from '@toolplane/client/audit-chain';
 import type { Command } from 'commander';
@@ -59,20 +59,75 @@ async function follow(api: Api, filters: Filters, after: number, print: (e: Audi
   }
 }
 
-/** Walks the whole chain, oldest first, and names its first broken link. */
-async function verify(api: Api): Promise<{ checked: number; broken?: ReturnType<AuditChainVerifier['next']> }> {
-  const verifier = new AuditChainVerifier();
-  let cursor: string | undefined;
+/**
+ * The last event a verify found intact, kept by the verifier (`--checkpoint <file>`): the next verify starts after it,
+ * its `hash` the link the next event must carry. Trusted as far as the file is (docs/security.md).
+ */
+interface Checkpoint {
+  chain: string;
+  seq: number;
+  hash: string;
+  at: string;
+}
+
+type Broken = ReturnType<AuditChainVerifier['next']>;
+
+async function readCheckpoint(file: string | undefined): Promise<Checkpoint | undefined> {
+  if (file === undefined) return undefined;
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined; // the first verify: it writes the file
+    throw usageError(`cannot read ${file}: ${err.message}`);
+  });
+  if (text === undefined) return undefined;
+  const c = JSON.parse(text) as Partial<Checkpoint>;
+  if (typeof c.chain !== 'string' || typeof c.seq !== 'number' || typeof c.hash !== 'string')
+    throw usageError(`${file} is not a checkpoint of \`audit verify\``);
+  return c as Checkpoint;
+}
+
+/**
+ * Walks the chain oldest first, from the start (`full`, or no checkpoint) or after `checkpoint`, and names its first
+ * broken link: an event whose hash, link or place is wrong, or (from the start) the checkpoint's event carrying another
+ * hash than the one verified then. Answers the last event verified, the next checkpoint.
+ */
+async function verify(
+  api: Api,
+  checkpoint: Checkpoint | undefined,
+  full: boolean,
+): Promise<{ checked: number; broken?: Broken; last?: Checkpoint }> {
+  const after = full ? undefined : checkpoint;
+  const verifier = new AuditChainVerifier(after);
+  let last = checkpoint;
+  let cursor = after ? String(after.seq) : undefined;
   do {
     const page = await api.listAuditEvents({ order: 'asc', limit: 500, ...(cursor ? { cursor } : {}) });
     for (const e of page.data) {
+      if (checkpoint && e.chain !== checkpoint.chain)
+        throw usageError(`the checkpoint is of another trail (${checkpoint.chain}), not of ${e.chain}`);
+      if (checkpoint && e.seq === checkpoint.seq && e.hash !== checkpoint.hash) {
+        const message = `it is not the event verified at the checkpoint of ${checkpoint.at}`;
+        return { checked: verifier.checked, broken: { id: e.id, seq: e.seq, reason: 'hash', message } };
+      }
       // The API's JSON is the hashed event (its `before`/`after` are always present, null or not).
       const broken = verifier.next(e as HashedEvent);
       if (broken) return { checked: verifier.checked, broken };
+      last = { chain: e.chain, seq: e.seq, hash: e.hash, at: e.at };
     }
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
-  return { checked: verifier.checked };
+  return { checked: verifier.checked, ...(last ? { last } : {}) };
+}
+
+/** `audit verify` on the API: from the checkpoint in `file` (unless `full`), which it then moves to the last event. */
+async function verifyTrail(api: Api, file: string | undefined, full: boolean) {
+  const checkpoint = await readCheckpoint(file);
+  const { checked, broken, last } = await verify(api, checkpoint, full);
+  if (!broken && file !== undefined && last) await writeFile(file, `${JSON.stringify(last)}\n`);
+  return {
+    checked,
+    ...(broken ? { broken } : {}),
+    ...(file !== undefined ? { from: full || !checkpoint ? 'start' : `after #${checkpoint.seq}` } : {}),
+  };
 }
 
 /** The events of one line as a receiver kept it: an event, a HEC envelope (`{ "event": … }`) or a webhook's array. */
@@ -169,14 +224,19 @@ export function auditCommand(program: Command): void {
     audit
       .command('verify')
       .description('check the hash chain of the whole trail; names the first broken link (exit code 3)')
+      .option('--from-file <file>', 'verify an exported file instead (JSON lines as a receiver got them: HEC, webhook)')
       .option(
-        '--from-file <file>',
-        'verify an exported file instead (JSON lines as a receiver got them: HEC, webhook)',
-      ),
+        '--checkpoint <file>',
+        'verify only the events after the last one this file says was verified, then move it (made if missing)',
+      )
+      .option('--full', 'with --checkpoint: verify from the start, and that the checkpoint’s event is unchanged'),
   ).action(
     action(async (ctx, _args, opts) => {
       const file = typeof opts.fromFile === 'string' ? opts.fromFile : undefined;
-      const { checked, broken, ...more } = file ? await verifyFile(file) : await verify(ctx.api());
+      const checkpoint = typeof opts.checkpoint === 'string' ? opts.checkpoint : undefined;
+      const { checked, broken, ...more } = file
+        ? await verifyFile(file)
+        : await verifyTrail(ctx.api(), checkpoint, opts.full === true);
       if (broken)
         throw new CliError(
           `the audit trail is broken at event #${broken.seq} (${broken.id}): ${broken.message}`,

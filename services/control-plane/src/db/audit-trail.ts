@@ -10,6 +10,7 @@ import {
 import { auditEventHash } from '@toolplane/client/audit-chain';
 import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.ts';
+import { inBatches, RETENTION_BATCH_ROWS } from './batched.ts';
 import type { Db, Tx } from './client.ts';
 
 type Row = Prisma.AuditEventGetPayload<object>;
@@ -84,6 +85,13 @@ export const appendSystemEvent = (tx: Tx, event: Parameters<typeof systemEvent>[
   appendAuditEvent(tx, systemEvent(event));
 
 /**
+ * How far behind its chain's latest `at` an event may be appended and still count as in time order (ADR 0105): the
+ * time bounds of `GET /audit_events` read the events of this last stretch of time for nothing, and find the ones
+ * appended later than that through their own index. The migration `20261129120000_audit_time_bounds` says the same.
+ */
+export const AUDIT_LATE_AFTER_MS = 60_000;
+
+/**
  * Appends one event to its workspace's chain, in the caller's transaction: the change and its event commit together
  * or not at all. Chains are serialised by a transaction-scoped advisory lock, taken here: append as the transaction's
  * last statement so that the lock is held only until the commit. An event whose id is stored already (a stream
@@ -96,7 +104,7 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
   const last = await tx.auditEvent.findFirst({
     where: { chain },
     orderBy: { seq: 'desc' },
-    select: { seq: true, hash: true },
+    select: { seq: true, hash: true, atFloor: true },
   });
   // Hashed as stored: plain JSON (no undefined, dates as strings), the form JSONB gives back.
   const stored = JSON.parse(JSON.stringify(input)) as AuditEventInput;
@@ -109,13 +117,17 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
     prevHash: last?.hash ?? AUDIT_GENESIS_HASH,
   };
   const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+  const at = new Date(event.at);
+  const floor = new Date(at.getTime() - AUDIT_LATE_AFTER_MS);
   await tx.auditEvent.create({
     data: {
       id: event.id,
       chain,
       seq: event.seq,
       workspaceId: event.workspaceId,
-      at: new Date(event.at),
+      at,
+      // Not hashed: what the trail's time bounds read (ADR 0105), derived from the chain's own `at`s.
+      atFloor: last && last.atFloor > floor ? last.atFloor : floor,
       actorType: event.actor.type,
       actorId: event.actor.id,
       actorName: event.actor.name,
@@ -161,26 +173,38 @@ function appendAuditEventAlone(
 /**
  * Retention: events older than `days` go, except each chain's last (the next event links to it, and a chain emptied
  * by retention would start again at 1). The only deletion the table's trigger allows: it checks the cutoff itself.
+ * In batches of `batchRows` events (db/batched.ts), each in a transaction of its own that allows the deletion. "Not
+ * the chain's last" is "a later event exists", one step of the `(chain, seq)` index: a `max(seq)` per event walked
+ * back over every event appended since the statement began, minutes per batch under concurrent appends.
  */
-export async function applyAuditRetention(pool: pg.Pool, now: Date, days: number): Promise<number> {
+export async function applyAuditRetention(
+  pool: pg.Pool,
+  now: Date,
+  days: number,
+  batchRows = RETENTION_BATCH_ROWS,
+): Promise<number> {
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SELECT set_config('toolplane.audit_retention', $1, true)`, [cutoff]);
-    const deleted = await client.query(
-      `DELETE FROM audit_events e WHERE e.at < $1::timestamptz
-         AND e.seq < (SELECT max(l.seq) FROM audit_events l WHERE l.chain = e.chain)`,
-      [cutoff],
-    );
-    await client.query('COMMIT');
-    return deleted.rowCount ?? 0;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  return inBatches(batchRows, async (limit) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('toolplane.audit_retention', $1, true)`, [cutoff]);
+      const deleted = await client.query(
+        `DELETE FROM audit_events WHERE ctid = ANY(ARRAY(
+           SELECT e.ctid FROM audit_events e WHERE e.at < $1::timestamptz
+              AND EXISTS (SELECT 1 FROM audit_events l WHERE l.chain = e.chain AND l.seq > e.seq)
+            LIMIT ${limit}))`,
+        [cutoff],
+      );
+      await client.query('COMMIT');
+      return deleted.rowCount ?? 0;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  });
 }
 
 /**

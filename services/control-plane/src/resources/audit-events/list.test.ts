@@ -11,8 +11,9 @@ import { ListAuditQuery } from './schemas.ts';
 
 /**
  * `GET /audit_events` with each filter its index serves (actor by id or name, action, resource type and id, outcome)
- * and the ones it does not (an action's patterns, the time bounds) answers the workspace's events that match, in
- * either order, page after page, and none of another workspace's chain.
+ * and those it finds through the chain's actions and `at_floor` (an action's patterns, the time bounds, ADR 0105) answers
+ * the workspace's events that match, in either order, page after page, and none of another workspace's chain: events
+ * appended late (an `at` before the chain's latest) included.
  */
 
 let db: Db;
@@ -43,7 +44,15 @@ function events(workspaceId: string): AuditEventInput[] {
     { outcome: 'declined', status: null },
   ];
   const start = Date.parse('2026-11-20T10:00:00Z');
-  return [...variants, ...variants].map((v, i) => ({
+  // Appended last, with an `at` among the first events': an edge's events that reached the control plane late.
+  const late: Partial<AuditEventInput>[] = [
+    { at: '2026-11-20T10:04:30.000Z', actor: { type: 'system', id: null, name: 'edge' }, action: 'tool.would_refuse' },
+    { at: '2026-11-20T09:00:00.000Z', actor: { type: 'system', id: null, name: 'edge' }, action: 'tool.refuse' },
+    { at: '2026-11-20T10:11:59.999Z', actor: { type: 'system', id: null, name: 'edge' }, outcome: 'refused' },
+    // Less than a minute behind the chain's latest: counted in time order.
+    { at: '2026-11-20T10:14:30.000Z', actor: { type: 'system', id: null, name: 'edge' }, action: 'tool.refuse' },
+  ];
+  return [...variants, ...variants, ...late].map((v, i) => ({
     id: randomUUID(),
     at: new Date(start + i * 60_000).toISOString(),
     workspaceId,
@@ -95,6 +104,9 @@ describe('the audit trail, filtered', () => {
     ['an action', { action: 'server.update' }, (e) => e.action === 'server.update'],
     ["a resource's actions", { action: 'server.*' }, (e) => e.action.startsWith('server.')],
     ["an action of every resource's", { action: '*.would_refuse' }, (e) => e.action.endsWith('.would_refuse')],
+    ['a prefix no action has', { action: 'workspace.*' }, () => false],
+    ['a suffix no action has', { action: '*.rotate' }, () => false],
+    ['a prefix one action has', { action: 'tool.*' }, (e) => e.action.startsWith('tool.')],
     ['a resource type', { resource_type: 'server' }, (e) => e.resource.type === 'server'],
     ['a resource', { resource_id: 's-1' }, (e) => e.resource.id === 's-1'],
     ['an outcome', { outcome: 'refused' }, (e) => e.outcome === 'refused'],
@@ -110,6 +122,17 @@ describe('the audit trail, filtered', () => {
       { from: '2026-11-20T10:03:00Z', to: '2026-11-20T10:12:00Z' },
       (e) => e.at >= '2026-11-20T10:03:00' && e.at < '2026-11-20T10:12:00',
     ],
+    ['up to a time', { to: '2026-11-20T10:05:00Z' }, (e) => e.at < '2026-11-20T10:05:00'],
+    ['from a time', { from: '2026-11-20T10:12:00Z' }, (e) => e.at >= '2026-11-20T10:12:00'],
+    ['up to a time among the last', { to: '2026-11-20T10:14:40Z' }, (e) => e.at < '2026-11-20T10:14:40'],
+    ['from a time among the last', { from: '2026-11-20T10:14:20Z' }, (e) => e.at >= '2026-11-20T10:14:20'],
+    ['after every event', { from: '2026-11-21T00:00:00Z' }, () => false],
+    ['before every event', { to: '2026-11-20T08:00:00Z' }, () => false],
+    [
+      'a time range and a pattern',
+      { from: '2026-11-20T10:01:00Z', to: '2026-11-20T10:12:00Z', action: '*.would_refuse' },
+      (e) => e.at >= '2026-11-20T10:01:00' && e.at < '2026-11-20T10:12:00' && e.action.endsWith('.would_refuse'),
+    ],
   ])('%s: the matching events, newest first and oldest first, every page', async (_name, query, match) => {
     const want = expected(match);
     expect(await listed({ ...query, order: 'asc' })).toEqual(want);
@@ -118,6 +141,7 @@ describe('the audit trail, filtered', () => {
 
   it('has events for the filters to find (the cases above are not judged on empty answers)', () => {
     expect(expected((e) => e.actor.name === 'deploy-bot')).toHaveLength(12);
-    expect(expected((e) => e.action.endsWith('.would_refuse'))).toHaveLength(4);
+    expect(expected((e) => e.action.endsWith('.would_refuse'))).toHaveLength(5);
+    expect(expected((e) => e.at < '2026-11-20T10:05:00')).toHaveLength(7);
   });
 });
