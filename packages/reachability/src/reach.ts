@@ -111,7 +111,11 @@ function heldFormula(z3: Z3, clauses: readonly (readonly AccessPolicyRule[])[], 
 function conditionText(clauses: readonly (readonly AccessPolicyRule[])[]): string {
   if (clauses.length === 0) return 'true';
   const clause = (c: readonly AccessPolicyRule[]) =>
-    c.some((r) => r.enforce === false) ? 'true' : c.map((r) => `(${r.condition ?? 'false'})`).join(' || ');
+    c.some((r) => r.enforce === false)
+      ? 'true'
+      : c.length === 1
+        ? (c[0]!.condition ?? 'false')
+        : c.map((r) => `(${r.condition ?? 'false'})`).join(' || ');
   return clauses.map((c) => (clauses.length > 1 ? `(${clause(c)})` : clause(c))).join(' && ');
 }
 
