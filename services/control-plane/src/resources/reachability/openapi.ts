@@ -20,7 +20,9 @@ const Verdict = z.strictObject({
   proof: z
     .enum(['unsat', 'not granted', 'a person must act'])
     .optional()
-    .describe('With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call needs a person.'),
+    .describe(
+      'With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call needs a person.',
+    ),
   why: z.string().optional().describe('With `undecided`: what the analysis does not translate; with `no`, why.'),
   needs: z
     .array(z.string())
