@@ -71,7 +71,7 @@ function enumOf(z3: Z3, name: string, sym: Sym, s: Schema): Bool<'reach'>[] {
   return [z3.Or(...options)];
 }
 
-function scalarVar(z3: Z3, id: string, name: string, s: Schema, kind: Scalar | 'int') {
+function scalarVar(z3: Z3, { id, name }: { id: string; name: string }, s: Schema, kind: Scalar | 'int') {
   const present = z3.Bool.const(`${id}?`);
   if (kind === 'bool') {
     unmodelled(name, s, new Set(['type', 'enum']));
@@ -171,7 +171,7 @@ export class Arguments {
     const id = `${this.prefix}args.${name}`;
     const kind = s.type === 'array' ? 'list' : scalarOf(s.type);
     if (!kind) throw new Undecided(`argument "${name}" has no type the analysis models (${JSON.stringify(s.type)})`);
-    const made = kind === 'list' ? listVar(this.z3, id, name, s) : scalarVar(this.z3, id, name, s, kind);
+    const made = kind === 'list' ? listVar(this.z3, id, name, s) : scalarVar(this.z3, { id, name }, s, kind);
     const always = this.required.has(name) || Object.hasOwn(this.defaults, name);
     const arg: ArgumentVar = {
       name,

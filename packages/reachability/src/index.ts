@@ -4,7 +4,6 @@
  * access document, by translating policy conditions (a subset of CEL) for the Z3 solver.
  */
 export { reachability } from './reach.ts';
-export type { PrincipalReach, ReachAnswer, ReachQuery, ReachTool, Verdict } from './reach.ts';
-export type { PrincipalFilter, ReachPrincipal } from './principals.ts';
-export type { Witness } from './witness.ts';
+export type { PrincipalReach, Verdict } from './reach.ts';
+export type { PrincipalFilter } from './principals.ts';
 export { stopSolver } from './z3.ts';

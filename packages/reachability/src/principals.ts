@@ -22,13 +22,10 @@ export type PrincipalFilter =
   | { readonly type: 'group'; readonly name: string };
 
 /** The id of the workspace's own credential in a person's identity: no policy can name it (not a key id's form). */
-export const WORKSPACE_KEY = ' workspace key ';
+const WORKSPACE_KEY = ' workspace key ';
 
 /** The principals the access document names: its keys, its people and the members of its groups (sorted). */
-export function principalsOf(
-  access: WorkspaceAccess,
-  keyNames: Readonly<Record<string, string>> = {},
-): ReachPrincipal[] {
+function principalsOf(access: WorkspaceAccess, keyNames: Readonly<Record<string, string>> = {}): ReachPrincipal[] {
   const keys = new Set<string>();
   const people = new Set<string>();
   for (const policy of access.policies)

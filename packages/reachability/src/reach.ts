@@ -18,7 +18,7 @@ import { witnessOf, type Witness } from './witness.ts';
 import { solver, type Z3 } from './z3.ts';
 
 /** The tool a query is about: its definition, plan (for the defaults the worker fills in), and its server's marks. */
-export type ReachTool = Pick<CatalogTool, 'tool' | 'plan' | 'confirm' | 'approval'>;
+type ReachTool = Pick<CatalogTool, 'tool' | 'plan' | 'confirm' | 'approval'>;
 
 export interface ReachQuery {
   /** The workspace's published access document (its policies, groups). */

@@ -5,7 +5,7 @@ import { Undecided, type ListVar, type Sym } from './symbols.ts';
 import type { Z3 } from './z3.ts';
 
 /** The caller's and the tool's fields as conditions see them, for one principal (absent: the field is absent). */
-export interface KnownFields {
+interface KnownFields {
   readonly caller: Readonly<Record<string, string | undefined>>;
   /** Caller fields whose value the query does not know (reading one is undecided). */
   readonly unknownCaller: ReadonlySet<string>;

@@ -9,6 +9,8 @@ export interface Witness {
   readonly session?: { labels: string[]; tools_called: string[]; calls: [] };
 }
 
+type Kind = 'bool' | 'num' | 'str';
+
 function numberOf(z3: Z3, e: Expr<'reach'>): number {
   if (z3.isIntVal(e)) return Number(e.value());
   if (z3.isRealVal(e)) {
@@ -25,17 +27,13 @@ function scalarOf(z3: Z3, kind: 'bool' | 'num' | 'str', e: Expr<'reach'>): unkno
 }
 
 /** A list's elements: its named ones, then filler unequal to every value the witness has (`used`). */
-function listOf(
-  z3: Z3,
-  model: Model<'reach'>,
-  kind: 'bool' | 'num' | 'str',
-  v: ListVar,
-  used: Set<unknown>,
-): unknown[] {
+function listOf(z3: Z3, model: Model<'reach'>, [kind, v]: [Kind, ListVar], used: Set<unknown>): unknown[] {
   const length = numberOf(z3, model.eval(v.length, true));
   const named = v.slots.slice(0, length).map((e) => scalarOf(z3, kind, model.eval(e, true)));
   let n = 0;
   const fresh = (): unknown => {
+    // A list of booleans has filler only when no condition searches it (searchProblem): any value does.
+    if (kind === 'bool') return false;
     for (;;) {
       const candidate = kind === 'str' ? `~${n++}` : kind === 'num' ? 1e6 + n++ : undefined;
       if (!used.has(candidate)) return candidate;
@@ -49,7 +47,7 @@ export function witnessOf(scope: Scope, model: Model<'reach'>): Witness {
   const { z3 } = scope;
   const args: Record<string, unknown> = {};
   const used = new Set<unknown>();
-  const lists: [string, 'bool' | 'num' | 'str', ListVar][] = [];
+  const lists: [string, Kind, ListVar][] = [];
   for (const a of scope.args.all()) {
     if (!z3.isTrue(model.eval(a.present, true))) continue;
     const { sym } = a;
@@ -58,9 +56,9 @@ export function witnessOf(scope: Scope, model: Model<'reach'>): Witness {
       for (const e of sym.v.slots) used.add(scalarOf(z3, sym.elem, model.eval(e, true)));
     } else used.add((args[a.name] = scalarOf(z3, sym.t, model.eval(sym.v, true))));
   }
-  for (const [name, kind, v] of lists) args[name] = listOf(z3, model, kind, v, used);
+  for (const [name, kind, v] of lists) args[name] = listOf(z3, model, [kind, v], used);
   if (!scope.session.read) return { args };
-  const strings = (v: ListVar) => listOf(z3, model, 'str', v, used) as string[];
+  const strings = (v: ListVar) => listOf(z3, model, ['str', v], used) as string[];
   return {
     args,
     session: { labels: strings(scope.session.labels), tools_called: strings(scope.session.tools_called), calls: [] },

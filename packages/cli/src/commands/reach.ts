@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Reachability, ReachabilityRequest } from './api.ts';
-import { action, withJson } from './context.ts';
+import { action, withJson, type Context } from './context.ts';
 import { usageError } from './errors.ts';
 
 /**
@@ -39,31 +39,34 @@ function lines(r: Reachability): string[] {
   return out;
 }
 
+/** Whom to ask about: one of these options at most (none: every principal the policies name). */
+const whom = [
+  ['key', '--key <id>', 'only this API key', 'api_key'],
+  ['person', '--person <name>', 'only this person', 'external_user'],
+  ['group', '--group <name>', 'only the members of this group', 'external_group'],
+] as const;
+
 function principalOf(opts: Record<string, unknown>): ReachabilityRequest['principal'] {
-  const given = (['key', 'person', 'group'] as const).filter((k) => opts[k] !== undefined);
+  const given = whom.filter(([option]) => opts[option] !== undefined);
   if (given.length > 1) throw usageError('name at most one of --key, --person, --group');
-  if (opts.key !== undefined) return { api_key: String(opts.key) };
-  if (opts.person !== undefined) return { external_user: String(opts.person) };
-  if (opts.group !== undefined) return { external_group: String(opts.group) };
-  return undefined;
+  const [chosen] = given;
+  return chosen ? { [chosen[3]]: String(opts[chosen[0]]) } : undefined;
+}
+
+async function ask(ctx: Context, opts: Record<string, unknown>): Promise<void> {
+  const principal = principalOf(opts);
+  const report = await ctx
+    .api()
+    .reachability({ server: String(opts.server), tool: String(opts.tool), ...(principal ? { principal } : {}) });
+  ctx.out.result(report, () => lines(report));
 }
 
 export function reachCommand(rules: Command): void {
-  withJson(
-    rules
-      .command('reach')
-      .description('who can reach a tool, under which conditions, without a person and with one')
-      .requiredOption('--server <server>', 'the MCP server: its id or name')
-      .requiredOption('--tool <name>', 'the tool, as callers see it')
-      .option('--key <id>', 'only this API key')
-      .option('--person <name>', 'only this person')
-      .option('--group <name>', 'only the members of this group'),
-  ).action(
-    action(async (ctx, _args, opts) => {
-      const principal = principalOf(opts);
-      const body = { server: String(opts.server), tool: String(opts.tool), ...(principal ? { principal } : {}) };
-      const report = await ctx.api().reachability(body);
-      ctx.out.result(report, () => lines(report));
-    }),
-  );
+  const reach = rules
+    .command('reach')
+    .description('who can reach a tool, under which conditions, without a person and with one')
+    .requiredOption('--server <server>', 'the MCP server: its id or name')
+    .requiredOption('--tool <name>', 'the tool, as callers see it');
+  for (const [, flag, text] of whom) reach.option(flag, text);
+  withJson(reach).action(action((ctx, _args, opts) => ask(ctx, opts)));
 }
