@@ -31,6 +31,8 @@ function access(...conditions: string[]): WorkspaceAccess {
   return { v: 1, workspaceId: 'w', policies };
 }
 
+type Call = { witness: { args: Record<string, unknown> } };
+
 async function alone(...conditions: string[]) {
   const answer = await reachability({ access: access(...conditions), server, tool, keyNames: { k1: 'support-1' } });
   return answer.principals[0]!.withoutPerson;
@@ -42,7 +44,7 @@ describe('reachability', () => {
   it('a witness meets the condition and the schema', async () => {
     const v = await alone('args.amount > 100 && args.amount < 101 && caller.key_name.startsWith("support")');
     expect(v.answer).toBe('yes');
-    const amount = (v as { witness: { args: { amount: number } } }).witness.args.amount;
+    const amount = (v as Call).witness.args.amount as number;
     expect(amount > 100 && amount < 101).toBe(true);
   });
 
@@ -60,7 +62,7 @@ describe('reachability', () => {
 
   it('lists: membership and size', async () => {
     const v = await alone('"vip" in args.tags && size(args.tags) == 3 && !("x" in args.tags)');
-    const tags = (v as { witness: { args: { tags: string[] } } }).witness.args.tags;
+    const tags = (v as Call).witness.args.tags as string[];
     expect([tags.length, tags.includes('vip'), tags.includes('x')]).toEqual([3, true, false]);
   });
 
