@@ -1903,6 +1903,32 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/governance/reachability': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Who can reach a tool, under which conditions on its arguments and session, with and without a person
+     * @description For each principal the access policies name (API keys, people, the members of groups; or the one
+     * asked about): whether the tool is granted, the condition each call must meet (the policies’ conditions combined),
+     * and whether a call goes through without a person and with one (a confirmation, an approval): `yes` with a witness
+     * (arguments, and the session when a condition reads it, of a call that goes through), `no` (the solver proved that
+     * no call does: `unsat`) or `undecided` with why (a condition outside the translated subset: docs/governance.md
+     * "Who can reach what"). Decided by the edge’s own code on the policies the edges have, and the tool’s input
+     * schema; quotas, guardrails, session rules and narrowed tokens are not part of it.
+     */
+    post: operations['reachability'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/mcp_manager/{id}/tools': {
     parameters: {
       query?: never;
@@ -6013,6 +6039,109 @@ export interface components {
       path: string;
       /** @description The file’s text. */
       content: string;
+    };
+    Reachability: {
+      server: {
+        id: string;
+        name: string;
+      };
+      tool: string;
+      principals: {
+        principal: {
+          /** @enum {string} */
+          type: 'api_key' | 'person';
+          key_id?: string;
+          key_name?: string;
+          username?: string;
+          /** @description A person’s groups (as the access policies name them). */
+          groups?: string[];
+        };
+        /** @description Some policy lets the principal see the tool. */
+        granted: boolean;
+        /** @description What each call must meet: the policies’ conditions, `||` within a grant, `&&` across grants. */
+        condition: string;
+        /** @description The ids of the policies whose conditions decide. */
+        policies: string[];
+        /** @description A call with nobody at hand to confirm or approve. */
+        without_person: {
+          /** @enum {string} */
+          answer: 'yes' | 'no' | 'undecided';
+          /** @description With `yes`. */
+          witness?: {
+            /** @description Arguments of a call that goes through. */
+            args: {
+              [key: string]: unknown;
+            };
+            /** @description The session as conditions see it, when a condition reads it. */
+            session?: {
+              labels: string[];
+              tools_called: string[];
+              calls: unknown[];
+            };
+          };
+          /**
+           * @description With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call needs
+           * a person.
+           * @enum {string}
+           */
+          proof?: 'unsat' | 'not granted' | 'a person must act';
+          /** @description With `undecided`: what the analysis does not translate; with `no`, why. */
+          why?: string;
+          /**
+           * @description With a person: what the call waits for (`confirmation`, `approval`, an access policy’s
+           * approval).
+           */
+          needs?: string[];
+        };
+        /** @description A call the caller’s person confirms and others approve where a rule asks. */
+        with_person: {
+          /** @enum {string} */
+          answer: 'yes' | 'no' | 'undecided';
+          /** @description With `yes`. */
+          witness?: {
+            /** @description Arguments of a call that goes through. */
+            args: {
+              [key: string]: unknown;
+            };
+            /** @description The session as conditions see it, when a condition reads it. */
+            session?: {
+              labels: string[];
+              tools_called: string[];
+              calls: unknown[];
+            };
+          };
+          /**
+           * @description With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call needs
+           * a person.
+           * @enum {string}
+           */
+          proof?: 'unsat' | 'not granted' | 'a person must act';
+          /** @description With `undecided`: what the analysis does not translate; with `no`, why. */
+          why?: string;
+          /**
+           * @description With a person: what the call waits for (`confirmation`, `approval`, an access policy’s
+           * approval).
+           */
+          needs?: string[];
+        };
+      }[];
+      /** @description How long the analysis took. */
+      ms: number;
+    };
+    ReachabilityRequest: {
+      /** @description The MCP server: its id or name. */
+      server: string;
+      /** @description The tool’s name, as callers see it. */
+      tool: string;
+      /** @description Whom to ask about (default: every key, person and group member the access policies name). */
+      principal?: {
+        /** @description An API key’s id: the key calling alone. */
+        api_key?: string;
+        /** @description A person’s name: acting through the workspace’s own credential (an API key no policy names). */
+        external_user?: string;
+        /** @description A SCIM group’s name: each of its members, as `external_user`. */
+        external_group?: string;
+      };
     };
     ServerTools: {
       /** Format: uuid */
@@ -22303,6 +22432,126 @@ export interface operations {
        * key is limited to other servers: `auth.forbidden`.
        */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  reachability: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ReachabilityRequest'];
+      };
+    };
+    responses: {
+      /** @description Each principal’s reach. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Reachability'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
         headers: {
           [name: string]: unknown;
         };

@@ -1,3 +1,4 @@
+import { stopSolver } from '@toolplane/reachability';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -260,6 +261,8 @@ async function stop(parts: Parts): Promise<void> {
   await deps.tasks.close();
   await deps.db.$disconnect();
   deps.redis.disconnect();
+  // The reachability solver's threads (started by the first query), so that the process may exit.
+  await stopSolver();
   deps.log.flush();
 }
 

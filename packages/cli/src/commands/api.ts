@@ -35,6 +35,8 @@ export type Usage = Schemas['Usage'];
 export type LeastPrivilege = Schemas['LeastPrivilege'];
 export type Backtest = Schemas['Backtest'];
 export type BacktestRequest = Schemas['BacktestRequest'];
+export type Reachability = Schemas['Reachability'];
+export type ReachabilityRequest = Schemas['ReachabilityRequest'];
 /** `GET /least_privilege/proposal`: one principal's proposal as workspace files. */
 export type LeastPrivilegeProposal = Schemas['LeastPrivilegeProposal'];
 /** The query of both (`principal`: `api_key:<id>` or `external_user:<name>`). */
@@ -483,6 +485,9 @@ export class Api {
   }
   backtest(body: BacktestRequest): Promise<Backtest> {
     return this.#data('POST', this.#client.POST('/governance/backtest', { body }));
+  }
+  reachability(body: ReachabilityRequest): Promise<Reachability> {
+    return this.#data('POST', this.#client.POST('/governance/reachability', { body }));
   }
   // The audit trail (scope `audit`)
   listAuditEvents(query: {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Backtest } from './api.ts';
 import { action, withJson } from './context.ts';
 import { usageError } from './errors.ts';
+import { reachCommand } from './reach.ts';
 
 /**
  * `toolplane rules backtest --file <folder>/<name>.yaml … --from … --to …`: a proposed change of the rules (workspace
@@ -94,4 +95,5 @@ export function rulesCommands(program: Command): void {
       ctx.out.result(report, () => lines(report));
     }),
   );
+  reachCommand(rules);
 }

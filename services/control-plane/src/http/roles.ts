@@ -42,6 +42,7 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/(access_policies|quotas|guardrails|session_settings|change_approvals)(\/|$)/, 'policies'],
   // Trying a rule on past calls (ADR 0080): a policy editor's tool.
   [/^\/governance\/backtest$/, 'policies'],
+  [/^\/governance\/reachability$/, 'policies'],
   // One session's labels and their origins (ADR 0078): read as the trail is, ended by an admin.
   [/^\/sessions\/\{scope\}$/, 'trail'],
   [/^\/(approvals|change_requests)(\/|$)/, 'approvals'],

@@ -20,6 +20,7 @@ import { leastPrivilegeOperations } from './least-privilege/operations.ts';
 import { backtestOperations } from './backtest/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
+import { reachabilityOperations } from './reachability/operations.ts';
 import { registryOperations } from './registry/operations.ts';
 import { roleMappingsOperations } from './role-mappings/operations.ts';
 import { scimTokenOperations } from './scim-token/operations.ts';
@@ -65,6 +66,7 @@ const operationTables = {
   usage: usageOperations,
   'least-privilege': leastPrivilegeOperations,
   backtest: backtestOperations,
+  reachability: reachabilityOperations,
   'server-tools': serverToolsOperations,
   'audit-events': auditEventsOperations,
   'audit-exporters': auditExportersOperations,

@@ -114,11 +114,11 @@ async function explainedCaller(
   };
 }
 
-/** The server's live catalog and the tool in it (by the name callers use). */
-async function explainedTool(
+/** The server's live catalog and the tool in it (by the name callers use); reachability reads it too. */
+export async function explainedTool(
   db: Db,
   workspaceId: string,
-  body: ExplainBody,
+  body: Pick<ExplainBody, 'server' | 'tool'>,
 ): Promise<Found<{ catalog: Catalog; tool: ConditionalTool; entry: Catalog['tools'][number] }>> {
   const server = await db.mcpServer.findFirst({
     where: isUuid(body.server) ? { id: body.server, workspaceId } : { name: body.server, workspaceId },
