@@ -1,0 +1,13 @@
+export {
+  DPOP_ALGORITHMS,
+  DpopProofs,
+  DpopRefusal,
+  dpopChallenge,
+  requestUrl,
+  senderRefusal,
+  tokenBinding,
+  type PresentedBinding,
+  type ProofChecker,
+  type ProofRequest,
+  type RedisGuard,
+} from './dpop.ts';
