@@ -22,6 +22,8 @@ let upstream: TicketSystem;
 let example: RegisteredExample;
 let resource: string;
 let api: ManagementClient;
+/** The control plane's PUBLIC_API_URL: what proofs name as `htu` (requests go through the contract proxy). */
+let publishedApiUrl: string;
 const managementAudience = 'https://toolplane.test/api';
 
 async function token(
@@ -67,6 +69,7 @@ beforeAll(async () => {
   });
   stack = started.stack;
   api = started.api;
+  publishedApiUrl = started.directControlPlaneUrl;
   example = await registerTicketExample(started.api, upstream.url, 'k');
   // OAuth subjects need a grant (ADR 0013): alice may use every server and tool.
   await unwrap(
@@ -304,8 +307,9 @@ describe('DPoP-bound access tokens (RFC 9449, ADR 0106)', () => {
         .setIssuedAt()
         .setExpirationTime('5m')
         .sign(signingKey);
-    const url = `${stack.controlPlaneUrl}/api/v1/workspaces/current`;
-    const get = (headers: Record<string, string>) => fetch(url, { headers });
+    const path = '/api/v1/workspaces/current';
+    const url = `${publishedApiUrl}${path}`;
+    const get = (headers: Record<string, string>) => fetch(`${stack.controlPlaneUrl}${path}`, { headers });
     const bound = await management(mine.jkt);
     const fresh = () => proof(mine, 'GET', url, { ath: ath(bound) });
 
