@@ -58,7 +58,7 @@ export interface ProofRequest {
 export type ProofChecker = Pick<DpopProofs, 'verify'>;
 
 /** Runs one Redis command; each service turns a Redis failure into its own retryable error. */
-export type RedisGuard = <T>(command: () => Promise<T>) => Promise<T>;
+type RedisGuard = <T>(command: () => Promise<T>) => Promise<T>;
 
 export class DpopProofs {
   private readonly redis: RedisClient;
@@ -167,7 +167,7 @@ export function requestUrl(
 }
 
 /** A token as a request presented it: its `cnf` claim, the scheme (`DPoP` or `Bearer`) and the request's proof. */
-export interface PresentedBinding extends ProofRequest {
+interface PresentedBinding extends ProofRequest {
   readonly cnf: unknown;
   /** Sent with `Authorization: DPoP` (RFC 9449 §7.1) rather than `Bearer`. */
   readonly dpopScheme: boolean;

@@ -6,8 +6,6 @@ export {
   requestUrl,
   senderRefusal,
   tokenBinding,
-  type PresentedBinding,
   type ProofChecker,
   type ProofRequest,
-  type RedisGuard,
 } from './dpop.ts';

@@ -22,7 +22,7 @@ export interface ManagementOAuthConfig {
 }
 
 /** A token refused for its sender constraint (RFC 9449): 401 `auth.invalid_token` with a `DPoP` challenge. */
-export class SenderRefusal extends AuthError {
+class SenderRefusal extends AuthError {
   readonly challenge: string;
   constructor(message: string, challenge: string) {
     super('auth.invalid_token', message);
