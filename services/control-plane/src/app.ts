@@ -275,7 +275,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const deps = buildDeps({ env, log, secrets, db, trail, redis, publisher });
   const backgrounds = backgroundsFor({ deps, ingestPool });
   const state = runtimeState(deps, backgrounds);
-  const http = httpApp(deps, managementTokenVerifier(env, db));
+  const http = httpApp(deps, managementTokenVerifier(env, db, redis));
   const parts: Parts = { deps, ingestPool, backgrounds, state, http, running: {} };
   return {
     http,

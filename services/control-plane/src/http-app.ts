@@ -5,11 +5,13 @@ import { openApiDocumentText } from './api-document.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import type { Db } from './db/client.ts';
 import { requestAudit } from './http/audit.ts';
-import { requireCaller, type BearerVerifier } from './http/auth.ts';
+import { requireCaller, type BearerVerifier, type PresentedToken } from './http/auth.ts';
 import { dashboardRouter } from './http/dashboard.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { unauthenticatedLimit } from './http/limits.ts';
-import { AuthError } from '@toolplane/errors';
+import { AuthError, TransientError } from '@toolplane/errors';
+import { DpopProofs } from '@toolplane/dpop';
+import type { RedisClient } from '@toolplane/redis';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { apiRouter } from './http/api-router.ts';
 import { samlRouter } from './http/saml/router.ts';
@@ -23,7 +25,11 @@ import { scimBasePath } from './resources/scim-token/handlers.ts';
 import { allOperations } from './resources/operations.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
-export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): ManagementTokenVerifier | undefined {
+export function managementTokenVerifier(
+  env: ControlPlaneEnv,
+  db: Db,
+  redis: RedisClient,
+): ManagementTokenVerifier | undefined {
   return env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.OAUTH_AUDIENCE
     ? new ManagementTokenVerifier(
         {
@@ -35,8 +41,26 @@ export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): Managemen
           scopePrefix: env.OAUTH_SCOPE_PREFIX,
         },
         db,
+        // Bound tokens' proofs (RFC 9449, ADR 0109): each `jti` spent once in the Redis the edges spend theirs in.
+        new DpopProofs(redis, env.REDIS_PREFIX, redisUnavailable),
       )
     : undefined;
+}
+
+/** A Redis failure while a proof's `jti` is spent: retry later (503), not a bad token. */
+async function redisUnavailable<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (err) {
+    throw new TransientError(
+      'service.unavailable',
+      'DPoP proofs cannot be checked now (Redis); retry later',
+      {},
+      {
+        cause: err,
+      },
+    );
+  }
 }
 
 /**
@@ -49,9 +73,14 @@ function bearerVerifier(
 ): BearerVerifier | undefined {
   if (!saml) return oauth;
   return {
-    verify(token: string) {
-      if (SamlSignIn.owns(token)) return saml.verify(token);
-      if (oauth) return oauth.verify(token);
+    verify(token: string, presented?: PresentedToken) {
+      if (SamlSignIn.owns(token)) {
+        // A session is never bound to a key: the DPoP scheme promises a binding it does not have (RFC 9449 §7.1).
+        if (presented?.dpopScheme)
+          throw new AuthError('auth.invalid_token', 'a SAML session is not bound to a DPoP key: send it as Bearer');
+        return saml.verify(token);
+      }
+      if (oauth) return oauth.verify(token, presented);
       throw new AuthError('auth.invalid_token', 'this control plane accepts SAML sessions and API keys only');
     },
   };
@@ -67,7 +96,8 @@ function managementApi(deps: ControlPlaneDeps, oauth: BearerVerifier | undefined
   const api = apiRouter();
   api.use(requestAudit({ trail: deps.trail, log: deps.log }));
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
-  api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
+  const publicUrl = env.PUBLIC_API_URL;
+  api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, publicUrl, ...(oauth ? { oauth } : {}) }));
   // Every operation of every resource, each at its documented path, admitted by its own declaration.
   mountOperations(api, deps, allOperations);
   return api;

@@ -7,7 +7,7 @@ import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './identity/authenticate.ts';
 import { DelegatedTokens } from './identity/delegated-tokens.ts';
-import { DpopProofs } from './identity/dpop.ts';
+import { DpopProofs } from '@toolplane/dpop';
 import {
   changeChannels,
   listenForChanges,
@@ -122,7 +122,7 @@ function edgeAuthenticator(
 
 /** Bearer tokens (the external issuer's, the edges' own, ADR 0082) and narrowed tokens (ADR 0084) with their endpoint. */
 function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
-  const dpop = new DpopProofs(r.redis, env.REDIS_PREFIX);
+  const dpop = new DpopProofs(r.redis, env.REDIS_PREFIX, readState);
   const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, r, log, dpop);
   const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
   const tokenExchange = tokenExchangeRoute({

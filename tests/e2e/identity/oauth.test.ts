@@ -22,6 +22,9 @@ let upstream: TicketSystem;
 let example: RegisteredExample;
 let resource: string;
 let api: ManagementClient;
+/** The control plane's PUBLIC_API_URL: what proofs name as `htu` (requests go through the contract proxy). */
+let publishedApiUrl: string;
+const managementAudience = 'https://toolplane.test/api';
 
 async function token(
   claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey; jkt?: string } = {},
@@ -58,10 +61,15 @@ beforeAll(async () => {
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
   const started = await startTestStack('oauth', {
     edgePort,
-    serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: edgeUrl } },
+    serviceEnv: {
+      edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: edgeUrl },
+      // The same issuer signs people in to the management API (ADR 0020).
+      'control-plane': { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, OAUTH_AUDIENCE: managementAudience },
+    },
   });
   stack = started.stack;
   api = started.api;
+  publishedApiUrl = started.directControlPlaneUrl;
   example = await registerTicketExample(started.api, upstream.url, 'k');
   // OAuth subjects need a grant (ADR 0013): alice may use every server and tool.
   await unwrap(
@@ -284,6 +292,65 @@ describe('DPoP-bound access tokens (RFC 9449, ADR 0106)', () => {
       dpop: await proof(mine, 'POST', example.mcpUrl, { ath: ath(narrowed) }),
     });
     expect(ok.status).toBe(200);
+  });
+
+  it('the management API holds bound tokens to the same rule: DPoP with a fresh proof, unbound ones as before', async () => {
+    const mine = await dpopKey();
+    const other = await dpopKey();
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const management = (jkt?: string) =>
+      new SignJWT({ scope: 'toolplane:management', toolplane_workspace: workspaceId, ...(jkt ? { cnf: { jkt } } : {}) })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setSubject('alice')
+        .setIssuer(issuer)
+        .setAudience(managementAudience)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(signingKey);
+    const path = '/api/v1/workspaces/current';
+    const url = `${publishedApiUrl}${path}`;
+    const get = (headers: Record<string, string>) => fetch(`${stack.controlPlaneUrl}${path}`, { headers });
+    const bound = await management(mine.jkt);
+    const fresh = () => proof(mine, 'GET', url, { ath: ath(bound) });
+
+    const accepted = await get({ authorization: `DPoP ${bound}`, dpop: await fresh() });
+    expect(accepted.status).toBe(200);
+    expect(await accepted.json()).toMatchObject({ id: workspaceId });
+    const replayed = await fresh();
+    expect((await get({ authorization: `DPoP ${bound}`, dpop: replayed })).status).toBe(200);
+
+    const refusals: [string, Record<string, string>][] = [
+      ['as a bearer token', { authorization: `Bearer ${bound}` }],
+      ['without a proof', { authorization: `DPoP ${bound}` }],
+      ['a replayed proof', { authorization: `DPoP ${bound}`, dpop: replayed }],
+      ['another key', { authorization: `DPoP ${bound}`, dpop: await proof(other, 'GET', url, { ath: ath(bound) }) }],
+      ['a wrong htm', { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'POST', url, { ath: ath(bound) }) }],
+      // A proof made for the edge never passes here.
+      [
+        "the edge's htu",
+        { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'GET', example.mcpUrl, { ath: ath(bound) }) },
+      ],
+      ['a wrong ath', { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'GET', url, { ath: ath('other') }) }],
+    ];
+    for (const [what, headers] of refusals) {
+      const res = await get(headers);
+      expect([what, res.status]).toEqual([what, 401]);
+      expect([what, res.headers.get('www-authenticate')]).toEqual([what, expect.stringMatching(/^DPoP error=/)]);
+      expect([what, ((await res.json()) as { code: string }).code]).toEqual([what, 'auth.invalid_token']);
+    }
+
+    // A token without cnf is a bearer token, as before; sent as DPoP it claims a binding it does not have.
+    const unbound = await management();
+    expect((await get({ authorization: `Bearer ${unbound}` })).status).toBe(200);
+    const claimed = await get({
+      authorization: `DPoP ${unbound}`,
+      dpop: await proof(mine, 'GET', url, { ath: ath(unbound) }),
+    });
+    expect(claimed.status).toBe(401);
+    // Canary: no service printed either token.
+    const output = stack.processes.map((p) => p.output()).join('\n');
+    expect(output).not.toContain(bound);
+    expect(output).not.toContain(unbound);
   });
 });
 

@@ -3,6 +3,7 @@ import { redisKeys } from '@toolplane/contracts';
 import { AuthError, NotFoundError, type AppError } from '@toolplane/errors';
 import type { NextFunction, Request, Response } from 'express';
 import type { RedisClient } from '@toolplane/redis';
+import { requestUrl, type ProofRequest } from '@toolplane/dpop';
 import type { Db } from '../db/client.ts';
 import type { Role } from './roles.ts';
 
@@ -82,9 +83,18 @@ function lastUseRecorder(redis: RedisClient | undefined, prefix: string) {
   };
 }
 
+/**
+ * How the request presented its token: `Authorization: DPoP` (`dpopScheme`, RFC 9449 §7.1) or `Bearer`, with the
+ * request's `DPoP` header, method and URL as the client called it (what a proof's `htm` and `htu` must name).
+ */
+export interface PresentedToken {
+  readonly dpopScheme: boolean;
+  readonly request?: ProofRequest | undefined;
+}
+
 /** Turns an OAuth bearer token into its caller, or throws (`ManagementTokenVerifier`, http/oauth.ts). */
 export interface BearerVerifier {
-  verify(token: string): Promise<Caller>;
+  verify(token: string, presented?: PresentedToken): Promise<Caller>;
 }
 
 /** How errors name the caller's credential: "this API key" or "this access token". */
@@ -94,14 +104,20 @@ export function credentialName(c: Caller): string {
 
 /**
  * Management API authentication: `x-api-key`, looked up by hash, or, when an OAuth issuer is configured
- * (`oauth`), `Authorization: Bearer <access token>` of a signed-in user (ADR 0020). A key wins when both are sent.
+ * (`oauth`), `Authorization: Bearer <access token>` of a signed-in user (ADR 0020), or `Authorization: DPoP` for a
+ * token bound to a key, with its proof (RFC 9449, ADR 0109; `publicUrl`: the base URL clients call, which proofs name).
+ * A key wins when both are sent.
  */
-export function requireCaller(db: Db, opts: { redis?: RedisClient; prefix?: string; oauth?: BearerVerifier } = {}) {
+export function requireCaller(
+  db: Db,
+  opts: { redis?: RedisClient; prefix?: string; oauth?: BearerVerifier; publicUrl?: string | undefined } = {},
+) {
   const recordUse = lastUseRecorder(opts.redis, opts.prefix ?? '');
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.header('x-api-key');
     if (!key) {
-      const bearer = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(req.header('authorization') ?? '')?.[1];
+      const [, scheme, bearer] =
+        /^(Bearer|DPoP) +([A-Za-z0-9._~+/-]+=*) *$/i.exec(req.header('authorization') ?? '') ?? [];
       if (bearer === undefined) {
         if (opts.oauth) res.setHeader('www-authenticate', 'Bearer realm="toolplane"');
         throw new AuthError(
@@ -120,10 +136,16 @@ export function requireCaller(db: Db, opts: { redis?: RedisClient; prefix?: stri
         );
       }
       try {
-        callers.set(req, await opts.oauth.verify(bearer));
+        const request = { proof: req.header('dpop'), method: req.method, url: requestUrl(req, opts.publicUrl) };
+        callers.set(req, await opts.oauth.verify(bearer, { dpopScheme: scheme!.toLowerCase() === 'dpop', request }));
       } catch (err) {
         if (err instanceof AuthError && err.status === 401)
-          res.setHeader('www-authenticate', 'Bearer realm="toolplane", error="invalid_token"');
+          res.setHeader(
+            'www-authenticate',
+            'challenge' in err && typeof err.challenge === 'string'
+              ? err.challenge
+              : 'Bearer realm="toolplane", error="invalid_token"',
+          );
         throw err;
       }
       return next();

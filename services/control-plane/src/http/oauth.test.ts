@@ -160,6 +160,25 @@ describe('ManagementTokenVerifier', () => {
     );
   });
 
+  it('refuses, as 401 invalid_token, a bound token (cnf) sent as a bearer token or without a proof it can check', async () => {
+    const request = { proof: undefined, method: 'GET', url: 'http://cp.test/api/v1/workspaces/current' };
+    const bound = await token({ claims: { cnf: { jkt: 'thumbprint' } } });
+    expect(await refusal(bound)).toMatchObject({ status: 401, code: 'auth.invalid_token' });
+    const asDpop = await verifier.verify(bound, { dpopScheme: true, request }).catch((e: unknown) => e);
+    expect(asDpop).toMatchObject({
+      status: 401,
+      code: 'auth.invalid_token',
+      challenge: expect.stringMatching(/^DPoP /),
+    });
+    const mtls = await token({ claims: { cnf: { 'x5t#S256': 'abc' } } });
+    expect(await refusal(mtls)).toMatchObject({
+      status: 401,
+      message: 'This token is bound to a key by a method not checked here.',
+    });
+    // No token text in what a refusal says.
+    expect(JSON.stringify(await refusal(bound))).not.toContain(bound);
+  });
+
   it("answers 503 (retry), not 401, while the issuer's keys cannot be fetched", async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));

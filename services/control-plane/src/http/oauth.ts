@@ -1,9 +1,10 @@
 import { apiKeyScopes, tokenScopes } from '@toolplane/contracts';
+import { dpopChallenge, senderRefusal, type ProofChecker } from '@toolplane/dpop';
 import { AuthError, TransientError } from '@toolplane/errors';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/ids.ts';
-import { managementApiScopes, type BearerVerifier, type Caller } from './auth.ts';
+import { managementApiScopes, type BearerVerifier, type Caller, type PresentedToken } from './auth.ts';
 import { groupsOf, rolesOf, type RoleMappingSettings } from './roles.ts';
 
 export interface ManagementOAuthConfig {
@@ -20,6 +21,15 @@ export interface ManagementOAuthConfig {
   scopePrefix: string;
 }
 
+/** A token refused for its sender constraint (RFC 9449): 401 `auth.invalid_token` with a `DPoP` challenge. */
+class SenderRefusal extends AuthError {
+  readonly challenge: string;
+  constructor(message: string, challenge: string) {
+    super('auth.invalid_token', message);
+    this.challenge = challenge;
+  }
+}
+
 /** Signature algorithms accepted: asymmetric only (a shared-secret `HS256` or `none` never verifies). */
 const algorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 
@@ -28,21 +38,25 @@ const algorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  * verified against its JWKS, with this control plane as their audience. The issuer decides who acts on which
  * workspace (a claim naming its id, which must exist) and with which powers (scopes named like API-key scopes,
  * `management`, `audit` or `approve` required); a token never acts outside its workspace and is never restricted
- * to servers.
+ * to servers. A token bound to a key (`cnf.jkt`) is accepted only as `Authorization: DPoP` with a fresh proof of that
+ * key for this request, checked as the edge checks it (`@toolplane/dpop`, ADR 0106, 0109); without `proofs`, bound
+ * tokens are refused.
  */
 export class ManagementTokenVerifier implements BearerVerifier {
   readonly config: ManagementOAuthConfig;
   private readonly db: Db;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly proofs: ProofChecker | undefined;
 
-  constructor(config: ManagementOAuthConfig, db: Db) {
+  constructor(config: ManagementOAuthConfig, db: Db, proofs?: ProofChecker) {
     this.config = config;
     this.db = db;
+    this.proofs = proofs;
     this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
   }
 
   /** The caller a bearer token stands for; throws `AuthError` (401 for a token not accepted, 403 for one without powers here). */
-  async verify(token: string): Promise<Caller> {
+  async verify(token: string, presented: PresentedToken = { dpopScheme: false }): Promise<Caller> {
     let claims: Record<string, unknown>;
     try {
       ({ payload: claims } = await jwtVerify(token, this.jwks, {
@@ -63,6 +77,7 @@ export class ManagementTokenVerifier implements BearerVerifier {
         );
       throw new AuthError('auth.invalid_token', rejection(err));
     }
+    await this.checkSender(token, claims.cnf, presented);
     const prefix = this.config.scopePrefix;
     const granted = new Set(tokenScopes(claims));
     const scopes: string[] = apiKeyScopes.filter((s) => granted.has(`${prefix}${s}`));
@@ -95,6 +110,18 @@ export class ManagementTokenVerifier implements BearerVerifier {
       expiresAt: Number(claims.exp) * 1000,
       ...(groups.length > 0 ? { groups } : {}),
     };
+  }
+
+  /** The token's sender constraint: a bound token needs the DPoP scheme and a valid proof of its key (RFC 9449). */
+  private async checkSender(token: string, cnf: unknown, presented: PresentedToken): Promise<void> {
+    const request = presented.request ?? { proof: undefined, method: '', url: '' };
+    const refusal = await senderRefusal(this.proofs, {
+      ...request,
+      cnf,
+      dpopScheme: presented.dpopScheme,
+      accessToken: token,
+    });
+    if (refusal) throw new SenderRefusal(`${refusal.message}.`, dpopChallenge(refusal));
   }
 }
 

@@ -13,7 +13,7 @@ import {
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import { OAuthResourceServer, type TokenCheck } from './oauth.ts';
 import { stateMessages, stateUnavailable } from '../state/runtime-state.ts';
-import { DpopRefusal } from './dpop.ts';
+import { DpopRefusal } from '@toolplane/dpop';
 
 // Authentication as a function of the request and the edge's published state (fakes of the edge's own caches):
 // every refusal's status, JSON-RPC code, message and headers, and the Caller it resolves otherwise.
@@ -580,10 +580,7 @@ describe('authenticate: DPoP-bound OAuth tokens (RFC 9449, ADR 0106)', () => {
       [{ authorization: 'DPoP bound' }, 'A DPoP proof is required'],
       [{ authorization: 'DPoP bound', dpop: 'proof-k2' }, 'Invalid DPoP key binding'],
       [{ authorization: 'DPoP bound', dpop: 'replayed' }, 'The DPoP proof was used before (jti)'],
-      [
-        { authorization: 'DPoP mtls', dpop: 'proof-k1' },
-        'This token is bound to a key by a method this edge does not check',
-      ],
+      [{ authorization: 'DPoP mtls', dpop: 'proof-k1' }, 'This token is bound to a key by a method not checked here'],
       [{ authorization: 'DPoP plain', dpop: 'proof-k1' }, 'This token is not bound to a DPoP key: send it as Bearer'],
     ];
     for (const [headers, description] of cases)

@@ -20,7 +20,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from '../governance/access.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
-import { DpopRefusal, dpopChallenge, requestUrl, tokenBinding, type ProofChecker } from './dpop.ts';
+import { dpopChallenge, requestUrl, senderRefusal, type DpopRefusal, type ProofChecker } from '@toolplane/dpop';
 import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';
@@ -335,7 +335,7 @@ interface PresentedToken {
 
 /** A token's sender constraint (`senderRefusal`): a failure is a 401 with the `DPoP` challenge, counted. */
 async function checkSender(deps: AuthenticatorDeps, req: AuthRequest, presented: PresentedToken, cnf: unknown) {
-  const refusal = await senderRefusal(deps.dpop, req, { ...presented, cnf });
+  const refusal = await edgeSenderRefusal(deps.dpop, req, { ...presented, cnf });
   if (!refusal) return;
   const headers = { 'www-authenticate': dpopChallenge(refusal) };
   throw unauthenticated(
@@ -345,27 +345,12 @@ async function checkSender(deps: AuthenticatorDeps, req: AuthRequest, presented:
   );
 }
 
-/**
- * Why a request fails its token's sender constraint (RFC 9449 §7.1), if it does: a token whose `cnf` names a DPoP
- * key (`jkt`) is accepted only with the DPoP scheme and a valid proof of that key for this request; a token bound by
- * another method (`cnf` without `jkt`, such as mTLS's `x5t#S256`) is refused, since the edge checks no other binding;
- * an unbound token is accepted as a bearer token only (the DPoP scheme promises a binding it does not have).
- */
-async function senderRefusal(
+/** The package's judgement (`@toolplane/dpop` `senderRefusal`) on this request, its `htu` as the client called it. */
+function edgeSenderRefusal(
   dpop: AuthenticatorDeps['dpop'],
   req: AuthRequest,
   presented: PresentedToken & { cnf: unknown },
 ): Promise<DpopRefusal | undefined> {
-  const binding = tokenBinding(presented.cnf);
-  if (binding.kind === 'none')
-    return presented.dpop
-      ? new DpopRefusal('invalid_token', 'This token is not bound to a DPoP key: send it as Bearer')
-      : undefined;
-  if (binding.kind === 'unchecked')
-    return new DpopRefusal('invalid_token', 'This token is bound to a key by a method this edge does not check');
-  const { jkt } = binding;
-  if (!presented.dpop) return new DpopRefusal('invalid_token', 'This token is bound to a DPoP key: send it as DPoP');
-  if (!dpop) return new DpopRefusal('invalid_token', 'This edge checks no DPoP proofs');
   const url = requestUrl(
     {
       protocol: req.protocol ?? 'http',
@@ -373,17 +358,16 @@ async function senderRefusal(
       url: req.url ?? '',
       header: (name) => req.header(name),
     },
-    dpop.publicUrl,
+    dpop?.publicUrl,
   );
-  try {
-    const proof = req.header('dpop');
-    if ((await dpop.proofs.verify({ proof, method: req.method ?? '', url, accessToken: presented.bearer })) !== jkt)
-      return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
-  } catch (err) {
-    if (err instanceof DpopRefusal) return err;
-    throw err;
-  }
-  return undefined;
+  return senderRefusal(dpop?.proofs, {
+    cnf: presented.cnf,
+    dpopScheme: presented.dpop,
+    proof: req.header('dpop'),
+    method: req.method ?? '',
+    url,
+    accessToken: presented.bearer,
+  });
 }
 
 /** A request without an API key: an OAuth token (when OAuth is configured), else the anonymous caller of a public server. */

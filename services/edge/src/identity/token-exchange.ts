@@ -16,7 +16,7 @@ import {
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
-import { DpopRefusal, requestUrl, tokenBinding, type ProofChecker } from './dpop.ts';
+import { DpopRefusal, requestUrl, tokenBinding, type ProofChecker } from '@toolplane/dpop';
 import type { OAuthResourceServer, TokenCheck } from './oauth.ts';
 
 /**

@@ -10,7 +10,7 @@ import { httpErrorHandler, jsonRpcError, refuseEnvelope } from './http-errors.ts
 import type { McpEndpoints } from './mcp-endpoints.ts';
 import type { EnterpriseAuthorizationServer } from '../identity/enterprise-as/server.ts';
 import type { ProtectedResource } from '../identity/enterprise-as/resource-servers.ts';
-import { requestUrl } from '../identity/dpop.ts';
+import { requestUrl } from '@toolplane/dpop';
 import { edgeOpenApiDocumentText } from './openapi.ts';
 
 export interface HttpAppOptions {

@@ -1,6 +1,6 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import type { OAuthVerifier } from '../authenticate.ts';
-import { DPOP_ALGORITHMS } from '../dpop.ts';
+import { DPOP_ALGORITHMS } from '@toolplane/dpop';
 import type { OAuthResourceServer, TokenCheck } from '../oauth.ts';
 import type { EnterpriseAuthorizationServer } from './server.ts';
 

@@ -17,7 +17,7 @@ import {
   type IdJag,
 } from './grant.ts';
 import type { SigningKey } from './signing-key.ts';
-import { DPOP_ALGORITHMS, DpopRefusal, type ProofChecker, type ProofRequest } from '../dpop.ts';
+import { DPOP_ALGORITHMS, DpopRefusal, type ProofChecker, type ProofRequest } from '@toolplane/dpop';
 
 /** The `typ` of the access tokens the edges issue (RFC 9068). */
 const ACCESS_TOKEN_TYP = 'at+jwt';

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '@toolplane/redis';
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
-import { readState } from '../state/runtime-state.ts';
 
 /**
- * DPoP proofs (RFC 9449) for narrowed tokens (ADR 0084): a client that sends a proof with its token exchange gets a
- * token bound to its key (`cnf.jkt`, the RFC 7638 SHA-256 thumbprint of the proof's JWK), and each request with that
- * token must carry a fresh proof of the same key. The checks are §4.3's: one proof, `typ: dpop+jwt`, an asymmetric
+ * DPoP proofs (RFC 9449; ADR 0084, 0106, 0109): a token bound to a client's key (`cnf.jkt`, the RFC 7638 SHA-256
+ * thumbprint of the proof's JWK) is accepted, by the edge and by the control plane's management API alike, only with a
+ * fresh proof of the same key on each request. The checks are §4.3's: one proof, `typ: dpop+jwt`, an asymmetric
  * algorithm, a public JWK in the header, a valid signature by it, `htm` and `htu` of this request, `iat` within the
  * window, `ath` the hash of the token presented, and a `jti` never seen before by any edge (kept in Redis for twice
- * the window, so a proof cannot be replayed while its `iat` is acceptable). JWS and JWK work is `jose`'s.
+ * the window, so a proof cannot be replayed while its `iat` is acceptable; a proof names one request's method and URL,
+ so one made for the edge never passes at the control plane). JWS and JWK work is `jose`'s.
  */
 
 /** The asymmetric algorithms a proof may use (never `none`, never a MAC). */
@@ -57,13 +57,18 @@ export interface ProofRequest {
 
 export type ProofChecker = Pick<DpopProofs, 'verify'>;
 
+/** Runs one Redis command; each service turns a Redis failure into its own retryable error. */
+type RedisGuard = <T>(command: () => Promise<T>) => Promise<T>;
+
 export class DpopProofs {
   private readonly redis: RedisClient;
   private readonly prefix: string;
+  private readonly guard: RedisGuard;
 
-  constructor(redis: RedisClient, prefix: string) {
+  constructor(redis: RedisClient, prefix: string, guard: RedisGuard = (command) => command()) {
     this.redis = redis;
     this.prefix = prefix;
+    this.guard = guard;
   }
 
   /** Checks a proof (refusing with `DpopRefusal`) and answers its key's thumbprint (`jkt`). */
@@ -83,7 +88,7 @@ export class DpopProofs {
   /** Records the proof's `jti` once across every edge: seen before, refused. */
   private async spend(jkt: string, jti: string): Promise<void> {
     const id = createHash('sha256').update(`${jkt}\n${jti}`).digest('hex');
-    const set = await readState(() =>
+    const set = await this.guard(() =>
       this.redis.set(`${this.prefix}:dpop:jti:${id}`, '1', 'EX', WINDOW_SECONDS * 2, 'NX'),
     );
     if (set !== 'OK') throw new DpopRefusal('invalid_dpop_proof', 'The DPoP proof was used before (jti)');
@@ -159,4 +164,42 @@ export function requestUrl(
   const path = (req.originalUrl ?? req.url).split(/[?#]/, 1)[0]!;
   const base = publicUrl ? publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.header('host') ?? 'localhost'}`;
   return base + path;
+}
+
+/** A token as a request presented it: its `cnf` claim, the scheme (`DPoP` or `Bearer`) and the request's proof. */
+interface PresentedBinding extends ProofRequest {
+  readonly cnf: unknown;
+  /** Sent with `Authorization: DPoP` (RFC 9449 §7.1) rather than `Bearer`. */
+  readonly dpopScheme: boolean;
+}
+
+/**
+ * Why a request fails its token's sender constraint (RFC 9449 §7.1), if it does: a token whose `cnf` names a DPoP
+ * key (`jkt`) is accepted only with the DPoP scheme and a valid proof of that key for this request; a token bound by
+ * another method (`cnf` without `jkt`, such as mTLS's `x5t#S256`) is refused, since no other binding is checked; an
+ * unbound token is accepted as a bearer token only (the DPoP scheme promises a binding it does not have). `proofs`
+ * undefined: no proof can be checked, so a bound token is refused.
+ */
+export async function senderRefusal(
+  proofs: ProofChecker | undefined,
+  presented: PresentedBinding,
+): Promise<DpopRefusal | undefined> {
+  const binding = tokenBinding(presented.cnf);
+  if (binding.kind === 'none')
+    return presented.dpopScheme
+      ? new DpopRefusal('invalid_token', 'This token is not bound to a DPoP key: send it as Bearer')
+      : undefined;
+  if (binding.kind === 'unchecked')
+    return new DpopRefusal('invalid_token', 'This token is bound to a key by a method not checked here');
+  if (!presented.dpopScheme)
+    return new DpopRefusal('invalid_token', 'This token is bound to a DPoP key: send it as DPoP');
+  if (!proofs) return new DpopRefusal('invalid_token', 'No DPoP proofs are checked here');
+  try {
+    if ((await proofs.verify(presented)) !== binding.jkt)
+      return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
+  } catch (err) {
+    if (err instanceof DpopRefusal) return err;
+    throw err;
+  }
+  return undefined;
 }

@@ -1,0 +1,11 @@
+export {
+  DPOP_ALGORITHMS,
+  DpopProofs,
+  DpopRefusal,
+  dpopChallenge,
+  requestUrl,
+  senderRefusal,
+  tokenBinding,
+  type ProofChecker,
+  type ProofRequest,
+} from './dpop.ts';
