@@ -197,7 +197,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       credential: c.credential,
       accessToken: c.accessToken,
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
-      stepCaller: () => ({ identity, condition: conditionCallerOf(who) }),
+      // Not `who`: a caller kept by a long-lived answer keeps no request through it.
+      stepCaller: () => ({
+        identity,
+        condition: conditionCallerOf({ principal, identity, keyName: c.keyName, claims: c.claims }),
+      }),
       facts,
     };
   };
