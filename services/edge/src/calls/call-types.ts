@@ -8,16 +8,18 @@ import type {
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
-import type { ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
+import type { ExecutionRecordSink, InvocationClient, PublishedReplies, QuotaMeter } from '@toolplane/queue';
+import type { CallerFacts } from '../pipeline/caller-facts.ts';
 import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import type { ConfirmStates } from '../confirmation/confirm-state.ts';
-import type { CallerFacts } from '../pipeline/caller-facts.ts';
 import {
   DEFAULT_CONFIRM_TIMEOUT_MS,
   type ConfirmationAsker,
   type ConfirmSealing,
 } from '../confirmation/confirmation.ts';
+import type { SandboxLimits } from '../code-mode/code-sandbox.ts';
+import type { ProgramSlots } from '../code-mode/code-slots.ts';
 import type {
   CancelRegistry,
   ElicitationReplies,
@@ -28,9 +30,6 @@ import type {
   SessionUrlElicitation,
   UrlElicitationMode,
 } from '../protocol/protocol-state.ts';
-import type { SandboxLimits } from '../code-mode/code-sandbox.ts';
-import type { ProgramSlots } from '../code-mode/code-slots.ts';
-import type { QuotaMeter } from '../governance/quotas.ts';
 import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from '../governance/shadow-decisions.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';

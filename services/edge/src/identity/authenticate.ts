@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decideAccess, type CallerIdentity, type ToolConditions } from '@toolplane/access';
+import { decideAccess, type CallerIdentity } from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
 import type { ApiKeyRecord, DelegationParent, Principal, StepCaller, WorkspaceAccess } from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
@@ -184,7 +184,20 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     if (!decision.allowed)
       throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
     const principal = principalOf(c, acting, decision.actingVia);
-    const who = new Resolved({ c, identity, principal, access, conditions: decision.conditions }, req, address);
+    const who: Resolution = {
+      serverId,
+      principal,
+      identity,
+      keyName: c.keyName,
+      claims: c.claims,
+      narrowed: c.delegation,
+      access,
+      conditions: decision.conditions,
+      req,
+      address,
+      client: undefined,
+      anonymousClient,
+    };
     // Each rule's facts about the caller (`pipeline/caller-facts.ts`), derived by the rule itself.
     const facts = callerFactsOf(who);
     // An anonymous caller's client a rule keyed something by: its records say which, for the backtest's replay.
@@ -207,53 +220,20 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
   };
 }
 
-/** What authentication resolved of one request (`ResolvedCaller`): what each rule derives its caller facts from. */
-class Resolved implements ResolvedCaller {
-  readonly serverId: string;
-  readonly principal: Readonly<Principal>;
-  readonly identity: CallerIdentity;
-  readonly keyName: string | undefined;
-  readonly claims: Readonly<Record<string, unknown>> | undefined;
-  readonly narrowed: CallDelegation | undefined;
-  readonly access: WorkspaceAccess;
-  readonly conditions: ToolConditions | undefined;
+/** What authentication resolved (`ResolvedCaller`), with what an anonymous client is worked out from. */
+interface Resolution extends ResolvedCaller {
+  readonly req: AuthRequest;
+  readonly address: string;
   /** The anonymous client, once a rule asked for it. */
   client: string | undefined;
-  private readonly req: AuthRequest;
-  private readonly address: string;
+}
 
-  constructor(
-    resolved: {
-      c: Credentialed;
-      identity: CallerIdentity;
-      principal: Principal;
-      access: WorkspaceAccess;
-      conditions: ToolConditions | undefined;
-    },
-    req: AuthRequest,
-    address: string,
-  ) {
-    const { c } = resolved;
-    this.serverId = c.serverId;
-    this.principal = resolved.principal;
-    this.identity = resolved.identity;
-    this.keyName = c.keyName;
-    this.claims = c.claims;
-    this.narrowed = c.delegation;
-    this.access = resolved.access;
-    this.conditions = resolved.conditions;
-    this.client = undefined;
-    this.req = req;
-    this.address = address;
-  }
-
-  /** Its MCP session, else its address, as a digest (the Redis key names no address). */
-  anonymousClient(): string {
-    if (this.client !== undefined) return this.client;
-    const mcpSession = this.req.header('mcp-session-id');
-    const client = mcpSession ? `m:${mcpSession}` : `ip:${this.address}`;
-    return (this.client = createHash('sha256').update(client).digest('base64url').slice(0, 22));
-  }
+/** An anonymous caller's own client: its MCP session, else its address, as a digest (the Redis key names no address). */
+function anonymousClient(this: Resolution): string {
+  if (this.client !== undefined) return this.client;
+  const mcpSession = this.req.header('mcp-session-id');
+  const client = mcpSession ? `m:${mcpSession}` : `ip:${this.address}`;
+  return (this.client = createHash('sha256').update(client).digest('base64url').slice(0, 22));
 }
 
 function tooManyUnauthenticated(blockedMs: number): AuthRefusal {

@@ -28,7 +28,7 @@ export const accessStage: Stage = {
   name: 'access',
   appliesTo: () => true,
   run(s) {
-    const conditions = s.call.facts.access;
+    const { access: conditions } = s.call.facts;
     if (!conditions) return undefined;
     // A condition on the caller's session (ADR 0078) is judged with the session read from Redis first.
     if (conditionsReadSession(conditions, s.tool)) return withSession(s, conditions).then((c) => check(s, c));
