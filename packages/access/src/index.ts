@@ -42,7 +42,8 @@ export type { CallEventBase, ConfirmationOutcome, ProgramCall, SessionDecisionFa
 export { judgeSession, originText, sessionDecisionText, sessionRuleName, sessionRulesFor } from './session-rules.ts';
 export type { SessionMatch } from './session-rules.ts';
 export { rulePlan, ruleNamesOf } from './rules.ts';
-export { portableRules } from './rules.ts';
+export { portableRules, rules } from './rules.ts';
+export type { Rule, RuleName } from './rules.ts';
 export {
   CallerFacets,
   decisionOutcome,

@@ -361,6 +361,8 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
   const processor = buildProcessor(core, clients);
   const common = consumerCommon(core);
   const taskRecords = new TaskRecords(redis, env.REDIS_PREFIX, { maxResultBytes: env.TASK_MAX_RESULT_BYTES });
+  // What a task's start reads of its server's live catalog: the settings of portable rules.
+  const liveChecks = argumentGuardrailsReader(redis, env.REDIS_PREFIX);
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -380,6 +382,8 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
         access: taskAccessCheck({
           plans,
           workspaceAccess: workspaceAccessReader(core),
+          // Portable rules judged again with the settings the server's live catalog publishes now (ADR 0101).
+          ruleSettings: liveChecks.ruleSettings,
           audit: core.audit,
           quotaRefunds: (charge) => giveBackQuota(redis, charge),
           log,

@@ -30,10 +30,14 @@ const job = (extra: Partial<ToolInvokeJob> = {}): ToolInvokeJob =>
     ...extra,
   }) as ToolInvokeJob;
 
-function fakes(policies: WorkspaceAccess['policies']) {
+function fakes(
+  policies: WorkspaceAccess['policies'],
+  ruleSettings?: () => Promise<Record<string, unknown> | undefined>,
+) {
   const audit: AuditEventInput[] = [];
   const refunds: unknown[] = [];
   const check = taskAccessCheck({
+    ruleSettings,
     plans: {
       get: (_s, _v, name) => Promise.resolve(name === 'refund' ? entry : undefined),
       serverName: () => Promise.resolve('billing'),
@@ -86,5 +90,54 @@ describe("a task's call decided again when its job starts", () => {
     expect(f.refunds).toEqual([]);
     expect(await f.check(held as ToolInvokeJob)).toMatch(/does not say who called/);
     expect(f.refunds).toEqual([{ keys: ['q:day'], amounts: [1] }]);
+  });
+});
+
+describe("a task's call judged again by the portable rules when its job starts (ADR 0101)", () => {
+  const limit = (settings: Record<string, unknown>) => () => Promise.resolve({ 'spending-limit': settings });
+
+  it('a spending limit lowered while the task waited refuses it: the rule and its code audited, the units given back', async () => {
+    const f = fakes([policy()], limit({ argument: 'amount', limit: 100 }));
+    expect(await f.check(job())).toMatch(/over the spending limit of 100 on tool "refund"/);
+    expect(f.audit).toEqual([
+      expect.objectContaining({
+        action: 'tool.call_refused',
+        outcome: 'refused',
+        details: expect.objectContaining({ refusedBy: 'spending-limit', code: 'spending_limit.exceeded' }),
+      }),
+    ]);
+    // The event names the rule's code, never its message (which quotes the argument).
+    expect(JSON.stringify(f.audit)).not.toContain('500');
+    expect(f.refunds).toEqual([{ keys: ['q:day'], amounts: [1] }]);
+  });
+
+  it('within the limit published now, log-only, or no setting: it runs, nothing written', async () => {
+    for (const settings of [
+      limit({ argument: 'amount', limit: 1000 }),
+      limit({ argument: 'amount', limit: 100, mode: 'log_only' }),
+      () => Promise.resolve(undefined),
+    ]) {
+      const f = fakes([policy()], settings);
+      expect(await f.check(job())).toBeUndefined();
+      expect(f.audit).toEqual([]);
+      expect(f.refunds).toEqual([]);
+    }
+  });
+
+  it('settings that cannot be read, or a catalog that cannot be read: refused (a rule never lets a call through unread)', async () => {
+    for (const settings of [limit({ argument: 'amount' }), () => Promise.reject(new Error('redis down'))]) {
+      const f = fakes([policy()], settings);
+      expect(await f.check(job())).toMatch(/settings of the rule "spending-limit" on this server could not be read/);
+      expect(f.audit).toEqual([
+        expect.objectContaining({ details: expect.objectContaining({ code: 'spending-limit.unavailable' }) }),
+      ]);
+    }
+  });
+
+  it('access refused first: the access refusal, the portable rules not asked', async () => {
+    let asked = 0;
+    const f = fakes([policy('args.amount <= 100')], () => Promise.resolve(void asked++));
+    expect(await f.check(job())).toContain('access policy "refunds"');
+    expect(asked).toBe(0);
   });
 });

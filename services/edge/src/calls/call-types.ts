@@ -8,18 +8,18 @@ import type {
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
-import type { ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
-import type { CallConditions } from '@toolplane/access';
-import type { CallSession } from '../identity/authenticate.ts';
+import type { ExecutionRecordSink, InvocationClient, PublishedReplies, QuotaMeter } from '@toolplane/queue';
+import type { CallerFacts } from '../pipeline/caller-facts.ts';
 import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import type { ConfirmStates } from '../confirmation/confirm-state.ts';
-import type { CallDelegation } from '../identity/delegated-tokens.ts';
 import {
   DEFAULT_CONFIRM_TIMEOUT_MS,
   type ConfirmationAsker,
   type ConfirmSealing,
 } from '../confirmation/confirmation.ts';
+import type { SandboxLimits } from '../code-mode/code-sandbox.ts';
+import type { ProgramSlots } from '../code-mode/code-slots.ts';
 import type {
   CancelRegistry,
   ElicitationReplies,
@@ -30,9 +30,6 @@ import type {
   SessionUrlElicitation,
   UrlElicitationMode,
 } from '../protocol/protocol-state.ts';
-import type { SandboxLimits } from '../code-mode/code-sandbox.ts';
-import type { ProgramSlots } from '../code-mode/code-slots.ts';
-import type { CallQuotas, QuotaMeter } from '../governance/quotas.ts';
 import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from '../governance/shadow-decisions.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';
@@ -156,8 +153,6 @@ export interface ToolCall {
    * `connection.required` with a connect link. Absent or undefined: the tool error carrying the link.
    */
   readonly urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
-  /** The caller's grants with a condition: checked after the arguments, before the enqueue. */
-  readonly conditions?: CallConditions | undefined;
   /** How the caller's person is asked to confirm a call of a tool marked `confirm`; absent: the client cannot ask. */
   readonly confirmation?: ConfirmationAsker | undefined;
   /** The HTTP request, for audit events only (client address, user agent). */
@@ -168,12 +163,8 @@ export interface ToolCall {
   readonly stepCaller?: (() => NonNullable<ToolInvokeJob['stepCaller']>) | undefined;
   /** The call runs as a durable task (tasks.ts, ADR 0040): its job is the task's, and settles its record. */
   readonly task?: TaskBinding | undefined;
-  /** The quotas that can apply to the caller here (ADR 0048): charged after every check, before the enqueue. */
-  readonly quotas?: CallQuotas | undefined;
-  /** The caller's session and the workspace's session rules (ADR 0078): judged by the session stage. */
-  readonly session?: CallSession | undefined;
-  /** A narrowed token's call (ADR 0084): the token's rights, judged by the delegation stage. */
-  readonly delegation?: CallDelegation | undefined;
+  /** What each rule knows of the caller, under the rule's name (the caller's, `pipeline/caller-facts.ts`). */
+  readonly facts: CallerFacts;
   /** What the caller authenticated with (never the credential): judged again before a program's inner calls. */
   readonly credential?: StreamCredential | undefined;
   /** A call a `run_code` program made (code-mode/code-mode.ts): the program's invocation, on the job and the records. */
@@ -248,15 +239,12 @@ export function toolCall(
     multiRound: extras?.multiRound,
     relay: extras?.relay,
     urlElicitation: extras?.urlElicitation,
-    conditions: caller.conditions,
     confirmation: extras?.confirmation,
     source: ctx.source,
     keyName: caller.keyName,
     stepCaller: caller.stepCaller,
     task: extras?.task,
-    quotas: caller.quotas,
-    session: caller.session,
-    delegation: caller.delegation,
+    facts: caller.facts,
     credential: caller.credential,
     codeRounds: extras?.codeRounds,
   };

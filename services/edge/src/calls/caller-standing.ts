@@ -18,7 +18,8 @@ const words: StandingWords = {
  */
 export function callerStanding(redis: RedisClient, prefix: string) {
   return async (call: ToolCall): Promise<string | undefined> => {
-    const { credential, principal, delegation } = call;
+    const { credential, principal } = call;
+    const delegation = call.facts.delegation;
     if (!credential || credential.kind === 'anonymous') return undefined;
     const { workspaceId, serverId } = call.loaded.catalog;
     const standing = {

@@ -92,6 +92,7 @@ const call = (name: string, extra: Partial<ToolCall> = {}): ToolCall => ({
   requestId: 1,
   trace: untraced,
   request: {},
+  facts: {},
   ...extra,
 });
 
@@ -155,6 +156,7 @@ describe('toolCall: one value per call, made whole from the request context', ()
     clientId: 'oauth:alice',
     credential: { kind: 'token' },
     accessToken: 'tok-1',
+    facts: {},
   };
   const headers: Record<string, string> = { 'config-tenant': 'acme', traceparent: 'ignored-while-tracing-is-off' };
   const ctx = edgeCallContext({ headers, header: (name) => headers[name] }, caller, 'session-1');
@@ -178,8 +180,11 @@ describe('toolCall: one value per call, made whole from the request context', ()
       source: ctx.source,
       // Who calls, as code-mode inner calls judge it again before each one.
       credential: caller.credential,
+      facts: {},
     });
     expect(made.loaded).toBe(caller.loaded);
+    // Each rule's facts about the caller are the caller's own, not a copy per call.
+    expect(made.facts).toBe(caller.facts);
     expect(ctx).toMatchObject({ sessionId: 'session-1', logLevel: undefined, traceparent: undefined });
   });
 
@@ -259,7 +264,7 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
         answer();
       },
     } as unknown as InvocationClient;
-    const result = await callTool(deps, call('http_tool', { quotas, ...more?.(deps) }));
+    const result = await callTool(deps, call('http_tool', { facts: { quota: quotas }, ...more?.(deps) }));
     await new Promise(setImmediate);
     return { isError: result.isError, releases, quotaCharge: jobs[0]?.rules?.quota, jobs: jobs.length };
   }
@@ -327,7 +332,8 @@ describe('callTool: log-only rules (enforce: false)', () => {
     const d = decideAccess({ v: 1, workspaceId: 'w1', policies: [policy] }, { subject: 'alice' }, 's1');
     if (!d.allowed || !d.conditions) throw new Error('expected a conditional grant');
     const conditions = { rules: d.conditions, caller: { subject: 'alice' } };
-    for (let i = 0; i < 3; i++) expect((await callTool(deps, call('http_tool', { conditions }))).isError).toBeFalsy();
+    for (let i = 0; i < 3; i++)
+      expect((await callTool(deps, call('http_tool', { facts: { access: conditions } }))).isError).toBeFalsy();
     expect(jobs).toHaveLength(3);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
@@ -357,7 +363,8 @@ describe('callTool: log-only rules (enforce: false)', () => {
         release: async () => undefined,
       } as unknown as NonNullable<ToolCallDeps['quotas']>['meter'],
     };
-    for (let i = 0; i < 2; i++) expect((await callTool(deps, call('http_tool', { quotas }))).isError).toBeFalsy();
+    for (let i = 0; i < 2; i++)
+      expect((await callTool(deps, call('http_tool', { facts: { quota: quotas } }))).isError).toBeFalsy();
     expect(jobs).toHaveLength(2);
     expect(events).toEqual([
       expect.objectContaining({
@@ -564,8 +571,11 @@ describe('callTool: a call an access policy condition refuses is an audit event'
     const conditions = {
       rules: { clauses: () => [[{ ...rule, condition: 'args.amount < 100' }]] },
       caller: {},
-    } as unknown as ToolCall['conditions'];
-    const result = await callTool(deps, call('http_tool', { arguments: { amount: 31337 }, conditions }));
+    } as unknown as ToolCall['facts']['access'];
+    const result = await callTool(
+      deps,
+      call('http_tool', { arguments: { amount: 31337 }, facts: { access: conditions } }),
+    );
     expect(result.isError).toBe(true);
     expect(jobs).toEqual([]);
     expect(audit).toEqual([
@@ -628,26 +638,34 @@ describe('callTool: a tool needing approval fails closed (ADR 0049)', () => {
       condition: 'args.amount <= 100',
       approval: { ...rule, version: 'p1' },
     };
-    const conditions = { rules: { clauses: () => [[policy]] }, caller: {} } as unknown as ToolCall['conditions'];
+    const conditions = { rules: { clauses: () => [[policy]] }, caller: {} } as unknown as ToolCall['facts']['access'];
     const text = (r: Awaited<ReturnType<typeof callTool>>) => (r.content as unknown as { text: string }[])[0]!.text;
     const held = await callTool(
       deps,
-      call('http_tool', { arguments: { amount: 500 }, conditions, principal: keyCaller }),
+      call('http_tool', { arguments: { amount: 500 }, facts: { access: conditions }, principal: keyCaller }),
     );
     expect(text(held)).toContain('could not be checked (the edge cannot reach Redis)');
     expect(jobs).toEqual([]);
-    await callTool(deps, call('http_tool', { arguments: { amount: 50 }, conditions, principal: keyCaller }));
+    await callTool(
+      deps,
+      call('http_tool', { arguments: { amount: 50 }, facts: { access: conditions }, principal: keyCaller }),
+    );
     expect(jobs).toHaveLength(1);
     deps.approvals = { redis: {} as never, prefix: 'tp' };
     const anonymous = { workspaceId: 'w1', subject: 'anonymous' };
     const byPolicy = await callTool(
       deps,
-      call('http_tool', { arguments: { amount: 500 }, conditions, principal: anonymous }),
+      call('http_tool', { arguments: { amount: 500 }, facts: { access: conditions }, principal: anonymous }),
     );
     expect(text(byPolicy)).toContain('access policy "big refunds" (p-big) grants it only when its condition holds');
     const byTool = await callTool(
       deps,
-      call('http_tool', { loaded: approvalCatalog(), arguments: { amount: 500 }, conditions, principal: anonymous }),
+      call('http_tool', {
+        loaded: approvalCatalog(),
+        arguments: { amount: 500 },
+        facts: { access: conditions },
+        principal: anonymous,
+      }),
     );
     expect(text(byTool)).toContain('Tool "http_tool" needs someone else\'s approval before each call');
     expect(jobs).toHaveLength(1);

@@ -153,7 +153,8 @@ const delegationCheck: SubscribeCheck = {
 const accessCheck: SubscribeCheck = {
   name: 'access',
   run(caller, type, request, audit) {
-    const { conditions, loaded } = caller;
+    const { loaded } = caller;
+    const conditions = caller.facts.access;
     const refusal = conditions ? conditionRefusal(conditions, loaded, type, request.arguments) : undefined;
     if (!refusal) return undefined;
     const policy = refusingPolicy(conditions!, loaded, type, request.arguments);
@@ -214,7 +215,8 @@ export const subscribeRuleNames: readonly string[] = subscribeChecks.map((check)
  * subscription made, not on each poll that refreshes it.
  */
 export function recordWouldRefuse(audit: EventAudit, caller: Caller, sub: EventSubscription): void {
-  const { conditions, loaded } = caller;
+  const { loaded } = caller;
+  const conditions = caller.facts.access;
   const type = eventTypesOf(loaded).get(sub.name);
   if (!audit.sink || !conditions?.rules.logOnly || !type) return;
   const base = subscribeEvents(caller, sub.name, audit.requestId);
@@ -230,7 +232,7 @@ function delegationRefusal(
   caller: Caller,
   request: { name: string; arguments: Readonly<Record<string, unknown>> },
 ): string | undefined {
-  const token = caller.delegation?.token;
+  const token = caller.facts.delegation?.token;
   if (!token || token.conditions.length === 0) return undefined;
   const { catalog } = caller.loaded;
   const failed = falseDelegationCondition(token.conditions, {

@@ -58,7 +58,7 @@ export const nowOf = (deps: EventsDeps): number => (deps.now ?? Date.now)();
 /** Who subscribes: the caller's key or token subject, the person it acts for, and a narrowed token's id. */
 export function eventPrincipal(caller: Caller): EventPrincipal {
   const { keyId, subject, username } = caller.principal;
-  const tokenId = caller.delegation?.token.jti;
+  const tokenId = caller.facts.delegation?.token.jti;
   return {
     ...(keyId !== undefined ? { keyId } : {}),
     ...(subject !== undefined ? { subject } : {}),
@@ -75,13 +75,12 @@ function subscriberCredential(caller: Caller): SubscriberCredential | undefined 
   const { credential } = caller;
   if (credential.kind === 'anonymous') return undefined;
   const { userId } = caller.principal;
+  const token = caller.facts.delegation?.token;
   return {
     ...(credential.kind === 'key' ? { keyHash: credential.keyHash } : {}),
-    ...(caller.delegation ? { tokenChain: [...caller.delegation.token.chain] } : {}),
-    ...(caller.delegation?.token.conditions.length ? { conditions: [...caller.delegation.token.conditions] } : {}),
-    ...(caller.delegation?.token.limits.length
-      ? { limits: caller.delegation.token.limits.map((l) => ({ ...l })) }
-      : {}),
+    ...(token ? { tokenChain: [...token.chain] } : {}),
+    ...(token?.conditions.length ? { conditions: [...token.conditions] } : {}),
+    ...(token?.limits.length ? { limits: token.limits.map((l) => ({ ...l })) } : {}),
     ...(credential.expiresAt !== undefined ? { expiresAt: credential.expiresAt } : {}),
     ...(userId !== undefined ? { userId } : {}),
   };
@@ -116,6 +115,7 @@ export function subscriptionOf(
 ): EventSubscription {
   const { catalog } = caller.loaded;
   const credential = subscriberCredential(caller);
+  const { session } = caller.facts;
   const parts = {
     workspaceId: catalog.workspaceId,
     serverId: catalog.serverId,
@@ -136,9 +136,7 @@ export function subscriptionOf(
     principal: parts.principal,
     delivery: request.delivery,
     ...(request.callback ? { callback: request.callback } : {}),
-    ...(caller.session
-      ? { session: { scopes: [...caller.session.scopes], ttlSeconds: caller.session.settings.ttlSeconds } }
-      : {}),
+    ...(session ? { session: { scopes: [...session.scopes], ttlSeconds: session.settings.ttlSeconds } } : {}),
     ...(credential ? { credential } : {}),
     createdAt: request.now,
     expiresAt: request.expiresAt,
@@ -151,7 +149,7 @@ export function subscriptionOf(
  * ended its subscriptions when none was left), so a poll, stream or subscribe of it is refused, saying why.
  */
 async function refuseSpentToken(caller: Caller): Promise<void> {
-  const d = caller.delegation;
+  const d = caller.facts.delegation;
   if (!d || d.token.limits.length === 0 || !(await d.spent())) return;
   throw forbidden(
     `The narrowed token ${d.token.jti} has no calls left: each event given to its subscriptions spends one, ` +

@@ -1,5 +1,6 @@
 import type { CallRules } from '@toolplane/contracts';
-import type { QuotaCharge } from '@toolplane/queue';
+import { callerQuotas, type CallQuotas, type QuotaCharge } from '@toolplane/queue';
+import type { ResolvedCaller } from '../identity/resolved-caller.ts';
 
 /**
  * Quotas on the edge (ADR 0048): which of a workspace's quotas a call falls under. The counters, their keys and the
@@ -7,6 +8,17 @@ import type { QuotaCharge } from '@toolplane/queue';
  * limit) are `QuotaMeter` in `@toolplane/queue`, which the worker charges workflow steps with too. A call under no
  * quota pays one array test per request and nothing per call.
  */
+
+/**
+ * The quota rule's caller facts (`pipeline/caller-facts.ts`): the workspace's quotas that can apply to this caller's
+ * calls on this server, for its key, person, OAuth subject or claims; undefined when none can (no cost per call).
+ */
+export function quotaFacts(who: ResolvedCaller): CallQuotas | undefined {
+  const { access, principal: p } = who;
+  if (!access.quotas?.length) return undefined;
+  const subject = p.keyId === undefined && !who.identity.anonymous ? p.subject : undefined;
+  return callerQuotas(access, { keyId: p.keyId, person: p.username, subject, claims: who.claims }, who.serverId);
+}
 
 export {
   callerQuotas,

@@ -74,6 +74,8 @@ interface World {
   keys?: Record<string, ApiKeyRecord>;
   catalogs?: LoadedCatalog[];
   policies?: WorkspaceAccess['policies'];
+  /** The workspace's session settings (ADR 0078); absent: it keeps no session. */
+  session?: WorkspaceAccess['session'];
   users?: Record<string, string>;
   /** Whether the published state is complete (the control plane's marker is there). */
   complete?: boolean;
@@ -105,7 +107,15 @@ function setup(world: World = {}) {
       touch: (keyId) => void seen.touched.push(keyId),
     },
     catalogs: { get: (serverId) => Promise.resolve(catalogs.get(serverId) ?? null) },
-    accessPolicies: { get: (workspaceId) => Promise.resolve({ v: 1, workspaceId, policies: world.policies ?? [] }) },
+    accessPolicies: {
+      get: (workspaceId) =>
+        Promise.resolve({
+          v: 1,
+          workspaceId,
+          policies: world.policies ?? [],
+          ...(world.session ? { session: world.session } : {}),
+        }),
+    },
     userId: (_workspaceId, username) => {
       seen.userLookups++;
       return Promise.resolve(world.users?.[username] ?? null);
@@ -177,6 +187,8 @@ describe('authenticate: API keys', () => {
       clientId: 'k1',
       credential: { kind: 'key', keyHash: hashApiKey('tp-key-1') },
       accessToken: undefined,
+      // No rule has anything to say of this caller (no quota, session, narrowed token or conditional grant).
+      facts: {},
     });
     // What the worker decides a workflow's steps on hosted servers' tools with (ADR 0045), made when a call needs it.
     expect(stepCaller?.()).toEqual({ identity: { keyId: 'k1', keyServerIds: undefined }, condition: { key_id: 'k1' } });
@@ -236,9 +248,9 @@ describe('authenticate: API keys', () => {
     const conditional = { ...rule([{ type: 'api_key', value: 'k1' }], ['get']), condition: 'caller.key_name == "ops"' };
     const named = setup({ keys: { 'tp-key-1': key('k1', { name: 'ops' }) }, policies: [conditional] });
     const caller = await named.authenticate(request({ 'x-api-key': 'tp-key-1' }));
-    expect(caller.conditions?.caller).toEqual({ key_id: 'k1', key_name: 'ops' });
+    expect(caller.facts.access?.caller).toEqual({ key_id: 'k1', key_name: 'ops' });
     const unnamed = setup({ policies: [conditional] });
-    expect((await unnamed.authenticate(request({ 'x-api-key': 'tp-key-1' }))).conditions?.caller).toEqual({
+    expect((await unnamed.authenticate(request({ 'x-api-key': 'tp-key-1' }))).facts.access?.caller).toEqual({
       key_id: 'k1',
     });
   });
@@ -276,6 +288,25 @@ describe('authenticate: no credential', () => {
       accessToken: undefined,
     });
     expect(seen.counted).toEqual([]);
+  });
+
+  it('an anonymous caller in a workspace that keeps sessions: its own client’s session, named by its principal', async () => {
+    const session = { ttlSeconds: 600, rules: [] };
+    const { authenticate } = setup({ catalogs: [catalog('open', { isPublic: true })], session });
+    const one = await authenticate(request({ 'mcp-session-id': 'm-1' }, { serverId: 'open' }));
+    const other = await authenticate(request({ 'mcp-session-id': 'm-2' }, { serverId: 'open' }));
+    expect(one.principal.client).toMatch(/^[\w-]{22}$/);
+    expect(other.principal.client).not.toBe(one.principal.client);
+    expect(one.facts.session).toEqual({
+      settings: session,
+      scopes: [`a:open:${one.principal.client}`],
+      countCalls: false,
+    });
+    // Without sessions no client is worked out, and the principal names none.
+    const { authenticate: plain } = setup({ catalogs: [catalog('open', { isPublic: true })] });
+    const caller = await plain(request({ 'mcp-session-id': 'm-1' }, { serverId: 'open' }));
+    expect(caller.principal.client).toBeUndefined();
+    expect(caller.facts).toEqual({});
   });
 
   it('a bearer token on an edge without OAuth counts as no credential', async () => {
@@ -525,7 +556,7 @@ describe('authenticate: narrowed tokens (ADR 0084)', () => {
     expect(caller.loaded.list.map((t) => t.name)).toEqual(['get']);
     expect(caller.clientId).toBe('delegated:t2');
     expect(caller.credential).toEqual({ kind: 'key', keyHash: hashApiKey('tp-key-1'), expiresAt: 1_900_000_600_000 });
-    expect(caller.delegation?.token.jti).toBe('t2');
+    expect(caller.facts.delegation?.token.jti).toBe('t2');
     expect(seen.touched).toEqual(['k1']);
   });
 

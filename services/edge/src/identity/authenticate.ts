@@ -1,30 +1,17 @@
 import { createHash } from 'node:crypto';
-import {
-  decideAccess,
-  usesSession,
-  type CallConditions,
-  type CallerIdentity,
-  type ToolConditions,
-} from '@toolplane/access';
+import { decideAccess, type CallerIdentity } from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
-import {
-  sessionScopes,
-  type ApiKeyRecord,
-  type DelegationParent,
-  type Principal,
-  type SessionSettings,
-  type StepCaller,
-  type WorkspaceAccess,
-} from '@toolplane/contracts';
+import type { ApiKeyRecord, DelegationParent, Principal, StepCaller, WorkspaceAccess } from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from '../governance/access.ts';
+import { callerFactsOf, type CallerFacts } from '../pipeline/caller-facts.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import { dpopChallenge, requestUrl, senderRefusal, type DpopRefusal, type ProofChecker } from '@toolplane/dpop';
 import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';
-import { callerQuotas, type CallQuotas } from '../governance/quotas.ts';
+import { conditionCallerOf, type ResolvedCaller } from './resolved-caller.ts';
 
 /**
  * Who calls one MCP server, as the edge authenticated them, and the catalog they reach: made once per request by
@@ -41,8 +28,6 @@ export interface Caller {
   readonly credential: StreamCredential;
   /** The verified OAuth access token (never an API key); undefined for key and anonymous callers. */
   readonly accessToken: string | undefined;
-  /** Grants with a condition that apply to this caller; undefined: none, calls are not checked. */
-  readonly conditions?: CallConditions | undefined;
   /** The API key's name (key callers whose record has one): what audit events name the key by. */
   readonly keyName?: string | undefined;
   /**
@@ -50,47 +35,11 @@ export interface Caller {
    * calls of such workflows (a plain call pays one closure, not the objects).
    */
   readonly stepCaller?: (() => StepCaller) | undefined;
-  /** The workspace's quotas that can apply to this caller on this server (ADR 0048); undefined: none. */
-  readonly quotas?: CallQuotas | undefined;
-  /** The caller's session and the workspace's session settings (ADR 0078); undefined: the workspace keeps none. */
-  readonly session?: CallSession | undefined;
-  /** A narrowed token's caller (ADR 0084): its rights and chain of actors, for the delegation stage. */
-  readonly delegation?: CallDelegation | undefined;
-}
-
-/** A caller's session (ADR 0078): its scopes (`sessionScopes`: the key or subject, and the person) and the settings. */
-export interface CallSession {
-  readonly settings: SessionSettings;
-  readonly scopes: readonly string[];
-  /** A condition of the workspace reads the session: every call is counted in it (`session.calls`). */
-  readonly countCalls: boolean;
-}
-
-/** Whether a workspace's conditions read the session, worked out once per published document. */
-const readingSession = new WeakMap<WorkspaceAccess, boolean>();
-
-/**
- * An anonymous caller's own session (ADR 0078 amended): its MCP session, else its address, as a digest (the
- * Redis key names no address). Callers with a key or a token are their principal's session, whatever they send.
- */
-function anonymousClient(req: AuthRequest, address: string): string {
-  const mcpSession = req.header('mcp-session-id');
-  const client = mcpSession ? `m:${mcpSession}` : `ip:${address}`;
-  return createHash('sha256').update(client).digest('base64url').slice(0, 22);
-}
-
-function sessionOf(
-  access: WorkspaceAccess,
-  principal: Principal,
-  serverId: string,
-  anonymous: string | undefined,
-): { session?: CallSession } {
-  if (!access.session) return {};
-  let countCalls = readingSession.get(access);
-  if (countCalls === undefined)
-    readingSession.set(access, (countCalls = access.policies.some((p) => p.condition && usesSession(p.condition))));
-  const scopes = sessionScopes(principal, serverId, anonymous);
-  return { session: { settings: access.session, scopes, countCalls } };
+  /**
+   * What each rule knows of this caller, under the rule's name, each derived by the rule from what authentication
+   * resolved (`pipeline/caller-facts.ts`); every call of the request reads the same.
+   */
+  readonly facts: CallerFacts;
 }
 
 /**
@@ -235,9 +184,24 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     if (!decision.allowed)
       throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
     const principal = principalOf(c, acting, decision.actingVia);
-    // An anonymous caller's session is its client's own; its records say which, for the backtest's replay.
-    const client = c.identity.anonymous && access.session ? anonymousClient(req, address) : undefined;
-    if (client !== undefined) principal.client = client;
+    const who: Resolution = {
+      serverId,
+      principal,
+      identity,
+      keyName: c.keyName,
+      claims: c.claims,
+      narrowed: c.delegation,
+      access,
+      conditions: decision.conditions,
+      req,
+      address,
+      client: undefined,
+      anonymousClient,
+    };
+    // Each rule's facts about the caller (`pipeline/caller-facts.ts`), derived by the rule itself.
+    const facts = callerFactsOf(who);
+    // An anonymous caller's client a rule keyed something by: its records say which, for the backtest's replay.
+    if (who.client !== undefined) principal.client = who.client;
     const loaded = restrictCatalog(c.loaded, decision.grant, decision.who);
     return {
       principal,
@@ -245,46 +209,31 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       clientId: c.delegation ? `delegated:${c.delegation.token.jti}` : (c.keyId ?? `oauth:${c.subject}`),
       credential: c.credential,
       accessToken: c.accessToken,
-      ...(decision.conditions ? { conditions: callConditions(decision.conditions, c, acting) } : {}),
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
-      stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
-      ...quotasOf(access, c, acting, serverId),
-      ...sessionOf(access, principal, serverId, client),
-      ...(c.delegation ? { delegation: c.delegation } : {}),
+      // Not `who`: a caller kept by a long-lived answer keeps no request through it.
+      stepCaller: () => ({
+        identity,
+        condition: conditionCallerOf({ principal, identity, keyName: c.keyName, claims: c.claims }),
+      }),
+      facts,
     };
   };
 }
 
-/** The quotas of the workspace that can apply to this caller's calls on this server (none: no field, no cost). */
-function quotasOf(access: WorkspaceAccess, c: Credentialed, acting: ActingAs | undefined, serverId: string) {
-  if (!access.quotas?.length) return {};
-  const quotas = callerQuotas(
-    access,
-    {
-      keyId: c.keyId,
-      person: acting?.username,
-      subject: c.keyId === undefined && !c.identity.anonymous ? c.subject : undefined,
-      claims: c.claims,
-    },
-    serverId,
-  );
-  return quotas ? { quotas } : {};
+/** What authentication resolved (`ResolvedCaller`), with what an anonymous client is worked out from. */
+interface Resolution extends ResolvedCaller {
+  readonly req: AuthRequest;
+  readonly address: string;
+  /** The anonymous client, once a rule asked for it. */
+  client: string | undefined;
 }
 
-/** The caller as policy conditions see it (`caller.*`). */
-function callConditions(rules: ToolConditions, c: Credentialed, acting: ActingAs | undefined): CallConditions {
-  return { rules, caller: conditionCaller(c, acting) };
-}
-
-/** The caller as conditions read it (`caller.*`). */
-function conditionCaller(c: Credentialed, acting: ActingAs | undefined): StepCaller['condition'] {
-  return {
-    ...(c.keyId !== undefined ? { key_id: c.keyId } : {}),
-    ...(c.keyName !== undefined ? { key_name: c.keyName } : {}),
-    ...(c.keyId === undefined && !c.identity.anonymous && c.subject !== undefined ? { subject: c.subject } : {}),
-    ...(c.claims ? { claims: c.claims } : {}),
-    ...(acting ? { user: acting.username } : {}),
-  };
+/** An anonymous caller's own client: its MCP session, else its address, as a digest (the Redis key names no address). */
+function anonymousClient(this: Resolution): string {
+  if (this.client !== undefined) return this.client;
+  const mcpSession = this.req.header('mcp-session-id');
+  const client = mcpSession ? `m:${mcpSession}` : `ip:${this.address}`;
+  return (this.client = createHash('sha256').update(client).digest('base64url').slice(0, 22));
 }
 
 function tooManyUnauthenticated(blockedMs: number): AuthRefusal {

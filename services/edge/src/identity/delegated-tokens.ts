@@ -125,6 +125,13 @@ export interface CallDelegation {
   spent(): Promise<boolean>;
 }
 
+/**
+ * The delegation rule's caller facts (`pipeline/caller-facts.ts`): the narrowed token the caller presented, its rights
+ * and chain; undefined for every other caller (the delegation stage then costs one test).
+ */
+export const delegationFacts = (who: { readonly narrowed: CallDelegation | undefined }): CallDelegation | undefined =>
+  who.narrowed;
+
 function callDelegation(store: DelegationStore, token: DelegatedToken): CallDelegation {
   return {
     token,

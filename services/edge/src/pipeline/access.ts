@@ -28,7 +28,7 @@ export const accessStage: Stage = {
   name: 'access',
   appliesTo: () => true,
   run(s) {
-    const conditions = s.call.conditions;
+    const { access: conditions } = s.call.facts;
     if (!conditions) return undefined;
     // A condition on the caller's session (ADR 0078) is judged with the session read from Redis first.
     if (conditionsReadSession(conditions, s.tool)) return withSession(s, conditions).then((c) => check(s, c));
@@ -39,7 +39,7 @@ export const accessStage: Stage = {
 /** The conditions with the caller's session as they see it; without it (none kept, Redis unreachable) they read none. */
 async function withSession(s: CallState, conditions: CallConditions): Promise<CallConditions> {
   const { deps, call } = s;
-  const session = call.session;
+  const session = call.facts.session;
   if (!session) return conditions;
   try {
     const view = await readCallSession(s, session);

@@ -82,6 +82,7 @@ const call = (l: LoadedCatalog, args: Record<string, unknown>, name = 'log_event
   requestId: 1,
   trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
   request: {},
+  facts: {},
 });
 
 const args = { level: 'info', message: `payment by ${CARD} accepted` };

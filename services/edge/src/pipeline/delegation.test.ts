@@ -102,7 +102,7 @@ const call = (name: string, args: Record<string, unknown>, d: CallDelegation): T
   trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
   request: {},
   stepCaller: () => ({ identity: { keyId: 'k1' }, condition: { key_id: 'k1' } }),
-  delegation: d,
+  facts: { delegation: d },
 });
 
 /** A later stage that refuses every call (as a quota without room would). */
@@ -171,7 +171,7 @@ describe('the delegation stage', () => {
   it('a caller without a narrowed token passes untouched', async () => {
     const f = fakes();
     const { d } = delegation(token());
-    const plain = { ...call('read', {}, d), delegation: undefined };
+    const plain = { ...call('read', {}, d), facts: {} };
     await runCall(f.deps, plain, read, { stages: [delegationStage] });
     expect(f.jobs).toHaveLength(1);
     expect(f.audit).toEqual([]);

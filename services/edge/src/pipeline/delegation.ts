@@ -24,7 +24,7 @@ export const delegationStage: Stage = {
   name: 'delegation',
   appliesTo: () => true,
   run(s) {
-    const d = s.call.delegation;
+    const d = s.call.facts.delegation;
     if (!d) return undefined;
     const name = s.tool.def.name;
     if (!s.read && d.token.tools && !d.token.tools.includes(name))

@@ -174,7 +174,8 @@ function startProducerSpan(invocationId: string, tool: string) {
 
 /** What the caller authenticated with, for the worker to judge again before each hosted step (none: anonymous). */
 function callerStandingOf(call: ToolCall): Pick<ToolInvokeJob, 'callerStanding'> {
-  const { credential, delegation } = call;
+  const { credential } = call;
+  const { delegation } = call.facts;
   if (!credential || credential.kind === 'anonymous') return {};
   return {
     callerStanding: {

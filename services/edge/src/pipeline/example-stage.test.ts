@@ -91,6 +91,7 @@ const call = (name: string, args: Record<string, unknown>): ToolCall => ({
   requestId: 1,
   trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
   request: {},
+  facts: {},
 });
 
 describe('an example stage added to the pipeline', () => {

@@ -4,7 +4,13 @@ import { quotaAlertEvent, quotaEvent, type CallEventBase } from '@toolplane/acce
 import { callEvents } from '../calls/call-audit.ts';
 import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
 import { quotaRefusalFacts, quotaRefusalMessage } from '@toolplane/queue';
-import { jobCharge, quotasOfTool, type ChargeOutcome, type QuotaCharge } from '../governance/quotas.ts';
+import {
+  jobCharge,
+  quotasOfTool,
+  type CallQuotas,
+  type ChargeOutcome,
+  type QuotaCharge,
+} from '../governance/quotas.ts';
 import { budgetCaller } from '../governance/shadow-decisions.ts';
 import { errorResult, refuse } from './refusal.ts';
 import type { CallState, Ending, Stage, Verdict } from './stage.ts';
@@ -20,17 +26,17 @@ import type { CallState, Ending, Stage, Verdict } from './stage.ts';
 export const quotaStage: Stage = {
   name: 'quota',
   appliesTo: () => true,
-  run: (s) => (s.call.quotas && s.deps.quotas ? chargeQuotas(s) : undefined),
+  run: (s) => (s.call.facts.quota && s.deps.quotas ? chargeQuotas(s, s.call.facts.quota) : undefined),
 };
 
-async function chargeQuotas(s: CallState): Promise<Verdict> {
+async function chargeQuotas(s: CallState, callerQuotas: CallQuotas): Promise<Verdict> {
   const { deps, call, tool } = s;
-  const rules = quotasOfTool(call.quotas!, tool.def.name);
+  const rules = quotasOfTool(callerQuotas, tool.def.name);
   const quotas = deps.quotas!;
   if (rules.length === 0) return undefined;
   let outcome;
   try {
-    outcome = await quotas.meter.charge(call.quotas!, rules, tool.rules.cost ?? 1);
+    outcome = await quotas.meter.charge(callerQuotas, rules, tool.rules.cost ?? 1);
   } catch (err) {
     deps.log.warn({ tool: tool.def.name, err: String(err) }, 'quotas could not be checked');
     if (quotas.failOpen) return undefined;
@@ -45,7 +51,7 @@ async function chargeQuotas(s: CallState): Promise<Verdict> {
     tool: tool.def.name,
     events: () => (events ??= callEvents(call, tool.def.name)),
     principal: call.principal,
-    person: call.quotas!.caller.person,
+    person: callerQuotas.caller.person,
   };
   observeQuotas(deps, who, outcome, s.invocationId);
   if (outcome.refused) {

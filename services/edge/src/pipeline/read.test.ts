@@ -63,7 +63,7 @@ function fakes(rules: QuotaRule[]) {
     requestId: 1,
     trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
     request: {},
-    quotas: { workspaceId, rules, caller: { keyId: 'k1' } },
+    facts: { quota: { workspaceId, rules, caller: { keyId: 'k1' } } },
   };
   return { jobs, deps, call };
 }
@@ -127,7 +127,7 @@ describe('a read under a narrowed token (issue #89)', () => {
   it('spends one of its calls: once they are spent, a read is refused and no job is queued', async () => {
     const f = fakes([]);
     const { delegation } = narrowed(1);
-    const call = { ...f.call, delegation };
+    const call = { ...f.call, facts: { ...f.call.facts, delegation } };
     const run = () => runCall(f.deps, call, readTool(call.name), { stages: readStages, read }).then(toolResultValue);
     expect((await run()).mcpResult).toBeDefined();
     const spent = await run();
@@ -139,7 +139,7 @@ describe('a read under a narrowed token (issue #89)', () => {
   it('meets its conditions: one on arguments is false for a read, which is refused unsent and uncharged', async () => {
     const f = fakes([]);
     const { left, delegation } = narrowed(5, { conditions: ['args.amount <= 100'] });
-    const call = { ...f.call, delegation };
+    const call = { ...f.call, facts: { ...f.call.facts, delegation } };
     const refused = await runCall(f.deps, call, readTool(call.name), { stages: readStages, read }).then(
       toolResultValue,
     );

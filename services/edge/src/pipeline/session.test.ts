@@ -88,7 +88,9 @@ function call(name: string, principal: Principal, rules: SessionRule[], countCal
     requestId: 1,
     trace: { traceparent: undefined, tracestate: undefined, protocolVersion: undefined },
     request: {},
-    session: { settings: { ttlSeconds: 600, rules }, scopes: sessionScopes(principal, 's1'), countCalls },
+    facts: {
+      session: { settings: { ttlSeconds: 600, rules }, scopes: sessionScopes(principal, 's1'), countCalls },
+    },
   };
 }
 

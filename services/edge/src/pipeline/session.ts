@@ -17,7 +17,7 @@ import type {
   ToolOutcome,
 } from '@toolplane/contracts';
 import { addToSession, readSession, type SessionView } from '@toolplane/queue';
-import type { CallSession } from '../identity/authenticate.ts';
+import type { CallSession } from '../governance/sessions.ts';
 import { callEvents } from '../calls/call-audit.ts';
 import type { LoadedTool } from '../state/catalogs.ts';
 import { budgetCaller } from '../governance/shadow-decisions.ts';
@@ -40,7 +40,7 @@ export const sessionStage: Stage = {
   // classification; it is no call of a tool: not counted, and it sends nothing out.
   appliesTo: () => true,
   run(s) {
-    const session = s.call.session;
+    const session = s.call.facts.session;
     if (!session) return undefined;
     const { tool } = s;
     const brings = (tool.rules.labels?.results.length ?? 0) > 0 || tool.rules.scannedResults || tool.workflow;

@@ -23,7 +23,7 @@ export interface McpEndpointDeps {
 
 /** Whom a long-lived answer acts for besides its credential: a narrowed token's chain, the person; none: undefined. */
 function streamPrincipal(caller: Caller): StreamPrincipal | undefined {
-  const tokenChain = caller.delegation?.token.chain;
+  const tokenChain = caller.facts.delegation?.token.chain;
   const { username, userId } = caller.principal;
   if (!tokenChain && username === undefined) return undefined;
   return {

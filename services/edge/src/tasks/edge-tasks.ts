@@ -74,7 +74,8 @@ export function taskScope(ctx: EdgeCallContext): string {
  * and the token's expiry (an OAuth token's or a narrowed token's).
  */
 function credentialOf(ctx: EdgeCallContext): Pick<TaskRecord, 'keyHash' | 'credentialExpiresAt' | 'tokenChain'> {
-  const { credential, delegation } = ctx.caller;
+  const { credential, facts } = ctx.caller;
+  const { delegation } = facts;
   if (credential.kind === 'anonymous') return {};
   return {
     ...(credential.kind === 'key' ? { keyHash: credential.keyHash } : {}),
