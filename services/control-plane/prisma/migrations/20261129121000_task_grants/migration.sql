@@ -4,7 +4,6 @@ CREATE TABLE "task_grants" (
     "workspace_id" UUID NOT NULL,
     "purpose" TEXT NOT NULL,
     "person" TEXT NOT NULL,
-    "servers" TEXT[],
     "tools" TEXT[],
     "bounds" JSONB NOT NULL,
     "calls" INTEGER NOT NULL,
