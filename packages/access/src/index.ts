@@ -46,9 +46,11 @@ export { portableRules } from './rules.ts';
 export {
   CallerFacets,
   judgePortable,
+  refusalOf,
   ruleCallerOf,
   ruleSettingsLoosened,
   ruleSettingsProblems,
   settingsFor,
 } from './portable-rule.ts';
-export type { PortableRule } from './portable-rule.ts';
+export type { PortableRule, RuleDecision } from './portable-rule.ts';
+export { grantApproval, taskGrant } from './task-grant.ts';

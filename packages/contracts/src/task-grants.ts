@@ -36,4 +36,7 @@ export const TaskGrant = z.object({
 export type TaskGrant = z.infer<typeof TaskGrant>;
 
 /** The limit of a narrowed token's chain that counts a grant's calls: one counter for every token redeemed from it. */
-export const taskGrantLimit = (grant: Pick<TaskGrant, 'id' | 'calls'>) => ({ jti: `grant:${grant.id}`, calls: grant.calls });
+export const taskGrantLimit = (grant: Pick<TaskGrant, 'id' | 'calls'>) => ({
+  jti: `grant:${grant.id}`,
+  calls: grant.calls,
+});

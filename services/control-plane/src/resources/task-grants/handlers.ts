@@ -35,8 +35,7 @@ async function byId(db: Db, workspaceId: string, id: string): Promise<TaskGrantR
 function boundProblems(bounds: CreateTaskGrantBody['bounds']): ProblemIssue[] {
   return bounds.flatMap((b, i) => {
     const compiled = compileCondition(b.condition);
-    if (!compiled.ok)
-      return compiled.problems.map((p) => ({ path: `/bounds/${i}/condition`, message: p.message }));
+    if (!compiled.ok) return compiled.problems.map((p) => ({ path: `/bounds/${i}/condition`, message: p.message }));
     if (usesSession(compiled))
       return [{ path: `/bounds/${i}/condition`, message: 'a task grant’s bound cannot read the session' }];
     return [];

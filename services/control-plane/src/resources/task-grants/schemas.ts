@@ -21,11 +21,7 @@ export const CreateTaskGrantBody = z.strictObject({
   purpose: z.string().min(1).max(2000).describe('What the task is for, in words (shown to the person it acts for).'),
   person: z.string().min(1).max(200).describe('The external user it acts for: who approves the calls it holds.'),
   tools: z.array(z.string().min(1).max(200)).min(1).max(500).describe('The tools it covers, by name.'),
-  bounds: z
-    .array(Bound)
-    .max(50)
-    .default([])
-    .describe('Bounds on the covered calls’ arguments: every one must hold.'),
+  bounds: z.array(Bound).max(50).default([]).describe('Bounds on the covered calls’ arguments: every one must hold.'),
   calls: z.number().int().min(0).max(1_000_000).describe('Calls it allows, across every token redeemed from it.'),
   expiresAt: z.iso.datetime({ offset: true }).describe('When it ends (at most 30 days ahead).'),
   offGrant: z
