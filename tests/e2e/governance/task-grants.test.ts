@@ -153,7 +153,8 @@ describe('task grants', () => {
           await call(agent, 'search_tickets', { status: 'closed', limit: 10 }),
           await call(agent, 'search_tickets', { status: 'open', limit: 51 }),
           await call(agent, 'search_tickets', { status: 'open', limit: 1e3 }),
-          await call(agent, 'search_tickets', { status: 'open' }),
+          // A missing argument (`limit` has a default, which the bound reads as sent: `status` has none).
+          await call(agent, 'search_tickets', { limit: 10 }),
           await call(agent, 'get_ticket', { ticket_id: 'T-1' }),
         ] as const,
     );
