@@ -53,4 +53,3 @@ export {
   settingsFor,
 } from './portable-rule.ts';
 export type { PortableRule, RuleDecision } from './portable-rule.ts';
-export { grantApproval, taskGrant } from './task-grant.ts';

@@ -83,7 +83,7 @@ const holdSeconds = (grant: TaskGrant) =>
   Math.min(86_400, Math.max(60, Math.ceil((Date.parse(grant.expiresAt) - Date.now()) / 1000)));
 
 /** The approval a held off-grant call waits for: the grant's person, once, for exactly this call. */
-export function grantApproval(grant: TaskGrant, because: string): PolicyApprovalRule {
+function grantApproval(grant: TaskGrant, because: string): PolicyApprovalRule {
   return {
     version: `task-grant:${grant.id}`,
     approvers: { people: [grant.person] },

@@ -7,13 +7,12 @@ import { z } from 'zod';
  * expiry and revocation; its budget of calls is a limit of the token's chain (`taskGrantLimit`), spent by every token
  * redeemed from it.
  */
-export const TaskGrantBound = z.object({
+const TaskGrantBound = z.object({
   /** Named in what an off-grant call's refusal or hold says. */
   name: z.string(),
   /** A CEL condition over `args` (and `tool`), compiled by the control plane when the grant was made. */
   condition: z.string(),
 });
-export type TaskGrantBound = z.infer<typeof TaskGrantBound>;
 
 export const TaskGrant = z.object({
   id: z.string(),
