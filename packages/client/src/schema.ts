@@ -473,8 +473,8 @@ export interface paths {
     put?: never;
     /**
      * Revoke a task grant
-     * @description Every later call of a token redeemed from it is off-grant (refused or held, as the grant says), on
-     * every edge; no new token is redeemed from it. Revoking a revoked grant changes nothing.
+     * @description Every later call of a token redeemed from it is refused, on every edge; no new token is redeemed
+     * from it. Revoking a revoked grant changes nothing.
      */
     post: operations['revokeTaskGrant'];
     delete?: never;

@@ -95,10 +95,7 @@ export const DelegationRequest = z
     expires_in: z.number().int().min(1).optional(),
     /** The name of the actor the token is for (a sub-agent), for its `act` claim; default `token:<jti>`. */
     actor: z.string().min(1).max(200).optional(),
-    /**
-     * A task grant to redeem (ADR 0108): the token carries its id, its tools are the grant's (within the subject's),
-     * it lives no longer than the grant, and its calls count against the grant's budget.
-     */
+    /** A task grant to redeem (ADR 0108): the token carries its id, each call is held to it and spends its budget. */
     grant: z.string().min(1).max(200).optional(),
   })
   .strict();

@@ -1,4 +1,4 @@
-import type { PolicyPrincipal, QuotaRule, TaskGrant, WorkspaceAccess } from '@toolplane/contracts';
+import { TaskGrant, type PolicyPrincipal, type QuotaRule, type WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
 import { enterpriseIdpRules } from '../enterprise-idps/rules.ts';
@@ -47,22 +47,19 @@ const EXPIRED_GRANTS_KEPT_MS = 86_400_000;
 
 /** The workspace's task grants as the edges judge calls by them: live, revoked, or expired within the last day. */
 async function publishedGrants(db: Db, workspaceId: string): Promise<TaskGrant[]> {
+  const since = new Date(Date.now() - EXPIRED_GRANTS_KEPT_MS);
   const rows = await db.taskGrant.findMany({
-    where: { workspaceId, expiresAt: { gt: new Date(Date.now() - EXPIRED_GRANTS_KEPT_MS) } },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    where: { workspaceId, expiresAt: { gt: since } },
+    orderBy: { createdAt: 'asc' },
   });
-  return rows.map((r) => ({
-    id: r.id,
-    purpose: r.purpose,
-    person: r.person,
-    tools: r.tools,
-    bounds: r.bounds as TaskGrant['bounds'],
-    calls: r.calls,
-    expiresAt: r.expiresAt.toISOString(),
-    offGrant: r.offGrant as TaskGrant['offGrant'],
-    mode: r.mode as TaskGrant['mode'],
-    ...(r.revokedAt ? { revokedAt: r.revokedAt.toISOString() } : {}),
-  }));
+  // The published form keeps its own fields only (zod drops the row's others).
+  return rows.map(({ expiresAt, revokedAt, ...row }) =>
+    TaskGrant.parse({
+      ...row,
+      expiresAt: expiresAt.toISOString(),
+      ...(revokedAt ? { revokedAt: revokedAt.toISOString() } : {}),
+    }),
+  );
 }
 
 /**

@@ -25,10 +25,11 @@ function present(row: TaskGrantRow) {
   };
 }
 
+/** The workspace's grant `id`, else 404 (another workspace's too). */
 async function byId(db: Db, workspaceId: string, id: string): Promise<TaskGrantRow> {
-  const row = isUuid(id) ? await db.taskGrant.findFirst({ where: { id, workspaceId } }) : null;
-  if (!row) throw new NotFoundError('task grant', id);
-  return row;
+  const found = isUuid(id) && (await db.taskGrant.findFirst({ where: { workspaceId, id } }));
+  if (found) return found;
+  throw new NotFoundError('task grant', id);
 }
 
 /** Each bound's condition compiled (never one that reads the session): every problem at its own path. */
@@ -85,11 +86,10 @@ export async function createTaskGrant(
 
 /** `GET /task_grants`: the workspace's grants, newest first. */
 export async function listTaskGrants({ db }: ControlPlaneDeps, { caller }: Input) {
-  const rows = await db.taskGrant.findMany({
-    where: { workspaceId: caller.workspaceId },
-    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-  });
-  return { data: rows.map(present) };
+  const order = { createdAt: 'desc' as const };
+  return {
+    data: (await db.taskGrant.findMany({ orderBy: order, where: { workspaceId: caller.workspaceId } })).map(present),
+  };
 }
 
 /** `GET /task_grants/{id}`. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { audited, json, jsonList, problems } from '../../openapi/registry.ts';
-import { get, post, type Operation } from '../operation.ts';
+import { audited, json, problems } from '../../openapi/registry.ts';
+import { post, type Operation } from '../operation.ts';
+import { rowOperations } from '../row-operations.ts';
 import * as handlers from './handlers.ts';
 import { CreateTaskGrantBody, TaskGrantParams } from './schemas.ts';
 
@@ -20,7 +21,17 @@ const TaskGrant = z
   })
   .meta({ id: 'TaskGrant' });
 
-const tags = ['task-grants'];
+const rows = rowOperations({
+  row: TaskGrant,
+  params: TaskGrantParams,
+  path: '/task_grants',
+  one: 'TaskGrant',
+  many: 'TaskGrants',
+  listId: 'TaskGrantList',
+  noun: 'task grant',
+  audit: 'task_grant',
+  tags: ['task-grants'],
+});
 
 /**
  * Task grants (ADR 0108): what a person approved a task may do. Redeemed at an edge's token exchange for narrowed
@@ -28,9 +39,7 @@ const tags = ['task-grants'];
  * the edges with the workspace's access policies.
  */
 export const taskGrantsOperations: Operation[] = [
-  post('/task_grants', 'createTaskGrant', {
-    'x-audit': audited('task_grant.create'),
-    tags,
+  rows.create({
     summary: 'Grant a task what it may do',
     description:
       'The tools the task may call, bounds on their arguments (CEL conditions over `args`, each compiled here), a ' +
@@ -38,30 +47,23 @@ export const taskGrantsOperations: Operation[] = [
       'person’s approval, or `refuse`). 422 lists every problem (an unknown person or tool, a bound that does not ' +
       'compile or reads the session, an expiry past or more than 30 days ahead). Redeem it at an edge’s ' +
       '`/oauth/token-exchange` with `grant` in the `toolplane_delegation` entry.',
-    responses: { 201: json('The task grant.', TaskGrant), ...problems(400, 403, 413, 415, 422) },
     body: CreateTaskGrantBody.meta({ id: 'CreateTaskGrantBody' }),
+    problems: [400, 403, 413, 415, 422],
     handler: handlers.createTaskGrant,
   }),
-  get('/task_grants', 'listTaskGrants', {
-    tags,
-    summary: 'List the workspace’s task grants',
-    responses: { 200: jsonList('The task grants, newest first.', TaskGrant, 'TaskGrantList'), ...problems(403) },
+  rows.list({
+    answer: 'The task grants, newest first.',
     handler: handlers.listTaskGrants,
+    summary: 'List the workspace’s task grants',
   }),
-  get('/task_grants/{id}', 'getTaskGrant', {
-    tags,
-    summary: 'Get a task grant',
-    responses: { 200: json('The task grant.', TaskGrant), ...problems(403, 404) },
-    params: TaskGrantParams,
-    handler: handlers.getTaskGrant,
-  }),
+  rows.get({ handler: handlers.getTaskGrant, summary: 'Get a task grant' }),
   post('/task_grants/{id}/revoke', 'revokeTaskGrant', {
     'x-audit': audited('task_grant.revoke'),
-    tags,
+    tags: ['task-grants'],
     summary: 'Revoke a task grant',
     description:
-      'Every later call of a token redeemed from it is off-grant (refused or held, as the grant says), on every ' +
-      'edge; no new token is redeemed from it. Revoking a revoked grant changes nothing.',
+      'Every later call of a token redeemed from it is refused, on every edge; no new token is redeemed from it. ' +
+      'Revoking a revoked grant changes nothing.',
     responses: { 200: json('The task grant as revoked.', TaskGrant), ...problems(403, 404) },
     params: TaskGrantParams,
     handler: handlers.revokeTaskGrant,
