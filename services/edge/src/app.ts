@@ -54,7 +54,7 @@ function enterpriseAsOf(
   env: EdgeEnv,
   r: EdgeResources,
   log: Logger,
-  limiter: UnauthenticatedLimiter,
+  { limiter, dpop }: { limiter: UnauthenticatedLimiter; dpop: DpopProofs },
 ): EnterpriseAuthorizationServer | undefined {
   if (!env.ENTERPRISE_AS_SIGNING_KEY_FILE || !env.PUBLIC_URL) return undefined;
   const { redis, keys } = r;
@@ -68,6 +68,7 @@ function enterpriseAsOf(
       claimOnce: async (id, seconds) => (await redis.set(jtiKey(id), '1', 'EX', seconds, 'NX')) === 'OK',
       audit: r.audit,
       limiter,
+      dpop,
       log,
     },
     {
@@ -87,10 +88,10 @@ function protectedResourceOf(env: EdgeEnv, own: EnterpriseAuthorizationServer | 
 }
 
 /** The edges' own authorization server and what accepts bearer tokens (each may be absent). */
-function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger) {
+function bearerTokensOf(env: EdgeEnv, r: EdgeResources, log: Logger, dpop: DpopProofs) {
   // One budget of unauthenticated requests per address: MCP requests' 401s and the token endpoint's failed logins.
   const limiter = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
-  const enterpriseAs = enterpriseAsOf(env, r, log, limiter);
+  const enterpriseAs = enterpriseAsOf(env, r, log, { limiter, dpop });
   return { enterpriseAs, oauth: protectedResourceOf(env, enterpriseAs), limiter };
 }
 
@@ -121,9 +122,9 @@ function edgeAuthenticator(
 
 /** Bearer tokens (the external issuer's, the edges' own, ADR 0082) and narrowed tokens (ADR 0084) with their endpoint. */
 function credentials(env: EdgeEnv, r: EdgeResources, log: Logger) {
-  const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, r, log);
-  const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
   const dpop = new DpopProofs(r.redis, env.REDIS_PREFIX);
+  const { enterpriseAs, oauth, limiter } = bearerTokensOf(env, r, log, dpop);
+  const delegations = new DelegatedTokens(r.redis, env.REDIS_PREFIX);
   const tokenExchange = tokenExchangeRoute({
     ...r,
     keys: r.apiKeys,

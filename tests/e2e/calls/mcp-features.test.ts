@@ -162,6 +162,67 @@ describe('resources, templates, prompts and completions of attached external ser
   });
 });
 
+describe('Mcp-Name on prompts/get and resources/read (2026-07-28, SEP-2243)', () => {
+  /** A raw 2026-07-28 request with the standard headers; `name` is the `Mcp-Name` header (undefined: none sent). */
+  async function modern(method: string, params: Record<string, unknown>, name: string | undefined) {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-api-key': stack.bootstrapKey,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(name !== undefined ? { 'mcp-name': name } : {}),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method,
+        params: {
+          ...params,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'mcp-name', version: '1' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+    });
+    const text = await res.text();
+    const json = text.startsWith('event:') || text.startsWith('data:') ? text.slice(text.indexOf('{')) : text;
+    return { status: res.status, body: JSON.parse(json) as { result?: unknown; error?: { code: number } } };
+  }
+  const base64 = (value: string) => `=?base64?${Buffer.from(value).toString('base64')}?=`;
+
+  it.each([
+    ['prompts/get', { name: 'summarize', arguments: { topic: 'queues' } }, 'summarize'],
+    ['resources/read', { uri: 'docs://readme' }, 'docs://readme'],
+  ])(
+    '%s: served when the header names the body, refused 400 / -32020 when it differs or is missing',
+    async (method, params, name) => {
+      expect(await modern(method, params, name)).toMatchObject({ status: 200, body: { result: expect.any(Object) } });
+      // Whitespace around the value and the Base64 form name the same.
+      expect((await modern(method, params, `  ${name} `)).status).toBe(200);
+      expect((await modern(method, params, base64(name))).status).toBe(200);
+      const before = docs.requests.length;
+      for (const header of ['greet', 'docs://other', undefined]) {
+        const refused = await modern(method, params, header);
+        expect([header, refused]).toEqual([
+          header,
+          { status: 400, body: expect.objectContaining({ error: expect.objectContaining({ code: -32020 }) }) },
+        ]);
+      }
+      expect(docs.requests.length).toBe(before);
+    },
+  );
+
+  it('resources/subscribe is no method of 2026-07-28: a listen stream subscribes (its resourceSubscriptions)', async () => {
+    const refused = await modern('resources/subscribe', { uri: 'docs://readme' }, 'docs://readme');
+    expect(refused.body.error?.code).toBe(-32601);
+  });
+});
+
 describe('reads under a narrowed token (ADR 0084, issue #89)', () => {
   /** A token narrowed from a new runtime key at the edge's token endpoint (RFC 8693), with these rights. */
   async function narrowed(details: Record<string, unknown>): Promise<string> {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { Redis } from 'ioredis';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 import { dumpPostgres, dumpRedis } from '../../helpers/output-search.ts';
 import { startTestStack } from '../../helpers/stack.ts';
@@ -66,11 +66,18 @@ function idJag(o: IdJagOptions = {}): Promise<string> {
 }
 
 /** The token request (client_secret_basic unless `auth` says otherwise); the answer's status and JSON body. */
-async function redeem(assertion: string, auth: { id?: string; secret?: string; form?: Record<string, string> } = {}) {
+async function redeem(
+  assertion: string,
+  auth: { id?: string; secret?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+) {
   const basic = Buffer.from(`${auth.id ?? clientId}:${auth.secret ?? clientSecret}`).toString('base64');
   const res = await fetch(`${edgeUrl}/oauth/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${basic}`,
+      ...auth.headers,
+    },
     body: new URLSearchParams({
       grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
       assertion,
@@ -188,6 +195,7 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       jwks_uri: `${edgeUrl}/oauth/jwks`,
       grant_types_supported: ['urn:ietf:params:oauth:grant-type:jwt-bearer'],
       authorization_grant_profiles_supported: ['urn:ietf:params:oauth:grant-profile:id-jag'],
+      dpop_signing_alg_values_supported: expect.arrayContaining(['ES256', 'EdDSA']),
     });
     const jwks = (await (await fetch(`${edgeUrl}/oauth/jwks`)).json()) as { keys: { kty: string; d?: string }[] };
     expect(jwks.keys).toHaveLength(1);
@@ -248,6 +256,60 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       .setExpirationTime('5m')
       .sign(external.signingKey);
     expect((await callAs(token, serverA.mcpUrl)).structuredContent).toMatchObject({ id: 'TCK-1' });
+  });
+
+  it('binds the token to a DPoP key when the request carries a proof (RFC 9449): then only its proofs reach the server', async () => {
+    const key = async () => {
+      const { publicKey, privateKey } = await generateKeyPair('ES256');
+      return { jwk: await exportJWK(publicKey), privateKey };
+    };
+    const proof = (k: { jwk: JWK; privateKey: CryptoKey }, htu: string, claims: Record<string, unknown> = {}) =>
+      new SignJWT({ htm: 'POST', htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000), ...claims })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: k.jwk })
+        .sign(k.privateKey);
+    const [mine, other] = [await key(), await key()];
+    const tokenUrl = `${edgeUrl}/oauth/token`;
+    const badProof = await redeem(await idJag(), { headers: { dpop: await proof(mine, `${tokenUrl}x`) } });
+    expect(badProof).toMatchObject({ status: 400, body: { error: 'invalid_dpop_proof' } });
+    const bound = await redeem(await idJag(), { headers: { dpop: await proof(mine, tokenUrl) } });
+    expect(bound).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
+    const token = bound.body.access_token!;
+    const ath = createHash('sha256').update(token).digest('base64url');
+    const call = (headers: Record<string, string>) =>
+      fetch(serverA.mcpUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          ...headers,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+        }),
+      });
+    const good = await proof(mine, serverA.mcpUrl, { ath });
+    const answered = await call({ authorization: `DPoP ${token}`, dpop: good });
+    expect(answered.status).toBe(200);
+    expect(JSON.stringify(await answered.json())).toContain('TCK-1');
+    const before = upstream.requests.length;
+    for (const [what, headers] of [
+      ['as a bearer token', { authorization: `Bearer ${token}` }],
+      ['without a proof', { authorization: `DPoP ${token}` }],
+      ['another key', { authorization: `DPoP ${token}`, dpop: await proof(other, serverA.mcpUrl, { ath }) }],
+      ['a replayed proof', { authorization: `DPoP ${token}`, dpop: good }],
+    ] as [string, Record<string, string>][]) {
+      const res = await call(headers);
+      expect([what, res.status, res.headers.get('www-authenticate')]).toEqual([
+        what,
+        401,
+        expect.stringMatching(/^DPoP /),
+      ]);
+    }
+    expect(upstream.requests.length).toBe(before);
   });
 
   it('refuses a token whose person was deleted (the edges’ own, an external issuer’s): nothing runs with shared credentials', async () => {

@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -6,7 +7,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
@@ -23,9 +24,9 @@ let resource: string;
 let api: ManagementClient;
 
 async function token(
-  claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey } = {},
+  claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey; jkt?: string } = {},
 ): Promise<string> {
-  return new SignJWT({ scope: claims.scope ?? 'mcp:tools' })
+  return new SignJWT({ scope: claims.scope ?? 'mcp:tools', ...(claims.jkt ? { cnf: { jkt: claims.jkt } } : {}) })
     .setProtectedHeader({ alg: 'RS256', kid: claims.key === foreignKey ? 'foreign' : 'k1' })
     .setSubject('alice')
     .setIssuer(claims.iss ?? issuer)
@@ -85,6 +86,7 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
       authorization_servers: [issuer],
       scopes_supported: ['mcp:tools'],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: expect.arrayContaining(['ES256', 'EdDSA', 'RS256']),
       resource_name: `Toolplane MCP server ${example.serverId}`,
     });
   });
@@ -156,6 +158,132 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('DPoP-bound access tokens (RFC 9449, ADR 0106)', () => {
+  interface DpopKey {
+    jwk: JWK;
+    privateKey: CryptoKey;
+    jkt: string;
+  }
+  const dpopKey = async (): Promise<DpopKey> => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    return { jwk, privateKey, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
+  };
+  /** A proof for one request; `claims` overrides any claim (a wrong `htu`, a reused `jti`, …). */
+  const proof = (key: DpopKey, htm: string, htu: string, claims: Record<string, unknown> = {}) =>
+    new SignJWT({ htm, htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000), ...claims })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
+      .sign(key.privateKey);
+  const ath = (t: string) => createHash('sha256').update(t).digest('base64url');
+  const args = { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } };
+  /** One raw `tools/call` with the given credential headers. */
+  const rawCall = (headers: Record<string, string>) =>
+    fetch(example.mcpUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+        ...headers,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: args }),
+    });
+
+  it('a token carrying cnf.jkt is accepted only as DPoP with a fresh proof of its key; unbound ones as before', async () => {
+    const mine = await dpopKey();
+    const other = await dpopKey();
+    const bound = await token({ jkt: mine.jkt });
+    // The official client, each request with `Authorization: DPoP` and a fresh proof.
+    const withProof: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const headers = new Headers(init?.headers);
+      headers.set('authorization', `DPoP ${bound}`);
+      headers.set(
+        'dpop',
+        await proof(mine, init?.method ?? 'GET', `${url.origin}${url.pathname}`, { ath: ath(bound) }),
+      );
+      return fetch(input, { ...init, headers });
+    };
+    const client = new Client({ name: 'oauth-dpop', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { fetch: withProof }));
+    expect((await client.callTool(args)).structuredContent).toMatchObject({ id: 'TCK-1' });
+    await client.close();
+
+    const url = example.mcpUrl;
+    const replayed = await proof(mine, 'POST', url, { ath: ath(bound) });
+    expect((await rawCall({ authorization: `DPoP ${bound}`, dpop: replayed })).status).toBe(200);
+    const before = upstream.requests.length;
+    const refusals: [string, Record<string, string>][] = [
+      ['as a bearer token', { authorization: `Bearer ${bound}` }],
+      ['without a proof', { authorization: `DPoP ${bound}` }],
+      ['another key', { authorization: `DPoP ${bound}`, dpop: await proof(other, 'POST', url, { ath: ath(bound) }) }],
+      ['a replayed proof', { authorization: `DPoP ${bound}`, dpop: replayed }],
+      ['a wrong htm', { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'GET', url, { ath: ath(bound) }) }],
+      [
+        'a wrong htu',
+        { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'POST', `${url}x`, { ath: ath(bound) }) },
+      ],
+      ['a wrong ath', { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'POST', url, { ath: ath('other') }) }],
+      [
+        'an old iat',
+        { authorization: `DPoP ${bound}`, dpop: await proof(mine, 'POST', url, { ath: ath(bound), iat: 1 }) },
+      ],
+    ];
+    for (const [what, headers] of refusals) {
+      const res = await rawCall(headers);
+      expect([what, res.status]).toEqual([what, 401]);
+      expect([what, res.headers.get('www-authenticate')]).toEqual([what, expect.stringMatching(/^DPoP error=/)]);
+    }
+    expect(upstream.requests.length).toBe(before);
+
+    // A token without cnf is a bearer token, as before; sent as DPoP it claims a binding it does not have.
+    const unbound = await token();
+    expect((await rawCall({ authorization: `Bearer ${unbound}` })).status).toBe(200);
+    const claimed = await rawCall({
+      authorization: `DPoP ${unbound}`,
+      dpop: await proof(mine, 'POST', url, { ath: ath(unbound) }),
+    });
+    expect(claimed.status).toBe(401);
+    // Canary: no service printed either token.
+    const output = stack.processes.map((p) => p.output()).join('\n');
+    expect(output).not.toContain(bound);
+    expect(output).not.toContain(unbound);
+  });
+
+  it('a bound token is exchanged for a narrowed one only with a proof of its key, and the child stays bound', async () => {
+    const mine = await dpopKey();
+    const other = await dpopKey();
+    const bound = await token({ jkt: mine.jkt });
+    const exchangeUrl = `${stack.edgeUrl}/oauth/token-exchange`;
+    const exchange = async (headers: Record<string, string>) => {
+      const form = new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: bound,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        authorization_details: JSON.stringify([
+          { type: 'toolplane_delegation', actor: 'bound-agent', servers: [example.serverId], tools: ['get_ticket'] },
+        ]),
+      });
+      const res = await fetch(exchangeUrl, { method: 'POST', body: form, headers });
+      return { status: res.status, body: (await res.json()) as Record<string, string> };
+    };
+    expect(await exchange({})).toMatchObject({ status: 400, body: { error: 'invalid_dpop_proof' } });
+    expect(await exchange({ dpop: await proof(other, 'POST', exchangeUrl) })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_dpop_proof' },
+    });
+    const child = await exchange({ dpop: await proof(mine, 'POST', exchangeUrl) });
+    expect(child).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
+    const narrowed = child.body.access_token!;
+    expect((await rawCall({ authorization: `Bearer ${narrowed}` })).status).toBe(401);
+    const ok = await rawCall({
+      authorization: `DPoP ${narrowed}`,
+      dpop: await proof(mine, 'POST', example.mcpUrl, { ath: ath(narrowed) }),
+    });
+    expect(ok.status).toBe(200);
   });
 });
 

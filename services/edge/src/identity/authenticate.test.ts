@@ -13,6 +13,7 @@ import {
 import type { LoadedCatalog } from '../state/catalogs.ts';
 import { OAuthResourceServer, type TokenCheck } from './oauth.ts';
 import { stateMessages, stateUnavailable } from '../state/runtime-state.ts';
+import { DpopRefusal } from './dpop.ts';
 
 // Authentication as a function of the request and the edge's published state (fakes of the edge's own caches):
 // every refusal's status, JSON-RPC code, message and headers, and the Caller it resolves otherwise.
@@ -83,10 +84,18 @@ interface World {
   narrowed?: Record<string, DelegatedToken>;
   /** Names of people gone (deleted, deactivated). */
   former?: string[];
+  /** DPoP proofs by value: the key thumbprint each proves (absent: the proof is refused as used before). */
+  proofs?: Record<string, string>;
 }
 
 function setup(world: World = {}) {
-  const seen = { touched: [] as string[], counted: [] as string[], records: [] as ExecutionRecord[], userLookups: 0 };
+  const seen = {
+    touched: [] as string[],
+    counted: [] as string[],
+    records: [] as ExecutionRecord[],
+    userLookups: 0,
+    proofs: [] as string[],
+  };
   const keys = new Map(Object.entries(world.keys ?? { 'tp-key-1': key('k1') }).map(([k, r]) => [hashApiKey(k), r]));
   const catalogs = new Map((world.catalogs ?? [catalog('s1')]).map((c) => [c.catalog.serverId, c]));
   const deps: AuthenticatorDeps = {
@@ -120,6 +129,19 @@ function setup(world: World = {}) {
       charge: () => Promise.resolve(true),
       refund: () => Promise.resolve(),
       spent: () => Promise.resolve(false),
+    },
+    dpop: {
+      proofs: {
+        verify: ({ proof, accessToken }) => {
+          seen.proofs.push(`${proof ?? '(none)'} for ${accessToken ?? '(no token)'}`);
+          if (proof === undefined)
+            return Promise.reject(new DpopRefusal('invalid_dpop_proof', 'A DPoP proof is required'));
+          const jkt = world.proofs?.[proof];
+          return jkt === undefined
+            ? Promise.reject(new DpopRefusal('invalid_dpop_proof', 'The DPoP proof was used before (jti)'))
+            : Promise.resolve(jkt);
+        },
+      },
     },
   };
   return { authenticate: createAuthenticator(deps), seen };
@@ -523,5 +545,55 @@ describe('authenticate: narrowed tokens (ADR 0084)', () => {
       message: 'This narrowed token does not reach MCP server s1.',
     });
     expect(seen.counted).toEqual(['203.0.113.9']);
+  });
+});
+
+describe('authenticate: DPoP-bound OAuth tokens (RFC 9449, ADR 0106)', () => {
+  const world = (): World => ({
+    oauth: oauthFake({
+      bound: token('alice', { cnf: { jkt: 'K1' } }),
+      mtls: token('alice', { cnf: { 'x5t#S256': 'abc' } }),
+      plain: token('alice'),
+    }),
+    policies: [rule([{ type: 'oauth_subject', value: 'alice' }])],
+    proofs: { 'proof-k1': 'K1', 'proof-k2': 'K2' },
+  });
+  const dpopRefused = (description: string) => ({
+    status: 401,
+    code: -32001,
+    message: `Unauthorized: ${description}.`,
+    headers: { 'www-authenticate': expect.stringMatching(/^DPoP error="(invalid_token|invalid_dpop_proof)"/) },
+  });
+
+  it('a token carrying cnf.jkt: accepted with the DPoP scheme and a proof of that key, for that token', async () => {
+    const { authenticate, seen } = setup(world());
+    const caller = await authenticate(request({ authorization: 'DPoP bound', dpop: 'proof-k1' }));
+    expect(caller.principal).toEqual({ workspaceId: 'w1', subject: 'alice' });
+    expect(seen.proofs).toEqual(['proof-k1 for bound']);
+    expect(seen.counted).toEqual([]);
+  });
+
+  it('refused as a bearer token, without a proof, with another key or a proof used before: 401, counted', async () => {
+    const { authenticate, seen } = setup(world());
+    const cases: [Record<string, string>, string][] = [
+      [{ authorization: 'Bearer bound' }, 'This token is bound to a DPoP key: send it as DPoP'],
+      [{ authorization: 'DPoP bound' }, 'A DPoP proof is required'],
+      [{ authorization: 'DPoP bound', dpop: 'proof-k2' }, 'Invalid DPoP key binding'],
+      [{ authorization: 'DPoP bound', dpop: 'replayed' }, 'The DPoP proof was used before (jti)'],
+      [
+        { authorization: 'DPoP mtls', dpop: 'proof-k1' },
+        'This token is bound to a key by a method this edge does not check',
+      ],
+      [{ authorization: 'DPoP plain', dpop: 'proof-k1' }, 'This token is not bound to a DPoP key: send it as Bearer'],
+    ];
+    for (const [headers, description] of cases)
+      expect(await refusal(authenticate(request(headers)))).toEqual(dpopRefused(description));
+    expect(seen.counted).toHaveLength(cases.length);
+  });
+
+  it('an unbound token is a bearer token as before: no proof asked for, none checked', async () => {
+    const { authenticate, seen } = setup(world());
+    expect((await authenticate(request({ authorization: 'Bearer plain' }))).principal.subject).toBe('alice');
+    expect(seen.proofs).toEqual([]);
   });
 });

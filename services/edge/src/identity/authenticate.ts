@@ -20,7 +20,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from '../governance/access.ts';
 import { keyHashOf } from './api-keys.ts';
 import type { LoadedCatalog } from '../state/catalogs.ts';
-import { DpopRefusal, dpopChallenge, requestUrl, type ProofChecker } from './dpop.ts';
+import { DpopRefusal, dpopChallenge, requestUrl, tokenBinding, type ProofChecker } from './dpop.ts';
 import { delegatedCaller, narrowedView, type CallDelegation, type DelegationStore } from './delegated-tokens.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from '../protocol/open-streams.ts';
@@ -154,7 +154,7 @@ export interface AuthenticatorDeps {
   userClaim: string;
   /** Narrowed tokens (ADR 0084); absent: a `tpd_` bearer is an OAuth token like any other. */
   delegations?: DelegationStore | undefined;
-  /** DPoP proofs of sender-constrained narrowed tokens (RFC 9449), and the `PUBLIC_URL` their `htu` is read against. */
+  /** DPoP proofs of sender-constrained tokens (RFC 9449, ADR 0106), and the `PUBLIC_URL` their `htu` is read against. */
   dpop?: { proofs: ProofChecker; publicUrl?: string | undefined } | undefined;
 }
 
@@ -310,11 +310,7 @@ function unauthenticated(deps: AuthenticatorDeps, address: string, refusal: Auth
  * DPoP scheme and a valid proof of that key for this request (401 with a `DPoP` challenge otherwise); an unbound one
  * is a bearer token.
  */
-function narrowedCaller(
-  deps: AuthenticatorDeps,
-  req: AuthRequest,
-  presented: { bearer: string; dpop: boolean; serverId: string; address: string },
-): Promise<Credentialed> {
+function narrowedCaller(deps: AuthenticatorDeps, req: AuthRequest, presented: PresentedToken): Promise<Credentialed> {
   const { bearer, serverId, address } = presented;
   const refuse = (status: 401 | 403, message: string, headers: Record<string, string> = API_KEY_CHALLENGE) =>
     status === 401
@@ -325,22 +321,49 @@ function narrowedCaller(
     oauthCaller: (parent, workspaceId) => narrowedOAuthCaller(deps, parent, { serverId, workspaceId }),
     refuse,
     serverId,
-    sender: async (token) => {
-      const jkt = token.cnf?.jkt;
-      if (jkt === undefined) return;
-      const refusal = await senderRefusal(deps.dpop, req, { ...presented, jkt });
-      if (refusal)
-        throw refuse(401, `Unauthorized: ${refusal.message}.`, { 'www-authenticate': dpopChallenge(refusal) });
-    },
+    sender: (token) => checkSender(deps, req, presented, token.cnf),
   });
 }
 
-/** Why a request fails a DPoP-bound token's sender constraint (RFC 9449 §7.1), if it does. */
+/** A token as the request presented it: `Authorization: Bearer` or `DPoP` (`dpop`), to this server, from this address. */
+interface PresentedToken {
+  readonly bearer: string;
+  readonly dpop: boolean;
+  readonly serverId: string;
+  readonly address: string;
+}
+
+/** A token's sender constraint (`senderRefusal`): a failure is a 401 with the `DPoP` challenge, counted. */
+async function checkSender(deps: AuthenticatorDeps, req: AuthRequest, presented: PresentedToken, cnf: unknown) {
+  const refusal = await senderRefusal(deps.dpop, req, { ...presented, cnf });
+  if (!refusal) return;
+  const headers = { 'www-authenticate': dpopChallenge(refusal) };
+  throw unauthenticated(
+    deps,
+    presented.address,
+    new AuthRefusal(401, -32001, `Unauthorized: ${refusal.message}.`, headers),
+  );
+}
+
+/**
+ * Why a request fails its token's sender constraint (RFC 9449 §7.1), if it does: a token whose `cnf` names a DPoP
+ * key (`jkt`) is accepted only with the DPoP scheme and a valid proof of that key for this request; a token bound by
+ * another method (`cnf` without `jkt`, such as mTLS's `x5t#S256`) is refused, since the edge checks no other binding;
+ * an unbound token is accepted as a bearer token only (the DPoP scheme promises a binding it does not have).
+ */
 async function senderRefusal(
   dpop: AuthenticatorDeps['dpop'],
   req: AuthRequest,
-  presented: { bearer: string; dpop: boolean; jkt: string },
+  presented: PresentedToken & { cnf: unknown },
 ): Promise<DpopRefusal | undefined> {
+  const binding = tokenBinding(presented.cnf);
+  if (binding.kind === 'none')
+    return presented.dpop
+      ? new DpopRefusal('invalid_token', 'This token is not bound to a DPoP key: send it as Bearer')
+      : undefined;
+  if (binding.kind === 'unchecked')
+    return new DpopRefusal('invalid_token', 'This token is bound to a key by a method this edge does not check');
+  const { jkt } = binding;
   if (!presented.dpop) return new DpopRefusal('invalid_token', 'This token is bound to a DPoP key: send it as DPoP');
   if (!dpop) return new DpopRefusal('invalid_token', 'This edge checks no DPoP proofs');
   const url = requestUrl(
@@ -354,8 +377,8 @@ async function senderRefusal(
   );
   try {
     const proof = req.header('dpop');
-    const jkt = await dpop.proofs.verify({ proof, method: req.method ?? '', url, accessToken: presented.bearer });
-    if (jkt !== presented.jkt) return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
+    if ((await dpop.proofs.verify({ proof, method: req.method ?? '', url, accessToken: presented.bearer })) !== jkt)
+      return new DpopRefusal('invalid_token', 'Invalid DPoP key binding');
   } catch (err) {
     if (err instanceof DpopRefusal) return err;
     throw err;
@@ -370,14 +393,11 @@ async function keylessCaller(
   serverId: string,
   address: string,
 ): Promise<Credentialed> {
-  const [, scheme, presented] = /^(Bearer|DPoP) (.+)$/i.exec(req.header('authorization') ?? '') ?? [];
-  // The DPoP scheme (RFC 9449 §7.1) is for narrowed tokens only.
-  if (presented && scheme!.toLowerCase() === 'dpop' && deps.delegations?.isToken(presented))
-    return narrowedCaller(deps, req, { bearer: presented, dpop: true, serverId, address });
-  const bearer = scheme?.toLowerCase() === 'bearer' ? presented : undefined;
-  if (bearer && deps.delegations?.isToken(bearer))
-    return narrowedCaller(deps, req, { bearer, dpop: false, serverId, address });
-  if (bearer && deps.oauth) return tokenCaller(deps, bearer, serverId, address);
+  const [, scheme, bearer] = /^(Bearer|DPoP) (.+)$/i.exec(req.header('authorization') ?? '') ?? [];
+  // The DPoP scheme (RFC 9449 §7.1): a DPoP-bound token with a proof of its key, checked with the token.
+  const presented = { dpop: scheme?.toLowerCase() === 'dpop', serverId, address };
+  if (bearer && deps.delegations?.isToken(bearer)) return narrowedCaller(deps, req, { ...presented, bearer });
+  if (bearer && deps.oauth) return tokenCaller(deps, req, { ...presented, bearer });
   const loaded = await deps.catalogs.get(serverId);
   // `isPublic`: anyone may list and call this server's tools, without a key.
   if (loaded?.catalog.isPublic)
@@ -422,12 +442,16 @@ async function keyCaller(
   };
 }
 
+/**
+ * An OAuth access token's caller (the external issuer's or the edges' own, ADR 0082): verified for this server, then
+ * its sender constraint: a token carrying `cnf.jkt` needs the DPoP scheme and a proof of that key (RFC 9449, ADR 0106).
+ */
 async function tokenCaller(
   deps: AuthenticatorDeps,
-  bearer: string,
-  serverId: string,
-  address: string,
+  req: AuthRequest,
+  presented: PresentedToken,
 ): Promise<Credentialed> {
+  const { bearer, serverId } = presented;
   const oauth = deps.oauth!;
   // The token's audience is this server's resource URL, so a valid token is valid for this server only.
   const check = await oauth.verify(bearer, serverId);
@@ -436,8 +460,9 @@ async function tokenCaller(
     const refusal = new AuthRefusal(status, -32001, `Unauthorized: ${description}.`, {
       'www-authenticate': oauth.challenge(serverId, { error, description }),
     });
-    throw unauthenticated(deps, address, refusal);
+    throw unauthenticated(deps, presented.address, refusal);
   }
+  await checkSender(deps, req, presented, check.claims.cnf);
   const loaded = await deps.catalogs.get(serverId);
   if (!loaded) throw serverNotFound(serverId);
   const exp = check.claims.exp;

@@ -13,7 +13,7 @@ import { readState } from '../state/runtime-state.ts';
  */
 
 /** The asymmetric algorithms a proof may use (never `none`, never a MAC). */
-const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'PS384', 'PS512'];
+export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'PS384', 'PS512'];
 /** How far a proof's `iat` may lie from the edge's clock, either way (seconds). */
 const WINDOW_SECONDS = 300;
 
@@ -32,6 +32,16 @@ export function dpopChallenge(refusal?: DpopRefusal): string {
   if (!refusal) return `DPoP ${algs}`;
   const description = refusal.message.replace(/[^\x20-\x7e]|["\\]/g, '');
   return `DPoP error="${refusal.error}", error_description="${description}", ${algs}`;
+}
+
+/**
+ * What a token's `cnf` claim (RFC 7800) binds it to: nothing, a DPoP key (`jkt`, RFC 9449 §6), or a binding the edge
+ * does not check (a `cnf` without `jkt`, such as mTLS's `x5t#S256`), which callers refuse.
+ */
+export function tokenBinding(cnf: unknown): { kind: 'none' } | { kind: 'dpop'; jkt: string } | { kind: 'unchecked' } {
+  if (cnf === undefined || cnf === null) return { kind: 'none' };
+  const jkt = typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined;
+  return typeof jkt === 'string' ? { kind: 'dpop', jkt } : { kind: 'unchecked' };
 }
 
 /** What a proof is checked against: the request it came with, and the access token it goes with (if any). */

@@ -19,7 +19,7 @@ import {
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
 import type { DelegatedTokens } from './delegated-tokens.ts';
-import { DpopRefusal, requestUrl, type ProofChecker } from './dpop.ts';
+import { DpopRefusal, requestUrl, tokenBinding, type ProofChecker } from './dpop.ts';
 import type { OAuthResourceServer, TokenCheck } from './oauth.ts';
 
 /**
@@ -79,6 +79,8 @@ interface Subject {
   /** When it expires (seconds since the epoch), if it does. */
   readonly exp?: number | undefined;
   readonly token?: DelegatedToken;
+  /** The `cnf` of an OAuth subject token (its sender constraint, RFC 9449), if it carries one. */
+  readonly cnf?: unknown;
 }
 
 export function tokenExchangeRoute(deps: TokenExchangeDeps) {
@@ -115,7 +117,7 @@ export function tokenExchangeRoute(deps: TokenExchangeDeps) {
  */
 async function boundKey(deps: TokenExchangeDeps, req: Request, subject: Subject): Promise<string | undefined> {
   const proof = req.header('dpop');
-  const bound = subject.token?.cnf?.jkt;
+  const bound = subject.token?.cnf?.jkt ?? boundJkt(subject.cnf);
   if (proof === undefined && bound === undefined) return undefined;
   let jkt: string;
   try {
@@ -127,6 +129,14 @@ async function boundKey(deps: TokenExchangeDeps, req: Request, subject: Subject)
   if (bound !== undefined && jkt !== bound)
     throw new ExchangeError('invalid_dpop_proof', 'subject_token is bound to another DPoP key.', true);
   return jkt;
+}
+
+/** The DPoP key an OAuth subject token is bound to; bound by another method (no `jkt`), refused. */
+function boundJkt(cnf: unknown): string | undefined {
+  const binding = tokenBinding(cnf);
+  if (binding.kind === 'unchecked')
+    throw new ExchangeError('invalid_request', 'subject_token is bound to a key by a method this edge does not check.');
+  return binding.kind === 'dpop' ? binding.jkt : undefined;
 }
 
 function exchangeParams(body: Record<string, unknown>) {
@@ -237,6 +247,7 @@ async function oauthSubject(deps: TokenExchangeDeps, token: string, servers: str
     actor: auditActor({ workspaceId, subject: check!.subject }),
     servers,
     exp: check!.claims.exp,
+    ...(check!.claims.cnf !== undefined ? { cnf: check!.claims.cnf } : {}),
   };
 }
 

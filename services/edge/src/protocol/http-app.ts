@@ -10,6 +10,7 @@ import { httpErrorHandler, jsonRpcError, refuseEnvelope } from './http-errors.ts
 import type { McpEndpoints } from './mcp-endpoints.ts';
 import type { EnterpriseAuthorizationServer } from '../identity/enterprise-as/server.ts';
 import type { ProtectedResource } from '../identity/enterprise-as/resource-servers.ts';
+import { requestUrl } from '../identity/dpop.ts';
 import { edgeOpenApiDocumentText } from './openapi.ts';
 
 export interface HttpAppOptions {
@@ -23,6 +24,7 @@ export interface HttpAppOptions {
     | 'REDIS_PREFIX'
     | 'UNAUTH_RATE_LIMIT'
     | 'UNAUTH_RATE_WINDOW_SECONDS'
+    | 'PUBLIC_URL'
   >;
   log: Logger;
   endpoints: McpEndpoints;
@@ -65,7 +67,7 @@ export function createHttpApp(opts: HttpAppOptions): EdgeHttp {
   });
   http.use(['/mcp', '/api/v1/mcp'], allowedOriginsCors(env.ALLOWED_ORIGINS));
   infoRoutes(http, opts);
-  authorizationServerRoutes(http, opts.enterpriseAs);
+  authorizationServerRoutes(http, opts.enterpriseAs, opts.env.PUBLIC_URL);
   // Providers' deliveries for connector instances (MCP Events): raw bytes, queued for the worker to verify.
   inboundRoutes(http, {
     redis: opts.redis,
@@ -179,14 +181,19 @@ function allowedOriginsCors(allowedOrigins: readonly string[]): RequestHandler {
  * The edges' authorization server (ADR 0082): RFC 8414 metadata, its JWKS and the token endpoint (the JWT bearer
  * grant redeeming ID-JAGs; a form body, never in a URL).
  */
-function authorizationServerRoutes(http: Express, as: EnterpriseAuthorizationServer | undefined): void {
+function authorizationServerRoutes(
+  http: Express,
+  as: EnterpriseAuthorizationServer | undefined,
+  publicUrl: string | undefined,
+): void {
   const off = (res: Response) => void res.status(404).json({ error: 'no authorization server on this edge' });
   http.get('/.well-known/oauth-authorization-server', (_req, res) => (as ? void res.json(as.metadata()) : off(res)));
   http.get('/oauth/jwks', (_req, res) => (as ? void res.json(as.jwks()) : off(res)));
   http.post('/oauth/token', express.urlencoded({ extended: false, limit: '64kb' }), (req, res, next) => {
     if (!as) return off(res);
     const form = (req.body ?? {}) as Record<string, unknown>;
-    as.token(form, req.header('authorization'), clientKey(req.ip))
+    const dpop = { proof: req.header('dpop'), method: req.method, url: requestUrl(req, publicUrl) };
+    as.token(form, { authorization: req.header('authorization'), address: clientKey(req.ip), dpop })
       .then((answer) => void res.status(answer.status).set(answer.headers).json(answer.body))
       .catch(next);
   });

@@ -155,7 +155,11 @@ const streamableHeaders = [
     '2025 era: the id answered to `initialize` (optional; scopes `logging/setLevel` and cancellation).',
   ),
   header('Mcp-Method', '2026-07-28: the message’s method (must agree with the body).'),
-  header('Mcp-Name', '2026-07-28: the tool name of a `tools/call` (must agree with the body).'),
+  header(
+    'Mcp-Name',
+    '2026-07-28: the `params.name` of a `tools/call` or `prompts/get`, the `params.uri` of a `resources/read` (must ' +
+      'agree with the body; required there: 400 / -32020 when missing or different).',
+  ),
   header('Accept', 'Must accept both `application/json` and `text/event-stream` (406 otherwise).'),
 ];
 
@@ -163,9 +167,14 @@ const streamableHeaders = [
 const postErrors = {
   400: error(
     'The body is not JSON (-32700), not a JSON-RPC message (-32600: nested over 64 levels, a bad id, a batch), an ' +
-      'unsupported `MCP-Protocol-Version`, or `Mcp-Param-*` headers that disagree with the body (-32020).',
+      'unsupported `MCP-Protocol-Version`, or `Mcp-Method`, `Mcp-Name` or `Mcp-Param-*` headers missing or ' +
+      'disagreeing with the body (-32020).',
   ),
-  401: error('No credential for a server that is not public, an invalid key or token.', challenge),
+  401: error(
+    'No credential for a server that is not public, an invalid key or token, or a DPoP-bound token (`cnf.jkt`) ' +
+      'without a valid proof of its key (`WWW-Authenticate: DPoP`).',
+    challenge,
+  ),
   403: error(
     'An `Origin` not in `ALLOWED_ORIGINS`, a key without the `runtime` scope, an unknown `x-username`, a token ' +
       'without the required scope, or no access policy granting the server.',

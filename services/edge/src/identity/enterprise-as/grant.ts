@@ -20,7 +20,13 @@ const MAX_ID_JAG_LIFETIME_SECONDS = 3600;
 
 /** An RFC 6749 §5.2 error answer: the status, the error code and its description. */
 export class GrantRefusal extends Error {
-  readonly error: 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_target';
+  readonly error:
+    | 'invalid_request'
+    | 'invalid_client'
+    | 'invalid_grant'
+    | 'unsupported_grant_type'
+    | 'invalid_target'
+    | 'invalid_dpop_proof';
   readonly status: number;
 
   constructor(error: GrantRefusal['error'], description: string) {

@@ -1,5 +1,6 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import type { OAuthVerifier } from '../authenticate.ts';
+import { DPOP_ALGORITHMS } from '../dpop.ts';
 import type { OAuthResourceServer, TokenCheck } from '../oauth.ts';
 import type { EnterpriseAuthorizationServer } from './server.ts';
 
@@ -35,6 +36,8 @@ export class ProtectedResource implements OAuthVerifier {
       authorization_servers: issuers,
       ...(this.external ? { scopes_supported: [this.external.config.requiredScope] } : {}),
       bearer_methods_supported: ['header'],
+      // RFC 9728 §2: a token bound to a key (`cnf.jkt`) is accepted with a proof of these algorithms (ADR 0106).
+      dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       resource_name: `Toolplane MCP server ${serverId}`,
     };
   }

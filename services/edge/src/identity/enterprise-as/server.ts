@@ -17,6 +17,7 @@ import {
   type IdJag,
 } from './grant.ts';
 import type { SigningKey } from './signing-key.ts';
+import { DPOP_ALGORITHMS, DpopRefusal, type ProofChecker, type ProofRequest } from '../dpop.ts';
 
 /** The `typ` of the access tokens the edges issue (RFC 9068). */
 const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -32,7 +33,18 @@ export interface AuthorizationServerDeps {
   audit?: { add(event: AuditEventInput): void } | undefined;
   /** The edge's budget of unauthenticated requests per address (`UnauthenticatedLimiter`): failed client logins count. */
   limiter?: { blockedFor(address: string): Promise<number>; count(address: string): void } | undefined;
+  /** DPoP proofs (RFC 9449 §5): a token request with one gets a token bound to its key; absent: none accepted. */
+  dpop?: ProofChecker | undefined;
   log: Logger;
+}
+
+/** What the token endpoint reads of the HTTP request besides its form. */
+export interface TokenRequest {
+  authorization: string | undefined;
+  /** The client's address (the budget of failed client logins). */
+  address: string;
+  /** The `DPoP` header and the method and URL its proof must name (no `accessToken`: none goes with it). */
+  dpop: ProofRequest;
 }
 
 export interface AuthorizationServerSettings {
@@ -78,7 +90,7 @@ export class EnterpriseAuthorizationServer {
     this.issuer = settings.publicUrl.replace(/\/+$/, '');
   }
 
-  /** RFC 8414 authorization server metadata (`/.well-known/oauth-authorization-server`). */
+  /** RFC 8414 authorization server metadata (`/.well-known/oauth-authorization-server`), with RFC 9449 §5.1's. */
   metadata() {
     return {
       issuer: this.issuer,
@@ -88,6 +100,7 @@ export class EnterpriseAuthorizationServer {
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       authorization_grant_profiles_supported: ['urn:ietf:params:oauth:grant-profile:id-jag'],
       response_types_supported: [],
+      ...(this.deps.dpop ? { dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS] } : {}),
     };
   }
 
@@ -103,9 +116,12 @@ export class EnterpriseAuthorizationServer {
   /**
    * The token endpoint: a form body, the `Authorization` header and the client's address in, an RFC 6749 answer out.
    * A failed client authentication counts against the address's budget of unauthenticated requests, shared with the
-   * MCP endpoints; past it the address gets 429 until its window ends (the specification's rate limiting).
+   * MCP endpoints; past it the address gets 429 until its window ends (the specification's rate limiting). A request
+   * carrying a DPoP proof gets a token bound to the proof's key (`cnf.jkt`, `token_type: DPoP`; RFC 9449 §5), which
+   * the MCP endpoints then accept only with proofs of that key.
    */
-  async token(form: Record<string, unknown>, authorization: string | undefined, address: string): Promise<TokenAnswer> {
+  async token(form: Record<string, unknown>, request: TokenRequest): Promise<TokenAnswer> {
+    const { authorization, address } = request;
     const headers = { 'cache-control': 'no-store', pragma: 'no-cache' };
     const blockedMs = (await this.deps.limiter?.blockedFor(address)) ?? 0;
     if (blockedMs > 0) {
@@ -114,14 +130,15 @@ export class EnterpriseAuthorizationServer {
       return { status: 429, body, headers: { ...headers, 'retry-after': seconds } };
     }
     try {
+      const jkt = await this.proofKey(request.dpop);
       const grant = await this.redeem(form, authorization);
       const scope = grantedScope(grant.idJag.scope, form.scope);
-      const accessToken = await this.issue(grant, scope);
+      const accessToken = await this.issue(grant, scope, jkt);
       this.deps.audit?.add(grantEvent(grant, { outcome: 'success' }));
       this.deps.log.info({ serverId: grant.serverId, idp: grant.idp.name }, 'id-jag redeemed');
       const body = {
         access_token: accessToken,
-        token_type: 'Bearer',
+        token_type: jkt ? 'DPoP' : 'Bearer',
         expires_in: this.settings.tokenTtlSeconds,
         ...(scope !== undefined ? { scope } : {}),
       };
@@ -137,6 +154,18 @@ export class EnterpriseAuthorizationServer {
         body: { error: err.error, error_description: err.message },
         headers: { ...headers, ...challenge },
       };
+    }
+  }
+
+  /** The key of the request's DPoP proof, if it carries one (a proof that fails: `invalid_dpop_proof`). */
+  private async proofKey(request: ProofRequest): Promise<string | undefined> {
+    if (request.proof === undefined) return undefined;
+    if (!this.deps.dpop) throw new GrantRefusal('invalid_dpop_proof', 'this authorization server binds no tokens');
+    try {
+      return await this.deps.dpop.verify(request);
+    } catch (err) {
+      if (err instanceof DpopRefusal) throw new GrantRefusal('invalid_dpop_proof', err.message);
+      throw err;
     }
   }
 
@@ -215,13 +244,14 @@ export class EnterpriseAuthorizationServer {
     return { ...g, person, userId };
   }
 
-  private issue(grant: Grant, scope: string | undefined): Promise<string> {
+  private issue(grant: Grant, scope: string | undefined, jkt: string | undefined): Promise<string> {
     const { key, tokenTtlSeconds } = this.settings;
     return new SignJWT({
       client_id: grant.idp.clientId,
       toolplane_user: grant.person,
       idp: grant.idp.id,
       ...(scope !== undefined ? { scope } : {}),
+      ...(jkt !== undefined ? { cnf: { jkt } } : {}),
     })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
       .setIssuer(this.issuer)
