@@ -378,18 +378,20 @@ export function sessionDecisionEvent(base: CallEventBase, d: SessionDecisionFact
  */
 export function ruleDecisionEvent(
   base: CallEventBase,
-  decision: { rule: string; code: string; kind: 'refused' | 'would_refuse'; invocationId: string },
+  decision: { rule: string; code: string; kind: 'refused' | 'would_refuse'; invocationId: string; violated?: string },
 ): AuditEventInput {
   const { rule, code, kind, invocationId } = decision;
+  // What the call broke, in the rule's own words (a task grant's bound by name), never an argument.
+  const violated = decision.violated !== undefined ? { violated: decision.violated } : {};
   if (kind === 'refused')
     return toolEvent(base, {
       action: 'tool.call_refused',
       outcome: 'refused',
-      details: { refusedBy: rule, code, server: base.serverName, tool: base.tool, invocationId },
+      details: { refusedBy: rule, code, ...violated, server: base.serverName, tool: base.tool, invocationId },
     });
   return toolEvent(base, {
     action: 'rule.would_refuse',
     outcome: 'success',
-    details: { rule, code, server: base.serverName, tool: base.tool, invocationId },
+    details: { rule, code, ...violated, server: base.serverName, tool: base.tool, invocationId },
   });
 }

@@ -49,9 +49,10 @@ export {
   decisionOutcome,
   judgePortable,
   portableRule,
+  refusalOf,
   ruleCallerOf,
   ruleSettingsLoosened,
   ruleSettingsProblems,
   settingsFor,
 } from './portable-rule.ts';
-export type { PortableRule } from './portable-rule.ts';
+export type { PortableRule, RuleDecision } from './portable-rule.ts';

@@ -21,6 +21,8 @@ export interface PolicyApprovalRule extends ApprovalRule {
    * `approval.requested` event say so.
    */
   readonly problem?: string | undefined;
+  /** Why a portable rule holds the call when no policy or session rule does (a task grant's violated bound, ADR 0108). */
+  readonly because?: string | undefined;
 }
 
 /**

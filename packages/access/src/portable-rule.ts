@@ -1,5 +1,6 @@
-import type { Principal } from '@toolplane/contracts';
+import type { Principal, TaskGrant } from '@toolplane/contracts';
 import type { z } from 'zod';
+import type { PolicyApprovalRule } from './policy-approval.ts';
 
 /**
  * A portable rule (ADR 0101): a rule written once, as a module with a pure check, that every path it declares in the
@@ -19,14 +20,32 @@ export interface RuleCaller {
   readonly person?: string | undefined;
   /** The OAuth subject of a signed-in caller. */
   readonly subject?: string | undefined;
+  /** The task grant the caller's narrowed token was redeemed from (ADR 0108); absent: none. */
+  readonly grant?: GrantStanding | undefined;
 }
 
-/** The caller of a principal (a call's at the edge, a workflow's at the worker). */
-export const ruleCallerOf = (p: Pick<Principal, 'keyId' | 'username' | 'subject'>): RuleCaller => ({
-  keyId: p.keyId,
-  person: p.username,
-  subject: p.subject,
-});
+/** A caller's task grant: the id its token carries, and the grant as published (absent: none is known by that id). */
+export interface GrantStanding {
+  readonly id: string;
+  readonly grant?: TaskGrant | undefined;
+}
+
+/**
+ * The caller of a principal (a call's at the edge, a workflow's at the worker); `grants`, the workspace's published task
+ * grants, resolve the grant its token carries (a path that has none to give makes such a caller's grant unknown).
+ */
+export const ruleCallerOf = (
+  p: Pick<Principal, 'keyId' | 'username' | 'subject' | 'delegation'>,
+  grants?: readonly TaskGrant[],
+): RuleCaller => {
+  const grantId = p.delegation?.grantId;
+  return {
+    keyId: p.keyId,
+    person: p.username,
+    subject: p.subject,
+    ...(grantId !== undefined ? { grant: { id: grantId, grant: grants?.find((g) => g.id === grantId) } } : {}),
+  };
+};
 
 /** The tool a rule judges a call of: its name and input schema. */
 export interface RuleTool {
@@ -49,16 +68,37 @@ interface RuleFacts<S, F> {
 interface RuleRefusal {
   readonly code: string;
   readonly message: string;
+  /** What the call broke, named in the audit event (a rule's own words, never an argument's value). */
+  readonly violated?: string | undefined;
 }
 
-/** A portable rule's verdict: go on (undefined), refused, or would have been refused (log-only: the call goes on). */
-export type RuleDecision = undefined | { readonly refuse: RuleRefusal } | { readonly wouldRefuse: RuleRefusal };
+/**
+ * A portable rule's verdict: go on (undefined), refused, would have been refused (log-only: the call goes on), or held
+ * for someone's approval of exactly this call (a path that cannot hold a call refuses it with the same words).
+ */
+export type RuleDecision =
+  | undefined
+  | { readonly refuse: RuleRefusal }
+  | { readonly wouldRefuse: RuleRefusal }
+  | { readonly hold: RuleRefusal & { readonly approval: PolicyApprovalRule } };
+
+/** The refusal a decision carries (a hold's, on a path that cannot hold), and whether it stops the call there. */
+export function refusalOf(decision: NonNullable<RuleDecision>): { refusal: RuleRefusal; stops: boolean } {
+  if ('refuse' in decision) return { refusal: decision.refuse, stops: true };
+  if ('hold' in decision) return { refusal: decision.hold, stops: true };
+  return { refusal: decision.wouldRefuse, stops: false };
+}
 
 export interface PortableRule<S = unknown, F = unknown> {
   /** Its name in the one list of rules, and its key in a server's `ruleSettings`. */
   readonly name: string;
   /** Its settings, as a server stores them: checked when saved, parsed again where the catalog is read. */
   readonly settings: z.ZodType<S>;
+  /**
+   * Its settings on a server that sets none, for a rule that meets every server's tools (the task grant, whose data is
+   * the caller's); absent: a server without its setting never meets it.
+   */
+  readonly unset?: S;
   /** Whether calls of this tool meet the rule at all (worked out once per catalog version: others pay nothing). */
   appliesTo(tool: RuleTool, settings: S): boolean;
   /** What it needs to know of the caller, derived from the principal (`callerFacet` keeps it per call). */
@@ -96,7 +136,8 @@ export class CallerFacets {
 
 /** A server's settings for a rule, parsed by its schema; `undefined`: none set; `invalid`: set but unreadable. */
 export function settingsFor(rule: PortableRule, all: unknown): { settings: unknown } | 'invalid' | undefined {
-  if (all === null || typeof all !== 'object' || !(rule.name in all)) return undefined;
+  if (all === null || typeof all !== 'object' || !(rule.name in all))
+    return rule.unset !== undefined ? { settings: rule.unset } : undefined;
   const parsed = rule.settings.safeParse((all as Record<string, unknown>)[rule.name]);
   return parsed.success ? { settings: parsed.data } : 'invalid';
 }

@@ -15,6 +15,7 @@
 
 import type { PortableRule } from './portable-rule.ts';
 import { spendingLimit } from './spending-limit.ts';
+import { taskGrant } from './task-grant.ts';
 
 /** The paths a rule can apply to. */
 export type RulePath = 'call' | 'read' | 'workflowStep' | 'eventSubscribe' | 'eventDelivery' | 'backtest';
@@ -51,6 +52,9 @@ export const rules = [
   // A server's bound on an argument (ADR 0101), on the arguments as the guardrails left them, refusing before anything
   // keeps something. Portable: the edge's calls and the worker's steps run it through their adapters.
   { name: 'spending-limit', paths: ['call', 'workflowStep', 'backtest'], settle: 'none', portable: spendingLimit },
+  // What a person granted a task (ADR 0108): a call of a token redeemed from a task grant, held to its tools, bounds,
+  // expiry and revocation; refused before anything keeps something, held through the approval rule's hold.
+  { name: 'task-grant', paths: ['call', 'workflowStep', 'backtest'], settle: 'none', portable: taskGrant },
   { name: 'session', paths: ['call', 'read', 'workflowStep', 'backtest'], settle: 'labels' },
   { name: 'upstream-credential', paths: ['call'], settle: 'none' },
   { name: 'task-only', paths: ['call'], settle: 'none' },

@@ -39,6 +39,7 @@ describe('the spending limit', () => {
       'argument-guardrails',
       'access',
       'spending-limit',
+      'task-grant',
       'session',
       'quota',
     ]);

@@ -5,6 +5,7 @@ import { ApprovalRule } from './approvals.ts';
 import { GuardrailRule } from './guardrails.ts';
 import { DataLabel, labelSources, resultLabels, SessionSettings } from './session.ts';
 import { CatalogEventType } from './events.ts';
+import { TaskGrant } from './task-grants.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
 export const JsonSchema = z.record(z.string(), z.unknown());
@@ -459,5 +460,7 @@ export const WorkspaceAccess = z.object({
   session: SessionSettings.optional(),
   /** The enterprise IdPs whose ID-JAGs the edges redeem for this workspace's servers (ADR 0082); absent: none. */
   enterpriseIdps: z.array(EnterpriseIdpRule).optional(),
+  /** The workspace's task grants not long expired (ADR 0108), revoked ones too; absent: none. */
+  taskGrants: z.array(TaskGrant).optional(),
 });
 export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;

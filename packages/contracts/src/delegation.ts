@@ -75,6 +75,8 @@ export const DelegatedToken = z.object({
    * each request (and with each exchange of the token); absent: a bearer token.
    */
   cnf: z.object({ jkt: z.string() }).optional(),
+  /** The task grant it was redeemed from (ADR 0108): each call is held to it; absent: none. */
+  grant: z.string().optional(),
 });
 export type DelegatedToken = z.infer<typeof DelegatedToken>;
 
@@ -93,6 +95,8 @@ export const DelegationRequest = z
     expires_in: z.number().int().min(1).optional(),
     /** The name of the actor the token is for (a sub-agent), for its `act` claim; default `token:<jti>`. */
     actor: z.string().min(1).max(200).optional(),
+    /** A task grant to redeem (ADR 0108): the token carries its id, each call is held to it and spends its budget. */
+    grant: z.string().min(1).max(200).optional(),
   })
   .strict();
 export type DelegationRequest = z.infer<typeof DelegationRequest>;

@@ -12,3 +12,4 @@ export * from './guardrails.ts';
 export * from './session.ts';
 export * from './events.ts';
 export * from './delegation.ts';
+export * from './task-grants.ts';

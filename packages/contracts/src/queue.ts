@@ -231,8 +231,11 @@ export const Principal = z.object({
    * `id-jag:<IdP id>` for the edges' own tokens (the enterprise IdP that vouched for the person, ADR 0082).
    */
   actingVia: z.string().optional(),
-  /** A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder). */
-  delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()) }).optional(),
+  /**
+   * A narrowed token's call (ADR 0084): its id and the chain of actors, root first (the key, then each holder); the
+   * task grant it was redeemed from (ADR 0108), if one.
+   */
+  delegation: z.object({ tokenId: z.string(), actors: z.array(z.string()), grantId: z.string().optional() }).optional(),
   /**
    * An anonymous caller's own client (its MCP session, else its address, as a digest; never the address), in a
    * workspace that keeps sessions: its session scope (`sessionScopes`), kept in its records so a backtest replays

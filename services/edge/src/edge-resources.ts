@@ -111,6 +111,8 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     records: r.records,
     audit: r.audit,
     shadowEvents: new ShadowEventBudget(),
+    // Task grants travel with the workspace's access (ADR 0108): the same cached document, dropped on its message.
+    taskGrants: async (workspaceId) => (await r.accessPolicies.get(workspaceId)).taskGrants ?? [],
     timeoutMs: env.TOOL_CALL_TIMEOUT_MS,
     log,
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),

@@ -5,6 +5,7 @@ import {
   judgePortable,
   ruleCallerOf,
   ruleDecisionEvent,
+  refusalOf,
   settingsFor,
   type PortableRule,
   guardrailFindingEvents,
@@ -244,19 +245,24 @@ function portableCheck(rule: PortableRule): StepCheck {
       if (settings === undefined) return undefined;
       const tool = { name: step.name, inputSchema: step.inputSchema ?? {} };
       if (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings)) return undefined;
-      const facets = (r.facets ??= new CallerFacets(ruleCallerOf(job.principal)));
+      const facets = (r.facets ??= new CallerFacets(ruleCallerOf(job.principal, await stepGrants(r))));
       const decision = judgePortable(rule, settings, { args: r.args, tool, facets });
       if (decision === undefined) return undefined;
-      const refused = 'refuse' in decision;
-      const { code, message } = refused ? decision.refuse : decision.wouldRefuse;
-      const kind = refused ? ('refused' as const) : ('would_refuse' as const);
-      if (r.audit)
-        r.audit.sink.add(
-          ruleDecisionEvent(r.audit.events, { rule: rule.name, code, kind, invocationId: job.invocationId }),
-        );
-      return refused ? message : undefined;
+      // A step cannot wait for a person: a hold refuses it, with the same words.
+      const { refusal, stops } = refusalOf(decision);
+      const { code, message, violated } = refusal;
+      const kind = stops ? ('refused' as const) : ('would_refuse' as const);
+      const event = { rule: rule.name, code, kind, invocationId: job.invocationId, ...(violated ? { violated } : {}) };
+      if (r.audit) r.audit.sink.add(ruleDecisionEvent(r.audit.events, event));
+      return stops ? message : undefined;
     },
   };
+}
+
+/** The workspace's task grants, read only for a caller whose token was redeemed from one (ADR 0108). */
+async function stepGrants(r: StepRun) {
+  if (r.job.principal.delegation?.grantId === undefined || !r.workspaceAccess) return undefined;
+  return (await r.workspaceAccess(r.job.principal.workspaceId).catch(() => undefined))?.taskGrants ?? [];
 }
 
 /** The checks of a step, in the list's order (built once, as this module loads); portable rules by `portableCheck`. */

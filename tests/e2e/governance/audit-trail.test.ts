@@ -302,6 +302,25 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.POST('/approvals/{id}/links', { params, body: { person: 'audit-approver' } }));
     return { response };
   },
+  createTaskGrant: async () => {
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: ids.server! } } }));
+    const body = {
+      purpose: 'audit',
+      person: 'audit-approver',
+      tools: [server.tools![0]!],
+      calls: 1,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      offGrant: 'refuse' as const,
+    };
+    const { data, response } = await ok(api.POST('/task_grants', { body }));
+    ids.taskGrant = data!.id;
+    return { response, id: data!.id };
+  },
+  revokeTaskGrant: async () => {
+    const path = { id: ids.taskGrant! };
+    const { response } = await ok(api.POST('/task_grants/{id}/revoke', { params: { path } }));
+    return { response, id: ids.taskGrant };
+  },
   putRegistrySettings: async () => {
     const { response } = await ok(
       api.PUT('/registry/settings', { body: { sourceUrl: await registrySource(), namespace: 'com.example.audit' } }),

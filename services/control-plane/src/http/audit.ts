@@ -32,6 +32,7 @@ const models: Record<string, string> = {
   audit_exporter: 'auditExporter',
   change_request: 'changeRequest',
   change_approval_settings: 'changeApprovalSettings',
+  task_grant: 'taskGrant',
 };
 
 /** A request's audit state: its scope (db/audited-db.ts), the operation that matched, and what the answer named. */

@@ -45,7 +45,7 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/governance\/reachability$/, 'policies'],
   // One session's labels and their origins (ADR 0078): read as the trail is, ended by an admin.
   [/^\/sessions\/\{scope\}$/, 'trail'],
-  [/^\/(approvals|change_requests)(\/|$)/, 'approvals'],
+  [/^\/(approvals|change_requests|task_grants)(\/|$)/, 'approvals'],
   [/^\/(secrets|mcp_servers\/\{id\}\/secrets|external_users\/\{name\}\/secrets)(\/|$)/, 'secrets'],
   [/^\/mcp_manager\/\{id\}\/debug_sessions(\/|$)/, 'debug_sessions'],
   [/^\/(mcp_manager|mcp_servers|external_mcp_servers|registry)(\/|$)/, 'servers'],

@@ -28,6 +28,7 @@ import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
 import { sessionsOperations } from './sessions/operations.ts';
+import { taskGrantsOperations } from './task-grants/operations.ts';
 import { statsOperations } from './stats/operations.ts';
 import { usageOperations } from './usage/operations.ts';
 import { workspaceFilesOperations } from './workspace-files/operations.ts';
@@ -46,6 +47,7 @@ const operationTables = {
   guardrails: guardrailsOperations,
   sessions: sessionsOperations,
   approvals: approvalsOperations,
+  'task-grants': taskGrantsOperations,
   'change-requests': changeRequestsOperations,
   connectors: connectorsOperations,
   'curated-connectors': curatedConnectorsOperations,

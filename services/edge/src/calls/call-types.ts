@@ -3,6 +3,7 @@ import type {
   OAuthConnectLinkResult,
   AuditEventInput,
   Principal,
+  TaskGrant,
   ToolInvokeEvent,
   ToolInvokeJob,
 } from '@toolplane/contracts';
@@ -84,6 +85,11 @@ export interface ToolCallDeps {
   sealUpstreamCredential?: UpstreamCredentialSealer;
   /** Which would-be refusals of log-only rules become audit events (absent: every one does). */
   shadowEvents?: ShadowEventBudget;
+  /**
+   * The workspace's published task grants (ADR 0108), read for a call whose token was redeemed from one; absent: such a
+   * call's grant is unknown, and refused.
+   */
+  taskGrants?: (workspaceId: string) => Promise<readonly TaskGrant[]>;
   /** Quotas (ADR 0048): the meter, and whether a call is let through when Redis cannot be asked (default: refused). */
   quotas?: { meter: QuotaMeter; failOpen: boolean };
   /**

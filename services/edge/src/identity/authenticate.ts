@@ -518,6 +518,13 @@ function principalOf(c: Credentialed, acting: ActingAs | undefined, actingVia: s
   }
   // The person an ID-JAG named acts as themself: through which IdP is what the records keep.
   if (actingVia) principal.actingVia = actingVia === 'token-user' && c.idp ? `id-jag:${c.idp}` : actingVia;
-  if (c.delegation) principal.delegation = { tokenId: c.delegation.token.jti, actors: [...c.delegation.actors] };
+  if (c.delegation) {
+    const { token, actors } = c.delegation;
+    principal.delegation = {
+      tokenId: token.jti,
+      actors: [...actors],
+      ...(token.grant ? { grantId: token.grant } : {}),
+    };
+  }
   return principal;
 }

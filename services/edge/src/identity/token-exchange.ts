@@ -6,12 +6,15 @@ import {
   DELEGATED_TOKEN_MAX_TTL_SECONDS,
   DelegationRequest,
   delegationActors,
+  taskGrantLimit,
   type ActClaim,
   type ApiKeyRecord,
   type AuditActor,
   type AuditEventInput,
   type DelegatedToken,
   type DelegationParent,
+  type TaskGrant,
+  type WorkspaceAccess,
 } from '@toolplane/contracts';
 import type { Request, Response } from 'express';
 import { hashApiKey } from './api-keys.ts';
@@ -47,6 +50,8 @@ export interface TokenExchangeDeps {
   dpop: ProofChecker;
   /** The edge's `PUBLIC_URL`, the base of the URL a proof's `htu` names (unset: the Host the request reached). */
   publicUrl?: string | undefined;
+  /** The workspaces' published access, with their task grants (ADR 0108); absent: no grant can be redeemed. */
+  accessPolicies?: { get(workspaceId: string): Promise<WorkspaceAccess> } | undefined;
 }
 
 /** An OAuth error answer (RFC 6749 §5.2). */
@@ -276,6 +281,8 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
       `expires_in: at most ${longest - now} seconds (${DELEGATED_TOKEN_MAX_TTL_SECONDS} s, and never past the subject token).`,
     );
   const act: ActClaim = { sub: ask.actor ?? `token:${randomUUID()}`, ...(parent ? { act: parent.act } : {}) };
+  const grant = await redeemed(deps, subject, ask.grant);
+  const limits = [...(parent?.limits ?? []), ...(grant ? [taskGrantLimit(grant)] : [])];
   return {
     token: {
       v: 1 as const,
@@ -288,9 +295,31 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
       servers,
       tools,
       conditions,
+      ...(grant ? { grant: grant.id } : parent?.grant ? { grant: parent.grant } : {}),
     },
-    ancestry: { chain: parent?.chain ?? [], limits: parent?.limits ?? [], calls: ask.calls },
+    ancestry: { chain: parent?.chain ?? [], limits, calls: ask.calls },
   };
+}
+
+/**
+ * The task grant asked for (ADR 0108), published for the subject's workspace, neither revoked nor expired; a token
+ * narrowed from a grant's token keeps its grant and cannot redeem another (a sub-grant is not made this way).
+ */
+async function redeemed(
+  deps: TokenExchangeDeps,
+  subject: Subject,
+  id: string | undefined,
+): Promise<TaskGrant | undefined> {
+  if (id === undefined) return undefined;
+  if (subject.token?.grant !== undefined)
+    throw new ExchangeError('invalid_request', 'grant: subject_token was already redeemed from a task grant.');
+  const grants = deps.accessPolicies ? (await deps.accessPolicies.get(subject.workspaceId)).taskGrants : undefined;
+  const grant = grants?.find((g) => g.id === id);
+  if (!grant) throw new ExchangeError('invalid_target', `grant: no task grant ${id} in this workspace.`);
+  if (grant.revokedAt !== undefined) throw new ExchangeError('invalid_target', `grant: task grant ${id} was revoked.`);
+  if (Date.parse(grant.expiresAt) <= Date.now())
+    throw new ExchangeError('invalid_target', `grant: task grant ${id} expired.`);
+  return grant;
 }
 
 /** The servers asked for, each within the subject's and its key's, and of its workspace. */
@@ -322,6 +351,7 @@ function rightsOf(t: DelegatedToken) {
     ...(t.tools ? { tools: t.tools } : {}),
     ...(t.conditions.length > 0 ? { conditions: t.conditions } : {}),
     ...(own ? { calls: own.calls } : {}),
+    ...(t.grant ? { grant: t.grant } : {}),
     actor: t.act.sub,
     actors: delegationActors(t),
     token_id: t.jti,

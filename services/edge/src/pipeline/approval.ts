@@ -190,6 +190,7 @@ function cappedText(name: string, rule: Rule, pending: number): string {
 function needsApproval(name: string, rule: Rule): string {
   if (!('policy' in rule)) return `Tool "${name}" needs someone else's approval before each call`;
   if (rule.session) return `This call of "${name}" needs someone else's approval: ${rule.session.reason}`;
+  if (rule.because) return `This call of "${name}" needs someone else's approval: ${rule.because}`;
   const { id, name: policy } = rule.policy;
   return (
     `This call of "${name}" needs someone else's approval: access policy ${policy ? `"${policy}" (${id})` : id} ` +
@@ -220,7 +221,7 @@ function askText(
         );
       return (
         // A session rule's hold says again which earlier result decided it: the agent may not have kept the first answer.
-        `${'session' in rule && rule.session ? `${needsApproval(name, rule)}. ` : ''}` +
+        `${'policy' in rule && (rule.session || rule.because) ? `${needsApproval(name, rule)}. ` : ''}` +
         `Approval request ${ask.id} for this call of "${name}" is still pending (approvers: ${approversText(rule)}). ` +
         `The call was not made, nothing was sent. Once it is approved, ${again}`
       );

@@ -53,7 +53,14 @@ function stepNarrowing({ token }: CallDelegation): NonNullable<CallState['rules'
 
 async function charge(s: CallState, d: CallDelegation): Promise<Verdict> {
   if (!(await d.charge()))
-    return refused(s, d, { errorCode: 'delegation.calls', reason: 'calls', message: 'has no calls left' });
+    return refused(s, d, {
+      errorCode: 'delegation.calls',
+      reason: 'calls',
+      // A task grant's budget is a limit of the chain (ADR 0108): the refusal names it.
+      message: d.token.grant
+        ? `has no calls left (the budget of task grant ${d.token.grant}, or a limit of its chain, is spent)`
+        : 'has no calls left',
+    });
   return { settle: { queued: (added) => (added ? undefined : d.refund()) } };
 }
 

@@ -193,7 +193,8 @@ export class CatalogCache {
       ? compileGuardrails(catalog.guardrails, 'results')
       : undefined;
     // The portable rules the server sets (ADR 0101), their settings parsed once per version.
-    const ruleSettings = catalog.ruleSettings && serverRuleSettings(catalog.ruleSettings);
+    // A rule that meets every server's tools (the task grant, ADR 0108) is there without a setting.
+    const ruleSettings = serverRuleSettings(catalog.ruleSettings ?? {});
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
       const rules: ToolRules = {};

@@ -1,4 +1,4 @@
-import type { PolicyPrincipal, QuotaRule, WorkspaceAccess } from '@toolplane/contracts';
+import { TaskGrant, type PolicyPrincipal, type QuotaRule, type WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
 import { enterpriseIdpRules } from '../enterprise-idps/rules.ts';
@@ -15,6 +15,7 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
   const groups = await namedGroups(db, workspaceId, rows);
   const session = await sessionSettingsOf(db, workspaceId);
   const idps = await enterpriseIdpRules(db, workspaceId);
+  const grants = await publishedGrants(db, workspaceId);
   return {
     v: 1,
     workspaceId,
@@ -36,7 +37,29 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
     ...(session ? { session } : {}),
     // Enterprise IdPs too (ADR 0082): the edges' authorization server decides a grant with the policies it redeems under.
     ...(idps.length > 0 ? { enterpriseIdps: idps } : {}),
+    // Task grants too (ADR 0108): the edges hold each call of a token redeemed from one to it.
+    ...(grants.length > 0 ? { taskGrants: grants } : {}),
   };
+}
+
+/** How long an expired task grant stays published: its tokens' calls are still told it expired, not that it is unknown. */
+const EXPIRED_GRANTS_KEPT_MS = 86_400_000;
+
+/** The workspace's task grants as the edges judge calls by them: live, revoked, or expired within the last day. */
+async function publishedGrants(db: Db, workspaceId: string): Promise<TaskGrant[]> {
+  const since = new Date(Date.now() - EXPIRED_GRANTS_KEPT_MS);
+  const rows = await db.taskGrant.findMany({
+    where: { workspaceId, expiresAt: { gt: since } },
+    orderBy: { createdAt: 'asc' },
+  });
+  // The published form keeps its own fields only (zod drops the row's others).
+  return rows.map(({ expiresAt, revokedAt, ...row }) =>
+    TaskGrant.parse({
+      ...row,
+      expiresAt: expiresAt.toISOString(),
+      ...(revokedAt ? { revokedAt: revokedAt.toISOString() } : {}),
+    }),
+  );
 }
 
 /**

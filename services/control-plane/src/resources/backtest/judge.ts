@@ -5,6 +5,7 @@ import {
   decideCall,
   judgePortable,
   rulePlan,
+  refusalOf,
   settingsFor,
   type CallerIdentity,
   type PortableRule,
@@ -224,8 +225,8 @@ function judgePortableRules(judge: Judge, call: RecordedCall, args: Readonly<Rec
     if (settings === undefined || (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings))) continue;
     read = true;
     const decision = judgePortable(rule, settings, { args: argumentsAsSent(call.entry, args), tool, facets });
-    if (decision !== undefined && 'refuse' in decision)
-      return { read, refused: { rule: rule.name, code: decision.refuse.code } };
+    const refused = decision && refusalOf(decision);
+    if (refused?.stops) return { read, refused: { rule: rule.name, code: refused.refusal.code } };
   }
   return { read };
 }
