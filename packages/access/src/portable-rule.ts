@@ -166,10 +166,13 @@ export function judgePortable(
   }
 }
 
-/** A decision other than "go on", as a path's adapter records it: refused or log-only, with the rule's code and message. */
+/**
+ * A decision other than "go on", as a path without approvals (the events') records it: refused or log-only, with the
+ * rule's code and message; a hold refuses there.
+ */
 export function decisionOutcome(decision: NonNullable<RuleDecision>) {
-  const refused = 'refuse' in decision;
-  const { code, message } = refused ? decision.refuse : decision.wouldRefuse;
+  const { refusal, stops: refused } = refusalOf(decision);
+  const { code, message } = refusal;
   return { refused, code, message, kind: refused ? ('refused' as const) : ('would_refuse' as const) };
 }
 
