@@ -93,7 +93,7 @@ async function refusalOf(deps: TaskAccessDeps, job: ToolInvokeJob): Promise<Task
   const args = argumentsAsSent(entry, job.arguments);
   const reason = taskRefusal(access, job.stepCaller, call, { args, approved: job.rules?.approval !== undefined });
   if (reason !== undefined) return { reason };
-  return portableRefusal(deps, job, { tool: entry.tool, args });
+  return portableRefusal(deps, job, { tool: entry.tool, args, grants: access.taskGrants });
 }
 
 /** The portable rules a call meets (ADR 0101), in the list's order. */
@@ -105,12 +105,17 @@ const callPortableRules: readonly PortableRule[] = (rules as readonly Rule[]).fl
 async function portableRefusal(
   deps: TaskAccessDeps,
   job: ToolInvokeJob,
-  call: { tool: CatalogTool['tool']; args: Readonly<Record<string, unknown>> },
+  call: {
+    tool: CatalogTool['tool'];
+    args: Readonly<Record<string, unknown>>;
+    /** The workspace's task grants as published now (the task-grant rule's facet). */
+    grants: Parameters<typeof ruleCallerOf>[1];
+  },
 ): Promise<TaskRefusal | undefined> {
   if (!deps.ruleSettings || callPortableRules.length === 0) return undefined;
   const all = await deps.ruleSettings(job.serverId).catch(() => 'unreadable' as const);
   const tool = { name: call.tool.name, inputSchema: call.tool.inputSchema };
-  const facets = new CallerFacets(ruleCallerOf(job.principal));
+  const facets = new CallerFacets(ruleCallerOf(job.principal, call.grants));
   for (const rule of callPortableRules) {
     const settings = all === 'unreadable' ? 'invalid' : settingsFor(rule, all);
     if (settings === undefined || (settings !== 'invalid' && !rule.appliesTo(tool, settings.settings))) continue;
