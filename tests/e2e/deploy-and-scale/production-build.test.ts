@@ -22,8 +22,11 @@ import { waitFor } from '../../helpers/wait.ts';
 
 const exec = promisify(execFile);
 const services = ['control-plane', 'edge', 'worker'] as const;
-/** What each image adds to the Node base image, in MB (the closure's files); raise only with a reason. */
-const sizeBudgetMb: Record<(typeof services)[number], number> = { edge: 70, worker: 85, 'control-plane': 170 };
+/**
+ * What each image adds to the Node base image, in MB (the closure's files); raise only with a reason. The control
+ * plane's 170 → 200 (2026-11-29): the reachability analysis's solver, `z3-solver`'s 35 MB of WebAssembly (ADR 0107).
+ */
+const sizeBudgetMb: Record<(typeof services)[number], number> = { edge: 70, worker: 85, 'control-plane': 200 };
 const UPSTREAM_KEY = `prod-${randomBytes(8).toString('hex')}`;
 
 interface ReceivedSpan {
