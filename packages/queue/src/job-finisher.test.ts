@@ -34,6 +34,19 @@ function queueOf(streams?: typeof queueStreams) {
   return { prefix, redis, queue, worker };
 }
 
+/** A requester of queue `q` whose replies are `{ id }`. */
+function replyClient(redis: Redis, prefix: string) {
+  return new RequestReplyClient<{ id: string; replyTo: string; deadlineAt: number }, { id: string }>({
+    redis,
+    prefix,
+    clientId: `c-${randomUUID()}`,
+    queueName: 'q',
+    jobName: 'job',
+    reply: z.object({ id: z.string() }),
+    idOf: (r) => r.id,
+  });
+}
+
 /** Every key of the queue with its type and content; the jobs' times and the events' ids left out. */
 async function snapshot(redis: Redis, prefix: string) {
   const keys = (await redis.keys(`${prefix}:*`)).sort();
@@ -144,15 +157,7 @@ describe('ReplyingConsumer, finishing', () => {
   it("finishes the jobs a turn completed in one script call, none through BullMQ's moveToFinished", async () => {
     const { redis, prefix } = queueOf(queueStreams);
     const scripts = countScripts(redis);
-    const client = new RequestReplyClient<Job, { id: string }>({
-      redis,
-      prefix,
-      clientId: `c-${randomUUID()}`,
-      queueName: 'q',
-      jobName: 'job',
-      reply: z.object({ id: z.string() }),
-      idOf: (r) => r.id,
-    });
+    const client = replyClient(redis, prefix);
     let started = 0;
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
@@ -196,15 +201,7 @@ describe('JobTaker and the consumer, taking', () => {
 
   it('takes the waiting jobs in one script call, and runs each once', async () => {
     const { redis, prefix } = queueOf(queueStreams);
-    const client = new RequestReplyClient<Job, { id: string }>({
-      redis,
-      prefix,
-      clientId: `c-${randomUUID()}`,
-      queueName: 'q',
-      jobName: 'job',
-      reply: z.object({ id: z.string() }),
-      idOf: (r) => r.id,
-    });
+    const client = replyClient(redis, prefix);
     const ids = Array.from({ length: 6 }, () => randomUUID());
     const replies = Promise.all(
       ids.map((id) => client.request(id, { id, replyTo: client.clientId, deadlineAt: Date.now() + 60_000 })),
@@ -277,15 +274,7 @@ describe('ReplyingConsumer, watching its fetchers', () => {
 
   it('replaces a fetcher whose wait for jobs never ends while Redis answers, and its shard is served again', async () => {
     const { redis, prefix } = queueOf(queueStreams);
-    const client = new RequestReplyClient<Job, { id: string }>({
-      redis,
-      prefix,
-      clientId: `c-${randomUUID()}`,
-      queueName: 'q',
-      jobName: 'job',
-      reply: z.object({ id: z.string() }),
-      idOf: (r) => r.id,
-    });
+    const client = replyClient(redis, prefix);
     const told: string[] = [];
     const consumer = new ReplyingConsumer<Job, { id: string }>({
       redis,
