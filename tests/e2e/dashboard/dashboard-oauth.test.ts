@@ -311,6 +311,9 @@ describe('people’s roles', () => {
       // A loosening change waiting for a second person (ADR 0079) is decided where calls are.
       'GET /change_requests',
       'GET /change_requests/{id}',
+      // What a task may do is a person's approval too (ADR 0108).
+      'GET /task_grants',
+      'GET /task_grants/{id}',
       'GET /workspaces/current',
       'POST /approvals/{id}/approve',
       'POST /approvals/{id}/deny',
@@ -319,6 +322,8 @@ describe('people’s roles', () => {
       'POST /change_requests/{id}/deny',
       'POST /change_requests/{id}/links',
       'POST /sign_ins',
+      'POST /task_grants',
+      'POST /task_grants/{id}/revoke',
     ]);
     expect(reached.viewer.filter((o) => !o.startsWith('GET '))).toEqual(['POST /sign_ins']);
     expect(reached.viewer.filter((o) => /secrets|audit_events|workspace_files/.test(o))).toEqual([]);

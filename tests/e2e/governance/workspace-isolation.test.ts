@@ -275,8 +275,25 @@ beforeAll(async () => {
     async () =>
       (await unwrap(apiA.GET('/execution_records', { params: { query: { server_id: a.serverId } } }))).data[0]?.id,
   );
+  // A task grant of A (ADR 0108), for A's person and tool.
+  ids.taskGrant = (
+    await unwrap(
+      apiA.POST('/task_grants', {
+        body: {
+          purpose: 'a-only-purpose',
+          person: 'a-only-user',
+          tools: ['search_tickets'],
+          bounds: [],
+          calls: 5,
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          offGrant: 'refuse',
+        },
+      }),
+    )
+  ).id;
   markers.push(
     ...Object.values(ids),
+    'a-only-purpose',
     keyA.key,
     keyA.prefix,
     stack.bootstrapKey,
@@ -695,6 +712,25 @@ function cases(): Case[] {
       files: [{ path: 'quotas/b-probe.yaml', content: 'name: b-probe\ncounts: calls\nlimit: 0\nwindow: day\n' }],
       from: new Date(Date.now() - 86_400_000).toISOString(),
       to: new Date(Date.now() + 60_000).toISOString(),
+    }),
+
+    c('POST', '/governance/reachability', '/governance/reachability', 'denied', {
+      server: s,
+      tool: 'search_tickets',
+      principal: { external_user: 'a-only-user' },
+    }),
+
+    c('GET', '/task_grants', '/task_grants', 'scoped'),
+    c('GET', '/task_grants/:id', `/task_grants/${ids.taskGrant}`, 'denied'),
+    c('POST', '/task_grants/:id/revoke', `/task_grants/${ids.taskGrant}/revoke`, 'denied'),
+    c('POST', '/task_grants', '/task_grants', 'denied', {
+      purpose: 'b-probe',
+      person: 'a-only-user',
+      tools: ['search_tickets'],
+      bounds: [],
+      calls: 1,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      offGrant: 'refuse',
     }),
 
     c('GET', '/approvals', '/approvals', 'scoped'),

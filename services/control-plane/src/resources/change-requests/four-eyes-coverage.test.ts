@@ -19,6 +19,10 @@ const notGuarded: Record<string, string> = {
   applyWorkspaceFiles: 'each change runs through its guarded operation (workspace-files/apply.ts)',
   planWorkspaceFiles: 'changes nothing',
   backtest: 'changes nothing',
+  reachability: 'changes nothing',
+  // Task grants (ADR 0108): a grant only narrows the tokens redeemed from it, which have no right their key lacks.
+  createTaskGrant: 'narrows the tokens redeemed from it below what their key may do',
+  revokeTaskGrant: 'stops the tokens redeemed from the grant',
   explainAccessDecision: 'changes nothing',
   previewResultShape: 'changes nothing',
   loadToolsFromUrl: 'reads a document, changes nothing',
