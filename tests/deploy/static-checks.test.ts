@@ -91,6 +91,8 @@ function turbo(dir: string, args: string[]): { code: number | null; output: stri
     cwd: dir,
     encoding: 'utf8',
     env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+    // A dry run's plan lists every input file of every task: over spawnSync's default 1 MiB.
+    maxBuffer: 64 * 1024 * 1024,
   });
   return { code: r.status, output: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
