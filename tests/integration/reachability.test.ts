@@ -24,7 +24,7 @@ import {
 } from '../fixtures/reach-workspace.ts';
 
 // Reachability's answers checked against brute force: for each query (a tool, a principal), every call of a bounded
-// domain of arguments and sessions goes through the access package's own decision (the edge's), and the solver's
+// domain of arguments and the sessions goes through the access package's own decision (the edge's), and the solver's
 // "yes" must come with a witness those functions let through, its "no" with no call of the domain let through.
 
 const ajv = new Ajv2020({ strict: false });

@@ -1976,7 +1976,7 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Who can reach a tool, under which conditions on its arguments and session, with and without a person
+     * Who can reach a tool, under which conditions on its arguments and the session, with and without a person
      * @description For each principal the access policies name (API keys, people, the members of groups; or the one
      * asked about): whether the tool is granted, the condition each call must meet (the policies’ conditions combined),
      * and whether a call goes through without a person and with one (a confirmation, an approval): `yes` with a witness

@@ -13,9 +13,9 @@ type Verdict = Reachability['principals'][number]['without_person'];
 
 function verdictText(v: Verdict): string {
   if (v.answer === 'yes') {
-    const session = v.witness?.session ? ` session ${JSON.stringify(v.witness.session)}` : '';
+    const witnessed = v.witness?.session ? ` session ${JSON.stringify(v.witness.session)}` : '';
     const needs = v.needs?.length ? ` after ${v.needs.join(', ')}` : '';
-    return `yes${needs}, e.g. arguments ${JSON.stringify(v.witness?.args ?? {})}${session}`;
+    return `yes${needs}, e.g. arguments ${JSON.stringify(v.witness?.args ?? {})}${witnessed}`;
   }
   if (v.answer === 'no') return `no (${v.proof}${v.why ? `: ${v.why}` : ''})`;
   return `undecided: ${v.why}`;

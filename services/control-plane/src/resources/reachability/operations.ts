@@ -9,7 +9,7 @@ export const reachabilityOperations: Operation[] = [
   // It reads every policy of the workspace: a key limited to servers may not. It changes nothing: no audit event.
   post('/governance/reachability', 'reachability', {
     tags: ['reachability'],
-    summary: 'Who can reach a tool, under which conditions on its arguments and session, with and without a person',
+    summary: 'Who can reach a tool, under which conditions on its arguments and the session, with and without a person',
     description:
       'For each principal the access policies name (API keys, people, the members of groups; or the one asked ' +
       'about): whether the tool is granted, the condition each call must meet (the policies’ conditions combined), ' +
