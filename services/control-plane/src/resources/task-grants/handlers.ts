@@ -15,7 +15,6 @@ type Bound = { name: string; condition: string };
 function present(row: TaskGrantRow) {
   return {
     id: row.id,
-    parent: row.parentId,
     purpose: row.purpose,
     person: row.person,
     tools: row.tools,
@@ -25,6 +24,7 @@ function present(row: TaskGrantRow) {
     offGrant: row.offGrant as 'hold' | 'refuse',
     mode: row.mode as 'enforced' | 'log_only',
     revokedAt: row.revokedAt?.toISOString() ?? null,
+    parent: row.parentId,
     createdAt: row.createdAt.toISOString(),
   };
 }
