@@ -46,3 +46,10 @@ export function takesUpstreamCredential(tool: CatalogTool | undefined): boolean 
   const plan = tool?.plan;
   return plan?.kind === 'http' && (plan.auth !== undefined || Object.keys(plan.secrets).length > 0);
 }
+
+/**
+ * The `upstream-credential` rule's fact of a tool (`pipeline/tool-facts.ts`): it sends a stored credential upstream,
+ * which a caller's `X-Upstream-Authorization` may replace. Nothing to compile per catalog version.
+ */
+export const upstreamCredentialFacts = () => (entry: CatalogTool) =>
+  takesUpstreamCredential(entry) ? (true as const) : undefined;
