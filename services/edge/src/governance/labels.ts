@@ -7,7 +7,7 @@ import {
 } from '@toolplane/contracts';
 
 /** A tool's data-flow labels (ADR 0078), split as the session stage (`pipeline/session.ts`) reads them. */
-export interface ToolLabels {
+interface ToolLabels {
   /** What each result brings (`private`, `untrusted`) and how it was found. */
   readonly results: readonly { label: ResultLabel; source: LabelSource }[];
   /** How it sends data out (`public_write`, `external_write`): session rules judge its calls. */

@@ -42,7 +42,7 @@ export function upstreamAuthorizationOf(headers: Record<string, string | string[
 }
 
 /** Whether a tool sends a credential upstream that a caller's own can replace (connector and OpenAPI tools). */
-export function takesUpstreamCredential(tool: CatalogTool | undefined): boolean {
+function takesUpstreamCredential(tool: CatalogTool | undefined): boolean {
   const plan = tool?.plan;
   return plan?.kind === 'http' && (plan.auth !== undefined || Object.keys(plan.secrets).length > 0);
 }
