@@ -171,7 +171,7 @@ describe('SubscriberStandings', () => {
     expect(racing.size).toBe(0);
   });
 
-  it('announcedStandings forgets at an announced change, when its connection drops or comes back, keeps none while deaf', async () => {
+  it('announcedStandings forgets at an announced change and when its connection drops or is back', async () => {
     const prefix = await published();
     const events = Object.assign(new EventEmitter(), { status: 'ready' });
     const standings = announcedStandings(events, ['key-changed', 'standing-changed']);

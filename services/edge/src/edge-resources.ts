@@ -157,7 +157,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     events: eventsDeps(env, {
       redis,
       audit: r.audit,
-      // An open stream's subscriber that stood is not read again until a change that may end it is announced (ADR 0103).
+      // An open stream's subscriber that stood is read again once a change that may end it is announced (ADR 0103).
       standings: announcedStandings(r.events, [keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]),
       log,
       catalogs: r.catalogs,

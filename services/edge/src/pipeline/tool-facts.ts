@@ -27,7 +27,7 @@ const asPublished =
  * fact (`tool.rules.<fact>`) and leaves out of its plan the tools that have none (`appliesTo`).
  */
 export const toolFactCompilers = {
-  /** `upstream-credential`: the tool sends a credential upstream, which a caller's `X-Upstream-Authorization` may replace. */
+  /** `upstream-credential`: it sends a credential upstream, which a caller's `X-Upstream-Authorization` may replace. */
   upstreamCredential: upstreamCredentialFacts,
   /** `confirmation` (ADR 0038): a person confirms each call first. */
   confirm: asPublished((entry) => entry.confirm),

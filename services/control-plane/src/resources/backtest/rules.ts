@@ -23,9 +23,9 @@ import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts'
  * The rules a backtest judges recorded calls by (ADR 0080): the workspace's as published (its access document:
  * policies, quotas, session settings; its guardrails), and the same with a proposed change laid over them. The change
  * is written as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, `mcp-servers/`: their
- * `confirmTools`, `approvalTools` and `ruleSettings` only), read and checked by the workspace files' own readers; a file
- * replaces the rule of its name, or adds one (`session.yaml` replaces the session settings whole, as apply does; a
- * server file without `ruleSettings` keeps the server's, as apply does).
+ * `confirmTools`, `approvalTools` and `ruleSettings` only), read and checked by the workspace files' own readers; a
+ * file replaces the rule of its name, or adds one (`session.yaml` replaces the session settings whole, as apply does;
+ * a server file without `ruleSettings` keeps the server's, as apply does).
  */
 
 /** A guardrail with the server it belongs to (null: every server of the workspace). */
