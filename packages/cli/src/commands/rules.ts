@@ -15,7 +15,8 @@ import { reachCommand } from './reach.ts';
 
 const folders = ['access-policies', 'quotas', 'guardrails', 'mcp-servers'];
 
-function fileOf(path: string): { path: string; content: string } {
+/** A rule's file as the backtest and change impact take it: `<its folder>/<its name>` (`session.yaml` as it is). */
+export function fileOf(path: string): { path: string; content: string } {
   const folder = basename(dirname(path));
   if (basename(path) === 'session.yaml' && !folders.includes(folder))
     return { path: 'session.yaml', content: readFileSync(path, 'utf8') };
