@@ -6,6 +6,7 @@ import { DebugSessions } from '../components/debug-sessions.tsx';
 import { ResultShapes } from '../components/result-shapes.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ServerTraffic } from '../components/traffic.tsx';
+import { WhoCanReach } from '../components/who-can-reach.tsx';
 import { TryTool } from '../try-tool.tsx';
 import { Readable, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
@@ -129,6 +130,9 @@ function Tools({ client, server, config }: { client: ManagementClient; server: S
                 <summary>Input schema of {t.name}</summary>
                 <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
               </details>
+              <Readable area="policies">
+                <WhoCanReach client={client} serverId={server.id} tool={t.name} />
+              </Readable>
             </li>
           ))}
         </ul>
