@@ -97,7 +97,12 @@ function scalarVar(z3: Z3, { id, name }: { id: string; name: string }, s: Schema
 }
 
 /** A list of at most `bound` elements of one sort (`maxLength`: characters of a string element). */
-export function listOf(z3: Z3, id: string, kind: Scalar, bound: number, maxLength?: number): ListVar {
+export function listOf(
+  z3: Z3,
+  id: string,
+  kind: Scalar,
+  { bound, maxLength }: { bound: number; maxLength?: number },
+): ListVar {
   return { id, kind, length: z3.Int.const(`${id}.length`), bound, maxLength, tests: [] };
 }
 
@@ -139,7 +144,7 @@ function listVar(z3: Z3, id: string, name: string, s: Schema) {
   // A list longer than a condition searches makes it false (conditionLimits): no call longer than that is let through.
   const max =
     typeof s.maxItems === 'number' ? Math.min(s.maxItems, conditionLimits.maxListSize) : conditionLimits.maxListSize;
-  const v = listOf(z3, id, kind, max);
+  const v = listOf(z3, id, kind, { bound: max });
   const len: Bool<'reach'>[] = [v.length.ge(typeof s.minItems === 'number' ? s.minItems : 0)];
   return { sym: { t: 'list', elem: kind, v, d: present } as const, present, integer: false, constraints: len };
 }

@@ -94,7 +94,7 @@ function grantOf(access: WorkspaceAccess, serverId: string, name: string, princi
 
 function sessionVars(z3: Z3, prefix: string): SessionVars {
   const list = (name: string, bound: number, maxLength: number) =>
-    listOf(z3, `${prefix}session.${name}`, 'str', bound, maxLength);
+    listOf(z3, `${prefix}session.${name}`, 'str', { bound, maxLength });
   return {
     labels: list('labels', conditionLimits.maxSessionLabels, conditionLimits.maxSessionLabelLength),
     tools_called: list('tools_called', conditionLimits.maxSessionCalls, conditionLimits.maxSessionNameLength),
