@@ -42,7 +42,15 @@ export type Verdict =
   | { readonly answer: 'no'; readonly proof: 'unsat' | 'not granted' | 'a person must act'; readonly why?: string }
   | { readonly answer: 'undecided'; readonly why: string };
 
-export interface PrincipalReach {
+/** A principal's two answers: a call with no person at hand, and one with a person. */
+interface Verdicts {
+  /** A call with no person at hand (no confirmation, no approval). */
+  readonly withoutPerson: Verdict;
+  /** A call with a person: the caller's confirmation, and others' approvals where a rule asks one. */
+  readonly withPerson: Verdict & { readonly needs?: readonly string[] };
+}
+
+export interface PrincipalReach extends Verdicts {
   readonly principal: ReachPrincipal & { readonly groups?: readonly string[] };
   /** Whether some policy lets the principal see the tool (each call then still meets `condition`). */
   readonly granted: boolean;
@@ -50,19 +58,17 @@ export interface PrincipalReach {
   readonly condition: string;
   /** The policies whose conditions decide (document order). */
   readonly policies: readonly string[];
-  /** A call with no person at hand (no confirmation, no approval). */
-  readonly withoutPerson: Verdict;
-  /** A call with a person: the caller's confirmation, and others' approvals where a rule asks one. */
-  readonly withPerson: Verdict & { readonly needs?: readonly string[] };
 }
 
-export interface ReachAnswer {
+interface Answer<P> {
   readonly tool: string;
   readonly serverId: string;
-  readonly principals: readonly PrincipalReach[];
+  readonly principals: readonly P[];
   /** Milliseconds the whole query took (the solver's initialisation on a process's first query included). */
   readonly ms: number;
 }
+
+export type ReachAnswer = Answer<PrincipalReach>;
 
 /** A solver check's own bound: past it the answer is `undecided` (never a guess). */
 const CHECK_TIMEOUT_MS = 1500;
@@ -234,9 +240,28 @@ function shownOf(access: WorkspaceAccess, principal: ReachPrincipal): PrincipalR
   return principal.type === 'person' ? { ...principal, groups: groupsOf(access, principal.username) } : principal;
 }
 
-function undecidedBy(e: unknown): Verdict {
+/** Both answers undecided, saying why (an error other than `Undecided` is thrown on). */
+function undecidedBy(e: unknown): Verdicts {
   if (!(e instanceof Undecided)) throw e;
-  return { answer: 'undecided', why: e.message };
+  const undecided = { answer: 'undecided', why: e.message } as const;
+  return { withoutPerson: undecided, withPerson: undecided };
+}
+
+/** Each principal asked in turn, with one solver for the query (undefined: left out of the answer). */
+async function askEach<P>(
+  timeoutMs: number | undefined,
+  principals: Iterable<ReachPrincipal>,
+  ask: (z3: Z3, s: Solver<'reach'>, p: ReachPrincipal) => Promise<P | undefined>,
+): Promise<{ principals: P[]; ms: number }> {
+  const started = performance.now();
+  const z3 = await solver();
+  const s = solverFor(z3, timeoutMs);
+  const out: P[] = [];
+  for (const p of principals) {
+    const answer = await ask(z3, s, p);
+    if (answer !== undefined) out.push(answer);
+  }
+  return { principals: out, ms: performance.now() - started };
 }
 
 async function reachOf(z3: Z3, s: Solver<'reach'>, query: ReachQuery, principal: ReachPrincipal) {
@@ -268,8 +293,7 @@ async function reachOf(z3: Z3, s: Solver<'reach'>, query: ReachQuery, principal:
     const held = await solve(scope, s, f.held, (m) => ({ needs: needsOf(scope, f, m) }));
     return { ...base, policies, withoutPerson, withPerson: held };
   } catch (e) {
-    const undecided = undecidedBy(e);
-    return { ...base, policies, withoutPerson: undecided, withPerson: undecided };
+    return { ...base, policies, ...undecidedBy(e) };
   }
 }
 
@@ -280,13 +304,9 @@ async function reachOf(z3: Z3, s: Solver<'reach'>, query: ReachQuery, principal:
  * undecided (a condition outside what the translation covers, or a check the solver did not finish in time, and why).
  */
 export async function reachability(query: ReachQuery): Promise<ReachAnswer> {
-  const started = performance.now();
-  const z3 = await solver();
-  const s = solverFor(z3, query.checkTimeoutMs);
-  const principals: PrincipalReach[] = [];
-  for (const p of selectPrincipals(query.access, query.principal, query.keyNames))
-    principals.push(await reachOf(z3, s, query, p));
-  return { tool: query.tool.tool.name, serverId: query.server.serverId, principals, ms: performance.now() - started };
+  const asked = selectPrincipals(query.access, query.principal, query.keyNames);
+  const answer = await askEach(query.checkTimeoutMs, asked, (z3, s, p) => reachOf(z3, s, query, p));
+  return { tool: query.tool.tool.name, serverId: query.server.serverId, ...answer };
 }
 
 /** The rules before and after a proposed change: the access document, and the tool with its server's marks. */
@@ -295,27 +315,22 @@ export interface ChangeQuery extends Omit<ReachQuery, 'access' | 'tool'> {
   readonly after: { readonly access: WorkspaceAccess; readonly tool: ReachTool };
 }
 
-/** What a change lets one principal do that it could not: calls let through now and refused before. */
-export interface PrincipalChange {
+/**
+ * What a change lets one principal do that it could not: a call that goes through after the change and did not
+ * before, without a person and with one (yes with it, no: unsat).
+ */
+export interface PrincipalChange extends Verdicts {
   readonly principal: PrincipalReach['principal'];
   /** The calls newly let through: the condition after the change, and not the one before (`false`: not granted). */
   readonly condition: string;
   readonly before: string;
   readonly after: string;
-  /** A call without a person that goes through after and did not before: yes with it, no (unsat: none). */
-  readonly withoutPerson: Verdict;
-  /** The same with a person (a confirmation, an approval), with what the new call waits for. */
-  readonly withPerson: Verdict & { readonly needs?: readonly string[] };
 }
 
-export interface ChangeAnswer {
-  readonly tool: string;
-  readonly serverId: string;
-  /** Each principal the change lets through where it did not (granted after; principals with nothing new left out). */
-  readonly principals: readonly PrincipalChange[];
+/** Each principal the change lets through where it did not (granted after; principals with nothing new left out). */
+export interface ChangeAnswer extends Answer<PrincipalChange> {
   /** Every principal asked about, newly reached or not. */
   readonly asked: number;
-  readonly ms: number;
 }
 
 const keyOf = (p: ReachPrincipal) => (p.type === 'api_key' ? `k:${p.keyId}` : `p:${p.username}`);
@@ -348,8 +363,7 @@ async function changeOf(z3: Z3, s: Solver<'reach'>, query: ChangeQuery, principa
     }));
     return { principal: shown, ...texts, withoutPerson, withPerson };
   } catch (e) {
-    const undecided = undecidedBy(e);
-    return { principal: shown, ...texts, withoutPerson: undecided, withPerson: undecided };
+    return { principal: shown, ...texts, ...undecidedBy(e) };
   }
 }
 
@@ -360,17 +374,14 @@ async function changeOf(z3: Z3, s: Solver<'reach'>, query: ChangeQuery, principa
  * with a witness or no with the solver's proof; principals with nothing new (both no) are left out.
  */
 export async function reachabilityChange(query: ChangeQuery): Promise<ChangeAnswer> {
-  const started = performance.now();
-  const z3 = await solver();
-  const s = solverFor(z3, query.checkTimeoutMs);
   const all = new Map<string, ReachPrincipal>();
   for (const doc of [query.before.access, query.after.access])
     for (const p of selectPrincipals(doc, query.principal, query.keyNames)) all.set(keyOf(p), all.get(keyOf(p)) ?? p);
-  const principals: PrincipalChange[] = [];
-  for (const p of [...all.values()].sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : 1))) {
+  const sorted = [...all.values()].sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : 1));
+  const answer = await askEach(query.checkTimeoutMs, sorted, async (z3, s, p) => {
     const change = await changeOf(z3, s, query, p);
-    if (change && !(change.withoutPerson.answer === 'no' && change.withPerson.answer === 'no')) principals.push(change);
-  }
-  const tool = query.after.tool.tool.name;
-  return { tool, serverId: query.server.serverId, principals, asked: all.size, ms: performance.now() - started };
+    const nothing = change?.withoutPerson.answer === 'no' && change.withPerson.answer === 'no';
+    return change && !nothing ? change : undefined;
+  });
+  return { tool: query.after.tool.tool.name, serverId: query.server.serverId, asked: all.size, ...answer };
 }

@@ -6,12 +6,12 @@ import { DebugSessions } from '../components/debug-sessions.tsx';
 import { ResultShapes } from '../components/result-shapes.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ServerTraffic } from '../components/traffic.tsx';
-import { WhoCanReach } from '../components/who-can-reach.tsx';
 import { TryTool } from '../try-tool.tsx';
 import { Readable, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, CopyButton, Empty, Json, Show, useLoad } from '../ui.tsx';
 import { Crumbs } from '../components/section.tsx';
+import { WhoCanReach } from '../components/reachability.tsx';
 
 type Server = Schemas['McpServer'];
 type Config = Schemas['McpServerConfig'];
@@ -130,9 +130,7 @@ function Tools({ client, server, config }: { client: ManagementClient; server: S
                 <summary>Input schema of {t.name}</summary>
                 <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
               </details>
-              <Readable area="policies">
-                <WhoCanReach client={client} serverId={server.id} tool={t.name} />
-              </Readable>
+              <WhoCanReach client={client} serverId={server.id} tool={t.name} />
             </li>
           ))}
         </ul>

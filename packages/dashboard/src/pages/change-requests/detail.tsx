@@ -1,14 +1,13 @@
 import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
-import { ChangeImpact } from '../../components/change-impact.tsx';
 import { DecideForm, DecisionList, partyText } from '../../components/decisions.tsx';
 import { LineDiff } from '../../components/definition-diff.tsx';
 import { Facts } from '../../components/facts.tsx';
 import { lineDiff } from '../../diff.ts';
-import { Readable } from '../../powers.tsx';
 import { Link } from '../../router.tsx';
 import { Json, Show, useLoad, when } from '../../ui.tsx';
+import { ChangeImpact } from '../../components/reachability.tsx';
 
 type ChangeRequest = Schemas['ChangeRequest'];
 
@@ -127,9 +126,7 @@ export function ChangeRequestDetail({ client, id }: { client: ManagementClient; 
                 ]}
               />
               <ChangeDiff client={client} request={r} />
-              <Readable area="policies">
-                <ChangeImpact client={client} request={r} />
-              </Readable>
+              <ChangeImpact client={client} request={r} />
               <Decide client={client} request={r} onDecided={setDecided} />
             </>
           );
