@@ -85,7 +85,7 @@ export function oracle(access: WorkspaceAccess, tool: CatalogTool, p: ReachPrinc
   };
 }
 
-export const validates = (tool: CatalogTool, args: Args) => ajv.validate(tool.tool.inputSchema, args);
+const validates = (tool: CatalogTool, args: Args) => ajv.validate(tool.tool.inputSchema, args);
 
 /** Whether a verdict agrees with the enumeration (`found`: some call met `check`; a witness must meet it too). */
 export function agrees(v: Verdict, tool: CatalogTool, found: boolean, check: (a: Args, s: Session) => boolean) {

@@ -4,6 +4,6 @@
  * access document, by translating policy conditions (a subset of CEL) for the Z3 solver.
  */
 export { reachability, reachabilityChange } from './reach.ts';
-export type { ChangeAnswer, ChangeQuery, PrincipalChange, PrincipalReach, ReachTool, Verdict } from './reach.ts';
+export type { ChangeAnswer, PrincipalChange, PrincipalReach, ReachTool, Verdict } from './reach.ts';
 export type { PrincipalFilter } from './principals.ts';
 export { stopSolver } from './z3.ts';

@@ -1,4 +1,4 @@
-import type { ChangeAnswer, PrincipalChange, ReachTool } from '@toolplane/reachability';
+import type { ChangeAnswer, ReachTool } from '@toolplane/reachability';
 import { reachabilityChange, type PrincipalFilter } from '@toolplane/reachability';
 import { currentRules, proposedRules, type Rules } from '../backtest/rules.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -23,7 +23,7 @@ function marked(tool: ReachTool, serverId: string, rules: Rules): ReachTool {
   };
 }
 
-export interface ChangeTarget {
+interface ChangeTarget {
   readonly workspaceId: string;
   readonly server: { readonly serverId: string; readonly name: string };
   readonly tool: ReachTool;
@@ -47,5 +47,3 @@ export async function changeImpact(
     after: { access: proposed.access, tool: marked(target.tool, serverId, proposed) },
   });
 }
-
-export type { PrincipalChange };
