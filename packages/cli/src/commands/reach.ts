@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Reachability, ReachabilityRequest } from './api.ts';
 import { action, withJson, type Context } from './context.ts';
 import { usageError } from './errors.ts';
-import { fileOf } from './rules.ts';
+import { fileOf } from './rule-files.ts';
 
 /**
  * `toolplane rules reach --server <id|name> --tool <name> [--key <id> | --person <name> | --group <name>]
