@@ -6281,6 +6281,98 @@ export interface components {
       }[];
       /** @description How long the analysis took. */
       ms: number;
+      /** @description With a `change` in the request: what it newly lets through, for any arguments and session. */
+      change?: {
+        /**
+         * @description Each principal a call of whose goes through after the change and did not before (others: none).
+         */
+        newly_reachable: {
+          principal: {
+            /** @enum {string} */
+            type: 'api_key' | 'person';
+            key_id?: string;
+            key_name?: string;
+            username?: string;
+            /** @description A person’s groups (as the access policies name them). */
+            groups?: string[];
+          };
+          /**
+           * @description The calls the change newly lets through: the condition after it and not the one before
+           * (`!(…)`).
+           */
+          condition: string;
+          /** @description The condition before the change (`false`: the tool was not granted). */
+          before: string;
+          /** @description The condition after the change. */
+          after: string;
+          /** @description A call with nobody at hand that goes through after the change and not before. */
+          without_person: {
+            /** @enum {string} */
+            answer: 'yes' | 'no' | 'undecided';
+            /** @description With `yes`. */
+            witness?: {
+              /** @description Arguments of a call that goes through. */
+              args: {
+                [key: string]: unknown;
+              };
+              /** @description The session as conditions see it, when a condition reads it. */
+              session?: {
+                labels: string[];
+                tools_called: string[];
+                calls: unknown[];
+              };
+            };
+            /**
+             * @description With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call
+             * needs a person.
+             * @enum {string}
+             */
+            proof?: 'unsat' | 'not granted' | 'a person must act';
+            /** @description With `undecided`: what the analysis does not translate; with `no`, why. */
+            why?: string;
+            /**
+             * @description With a person: what the call waits for (`confirmation`, `approval`, an access policy’s
+             * approval).
+             */
+            needs?: string[];
+          };
+          /** @description The same with a person: what the new call waits for in `needs`. */
+          with_person: {
+            /** @enum {string} */
+            answer: 'yes' | 'no' | 'undecided';
+            /** @description With `yes`. */
+            witness?: {
+              /** @description Arguments of a call that goes through. */
+              args: {
+                [key: string]: unknown;
+              };
+              /** @description The session as conditions see it, when a condition reads it. */
+              session?: {
+                labels: string[];
+                tools_called: string[];
+                calls: unknown[];
+              };
+            };
+            /**
+             * @description With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call
+             * needs a person.
+             * @enum {string}
+             */
+            proof?: 'unsat' | 'not granted' | 'a person must act';
+            /** @description With `undecided`: what the analysis does not translate; with `no`, why. */
+            why?: string;
+            /**
+             * @description With a person: what the call waits for (`confirmation`, `approval`, an access policy’s
+             * approval).
+             */
+            needs?: string[];
+          };
+        }[];
+        /** @description The principals asked about (of the rules before and after). */
+        asked: number;
+        /** @description How long the change’s analysis took. */
+        ms: number;
+      };
     };
     ReachabilityRequest: {
       /** @description The MCP server: its id or name. */
@@ -6295,6 +6387,15 @@ export interface components {
         external_user?: string;
         /** @description A SCIM group’s name: each of its members, as `external_user`. */
         external_group?: string;
+      };
+      /** @description A proposed change: the answer adds what it lets through that the rules now refuse (`change`). */
+      change?: {
+        /**
+         * @description The proposed change as workspace files, as `POST /governance/backtest` takes them
+         * (`access-policies/`, `mcp-servers/`: their `confirmTools` and `approvalTools`; the other kinds change nothing
+         * here).
+         */
+        files: components['schemas']['WorkspaceFile'][];
       };
     };
     ServerTools: {

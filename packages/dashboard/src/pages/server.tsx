@@ -11,6 +11,7 @@ import { Readable, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, CopyButton, Empty, Json, Show, useLoad } from '../ui.tsx';
 import { Crumbs } from '../components/section.tsx';
+import { WhoCanReach } from '../components/reachability.tsx';
 
 type Server = Schemas['McpServer'];
 type Config = Schemas['McpServerConfig'];
@@ -129,6 +130,7 @@ function Tools({ client, server, config }: { client: ManagementClient; server: S
                 <summary>Input schema of {t.name}</summary>
                 <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
               </details>
+              <WhoCanReach client={client} serverId={server.id} tool={t.name} />
             </li>
           ))}
         </ul>
