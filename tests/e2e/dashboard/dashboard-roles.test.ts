@@ -4,7 +4,8 @@
 // request of the walk is refused (403), so nothing shown leads to a page they may not use. A missing Chromium fails
 // the file.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { registerTicketExample, type Stack } from '@toolplane/cli';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
@@ -24,6 +25,9 @@ let browser: Browser;
 let page: Page;
 let pageProblems: string[];
 let approverKey: string;
+let example: RegisteredExample;
+/** The id of a record of one call of the example server. */
+let recordId: string;
 /** Every request the page sent that the control plane refused with 403, since the last `refused.length = 0`. */
 const refused: string[] = [];
 
@@ -45,7 +49,7 @@ beforeAll(async () => {
     },
   }));
   as.clients.push({ clientId, redirectUri: `${stack.controlPlaneUrl}/oauth/callback` });
-  await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
+  example = await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
   const admin = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
   await unwrap(
     admin.PUT('/role_mappings', {
@@ -59,12 +63,37 @@ beforeAll(async () => {
       },
     }),
   );
+  recordId = await oneCall(api);
   approverKey = (await unwrap(admin.POST('/api_keys', { body: { name: 'approver', scopes: ['approve'] } }))).key;
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
   page.on('response', (res) => {
     if (res.status() === 403) refused.push(`${res.request().method()} ${new URL(res.url()).pathname}`);
   });
 }, 180_000);
+
+/** One call of the example server's `search_tickets` by a runtime key granted it: its record's id. */
+async function oneCall(api: ReturnType<typeof createManagementClient>): Promise<string> {
+  const agent = await unwrap(api.POST('/api_keys', { body: { name: 'agent', scopes: ['runtime'] } }));
+  const principals = [{ type: 'api_key' as const, value: agent.id }];
+  await unwrap(
+    api.POST('/access_policies', { body: { name: 'agent', principals, servers: [example.serverId], tools: ['*'] } }),
+  );
+  const client = new Client({ name: 'dashboard-roles', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': agent.key } },
+    }),
+  );
+  try {
+    await client.callTool({ name: 'search_tickets', arguments: {} });
+  } finally {
+    await client.close();
+  }
+  return waitFor('the call’s record', async () => {
+    const { data } = await unwrap(api.GET('/execution_records', { params: { query: { limit: 1 } } }));
+    return data[0]?.id;
+  });
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -148,5 +177,21 @@ describe('each role in the dashboard', () => {
       await signOut();
     }
     expect(pageProblems).toEqual([]);
+  });
+
+  it('names the server where the API returns its name: its page’s path, a record’s server', async () => {
+    await signIn({ key: stack.bootstrapKey });
+    try {
+      await page.goto(`/servers/${example.serverId}`);
+      await settled('the server');
+      expect(await page.locator('.crumbs').innerText()).toBe('MCP servers / support');
+      await page.goto(`/records/${recordId}`);
+      await settled('the record');
+      const facts = page.locator('dl.facts');
+      await facts.getByRole('link', { name: 'support', exact: true }).waitFor();
+      expect(await page.locator('main').innerText()).not.toContain(example.serverId);
+    } finally {
+      await signOut();
+    }
   });
 });
