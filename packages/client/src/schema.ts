@@ -31,7 +31,7 @@ export interface paths {
     /**
      * Get the caller’s workspace, and who the caller is there
      * @description With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in
-     * each area of the API (what the dashboard shows); every role may call it.
+     * each area of the API (what the dashboard shows); every role and every scope of the management API may call it.
      */
     get: operations['getCurrentWorkspace'];
     put?: never;
@@ -2287,9 +2287,7 @@ export interface components {
         scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
         /** @description A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key. */
         roles: ('viewer' | 'operator' | 'admin' | 'auditor' | 'approver')[] | null;
-        /**
-         * @description What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).
-         */
+        /** @description What the caller’s roles reach in each area (an API key: what its scopes reach). */
         access: {
           /** @enum {string} */
           session?: 'none' | 'read' | 'write';

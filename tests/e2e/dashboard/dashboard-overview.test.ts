@@ -493,7 +493,12 @@ describe('the guardrails page', () => {
   it('creates a guardrail (a bad RE2 pattern gets the API’s problem), edits it, lists its would-be findings', async () => {
     await page.getByRole('link', { name: 'Guardrails', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Guardrails' }).waitFor();
+    // The form starts with no detector chosen.
+    for (const detector of ['Secrets (credential shapes)', 'Personal data', 'Prompt-injection markers'])
+      expect(await page.getByLabel(detector, { exact: true }).isChecked()).toBe(false);
     await page.getByLabel('Name', { exact: true }).fill('shadow-emails');
+    await page.getByLabel('Secrets (credential shapes)', { exact: true }).check();
+    await page.getByLabel('Personal data', { exact: true }).check();
     await page.getByLabel('Server', { exact: true }).selectOption(example.serverId);
     await page.getByLabel('Tools of the server (separated by commas; empty: all its tools)').fill('search_tickets');
     await page.getByLabel('Custom patterns (RE2, one a line)').fill('(ticket)\\1');

@@ -197,7 +197,7 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
   return (
     <>
       <Crumbs up="/servers" label="MCP servers">
-        {id}
+        {loaded.state === 'done' ? loaded.data.server.name : id}
       </Crumbs>
       <Show loaded={loaded} what="the server">
         {({ server, config }) => (
