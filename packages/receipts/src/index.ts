@@ -1,5 +1,5 @@
 export { canonicalJson, saltedDigest } from './encoding.ts';
-export { keyId, keyValidity, type ReceiptKey, type ReceiptKeySet } from './keys.ts';
+export { keyId, keyValidity, parseKeySet, type ReceiptKey, type ReceiptKeySet } from './keys.ts';
 export {
   consistencyProof,
   inclusionProof,

@@ -62,3 +62,10 @@ export function signatureValid(publicKey: KeyObject, body: unknown, signature: u
     return false;
   }
 }
+
+/** A key set read from its JSON text, each key checked (`keysById`); throws naming the first bad one. */
+export function parseKeySet(text: string): ReceiptKeySet {
+  const set = JSON.parse(text) as ReceiptKeySet;
+  keysById(set);
+  return set;
+}

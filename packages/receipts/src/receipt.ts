@@ -22,7 +22,7 @@ export interface ReceiptDecision {
 }
 
 /** What a receipt says and is signed over: every member but `signature`. */
-export interface ReceiptBody {
+export type ReceiptBody = {
   receipt_version: 1;
   /** The call's execution record id. */
   receipt_id: string;
@@ -48,12 +48,10 @@ export interface ReceiptBody {
   started_at: string;
   issued_at: string;
   key_id: string;
-}
+};
 
-export interface Receipt extends ReceiptBody {
-  /** Ed25519 over the RFC 8785 form of the body, base64url. */
-  signature: string;
-}
+/** A receipt: its body, and the Ed25519 signature of the body's RFC 8785 form (base64url). */
+export type Receipt = ReceiptBody & { signature: string };
 
 /** What a caller needs to show one call's arguments and result against its receipt: the salts (base64url). */
 export interface ReceiptSalts {
