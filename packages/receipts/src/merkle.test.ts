@@ -31,11 +31,11 @@ describe('RFC 9162 Merkle tree', () => {
       const root = treeHash(all, 0, n);
       for (let m = 0; m < n; m++) {
         const path = inclusionProof(all, m, 0, n);
-        expect(verifyInclusion(m, n, all[m]!, path, root)).toBe(true);
-        expect(verifyInclusion(m, n, flip(all[m]!), path, root)).toBe(false);
+        expect(verifyInclusion({ index: m, size: n }, all[m]!, path, root)).toBe(true);
+        expect(verifyInclusion({ index: m, size: n }, flip(all[m]!), path, root)).toBe(false);
         if (path.length > 0)
-          expect(verifyInclusion(m, n, all[m]!, [flip(path[0]!), ...path.slice(1)], root)).toBe(false);
-        if (n > 1) expect(verifyInclusion((m + 1) % n, n, all[m]!, path, root)).toBe(false);
+          expect(verifyInclusion({ index: m, size: n }, all[m]!, [flip(path[0]!), ...path.slice(1)], root)).toBe(false);
+        if (n > 1) expect(verifyInclusion({ index: (m + 1) % n, size: n }, all[m]!, path, root)).toBe(false);
       }
     }
   });
@@ -47,9 +47,15 @@ describe('RFC 9162 Merkle tree', () => {
       for (let m = 1; m <= n; m++) {
         const proof = consistencyProof(all, m, n);
         const [first, second] = [treeHash(all, 0, m), treeHash(all, 0, n)];
-        expect(verifyConsistency(m, n, first, second, proof)).toBe(true);
-        if (m > 2) expect(verifyConsistency(m, n, treeHash(other, 0, m), second, proof)).toBe(false);
-        if (m < n && m > 2) expect(verifyConsistency(m, n, first, treeHash(other, 0, n), proof)).toBe(false);
+        expect(verifyConsistency({ size: m, root: first }, { size: n, root: second }, proof)).toBe(true);
+        if (m > 2)
+          expect(verifyConsistency({ size: m, root: treeHash(other, 0, m) }, { size: n, root: second }, proof)).toBe(
+            false,
+          );
+        if (m < n && m > 2)
+          expect(verifyConsistency({ size: m, root: first }, { size: n, root: treeHash(other, 0, n) }, proof)).toBe(
+            false,
+          );
       }
   });
 });

@@ -43,21 +43,21 @@ export function inclusionProof(leaves: readonly Buffer[], m: number, lo = 0, hi 
 /** PROOF(m, D[0:n]): that the tree of the first m leaves is a prefix of the tree of n (0 < m ≤ n). */
 export function consistencyProof(leaves: readonly Buffer[], m: number, n = leaves.length): Buffer[] {
   if (m <= 0 || m > n) throw new RangeError(`no consistency proof from ${m} to ${n}`);
-  return subproof(leaves, m, 0, n, true);
+  return subproof(leaves, m, [0, n], true);
 }
 
-function subproof(leaves: readonly Buffer[], m: number, lo: number, hi: number, whole: boolean): Buffer[] {
+/** SUBPROOF(m, D[lo:hi], whole). */
+function subproof(leaves: readonly Buffer[], m: number, [lo, hi]: [number, number], whole: boolean): Buffer[] {
   const n = hi - lo;
   if (m === n) return whole ? [] : [treeHash(leaves, lo, hi)];
   const k = split(n);
-  if (m <= k) return [...subproof(leaves, m, lo, lo + k, whole), treeHash(leaves, lo + k, hi)];
-  return [...subproof(leaves, m - k, lo + k, hi, false), treeHash(leaves, lo, lo + k)];
+  if (m <= k) return [...subproof(leaves, m, [lo, lo + k], whole), treeHash(leaves, lo + k, hi)];
+  return [...subproof(leaves, m - k, [lo + k, hi], false), treeHash(leaves, lo, lo + k)];
 }
 
-/** RFC 9162 2.1.3.2: whether `path` proves the leaf hash at `index` in the tree of `size` leaves with `root`. */
+/** RFC 9162 2.1.3.2: whether `path` proves `leaf` (its hash) at `index` in the tree of `size` leaves with `root`. */
 export function verifyInclusion(
-  index: number,
-  size: number,
+  { index, size }: { index: number; size: number },
   leaf: Buffer,
   path: readonly Buffer[],
   root: Buffer,
@@ -81,14 +81,15 @@ export function verifyInclusion(
   return sn === 0 && r.equals(root);
 }
 
-/** RFC 9162 2.1.4.2: whether `proof` shows the tree (first, firstRoot) a prefix of (second, secondRoot). */
-export function verifyConsistency(
-  first: number,
-  second: number,
-  firstRoot: Buffer,
-  secondRoot: Buffer,
-  proof: readonly Buffer[],
-): boolean {
+/** A tree as a consistency proof names it: its size and root hash. */
+export interface TreeState {
+  size: number;
+  root: Buffer;
+}
+
+/** RFC 9162 2.1.4.2: whether `proof` shows the tree `older` a prefix of the tree `newer`. */
+export function verifyConsistency(older: TreeState, newer: TreeState, proof: readonly Buffer[]): boolean {
+  const [first, second, firstRoot, secondRoot] = [older.size, newer.size, older.root, newer.root];
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 1 || first > second) return false;
   if (first === second) return proof.length === 0 && firstRoot.equals(secondRoot);
   const path = powerOfTwo(first) ? [firstRoot, ...proof] : [...proof];

@@ -39,6 +39,12 @@ export interface Verdict {
 
 type Keys = Map<string, { key: ReceiptKey; publicKey: KeyObject }>;
 
+/** What the checks share: the trusted keys and the problems found so far. */
+interface Checks {
+  keys: Keys;
+  problems: Problem[];
+}
+
 /**
  * Verifies a bundle against `trusted` keys (the published key set, pinned; absent: the bundle's own keys, which proves
  * only that the bundle is consistent with itself). Checks each tree head's signature and key validity, that heads
@@ -63,11 +69,11 @@ export function verifyBundle(bundle: ReceiptBundle, trusted?: ReceiptKeySet): Ve
     problems.push({ at: '/keys', kind: 'key', message: (err as Error).message });
     return verdict();
   }
-  const heads = checkHeads(bundle, keys, problems);
+  const heads = checkHeads(bundle, { keys, problems });
   checkConsistency(bundle, heads, problems);
   let disclosed = 0;
   bundle.entries.forEach((entry, i) => {
-    if (checkEntry(bundle, entry, `/entries/${i}`, keys, heads, problems)) disclosed++;
+    if (checkEntry({ keys, problems, bundle, heads }, entry, `/entries/${i}`)) disclosed++;
     const previous = bundle.entries[i - 1];
     if (previous && entry.leaf_index <= previous.leaf_index)
       problems.push({
@@ -95,11 +101,10 @@ function wellFormed(bundle: ReceiptBundle, problems: Problem[]): boolean {
 
 /** A body's signature by its named key, and the key's validity at `at`. */
 function checkSigned(
+  { keys, problems }: Checks,
   body: { key_id: string; signature: string },
   at: string,
   where: string,
-  keys: Keys,
-  problems: Problem[],
 ): boolean {
   const found = keys.get(body.key_id);
   if (!found) {
@@ -120,13 +125,14 @@ function checkSigned(
 }
 
 /** The heads that verify, by size; heads must rise in size, and one size has one root. */
-function checkHeads(bundle: ReceiptBundle, keys: Keys, problems: Problem[]): Map<number, SignedTreeHead> {
+function checkHeads(bundle: ReceiptBundle, checks: Checks): Map<number, SignedTreeHead> {
+  const { problems } = checks;
   const bySize = new Map<number, SignedTreeHead>();
   bundle.tree_heads.forEach((head, i) => {
     const at = `/tree_heads/${i}`;
     if (head.log_id !== bundle.log_id)
       problems.push({ at, kind: 'log', message: `a head of log ${head.log_id}, not of ${bundle.log_id}` });
-    if (!checkSigned(head, head.timestamp, at, keys, problems)) return;
+    if (!checkSigned(checks, head, head.timestamp, at)) return;
     const same = bySize.get(head.tree_size);
     if (same && same.root_hash !== head.root_hash)
       problems.push({ at, kind: 'fork', message: `two heads of size ${head.tree_size} with different roots` });
@@ -151,10 +157,8 @@ function checkConsistency(bundle: ReceiptBundle, heads: Map<number, SignedTreeHe
       continue;
     }
     const ok = verifyConsistency(
-      from.tree_size,
-      to.tree_size,
-      Buffer.from(from.root_hash, 'hex'),
-      Buffer.from(to.root_hash, 'hex'),
+      { size: from.tree_size, root: Buffer.from(from.root_hash, 'hex') },
+      { size: to.tree_size, root: Buffer.from(to.root_hash, 'hex') },
       proof.proof.map((h) => Buffer.from(h, 'hex')),
     );
     if (!ok)
@@ -168,13 +172,11 @@ function checkConsistency(bundle: ReceiptBundle, heads: Map<number, SignedTreeHe
 
 /** One entry: its receipt, inclusion proof and disclosure. Answers whether something was disclosed and matched. */
 function checkEntry(
-  bundle: ReceiptBundle,
+  checks: Checks & { bundle: ReceiptBundle; heads: Map<number, SignedTreeHead> },
   entry: BundleEntry,
   at: string,
-  keys: Keys,
-  heads: Map<number, SignedTreeHead>,
-  problems: Problem[],
 ): boolean {
+  const { bundle, heads, problems } = checks;
   const receipt = entry.receipt;
   if (receipt?.receipt_version !== 1) {
     problems.push({ at, kind: 'malformed', message: 'not a receipt of version 1' });
@@ -182,13 +184,12 @@ function checkEntry(
   }
   if (receipt.workspace_id !== bundle.log_id)
     problems.push({ at, kind: 'log', message: `a receipt of workspace ${receipt.workspace_id}` });
-  checkSigned(receipt, receipt.issued_at, at, keys, problems);
+  checkSigned(checks, receipt, receipt.issued_at, at);
   const head = heads.get(entry.tree_size);
   if (!head) problems.push({ at, kind: 'inclusion', message: `no verified tree head of size ${entry.tree_size}` });
   else {
     const ok = verifyInclusion(
-      entry.leaf_index,
-      entry.tree_size,
+      { index: entry.leaf_index, size: entry.tree_size },
       leafHash(canonicalJson(receipt)),
       entry.inclusion.map((h) => Buffer.from(h, 'hex')),
       Buffer.from(head.root_hash, 'hex'),
@@ -241,7 +242,7 @@ function checkComplete(bundle: ReceiptBundle, heads: Map<number, SignedTreeHead>
 export function verifyReceipt(receipt: Receipt, trusted: ReceiptKeySet): Problem[] {
   const problems: Problem[] = [];
   try {
-    checkSigned(receipt, receipt.issued_at, '', keysById(trusted), problems);
+    checkSigned({ keys: keysById(trusted), problems }, receipt, receipt.issued_at, '');
   } catch (err) {
     problems.push({ at: '/keys', kind: 'key', message: (err as Error).message });
   }

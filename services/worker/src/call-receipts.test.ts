@@ -49,8 +49,7 @@ describe("a call's receipt", () => {
       signer,
       job({ rules: { approval: { key: 'k', id: 'a', timeoutMs: 1 } } }),
       record(),
-      issuedAt,
-      result,
+      { issuedAt, result },
     );
     expect(verifyReceipt(receipt as never, keys)).toEqual([]);
     expect(receipt).toMatchObject({
@@ -81,16 +80,22 @@ describe("a call's receipt", () => {
   });
 
   it('names the path a call came by, and has no output digest when the call ended without a result', () => {
-    const task = callReceipt(signer, job({ task: { id: 't-1' } }), record('failed'), Date.now(), undefined);
+    const task = callReceipt(signer, job({ task: { id: 't-1' } }), record('failed'), {
+      issuedAt: Date.now(),
+      result: undefined,
+    });
     expect(task.receipt).toMatchObject({ path: 'task', outcome: 'failed' });
     expect(task.receipt.output_hash).toBeUndefined();
     expect(task.salts.output_salt).toBeUndefined();
-    const inner = callReceipt(signer, job({ parentInvocationId: 'p-1' }), record(), Date.now(), result);
+    const inner = callReceipt(signer, job({ parentInvocationId: 'p-1' }), record(), {
+      issuedAt: Date.now(),
+      result: result,
+    });
     expect(inner.receipt.path).toBe('code');
   });
 
   it("rides in the result's _meta beside what is there, never on a failed reply", () => {
-    const issued = callReceipt(signer, job(), record(), Date.now(), result);
+    const issued = callReceipt(signer, job(), record(), { issuedAt: Date.now(), result });
     const ok = withReceipt({ v: 1, invocationId: 'i', ok: true, result }, issued);
     expect(ok.ok && ok.result._meta).toEqual({ ...result._meta, [RECEIPT_META_KEY]: issued });
     const failed = {

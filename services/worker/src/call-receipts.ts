@@ -64,8 +64,7 @@ export function callReceipt(
   signer: ReceiptSigner,
   job: ToolInvokeJob,
   rec: ExecutionRecord,
-  issuedAt: number,
-  result: ToolResultPayload | undefined,
+  { issuedAt, result }: { issuedAt: number; result: ToolResultPayload | undefined },
 ): IssuedReceipt {
   const p = job.principal;
   const { receipt, salts } = issueReceipt(signer, {

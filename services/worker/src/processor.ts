@@ -209,7 +209,8 @@ function recorder(
     const sealed = deps.sealArguments?.(job, rec.invocationId);
     if (sealed) rec.sealedArguments = sealed;
     // The call's receipt, signed here from what the record and the job say (ADR 0111): no round trip added.
-    if (deps.receipts && !job.request) rec.receipt = issued = callReceipt(deps.receipts, job, rec, now(), result);
+    if (deps.receipts && !job.request)
+      rec.receipt = issued = callReceipt(deps.receipts, job, rec, { issuedAt: now(), result });
     clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
     observeOutcome(span, rec);
     deps.records.add(rec);
