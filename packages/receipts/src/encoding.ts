@@ -16,7 +16,7 @@ export function sha256(...parts: (Uint8Array | string)[]): Buffer {
 }
 
 /** `sha256:<hex>`, the form of every digest a receipt carries. */
-export const digestText = (digest: Buffer): string => `sha256:${digest.toString('hex')}`;
+const digestText = (digest: Buffer): string => `sha256:${digest.toString('hex')}`;
 
 /**
  * A salted digest of a JSON value (arguments, a result): SHA-256 over the salt's 16 bytes then the value's canonical

@@ -76,13 +76,10 @@ export function issueReceipt(
 }
 
 /** A receipt's leaf in its workspace's tree: RFC 9162's leaf hash of its canonical JSON, signature included. */
-export const receiptLeaf = (receipt: Receipt): Buffer => leafHash(canonicalJson(receipt));
+const receiptLeaf = (receipt: Receipt): Buffer => leafHash(canonicalJson(receipt));
 
 /** A signed tree head of `size` leaves with `root`, at `timestamp`. */
-export function signTreeHead(
-  signer: ReceiptSigner,
-  head: Omit<TreeHeadBody, 'tree_head_version' | 'key_id'>,
-): SignedTreeHead {
+function signTreeHead(signer: ReceiptSigner, head: Omit<TreeHeadBody, 'tree_head_version' | 'key_id'>): SignedTreeHead {
   const body: TreeHeadBody = { tree_head_version: 1, ...head, key_id: signer.keyId };
   return { ...body, signature: signer.sign(body) };
 }
@@ -91,16 +88,11 @@ export function signTreeHead(
  * One workspace's append-only tree of receipts, in memory: leaves appended in order; roots, inclusion and consistency
  * proofs of any size reached so far.
  */
-export class ReceiptTree {
+class ReceiptTree {
   private readonly leaves: Buffer[] = [];
 
   append(receipt: Receipt): number {
     this.leaves.push(receiptLeaf(receipt));
-    return this.leaves.length - 1;
-  }
-
-  appendLeaf(leaf: Buffer): number {
-    this.leaves.push(leaf);
     return this.leaves.length - 1;
   }
 

@@ -9,8 +9,8 @@ import type { BundleEntry, Receipt, ReceiptBundle, SignedTreeHead } from './rece
  * canonicaliser only; a test reads its imports): an auditor runs it with the bundle and the keys they trust.
  */
 
-export type { ReceiptBundle, Receipt, SignedTreeHead, BundleEntry } from './receipt.ts';
-export type { ReceiptKey, ReceiptKeySet } from './keys.ts';
+export type { ReceiptBundle } from './receipt.ts';
+export type { ReceiptKeySet } from './keys.ts';
 
 /** One thing wrong in a bundle: where (`/entries/3`, `/tree_heads/1`, …), what kind, and why. */
 export interface Problem {

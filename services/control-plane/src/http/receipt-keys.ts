@@ -3,7 +3,7 @@ import { parseKeySet } from '@toolplane/receipts';
 import type express from 'express';
 
 /** Where the receipt keys are published (ADR 0111): a verifier pins what it reads there. */
-export const receiptKeysPath = '/.well-known/toolplane-receipt-keys';
+const receiptKeysPath = '/.well-known/toolplane-receipt-keys';
 
 /**
  * Serves the receipt key set of `RECEIPT_KEYS_FILE` (ADR 0111): each key's Ed25519 JWK, id and validity window, read
