@@ -63,22 +63,32 @@ export function verifyInclusion(
   root: Buffer,
 ): boolean {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
-  let fn = index;
-  let sn = size - 1;
   let r = leaf;
-  for (const p of path) {
+  const ended = walk(index, size - 1, path, (c, left) => {
+    r = left ? nodeHash(c, r) : nodeHash(r, c);
+  });
+  return ended && r.equals(root);
+}
+
+/**
+ * The walk both verifiers take (RFC 9162 2.1.3.2 and 2.1.4.2): each hash of `path` is a left sibling when fn is odd
+ * or equals sn (fn and sn then shift until fn is odd or 0), else a right one; then both shift once. Answers whether
+ * the path ended at the root (sn 0), no hash left over nor missing.
+ */
+function walk(fn: number, sn: number, path: readonly Buffer[], sibling: (c: Buffer, left: boolean) => void): boolean {
+  for (const c of path) {
     if (sn === 0) return false;
-    if (odd(fn) || fn === sn) {
-      r = nodeHash(p, r);
+    const left = odd(fn) || fn === sn;
+    sibling(c, left);
+    if (left)
       while (!odd(fn) && fn !== 0) {
         fn = half(fn);
         sn = half(sn);
       }
-    } else r = nodeHash(r, p);
     fn = half(fn);
     sn = half(sn);
   }
-  return sn === 0 && r.equals(root);
+  return sn === 0;
 }
 
 /** A tree as a consistency proof names it: its size and root hash. */
@@ -102,20 +112,11 @@ export function verifyConsistency(older: TreeState, newer: TreeState, proof: rea
   }
   let fr = path[0]!;
   let sr = path[0]!;
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (odd(fn) || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      while (!odd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
-    } else sr = nodeHash(sr, c);
-    fn = half(fn);
-    sn = half(sn);
-  }
-  return sn === 0 && fr.equals(firstRoot) && sr.equals(secondRoot);
+  const ended = walk(fn, sn, path.slice(1), (c, left) => {
+    if (left) fr = nodeHash(c, fr);
+    sr = left ? nodeHash(c, sr) : nodeHash(sr, c);
+  });
+  return ended && fr.equals(firstRoot) && sr.equals(secondRoot);
 }
 
 function powerOfTwo(n: number): boolean {
