@@ -258,4 +258,16 @@ describe('receipt bundles', () => {
       list.slice(10).map((_, i) => `key_validity /entries/${10 + i}`),
     );
   });
+
+  it('refuses a bundle whose members have the wrong types, without throwing', () => {
+    const good = bundle('ws-bad', calls(11, 'ws-bad', 4, T0));
+    const broken = [
+      null,
+      { ...good, entries: 'none' },
+      { ...good, entries: [{ ...good.entries[0]!, inclusion: 'abc' }] },
+      { ...good, consistency: [{ from_size: 1, to_size: 2, proof: null }] },
+      { ...good, tree_heads: [{ ...good.tree_heads[0]!, signature: 42 }] },
+    ];
+    for (const b of broken) expect(verifyBundle(b as never, trusted).ok).toBe(false);
+  });
 });

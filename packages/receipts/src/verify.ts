@@ -69,7 +69,19 @@ export function verifyBundle(bundle: ReceiptBundle, trusted?: ReceiptKeySet): Ve
     problems.push({ at: '/keys', kind: 'key', message: (err as Error).message });
     return verdict();
   }
-  const heads = checkHeads(bundle, { keys, problems });
+  try {
+    return verdict(checkAll(bundle, { keys, problems }));
+  } catch (err) {
+    // A member of the wrong type somewhere (a proof that is no array, a hash that is no string): refused, not thrown.
+    problems.push({ at: '', kind: 'malformed', message: `not a well-formed bundle: ${(err as Error).message}` });
+    return verdict();
+  }
+}
+
+/** Heads, their consistency, entries and completeness; answers how many entries disclosed calls that matched. */
+function checkAll(bundle: ReceiptBundle, checks: Checks): number {
+  const { keys, problems } = checks;
+  const heads = checkHeads(bundle, checks);
   checkConsistency(bundle, heads, problems);
   let disclosed = 0;
   bundle.entries.forEach((entry, i) => {
@@ -83,7 +95,7 @@ export function verifyBundle(bundle: ReceiptBundle, trusted?: ReceiptKeySet): Ve
       });
   });
   if (bundle.complete) checkComplete(bundle, heads, problems);
-  return verdict(disclosed);
+  return disclosed;
 }
 
 function wellFormed(bundle: ReceiptBundle, problems: Problem[]): boolean {
