@@ -18,6 +18,7 @@ import {
   type AuditEventInput,
 } from '@toolplane/contracts';
 import {
+  announcedStandings,
   checkQueueLayout,
   coalesceWrites,
   DelegationBudget,
@@ -29,7 +30,7 @@ import {
   PublishedReplies,
   queueShardPrefixes,
   ReplyingConsumer,
-  SubscriberStandings,
+  type SubscriberStandings,
   TaskRecords,
   toolReplyMessage,
 } from '@toolplane/queue';
@@ -447,14 +448,7 @@ function workspaceAccessReader({ redis, keys }: Pick<Core, 'redis' | 'keys'>) {
  * token, a person, the whole state) or the announcements may have gone unheard (ADR 0103).
  */
 function subscriberStandings({ events, keys }: Core): SubscriberStandings {
-  const standings = new SubscriberStandings({ listening: () => events.status === 'ready' });
-  const announced = new Set<string>([keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]);
-  events.on('message', (channel: string) => {
-    if (announced.has(channel)) standings.forget();
-  });
-  events.on('close', () => standings.forget());
-  events.on('ready', () => standings.forget());
-  return standings;
+  return announcedStandings(events, [keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]);
 }
 
 function buildEvents(core: Core): ReturnType<typeof workerEvents> {
