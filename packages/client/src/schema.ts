@@ -5405,6 +5405,20 @@ export interface components {
       debug: {
         [key: string]: unknown;
       } | null;
+      /**
+       * @description The call’s receipt signed by the worker (ADR 0111, docs/security.md “Receipts”: verify it with
+       * `toolplane receipts verify` against `/.well-known/toolplane-receipt-keys`) and the salts that disclose its
+       * arguments and result; null when the worker had no signing key or the edge recorded the call.
+       */
+      receipt: {
+        receipt: {
+          [key: string]: unknown;
+        };
+        salts: {
+          input_salt: string;
+          output_salt?: string;
+        };
+      } | null;
     };
     EventSubscriptionSummary: {
       id: string;

@@ -1,5 +1,6 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { receiptSigner } from './call-receipts.ts';
 import { recordArgumentsSealer } from './record-arguments.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -270,6 +271,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   // Each call's arguments kept in its record for the backtest, sealed to the control plane's key (ADR 0080).
   const sealArguments = recordArgumentsSealer(env);
+  // Each call's receipt, signed with the workers' receipt key (ADR 0111).
+  const receipts = receiptSigner(env);
   return createToolInvocationProcessor({
     plans,
     secrets: resolver,
@@ -312,6 +315,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     connectLinks,
     relayReplies: core.relayReplies,
     ...(sealArguments ? { sealArguments } : {}),
+    ...(receipts ? { receipts } : {}),
   });
 }
 

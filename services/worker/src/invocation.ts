@@ -30,6 +30,7 @@ import type { UserTokenKeeper } from './user-tokens.ts';
 import type { WorkspaceAccessReader } from './step-access.ts';
 import type { ArgumentGuardrailsReader } from './step-checks.ts';
 import type { SessionStore } from './session-labels.ts';
+import type { ReceiptSigner } from '@toolplane/receipts';
 
 /**
  * One invocation as the worker's steps see it (its job, clock, cancellation and record), the deps every step takes,
@@ -106,6 +107,8 @@ export interface ProcessorDeps {
   resultCache?: (key: string, value: string, ttlMs: number) => Promise<unknown>;
   /** Seals a call's arguments into its record for the backtest (ADR 0080; absent: records keep none). */
   sealArguments?: ArgumentSealer;
+  /** Signs each call's receipt (ADR 0111; absent: RECEIPT_SIGNING_KEY_FILE unset, calls get none). */
+  receipts?: ReceiptSigner;
   now?: () => number;
 }
 
@@ -162,8 +165,11 @@ export interface Invocation {
   /** Progress and log events to the waiting edge, only when the caller asked for them. */
   emit?: ((event: ToolInvokeEvent['event']) => void) | undefined;
   steps: ExecutionStep[];
-  /** Writes the execution record (with `steps`) and observes the outcome. */
-  record: (outcome: ExecutionRecord['outcome'], extra?: RecordExtra) => void;
+  /**
+   * Writes the execution record (with `steps`) and observes the outcome; with the result that leaves, when the call
+   * has one, for its receipt's digest (ADR 0111).
+   */
+  record: (outcome: ExecutionRecord['outcome'], extra?: RecordExtra, result?: ToolResultPayload) => void;
 }
 
 export type RecordExtra = {

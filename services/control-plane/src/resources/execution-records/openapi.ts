@@ -1,4 +1,4 @@
-import { ExecutionRecordV1, GuardrailFinding, labelSources, resultLabels } from '@toolplane/contracts';
+import { ExecutionRecordV1, GuardrailFinding, labelSources, RecordReceipt, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
 import { queryDateParam } from '../../openapi/registry.ts';
 import { ListQuery } from './schemas.ts';
@@ -89,6 +89,11 @@ export const ExecutionRecord = ExecutionRecordSummary.extend({
     .record(z.string(), z.unknown())
     .nullable()
     .describe('Only for calls made during a debug session: redacted headers and size-capped, redacted bodies.'),
+  receipt: RecordReceipt.nullable().describe(
+    'The call’s receipt signed by the worker (ADR 0111, docs/security.md “Receipts”: verify it with ' +
+      '`toolplane receipts verify` against `/.well-known/toolplane-receipt-keys`) and the salts that disclose its ' +
+      'arguments and result; null when the worker had no signing key or the edge recorded the call.',
+  ),
 })
   .strict()
   .meta({ id: 'ExecutionRecord' });

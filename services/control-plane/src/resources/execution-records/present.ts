@@ -68,6 +68,8 @@ export type RecordRow = {
   parentInvocationId?: string | null;
   /** The API key's name (looked up; null for a deleted key or a token caller). */
   keyName?: string | null;
+  /** The call's signed receipt and its salts (ADR 0111; read by `GET /execution_records/{id}` only). */
+  receipt?: unknown;
 };
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
@@ -103,7 +105,8 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     // What the result brought into the caller's session (ADR 0078): label, source, detector.
     labels,
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
-    ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
+    // receipt: the call's signed receipt and the salts of its digests (ADR 0111; null: none was made).
+    ...(withSteps ? { steps, tree, debug: r.debug ?? null, receipt: r.receipt ?? null } : {}),
   };
 }
 
