@@ -42,6 +42,7 @@ beforeAll(async () => {
   let directControlPlaneUrl: string;
   ({ stack, directControlPlaneUrl } = await startTestStack('receipts', {
     redisUrl: watch.redisUrl,
+    receipts: true,
     logLevel: 'debug',
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: watch.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '100' },
   }));
