@@ -184,6 +184,33 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
   );
 }
 
+/** "Previous" and "Next" under the list: `trail` holds the cursors of the pages before the one shown. */
+function PageButtons({
+  trail,
+  next,
+  onTrail,
+}: {
+  trail: string[];
+  next: string | null;
+  onTrail: (trail: string[]) => void;
+}) {
+  if (trail.length === 0 && !next) return null;
+  return (
+    <p>
+      {trail.length > 0 && (
+        <button type="button" className="secondary" onClick={() => onTrail(trail.slice(0, -1))}>
+          Previous {PAGE_SIZE}
+        </button>
+      )}{' '}
+      {next && (
+        <button type="button" className="secondary" onClick={() => onTrail([...trail, next])}>
+          Next {PAGE_SIZE}
+        </button>
+      )}
+    </p>
+  );
+}
+
 export function ExternalUsersPage({ client }: { client: ManagementClient }) {
   // The cursors of the pages before the one shown (`GET /external_users` pages oldest first, PAGE_SIZE at a time).
   const [trail, setTrail] = useState<string[]>([]);
@@ -245,20 +272,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
             />
           )}
         />
-        {(trail.length > 0 || next) && (
-          <p>
-            {trail.length > 0 && (
-              <button type="button" className="secondary" onClick={() => setTrail(trail.slice(0, -1))}>
-                Previous {PAGE_SIZE}
-              </button>
-            )}{' '}
-            {next && (
-              <button type="button" className="secondary" onClick={() => setTrail([...trail, next])}>
-                Next {PAGE_SIZE}
-              </button>
-            )}
-          </p>
-        )}
+        <PageButtons trail={trail} next={next} onTrail={setTrail} />
       </FormAndList>
       <Writable>
         <ScimProvisioning client={client} />
