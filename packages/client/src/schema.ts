@@ -435,8 +435,11 @@ export interface paths {
      * @description The tools the task may call, bounds on their arguments (CEL conditions over `args`, each compiled
      * here), a budget of calls, an expiry and the person it acts for; what an off-grant call gets (`hold` for that
      * person’s approval, or `refuse`). 422 lists every problem (an unknown person or tool, a bound that does not
-     * compile or reads the session, an expiry past or more than 30 days ahead). Redeem it at an edge’s
-     * `/oauth/token-exchange` with `grant` in the `toolplane_delegation` entry.
+     * compile or reads the session, an expiry past or more than 30 days ahead). With `parent`, a sub-grant (ADR 0113):
+     * the same person, tools among the parent’s, no more calls, no later expiry, no `hold` or `log_only` where the
+     * parent refuses or is enforced (422 names each widening field); held to the parent’s bounds and then its own.
+     * Redeem it at an edge’s `/oauth/token-exchange` with `grant` in the `toolplane_delegation` entry (from a token of
+     * its parent, for a sub-agent).
      */
     post: operations['createTaskGrant'];
     delete?: never;
@@ -474,7 +477,7 @@ export interface paths {
     /**
      * Revoke a task grant
      * @description Every later call of a token redeemed from it is refused, on every edge; no new token is redeemed
-     * from it. Revoking a revoked grant changes nothing.
+     * from it. Every grant derived from it is revoked with it. Revoking a revoked grant changes nothing.
      */
     post: operations['revokeTaskGrant'];
     delete?: never;
@@ -3195,6 +3198,15 @@ export interface components {
             rule: string;
           };
         };
+        /**
+         * @description A call held by a task grant (ADR 0108): the grant’s id and purpose, and what the call violates
+         * of it (a bound’s name, `tools`, `expiry`, or `calls`: past its budget). Absent for other requests.
+         */
+        taskGrant?: {
+          id: string;
+          purpose: string;
+          violated: string;
+        };
       };
       decisions: {
         approver: components['schemas']['ApprovalParty'];
@@ -3242,9 +3254,15 @@ export interface components {
     TaskGrant: {
       /** Format: uuid */
       id: string;
+      /**
+       * Format: uuid
+       * @description The grant it derives from (a sub-grant), if any.
+       */
+      parent: string | null;
       purpose: string;
       person: string;
       tools: string[];
+      /** @description Every bound a call is held to: a sub-grant’s parent’s first, then its own. */
       bounds: {
         name: string;
         condition: string;
@@ -3262,6 +3280,12 @@ export interface components {
       createdAt: string;
     };
     CreateTaskGrantBody: {
+      /**
+       * Format: uuid
+       * @description The grant this one derives from (a sub-grant, ADR 0113): it can only narrow it, and is held to its
+       * bounds too.
+       */
+      parent?: string;
       /** @description What the task is for, in words (shown to the person it acts for). */
       purpose: string;
       /** @description The external user it acts for: who approves the calls it holds. */
@@ -5241,11 +5265,13 @@ export interface components {
         acting_via: string | null;
         /**
          * @description Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors,
-         * root first (`api_key:<key id>`, then each holder by the name it was given).
+         * root first (`api_key:<key id>`, then each holder by the name it was given); `grant_id`: the task grant the
+         * token was redeemed from (ADR 0108), if one.
          */
         delegation?: {
           token_id: string;
           actors: string[];
+          grant_id?: string;
         };
       };
       /** Format: date-time */
@@ -5327,11 +5353,13 @@ export interface components {
         acting_via: string | null;
         /**
          * @description Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors,
-         * root first (`api_key:<key id>`, then each holder by the name it was given).
+         * root first (`api_key:<key id>`, then each holder by the name it was given); `grant_id`: the task grant the
+         * token was redeemed from (ADR 0108), if one.
          */
         delegation?: {
           token_id: string;
           actors: string[];
+          grant_id?: string;
         };
       };
       /** Format: date-time */

@@ -29,11 +29,12 @@ export const ExecutionRecordSummary = z
         .nullable()
         .describe('Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`.'),
       delegation: z
-        .object({ token_id: z.string(), actors: z.array(z.string()) })
+        .object({ token_id: z.string(), actors: z.array(z.string()), grant_id: z.string().optional() })
         .optional()
         .describe(
           'Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors, root ' +
-            'first (`api_key:<key id>`, then each holder by the name it was given).',
+            'first (`api_key:<key id>`, then each holder by the name it was given); `grant_id`: the task grant ' +
+            'the token was redeemed from (ADR 0108), if one.',
         ),
     }),
     started_at: timestamp,

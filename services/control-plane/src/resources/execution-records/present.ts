@@ -2,7 +2,7 @@
 interface Identity {
   subject: string | null;
   actingVia: string | null;
-  delegation?: { tokenId: string; actors: string[] };
+  delegation?: { tokenId: string; actors: string[]; grantId?: string };
 }
 
 /**
@@ -85,9 +85,7 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
       subject: identity.subject,
       username: r.username,
       acting_via: identity.actingVia,
-      ...(identity.delegation
-        ? { delegation: { token_id: identity.delegation.tokenId, actors: identity.delegation.actors } }
-        : {}),
+      ...(identity.delegation ? { delegation: delegationOf(identity.delegation) } : {}),
     },
     started_at: r.startedAt,
     duration_ms: r.durationMs,
@@ -107,4 +105,9 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
     ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
   };
+}
+
+/** A narrowed token's call: the token, its chain of actors, and the task grant it was redeemed from (ADR 0108). */
+function delegationOf(d: NonNullable<Identity['delegation']>) {
+  return { token_id: d.tokenId, actors: d.actors, ...(d.grantId !== undefined ? { grant_id: d.grantId } : {}) };
 }
