@@ -159,7 +159,19 @@ const fills: Record<Dimension, Fill> = {
       to,
     );
     await f.pool.query('ANALYZE external_users');
-    f.extra.reads = { 'GET /external_users (every person)': await timed(() => f.api.GET('/external_users'), 5) };
+    // The first page (an unpaged call), a page from the middle of the list, one person by name.
+    const middle = await f.pool.query<{ id: string; name: string }>(
+      'SELECT id, name FROM external_users WHERE workspace_id = $1 ORDER BY created_at, id OFFSET $2 LIMIT 1',
+      [f.workspaceId, Math.floor(to / 2)],
+    );
+    const { id: cursor, name } = middle.rows[0]!;
+    f.extra.reads = {
+      'GET /external_users (first page)': await timed(() => f.api.GET('/external_users')),
+      'GET /external_users?cursor= (mid-list)': await timed(() =>
+        f.api.GET('/external_users', { params: { query: { cursor } } }),
+      ),
+      'GET /external_users?name=': await timed(() => f.api.GET('/external_users', { params: { query: { name } } })),
+    };
   },
   // The workspace keeps sessions (settings with a log-only rule); each session a key's, copies of one the worker's
   // `addToSession` wrote with a label and a call.

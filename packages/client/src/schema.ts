@@ -1483,7 +1483,12 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List the workspace’s external users */
+    /**
+     * List the workspace’s external users, oldest first
+     * @description Pages of `limit` users (1 to 200, default 50), oldest first: pass the previous page’s `next_cursor`
+     * as `cursor` for the next. A call without `limit` gets the first 50 (`next_cursor` says whether more follow).
+     * `name` finds one user.
+     */
     get: operations['listExternalUsers'];
     put?: never;
     /** Create an external user (an end user of the workspace’s app) */
@@ -19274,14 +19279,21 @@ export interface operations {
   };
   listExternalUsers: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description Only the user of this name (the page holds one or none). */
+        name?: string;
+        /** @description Users per page. */
+        limit?: number;
+        /** @description The previous page’s `next_cursor`. */
+        cursor?: string;
+      };
       header?: never;
       path?: never;
       cookie?: never;
     };
     requestBody?: never;
     responses: {
-      /** @description Every user, oldest first. */
+      /** @description One page of users. */
       200: {
         headers: {
           [name: string]: unknown;
@@ -19289,6 +19301,11 @@ export interface operations {
         content: {
           'application/json': {
             data: components['schemas']['ListedExternalUser'][];
+            /**
+             * Format: uuid
+             * @description The `cursor` of the next page; null on the last page.
+             */
+            next_cursor: string | null;
           };
         };
       };

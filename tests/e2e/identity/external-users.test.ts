@@ -243,3 +243,47 @@ describe('names people give', () => {
     expect((await unwrap(api.GET('/external_users'))).data.filter((u) => u.name.startsWith('eve'))).toEqual([]);
   });
 });
+
+describe('listing people a page at a time', () => {
+  it('pages oldest first with limit and next_cursor, finds one by name, bounds an unpaged call', async () => {
+    for (const i of [0, 1, 2, 3, 4])
+      await unwrap(api.POST('/external_users', { body: { name: `paged-${i}`, attributes: { n: String(i) } } }));
+    const all = await unwrap(api.GET('/external_users', { params: { query: { limit: 200 } } }));
+    expect(all.next_cursor).toBeNull();
+    expect(all.data.map((u) => u.name).filter((n) => n.startsWith('paged-'))).toEqual(
+      [0, 1, 2, 3, 4].map((i) => `paged-${i}`),
+    );
+    const created = all.data.map((u) => Date.parse(u.createdAt));
+    expect(created).toEqual([...created].sort((a, b) => a - b));
+
+    const walked: string[] = [];
+    const cursors: (string | null)[] = [];
+    for (let cursor: string | null | undefined; cursor !== null;) {
+      const page = await unwrap(
+        api.GET('/external_users', { params: { query: { limit: 2, ...(cursor ? { cursor } : {}) } } }),
+      );
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      walked.push(...page.data.map((u) => u.name));
+      cursor = page.next_cursor;
+      cursors.push(cursor);
+    }
+    expect(walked).toEqual(all.data.map((u) => u.name));
+    expect(cursors).toHaveLength(Math.ceil(all.data.length / 2));
+
+    const byName = await unwrap(api.GET('/external_users', { params: { query: { name: 'paged-3' } } }));
+    expect(byName).toEqual({ data: [all.data.find((u) => u.name === 'paged-3')], next_cursor: null });
+    expect(await unwrap(api.GET('/external_users', { params: { query: { name: 'nobody' } } }))).toEqual({
+      data: [],
+      next_cursor: null,
+    });
+
+    const unpaged = await unwrap(api.GET('/external_users'));
+    expect(unpaged.data).toEqual(all.data.slice(0, 50));
+    for (const limit of ['0', '201', 'x']) {
+      const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users?limit=${limit}`, {
+        headers: { 'x-api-key': stack.bootstrapKey },
+      });
+      expect({ limit, status: res.status }).toEqual({ limit, status: 422 });
+    }
+  });
+});

@@ -405,8 +405,12 @@ export class Api {
       : this.#data('PUT', this.#client.PUT('/secrets/{name}', { params: { path: { name } }, body: { value } }));
   }
   // External users and their connections (/external_users)
-  async listExternalUsers(): Promise<ExternalUser[]> {
-    return (await this.#data('GET', this.#client.GET('/external_users'))).data;
+  /** One page of people, oldest first (`limit` 1-200, default 50; `cursor`: the previous page's `next_cursor`). */
+  listExternalUsers(query: {
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ data: ExternalUser[]; next_cursor: string | null }> {
+    return this.#data('GET', this.#client.GET('/external_users', { params: { query } }));
   }
   async listUserConnections(name: string): Promise<UserConnection[]> {
     const path = { name };

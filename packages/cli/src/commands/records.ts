@@ -10,7 +10,8 @@ const columns: (keyof ExecutionRecord)[] = ['started_at', 'id', 'tool', 'outcome
 /** How often `--follow` asks for new records: records are written asynchronously, a second is plenty. */
 const FOLLOW_INTERVAL_MS = 1_000;
 
-function parseLimit(value: unknown): number {
+/** `--limit` of a list paged 1 to 200 at a time (default 50). */
+export function parseLimit(value: unknown): number {
   const n = Number(value ?? 50);
   if (!Number.isInteger(n) || n < 1 || n > 200) throw usageError('--limit must be an integer from 1 to 200');
   return n;

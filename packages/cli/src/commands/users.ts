@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import type { ExternalUser } from './api.ts';
 import { action, withJson } from './context.ts';
+import { parseLimit } from './records.ts';
 import { table } from './output.ts';
 
 /** How a disconnect's revocation went, in words. */
@@ -19,11 +21,32 @@ export function usersCommand(program: Command): void {
   const users = program.command('users').description("external users (your app's end users) and their connections");
 
   withJson(
-    users.command('list').description('list external users and the connector instances each has connected'),
+    users
+      .command('list')
+      .description('list external users, oldest first, and the connector instances each has connected')
+      .option('--limit <n>', 'one page of this many (1-200); without it or --cursor, every user')
+      .option('--cursor <cursor>', 'the page after this one (the `next_cursor` a page printed)'),
   ).action(
-    action(async (ctx) => {
-      const list = await ctx.api().listExternalUsers();
-      ctx.out.result({ data: list }, () => table(list, ['name', 'id', 'connections', 'createdAt']));
+    action(async (ctx, _args, opts) => {
+      const api = ctx.api();
+      const onePage = opts.limit !== undefined || opts.cursor !== undefined;
+      const cursor = typeof opts.cursor === 'string' ? opts.cursor : undefined;
+      const print = (list: ExternalUser[], next: string | null) =>
+        ctx.out.result({ data: list, ...(onePage ? { next_cursor: next } : {}) }, () => [
+          ...table(list, ['name', 'id', 'connections', 'createdAt']),
+          ...(onePage && next ? [`next page: --cursor ${next}`] : []),
+        ]);
+      if (onePage) {
+        const page = await api.listExternalUsers({ limit: parseLimit(opts.limit), ...(cursor ? { cursor } : {}) });
+        return print(page.data, page.next_cursor);
+      }
+      const list: ExternalUser[] = [];
+      for (let next: string | null | undefined; next !== null;) {
+        const page = await api.listExternalUsers({ limit: 200, ...(next ? { cursor: next } : {}) });
+        list.push(...page.data);
+        next = page.next_cursor;
+      }
+      print(list, null);
     }),
   );
 

@@ -85,12 +85,12 @@ function UserFacts({ user }: { user: Schemas['ExternalUser'] }) {
 export function ExternalUserPage({ client, name }: { client: ManagementClient; name: string }) {
   const [loaded, reload] = useLoad(async () => {
     const [users, instances, servers] = await Promise.all([
-      unwrap(client.GET('/external_users')),
+      unwrap(client.GET('/external_users', { params: { query: { name } } })),
       unwrap(client.GET('/connector_instances')),
       unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
     ]);
     return {
-      user: users.data.find((u) => u.name === name) ?? null,
+      user: users.data[0] ?? null,
       instances: instances.data,
       servers: servers.data,
     };

@@ -6,7 +6,7 @@ import { useAction, type Action } from '../components/action.ts';
 import { ActionError, CodeArea, Success, NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
+import { ConfirmButton, OneTimeKey, Show, useLoad, when, type Loaded } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { FormSection, Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
@@ -14,6 +14,8 @@ import { Facts } from '../components/facts.tsx';
 import { FormAndList } from '../components/list-page.tsx';
 
 type User = Schemas['ListedExternalUser'];
+/** Users a page shows, oldest first. */
+const PAGE_SIZE = 100;
 
 function CreateUser({
   action,
@@ -182,8 +184,44 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
   );
 }
 
+/** "Previous" and "Next" under the list: `trail` holds the cursors of the pages before the one shown. */
+function PageButtons({
+  trail,
+  next,
+  onTrail,
+}: {
+  trail: string[];
+  next: string | null;
+  onTrail: (trail: string[]) => void;
+}) {
+  if (trail.length === 0 && !next) return null;
+  return (
+    <p>
+      {trail.length > 0 && (
+        <button type="button" className="secondary" onClick={() => onTrail(trail.slice(0, -1))}>
+          Previous {PAGE_SIZE}
+        </button>
+      )}{' '}
+      {next && (
+        <button type="button" className="secondary" onClick={() => onTrail([...trail, next])}>
+          Next {PAGE_SIZE}
+        </button>
+      )}
+    </p>
+  );
+}
+
 export function ExternalUsersPage({ client }: { client: ManagementClient }) {
-  const [users, reload] = useLoad(() => unwrap(client.GET('/external_users')).then((r) => r.data), [client]);
+  // The cursors of the pages before the one shown (`GET /external_users` pages oldest first, PAGE_SIZE at a time).
+  const [trail, setTrail] = useState<string[]>([]);
+  const cursor = trail.at(-1);
+  const [page, reload] = useLoad(
+    () =>
+      unwrap(client.GET('/external_users', { params: { query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } } })),
+    [client, cursor],
+  );
+  const users: Loaded<User[]> = page.state === 'done' ? { state: 'done', data: page.data.data } : page;
+  const next = page.state === 'done' ? page.data.next_cursor : null;
   const action = useAction();
   const create = (name: string, text: string, then: () => void) => {
     let attributes: Record<string, string>;
@@ -234,6 +272,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
             />
           )}
         />
+        <PageButtons trail={trail} next={next} onTrail={setTrail} />
       </FormAndList>
       <Writable>
         <ScimProvisioning client={client} />

@@ -61,11 +61,12 @@ const forbidden = (err: unknown) => err instanceof ApiError && err.status === 40
 async function loadSessions(client: ManagementClient, r: CallRecord) {
   let userId: string | null = null;
   if (r.caller.username) {
-    const users = await unwrap(client.GET('/external_users')).catch((err: unknown) => {
+    const query = { name: r.caller.username };
+    const users = await unwrap(client.GET('/external_users', { params: { query } })).catch((err: unknown) => {
       if (forbidden(err)) return null;
       throw err;
     });
-    userId = users?.data.find((u) => u.name === r.caller.username)?.id ?? null;
+    userId = users?.data[0]?.id ?? null;
   }
   return Promise.all(
     scopesOf(r, userId).map(async ({ scope, who }) => ({

@@ -9,7 +9,14 @@ import type { ControlPlaneDeps } from '../deps.ts';
 import { endPersonConnections, endPersonRequests } from './ending.ts';
 import { createPerson, deletePerson, setPersonAttributes } from './people.ts';
 import { Reply, type Input } from '../operation.ts';
-import type { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
+import type {
+  ConnectionBody,
+  CreateUserBody,
+  HeadersBody,
+  ListUsersQuery,
+  SecretBody,
+  UpdateUserBody,
+} from './schemas.ts';
 
 const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
@@ -67,21 +74,32 @@ export async function updateExternalUser(deps: ControlPlaneDeps, input: Input<Up
   return { id: updated.id, name: updated.name, attributes: updated.attributes, createdAt: updated.createdAt };
 }
 
-/** `GET /external_users`: the workspace's users, oldest first, with the connector instances each has connected. */
-export async function listExternalUsers({ db }: ControlPlaneDeps, { caller }: Input) {
+/**
+ * `GET /external_users`: a page of the workspace's users, oldest first (creation time, then id), with the connector
+ * instances each has connected (`name`: only that person); `next_cursor` (the page's last id) continues, null on the
+ * last page.
+ */
+export async function listExternalUsers(
+  { db }: ControlPlaneDeps,
+  { caller, query: q }: Input<undefined, ListUsersQuery>,
+) {
   const users = await db.externalUser.findMany({
-    where: { workspaceId: caller.workspaceId },
-    orderBy: { createdAt: 'asc' },
+    where: { workspaceId: caller.workspaceId, ...(q.name !== undefined ? { name: q.name } : {}) },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: q.limit + 1,
+    ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
     include: { connections: { select: { connectorInstanceId: true } } },
   });
+  const page = users.slice(0, q.limit);
   return {
-    data: users.map((u) => ({
+    data: page.map((u) => ({
       id: u.id,
       name: u.name,
       attributes: u.attributes,
       createdAt: u.createdAt,
       connections: u.connections.map((c) => c.connectorInstanceId),
     })),
+    next_cursor: users.length > q.limit ? page.at(-1)!.id : null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ListUsersQuery } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -76,3 +77,10 @@ export const UserMcpConnection = z
     header_names: z.array(z.string()),
   })
   .meta({ id: 'UserMcpConnection' });
+
+/** `ListUsersQuery` with its parameters described: what `GET /external_users` parses and documents. */
+export const ListExternalUsersQuery = ListUsersQuery.extend({
+  name: ListUsersQuery.shape.name.meta({ description: 'Only the user of this name (the page holds one or none).' }),
+  limit: ListUsersQuery.shape.limit.meta({ description: 'Users per page.' }),
+  cursor: ListUsersQuery.shape.cursor.meta({ description: 'The previous page’s `next_cursor`.' }),
+});

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { audited, json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, patch, post, put, type Operation } from '../operation.ts';
@@ -6,6 +7,7 @@ import {
   AccountDisconnected,
   ExternalUser,
   ListedExternalUser,
+  ListExternalUsersQuery,
   UserConnection,
   UserMcpConnection,
   UserSecretListing,
@@ -37,8 +39,22 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
   }),
   get('/external_users', 'listExternalUsers', {
     tags,
-    summary: 'List the workspace’s external users',
-    responses: { 200: jsonList('Every user, oldest first.', ListedExternalUser), ...problems(403) },
+    summary: 'List the workspace’s external users, oldest first',
+    description:
+      'Pages of `limit` users (1 to 200, default 50), oldest first: pass the previous page’s `next_cursor` as ' +
+      '`cursor` for the next. A call without `limit` gets the first 50 (`next_cursor` says whether more follow). ' +
+      '`name` finds one user.',
+    responses: {
+      200: json(
+        'One page of users.',
+        z.strictObject({
+          data: z.array(ListedExternalUser),
+          next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
+        }),
+      ),
+      ...problems(403, 422),
+    },
+    query: ListExternalUsersQuery,
     handler: handlers.listExternalUsers,
   }),
   patch('/external_users/{name}', 'updateExternalUser', {

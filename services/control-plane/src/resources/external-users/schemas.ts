@@ -11,6 +11,15 @@ const Attributes = z
     z.string().max(1000),
   )
   .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
+/** `GET /external_users`: a page of people, oldest first (the records' paging: `limit`, `cursor`, `next_cursor`). */
+export const ListUsersQuery = z.strictObject({
+  /** Only the person of this name (a page of one or none). */
+  name: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** The id of the last person of the previous page (`next_cursor`). */
+  cursor: z.uuid().optional(),
+});
+export type ListUsersQuery = z.output<typeof ListUsersQuery>;
 export const CreateUserBody = z.strictObject({ name: humanName(200), attributes: Attributes.optional() });
 export type CreateUserBody = z.output<typeof CreateUserBody>;
 export const UpdateUserBody = z.strictObject({ attributes: Attributes });
