@@ -30,6 +30,7 @@ import type { UserTokenKeeper } from './user-tokens.ts';
 import type { WorkspaceAccessReader } from './step-access.ts';
 import type { ArgumentGuardrailsReader } from './step-checks.ts';
 import type { SessionStore } from './session-labels.ts';
+import type { TwinStore } from './twin/store.ts';
 
 /**
  * One invocation as the worker's steps see it (its job, clock, cancellation and record), the deps every step takes,
@@ -106,6 +107,8 @@ export interface ProcessorDeps {
   resultCache?: (key: string, value: string, ttlMs: number) => Promise<unknown>;
   /** Seals a call's arguments into its record for the backtest (ADR 0080; absent: records keep none). */
   sealArguments?: ArgumentSealer;
+  /** The staging twin's state and recordings (ADR 0112; absent: a twin job fails as our fault, nothing is sent). */
+  twin?: TwinStore;
   now?: () => number;
 }
 

@@ -162,6 +162,7 @@ function updatedFields(body: UpdateServer, external: SealedExternalConfigs | und
     ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
     ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),
     ...(body.codeMode !== undefined ? { codeMode: body.codeMode } : {}),
+    ...(body.twin !== undefined ? { twin: body.twin } : {}),
     ...(body.config !== undefined ? { config: body.config as object } : {}),
     ...(external !== undefined ? { externalMcpConfigs: external.stored as object[] } : {}),
   };
