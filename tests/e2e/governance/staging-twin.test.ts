@@ -147,8 +147,13 @@ describe('switching', () => {
     for (const c of clients) expect((await call(c, get, args)).twin).toBeUndefined();
     expect(await seen('github')).toBe(reached + 2);
     const events = await unwrap(api.GET('/audit_events', { params: { query: { action: 'server.update', limit: 100 } } }));
-    const switched = events.data.filter((e) => e.resourceId === serverId);
-    expect(switched.length).toBeGreaterThanOrEqual(2);
+    const switched = events.data.filter((e) => e.resource.id === serverId && e.changes?.twin !== undefined);
+    expect(switched.map((e) => e.changes!.twin)).toEqual(
+      expect.arrayContaining([
+        { before: 'off', after: 'on' },
+        { before: 'on', after: 'off' },
+      ]),
+    );
   }, 120_000);
 
   it('a key in twin mode is answered by the twin on every server; its records are apart from production', async () => {
