@@ -10,6 +10,7 @@ import { curatedConnectors } from '@toolplane/connectors';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { argumentsFor, type ProviderMock, startProviderMock } from '../../fixtures/provider-mocks.ts';
 import { startTestStack } from '../../helpers/stack.ts';
+import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
 
 type Json = Record<string, unknown>;
 type Tool = { name: string; inputSchema: Json; outputSchema?: Json };
@@ -72,6 +73,16 @@ const setTwin = (serverId: string, twin: 'off' | 'recording' | 'on') =>
 
 const seen = async (slug: string) => (await mocks.get(slug)!.log()).seen.length;
 
+/** Waits until the server's twin setting reached the edge `client` calls: its answer says whether the twin gave it. */
+async function settled(client: Client, tool: Tool, twin: boolean): Promise<void> {
+  const args = argumentsFor(tool.inputSchema) as Json;
+  await waitFor(
+    `the twin ${twin ? 'on' : 'off'}`,
+    async () => ((await call(client, tool, args)).twin !== undefined) === twin,
+    PROPAGATION_DEADLINE_MS,
+  );
+}
+
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
 
 /** Calls a tool; its structured content checked against the tool's output schema. */
@@ -112,6 +123,7 @@ describe.each(cases)('$slug in twin mode', ({ slug, create, read, update, field 
     expect(await seen(slug)).toBe(before + 1);
 
     await setTwin(serverId, 'on');
+    await settled(client, tool(read), true);
     const reached = await seen(slug);
     const value = field === 'title' ? 'Rehearsal' : { summary: 'Rehearsal', project: { key: 'TWIN' } };
     const createArgs = { ...(argumentsFor(tool(create).inputSchema) as Json), [field]: value };
@@ -130,6 +142,7 @@ describe.each(cases)('$slug in twin mode', ({ slug, create, read, update, field 
     expect(field === 'title' ? after.content.title : (after.content.fields as Json).summary).toBe('Renamed');
     expect(await seen(slug)).toBe(reached);
     await setTwin(serverId, 'off');
+    await settled(client, tool(read), false);
   }, 120_000);
 });
 
@@ -141,11 +154,12 @@ describe('switching', () => {
     const get = tools.find((t) => t.name === 'get_issue')!;
     const args = argumentsFor(get.inputSchema) as Json;
     await setTwin(serverId, 'on');
-    for (const c of clients) expect((await call(c, get, args)).twin).toBeDefined();
+    for (const c of clients) await settled(c, get, true);
     const reached = await seen('github');
+    for (const c of clients) expect((await call(c, get, args)).twin).toBeDefined();
+    expect(await seen('github')).toBe(reached);
     await setTwin(serverId, 'off');
-    for (const c of clients) expect((await call(c, get, args)).twin).toBeUndefined();
-    expect(await seen('github')).toBe(reached + 2);
+    for (const c of clients) await settled(c, get, false);
     const events = await unwrap(api.GET('/audit_events', { params: { query: { action: 'server.update', limit: 100 } } }));
     const switched = events.data.filter((e) => e.resource.id === serverId && e.changes?.twin !== undefined);
     expect(switched.map((e) => e.changes!.twin)).toEqual(
@@ -167,9 +181,12 @@ describe('switching', () => {
       expect((await call(client, get, argumentsFor(get.inputSchema) as Json)).twin).toBeDefined();
       expect(await seen(slug)).toBe(before);
     }
+    const twin = await waitFor('the twin’s records', async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { key_id: key.id, twin: 'true' } } }));
+      return page.data.length >= 2 ? page : undefined;
+    });
     const production = await unwrap(api.GET('/execution_records', { params: { query: { key_id: key.id } } }));
     expect(production.data).toEqual([]);
-    const twin = await unwrap(api.GET('/execution_records', { params: { query: { key_id: key.id, twin: 'true' } } }));
     expect(twin.data.map((r) => [r.tool, r.twin])).toEqual([
       ['get_issue', true],
       ['get_issue', true],
