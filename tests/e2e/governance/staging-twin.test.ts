@@ -125,17 +125,19 @@ describe.each(cases)('$slug in twin mode', ({ slug, create, read, update, field 
     await setTwin(serverId, 'on');
     await settled(client, tool(read), true);
     const reached = await seen(slug);
-    const value = field === 'title' ? 'Rehearsal' : { summary: 'Rehearsal', project: { key: 'TWIN' } };
-    const createArgs = { ...(argumentsFor(tool(create).inputSchema) as Json), [field]: value };
+    const generated = argumentsFor(tool(create).inputSchema) as Json;
+    const value = field === 'title' ? 'Rehearsal' : { ...(generated.fields as Json), summary: 'Rehearsal' };
+    const createArgs = { ...generated, [field]: value };
     const created = await call(client, tool(create), createArgs);
     expect(created.result.isError).toBeFalsy();
     expect(created.twin).toEqual({ source: 'state', operation: 'create' });
     const item = itemArgument(tool(create), tool(read));
     const readArgs = { ...(argumentsFor(tool(read).inputSchema) as Json), [item]: idOf(created.content) };
     const again = await call(client, tool(read), readArgs);
-    expect(again.content).toEqual(created.content);
+    expect(again.twin).toEqual({ source: 'state', operation: 'read' });
+    expect(again.content).toMatchObject(created.content);
 
-    const changed = field === 'title' ? 'Renamed' : { summary: 'Renamed' };
+    const changed = field === 'title' ? 'Renamed' : { ...(value as Json), summary: 'Renamed' };
     const updateArgs = { ...(argumentsFor(tool(update).inputSchema) as Json), ...readArgs, [field]: changed };
     expect((await call(client, tool(update), updateArgs)).result.isError).toBeFalsy();
     const after = await call(client, tool(read), readArgs);

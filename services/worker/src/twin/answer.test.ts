@@ -10,7 +10,7 @@ type Json = Record<string, unknown>;
 function memoryStore(): TwinStore {
   const state = new Map<string, StoredObject>();
   let seq = 0;
-  return {
+  const store: Pick<TwinStore, 'object' | 'put' | 'nextId' | 'record' | 'recorded'> = {
     object: (_at, c, id) => Promise.resolve(state.get(`${c}\n${id}`)),
     put: (_at, c, id, v) => {
       state.set(`${c}\n${id}`, v);
@@ -19,7 +19,8 @@ function memoryStore(): TwinStore {
     nextId: () => Promise.resolve(++seq),
     record: () => Promise.resolve(),
     recorded: () => Promise.resolve(undefined),
-  } as unknown as TwinStore;
+  };
+  return store as TwinStore;
 }
 
 const issue = {
@@ -64,7 +65,8 @@ function callOf(entry: CatalogTool, args: Json): Invocation {
 }
 
 describe('runTwin', () => {
-  const deps = { twin: memoryStore() } as ProcessorDeps;
+  const plans = { tools: () => Promise.resolve([create, read, update, remove, list]) };
+  const deps = { twin: memoryStore(), plans } as unknown as ProcessorDeps;
   const run = async (entry: CatalogTool, args: Json) => (await runTwin(deps, callOf(entry, args), entry)).result;
 
   it('creates, reads back, updates and deletes an object of the state', async () => {

@@ -2,7 +2,7 @@ import type { CatalogTool, HttpOperationPlan, ToolResultPayload } from '@toolpla
 import { errorResult } from '../http-operation.ts';
 import type { Invocation, ProcessorDeps } from '../invocation.ts';
 import type { RunOutcome } from '../result-chain.ts';
-import { crudShape, idField, overlay, type CrudShape } from './crud.ts';
+import { crudShape, idField, itemParamOf, overlay, readOfCreate, type CrudShape } from './crud.ts';
 import { generatedAnswer } from './generate.ts';
 import type { TwinPlace, TwinStore } from './store.ts';
 
@@ -25,7 +25,10 @@ export async function runTwin(deps: ProcessorDeps, call: Invocation, entry: Cata
   const plan = entry.plan;
   if (plan.kind === 'http') {
     const shape = crudShape(plan, job.arguments);
-    const fromState = shape ? await stateAnswer(store, at, shape, () => generatedAnswer(entry) ?? {}) : undefined;
+    const model = shape?.kind === 'create' ? await createModel(deps, job, entry) : { schemaOf: entry };
+    if (shape?.kind === 'create') Object.assign(shape, { idParam: model.idParam, numeric: model.numeric });
+    const generate = () => generatedAnswer(model.schemaOf) ?? {};
+    const fromState = shape ? await stateAnswer(store, at, shape, generate) : undefined;
     if (fromState) return outcome(fromState.result, { source: 'state', operation: shape!.kind });
   }
   const recorded = await store.recorded(at, job.arguments);
@@ -41,6 +44,21 @@ export async function runTwin(deps: ProcessorDeps, call: Invocation, entry: Cata
   const body = generatedAnswer(entry);
   const result = body === undefined ? { content: [{ type: 'text', text: '{}' }] } : jsonResult(body, httpPlan(plan));
   return outcome(result, { source: 'generated' });
+}
+
+/**
+ * What a create's object looks like: its own answer's schema, else that of the read of what it creates (a create
+ * often declares none), and the read's parameter, which names the identifier.
+ */
+async function createModel(deps: ProcessorDeps, job: Invocation['job'], entry: CatalogTool) {
+  const read = readOfCreate(entry.plan as HttpOperationPlan, await deps.plans.tools(job.serverId, job.catalogVersion));
+  const readPlan = read?.plan as HttpOperationPlan | undefined;
+  const idParam = readPlan ? itemParamOf(readPlan) : undefined;
+  // Whether the read takes the identifier as a number (`issue_number`: an integer).
+  const arg = readPlan?.params.find((p) => p.in === 'path' && p.name === idParam)?.arg;
+  const type = (read?.tool.inputSchema.properties as Json | undefined)?.[arg ?? ''] as Json | undefined;
+  const numeric = type?.type === 'integer' || type?.type === 'number';
+  return { schemaOf: entry.tool.outputSchema || !read ? entry : read, idParam, numeric };
 }
 
 const httpPlan = (plan: CatalogTool['plan']) => (plan.kind === 'http' ? plan : undefined);
@@ -75,7 +93,7 @@ async function stateAnswer(
 ): Promise<{ result: ToolResultPayload } | undefined> {
   const { collection } = shape;
   if (shape.kind === 'create') {
-    const created = withNewIds(overlay(generate(), shape.body), await store.nextId(at));
+    const created = withNewIds(overlay(generate(), shape.body), await store.nextId(at), shape);
     if (!(await keep(store, at, collection, created, created)))
       return { result: errorResult('The twin’s state is full: nothing was created.') };
     return { result: jsonResult(created, undefined) };
@@ -110,10 +128,20 @@ async function keep(store: TwinStore, at: TwinPlace, collection: string, object:
   return true;
 }
 
-/** A created object's identifiers, new: the `n`th object of the twin's state (`id` 7 or "twin-7", `key` "TWIN-7"). */
-function withNewIds(object: Json, n: number): Json {
+/**
+ * A created object's identifiers, new: the `n`th object of the twin's state (`id` 7 or "twin-7", `number` 7, `key`
+ * "TWIN-7"), and the field its read names it by (`idParam`) when the object has it.
+ */
+function withNewIds(object: Json, n: number, read: Pick<CrudShape, 'idParam' | 'numeric'>): Json {
   const out = { ...object };
-  if (!idFields.some((f) => f in out)) out.id = `twin-${n}`;
+  const { idParam, numeric } = read;
+  const named = idParam !== undefined ? idField(idParam, out) : undefined;
+  if (named !== undefined && named in out && !(idFields as readonly string[]).includes(named))
+    out[named] = typeof out[named] === 'number' ? n : `twin-${n}`;
+  // No identifier in the answer: the one the read names it by (`issue_number` → `number`), else `id`.
+  const last = idParam?.split(/_|(?=[A-Z])/).at(-1)?.toLowerCase();
+  const field = idFields.find((f) => f === last) ?? 'id';
+  if (!idFields.some((f) => f in out)) out[field] = numeric ? n : `twin-${n}`;
   if ('id' in out) out.id = typeof out.id === 'number' ? n : `twin-${n}`;
   if ('number' in out) out.number = n;
   if ('key' in out) out.key = typeof out.key === 'number' ? n : `TWIN-${n}`;

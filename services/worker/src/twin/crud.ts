@@ -13,6 +13,8 @@ export interface CrudShape {
   id?: string;
   /** The response field that holds an item's identifier, guessed from the item's path parameter's name. */
   idParam?: string;
+  /** A create: its read takes the identifier as a number. */
+  numeric?: boolean;
   /** The request's body fields (create and update). */
   body: Record<string, unknown>;
 }
@@ -71,6 +73,24 @@ function bodyOf(plan: HttpOperationPlan, args: Json): Json {
   }
   return body;
 }
+
+/**
+ * The read of the items a create makes, among the operations of its catalog: `GET <the create's path>/{param}`. Its
+ * answer's schema describes a created object (a create often declares none), and its parameter names the identifier.
+ */
+export function readOfCreate<T extends { plan: { kind: string } }>(create: HttpOperationPlan, tools: T[]): T | undefined {
+  const path = pathOf(create.url);
+  return tools.find((t) => {
+    const plan = t.plan as HttpOperationPlan;
+    if (plan.kind !== 'http' || plan.method.toUpperCase() !== 'GET') return false;
+    const read = pathOf(plan.url);
+    return read.startsWith(`${path}/`) && /^\{[^}/]+\}$/.test(read.slice(path.length + 1));
+  });
+}
+
+/** The item parameter of an item path (`/issues/{issue_number}` → `issue_number`). */
+export const itemParamOf = (plan: HttpOperationPlan): string | undefined =>
+  /\{([^}]+)\}$/.exec(pathOf(plan.url))?.[1];
 
 /**
  * The field of an answer that holds an item's identifier: the path parameter's own name, its last word

@@ -74,6 +74,8 @@ function records(workspaceId: string, server: string, startedAt: string): Execut
     { parentInvocationId: randomUUID(), sealedArguments: 'c2VhbGVk' },
     { debug: { sessionId: debugSession, request: { headers: { accept: 'application/json' } } } },
     { outcome: 'rejected', errorCode: 'quota_exceeded', steps: [], durationMs: 0 },
+    // A call the staging twin answered (ADR 0112): stored marked, in neither rollup nor usage.
+    { caller: { keyId: 'k-twin', twin: true }, costUnits: 1, steps: [] },
   ];
   return variants.map((v) => ({ ...base, ...v, invocationId: randomUUID() }) as ExecutionRecord);
 }
@@ -84,8 +86,8 @@ async function rowsOf(workspaceId: string) {
     (await pool.query(sql, [workspaceId])).rows.sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
   return {
     records: await q(`SELECT catalog_version, tool, key_id, username, started_at, duration_ms, outcome,
-      error_code, message, steps, debug, debug_session_id, parent_invocation_id IS NOT NULL AS parent, sealed_arguments
-      FROM execution_records WHERE workspace_id = $1`),
+      error_code, message, steps, debug, debug_session_id, parent_invocation_id IS NOT NULL AS parent, sealed_arguments,
+      twin FROM execution_records WHERE workspace_id = $1`),
     minutes: await q(`SELECT tool, minute, calls, errors, duration_sum_ms, duration_max_ms, latency_buckets
       FROM execution_stats_minutes WHERE workspace_id = $1`),
     usage: await q(`SELECT day, tool, key_id, person, calls, cost_units FROM usage_days
@@ -109,6 +111,9 @@ describe('execution records stored as the workers wrote them', () => {
     const [a, b] = [await rowsOf(parsedWs), await rowsOf(rawWs)];
     expect(b.records).toHaveLength(raw.length);
     expect(b).toEqual(a);
+    expect(b.records.filter((r) => r.twin).map((r) => r.key_id)).toEqual(['k-twin']);
+    expect(b.usage.map((u) => u.key_id)).not.toContain('k-twin');
+    expect(b.minutes.reduce((n, m) => n + m.calls + (m.refused ?? 0), 0)).toBe(raw.length - 2);
     // Stored again (a redelivered entry): nothing twice, the rollups unchanged.
     await storeRawExecutionRecords(pool, entries);
     expect(await rowsOf(rawWs)).toEqual(b);
