@@ -162,7 +162,9 @@ describe('switching', () => {
     expect(await seen('github')).toBe(reached);
     await setTwin(serverId, 'off');
     for (const c of clients) await settled(c, get, false);
-    const events = await unwrap(api.GET('/audit_events', { params: { query: { action: 'server.update', limit: 100 } } }));
+    const events = await unwrap(
+      api.GET('/audit_events', { params: { query: { action: 'server.update', limit: 100 } } }),
+    );
     const switched = events.data.filter((e) => e.resource.id === serverId && e.changes?.twin !== undefined);
     expect(switched.map((e) => e.changes!.twin)).toEqual(
       expect.arrayContaining([

@@ -38,7 +38,11 @@ const path = (arg: string) => ({ arg, name: arg, in: 'path' as const });
 
 function tool(name: string, method: HttpOperationPlan['method'], url: string, body = false): CatalogTool {
   const params = [path('owner'), ...(url.includes('{n}') ? [path('n')] : [])];
-  if (body) params.push({ arg: 'title', name: 'title', in: 'body' } as never, { arg: 'labels', name: 'labels', in: 'body' } as never);
+  if (body)
+    params.push(
+      { arg: 'title', name: 'title', in: 'body' } as never,
+      { arg: 'labels', name: 'labels', in: 'body' } as never,
+    );
   const plan: HttpOperationPlan = { kind: 'http', method, url, params, authHeaders: {}, secrets: {} };
   return { tool: { name, description: name, inputSchema: { type: 'object' }, outputSchema: issue }, plan };
 }

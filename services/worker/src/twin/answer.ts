@@ -139,7 +139,10 @@ function withNewIds(object: Json, n: number, read: Pick<CrudShape, 'idParam' | '
   if (named !== undefined && named in out && !(idFields as readonly string[]).includes(named))
     out[named] = typeof out[named] === 'number' ? n : `twin-${n}`;
   // No identifier in the answer: the one the read names it by (`issue_number` → `number`), else `id`.
-  const last = idParam?.split(/_|(?=[A-Z])/).at(-1)?.toLowerCase();
+  const last = idParam
+    ?.split(/_|(?=[A-Z])/)
+    .at(-1)
+    ?.toLowerCase();
   const field = idFields.find((f) => f === last) ?? 'id';
   if (!idFields.some((f) => f in out)) out[field] = numeric ? n : `twin-${n}`;
   if ('id' in out) out.id = typeof out.id === 'number' ? n : `twin-${n}`;

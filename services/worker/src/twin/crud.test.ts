@@ -3,7 +3,11 @@ import type { HttpOperationPlan } from '@toolplane/contracts';
 import { crudShape, idField, overlay } from './crud.ts';
 
 /** A plan as `compileOpenApiTools` makes one: method, URL template, parameters. */
-function plan(method: HttpOperationPlan['method'], path: string, params: HttpOperationPlan['params']): HttpOperationPlan {
+function plan(
+  method: HttpOperationPlan['method'],
+  path: string,
+  params: HttpOperationPlan['params'],
+): HttpOperationPlan {
   return { kind: 'http', method, url: `https://api.example.com${path}`, params, authHeaders: {}, secrets: {} };
 }
 
@@ -34,8 +38,9 @@ describe('crudShape', () => {
 
   it('leaves lists, unfilled paths and wrapped answers to the other answers', () => {
     expect(crudShape(plan('GET', '/repos/{owner}/{repo}/issues', [owner, repo]), args)).toBeUndefined();
-    expect(crudShape(plan('GET', '/repos/{owner}/{repo}/issues/{issue_number}', [owner, repo, number]), {}))
-      .toBeUndefined();
+    expect(
+      crudShape(plan('GET', '/repos/{owner}/{repo}/issues/{issue_number}', [owner, repo, number]), {}),
+    ).toBeUndefined();
     const wrapped = { ...plan('POST', '/items', []), output: { wrap: 'result' } };
     expect(crudShape(wrapped, {})).toBeUndefined();
   });

@@ -78,7 +78,10 @@ function bodyOf(plan: HttpOperationPlan, args: Json): Json {
  * The read of the items a create makes, among the operations of its catalog: `GET <the create's path>/{param}`. Its
  * answer's schema describes a created object (a create often declares none), and its parameter names the identifier.
  */
-export function readOfCreate<T extends { plan: { kind: string } }>(create: HttpOperationPlan, tools: T[]): T | undefined {
+export function readOfCreate<T extends { plan: { kind: string } }>(
+  create: HttpOperationPlan,
+  tools: T[],
+): T | undefined {
   const path = pathOf(create.url);
   return tools.find((t) => {
     const plan = t.plan as HttpOperationPlan;
@@ -89,8 +92,7 @@ export function readOfCreate<T extends { plan: { kind: string } }>(create: HttpO
 }
 
 /** The item parameter of an item path (`/issues/{issue_number}` → `issue_number`). */
-export const itemParamOf = (plan: HttpOperationPlan): string | undefined =>
-  /\{([^}]+)\}$/.exec(pathOf(plan.url))?.[1];
+export const itemParamOf = (plan: HttpOperationPlan): string | undefined => /\{([^}]+)\}$/.exec(pathOf(plan.url))?.[1];
 
 /**
  * The field of an answer that holds an item's identifier: the path parameter's own name, its last word

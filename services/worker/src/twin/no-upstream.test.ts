@@ -42,8 +42,7 @@ describe('a twin job opens no connection', () => {
       TwinEgressError,
     );
     const looked = await withoutUpstream(
-      () =>
-        new Promise<unknown>((resolve) => guardedLookup()('localhost', { all: true }, (err) => resolve(err))),
+      () => new Promise<unknown>((resolve) => guardedLookup()('localhost', { all: true }, (err) => resolve(err))),
     );
     expect(looked).toBeInstanceOf(TwinEgressError);
     expect(connections).toBe(before);

@@ -25,7 +25,9 @@ export type KeyRow = {
 };
 
 /** What the edge reads from Redis for a key (hash → record); a rename publishes it again (`changeApiKey`). */
-function apiKeyRecord(row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes' | 'serverIds' | 'twin'>): ApiKeyRecord {
+function apiKeyRecord(
+  row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes' | 'serverIds' | 'twin'>,
+): ApiKeyRecord {
   return {
     keyId: row.id,
     name: row.name,
