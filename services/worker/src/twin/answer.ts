@@ -94,7 +94,7 @@ async function stateAnswer(
   const { collection } = shape;
   if (shape.kind === 'create') {
     const created = withNewIds(overlay(generate(), shape.body), await store.nextId(at), shape);
-    if (!(await keep(store, at, collection, created, created)))
+    if (!(await keep({ store, at, collection }, created, created)))
       return { result: errorResult('The twin’s state is full: nothing was created.') };
     return { result: jsonResult(created, undefined) };
   }
@@ -106,11 +106,11 @@ async function stateAnswer(
   // An object the twin never saw is kept under the identifier the call named only.
   const names = stored ?? { id };
   if (shape.kind === 'delete') {
-    await keep(store, at, collection, names, null);
+    await keep({ store, at, collection }, names, null);
     return { result: { content: [{ type: 'text', text: 'HTTP 204' }] } };
   }
   const updated = overlay(current, shape.body);
-  if (!(await keep(store, at, collection, names, updated)))
+  if (!(await keep({ store, at, collection }, names, updated)))
     return { result: errorResult('The twin’s state is full: nothing was updated.') };
   return { result: jsonResult(updated, undefined) };
 }
@@ -119,7 +119,8 @@ async function stateAnswer(
 const idFields = ['id', 'number', 'key'] as const;
 
 /** Writes `value` under every identifier `object` has, so that a read by any of them finds it. */
-async function keep(store: TwinStore, at: TwinPlace, collection: string, object: Json, value: Json | null) {
+async function keep(where: { store: TwinStore; at: TwinPlace; collection: string }, object: Json, value: Json | null) {
+  const { store, at, collection } = where;
   for (const f of idFields) {
     const v = object[f];
     if ((typeof v === 'string' || typeof v === 'number') && !(await store.put(at, collection, String(v), value)))
