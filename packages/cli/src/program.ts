@@ -25,7 +25,6 @@ import { tokenCommand } from './commands/token.ts';
 import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
-import { twinCommand } from './commands/twin.ts';
 import { statsCommand } from './commands/stats.ts';
 import { usageCommand } from './commands/usage.ts';
 import { leastPrivilegeCommands } from './commands/least-privilege.ts';
@@ -94,7 +93,6 @@ function buildProgram(): Command {
   secretsCommand(program);
   keysCommand(program);
   recordsCommand(program);
-  twinCommand(program);
   eventsCommand(program);
   auditCommand(program);
   statsCommand(program);

@@ -64,7 +64,6 @@ export type DeployWorkflowBody = Schemas['DeployWorkflowBody'];
 export type Deployment = Schemas['WorkflowDeployment'];
 export type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
 export type CreateApiKeyBody = Schemas['CreateApiKeyBody'];
-export type UpdateApiKeyBody = Schemas['UpdateApiKeyBody'];
 export type ApiKey = Schemas['ApiKey'];
 export type CreatedApiKey = Schemas['CreatedApiKey'];
 /** One line of `GET /execution_records` (the record without its steps). */
@@ -439,9 +438,6 @@ export class Api {
   async listKeys(): Promise<ApiKey[]> {
     return (await this.#data('GET', this.#client.GET('/api_keys'))).data;
   }
-  updateKey(id: string, body: UpdateApiKeyBody): Promise<ApiKey> {
-    return this.#data('PATCH', this.#client.PATCH('/api_keys/{id}', { params: { path: { id } }, body }));
-  }
   async revokeKey(id: string): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/api_keys/{id}', { params: { path: { id } } }));
   }
@@ -449,8 +445,6 @@ export class Api {
   // Execution records
   listRecords(query: {
     server_id?: string;
-    key_id?: string | undefined;
-    twin?: 'true' | 'false';
     limit?: number;
     cursor?: string;
   }): Promise<{ data: ExecutionRecord[]; next_cursor: string | null }> {
