@@ -25,9 +25,13 @@ export async function runTwin(deps: ProcessorDeps, call: Invocation, entry: Cata
   const plan = entry.plan;
   if (plan.kind === 'http') {
     const shape = crudShape(plan, job.arguments);
-    const model = shape?.kind === 'create' ? await createModel(deps, job, entry) : { schemaOf: entry };
-    if (shape?.kind === 'create') Object.assign(shape, { idParam: model.idParam, numeric: model.numeric });
-    const generate = () => generatedAnswer(model.schemaOf) ?? {};
+    let schemaOf = entry;
+    if (shape?.kind === 'create') {
+      const model = await createModel(deps, job, entry);
+      Object.assign(shape, { idParam: model.idParam, numeric: model.numeric });
+      schemaOf = model.schemaOf;
+    }
+    const generate = () => generatedAnswer(schemaOf) ?? {};
     const fromState = shape ? await stateAnswer(store, at, shape, generate) : undefined;
     if (fromState) return outcome(fromState.result, { source: 'state', operation: shape!.kind });
   }
