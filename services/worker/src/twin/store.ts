@@ -17,7 +17,7 @@ export interface TwinBounds {
   ttlSeconds: number;
 }
 
-export const defaultTwinBounds: TwinBounds = { maxObjects: 10_000, recordingsPerTool: 20, ttlSeconds: 7 * 86_400 };
+const defaultTwinBounds: TwinBounds = { maxObjects: 10_000, recordingsPerTool: 20, ttlSeconds: 7 * 86_400 };
 
 /**
  * KEYS[1]: the state hash. ARGV: field, value, most objects, TTL seconds. A new field past the cap is refused (0);
