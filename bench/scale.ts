@@ -3,23 +3,28 @@
 // same rows and keys), measured at each size side by side with the smallest: the call path (calls/s, p50/p99 and CPU
 // per call per process, a caller in the first workspace), each process's resident memory, Redis's memory and keys,
 // PostgreSQL's size, an edge's and a worker's start until ready, a revoked key's time until both edges refuse it,
-// and per dimension its own reads (a server's tools/list, the records' heaviest queries with their plans).
+// and per dimension its own reads (a server's tools/list, the records' heaviest queries with their plans, the
+// management API's pages and reports as p50/p95, `audit verify` from a checkpoint).
 //
-//   pnpm bench:scale [--dimension api-keys|workspaces|tools|policies|records|all] [--sizes 10,1000,100000]
+//   pnpm bench:scale [--dimension api-keys|workspaces|tools|policies|records|audit-events|people|sessions|all]
+//                    [--sizes 10,1000,100000]
 //                    [--quick] [--seconds 5] [--concurrency 32] [--out bench/results/<UTC time>-scale]
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { registerTicketExample, repoRoot, startStack, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
+import type { AuditEvent } from '@toolplane/contracts';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
+import { addToSession } from '@toolplane/queue';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { cpuPerCall, cpuSnapshot, type MeasuredProcess } from './cpu.ts';
 import { getTicketCall, runLoad } from './load.ts';
-import { bulkApiKeys, bulkRecords } from './scale-fill.ts';
+import { bulkApiKeys, bulkAuditEvents, bulkPeople, bulkRecords, bulkSessions } from './scale-fill.ts';
 import { commitMeasured } from './tool-call-report.ts';
 
 const dimensions = {
@@ -28,6 +33,9 @@ const dimensions = {
   tools: { sizes: [10, 300, 1_000], quick: [10, 50] },
   policies: { sizes: [1, 100, 300], quick: [1, 10] },
   records: { sizes: [0, 100_000, 1_000_000], quick: [0, 10_000] },
+  'audit-events': { sizes: [100, 100_000, 1_000_000], quick: [100, 5_000] },
+  people: { sizes: [10, 10_000, 100_000], quick: [10, 1_000] },
+  sessions: { sizes: [10, 10_000, 100_000], quick: [10, 1_000] },
 } as const;
 type Dimension = keyof typeof dimensions;
 
@@ -63,6 +71,7 @@ interface Filled {
   redis: Redis;
   workspaceId: string;
   mcpUrl: string;
+  serverId: string;
   upstreamUrl: string;
   /** Per-dimension figures of the last measurement (tools/list, query plans…). */
   extra: Record<string, unknown>;
@@ -132,8 +141,138 @@ const fills: Record<Dimension, Fill> = {
     await bulkRecords(f.pool, template.rows[0]!, to - from, 31, ['get_ticket', 'list_tickets', 'create_ticket']);
     await f.pool.query('ANALYZE execution_records');
     f.extra.queries = await recordQueries(f);
+    f.extra.reads = await recordReads(f);
+  },
+  // Events appended to the caller's workspace's chain: copies of its newest, hashed and linked in PostgreSQL.
+  'audit-events': async (f, from, to) => {
+    await bulkAuditEvents(f.pool, await newestEvent(f), to - from, auditStepMs);
+    await f.pool.query('ANALYZE audit_events');
+    f.extra.reads = await auditReads(f, to);
+  },
+  people: async (f, from, to) => {
+    await bulkPeople(
+      f.pool,
+      f.redis,
+      f.stack.redisPrefix,
+      { id: f.workspaceId, attributes: { team: 'scale' } },
+      from,
+      to,
+    );
+    await f.pool.query('ANALYZE external_users');
+    f.extra.reads = { 'GET /external_users (every person)': await timed(() => f.api.GET('/external_users'), 5) };
+  },
+  // The workspace keeps sessions (settings with a log-only rule); each session a key's, copies of one the worker's
+  // `addToSession` wrote with a label and a call.
+  sessions: async (f, from, to) => {
+    if (from === 0) await sessionTemplate(f);
+    const scopes = Array.from({ length: to - from }, () => `k:${randomUUID()}`);
+    await bulkSessions(f.redis, f.stack.redisPrefix, f.workspaceId, templateScope, scopes);
+    const path = { scope: scopes.at(-1)! };
+    f.extra.reads = {
+      'GET /sessions/{scope}': await timed(() => f.api.GET('/sessions/{scope}', { params: { path } })),
+    };
   },
 };
+
+/** The time between two bulk audit events: 10 million of them span 29 days. */
+const auditStepMs = 250;
+const templateScope = `k:${randomUUID()}`;
+
+async function sessionTemplate(f: Filled) {
+  const rule = { id: 'scale', after: ['private'], toolLabels: ['external_write'], action: 'refuse', enforce: false };
+  await unwrap(f.api.PUT('/session_settings', { body: { ttlSeconds: 86_400, rules: [rule] } as never }));
+  const session = { scopes: [templateScope], ttlSeconds: 86_400, via: 'mcp-session-scale' };
+  await addToSession(
+    f.redis,
+    { prefix: f.stack.redisPrefix, workspaceId: f.workspaceId, session },
+    {
+      tool: 'get_ticket',
+      serverId: f.serverId,
+      invocationId: randomUUID(),
+      at: Date.now(),
+      labels: [{ label: 'private', source: 'declared' }],
+      countCall: true,
+    },
+  );
+}
+
+/** The management API's answer `n` times in a row: p50 and p95 (ms), and the last answer's bytes. */
+async function timed(run: () => Promise<{ response: Response; data?: unknown }>, n = 20) {
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    const { response, data } = await run();
+    times.push(ms(t0));
+    if (!response.ok) throw new Error(`${response.url}: ${response.status}`);
+    bytes = JSON.stringify(data).length;
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(n / 2)]!, p95: times[Math.ceil(n * 0.95) - 1]!, bytes };
+}
+
+/** The records' list (filtered), the dashboard's usage chart and least privilege through the management API. */
+async function recordReads(f: Filled) {
+  const list = (query: Record<string, string>) => () => f.api.GET('/execution_records', { params: { query } });
+  return {
+    'GET /execution_records': await timed(list({})),
+    'GET /execution_records?tool=': await timed(list({ tool: 'create_ticket' })),
+    'GET /execution_records?outcome=tool_error': await timed(list({ outcome: 'tool_error' })),
+    'GET /execution_records?key_id= (no calls)': await timed(list({ key_id: 'none' })),
+    'GET /stats?window=24h': await timed(() => f.api.GET('/stats', { params: { query: { window: '24h' } } })),
+    'GET /least_privilege (7 days)': await timed(() => f.api.GET('/least_privilege'), 5),
+  };
+}
+
+const cliMain = join(repoRoot, 'packages', 'cli', 'src', 'main.ts');
+
+/** `toolplane <args> --json` from this checkout's sources against the stack: its answer and its time (ms). */
+async function cliJson(f: Filled, ...args: string[]) {
+  const t0 = process.hrtime.bigint();
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--conditions=@toolplane/source', cliMain, ...args, '--json'],
+    {
+      env: { ...process.env, TOOLPLANE_URL: f.stack.controlPlaneUrl, TOOLPLANE_API_KEY: f.stack.bootstrapKey },
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  return { ms: ms(t0), answer: JSON.parse(stdout) as Record<string, unknown> };
+}
+
+const newestEvent = async (f: Filled) =>
+  (await unwrap(f.api.GET('/audit_events', { params: { query: { limit: 1 } } }))).data[0] as unknown as AuditEvent;
+
+/**
+ * The trail's pages (newest, a rare action, an action pattern, the caller's own events, up to the middle of the
+ * chain) and `audit verify`: from a checkpoint at the chain's last event, over 1,000 events appended after it and
+ * then over none (the CLI's own start); from the start while the chain is at most 100,000 events.
+ */
+async function auditReads(f: Filled, size: number) {
+  const newest = await newestEvent(f);
+  const middle = new Date(Date.parse(newest.at) - (size * auditStepMs) / 2).toISOString();
+  const page = (query: Record<string, string>) => () => f.api.GET('/audit_events', { params: { query } });
+  const reads: Record<string, unknown> = {
+    'GET /audit_events': await timed(page({})),
+    'GET /audit_events?action= (rare)': await timed(page({ action: 'api_key.delete' })),
+    'GET /audit_events?action=quota.*': await timed(page({ action: 'quota.*' })),
+    'GET /audit_events?actor=': await timed(page({ actor: newest.actor.id ?? 'bootstrap' })),
+    'GET /audit_events?to= (middle)': await timed(page({ to: middle })),
+  };
+  const checkpoint = join(f.stack.dataDir, 'audit-checkpoint.json');
+  writeFileSync(checkpoint, JSON.stringify({ chain: newest.chain, seq: newest.seq, hash: newest.hash, at: newest.at }));
+  await bulkAuditEvents(f.pool, newest, 1_000, auditStepMs);
+  const verify = (...more: string[]) => cliJson(f, 'audit', 'verify', ...more);
+  const after1000 = await verify('--checkpoint', checkpoint);
+  const afterNone = await verify('--checkpoint', checkpoint);
+  reads['audit verify --checkpoint (1,000 new)'] = { ms: after1000.ms, checked: after1000.answer.checked };
+  reads['audit verify --checkpoint (none new)'] = { ms: afterNone.ms, checked: afterNone.answer.checked };
+  if (size <= 100_000) {
+    const full = await verify();
+    reads['audit verify (from the start)'] = { ms: full.ms, checked: full.answer.checked };
+  }
+  return reads;
+}
 
 /** A server's tools/list through the edge, with the bootstrap key: median of 5 (ms) and the answer's bytes. */
 async function toolsListMs(f: Filled, url: string) {
@@ -325,7 +464,17 @@ async function runDimension(dimension: Dimension, sizes: number[]): Promise<Size
       "SELECT workspace_id FROM api_keys WHERE name = 'bootstrap'",
     );
     const workspaceId = bootstrap.rows[0]!.workspace_id;
-    const f: Filled = { stack, api, pool, redis, workspaceId, mcpUrl: example.mcpUrl, upstreamUrl, extra: {} };
+    const f: Filled = {
+      stack,
+      api,
+      pool,
+      redis,
+      workspaceId,
+      mcpUrl: example.mcpUrl,
+      serverId: example.serverId,
+      upstreamUrl,
+      extra: {},
+    };
     // One call stores the record the records' bulk load copies.
     await runLoad('warm-up', getTicketCall(example.mcpUrl, stack.bootstrapKey), 4, 1);
     const results: SizeResult[] = [];
@@ -389,13 +538,24 @@ function dimensionCell(r: SizeResult): string {
     toolsList?: { medianMs: number; bytes: number };
     deployMs?: number;
     queries?: Record<string, { ms: number; seqScan: boolean }>;
+    reads?: Record<string, { p50?: number; p95?: number; bytes?: number; ms?: number; checked?: number }>;
   };
+  const reads = Object.entries(x.reads ?? {}).map(([name, v]) =>
+    v.p95 !== undefined
+      ? `${name}: ${v.p50!.toFixed(1)} / ${v.p95.toFixed(1)} ms (${v.bytes} B)`
+      : `${name}: ${v.ms!.toFixed(0)} ms (${v.checked} events)`,
+  );
+  if (reads.length > 0 && !x.queries)
+    return `${reads.join('; ')}; fill ${(r as SizeResult & { fillMs: number }).fillMs.toFixed(0)} ms`;
   if (x.toolsList)
     return `deploy ${x.deployMs!.toFixed(0)} ms, tools/list ${x.toolsList.medianMs.toFixed(1)} ms (${x.toolsList.bytes} B)`;
   if (x.queries)
-    return Object.entries(x.queries)
-      .map(([name, q]) => `${name}: ${q.ms.toFixed(1)} ms${q.seqScan ? ' (seq scan)' : ''}`)
-      .join('; ');
+    return [
+      ...Object.entries(x.queries).map(
+        ([name, q]) => `${name}: ${q.ms.toFixed(1)} ms${q.seqScan ? ' (seq scan)' : ''}`,
+      ),
+      ...reads,
+    ].join('; ');
   return `fill ${(r as SizeResult & { fillMs: number }).fillMs.toFixed(0)} ms`;
 }
 

@@ -4,9 +4,9 @@
  *   carries one: the pipeline's `CallState`, …), and a pipeline `Stage`'s `run`;
  * - `worker adapters`: the worker's step checks (`step-*.ts`), held calls and task access: a function that takes the
  *   job (`ToolInvokeJob`), a workflow step (`ToolStepPlan`) or its caller (`StepCaller`);
- * - `events`: the edge's events/ and the worker's `events/fan-out.ts`: a function that takes a subscription, its
- *   request (`SubscribeParams`, `PollParams`, `StreamParams`) or an event type (`EventSubscription`, `LoadedEventType`,
- *   `CatalogEventType`).
+ * - `events`: the edge's events/ and the worker's events/ (the fan-out, the webhook deliverer, the external servers'
+ *   events, the delivery records): a function that takes a subscription, its request (`SubscribeParams`,
+ *   `PollParams`, `StreamParams`) or an event type (`EventSubscription`, `LoadedEventType`, `CatalogEventType`).
  * Each such function is a stay; the file it is in is its room (a file, not a folder); its `return` statements are the
  * returns. A parameter's type is the checker's (a callback typed by its context counts), tests aside. Also lists the
  * functions over 80 lines among them.
@@ -48,7 +48,7 @@ const paths: Path[] = [
   },
   {
     name: 'events',
-    from: ['services/edge/src/events', 'services/worker/src/events/fan-out.ts'],
+    from: ['services/edge/src/events', 'services/worker/src/events'],
     carriers: /\b(EventSubscription|LoadedEventType|CatalogEventType|SubscribeParams|PollParams|StreamParams)\b/,
   },
 ];

@@ -56,3 +56,4 @@ export {
   settingsFor,
 } from './portable-rule.ts';
 export type { PortableRule, RuleDecision } from './portable-rule.ts';
+export { overBudgetHold } from './task-grant.ts';

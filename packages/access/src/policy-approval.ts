@@ -23,6 +23,11 @@ export interface PolicyApprovalRule extends ApprovalRule {
   readonly problem?: string | undefined;
   /** Why a portable rule holds the call when no policy or session rule does (a task grant's violated bound, ADR 0108). */
   readonly because?: string | undefined;
+  /**
+   * The task grant that holds the call (ADR 0108): its id and purpose, and what the call violates of it (a bound's
+   * name, `tools`, `expiry`, `calls`), shown to its person with the request and kept on the approval's row.
+   */
+  readonly taskGrant?: { readonly id: string; readonly purpose: string; readonly violated: string } | undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { TaskGrant } from '@toolplane/contracts';
 import { CallerFacets, judgePortable, ruleCallerOf, settingsFor, type RuleTool } from './portable-rule.ts';
 import { ruleNamesOf } from './rules.ts';
-import { taskGrant } from './task-grant.ts';
+import { overBudgetHold, taskGrant } from './task-grant.ts';
 
 const refund: RuleTool = { name: 'refund_order', inputSchema: { type: 'object' } };
 const grant: TaskGrant = {
@@ -89,9 +89,32 @@ describe('the task grant', () => {
     const d = judge('{"order_id": "4411", "amount": 51}', { ...grant, offGrant: 'hold' });
     expect(outcome(d)).toBe('hold task_grant.bound');
     expect(d && 'hold' in d ? d.hold.approval.approvers : undefined).toEqual({ people: ['ann'] });
+    // The request names the grant and the violated bound for its person.
+    expect(d && 'hold' in d ? d.hold.approval.taskGrant : undefined).toEqual({
+      id: 'g1',
+      purpose: 'Refund order 4411',
+      violated: 'order 4411, at most 50',
+    });
     expect(outcome(judge('{"order_id": "4411", "amount": 51}', { ...grant, mode: 'log_only' }))).toBe(
       'log only task_grant.bound',
     );
+  });
+
+  it('holds a call past the budget only for an enforced, live grant that holds off-grant calls', () => {
+    const hold = overBudgetHold({ ...grant, offGrant: 'hold' });
+    expect(hold?.approvers).toEqual({ people: ['ann'] });
+    expect(hold?.version).toBe('task-grant:g1');
+    expect(hold?.taskGrant).toEqual({ id: 'g1', purpose: 'Refund order 4411', violated: 'calls' });
+    expect(hold?.because).toBe('the budget of 3 calls of the task grant g1 is spent');
+    const past = new Date(Date.now() - 1000).toISOString();
+    for (const g of [
+      grant,
+      { ...grant, offGrant: 'hold' as const, mode: 'log_only' as const },
+      { ...grant, offGrant: 'hold' as const, revokedAt: past },
+      { ...grant, offGrant: 'hold' as const, expiresAt: past },
+      undefined,
+    ])
+      expect(overBudgetHold(g)).toBeUndefined();
   });
 
   it('refuses a caller whose grant is not published', () => {

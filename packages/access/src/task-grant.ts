@@ -83,15 +83,28 @@ const holdSeconds = (grant: TaskGrant) =>
   Math.min(86_400, Math.max(60, Math.ceil((Date.parse(grant.expiresAt) - Date.now()) / 1000)));
 
 /** The approval a held off-grant call waits for: the grant's person, once, for exactly this call. */
-function grantApproval(grant: TaskGrant, because: string): PolicyApprovalRule {
+function grantApproval(grant: TaskGrant, v: Pick<Violation, 'violated' | 'why'>): PolicyApprovalRule {
   return {
     version: `task-grant:${grant.id}`,
     approvers: { people: [grant.person] },
     approvals: 1,
     expiresInSeconds: holdSeconds(grant),
     policy: { id: grant.id, name: `task grant: ${grant.purpose.slice(0, 120)}` },
-    because,
+    because: v.why,
+    taskGrant: { id: grant.id, purpose: grant.purpose.slice(0, 2000), violated: v.violated },
   };
+}
+
+/**
+ * The hold of a call past the grant's budget of calls, when the grant holds off-grant calls (ADR 0113): the person may
+ * approve that one call beyond it. Undefined when the call stays refused: a grant that refuses, a log-only one (its
+ * budget is a limit of the chain all the same), or one revoked or expired.
+ */
+export function overBudgetHold(grant: TaskGrant | undefined): PolicyApprovalRule | undefined {
+  if (grant?.offGrant !== 'hold' || grant.mode !== 'enforced' || grant.revokedAt !== undefined) return undefined;
+  if (Date.parse(grant.expiresAt) <= Date.now()) return undefined;
+  const why = `the budget of ${grant.calls} call${grant.calls === 1 ? '' : 's'} of the task grant ${grant.id} is spent`;
+  return grantApproval(grant, { violated: 'calls', why });
 }
 
 function check({
@@ -130,7 +143,7 @@ function check({
         : 'The call was not made, nothing was sent. Stay within the grant, or ask its person for another.'),
   };
   if (grant.mode === 'log_only') return { wouldRefuse: refusal };
-  return hold ? { hold: { ...refusal, approval: grantApproval(grant, `${v.why}`) } } : { refuse: refusal };
+  return hold ? { hold: { ...refusal, approval: grantApproval(grant, v) } } : { refuse: refusal };
 }
 
 export const taskGrant = portableRule<TaskGrantSettings, { standing: GrantStanding | undefined; caller: RuleCaller }>({

@@ -23,6 +23,7 @@ import { idpsCommand } from './commands/idps.ts';
 import { scimTokenCommand } from './commands/scim-token.ts';
 import { tokenCommand } from './commands/token.ts';
 import { auditCommand } from './commands/audit.ts';
+import { receiptsCommand } from './commands/receipts.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
@@ -95,6 +96,7 @@ function buildProgram(): Command {
   recordsCommand(program);
   eventsCommand(program);
   auditCommand(program);
+  receiptsCommand(program);
   statsCommand(program);
   usageCommand(program);
   leastPrivilegeCommands(program);

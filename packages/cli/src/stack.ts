@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import {
   type PostgresHandle,
   type RedisHandle,
 } from '@toolplane/embedded';
+import { ReceiptSigner } from '@toolplane/receipts';
 import { generateSealingKeyPair } from '@toolplane/secrets';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -244,11 +245,34 @@ function keyPair(dataDir: string, name: string): { publicKeyFile: string; privat
 }
 
 /**
- * The worker's sealing key pair (the control plane gets only the public half), and the control plane's key pair for
- * record arguments (ADR 0080: the workers get only its public half; `keys/record-arguments.key.pem` opens them).
+ * The workers' receipt signing key (ADR 0111: Ed25519, `keys/receipt-signing.key.pem`, workers only) and the key set
+ * the control plane publishes (`keys/receipt-keys.json`: its public half, valid from when it was made), made once.
+ */
+function receiptKeys(dataDir: string): { signingKeyFile: string; keySetFile: string } {
+  const keyDir = join(dataDir, 'keys');
+  const signingKeyFile = join(keyDir, 'receipt-signing.key.pem');
+  const keySetFile = join(keyDir, 'receipt-keys.json');
+  if (!existsSync(signingKeyFile)) {
+    mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(signingKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const published = new ReceiptSigner(privateKey).publicKey(new Date().toISOString());
+    writeFileSync(keySetFile, `${JSON.stringify({ keys: [published] }, null, 2)}\n`, { mode: 0o644 });
+  }
+  return { signingKeyFile, keySetFile };
+}
+
+/**
+ * The worker's sealing key pair (the control plane gets only the public half), the control plane's key pair for
+ * record arguments (ADR 0080: the workers get only its public half; `keys/record-arguments.key.pem` opens them), and
+ * the receipt keys (ADR 0111).
  */
 function sealingKeys(dataDir: string) {
-  return { ...keyPair(dataDir, 'secrets-seal'), recordArguments: keyPair(dataDir, 'record-arguments') };
+  return {
+    ...keyPair(dataDir, 'secrets-seal'),
+    recordArguments: keyPair(dataDir, 'record-arguments'),
+    receipts: receiptKeys(dataDir),
+  };
 }
 
 /** What every service of one stack is started from: shared settings, where they log, and the ports chosen. */
@@ -316,6 +340,7 @@ async function startControlPlaneOf(l: Launch, metricsEnv: Record<string, string>
       SECRETS_DIR: l.secretsDir,
       SECRETS_PUBLIC_KEY_FILE: l.keys.publicKeyFile,
       RECORD_ARGUMENTS_PRIVATE_KEY_FILE: l.keys.recordArguments.privateKeyFile,
+      RECEIPT_KEYS_FILE: l.keys.receipts.keySetFile,
       PUBLIC_EDGE_URL: l.edgeUrls[0]!,
       PUBLIC_API_URL: `http://127.0.0.1:${l.cpPort}`,
       BOOTSTRAP_API_KEY: l.bootstrapKey,
@@ -344,6 +369,7 @@ async function startWorker(l: Launch, index: number): Promise<ServiceProcess> {
       SECRETS_DIR: l.secretsDir,
       SECRETS_PRIVATE_KEY_FILE: l.keys.privateKeyFile,
       RECORD_ARGUMENTS_PUBLIC_KEY_FILE: l.keys.recordArguments.publicKeyFile,
+      RECEIPT_SIGNING_KEY_FILE: l.keys.receipts.signingKeyFile,
       HEALTH_PORT: String(port),
       // Connect links for people's OAuth connections point at the control plane (ADR 0027).
       PUBLIC_API_URL: `http://127.0.0.1:${l.cpPort}`,

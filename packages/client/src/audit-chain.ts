@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { AUDIT_GENESIS_HASH, type AuditEvent } from '@toolplane/contracts';
 
-/** The hash an event must carry: SHA-256 (hex) of its RFC 8785 canonical JSON, every field but `hash`. */
-export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
+/** The text an event's hash is taken of: its RFC 8785 canonical JSON, every field but `hash`. */
+export function auditEventCanonical(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
   const { hash: _hash, ...rest } = event;
-  return createHash('sha256')
-    .update(canonicalize(rest) ?? '')
-    .digest('hex');
+  return canonicalize(rest) ?? '';
+}
+
+/** The hash an event must carry: SHA-256 (hex) of its canonical JSON (`auditEventCanonical`). */
+export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
+  return createHash('sha256').update(auditEventCanonical(event)).digest('hex');
 }
 
 /** Where a chain breaks: the event, and why. */

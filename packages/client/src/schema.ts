@@ -31,7 +31,7 @@ export interface paths {
     /**
      * Get the caller’s workspace, and who the caller is there
      * @description With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in
-     * each area of the API (what the dashboard shows); every role may call it.
+     * each area of the API (what the dashboard shows); every role and every scope of the management API may call it.
      */
     get: operations['getCurrentWorkspace'];
     put?: never;
@@ -435,8 +435,11 @@ export interface paths {
      * @description The tools the task may call, bounds on their arguments (CEL conditions over `args`, each compiled
      * here), a budget of calls, an expiry and the person it acts for; what an off-grant call gets (`hold` for that
      * person’s approval, or `refuse`). 422 lists every problem (an unknown person or tool, a bound that does not
-     * compile or reads the session, an expiry past or more than 30 days ahead). Redeem it at an edge’s
-     * `/oauth/token-exchange` with `grant` in the `toolplane_delegation` entry.
+     * compile or reads the session, an expiry past or more than 30 days ahead). With `parent`, a sub-grant (ADR 0113):
+     * the same person, tools among the parent’s, no more calls, no later expiry, no `hold` or `log_only` where the
+     * parent refuses or is enforced (422 names each widening field); held to the parent’s bounds and then its own.
+     * Redeem it at an edge’s `/oauth/token-exchange` with `grant` in the `toolplane_delegation` entry (from a token of
+     * its parent, for a sub-agent).
      */
     post: operations['createTaskGrant'];
     delete?: never;
@@ -474,7 +477,7 @@ export interface paths {
     /**
      * Revoke a task grant
      * @description Every later call of a token redeemed from it is refused, on every edge; no new token is redeemed
-     * from it. Revoking a revoked grant changes nothing.
+     * from it. Every grant derived from it is revoked with it. Revoking a revoked grant changes nothing.
      */
     post: operations['revokeTaskGrant'];
     delete?: never;
@@ -2284,9 +2287,7 @@ export interface components {
         scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
         /** @description A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key. */
         roles: ('viewer' | 'operator' | 'admin' | 'auditor' | 'approver')[] | null;
-        /**
-         * @description What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).
-         */
+        /** @description What the caller’s roles reach in each area (an API key: what its scopes reach). */
         access: {
           /** @enum {string} */
           session?: 'none' | 'read' | 'write';
@@ -3195,6 +3196,15 @@ export interface components {
             rule: string;
           };
         };
+        /**
+         * @description A call held by a task grant (ADR 0108): the grant’s id and purpose, and what the call violates
+         * of it (a bound’s name, `tools`, `expiry`, or `calls`: past its budget). Absent for other requests.
+         */
+        taskGrant?: {
+          id: string;
+          purpose: string;
+          violated: string;
+        };
       };
       decisions: {
         approver: components['schemas']['ApprovalParty'];
@@ -3242,9 +3252,15 @@ export interface components {
     TaskGrant: {
       /** Format: uuid */
       id: string;
+      /**
+       * Format: uuid
+       * @description The grant it derives from (a sub-grant), if any.
+       */
+      parent: string | null;
       purpose: string;
       person: string;
       tools: string[];
+      /** @description Every bound a call is held to: a sub-grant’s parent’s first, then its own. */
       bounds: {
         name: string;
         condition: string;
@@ -3262,6 +3278,12 @@ export interface components {
       createdAt: string;
     };
     CreateTaskGrantBody: {
+      /**
+       * Format: uuid
+       * @description The grant this one derives from (a sub-grant, ADR 0113): it can only narrow it, and is held to its
+       * bounds too.
+       */
+      parent?: string;
       /** @description What the task is for, in words (shown to the person it acts for). */
       purpose: string;
       /** @description The external user it acts for: who approves the calls it holds. */
@@ -5259,11 +5281,13 @@ export interface components {
         acting_via: string | null;
         /**
          * @description Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors,
-         * root first (`api_key:<key id>`, then each holder by the name it was given).
+         * root first (`api_key:<key id>`, then each holder by the name it was given); `grant_id`: the task grant the
+         * token was redeemed from (ADR 0108), if one.
          */
         delegation?: {
           token_id: string;
           actors: string[];
+          grant_id?: string;
         };
       };
       /** Format: date-time */
@@ -5347,11 +5371,13 @@ export interface components {
         acting_via: string | null;
         /**
          * @description Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors,
-         * root first (`api_key:<key id>`, then each holder by the name it was given).
+         * root first (`api_key:<key id>`, then each holder by the name it was given); `grant_id`: the task grant the
+         * token was redeemed from (ADR 0108), if one.
          */
         delegation?: {
           token_id: string;
           actors: string[];
+          grant_id?: string;
         };
       };
       /** Format: date-time */
@@ -5405,6 +5431,20 @@ export interface components {
       /** @description Only for calls made during a debug session: redacted headers and size-capped, redacted bodies. */
       debug: {
         [key: string]: unknown;
+      } | null;
+      /**
+       * @description The call’s receipt signed by the worker (ADR 0111, docs/security.md “Receipts”: verify it with
+       * `toolplane receipts verify` against `/.well-known/toolplane-receipt-keys`) and the salts that disclose its
+       * arguments and result; null when the worker had no signing key or the edge recorded the call.
+       */
+      receipt: {
+        receipt: {
+          [key: string]: unknown;
+        };
+        salts: {
+          input_salt: string;
+          output_salt?: string;
+        };
       } | null;
     };
     EventSubscriptionSummary: {
@@ -6280,6 +6320,98 @@ export interface components {
       }[];
       /** @description How long the analysis took. */
       ms: number;
+      /** @description With a `change` in the request: what it newly lets through, for any arguments and session. */
+      change?: {
+        /**
+         * @description Each principal a call of whose goes through after the change and did not before (others: none).
+         */
+        newly_reachable: {
+          principal: {
+            /** @enum {string} */
+            type: 'api_key' | 'person';
+            key_id?: string;
+            key_name?: string;
+            username?: string;
+            /** @description A person’s groups (as the access policies name them). */
+            groups?: string[];
+          };
+          /**
+           * @description The calls the change newly lets through: the condition after it and not the one before
+           * (`!(…)`).
+           */
+          condition: string;
+          /** @description The condition before the change (`false`: the tool was not granted). */
+          before: string;
+          /** @description The condition after the change. */
+          after: string;
+          /** @description A call with nobody at hand that goes through after the change and not before. */
+          without_person: {
+            /** @enum {string} */
+            answer: 'yes' | 'no' | 'undecided';
+            /** @description With `yes`. */
+            witness?: {
+              /** @description Arguments of a call that goes through. */
+              args: {
+                [key: string]: unknown;
+              };
+              /** @description The session as conditions see it, when a condition reads it. */
+              session?: {
+                labels: string[];
+                tools_called: string[];
+                calls: unknown[];
+              };
+            };
+            /**
+             * @description With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call
+             * needs a person.
+             * @enum {string}
+             */
+            proof?: 'unsat' | 'not granted' | 'a person must act';
+            /** @description With `undecided`: what the analysis does not translate; with `no`, why. */
+            why?: string;
+            /**
+             * @description With a person: what the call waits for (`confirmation`, `approval`, an access policy’s
+             * approval).
+             */
+            needs?: string[];
+          };
+          /** @description The same with a person: what the new call waits for in `needs`. */
+          with_person: {
+            /** @enum {string} */
+            answer: 'yes' | 'no' | 'undecided';
+            /** @description With `yes`. */
+            witness?: {
+              /** @description Arguments of a call that goes through. */
+              args: {
+                [key: string]: unknown;
+              };
+              /** @description The session as conditions see it, when a condition reads it. */
+              session?: {
+                labels: string[];
+                tools_called: string[];
+                calls: unknown[];
+              };
+            };
+            /**
+             * @description With `no`: the solver found no call (`unsat`), no policy grants the tool, or every call
+             * needs a person.
+             * @enum {string}
+             */
+            proof?: 'unsat' | 'not granted' | 'a person must act';
+            /** @description With `undecided`: what the analysis does not translate; with `no`, why. */
+            why?: string;
+            /**
+             * @description With a person: what the call waits for (`confirmation`, `approval`, an access policy’s
+             * approval).
+             */
+            needs?: string[];
+          };
+        }[];
+        /** @description The principals asked about (of the rules before and after). */
+        asked: number;
+        /** @description How long the change’s analysis took. */
+        ms: number;
+      };
     };
     ReachabilityRequest: {
       /** @description The MCP server: its id or name. */
@@ -6294,6 +6426,15 @@ export interface components {
         external_user?: string;
         /** @description A SCIM group’s name: each of its members, as `external_user`. */
         external_group?: string;
+      };
+      /** @description A proposed change: the answer adds what it lets through that the rules now refuse (`change`). */
+      change?: {
+        /**
+         * @description The proposed change as workspace files, as `POST /governance/backtest` takes them
+         * (`access-policies/`, `mcp-servers/`: their `confirmTools` and `approvalTools`; the other kinds change nothing
+         * here).
+         */
+        files: components['schemas']['WorkspaceFile'][];
       };
     };
     ServerTools: {

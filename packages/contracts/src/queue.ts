@@ -1105,6 +1105,12 @@ export const DebugExchange = z.object({
 });
 export type DebugExchange = z.infer<typeof DebugExchange>;
 
+/** A call's signed receipt (`@toolplane/receipts`, ADR 0111) and the salts of its digests, as its record keeps them. */
+export const RecordReceipt = z.object({
+  receipt: z.record(z.string(), z.unknown()),
+  salts: z.object({ input_salt: z.string(), output_salt: z.string().optional() }),
+});
+
 /**
  * What every tool call leaves behind: who called what, when, how long, how it ended, and
  * the requests made. Never request or response bodies, never secret values.
@@ -1175,6 +1181,12 @@ export const ExecutionRecordV1 = z.object({
    * backtest opens them. Absent: the worker has no such key, or the edge wrote the record (a call refused before it).
    */
   sealedArguments: z.string().optional(),
+  /**
+   * The call's signed receipt and the salts of its digests (ADR 0111: `@toolplane/receipts`), made by the worker that
+   * recorded it with the receipt signing key; the same the caller received in the result's `_meta`. Absent: the
+   * worker has no signing key, or the record is not a worker's.
+   */
+  receipt: RecordReceipt.optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

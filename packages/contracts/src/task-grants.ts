@@ -31,6 +31,11 @@ export const TaskGrant = z.object({
   mode: z.enum(['enforced', 'log_only']),
   /** ISO instant; absent: not revoked. */
   revokedAt: z.string().optional(),
+  /**
+   * A sub-grant's ancestors (ADR 0113), nearest first: a token redeemed from it spends their budgets too, and a token
+   * of one of them may redeem it. Absent: not derived from a grant.
+   */
+  parents: z.array(z.string()).optional(),
 });
 export type TaskGrant = z.infer<typeof TaskGrant>;
 

@@ -347,6 +347,15 @@ function CurrentWorkspace({ name }: { name: string | undefined }) {
   );
 }
 
+/**
+ * Where a caller lands (the address `/`): the overview for those who read the traffic, else the first page their
+ * roles or scopes read (an approver: Approvals); null while unknown or when `/` is theirs.
+ */
+function landing(access: Access): string | null {
+  if (mayIn(access, 'usage', 'read')) return null;
+  return nav.find((n) => mayIn(access, n.area, 'read'))?.href ?? null;
+}
+
 /** The navigation's groups with the pages the caller's roles read (all of them while unknown). */
 function shownNav(access: Access | null) {
   return navGroups
@@ -368,7 +377,7 @@ function TopBar({
   section: string;
   onSignOut: () => void;
 }) {
-  const held = useHeldChanges(client, section);
+  const held = useHeldChanges(client, section, current !== null && mayIn(current.access, 'servers', 'read'));
   return (
     <header className="top">
       <span className="brand">Toolplane</span>
@@ -448,6 +457,10 @@ export function App() {
     );
     return () => clearTimeout(timer);
   }, [expiresAt]);
+  const landAt = current && section === '/' && path.split('?')[0] === '/' ? landing(current.access) : null;
+  useEffect(() => {
+    if (landAt) navigate(landAt, { replace: true });
+  }, [landAt]);
   if (completing) return <CompleteSignIn onSignIn={signIn} onFail={signInFailed} />;
   if (!client || !credential) return <SignIn onSignIn={signIn} notice={notice} />;
   const signOut = () => {
@@ -461,11 +474,16 @@ export function App() {
       <PowersContext value={current?.access ?? null}>
         <TopBar client={client} current={current} credential={credential} section={section} onSignOut={signOut} />
         <main>
-          <Suspense fallback={<Loading what="the page" />}>
-            <InArea area={areaOfSection(section)}>
-              <Page path={path} client={client} />
-            </InArea>
-          </Suspense>
+          {section === '/' && (current === null || landAt) ? (
+            // The overview waits for the caller's powers: it is not everyone's first page.
+            <Loading what="your workspace" />
+          ) : (
+            <Suspense fallback={<Loading what="the page" />}>
+              <InArea area={areaOfSection(section)}>
+                <Page path={path} client={client} />
+              </InArea>
+            </Suspense>
+          )}
         </main>
       </PowersContext>
     </>

@@ -12,10 +12,10 @@ export function heldChangesDecided(): void {
 
 /**
  * How many changes of the workspace's external MCP servers wait for review (the sum of their `heldChanges`), read
- * again when `section` changes and after each decision; null while unknown (loading, or a key that may not list
- * them).
+ * again when `section` changes and after each decision; null while unknown (loading, or a caller that may not list
+ * them: `readable` false, then nothing is asked).
  */
-export function useHeldChanges(client: ManagementClient, section: string): number | null {
+export function useHeldChanges(client: ManagementClient, section: string, readable: boolean): number | null {
   const [count, setCount] = useState<number | null>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -27,6 +27,10 @@ export function useHeldChanges(client: ManagementClient, section: string): numbe
   }, []);
   useEffect(() => {
     let live = true;
+    if (!readable) {
+      setCount(null);
+      return;
+    }
     unwrap(client.GET('/external_mcp_servers')).then(
       (r) => live && setCount(r.data.reduce((n, s) => n + s.heldChanges, 0)),
       () => live && setCount(null),
@@ -34,6 +38,6 @@ export function useHeldChanges(client: ManagementClient, section: string): numbe
     return () => {
       live = false;
     };
-  }, [client, section, tick]);
+  }, [client, section, tick, readable]);
   return count;
 }

@@ -123,7 +123,10 @@ describe('tool invocation replies (ADR 0033)', () => {
     const blocks = [{ text: 'a', type: 'text' }, { type: 'text', text: 'b' }, {}];
     const [, second] = toolReplyMessage(j, reply({ content: blocks })).split('\n');
     expect(second).toBe('{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"},{}]}');
-    // A member beyond content, structuredContent and isError (first or last): the whole reply, as one JSON message.
+    // `_meta` (a call's receipt, ADR 0111) is a plain result's member: it leaves in the second part, last.
+    const [, withMeta] = toolReplyMessage(j, reply({ _meta: { k: 1 }, content: [] })).split('\n');
+    expect(withMeta).toBe('{"content":[],"_meta":{"k":1}}');
+    // A member beyond content, structuredContent, isError and _meta: the whole reply, as one JSON message.
     for (const result of [
       { content: [], extra: 1 },
       { resultType: 'task', content: [] },

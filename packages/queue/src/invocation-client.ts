@@ -94,8 +94,11 @@ export class InvocationClient {
   }
 }
 
-/** The only members of a plain result (what an HTTP, connector or workflow tool answers), in `ToolResultPayload`'s order. */
-const plainMembers = new Set(['content', 'structuredContent', 'isError']);
+/**
+ * The only members of a plain result (what an HTTP, connector or workflow tool answers, with its `_meta`: a receipt,
+ * ADR 0111; the cache's and the shape's reports), in `ToolResultPayload`'s order.
+ */
+const plainMembers = new Set(['content', 'structuredContent', 'isError', '_meta']);
 
 /**
  * How a worker publishes a tool invocation's reply (`ReplyingConsumer`'s `message`). For a job that takes a serialised
@@ -106,9 +109,9 @@ const plainMembers = new Set(['content', 'structuredContent', 'isError']);
  */
 export function toolReplyMessage(job: ToolInvokeJob, reply: ToolInvokeResult): string {
   if (!job.serializedResult || !reply.ok || !onlyPlainMembers(reply.result)) return JSON.stringify(reply);
-  const { content, structuredContent, isError } = reply.result;
+  const { content, structuredContent, isError, _meta } = reply.result;
   const envelope = { v: reply.v, invocationId: reply.invocationId, ok: true, ...(isError ? { isError } : {}) };
-  const result: ToolResultPayload = { content: content.map(typeFirst), structuredContent, isError };
+  const result: ToolResultPayload = { content: content.map(typeFirst), structuredContent, isError, _meta };
   return `${JSON.stringify(envelope)}\n${JSON.stringify(result)}`;
 }
 

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { delegationKeys, redisKeys, type EventSubscription } from '@toolplane/contracts';
 import { Redis } from 'ioredis';
-import { subscriberRefusal, SubscriberStandings, SubscriberStateUnavailable } from './subscriber-standing.ts';
+import {
+  announcedStandings,
+  subscriberRefusal,
+  SubscriberStandings,
+  SubscriberStateUnavailable,
+} from './subscriber-standing.ts';
 
 // A subscriber judged from what Redis holds now, on the real Redis of tests/setup/global-setup.js; each
 // case under a prefix of its own.
@@ -163,5 +169,31 @@ describe('SubscriberStandings', () => {
     const announcedMidway = counted(() => racing.forget());
     expect(await racing.refusal(announcedMidway.client, prefix, subscription(), NOW)).toBeUndefined();
     expect(racing.size).toBe(0);
+  });
+
+  it('announcedStandings forgets at an announced change and when its connection drops or is back', async () => {
+    const prefix = await published();
+    const events = Object.assign(new EventEmitter(), { status: 'ready' });
+    const standings = announcedStandings(events, ['key-changed', 'standing-changed']);
+    const judged = () => standings.refusal(redis, prefix, subscription(), NOW);
+    expect(await judged()).toBeUndefined();
+    expect(standings.size).toBe(1);
+    events.emit('message', 'catalog-changed', 's1');
+    expect(standings.size).toBe(1);
+    for (const [event, ...args] of [
+      ['message', 'key-changed', 'h1'],
+      ['message', 'standing-changed', 'x'],
+      ['close'],
+      ['ready'],
+    ]) {
+      events.emit(event!, ...args);
+      expect(standings.size).toBe(0);
+      await judged();
+      expect(standings.size).toBe(1);
+    }
+    events.status = 'reconnecting';
+    standings.forget();
+    expect(await judged()).toBeUndefined();
+    expect(standings.size).toBe(0);
   });
 });

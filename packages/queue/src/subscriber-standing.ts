@@ -170,3 +170,26 @@ export class SubscriberStandings {
     return refused;
   }
 }
+
+/** A subscribed pub/sub connection, as `announcedStandings` hears it. */
+interface Announcements {
+  readonly status: string;
+  on(event: 'message' | 'close' | 'ready', listener: (channel: string) => void): unknown;
+}
+
+/**
+ * Standings kept while `events` (a pub/sub connection subscribed to `announced`) hears the changes that may end one (a
+ * key, a narrowed token, a person, the whole state republished): forgotten at each such announcement, and when the
+ * connection drops or comes back (what was announced meanwhile went unheard). ADR 0103: the worker's fan-out and
+ * webhooks, and the edge's `events/stream`, each round.
+ */
+export function announcedStandings(events: Announcements, announced: readonly string[]): SubscriberStandings {
+  const standings = new SubscriberStandings({ listening: () => events.status === 'ready' });
+  const channels = new Set(announced);
+  events.on('message', (channel) => {
+    if (channels.has(channel)) standings.forget();
+  });
+  events.on('close', () => standings.forget());
+  events.on('ready', () => standings.forget());
+  return standings;
+}

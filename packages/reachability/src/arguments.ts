@@ -1,6 +1,6 @@
-import type { Arith, Bool } from 'z3-solver';
+import type { Arith, Bool, Seq } from 'z3-solver';
 import { conditionLimits } from '@toolplane/conditions';
-import { LIST_SLOTS, Undecided, type ListVar, type Scalar, type Sym } from './symbols.ts';
+import { Undecided, type ListVar, type Scalar, type Sym } from './symbols.ts';
 import type { Z3 } from './z3.ts';
 
 type Schema = Readonly<Record<string, unknown>>;
@@ -96,32 +96,42 @@ function scalarVar(z3: Z3, { id, name }: { id: string; name: string }, s: Schema
   return { sym, present, integer, constraints: [...bounds(z3, v, s), ...enumOf(z3, name, sym, s)] };
 }
 
-/** A list of `bound` elements at most of one sort, its first elements named (`LIST_SLOTS`). */
-export function listOf(z3: Z3, id: string, kind: Scalar, bound: number): ListVar {
-  const n = Math.min(bound, LIST_SLOTS);
-  const slot = (i: number) =>
-    kind === 'bool'
-      ? z3.Bool.const(`${id}[${i}]`)
-      : kind === 'str'
-        ? z3.String.const(`${id}[${i}]`)
-        : z3.Real.const(`${id}[${i}]`);
-  return {
-    length: z3.Int.const(`${id}.length`),
-    slots: Array.from({ length: n }, (_, i) => slot(i)),
-    bound,
-    memberships: 0,
-  };
+/** A list of at most `bound` elements of one sort (`maxLength`: characters of a string element). */
+export function listOf(
+  z3: Z3,
+  id: string,
+  kind: Scalar,
+  { bound, maxLength }: { bound: number; maxLength?: number },
+): ListVar {
+  return { id, kind, length: z3.Int.const(`${id}.length`), bound, maxLength, tests: [] };
 }
 
 /**
- * Why a list's named elements do not answer its memberships exactly: more memberships than named elements, or a list
- * of booleans longer than them (its other elements cannot be unequal to both values).
+ * What makes a list exist for the answers its searches give (see `ListVar`): its length within its bound; a value
+ * held or not alike wherever it is searched for; its distinct held values (each counted where first held) no more
+ * than its length; a held string no longer than an element may be; and, for a list of booleans with elements, a value
+ * that no search said it lacks.
  */
-export function searchProblem(v: ListVar, kind: Scalar): string | undefined {
-  if (v.slots.length >= v.bound || v.memberships === 0) return undefined;
-  if (kind === 'bool') return `is a list of booleans longer than ${LIST_SLOTS} searched with in`;
-  if (v.memberships > v.slots.length) return `is searched by more than ${LIST_SLOTS} memberships`;
-  return undefined;
+export function listConstraints(z3: Z3, l: ListVar): Bool<'reach'>[] {
+  const out: Bool<'reach'>[] = [l.length.ge(0), l.length.le(l.bound)];
+  const { tests } = l;
+  const same = (i: number, j: number) => z3.Eq(tests[i]!.x, tests[j]!.x);
+  const firsts = tests.map((t, i) =>
+    z3.And(t.held, ...tests.slice(0, i).map((u, j) => z3.Not(z3.And(u.held, same(j, i))))),
+  );
+  for (let i = 0; i < tests.length; i++)
+    for (let j = i + 1; j < tests.length; j++) out.push(z3.Implies(same(i, j), z3.Eq(tests[i]!.held, tests[j]!.held)));
+  const [one, zero] = [z3.Int.val(1), z3.Int.val(0)];
+  const counted = firsts.map((f) => z3.If(f, one, zero));
+  if (counted.length > 0) out.push(z3.Sum(counted[0]!, ...counted.slice(1)).le(l.length));
+  if (l.maxLength !== undefined)
+    for (const t of tests) out.push(z3.Implies(t.held, (t.x as Seq<'reach'>).length().le(l.maxLength)));
+  if (l.kind === 'bool') {
+    const free = (v: boolean) =>
+      z3.And(...tests.map((t) => z3.Not(z3.And(z3.Eq(t.x, z3.Bool.val(v)), z3.Not(t.held)))));
+    out.push(z3.Implies(l.length.gt(0), z3.Or(free(true), free(false))));
+  }
+  return out;
 }
 
 function listVar(z3: Z3, id: string, name: string, s: Schema) {
@@ -134,8 +144,8 @@ function listVar(z3: Z3, id: string, name: string, s: Schema) {
   // A list longer than a condition searches makes it false (conditionLimits): no call longer than that is let through.
   const max =
     typeof s.maxItems === 'number' ? Math.min(s.maxItems, conditionLimits.maxListSize) : conditionLimits.maxListSize;
-  const v = listOf(z3, id, kind, max);
-  const len: Bool<'reach'>[] = [v.length.ge(typeof s.minItems === 'number' ? s.minItems : 0), v.length.le(max)];
+  const v = listOf(z3, id, kind, { bound: max });
+  const len: Bool<'reach'>[] = [v.length.ge(typeof s.minItems === 'number' ? s.minItems : 0)];
   return { sym: { t: 'list', elem: kind, v, d: present } as const, present, integer: false, constraints: len };
 }
 
@@ -187,22 +197,19 @@ export class Arguments {
     return [...this.required].flatMap((r) => this.get(r) ?? []);
   }
 
-  /** Why a list was searched in a way its named elements cannot answer exactly (undefined: none was). */
-  overSearched(): string | undefined {
-    for (const a of this.all()) {
-      const why = a.sym.t === 'list' ? searchProblem(a.sym.v, a.sym.elem) : undefined;
-      if (why) return `args.${a.name} ${why}`;
-    }
-    return undefined;
-  }
-
   /** Every argument made so far. */
   all(): ArgumentVar[] {
     return [...this.vars.values()];
   }
 
-  /** What the schema asks of every argument made so far (a value outside it is refused before any condition). */
+  /**
+   * What the schema asks of every argument made so far (a value outside it is refused before any condition), and what
+   * makes each list exist for its searches (read after the conditions are translated).
+   */
   constraints(): Bool<'reach'>[] {
-    return this.all().flatMap((a) => a.constraints.map((c) => (c === a.present ? c : this.z3.Implies(a.present, c))));
+    return this.all().flatMap((a) => [
+      ...a.constraints.map((c) => (c === a.present ? c : this.z3.Implies(a.present, c))),
+      ...(a.sym.t === 'list' ? listConstraints(this.z3, a.sym.v) : []),
+    ]);
   }
 }

@@ -34,7 +34,14 @@ function access(...conditions: string[]): WorkspaceAccess {
 type Call = { witness: { args: Record<string, unknown> } };
 
 async function alone(...conditions: string[]) {
-  const answer = await reachability({ access: access(...conditions), server, tool, keyNames: { k1: 'support-1' } });
+  // A check's bound far above any answer's time: the answers never depend on the machine's load.
+  const answer = await reachability({
+    access: access(...conditions),
+    server,
+    tool,
+    keyNames: { k1: 'support-1' },
+    checkTimeoutMs: 600_000,
+  });
   return answer.principals[0]!.withoutPerson;
 }
 
@@ -64,6 +71,19 @@ describe('reachability', () => {
     const v = await alone('"vip" in args.tags && size(args.tags) == 3 && !("x" in args.tags)');
     const tags = (v as Call).witness.args.tags as string[];
     expect([tags.length, tags.includes('vip'), tags.includes('x')]).toEqual([3, true, false]);
+  });
+
+  it('lists: any number of values searched for, each distinct one taking an element', async () => {
+    const wanted = Array.from({ length: 10 }, (_, i) => `t${i}`);
+    const v = await alone(wanted.map((t) => `"${t}" in args.tags`).join(' && '));
+    const tags = (v as Call).witness.args.tags as string[];
+    expect(wanted.filter((t) => !tags.includes(t))).toEqual([]);
+    expect(await alone('size(args.tags) == 1 && "a" in args.tags && "b" in args.tags')).toEqual({
+      answer: 'no',
+      proof: 'unsat',
+    });
+    const filled = await alone('size(args.tags) == 3 && "a" in args.tags && !("b" in args.tags)');
+    expect((filled as Call).witness.args.tags).toEqual(['a', expect.not.stringMatching(/^[ab]$/), expect.any(String)]);
   });
 
   it('outside the subset: undecided, saying why', async () => {

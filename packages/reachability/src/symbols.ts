@@ -26,17 +26,19 @@ export class Undecided extends Error {
 }
 
 /**
- * A list the call sends (or the session holds): its length, and its first elements as variables. Conditions read a
- * list only by `in` and `size()`, so a call needs no more named elements than the condition tests memberships: the
- * others are filler unequal to anything (a witness gives them fresh values). With more membership tests than slots the
- * answer is undecided (`memberships`), unless the slots cover the list's whole bound.
+ * A list the call sends (or the session holds): its length, and each value a condition searches it for with whether
+ * the list holds it. Conditions read a list only by `in` and `size()`, so that is all of it they can tell apart: a list
+ * exists for given answers exactly when the distinct values it holds fit in its length, a value is held or not alike
+ * wherever it is searched for, and (for booleans, the one finite kind) the other elements have a value to take
+ * (`listConstraints`). A witness lists the held values, then filler no condition searched for.
  */
 export interface ListVar {
+  readonly id: string;
+  readonly kind: Scalar;
   readonly length: Arith<'reach'>;
-  readonly slots: readonly Expr<'reach'>[];
   readonly bound: number;
-  memberships: number;
+  /** Characters an element may have (the session's lists), when bounded. */
+  readonly maxLength?: number | undefined;
+  /** The values conditions search the list for (in the order translated), each with whether the list holds it. */
+  readonly tests: { readonly x: Expr<'reach'>; readonly held: Bool<'reach'> }[];
 }
-
-/** Elements a list is given as variables (the others filler). */
-export const LIST_SLOTS = 8;

@@ -1,5 +1,5 @@
 import type { ASTNode } from '@marcbachmann/cel-js';
-import type { Bool, Expr } from 'z3-solver';
+import type { Bool } from 'z3-solver';
 import type { Arguments } from './arguments.ts';
 import { Undecided, type ListVar, type Sym } from './symbols.ts';
 import type { Z3 } from './z3.ts';
@@ -237,10 +237,11 @@ class Translator {
     if (x.t !== 'bool' && x.t !== 'num' && x.t !== 'str') throw new Undecided('in of a value that is not a scalar');
     const d = z3.And(x.d, list.d);
     if (x.t !== list.elem) return { t: 'bool', v: z3.Bool.val(false), d };
+    // Whether the list holds the value: a variable of its own, tied to the others by `listConstraints`.
     const l = list.v;
-    l.memberships++;
-    const v = z3.Or(...l.slots.map((e, i) => z3.And(l.length.gt(i), (e as Expr<'reach'>).eq(x.v))));
-    return { t: 'bool', v, d };
+    const held = z3.Bool.const(`${l.id}∋${l.tests.length}`);
+    l.tests.push({ x: x.v, held });
+    return { t: 'bool', v: held, d };
   }
 
   private size(a: Sym): Sym {

@@ -9,8 +9,6 @@ export interface Witness {
   readonly session?: { labels: string[]; tools_called: string[]; calls: [] };
 }
 
-type Kind = 'bool' | 'num' | 'str';
-
 function numberOf(z3: Z3, e: Expr<'reach'>): number {
   if (z3.isIntVal(e)) return Number(e.value());
   if (z3.isRealVal(e)) {
@@ -26,20 +24,31 @@ function scalarOf(z3: Z3, kind: 'bool' | 'num' | 'str', e: Expr<'reach'>): unkno
   return numberOf(z3, e);
 }
 
-/** A list's elements: its named ones, then filler unequal to every value the witness has (`used`). */
-function listOf(z3: Z3, model: Model<'reach'>, [kind, v]: [Kind, ListVar], used: Set<unknown>): unknown[] {
+/** The values a model gives a list's searches, each with whether the list holds it. */
+function searched(z3: Z3, model: Model<'reach'>, v: ListVar): { value: unknown; held: boolean }[] {
+  return v.tests.map((t) => ({
+    value: scalarOf(z3, v.kind, model.eval(t.x, true)),
+    held: z3.isTrue(model.eval(t.held, true)),
+  }));
+}
+
+/** A list's elements: the values it holds, then filler unequal to every value searched for or sent (`used`). */
+function listOf(z3: Z3, model: Model<'reach'>, v: ListVar, used: Set<unknown>): unknown[] {
   const length = numberOf(z3, model.eval(v.length, true));
-  const named = v.slots.slice(0, length).map((e) => scalarOf(z3, kind, model.eval(e, true)));
+  const tests = searched(z3, model, v);
+  const held = [...new Set(tests.filter((t) => t.held).map((t) => t.value))];
+  // A boolean filler: a value held, else one no search said the list lacks (listConstraints: there is one).
+  const lacked = new Set(tests.filter((t) => !t.held).map((t) => t.value));
+  const boolean = held.length > 0 ? held[0] : lacked.has(false);
   let n = 0;
   const fresh = (): unknown => {
-    // A list of booleans has filler only when no condition searches it (searchProblem): any value does.
-    if (kind === 'bool') return false;
+    if (v.kind === 'bool') return boolean;
     for (;;) {
-      const candidate = kind === 'str' ? `~${n++}` : kind === 'num' ? 1e6 + n++ : undefined;
+      const candidate = v.kind === 'str' ? `~${n++}` : 1e6 + n++;
       if (!used.has(candidate)) return candidate;
     }
   };
-  return [...named, ...Array.from({ length: length - named.length }, fresh)];
+  return [...held, ...Array.from({ length: Math.max(0, length - held.length) }, fresh)];
 }
 
 /** The call a model describes: each argument it makes present, with its value (the session when it was read). */
@@ -47,20 +56,18 @@ export function witnessOf(scope: Scope, model: Model<'reach'>): Witness {
   const { z3 } = scope;
   const args: Record<string, unknown> = {};
   const used = new Set<unknown>();
-  const lists: [string, Kind, ListVar][] = [];
+  const lists: [string, ListVar][] = [];
+  const { labels, tools_called } = scope.session;
+  for (const l of [labels, tools_called]) for (const t of searched(z3, model, l)) used.add(t.value);
   for (const a of scope.args.all()) {
-    if (!z3.isTrue(model.eval(a.present, true))) continue;
     const { sym } = a;
-    if (sym.t === 'list') {
-      lists.push([a.name, sym.elem, sym.v]);
-      for (const e of sym.v.slots) used.add(scalarOf(z3, sym.elem, model.eval(e, true)));
-    } else used.add((args[a.name] = scalarOf(z3, sym.t, model.eval(sym.v, true))));
+    if (sym.t === 'list') for (const t of searched(z3, model, sym.v)) used.add(t.value);
+    if (!z3.isTrue(model.eval(a.present, true))) continue;
+    if (sym.t === 'list') lists.push([a.name, sym.v]);
+    else used.add((args[a.name] = scalarOf(z3, sym.t, model.eval(sym.v, true))));
   }
-  for (const [name, kind, v] of lists) args[name] = listOf(z3, model, [kind, v], used);
+  for (const [name, v] of lists) args[name] = listOf(z3, model, v, used);
   if (!scope.session.read) return { args };
-  const strings = (v: ListVar) => listOf(z3, model, ['str', v], used) as string[];
-  return {
-    args,
-    session: { labels: strings(scope.session.labels), tools_called: strings(scope.session.tools_called), calls: [] },
-  };
+  const strings = (v: ListVar) => listOf(z3, model, v, used) as string[];
+  return { args, session: { labels: strings(labels), tools_called: strings(tools_called), calls: [] } };
 }

@@ -28,6 +28,12 @@ export const ControlPlaneEnv = z.object({
    * mount no Secret volume (the prod overlay: an environment variable from a Secret; k8s/README.md).
    */
   RECORD_ARGUMENTS_PRIVATE_KEY: z.string().min(1).optional(),
+  /**
+   * JSON file of the receipt key set (ADR 0111: `{ "keys": [{ kty, crv, x, kid, not_before, not_after?,
+   * revoked_at? }] }`, each the public half of a workers' `RECEIPT_SIGNING_KEY_FILE`), served at
+   * `/.well-known/toolplane-receipt-keys`. Unset: not served.
+   */
+  RECEIPT_KEYS_FILE: z.string().min(1).optional(),
   /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /**

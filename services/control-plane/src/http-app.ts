@@ -7,6 +7,7 @@ import type { Db } from './db/client.ts';
 import { requestAudit } from './http/audit.ts';
 import { requireCaller, type BearerVerifier, type PresentedToken } from './http/auth.ts';
 import { dashboardRouter } from './http/dashboard.ts';
+import { receiptKeysRoute } from './http/receipt-keys.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { unauthenticatedLimit } from './http/limits.ts';
 import { AuthError, TransientError } from '@toolplane/errors';
@@ -137,8 +138,8 @@ async function databaseAnswers(db: ControlPlaneDeps['db']): Promise<boolean> {
   }
 }
 
-/** Health and readiness, and the API's own description (public, like the document of any API). */
-function publicRoutes(http: express.Express, { db, redis }: ControlPlaneDeps): void {
+/** Health and readiness, the API's own description and the receipt keys (public, like any API's document and keys). */
+function publicRoutes(http: express.Express, { db, redis, env }: ControlPlaneDeps): void {
   http.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -156,6 +157,8 @@ function publicRoutes(http: express.Express, { db, redis }: ControlPlaneDeps): v
   http.get('/api/v1/openapi.json', (_req, res) => {
     res.type('application/json').send(documentText);
   });
+  // The receipt keys, for verifiers of the calls' receipts (ADR 0111).
+  receiptKeysRoute(http, env.RECEIPT_KEYS_FILE);
 }
 
 /** The control plane's HTTP application: health, the management API, people's connect and approval pages, the dashboard. */

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { redisKeys, type AuditEventInput, type OAuthConnectLinkResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import {
+  announcedStandings,
   DataPlaneTaskClient,
   duplicateConnection,
   ExecutionRecordSink,
@@ -156,6 +157,8 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     events: eventsDeps(env, {
       redis,
       audit: r.audit,
+      // An open stream's subscriber that stood is read again once a change that may end it is announced (ADR 0103).
+      standings: announcedStandings(r.events, [keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]),
       log,
       catalogs: r.catalogs,
       accessPolicies: r.accessPolicies,

@@ -1,5 +1,6 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { receiptSigner } from './call-receipts.ts';
 import { recordArgumentsSealer } from './record-arguments.ts';
 import { TwinStore } from './twin/store.ts';
 import { createServer, type Server } from 'node:http';
@@ -18,6 +19,7 @@ import {
   type AuditEventInput,
 } from '@toolplane/contracts';
 import {
+  announcedStandings,
   checkQueueLayout,
   coalesceWrites,
   DelegationBudget,
@@ -29,7 +31,7 @@ import {
   PublishedReplies,
   queueShardPrefixes,
   ReplyingConsumer,
-  SubscriberStandings,
+  type SubscriberStandings,
   TaskRecords,
   toolReplyMessage,
 } from '@toolplane/queue';
@@ -270,6 +272,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   // Each call's arguments kept in its record for the backtest, sealed to the control plane's key (ADR 0080).
   const sealArguments = recordArgumentsSealer(env);
+  // Each call's receipt, signed with the workers' receipt key (ADR 0111).
+  const receipts = receiptSigner(env);
   return createToolInvocationProcessor({
     plans,
     secrets: resolver,
@@ -314,6 +318,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     connectLinks,
     relayReplies: core.relayReplies,
     ...(sealArguments ? { sealArguments } : {}),
+    ...(receipts ? { receipts } : {}),
   });
 }
 
@@ -446,14 +451,7 @@ function workspaceAccessReader({ redis, keys }: Pick<Core, 'redis' | 'keys'>) {
  * token, a person, the whole state) or the announcements may have gone unheard (ADR 0103).
  */
 function subscriberStandings({ events, keys }: Core): SubscriberStandings {
-  const standings = new SubscriberStandings({ listening: () => events.status === 'ready' });
-  const announced = new Set<string>([keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]);
-  events.on('message', (channel: string) => {
-    if (announced.has(channel)) standings.forget();
-  });
-  events.on('close', () => standings.forget());
-  events.on('ready', () => standings.forget());
-  return standings;
+  return announcedStandings(events, [keys.apiKeyChanged, keys.standingChanged, keys.stateRepublished]);
 }
 
 function buildEvents(core: Core): ReturnType<typeof workerEvents> {

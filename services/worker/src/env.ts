@@ -95,6 +95,11 @@ export const WorkerEnv = z.object({
    * mount no ConfigMap volume (the prod overlay: an environment variable from a ConfigMap; k8s/README.md).
    */
   RECORD_ARGUMENTS_PUBLIC_KEY: z.string().min(1).optional(),
+  /**
+   * PEM file of the Ed25519 private key (PKCS #8) that signs each call's receipt (ADR 0111, docs/security.md
+   * "Receipts"); its public half is published by the control plane (`RECEIPT_KEYS_FILE`). Unset: calls get no receipt.
+   */
+  RECEIPT_SIGNING_KEY_FILE: z.string().min(1).optional(),
   /** Most catalog versions whose execution plans are kept in memory, and most servers whose debug-session state is (least recently used evicted). */
   PLAN_CACHE_MAX: z.coerce.number().int().positive().default(1000),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */

@@ -31,6 +31,7 @@ import type { WorkspaceAccessReader } from './step-access.ts';
 import type { ArgumentGuardrailsReader } from './step-checks.ts';
 import type { SessionStore } from './session-labels.ts';
 import type { TwinStore } from './twin/store.ts';
+import type { ReceiptSigner } from '@toolplane/receipts';
 
 /**
  * One invocation as the worker's steps see it (its job, clock, cancellation and record), the deps every step takes,
@@ -109,6 +110,8 @@ export interface ProcessorDeps {
   sealArguments?: ArgumentSealer;
   /** The staging twin's state and recordings (ADR 0112; absent: a twin job fails as our fault, nothing is sent). */
   twin?: TwinStore;
+  /** Signs each call's receipt (ADR 0111; absent: RECEIPT_SIGNING_KEY_FILE unset, calls get none). */
+  receipts?: ReceiptSigner;
   now?: () => number;
 }
 
@@ -165,8 +168,11 @@ export interface Invocation {
   /** Progress and log events to the waiting edge, only when the caller asked for them. */
   emit?: ((event: ToolInvokeEvent['event']) => void) | undefined;
   steps: ExecutionStep[];
-  /** Writes the execution record (with `steps`) and observes the outcome. */
-  record: (outcome: ExecutionRecord['outcome'], extra?: RecordExtra) => void;
+  /**
+   * Writes the execution record (with `steps`) and observes the outcome; with the result that leaves, when the call
+   * has one, for its receipt's digest (ADR 0111).
+   */
+  record: (outcome: ExecutionRecord['outcome'], extra?: RecordExtra, result?: ToolResultPayload) => void;
 }
 
 export type RecordExtra = {

@@ -28,6 +28,7 @@ import {
   withSpan,
   type Span,
 } from '@toolplane/telemetry';
+import { callReceipt, withReceipt, type IssuedReceipt } from './call-receipts.ts';
 import { resultChain } from './result-chain.ts';
 import { SessionNotUpdated, sessionWriter } from './session-labels.ts';
 import { ConnectionRequiredError } from './user-tokens.ts';
@@ -170,8 +171,12 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
     const chain = job.rules?.session ? { job, record, bring: sessionWriter(deps.sessions, sessionCall(call)) } : call;
     const done = 'v' in ran ? ran : answer(job, await resultChain(guardDeps(deps), chain, ran, entry.shape));
     if (job.twin === 'record' && done.ok) keepForTwin(deps, job, done.result);
-    // A twin answer is never cached for production (ADR 0112).
-    return job.rules?.cache && !twin ? await cached(deps, job, done, records.clean) : done;
+    // A twin answer is never cached for production (ADR 0112). The receipt goes after the cache's store: a cached
+    // answer is another call's, which has a receipt of its own.
+    return withReceipt(
+      job.rules?.cache && !twin ? await cached(deps, job, done, records.clean) : done,
+      records.receipt,
+    );
   } catch (err) {
     // A session not updated recorded the call's failure itself (with the result's findings).
     return failed(deps, job, err, err instanceof SessionNotUpdated ? recordedAlready : record);
@@ -203,7 +208,8 @@ function recorder(
 ) {
   const traceIds = currentTraceIds();
   let clean = false;
-  const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
+  let issued: IssuedReceipt | undefined;
+  const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}, result?: ToolResultPayload) => {
     const { tree, uncharged, ...rest } = extra;
     // The base object takes the rest in place (the spread's key order, one object fewer per call).
     const rec = recordBase(job, started, now() - started) as ExecutionRecord;
@@ -217,6 +223,9 @@ function recorder(
     if (uncharged) delete rec.costUnits;
     const sealed = deps.sealArguments?.(job, rec.invocationId);
     if (sealed) rec.sealedArguments = sealed;
+    // The call's receipt, signed here from what the record and the job say (ADR 0111): no round trip added.
+    if (deps.receipts && !job.request)
+      rec.receipt = issued = callReceipt(deps.receipts, job, rec, { issuedAt: now(), result });
     clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
     observeOutcome(span, rec);
     deps.records.add(rec);
@@ -225,6 +234,10 @@ function recorder(
     record,
     get clean() {
       return clean;
+    },
+    /** The receipt of the record last written (none without a signing key). */
+    get receipt() {
+      return issued;
     },
   };
 }

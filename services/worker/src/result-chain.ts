@@ -58,7 +58,8 @@ export interface ChainRecord {
 /** The call as the chain sees it: its job, and how its record is written. */
 export interface ChainCall {
   job: ToolInvokeJob;
-  record: (outcome: ExecutionRecord['outcome'], extra: ChainRecord) => void;
+  /** `result`: what leaves for the caller, which the call's receipt digests (ADR 0111). */
+  record: (outcome: ExecutionRecord['outcome'], extra: ChainRecord, result?: ToolResultPayload) => void;
   /**
    * Writes what the result brings into the caller's session (a job with `rules.session`; session-labels.ts): the
    * findings on what left (none of a withheld result's; those of relayed notifications that reached the caller).
@@ -106,11 +107,15 @@ export async function resultChain(
       throw new SessionNotUpdated(err);
     }
   }
-  call.record(success ? 'success' : 'tool_error', {
-    ...(success ? {} : ran.failure),
-    ...guarded.record,
-    ...extra,
-  });
+  call.record(
+    success ? 'success' : 'tool_error',
+    {
+      ...(success ? {} : ran.failure),
+      ...guarded.record,
+      ...extra,
+    },
+    result,
+  );
   return result;
 }
 

@@ -493,7 +493,12 @@ describe('the guardrails page', () => {
   it('creates a guardrail (a bad RE2 pattern gets the API’s problem), edits it, lists its would-be findings', async () => {
     await page.getByRole('link', { name: 'Guardrails', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Guardrails' }).waitFor();
+    // The form starts with no detector chosen.
+    for (const detector of ['Secrets (credential shapes)', 'Personal data', 'Prompt-injection markers'])
+      expect(await page.getByLabel(detector, { exact: true }).isChecked()).toBe(false);
     await page.getByLabel('Name', { exact: true }).fill('shadow-emails');
+    await page.getByLabel('Secrets (credential shapes)', { exact: true }).check();
+    await page.getByLabel('Personal data', { exact: true }).check();
     await page.getByLabel('Server', { exact: true }).selectOption(example.serverId);
     await page.getByLabel('Tools of the server (separated by commas; empty: all its tools)').fill('search_tickets');
     await page.getByLabel('Custom patterns (RE2, one a line)').fill('(ticket)\\1');
@@ -700,4 +705,55 @@ describe('a call held by a session rule', () => {
     await audit(page, 'record (the origin of a session rule’s hold)');
     expect(pageProblems).toEqual([]);
   }, 120_000);
+});
+
+describe('a call held by a task grant', () => {
+  it('the approvals inbox shows the grant and what the call is outside of', async () => {
+    await unwrap(api.POST('/external_users', { body: { name: 'grant-person' } }));
+    const grant = await unwrap(
+      api.POST('/task_grants', {
+        body: {
+          purpose: 'Look at ticket TCK-1',
+          person: 'grant-person',
+          tools: ['get_ticket'],
+          bounds: [{ name: 'ticket TCK-1', condition: 'args.ticket_id == "TCK-1"' }],
+          calls: 5,
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          offGrant: 'hold',
+        },
+      }),
+    );
+    const agent = await unwrap(api.POST('/api_keys', { body: { name: 'grant-agent', scopes: ['runtime'] } }));
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: agent.key,
+      subject_token_type: 'urn:toolplane:params:oauth:token-type:api_key',
+      authorization_details: JSON.stringify([{ type: 'toolplane_delegation', grant: grant.id }]),
+    });
+    const token = await waitFor('the grant redeemed', async () => {
+      const res = await fetch(`${stack.edgeUrls[0]}/oauth/token-exchange`, { method: 'POST', body: form });
+      return res.status === 200 ? ((await res.json()) as { access_token: string }).access_token : undefined;
+    });
+    const held = await postMcp(
+      example.mcpUrl,
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } },
+      },
+      { authorization: `Bearer ${token}`, 'mcp-protocol-version': '2025-11-25' },
+    );
+    expect(await held.text()).toContain('needs someone else');
+    await waitFor('the approval request in the inbox', async () =>
+      (await unwrap(api.GET('/approvals'))).data.find((a) => a.rule.taskGrant?.id === grant.id),
+    );
+    await page.goto('/approvals');
+    const row = page.getByRole('row').filter({ hasText: 'Look at ticket TCK-1' });
+    await row
+      .getByText(`Held by task grant “Look at ticket TCK-1” (${grant.id}): its bound "ticket TCK-1" does not hold.`)
+      .waitFor();
+    expect(await row.textContent()).toContain('person grant-person');
+    await audit(page, 'approvals (held by a task grant)');
+  });
 });

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -170,5 +173,59 @@ describe('POST /governance/reachability', () => {
     );
     expect(stdout).toContain(`API key ${keys.nowhere.id} (nowhere): when args.limit > 100 && args.limit < 50`);
     expect(stdout).toContain('without a person: no (unsat)');
+  }, 120_000);
+
+  // Last: it applies the change.
+  it('a change: exactly what it newly lets through, refused now and let through once applied; the CLI too', async () => {
+    const file = {
+      path: 'access-policies/never.yaml',
+      content:
+        'name: never\nprincipals:\n  - type: api_key\n    value: nowhere\nservers: [tickets]\ntools: [search_tickets]\n' +
+        "condition: 'args.limit < 5'\n",
+    };
+    const r = await unwrap(
+      api.POST('/governance/reachability', {
+        body: { server: tickets.serverId, tool: 'search_tickets', change: { files: [file] } },
+      }),
+    );
+    expect(r.change!.newly_reachable.map((c) => c.principal.key_id)).toEqual([keys.nowhere.id]);
+    const [c] = r.change!.newly_reachable;
+    expect(c).toMatchObject({
+      condition: '(args.limit < 5) && !(args.limit > 100 && args.limit < 50)',
+      before: 'args.limit > 100 && args.limit < 50',
+      after: 'args.limit < 5',
+      without_person: { answer: 'yes' },
+    });
+    const args = c!.without_person.witness!.args;
+    expect(args.limit).toBeLessThan(5);
+    const nowhere = { 'x-api-key': keys.nowhere.key };
+    expect((await callThroughEdge(nowhere, 'search_tickets', args)).denied).toBe(true);
+
+    const dir = mkdtempSync(join(tmpdir(), 'reach-change-'));
+    mkdirSync(join(dir, 'access-policies'));
+    writeFileSync(join(dir, file.path), file.content);
+    const cli = await sourceCli(stack)(
+      ...['rules', 'reach', '--server', 'tickets', '--tool', 'search_tickets', '--key', keys.nowhere.id],
+      ...['--change', join(dir, file.path)],
+    );
+    expect(cli.stdout).toContain('the change: 1 of 1 principals newly reach the tool');
+    expect(cli.stdout).toContain(`API key ${keys.nowhere.id} (nowhere): newly when (args.limit < 5) && !(`);
+
+    const policies = await unwrap(api.GET('/access_policies'));
+    const never = policies.data.find((p) => p.name === 'never')!;
+    await unwrap(
+      api.PATCH('/access_policies/{id}', { params: { path: { id: never.id } }, body: { condition: 'args.limit < 5' } }),
+    );
+    await waitFor(
+      'the change on the edge',
+      async () => !(await callThroughEdge(nowhere, 'search_tickets', args)).denied,
+      PROPAGATION_DEADLINE_MS,
+    );
+    const unchanged = await unwrap(
+      api.POST('/governance/reachability', {
+        body: { server: tickets.serverId, tool: 'search_tickets', change: { files: [file] } },
+      }),
+    );
+    expect(unchanged.change).toMatchObject({ newly_reachable: [] });
   }, 120_000);
 });

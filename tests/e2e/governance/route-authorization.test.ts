@@ -391,7 +391,7 @@ describe('authorization on the resolved route', () => {
     ]);
   });
 
-  it('lets a key with only the approve scope reach the approval and change requests, sign in and the served registry, and nothing else', async () => {
+  it('lets a key with only the approve scope reach the approval and change requests, sign in, its own powers and the served registry, and nothing else', async () => {
     const wrong: string[] = [];
     const reached: string[] = [];
     for (const op of operations) {
@@ -412,6 +412,8 @@ describe('authorization on the resolved route', () => {
       'GET /registry/v0.1/servers',
       'GET /registry/v0.1/servers/{serverName}/versions',
       'GET /registry/v0.1/servers/{serverName}/versions/{version}',
+      // Who the key is and what its scopes reach: the dashboard's pages for it.
+      'GET /workspaces/current',
       'POST /approvals/{id}/approve',
       'POST /approvals/{id}/deny',
       'POST /change_requests/{id}/approve',

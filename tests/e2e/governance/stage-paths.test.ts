@@ -631,14 +631,8 @@ function taskGrantOf(mode: 'enforced' | 'log_only') {
   };
 }
 
-/**
- * Cells left out of the grid while a gap is open (reported with the issue, never skipped): a spending limit declares
- * the backtest, but a proposal cannot change a server's `ruleSettings` yet (both sides judge the current ones, ADR
- * 0101; docs/governance.md "Every rule on every path", note 9), so no proposal of it can be replayed.
- */
+/** Cells left out of the grid while a gap is open (reported with the issue, never skipped). */
 const GAPS = new Set<string>([
-  `spending limit × ${BACKTEST}`,
-  `spending limit (log only) × ${BACKTEST}`,
   // A task grant declares the backtest too, but a recorded call keeps no grant id and a proposal cannot make a grant
   // (ADR 0108): no replay judges one yet.
   `task grant × ${BACKTEST}`,
@@ -904,6 +898,22 @@ const PROPOSALS: Partial<Record<string, (enforce: boolean) => Proposal>> = {
       },
     ],
     says: changed('newlyHeld', 'approval.required'),
+  }),
+  // A server file's `ruleSettings` (ADR 0101): a bound on an argument that is not a number refuses every recorded call.
+  'spending-limit': (enforce) => ({
+    files: [
+      {
+        path: 'mcp-servers/grid-recorded.yaml',
+        content: serverFile([
+          'ruleSettings:',
+          '  spending-limit:',
+          '    argument: ticket_id',
+          '    limit: 0',
+          `    mode: ${enforce ? 'enforced' : 'log_only'}`,
+        ]),
+      },
+    ],
+    says: enforce ? changed('newlyRefused', 'spending_limit.unreadable') : unchanged,
   }),
   quota: (enforce) => ({
     files: [

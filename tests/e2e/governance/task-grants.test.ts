@@ -118,6 +118,13 @@ async function noneSent<T extends readonly Result[]>(run: () => Promise<T>): Pro
   return results;
 }
 
+/** The pending approval request of a call the grant held (the inbox's row). */
+const heldRequest = (grantId: string) =>
+  waitFor('the held call’s request', async () => {
+    const page = await unwrap(api.GET('/approvals', { params: { query: { state: 'pending', limit: 200 } } }));
+    return page.data.find((a) => a.rule.taskGrant?.id === grantId);
+  });
+
 describe('task grants', () => {
   it('refuses a grant with every problem listed (422)', async () => {
     const r = await api.POST('/task_grants', {
@@ -184,6 +191,18 @@ describe('task grants', () => {
       expect.arrayContaining([BOUND, 'tools']),
     );
     expect(events[0]!.actor.id).toBe(agentKeyId);
+    expect(events[0]!.details).toMatchObject({ delegation: { grantId: g.id } });
+    // The refused calls' records name the grant and the violated bound.
+    const records = await waitFor('the refusals recorded', async () => {
+      const page = await unwrap(
+        api.GET('/execution_records', { params: { query: { key_id: agentKeyId, limit: 200 } } }),
+      );
+      const mine = page.data.filter(
+        (r) => r.caller.delegation?.grant_id === g.id && r.error_code === 'task_grant.bound',
+      );
+      return mine.length >= 4 ? mine : undefined;
+    });
+    for (const r of records) expect(r.message).toContain(`the bound "${BOUND}" of the task grant ${g.id}`);
   });
 
   it('holds an off-grant call for the grant’s person when the grant says so', async () => {
@@ -198,6 +217,33 @@ describe('task grants', () => {
       `needs someone else's approval: the bound "${BOUND}" of the task grant ${g.id} does not hold for these arguments`,
     );
     expect(textOf(held)).toContain('approvers: person ann');
+    // The request shows its person the grant and the violated bound.
+    const request = await heldRequest(g.id);
+    expect(request.rule.taskGrant).toEqual({ id: g.id, purpose: 'Triage the open tickets', violated: BOUND });
+    expect(request.rule.approvers).toEqual({ people: ['ann'] });
+  });
+
+  it('holds a call past its budget for the grant’s person when the grant says so', async () => {
+    const g = await grant({ offGrant: 'hold', calls: 1 });
+    const agent = await client(stack.edgeUrls[0]!, await redeem(stack.edgeUrls[0]!, g.id));
+    expect((await searches(agent, { status: 'open', limit: 1 })).isError).toBeFalsy();
+    const [held] = await noneSent(
+      async () => [await call(agent, 'search_tickets', { status: 'open', limit: 2 })] as const,
+    );
+    expect(held.isError).toBe(true);
+    expect(textOf(held)).toContain(
+      `needs someone else's approval: the budget of 1 call of the task grant ${g.id} is spent`,
+    );
+    const request = await heldRequest(g.id);
+    expect(request.rule.taskGrant).toEqual({ id: g.id, purpose: 'Triage the open tickets', violated: 'calls' });
+    // Its audit event names the grant the call was made under.
+    const event = await waitFor('the request in the audit trail', async () => {
+      const page = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'approval.requested', from: since, limit: 200 } } }),
+      );
+      return page.data.find((e) => e.resource.id === request.id);
+    });
+    expect(event.details).toMatchObject({ delegation: { grantId: g.id } });
   });
 
   it('refuses the calls past its budget of calls, on both edges', async () => {

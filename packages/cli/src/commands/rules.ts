@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { Backtest } from './api.ts';
 import { action, withJson } from './context.ts';
 import { usageError } from './errors.ts';
 import { reachCommand } from './reach.ts';
+import { fileOf } from './rule-files.ts';
 
 /**
  * `toolplane rules backtest --file <folder>/<name>.yaml … --from … --to …`: a proposed change of the rules (workspace
@@ -12,17 +11,6 @@ import { reachCommand } from './reach.ts';
  * period (`POST /api/v1/governance/backtest`, ADR 0080). Each file is sent as `<its folder>/<its name>`, its kind
  * (`session.yaml` as it is: the directory's root).
  */
-
-const folders = ['access-policies', 'quotas', 'guardrails', 'mcp-servers'];
-
-function fileOf(path: string): { path: string; content: string } {
-  const folder = basename(dirname(path));
-  if (basename(path) === 'session.yaml' && !folders.includes(folder))
-    return { path: 'session.yaml', content: readFileSync(path, 'utf8') };
-  if (!folders.includes(folder))
-    throw usageError(`--file ${path}: a rule's file lives in a folder named ${folders.join(', ')}`);
-  return { path: `${folder}/${basename(path)}`, content: readFileSync(path, 'utf8') };
-}
 
 const changeNames = {
   newlyRefused: 'newly refused',

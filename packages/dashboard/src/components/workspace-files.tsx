@@ -40,9 +40,16 @@ export function ExportButton({ client }: { client: ManagementClient }) {
   );
 }
 
-/** `kind/name` of every resource a directory of workspace files manages (set by apply). */
+/**
+ * `kind/name` of every resource a directory of workspace files manages (set by apply); none asked for by a caller who
+ * may not read the files.
+ */
 export function useManaged(client: ManagementClient): Set<string> {
-  const [managed] = useLoad(() => unwrap(client.GET('/workspace_files/managed')), [client]);
+  const mayRead = useMay('workspace_files', 'read');
+  const [managed] = useLoad(
+    () => (mayRead ? unwrap(client.GET('/workspace_files/managed')) : Promise.resolve({ data: [] })),
+    [client, mayRead],
+  );
   return new Set(managed.state === 'done' ? managed.data.data.map((m) => `${m.kind}/${m.name}`) : []);
 }
 

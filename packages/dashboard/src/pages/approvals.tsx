@@ -28,6 +28,7 @@ function RuleCell({ approval }: { approval: Approval }) {
       <br />
       <span className="hint">Approvers: {who.join(', ')}</span>
       <SessionChain approval={approval} />
+      <GrantHold approval={approval} />
     </>
   );
 }
@@ -47,6 +48,25 @@ function SessionChain({ approval }: { approval: Approval }) {
         The {origin.label} result of {origin.tool}
         <span className="visually-hidden"> (its execution record)</span>
       </Link>
+    </p>
+  );
+}
+
+/** What a held call is outside of, of the task grant that held it (`violated`: a bound's name, or what it is). */
+function outsideOf(violated: string): string {
+  if (violated === 'calls') return 'its budget of calls is spent';
+  if (violated === 'tools') return 'it does not cover this tool';
+  if (violated === 'expiry') return 'it expired';
+  return `its bound "${violated}" does not hold`;
+}
+
+/** A call a task grant held (ADR 0108, 0113): the grant's purpose and id, and what the call is outside of. */
+function GrantHold({ approval }: { approval: Approval }) {
+  const grant = approval.rule.taskGrant;
+  if (!grant) return null;
+  return (
+    <p className="grant-hold">
+      Held by task grant “{grant.purpose}” ({grant.id}): {outsideOf(grant.violated)}.
     </p>
   );
 }

@@ -4,6 +4,7 @@ import { partyText, StateFilter, stateOf, stateQuery } from '../components/decis
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { useLoad, when } from '../ui.tsx';
+import { useMay } from '../powers.tsx';
 import { ChangeRequestDetail } from './change-requests/detail.tsx';
 
 type ChangeRequest = Schemas['ChangeRequest'];
@@ -79,9 +80,16 @@ export function ChangeRequestsPage({
   );
 }
 
-/** What the workspace's four-eyes setting does now: on, off, or, unread, what it would do. */
+/**
+ * What the workspace's four-eyes setting does now: on, off, or, unread (a caller who may not read the policies' area,
+ * where the setting is, such as an approver), what it would do.
+ */
 function FourEyesState({ client }: { client: ManagementClient }) {
-  const [setting] = useLoad(() => unwrap(client.GET('/change_approvals/settings')), [client]);
+  const mayRead = useMay('policies', 'read');
+  const [setting] = useLoad(
+    () => (mayRead ? unwrap(client.GET('/change_approvals/settings')) : Promise.reject(new Error('not readable'))),
+    [client, mayRead],
+  );
   const held =
     'a change that loosens a rule (a policy widened, a quota raised, a confirmation lifted…) changes nothing until ' +
     'another approver approves it; it is then applied once, as its requester made it.';

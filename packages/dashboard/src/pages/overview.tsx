@@ -5,6 +5,7 @@ import { useLoad } from '../ui.tsx';
 import { SelectField } from '../components/form.tsx';
 import { TrafficPanel, windowLabels, WindowSelect, type TrafficWindow } from '../components/traffic.tsx';
 import { ExportButton } from '../components/workspace-files.tsx';
+import { useMay } from '../powers.tsx';
 
 /** `window` from the address: `1h` unless `24h`. */
 function trafficWindow(query: URLSearchParams): TrafficWindow {
@@ -20,8 +21,13 @@ export function OverviewPage({ client, query }: { client: ManagementClient; quer
   const window = trafficWindow(query);
   const serverId = query.get('server_id') ?? '';
   const to = query.get('to') ?? undefined;
-  const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
-  const list = servers.state === 'done' ? servers.data.data : [];
+  // The servers to choose from, for those who may list them (an auditor reads the traffic, not the servers).
+  const mayList = useMay('servers', 'read');
+  const [servers] = useLoad(
+    async () => (mayList ? (await unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } }))).data : []),
+    [client, mayList],
+  );
+  const list = servers.state === 'done' ? servers.data : [];
   const serverName = (id: string) => list.find((s) => s.id === id)?.name ?? id;
   const choose = (key: string, value: string) => {
     const next = new URLSearchParams(query);
@@ -48,7 +54,7 @@ export function OverviewPage({ client, query }: { client: ManagementClient; quer
           options={[{ value: '', label: 'All servers' }, ...list.map((s) => ({ value: s.id, label: s.name }))]}
         />
       </form>
-      {servers.state === 'done' && list.length === 0 && (
+      {mayList && servers.state === 'done' && list.length === 0 && (
         <p className="notice">
           No MCP server yet: <Link href="/servers/new">create one</Link>, then its calls show here.
         </p>

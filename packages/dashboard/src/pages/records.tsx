@@ -9,6 +9,7 @@ import { DebugCaptures } from './records/debug-captures.tsx';
 import { CallSession } from './records/session.tsx';
 import { Steps, Tree, ms } from './records/steps.tsx';
 import { Crumbs } from '../components/section.tsx';
+import { ServerLink } from '../components/server-name.tsx';
 
 /**
  * Jaeger's UI, when the control plane was given one (JAEGER_UI_URL): a `<meta>` it puts into index.html, so no API
@@ -157,7 +158,7 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
               <dd>{ms(r.duration_ms)}</dd>
               <dt>Server</dt>
               <dd>
-                <Link href={`/servers/${r.server_id}`}>{r.server_id}</Link> (catalog version {r.catalog_version})
+                <ServerLink client={client} id={r.server_id} /> (catalog version {r.catalog_version})
               </dd>
               <dt>Caller</dt>
               <dd>{callerText(r.caller)}</dd>

@@ -11,6 +11,7 @@ import { Readable, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, CopyButton, Empty, Json, Show, useLoad } from '../ui.tsx';
 import { Crumbs } from '../components/section.tsx';
+import { WhoCanReach } from '../components/reachability.tsx';
 
 type Server = Schemas['McpServer'];
 type Config = Schemas['McpServerConfig'];
@@ -129,6 +130,7 @@ function Tools({ client, server, config }: { client: ManagementClient; server: S
                 <summary>Input schema of {t.name}</summary>
                 <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
               </details>
+              <WhoCanReach client={client} serverId={server.id} tool={t.name} />
             </li>
           ))}
         </ul>
@@ -195,7 +197,7 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
   return (
     <>
       <Crumbs up="/servers" label="MCP servers">
-        {id}
+        {loaded.state === 'done' ? loaded.data.server.name : id}
       </Crumbs>
       <Show loaded={loaded} what="the server">
         {({ server, config }) => (

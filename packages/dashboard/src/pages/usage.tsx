@@ -3,6 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Empty, Loading, Show, useLoad } from '../ui.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { Readable } from '../powers.tsx';
 
 // The charting library is loaded with the first chart, out of the initial JavaScript.
 const TimeChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.TimeChart })));
@@ -192,7 +193,9 @@ export function UsagePage({ client, query }: { client: ManagementClient; query: 
         Tool calls that reached the data plane and the cost units they were charged, per UTC day; refused calls are not
         usage. The same figures for chargeback: <code>toolplane usage --csv</code>, <code>GET /api/v1/usage</code>.
       </p>
-      <QuotasLeft client={client} />
+      <Readable area="policies">
+        <QuotasLeft client={client} />
+      </Readable>
       <Show loaded={loaded} what="the usage">
         {({ days, keys, people }) => (
           <section className="traffic" aria-label="Usage of the workspace">

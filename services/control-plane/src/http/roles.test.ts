@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { accessOf, areaOf, requireRole, rolesAllow, rolesOf, type RoleMappingSettings } from './roles.ts';
+import { accessOf, areaOf, keyAccessOf, requireRole, rolesAllow, rolesOf, type RoleMappingSettings } from './roles.ts';
 
 const mapping: RoleMappingSettings = {
   groupsClaim: 'teams',
@@ -65,5 +65,18 @@ describe('people’s roles', () => {
     );
     expect(() => requireRole([], { method: 'get', path: '/mcp_manager' })).toThrow(/no role in this workspace/);
     expect(() => requireRole(undefined, { method: 'post', path: '/api_keys' })).not.toThrow();
+  });
+
+  it('tells a key what its scopes reach: approve the approvals, audit the trail, management the rest', () => {
+    expect(keyAccessOf(['approve'], 'approvals')).toBe('write');
+    expect(keyAccessOf(['approve'], 'servers')).toBe('none');
+    expect(keyAccessOf(['approve'], 'session')).toBe('write');
+    expect(keyAccessOf(['audit'], 'trail')).toBe('read');
+    expect(keyAccessOf(['audit'], 'usage')).toBe('none');
+    expect(keyAccessOf(['management'], 'trail')).toBe('none');
+    expect(keyAccessOf(['management', 'audit'], 'trail')).toBe('write');
+    expect(keyAccessOf(['management'], 'approvals')).toBe('write');
+    expect(keyAccessOf(['management'], 'workspace_files')).toBe('write');
+    expect(keyAccessOf(['runtime'], 'servers')).toBe('none');
   });
 });

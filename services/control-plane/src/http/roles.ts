@@ -93,6 +93,22 @@ export function accessOf(roles: readonly Role[], area: Area | undefined): AreaAc
   return roles.some((r) => roleTable[r].read.includes(area)) ? 'read' : 'none';
 }
 
+/**
+ * What an API key's scopes reach in `area` (keys have no roles): `management` changes every area but the trail, which
+ * needs `audit` as well to be changed and `audit` alone to be read; `approve` (implied by `management`) decides
+ * approvals. What `GET /workspaces/current` tells the dashboard, so that a key sees only the pages it may open.
+ */
+export function keyAccessOf(scopes: readonly string[], area: Area): AreaAccess {
+  const management = scopes.includes('management');
+  if (area === 'session') return 'write';
+  if (area === 'approvals') return management || scopes.includes('approve') ? 'write' : 'none';
+  if (area === 'trail') {
+    if (!scopes.includes('audit')) return 'none';
+    return management ? 'write' : 'read';
+  }
+  return management ? 'write' : 'none';
+}
+
 /** Whether `roles` allow the operation `method path` (a GET reads its area, any other method changes it). */
 export function rolesAllow(roles: readonly Role[], method: string, path: string): boolean {
   const access = accessOf(roles, areaOf(path));

@@ -177,3 +177,14 @@ export function recordCachedCall(
     ...currentTraceIds(),
   });
 }
+
+/** An external MCP tool's cache when its server's config names none: what each of its results declares. */
+const AS_DECLARED: ResultCacheSettings = { ttlMs: 0, scope: 'principal' };
+
+/**
+ * The `cache` rule's fact of a tool (`pipeline/tool-facts.ts`): its TTL and scope, as published on it; an external MCP
+ * tool nobody configured is cached per principal only as each result declares (`ttlMs` 0). Nothing to compile per
+ * catalog version.
+ */
+export const cacheFacts = () => (entry: CatalogTool) =>
+  entry.cache ?? (entry.plan.kind === 'mcp' ? AS_DECLARED : undefined);

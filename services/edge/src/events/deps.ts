@@ -9,7 +9,9 @@ import type { EventsDeps } from './subscriptions.ts';
 /** What the edge's events handlers work with, from its env and resources (webhook delivery: where it can seal). */
 export function eventsDeps(
   env: EdgeEnv,
-  r: Pick<EventsDeps, 'audit'> & { redis: RedisClient; log: Logger } & Parameters<typeof streamStanding>[0],
+  r: Pick<EventsDeps, 'audit' | 'standings'> & { redis: RedisClient; log: Logger } & Parameters<
+      typeof streamStanding
+    >[0],
 ): EventsDeps {
   return {
     redis: r.redis,
@@ -17,6 +19,7 @@ export function eventsDeps(
     log: r.log,
     audit: r.audit,
     standing: streamStanding(r),
+    standings: r.standings,
     settings: {
       idleTtlMs: env.EVENTS_IDLE_TTL_MS,
       heartbeatMs: env.EVENTS_HEARTBEAT_MS,

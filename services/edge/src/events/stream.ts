@@ -69,7 +69,8 @@ type Send = (method: string, p: Record<string, unknown>) => Promise<void>;
  * Before each round, and again before what a round woke for is delivered: a stream whose event type left the server,
  * whose caller's policies no longer grant it, or whose subscriber's credential no longer holds (key deleted or
  * limited to other servers, narrowed token revoked, token expired, person gone: `subscriberRefusal`, from Redis as it
- * is now) is told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends; a
+ * is now, or as it stood at an earlier round when nothing that may end it was announced since: `standings`, ADR 0103)
+ * is told so (`notifications/events/terminated {error}`: `NotFound` / `Forbidden`) and ends; a
  * refused subscriber's subscription is removed. A check that cannot be made (Redis unavailable) ends nothing and
  * delivers nothing: the next round checks again.
  */
@@ -94,7 +95,10 @@ async function terminated(
 /** Why the stream may not go on (its type, its grant, its subscriber's credential), if so. */
 async function standingError(deps: EventsDeps, caller: Caller, stream: { name: string; start: Start }) {
   const { sub } = stream.start;
-  const refused = await subscriberRefusal(deps.redis, deps.prefix, sub, nowOf(deps));
+  const now = nowOf(deps);
+  const refused = deps.standings
+    ? await deps.standings.refusal(deps.redis, deps.prefix, sub, now)
+    : await subscriberRefusal(deps.redis, deps.prefix, sub, now);
   if (refused !== undefined) {
     await removeSubscription(deps.redis, sub.instanceId, sub.id);
     return forbidden(`Access revoked: ${refused}.`);

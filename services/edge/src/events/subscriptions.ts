@@ -8,6 +8,7 @@ import {
   subscriptionIdOf,
   SubscriptionLimitError,
   type ExecutionRecordSink,
+  type SubscriberStandings,
 } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 import { currentTraceIds } from '@toolplane/telemetry';
@@ -50,6 +51,11 @@ export interface EventsDeps {
   sealSecret?: EventSecretSealer | undefined;
   /** Whether an open stream may go on (its type still served, still granted); absent: streams are not checked. */
   standing?: StreamStanding | undefined;
+  /**
+   * Subscribers that stood at an earlier round of an open stream, kept until a change that may end one is announced or
+   * the announcements may have gone unheard (ADR 0103); absent: each round reads the subscriber's credential.
+   */
+  standings?: Pick<SubscriberStandings, 'refusal'> | undefined;
   now?: () => number;
 }
 

@@ -121,6 +121,13 @@ export interface CallDelegation {
   /** Charges a call to the chain's limits: false when one has no room. */
   charge(): Promise<boolean>;
   refund(): Promise<void>;
+  /**
+   * Charges a call to the chain's limits other than its task grants' budgets (ADR 0113: a call past a grant's budget
+   * held for its person still spends the token's own calls): false when one has no room. `refundBeyondGrants` gives
+   * it back.
+   */
+  chargeBeyondGrants(): Promise<boolean>;
+  refundBeyondGrants(): Promise<void>;
   /** Whether the chain's calls are spent (nothing charged): its event subscriptions are refused then. */
   spent(): Promise<boolean>;
 }
@@ -133,11 +140,14 @@ export const delegationFacts = (who: { readonly narrowed: CallDelegation | undef
   who.narrowed;
 
 function callDelegation(store: DelegationStore, token: DelegatedToken): CallDelegation {
+  const beyondGrants = token.limits.filter((l) => !l.jti.startsWith('grant:'));
   return {
     token,
     actors: delegationActors(token),
     charge: () => store.charge(token.limits, token.exp),
     refund: () => store.refund(token.limits),
+    chargeBeyondGrants: () => store.charge(beyondGrants, token.exp),
+    refundBeyondGrants: () => store.refund(beyondGrants),
     spent: () => store.spent(token.limits),
   };
 }

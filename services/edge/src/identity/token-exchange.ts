@@ -281,8 +281,12 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
       `expires_in: at most ${longest - now} seconds (${DELEGATED_TOKEN_MAX_TTL_SECONDS} s, and never past the subject token).`,
     );
   const act: ActClaim = { sub: ask.actor ?? `token:${randomUUID()}`, ...(parent ? { act: parent.act } : {}) };
-  const grant = await redeemed(deps, subject, ask.grant);
-  const limits = [...(parent?.limits ?? []), ...(grant ? [taskGrantLimit(grant)] : [])];
+  const redeemedGrant = await redeemed(deps, subject, ask.grant);
+  const grant = redeemedGrant?.grant;
+  const limits = [...(parent?.limits ?? [])];
+  // A sub-grant's token spends its ancestors' budgets too (ADR 0113): each grant's limit once in the chain.
+  for (const g of redeemedGrant?.chain ?? [])
+    if (!limits.some((l) => l.jti === taskGrantLimit(g).jti)) limits.push(taskGrantLimit(g));
   return {
     token: {
       v: 1 as const,
@@ -302,24 +306,30 @@ async function narrowed(deps: TokenExchangeDeps, subject: Subject, ask: Delegati
 }
 
 /**
- * The task grant asked for (ADR 0108), published for the subject's workspace, neither revoked nor expired; a token
- * narrowed from a grant's token keeps its grant and cannot redeem another (a sub-grant is not made this way).
+ * The task grant asked for (ADR 0108), published for the subject's workspace, neither revoked nor expired, with its
+ * ancestors (a sub-grant's, ADR 0113: their budgets are spent too). A token narrowed from a grant's token keeps its
+ * grant, and redeems only a sub-grant of it (a sub-agent's part of the task).
  */
 async function redeemed(
   deps: TokenExchangeDeps,
   subject: Subject,
   id: string | undefined,
-): Promise<TaskGrant | undefined> {
+): Promise<{ grant: TaskGrant; chain: TaskGrant[] } | undefined> {
   if (id === undefined) return undefined;
-  if (subject.token?.grant !== undefined)
-    throw new ExchangeError('invalid_request', 'grant: subject_token was already redeemed from a task grant.');
   const grants = deps.accessPolicies ? (await deps.accessPolicies.get(subject.workspaceId)).taskGrants : undefined;
   const grant = grants?.find((g) => g.id === id);
   if (!grant) throw new ExchangeError('invalid_target', `grant: no task grant ${id} in this workspace.`);
+  const held = subject.token?.grant;
+  if (held !== undefined && !grant.parents?.includes(held))
+    throw new ExchangeError(
+      'invalid_request',
+      `grant: subject_token was redeemed from task grant ${held}; it redeems only a grant derived from that one.`,
+    );
   if (grant.revokedAt !== undefined) throw new ExchangeError('invalid_target', `grant: task grant ${id} was revoked.`);
   if (Date.parse(grant.expiresAt) <= Date.now())
     throw new ExchangeError('invalid_target', `grant: task grant ${id} expired.`);
-  return grant;
+  const ancestors = (grant.parents ?? []).flatMap((p) => grants!.filter((g) => g.id === p));
+  return { grant, chain: [grant, ...ancestors] };
 }
 
 /** The servers asked for, each within the subject's and its key's, and of its workspace. */

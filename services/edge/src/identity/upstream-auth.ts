@@ -42,7 +42,14 @@ export function upstreamAuthorizationOf(headers: Record<string, string | string[
 }
 
 /** Whether a tool sends a credential upstream that a caller's own can replace (connector and OpenAPI tools). */
-export function takesUpstreamCredential(tool: CatalogTool | undefined): boolean {
+function takesUpstreamCredential(tool: CatalogTool | undefined): boolean {
   const plan = tool?.plan;
   return plan?.kind === 'http' && (plan.auth !== undefined || Object.keys(plan.secrets).length > 0);
 }
+
+/**
+ * The `upstream-credential` rule's fact of a tool (`pipeline/tool-facts.ts`): it sends a stored credential upstream,
+ * which a caller's `X-Upstream-Authorization` may replace. Nothing to compile per catalog version.
+ */
+export const upstreamCredentialFacts = () => (entry: CatalogTool) =>
+  takesUpstreamCredential(entry) ? (true as const) : undefined;

@@ -56,6 +56,9 @@ function check(s: CallState, conditions: CallConditions): Verdict {
   const { loaded } = call;
   const sent = argumentsAsSent(loaded, tool, call.arguments);
   const { refused, approval } = conditionCheck(conditions, loaded, tool, sent);
+  // A call past its task grant's budget is held for the grant's person already (ADR 0113): one approval cannot stand
+  // for both, so a policy's hold on top of it refuses.
+  if (approval && s.policyApproval) return refuse(s, { errorCode: 'access.condition', message: twoHolds(s) });
   if (approval) s.policyApproval = approval;
   if (refused) {
     recordDenied('condition');
@@ -72,3 +75,8 @@ function check(s: CallState, conditions: CallConditions): Verdict {
       deps.audit?.add(accessWouldRefuseEvent((events ??= callEvents(call, tool.def.name)), r, s.invocationId));
   return undefined;
 }
+
+const twoHolds = (s: CallState) =>
+  `This call of "${s.tool.def.name}" is past its task grant's budget (${s.policyApproval?.because ?? 'held'}) and ` +
+  'an access policy requires another approval of it: one approval cannot stand for both, so it was refused. Nothing ' +
+  'was sent.';

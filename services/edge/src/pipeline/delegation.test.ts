@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { toolResultValue, type AuditEventInput, type DelegatedToken, type ToolInvokeJob } from '@toolplane/contracts';
+import {
+  toolResultValue,
+  type AuditEventInput,
+  type DelegatedToken,
+  type TaskGrant,
+  type ToolInvokeJob,
+} from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
@@ -33,7 +39,7 @@ const token = (extra: Partial<DelegatedToken> = {}): DelegatedToken => ({
 
 /** A narrowed token's call rights, its charges counted here. */
 function delegation(t: DelegatedToken, room = true) {
-  const counts = { charged: 0, refunded: 0 };
+  const counts = { charged: 0, refunded: 0, beyondGrants: 0, refundedBeyondGrants: 0 };
   const d: CallDelegation = {
     token: t,
     actors: ['api_key:k1', 'agent', 'sub-agent'],
@@ -46,6 +52,14 @@ function delegation(t: DelegatedToken, room = true) {
       return Promise.resolve();
     },
     spent: () => Promise.resolve(!room),
+    chargeBeyondGrants: () => {
+      counts.beyondGrants++;
+      return Promise.resolve(true);
+    },
+    refundBeyondGrants: () => {
+      counts.refundedBeyondGrants++;
+      return Promise.resolve();
+    },
   };
   return { d, counts };
 }
@@ -126,7 +140,7 @@ describe('the delegation stage', () => {
       'The narrowed token t2 allows this call only when args.amount <= 100 (false for these arguments).',
     );
     expect(f.jobs).toHaveLength(0);
-    expect(counts).toEqual({ charged: 0, refunded: 0 });
+    expect(counts).toMatchObject({ charged: 0, refunded: 0 });
     expect(f.records.map((r) => r.errorCode)).toEqual(['delegation.tool', 'delegation.condition']);
     expect(f.records[0]!.caller).toEqual({
       keyId: 'k1',
@@ -155,7 +169,7 @@ describe('the delegation stage', () => {
         .isError,
     ).toBeUndefined();
     expect(f.jobs).toHaveLength(1);
-    expect(ok.counts).toEqual({ charged: 1, refunded: 0 });
+    expect(ok.counts).toMatchObject({ charged: 1, refunded: 0 });
 
     const spent = delegation(token(), false);
     const out = await runCall(f.deps, call('pay', { amount: 5 }, spent.d), pay, { stages: [delegationStage] });
@@ -164,8 +178,49 @@ describe('the delegation stage', () => {
 
     const later = delegation(token());
     await runCall(f.deps, call('pay', { amount: 5 }, later.d), pay, { stages: [delegationStage, refuseLater] });
-    expect(later.counts).toEqual({ charged: 1, refunded: 1 });
+    expect(later.counts).toMatchObject({ charged: 1, refunded: 1 });
     expect(f.jobs).toHaveLength(1);
+  });
+
+  it('holds a call past its task grant’s budget for the grant’s person when the grant holds, else refuses it', async () => {
+    const grant: TaskGrant = {
+      id: 'g1',
+      purpose: 'Pay one invoice',
+      person: 'ann',
+      tools: ['pay'],
+      bounds: [],
+      calls: 1,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      offGrant: 'hold',
+      mode: 'enforced',
+    };
+    const limits = [
+      { jti: 't1', calls: 5 },
+      { jti: 'grant:g1', calls: 1 },
+    ];
+    // The approval stage's part: what it would ask for.
+    const asks: Stage = {
+      name: 'approval',
+      appliesTo: () => true,
+      run: (s) => refuse(s, { errorCode: 'held', message: JSON.stringify(s.policyApproval?.taskGrant ?? null) }),
+    };
+    const stages = [delegationStage, asks];
+    for (const [offGrant, expected] of [
+      ['hold', '{"id":"g1","purpose":"Pay one invoice","violated":"calls"}'],
+      [
+        'refuse',
+        'The narrowed token t2 has no calls left (the budget of task grant g1, or a limit of its chain, is spent).',
+      ],
+    ] as const) {
+      const f = fakes();
+      f.deps.taskGrants = () => Promise.resolve([{ ...grant, offGrant }]);
+      const spent = delegation(token({ grant: 'g1', limits }), false);
+      expect(text(await runCall(f.deps, call('pay', { amount: 5 }, spent.d), pay, { stages }))).toBe(expected);
+      expect(f.jobs).toHaveLength(0);
+      // Held: the token's own limits are charged, and given back as the call was not queued.
+      const held = offGrant === 'hold' ? 1 : 0;
+      expect(spent.counts).toMatchObject({ beyondGrants: held, refundedBeyondGrants: held });
+    }
   });
 
   it('a caller without a narrowed token passes untouched', async () => {

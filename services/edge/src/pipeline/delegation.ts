@@ -1,4 +1,4 @@
-import { delegationRefusalEvent, falseDelegationCondition } from '@toolplane/access';
+import { delegationRefusalEvent, falseDelegationCondition, overBudgetHold } from '@toolplane/access';
 import { recordDenied } from '@toolplane/telemetry';
 import { callEvents } from '../calls/call-audit.ts';
 import { argumentsAsSent } from '../calls/call-arguments.ts';
@@ -52,7 +52,9 @@ function stepNarrowing({ token }: CallDelegation): NonNullable<CallState['rules'
 }
 
 async function charge(s: CallState, d: CallDelegation): Promise<Verdict> {
-  if (!(await d.charge()))
+  if (!(await d.charge())) {
+    const held = await heldPastBudget(s, d);
+    if (held) return held;
     return refused(s, d, {
       errorCode: 'delegation.calls',
       reason: 'calls',
@@ -61,7 +63,24 @@ async function charge(s: CallState, d: CallDelegation): Promise<Verdict> {
         ? `has no calls left (the budget of task grant ${d.token.grant}, or a limit of its chain, is spent)`
         : 'has no calls left',
     });
+  }
   return { settle: { queued: (added) => (added ? undefined : d.refund()) } };
+}
+
+/**
+ * A call past its task grant's budget, held for the grant's person when the grant holds off-grant calls (ADR 0113):
+ * the approval stage asks for exactly this call (the grant and `violated: "calls"` on the request), and once approved
+ * it runs beyond the budget, once. It still spends the token's own limits (refused when one of those is spent, as
+ * before); a call an access policy or its tool's rule already holds is refused instead. Undefined: refused.
+ */
+async function heldPastBudget(s: CallState, d: CallDelegation): Promise<Verdict | undefined> {
+  const { grant: grantId } = d.token;
+  if (grantId === undefined || s.read || s.policyApproval || s.tool.rules.approval) return undefined;
+  const grants = await s.deps.taskGrants?.(s.call.principal.workspaceId);
+  const hold = overBudgetHold(grants?.find((g) => g.id === grantId));
+  if (!hold || !(await d.chargeBeyondGrants())) return undefined;
+  s.policyApproval = hold;
+  return { settle: { queued: (added) => (added ? undefined : d.refundBeyondGrants()) } };
 }
 
 /** The first condition of the token's chain that is false for this call (its text), if any. */

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { toolResultValue, type AuditEventInput, type ToolInvokeJob } from '@toolplane/contracts';
+import {
+  toolResultValue,
+  type AuditEventInput,
+  type Catalog,
+  type CatalogTool,
+  type ToolInvokeJob,
+} from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { ToolCall, ToolCallDeps } from '../calls/call-types.ts';
@@ -8,6 +14,7 @@ import { callStages } from './order.ts';
 import { refuse } from './refusal.ts';
 import { runCall } from './run.ts';
 import type { Ending, Stage } from './stage.ts';
+import { compileToolFacts, toolFactCompilers, type ToolFactCompiler, type ToolFactsOf } from './tool-facts.ts';
 
 /** A tool's plan in an order other than the list's (as `planOf` works it out for the real one). */
 const planFor = (tool: LoadedTool, stages: readonly Stage[]) => stages.filter((stage) => stage.appliesTo(tool));
@@ -132,5 +139,74 @@ describe('an example stage added to the pipeline', () => {
     );
     expect(out.isError).toBe(true);
     expect(f.records).toEqual([expect.objectContaining({ errorCode: 'tool.invalid_arguments' })]);
+  });
+});
+
+/**
+ * A rule with settings per tool (not portable: its stage is its own): the ceiling a server's catalog version sets on
+ * each tool's `amount`. Its facts are compiled once per catalog version by its own compiler, its one line in the table
+ * of `tool-facts.ts` (here the table spread with it: `ToolFactsOf` types the line); nothing in the catalog cache
+ * (`state/catalogs.ts`), the call's type (`call-types.ts`) or the authenticator changes.
+ */
+const ceilings: ToolFactCompiler<number> = (catalog) => {
+  const byTool = catalog.ruleSettings?.['ceiling'] as Readonly<Record<string, number>> | undefined;
+  return byTool ? (entry) => byTool[entry.tool.name] : undefined;
+};
+const withCeilings = { ...toolFactCompilers, ceiling: ceilings };
+type WithCeilings = ToolFactsOf<typeof withCeilings>;
+const ceilingOf = (tool: LoadedTool) => (tool.rules as WithCeilings).ceiling;
+
+const ceilingStage: Stage = {
+  name: 'ceiling',
+  appliesTo: (tool) => ceilingOf(tool) !== undefined,
+  run(s) {
+    const ceiling = ceilingOf(s.tool)!;
+    const amount = s.call.arguments.amount;
+    if (typeof amount === 'number' && amount <= ceiling) return undefined;
+    return refuse(s, { errorCode: 'ceiling.exceeded', message: `amount is over this tool's ceiling of ${ceiling}.` });
+  },
+};
+
+/** A catalog version's tools loaded with the facts of the table with the ceiling's line. */
+function loadedWith(ruleSettings: Record<string, unknown> | undefined): Map<string, LoadedTool> {
+  const entry = (name: string): CatalogTool => ({
+    tool: { name, description: name, inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } },
+    plan: { kind: 'http', method: 'POST', path: `/${name}`, secrets: {} } as unknown as CatalogTool['plan'],
+  });
+  const catalog = { ...(loaded.catalog as Catalog), tools: [entry('pay'), entry('refund')], ruleSettings };
+  const factsOf = compileToolFacts(catalog, withCeilings);
+  const validate = (() => true) as unknown as LoadedTool['validate'];
+  return new Map(catalog.tools.map((t) => [t.tool.name, { def: t.tool, validate, rules: factsOf(t) }]));
+}
+
+describe('a rule with settings per tool', () => {
+  const at = callStages.findIndex((x) => x.name === 'access') + 1;
+  const stages = [...callStages.slice(0, at), ceilingStage, ...callStages.slice(at)];
+
+  it('compiles each tool’s setting from the catalog version: a tool without one never meets the stage', async () => {
+    const tools = loadedWith({ ceiling: { pay: 100 } });
+    const pay = tools.get('pay')!;
+    const refund = tools.get('refund')!;
+    expect(ceilingOf(pay)).toBe(100);
+    expect(ceilingOf(refund)).toBeUndefined();
+    expect(planFor(pay, stages)).toContain(ceilingStage);
+    expect(planFor(refund, stages)).not.toContain(ceilingStage);
+    const f = fakes();
+    const refused = toolResultValue(
+      await runCall(f.deps, call('pay', { amount: 250 }), pay, { stages: planFor(pay, stages) }),
+    );
+    expect(refused.content).toEqual([{ type: 'text', text: "amount is over this tool's ceiling of 100." }]);
+    expect(f.jobs).toHaveLength(0);
+    expect(f.records).toEqual([expect.objectContaining({ outcome: 'rejected', errorCode: 'ceiling.exceeded' })]);
+    await runCall(f.deps, call('pay', { amount: 40 }), pay, { stages: planFor(pay, stages) });
+    await runCall(f.deps, call('refund', { amount: 250 }), refund, { stages: planFor(refund, stages) });
+    expect(f.jobs.map((j) => j.tool)).toEqual(['pay', 'refund']);
+  });
+
+  it('a catalog version that sets no ceiling compiles none: its tools’ facts are the other rules’ only', () => {
+    const tools = loadedWith(undefined);
+    for (const tool of tools.values()) expect(tool.rules).not.toHaveProperty('ceiling');
+    expect(ceilings({ ...(loaded.catalog as Catalog), tools: [] })).toBeUndefined();
+    expect(compileToolFacts(loaded.catalog as Catalog, { ceiling: ceilings })({} as CatalogTool)).toEqual({});
   });
 });

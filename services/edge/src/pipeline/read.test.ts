@@ -119,6 +119,8 @@ function narrowed(calls: number, extra: Partial<DelegatedToken> = {}) {
     charge: () => Promise.resolve(left.calls-- > 0),
     refund: () => Promise.resolve(void left.calls++),
     spent: () => Promise.resolve(left.calls <= 0),
+    chargeBeyondGrants: () => Promise.resolve(true),
+    refundBeyondGrants: () => Promise.resolve(),
   };
   return { left, delegation };
 }

@@ -1,23 +1,11 @@
-import {
-  Catalog,
-  isOutboundLabel,
-  redisKeys,
-  type ApprovalRule,
-  type CatalogTool,
-  type LabelSource,
-  type OutboundLabel,
-  type RedisKeys,
-  type ResultLabel,
-} from '@toolplane/contracts';
-import { portableRules, settingsFor, type PortableRule } from '@toolplane/access';
-import { compileGuardrails, guardrailsFor, scans, type CompiledGuardrail } from '@toolplane/guardrails';
+import { Catalog, redisKeys, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RedisClient } from '@toolplane/redis';
 import { listedTools } from '../code-mode/code-declarations.ts';
+import { toolFactsOf, type ToolRules } from '../pipeline/tool-facts.ts';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { metaTools, ToolSearch } from '../smart/smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
-import { takesUpstreamCredential } from '../identity/upstream-auth.ts';
 
 export interface LoadedTool {
   def: CatalogTool['tool'];
@@ -27,85 +15,12 @@ export interface LoadedTool {
    * `hostedSteps`: its steps call hosted servers' tools, which the worker decides for the caller (ADR 0045).
    */
   workflow?: { callerToken: boolean; hostedSteps?: true };
-  /** What the rules on its calls read of it, a key per capability (the call pipeline's stages, ADR 0077). */
+  /**
+   * What the rules on its calls read of it, a fact per rule, compiled once per catalog version by each rule's own
+   * compiler (`pipeline/tool-facts.ts`, ADR 0115): a stage a tool has no fact for is left out of its plan.
+   */
   rules: ToolRules;
 }
-
-/** A tool's own rules, read once per catalog version: a stage a tool has no rule for is left out of its plan. */
-interface ToolRules {
-  /** Connector and OpenAPI tools that send a credential upstream: a caller's `X-Upstream-Authorization` may replace it. */
-  upstreamCredential?: true;
-  /** A person confirms each call first (pipeline/confirmation.ts, ADR 0038). */
-  confirm?: true;
-  /** Someone else approves each call first (pipeline/approval.ts, ADR 0049): the rule. */
-  approval?: ApprovalRule;
-  /** Runs only as a durable task (`execution.taskSupport: required`): a call that is not one is refused. */
-  taskOnly?: true;
-  /** Cost units of one call (ADR 0048); absent: 1. */
-  cost?: number;
-  /** The guardrails that scan its calls' arguments (pipeline/argument-guardrails.ts, ADR 0050). */
-  argumentGuardrails?: CompiledGuardrail[];
-  /**
-   * Its results are cached (pipeline/cache.ts, ADR 0067): TTL and scope. `ttlMs` 0: an external MCP tool nobody
-   * configured, cached per principal only as each result declares (`ttlMs`, `cacheScope`).
-   */
-  cache?: NonNullable<CatalogTool['cache']>;
-  /**
-   * Its data-flow labels (ADR 0078, pipeline/session.ts): what each result brings into the caller's session, and
-   * whether it sends data out (judged by the session rules). Absent: none.
-   */
-  labels?: ToolLabels;
-  /** Guardrails scan its results (their findings label the session): the session stage hands the worker the session. */
-  scannedResults?: true;
-  /**
-   * The portable rules (ADR 0101) its server's `ruleSettings` set that apply to it, with their settings as parsed
-   * (`invalid`: unreadable, the rule refuses): each is a stage of its plan (pipeline/portable.ts). Absent: none.
-   */
-  portable?: ReadonlyMap<string, { settings: unknown } | 'invalid'>;
-}
-
-/** A tool's labels, split as the session stage reads them. */
-interface ToolLabels {
-  /** What each result brings (`private`, `untrusted`) and how it was found. */
-  readonly results: readonly { label: ResultLabel; source: LabelSource }[];
-  /** How it sends data out (`public_write`, `external_write`): session rules judge its calls. */
-  readonly outbound: readonly OutboundLabel[];
-}
-
-/** A catalog tool's labels, split; undefined when it has none. */
-function toolLabels(labels: CatalogTool['labels']): ToolLabels | undefined {
-  if (!labels?.length) return undefined;
-  const results: { label: ResultLabel; source: LabelSource }[] = [];
-  const outbound: OutboundLabel[] = [];
-  for (const { label, source } of labels) {
-    if (isOutboundLabel(label)) outbound.push(label);
-    else results.push({ label, source });
-  }
-  return { results, outbound };
-}
-
-type RuleSettings = ReadonlyMap<PortableRule, { settings: unknown } | 'invalid'>;
-
-/** A catalog's `ruleSettings`, each portable rule's parsed by its own schema; undefined when none sets one. */
-function serverRuleSettings(all: Record<string, unknown>): RuleSettings | undefined {
-  const out = new Map<PortableRule, { settings: unknown } | 'invalid'>();
-  for (const rule of portableRules) {
-    const settings = settingsFor(rule, all);
-    if (settings !== undefined) out.set(rule, settings);
-  }
-  return out.size > 0 ? out : undefined;
-}
-
-/** The portable rules a tool meets, by name: those it applies to (all of them when their settings are unreadable). */
-function portableOf(all: RuleSettings, tool: CatalogTool['tool']): LoadedTool['rules']['portable'] {
-  let out: Map<string, { settings: unknown } | 'invalid'> | undefined;
-  for (const [rule, settings] of all)
-    if (settings === 'invalid' || rule.appliesTo(tool, settings.settings)) (out ??= new Map()).set(rule.name, settings);
-  return out;
-}
-
-/** An external MCP tool's cache when its server's config names none: what each of its results declares. */
-const AS_DECLARED: NonNullable<CatalogTool['cache']> = { ttlMs: 0, scope: 'principal' };
 
 export interface LoadedCatalog {
   catalog: Catalog;
@@ -185,41 +100,16 @@ export class CatalogCache {
       return null;
     }
     const catalog = Catalog.parse(JSON.parse(raw));
-    // Guardrails on arguments, compiled once per version: a catalog without any adds nothing to its tools.
-    const onArguments = catalog.guardrails?.some((g) => scans(g, 'arguments'))
-      ? compileGuardrails(catalog.guardrails, 'arguments')
-      : undefined;
-    const onResults = catalog.guardrails?.some((g) => scans(g, 'results'))
-      ? compileGuardrails(catalog.guardrails, 'results')
-      : undefined;
-    // The portable rules the server sets (ADR 0101), their settings parsed once per version.
-    // A rule that meets every server's tools (the task grant, ADR 0108) is there without a setting.
-    const ruleSettings = serverRuleSettings(catalog.ruleSettings ?? {});
+    // What each rule reads of each tool, compiled once per version by the rule's own compiler (ADR 0115).
+    const factsOf = toolFactsOf(catalog);
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
-      const rules: ToolRules = {};
-      const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema), rules };
+      const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema), rules: factsOf(t) };
       if (t.plan.kind === 'workflow')
         tool.workflow = {
           callerToken: t.plan.callerToken === true,
           ...(Object.values(t.plan.tools ?? {}).some((s) => s.serverId !== undefined) ? { hostedSteps: true } : {}),
         };
-      else if (takesUpstreamCredential(t)) rules.upstreamCredential = true;
-      if (t.confirm) rules.confirm = true;
-      if (t.approval) rules.approval = t.approval;
-      if (t.cost !== undefined) rules.cost = t.cost;
-      if (t.cache) rules.cache = t.cache;
-      else if (t.plan.kind === 'mcp') rules.cache = AS_DECLARED;
-      if (t.tool.execution?.taskSupport === 'required') rules.taskOnly = true;
-      const guardrails = onArguments && guardrailsFor(onArguments, t.tool.name);
-      if (guardrails?.length) rules.argumentGuardrails = guardrails;
-      const labels = toolLabels(t.labels);
-      if (labels) rules.labels = labels;
-      if (onResults && guardrailsFor(onResults, t.tool.name).length > 0) rules.scannedResults = true;
-      if (ruleSettings) {
-        const portable = portableOf(ruleSettings, t.tool);
-        if (portable) rules.portable = portable;
-      }
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

@@ -7,6 +7,7 @@ import { Facts } from '../../components/facts.tsx';
 import { lineDiff } from '../../diff.ts';
 import { Link } from '../../router.tsx';
 import { Json, Show, useLoad, when } from '../../ui.tsx';
+import { ChangeImpact } from '../../components/reachability.tsx';
 
 type ChangeRequest = Schemas['ChangeRequest'];
 
@@ -125,6 +126,7 @@ export function ChangeRequestDetail({ client, id }: { client: ManagementClient; 
                 ]}
               />
               <ChangeDiff client={client} request={r} />
+              <ChangeImpact client={client} request={r} />
               <Decide client={client} request={r} onDecided={setDecided} />
             </>
           );

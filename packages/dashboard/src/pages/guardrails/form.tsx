@@ -31,8 +31,10 @@ const emptyDraft: Draft = {
   tools: '',
   onResults: true,
   onArguments: false,
-  secrets: true,
-  pii: true,
+  // No detector chosen for the person: one custom pattern must not bring a broad redactor with it. Personal data,
+  // once checked, starts with every kind (narrowed by unchecking).
+  secrets: false,
+  pii: false,
   piiTypes: piiTypes.map((p) => p.type),
   injection: false,
   custom: '',

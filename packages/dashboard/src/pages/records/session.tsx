@@ -3,6 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../../api.ts';
 import { Link } from '../../router.tsx';
 import { Empty, Show, useLoad } from '../../ui.tsx';
+import { ServerLink } from '../../components/server-name.tsx';
 
 /**
  * A call's session (ADR 0078, docs/governance.md "Rules that see the session"): what the call's result brought into
@@ -83,7 +84,7 @@ const time = (iso: string) => <time dateTime={iso}>{new Date(iso).toLocaleString
 type Entry = { at: string; key: string; node: ReactElement };
 
 /** The session's labels and calls, and this call, in time order. */
-function entries(session: Session, r: CallRecord, decided: string | null): Entry[] {
+function entries(session: Session, r: CallRecord, decided: string | null, client: ManagementClient): Entry[] {
   const label = (o: Origin): Entry => {
     const decisive = o.invocationId === decided;
     return {
@@ -112,7 +113,7 @@ function entries(session: Session, r: CallRecord, decided: string | null): Entry
           {c.tool === r.tool && c.serverId === r.server_id ? ' (this call’s tool)' : ''}
         </div>
         <div className="node-facts">
-          {time(c.firstAt)} to {time(c.lastAt)} · server <Link href={`/servers/${c.serverId}`}>{c.serverId}</Link>
+          {time(c.firstAt)} to {time(c.lastAt)} · server <ServerLink client={client} id={c.serverId} />
         </div>
       </li>
     ),
@@ -133,17 +134,19 @@ function entries(session: Session, r: CallRecord, decided: string | null): Entry
 }
 
 function SessionTimeline({
+  client,
   session,
   record,
   decided,
 }: {
+  client: ManagementClient;
   session: Session;
   record: CallRecord;
   decided: string | null;
 }) {
   return (
     <ol className="timeline session-timeline" aria-label={`Session ${session.scope}`}>
-      {entries(session, record, decided).map((e) => (
+      {entries(session, record, decided, client).map((e) => (
         <Fragment key={e.key}>{e.node}</Fragment>
       ))}
     </ol>
@@ -201,7 +204,7 @@ export function CallSession({ client, record }: { client: ManagementClient; reco
                     <p className="hint">
                       As it is now: labels are kept the workspace’s session lifetime after the last labelled call.
                     </p>
-                    <SessionTimeline session={session} record={record} decided={decided} />
+                    <SessionTimeline client={client} session={session} record={record} decided={decided} />
                   </>
                 )}
               </div>

@@ -52,14 +52,27 @@ async function publishedGrants(db: Db, workspaceId: string): Promise<TaskGrant[]
     where: { workspaceId, expiresAt: { gt: since } },
     orderBy: { createdAt: 'asc' },
   });
+  const parentOf = new Map(rows.map((r) => [r.id, r.parentId]));
   // The published form keeps its own fields only (zod drops the row's others).
-  return rows.map(({ expiresAt, revokedAt, ...row }) =>
-    TaskGrant.parse({
+  return rows.map(({ expiresAt, revokedAt, ...row }) => {
+    const parents = ancestors(parentOf, row.id);
+    return TaskGrant.parse({
       ...row,
       expiresAt: expiresAt.toISOString(),
       ...(revokedAt ? { revokedAt: revokedAt.toISOString() } : {}),
-    }),
-  );
+      ...(parents.length > 0 ? { parents } : {}),
+    });
+  });
+}
+
+/**
+ * A sub-grant's ancestors among the published grants, nearest first (ADR 0113). Each expires no later than its
+ * parent, so a published grant's ancestors are published too.
+ */
+function ancestors(parentOf: ReadonlyMap<string, string | null>, id: string): string[] {
+  const found: string[] = [];
+  for (let p = parentOf.get(id); p && !found.includes(p); p = parentOf.get(p)) found.push(p);
+  return found;
 }
 
 /**

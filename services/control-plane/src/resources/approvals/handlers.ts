@@ -45,8 +45,9 @@ export function stateAt(row: ApprovalRow, now: number): string {
 
 export function present(row: ApprovalRow, now = Date.now()) {
   const r = row.requester as StoredRequester;
-  // A session rule's hold keeps why (ADR 0078, ingest.ts): shown with the rule.
-  const rule = row.rule as unknown as StoredApprovalRule & { session?: ApprovalAnswer['rule']['session'] };
+  // A session rule's hold keeps why (ADR 0078, ingest.ts), a task grant's hold the grant: shown with the rule.
+  type Held = Pick<ApprovalAnswer['rule'], 'session' | 'taskGrant'>;
+  const rule = row.rule as unknown as StoredApprovalRule & Held;
   return {
     id: row.id,
     state: stateAt(row, now) as 'pending',

@@ -81,6 +81,7 @@ function requested(id: string, workspaceId: string, event: AuditEventInput, d: R
               approvals: d.rule.approvals,
               expiresInSeconds: d.rule.expiresInSeconds,
               ...storedSession(d.rule.session),
+              ...(d.rule.taskGrant ? { taskGrant: d.rule.taskGrant } : {}),
             },
             state: 'pending',
             requestedAt: new Date(event.at),

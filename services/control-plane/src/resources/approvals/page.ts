@@ -32,10 +32,28 @@ function requestFacts(row: ApprovalRow): string {
     ['Asked by', askedBy(row)],
     ['Server', row.serverName],
     ['Tool', row.tool],
+    // A task grant's hold (ADR 0108, 0113): the grant in its person's words, and what the call is outside of.
+    ...(shown.rule.taskGrant ? grantFacts(shown.rule.taskGrant) : []),
     ['Approvals', `${given} of ${rule.approvals} given`],
     ['Expires', shown.expiresAt],
   ];
   return factsHtml(facts, 'Arguments', shown.arguments);
+}
+
+/** The grant that held the call, and what the call violates of it ("calls": past its budget). */
+function grantFacts(grant: { id: string; purpose: string; violated: string }): [string, string][] {
+  const outside =
+    grant.violated === 'calls'
+      ? 'its budget of calls is spent'
+      : grant.violated === 'tools'
+        ? 'it does not cover this tool'
+        : grant.violated === 'expiry'
+          ? 'it expired'
+          : `its bound "${grant.violated}" does not hold`;
+  return [
+    ['Task grant', `${grant.purpose} (${grant.id})`],
+    ['Outside the grant', outside],
+  ];
 }
 
 /** Uses the link up in the decision's transaction: decided once, or not at all (a replay racing it waits, then 409). */

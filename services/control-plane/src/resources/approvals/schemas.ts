@@ -42,6 +42,13 @@ const sessionOrigin = <T extends z.ZodType>(at: T) =>
   });
 const RequestedSession = z.object({ reason: z.string().max(4000), origin: sessionOrigin(z.number()) });
 
+/** The task grant that held the call (ADR 0108, 0113): its id and purpose, and what the call violates of it. */
+const HeldByGrant = z.object({
+  id: z.string().max(200),
+  purpose: z.string().max(2000),
+  violated: z.string().max(2000),
+});
+
 /** What the edge's `approval.requested` event says of the call (details), made into a row by the control plane. */
 export const RequestedDetails = z.object({
   approval: z.object({ id: z.uuid(), binding: z.string().min(1), expiresAt: z.iso.datetime() }),
@@ -62,6 +69,7 @@ export const RequestedDetails = z.object({
     expiresInSeconds: z.number().int().positive(),
     // A malformed reason never costs the request its row: it is left out.
     session: RequestedSession.optional().catch(undefined),
+    taskGrant: HeldByGrant.optional().catch(undefined),
   }),
 });
 export type RequestedDetails = z.infer<typeof RequestedDetails>;
@@ -91,6 +99,13 @@ export const Approval = z
         .describe(
           'A call held by a session rule (ADR 0078): why, and the earlier result whose label decided (its tool, ' +
             'execution record and time, how the label was found). Absent for other requests.',
+        ),
+      taskGrant: z
+        .strictObject({ id: z.string(), purpose: z.string(), violated: z.string() })
+        .optional()
+        .describe(
+          'A call held by a task grant (ADR 0108): the grant’s id and purpose, and what the call violates of it ' +
+            '(a bound’s name, `tools`, `expiry`, or `calls`: past its budget). Absent for other requests.',
         ),
     }),
     decisions: z.array(

@@ -1,3 +1,4 @@
+import { portableRules, ruleSettingsProblems } from '@toolplane/access';
 import type {
   AccessPolicyRule,
   GuardrailRule,
@@ -22,8 +23,9 @@ import { readFiles, type WorkspaceFile } from '../workspace-files/read-files.ts'
  * The rules a backtest judges recorded calls by (ADR 0080): the workspace's as published (its access document:
  * policies, quotas, session settings; its guardrails), and the same with a proposed change laid over them. The change
  * is written as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, `mcp-servers/`: their
- * `confirmTools` and `approvalTools` only), read and checked by the workspace files' own readers; a file replaces the rule of its name, or
- * adds one (`session.yaml` replaces the session settings whole, as apply does).
+ * `confirmTools`, `approvalTools` and `ruleSettings` only), read and checked by the workspace files' own readers; a
+ * file replaces the rule of its name, or adds one (`session.yaml` replaces the session settings whole, as apply does;
+ * a server file without `ruleSettings` keeps the server's, as apply does).
  */
 
 /** A guardrail with the server it belongs to (null: every server of the workspace). */
@@ -39,7 +41,10 @@ export interface Rules {
   readonly confirmTools: ReadonlyMap<string, ReadonlySet<string>>;
   /** Per server id: the tools someone else approves before each call (the server's `approvalTools`). */
   readonly approvalTools: ReadonlyMap<string, ReadonlySet<string>>;
-  /** Per server id: its settings of portable rules (`ruleSettings`, ADR 0101), as published; a proposal keeps them. */
+  /**
+   * Per server id: its settings of portable rules (`ruleSettings`, ADR 0101), as published, or as a proposed server
+   * file sets them (each rule's settings checked by its own schema).
+   */
   readonly ruleSettings?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
@@ -193,6 +198,7 @@ export async function proposedRules(
   let session = current.access.session;
   const confirmTools = new Map(current.confirmTools);
   const approvalTools = new Map(current.approvalTools);
+  const ruleSettings = new Map(current.ruleSettings);
   const serverIds = (await namesOf(deps.db, workspaceId)).servers;
   for (const d of desired.resources) {
     if (d.kind === 'access_policy')
@@ -207,8 +213,15 @@ export async function proposedRules(
     } else if (d.kind === 'session') session = sessionOf(d, resolve);
     // A server's confirmations and approvals (a server the workspace does not have yet has no recorded calls).
     else if (d.kind === 'server' && serverIds.has(d.name)) {
-      confirmTools.set(serverIds.get(d.name)!, new Set(d.spec.confirmTools as string[]));
-      approvalTools.set(serverIds.get(d.name)!, new Set((d.spec.approvalTools as string[] | undefined) ?? []));
+      const id = serverIds.get(d.name)!;
+      confirmTools.set(id, new Set(d.spec.confirmTools as string[]));
+      approvalTools.set(id, new Set((d.spec.approvalTools as string[] | undefined) ?? []));
+      const settings = d.spec.ruleSettings as Record<string, unknown> | undefined;
+      if (settings) {
+        for (const p of ruleSettingsProblems(portableRules, settings))
+          problems.push({ path: `${d.file}#${p.path}`, message: p.message });
+        ruleSettings.set(id, settings);
+      }
     }
   }
   if (problems.length > 0)
@@ -219,5 +232,5 @@ export async function proposedRules(
     ...(quotas.length > 0 ? { quotas } : {}),
     ...(session ? { session } : {}),
   };
-  return { access, guardrails, confirmTools, approvalTools, ruleSettings: current.ruleSettings };
+  return { access, guardrails, confirmTools, approvalTools, ruleSettings };
 }

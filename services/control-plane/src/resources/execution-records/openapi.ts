@@ -1,4 +1,4 @@
-import { ExecutionRecordV1, GuardrailFinding, labelSources, resultLabels } from '@toolplane/contracts';
+import { ExecutionRecordV1, GuardrailFinding, labelSources, RecordReceipt, resultLabels } from '@toolplane/contracts';
 import { z } from 'zod';
 import { queryDateParam } from '../../openapi/registry.ts';
 import { ListQuery } from './schemas.ts';
@@ -29,11 +29,12 @@ export const ExecutionRecordSummary = z
         .nullable()
         .describe('Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`.'),
       delegation: z
-        .object({ token_id: z.string(), actors: z.array(z.string()) })
+        .object({ token_id: z.string(), actors: z.array(z.string()), grant_id: z.string().optional() })
         .optional()
         .describe(
           'Only for a call made with a narrowed token (ADR 0084): the token’s id and the chain of actors, root ' +
-            'first (`api_key:<key id>`, then each holder by the name it was given).',
+            'first (`api_key:<key id>`, then each holder by the name it was given); `grant_id`: the task grant ' +
+            'the token was redeemed from (ADR 0108), if one.',
         ),
     }),
     started_at: timestamp,
@@ -89,6 +90,11 @@ export const ExecutionRecord = ExecutionRecordSummary.extend({
     .record(z.string(), z.unknown())
     .nullable()
     .describe('Only for calls made during a debug session: redacted headers and size-capped, redacted bodies.'),
+  receipt: RecordReceipt.nullable().describe(
+    'The call’s receipt signed by the worker (ADR 0111, docs/security.md “Receipts”: verify it with ' +
+      '`toolplane receipts verify` against `/.well-known/toolplane-receipt-keys`) and the salts that disclose its ' +
+      'arguments and result; null when the worker had no signing key or the edge recorded the call.',
+  ),
 })
   .strict()
   .meta({ id: 'ExecutionRecord' });

@@ -2,7 +2,7 @@
 interface Identity {
   subject: string | null;
   actingVia: string | null;
-  delegation?: { tokenId: string; actors: string[] };
+  delegation?: { tokenId: string; actors: string[]; grantId?: string };
 }
 
 /**
@@ -70,6 +70,8 @@ export type RecordRow = {
   keyName?: string | null;
   /** A call the staging twin answered (ADR 0112); absent in rows read before the column. */
   twin?: boolean;
+  /** The call's signed receipt and its salts (ADR 0111; read by `GET /execution_records/{id}` only). */
+  receipt?: unknown;
 };
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
@@ -87,9 +89,7 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
       subject: identity.subject,
       username: r.username,
       acting_via: identity.actingVia,
-      ...(identity.delegation
-        ? { delegation: { token_id: identity.delegation.tokenId, actors: identity.delegation.actors } }
-        : {}),
+      ...(identity.delegation ? { delegation: delegationOf(identity.delegation) } : {}),
     },
     started_at: r.startedAt,
     duration_ms: r.durationMs,
@@ -108,6 +108,12 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     // What the result brought into the caller's session (ADR 0078): label, source, detector.
     labels,
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
-    ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
+    // receipt: the call's signed receipt and the salts of its digests (ADR 0111; null: none was made).
+    ...(withSteps ? { steps, tree, debug: r.debug ?? null, receipt: r.receipt ?? null } : {}),
   };
+}
+
+/** A narrowed token's call: the token, its chain of actors, and the task grant it was redeemed from (ADR 0108). */
+function delegationOf(d: NonNullable<Identity['delegation']>) {
+  return { token_id: d.tokenId, actors: d.actors, ...(d.grantId !== undefined ? { grant_id: d.grantId } : {}) };
 }

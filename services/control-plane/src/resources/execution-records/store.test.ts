@@ -72,6 +72,12 @@ function records(workspaceId: string, server: string, startedAt: string): Execut
     { caller: { keyId: 'k-3', actingVia: 'policy-1', username: 'bo' } },
     { caller: { keyId: 'k-3', delegation: { tokenId: 't-1', actors: [{ sub: 'agent' }] } as never } },
     { parentInvocationId: randomUUID(), sealedArguments: 'c2VhbGVk' },
+    {
+      receipt: {
+        receipt: { receipt_version: 1, receipt_id: 'r-1', signature: 'c2lnbmVk' },
+        salts: { input_salt: 'c2FsdA', output_salt: 'c2FsdDI' },
+      },
+    },
     { debug: { sessionId: debugSession, request: { headers: { accept: 'application/json' } } } },
     { outcome: 'rejected', errorCode: 'quota_exceeded', steps: [], durationMs: 0 },
     // A call the staging twin answered (ADR 0112): stored marked, in neither rollup nor usage.
@@ -87,7 +93,8 @@ async function rowsOf(workspaceId: string) {
   return {
     records: await q(`SELECT catalog_version, tool, key_id, username, started_at, duration_ms, outcome,
       error_code, message, steps, debug, debug_session_id, parent_invocation_id IS NOT NULL AS parent, sealed_arguments,
-      twin FROM execution_records WHERE workspace_id = $1`),
+      receipt, twin
+      FROM execution_records WHERE workspace_id = $1`),
     minutes: await q(`SELECT tool, minute, calls, errors, duration_sum_ms, duration_max_ms, latency_buckets
       FROM execution_stats_minutes WHERE workspace_id = $1`),
     usage: await q(`SELECT day, tool, key_id, person, calls, cost_units FROM usage_days

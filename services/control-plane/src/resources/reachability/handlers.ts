@@ -1,9 +1,16 @@
 import { ValidationError } from '@toolplane/errors';
-import { reachability, type PrincipalFilter, type PrincipalReach, type Verdict } from '@toolplane/reachability';
+import {
+  reachability,
+  type PrincipalChange,
+  type PrincipalFilter,
+  type PrincipalReach,
+  type Verdict,
+} from '@toolplane/reachability';
 import { explainedTool } from '../access-policies/explain.ts';
 import { workspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { changeImpact } from './change.ts';
 import type { ReachabilityBody } from './schemas.ts';
 
 function filterOf(p: ReachabilityBody['principal']): PrincipalFilter | undefined {
@@ -23,13 +30,26 @@ function verdict(v: Verdict & { needs?: readonly string[] }) {
   };
 }
 
-function present(r: PrincipalReach) {
-  const p = r.principal;
+function principalOf(p: PrincipalReach['principal']) {
+  return p.type === 'api_key'
+    ? { type: p.type, key_id: p.keyId, ...(p.keyName !== undefined ? { key_name: p.keyName } : {}) }
+    : { type: p.type, username: p.username, groups: [...(p.groups ?? [])] };
+}
+
+function presentChange(c: PrincipalChange) {
   return {
-    principal:
-      p.type === 'api_key'
-        ? { type: p.type, key_id: p.keyId, ...(p.keyName !== undefined ? { key_name: p.keyName } : {}) }
-        : { type: p.type, username: p.username, groups: [...(p.groups ?? [])] },
+    principal: principalOf(c.principal),
+    condition: c.condition,
+    before: c.before,
+    after: c.after,
+    without_person: verdict(c.withoutPerson),
+    with_person: verdict(c.withPerson),
+  };
+}
+
+function present(r: PrincipalReach) {
+  return {
+    principal: principalOf(r.principal),
     granted: r.granted,
     condition: r.condition,
     policies: [...r.policies],
@@ -52,17 +72,26 @@ export async function reach(deps: ControlPlaneDeps, { body, caller: { workspaceI
     workspaceAccess(db, workspaceId),
     db.apiKey.findMany({ where: { workspaceId }, select: { id: true, name: true } }),
   ]);
-  const answer = await reachability({
-    access,
-    server: { serverId: catalog.serverId, name: catalog.name },
-    tool: entry,
-    principal: filterOf(body.principal),
-    keyNames: Object.fromEntries(keys.map((k) => [k.id, k.name])),
-  });
+  const server = { serverId: catalog.serverId, name: catalog.name };
+  const principal = filterOf(body.principal);
+  const keyNames = Object.fromEntries(keys.map((k) => [k.id, k.name]));
+  const answer = await reachability({ access, server, tool: entry, principal, keyNames });
+  const change =
+    body.change &&
+    (await changeImpact(deps, { workspaceId, server, tool: entry, principal, keyNames }, body.change.files));
   return {
     server: { id: catalog.serverId, name: catalog.name },
     tool: answer.tool,
     principals: answer.principals.map(present),
     ms: Math.round(answer.ms * 10) / 10,
+    ...(change
+      ? {
+          change: {
+            newly_reachable: change.principals.map(presentChange),
+            asked: change.asked,
+            ms: Math.round(change.ms * 10) / 10,
+          },
+        }
+      : {}),
   };
 }

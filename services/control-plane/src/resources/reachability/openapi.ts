@@ -38,6 +38,17 @@ const Principal = z.strictObject({
   groups: z.array(z.string()).optional().describe('A person’s groups (as the access policies name them).'),
 });
 
+const NewlyReachable = z.strictObject({
+  principal: Principal,
+  condition: z
+    .string()
+    .describe('The calls the change newly lets through: the condition after it and not the one before (`!(…)`).'),
+  before: z.string().describe('The condition before the change (`false`: the tool was not granted).'),
+  after: z.string().describe('The condition after the change.'),
+  without_person: Verdict.describe('A call with nobody at hand that goes through after the change and not before.'),
+  with_person: Verdict.describe('The same with a person: what the new call waits for in `needs`.'),
+});
+
 export const Reachability = z
   .strictObject({
     server: z.strictObject({ id: z.string(), name: z.string() }),
@@ -55,5 +66,15 @@ export const Reachability = z
       }),
     ),
     ms: z.number().describe('How long the analysis took.'),
+    change: z
+      .strictObject({
+        newly_reachable: z
+          .array(NewlyReachable)
+          .describe('Each principal a call of whose goes through after the change and did not before (others: none).'),
+        asked: z.number().int().describe('The principals asked about (of the rules before and after).'),
+        ms: z.number().describe('How long the change’s analysis took.'),
+      })
+      .optional()
+      .describe('With a `change` in the request: what it newly lets through, for any arguments and session.'),
   })
   .meta({ id: 'Reachability' });

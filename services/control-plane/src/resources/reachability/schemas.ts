@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WorkspaceFileBody } from '../workspace-files/schemas.ts';
 
 const Name = z.string().min(1).max(200);
 
@@ -17,6 +18,19 @@ export const ReachabilityBody = z
       .refine((p) => Object.keys(p).length === 1, 'name exactly one of api_key, external_user, external_group')
       .optional()
       .describe('Whom to ask about (default: every key, person and group member the access policies name).'),
+    change: z
+      .strictObject({
+        files: z
+          .array(WorkspaceFileBody)
+          .min(1)
+          .max(1000)
+          .describe(
+            'The proposed change as workspace files, as `POST /governance/backtest` takes them (`access-policies/`, ' +
+              '`mcp-servers/`: their `confirmTools` and `approvalTools`; the other kinds change nothing here).',
+          ),
+      })
+      .optional()
+      .describe('A proposed change: the answer adds what it lets through that the rules now refuse (`change`).'),
   })
   .meta({ id: 'ReachabilityRequest' });
 export type ReachabilityBody = z.output<typeof ReachabilityBody>;

@@ -52,6 +52,11 @@ const ServerSpec = z.strictObject({
   /** NORMAL servers: `run_code` beside the tools (code mode). */
   codeMode: z.boolean().default(false),
   config: z.record(z.string(), z.unknown()).nullable().default(null),
+  /**
+   * Its settings of portable rules (ADR 0101), by rule name, each checked by its rule's schema when applied (and by a
+   * backtest of the file); absent: the server's stay as they are.
+   */
+  ruleSettings: z.record(z.string(), z.unknown()).optional(),
   externalMcpServers: z.array(ExternalRef).default([]),
   externalMcpConfigs: z.array(InlineExternal).default([]),
 });
@@ -65,6 +70,12 @@ function inlineConfigs(stored: unknown, marker: Marker | undefined, server: stri
     headers: references(marker, `externalMcpConfigs/${c.name}/headers`, c.headerNames ?? [], `${server}_${c.name}`),
   }));
 }
+
+/** A server's `ruleSettings` as its file holds them: absent when it sets none. */
+const ruleSettingsOf = (stored: unknown) =>
+  stored !== null && typeof stored === 'object' && Object.keys(stored).length > 0
+    ? { ruleSettings: stored as Record<string, unknown> }
+    : {};
 
 const approvalFields = new Set(['approvalTools', 'approvalRule']);
 
@@ -90,6 +101,7 @@ function serverBody(c: Change, ctx: StepContext, part: ServerPart): Record<strin
     perRequestAuth: s.perRequestAuth,
     codeMode: s.codeMode,
     config: s.config ?? undefined,
+    ruleSettings: s.ruleSettings,
     externalMcpServers: s.externalMcpServers,
     externalMcpConfigs: inlineConfigsOf(s).map((c) => ({ ...c, headers: resolved(c.headers, ctx) })),
   };
@@ -153,6 +165,7 @@ export const serverFiles: WorkspaceFileKind = {
       perRequestAuth: r.perRequestAuth,
       codeMode: r.codeMode,
       config: (r.config as Record<string, unknown> | null) ?? null,
+      ...ruleSettingsOf(r.ruleSettings),
       externalMcpServers: r.externalServers.map((e) => ({ name: e.externalServer.name, tools: e.tools })),
       externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marker, r.name),
     }));

@@ -8,6 +8,9 @@ import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { exposedTools } from '../quotas/handlers.ts';
 import { MAX_TASK_GRANT_SECONDS, type CreateTaskGrantBody } from './schemas.ts';
+import { wideningProblems } from './sub-grants.ts';
+
+type Bound = { name: string; condition: string };
 
 function present(row: TaskGrantRow) {
   return {
@@ -15,12 +18,13 @@ function present(row: TaskGrantRow) {
     purpose: row.purpose,
     person: row.person,
     tools: row.tools,
-    bounds: row.bounds as { name: string; condition: string }[],
+    bounds: row.bounds as Bound[],
     calls: row.calls,
     expiresAt: row.expiresAt.toISOString(),
     offGrant: row.offGrant as 'hold' | 'refuse',
     mode: row.mode as 'enforced' | 'log_only',
     revokedAt: row.revokedAt?.toISOString() ?? null,
+    parent: row.parentId,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -59,21 +63,35 @@ async function grantProblems(db: Db, workspaceId: string, body: CreateTaskGrantB
   return problems;
 }
 
-/** `POST /task_grants`: a grant, published to every edge with the workspace's access (ADR 0108). */
+/** A sub-grant's parent (ADR 0113) and what the sub-grant would widen of it; an unknown parent is the problem. */
+async function parentOf(db: Db, workspaceId: string, body: CreateTaskGrantBody) {
+  if (body.parent === undefined) return { parent: undefined, problems: [] };
+  const parent = await db.taskGrant.findFirst({ where: { workspaceId, id: body.parent } });
+  if (!parent) return { parent, problems: [{ path: '/parent', message: `no task grant ${body.parent} here` }] };
+  return { parent, problems: wideningProblems(parent, body) };
+}
+
+/**
+ * `POST /task_grants`: a grant, published to every edge with the workspace's access (ADR 0108). A sub-grant keeps its
+ * parent's bounds before its own (ADR 0113): a call is held to both, so its own can never widen the parent's.
+ */
 export async function createTaskGrant(
   { db, publisher }: ControlPlaneDeps,
   { body, caller }: Input<CreateTaskGrantBody>,
 ) {
   const { workspaceId } = caller;
-  const problems = await grantProblems(db, workspaceId, body);
+  const { parent, problems: widening } = await parentOf(db, workspaceId, body);
+  const problems = [...(await grantProblems(db, workspaceId, body)), ...widening];
   if (problems.length > 0) throw new ValidationError('the task grant is invalid', problems);
+  const own = body.bounds.map((b) => ({ name: b.name ?? b.condition, condition: b.condition }));
   const row = await db.taskGrant.create({
     data: {
       workspaceId,
+      ...(parent ? { parentId: parent.id } : {}),
       purpose: body.purpose,
       person: body.person,
       tools: [...new Set(body.tools)],
-      bounds: body.bounds.map((b) => ({ name: b.name ?? b.condition, condition: b.condition })),
+      bounds: [...((parent?.bounds as Bound[] | undefined) ?? []), ...own],
       calls: body.calls,
       expiresAt: new Date(body.expiresAt),
       offGrant: body.offGrant,
@@ -97,12 +115,35 @@ export async function getTaskGrant({ db }: ControlPlaneDeps, { params, caller }:
   return present(await byId(db, caller.workspaceId, params.id!));
 }
 
-/** `POST /task_grants/{id}/revoke`: every call of its tokens is off-grant from now on, on every edge. */
+/** The ids of every grant derived from `id`, at any depth (ADR 0113). */
+async function derivedFrom(db: Db, workspaceId: string, id: string): Promise<string[]> {
+  const found: string[] = [];
+  for (let frontier = [id]; frontier.length > 0;) {
+    const children = await db.taskGrant.findMany({
+      where: { workspaceId, parentId: { in: frontier } },
+      select: { id: true },
+    });
+    frontier = children.map((c) => c.id).filter((c) => !found.includes(c));
+    found.push(...frontier);
+  }
+  return found;
+}
+
+/**
+ * `POST /task_grants/{id}/revoke`: every call of its tokens is off-grant from now on, on every edge; so are the calls
+ * of every grant derived from it, revoked with it (ADR 0113).
+ */
 export async function revokeTaskGrant({ db, publisher }: ControlPlaneDeps, { params, caller }: Input) {
   const row = await byId(db, caller.workspaceId, params.id!);
   const revoked = row.revokedAt
     ? row
     : await db.taskGrant.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+  const derived = await derivedFrom(db, caller.workspaceId, row.id);
+  if (derived.length > 0)
+    await db.taskGrant.updateMany({
+      where: { id: { in: derived }, revokedAt: null },
+      data: { revokedAt: revoked.revokedAt },
+    });
   await publishWorkspaceAccess(db, publisher, caller.workspaceId);
   return present(revoked);
 }

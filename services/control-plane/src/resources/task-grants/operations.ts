@@ -8,10 +8,13 @@ import { CreateTaskGrantBody, TaskGrantParams } from './schemas.ts';
 const TaskGrant = z
   .strictObject({
     id: z.uuid(),
+    parent: z.uuid().nullable().describe('The grant it derives from (a sub-grant), if any.'),
     purpose: z.string(),
     person: z.string(),
     tools: z.array(z.string()),
-    bounds: z.array(z.strictObject({ name: z.string(), condition: z.string() })),
+    bounds: z
+      .array(z.strictObject({ name: z.string(), condition: z.string() }))
+      .describe('Every bound a call is held to: a sub-grant’s parent’s first, then its own.'),
     calls: z.number().int(),
     expiresAt: z.iso.datetime(),
     offGrant: z.enum(['hold', 'refuse']),
@@ -45,8 +48,11 @@ export const taskGrantsOperations: Operation[] = [
       'The tools the task may call, bounds on their arguments (CEL conditions over `args`, each compiled here), a ' +
       'budget of calls, an expiry and the person it acts for; what an off-grant call gets (`hold` for that ' +
       'person’s approval, or `refuse`). 422 lists every problem (an unknown person or tool, a bound that does not ' +
-      'compile or reads the session, an expiry past or more than 30 days ahead). Redeem it at an edge’s ' +
-      '`/oauth/token-exchange` with `grant` in the `toolplane_delegation` entry.',
+      'compile or reads the session, an expiry past or more than 30 days ahead). With `parent`, a sub-grant ' +
+      '(ADR 0113): the same person, tools among the parent’s, no more calls, no later expiry, no `hold` or ' +
+      '`log_only` where the parent refuses or is enforced (422 names each widening field); held to the parent’s ' +
+      'bounds and then its own. Redeem it at an edge’s `/oauth/token-exchange` with `grant` in the ' +
+      '`toolplane_delegation` entry (from a token of its parent, for a sub-agent).',
     body: CreateTaskGrantBody.meta({ id: 'CreateTaskGrantBody' }),
     problems: [400, 403, 413, 415, 422],
     handler: handlers.createTaskGrant,
@@ -63,7 +69,7 @@ export const taskGrantsOperations: Operation[] = [
     summary: 'Revoke a task grant',
     description:
       'Every later call of a token redeemed from it is refused, on every edge; no new token is redeemed from it. ' +
-      'Revoking a revoked grant changes nothing.',
+      'Every grant derived from it is revoked with it. Revoking a revoked grant changes nothing.',
     responses: { 200: json('The task grant as revoked.', TaskGrant), ...problems(403, 404) },
     params: TaskGrantParams,
     handler: handlers.revokeTaskGrant,

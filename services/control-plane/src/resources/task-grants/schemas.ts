@@ -18,6 +18,12 @@ const Bound = z.strictObject({
 });
 
 export const CreateTaskGrantBody = z.strictObject({
+  parent: z
+    .uuid()
+    .optional()
+    .describe(
+      'The grant this one derives from (a sub-grant, ADR 0113): it can only narrow it, and is held to its bounds too.',
+    ),
   purpose: z.string().min(1).max(2000).describe('What the task is for, in words (shown to the person it acts for).'),
   person: z.string().min(1).max(200).describe('The external user it acts for: who approves the calls it holds.'),
   tools: z.array(z.string().min(1).max(200)).min(1).max(500).describe('The tools it covers, by name.'),

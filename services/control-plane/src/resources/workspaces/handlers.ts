@@ -1,6 +1,6 @@
 import { AuthError, ValidationError } from '@toolplane/errors';
 import { credentialName, type Caller } from '../../http/auth.ts';
-import { accessOf, areaNames, type Area, type AreaAccess } from '../../http/roles.ts';
+import { accessOf, areaNames, keyAccessOf, type Area, type AreaAccess } from '../../http/roles.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import { createApiKey } from '../api-keys/keys.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -33,10 +33,10 @@ export async function listWorkspaces({ db }: ControlPlaneDeps, { caller }: Input
   return { data: rows.map(present) };
 }
 
-/** Who calls, for `GET /workspaces/current`: a person's roles and what they reach by area; a key reaches every area. */
+/** Who calls, for `GET /workspaces/current`: a person's roles and what they reach by area, a key's by its scopes. */
 function you(caller: Caller) {
   const access = Object.fromEntries(
-    areaNames.map((a) => [a, caller.roles ? accessOf(caller.roles, a) : 'write']),
+    areaNames.map((a) => [a, caller.roles ? accessOf(caller.roles, a) : keyAccessOf(caller.scopes, a)]),
   ) as Record<Area, AreaAccess>;
   return {
     kind: caller.keyId === undefined ? ('person' as const) : ('api_key' as const),

@@ -35,7 +35,7 @@ export const CurrentWorkspace = Workspace.extend({
       .describe('A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key.'),
     access: z
       .record(z.enum(areaNames), z.enum(['none', 'read', 'write']))
-      .describe('What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).'),
+      .describe('What the caller’s roles reach in each area (an API key: what its scopes reach).'),
   }),
 })
   .strict()

@@ -19,11 +19,13 @@ export const workspacesOperations: Operation[] = [
     handler: handlers.listWorkspaces,
   }),
   get('/workspaces/current', 'getCurrentWorkspace', {
+    // Any of the management API's scopes: a key that only approves or only audits learns what it may open too.
+    'x-scope': 'any',
     tags,
     summary: 'Get the caller’s workspace, and who the caller is there',
     description:
       'With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in each area ' +
-      'of the API (what the dashboard shows); every role may call it.',
+      'of the API (what the dashboard shows); every role and every scope of the management API may call it.',
     responses: { 200: json('The workspace.', CurrentWorkspace), ...problems(403) },
     handler: handlers.currentWorkspace,
   }),
