@@ -78,7 +78,7 @@ export interface paths {
     delete: operations['revokeApiKey'];
     options?: never;
     head?: never;
-    /** Rename a key, or limit it to servers (null lifts the limit) */
+    /** Rename a key, limit it to servers (null lifts the limit), or switch it to the staging twin */
     patch: operations['updateApiKey'];
     trace?: never;
   };
@@ -2358,6 +2358,8 @@ export interface components {
       scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
       /** @description The servers the key is limited to; null: every server. */
       serverIds: string[] | null;
+      /** @description Every call made with the key is answered by the staging twin, on every server (ADR 0112). */
+      twin: boolean;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -2410,6 +2412,8 @@ export interface components {
       scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
       /** @description The servers the key is limited to; null: every server. */
       serverIds: string[] | null;
+      /** @description Every call made with the key is answered by the staging twin, on every server (ADR 0112). */
+      twin: boolean;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -2420,6 +2424,7 @@ export interface components {
     UpdateApiKeyBody: {
       name?: string;
       serverIds?: string[] | null;
+      twin?: boolean;
     };
     RoleMapping: {
       /** @description false: the workspace maps no roles, and everyone the issuer signs in to it is an admin. */
@@ -4208,6 +4213,12 @@ export interface components {
        */
       perRequestAuth: boolean;
       /**
+       * @description The staging twin (ADR 0112): `on`, every call is answered by the twin, nothing reaches an
+       * upstream; `recording`, calls go to production and their clean results are kept for the twin; `off` by default.
+       * @enum {string}
+       */
+      twin: 'off' | 'recording' | 'on';
+      /**
        * @description Code mode (NORMAL servers): `tools/list` adds `run_code`, which runs a JavaScript program calling
        * the server’s tools, each call governed as a direct one. A SMART server always lists `run_code`.
        */
@@ -4396,6 +4407,12 @@ export interface components {
        */
       perRequestAuth: boolean;
       /**
+       * @description The staging twin (ADR 0112): `on`, every call is answered by the twin, nothing reaches an
+       * upstream; `recording`, calls go to production and their clean results are kept for the twin; `off` by default.
+       * @enum {string}
+       */
+      twin: 'off' | 'recording' | 'on';
+      /**
        * @description Code mode (NORMAL servers): `tools/list` adds `run_code`, which runs a JavaScript program calling
        * the server’s tools, each call governed as a direct one. A SMART server always lists `run_code`.
        */
@@ -4463,6 +4480,12 @@ export interface components {
       isPublic?: boolean;
       perRequestAuth?: boolean;
       codeMode?: boolean;
+      /**
+       * @description The staging twin (ADR 0112): `on`, every call is answered by the twin (no upstream is reached);
+       * `recording`, calls go to production and their clean results are kept for the twin; `off`.
+       * @enum {string}
+       */
+      twin?: 'off' | 'recording' | 'on';
     };
     McpServerConfig: {
       /** Format: uuid */
@@ -5281,6 +5304,8 @@ export interface components {
       message: string | null;
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
+      /** @description A call the staging twin answered (ADR 0112): nothing reached the upstream. */
+      twin: boolean;
       /**
        * @description What the call’s guardrails found in its result and, at the edge, in its arguments (`on:
        * "arguments"`: a call they refused, or one that went on redacted, flagged or in log-only mode): guardrail,
@@ -5369,6 +5394,8 @@ export interface components {
       message: string | null;
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
+      /** @description A call the staging twin answered (ADR 0112): nothing reached the upstream. */
+      twin: boolean;
       /**
        * @description What the call’s guardrails found in its result and, at the edge, in its arguments (`on:
        * "arguments"`: a call they refused, or one that went on redacted, flagged or in log-only mode): guardrail,
@@ -22106,6 +22133,8 @@ export interface operations {
          * log-only guardrail (`would_redact`, `would_block`, `would_flag`).
          */
         guardrail_action?: 'redact' | 'block' | 'flag' | 'would_redact' | 'would_block' | 'would_flag' | 'would_*';
+        /** @description `true`: the calls the staging twin answered (ADR 0112); otherwise, by default, production’s. */
+        twin?: 'true' | 'false';
         /** @description Records started at or after this time (inclusive). */
         from?: string;
         /** @description Records started before this time (exclusive). */

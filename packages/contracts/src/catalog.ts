@@ -374,6 +374,11 @@ export const Catalog = z.object({
    * when saved; the edge and the workers parse them again): absent, none.
    */
   ruleSettings: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The staging twin (ADR 0112): `on`, every call is answered by the twin; `recording`, calls go to production and
+   * their clean results are kept for the twin. Absent: off.
+   */
+  twin: z.enum(['recording', 'on']).optional(),
 });
 export type Catalog = z.infer<typeof Catalog>;
 
@@ -395,6 +400,8 @@ export const ApiKeyRecord = z.object({
   revoked: z.boolean().default(false),
   /** The only servers this key may reach; absent = every server of its workspace. */
   serverIds: z.array(z.string()).optional(),
+  /** Every call made with this key is answered by the staging twin, on every server (ADR 0112). */
+  twin: z.boolean().optional(),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;
 

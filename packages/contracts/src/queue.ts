@@ -102,6 +102,21 @@ function publishedStateKeys(prefix: string) {
 }
 
 /** What one call passes through: the record streams, its execution lease, cancellations, tasks and replies. */
+/**
+ * The staging twin's keys (ADR 0112), under `<prefix>:twin`: its state (a hash per workspace and server) and its
+ * recordings (a list per workspace, server and tool), each workspace's in one hash slot. Its quota counters are the
+ * quotas' keys under the same prefix (`quotaCounterKey(twinKeys(prefix).prefix, …)`).
+ */
+export function twinKeys(prefix: string) {
+  const twin = `${prefix}:twin`;
+  return {
+    prefix: twin,
+    state: (workspaceId: string, serverId: string) => `${twin}:state:{t:${workspaceId}}:${serverId}`,
+    recordings: (workspaceId: string, serverId: string, tool: string) =>
+      `${twin}:rec:{t:${workspaceId}}:${serverId}:${tool}`,
+  };
+}
+
 function callKeys(prefix: string) {
   return {
     /** Stream: execution records from workers (and edges) to the control plane. */
@@ -242,6 +257,11 @@ export const Principal = z.object({
    * each client's session apart (ADR 0078 amended, ADR 0080).
    */
   client: ClientDigest.optional(),
+  /**
+   * The caller calls the staging twin (ADR 0112): its key is in twin mode, or the server is. Every rule runs as in
+   * production; the worker answers instead of the upstream, its record is marked twin, its quotas are the twin's.
+   */
+  twin: z.literal(true).optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
@@ -262,6 +282,7 @@ export function recordCaller(p: Principal): ExecutionRecord['caller'] {
     ...(p.actingVia ? { actingVia: p.actingVia } : {}),
     ...(p.delegation ? { delegation: p.delegation } : {}),
     ...(p.client ? { client: p.client } : {}),
+    ...(p.twin ? { twin: true as const } : {}),
   };
 }
 
@@ -421,6 +442,12 @@ const jobFields = {
    * the stored credentials and keeps it nowhere (docs/security.md, "Per-request credentials").
    */
   upstreamAuthorization: z.string().optional(),
+  /**
+   * The staging twin (ADR 0112): `answer`, the worker answers instead of the upstream and opens no connection (the
+   * principal's `twin` says the same; either makes a twin job); `record`, a production call of a server in twin mode
+   * `recording`, whose clean result the worker keeps for the twin.
+   */
+  twin: z.enum(['answer', 'record']).optional(),
   /**
    * External MCP tools only, 2026-07-28 multi-round-trip (SEP-2322): the caller's retry of a call that
    * returned `input_required` (its `inputResponses` and the echoed opaque `requestState`), and the
@@ -1108,6 +1135,8 @@ export const ExecutionRecordV1 = z.object({
     delegation: Principal.shape.delegation,
     /** An anonymous caller's own client, as its session is keyed (`Principal.client`); read by the backtest only. */
     client: Principal.shape.client,
+    /** A call the staging twin answered (ADR 0112): kept apart from production's in every view. */
+    twin: Principal.shape.twin,
   }),
   startedAt: z.string(),
   durationMs: z.number(),

@@ -5,6 +5,7 @@ import {
   quotaCounterKey,
   quotaPeriod,
   quotaTakesTool,
+  twinKeys,
   type QuotaCaller,
   type QuotaPeriod,
   type QuotaRule,
@@ -180,6 +181,12 @@ function sha1(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
+/** When a charge is made, and whether it is a staging twin's. */
+interface ChargeAt {
+  now: number;
+  twin: boolean;
+}
+
 /** Checks and charges quotas in Redis, shared by every edge and worker. */
 export class QuotaMeter {
   private readonly periods = new Periods();
@@ -196,18 +203,21 @@ export class QuotaMeter {
     this.inFlightTtlSeconds = inFlightTtlSeconds;
   }
 
-  private counters(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number, now: number): Counter[] {
+  private counters(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number, at: ChargeAt): Counter[] {
+    const { now, twin } = at;
+    // The staging twin's calls count in counters of their own (ADR 0112): `<prefix>:twin:quota:…`.
+    const prefix = twin ? twinKeys(this.prefix).prefix : this.prefix;
     return rules.map((rule) => {
       const per = perValue(rule, quotas.caller);
       if (rule.counts === 'in_flight' || !rule.window) {
-        const key = quotaCounterKey(this.prefix, quotas.workspaceId, { quotaId: rule.id, period: 'now', per });
+        const key = quotaCounterKey(prefix, quotas.workspaceId, { quotaId: rule.id, period: 'now', per });
         const ttlSeconds = this.inFlightTtlSeconds;
         return { rule, key, alertKey: undefined, period: 'now', amount: 1, ttlSeconds, resetsAt: undefined };
       }
       const period = this.periods.of(rule.window, rule.timeZone ?? 'UTC', now);
       const counter = { quotaId: rule.id, period: period.id, per };
-      const key = quotaCounterKey(this.prefix, quotas.workspaceId, counter);
-      const alertKey = quotaAlertKey(this.prefix, quotas.workspaceId, counter);
+      const key = quotaCounterKey(prefix, quotas.workspaceId, counter);
+      const alertKey = quotaAlertKey(prefix, quotas.workspaceId, counter);
       const amount = rule.counts === 'cost' ? cost : 1;
       // The counter outlives its window by a minute: a usage read at the edge of a window still finds it.
       const ttlSeconds = Math.ceil((period.endsAt - now) / 1000) + 60;
@@ -215,10 +225,13 @@ export class QuotaMeter {
     });
   }
 
-  /** One script for all of a call's quotas: refused (nothing charged), or charged. Redis errors are thrown. */
-  async charge(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number): Promise<ChargeOutcome> {
+  /**
+   * One script for all of a call's quotas: refused (nothing charged), or charged. Redis errors are thrown. `twin`: a
+   * staging twin's call, charged to the twin's counters (ADR 0112).
+   */
+  async charge(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number, twin = false): Promise<ChargeOutcome> {
     const now = Date.now();
-    const counters = this.counters(quotas, rules, cost, now);
+    const counters = this.counters(quotas, rules, cost, { now, twin });
     const args = counters.flatMap((c) => [
       c.rule.limit,
       c.amount,

@@ -2,6 +2,7 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { receiptSigner } from './call-receipts.ts';
 import { recordArgumentsSealer } from './record-arguments.ts';
+import { TwinStore } from './twin/store.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
@@ -302,6 +303,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
     // What results bring into their callers' sessions, in the main Redis with the quotas (ADR 0078).
     sessions: redisSessionStore(redis, env.REDIS_PREFIX),
+    // The staging twin's state and recordings (ADR 0112).
+    twin: new TwinStore(redis, env.REDIS_PREFIX),
     // What the steps' rules decided, for the audit trail (a log-only rule's would-be refusal, a quota's alerts).
     audit: core.audit,
     identitySettings: async (serverId: string) => {

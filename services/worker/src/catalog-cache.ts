@@ -33,6 +33,11 @@ export class PlanCache {
     return this.load(serverId, version).then((plans) => plans?.tools.get(tool));
   }
 
+  /** Every tool of one catalog version (the staging twin reads a create's sibling operations, ADR 0112). */
+  async tools(serverId: string, version: number): Promise<CatalogTool[]> {
+    return [...((await this.load(serverId, version))?.tools.values() ?? [])];
+  }
+
   /** The server's name in one catalog version (what access conditions read as `server.name`). */
   async serverName(serverId: string, version: number): Promise<string | undefined> {
     return (await this.load(serverId, version))?.name;

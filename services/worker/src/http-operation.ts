@@ -15,6 +15,7 @@ import {
 } from '@toolplane/telemetry';
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import { checkUrlSync, guardedLookup, outboundRefusal, outboundSettings, redirectHeaders } from './outbound-guard.ts';
+import { assertUpstreamAllowed } from './twin/no-upstream.ts';
 
 export interface HttpLimits {
   timeoutMs: number;
@@ -55,7 +56,7 @@ function upstreamClient(): Dispatcher {
       connect: { lookup: guardedLookup() as unknown as LookupFunction, timeout: connectTimeoutMs },
     });
     client = {
-      dispatcher: agent.compose(interceptors.decompress({ skipErrorResponses: false })),
+      dispatcher: agent.compose(interceptors.decompress({ skipErrorResponses: false }), refuseTwinRequests),
       connectTimeoutMs,
       connections: maxConnectionsPerOrigin,
     };
@@ -64,6 +65,12 @@ function upstreamClient(): Dispatcher {
   }
   return client.dispatcher;
 }
+
+/** Refuses a request of a twin job before the agent can open its connection (ADR 0112). */
+const refuseTwinRequests: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+  assertUpstreamAllowed('an HTTP request');
+  return dispatch(opts, handler);
+};
 
 function serialize(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);

@@ -30,6 +30,7 @@ import type { UserTokenKeeper } from './user-tokens.ts';
 import type { WorkspaceAccessReader } from './step-access.ts';
 import type { ArgumentGuardrailsReader } from './step-checks.ts';
 import type { SessionStore } from './session-labels.ts';
+import type { TwinStore } from './twin/store.ts';
 import type { ReceiptSigner } from '@toolplane/receipts';
 
 /**
@@ -107,6 +108,8 @@ export interface ProcessorDeps {
   resultCache?: (key: string, value: string, ttlMs: number) => Promise<unknown>;
   /** Seals a call's arguments into its record for the backtest (ADR 0080; absent: records keep none). */
   sealArguments?: ArgumentSealer;
+  /** The staging twin's state and recordings (ADR 0112; absent: a twin job fails as our fault, nothing is sent). */
+  twin?: TwinStore;
   /** Signs each call's receipt (ADR 0111; absent: RECEIPT_SIGNING_KEY_FILE unset, calls get none). */
   receipts?: ReceiptSigner;
   now?: () => number;

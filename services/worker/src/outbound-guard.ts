@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import got, { type BeforeRedirectHook, type Delays, type OptionsInit } from 'got';
 import { classifyAddress, isMetadataHost, type AddressClass } from '@toolplane/config';
 import ipaddr from 'ipaddr.js';
+import { assertUpstreamAllowed, TwinEgressError, upstreamForbidden } from './twin/no-upstream.ts';
 
 /**
  * The worker's outbound guard (SSRF). By default no upstream request may reach a loopback, private
@@ -148,6 +149,8 @@ const maxPassedHosts = 1024;
  * Throws `OutboundRefusedError`. Host names are checked again at connection time (`guardedLookup`).
  */
 export function checkUrlSync(url: string | URL, policy: OutboundPolicy = active.policy): URL {
+  // A twin job's request never leaves (ADR 0112).
+  assertUpstreamAllowed('a request');
   const u = typeof url === 'string' ? new URL(url) : url;
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new OutboundRefusedError(
@@ -187,6 +190,8 @@ export function guardedLookup(policy?: OutboundPolicy, resolve: Resolver = dns.l
     const cb = (typeof options === 'function' ? options : callback)!;
     const opts: LookupOptions =
       typeof options === 'function' ? {} : typeof options === 'number' ? { family: options } : options;
+    // A twin job's connection is never opened (ADR 0112).
+    if (upstreamForbidden()) return cb(new TwinEgressError('a connection'), opts.all ? [] : '');
     resolve(hostname, { ...opts, all: true }, (err, addresses) => {
       if (err) return cb(err, opts.all ? [] : '');
       const p = policy ?? active.policy;

@@ -47,6 +47,9 @@ import {
 import { runMcpTool, runRequest } from './tool-mcp.ts';
 import { runWorkflow } from './tool-workflow.ts';
 import { runHttpTool } from './tool-http.ts';
+import { runTwin } from './twin/answer.ts';
+import { isTwinJob, keepForTwin, twinRequest } from './twin/job.ts';
+import { withoutUpstream } from './twin/no-upstream.ts';
 
 /** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
 export function createToolInvocationProcessor(deps: ProcessorDeps) {
@@ -67,16 +70,19 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         ? (event: ToolInvokeEvent['event']) =>
             notify({ v: 1, invocationId: job.invocationId, event } satisfies ToolInvokeEvent)
         : undefined;
+    // The CONSUMER span continues the edge's enqueue span (the job's traceparent).
+    const go = () =>
+      tracingEnabled()
+        ? withSpan(
+            `process ${queueNames.toolInvocations}`,
+            consumerAttributes(job),
+            (span) => run(deps, { now, job, cancel, delivered, span, emit }),
+            { kind: SpanKind.CONSUMER, parent: extractContext(job) },
+          )
+        : run(deps, { now, job, cancel, delivered, span: noopSpan, emit });
     try {
-      // The CONSUMER span continues the edge's enqueue span (the job's traceparent).
-      if (tracingEnabled())
-        return await withSpan(
-          `process ${queueNames.toolInvocations}`,
-          consumerAttributes(job),
-          (span) => run(deps, { now, job, cancel, delivered, span, emit }),
-          { kind: SpanKind.CONSUMER, parent: extractContext(job) },
-        );
-      return await run(deps, { now, job, cancel, delivered, span: noopSpan, emit });
+      // A twin job runs where no upstream connection can be opened (ADR 0112).
+      return await (isTwinJob(job) ? withoutUpstream(go) : go());
     } finally {
       deps.running.end(job.invocationId);
     }
@@ -123,13 +129,16 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       if (job.rules?.quota) await giveBack(deps, job);
       return answer(job, errorResult('The call expired in the queue before it could run.'));
     }
+    if (job.request && isTwinJob(job)) return twinRequest(job, record);
     if (job.request)
       return await runRequest(deps, { job: { ...job, request: job.request }, cancel, now, remaining, steps, record });
     const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
     if (!entry)
       throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
-    const keyHeader = idempotencyKeyHeader(entry.plan);
-    const resendable = isResendable(entry.plan);
+    const twin = isTwinJob(job);
+    // A twin job sends nothing: safe to run again, no idempotency key (ADR 0112).
+    const keyHeader = twin ? undefined : idempotencyKeyHeader(entry.plan);
+    const resendable = twin || isResendable(entry.plan);
     if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
       throw outcomeUnknownError(job.invocationId, 'not_idempotent');
     // The lease, written and confirmed before the first request of this delivery may leave; none for a call
@@ -150,8 +159,9 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       record,
     };
     const plan = entry.plan;
-    const ran =
-      plan.kind === 'mcp'
+    const ran = twin
+      ? await runTwin(deps, call, entry)
+      : plan.kind === 'mcp'
         ? await runMcpTool(deps, call, plan)
         : plan.kind === 'workflow'
           ? await runWorkflow(deps, call, plan)
@@ -160,8 +170,13 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
     // writes what the result brings into the caller's session first, if the call keeps one (ADR 0078).
     const chain = job.rules?.session ? { job, record, bring: sessionWriter(deps.sessions, sessionCall(call)) } : call;
     const done = 'v' in ran ? ran : answer(job, await resultChain(guardDeps(deps), chain, ran, entry.shape));
-    // The receipt goes after the cache's store: a cached answer is another call's, which has a receipt of its own.
-    return withReceipt(job.rules?.cache ? await cached(deps, job, done, records.clean) : done, records.receipt);
+    if (job.twin === 'record' && done.ok) keepForTwin(deps, job, done.result);
+    // A twin answer is never cached for production (ADR 0112). The receipt goes after the cache's store: a cached
+    // answer is another call's, which has a receipt of its own.
+    return withReceipt(
+      job.rules?.cache && !twin ? await cached(deps, job, done, records.clean) : done,
+      records.receipt,
+    );
   } catch (err) {
     // A session not updated recorded the call's failure itself (with the result's findings).
     return failed(deps, job, err, err instanceof SessionNotUpdated ? recordedAlready : record);

@@ -237,6 +237,8 @@ const serverChanges: Record<keyof typeof serverFields, () => unknown> = {
   externalMcpConfigs: () => [],
   externalMcpServers: () => [],
   perRequestAuth: () => true,
+  // The staging twin (ADR 0112).
+  twin: () => 'on',
   isPublic: () => true,
   codeMode: () => true,
   confirmTools: () => [],

@@ -132,6 +132,8 @@ export type ServerRow = {
   perRequestAuth?: boolean;
   /** NORMAL servers: `run_code` beside the tools (ADR 0068); absent in rows read before the column existed. */
   codeMode?: boolean;
+  /** The staging twin (ADR 0112): off, recording or on; absent in rows read before the column existed. */
+  twin?: string;
   externalMcpConfigs: unknown;
   bindingWarnings?: string[];
   reservedToolNames?: string[];
@@ -371,6 +373,7 @@ async function compileOwnTools(
     mode: server.mode,
     ...(server.perRequestAuth ? { perRequestAuth: true } : {}),
     ...(server.codeMode && server.mode === 'NORMAL' ? { codeMode: true } : {}),
+    ...(server.twin === 'on' || server.twin === 'recording' ? { twin: server.twin } : {}),
     ...(server.bindingWarnings && server.bindingWarnings.length > 0 ? { warnings: [...server.bindingWarnings] } : {}),
   };
   if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId, reserved) };

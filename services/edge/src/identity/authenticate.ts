@@ -136,6 +136,8 @@ interface Credentialed {
   readonly claims?: Readonly<Record<string, unknown>> | undefined;
   /** A narrowed token's caller: the key it was narrowed from is `keyId`. */
   readonly delegation?: CallDelegation | undefined;
+  /** The key is in twin mode (ADR 0112): its calls go to the staging twin on every server. */
+  readonly twin?: boolean | undefined;
 }
 
 /** The external user a request acts as (`x-username`, or a token's user claim). */
@@ -372,6 +374,7 @@ async function keyCaller(
     identity: { keyId: record.keyId, keyServerIds: record.serverIds },
     loaded,
     credential: { kind: 'key', keyHash },
+    ...(record.twin ? { twin: true } : {}),
   };
 }
 
@@ -518,6 +521,8 @@ function principalOf(c: Credentialed, acting: ActingAs | undefined, actingVia: s
   }
   // The person an ID-JAG named acts as themself: through which IdP is what the records keep.
   if (actingVia) principal.actingVia = actingVia === 'token-user' && c.idp ? `id-jag:${c.idp}` : actingVia;
+  // The staging twin (ADR 0112): the key's setting, or the server's.
+  if (c.twin || c.loaded.catalog.twin === 'on') principal.twin = true;
   if (c.delegation) {
     const { token, actors } = c.delegation;
     principal.delegation = {

@@ -13,7 +13,9 @@ export const cacheStage: Stage = {
   async run(s) {
     const { deps, call, tool, invocationId } = s;
     const ownCredential = tool.rules.upstreamCredential && call.request.upstreamAuthorization !== undefined;
-    if (!deps.resultCache || s.governed || call.task || call.multiRound || ownCredential) return undefined;
+    // A twin call neither reads nor writes production's cache (ADR 0112).
+    if (!deps.resultCache || s.governed || call.task || call.multiRound || ownCredential || call.principal.twin)
+      return undefined;
     const cache = tool.rules.cache!;
     const { catalog } = call.loaded;
     const facts = {

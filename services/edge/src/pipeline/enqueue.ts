@@ -101,6 +101,12 @@ export async function jobOf(s: CallState, deadlineAt: number): Promise<ToolInvok
     ...(call.relay ? { relay: call.relay } : {}),
     ...(s.read ? { request: s.read } : { serializedResult: true as const }),
     ...(call.task ? { task: { id: call.task.id } } : {}),
+    // The staging twin (ADR 0112): the worker answers a twin caller's call; keeps a recording server's results.
+    ...(principal.twin
+      ? { twin: 'answer' as const }
+      : loaded.catalog.twin === 'recording'
+        ? { twin: 'record' as const }
+        : {}),
     ...(Object.keys(s.rules).length > 0 ? { rules: s.rules } : {}),
   };
 }

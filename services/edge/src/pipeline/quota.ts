@@ -36,7 +36,8 @@ async function chargeQuotas(s: CallState, callerQuotas: CallQuotas): Promise<Ver
   if (rules.length === 0) return undefined;
   let outcome;
   try {
-    outcome = await quotas.meter.charge(callerQuotas, rules, tool.rules.cost ?? 1);
+    // A twin call counts in the twin's own counters (ADR 0112).
+    outcome = await quotas.meter.charge(callerQuotas, rules, tool.rules.cost ?? 1, call.principal.twin === true);
   } catch (err) {
     deps.log.warn({ tool: tool.def.name, err: String(err) }, 'quotas could not be checked');
     if (quotas.failOpen) return undefined;

@@ -20,6 +20,7 @@ function present(row: KeyRow, lastUsed?: number) {
     prefix: row.prefix,
     scopes: row.scopes,
     serverIds: row.serverIds.length > 0 ? row.serverIds : null,
+    twin: row.twin ?? false,
     createdAt: row.createdAt,
     lastUsedAt,
     revokedAt: row.revokedAt,
@@ -124,6 +125,7 @@ export async function updateApiKey(
       data: {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
+        ...(body.twin !== undefined ? { twin: body.twin } : {}),
       },
     }),
   );

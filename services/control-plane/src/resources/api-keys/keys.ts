@@ -17,13 +17,17 @@ export type KeyRow = {
   hash: string;
   scopes: string[];
   serverIds: string[];
+  /** Absent in rows read before the column existed. */
+  twin?: boolean;
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
 };
 
 /** What the edge reads from Redis for a key (hash → record); a rename publishes it again (`changeApiKey`). */
-function apiKeyRecord(row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
+function apiKeyRecord(
+  row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes' | 'serverIds' | 'twin'>,
+): ApiKeyRecord {
   return {
     keyId: row.id,
     name: row.name,
@@ -31,6 +35,7 @@ function apiKeyRecord(row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes'
     scopes: row.scopes,
     revoked: false,
     ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}),
+    ...(row.twin ? { twin: true } : {}),
   };
 }
 

@@ -11,6 +11,9 @@ export const ApiKey = z
     prefix: z.string().describe('The first 10 characters of the key, to recognise it.'),
     scopes: z.array(z.enum(apiKeyScopes)),
     serverIds: z.array(z.string()).nullable().describe('The servers the key is limited to; null: every server.'),
+    twin: z
+      .boolean()
+      .describe('Every call made with the key is answered by the staging twin, on every server (ADR 0112).'),
     createdAt: timestamp,
     lastUsedAt: timestamp.nullable(),
     revokedAt: timestamp.nullable(),

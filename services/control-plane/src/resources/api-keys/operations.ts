@@ -39,7 +39,7 @@ export const apiKeysOperations: Operation[] = fourEyes(
     }),
     rows.get({ summary: 'Get an API key', handler: handlers.getApiKey }),
     rows.update({
-      summary: 'Rename a key, or limit it to servers (null lifts the limit)',
+      summary: 'Rename a key, limit it to servers (null lifts the limit), or switch it to the staging twin',
       body: UpdateApiKeyBody.meta({ id: 'UpdateApiKeyBody' }),
       handler: handlers.updateApiKey,
     }),

@@ -17,5 +17,7 @@ export const UpdateApiKeyBody = z.strictObject({
   name: humanName(100).optional(),
   /** null lifts the restriction. */
   serverIds: ServerIds.nullable().optional(),
+  /** The staging twin (ADR 0112): every call made with the key is answered by the twin, on every server. */
+  twin: z.boolean().optional(),
 });
 export type UpdateApiKeyBody = z.output<typeof UpdateApiKeyBody>;

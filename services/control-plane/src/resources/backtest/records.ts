@@ -178,7 +178,7 @@ export async function recordSource(
            CASE WHEN jsonb_typeof(steps) = 'object' THEN steps->'caller'->>'client' END AS client,
            started_at, outcome, error_code, sealed_arguments
          FROM execution_records
-         WHERE workspace_id = $1::uuid AND started_at >= $2::timestamp AND started_at < $3::timestamp
+         WHERE workspace_id = $1::uuid AND started_at >= $2::timestamp AND started_at < $3::timestamp AND NOT twin
            AND (started_at, id) > ($4::timestamp, $5::uuid)
          ORDER BY started_at, id LIMIT $6`,
         workspaceId,

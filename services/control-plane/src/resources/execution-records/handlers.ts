@@ -39,6 +39,8 @@ export async function listExecutionRecords(
 ) {
   const where = {
     workspaceId: caller.workspaceId,
+    // Production's records unless the staging twin's are asked for (ADR 0112).
+    twin: q.twin === 'true',
     ...(q.server_id ? { serverId: q.server_id } : {}),
     ...(q.tool ? { tool: q.tool } : {}),
     ...(q.parent_invocation_id ? { parentInvocationId: q.parent_invocation_id } : {}),

@@ -43,6 +43,7 @@ export const ExecutionRecordSummary = z
     error_code: z.string().nullable(),
     message: z.string().nullable(),
     trace_id: z.string().nullable().describe('OpenTelemetry trace id; null when tracing was off.'),
+    twin: z.boolean().describe('A call the staging twin answered (ADR 0112): nothing reached the upstream.'),
     guardrails: z
       .array(GuardrailFinding.meta({ id: 'GuardrailFinding' }))
       .describe(
@@ -112,6 +113,9 @@ export const ListExecutionRecordsQuery = ListQuery.extend({
   username: ListQuery.shape.username.meta({ description: 'Calls made for this external user.' }),
   parent_invocation_id: ListQuery.shape.parent_invocation_id.meta({
     description: 'The calls a `run_code` program made (code mode): the program’s invocation id (its record’s id).',
+  }),
+  twin: ListQuery.shape.twin.meta({
+    description: '`true`: the calls the staging twin answered (ADR 0112); otherwise, by default, production’s.',
   }),
   guardrail_action: ListQuery.shape.guardrail_action.meta({
     description:

@@ -68,6 +68,8 @@ export type RecordRow = {
   parentInvocationId?: string | null;
   /** The API key's name (looked up; null for a deleted key or a token caller). */
   keyName?: string | null;
+  /** A call the staging twin answered (ADR 0112); absent in rows read before the column. */
+  twin?: boolean;
   /** The call's signed receipt and its salts (ADR 0111; read by `GET /execution_records/{id}` only). */
   receipt?: unknown;
 };
@@ -96,6 +98,7 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     message: r.message,
     /** OpenTelemetry trace id (null when tracing was off): search it in Jaeger. */
     trace_id: traceId,
+    twin: r.twin ?? false,
     // What the result's guardrails found: guardrail, detector, JSON path, action (never the value).
     guardrails,
     // A shaped result's bytes before and after its shape (null: not shaped).

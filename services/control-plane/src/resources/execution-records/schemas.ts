@@ -15,6 +15,8 @@ export const ListQuery = z.object({
   guardrail_action: z
     .enum(['redact', 'block', 'flag', 'would_redact', 'would_block', 'would_flag', 'would_*'])
     .optional(),
+  /** `true`: the staging twin's records (ADR 0112); otherwise production's. */
+  twin: z.enum(['true', 'false']).optional(),
   from: QueryDate.optional(),
   to: QueryDate.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

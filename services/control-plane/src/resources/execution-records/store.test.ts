@@ -80,6 +80,8 @@ function records(workspaceId: string, server: string, startedAt: string): Execut
     },
     { debug: { sessionId: debugSession, request: { headers: { accept: 'application/json' } } } },
     { outcome: 'rejected', errorCode: 'quota_exceeded', steps: [], durationMs: 0 },
+    // A call the staging twin answered (ADR 0112): stored marked, in neither rollup nor usage.
+    { caller: { keyId: 'k-twin', twin: true }, costUnits: 1, steps: [] },
   ];
   return variants.map((v) => ({ ...base, ...v, invocationId: randomUUID() }) as ExecutionRecord);
 }
@@ -91,7 +93,7 @@ async function rowsOf(workspaceId: string) {
   return {
     records: await q(`SELECT catalog_version, tool, key_id, username, started_at, duration_ms, outcome,
       error_code, message, steps, debug, debug_session_id, parent_invocation_id IS NOT NULL AS parent, sealed_arguments,
-      receipt
+      receipt, twin
       FROM execution_records WHERE workspace_id = $1`),
     minutes: await q(`SELECT tool, minute, calls, errors, duration_sum_ms, duration_max_ms, latency_buckets
       FROM execution_stats_minutes WHERE workspace_id = $1`),
@@ -116,6 +118,9 @@ describe('execution records stored as the workers wrote them', () => {
     const [a, b] = [await rowsOf(parsedWs), await rowsOf(rawWs)];
     expect(b.records).toHaveLength(raw.length);
     expect(b).toEqual(a);
+    expect(b.records.filter((r) => r.twin).map((r) => r.key_id)).toEqual(['k-twin']);
+    expect(b.usage.map((u) => u.key_id)).not.toContain('k-twin');
+    expect(b.minutes.reduce((n, m) => n + m.calls + (m.refused ?? 0), 0)).toBe(raw.length - 2);
     // Stored again (a redelivered entry): nothing twice, the rollups unchanged.
     await storeRawExecutionRecords(pool, entries);
     expect(await rowsOf(rawWs)).toEqual(b);

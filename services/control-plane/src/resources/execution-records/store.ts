@@ -21,11 +21,11 @@ const insertSql = (src: string) => `WITH src AS (${src}),
      inserted AS (
        INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
          started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id, parent_invocation_id,
-         sealed_arguments, receipt)
+         sealed_arguments, receipt, twin)
        SELECT id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome,
-         error_code, message, steps, debug, debug_session_id, parent_invocation_id, sealed_arguments, receipt FROM src
+         error_code, message, steps, debug, debug_session_id, parent_invocation_id, sealed_arguments, receipt, twin FROM src
        ON CONFLICT (id) DO NOTHING
-       RETURNING id, workspace_id, server_id, tool, key_id, username, started_at, duration_ms, outcome
+       RETURNING id, workspace_id, server_id, tool, key_id, username, started_at, duration_ms, outcome, twin
      )${usageUpsertSql}${rollupUpsertSql}
      SELECT server_id::text AS server_id, count(*)::int AS n FROM src GROUP BY server_id`;
 
@@ -33,7 +33,7 @@ const insertSql = (src: string) => `WITH src AS (${src}),
 const rowsSql = insertSql(`SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, workspace_id uuid, server_id uuid,
   catalog_version int, tool text, key_id text, username text, started_at timestamp(3), duration_ms float8, outcome text,
   error_code text, message text, steps jsonb, debug jsonb, debug_session_id uuid, cost_units float8,
-  parent_invocation_id uuid, sealed_arguments text, receipt jsonb)`);
+  parent_invocation_id uuid, sealed_arguments text, receipt jsonb, twin boolean)`);
 
 /** `{ key: value }` when `when` holds, else `{}`. */
 const member = (when: string, key: string, value: string) =>
@@ -72,7 +72,8 @@ const rawSql = insertSql(`SELECT CASE WHEN x.v = 1 THEN x."invocationId" END AS 
     x."serverId" AS server_id, x."catalogVersion" AS catalog_version, x.tool, x.caller->>'keyId' AS key_id,
     x.caller->>'username' AS username, x."startedAt" AS started_at, x."durationMs" AS duration_ms, x.outcome, x."errorCode" AS error_code, x.message,
     ${stepsSql} AS steps, x.debug, (x.debug->>'sessionId')::uuid AS debug_session_id, x."costUnits" AS cost_units,
-    x."parentInvocationId" AS parent_invocation_id, x."sealedArguments" AS sealed_arguments, x.receipt
+    x."parentInvocationId" AS parent_invocation_id, x."sealedArguments" AS sealed_arguments, x.receipt,
+    coalesce((x.caller->>'twin')::boolean, false) AS twin
   FROM jsonb_to_recordset($1::jsonb) AS x(v int, "invocationId" uuid, "parentInvocationId" uuid, "workspaceId" uuid,
     "serverId" uuid, "catalogVersion" int, tool text, caller jsonb, "startedAt" timestamp(3), "durationMs" float8,
     outcome text, "errorCode" text, message text, steps jsonb, tree jsonb, "traceId" text, "spanId" text,
@@ -188,6 +189,7 @@ function recordRow(r: ExecutionRecord) {
     parent_invocation_id: r.parentInvocationId ?? null,
     sealed_arguments: r.sealedArguments ?? null,
     receipt: r.receipt ?? null,
+    twin: r.caller.twin === true,
   };
 }
 

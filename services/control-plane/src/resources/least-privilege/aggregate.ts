@@ -31,7 +31,7 @@ const rec = (filter: string) => `WITH rec AS (
     FROM execution_records r
     CROSS JOIN LATERAL (VALUES ('api_key', r.key_id), ('external_user', r.username)) AS p(type, id)
     WHERE r.workspace_id = $1::uuid AND r.started_at >= $2::timestamp AND r.started_at < $3::timestamp
-      AND p.id IS NOT NULL ${filter}
+      AND p.id IS NOT NULL AND NOT r.twin ${filter}
   )`;
 
 const periodParams = (p: Period) => [p.workspaceId, p.from.toISOString(), p.to.toISOString()];

@@ -12,6 +12,8 @@ export const serverFields = {
   externalMcpServers: 'exposure',
   // The caller's own upstream credential instead of the stored one: the upstream checks it; every rule still applies.
   perRequestAuth: 'exposure',
+  // The staging twin (ADR 0112): turning it off sends the server's callers to production.
+  twin: 'exposure',
   // Anonymous callers, whom no access policy names.
   isPublic: 'governing',
   // `run_code`: programs calling the server's tools.

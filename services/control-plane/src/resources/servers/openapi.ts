@@ -67,6 +67,12 @@ const serverShape = {
       'Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of ' +
         'the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.',
     ),
+  twin: z
+    .enum(['off', 'recording', 'on'])
+    .describe(
+      'The staging twin (ADR 0112): `on`, every call is answered by the twin, nothing reaches an upstream; ' +
+        '`recording`, calls go to production and their clean results are kept for the twin; `off` by default.',
+    ),
   codeMode: z
     .boolean()
     .describe(

@@ -49,6 +49,7 @@ export function presentServer(
     isPublic: row.isPublic,
     perRequestAuth: row.perRequestAuth ?? false,
     codeMode: row.codeMode ?? false,
+    twin: (row.twin ?? 'off') as 'off' | 'recording' | 'on',
     config: row.config ?? null,
     catalogVersion: row.catalogVersion,
     fromDescriptor: row.fromDescriptor ?? false,

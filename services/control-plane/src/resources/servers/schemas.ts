@@ -139,6 +139,13 @@ export const UpdateServerBody = CreateServerBody.omit({
     perRequestAuth: z.boolean().optional(),
     codeMode: z.boolean().optional(),
     description: z.string().max(1000).nullable().optional(),
+    twin: z
+      .enum(['off', 'recording', 'on'])
+      .optional()
+      .describe(
+        'The staging twin (ADR 0112): `on`, every call is answered by the twin (no upstream is reached); ' +
+          '`recording`, calls go to production and their clean results are kept for the twin; `off`.',
+      ),
   })
   .strict();
 

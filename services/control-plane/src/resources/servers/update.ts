@@ -147,21 +147,28 @@ async function writeUpdate(tx: Tx, update: ServerUpdate): Promise<Written<string
   };
 }
 
+/** The columns an update stores as its body gives them. */
+const plainFields = [
+  'name',
+  'description',
+  'mode',
+  'selectedTools',
+  'confirmTools',
+  'approvalTools',
+  'connectorInstanceId',
+  'isPublic',
+  'perRequestAuth',
+  'codeMode',
+  'twin',
+] as const;
+
 /** The columns an update sets: those its body names. */
 function updatedFields(body: UpdateServer, external: SealedExternalConfigs | undefined) {
+  const plain = Object.fromEntries(plainFields.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
   return {
-    ...(body.name !== undefined ? { name: body.name } : {}),
-    ...(body.description !== undefined ? { description: body.description } : {}),
-    ...(body.mode !== undefined ? { mode: body.mode } : {}),
-    ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
-    ...(body.confirmTools !== undefined ? { confirmTools: body.confirmTools } : {}),
-    ...(body.approvalTools !== undefined ? { approvalTools: body.approvalTools } : {}),
+    ...(plain as { [K in (typeof plainFields)[number]]?: Exclude<UpdateServer[K], undefined> }),
     ...(body.approvalRule !== undefined ? { approvalRule: body.approvalRule ?? Prisma.DbNull } : {}),
     ...(body.ruleSettings !== undefined ? { ruleSettings: (body.ruleSettings as object | null) ?? Prisma.DbNull } : {}),
-    ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
-    ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
-    ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),
-    ...(body.codeMode !== undefined ? { codeMode: body.codeMode } : {}),
     ...(body.config !== undefined ? { config: body.config as object } : {}),
     ...(external !== undefined ? { externalMcpConfigs: external.stored as object[] } : {}),
   };

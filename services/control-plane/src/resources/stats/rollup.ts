@@ -55,6 +55,7 @@ export const rollupUpsertSql = `,
     SELECT workspace_id, server_id, tool, started_at, outcome, duration_ms, outcome = 'rejected' AS refused,
       width_bucket(duration_ms, ARRAY[${LATENCY_BOUNDS_MS.join(', ')}]::float8[]) AS k
     FROM inserted
+    WHERE NOT twin
   ),
   per_minute AS (${upsert(rollupTables.minute, "date_trunc('minute', started_at)")} RETURNING 1),
   per_ten_minutes AS (${upsert(rollupTables.tenMinutes, "date_bin('10 minutes', started_at, TIMESTAMP '2000-01-01')")} RETURNING 1)`;

@@ -19,7 +19,7 @@ export const usageUpsertSql = `,
       coalesce(i.username, '') AS person, i.started_at::date AS day, c.cost_units
     FROM inserted i
     JOIN (SELECT DISTINCT ON (id) id, cost_units FROM src) c ON c.id = i.id
-    WHERE c.cost_units IS NOT NULL
+    WHERE c.cost_units IS NOT NULL AND NOT i.twin
   ),
   usage_rows AS (
     INSERT INTO usage_days (workspace_id, day, server_id, tool, key_id, person, calls, cost_units)
