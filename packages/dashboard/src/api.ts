@@ -55,3 +55,12 @@ export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (HTTP ${err.status}${err.code ? `, ${err.code}` : ''})`;
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The workspace's connector instances and its first 100 servers (the pages that show what runs on what). */
+export async function instancesAndServers(client: ManagementClient) {
+  const [instances, servers] = await Promise.all([
+    unwrap(client.GET('/connector_instances')),
+    unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
+  ]);
+  return { instances: instances.data, servers: servers.data };
+}

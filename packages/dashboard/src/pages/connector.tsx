@@ -1,5 +1,5 @@
 import type { ManagementClient } from '@toolplane/client';
-import { ApiError, errorMessage, unwrap, type Schemas } from '../api.ts';
+import { ApiError, errorMessage, instancesAndServers, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
@@ -28,16 +28,11 @@ function ConnectorFacts({ connector, instances }: { connector: Connector; instan
 /** `/connectors/{id}`: a connector, its instances and the servers on them; a new version; deletion. */
 export function ConnectorPage({ client, id }: { client: ManagementClient; id: string }) {
   const [loaded, reload] = useLoad(async () => {
-    const [connector, instances, servers] = await Promise.all([
+    const [connector, { instances, servers }] = await Promise.all([
       unwrap(client.GET('/connectors/{id}', { params: { path: { id } } })),
-      unwrap(client.GET('/connector_instances')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
+      instancesAndServers(client),
     ]);
-    return {
-      connector,
-      instances: instances.data.filter((i) => i.connector_id === connector.id),
-      servers: servers.data,
-    };
+    return { connector, instances: instances.filter((i) => i.connector_id === connector.id), servers };
   }, [client, id]);
   return (
     <>

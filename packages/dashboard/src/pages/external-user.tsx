@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { unwrap, type Schemas } from '../api.ts';
+import { instancesAndServers, unwrap, type Schemas } from '../api.ts';
 import { formatAttributes, parseAttributes } from '../attributes.ts';
 import { useAction } from '../components/action.ts';
 import { ActionOutcome, CodeArea, SubmitButton } from '../components/form.tsx';
@@ -84,16 +84,11 @@ function UserFacts({ user }: { user: Schemas['ExternalUser'] }) {
 
 export function ExternalUserPage({ client, name }: { client: ManagementClient; name: string }) {
   const [loaded, reload] = useLoad(async () => {
-    const [users, instances, servers] = await Promise.all([
+    const [users, { instances, servers }] = await Promise.all([
       unwrap(client.GET('/external_users', { params: { query: { name } } })),
-      unwrap(client.GET('/connector_instances')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
+      instancesAndServers(client),
     ]);
-    return {
-      user: users.data[0] ?? null,
-      instances: instances.data,
-      servers: servers.data,
-    };
+    return { user: users.data[0] ?? null, instances, servers };
   }, [client, name]);
   return (
     <>

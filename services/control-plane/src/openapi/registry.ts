@@ -120,6 +120,17 @@ export function jsonList(description: string, item: z.ZodType, id?: string): Res
   return json(description, id ? list.meta({ id }) : list);
 }
 
+/** A JSON answer with one page of items: `{ data: [item, …], next_cursor }` (the `cursor` of the next page, or null). */
+export function jsonPage(description: string, item: z.ZodType): ResponseConfig {
+  return json(
+    description,
+    z.strictObject({
+      data: z.array(item),
+      next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
+    }),
+  );
+}
+
 /** A JSON request body. */
 export function jsonBody(schema: z.ZodType, description?: string) {
   return { required: true, ...(description ? { description } : {}), content: { 'application/json': { schema } } };

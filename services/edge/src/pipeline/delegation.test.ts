@@ -40,26 +40,21 @@ const token = (extra: Partial<DelegatedToken> = {}): DelegatedToken => ({
 /** A narrowed token's call rights, its charges counted here. */
 function delegation(t: DelegatedToken, room = true) {
   const counts = { charged: 0, refunded: 0, beyondGrants: 0, refundedBeyondGrants: 0 };
+  /** Counts one charge or refund under `name` and answers `answer`. */
+  const counted =
+    <T>(name: keyof typeof counts, answer: T) =>
+    () => {
+      counts[name]++;
+      return Promise.resolve(answer);
+    };
   const d: CallDelegation = {
     token: t,
     actors: ['api_key:k1', 'agent', 'sub-agent'],
-    charge: () => {
-      counts.charged++;
-      return Promise.resolve(room);
-    },
-    refund: () => {
-      counts.refunded++;
-      return Promise.resolve();
-    },
+    charge: counted('charged', room),
+    refund: counted('refunded', undefined),
     spent: () => Promise.resolve(!room),
-    chargeBeyondGrants: () => {
-      counts.beyondGrants++;
-      return Promise.resolve(true);
-    },
-    refundBeyondGrants: () => {
-      counts.refundedBeyondGrants++;
-      return Promise.resolve();
-    },
+    chargeBeyondGrants: counted('beyondGrants', true),
+    refundBeyondGrants: counted('refundedBeyondGrants', undefined),
   };
   return { d, counts };
 }

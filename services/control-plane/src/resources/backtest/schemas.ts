@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WorkspaceFileBody } from '../workspace-files/schemas.ts';
+import { proposedFiles } from '../workspace-files/schemas.ts';
 
 /** The most calls one backtest replays (the answer says when the period held more). */
 export const MAX_CALLS = 200_000;
@@ -8,15 +8,11 @@ export const MAX_DAYS = 31;
 
 export const BacktestBody = z
   .strictObject({
-    files: z
-      .array(WorkspaceFileBody)
-      .min(1)
-      .max(1000)
-      .describe(
-        'The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, ' +
-          '`mcp-servers/`: their `confirmTools` and `approvalTools` only; docs/gitops.md): each replaces the rule of its name, or adds one ' +
-          '(`session.yaml`: the session settings).',
-      ),
+    files: proposedFiles(
+      'The proposed change as workspace files (`access-policies/`, `quotas/`, `guardrails/`, `session.yaml`, ' +
+        '`mcp-servers/`: their `confirmTools` and `approvalTools` only; docs/gitops.md): each replaces the rule of its name, or adds one ' +
+        '(`session.yaml`: the session settings).',
+    ),
     from: z.iso.datetime({ offset: true }).describe('The period’s start (included).'),
     to: z.iso
       .datetime({ offset: true })

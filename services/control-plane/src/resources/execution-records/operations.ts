@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { json, pathParams, problems } from '../../openapi/registry.ts';
+import { json, jsonPage, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
 import { ExecutionRecord, ExecutionRecordSummary, ListExecutionRecordsQuery } from './openapi.ts';
@@ -27,13 +26,7 @@ export const executionRecordsOperations: Operation[] = [
         'Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the ' +
         'next. A key limited to servers must pass one of them as `server_id` (403 otherwise).',
       responses: {
-        200: json(
-          'One page of records.',
-          z.strictObject({
-            data: z.array(ExecutionRecordSummary),
-            next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
-          }),
-        ),
+        200: jsonPage('One page of records.', ExecutionRecordSummary),
         ...problems(403, 422),
       },
     },

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { audited, json, jsonList, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { audited, json, jsonList, jsonPage, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { fourEyes } from '../change-requests/four-eyes.ts';
 import { del, get, patch, post, put, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
@@ -45,13 +44,7 @@ export const externalUsersOperations: Operation[] = fourEyes('external_user', [
       '`cursor` for the next. A call without `limit` gets the first 50 (`next_cursor` says whether more follow). ' +
       '`name` finds one user.',
     responses: {
-      200: json(
-        'One page of users.',
-        z.strictObject({
-          data: z.array(ListedExternalUser),
-          next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
-        }),
-      ),
+      200: jsonPage('One page of users.', ListedExternalUser),
       ...problems(403, 422),
     },
     query: ListExternalUsersQuery,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WorkspaceFileBody } from '../workspace-files/schemas.ts';
+import { proposedFiles } from '../workspace-files/schemas.ts';
 
 const Name = z.string().min(1).max(200);
 
@@ -20,14 +20,10 @@ export const ReachabilityBody = z
       .describe('Whom to ask about (default: every key, person and group member the access policies name).'),
     change: z
       .strictObject({
-        files: z
-          .array(WorkspaceFileBody)
-          .min(1)
-          .max(1000)
-          .describe(
-            'The proposed change as workspace files, as `POST /governance/backtest` takes them (`access-policies/`, ' +
-              '`mcp-servers/`: their `confirmTools` and `approvalTools`; the other kinds change nothing here).',
-          ),
+        files: proposedFiles(
+          'The proposed change as workspace files, as `POST /governance/backtest` takes them (`access-policies/`, ' +
+            '`mcp-servers/`: their `confirmTools` and `approvalTools`; the other kinds change nothing here).',
+        ),
       })
       .optional()
       .describe('A proposed change: the answer adds what it lets through that the rules now refuse (`change`).'),

@@ -46,3 +46,8 @@ export const ApplyBody = z
   })
   .meta({ id: 'WorkspaceApplyBody' });
 export type ApplyBody = z.output<typeof ApplyBody>;
+
+/** A proposed change as workspace files (the backtest's, reachability's and four eyes' bodies): 1 to 1,000 of them. */
+export function proposedFiles(description: string) {
+  return z.array(WorkspaceFileBody).min(1).max(1000).describe(description);
+}
