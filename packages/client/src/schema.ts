@@ -6325,7 +6325,7 @@ export interface components {
       }[];
       /** @description How long the analysis took. */
       ms: number;
-      /** @description With a `change` in the request: what it newly lets through, for any arguments and session. */
+      /** @description With a `change` in the request: what it newly lets through, for any arguments and the session. */
       change?: {
         /**
          * @description Each principal a call of whose goes through after the change and did not before (others: none).

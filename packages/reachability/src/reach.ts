@@ -81,7 +81,7 @@ const parser = new Environment({ homogeneousAggregateLiterals: false })
 
 let queries = 0;
 
-/** What every formula of one principal shares: the argument and session variables, the caller's known fields. */
+/** What every formula of one principal shares: the argument and the session variables, the caller's known fields. */
 interface QueryScope extends Scope {
   readonly schema: JsonSchema;
 }
@@ -369,7 +369,7 @@ async function changeOf(z3: Z3, s: Solver<'reach'>, query: ChangeQuery, principa
 
 /**
  * Change impact (docs/governance.md "Who can reach what"): what a proposed change of the rules lets through that the
- * rules before it refused, for any arguments and session: for each principal (of either document) granted the tool
+ * rules before it refused, for any arguments and the session: for each principal (of either document) granted the tool
  * after the change, a call without a person and one with a person that go through after and not before, each yes
  * with a witness or no with the solver's proof; principals with nothing new (both no) are left out.
  */

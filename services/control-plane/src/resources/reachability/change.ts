@@ -7,7 +7,7 @@ import type { WorkspaceFile } from '../workspace-files/read-files.ts';
 /**
  * Change impact (docs/governance.md "Who can reach what", ADR 0114): a proposed change written as the backtest takes
  * it (workspace files laid over the published rules, `backtest/rules.ts`), and what it lets through that the rules now
- * refuse, for any arguments and session: the access document before and after, and the tool's marks (a server file's
+ * refuse, for any arguments and the session: the access document before and after, and the tool's marks (a server file's
  * `confirmTools`, `approvalTools`).
  */
 

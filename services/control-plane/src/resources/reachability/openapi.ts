@@ -75,6 +75,6 @@ export const Reachability = z
         ms: z.number().describe('How long the change’s analysis took.'),
       })
       .optional()
-      .describe('With a `change` in the request: what it newly lets through, for any arguments and session.'),
+      .describe('With a `change` in the request: what it newly lets through, for any arguments and the session.'),
   })
   .meta({ id: 'Reachability' });
