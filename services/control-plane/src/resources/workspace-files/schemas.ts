@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const WorkspaceFileBody = z
+const WorkspaceFileBody = z
   .strictObject({
     path: z
       .string()
