@@ -157,12 +157,14 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       'ruleSettings',
       'selectedTools',
       'tools',
+      'twin',
       'updatedAt',
       'url',
     ]);
     expect(got).toMatchObject({
       id: example.serverId,
       mode: 'NORMAL',
+      twin: 'off',
       connectorInstanceId: example.instanceId,
       externalMcpConfigs: [],
       fromDescriptor: false,
