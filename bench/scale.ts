@@ -193,10 +193,10 @@ const templateScope = `k:${randomUUID()}`;
 async function sessionTemplate(f: Filled) {
   const rule = { id: 'scale', after: ['private'], toolLabels: ['external_write'], action: 'refuse', enforce: false };
   await unwrap(f.api.PUT('/session_settings', { body: { ttlSeconds: 86_400, rules: [rule] } as never }));
-  const session = { scopes: [templateScope], ttlSeconds: 86_400, via: 'mcp-session-scale' };
+  const mcpSession = { scopes: [templateScope], ttlSeconds: 86_400, via: 'mcp-session-scale' };
   await addToSession(
     f.redis,
-    { prefix: f.stack.redisPrefix, workspaceId: f.workspaceId, session },
+    { prefix: f.stack.redisPrefix, workspaceId: f.workspaceId, session: mcpSession },
     {
       tool: 'get_ticket',
       serverId: f.serverId,

@@ -9,7 +9,13 @@ import {
   type ToolResultPayload,
 } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
-import { decideDelivery, idempotencyKeyHeader, isResendable, outcomeUnknownError } from './execution-lease.ts';
+import {
+  decideDelivery,
+  idempotencyKeyHeader,
+  isResendable,
+  outcomeUnknownError,
+  type DeliveryFacts,
+} from './execution-lease.ts';
 import { errorResult } from './http-operation.ts';
 import type { ReceivedJob } from '@toolplane/queue';
 import {
@@ -120,15 +126,7 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       expired: remaining <= 0,
       leaseLapsed: started > job.deadlineAt + deps.leases.graceMs,
     };
-    if (remaining <= 0) {
-      // A re-delivered call without a lease may be one safe to send again, which writes none: its plan tells.
-      const resendable = redelivered && sentBefore === 0 && (await resendableTool(deps, job));
-      if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
-        throw outcomeUnknownError(job.invocationId, 'expired');
-      record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue', uncharged: true });
-      if (job.rules?.quota) await giveBack(deps, job);
-      return answer(job, errorResult('The call expired in the queue before it could run.'));
-    }
+    if (remaining <= 0) return await expiredInQueue(deps, job, facts, record);
     if (job.request && isTwinJob(job)) return twinRequest(job, record);
     if (job.request)
       return await runRequest(deps, { job: { ...job, request: job.request }, cancel, now, remaining, steps, record });
@@ -184,6 +182,25 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
 }
 
 const recordedAlready = () => undefined;
+
+/**
+ * A job whose deadline passed while it waited: refused and recorded, its quota charge given back; or, re-delivered
+ * after a delivery that may have sent it, its outcome unknown.
+ */
+async function expiredInQueue(
+  deps: ProcessorDeps,
+  job: ToolInvokeJob,
+  facts: Omit<DeliveryFacts, 'resendable'>,
+  record: Invocation['record'],
+): Promise<ToolInvokeResult> {
+  // A re-delivered call without a lease may be one safe to send again, which writes none: its plan tells.
+  const resendable = facts.redelivered && facts.sentBefore === 0 && (await resendableTool(deps, job));
+  if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
+    throw outcomeUnknownError(job.invocationId, 'expired');
+  record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue', uncharged: true });
+  if (job.rules?.quota) await giveBack(deps, job);
+  return answer(job, errorResult('The call expired in the queue before it could run.'));
+}
 
 /** The call as the session write sees it: an upstream answered when a step of its record has a response. */
 const sessionCall = (call: Invocation) => ({

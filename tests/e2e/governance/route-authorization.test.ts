@@ -391,7 +391,10 @@ describe('authorization on the resolved route', () => {
     ]);
   });
 
-  it('lets a key with only the approve scope reach the approval and change requests, sign in, its own powers and the served registry, and nothing else', async () => {
+  const approveOnlyReach =
+    'lets a key with only the approve scope reach the approval and change requests, sign in, its own powers and ' +
+    'the served registry, and nothing else';
+  it(approveOnlyReach, async () => {
     const wrong: string[] = [];
     const reached: string[] = [];
     for (const op of operations) {

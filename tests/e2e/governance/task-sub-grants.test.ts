@@ -165,14 +165,14 @@ describe('sub-grants', () => {
 
     const agentToken = await redeem(parent.id);
     const agent = await client(agentToken);
-    const subAgent = await client(await redeem(sub.id, { token: agentToken, type: ACCESS_TOKEN }));
+    const narrowed = await client(await redeem(sub.id, { token: agentToken, type: ACCESS_TOKEN }));
     expect((await search(agent, { status: 'open', limit: 5 })).isError).toBeFalsy();
-    expect((await search(subAgent, { status: 'open', limit: 5 })).isError).toBeFalsy();
-    const widened = await notSent(() => search(subAgent, { status: 'open', limit: 70 }));
+    expect((await search(narrowed, { status: 'open', limit: 5 })).isError).toBeFalsy();
+    const widened = await notSent(() => search(narrowed, { status: 'open', limit: 70 }));
     expect(textOf(widened)).toContain(`the bound "${BOUND}" of the task grant ${sub.id} does not hold`);
     // The parent's third call spends its budget: the sub-grant's own second call is refused with it.
     expect((await search(agent, { status: 'open', limit: 5 })).isError).toBeFalsy();
-    const spent = await notSent(() => search(subAgent, { status: 'open', limit: 5 }));
+    const spent = await notSent(() => search(narrowed, { status: 'open', limit: 5 }));
     expect(textOf(spent)).toContain('has no calls left');
 
     // A grant's token redeems only a grant derived from it.
@@ -193,16 +193,16 @@ describe('sub-grants', () => {
     const subSub = await unwrap(
       api.POST('/task_grants', { body: { ...body, parent: sub.id, expiresAt: inHours(0.25), offGrant: 'refuse' } }),
     );
-    const subAgent = await client(await redeem(subSub.id));
-    expect((await search(subAgent, { status: 'open', limit: 1 })).isError).toBeFalsy();
+    const narrowed = await client(await redeem(subSub.id));
+    expect((await search(narrowed, { status: 'open', limit: 1 })).isError).toBeFalsy();
     await unwrap(api.POST('/task_grants/{id}/revoke', { params: { path: { id: parent.id } } }));
     for (const id of [sub.id, subSub.id])
       expect((await unwrap(api.GET('/task_grants/{id}', { params: { path: { id } } }))).revokedAt).not.toBeNull();
     const r = await waitFor('the revocation on the edge', async () => {
-      const answer = await search(subAgent, { status: 'open', limit: 1 });
+      const answer = await search(narrowed, { status: 'open', limit: 1 });
       return textOf(answer).includes('was revoked') ? answer : undefined;
     });
     expect(r.isError).toBe(true);
-    await notSent(() => search(subAgent, { status: 'open', limit: 1 }));
+    await notSent(() => search(narrowed, { status: 'open', limit: 1 }));
   });
 });
