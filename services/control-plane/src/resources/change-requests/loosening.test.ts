@@ -120,6 +120,14 @@ describe('loosenedFields', () => {
     expect(loosenedFields('api_key', { stored: k, body: undefined })).toEqual([]);
   });
 
+  it('api key: out of the staging twin loosens (its calls reach production again); into it does not', () => {
+    expect(loosenedFields('api_key', { stored: { serverIds: null, twin: true }, body: { twin: false } })).toEqual([
+      'twin',
+    ]);
+    expect(loosenedFields('api_key', { stored: { serverIds: null, twin: false }, body: { twin: true } })).toEqual([]);
+    expect(loosenedFields('api_key', { stored: { serverIds: null, twin: true }, body: { twin: true } })).toEqual([]);
+  });
+
   it('quota: raised, log only or deleted; lowered or enforced tightens', () => {
     const q = { limit: 10, enforce: true };
     expect(loosenedFields('quota', { stored: q, body: { limit: 11, enforce: false } })).toEqual(['limit', 'enforce']);

@@ -140,6 +140,8 @@ function apiKeyLoosened({ stored: s, body: b, created }: RequestedChange): strin
   if (b.serverIds === null && s.serverIds) out.push('serverIds');
   else if (Array.isArray(b.serverIds) && s.serverIds && widened(s.serverIds, b.serverIds)) out.push('serverIds');
   if (b.scopes !== undefined && widened(s.scopes, b.scopes)) out.push('scopes');
+  // Out of the staging twin (ADR 0112): the key's calls reach production again.
+  if (b.twin === false && s.twin === true) out.push('twin');
   return out;
 }
 
